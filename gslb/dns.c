@@ -1,0 +1,727 @@
+/* DNS message handling: decode a query through a bounds-checked cursor,
+ * resolve it against the snapshot's zones, render the reply into the
+ * caller's buffer.
+ *
+ * Why there are no locks and no heap allocation here: the snapshot is
+ * immutable (readers hold it under RCU), every piece of per-query state lives
+ * in struct ctx on the caller's stack (fixed-size name buffers, a fixed
+ * compression table), and output goes only into req->resp through a wbuf that
+ * refuses to grow. Nothing in this file calls malloc or takes a mutex. */
+#include "gslb/dns.h"
+
+#include <string.h>
+
+#include "gslb/config.h"
+#include "gslb/dname.h"
+#include "gslb/snapshot.h"
+#include "gslb/wire.h"
+#include "gslb/zone.h"
+
+enum {
+	T_A = 1,
+	T_NS = 2,
+	T_CNAME = 5,
+	T_SOA = 6,
+	T_PTR = 12,
+	T_MX = 15,
+	T_TXT = 16,
+	T_AAAA = 28,
+	T_SRV = 33,
+	T_OPT = 41,
+	T_DS = 43,
+	T_TKEY = 249,
+	T_TSIG = 250,
+	T_IXFR = 251,
+	T_AXFR = 252,
+	T_MAILB = 253,
+	T_MAILA = 254,
+	T_ANY = 255,
+};
+
+enum { C_IN = 1, C_CH = 3 };
+
+enum {
+	RCODE_NOERROR = 0,
+	RCODE_FORMERR = 1,
+	RCODE_SERVFAIL = 2,
+	RCODE_NXDOMAIN = 3,
+	RCODE_NOTIMP = 4,
+	RCODE_REFUSED = 5,
+	RCODE_BADVERS = 16,
+};
+
+enum {
+	F_QR = 0x8000,
+	F_AA = 0x0400,
+	F_TC = 0x0200,
+	F_RD = 0x0100,
+	F_CD = 0x0010,
+};
+
+enum { EDNS_NSID = 3 };
+
+#define COMP_MAX 64
+#define CHAIN_MAX 12
+#define ADDL_MAX 32
+
+struct ctx {
+	const struct snapshot *snap;
+	const struct dns_request *req;
+	struct wbuf out;
+	size_t limit; /* largest reply allowed by transport and EDNS */
+
+	uint16_t id, qflags, qtype, qclass;
+	uint8_t opcode;
+	int have_question;
+	uint8_t qname[DNAME_MAXLEN]; /* as asked, case kept */
+	uint8_t lqname[DNAME_MAXLEN];
+	size_t qname_len;
+
+	int edns;
+	uint16_t udp_size;
+	uint8_t edns_version;
+	int do_bit;
+	int nsid_req;
+
+	uint16_t comp[COMP_MAX]; /* packet offsets of names already written */
+	unsigned ncomp;
+
+	uint16_t counts[3]; /* answer, authority, additional */
+	uint16_t flags;
+	uint16_t rcode;
+	size_t after_question;
+
+	const struct zone_node *addl_done[ADDL_MAX];
+	unsigned naddl;
+};
+
+enum { SEC_AN = 0, SEC_NS = 1, SEC_AR = 2 };
+
+/* Save point for rolling back a partly written RRset. */
+struct mark {
+	size_t pos;
+	unsigned ncomp;
+	uint16_t counts[3];
+};
+
+static struct mark mark_get(const struct ctx *c)
+{
+	struct mark m = { c->out.pos, c->ncomp, { c->counts[0], c->counts[1], c->counts[2] } };
+	return m;
+}
+
+static void mark_restore(struct ctx *c, const struct mark *m)
+{
+	c->out.pos = m->pos;
+	c->out.err = 0;
+	c->ncomp = m->ncomp;
+	memcpy(c->counts, m->counts, sizeof(c->counts));
+}
+
+static inline uint8_t lc(uint8_t ch)
+{
+	return (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch;
+}
+
+/* Does the (possibly compressed) name at off in our own output equal name?
+ * Our output only holds names we wrote, with backward pointers only. */
+static int out_name_eq(const struct ctx *c, size_t off, const uint8_t *name)
+{
+	const uint8_t *pkt = c->out.buf;
+	size_t p = 0;
+	for (int guard = 0; guard < 128; guard++) {
+		if (off >= c->out.pos)
+			return 0;
+		uint8_t l = pkt[off];
+		if ((l & 0xC0) == 0xC0) {
+			if (off + 1 >= c->out.pos)
+				return 0;
+			off = ((size_t)(l & 0x3F) << 8) | pkt[off + 1];
+			continue;
+		}
+		if (l != name[p])
+			return 0;
+		if (l == 0)
+			return 1;
+		if (off + 1 + l > c->out.pos)
+			return 0;
+		for (uint8_t i = 1; i <= l; i++)
+			if (lc(pkt[off + i]) != lc(name[p + i]))
+				return 0;
+		off += 1 + (size_t)l;
+		p += 1 + (size_t)l;
+	}
+	return 0;
+}
+
+/* Write a name, pointing at an earlier copy of its longest known suffix
+ * when compress is set; every new suffix written is remembered. */
+static void put_name(struct ctx *c, const uint8_t *name, int compress)
+{
+	size_t p = 0;
+	while (name[p] != 0) {
+		if (compress) {
+			for (unsigned i = 0; i < c->ncomp; i++) {
+				if (out_name_eq(c, c->comp[i], name + p)) {
+					wbuf_u16(&c->out, (uint16_t)(0xC000 | c->comp[i]));
+					return;
+				}
+			}
+		}
+		if (c->out.pos < 0x4000 && c->ncomp < COMP_MAX && !c->out.err)
+			c->comp[c->ncomp++] = (uint16_t)c->out.pos;
+		wbuf_put(&c->out, name + p, 1 + (size_t)name[p]);
+		p += 1 + (size_t)name[p];
+	}
+	wbuf_u8(&c->out, 0);
+}
+
+/* RDATA, compressing the embedded names of the RFC 1035 types that allow it
+ * (RFC 3597 section 4); everything else is copied as stored. */
+static void put_rdata(struct ctx *c, uint16_t type, const uint8_t *rd, uint16_t rdlen)
+{
+	size_t lenpos = c->out.pos;
+	wbuf_u16(&c->out, 0);
+	size_t start = c->out.pos;
+	switch (type) {
+	case T_NS:
+	case T_CNAME:
+	case T_PTR:
+		put_name(c, rd, 1);
+		break;
+	case T_MX:
+		wbuf_put(&c->out, rd, 2);
+		put_name(c, rd + 2, 1);
+		break;
+	case T_SOA: {
+		size_t l1 = dname_len(rd);
+		size_t l2 = dname_len(rd + l1);
+		put_name(c, rd, 1);
+		put_name(c, rd + l1, 1);
+		wbuf_put(&c->out, rd + l1 + l2, 20);
+		break;
+	}
+	default:
+		wbuf_put(&c->out, rd, rdlen);
+		break;
+	}
+	if (!c->out.err)
+		wbuf_set_u16(&c->out, lenpos, (uint16_t)(c->out.pos - start));
+}
+
+/* Append a whole RRset to a section; all or nothing. Returns 0 on success,
+ * -1 when it did not fit (the output is rolled back). */
+static int put_rrset(struct ctx *c, int sec, const uint8_t *owner, const struct zone_rrset *rs,
+		     uint32_t ttl)
+{
+	struct mark m = mark_get(c);
+	size_t pos = 0;
+	const uint8_t *rd;
+	uint16_t rdlen;
+	while (zone_rrset_next(rs, &pos, &rd, &rdlen)) {
+		put_name(c, owner, 1);
+		wbuf_u16(&c->out, rs->type);
+		wbuf_u16(&c->out, C_IN);
+		wbuf_u32(&c->out, ttl);
+		put_rdata(c, rs->type, rd, rdlen);
+		c->counts[sec]++;
+	}
+	if (c->out.err) {
+		mark_restore(c, &m);
+		return -1;
+	}
+	return 0;
+}
+
+static uint32_t negative_ttl(const struct zone *z)
+{
+	const uint8_t *rd;
+	uint16_t rdlen;
+	size_t pos = 0;
+	uint32_t ttl = z->soa->ttl;
+	if (zone_rrset_next(z->soa, &pos, &rd, &rdlen) && rdlen >= 20) {
+		const uint8_t *m = rd + rdlen - 4;
+		uint32_t minimum = ((uint32_t)m[0] << 24) | ((uint32_t)m[1] << 16) |
+				   ((uint32_t)m[2] << 8) | m[3];
+		if (minimum < ttl)
+			ttl = minimum;
+	}
+	return ttl;
+}
+
+/* Whole response no longer fits: RFC 2181 9 - set TC, keep only the
+ * question (the OPT record is added afterwards). */
+static void truncate_all(struct ctx *c)
+{
+	c->out.pos = c->after_question;
+	c->out.err = 0;
+	c->counts[0] = c->counts[1] = c->counts[2] = 0;
+	/* Forget compression targets beyond the question. */
+	unsigned k = 0;
+	for (unsigned i = 0; i < c->ncomp; i++)
+		if (c->comp[i] < c->after_question)
+			c->comp[k++] = c->comp[i];
+	c->ncomp = k;
+	c->flags |= F_TC;
+}
+
+static int put_soa_authority(struct ctx *c, const struct zone *z)
+{
+	if (put_rrset(c, SEC_NS, z->origin, z->soa, negative_ttl(z))) {
+		truncate_all(c);
+		return -1;
+	}
+	return 0;
+}
+
+static int addl_seen(struct ctx *c, const struct zone_node *n)
+{
+	for (unsigned i = 0; i < c->naddl; i++)
+		if (c->addl_done[i] == n)
+			return 1;
+	if (c->naddl < ADDL_MAX)
+		c->addl_done[c->naddl++] = n;
+	return 0;
+}
+
+/* Addresses of a target name served by us. glue: also accept occluded
+ * names below a zone cut (referrals). Returns -1 when a required record
+ * did not fit. */
+static int add_addresses(struct ctx *c, const uint8_t *target, int glue)
+{
+	uint8_t lt[DNAME_MAXLEN];
+	size_t len = dname_len(target);
+	dname_tolower(lt, target, len);
+	const struct zone *z = zoneset_find(c->snap->zones, lt, len);
+	if (!z)
+		return 0;
+	const struct zone_node *n = zone_find(z, lt, len);
+	if (!n || ((n->flags & ZONE_NODE_GLUE) && !glue) || addl_seen(c, n))
+		return 0;
+	static const uint16_t types[2] = { T_A, T_AAAA };
+	for (int i = 0; i < 2; i++) {
+		const struct zone_rrset *rs = zone_rrset(n, types[i]);
+		if (rs && put_rrset(c, SEC_AR, n->name, rs, rs->ttl))
+			return -1;
+	}
+	return 0;
+}
+
+/* Additional-section processing for NS, MX and SRV answers (RFC 1035 3.3,
+ * RFC 2782): best effort, dropped silently when out of room. */
+static void additional_for(struct ctx *c, const struct zone_rrset *rs)
+{
+	size_t off;
+	switch (rs->type) {
+	case T_NS:
+		off = 0;
+		break;
+	case T_MX:
+		off = 2;
+		break;
+	case T_SRV:
+		off = 6;
+		break;
+	default:
+		return;
+	}
+	size_t pos = 0;
+	const uint8_t *rd;
+	uint16_t rdlen;
+	while (zone_rrset_next(rs, &pos, &rd, &rdlen)) {
+		if (rdlen <= off)
+			continue;
+		if (add_addresses(c, rd + off, 0))
+			return;
+	}
+}
+
+/* Referral to a child zone: NS in authority, glue in additional, AA off
+ * unless an authoritative CNAME came first. Glue for names inside the
+ * delegated zone must fit (RFC 9471), else TC. */
+static void referral(struct ctx *c, const struct zone_node *cut, int after_cname)
+{
+	const struct zone_rrset *ns = zone_rrset(cut, T_NS);
+	if (!after_cname)
+		c->flags &= (uint16_t)~F_AA;
+	if (put_rrset(c, SEC_NS, cut->name, ns, ns->ttl)) {
+		truncate_all(c);
+		return;
+	}
+	size_t pos = 0;
+	const uint8_t *rd;
+	uint16_t rdlen;
+	while (zone_rrset_next(ns, &pos, &rd, &rdlen)) {
+		size_t tl = dname_len(rd);
+		int in_child = dname_is_sub(rd, tl, cut->name, cut->name_len);
+		if (add_addresses(c, rd, 1)) {
+			if (in_child)
+				truncate_all(c);
+			return;
+		}
+	}
+}
+
+/* RFC 8482: answer ANY with one RRset rather than everything. */
+static const struct zone_rrset *any_choice(const struct zone_node *n)
+{
+	static const uint16_t prefer[] = { T_CNAME, T_A, T_AAAA, T_MX, T_TXT };
+	for (size_t i = 0; i < sizeof(prefer) / sizeof(prefer[0]); i++) {
+		const struct zone_rrset *rs = zone_rrset(n, prefer[i]);
+		if (rs)
+			return rs;
+	}
+	return n->nrrsets ? &n->rrsets[0] : NULL;
+}
+
+static void answer_in(struct ctx *c)
+{
+	uint8_t name[DNAME_MAXLEN];
+	size_t len = c->qname_len;
+	memcpy(name, c->lqname, len);
+	const struct zone *z = zoneset_find(c->snap->zones, name, len);
+	if (!z) {
+		c->rcode = RCODE_REFUSED;
+		return;
+	}
+	c->flags |= F_AA;
+
+	for (int hop = 0; hop <= CHAIN_MAX; hop++) {
+		struct zone_answer za;
+		zone_lookup(z, name, len, c->qtype, &za);
+		const struct zone_node *n = za.node;
+		if (za.result == ZONE_DELEGATION) {
+			referral(c, n, hop > 0);
+			return;
+		}
+		if (za.result == ZONE_NXDOMAIN) {
+			c->rcode = RCODE_NXDOMAIN;
+			put_soa_authority(c, z);
+			return;
+		}
+		/* The owner of synthesized (wildcard) answers is the name asked. */
+		const struct zone_rrset *rs;
+		if (c->qtype == T_ANY)
+			rs = any_choice(n);
+		else
+			rs = zone_rrset(n, c->qtype);
+		if (rs) {
+			if (put_rrset(c, SEC_AN, name, rs, rs->ttl)) {
+				truncate_all(c);
+				return;
+			}
+			additional_for(c, rs);
+			return;
+		}
+		const struct zone_rrset *cn = (n->flags & ZONE_NODE_CNAME) ? zone_rrset(n, T_CNAME)
+									  : NULL;
+		if (!cn) {
+			put_soa_authority(c, z);
+			return;
+		}
+		if (put_rrset(c, SEC_AN, name, cn, cn->ttl)) {
+			truncate_all(c);
+			return;
+		}
+		/* Follow the chain into any zone we serve (we are authoritative
+		 * for all of them); stop at names elsewhere. */
+		const uint8_t *rd;
+		uint16_t rdlen;
+		size_t pos = 0;
+		if (!zone_rrset_next(cn, &pos, &rd, &rdlen))
+			return;
+		len = dname_len(rd);
+		dname_tolower(name, rd, len);
+		z = zoneset_find(c->snap->zones, name, len);
+		if (!z)
+			return;
+	}
+	/* Chain longer than we follow: what we have is the answer. */
+}
+
+/* CHAOS TXT for the server's identity and version (RFC 4892), only when
+ * the operator configured them. */
+static void answer_chaos(struct ctx *c)
+{
+	static const uint8_t id_server[] = "\2id\6server";
+	static const uint8_t hostname_bind[] = "\10hostname\4bind";
+	static const uint8_t version_bind[] = "\7version\4bind";
+	static const uint8_t version_server[] = "\7version\6server";
+	const char *text = NULL;
+	const struct conf *cf = c->snap->conf;
+
+	if (c->qtype == T_TXT || c->qtype == T_ANY) {
+		if (dname_equal(c->lqname, id_server) || dname_equal(c->lqname, hostname_bind))
+			text = cf->identity;
+		else if (dname_equal(c->lqname, version_bind) ||
+			 dname_equal(c->lqname, version_server))
+			text = cf->version;
+	}
+	if (!text) {
+		c->rcode = RCODE_REFUSED;
+		return;
+	}
+	c->flags |= F_AA;
+	size_t tl = strlen(text);
+	struct mark m = mark_get(c);
+	put_name(c, c->qname, 1);
+	wbuf_u16(&c->out, T_TXT);
+	wbuf_u16(&c->out, C_CH);
+	wbuf_u32(&c->out, 0);
+	wbuf_u16(&c->out, (uint16_t)(tl + (tl + 254) / 255 + (tl == 0)));
+	size_t p = 0;
+	do {
+		size_t chunk = tl - p > 255 ? 255 : tl - p;
+		wbuf_u8(&c->out, (uint8_t)chunk);
+		wbuf_put(&c->out, text + p, chunk);
+		p += chunk;
+	} while (p < tl);
+	c->counts[SEC_AN]++;
+	if (c->out.err) {
+		mark_restore(c, &m);
+		truncate_all(c);
+	}
+}
+
+/* Parse the EDNS OPT record and anything else in the additional section. */
+static enum dns_decode parse_additional(struct ctx *c, struct wire *w, uint16_t arcount)
+{
+	for (uint16_t i = 0; i < arcount; i++) {
+		uint8_t owner[DNAME_MAXLEN];
+		size_t olen = dname_parse(w, owner);
+		uint16_t type = wire_u16(w);
+		uint16_t klass = wire_u16(w);
+		uint32_t ttl = wire_u32(w);
+		uint16_t rdlen = wire_u16(w);
+		const uint8_t *rd = wire_take(w, rdlen);
+		if (!wire_ok(w) || olen == 0)
+			return DECODE_FORMERR;
+		if (type != T_OPT)
+			continue; /* e.g. TSIG: we do not verify signatures */
+		if (c->edns || olen != 1)
+			return DECODE_FORMERR; /* RFC 6891 6.1.1: one OPT, owner root */
+		c->edns = 1;
+		c->udp_size = klass < DNS_MIN_UDP ? DNS_MIN_UDP : klass;
+		c->edns_version = (uint8_t)(ttl >> 16);
+		c->do_bit = (ttl & 0x8000) != 0;
+		struct wire o;
+		wire_init(&o, rd, rdlen);
+		while (wire_left(&o) > 0) {
+			uint16_t code = wire_u16(&o);
+			uint16_t olen2 = wire_u16(&o);
+			wire_skip(&o, olen2);
+			if (!wire_ok(&o))
+				return DECODE_FORMERR;
+			if (code == EDNS_NSID)
+				c->nsid_req = 1;
+		}
+	}
+	return DECODE_OK;
+}
+
+static void put_opt(struct ctx *c)
+{
+	const struct conf *cf = c->snap->conf;
+	uint16_t rdlen = 0;
+	int nsid = c->nsid_req && cf->nsid_len > 0;
+	if (nsid)
+		rdlen = (uint16_t)(4 + cf->nsid_len);
+	wbuf_u8(&c->out, 0);
+	wbuf_u16(&c->out, T_OPT);
+	wbuf_u16(&c->out, cf->edns_size);
+	wbuf_u8(&c->out, (uint8_t)(c->rcode >> 4));
+	wbuf_u8(&c->out, 0);
+	wbuf_u16(&c->out, c->do_bit ? 0x8000 : 0);
+	wbuf_u16(&c->out, rdlen);
+	if (nsid) {
+		wbuf_u16(&c->out, EDNS_NSID);
+		wbuf_u16(&c->out, cf->nsid_len);
+		wbuf_put(&c->out, cf->nsid, cf->nsid_len);
+	}
+	c->counts[SEC_AR]++;
+}
+
+static size_t opt_size(const struct ctx *c)
+{
+	const struct conf *cf = c->snap->conf;
+	size_t n = 11;
+	if (c->nsid_req && cf->nsid_len > 0)
+		n += 4 + (size_t)cf->nsid_len;
+	return n;
+}
+
+static void put_header(struct ctx *c)
+{
+	uint16_t flags = F_QR | (uint16_t)(c->opcode << 11) | (c->qflags & (F_RD | F_CD)) |
+			 (c->flags & (F_AA | F_TC)) | (c->rcode & 0xF);
+	uint8_t *h = c->out.buf;
+	h[0] = (uint8_t)(c->id >> 8);
+	h[1] = (uint8_t)c->id;
+	h[2] = (uint8_t)(flags >> 8);
+	h[3] = (uint8_t)flags;
+	h[4] = 0;
+	h[5] = c->have_question ? 1 : 0;
+	for (int i = 0; i < 3; i++) {
+		h[6 + 2 * i] = (uint8_t)(c->counts[i] >> 8);
+		h[7 + 2 * i] = (uint8_t)c->counts[i];
+	}
+}
+
+static void put_question(struct ctx *c)
+{
+	c->out.pos = DNS_HEADER_LEN;
+	if (c->have_question) {
+		put_name(c, c->qname, 0);
+		wbuf_u16(&c->out, c->qtype);
+		wbuf_u16(&c->out, c->qclass);
+	}
+	c->after_question = c->out.pos;
+}
+
+/* Reply carrying only the header (and question when we have it), for errors. */
+static size_t finish(struct ctx *c, int with_opt, struct dns_info *info)
+{
+	if (c->out.err) {
+		/* Could not even fit the question: header only. */
+		c->have_question = 0;
+		c->ncomp = 0;
+		c->out.err = 0;
+		put_question(c);
+	}
+	if (with_opt && c->edns) {
+		c->out.cap = c->limit;
+		put_opt(c);
+		if (c->out.err) {
+			c->out.err = 0;
+			truncate_all(c);
+			c->counts[SEC_AR] = 0;
+		}
+	}
+	put_header(c);
+	if (info) {
+		info->rcode = (uint8_t)c->rcode;
+		info->truncated = (c->flags & F_TC) != 0;
+		info->edns = (uint8_t)c->edns;
+		info->qtype = c->qtype;
+	}
+	return c->out.pos;
+}
+
+size_t dns_process(const struct snapshot *snap, const struct dns_request *req,
+		   struct dns_info *info)
+{
+	struct ctx c;
+	struct wire w;
+	enum dns_decode verdict = DECODE_OK;
+
+	memset(&c, 0, sizeof(c));
+	c.snap = snap;
+	c.req = req;
+	if (info)
+		memset(info, 0, sizeof(*info));
+
+	if (req->query_len < DNS_HEADER_LEN || req->resp_cap < DNS_HEADER_LEN) {
+		verdict = DECODE_DROP;
+		goto drop;
+	}
+	wire_init(&w, req->query, req->query_len);
+	c.id = wire_u16(&w);
+	c.qflags = wire_u16(&w);
+	uint16_t qdcount = wire_u16(&w);
+	uint16_t ancount = wire_u16(&w);
+	uint16_t nscount = wire_u16(&w);
+	uint16_t arcount = wire_u16(&w);
+	if (c.qflags & F_QR) {
+		verdict = DECODE_DROP; /* never answer a response */
+		goto drop;
+	}
+	c.opcode = (uint8_t)((c.qflags >> 11) & 0xF);
+
+	/* Replies go to a fixed buffer; until EDNS is known the UDP limit is 512. */
+	c.limit = req->transport == DNS_TCP ? DNS_MAX_MSG : DNS_MIN_UDP;
+	if (c.limit > req->resp_cap)
+		c.limit = req->resp_cap;
+	wbuf_init(&c.out, req->resp, c.limit);
+
+	if (qdcount == 1) {
+		c.qname_len = dname_parse(&w, c.qname);
+		c.qtype = wire_u16(&w);
+		c.qclass = wire_u16(&w);
+		if (wire_ok(&w) && c.qname_len > 0) {
+			c.have_question = 1;
+			dname_tolower(c.lqname, c.qname, c.qname_len);
+		}
+	}
+	if (c.opcode != 0) {
+		verdict = DECODE_NOTIMP;
+		c.rcode = RCODE_NOTIMP;
+		put_question(&c);
+		goto reply;
+	}
+	if (!c.have_question || ancount != 0 || nscount != 0) {
+		verdict = DECODE_FORMERR;
+		c.rcode = RCODE_FORMERR;
+		put_question(&c);
+		goto reply;
+	}
+	verdict = parse_additional(&c, &w, arcount);
+	if (verdict != DECODE_OK) {
+		c.rcode = RCODE_FORMERR;
+		c.edns = 0; /* the OPT itself may be what is broken */
+		put_question(&c);
+		goto reply;
+	}
+	if (c.edns && req->transport == DNS_UDP) {
+		size_t lim = c.udp_size < snap->conf->edns_size ? c.udp_size : snap->conf->edns_size;
+		if (lim < DNS_MIN_UDP)
+			lim = DNS_MIN_UDP;
+		c.limit = lim < req->resp_cap ? lim : req->resp_cap;
+		c.out.cap = c.limit;
+	}
+	if (c.edns && c.edns_version > 0) {
+		verdict = DECODE_BADVERS;
+		c.rcode = RCODE_BADVERS;
+		c.nsid_req = 0;
+		put_question(&c);
+		goto reply;
+	}
+	put_question(&c);
+	if (c.out.err)
+		goto reply;
+	if (c.qtype == T_OPT || c.qtype == T_TSIG || c.qtype == T_TKEY) {
+		verdict = DECODE_FORMERR;
+		c.rcode = RCODE_FORMERR;
+		goto reply;
+	}
+	if (c.qtype == T_MAILA || c.qtype == T_MAILB) {
+		verdict = DECODE_NOTIMP;
+		c.rcode = RCODE_NOTIMP;
+		goto reply;
+	}
+	/* Room for the OPT record is kept back while sections are written. */
+	if (c.edns) {
+		size_t need = opt_size(&c);
+		c.out.cap = c.limit > c.out.pos + need ? c.limit - need : c.out.pos;
+	}
+	if (c.qtype == T_AXFR || c.qtype == T_IXFR) {
+		verdict = DECODE_REFUSED; /* zone transfers are not offered */
+		c.rcode = RCODE_REFUSED;
+	} else if (c.qclass == C_IN) {
+		answer_in(&c);
+	} else if (c.qclass == C_CH) {
+		answer_chaos(&c);
+	} else {
+		verdict = DECODE_REFUSED;
+		c.rcode = RCODE_REFUSED;
+	}
+	if (c.rcode == RCODE_REFUSED && verdict == DECODE_OK)
+		verdict = DECODE_REFUSED;
+reply:
+	if (info)
+		info->verdict = verdict;
+	return finish(&c, 1, info);
+drop:
+	if (info)
+		info->verdict = verdict;
+	return 0;
+}

@@ -1,0 +1,54 @@
+/* gslb.conf (libconfig): parsed and validated into a plain immutable
+ * structure. Errors name the file, the line and what is wrong. */
+#ifndef GSLB_CONFIG_H
+#define GSLB_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct conf_listen {
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char *text; /* as written, for logs */
+};
+
+struct conf_zone {
+	char *origin; /* presentation form */
+	char *file;   /* resolved path */
+	int line;     /* line of the entry in the config, for messages */
+	const char *conf_file;
+};
+
+struct conf {
+	char *path;      /* the config file */
+	char *directory; /* base for relative paths */
+
+	struct conf_listen *dns;
+	size_t ndns;
+	unsigned workers; /* resolved: 0 in the file means one per CPU */
+
+	struct conf_zone *zones;
+	size_t nzones;
+
+	uint16_t edns_size;     /* advertised and maximum UDP payload */
+	uint8_t *nsid;          /* NSID option payload, NULL when off */
+	uint16_t nsid_len;
+	char *identity;         /* CHAOS id.server / hostname.bind, NULL = refuse */
+	char *version;          /* CHAOS version.bind / version.server, NULL = refuse */
+
+	double tcp_idle_timeout;  /* seconds */
+	unsigned tcp_max_connections;
+	unsigned tcp_max_queries; /* per connection, 0 = unlimited */
+};
+
+/* Parse and validate path. On failure returns a negative gslb_err and writes
+ * "file:line: reason" to err. The result is owned by the caller (conf_free). */
+int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
+void conf_free(struct conf *c);
+
+/* "127.0.0.1:53", "[::1]:53", "::1" (port defaults to def_port). */
+int conf_parse_hostport(const char *s, uint16_t def_port, struct sockaddr_storage *ss,
+			socklen_t *len);
+
+#endif

@@ -1,0 +1,59 @@
+/* The query-to-response function: decodes one DNS message from untrusted
+ * bytes, looks it up in the current snapshot and renders the reply into a
+ * caller-owned fixed buffer. It takes no locks and never allocates: all
+ * scratch space is on the stack or in the caller's buffer, so it is safe to
+ * call from any number of worker threads inside an RCU read-side section. */
+#ifndef GSLB_DNS_H
+#define GSLB_DNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct snapshot;
+
+#define DNS_HEADER_LEN 12
+#define DNS_MAX_MSG 65535
+#define DNS_MIN_UDP 512
+#define DNS_DEFAULT_EDNS_SIZE 1232
+
+/* Protocol verdicts of decoding, mapped to rcodes by the renderer. */
+enum dns_decode {
+	DECODE_OK = 0,
+	DECODE_DROP,     /* not worth a reply: too short, or a response */
+	DECODE_FORMERR,  /* malformed */
+	DECODE_NOTIMP,   /* opcode or qtype we do not implement */
+	DECODE_BADVERS,  /* EDNS version > 0 */
+	DECODE_REFUSED,  /* class or name we do not serve */
+};
+
+enum dns_transport {
+	DNS_UDP = 0,
+	DNS_TCP = 1,
+};
+
+struct dns_request {
+	const uint8_t *query;
+	size_t query_len;
+	uint8_t *resp;   /* output buffer */
+	size_t resp_cap; /* its size; 65535 lets any transport limit apply */
+	enum dns_transport transport;
+	const struct sockaddr *peer; /* source address (may be NULL in tests) */
+	socklen_t peer_len;
+};
+
+/* What happened, for counters and logs. */
+struct dns_info {
+	enum dns_decode verdict;
+	uint16_t qtype;
+	uint8_t rcode; /* full 12-bit rcode truncated to the header's 4 bits */
+	uint8_t truncated;
+	uint8_t edns;
+};
+
+/* Answer one query. Returns the response length, or 0 when nothing must be
+ * sent. info may be NULL. */
+size_t dns_process(const struct snapshot *snap, const struct dns_request *req,
+		   struct dns_info *info);
+
+#endif
