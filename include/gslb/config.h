@@ -31,15 +31,20 @@ struct conf {
 	struct conf_zone *zones;
 	size_t nzones;
 
-	uint16_t edns_size;     /* advertised and maximum UDP payload */
-	uint8_t *nsid;          /* NSID option payload, NULL when off */
+	uint16_t edns_size; /* advertised and maximum UDP payload */
+	uint8_t *nsid;      /* NSID option payload, NULL when off */
 	uint16_t nsid_len;
-	char *identity;         /* CHAOS id.server / hostname.bind, NULL = refuse */
-	char *version;          /* CHAOS version.bind / version.server, NULL = refuse */
+	char *identity; /* CHAOS id.server / hostname.bind, NULL = refuse */
+	char *version;  /* CHAOS version.bind / version.server, NULL = refuse */
 
-	double tcp_idle_timeout;  /* seconds */
+	double tcp_idle_timeout; /* seconds */
 	unsigned tcp_max_connections;
 	unsigned tcp_max_queries; /* per connection, 0 = unlimited */
+
+	/* private: copies of config file names that conf_zone.conf_file
+	 * points into (the libconfig tree is gone after conf_load) */
+	char **strings;
+	size_t nstrings;
 };
 
 /* Parse and validate path. On failure returns a negative gslb_err and writes

@@ -1,0 +1,814 @@
+/* gslb.conf: read with libconfig, checked key by key and turned into a plain
+ * struct conf that nothing modifies afterwards. Every complaint names the
+ * file and line of the setting at fault, because an operator reading
+ * "invalid value" without a location has to bisect the file by hand. Keys
+ * that later releases will use are accepted now, so that one config can
+ * follow the project through upgrades. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libconfig.h>
+
+#include "gslb/config.h"
+#include "gslb/dname.h"
+#include "gslb/err.h"
+#include "gslb/log.h"
+
+#define CONF_DEFAULT_EDNS_SIZE 1232
+#define CONF_MIN_EDNS_SIZE 512
+#define CONF_MAX_EDNS_SIZE 4096
+#define CONF_MAX_WORKERS 1024
+#define CONF_DEFAULT_TCP_IDLE 10.0
+#define CONF_MAX_TCP_IDLE 3600.0
+#define CONF_DEFAULT_TCP_MAXCONN 1024
+/* Each TCP connection holds two 64 KiB buffers: this bounds the memory a
+ * configuration can commit to TCP at 8 GiB. */
+#define CONF_MAX_TCP_MAXCONN 65536
+/* An NSID is an opaque identifier; a few hundred bytes is already generous
+ * and keeps it from crowding answers out of a 512-byte response. */
+#define CONF_MAX_NSID 128
+/* identity and version are answered as one TXT character-string. */
+#define CONF_MAX_TXT 255
+
+/* What a load is working on: where errors go and what is being built. */
+struct conf_ctx {
+	const char *path;
+	char *err;
+	size_t errlen;
+	struct conf *c;
+};
+
+/* Keys a later release gives meaning to: accepted now, ignored. */
+static const char *const conf_reserved_top[] = {
+	"state_dir", "trusted_proxies", "geoip", "checks", "regions", "services", "log",
+	"user",      "group",           "rrl",   "acl",
+};
+static const char *const conf_reserved_listen[] = { "http", "admin" };
+
+static int name_in(const char *name, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(name, list[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* "zones[1].file", built from the setting's ancestors, for messages. */
+static void setting_path(const config_setting_t *s, char *buf, size_t len)
+{
+	const config_setting_t *parent = config_setting_parent(s);
+	size_t used;
+
+	buf[0] = '\0';
+	if (parent == NULL)
+		return; /* the root has no name */
+	setting_path(parent, buf, len);
+	used = strlen(buf);
+	if (config_setting_name(s) != NULL)
+		snprintf(buf + used, len - used, "%s%s", used ? "." : "", config_setting_name(s));
+	else
+		snprintf(buf + used, len - used, "[%d]", config_setting_index(s));
+}
+
+static const char *setting_file(const struct conf_ctx *ctx, const config_setting_t *s)
+{
+	const char *f = config_setting_source_file(s);
+	return f ? f : ctx->path;
+}
+
+/* Write "file:line: name: message" and return GSLB_EINVAL, so that callers
+ * can say `return conf_error(...)`. */
+static int conf_error(struct conf_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int conf_error(struct conf_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+{
+	char name[256];
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	setting_path(s, name, sizeof(name));
+	if (name[0])
+		snprintf(ctx->err, ctx->errlen, "%s:%d: %s: %s", setting_file(ctx, s),
+			 config_setting_source_line(s), name, msg);
+	else
+		snprintf(ctx->err, ctx->errlen, "%s:%d: %s", setting_file(ctx, s),
+			 config_setting_source_line(s), msg);
+	return GSLB_EINVAL;
+}
+
+static int conf_nomem(struct conf_ctx *ctx)
+{
+	snprintf(ctx->err, ctx->errlen, "%s: out of memory", ctx->path);
+	return GSLB_ENOMEM;
+}
+
+static const char *type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP:
+		return "a group { }";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a number";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_ARRAY:
+		return "an array [ ]";
+	case CONFIG_TYPE_LIST:
+		return "a list ( )";
+	}
+	return "nothing";
+}
+
+static int get_int(struct conf_ctx *ctx, const config_setting_t *s, long long min, long long max,
+		   long long *out)
+{
+	long long v;
+
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		v = config_setting_get_int(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = config_setting_get_int64(s);
+	else
+		return conf_error(ctx, s, "expected an integer, not %s",
+				  type_name(config_setting_type(s)));
+	if (v < min || v > max)
+		return conf_error(ctx, s, "%lld is out of range (%lld to %lld)", v, min, max);
+	*out = v;
+	return GSLB_OK;
+}
+
+static int get_double(struct conf_ctx *ctx, const config_setting_t *s, double min, double max,
+		      double *out)
+{
+	double v;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		v = config_setting_get_int(s);
+		break;
+	case CONFIG_TYPE_INT64:
+		v = (double)config_setting_get_int64(s);
+		break;
+	case CONFIG_TYPE_FLOAT:
+		v = config_setting_get_float(s);
+		break;
+	default:
+		return conf_error(ctx, s, "expected a number, not %s",
+				  type_name(config_setting_type(s)));
+	}
+	/* Written so that NaN fails too. */
+	if (!(v > min && v <= max))
+		return conf_error(ctx, s, "%g is out of range (more than %g, at most %g)", v, min,
+				  max);
+	*out = v;
+	return GSLB_OK;
+}
+
+static int get_string(struct conf_ctx *ctx, const config_setting_t *s, const char **out)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return conf_error(ctx, s, "expected a string, not %s",
+				  type_name(config_setting_type(s)));
+	*out = config_setting_get_string(s);
+	return GSLB_OK;
+}
+
+static int dup_string(struct conf_ctx *ctx, const config_setting_t *s, size_t maxlen, char **out)
+{
+	const char *v = NULL;
+	int rc;
+
+	rc = get_string(ctx, s, &v);
+	if (rc)
+		return rc;
+	if (strlen(v) > maxlen)
+		return conf_error(ctx, s, "longer than %zu bytes", maxlen);
+	free(*out);
+	*out = strdup(v);
+	if (*out == NULL)
+		return conf_nomem(ctx);
+	return GSLB_OK;
+}
+
+/* Keep a copy of a string for as long as the conf lives (file names that
+ * conf_zone.conf_file points to outlive the libconfig tree). */
+static const char *conf_keep(struct conf_ctx *ctx, const char *s)
+{
+	struct conf *c = ctx->c;
+	char **n;
+
+	for (size_t i = 0; i < c->nstrings; i++) {
+		if (strcmp(c->strings[i], s) == 0)
+			return c->strings[i];
+	}
+	n = realloc(c->strings, (c->nstrings + 1) * sizeof(*n));
+	if (n == NULL)
+		return NULL;
+	c->strings = n;
+	n[c->nstrings] = strdup(s);
+	if (n[c->nstrings] == NULL)
+		return NULL;
+	return n[c->nstrings++];
+}
+
+/* base + "/" + rel, or rel alone when it is absolute or base is "."
+ * (keeps messages short for the common case of a config in the cwd).
+ * Caller frees. */
+static char *path_join(const char *base, const char *rel)
+{
+	size_t bl, rl;
+	char *p;
+
+	if (rel[0] == '/' || base == NULL || base[0] == '\0' || strcmp(base, ".") == 0)
+		return strdup(rel);
+	bl = strlen(base);
+	rl = strlen(rel);
+	while (bl > 1 && base[bl - 1] == '/')
+		bl--;
+	p = malloc(bl + 1 + rl + 1);
+	if (p == NULL)
+		return NULL;
+	memcpy(p, base, bl);
+	p[bl] = '/';
+	memcpy(p + bl + 1, rel, rl + 1);
+	return p;
+}
+
+/* Directory part of path ("." when there is none). Caller frees. */
+static char *path_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *d;
+
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	d = strndup(path, (size_t)(slash - path));
+	return d;
+}
+
+static int parse_port(const char *s, uint16_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return GSLB_EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end != '\0' || v > 65535)
+		return GSLB_EINVAL;
+	*out = (uint16_t)v;
+	return GSLB_OK;
+}
+
+static int parse_v6(const char *s, size_t n, uint16_t port, struct sockaddr_storage *ss,
+		    socklen_t *len)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+	char *scope;
+
+	if (n >= sizeof(host))
+		return GSLB_EINVAL;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	/* fe80::1%eth0: link-local addresses need their interface. */
+	scope = strchr(host, '%');
+	if (scope != NULL) {
+		*scope++ = '\0';
+		if (*scope >= '0' && *scope <= '9') {
+			char *end;
+			unsigned long v;
+			errno = 0;
+			v = strtoul(scope, &end, 10);
+			if (errno || *end != '\0' || v > UINT32_MAX)
+				return GSLB_EINVAL;
+			sin6->sin6_scope_id = (uint32_t)v;
+		} else {
+			sin6->sin6_scope_id = if_nametoindex(scope);
+			if (sin6->sin6_scope_id == 0)
+				return GSLB_EINVAL;
+		}
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+		return GSLB_EINVAL;
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	*len = sizeof(*sin6);
+	return GSLB_OK;
+}
+
+int conf_parse_hostport(const char *s, uint16_t def_port, struct sockaddr_storage *ss,
+			socklen_t *len)
+{
+	uint16_t port = def_port;
+	const char *colon;
+	int rc;
+
+	if (s == NULL || *s == '\0')
+		return GSLB_EINVAL;
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (close == NULL)
+			return GSLB_EINVAL;
+		if (close[1] == ':') {
+			rc = parse_port(close + 2, &port);
+			if (rc)
+				return rc;
+		} else if (close[1] != '\0') {
+			return GSLB_EINVAL;
+		}
+		return parse_v6(s + 1, (size_t)(close - s - 1), port, ss, len);
+	}
+	colon = strchr(s, ':');
+	if (colon != NULL && strchr(colon + 1, ':') != NULL) {
+		/* Two colons or more: a bare IPv6 address, no port. */
+		return parse_v6(s, strlen(s), port, ss, len);
+	}
+
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	char host[INET_ADDRSTRLEN];
+	size_t hl = colon ? (size_t)(colon - s) : strlen(s);
+
+	if (colon != NULL) {
+		rc = parse_port(colon + 1, &port);
+		if (rc)
+			return rc;
+	}
+	if (hl >= sizeof(host))
+		return GSLB_EINVAL;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+		return GSLB_EINVAL;
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(port);
+	*len = sizeof(*sin);
+	return GSLB_OK;
+}
+
+static int same_addr(const struct conf_listen *a, const struct conf_listen *b)
+{
+	return a->addr_len == b->addr_len && memcmp(&a->addr, &b->addr, a->addr_len) == 0;
+}
+
+static int parse_listen_dns(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	struct conf *c = ctx->c;
+	int n;
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		n = 1;
+	} else if (config_setting_is_array(s) || config_setting_is_list(s)) {
+		n = config_setting_length(s);
+	} else {
+		return conf_error(ctx, s, "expected an array of \"address:port\" strings, not %s",
+				  type_name(config_setting_type(s)));
+	}
+	if (n == 0)
+		return conf_error(ctx, s, "no address to listen on");
+	c->dns = calloc((size_t)n, sizeof(*c->dns));
+	if (c->dns == NULL)
+		return conf_nomem(ctx);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_type(s) == CONFIG_TYPE_STRING ?
+						    s :
+						    config_setting_get_elem(s, (unsigned)i);
+		struct conf_listen *l = &c->dns[c->ndns];
+		const char *text = NULL;
+		int rc;
+
+		rc = get_string(ctx, e, &text);
+		if (rc)
+			return rc;
+		rc = conf_parse_hostport(text, 53, &l->addr, &l->addr_len);
+		if (rc)
+			return conf_error(ctx, e,
+					  "invalid address \"%s\" (expected 192.0.2.1:53, "
+					  "[2001:db8::1]:53 or an address alone for port 53)",
+					  text);
+		for (size_t j = 0; j < c->ndns; j++) {
+			if (same_addr(&c->dns[j], l))
+				return conf_error(ctx, e, "\"%s\" is listed twice", text);
+		}
+		l->text = strdup(text);
+		if (l->text == NULL)
+			return conf_nomem(ctx);
+		c->ndns++;
+	}
+	return GSLB_OK;
+}
+
+static int parse_listen(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	int n, rc;
+
+	if (!config_setting_is_group(s))
+		return conf_error(ctx, s, "expected a group { dns = [ ... ]; }, not %s",
+				  type_name(config_setting_type(s)));
+	n = config_setting_length(s);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_name(e);
+
+		if (strcmp(name, "dns") == 0) {
+			rc = parse_listen_dns(ctx, e);
+			if (rc)
+				return rc;
+		} else if (name_in(name, conf_reserved_listen,
+				   sizeof(conf_reserved_listen) /
+					   sizeof(conf_reserved_listen[0]))) {
+			log_debug("config setting not used by this version, ignored key=listen.%s "
+				  "file=%s line=%d",
+				  name, setting_file(ctx, e), config_setting_source_line(e));
+		} else {
+			return conf_error(ctx, e, "unknown setting");
+		}
+	}
+	if (ctx->c->ndns == 0)
+		return conf_error(ctx, s, "no dns = [ \"address:port\", ... ]; to listen on");
+	return GSLB_OK;
+}
+
+static unsigned cpu_count(void)
+{
+	cpu_set_t set;
+	long n;
+
+	/* The affinity mask, not the machine's size: under taskset or a
+	 * container's cpuset, more workers than usable CPUs only contend. */
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		return 1;
+	if (n > CONF_MAX_WORKERS)
+		return CONF_MAX_WORKERS;
+	return (unsigned)n;
+}
+
+static int hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+static int parse_nsid(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	struct conf *c = ctx->c;
+	const char *v = NULL;
+	size_t n;
+	int rc;
+
+	rc = get_string(ctx, s, &v);
+	if (rc)
+		return rc;
+	if (strncmp(v, "hex:", 4) == 0) {
+		const char *h = v + 4;
+		size_t hl = strlen(h);
+		if (hl == 0 || hl % 2 != 0)
+			return conf_error(
+				ctx, s,
+				"\"hex:\" must be followed by an even number of hex digits");
+		n = hl / 2;
+		if (n > CONF_MAX_NSID)
+			return conf_error(ctx, s, "longer than %d bytes", CONF_MAX_NSID);
+		free(c->nsid);
+		c->nsid = malloc(n);
+		if (c->nsid == NULL)
+			return conf_nomem(ctx);
+		for (size_t i = 0; i < n; i++) {
+			int hi = hexval((unsigned char)h[2 * i]);
+			int lo = hexval((unsigned char)h[2 * i + 1]);
+			if (hi < 0 || lo < 0)
+				return conf_error(ctx, s, "\"%s\" is not hexadecimal", h);
+			c->nsid[i] = (uint8_t)(hi << 4 | lo);
+		}
+	} else {
+		n = strlen(v);
+		if (n == 0)
+			return conf_error(ctx, s, "empty (leave it out to send no NSID)");
+		if (n > CONF_MAX_NSID)
+			return conf_error(ctx, s, "longer than %d bytes", CONF_MAX_NSID);
+		free(c->nsid);
+		c->nsid = malloc(n);
+		if (c->nsid == NULL)
+			return conf_nomem(ctx);
+		memcpy(c->nsid, v, n);
+	}
+	c->nsid_len = (uint16_t)n;
+	return GSLB_OK;
+}
+
+static int parse_tcp(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	struct conf *c = ctx->c;
+	long long v;
+	int n, rc;
+
+	if (!config_setting_is_group(s))
+		return conf_error(ctx, s, "expected a group { idle_timeout = 10.0; ... }, not %s",
+				  type_name(config_setting_type(s)));
+	n = config_setting_length(s);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_name(e);
+
+		if (strcmp(name, "idle_timeout") == 0) {
+			rc = get_double(ctx, e, 0.0, CONF_MAX_TCP_IDLE, &c->tcp_idle_timeout);
+		} else if (strcmp(name, "max_connections") == 0) {
+			rc = get_int(ctx, e, 1, CONF_MAX_TCP_MAXCONN, &v);
+			if (!rc)
+				c->tcp_max_connections = (unsigned)v;
+		} else if (strcmp(name, "max_queries") == 0) {
+			rc = get_int(ctx, e, 0, UINT_MAX, &v);
+			if (!rc)
+				c->tcp_max_queries = (unsigned)v;
+		} else {
+			rc = conf_error(ctx, e, "unknown setting");
+		}
+		if (rc)
+			return rc;
+	}
+	return GSLB_OK;
+}
+
+/* Zones need the final `directory`, so they are parsed after the loop over
+ * the top-level keys. */
+static int parse_zones(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	struct conf *c = ctx->c;
+	uint8_t(*wire)[DNAME_MAXLEN] = NULL;
+	size_t *wlen = NULL;
+	int n, rc = GSLB_OK;
+
+	if (!config_setting_is_list(s) && !config_setting_is_array(s))
+		return conf_error(
+			ctx, s, "expected a list ( { origin = \"...\"; file = \"...\"; } ), not %s",
+			type_name(config_setting_type(s)));
+	n = config_setting_length(s);
+	if (n == 0)
+		return GSLB_OK;
+	c->zones = calloc((size_t)n, sizeof(*c->zones));
+	wire = calloc((size_t)n, sizeof(*wire));
+	wlen = calloc((size_t)n, sizeof(*wlen));
+	if (c->zones == NULL || wire == NULL || wlen == NULL) {
+		rc = conf_nomem(ctx);
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct conf_zone *z = &c->zones[c->nzones];
+		const config_setting_t *origin = NULL, *file = NULL;
+		const char *ov = NULL, *fv = NULL;
+		int m;
+
+		if (!config_setting_is_group(e)) {
+			rc = conf_error(ctx, e,
+					"expected a group { origin = \"...\"; file = \"...\"; }, "
+					"not %s",
+					type_name(config_setting_type(e)));
+			goto out;
+		}
+		m = config_setting_length(e);
+		for (int j = 0; j < m; j++) {
+			const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
+			const char *name = config_setting_name(k);
+			if (strcmp(name, "origin") == 0) {
+				origin = k;
+			} else if (strcmp(name, "file") == 0) {
+				file = k;
+			} else {
+				rc = conf_error(ctx, k, "unknown setting");
+				goto out;
+			}
+		}
+		if (origin == NULL) {
+			rc = conf_error(ctx, e, "no origin given (origin = \"example.com\";)");
+			goto out;
+		}
+		if (file == NULL) {
+			rc = conf_error(ctx, e,
+					"no file given (file = \"zones/example.com.zone\";)");
+			goto out;
+		}
+		rc = get_string(ctx, origin, &ov);
+		if (rc)
+			goto out;
+		rc = get_string(ctx, file, &fv);
+		if (rc)
+			goto out;
+		wlen[i] = dname_from_str(ov, wire[i]);
+		if (wlen[i] == 0) {
+			rc = conf_error(ctx, origin, "\"%s\" is not a valid domain name", ov);
+			goto out;
+		}
+		for (int j = 0; j < i; j++) {
+			if (wlen[j] == wlen[i] && memcmp(wire[j], wire[i], wlen[i]) == 0) {
+				const config_setting_t *prev =
+					config_setting_get_elem(s, (unsigned)j);
+				rc = conf_error(
+					ctx, origin, "zone \"%s\" is already defined at %s:%d", ov,
+					setting_file(ctx, prev), config_setting_source_line(prev));
+				goto out;
+			}
+		}
+		if (fv[0] == '\0') {
+			rc = conf_error(ctx, file, "empty file name");
+			goto out;
+		}
+		z->origin = strdup(ov);
+		z->file = path_join(c->directory, fv);
+		z->conf_file = conf_keep(ctx, setting_file(ctx, e));
+		z->line = config_setting_source_line(e);
+		c->nzones++;
+		if (z->origin == NULL || z->file == NULL || z->conf_file == NULL) {
+			rc = conf_nomem(ctx);
+			goto out;
+		}
+	}
+out:
+	free(wire);
+	free(wlen);
+	return rc;
+}
+
+static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const char *confdir)
+{
+	struct conf *c = ctx->c;
+	const config_setting_t *zones = NULL;
+	const config_setting_t *listen = NULL;
+	long long v;
+	int n, rc = GSLB_OK;
+
+	n = config_setting_length(root);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(root, (unsigned)i);
+		const char *name = config_setting_name(e);
+
+		if (strcmp(name, "listen") == 0) {
+			listen = e;
+			rc = parse_listen(ctx, e);
+		} else if (strcmp(name, "workers") == 0) {
+			rc = get_int(ctx, e, 0, CONF_MAX_WORKERS, &v);
+			if (!rc)
+				c->workers = (unsigned)v;
+		} else if (strcmp(name, "directory") == 0) {
+			const char *d = NULL;
+			rc = get_string(ctx, e, &d);
+			if (!rc && d[0] == '\0')
+				rc = conf_error(ctx, e, "empty directory name");
+			if (!rc) {
+				free(c->directory);
+				c->directory = path_join(confdir, d);
+				if (c->directory == NULL)
+					rc = conf_nomem(ctx);
+			}
+		} else if (strcmp(name, "zones") == 0) {
+			zones = e;
+		} else if (strcmp(name, "edns_size") == 0) {
+			rc = get_int(ctx, e, CONF_MIN_EDNS_SIZE, CONF_MAX_EDNS_SIZE, &v);
+			if (!rc)
+				c->edns_size = (uint16_t)v;
+		} else if (strcmp(name, "nsid") == 0) {
+			rc = parse_nsid(ctx, e);
+		} else if (strcmp(name, "identity") == 0) {
+			rc = dup_string(ctx, e, CONF_MAX_TXT, &c->identity);
+		} else if (strcmp(name, "version") == 0) {
+			rc = dup_string(ctx, e, CONF_MAX_TXT, &c->version);
+		} else if (strcmp(name, "tcp") == 0) {
+			rc = parse_tcp(ctx, e);
+		} else if (name_in(name, conf_reserved_top,
+				   sizeof(conf_reserved_top) / sizeof(conf_reserved_top[0]))) {
+			log_debug("config setting not used by this version, ignored key=%s file=%s "
+				  "line=%d",
+				  name, setting_file(ctx, e), config_setting_source_line(e));
+		} else {
+			rc = conf_error(ctx, e, "unknown setting");
+		}
+		if (rc)
+			return rc;
+	}
+	if (listen == NULL) {
+		snprintf(ctx->err, ctx->errlen,
+			 "%s: listen: missing: say where to serve DNS, e.g. "
+			 "listen: { dns = [ \"127.0.0.1:53\" ]; };",
+			 ctx->path);
+		return GSLB_EINVAL;
+	}
+	if (zones != NULL)
+		rc = parse_zones(ctx, zones);
+	return rc;
+}
+
+int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
+{
+	struct conf_ctx ctx = { .path = path, .err = err, .errlen = errlen };
+	config_t cfg;
+	char *confdir = NULL;
+	struct conf *c = NULL;
+	int rc = GSLB_OK;
+
+	*out = NULL;
+	if (errlen > 0)
+		err[0] = '\0';
+	config_init(&cfg);
+	c = calloc(1, sizeof(*c));
+	confdir = path_dir(path);
+	if (c == NULL || confdir == NULL) {
+		rc = conf_nomem(&ctx);
+		goto out;
+	}
+	ctx.c = c;
+	c->path = strdup(path);
+	c->directory = strdup(confdir);
+	if (c->path == NULL || c->directory == NULL) {
+		rc = conf_nomem(&ctx);
+		goto out;
+	}
+	c->edns_size = CONF_DEFAULT_EDNS_SIZE;
+	c->tcp_idle_timeout = CONF_DEFAULT_TCP_IDLE;
+	c->tcp_max_connections = CONF_DEFAULT_TCP_MAXCONN;
+	c->tcp_max_queries = 0;
+
+	/* @include "pools/x.conf" is relative to the config file, wherever
+	 * the daemon was started from. */
+	config_set_include_dir(&cfg, confdir);
+	errno = 0;
+	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO) {
+			snprintf(err, errlen, "%s: cannot read: %s", path,
+				 errno ? strerror(errno) : "I/O error");
+			rc = GSLB_EIO;
+		} else {
+			snprintf(err, errlen, "%s:%d: %s",
+				 config_error_file(&cfg) ? config_error_file(&cfg) : path,
+				 config_error_line(&cfg), config_error_text(&cfg));
+			rc = GSLB_EPARSE;
+		}
+		goto out;
+	}
+	rc = parse_root(&ctx, config_root_setting(&cfg), confdir);
+	if (rc)
+		goto out;
+	if (c->workers == 0)
+		c->workers = cpu_count();
+	*out = c;
+	c = NULL;
+out:
+	conf_free(c);
+	free(confdir);
+	config_destroy(&cfg);
+	return rc;
+}
+
+void conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->ndns; i++)
+		free(c->dns[i].text);
+	free(c->dns);
+	for (size_t i = 0; i < c->nzones; i++) {
+		free(c->zones[i].origin);
+		free(c->zones[i].file);
+	}
+	free(c->zones);
+	for (size_t i = 0; i < c->nstrings; i++)
+		free(c->strings[i]);
+	free(c->strings);
+	free(c->nsid);
+	free(c->identity);
+	free(c->version);
+	free(c->directory);
+	free(c->path);
+	free(c);
+}

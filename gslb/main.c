@@ -1,0 +1,159 @@
+/* gslbd: command line, then either a configuration check (-t) or the
+ * server in the foreground. Both load the configuration through the same
+ * snapshot_load(), so a config that passes -t is one the server accepts. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <ares.h>
+#include <curl/curl.h>
+#include <ldns/ldns.h>
+#include <libconfig.h>
+#include <maxminddb.h>
+#include <uv.h>
+
+#include "config.h"
+#include "gslb/err.h"
+#include "gslb/log.h"
+#include "gslb/server.h"
+#include "gslb/snapshot.h"
+
+#ifndef GSLB_SYSCONFDIR
+#define GSLB_SYSCONFDIR "/etc"
+#endif
+#define GSLB_DEFAULT_CONFIG GSLB_SYSCONFDIR "/gslb.conf"
+
+/* Enough for a "file:line: reason" with long paths. */
+#define ERRLEN 1024
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: gslbd [OPTION]...\n"
+		"Geo-aware authoritative DNS server.\n"
+		"\n"
+		"  -c, --config FILE  configuration file (default %s)\n"
+		"  -t, --check        load the configuration and every zone it names,\n"
+		"                     report the result and exit (0 = ok, 1 = error)\n"
+		"  -d, --debug        log at debug level\n"
+		"  -h, --help         show this help and exit\n"
+		"  -V, --version      show the version and the libraries' versions and exit\n"
+		"\n"
+		"gslbd runs in the foreground and logs to standard error.\n"
+		"SIGTERM or SIGINT stop it cleanly.\n",
+		GSLB_DEFAULT_CONFIG);
+}
+
+static void version(void)
+{
+	const curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
+
+	printf("gslbd %s\n", PACKAGE_VERSION);
+	printf("ldns %s\n", ldns_version());
+	printf("libmaxminddb %s\n", MMDB_lib_version());
+	printf("libcurl %s\n", curl ? curl->version : "unknown");
+	printf("c-ares %s\n", ares_version(NULL));
+	printf("libconfig %d.%d.%d\n", LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR,
+	       LIBCONFIG_VER_REVISION);
+	printf("libuv %s\n", uv_version_string());
+}
+
+static size_t count_records(const struct snapshot *snap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < snap->zones->nzones; i++)
+		n += snap->zones->zones[i]->nrecords;
+	return n;
+}
+
+static int check(const char *path)
+{
+	struct snapshot *snap = NULL;
+	char err[ERRLEN];
+	int rc;
+
+	rc = snapshot_load(path, &snap, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "%s\n", err[0] ? err : gslb_strerror(rc));
+		goto out;
+	}
+	fprintf(stderr, "%s: ok (%zu zones, %zu records)\n", path, snap->zones->nzones,
+		count_records(snap));
+out:
+	snapshot_free(snap);
+	return rc ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+static int run(const char *path)
+{
+	struct snapshot *snap = NULL;
+	struct server *srv = NULL;
+	char err[ERRLEN];
+	int rc;
+
+	log_info("starting version=%s config=%s", PACKAGE_VERSION, path);
+	rc = snapshot_load(path, &snap, err, sizeof(err));
+	if (rc) {
+		log_err("%s", err[0] ? err : gslb_strerror(rc));
+		goto out;
+	}
+	log_info("loaded zones=%zu records=%zu workers=%u", snap->zones->nzones,
+		 count_records(snap), snap->conf->workers);
+	/* server_new logs what failed. */
+	rc = server_new(snap, &srv);
+	if (rc)
+		goto out;
+	snap = NULL; /* the server owns it */
+	rc = server_run(srv);
+out:
+	server_free(srv);
+	snapshot_free(snap);
+	return rc ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 't' },
+		{ "debug", no_argument, NULL, 'd' },        { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },      { NULL, 0, NULL, 0 },
+	};
+	const char *path = GSLB_DEFAULT_CONFIG;
+	int check_only = 0;
+	int opt;
+
+	for (;;) {
+		opt = getopt_long(argc, argv, "c:tdhV", opts, NULL);
+		if (opt == -1)
+			break;
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			check_only = 1;
+			break;
+		case 'd':
+			log_set_level(LOG_LVL_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_SUCCESS;
+		case 'V':
+			version();
+			return EXIT_SUCCESS;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "gslbd: unexpected argument: %s\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (check_only)
+		return check(path);
+	return run(path);
+}

@@ -1,0 +1,1070 @@
+/* The network side of gslbd.
+ *
+ * UDP: conf->workers threads, each owning one SO_REUSEPORT socket per listen
+ * address, so the kernel spreads datagrams over threads and no two threads
+ * ever touch the same socket or buffer. A worker sleeps in poll() on its
+ * sockets and a shared eventfd (written once at shutdown), then reads up to
+ * UDP_BATCH datagrams with one recvmmsg(), answers each inside a short RCU
+ * read-side section and sends all replies with one sendmmsg().
+ *
+ * TCP (RFC 7766): a libuv loop in the main thread, which also handles
+ * signals. One query is answered at a time per connection, in order, into a
+ * fixed per-connection buffer; pipelined queries wait in the read buffer
+ * while a reply is being written, so a connection never holds more than its
+ * two 64 KiB buffers whatever the client sends.
+ *
+ * The snapshot is published through srv->snap with RCU (liburcu, memb
+ * flavour); every thread that reads it, the main thread included, is a
+ * registered reader. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <urcu/urcu-memb.h>
+#include <uv.h>
+
+#include "gslb/config.h"
+#include "gslb/dns.h"
+#include "gslb/err.h"
+#include "gslb/log.h"
+#include "gslb/server.h"
+#include "gslb/snapshot.h"
+#include "gslb/wire.h"
+
+/* Datagrams moved per recvmmsg()/sendmmsg() call. */
+#define UDP_BATCH 64
+/* Batches a worker takes from one socket before polling again, so that a
+ * flooded address cannot starve the others. */
+#define UDP_ROUNDS 4
+/* Largest query accepted over UDP. Our advertised EDNS size is at most 4096,
+ * and RFC 6891 makes that the largest datagram a client may send us; a
+ * longer one arrives with MSG_TRUNC and is dropped. */
+#define UDP_QUERY_MAX 4096
+/* Kernel receive buffer per UDP socket: absorbs bursts while a worker is
+ * busy with a batch. The kernel caps it at net.core.rmem_max. */
+#define UDP_RCVBUF (4 * 1024 * 1024)
+/* A port-0 address gets a fresh ephemeral port when TCP or a worker socket
+ * cannot have the port the first UDP socket got. */
+#define PORT0_ATTEMPTS 16
+#define TCP_BACKLOG 1024
+/* Length prefix plus the largest DNS message. */
+#define TCP_FRAME_MAX (2 + DNS_MAX_MSG)
+
+/* Room for one IP_PKTINFO or IPV6_PKTINFO control message, aligned. */
+union pktinfo_buf {
+	struct cmsghdr align;
+	char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+};
+
+struct server;
+
+struct listener {
+	struct server *srv;
+	const struct conf_listen *conf;
+	struct sockaddr_storage addr; /* with the port actually bound */
+	socklen_t addr_len;
+	int wildcard; /* 0.0.0.0 or ::, where replies must name their source */
+	char host[INET6_ADDRSTRLEN];
+	uint16_t port;
+	int tcp_fd; /* until handed to libuv */
+	uv_tcp_t tcp;
+	int tcp_init;
+};
+
+struct worker {
+	struct server *srv;
+	unsigned id;
+	pthread_t thread;
+	int started;
+	struct pollfd *pfds; /* one per listener, then the stop eventfd */
+
+	/* Everything a batch needs, allocated once in worker_new: see
+	 * worker_udp() for why the query path never allocates. */
+	size_t resp_cap;
+	uint8_t *qbuf; /* UDP_BATCH * UDP_QUERY_MAX */
+	uint8_t *rbuf; /* UDP_BATCH * resp_cap */
+	struct mmsghdr rmsg[UDP_BATCH];
+	struct iovec riov[UDP_BATCH];
+	struct sockaddr_storage peer[UDP_BATCH];
+	union pktinfo_buf rctl[UDP_BATCH];
+	struct mmsghdr smsg[UDP_BATCH];
+	struct iovec siov[UDP_BATCH];
+	union pktinfo_buf sctl[UDP_BATCH];
+};
+
+struct tcp_conn {
+	struct server *srv;
+	struct tcp_conn *prev, *next;
+	uv_tcp_t h;
+	uv_timer_t timer;
+	uv_write_t wreq;
+	uv_shutdown_t sreq;
+	struct sockaddr_storage peer;
+	int peer_len;
+	unsigned nqueries;
+	unsigned pending_close; /* handles whose close callback is due */
+	int reading;
+	int writing;  /* a reply is queued in uv_write: serve nothing else */
+	int draining; /* max_queries reached: half-closed, discard input */
+	int shut;
+	int closing;
+	size_t rpos;   /* next unread byte of rbuf */
+	size_t rlen;   /* bytes in rbuf */
+	uint8_t *rbuf; /* TCP_FRAME_MAX bytes each, in the same allocation */
+	uint8_t *wbuf;
+	uint8_t mem[];
+};
+
+struct server {
+	struct snapshot *snap;   /* RCU-protected: rcu_dereference() to read */
+	const struct conf *conf; /* listen and TCP settings, from the first snapshot */
+	struct listener *ls;
+	size_t nls;
+	int *udp_fds; /* [worker * nls + listener], -1 when not open */
+	unsigned nworkers;
+	struct worker **workers;
+	int stop_fd;
+
+	uv_loop_t loop;
+	int loop_init;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	int sig_init;
+
+	struct tcp_conn *conns;
+	unsigned nconns;
+	int tcp_full_logged;
+	int stopping;
+};
+
+/* ---- sockets -------------------------------------------------------- */
+
+static void set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	else
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+}
+
+static uint16_t get_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+static int is_wildcard(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+	return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+}
+
+static int set_int_opt(int fd, int level, int name, int value)
+{
+	return setsockopt(fd, level, name, &value, sizeof(value));
+}
+
+enum sock_kind {
+	SOCK_UDP_PROBE, /* port 0, no SO_REUSEPORT: the kernel picks a port nobody uses */
+	SOCK_UDP,       /* a worker's socket: SO_REUSEPORT */
+	SOCK_TCP,       /* the listener */
+};
+
+/* Open and bind one socket. On failure returns -errno-like GSLB_ESYS with
+ * errno set, and *fd is -1. */
+static int sock_bind(const struct listener *l, enum sock_kind kind, int *fd)
+{
+	int family = l->addr.ss_family;
+	int type = kind == SOCK_TCP ? SOCK_STREAM : SOCK_DGRAM;
+	int s, saved;
+
+	*fd = -1;
+	s = socket(family, type | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return GSLB_ESYS;
+	/* v4 and v6 listeners on the same port are separate sockets, so v6
+	 * sockets must not claim the v4 space too. */
+	if (family == AF_INET6 && set_int_opt(s, IPPROTO_IPV6, IPV6_V6ONLY, 1) < 0)
+		goto fail;
+	if (kind == SOCK_UDP && set_int_opt(s, SOL_SOCKET, SO_REUSEPORT, 1) < 0)
+		goto fail;
+	/* Restart without waiting for old connections in TIME_WAIT. */
+	if (kind == SOCK_TCP && set_int_opt(s, SOL_SOCKET, SO_REUSEADDR, 1) < 0)
+		goto fail;
+	if (kind == SOCK_UDP) {
+		/* Best effort: a smaller buffer only means earlier drops. */
+		(void)set_int_opt(s, SOL_SOCKET, SO_RCVBUF, UDP_RCVBUF);
+		/* Never set DF nor trust ICMP-learnt path MTUs for answers:
+		 * forged "fragmentation needed" messages would otherwise let an
+		 * attacker fragment our answers (as NSD and Knot do). */
+		if (family == AF_INET)
+			(void)set_int_opt(s, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_OMIT);
+		else
+			(void)set_int_opt(s, IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_OMIT);
+		/* On a wildcard address a reply must leave from the address the
+		 * query was sent to, or the client drops it. */
+		if (l->wildcard && family == AF_INET &&
+		    set_int_opt(s, IPPROTO_IP, IP_PKTINFO, 1) < 0)
+			goto fail;
+		if (l->wildcard && family == AF_INET6 &&
+		    set_int_opt(s, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1) < 0)
+			goto fail;
+	}
+	if (bind(s, (const struct sockaddr *)&l->addr, l->addr_len) < 0)
+		goto fail;
+	*fd = s;
+	return GSLB_OK;
+fail:
+	saved = errno;
+	close(s);
+	errno = saved;
+	return GSLB_ESYS;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void listener_close_fds(struct server *srv, size_t li)
+{
+	struct listener *l = &srv->ls[li];
+
+	close_fd(&l->tcp_fd);
+	for (unsigned w = 0; w < srv->nworkers; w++)
+		close_fd(&srv->udp_fds[w * srv->nls + li]);
+}
+
+/* Bind the TCP listener and every worker's UDP socket of one address. For
+ * port 0, a probe socket without SO_REUSEPORT asks the kernel for a port no
+ * UDP socket uses (with SO_REUSEPORT on, Linux may hand out a port already
+ * shared by another process of the same user, such as a parallel test's
+ * server), and TCP and the worker sockets then take that port; whoever
+ * cannot have it sends us round again with a new port. */
+static int listener_bind(struct server *srv, size_t li)
+{
+	struct listener *l = &srv->ls[li];
+	int port0 = get_port(&l->conf->addr) == 0;
+	const char *what = "udp";
+	int rc = GSLB_OK;
+	int err = 0;
+
+	for (int attempt = 0; attempt < PORT0_ATTEMPTS; attempt++) {
+		int probe = -1;
+
+		memcpy(&l->addr, &l->conf->addr, l->conf->addr_len);
+		l->addr_len = l->conf->addr_len;
+		if (port0) {
+			struct sockaddr_storage got;
+			socklen_t len = sizeof(got);
+
+			what = "udp";
+			rc = sock_bind(l, SOCK_UDP_PROBE, &probe);
+			if (rc == GSLB_OK && getsockname(probe, (struct sockaddr *)&got, &len) < 0)
+				rc = GSLB_ESYS;
+			if (rc) {
+				err = errno;
+				close_fd(&probe);
+				goto out;
+			}
+			set_port(&l->addr, get_port(&got));
+		}
+		what = "tcp";
+		rc = sock_bind(l, SOCK_TCP, &l->tcp_fd);
+		err = errno;
+		/* The probe holds the UDP port until TCP has its own. */
+		close_fd(&probe);
+		if (rc == GSLB_OK) {
+			what = "udp";
+			for (unsigned w = 0; w < srv->nworkers && rc == GSLB_OK; w++) {
+				rc = sock_bind(l, SOCK_UDP, &srv->udp_fds[w * srv->nls + li]);
+				err = errno;
+			}
+		}
+		if (rc == GSLB_OK)
+			break;
+		if (!port0 || err != EADDRINUSE)
+			goto out;
+		log_debug("ephemeral port taken, retrying proto=%s address=%s port=%u", what,
+			  l->host, get_port(&l->addr));
+		listener_close_fds(srv, li);
+	}
+	if (rc)
+		goto out;
+	l->port = get_port(&l->addr);
+	what = "tcp";
+	if (listen(l->tcp_fd, TCP_BACKLOG) < 0) {
+		err = errno;
+		rc = GSLB_ESYS;
+		goto out;
+	}
+out:
+	if (rc) {
+		log_err("cannot listen proto=%s address=%s port=%u error=\"%s\"", what, l->host,
+			get_port(&l->addr), strerror(err));
+		listener_close_fds(srv, li);
+	}
+	return rc;
+}
+
+/* ---- UDP workers ------------------------------------------------------ */
+
+static struct worker *worker_new(struct server *srv, unsigned id)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return NULL;
+	w->srv = srv;
+	w->id = id;
+	/* Replies never exceed our advertised EDNS size: the engine limits a
+	 * UDP answer to the smaller of the client's size and ours, and never
+	 * writes past resp_cap. */
+	w->resp_cap = srv->conf->edns_size > DNS_MIN_UDP ? srv->conf->edns_size : DNS_MIN_UDP;
+	w->qbuf = malloc((size_t)UDP_BATCH * UDP_QUERY_MAX);
+	w->rbuf = malloc((size_t)UDP_BATCH * w->resp_cap);
+	w->pfds = calloc(srv->nls + 1, sizeof(*w->pfds));
+	if (w->qbuf == NULL || w->rbuf == NULL || w->pfds == NULL) {
+		free(w->qbuf);
+		free(w->rbuf);
+		free(w->pfds);
+		free(w);
+		return NULL;
+	}
+	for (size_t i = 0; i < srv->nls; i++) {
+		w->pfds[i].fd = srv->udp_fds[id * srv->nls + i];
+		w->pfds[i].events = POLLIN;
+	}
+	w->pfds[srv->nls].fd = srv->stop_fd;
+	w->pfds[srv->nls].events = POLLIN;
+	for (unsigned j = 0; j < UDP_BATCH; j++) {
+		w->riov[j].iov_base = w->qbuf + (size_t)j * UDP_QUERY_MAX;
+		w->riov[j].iov_len = UDP_QUERY_MAX;
+		w->rmsg[j].msg_hdr.msg_iov = &w->riov[j];
+		w->rmsg[j].msg_hdr.msg_iovlen = 1;
+	}
+	return w;
+}
+
+static void worker_free(struct worker *w)
+{
+	if (w == NULL)
+		return;
+	free(w->qbuf);
+	free(w->rbuf);
+	free(w->pfds);
+	free(w);
+}
+
+/* Fill a reply's control message from the query's IP_PKTINFO/IPV6_PKTINFO,
+ * so that the reply's source is the address the client sent to. Returns the
+ * control length to use (0 when the query carried none). */
+static size_t reply_pktinfo(const struct msghdr *q, union pktinfo_buf *out)
+{
+	struct msghdr tmp = { .msg_control = out->buf, .msg_controllen = sizeof(out->buf) };
+	struct cmsghdr *o = CMSG_FIRSTHDR(&tmp);
+
+	if (q->msg_controllen == 0 || (q->msg_flags & MSG_CTRUNC))
+		return 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(q); c != NULL;
+	     c = CMSG_NXTHDR((struct msghdr *)q, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+			struct in_pktinfo in, pi = { 0 };
+			memcpy(&in, CMSG_DATA(c), sizeof(in));
+			/* Source address only: the routing table picks the
+			 * interface, which also works for asymmetric routes. */
+			pi.ipi_spec_dst = in.ipi_addr;
+			o->cmsg_level = IPPROTO_IP;
+			o->cmsg_type = IP_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+			return CMSG_SPACE(sizeof(pi));
+		}
+		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			/* A link-local source needs its interface; any other
+			 * address is left to the routing table. */
+			if (!IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
+				pi.ipi6_ifindex = 0;
+			o->cmsg_level = IPPROTO_IPV6;
+			o->cmsg_type = IPV6_PKTINFO;
+			o->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+			return CMSG_SPACE(sizeof(pi));
+		}
+	}
+	return 0;
+}
+
+static void worker_send(struct worker *w, int fd, unsigned n)
+{
+	unsigned done = 0;
+
+	while (done < n) {
+		int r = sendmmsg(fd, w->smsg + done, n - done, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			/* The first unsent reply failed on its own (peer
+			 * unreachable, a firewall's EPERM...): skip it, not
+			 * the rest of the batch. */
+			log_debug("udp send failed worker=%u error=\"%s\"", w->id, strerror(errno));
+			done++;
+			continue;
+		}
+		done += (unsigned)r;
+	}
+}
+
+/* Serve up to UDP_ROUNDS batches from one socket.
+ *
+ * No heap allocation per query, by construction: every buffer used here
+ * (query slots, reply slots, peer addresses, control messages, the mmsghdr
+ * and iovec arrays) is allocated once in worker_new() with a hard size,
+ * dns_process() is documented and written to use only the stack and the
+ * caller's buffer, recvmmsg()/sendmmsg() fill and read those arrays in the
+ * kernel, and logging here is at debug level only, into a stack buffer. No
+ * lock is taken either: the socket and buffers belong to this thread alone,
+ * and the snapshot is read under RCU, which readers enter without a lock. */
+static void worker_udp(struct worker *w, size_t li)
+{
+	struct server *srv = w->srv;
+	const struct listener *l = &srv->ls[li];
+	int fd = w->pfds[li].fd;
+
+	for (int round = 0; round < UDP_ROUNDS; round++) {
+		unsigned nout = 0;
+		int n;
+
+		for (unsigned j = 0; j < UDP_BATCH; j++) {
+			struct msghdr *h = &w->rmsg[j].msg_hdr;
+			h->msg_name = &w->peer[j];
+			h->msg_namelen = sizeof(w->peer[j]);
+			h->msg_control = l->wildcard ? w->rctl[j].buf : NULL;
+			h->msg_controllen = l->wildcard ? sizeof(w->rctl[j].buf) : 0;
+			h->msg_flags = 0;
+		}
+		n = recvmmsg(fd, w->rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_debug("udp receive failed worker=%u error=\"%s\"", w->id,
+					  strerror(errno));
+			return;
+		}
+		for (int j = 0; j < n; j++) {
+			const struct msghdr *h = &w->rmsg[j].msg_hdr;
+			uint8_t *resp = w->rbuf + (size_t)j * w->resp_cap;
+			struct dns_request req = {
+				.query = w->riov[j].iov_base,
+				.query_len = w->rmsg[j].msg_len,
+				.resp = resp,
+				.resp_cap = w->resp_cap,
+				.transport = DNS_UDP,
+				.peer = (const struct sockaddr *)&w->peer[j],
+				.peer_len = h->msg_namelen,
+			};
+			const struct snapshot *snap;
+			size_t len;
+
+			/* Longer than any query we accept: not worth a reply. */
+			if (h->msg_flags & MSG_TRUNC)
+				continue;
+			urcu_memb_read_lock();
+			snap = rcu_dereference(srv->snap);
+			len = dns_process(snap, &req, NULL);
+			urcu_memb_read_unlock();
+			if (len == 0)
+				continue;
+
+			struct msghdr *o = &w->smsg[nout].msg_hdr;
+			w->siov[nout].iov_base = resp;
+			w->siov[nout].iov_len = len;
+			o->msg_name = &w->peer[j];
+			o->msg_namelen = h->msg_namelen;
+			o->msg_iov = &w->siov[nout];
+			o->msg_iovlen = 1;
+			o->msg_controllen = l->wildcard ? reply_pktinfo(h, &w->sctl[nout]) : 0;
+			o->msg_control = o->msg_controllen ? w->sctl[nout].buf : NULL;
+			o->msg_flags = 0;
+			nout++;
+		}
+		if (nout > 0)
+			worker_send(w, fd, nout);
+		if (n < UDP_BATCH)
+			return;
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct server *srv = w->srv;
+	nfds_t nfds = (nfds_t)srv->nls + 1;
+
+	urcu_memb_register_thread();
+	for (;;) {
+		int n = poll(w->pfds, nfds, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("worker stopped worker=%u error=\"%s\"", w->id, strerror(errno));
+			break;
+		}
+		/* The eventfd is never read, so it wakes every worker. */
+		if (w->pfds[srv->nls].revents)
+			break;
+		for (size_t i = 0; i < srv->nls; i++) {
+			if (w->pfds[i].revents & (POLLIN | POLLERR))
+				worker_udp(w, i);
+		}
+	}
+	urcu_memb_unregister_thread();
+	return NULL;
+}
+
+/* ---- TCP ------------------------------------------------------------ */
+
+static void conn_serve(struct tcp_conn *c);
+
+static void conn_closed(uv_handle_t *h)
+{
+	struct tcp_conn *c = h->data;
+
+	c->pending_close--;
+	if (c->pending_close == 0)
+		free(c);
+}
+
+/* Close at once. Whatever is buffered, an incomplete message included, is
+ * dropped. */
+static void conn_close(struct tcp_conn *c)
+{
+	struct server *srv = c->srv;
+	unsigned max = srv->conf->tcp_max_connections;
+
+	if (c->closing)
+		return;
+	c->closing = 1;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	/* Re-arm the warning only well below the cap, so that a client
+	 * hammering at the limit does not make a log line per connection. */
+	if (srv->nconns <= max - max / 4)
+		srv->tcp_full_logged = 0;
+	c->pending_close = 2;
+	uv_close((uv_handle_t *)&c->timer, conn_closed);
+	uv_close((uv_handle_t *)&c->h, conn_closed);
+}
+
+static void conn_timeout(uv_timer_t *t)
+{
+	struct tcp_conn *c = t->data;
+
+	log_debug("tcp connection idle, closing nqueries=%u", c->nqueries);
+	conn_close(c);
+}
+
+/* RFC 7766 6.2.3: the idle timeout runs from the last activity. */
+static void conn_touch(struct tcp_conn *c)
+{
+	uint64_t ms = (uint64_t)(c->srv->conf->tcp_idle_timeout * 1000.0);
+
+	uv_timer_start(&c->timer, conn_timeout, ms ? ms : 1, 0);
+}
+
+static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct tcp_conn *c = h->data;
+
+	(void)suggested;
+	if (c->draining) {
+		c->rpos = c->rlen = 0;
+	} else if (c->rpos > 0) {
+		memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+		c->rlen -= c->rpos;
+		c->rpos = 0;
+	}
+	/* Never empty: a complete frame is at most TCP_FRAME_MAX bytes and is
+	 * consumed before reading resumes. */
+	*buf = uv_buf_init((char *)c->rbuf + c->rlen, (unsigned)(TCP_FRAME_MAX - c->rlen));
+}
+
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct tcp_conn *c = s->data;
+
+	(void)buf;
+	if (nread < 0) {
+		/* EOF or error; an incomplete message is dropped with it. */
+		conn_close(c);
+		return;
+	}
+	if (nread == 0)
+		return;
+	conn_touch(c);
+	if (c->draining)
+		return; /* conn_alloc discards it */
+	c->rlen += (size_t)nread;
+	conn_serve(c);
+}
+
+static void conn_read_start(struct tcp_conn *c)
+{
+	int rc;
+
+	if (c->reading || c->closing)
+		return;
+	rc = uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_read);
+	if (rc) {
+		conn_close(c);
+		return;
+	}
+	c->reading = 1;
+}
+
+static void conn_read_stop(struct tcp_conn *c)
+{
+	if (!c->reading)
+		return;
+	uv_read_stop((uv_stream_t *)&c->h);
+	c->reading = 0;
+}
+
+static void conn_shutdown_done(uv_shutdown_t *req, int status)
+{
+	struct tcp_conn *c = req->handle->data;
+
+	if (status < 0)
+		conn_close(c);
+	/* Otherwise keep reading until the client closes too (or the idle
+	 * timer fires): closing with unread input would send a RST, which can
+	 * destroy our last replies before the client has read them. */
+}
+
+static void conn_written(uv_write_t *req, int status)
+{
+	struct tcp_conn *c = req->handle->data;
+
+	c->writing = 0;
+	if (status < 0) {
+		conn_close(c);
+		return;
+	}
+	if (c->closing)
+		return;
+	conn_touch(c);
+	conn_read_start(c);
+	conn_serve(c);
+}
+
+/* Send wbuf[0..total): straight away when the socket takes it all (the
+ * usual case), else through uv_write, pausing input until it is done. */
+static int conn_send(struct tcp_conn *c, size_t total)
+{
+	uv_stream_t *s = (uv_stream_t *)&c->h;
+	uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)total);
+	int r;
+
+	r = uv_try_write(s, &b, 1);
+	if (r >= 0 && (size_t)r == total)
+		return GSLB_OK;
+	if (r < 0 && r != UV_EAGAIN) {
+		conn_close(c);
+		return GSLB_EIO;
+	}
+	if (r < 0)
+		r = 0;
+	b = uv_buf_init((char *)c->wbuf + r, (unsigned)(total - (size_t)r));
+	r = uv_write(&c->wreq, s, &b, 1, conn_written);
+	if (r) {
+		conn_close(c);
+		return GSLB_EIO;
+	}
+	c->writing = 1;
+	conn_read_stop(c);
+	return GSLB_OK;
+}
+
+/* Answer every complete message in the read buffer, in order, one reply in
+ * flight at a time. */
+static void conn_serve(struct tcp_conn *c)
+{
+	struct server *srv = c->srv;
+	unsigned maxq = srv->conf->tcp_max_queries;
+
+	while (!c->writing && !c->draining && !c->closing) {
+		struct wire w;
+		const uint8_t *msg;
+		size_t mlen, len = 0;
+
+		wire_init(&w, c->rbuf + c->rpos, c->rlen - c->rpos);
+		mlen = wire_u16(&w);
+		msg = wire_take(&w, mlen);
+		if (!wire_ok(&w))
+			break; /* incomplete: wait for more */
+		c->rpos += 2 + mlen;
+		c->nqueries++;
+		/* A zero-length frame holds no message: skip it. */
+		if (mlen > 0) {
+			struct dns_request req = {
+				.query = msg,
+				.query_len = mlen,
+				.resp = c->wbuf + 2,
+				.resp_cap = DNS_MAX_MSG,
+				.transport = DNS_TCP,
+				.peer = (const struct sockaddr *)&c->peer,
+				.peer_len = (socklen_t)c->peer_len,
+			};
+			const struct snapshot *snap;
+
+			urcu_memb_read_lock();
+			snap = rcu_dereference(srv->snap);
+			len = dns_process(snap, &req, NULL);
+			urcu_memb_read_unlock();
+		}
+		if (maxq && c->nqueries >= maxq)
+			c->draining = 1;
+		if (len > 0) {
+			c->wbuf[0] = (uint8_t)(len >> 8);
+			c->wbuf[1] = (uint8_t)len;
+			if (conn_send(c, len + 2))
+				return;
+		}
+	}
+	if (c->draining && !c->writing && !c->closing && !c->shut) {
+		/* Last query answered: FIN after the reply, as RFC 7766 6.2.2
+		 * lets a server end a connection. */
+		c->shut = 1;
+		c->rpos = c->rlen = 0;
+		if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->h, conn_shutdown_done)) {
+			conn_close(c);
+			return;
+		}
+		conn_read_start(c);
+	}
+}
+
+static void reject_closed(uv_handle_t *h) { free(h); }
+
+/* Over the connection cap: accept only to close at once, so the client is
+ * told now rather than left waiting in the backlog. */
+static void tcp_reject(struct server *srv, uv_stream_t *listener)
+{
+	uv_tcp_t *t = malloc(sizeof(*t));
+
+	if (t == NULL)
+		return;
+	uv_tcp_init(&srv->loop, t);
+	(void)uv_accept(listener, (uv_stream_t *)t);
+	uv_close((uv_handle_t *)t, reject_closed);
+	if (!srv->tcp_full_logged) {
+		log_warn("tcp connection limit reached, refusing new connections "
+			 "max_connections=%u",
+			 srv->conf->tcp_max_connections);
+		srv->tcp_full_logged = 1;
+	}
+}
+
+static void tcp_accept(uv_stream_t *listener, int status)
+{
+	struct listener *l = listener->data;
+	struct server *srv = l->srv;
+	struct tcp_conn *c;
+
+	if (status < 0) {
+		log_warn("tcp accept failed address=%s port=%u error=\"%s\"", l->host, l->port,
+			 uv_strerror(status));
+		return;
+	}
+	if (srv->stopping)
+		return;
+	if (srv->nconns >= srv->conf->tcp_max_connections) {
+		tcp_reject(srv, listener);
+		return;
+	}
+	/* The buffers are sized for the largest message at accept time and
+	 * never grow; malloc, not calloc: they need no zeroing. */
+	c = malloc(sizeof(*c) + 2 * (size_t)TCP_FRAME_MAX);
+	if (c == NULL) {
+		log_warn("tcp connection dropped error=\"out of memory\"");
+		tcp_reject(srv, listener);
+		return;
+	}
+	memset(c, 0, sizeof(*c));
+	c->srv = srv;
+	c->rbuf = c->mem;
+	c->wbuf = c->mem + TCP_FRAME_MAX;
+	uv_tcp_init(&srv->loop, &c->h);
+	uv_timer_init(&srv->loop, &c->timer);
+	c->h.data = c;
+	c->timer.data = c;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	if (uv_accept(listener, (uv_stream_t *)&c->h)) {
+		conn_close(c);
+		return;
+	}
+	c->peer_len = sizeof(c->peer);
+	if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &c->peer_len))
+		c->peer_len = 0;
+	/* Replies are written whole; there is nothing to coalesce. */
+	(void)uv_tcp_nodelay(&c->h, 1);
+	conn_touch(c);
+	conn_read_start(c);
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+
+/* Begin a clean stop from the loop: wake the workers, close every handle;
+ * uv_run() returns once the last close callback has run. */
+static void server_stop(struct server *srv)
+{
+	uint64_t one = 1;
+
+	if (srv->stopping)
+		return;
+	srv->stopping = 1;
+	if (srv->stop_fd >= 0 && write(srv->stop_fd, &one, sizeof(one)) < 0)
+		log_err("cannot wake workers error=\"%s\"", strerror(errno));
+	for (size_t i = 0; i < srv->nls; i++) {
+		if (srv->ls[i].tcp_init && !uv_is_closing((uv_handle_t *)&srv->ls[i].tcp))
+			uv_close((uv_handle_t *)&srv->ls[i].tcp, NULL);
+	}
+	while (srv->conns)
+		conn_close(srv->conns);
+	if (srv->sig_init) {
+		uv_close((uv_handle_t *)&srv->sig_term, NULL);
+		uv_close((uv_handle_t *)&srv->sig_int, NULL);
+		uv_close((uv_handle_t *)&srv->sig_hup, NULL);
+		srv->sig_init = 0;
+	}
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct server *srv = h->data;
+
+	if (signum == SIGHUP) {
+		log_warn("reload not supported yet signal=SIGHUP");
+		return;
+	}
+	log_info("stopping signal=%s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	server_stop(srv);
+}
+
+int server_new(struct snapshot *snap, struct server **out)
+{
+	struct server *srv;
+	const struct conf *conf = snap->conf;
+	size_t nfds;
+	int rc = GSLB_OK;
+
+	*out = NULL;
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL)
+		return GSLB_ENOMEM;
+	srv->stop_fd = -1;
+	srv->conf = conf;
+	srv->nls = conf->ndns;
+	srv->nworkers = conf->workers ? conf->workers : 1;
+	nfds = (size_t)srv->nworkers * srv->nls;
+	srv->ls = calloc(srv->nls, sizeof(*srv->ls));
+	srv->udp_fds = malloc(nfds * sizeof(*srv->udp_fds));
+	srv->workers = calloc(srv->nworkers, sizeof(*srv->workers));
+	if (srv->ls == NULL || srv->udp_fds == NULL || srv->workers == NULL) {
+		rc = GSLB_ENOMEM;
+		log_err("cannot start error=\"out of memory\"");
+		goto out;
+	}
+	for (size_t i = 0; i < nfds; i++)
+		srv->udp_fds[i] = -1;
+	rc = uv_loop_init(&srv->loop);
+	if (rc) {
+		log_err("cannot start event loop error=\"%s\"", uv_strerror(rc));
+		rc = GSLB_ESYS;
+		goto out;
+	}
+	srv->loop_init = 1;
+	srv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (srv->stop_fd < 0) {
+		log_err("cannot create eventfd error=\"%s\"", strerror(errno));
+		rc = GSLB_ESYS;
+		goto out;
+	}
+
+	for (size_t i = 0; i < srv->nls; i++) {
+		struct listener *l = &srv->ls[i];
+		const void *a;
+
+		l->srv = srv;
+		l->conf = &conf->dns[i];
+		l->tcp_fd = -1;
+		l->wildcard = is_wildcard(&l->conf->addr);
+		a = l->conf->addr.ss_family == AF_INET6 ?
+			    (const void *)&((const struct sockaddr_in6 *)&l->conf->addr)
+				    ->sin6_addr :
+			    (const void *)&((const struct sockaddr_in *)&l->conf->addr)->sin_addr;
+		inet_ntop(l->conf->addr.ss_family, a, l->host, sizeof(l->host));
+	}
+	/* Every address is bound before anything is logged as listening, so
+	 * a failure leaves no half-started server behind. */
+	for (size_t i = 0; i < srv->nls; i++) {
+		rc = listener_bind(srv, i);
+		if (rc)
+			goto out;
+	}
+	for (size_t i = 0; i < srv->nls; i++) {
+		struct listener *l = &srv->ls[i];
+
+		rc = uv_tcp_init(&srv->loop, &l->tcp);
+		if (rc == 0) {
+			l->tcp_init = 1;
+			l->tcp.data = l;
+			rc = uv_tcp_open(&l->tcp, l->tcp_fd);
+		}
+		if (rc == 0) {
+			l->tcp_fd = -1; /* libuv owns it now */
+			rc = uv_listen((uv_stream_t *)&l->tcp, TCP_BACKLOG, tcp_accept);
+		}
+		if (rc) {
+			log_err("cannot listen proto=tcp address=%s port=%u error=\"%s\"", l->host,
+				l->port, uv_strerror(rc));
+			rc = GSLB_ESYS;
+			goto out;
+		}
+	}
+	for (unsigned w = 0; w < srv->nworkers; w++) {
+		srv->workers[w] = worker_new(srv, w);
+		if (srv->workers[w] == NULL) {
+			rc = GSLB_ENOMEM;
+			log_err("cannot start error=\"out of memory\"");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < srv->nls; i++) {
+		log_info("listening proto=udp address=%s port=%u", srv->ls[i].host,
+			 srv->ls[i].port);
+		log_info("listening proto=tcp address=%s port=%u", srv->ls[i].host,
+			 srv->ls[i].port);
+	}
+	rcu_assign_pointer(srv->snap, snap);
+	*out = srv;
+	srv = NULL;
+out:
+	/* On failure the caller keeps the snapshot (srv->snap is still NULL). */
+	server_free(srv);
+	return rc;
+}
+
+int server_run(struct server *srv)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+	sigset_t all, old;
+	unsigned started = 0;
+	int rc = GSLB_OK;
+
+	/* A client that resets a TCP connection must not kill the daemon. */
+	sigemptyset(&ign.sa_mask);
+	sigaction(SIGPIPE, &ign, NULL);
+	/* The main thread reads the snapshot for TCP queries. */
+	urcu_memb_register_thread();
+
+	uv_signal_init(&srv->loop, &srv->sig_term);
+	uv_signal_init(&srv->loop, &srv->sig_int);
+	uv_signal_init(&srv->loop, &srv->sig_hup);
+	srv->sig_init = 1;
+	srv->sig_term.data = srv->sig_int.data = srv->sig_hup.data = srv;
+	uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&srv->sig_int, on_signal, SIGINT);
+	uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
+
+	/* Workers inherit a mask with every signal blocked, so signals reach
+	 * the main thread's loop and never interrupt a worker. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (unsigned w = 0; w < srv->nworkers; w++) {
+		int err = pthread_create(&srv->workers[w]->thread, NULL, worker_main,
+					 srv->workers[w]);
+		if (err) {
+			log_err("cannot start worker worker=%u error=\"%s\"", w, strerror(err));
+			rc = GSLB_ESYS;
+			break;
+		}
+		srv->workers[w]->started = 1;
+		started++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	if (rc == GSLB_OK)
+		log_info("ready workers=%u zones=%zu", started, srv->snap->conf->nzones);
+	else
+		server_stop(srv);
+	uv_run(&srv->loop, UV_RUN_DEFAULT);
+
+	for (unsigned w = 0; w < srv->nworkers; w++) {
+		if (srv->workers[w]->started) {
+			pthread_join(srv->workers[w]->thread, NULL);
+			srv->workers[w]->started = 0;
+		}
+	}
+	urcu_memb_unregister_thread();
+	if (rc == GSLB_OK)
+		log_info("stopped");
+	return rc;
+}
+
+void server_free(struct server *srv)
+{
+	if (srv == NULL)
+		return;
+	if (srv->loop_init) {
+		/* Handles still open (a failed start, or a server never run)
+		 * are closed and their callbacks run before the loop goes. */
+		srv->stopping = 0;
+		server_stop(srv);
+		uv_run(&srv->loop, UV_RUN_DEFAULT);
+		if (uv_loop_close(&srv->loop))
+			log_warn("event loop closed with handles still open");
+	}
+	if (srv->workers) {
+		for (unsigned w = 0; w < srv->nworkers; w++)
+			worker_free(srv->workers[w]);
+	}
+	for (size_t i = 0; srv->ls && i < srv->nls; i++)
+		close_fd(&srv->ls[i].tcp_fd);
+	if (srv->udp_fds) {
+		for (size_t i = 0; i < (size_t)srv->nworkers * srv->nls; i++)
+			close_fd(&srv->udp_fds[i]);
+	}
+	if (srv->stop_fd >= 0)
+		close(srv->stop_fd);
+	/* Every reader has stopped: no grace period to wait for. */
+	snapshot_free(srv->snap);
+	free(srv->workers);
+	free(srv->udp_fds);
+	free(srv->ls);
+	free(srv);
+}
