@@ -321,6 +321,12 @@ out:
 
 /* ---- UDP workers ------------------------------------------------------ */
 
+/* strerror() may share one buffer between threads; workers use this. */
+static const char *worker_strerror(int err, char *buf, size_t len)
+{
+	return strerror_r(err, buf, len);
+}
+
 static struct worker *worker_new(struct server *srv, unsigned id)
 {
 	struct worker *w = calloc(1, sizeof(*w));
@@ -423,7 +429,9 @@ static void worker_send(struct worker *w, int fd, unsigned n)
 			/* The first unsent reply failed on its own (peer
 			 * unreachable, a firewall's EPERM...): skip it, not
 			 * the rest of the batch. */
-			log_debug("udp send failed worker=%u error=\"%s\"", w->id, strerror(errno));
+			char eb[128];
+			log_debug("udp send failed worker=%u error=\"%s\"", w->id,
+				  worker_strerror(errno, eb, sizeof(eb)));
 			done++;
 			continue;
 		}
@@ -461,9 +469,10 @@ static void worker_udp(struct worker *w, size_t li)
 		}
 		n = recvmmsg(fd, w->rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
+			char eb[128];
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				log_debug("udp receive failed worker=%u error=\"%s\"", w->id,
-					  strerror(errno));
+					  worker_strerror(errno, eb, sizeof(eb)));
 			return;
 		}
 		for (int j = 0; j < n; j++) {
@@ -522,7 +531,9 @@ static void *worker_main(void *arg)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			log_err("worker stopped worker=%u error=\"%s\"", w->id, strerror(errno));
+			char eb[128];
+			log_err("worker stopped worker=%u error=\"%s\"", w->id,
+				worker_strerror(errno, eb, sizeof(eb)));
 			break;
 		}
 		/* The eventfd is never read, so it wakes every worker. */
