@@ -49,8 +49,7 @@ struct conf_ctx {
 
 /* Keys a later release gives meaning to: accepted now, ignored. */
 static const char *const conf_reserved_top[] = {
-	"state_dir", "trusted_proxies", "geoip", "checks", "regions", "services", "log",
-	"user",      "group",           "rrl",   "acl",
+	"state_dir", "trusted_proxies", "checks", "log", "user", "group", "rrl", "acl",
 };
 static const char *const conf_reserved_listen[] = { "http", "admin" };
 
@@ -661,11 +660,656 @@ out:
 	return rc;
 }
 
+/* ---- geo balancing: geoip, regions, services ------------------------- */
+
+#define CONF_MAX_NAME 63
+#define CONF_DEFAULT_SVC_TTL 30
+#define CONF_MAX_SVC_TTL 86400
+#define CONF_DEFAULT_ANSWERS 8
+#define CONF_MAX_ANSWERS 64
+/* A pool's members are picked from a fixed array on the query path. */
+#define CONF_MAX_MEMBERS_PER_FAMILY 256
+
+static int region_index(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->nregions; i++)
+		if (strcmp(c->regions[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int valid_label_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > CONF_MAX_NAME)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+		      ch == '_' || (ch >= 'A' && ch <= 'Z')))
+			return 0;
+	}
+	return 1;
+}
+
+/* Parse "a.b.c.d/n" or "x::/n" with host bits zero. */
+static int parse_cidr(const char *s, int *family, uint8_t addr[16], uint8_t *prefix,
+		      char *why, size_t whylen)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(s, '/');
+	size_t hl = slash ? (size_t)(slash - s) : strlen(s);
+	if (hl == 0 || hl >= sizeof(host)) {
+		snprintf(why, whylen, "\"%s\" is not an address/prefix", s);
+		return -1;
+	}
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	memset(addr, 0, 16);
+	unsigned max;
+	if (inet_pton(AF_INET, host, addr) == 1) {
+		*family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, host, addr) == 1) {
+		*family = AF_INET6;
+		max = 128;
+	} else {
+		snprintf(why, whylen, "\"%s\" is not an IPv4 or IPv6 address", host);
+		return -1;
+	}
+	unsigned p = max;
+	if (slash) {
+		char *end = NULL;
+		errno = 0;
+		unsigned long v = strtoul(slash + 1, &end, 10);
+		if (errno || end == slash + 1 || *end != '\0' || v > max) {
+			snprintf(why, whylen, "bad prefix length in \"%s\" (0 to %u)", s, max);
+			return -1;
+		}
+		p = (unsigned)v;
+	}
+	for (unsigned b = p; b < max; b++) {
+		if (addr[b / 8] & (0x80 >> (b % 8))) {
+			snprintf(why, whylen, "\"%s\" has bits set beyond the /%u prefix", s, p);
+			return -1;
+		}
+	}
+	*prefix = (uint8_t)p;
+	return 0;
+}
+
+static int parse_geoip(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	struct conf *c = ctx->c;
+	struct geo_conf *g = &c->geoip;
+	int rc;
+
+	if (!config_setting_is_group(s))
+		return conf_error(ctx, s, "expected a group { database = \"...\"; }, not %s",
+				  type_name(config_setting_type(s)));
+	int n = config_setting_length(s);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *k = config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_name(k);
+		const char *v = NULL;
+		if (strcmp(name, "database") == 0 || strcmp(name, "overrides") == 0) {
+			rc = get_string(ctx, k, &v);
+			if (rc)
+				return rc;
+			if (v[0] == '\0')
+				return conf_error(ctx, k, "empty file name");
+			char *p = path_join(c->directory, v);
+			if (!p)
+				return conf_nomem(ctx);
+			if (name[0] == 'd') {
+				free(g->database);
+				g->database = p;
+			} else {
+				free(g->overrides);
+				g->overrides = p;
+			}
+		} else if (strcmp(name, "paths") == 0) {
+			if (!config_setting_is_group(k))
+				return conf_error(ctx, k,
+						  "expected a group { country = \"country/iso_code\"; "
+						  "... }");
+			int m = config_setting_length(k);
+			for (int j = 0; j < m; j++) {
+				const config_setting_t *e = config_setting_get_elem(k, (unsigned)j);
+				const char *pn = config_setting_name(e);
+				char **dst = NULL;
+				if (strcmp(pn, "country") == 0)
+					dst = &g->path_country;
+				else if (strcmp(pn, "continent") == 0)
+					dst = &g->path_continent;
+				else if (strcmp(pn, "subdivision") == 0)
+					dst = &g->path_subdivision;
+				else if (strcmp(pn, "latitude") == 0)
+					dst = &g->path_latitude;
+				else if (strcmp(pn, "longitude") == 0)
+					dst = &g->path_longitude;
+				else
+					return conf_error(ctx, e,
+							  "unknown setting (country, continent, "
+							  "subdivision, latitude, longitude)");
+				rc = dup_string(ctx, e, 255, dst);
+				if (rc)
+					return rc;
+			}
+		} else {
+			return conf_error(ctx, k, "unknown setting (database, overrides, paths)");
+		}
+	}
+	if (!g->database && !g->overrides)
+		return conf_error(ctx, s, "give a database (database = \"geoip/x.mmdb\";)");
+	c->has_geoip = 1;
+	return GSLB_OK;
+}
+
+static int parse_regions(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	struct conf *c = ctx->c;
+	int rc;
+
+	if (!config_setting_is_list(s))
+		return conf_error(ctx, s,
+				  "expected a list ( { name = \"eu-east\"; lat = 52.2; lon = 21.0; "
+				  "}, ... )");
+	int n = config_setting_length(s);
+	if (n > GSLB_MAX_REGIONS)
+		return conf_error(ctx, s, "%d regions, at most %d are supported", n,
+				  GSLB_MAX_REGIONS);
+	c->regions = calloc(n ? (size_t)n : 1, sizeof(*c->regions));
+	if (!c->regions)
+		return conf_nomem(ctx);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct region *r = &c->regions[c->nregions];
+		int have_lat = 0, have_lon = 0;
+		if (!config_setting_is_group(e))
+			return conf_error(ctx, e, "expected a group { name; lat; lon; }");
+		r->line = config_setting_source_line(e);
+		c->nregions++;
+		int m = config_setting_length(e);
+		for (int j = 0; j < m; j++) {
+			const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
+			const char *name = config_setting_name(k);
+			if (strcmp(name, "name") == 0) {
+				rc = dup_string(ctx, k, CONF_MAX_NAME, &r->name);
+				if (rc)
+					return rc;
+				if (!valid_label_name(r->name))
+					return conf_error(ctx, k,
+							  "\"%s\": use letters, digits, '-' and '_'",
+							  r->name);
+			} else if (strcmp(name, "lat") == 0) {
+				rc = get_double(ctx, k, -90.0000001, 90.0, &r->lat);
+				if (rc)
+					return rc;
+				have_lat = 1;
+			} else if (strcmp(name, "lon") == 0) {
+				rc = get_double(ctx, k, -180.0000001, 180.0, &r->lon);
+				if (rc)
+					return rc;
+				have_lon = 1;
+			} else if (strcmp(name, "redirect") == 0) {
+				rc = dup_string(ctx, k, 1024, &r->redirect);
+				if (rc)
+					return rc;
+			} else {
+				return conf_error(ctx, k, "unknown setting (name, lat, lon, redirect)");
+			}
+		}
+		if (!r->name)
+			return conf_error(ctx, e, "no name given (name = \"eu-east\";)");
+		if (!have_lat || !have_lon)
+			return conf_error(ctx, e, "region \"%s\" needs lat and lon", r->name);
+		for (size_t j = 0; j + 1 < c->nregions; j++)
+			if (strcmp(c->regions[j].name, r->name) == 0)
+				return conf_error(ctx, e, "region \"%s\" is already defined at line %d",
+						  r->name, c->regions[j].line);
+	}
+	return GSLB_OK;
+}
+
+/* An array of region names, resolved to indexes. */
+static int parse_region_list(struct conf_ctx *ctx, const config_setting_t *s, unsigned **out,
+			     size_t *nout)
+{
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return conf_error(ctx, s, "expected a list of region names [ \"eu-east\", ... ]");
+	int n = config_setting_length(s);
+	if (n == 0)
+		return conf_error(ctx, s, "empty region list");
+	*out = calloc((size_t)n, sizeof(**out));
+	if (!*out)
+		return conf_nomem(ctx);
+	*nout = 0;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = NULL;
+		int rc = get_string(ctx, e, &v);
+		if (rc)
+			return rc;
+		int ri = region_index(ctx->c, v);
+		if (ri < 0)
+			return conf_error(ctx, e, "unknown region \"%s\"", v);
+		for (size_t j = 0; j < *nout; j++)
+			if ((*out)[j] == (unsigned)ri)
+				return conf_error(ctx, e, "region \"%s\" is listed twice", v);
+		(*out)[(*nout)++] = (unsigned)ri;
+	}
+	return GSLB_OK;
+}
+
+static int parse_route(struct conf_ctx *ctx, const config_setting_t *e, struct route *r)
+{
+	const config_setting_t *match = NULL, *regions = NULL;
+	int rc;
+	if (!config_setting_is_group(e))
+		return conf_error(ctx, e,
+				  "expected a group { match = \"country:PL\"; regions = [ ... ]; }");
+	r->line = config_setting_source_line(e);
+	int m = config_setting_length(e);
+	for (int j = 0; j < m; j++) {
+		const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
+		const char *name = config_setting_name(k);
+		if (strcmp(name, "match") == 0)
+			match = k;
+		else if (strcmp(name, "regions") == 0)
+			regions = k;
+		else
+			return conf_error(ctx, k, "unknown setting (match, regions)");
+	}
+	if (!match || !regions)
+		return conf_error(ctx, e, "a route needs match and regions");
+	const char *mv = NULL;
+	rc = get_string(ctx, match, &mv);
+	if (rc)
+		return rc;
+	r->text = strdup(mv);
+	if (!r->text)
+		return conf_nomem(ctx);
+	const char *colon = strchr(mv, ':');
+	if (!colon)
+		return conf_error(ctx, match,
+				  "\"%s\": expected country:XX, continent:XX, subdivision:XX-YY "
+				  "or net:CIDR",
+				  mv);
+	size_t kl = (size_t)(colon - mv);
+	const char *val = colon + 1;
+	size_t vl = strlen(val);
+	if (kl == 3 && strncmp(mv, "net", 3) == 0) {
+		char why[160];
+		r->kind = ROUTE_NET;
+		if (parse_cidr(val, &r->family, r->addr, &r->prefix, why, sizeof(why)))
+			return conf_error(ctx, match, "%s", why);
+	} else {
+		if (vl == 0 || vl >= sizeof(r->code))
+			return conf_error(ctx, match, "\"%s\": bad code", mv);
+		for (size_t i = 0; i < vl; i++) {
+			char ch = val[i];
+			if (ch >= 'a' && ch <= 'z')
+				ch = (char)(ch - 32);
+			r->code[i] = ch;
+		}
+		r->code[vl] = '\0';
+		if (kl == 7 && strncmp(mv, "country", 7) == 0) {
+			double la, lo;
+			r->kind = ROUTE_COUNTRY;
+			if (vl != 2 || geo_country_centroid(r->code, &la, &lo) != 0)
+				return conf_error(ctx, match,
+						  "\"%s\" is not an ISO 3166-1 alpha-2 country code",
+						  val);
+		} else if (kl == 9 && strncmp(mv, "continent", 9) == 0) {
+			static const char *const conts[] = { "AF", "AN", "AS", "EU",
+							     "NA", "OC", "SA" };
+			r->kind = ROUTE_CONTINENT;
+			if (!name_in(r->code, conts, sizeof(conts) / sizeof(conts[0])))
+				return conf_error(ctx, match,
+						  "\"%s\" is not a continent code (AF AN AS EU NA "
+						  "OC SA)",
+						  val);
+		} else if (kl == 11 && strncmp(mv, "subdivision", 11) == 0) {
+			r->kind = ROUTE_SUBDIVISION;
+			if (vl < 4 || r->code[2] != '-')
+				return conf_error(ctx, match,
+						  "\"%s\": expected an ISO 3166-2 code like PL-14 or "
+						  "US-CA",
+						  val);
+		} else {
+			return conf_error(ctx, match,
+					  "\"%s\": expected country:, continent:, subdivision: or "
+					  "net:",
+					  mv);
+		}
+	}
+	return parse_region_list(ctx, regions, &r->regions, &r->nregions);
+}
+
+static int parse_member(struct conf_ctx *ctx, const config_setting_t *e, struct member *mb)
+{
+	const config_setting_t *addr = e;
+	int rc;
+	mb->weight = 1;
+	mb->line = config_setting_source_line(e);
+	if (config_setting_is_group(e)) {
+		addr = NULL;
+		int m = config_setting_length(e);
+		for (int j = 0; j < m; j++) {
+			const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
+			const char *name = config_setting_name(k);
+			long long v;
+			if (strcmp(name, "address") == 0) {
+				addr = k;
+			} else if (strcmp(name, "weight") == 0) {
+				rc = get_int(ctx, k, 1, 1000000, &v);
+				if (rc)
+					return rc;
+				mb->weight = (uint32_t)v;
+			} else if (strcmp(name, "target") == 0) {
+				rc = dup_string(ctx, k, 1024, &mb->target);
+				if (rc)
+					return rc;
+			} else {
+				return conf_error(ctx, k, "unknown setting (address, weight, target)");
+			}
+		}
+		if (!addr)
+			return conf_error(ctx, e, "a member needs an address");
+	}
+	const char *v = NULL;
+	rc = get_string(ctx, addr, &v);
+	if (rc)
+		return rc;
+	mb->text = strdup(v);
+	if (!mb->text)
+		return conf_nomem(ctx);
+	if (inet_pton(AF_INET, v, mb->addr) == 1) {
+		mb->family = AF_INET;
+	} else if (inet_pton(AF_INET6, v, mb->addr) == 1) {
+		mb->family = AF_INET6;
+	} else {
+		return conf_error(ctx, addr,
+				  "\"%s\" is not an IPv4 or IPv6 address (host name members are "
+				  "not supported yet)",
+				  v);
+	}
+	return GSLB_OK;
+}
+
+static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_setting_t *e,
+		      struct pool *p)
+{
+	const config_setting_t *region = NULL, *members = NULL, *cname = NULL;
+	int rc;
+	if (!config_setting_is_group(e))
+		return conf_error(ctx, e, "expected a group { region = \"...\"; members = [ ... ]; }");
+	p->line = config_setting_source_line(e);
+	p->min_up = 1;
+	int m = config_setting_length(e);
+	for (int j = 0; j < m; j++) {
+		const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
+		const char *name = config_setting_name(k);
+		if (strcmp(name, "region") == 0) {
+			region = k;
+		} else if (strcmp(name, "members") == 0) {
+			members = k;
+		} else if (strcmp(name, "cname") == 0) {
+			cname = k;
+		} else if (strcmp(name, "check") == 0) {
+			rc = dup_string(ctx, k, CONF_MAX_NAME, &p->check);
+			if (rc)
+				return rc;
+		} else if (strcmp(name, "min_up") == 0) {
+			rc = get_double(ctx, k, -0.0000001, 100000, &p->min_up);
+			if (rc)
+				return rc;
+			if (p->min_up > 1 && p->min_up != (double)(long long)p->min_up)
+				return conf_error(ctx, k,
+						  "a count (1, 2, ...) or a fraction below 1");
+		} else {
+			return conf_error(ctx, k,
+					  "unknown setting (region, members, cname, check, min_up)");
+		}
+	}
+	if (!region)
+		return conf_error(ctx, e, "a pool needs a region");
+	const char *rv = NULL;
+	rc = get_string(ctx, region, &rv);
+	if (rc)
+		return rc;
+	int ri = region_index(ctx->c, rv);
+	if (ri < 0)
+		return conf_error(ctx, region, "unknown region \"%s\"", rv);
+	if (svc->pool_of_region[ri] >= 0)
+		return conf_error(ctx, region, "service %s already has a pool in region \"%s\"",
+				  svc->name, rv);
+	p->region = (unsigned)ri;
+	if ((members != NULL) == (cname != NULL))
+		return conf_error(ctx, e, "a pool has either members or a cname");
+	if (cname) {
+		const char *cv = NULL;
+		rc = get_string(ctx, cname, &cv);
+		if (rc)
+			return rc;
+		size_t l = dname_from_str(cv, p->cname);
+		if (l == 0)
+			return conf_error(ctx, cname, "\"%s\" is not a valid domain name", cv);
+		p->cname_len = (uint8_t)l;
+		return GSLB_OK;
+	}
+	if (!config_setting_is_array(members) && !config_setting_is_list(members))
+		return conf_error(ctx, members, "expected a list of members");
+	int n = config_setting_length(members);
+	if (n == 0)
+		return conf_error(ctx, members, "a pool needs at least one member");
+	p->members = calloc((size_t)n, sizeof(*p->members));
+	if (!p->members)
+		return conf_nomem(ctx);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *me = config_setting_get_elem(members, (unsigned)i);
+		struct member *mb = &p->members[p->nmembers++];
+		rc = parse_member(ctx, me, mb);
+		if (rc)
+			return rc;
+		for (size_t j = 0; j + 1 < p->nmembers; j++)
+			if (p->members[j].family == mb->family &&
+			    memcmp(p->members[j].addr, mb->addr, 16) == 0)
+				return conf_error(ctx, me, "member %s is listed twice", mb->text);
+		if (mb->family == AF_INET)
+			p->n4++;
+		else
+			p->n6++;
+		if (p->n4 > CONF_MAX_MEMBERS_PER_FAMILY || p->n6 > CONF_MAX_MEMBERS_PER_FAMILY)
+			return conf_error(ctx, me, "more than %d members of one family in a pool",
+					  CONF_MAX_MEMBERS_PER_FAMILY);
+	}
+	return GSLB_OK;
+}
+
+/* Keys of a service that later features give meaning to. */
+static const char *const conf_reserved_service[] = { "when_all_down", "redirect", "ttl_min",
+						     "fallback" };
+
+static int parse_service(struct conf_ctx *ctx, const config_setting_t *e, struct service *svc)
+{
+	const config_setting_t *pools = NULL, *routes = NULL, *dflt = NULL, *name = NULL;
+	long long v;
+	int rc;
+
+	if (!config_setting_is_group(e))
+		return conf_error(ctx, e, "expected a group { name = \"www.example.com\"; ... }");
+	svc->line = config_setting_source_line(e);
+	svc->file = conf_keep(ctx, setting_file(ctx, e));
+	if (!svc->file)
+		return conf_nomem(ctx);
+	svc->ttl = CONF_DEFAULT_SVC_TTL;
+	svc->answers = CONF_DEFAULT_ANSWERS;
+	for (int r = 0; r < GSLB_MAX_REGIONS; r++)
+		svc->pool_of_region[r] = -1;
+	int m = config_setting_length(e);
+	for (int j = 0; j < m; j++) {
+		const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
+		const char *kn = config_setting_name(k);
+		if (strcmp(kn, "name") == 0) {
+			name = k;
+		} else if (strcmp(kn, "ttl") == 0) {
+			rc = get_int(ctx, k, 0, CONF_MAX_SVC_TTL, &v);
+			if (rc)
+				return rc;
+			svc->ttl = (uint32_t)v;
+		} else if (strcmp(kn, "answers") == 0) {
+			rc = get_int(ctx, k, 1, CONF_MAX_ANSWERS, &v);
+			if (rc)
+				return rc;
+			svc->answers = (unsigned)v;
+		} else if (strcmp(kn, "limit") == 0) {
+			rc = get_int(ctx, k, 0, GSLB_MAX_REGIONS, &v);
+			if (rc)
+				return rc;
+			svc->limit = (unsigned)v;
+		} else if (strcmp(kn, "pools") == 0) {
+			pools = k;
+		} else if (strcmp(kn, "route") == 0) {
+			routes = k;
+		} else if (strcmp(kn, "default") == 0) {
+			dflt = k;
+		} else if (name_in(kn, conf_reserved_service,
+				   sizeof(conf_reserved_service) / sizeof(conf_reserved_service[0]))) {
+			log_debug("service setting not used by this version, ignored key=%s line=%d",
+				  kn, config_setting_source_line(k));
+		} else {
+			return conf_error(ctx, k,
+					  "unknown setting (name, ttl, answers, limit, route, "
+					  "default, pools)");
+		}
+	}
+	if (!name)
+		return conf_error(ctx, e, "a service needs a name (name = \"www.example.com\";)");
+	rc = dup_string(ctx, name, 1024, &svc->name);
+	if (rc)
+		return rc;
+	size_t l = dname_from_str(svc->name, svc->lname);
+	if (l == 0)
+		return conf_error(ctx, name, "\"%s\" is not a valid domain name", svc->name);
+	svc->lname_len = (uint8_t)l;
+	svc->wildcard = svc->lname[0] == 1 && svc->lname[1] == '*';
+	/* "*" is only meaningful as the whole first label. */
+	for (size_t p = svc->wildcard ? 2 : 0; svc->lname[p]; p += 1 + svc->lname[p])
+		if (memchr(svc->lname + p + 1, '*', svc->lname[p]))
+			return conf_error(ctx, name, "\"*\" may only be the first label");
+	if (!pools)
+		return conf_error(ctx, e, "service %s has no pools", svc->name);
+	if (!config_setting_is_list(pools))
+		return conf_error(ctx, pools, "expected a list ( { region = \"...\"; ... } )");
+	int np = config_setting_length(pools);
+	if (np == 0)
+		return conf_error(ctx, pools, "service %s has no pools", svc->name);
+	svc->pools = calloc((size_t)np, sizeof(*svc->pools));
+	if (!svc->pools)
+		return conf_nomem(ctx);
+	for (int i = 0; i < np; i++) {
+		const config_setting_t *pe = config_setting_get_elem(pools, (unsigned)i);
+		struct pool *p = &svc->pools[svc->npools++];
+		rc = parse_pool(ctx, svc, pe, p);
+		if (rc)
+			return rc;
+		svc->pool_of_region[p->region] = i;
+		if ((p->cname_len > 0) != (svc->pools[0].cname_len > 0))
+			return conf_error(ctx, pe,
+					  "mixing pools with members and pools with a cname in one "
+					  "service");
+	}
+	if (routes) {
+		if (!config_setting_is_list(routes))
+			return conf_error(ctx, routes, "expected a list ( { match; regions; } )");
+		int nr = config_setting_length(routes);
+		svc->routes = calloc(nr ? (size_t)nr : 1, sizeof(*svc->routes));
+		if (!svc->routes)
+			return conf_nomem(ctx);
+		for (int i = 0; i < nr; i++) {
+			const config_setting_t *re = config_setting_get_elem(routes, (unsigned)i);
+			rc = parse_route(ctx, re, &svc->routes[svc->nroutes++]);
+			if (rc)
+				return rc;
+		}
+	}
+	if (dflt) {
+		rc = parse_region_list(ctx, dflt, &svc->dflt, &svc->ndflt);
+		if (rc)
+			return rc;
+	}
+	return GSLB_OK;
+}
+
+static int parse_services(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	struct conf *c = ctx->c;
+	if (!config_setting_is_list(s))
+		return conf_error(ctx, s, "expected a list ( { name = \"www.example.com\"; ... } )");
+	int n = config_setting_length(s);
+	c->services = calloc(n ? (size_t)n : 1, sizeof(*c->services));
+	if (!c->services)
+		return conf_nomem(ctx);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct service *svc = &c->services[c->nservices++];
+		int rc = parse_service(ctx, e, svc);
+		if (rc)
+			return rc;
+		for (size_t j = 0; j + 1 < c->nservices; j++)
+			if (c->services[j].lname_len == svc->lname_len &&
+			    memcmp(c->services[j].lname, svc->lname, svc->lname_len) == 0)
+				return conf_error(ctx, e, "service %s is already defined at line %d",
+						  svc->name, c->services[j].line);
+	}
+	return GSLB_OK;
+}
+
+static void free_services(struct conf *c)
+{
+	for (size_t i = 0; i < c->nservices; i++) {
+		struct service *s = &c->services[i];
+		for (size_t p = 0; p < s->npools; p++) {
+			struct pool *pl = &s->pools[p];
+			for (size_t m = 0; m < pl->nmembers; m++) {
+				free(pl->members[m].text);
+				free(pl->members[m].target);
+			}
+			free(pl->members);
+			free(pl->check);
+		}
+		free(s->pools);
+		for (size_t r = 0; r < s->nroutes; r++) {
+			free(s->routes[r].regions);
+			free(s->routes[r].text);
+		}
+		free(s->routes);
+		free(s->dflt);
+		free(s->name);
+	}
+	free(c->services);
+	for (size_t i = 0; i < c->nregions; i++) {
+		free(c->regions[i].name);
+		free(c->regions[i].redirect);
+	}
+	free(c->regions);
+	free(c->geoip.database);
+	free(c->geoip.overrides);
+	free(c->geoip.path_country);
+	free(c->geoip.path_continent);
+	free(c->geoip.path_subdivision);
+	free(c->geoip.path_latitude);
+	free(c->geoip.path_longitude);
+}
+
 static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const char *confdir)
 {
 	struct conf *c = ctx->c;
 	const config_setting_t *zones = NULL;
 	const config_setting_t *listen = NULL;
+	const config_setting_t *geoip = NULL, *regions = NULL, *services = NULL;
 	long long v;
 	int n, rc = GSLB_OK;
 
@@ -694,6 +1338,12 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			}
 		} else if (strcmp(name, "zones") == 0) {
 			zones = e;
+		} else if (strcmp(name, "geoip") == 0) {
+			geoip = e;
+		} else if (strcmp(name, "regions") == 0) {
+			regions = e;
+		} else if (strcmp(name, "services") == 0) {
+			services = e;
 		} else if (strcmp(name, "edns_size") == 0) {
 			rc = get_int(ctx, e, CONF_MIN_EDNS_SIZE, CONF_MAX_EDNS_SIZE, &v);
 			if (!rc)
@@ -724,8 +1374,19 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			 ctx->path);
 		return GSLB_EINVAL;
 	}
+	/* After the loop: these need `directory` and each other, in this order. */
 	if (zones != NULL)
 		rc = parse_zones(ctx, zones);
+	if (!rc && geoip != NULL)
+		rc = parse_geoip(ctx, geoip);
+	if (!rc && regions != NULL)
+		rc = parse_regions(ctx, regions);
+	if (!rc && services != NULL) {
+		if (regions == NULL)
+			rc = conf_error(ctx, services, "services need regions = ( ... ) first");
+		else
+			rc = parse_services(ctx, services);
+	}
 	return rc;
 }
 
@@ -802,6 +1463,7 @@ void conf_free(struct conf *c)
 		free(c->zones[i].file);
 	}
 	free(c->zones);
+	free_services(c);
 	for (size_t i = 0; i < c->nstrings; i++)
 		free(c->strings[i]);
 	free(c->strings);

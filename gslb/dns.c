@@ -9,9 +9,12 @@
  * refuses to grow. Nothing in this file calls malloc or takes a mutex. */
 #include "gslb/dns.h"
 
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "gslb/config.h"
+#include "gslb/decide.h"
 #include "gslb/dname.h"
 #include "gslb/snapshot.h"
 #include "gslb/wire.h"
@@ -58,7 +61,7 @@ enum {
 	F_CD = 0x0010,
 };
 
-enum { EDNS_NSID = 3 };
+enum { EDNS_NSID = 3, EDNS_ECS = 8 };
 
 #define COMP_MAX 64
 #define CHAIN_MAX 12
@@ -82,6 +85,18 @@ struct ctx {
 	uint8_t edns_version;
 	int do_bit;
 	int nsid_req;
+
+	/* EDNS Client Subnet (RFC 7871) as received */
+	int ecs;
+	uint16_t ecs_family; /* 1 = IPv4, 2 = IPv6 */
+	uint8_t ecs_source;
+	uint8_t ecs_scope; /* what we answer with */
+	uint8_t ecs_addr[16];
+	uint8_t ecs_addrlen;
+
+	const struct service *svc; /* the service answered, for counters */
+	int region;
+	uint32_t rng;
 
 	uint16_t comp[COMP_MAX]; /* packet offsets of names already written */
 	unsigned ncomp;
@@ -374,6 +389,176 @@ static const struct zone_rrset *any_choice(const struct zone_node *n)
 	return n->nrrsets ? &n->rrsets[0] : NULL;
 }
 
+/* The client subnet to locate: ECS when it carries a prefix, else the
+ * packet's source address (RFC 7871 7.1.2: source prefix 0 means "use the
+ * source"). */
+static void client_subnet(const struct ctx *c, int *family, uint8_t addr[16], uint8_t *prefix)
+{
+	memset(addr, 0, 16);
+	if (c->ecs && c->ecs_source > 0) {
+		*family = c->ecs_family == 1 ? AF_INET : AF_INET6;
+		memcpy(addr, c->ecs_addr, c->ecs_addrlen);
+		*prefix = c->ecs_source;
+		return;
+	}
+	const struct sockaddr *sa = c->req->peer;
+	if (sa && sa->sa_family == AF_INET6 &&
+	    c->req->peer_len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+		*family = AF_INET6;
+		memcpy(addr, &s6->sin6_addr, 16);
+		*prefix = 128;
+		return;
+	}
+	*family = AF_INET;
+	*prefix = 0; /* unknown source: locate nothing */
+	if (sa && sa->sa_family == AF_INET &&
+	    c->req->peer_len >= (socklen_t)sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
+		memcpy(addr, &s4->sin_addr, 4);
+		*prefix = 32;
+	}
+}
+
+static uint32_t rnd(struct ctx *c)
+{
+	/* xorshift32: per-query state seeded by the worker, nothing shared. */
+	uint32_t x = c->rng;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	c->rng = x;
+	return x;
+}
+
+#define PICK_MAX 256
+
+/* Up to `answers` members of one family, weighted when weights differ,
+ * rotated between queries. Returns how many were written, -1 when they did
+ * not fit. */
+static int put_members(struct ctx *c, const uint8_t *owner, const struct pool *p, int family,
+		       unsigned answers, uint32_t ttl)
+{
+	uint16_t idx[PICK_MAX];
+	unsigned n = 0;
+	uint64_t total = 0;
+	int equal = 1;
+	for (size_t i = 0; i < p->nmembers && n < PICK_MAX; i++) {
+		const struct member *m = &p->members[i];
+		if (m->family != family)
+			continue;
+		if (n > 0 && m->weight != p->members[idx[0]].weight)
+			equal = 0;
+		idx[n++] = (uint16_t)i;
+		total += m->weight;
+	}
+	if (n == 0)
+		return 0;
+	unsigned k = answers && answers < n ? answers : n;
+	uint16_t type = family == AF_INET ? T_A : T_AAAA;
+	size_t alen = family == AF_INET ? 4 : 16;
+	struct mark mk = mark_get(c);
+	unsigned start = rnd(c) % n;
+	for (unsigned i = 0; i < k; i++) {
+		const struct member *m;
+		if (equal) {
+			m = &p->members[idx[(start + i) % n]];
+		} else {
+			/* Weighted draw without replacement. */
+			uint64_t r = rnd(c) % total;
+			unsigned j = 0;
+			while (r >= p->members[idx[j]].weight) {
+				r -= p->members[idx[j]].weight;
+				j++;
+			}
+			m = &p->members[idx[j]];
+			total -= m->weight;
+			idx[j] = idx[--n];
+		}
+		put_name(c, owner, 1);
+		wbuf_u16(&c->out, type);
+		wbuf_u16(&c->out, C_IN);
+		wbuf_u32(&c->out, ttl);
+		wbuf_u16(&c->out, (uint16_t)alen);
+		wbuf_put(&c->out, m->addr, alen);
+		c->counts[SEC_AN]++;
+	}
+	if (c->out.err) {
+		mark_restore(c, &mk);
+		return -1;
+	}
+	return (int)k;
+}
+
+enum { SVC_DONE, SVC_FOLLOW };
+
+/* Answer at a service name. Returns SVC_FOLLOW with name/len replaced by
+ * a CNAME target that is to be resolved further. */
+static int answer_service(struct ctx *c, const struct zone *z, const struct service *svc,
+			  uint8_t *name, size_t *len)
+{
+	uint16_t qt = c->qtype == T_ANY ? T_A : c->qtype;
+	int cname_pools = svc->npools > 0 && svc->pools[0].cname_len > 0;
+
+	if (!cname_pools && qt != T_A && qt != T_AAAA) {
+		/* Not location dependent: zone data at the name, else NODATA. */
+		struct zone_answer za;
+		zone_lookup(z, name, *len, c->qtype, &za);
+		const struct zone_rrset *rs = NULL;
+		if (za.result == ZONE_EXACT)
+			rs = zone_rrset(za.node, c->qtype);
+		if (rs) {
+			if (put_rrset(c, SEC_AN, name, rs, rs->ttl))
+				truncate_all(c);
+			else
+				additional_for(c, rs);
+		} else {
+			put_soa_authority(c, z);
+		}
+		return SVC_DONE;
+	}
+
+	struct decision d;
+	int family;
+	uint8_t addr[16], prefix;
+	client_subnet(c, &family, addr, &prefix);
+	decide(c->snap, svc, family, addr, prefix, &d);
+	c->svc = svc;
+	c->region = d.region;
+	if (c->ecs && c->ecs_source > 0 && d.scope > c->ecs_scope)
+		c->ecs_scope = d.scope;
+	if (!d.pool) {
+		put_soa_authority(c, z);
+		return SVC_DONE;
+	}
+	if (d.pool->cname_len) {
+		struct mark mk = mark_get(c);
+		put_name(c, name, 1);
+		wbuf_u16(&c->out, T_CNAME);
+		wbuf_u16(&c->out, C_IN);
+		wbuf_u32(&c->out, d.ttl);
+		put_rdata(c, T_CNAME, d.pool->cname, d.pool->cname_len);
+		c->counts[SEC_AN]++;
+		if (c->out.err) {
+			mark_restore(c, &mk);
+			truncate_all(c);
+			return SVC_DONE;
+		}
+		if (c->qtype == T_CNAME)
+			return SVC_DONE;
+		*len = d.pool->cname_len;
+		memcpy(name, d.pool->cname, *len);
+		return SVC_FOLLOW;
+	}
+	int fam = qt == T_A ? AF_INET : AF_INET6;
+	int n = put_members(c, name, d.pool, fam, svc->answers, d.ttl);
+	if (n < 0)
+		truncate_all(c);
+	else if (n == 0)
+		put_soa_authority(c, z); /* no member of this family here: NODATA */
+	return SVC_DONE;
+}
+
 static void answer_in(struct ctx *c)
 {
 	uint8_t name[DNAME_MAXLEN];
@@ -387,6 +572,15 @@ static void answer_in(struct ctx *c)
 	c->flags |= F_AA;
 
 	for (int hop = 0; hop <= CHAIN_MAX; hop++) {
+		const struct service *svc = decide_find_service(c->snap, name, len);
+		if (svc) {
+			if (answer_service(c, z, svc, name, &len) == SVC_DONE)
+				return;
+			z = zoneset_find(c->snap->zones, name, len);
+			if (!z)
+				return;
+			continue;
+		}
 		struct zone_answer za;
 		zone_lookup(z, name, len, c->qtype, &za);
 		const struct zone_node *n = za.node;
@@ -483,6 +677,39 @@ static void answer_chaos(struct ctx *c)
 	}
 }
 
+/* RFC 7871 section 6: family 1 or 2, source prefix within the family, no
+ * more address bytes than the prefix needs and none of its bits set beyond
+ * it, scope 0 in queries. Anything else is FORMERR. */
+static int parse_ecs(struct ctx *c, const uint8_t *p, uint16_t len)
+{
+	struct wire w;
+	wire_init(&w, p, len);
+	if (c->ecs)
+		return -1; /* one client subnet per query */
+	uint16_t family = wire_u16(&w);
+	uint8_t source = wire_u8(&w);
+	uint8_t scope = wire_u8(&w);
+	if (!wire_ok(&w))
+		return -1;
+	unsigned maxbits = family == 1 ? 32 : family == 2 ? 128 : 0;
+	if (maxbits == 0 || source > maxbits || scope != 0)
+		return -1;
+	size_t alen = wire_left(&w);
+	if (alen != ((size_t)source + 7) / 8)
+		return -1;
+	wire_read(&w, c->ecs_addr, alen);
+	if (source % 8) {
+		uint8_t mask = (uint8_t)(0xFF >> (source % 8));
+		if (c->ecs_addr[alen - 1] & mask)
+			return -1;
+	}
+	c->ecs = 1;
+	c->ecs_family = family;
+	c->ecs_source = source;
+	c->ecs_addrlen = (uint8_t)alen;
+	return 0;
+}
+
 /* Parse the EDNS OPT record and anything else in the additional section. */
 static enum dns_decode parse_additional(struct ctx *c, struct wire *w, uint16_t arcount)
 {
@@ -514,6 +741,8 @@ static enum dns_decode parse_additional(struct ctx *c, struct wire *w, uint16_t 
 				return DECODE_FORMERR;
 			if (code == EDNS_NSID)
 				c->nsid_req = 1;
+			if (code == EDNS_ECS && parse_ecs(c, o.buf + o.pos - olen2, olen2))
+				return DECODE_FORMERR;
 		}
 	}
 	return DECODE_OK;
@@ -526,6 +755,8 @@ static void put_opt(struct ctx *c)
 	int nsid = c->nsid_req && cf->nsid_len > 0;
 	if (nsid)
 		rdlen = (uint16_t)(4 + cf->nsid_len);
+	if (c->ecs)
+		rdlen = (uint16_t)(rdlen + 8 + c->ecs_addrlen);
 	wbuf_u8(&c->out, 0);
 	wbuf_u16(&c->out, T_OPT);
 	wbuf_u16(&c->out, cf->edns_size);
@@ -538,6 +769,15 @@ static void put_opt(struct ctx *c)
 		wbuf_u16(&c->out, cf->nsid_len);
 		wbuf_put(&c->out, cf->nsid, cf->nsid_len);
 	}
+	if (c->ecs) {
+		/* Same family, source prefix and address; our scope. */
+		wbuf_u16(&c->out, EDNS_ECS);
+		wbuf_u16(&c->out, (uint16_t)(4 + c->ecs_addrlen));
+		wbuf_u16(&c->out, c->ecs_family);
+		wbuf_u8(&c->out, c->ecs_source);
+		wbuf_u8(&c->out, c->ecs_scope);
+		wbuf_put(&c->out, c->ecs_addr, c->ecs_addrlen);
+	}
 	c->counts[SEC_AR]++;
 }
 
@@ -547,6 +787,8 @@ static size_t opt_size(const struct ctx *c)
 	size_t n = 11;
 	if (c->nsid_req && cf->nsid_len > 0)
 		n += 4 + (size_t)cf->nsid_len;
+	if (c->ecs)
+		n += 8 + (size_t)c->ecs_addrlen;
 	return n;
 }
 
@@ -603,6 +845,9 @@ static size_t finish(struct ctx *c, int with_opt, struct dns_info *info)
 		info->truncated = (c->flags & F_TC) != 0;
 		info->edns = (uint8_t)c->edns;
 		info->qtype = c->qtype;
+		info->ecs = (uint8_t)c->ecs;
+		info->service = c->svc;
+		info->region = c->region;
 	}
 	return c->out.pos;
 }
@@ -617,6 +862,8 @@ size_t dns_process(const struct snapshot *snap, const struct dns_request *req,
 	memset(&c, 0, sizeof(c));
 	c.snap = snap;
 	c.req = req;
+	c.region = -1;
+	c.rng = req->entropy | 1;
 	if (info)
 		memset(info, 0, sizeof(*info));
 

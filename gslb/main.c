@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "gslb/err.h"
+#include "gslb/explain.h"
 #include "gslb/log.h"
 #include "gslb/server.h"
 #include "gslb/snapshot.h"
@@ -36,6 +37,12 @@ static void usage(FILE *out)
 		"  -t, --check        load the configuration and every zone it names,\n"
 		"                     report the result and exit (0 = ok, 1 = error)\n"
 		"  -d, --debug        log at debug level\n"
+		"      --explain ADDRESS[/PREFIX] NAME\n"
+		"                     show how NAME is answered for a client in ADDRESS:\n"
+		"                     location, override, regions in order with distance\n"
+		"                     and state, answer, ECS scope and TTL; no listener\n"
+		"                     is started\n"
+		"      --json         with --explain: print JSON\n"
 		"  -h, --help         show this help and exit\n"
 		"  -V, --version      show the version and the libraries' versions and exit\n"
 		"\n"
@@ -85,6 +92,36 @@ out:
 	return rc ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+static int explain(const char *path, const char *address, const char *name, int as_json)
+{
+	struct snapshot *snap = NULL;
+	json_t *ex = NULL;
+	char err[ERRLEN];
+	int rc;
+
+	rc = snapshot_load(path, &snap, err, sizeof(err));
+	if (rc)
+		goto fail;
+	rc = explain_json(snap, address, name, &ex, err, sizeof(err));
+	if (rc)
+		goto fail;
+	if (as_json) {
+		char *txt = json_dumps(ex, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		if (txt)
+			printf("%s\n", txt);
+		free(txt);
+	} else {
+		explain_print(ex, stdout);
+	}
+	goto out;
+fail:
+	fprintf(stderr, "%s\n", err[0] ? err : gslb_strerror(rc));
+out:
+	json_decref(ex);
+	snapshot_free(snap);
+	return rc ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 static int run(const char *path)
 {
 	struct snapshot *snap = NULL;
@@ -117,8 +154,10 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 't' },
 		{ "debug", no_argument, NULL, 'd' },        { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },      { NULL, 0, NULL, 0 },
+		{ "version", no_argument, NULL, 'V' },      { "explain", no_argument, NULL, 'x' },
+		{ "json", no_argument, NULL, 'j' },         { NULL, 0, NULL, 0 },
 	};
+	int explain_mode = 0, as_json = 0;
 	const char *path = GSLB_DEFAULT_CONFIG;
 	int check_only = 0;
 	int opt;
@@ -143,10 +182,26 @@ int main(int argc, char **argv)
 		case 'V':
 			version();
 			return EXIT_SUCCESS;
+		case 'x':
+			explain_mode = 1;
+			break;
+		case 'j':
+			as_json = 1;
+			break;
 		default:
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (explain_mode) {
+		if (argc - optind != 2) {
+			fprintf(stderr, "gslbd: --explain needs ADDRESS[/PREFIX] and NAME\n");
+			return 2;
+		}
+		/* Load warnings would drown the explanation. */
+		if (log_get_level() < LOG_LVL_DEBUG)
+			log_set_level(LOG_LVL_ERR);
+		return explain(path, argv[optind], argv[optind + 1], as_json);
 	}
 	if (optind < argc) {
 		fprintf(stderr, "gslbd: unexpected argument: %s\n", argv[optind]);

@@ -99,6 +99,7 @@ struct worker {
 	struct mmsghdr smsg[UDP_BATCH];
 	struct iovec siov[UDP_BATCH];
 	union pktinfo_buf sctl[UDP_BATCH];
+	uint64_t rng; /* this worker's random stream for weighted picks */
 };
 
 struct tcp_conn {
@@ -143,7 +144,26 @@ struct server {
 	unsigned nconns;
 	int tcp_full_logged;
 	int stopping;
+	uint64_t rng; /* the loop thread's random stream (TCP queries) */
 };
+
+/* splitmix64: cheap, decent, and each thread owns its state, so weighted
+ * answer picks need no shared counter. */
+static uint32_t rng_next(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+
+static uint64_t rng_seed(unsigned salt)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec ^
+	       ((uint64_t)getpid() << 32) ^ ((uint64_t)salt * 0x9E3779B97F4A7C15ull);
+}
 
 /* ---- sockets -------------------------------------------------------- */
 
@@ -339,6 +359,7 @@ static struct worker *worker_new(struct server *srv, unsigned id)
 	 * UDP answer to the smaller of the client's size and ours, and never
 	 * writes past resp_cap. */
 	w->resp_cap = srv->conf->edns_size > DNS_MIN_UDP ? srv->conf->edns_size : DNS_MIN_UDP;
+	w->rng = rng_seed(w->id + 1);
 	w->qbuf = malloc((size_t)UDP_BATCH * UDP_QUERY_MAX);
 	w->rbuf = malloc((size_t)UDP_BATCH * w->resp_cap);
 	w->pfds = calloc(srv->nls + 1, sizeof(*w->pfds));
@@ -486,6 +507,7 @@ static void worker_udp(struct worker *w, size_t li)
 				.transport = DNS_UDP,
 				.peer = (const struct sockaddr *)&w->peer[j],
 				.peer_len = h->msg_namelen,
+				.entropy = rng_next(&w->rng),
 			};
 			const struct snapshot *snap;
 			size_t len;
@@ -745,6 +767,7 @@ static void conn_serve(struct tcp_conn *c)
 				.transport = DNS_TCP,
 				.peer = (const struct sockaddr *)&c->peer,
 				.peer_len = (socklen_t)c->peer_len,
+				.entropy = rng_next(&c->srv->rng),
 			};
 			const struct snapshot *snap;
 
@@ -899,6 +922,7 @@ int server_new(struct snapshot *snap, struct server **out)
 		return GSLB_ENOMEM;
 	srv->stop_fd = -1;
 	srv->conf = conf;
+	srv->rng = rng_seed(0);
 	srv->nls = conf->ndns;
 	srv->nworkers = conf->workers ? conf->workers : 1;
 	nfds = (size_t)srv->nworkers * srv->nls;

@@ -1,11 +1,173 @@
-/* A snapshot is everything one query needs: the config and every zone,
- * loaded and validated completely before anyone can see it. Building it is
- * all-or-nothing, so a broken zone can never be half-published. */
+/* A snapshot is everything one query needs: the config, every zone, the
+ * GeoIP data and the service table, loaded and validated completely before
+ * anyone can see it. Building it is all-or-nothing, so a broken zone or
+ * overrides file can never be half-published. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gslb/err.h"
+#include "gslb/log.h"
 #include "gslb/snapshot.h"
+
+static size_t pow2_at_least(size_t n)
+{
+	size_t p = 16;
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+/* Region names on overrides lines become indexes; an unknown name is an
+ * error at its line, like any other config mistake. */
+static int resolve_overrides(struct snapshot *s, char *err, size_t errlen)
+{
+	size_t n = geo_override_count(s->geo);
+	if (n == 0)
+		return GSLB_OK;
+	s->override_regions = calloc(n, sizeof(*s->override_regions));
+	if (!s->override_regions)
+		return GSLB_ENOMEM;
+	s->noverride_regions = n;
+	for (size_t i = 0; i < n; i++) {
+		const struct geo_override *o = geo_override_at(s->geo, i);
+		if (o->nregions == 0)
+			continue;
+		s->override_regions[i] = calloc(o->nregions, sizeof(unsigned));
+		if (!s->override_regions[i])
+			return GSLB_ENOMEM;
+		for (size_t k = 0; k < o->nregions; k++) {
+			size_t r;
+			for (r = 0; r < s->conf->nregions; r++)
+				if (strcmp(s->conf->regions[r].name, o->regions[k]) == 0)
+					break;
+			if (r == s->conf->nregions) {
+				snprintf(err, errlen, "%s:%d: unknown region \"%s\"",
+					 geo_overrides_path(s->geo), o->line, o->regions[k]);
+				return GSLB_EINVAL;
+			}
+			s->override_regions[i][k] = (unsigned)r;
+		}
+	}
+	return GSLB_OK;
+}
+
+/* A service must live inside a zone we serve, above any zone cut, and the
+ * zone must not hold a CNAME at its name (CNAME and other data). */
+static int check_service_zone(const struct snapshot *s, const struct service *svc, char *err,
+			      size_t errlen)
+{
+	const struct zone *z = zoneset_find(s->zones, svc->lname, svc->lname_len);
+	if (!z) {
+		snprintf(err, errlen, "%s:%d: service %s is outside every zone served", svc->file,
+			 svc->line, svc->name);
+		return GSLB_EINVAL;
+	}
+	struct zone_answer za;
+	zone_lookup(z, svc->lname, svc->lname_len, 1, &za);
+	if (za.result == ZONE_DELEGATION) {
+		snprintf(err, errlen, "%s:%d: service %s is below a zone cut in %s (delegated away)",
+			 svc->file, svc->line, svc->name, z->origin_str);
+		return GSLB_EINVAL;
+	}
+	if (za.result == ZONE_EXACT && (za.node->flags & ZONE_NODE_CNAME)) {
+		snprintf(err, errlen, "%s:%d: service %s: the zone %s has a CNAME at this name",
+			 svc->file, svc->line, svc->name, z->file);
+		return GSLB_EINVAL;
+	}
+	if (za.result == ZONE_EXACT && (za.node->flags & ZONE_NODE_APEX) &&
+	    svc->pools[0].cname_len) {
+		snprintf(err, errlen, "%s:%d: service %s: a CNAME cannot be at the zone apex",
+			 svc->file, svc->line, svc->name);
+		return GSLB_EINVAL;
+	}
+	return GSLB_OK;
+}
+
+/* What `gslbd -t` reports beyond hard errors: config that loads but can
+ * never have an effect. */
+static void lint(const struct snapshot *s)
+{
+	const struct conf *c = s->conf;
+	for (size_t r = 0; r < c->nregions; r++) {
+		int used = 0;
+		for (size_t i = 0; i < c->nservices && !used; i++)
+			used = c->services[i].pool_of_region[r] >= 0;
+		if (!used)
+			log_warn("region has no pool in any service and never answers region=%s "
+				 "file=%s line=%d",
+				 c->regions[r].name, c->path, c->regions[r].line);
+	}
+	for (size_t i = 0; i < c->nservices; i++) {
+		const struct service *svc = &c->services[i];
+		for (size_t k = 0; k < svc->nroutes; k++) {
+			const struct route *rt = &svc->routes[k];
+			int usable = 0;
+			for (size_t x = 0; x < rt->nregions; x++)
+				usable |= svc->pool_of_region[rt->regions[x]] >= 0;
+			if (!usable)
+				log_warn("route names no region where the service has a pool "
+					 "service=%s match=%s line=%d",
+					 svc->name, rt->text, rt->line);
+			for (size_t j = 0; j < k; j++) {
+				const struct route *e = &svc->routes[j];
+				int shadowed = 0;
+				if (e->kind == rt->kind && e->kind != ROUTE_NET)
+					shadowed = strcmp(e->code, rt->code) == 0;
+				else if (e->kind == ROUTE_COUNTRY && rt->kind == ROUTE_SUBDIVISION)
+					shadowed = strncmp(e->code, rt->code, 2) == 0;
+				else if (e->kind == ROUTE_NET && rt->kind == ROUTE_NET &&
+					 e->family == rt->family && e->prefix <= rt->prefix) {
+					shadowed = 1;
+					for (unsigned b = 0; b < e->prefix; b++)
+						if ((e->addr[b / 8] ^ rt->addr[b / 8]) &
+						    (0x80 >> (b % 8)))
+							shadowed = 0;
+				}
+				if (shadowed)
+					log_warn("route can never match: an earlier rule takes all its "
+						 "clients service=%s match=%s line=%d earlier=%s "
+						 "earlier_line=%d",
+						 svc->name, rt->text, rt->line, e->text, e->line);
+			}
+			if ((rt->kind == ROUTE_COUNTRY || rt->kind == ROUTE_CONTINENT ||
+			     rt->kind == ROUTE_SUBDIVISION) &&
+			    !s->geo)
+				log_warn("route needs a GeoIP database and none is configured "
+					 "service=%s match=%s line=%d",
+					 svc->name, rt->text, rt->line);
+		}
+		if (!svc->dflt && svc->npools > 1)
+			log_debug("service has no default order; unknown locations get config order "
+				  "service=%s",
+				  svc->name);
+	}
+}
+
+static int build_services(struct snapshot *s, char *err, size_t errlen)
+{
+	const struct conf *c = s->conf;
+	if (c->nservices == 0)
+		return GSLB_OK;
+	s->svc_mask = pow2_at_least(c->nservices * 2) - 1;
+	s->svc_table = calloc(s->svc_mask + 1, sizeof(*s->svc_table));
+	if (!s->svc_table)
+		return GSLB_ENOMEM;
+	for (size_t i = 0; i < c->nservices; i++) {
+		const struct service *svc = &c->services[i];
+		int rc = check_service_zone(s, svc, err, errlen);
+		if (rc)
+			return rc;
+		uint32_t h = dname_hash(svc->lname, svc->lname_len);
+		size_t slot = h & s->svc_mask;
+		while (s->svc_table[slot])
+			slot = (slot + 1) & s->svc_mask;
+		s->svc_table[slot] = svc;
+		if (svc->wildcard)
+			s->has_wildcard_services = 1;
+	}
+	return GSLB_OK;
+}
 
 int snapshot_load(const char *path, struct snapshot **out, char *err, size_t errlen)
 {
@@ -24,7 +186,6 @@ int snapshot_load(const char *path, struct snapshot **out, char *err, size_t err
 		zones = calloc(conf->nzones, sizeof(*zones));
 	if (s == NULL || (conf->nzones > 0 && zones == NULL)) {
 		rc = GSLB_ENOMEM;
-		snprintf(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
 	for (size_t i = 0; i < conf->nzones; i++) {
@@ -40,10 +201,24 @@ int snapshot_load(const char *path, struct snapshot **out, char *err, size_t err
 		goto out;
 	s->conf = conf;
 	conf = NULL;
+	if (s->conf->has_geoip) {
+		rc = geo_open(&s->conf->geoip, &s->geo, err, errlen);
+		if (rc)
+			goto out;
+		rc = resolve_overrides(s, err, errlen);
+		if (rc)
+			goto out;
+	}
+	rc = build_services(s, err, errlen);
+	if (rc)
+		goto out;
+	lint(s);
 	s->generation = 1;
 	*out = s;
 	s = NULL;
 out:
+	if (rc == GSLB_ENOMEM)
+		snprintf(err, errlen, "%s: out of memory", path);
 	for (size_t i = 0; i < nloaded; i++)
 		zone_free(zones[i]);
 	free(zones);
@@ -56,6 +231,11 @@ void snapshot_free(struct snapshot *s)
 {
 	if (s == NULL)
 		return;
+	for (size_t i = 0; i < s->noverride_regions; i++)
+		free(s->override_regions[i]);
+	free(s->override_regions);
+	free(s->svc_table);
+	geo_close(s->geo);
 	zoneset_free(s->zones);
 	conf_free(s->conf);
 	free(s);

@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "gslb/geo.h"
+#include "gslb/service.h"
+
 struct conf_listen {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
@@ -36,6 +39,13 @@ struct conf {
 	uint16_t nsid_len;
 	char *identity; /* CHAOS id.server / hostname.bind, NULL = refuse */
 	char *version;  /* CHAOS version.bind / version.server, NULL = refuse */
+
+	struct region *regions;
+	size_t nregions;
+	struct service *services;
+	size_t nservices;
+	int has_geoip; /* a geoip section was given */
+	struct geo_conf geoip;
 
 	double tcp_idle_timeout; /* seconds */
 	unsigned tcp_max_connections;

@@ -40,6 +40,7 @@ struct dns_request {
 	enum dns_transport transport;
 	const struct sockaddr *peer; /* source address (may be NULL in tests) */
 	socklen_t peer_len;
+	uint32_t entropy; /* per-query randomness from the worker, for weighted picks */
 };
 
 /* What happened, for counters and logs. */
@@ -49,6 +50,9 @@ struct dns_info {
 	uint8_t rcode; /* full 12-bit rcode truncated to the header's 4 bits */
 	uint8_t truncated;
 	uint8_t edns;
+	uint8_t ecs;      /* the query carried a client subnet */
+	const void *service; /* the service answered, or NULL */
+	int region;       /* the region chosen, or -1 */
 };
 
 /* Answer one query. Returns the response length, or 0 when nothing must be

@@ -6,11 +6,21 @@
 #include <stdint.h>
 
 #include "gslb/config.h"
+#include "gslb/geo.h"
+#include "gslb/service.h"
 #include "gslb/zone.h"
 
 struct snapshot {
 	struct conf *conf;
 	struct zoneset *zones;
+	struct geo_db *geo; /* NULL when no database is configured */
+	/* region indexes of each overrides-file line that lists regions */
+	unsigned **override_regions;
+	size_t noverride_regions;
+	/* services by lower-cased owner name (open addressing, NULL = empty) */
+	const struct service **svc_table;
+	size_t svc_mask;
+	int has_wildcard_services;
 	uint64_t generation;
 };
 

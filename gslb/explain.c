@@ -1,0 +1,318 @@
+/* Explanations are built as JSON first and printed from that JSON, so the
+ * text, the admin API and HTTP ?explain cannot drift apart. */
+#include "gslb/explain.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "gslb/decide.h"
+#include "gslb/err.h"
+#include "gslb/snapshot.h"
+
+static int parse_subnet(const char *s, int *family, uint8_t addr[16], uint8_t *prefix, char *err,
+			size_t errlen)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(s, '/');
+	size_t hl = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned max;
+	memset(addr, 0, 16);
+	if (hl == 0 || hl >= sizeof(host)) {
+		snprintf(err, errlen, "\"%s\" is not an address", s);
+		return GSLB_EINVAL;
+	}
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (inet_pton(AF_INET, host, addr) == 1) {
+		*family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, host, addr) == 1) {
+		*family = AF_INET6;
+		max = 128;
+	} else {
+		snprintf(err, errlen, "\"%s\" is not an IPv4 or IPv6 address", host);
+		return GSLB_EINVAL;
+	}
+	unsigned p = max;
+	if (slash) {
+		char *end = NULL;
+		errno = 0;
+		unsigned long v = strtoul(slash + 1, &end, 10);
+		if (errno || end == slash + 1 || *end || v > max) {
+			snprintf(err, errlen, "bad prefix length in \"%s\" (0 to %u)", s, max);
+			return GSLB_EINVAL;
+		}
+		p = (unsigned)v;
+	}
+	/* As a resolver would send it in ECS: host bits cleared. */
+	for (unsigned b = p; b < max; b++)
+		addr[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
+	*prefix = (uint8_t)p;
+	return GSLB_OK;
+}
+
+static json_t *location_json(const struct decision *d, const struct snapshot *snap)
+{
+	const struct geo_result *g = &d->geo;
+	json_t *o = json_object();
+	json_object_set_new(o, "database", snap->geo && geo_db_path(snap->geo)[0]
+						   ? json_string(geo_db_path(snap->geo))
+						   : json_null());
+	json_object_set_new(o, "found", json_boolean(g->db_found));
+	json_object_set_new(o, "network", g->network[0] ? json_string(g->network) : json_null());
+	json_object_set_new(o, "country", g->country[0] ? json_string(g->country) : json_null());
+	json_object_set_new(o, "continent",
+			    g->continent[0] ? json_string(g->continent) : json_null());
+	json_object_set_new(o, "subdivision",
+			    g->subdivision[0] ? json_string(g->subdivision) : json_null());
+	if (g->has_coords) {
+		json_object_set_new(o, "latitude", json_real(g->lat));
+		json_object_set_new(o, "longitude", json_real(g->lon));
+		const char *src = "database";
+		if (g->override && g->override->has_coords)
+			src = "override";
+		else if (g->coords_from_centroid)
+			src = "country centroid";
+		json_object_set_new(o, "coordinates_from", json_string(src));
+	} else {
+		json_object_set_new(o, "latitude", json_null());
+		json_object_set_new(o, "longitude", json_null());
+	}
+	if (g->override) {
+		char cidr[64];
+		json_t *ov = json_object();
+		geo_override_cidr(g->override, cidr, sizeof(cidr));
+		json_object_set_new(ov, "net", json_string(cidr));
+		json_object_set_new(ov, "file", json_string(geo_overrides_path(snap->geo)));
+		json_object_set_new(ov, "line", json_integer(g->override->line));
+		if (g->override->nregions) {
+			json_t *rl = json_array();
+			for (size_t i = 0; i < g->override->nregions; i++)
+				json_array_append_new(rl, json_string(g->override->regions[i]));
+			json_object_set_new(ov, "regions", rl);
+		} else {
+			json_object_set_new(ov, "latitude", json_real(g->override->lat));
+			json_object_set_new(ov, "longitude", json_real(g->override->lon));
+		}
+		json_object_set_new(o, "override", ov);
+	} else {
+		json_object_set_new(o, "override", json_null());
+	}
+	return o;
+}
+
+static json_t *answer_json(const struct decision *d)
+{
+	json_t *a = json_object();
+	if (!d->pool) {
+		json_object_set_new(a, "nodata", json_true());
+		return a;
+	}
+	if (d->pool->cname_len) {
+		char txt[DNAME_MAXLEN * 4 + 1];
+		dname_to_str(d->pool->cname, txt, sizeof(txt));
+		json_object_set_new(a, "cname", json_string(txt));
+		return a;
+	}
+	json_t *v4 = json_array(), *v6 = json_array();
+	for (size_t i = 0; i < d->pool->nmembers; i++) {
+		const struct member *m = &d->pool->members[i];
+		json_t *e = json_object();
+		json_object_set_new(e, "address", json_string(m->text));
+		json_object_set_new(e, "weight", json_integer(m->weight));
+		json_array_append_new(m->family == AF_INET ? v4 : v6, e);
+	}
+	json_object_set_new(a, "A", v4);
+	json_object_set_new(a, "AAAA", v6);
+	json_object_set_new(a, "answers_per_response", json_integer(d->svc->answers));
+	return a;
+}
+
+int explain_json(const struct snapshot *snap, const char *address, const char *name,
+		 json_t **out, char *err, size_t errlen)
+{
+	int family;
+	uint8_t addr[16], prefix;
+	uint8_t lname[DNAME_MAXLEN];
+	char txt[INET6_ADDRSTRLEN];
+
+	*out = NULL;
+	int rc = parse_subnet(address, &family, addr, &prefix, err, errlen);
+	if (rc)
+		return rc;
+	size_t len = dname_from_str(name, lname);
+	if (len == 0) {
+		snprintf(err, errlen, "\"%s\" is not a valid domain name", name);
+		return GSLB_EINVAL;
+	}
+	json_t *o = json_object();
+	inet_ntop(family, addr, txt, sizeof(txt));
+	char client[INET6_ADDRSTRLEN + 8];
+	snprintf(client, sizeof(client), "%s/%u", txt, prefix);
+	json_object_set_new(o, "client", json_string(client));
+	char nm[DNAME_MAXLEN * 4 + 1];
+	dname_to_str(lname, nm, sizeof(nm));
+	json_object_set_new(o, "name", json_string(nm));
+
+	const struct zone *z = zoneset_find(snap->zones, lname, len);
+	json_object_set_new(o, "zone", z ? json_string(z->origin_str) : json_null());
+	const struct service *svc = z ? decide_find_service(snap, lname, len) : NULL;
+	if (!svc) {
+		json_object_set_new(o, "service", json_null());
+		json_object_set_new(o, "note", json_string(z ? "not a service: answered from the "
+							       "zone file, the same for every client "
+							       "(ECS scope 0)"
+							     : "outside every zone served: REFUSED"));
+		*out = o;
+		return GSLB_OK;
+	}
+	struct decision d;
+	decide(snap, svc, family, addr, prefix, &d);
+
+	json_t *sj = json_object();
+	json_object_set_new(sj, "name", json_string(svc->name));
+	json_object_set_new(sj, "file", json_string(svc->file));
+	json_object_set_new(sj, "line", json_integer(svc->line));
+	json_object_set_new(o, "service", sj);
+	if (d.unwrapped_v4) {
+		inet_ntop(AF_INET, d.addr, txt, sizeof(txt));
+		snprintf(client, sizeof(client), "%s/%u", txt, d.prefix);
+		json_object_set_new(o, "located_as", json_string(client));
+	}
+	json_object_set_new(o, "location", location_json(&d, snap));
+	json_t *rule = json_object();
+	json_object_set_new(rule, "kind", json_string(decide_rule_name(d.rule)));
+	if (d.route) {
+		json_object_set_new(rule, "match", json_string(d.route->text));
+		json_object_set_new(rule, "line", json_integer(d.route->line));
+	}
+	json_object_set_new(o, "rule", rule);
+	json_t *regions = json_array();
+	for (unsigned i = 0; i < d.nsteps; i++) {
+		const struct decide_step *st = &d.steps[i];
+		json_t *r = json_object();
+		json_object_set_new(r, "region", json_string(snap->conf->regions[st->region].name));
+		json_object_set_new(r, "distance_km", st->distance_km >= 0
+							      ? json_integer((json_int_t)(st->distance_km + 0.5))
+							      : json_null());
+		json_object_set_new(r, "state", json_string(decide_state_name(st->state)));
+		json_array_append_new(regions, r);
+	}
+	json_object_set_new(o, "regions", regions);
+	json_object_set_new(o, "chosen", d.region >= 0
+						 ? json_string(snap->conf->regions[d.region].name)
+						 : json_null());
+	json_object_set_new(o, "answer", answer_json(&d));
+	json_object_set_new(o, "ecs_scope", json_integer(d.scope));
+	json_object_set_new(o, "ttl", json_integer(d.ttl));
+	*out = o;
+	return GSLB_OK;
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+void explain_print(const json_t *ex, FILE *out)
+{
+	fprintf(out, "name:      %s\n", str(ex, "name"));
+	fprintf(out, "client:    %s\n", str(ex, "client"));
+	const json_t *svc = json_object_get(ex, "service");
+	if (!json_is_object(svc)) {
+		fprintf(out, "zone:      %s\n", str(ex, "zone") ? str(ex, "zone") : "(none)");
+		fprintf(out, "note:      %s\n", str(ex, "note"));
+		return;
+	}
+	fprintf(out, "service:   %s (%s:%lld)\n", str(svc, "name"), str(svc, "file"),
+		(long long)json_integer_value(json_object_get(svc, "line")));
+	if (str(ex, "located_as"))
+		fprintf(out, "located as %s (IPv4 address inside an IPv6 form)\n",
+			str(ex, "located_as"));
+	const json_t *loc = json_object_get(ex, "location");
+	fprintf(out, "location:  ");
+	if (json_is_true(json_object_get(loc, "found"))) {
+		fprintf(out, "network %s", str(loc, "network"));
+		if (str(loc, "country"))
+			fprintf(out, ", country %s", str(loc, "country"));
+		if (str(loc, "continent"))
+			fprintf(out, ", continent %s", str(loc, "continent"));
+		if (str(loc, "subdivision"))
+			fprintf(out, ", subdivision %s", str(loc, "subdivision"));
+	} else {
+		fprintf(out, "not in the database%s", str(loc, "database") ? "" : " (none configured)");
+	}
+	if (json_is_real(json_object_get(loc, "latitude")))
+		fprintf(out, ", coordinates %.4f %.4f (%s)",
+			json_real_value(json_object_get(loc, "latitude")),
+			json_real_value(json_object_get(loc, "longitude")),
+			str(loc, "coordinates_from"));
+	fprintf(out, "\n");
+	const json_t *ov = json_object_get(loc, "override");
+	if (json_is_object(ov)) {
+		fprintf(out, "override:  %s (%s:%lld)", str(ov, "net"), str(ov, "file"),
+			(long long)json_integer_value(json_object_get(ov, "line")));
+		const json_t *rl = json_object_get(ov, "regions");
+		if (json_is_array(rl)) {
+			fprintf(out, " regions");
+			for (size_t i = 0; i < json_array_size(rl); i++)
+				fprintf(out, "%s%s", i ? "," : " ",
+					json_string_value(json_array_get(rl, i)));
+		} else {
+			fprintf(out, " location %.4f %.4f",
+				json_real_value(json_object_get(ov, "latitude")),
+				json_real_value(json_object_get(ov, "longitude")));
+		}
+		fprintf(out, "\n");
+	} else {
+		fprintf(out, "override:  none\n");
+	}
+	const json_t *rule = json_object_get(ex, "rule");
+	fprintf(out, "rule:      %s", str(rule, "kind"));
+	if (str(rule, "match"))
+		fprintf(out, " %s (line %lld)", str(rule, "match"),
+			(long long)json_integer_value(json_object_get(rule, "line")));
+	fprintf(out, "\nregions, in the order tried:\n");
+	const json_t *regions = json_object_get(ex, "regions");
+	for (size_t i = 0; i < json_array_size(regions); i++) {
+		const json_t *r = json_array_get(regions, i);
+		const json_t *km = json_object_get(r, "distance_km");
+		char kms[32] = "-";
+		if (json_is_integer(km))
+			snprintf(kms, sizeof(kms), "%lld km", (long long)json_integer_value(km));
+		fprintf(out, "  %2zu. %-20s %10s  %s\n", i + 1, str(r, "region"), kms,
+			str(r, "state"));
+	}
+	const json_t *ans = json_object_get(ex, "answer");
+	fprintf(out, "answer:    ");
+	if (str(ans, "cname")) {
+		fprintf(out, "CNAME %s", str(ans, "cname"));
+	} else if (json_is_true(json_object_get(ans, "nodata"))) {
+		fprintf(out, "no region available: NODATA");
+	} else {
+		static const char *const fams[2] = { "A", "AAAA" };
+		for (int f = 0; f < 2; f++) {
+			const json_t *l = json_object_get(ans, fams[f]);
+			fprintf(out, "%s%s", f ? "; " : "", fams[f]);
+			if (json_array_size(l) == 0)
+				fprintf(out, " none (NODATA)");
+			for (size_t i = 0; i < json_array_size(l); i++) {
+				const json_t *m = json_array_get(l, i);
+				fprintf(out, " %s", str(m, "address"));
+				if (json_integer_value(json_object_get(m, "weight")) != 1)
+					fprintf(out, "(w%lld)",
+						(long long)json_integer_value(
+							json_object_get(m, "weight")));
+			}
+		}
+		fprintf(out, " (at most %lld per response)",
+			(long long)json_integer_value(json_object_get(ans, "answers_per_response")));
+	}
+	fprintf(out, "\necs scope: /%lld\nttl:       %lld\n",
+		(long long)json_integer_value(json_object_get(ex, "ecs_scope")),
+		(long long)json_integer_value(json_object_get(ex, "ttl")));
+}

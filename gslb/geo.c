@@ -1,0 +1,1005 @@
+/* Client location from a MaxMind-format database plus an overrides file.
+ *
+ * Everything a lookup needs is prepared by geo_open: the database is mapped
+ * with libmaxminddb, the field paths are split into the NULL-terminated arrays
+ * MMDB_aget_value takes, and the overrides are sorted into one array per
+ * (family, prefix length), longest prefix first, so a lookup is a few binary
+ * searches over immutable data: no locks, no allocation, any number of
+ * threads. The same sorted arrays give the ECS scope: the neighbours of the
+ * address in each longer-prefix array tell how far the address is from the
+ * nearest more specific override that did not match. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <maxminddb.h>
+
+#include "gslb/err.h"
+#include "gslb/geo.h"
+
+enum {
+	GEO_F_COUNTRY,
+	GEO_F_CONTINENT,
+	GEO_F_SUBDIVISION,
+	GEO_F_LAT,
+	GEO_F_LON,
+	GEO_NFIELDS,
+};
+
+static const char *const geo_default_paths[GEO_NFIELDS] = {
+	"country/iso_code", "continent/code", "subdivisions/0/iso_code",
+	"location/latitude", "location/longitude",
+};
+
+static const char *const geo_path_names[GEO_NFIELDS] = {
+	"path_country", "path_continent", "path_subdivision", "path_latitude", "path_longitude",
+};
+
+/* Longest accepted overrides line: far more than any CIDR and region list
+ * needs, and it keeps a binary file fed by mistake from growing a buffer. */
+#define GEO_LINE_MAX 4096
+
+/* Overrides of one prefix length, sorted by address for binary search. */
+struct geo_ovgroup {
+	uint8_t prefix;
+	size_t n;
+	const struct geo_override **items;
+};
+
+struct geo_family {
+	struct geo_ovgroup *groups; /* longest prefix first */
+	size_t ngroups;
+	const struct geo_override **items; /* storage the groups point into */
+};
+
+struct geo_db {
+	int has_mmdb;
+	MMDB_s mmdb;
+	char *db_path;
+	char *ov_path;
+	/* NULL-terminated component arrays for MMDB_aget_value, pointing into
+	 * path_buf; NULL when the field is disabled (""). */
+	const char **paths[GEO_NFIELDS];
+	char *path_buf[GEO_NFIELDS];
+	struct geo_override *ov; /* file order */
+	size_t nov;
+	struct geo_family fam[2]; /* [0] IPv4, [1] IPv6 */
+};
+
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static char *dupstr(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = malloc(n);
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+/* ---- addresses ---------------------------------------------------------- */
+
+static void mask_copy(uint8_t *dst, const uint8_t *src, unsigned alen, unsigned prefix)
+{
+	for (unsigned i = 0; i < alen; i++) {
+		unsigned bits = prefix > i * 8 ? prefix - i * 8 : 0;
+		uint8_t m = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
+		dst[i] = src[i] & m;
+	}
+}
+
+/* Number of leading bits two addresses share. */
+static unsigned common_prefix(const uint8_t *a, const uint8_t *b, unsigned alen)
+{
+	for (unsigned i = 0; i < alen; i++) {
+		unsigned x = a[i] ^ b[i];
+		if (x)
+			return i * 8 + (unsigned)__builtin_clz(x) - (sizeof(unsigned) * 8 - 8);
+	}
+	return alen * 8;
+}
+
+/* IPv4 addresses carried inside IPv6 ones are located as IPv4, so that one
+ * IPv4 override or database record covers every form a resolver may send.
+ * Returns the bit offset of the IPv4 address in the IPv6 one, or -1. */
+static int v4_embedded(const uint8_t *a, uint8_t *v4)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t zero[12] = { 0 };
+
+	if (!memcmp(a, mapped, 12) || !memcmp(a, nat64, 12)) {
+		memcpy(v4, a + 12, 4);
+		return 96;
+	}
+	if (!memcmp(a, zero, 12)) {
+		/* IPv4-compatible ::a.b.c.d, but :: and ::1 are themselves */
+		if (!a[12] && !a[13] && !a[14] && a[15] <= 1)
+			return -1;
+		memcpy(v4, a + 12, 4);
+		return 96;
+	}
+	if (a[0] == 0x20 && a[1] == 0x02) { /* 6to4, 2002:aabb:ccdd::/48 */
+		memcpy(v4, a + 2, 4);
+		return 16;
+	}
+	return -1;
+}
+
+static int format_cidr(char *buf, size_t len, int v6, const uint8_t *addr, unsigned prefix)
+{
+	char text[INET6_ADDRSTRLEN];
+	if (!inet_ntop(v6 ? AF_INET6 : AF_INET, addr, text, sizeof(text)))
+		text[0] = '\0';
+	return snprintf(buf, len, "%s/%u", text, prefix);
+}
+
+/* ---- database ----------------------------------------------------------- */
+
+/* Split a '/'-separated path into the NULL-terminated array MMDB_aget_value
+ * wants, once, so that lookups do not parse paths. */
+static int split_path(struct geo_db *g, int field, const char *path, char *err, size_t errlen)
+{
+	size_t n = 1, k = 0;
+	char *buf, *p;
+
+	if (!path[0])
+		return 0; /* field disabled */
+	buf = dupstr(path);
+	if (!buf)
+		return GSLB_ENOMEM;
+	g->path_buf[field] = buf;
+	for (p = buf; *p; p++)
+		n += *p == '/';
+	g->paths[field] = calloc(n + 1, sizeof(char *));
+	if (!g->paths[field])
+		return GSLB_ENOMEM;
+	for (p = buf;;) {
+		char *slash = strchr(p, '/');
+		if (slash)
+			*slash = '\0';
+		if (!*p) {
+			errf(err, errlen, "geoip: %s \"%s\": empty path component", geo_path_names[field],
+			     path);
+			return GSLB_EINVAL;
+		}
+		g->paths[field][k++] = p;
+		if (!slash)
+			break;
+		p = slash + 1;
+	}
+	return 0;
+}
+
+/* MMDB_aget_value outcomes: the field is there, absent (not an error: many
+ * records lack a subdivision), or the data section is damaged. */
+static int field_get(const struct geo_db *g, int field, MMDB_entry_s *entry,
+		     MMDB_entry_data_s *data, int *mmdb_status)
+{
+	int st;
+	if (!g->paths[field])
+		return 0;
+	st = MMDB_aget_value(entry, data, (const char *const *)g->paths[field]);
+	if (st == MMDB_SUCCESS)
+		return data->has_data ? 1 : 0;
+	if (st == MMDB_INVALID_DATA_ERROR || st == MMDB_CORRUPT_SEARCH_TREE_ERROR ||
+	    st == MMDB_UNKNOWN_DATABASE_FORMAT_ERROR) {
+		*mmdb_status = st;
+		return GSLB_EIO;
+	}
+	return 0;
+}
+
+static int is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+
+static char upper(char c) { return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c; }
+
+/* A two-letter code (country, continent), upper-cased; anything else is
+ * treated as unknown rather than guessed at. */
+static int field_code2(const struct geo_db *g, int field, MMDB_entry_s *entry, char out[3],
+		       int *mmdb_status)
+{
+	MMDB_entry_data_s d;
+	int rc = field_get(g, field, entry, &d, mmdb_status);
+	if (rc <= 0)
+		return rc;
+	if (d.type != MMDB_DATA_TYPE_UTF8_STRING || d.data_size != 2 || !is_alpha(d.utf8_string[0]) ||
+	    !is_alpha(d.utf8_string[1]))
+		return 0;
+	out[0] = upper(d.utf8_string[0]);
+	out[1] = upper(d.utf8_string[1]);
+	out[2] = '\0';
+	return 1;
+}
+
+/* Subdivision as "CC-CODE" (GeoIP2 stores "14" for PL-14); a value that
+ * already has the country prefix is kept. Too long or odd values are
+ * unknown: a truncated code would match the wrong route rule. */
+static int field_subdivision(const struct geo_db *g, MMDB_entry_s *entry, const char *country,
+			     char *out, size_t outlen, int *mmdb_status)
+{
+	MMDB_entry_data_s d;
+	size_t pre;
+	int rc = field_get(g, GEO_F_SUBDIVISION, entry, &d, mmdb_status);
+	if (rc <= 0)
+		return rc;
+	if (d.type != MMDB_DATA_TYPE_UTF8_STRING || d.data_size == 0)
+		return 0;
+	for (uint32_t i = 0; i < d.data_size; i++) {
+		char c = d.utf8_string[i];
+		if (!((c >= '0' && c <= '9') || is_alpha(c) || c == '-'))
+			return 0;
+	}
+	pre = memchr(d.utf8_string, '-', d.data_size) ? 0 : 3;
+	if (pre && !country[0])
+		return 0;
+	if (pre + d.data_size >= outlen)
+		return 0;
+	if (pre) {
+		out[0] = country[0];
+		out[1] = country[1];
+		out[2] = '-';
+	}
+	for (uint32_t i = 0; i < d.data_size; i++)
+		out[pre + i] = upper(d.utf8_string[i]);
+	out[pre + d.data_size] = '\0';
+	return 1;
+}
+
+/* Coordinates are doubles in GeoIP2 but other writers use floats, integers
+ * or strings. */
+static int field_number(const struct geo_db *g, int field, MMDB_entry_s *entry, double *out,
+			int *mmdb_status)
+{
+	MMDB_entry_data_s d;
+	char text[32], *end;
+	int rc = field_get(g, field, entry, &d, mmdb_status);
+	if (rc <= 0)
+		return rc;
+	switch (d.type) {
+	case MMDB_DATA_TYPE_DOUBLE:
+		*out = d.double_value;
+		break;
+	case MMDB_DATA_TYPE_FLOAT:
+		*out = d.float_value;
+		break;
+	case MMDB_DATA_TYPE_INT32:
+		*out = d.int32;
+		break;
+	case MMDB_DATA_TYPE_UINT16:
+		*out = d.uint16;
+		break;
+	case MMDB_DATA_TYPE_UINT32:
+		*out = d.uint32;
+		break;
+	case MMDB_DATA_TYPE_UINT64:
+		*out = (double)d.uint64;
+		break;
+	case MMDB_DATA_TYPE_UTF8_STRING:
+		if (d.data_size == 0 || d.data_size >= sizeof(text))
+			return 0;
+		memcpy(text, d.utf8_string, d.data_size);
+		text[d.data_size] = '\0';
+		*out = strtod(text, &end);
+		if (*end)
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	return isfinite(*out) ? 1 : 0;
+}
+
+static int db_lookup(const struct geo_db *g, int family, const uint8_t *a, struct geo_result *res,
+		     int *mmdb_status)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in sin;
+		struct sockaddr_in6 sin6;
+	} su;
+	MMDB_lookup_result_s lr;
+	unsigned alen = family == AF_INET ? 4 : 16, prefix;
+	uint8_t net[16];
+	double lat = 0, lon = 0;
+	int st = MMDB_SUCCESS, rc, has_lat, has_lon;
+
+	memset(&su, 0, sizeof(su));
+	if (family == AF_INET) {
+		su.sin.sin_family = AF_INET;
+		memcpy(&su.sin.sin_addr, a, 4);
+	} else {
+		su.sin6.sin6_family = AF_INET6;
+		memcpy(&su.sin6.sin6_addr, a, 16);
+	}
+	lr = MMDB_lookup_sockaddr(&g->mmdb, &su.sa, &st);
+	if (st == MMDB_IPV6_LOOKUP_IN_IPV4_DATABASE_ERROR)
+		return 0; /* an IPv4-only database knows nothing of any IPv6 address */
+	if (st != MMDB_SUCCESS) {
+		*mmdb_status = st;
+		return GSLB_EIO;
+	}
+	prefix = lr.netmask;
+	/* IPv4 sits at ::/96 of an IPv6 tree; the library counts from bit 0 */
+	if (family == AF_INET && g->mmdb.metadata.ip_version == 6)
+		prefix = prefix >= 96 ? prefix - 96 : 0;
+	if (prefix > alen * 8)
+		prefix = alen * 8;
+	res->db_prefix = (uint8_t)prefix;
+	if (!lr.found_entry)
+		return 0;
+	res->db_found = 1;
+	mask_copy(net, a, alen, prefix);
+	format_cidr(res->network, sizeof(res->network), family == AF_INET6, net, prefix);
+
+	rc = field_code2(g, GEO_F_COUNTRY, &lr.entry, res->country, mmdb_status);
+	if (rc >= 0)
+		rc = field_code2(g, GEO_F_CONTINENT, &lr.entry, res->continent, mmdb_status);
+	if (rc >= 0)
+		rc = field_subdivision(g, &lr.entry, res->country, res->subdivision,
+				       sizeof(res->subdivision), mmdb_status);
+	if (rc < 0)
+		return rc;
+	has_lat = field_number(g, GEO_F_LAT, &lr.entry, &lat, mmdb_status);
+	if (has_lat < 0)
+		return has_lat;
+	has_lon = field_number(g, GEO_F_LON, &lr.entry, &lon, mmdb_status);
+	if (has_lon < 0)
+		return has_lon;
+	if (has_lat && has_lon && lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) {
+		res->has_coords = 1;
+		res->lat = lat;
+		res->lon = lon;
+	} else if (res->country[0] && !geo_country_centroid(res->country, &lat, &lon)) {
+		res->has_coords = 1;
+		res->coords_from_centroid = 1;
+		res->lat = lat;
+		res->lon = lon;
+	}
+	return 0;
+}
+
+/* libmaxminddb validates the metadata at open but the tree and data only as
+ * lookups reach them; a few lookups over the configured paths catch most
+ * damaged files here, so a reload rejects them instead of serving errors. */
+static int db_probe(const struct geo_db *g, char *err, size_t errlen)
+{
+	static const char *const probes[] = { "1.1.1.1", "8.8.8.8",    "81.2.69.160",
+					      "83.0.0.1", "2001:4860::1", "2a00:1450::1" };
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		uint8_t a[16];
+		struct geo_result r;
+		int family = strchr(probes[i], ':') ? AF_INET6 : AF_INET;
+		int st = MMDB_SUCCESS;
+		if (inet_pton(family, probes[i], a) != 1)
+			continue;
+		memset(&r, 0, sizeof(r));
+		if (db_lookup(g, family, a, &r, &st)) {
+			errf(err, errlen, "%s: damaged database (lookup of %s: %s)", g->db_path,
+			     probes[i], MMDB_strerror(st));
+			return GSLB_EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int db_open(struct geo_db *g, const char *path, char *err, size_t errlen)
+{
+	int st;
+	g->db_path = dupstr(path);
+	if (!g->db_path)
+		return GSLB_ENOMEM;
+	errno = 0;
+	st = MMDB_open(path, MMDB_MODE_MMAP, &g->mmdb);
+	if (st != MMDB_SUCCESS) {
+		int e = errno;
+		if ((st == MMDB_FILE_OPEN_ERROR || st == MMDB_IO_ERROR) && e)
+			errf(err, errlen, "%s: %s: %s", path, MMDB_strerror(st), strerror(e));
+		else
+			errf(err, errlen, "%s: %s", path, MMDB_strerror(st));
+		return st == MMDB_OUT_OF_MEMORY_ERROR ? GSLB_ENOMEM :
+		       st == MMDB_FILE_OPEN_ERROR     ? GSLB_EIO :
+						        GSLB_EINVAL;
+	}
+	g->has_mmdb = 1;
+	if (g->mmdb.metadata.ip_version != 4 && g->mmdb.metadata.ip_version != 6) {
+		errf(err, errlen, "%s: unsupported ip_version %u", path,
+		     (unsigned)g->mmdb.metadata.ip_version);
+		return GSLB_EINVAL;
+	}
+	return db_probe(g, err, errlen);
+}
+
+/* ---- overrides ---------------------------------------------------------- */
+
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+static int region_char(char c)
+{
+	return is_alpha(c) || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+}
+
+/* "ADDR/LEN" or a bare address (a host route). */
+static int parse_cidr(const char *tok, struct geo_override *o, char *why, size_t whylen)
+{
+	char text[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(tok, '/');
+	size_t alen = slash ? (size_t)(slash - tok) : strlen(tok);
+	unsigned maxlen, prefix;
+	uint8_t net[16];
+
+	if (alen == 0 || alen >= sizeof(text)) {
+		snprintf(why, whylen, "bad CIDR \"%s\"", tok);
+		return GSLB_EPARSE;
+	}
+	memcpy(text, tok, alen);
+	text[alen] = '\0';
+	o->family_is_v6 = strchr(text, ':') != NULL;
+	if (inet_pton(o->family_is_v6 ? AF_INET6 : AF_INET, text, o->addr) != 1) {
+		snprintf(why, whylen, "bad CIDR \"%s\": \"%s\" is not an IP%s address", tok, text,
+			 o->family_is_v6 ? "v6" : "v4");
+		return GSLB_EPARSE;
+	}
+	maxlen = o->family_is_v6 ? 128 : 32;
+	prefix = maxlen;
+	if (slash) {
+		const char *p = slash + 1;
+		if (!*p || strlen(p) > 3) {
+			snprintf(why, whylen, "bad CIDR \"%s\": bad prefix length", tok);
+			return GSLB_EPARSE;
+		}
+		prefix = 0;
+		for (; *p; p++) {
+			if (*p < '0' || *p > '9') {
+				snprintf(why, whylen, "bad CIDR \"%s\": bad prefix length", tok);
+				return GSLB_EPARSE;
+			}
+			prefix = prefix * 10 + (unsigned)(*p - '0');
+		}
+		if (prefix > maxlen) {
+			snprintf(why, whylen, "bad CIDR \"%s\": prefix length %u over %u", tok,
+				 prefix, maxlen);
+			return GSLB_ERANGE;
+		}
+	}
+	o->prefix = (uint8_t)prefix;
+	mask_copy(net, o->addr, maxlen / 8, prefix);
+	if (memcmp(net, o->addr, maxlen / 8)) {
+		char fixed[64];
+		format_cidr(fixed, sizeof(fixed), o->family_is_v6, net, prefix);
+		snprintf(why, whylen, "host bits set in \"%s\" (the network is %s)", tok, fixed);
+		return GSLB_EINVAL;
+	}
+	return 0;
+}
+
+/* A number token: decimal only, so "nan", "inf" and hex floats are typos. */
+static int parse_number(const char *tok, double *out)
+{
+	char *end;
+	if (!*tok)
+		return -1;
+	for (const char *p = tok; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '+' || *p == 'e' ||
+		      *p == 'E'))
+			return -1;
+	errno = 0;
+	*out = strtod(tok, &end);
+	if (*end || errno || !isfinite(*out))
+		return -1;
+	return 0;
+}
+
+static void override_free(struct geo_override *o)
+{
+	for (size_t i = 0; i < o->nregions; i++)
+		free(o->regions[i]);
+	free(o->regions);
+	o->regions = NULL;
+	o->nregions = 0;
+}
+
+/* Region list "a,b , c": names separated by commas, blanks around them
+ * ignored. */
+static int parse_regions(char *s, struct geo_override *o, char *why, size_t whylen)
+{
+	size_t n = 1;
+	for (char *p = s; *p; p++)
+		n += *p == ',';
+	o->regions = calloc(n, sizeof(char *));
+	if (!o->regions)
+		return GSLB_ENOMEM;
+	for (char *p = s;;) {
+		char *comma = strchr(p, ',');
+		char *end = comma ? comma : p + strlen(p);
+		while (p < end && is_space(*p))
+			p++;
+		while (end > p && is_space(end[-1]))
+			end--;
+		if (p == end) {
+			snprintf(why, whylen, "empty region name");
+			return GSLB_EPARSE;
+		}
+		for (char *q = p; q < end; q++) {
+			if (is_space(*q)) {
+				snprintf(why, whylen, "region names are separated by ','");
+				return GSLB_EPARSE;
+			}
+			if (!region_char(*q)) {
+				snprintf(why, whylen, "invalid character '%c' in region name", *q);
+				return GSLB_EPARSE;
+			}
+		}
+		*end = '\0';
+		for (size_t i = 0; i < o->nregions; i++) {
+			if (!strcmp(o->regions[i], p)) {
+				snprintf(why, whylen, "region \"%s\" listed twice", p);
+				return GSLB_EEXIST;
+			}
+		}
+		o->regions[o->nregions] = dupstr(p);
+		if (!o->regions[o->nregions])
+			return GSLB_ENOMEM;
+		o->nregions++;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return 0;
+}
+
+/* One non-blank, comment-stripped line: "CIDR regions" or "CIDR lat lon". */
+static int parse_line(char *s, struct geo_override *o, char *why, size_t whylen)
+{
+	const char *tok[3];
+	size_t tlen[3], ntok = 0;
+	char first[64], second[64], *cidr, *rest, *p;
+	double lat, lon;
+	int rc;
+
+	while (is_space(*s))
+		s++;
+	cidr = s;
+	while (*s && !is_space(*s))
+		s++;
+	if (*s)
+		*s++ = '\0';
+	rc = parse_cidr(cidr, o, why, whylen);
+	if (rc)
+		return rc;
+	while (is_space(*s))
+		s++;
+	rest = s;
+	if (!*rest) {
+		snprintf(why, whylen, "missing region list or location after %s", cidr);
+		return GSLB_EPARSE;
+	}
+	for (p = rest; *p && ntok < 3;) {
+		tok[ntok] = p;
+		while (*p && !is_space(*p))
+			p++;
+		tlen[ntok] = (size_t)(p - tok[ntok]);
+		ntok++;
+		while (is_space(*p))
+			p++;
+	}
+
+	/* A location is exactly two numbers; a line whose first word is a
+	 * number must be one, so "52.2" alone is an error, not a region. */
+	if (tlen[0] >= sizeof(first))
+		return parse_regions(rest, o, why, whylen);
+	memcpy(first, tok[0], tlen[0]);
+	first[tlen[0]] = '\0';
+	if (parse_number(first, &lat))
+		return parse_regions(rest, o, why, whylen);
+	if (ntok != 2 || tlen[1] >= sizeof(second)) {
+		snprintf(why, whylen, "a location is \"LATITUDE LONGITUDE\"");
+		return GSLB_EPARSE;
+	}
+	memcpy(second, tok[1], tlen[1]);
+	second[tlen[1]] = '\0';
+	if (parse_number(second, &lon)) {
+		snprintf(why, whylen, "bad longitude \"%s\"", second);
+		return GSLB_EPARSE;
+	}
+	if (lat < -90 || lat > 90) {
+		snprintf(why, whylen, "latitude %s outside -90..90", first);
+		return GSLB_ERANGE;
+	}
+	if (lon < -180 || lon > 180) {
+		snprintf(why, whylen, "longitude %s outside -180..180", second);
+		return GSLB_ERANGE;
+	}
+	o->has_coords = 1;
+	o->lat = lat;
+	o->lon = lon;
+	return 0;
+}
+
+/* Reads one line into buf without ever growing it. Returns 1 with a line,
+ * 0 at end of file, negative on error (line too long, NUL byte, I/O). */
+static int read_line(FILE *f, char *buf, size_t cap, size_t *len)
+{
+	size_t n = 0;
+	int c;
+	while ((c = getc(f)) != EOF) {
+		if (c == '\n')
+			break;
+		if (c == '\0')
+			return GSLB_EPARSE;
+		if (n + 1 >= cap)
+			return GSLB_ERANGE;
+		buf[n++] = (char)c;
+	}
+	if (c == EOF && ferror(f))
+		return GSLB_EIO;
+	buf[n] = '\0';
+	*len = n;
+	return c == EOF && n == 0 ? 0 : 1;
+}
+
+static int ov_cmp(const void *pa, const void *pb)
+{
+	const struct geo_override *a = *(const struct geo_override *const *)pa;
+	const struct geo_override *b = *(const struct geo_override *const *)pb;
+	int c;
+	if (a->prefix != b->prefix)
+		return a->prefix > b->prefix ? -1 : 1;
+	c = memcmp(a->addr, b->addr, a->family_is_v6 ? 16 : 4);
+	if (c)
+		return c;
+	return a->line < b->line ? -1 : a->line > b->line;
+}
+
+/* Sort one family's overrides into per-prefix groups and reject duplicate
+ * networks, naming the first repeated line in file order. */
+static int ov_index(struct geo_db *g, int v6, char *err, size_t errlen)
+{
+	struct geo_family *fam = &g->fam[v6];
+	size_t n = 0, k = 0;
+	const struct geo_override *dup = NULL, *first = NULL;
+	unsigned alen = v6 ? 16 : 4;
+
+	for (size_t i = 0; i < g->nov; i++)
+		n += g->ov[i].family_is_v6 == v6;
+	if (!n)
+		return 0;
+	fam->items = calloc(n, sizeof(*fam->items));
+	if (!fam->items)
+		return GSLB_ENOMEM;
+	for (size_t i = 0; i < g->nov; i++)
+		if (g->ov[i].family_is_v6 == v6)
+			fam->items[k++] = &g->ov[i];
+	qsort(fam->items, n, sizeof(*fam->items), ov_cmp);
+
+	fam->ngroups = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i && fam->items[i]->prefix == fam->items[i - 1]->prefix &&
+		    !memcmp(fam->items[i]->addr, fam->items[i - 1]->addr, alen)) {
+			size_t j = i;
+			while (j && fam->items[j - 1]->prefix == fam->items[i]->prefix &&
+			       !memcmp(fam->items[j - 1]->addr, fam->items[i]->addr, alen))
+				j--;
+			if (!dup || fam->items[i]->line < dup->line) {
+				dup = fam->items[i];
+				first = fam->items[j];
+			}
+		}
+		if (!i || fam->items[i]->prefix != fam->items[i - 1]->prefix)
+			fam->ngroups++;
+	}
+	if (dup) {
+		char cidr[64];
+		geo_override_cidr(dup, cidr, sizeof(cidr));
+		errf(err, errlen, "%s:%d: duplicate CIDR %s (first at line %d)", g->ov_path, dup->line,
+		     cidr, first->line);
+		return GSLB_EEXIST;
+	}
+	fam->groups = calloc(fam->ngroups, sizeof(*fam->groups));
+	if (!fam->groups)
+		return GSLB_ENOMEM;
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i && fam->items[i]->prefix == fam->items[i - 1]->prefix) {
+			fam->groups[k - 1].n++;
+			continue;
+		}
+		fam->groups[k].prefix = fam->items[i]->prefix;
+		fam->groups[k].items = &fam->items[i];
+		fam->groups[k].n = 1;
+		k++;
+	}
+	return 0;
+}
+
+static int ov_load(struct geo_db *g, const char *path, char *err, size_t errlen)
+{
+	char buf[GEO_LINE_MAX], why[256];
+	size_t cap = 0, len;
+	int line = 0, rc = 0;
+	FILE *f;
+
+	g->ov_path = dupstr(path);
+	if (!g->ov_path)
+		return GSLB_ENOMEM;
+	f = fopen(path, "r");
+	if (!f) {
+		errf(err, errlen, "%s: %s", path, strerror(errno));
+		return GSLB_EIO;
+	}
+	for (;;) {
+		struct geo_override *o;
+		char *hash, *p;
+
+		rc = read_line(f, buf, sizeof(buf), &len);
+		if (rc == 0)
+			break;
+		line++;
+		if (rc < 0) {
+			if (rc == GSLB_EIO)
+				errf(err, errlen, "%s:%d: %s", path, line, strerror(errno));
+			else if (rc == GSLB_ERANGE)
+				errf(err, errlen, "%s:%d: line longer than %d bytes", path, line,
+				     GEO_LINE_MAX - 1);
+			else
+				errf(err, errlen, "%s:%d: NUL byte in line", path, line);
+			goto out;
+		}
+		rc = 0;
+		hash = strchr(buf, '#');
+		if (hash)
+			*hash = '\0';
+		for (p = buf; is_space(*p); p++)
+			;
+		if (!*p)
+			continue;
+		if (g->nov == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct geo_override *nov = realloc(g->ov, ncap * sizeof(*nov));
+			if (!nov) {
+				rc = GSLB_ENOMEM;
+				errf(err, errlen, "%s:%d: out of memory", path, line);
+				goto out;
+			}
+			g->ov = nov;
+			cap = ncap;
+		}
+		o = &g->ov[g->nov];
+		memset(o, 0, sizeof(*o));
+		o->line = line;
+		why[0] = '\0';
+		rc = parse_line(p, o, why, sizeof(why));
+		g->nov++; /* counted even on error so geo_close frees its regions */
+		if (rc) {
+			errf(err, errlen, "%s:%d: %s", path, line,
+			     rc == GSLB_ENOMEM ? "out of memory" : why);
+			goto out;
+		}
+	}
+	rc = ov_index(g, 0, err, errlen);
+	if (!rc)
+		rc = ov_index(g, 1, err, errlen);
+out:
+	fclose(f);
+	return rc;
+}
+
+/* Longest-prefix override for addr, and the shortest prefix length that
+ * keeps every non-matching, more specific override out of the address's
+ * block: in each sorted array the closest network to the address is next to
+ * where the address would be inserted. */
+static const struct geo_override *ov_lookup(const struct geo_family *fam, const uint8_t *addr,
+					    unsigned alen, unsigned *need)
+{
+	*need = 0;
+	for (size_t i = 0; i < fam->ngroups; i++) {
+		const struct geo_ovgroup *gr = &fam->groups[i];
+		uint8_t key[16];
+		size_t lo = 0, hi = gr->n;
+		mask_copy(key, addr, alen, gr->prefix);
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (memcmp(gr->items[mid]->addr, key, alen) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < gr->n && !memcmp(gr->items[lo]->addr, key, alen))
+			return gr->items[lo];
+		if (lo < gr->n) {
+			unsigned c = common_prefix(key, gr->items[lo]->addr, alen) + 1;
+			*need = c > *need ? c : *need;
+		}
+		if (lo > 0) {
+			unsigned c = common_prefix(key, gr->items[lo - 1]->addr, alen) + 1;
+			*need = c > *need ? c : *need;
+		}
+	}
+	return NULL;
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+int geo_open(const struct geo_conf *gc, struct geo_db **out, char *err, size_t errlen)
+{
+	struct geo_db *g = NULL;
+	int rc;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!gc || !out) {
+		errf(err, errlen, "geoip: no configuration");
+		return GSLB_EINVAL;
+	}
+	*out = NULL;
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		rc = GSLB_ENOMEM;
+		goto out;
+	}
+	{
+		const char *paths[GEO_NFIELDS] = { gc->path_country, gc->path_continent,
+						   gc->path_subdivision, gc->path_latitude,
+						   gc->path_longitude };
+		for (int i = 0; i < GEO_NFIELDS; i++) {
+			rc = split_path(g, i, paths[i] ? paths[i] : geo_default_paths[i], err,
+					errlen);
+			if (rc)
+				goto out;
+		}
+	}
+	if (gc->database) {
+		rc = db_open(g, gc->database, err, errlen);
+		if (rc)
+			goto out;
+	}
+	if (gc->overrides) {
+		rc = ov_load(g, gc->overrides, err, errlen);
+		if (rc)
+			goto out;
+	}
+	*out = g;
+	g = NULL;
+	rc = 0;
+out:
+	if (rc == GSLB_ENOMEM && err && errlen && !err[0])
+		errf(err, errlen, "geoip: out of memory");
+	geo_close(g);
+	return rc;
+}
+
+void geo_close(struct geo_db *g)
+{
+	if (!g)
+		return;
+	if (g->has_mmdb)
+		MMDB_close(&g->mmdb);
+	for (int i = 0; i < GEO_NFIELDS; i++) {
+		free(g->paths[i]);
+		free(g->path_buf[i]);
+	}
+	for (size_t i = 0; i < g->nov; i++)
+		override_free(&g->ov[i]);
+	free(g->ov);
+	for (int i = 0; i < 2; i++) {
+		free(g->fam[i].groups);
+		free(g->fam[i].items);
+	}
+	free(g->db_path);
+	free(g->ov_path);
+	free(g);
+}
+
+int geo_lookup(const struct geo_db *g, int family, const uint8_t *addr, struct geo_result *res)
+{
+	uint8_t v4[4];
+	const uint8_t *a = addr;
+	unsigned offset = 0, alen, need = 0, scope;
+	int rc = 0, st = MMDB_SUCCESS;
+
+	if (!res)
+		return GSLB_EINVAL;
+	memset(res, 0, sizeof(*res));
+	if (!g || !addr || (family != AF_INET && family != AF_INET6))
+		return GSLB_EINVAL;
+	if (family == AF_INET6) {
+		int k = v4_embedded(addr, v4);
+		if (k >= 0) {
+			family = AF_INET;
+			a = v4;
+			offset = (unsigned)k;
+			res->mapped_v4 = 1;
+		}
+	}
+	alen = family == AF_INET ? 4 : 16;
+	res->override = ov_lookup(&g->fam[family == AF_INET6], a, alen, &need);
+	if (g->has_mmdb) {
+		rc = db_lookup(g, family, a, res, &st);
+		if (rc) {
+			/* keep the override usable; report no database data */
+			const struct geo_override *o = res->override;
+			uint8_t p = res->db_prefix;
+			memset(res, 0, sizeof(*res));
+			res->override = o;
+			res->db_prefix = p;
+			res->mapped_v4 = offset != 0;
+		}
+	}
+	scope = res->db_prefix;
+	if (res->override && res->override->prefix > scope)
+		scope = res->override->prefix;
+	if (need > scope)
+		scope = need;
+	res->db_prefix = (uint8_t)(res->db_prefix + offset);
+	res->scope_prefix = (uint8_t)(scope + offset);
+	return rc;
+}
+
+size_t geo_override_count(const struct geo_db *g) { return g ? g->nov : 0; }
+
+const struct geo_override *geo_override_at(const struct geo_db *g, size_t i)
+{
+	return g && i < g->nov ? &g->ov[i] : NULL;
+}
+
+const char *geo_overrides_path(const struct geo_db *g) { return g ? g->ov_path : NULL; }
+
+int geo_override_cidr(const struct geo_override *o, char *buf, size_t len)
+{
+	return format_cidr(buf, len, o->family_is_v6, o->addr, o->prefix);
+}
+
+const char *geo_db_path(const struct geo_db *g)
+{
+	return g && g->db_path ? g->db_path : "";
+}
+
+const char *geo_db_type(const struct geo_db *g)
+{
+	if (!g || !g->has_mmdb || !g->mmdb.metadata.database_type)
+		return "";
+	return g->mmdb.metadata.database_type;
+}
+
+uint64_t geo_db_build_epoch(const struct geo_db *g)
+{
+	return g && g->has_mmdb ? g->mmdb.metadata.build_epoch : 0;
+}
+
+uint32_t geo_db_node_count(const struct geo_db *g)
+{
+	return g && g->has_mmdb ? g->mmdb.metadata.node_count : 0;
+}
+
+unsigned geo_db_ip_version(const struct geo_db *g)
+{
+	return g && g->has_mmdb ? g->mmdb.metadata.ip_version : 0;
+}
+
+double geo_distance_km(double lat1, double lon1, double lat2, double lon2)
+{
+	const double rad = M_PI / 180.0, r = 6371.0088;
+	double dlat = (lat2 - lat1) * rad, dlon = (lon2 - lon1) * rad;
+	double s1 = sin(dlat / 2), s2 = sin(dlon / 2);
+	double h = s1 * s1 + cos(lat1 * rad) * cos(lat2 * rad) * s2 * s2;
+	if (h > 1)
+		h = 1; /* rounding near antipodes would make asin NaN */
+	return 2 * r * asin(sqrt(h));
+}

@@ -1,0 +1,72 @@
+/* The decision engine: for one service and one client address (from ECS or
+ * the packet source), locate the client, order the regions, take the first
+ * usable one and say why. DNS answers, HTTP redirects and --explain all
+ * call decide(); it reads only the immutable snapshot and allocates nothing. */
+#ifndef GSLB_DECIDE_H
+#define GSLB_DECIDE_H
+
+#include <stdint.h>
+
+#include "gslb/geo.h"
+#include "gslb/service.h"
+
+struct snapshot;
+
+enum decide_rule {
+	RULE_OVERRIDE,  /* an overrides-file line with a region list */
+	RULE_ROUTE,     /* a service route rule */
+	RULE_DISTANCE,  /* great-circle distance from the client */
+	RULE_DEFAULT,   /* the service's default order (unknown location) */
+	RULE_CONFIG,    /* all regions in config order (unknown location) */
+};
+
+enum decide_state {
+	REGION_TAKEN,
+	REGION_SKIP_NO_POOL,  /* the service has no pool in this region */
+	REGION_SKIP_NO_FAMILY, /* not used for choice; informative */
+	REGION_NOT_TRIED,     /* after the chosen one */
+	REGION_BEYOND_LIMIT,  /* cut by the service's limit */
+};
+
+struct decide_step {
+	uint8_t region;
+	uint8_t state; /* enum decide_state */
+	double distance_km; /* < 0 when no location */
+};
+
+struct decision {
+	const struct service *svc;
+	/* the address used, after unwrapping IPv4-mapped and similar forms */
+	int family;
+	uint8_t addr[16];
+	uint8_t prefix;
+	int unwrapped_v4; /* the query gave an IPv6 form of an IPv4 address */
+	uint8_t unwrap_shift; /* bits before the embedded IPv4 address */
+
+	struct geo_result geo;
+	int located; /* a location (coordinates or a region list) was found */
+	enum decide_rule rule;
+	const struct route *route; /* RULE_ROUTE */
+
+	struct decide_step steps[GSLB_MAX_REGIONS];
+	unsigned nsteps;
+	int region;                /* chosen region index, -1 = none */
+	const struct pool *pool;   /* its pool */
+	uint8_t scope;             /* ECS scope, in the family of the query */
+	uint32_t ttl;
+};
+
+/* Decide for svc. family/addr/prefix: the client subnet as received (ECS
+ * source prefix, or the full source address). */
+void decide(const struct snapshot *snap, const struct service *svc, int family,
+	    const uint8_t *addr, uint8_t prefix, struct decision *d);
+
+/* Service for a lower-cased owner name, exact first, then the closest
+ * wildcard service ("*.parent") above it; NULL when none. */
+const struct service *decide_find_service(const struct snapshot *snap, const uint8_t *lname,
+					  size_t len);
+
+const char *decide_rule_name(enum decide_rule r);
+const char *decide_state_name(enum decide_state s);
+
+#endif

@@ -1,0 +1,107 @@
+/* Client location: a MaxMind-format database (libmaxminddb, any schema whose
+ * fields can be named by paths) plus an optional overrides file of CIDR lines
+ * that win over it. A geo_db is immutable once geo_open returns, so many DNS
+ * worker threads may call geo_lookup on it at once; lookups allocate nothing.
+ * Reload is a new geo_open and a snapshot swap by the caller. */
+#ifndef GSLB_GEO_H
+#define GSLB_GEO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Filled by config.c from the `geoip { }` section. geo_open copies what it
+ * keeps, so the caller may free this afterwards. */
+struct geo_conf {
+	char *database;  /* path to a MaxMind-format .mmdb; NULL: overrides only */
+	char *overrides; /* optional path, NULL when unset */
+	/* Lookup paths into a database record, '/'-separated; numeric
+	 * components index arrays. NULL selects the GeoIP2/GeoLite2 default
+	 * shown; "" means the database has no such field. */
+	char *path_country;     /* default "country/iso_code" */
+	char *path_continent;   /* default "continent/code" */
+	char *path_subdivision; /* default "subdivisions/0/iso_code" */
+	char *path_latitude;    /* default "location/latitude" */
+	char *path_longitude;   /* default "location/longitude" */
+};
+
+/* One line of the overrides file: either a region list or a location. */
+struct geo_override {
+	uint8_t family_is_v6;
+	uint8_t addr[16]; /* network address, host bits zero; IPv4 in addr[0..3] */
+	uint8_t prefix;
+	int line; /* line number in the overrides file */
+	char **regions;
+	size_t nregions; /* 0 when the line gives a location */
+	int has_coords;
+	double lat, lon;
+};
+
+struct geo_result {
+	/* The IPv6 address asked embeds an IPv4 address (::ffff:a.b.c.d,
+	 * ::a.b.c.d, 64:ff9b::a.b.c.d, 2002:aabb:ccdd::/48) and was located
+	 * as that IPv4 address. The prefix lengths below stay in IPv6 bits. */
+	int mapped_v4;
+	int db_found; /* the database had a record for the address */
+	/* Prefix length of the database network holding the address (also
+	 * when the network is empty and db_found is 0), in the family of the
+	 * address asked: an IPv4 address in an IPv6 tree counts from bit 96. */
+	uint8_t db_prefix;
+	/* Longest prefix of the address within which everything geo_lookup
+	 * reports stays the same: at least db_prefix and the matching
+	 * override's prefix, longer when a more specific override sits inside
+	 * that network. This is the ECS scope for location-dependent answers. */
+	uint8_t scope_prefix;
+	char network[64];    /* database network, "83.0.0.0/11"; "" if !db_found */
+	char country[3];     /* ISO 3166-1 alpha-2, upper case; "" when unknown */
+	char continent[3];   /* "EU", "NA"...; "" when unknown */
+	char subdivision[16]; /* "PL-14": country '-' code; "" when unknown */
+	/* Database location; from the country centroid table when the
+	 * database knows the country but has no coordinates. Overrides do not
+	 * change these fields: see override. */
+	int has_coords;
+	double lat, lon;
+	int coords_from_centroid;
+	/* Longest-prefix override that matched, or NULL. The caller applies
+	 * it (its regions, or its location instead of lat/lon above). */
+	const struct geo_override *override;
+};
+
+struct geo_db;
+
+/* Open the database (memory-mapped) and load and validate the overrides.
+ * On failure returns a negative gslb_err and writes "FILE:LINE: reason"
+ * (overrides) or "FILE: reason" (database) to err. On success *out is owned
+ * by the caller (geo_close). */
+int geo_open(const struct geo_conf *gc, struct geo_db **out, char *err, size_t errlen);
+void geo_close(struct geo_db *g);
+
+/* Locate addr (4 bytes for AF_INET, 16 for AF_INET6). Thread-safe, no heap
+ * allocation. Returns 0, or a negative gslb_err when the database is
+ * corrupt at this address (then the database fields are empty but the
+ * override and scope are still filled in); an address the database does not
+ * cover is not an error (db_found 0). */
+int geo_lookup(const struct geo_db *g, int family, const uint8_t *addr, struct geo_result *res);
+
+/* Overrides, in file order, for validation by the caller (region names are
+ * checked against the configured regions by config.c). */
+size_t geo_override_count(const struct geo_db *g);
+const struct geo_override *geo_override_at(const struct geo_db *g, size_t i);
+const char *geo_overrides_path(const struct geo_db *g); /* NULL when unset */
+/* "10.0.0.0/8" into buf; returns snprintf's count. */
+int geo_override_cidr(const struct geo_override *o, char *buf, size_t len);
+
+/* Database metadata for logs and explain; "" / 0 without a database. */
+const char *geo_db_path(const struct geo_db *g);
+const char *geo_db_type(const struct geo_db *g);
+uint64_t geo_db_build_epoch(const struct geo_db *g);
+uint32_t geo_db_node_count(const struct geo_db *g);
+unsigned geo_db_ip_version(const struct geo_db *g); /* 4 or 6, 0 without a database */
+
+/* Approximate centroid of an ISO 3166-1 alpha-2 country (any case, plus XK
+ * for Kosovo). Returns 0 and fills lat/lon, or GSLB_ENOENT. */
+int geo_country_centroid(const char *cc, double *lat, double *lon);
+
+/* Great-circle distance in km (haversine, mean earth radius 6371.0088 km). */
+double geo_distance_km(double lat1, double lon1, double lat2, double lon2);
+
+#endif
