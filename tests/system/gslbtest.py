@@ -1,0 +1,617 @@
+"""Helpers shared by the system tests: start gslbd, NSD and Knot on free
+loopback ports, send DNS messages over UDP and TCP (v4 and v6), and turn
+responses into comparable, readable values.
+
+Only 127.0.0.1 and ::1 are used. Ports are never fixed: gslbd picks its own
+(listen "127.0.0.1:0") and reports them on stderr; for NSD and Knot a port is
+found by binding port 0, closing, and retrying the start if it was taken.
+"""
+
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import time
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+SRCDIR = os.path.abspath(
+    os.environ.get("GSLB_SRCDIR")
+    or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+BUILDDIR = os.path.abspath(os.environ.get("GSLB_BUILDDIR") or SRCDIR)
+GSLBD = os.environ.get("GSLBD") or os.path.join(BUILDDIR, "gslbd")
+DATADIR = os.path.join(SRCDIR, "tests", "data")
+ZONEDIR = os.path.join(DATADIR, "zones")
+
+# The zones every server in the tests serves (origin, file name in ZONEDIR).
+TEST_ZONES = [
+    ("example.test", "example.test.zone"),
+    ("child.example.test", "child.example.test.zone"),
+]
+
+# What the default test configuration announces.
+NSID = b"gslb-test-ns"
+IDENTITY = "ns1.gslb.test"
+VERSION = "gslb-test-version"
+EDNS_SIZE = 1232
+
+ADDR = {4: "127.0.0.1", 6: "::1"}
+FAMILY = {4: socket.AF_INET, 6: socket.AF_INET6}
+
+SANITIZER_MARKERS = (
+    "ERROR: AddressSanitizer",
+    "ERROR: LeakSanitizer",
+    "runtime error:",
+    "WARNING: ThreadSanitizer",
+    "ERROR: MemorySanitizer",
+)
+
+START_TIMEOUT = float(os.environ.get("GSLB_TEST_START_TIMEOUT", "20"))
+
+
+class ServerError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- transport
+
+def udp_exchange(wire, family, port, timeout=2.0):
+    """Send one datagram, return the reply bytes or None on timeout."""
+    with socket.socket(FAMILY[family], socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.connect((ADDR[family], port))
+        s.send(wire)
+        want_id = wire[:2]
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            s.settimeout(left)
+            try:
+                data = s.recv(65535)
+            except socket.timeout:
+                return None
+            except ConnectionRefusedError:
+                return None
+            # ignore stray datagrams that do not answer this query
+            if len(wire) < 2 or data[:2] == want_id:
+                return data
+
+
+def recv_exact(s, n, deadline):
+    buf = b""
+    while len(buf) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out")
+        s.settimeout(left)
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise EOFError("connection closed after %d of %d bytes" % (len(buf), n))
+        buf += chunk
+    return buf
+
+
+def tcp_connect(family, port, timeout=2.0):
+    s = socket.socket(FAMILY[family], socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect((ADDR[family], port))
+    return s
+
+
+def tcp_send(s, wire):
+    s.sendall(struct.pack("!H", len(wire)) + wire)
+
+
+def tcp_recv(s, timeout=2.0):
+    """One length-prefixed message; raises EOFError when the peer closed."""
+    deadline = time.monotonic() + timeout
+    (n,) = struct.unpack("!H", recv_exact(s, 2, deadline))
+    return recv_exact(s, n, deadline)
+
+
+def tcp_exchange(wire, family, port, timeout=2.0):
+    """One query on a fresh connection. Returns the reply or None when the
+    server closed the connection or did not answer in time."""
+    try:
+        with tcp_connect(family, port, timeout) as s:
+            tcp_send(s, wire)
+            return tcp_recv(s, timeout)
+    except (EOFError, socket.timeout, ConnectionResetError, BrokenPipeError):
+        return None
+
+
+def tcp_closed_by_peer(s, timeout):
+    """True when the peer closes (EOF or reset) within timeout, False when
+    the connection is still open and silent."""
+    r, _, _ = select.select([s], [], [], timeout)
+    if not r:
+        return False
+    try:
+        return s.recv(1) == b""
+    except (ConnectionResetError, OSError):
+        return True
+
+
+def exchange(wire, transport, port, timeout=2.0):
+    """transport is one of udp4 udp6 tcp4 tcp6."""
+    family = int(transport[-1])
+    if transport.startswith("udp"):
+        return udp_exchange(wire, family, port, timeout)
+    return tcp_exchange(wire, family, port, timeout)
+
+
+# ---------------------------------------------------------------- messages
+
+def make_query(qname, qtype="A", qclass="IN", rd=False, edns=None, payload=EDNS_SIZE,
+               ednsflags=0, options=(), opcode=None, qid=None):
+    """edns: None for no OPT, else the EDNS version."""
+    q = dns.message.make_query(qname, qtype, qclass)
+    q.flags = 0
+    if rd:
+        q.flags |= dns.flags.RD
+    if opcode is not None:
+        q.set_opcode(dns.opcode.from_text(opcode) if isinstance(opcode, str) else opcode)
+    if edns is not None:
+        q.use_edns(edns=edns, ednsflags=ednsflags, payload=payload, options=list(options))
+    if qid is not None:
+        q.id = qid
+    return q
+
+
+def parse(wire):
+    return dns.message.from_wire(wire)
+
+
+def rr_lines(section):
+    """A section as a set of normalised RR text lines (owner lower-cased,
+    TTL kept)."""
+    out = set()
+    for rrset in section:
+        if rrset.rdtype == dns.rdatatype.OPT:
+            continue
+        owner = rrset.name.to_text().lower()
+        for rd in rrset:
+            out.add("%s %d %s %s %s" % (owner, rrset.ttl,
+                                        dns.rdataclass.to_text(rrset.rdclass),
+                                        dns.rdatatype.to_text(rrset.rdtype), canonical_rdata(rd)))
+    return frozenset(out)
+
+
+def canonical_rdata(rd):
+    """RDATA text with the names lower-cased where RFC 4034 6.2 allows it
+    (servers may copy the question's case into compressed names)."""
+    try:
+        wire = rd.to_digestable(dns.name.root)
+        return dns.rdata.from_wire(rd.rdclass, rd.rdtype, wire, 0, len(wire)).to_text()
+    except Exception:  # noqa: BLE001 - keep the plain text when in doubt
+        return rd.to_text()
+
+
+def parse_lenient(wire):
+    """Parse a reply whose opcode dnspython may not know (3, 6...): returns
+    (message, opcode number from the header)."""
+    opcode = (wire[2] >> 3) & 0x0F if len(wire) > 2 else 0
+    try:
+        return dns.message.from_wire(wire), opcode
+    except ValueError:
+        if len(wire) < 12:
+            raise
+        fixed = bytearray(wire)
+        fixed[2] &= 0x87  # opcode bits to QUERY
+        return dns.message.from_wire(bytes(fixed)), opcode
+
+
+def norm_rr_text(line, origin=None):
+    """Parse 'owner ttl class type rdata...' and give it back in the form
+    rr_lines() produces."""
+    parts = line.split(None, 4)
+    if len(parts) < 5:
+        raise ValueError("RR line needs owner ttl class type rdata: %r" % line)
+    owner, ttl, rdclass, rdtype, rdata = parts
+    rrset = dns.rrset.from_text(dns.name.from_text(owner, origin), int(ttl), rdclass,
+                                rdtype, rdata)
+    return next(iter(rr_lines([rrset])))
+
+
+FLAG_NAMES = ("qr", "aa", "tc", "rd", "ra", "ad", "cd")
+
+
+def flag_set(msg):
+    return frozenset(f for f in FLAG_NAMES if msg.flags & dns.flags.from_text(f.upper()))
+
+
+def rcode_text(msg):
+    return dns.rcode.to_text(msg.rcode())
+
+
+def edns_summary(msg):
+    """None without OPT, else (version, payload, {option code: bytes})."""
+    if msg.edns < 0:
+        return None
+    opts = {}
+    for o in msg.options:
+        opts[int(o.otype)] = o.to_wire() if hasattr(o, "to_wire") else b""
+    return (msg.edns, msg.payload, opts)
+
+
+def summary(msg):
+    return {
+        "rcode": rcode_text(msg),
+        "flags": flag_set(msg),
+        "answer": rr_lines(msg.answer),
+        "authority": rr_lines(msg.authority),
+        "additional": rr_lines(msg.additional),
+        "edns": edns_summary(msg),
+    }
+
+
+def describe(msg):
+    if msg is None:
+        return "<no reply>"
+    return msg.to_text()
+
+
+# ---------------------------------------------------------------- ports
+
+def _can_bind(family, kind, port):
+    s = socket.socket(FAMILY[family], kind)
+    try:
+        if kind == socket.SOCK_STREAM:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((ADDR[family], port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_port():
+    """A port that is free right now for UDP and TCP on 127.0.0.1 and ::1.
+    Another program may take it before we use it: callers retry."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if all(_can_bind(f, k, port) for f in (4, 6)
+               for k in (socket.SOCK_STREAM, socket.SOCK_DGRAM)):
+            return port
+    raise ServerError("no free port found")
+
+
+# ---------------------------------------------------------------- servers
+
+class Server:
+    """A DNS server process on loopback. Subclasses set self.ports:
+    {"udp4": p, "udp6": p, "tcp4": p, "tcp6": p}."""
+
+    name = "server"
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        os.makedirs(workdir, exist_ok=True)
+        self.proc = None
+        self.ports = {}
+        self.stderr_path = os.path.join(workdir, "%s.stderr" % self.name)
+        self.stdout_path = os.path.join(workdir, "%s.stdout" % self.name)
+
+    # -- process handling
+    def _spawn(self, argv):
+        self._err = open(self.stderr_path, "wb")
+        self._out = open(self.stdout_path, "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._out,
+                                     stderr=self._err, cwd=self.workdir,
+                                     start_new_session=True)
+
+    def stderr_text(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def stdout_text(self):
+        try:
+            with open(self.stdout_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, wait; returns the exit code (SIGKILL and None when it
+        did not stop in time)."""
+        if self.proc is None:
+            return None
+        rc = self.proc.poll()
+        if rc is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                rc = None
+        for f in (self._err, self._out):
+            f.close()
+        return rc
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    # -- queries
+    def port(self, transport):
+        return self.ports[transport]
+
+    def exchange(self, wire, transport, timeout=2.0):
+        return exchange(wire, transport, self.ports[transport], timeout)
+
+    def query(self, q, transport="udp4", timeout=2.0):
+        """Send a dnspython message, return the parsed reply or None."""
+        wire = q.to_wire()
+        r = self.exchange(wire, transport, timeout)
+        if r is None:
+            return None
+        return dns.message.from_wire(r)
+
+    def udp4(self, q, **kw):
+        return self.query(q, "udp4", **kw)
+
+    def udp6(self, q, **kw):
+        return self.query(q, "udp6", **kw)
+
+    def tcp4(self, q, **kw):
+        return self.query(q, "tcp4", **kw)
+
+    def tcp6(self, q, **kw):
+        return self.query(q, "tcp6", **kw)
+
+    def wait_soa(self, origins, timeout=START_TIMEOUT):
+        """Poll until every origin answers its SOA authoritatively."""
+        deadline = time.monotonic() + timeout
+        pending = list(origins)
+        while pending:
+            if not self.alive():
+                raise ServerError("%s exited with %s:\n%s" % (
+                    self.name, self.proc.poll(), self.stderr_text()[-4000:]))
+            origin = pending[0]
+            try:
+                r = self.query(make_query(origin, "SOA"), "udp4", timeout=0.5)
+            except Exception:
+                r = None
+            if (r is not None and r.rcode() == dns.rcode.NOERROR and r.answer
+                    and r.flags & dns.flags.AA):
+                pending.pop(0)
+                continue
+            if time.monotonic() > deadline:
+                raise ServerError("%s did not load %s in %.0fs:\n%s" % (
+                    self.name, origin, timeout, self.stderr_text()[-4000:]))
+            time.sleep(0.1)
+
+
+LISTEN_RE = re.compile(r"listening proto=(udp|tcp) address=\[?([0-9a-fA-F.:]+)\]? port=(\d+)")
+
+
+def gslbd_config(workdir, zones=TEST_ZONES, nsid=NSID, identity=IDENTITY, version=VERSION,
+                 idle_timeout=10.0, max_connections=1024, max_queries=0, workers=2,
+                 listen=("127.0.0.1:0", "[::1]:0"), extra=""):
+    """The text of a gslbd config serving zones from the test data."""
+    lines = [
+        "# written by tests/system/gslbtest.py",
+        'directory = "%s";' % workdir,
+        "listen = { dns = [ %s ]; };" % ", ".join('"%s"' % a for a in listen),
+        "workers = %d;" % workers,
+        "zones = (",
+        ",\n".join('  { origin = "%s"; file = "%s"; }' % (o, os.path.join(ZONEDIR, f))
+                   for o, f in zones),
+        ");",
+        "edns_size = %d;" % EDNS_SIZE,
+    ]
+    if nsid is not None:
+        lines.append('nsid = "%s";' % nsid.decode())
+    if identity is not None:
+        lines.append('identity = "%s";' % identity)
+    if version is not None:
+        lines.append('version = "%s";' % version)
+    lines.append("tcp = { idle_timeout = %.1f; max_connections = %d; max_queries = %d; };"
+                 % (idle_timeout, max_connections, max_queries))
+    if extra:
+        lines.append(extra)
+    return "\n".join(lines) + "\n"
+
+
+class Gslbd(Server):
+    name = "gslbd"
+
+    def __init__(self, workdir, config_text=None, **conf):
+        super().__init__(workdir)
+        self.config_path = os.path.join(workdir, "gslb.conf")
+        if config_text is None:
+            config_text = gslbd_config(workdir, **conf)
+        with open(self.config_path, "w") as f:
+            f.write(config_text)
+
+    def start(self, timeout=START_TIMEOUT):
+        if not os.access(GSLBD, os.X_OK):
+            raise ServerError("gslbd binary not found at %s (set GSLBD)" % GSLBD)
+        self._spawn([GSLBD, "-c", self.config_path])
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.stderr_text()
+            for proto, addr, port in LISTEN_RE.findall(text):
+                fam = 6 if ":" in addr else 4
+                self.ports["%s%d" % (proto, fam)] = int(port)
+            if " ready" in text:
+                break
+            if not self.alive():
+                raise ServerError("gslbd exited with %s before ready:\n%s"
+                                  % (self.proc.poll(), text[-4000:]))
+            if time.monotonic() > deadline:
+                self.kill()
+                raise ServerError("gslbd not ready after %.0fs:\n%s" % (timeout, text[-4000:]))
+            time.sleep(0.02)
+        missing = {"udp4", "udp6", "tcp4", "tcp6"} - set(self.ports)
+        if missing:
+            self.kill()
+            raise ServerError("gslbd did not log listeners %s:\n%s"
+                              % (sorted(missing), self.stderr_text()[-4000:]))
+        return self
+
+    def check_stopped_cleanly(self):
+        """SIGTERM, then a list of problems (empty when all is well)."""
+        problems = []
+        rc = self.stop()
+        if rc is None:
+            problems.append("gslbd did not exit within 10s of SIGTERM (killed)")
+        elif rc != 0:
+            problems.append("gslbd exited with %s after SIGTERM" % rc)
+        text = self.stderr_text()
+        for marker in SANITIZER_MARKERS:
+            if marker in text:
+                problems.append("sanitizer report in gslbd stderr: %r" % marker)
+        if problems:
+            problems.append("stderr tail:\n" + text[-6000:])
+        return problems
+
+
+def tool(name):
+    for d in ("/usr/sbin", "/usr/bin", "/sbin", "/bin"):
+        p = os.path.join(d, name)
+        if os.access(p, os.X_OK):
+            return p
+    return shutil.which(name)
+
+
+class Nsd(Server):
+    name = "nsd"
+
+    def start(self, timeout=START_TIMEOUT, attempts=5):
+        exe = tool("nsd")
+        last = ""
+        for _ in range(attempts):
+            port = free_port()
+            conf = os.path.join(self.workdir, "nsd.conf")
+            zones = "".join('zone:\n\tname: "%s"\n\tzonefile: "%s"\n\n'
+                            % (o, os.path.join(ZONEDIR, f)) for o, f in TEST_ZONES)
+            with open(conf, "w") as f:
+                f.write("""server:
+\tip-address: 127.0.0.1@{port}
+\tip-address: ::1@{port}
+\tport: {port}
+\tserver-count: 1
+\tusername: ""
+\tchroot: ""
+\tzonesdir: "{wd}"
+\tdatabase: ""
+\tzonelistfile: "{wd}/zone.list"
+\txfrdfile: "{wd}/xfrd.state"
+\txfrdir: "{wd}"
+\tpidfile: "{wd}/nsd.pid"
+\tcookie-secret-file: "{wd}/cookiesecrets.txt"
+\tlogfile: ""
+\tverbosity: 1
+\tminimal-responses: yes
+\trefuse-any: no
+\trrl-ratelimit: 0
+\trrl-whitelist-ratelimit: 0
+\tipv4-edns-size: {edns}
+\tipv6-edns-size: {edns}
+\tnsid: "ascii_{nsid}"
+\tidentity: "{identity}"
+\tversion: "{version}"
+\thide-version: no
+\thide-identity: no
+\ttcp-timeout: 10
+\tzonefiles-check: yes
+
+remote-control:
+\tcontrol-enable: no
+
+{zones}""".format(port=port, wd=self.workdir, edns=EDNS_SIZE, nsid=NSID.decode(),
+                  identity=IDENTITY, version=VERSION, zones=zones))
+            self._spawn([exe, "-d", "-c", conf])
+            self.ports = {t: port for t in ("udp4", "udp6", "tcp4", "tcp6")}
+            try:
+                self.wait_soa([o for o, _ in TEST_ZONES], timeout)
+                return self
+            except ServerError as e:
+                last = str(e)
+                self.stop()
+        raise ServerError("nsd did not start: " + last)
+
+
+class Knot(Server):
+    name = "knot"
+
+    def start(self, timeout=START_TIMEOUT, attempts=5):
+        exe = tool("knotd")
+        last = ""
+        for _ in range(attempts):
+            port = free_port()
+            conf = os.path.join(self.workdir, "knot.conf")
+            storage = os.path.join(self.workdir, "knot-db")
+            os.makedirs(storage, exist_ok=True)
+            zones = "".join('  - domain: "%s"\n    file: "%s"\n'
+                            % (o, os.path.join(ZONEDIR, f)) for o, f in TEST_ZONES)
+            with open(conf, "w") as f:
+                f.write("""server:
+    rundir: "{wd}"
+    pidfile: "{wd}/knot.pid"
+    listen: [ 127.0.0.1@{port}, ::1@{port} ]
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+    udp-max-payload: {edns}
+    nsid: "{nsid}"
+    identity: "{identity}"
+    version: "{version}"
+
+control:
+    listen: "{wd}/knot.sock"
+
+log:
+  - target: stderr
+    any: info
+
+database:
+    storage: "{storage}"
+
+template:
+  - id: default
+    storage: "{wd}"
+    semantic-checks: on
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+
+zone:
+{zones}""".format(port=port, wd=self.workdir, storage=storage, edns=EDNS_SIZE,
+                  nsid=NSID.decode(), identity=IDENTITY, version=VERSION, zones=zones))
+            self._spawn([exe, "-c", conf])
+            self.ports = {t: port for t in ("udp4", "udp6", "tcp4", "tcp6")}
+            try:
+                self.wait_soa([o for o, _ in TEST_ZONES], timeout)
+                return self
+            except ServerError as e:
+                last = str(e)
+                self.stop()
+        raise ServerError("knotd did not start: " + last)
