@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -145,6 +146,23 @@ struct server {
 	int tcp_full_logged;
 	int stopping;
 	uint64_t rng; /* the loop thread's random stream (TCP queries) */
+
+	/* The server's own copy of the config it was started with: listeners
+	 * and TCP limits point into it, so snapshots can come and go. */
+	struct conf *own_conf;
+	char *conf_path;
+	int reload_running; /* one reload at a time, on the thread pool */
+	int reload_pending; /* RELOAD_* bits asked for meanwhile */
+	uv_fs_poll_t geo_poll[2]; /* database and overrides files */
+	int geo_poll_init[2];
+};
+
+/* How often GeoIP files are checked for replacement (libuv stat polling). */
+#define GEO_POLL_MS 2000
+
+enum {
+	RELOAD_GEO = 1,  /* GeoIP database or overrides changed on disk */
+	RELOAD_FULL = 2, /* SIGHUP: config, zones and GeoIP */
 };
 
 /* splitmix64: cheap, decent, and each thread owns its state, so weighted
@@ -895,6 +913,184 @@ static void server_stop(struct server *srv)
 		uv_close((uv_handle_t *)&srv->sig_hup, NULL);
 		srv->sig_init = 0;
 	}
+	for (int i = 0; i < 2; i++) {
+		if (srv->geo_poll_init[i]) {
+			uv_close((uv_handle_t *)&srv->geo_poll[i], NULL);
+			srv->geo_poll_init[i] = 0;
+		}
+	}
+}
+
+/* ---- reload ------------------------------------------------------------ */
+
+/* A reload builds the new snapshot on libuv's thread pool (parsing zones and
+ * opening databases must not stall TCP or signals), publishes it with one
+ * pointer store, waits out the RCU grace period on the pool again, and only
+ * then frees the old one. A failed build changes nothing. */
+struct reload_job {
+	uv_work_t req;
+	struct server *srv;
+	int kind;
+	const struct snapshot *old;
+	struct snapshot *result;
+	int rc;
+	char err[1024];
+};
+
+struct retire_job {
+	uv_work_t req;
+	struct server *srv;
+	struct snapshot *old;
+};
+
+static void reload_start(struct server *srv);
+static void geo_watch(struct server *srv);
+
+static void reload_work(uv_work_t *req)
+{
+	struct reload_job *j = req->data;
+	j->err[0] = '\0';
+	if (j->kind & RELOAD_FULL)
+		j->rc = snapshot_load(j->srv->conf_path, &j->result, j->err, sizeof(j->err));
+	else
+		j->rc = snapshot_regeo(j->old, &j->result, j->err, sizeof(j->err));
+}
+
+static void retire_work(uv_work_t *req)
+{
+	(void)req;
+	/* Every reader that could still see the old snapshot leaves its
+	 * read-side section before this returns. */
+	urcu_memb_synchronize_rcu();
+}
+
+static void retire_done(uv_work_t *req, int status)
+{
+	struct retire_job *r = req->data;
+	struct server *srv = r->srv;
+	(void)status;
+	snapshot_free(r->old);
+	free(r);
+	srv->reload_running = 0;
+	if (srv->reload_pending && !srv->stopping)
+		reload_start(srv);
+}
+
+static int listen_changed(const struct conf *a, const struct conf *b)
+{
+	if (a->ndns != b->ndns)
+		return 1;
+	for (size_t i = 0; i < a->ndns; i++)
+		if (strcmp(a->dns[i].text, b->dns[i].text) != 0)
+			return 1;
+	return 0;
+}
+
+static void reload_done(uv_work_t *req, int status)
+{
+	struct reload_job *j = req->data;
+	struct server *srv = j->srv;
+	const char *what = (j->kind & RELOAD_FULL) ? "config" : "geoip";
+
+	if (status != 0 || j->rc != 0 || srv->stopping) {
+		if (status == 0 && j->rc != 0)
+			log_err("reload failed, still serving the previous state what=%s "
+				"error=\"%s\"",
+				what, j->err);
+		snapshot_free(j->result);
+		free(j);
+		srv->reload_running = 0;
+		if (srv->reload_pending && !srv->stopping)
+			reload_start(srv);
+		return;
+	}
+	struct snapshot *old = srv->snap;
+	j->result->generation = old->generation + 1;
+	if ((j->kind & RELOAD_FULL) && listen_changed(srv->conf, j->result->conf))
+		log_warn("listen addresses changed; they take effect at the next restart");
+	rcu_assign_pointer(srv->snap, j->result);
+	log_info("reloaded what=%s generation=%llu zones=%zu services=%zu", what,
+		 (unsigned long long)j->result->generation, j->result->zones->nzones,
+		 j->result->conf->nservices);
+	free(j);
+	if (srv->geo_poll_init[0] || srv->geo_poll_init[1] || srv->snap->conf->has_geoip)
+		geo_watch(srv); /* the files to watch may have changed */
+
+	struct retire_job *r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		/* Cannot wait asynchronously: wait here, it is short. */
+		urcu_memb_synchronize_rcu();
+		snapshot_free(old);
+		srv->reload_running = 0;
+		return;
+	}
+	r->srv = srv;
+	r->old = old;
+	r->req.data = r;
+	uv_queue_work(&srv->loop, &r->req, retire_work, retire_done);
+}
+
+static void reload_start(struct server *srv)
+{
+	struct reload_job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		log_err("reload failed error=\"out of memory\"");
+		return;
+	}
+	j->srv = srv;
+	j->kind = srv->reload_pending;
+	j->old = srv->snap; /* stays alive: only a finished reload retires it */
+	j->req.data = j;
+	srv->reload_pending = 0;
+	srv->reload_running = 1;
+	uv_queue_work(&srv->loop, &j->req, reload_work, reload_done);
+}
+
+static void reload_request(struct server *srv, int kind)
+{
+	srv->reload_pending |= kind;
+	if (!srv->reload_running && !srv->stopping)
+		reload_start(srv);
+}
+
+static void on_geo_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
+			  const uv_stat_t *curr)
+{
+	struct server *srv = h->data;
+	char path[1024];
+	size_t plen = sizeof(path);
+	(void)prev;
+	(void)curr;
+	if (uv_fs_poll_getpath(h, path, &plen) != 0)
+		snprintf(path, sizeof(path), "?");
+	if (status < 0) {
+		log_warn("geoip file unreadable, keeping the loaded data file=%s error=\"%s\"",
+			 path, uv_strerror(status));
+		return;
+	}
+	log_info("geoip file changed, reloading file=%s", path);
+	reload_request(srv, RELOAD_GEO);
+}
+
+static void geo_watch(struct server *srv)
+{
+	const struct geo_conf *g = &srv->snap->conf->geoip;
+	const char *paths[2] = { NULL, NULL };
+	if (srv->snap->conf->has_geoip) {
+		paths[0] = g->database;
+		paths[1] = g->overrides;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (!srv->geo_poll_init[i]) {
+			uv_fs_poll_init(&srv->loop, &srv->geo_poll[i]);
+			srv->geo_poll[i].data = srv;
+			srv->geo_poll_init[i] = 1;
+		}
+		uv_fs_poll_stop(&srv->geo_poll[i]);
+		if (paths[i])
+			uv_fs_poll_start(&srv->geo_poll[i], on_geo_change, paths[i],
+					 GEO_POLL_MS);
+	}
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -902,7 +1098,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct server *srv = h->data;
 
 	if (signum == SIGHUP) {
-		log_warn("reload not supported yet signal=SIGHUP");
+		log_info("reloading signal=SIGHUP");
+		reload_request(srv, RELOAD_FULL);
 		return;
 	}
 	log_info("stopping signal=%s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -912,7 +1109,7 @@ static void on_signal(uv_signal_t *h, int signum)
 int server_new(struct snapshot *snap, struct server **out)
 {
 	struct server *srv;
-	const struct conf *conf = snap->conf;
+	const struct conf *conf;
 	size_t nfds;
 	int rc = GSLB_OK;
 
@@ -921,6 +1118,24 @@ int server_new(struct snapshot *snap, struct server **out)
 	if (srv == NULL)
 		return GSLB_ENOMEM;
 	srv->stop_fd = -1;
+	srv->conf_path = strdup(snap->conf->path);
+	if (srv->conf_path == NULL) {
+		free(srv);
+		return GSLB_ENOMEM;
+	}
+	{
+		char err[1024];
+		/* Re-read, not borrowed: the snapshot's config is freed when a
+		 * reload retires it, the listeners' config must stay. */
+		rc = conf_load(srv->conf_path, &srv->own_conf, err, sizeof(err));
+		if (rc) {
+			log_err("%s", err);
+			free(srv->conf_path);
+			free(srv);
+			return rc;
+		}
+	}
+	conf = srv->own_conf;
 	srv->conf = conf;
 	srv->rng = rng_seed(0);
 	srv->nls = conf->ndns;
@@ -1053,8 +1268,10 @@ int server_run(struct server *srv)
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
-	if (rc == GSLB_OK)
+	if (rc == GSLB_OK) {
+		geo_watch(srv);
 		log_info("ready workers=%u zones=%zu", started, srv->snap->conf->nzones);
+	}
 	else
 		server_stop(srv);
 	uv_run(&srv->loop, UV_RUN_DEFAULT);
@@ -1098,6 +1315,8 @@ void server_free(struct server *srv)
 		close(srv->stop_fd);
 	/* Every reader has stopped: no grace period to wait for. */
 	snapshot_free(srv->snap);
+	conf_free(srv->own_conf);
+	free(srv->conf_path);
 	free(srv->workers);
 	free(srv->udp_fds);
 	free(srv->ls);

@@ -10,6 +10,23 @@
 #include "gslb/log.h"
 #include "gslb/snapshot.h"
 
+struct snapshot_base {
+	struct conf *conf;
+	struct zoneset *zones;
+	const struct service **svc_table;
+	unsigned refs;
+};
+
+static void base_put(struct snapshot_base *b)
+{
+	if (!b || --b->refs > 0)
+		return;
+	free(b->svc_table);
+	zoneset_free(b->zones);
+	conf_free(b->conf);
+	free(b);
+}
+
 static size_t pow2_at_least(size_t n)
 {
 	size_t p = 16;
@@ -169,9 +186,20 @@ static int build_services(struct snapshot *s, char *err, size_t errlen)
 	return GSLB_OK;
 }
 
+/* GeoIP data for s (which has its config): database, overrides, and the
+ * overrides' region names resolved against the config. */
+static int load_geo(struct snapshot *s, char *err, size_t errlen)
+{
+	int rc = geo_open(&s->conf->geoip, &s->geo, err, errlen);
+	if (rc)
+		return rc;
+	return resolve_overrides(s, err, errlen);
+}
+
 int snapshot_load(const char *path, struct snapshot **out, char *err, size_t errlen)
 {
 	struct snapshot *s = NULL;
+	struct snapshot_base *b = NULL;
 	struct conf *conf = NULL;
 	struct zone **zones = NULL;
 	size_t nloaded = 0;
@@ -182,9 +210,10 @@ int snapshot_load(const char *path, struct snapshot **out, char *err, size_t err
 	if (rc)
 		goto out;
 	s = calloc(1, sizeof(*s));
+	b = calloc(1, sizeof(*b));
 	if (conf->nzones > 0)
 		zones = calloc(conf->nzones, sizeof(*zones));
-	if (s == NULL || (conf->nzones > 0 && zones == NULL)) {
+	if (s == NULL || b == NULL || (conf->nzones > 0 && zones == NULL)) {
 		rc = GSLB_ENOMEM;
 		goto out;
 	}
@@ -194,22 +223,24 @@ int snapshot_load(const char *path, struct snapshot **out, char *err, size_t err
 			goto out;
 		nloaded++;
 	}
+	b->refs = 1;
+	s->base = b;
+	b->conf = s->conf = conf;
+	conf = NULL;
 	/* zoneset_new owns the zones from here on, failure included. */
 	nloaded = 0;
-	rc = zoneset_new(zones, conf->nzones, &s->zones, err, errlen);
+	rc = zoneset_new(zones, s->conf->nzones, &b->zones, err, errlen);
+	b = NULL;
 	if (rc)
 		goto out;
-	s->conf = conf;
-	conf = NULL;
+	s->zones = s->base->zones;
 	if (s->conf->has_geoip) {
-		rc = geo_open(&s->conf->geoip, &s->geo, err, errlen);
-		if (rc)
-			goto out;
-		rc = resolve_overrides(s, err, errlen);
+		rc = load_geo(s, err, errlen);
 		if (rc)
 			goto out;
 	}
 	rc = build_services(s, err, errlen);
+	s->base->svc_table = s->svc_table;
 	if (rc)
 		goto out;
 	lint(s);
@@ -222,9 +253,37 @@ out:
 	for (size_t i = 0; i < nloaded; i++)
 		zone_free(zones[i]);
 	free(zones);
+	free(b);
 	conf_free(conf);
 	snapshot_free(s);
 	return rc;
+}
+
+int snapshot_regeo(const struct snapshot *old, struct snapshot **out, char *err, size_t errlen)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+	int rc = GSLB_OK;
+
+	*out = NULL;
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return GSLB_ENOMEM;
+	}
+	*s = *old;
+	s->geo = NULL;
+	s->override_regions = NULL;
+	s->noverride_regions = 0;
+	s->base->refs++;
+	if (s->conf->has_geoip) {
+		rc = load_geo(s, err, errlen);
+		if (rc) {
+			snapshot_free(s);
+			return rc;
+		}
+	}
+	s->generation = old->generation + 1;
+	*out = s;
+	return GSLB_OK;
 }
 
 void snapshot_free(struct snapshot *s)
@@ -234,9 +293,8 @@ void snapshot_free(struct snapshot *s)
 	for (size_t i = 0; i < s->noverride_regions; i++)
 		free(s->override_regions[i]);
 	free(s->override_regions);
-	free(s->svc_table);
 	geo_close(s->geo);
-	zoneset_free(s->zones);
-	conf_free(s->conf);
+	if (s->base)
+		base_put(s->base);
 	free(s);
 }

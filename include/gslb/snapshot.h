@@ -10,7 +10,14 @@
 #include "gslb/service.h"
 #include "gslb/zone.h"
 
+/* The config, zones and service table of a snapshot, shared by the
+ * snapshots that differ only in GeoIP data (a database file replaced on
+ * disk is reloaded alone). Reference counts change on the control thread
+ * only. */
+struct snapshot_base;
+
 struct snapshot {
+	struct snapshot_base *base;
 	struct conf *conf;
 	struct zoneset *zones;
 	struct geo_db *geo; /* NULL when no database is configured */
@@ -29,5 +36,9 @@ struct snapshot {
  * The result is owned by the caller (snapshot_free). */
 int snapshot_load(const char *path, struct snapshot **out, char *err, size_t errlen);
 void snapshot_free(struct snapshot *s);
+
+/* A new snapshot with old's config and zones and freshly opened GeoIP data
+ * (database and overrides). On failure old is untouched and err says why. */
+int snapshot_regeo(const struct snapshot *old, struct snapshot **out, char *err, size_t errlen);
 
 #endif
