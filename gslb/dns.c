@@ -569,6 +569,14 @@ static void answer_in(struct ctx *c)
 		c->rcode = RCODE_REFUSED;
 		return;
 	}
+	/* DS lives on the parent side of a cut (RFC 4035 3.1.4.1): at the apex
+	 * of a zone whose parent we also serve, answer from the parent. */
+	if (c->qtype == T_DS && z->origin_len == len && len > 1) {
+		const struct zone *parent =
+			zoneset_find(c->snap->zones, name + 1 + name[0], len - 1 - name[0]);
+		if (parent)
+			z = parent;
+	}
 	c->flags |= F_AA;
 
 	for (int hop = 0; hop <= CHAIN_MAX; hop++) {
@@ -655,7 +663,7 @@ static void answer_chaos(struct ctx *c)
 		c->rcode = RCODE_REFUSED;
 		return;
 	}
-	c->flags |= F_AA;
+	/* No AA: these are not zone data (NSD and Knot answer the same way). */
 	size_t tl = strlen(text);
 	struct mark m = mark_get(c);
 	put_name(c, c->qname, 1);

@@ -33,7 +33,7 @@ enum {
 };
 
 static const char *const geo_default_paths[GEO_NFIELDS] = {
-	"country/iso_code", "continent/code", "subdivisions/0/iso_code",
+	"country/iso_code",  "continent/code",     "subdivisions/0/iso_code",
 	"location/latitude", "location/longitude",
 };
 
@@ -176,8 +176,8 @@ static int split_path(struct geo_db *g, int field, const char *path, char *err, 
 		if (slash)
 			*slash = '\0';
 		if (!*p) {
-			errf(err, errlen, "geoip: %s \"%s\": empty path component", geo_path_names[field],
-			     path);
+			errf(err, errlen, "geoip: %s \"%s\": empty path component",
+			     geo_path_names[field], path);
 			return GSLB_EINVAL;
 		}
 		g->paths[field][k++] = p;
@@ -220,8 +220,8 @@ static int field_code2(const struct geo_db *g, int field, MMDB_entry_s *entry, c
 	int rc = field_get(g, field, entry, &d, mmdb_status);
 	if (rc <= 0)
 		return rc;
-	if (d.type != MMDB_DATA_TYPE_UTF8_STRING || d.data_size != 2 || !is_alpha(d.utf8_string[0]) ||
-	    !is_alpha(d.utf8_string[1]))
+	if (d.type != MMDB_DATA_TYPE_UTF8_STRING || d.data_size != 2 ||
+	    !is_alpha(d.utf8_string[0]) || !is_alpha(d.utf8_string[1]))
 		return 0;
 	out[0] = upper(d.utf8_string[0]);
 	out[1] = upper(d.utf8_string[1]);
@@ -381,7 +381,7 @@ static int db_lookup(const struct geo_db *g, int family, const uint8_t *a, struc
  * damaged files here, so a reload rejects them instead of serving errors. */
 static int db_probe(const struct geo_db *g, char *err, size_t errlen)
 {
-	static const char *const probes[] = { "1.1.1.1", "8.8.8.8",    "81.2.69.160",
+	static const char *const probes[] = { "1.1.1.1",  "8.8.8.8",      "81.2.69.160",
 					      "83.0.0.1", "2001:4860::1", "2a00:1450::1" };
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
 		uint8_t a[16];
@@ -416,7 +416,7 @@ static int db_open(struct geo_db *g, const char *path, char *err, size_t errlen)
 			errf(err, errlen, "%s: %s", path, MMDB_strerror(st));
 		return st == MMDB_OUT_OF_MEMORY_ERROR ? GSLB_ENOMEM :
 		       st == MMDB_FILE_OPEN_ERROR     ? GSLB_EIO :
-						        GSLB_EINVAL;
+							GSLB_EINVAL;
 	}
 	g->has_mmdb = 1;
 	if (g->mmdb.metadata.ip_version != 4 && g->mmdb.metadata.ip_version != 6) {
@@ -446,15 +446,15 @@ static int parse_cidr(const char *tok, struct geo_override *o, char *why, size_t
 	uint8_t net[16];
 
 	if (alen == 0 || alen >= sizeof(text)) {
-		snprintf(why, whylen, "bad CIDR \"%s\"", tok);
+		snprintf(why, whylen, "bad CIDR \"%.64s\"", tok);
 		return GSLB_EPARSE;
 	}
 	memcpy(text, tok, alen);
 	text[alen] = '\0';
 	o->family_is_v6 = strchr(text, ':') != NULL;
 	if (inet_pton(o->family_is_v6 ? AF_INET6 : AF_INET, text, o->addr) != 1) {
-		snprintf(why, whylen, "bad CIDR \"%s\": \"%s\" is not an IP%s address", tok, text,
-			 o->family_is_v6 ? "v6" : "v4");
+		snprintf(why, whylen, "bad CIDR \"%.64s\": \"%s\" is not an IP%s address", tok,
+			 text, o->family_is_v6 ? "v6" : "v4");
 		return GSLB_EPARSE;
 	}
 	maxlen = o->family_is_v6 ? 128 : 32;
@@ -462,19 +462,19 @@ static int parse_cidr(const char *tok, struct geo_override *o, char *why, size_t
 	if (slash) {
 		const char *p = slash + 1;
 		if (!*p || strlen(p) > 3) {
-			snprintf(why, whylen, "bad CIDR \"%s\": bad prefix length", tok);
+			snprintf(why, whylen, "bad CIDR \"%.64s\": bad prefix length", tok);
 			return GSLB_EPARSE;
 		}
 		prefix = 0;
 		for (; *p; p++) {
 			if (*p < '0' || *p > '9') {
-				snprintf(why, whylen, "bad CIDR \"%s\": bad prefix length", tok);
+				snprintf(why, whylen, "bad CIDR \"%.64s\": bad prefix length", tok);
 				return GSLB_EPARSE;
 			}
 			prefix = prefix * 10 + (unsigned)(*p - '0');
 		}
 		if (prefix > maxlen) {
-			snprintf(why, whylen, "bad CIDR \"%s\": prefix length %u over %u", tok,
+			snprintf(why, whylen, "bad CIDR \"%.64s\": prefix length %u over %u", tok,
 				 prefix, maxlen);
 			return GSLB_ERANGE;
 		}
@@ -484,7 +484,7 @@ static int parse_cidr(const char *tok, struct geo_override *o, char *why, size_t
 	if (memcmp(net, o->addr, maxlen / 8)) {
 		char fixed[64];
 		format_cidr(fixed, sizeof(fixed), o->family_is_v6, net, prefix);
-		snprintf(why, whylen, "host bits set in \"%s\" (the network is %s)", tok, fixed);
+		snprintf(why, whylen, "host bits set in \"%.64s\" (the network is %s)", tok, fixed);
 		return GSLB_EINVAL;
 	}
 	return 0;
@@ -497,8 +497,8 @@ static int parse_number(const char *tok, double *out)
 	if (!*tok)
 		return -1;
 	for (const char *p = tok; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '+' || *p == 'e' ||
-		      *p == 'E'))
+		if (!((*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '+' ||
+		      *p == 'e' || *p == 'E'))
 			return -1;
 	errno = 0;
 	*out = strtod(tok, &end);
@@ -543,14 +543,19 @@ static int parse_regions(char *s, struct geo_override *o, char *why, size_t whyl
 				return GSLB_EPARSE;
 			}
 			if (!region_char(*q)) {
-				snprintf(why, whylen, "invalid character '%c' in region name", *q);
+				if (*q > ' ' && *q < 0x7f)
+					snprintf(why, whylen,
+						 "invalid character '%c' in region name", *q);
+				else
+					snprintf(why, whylen, "invalid byte 0x%02x in region name",
+						 (unsigned char)*q);
 				return GSLB_EPARSE;
 			}
 		}
 		*end = '\0';
 		for (size_t i = 0; i < o->nregions; i++) {
 			if (!strcmp(o->regions[i], p)) {
-				snprintf(why, whylen, "region \"%s\" listed twice", p);
+				snprintf(why, whylen, "region \"%.64s\" listed twice", p);
 				return GSLB_EEXIST;
 			}
 		}
@@ -588,7 +593,7 @@ static int parse_line(char *s, struct geo_override *o, char *why, size_t whylen)
 		s++;
 	rest = s;
 	if (!*rest) {
-		snprintf(why, whylen, "missing region list or location after %s", cidr);
+		snprintf(why, whylen, "missing region list or location after %.64s", cidr);
 		return GSLB_EPARSE;
 	}
 	for (p = rest; *p && ntok < 3;) {
@@ -708,8 +713,8 @@ static int ov_index(struct geo_db *g, int v6, char *err, size_t errlen)
 	if (dup) {
 		char cidr[64];
 		geo_override_cidr(dup, cidr, sizeof(cidr));
-		errf(err, errlen, "%s:%d: duplicate CIDR %s (first at line %d)", g->ov_path, dup->line,
-		     cidr, first->line);
+		errf(err, errlen, "%s:%d: duplicate CIDR %s (first at line %d)", g->ov_path,
+		     dup->line, cidr, first->line);
 		return GSLB_EEXIST;
 	}
 	fam->groups = calloc(fam->ngroups, sizeof(*fam->groups));
@@ -966,10 +971,7 @@ int geo_override_cidr(const struct geo_override *o, char *buf, size_t len)
 	return format_cidr(buf, len, o->family_is_v6, o->addr, o->prefix);
 }
 
-const char *geo_db_path(const struct geo_db *g)
-{
-	return g && g->db_path ? g->db_path : "";
-}
+const char *geo_db_path(const struct geo_db *g) { return g && g->db_path ? g->db_path : ""; }
 
 const char *geo_db_type(const struct geo_db *g)
 {

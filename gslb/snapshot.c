@@ -219,6 +219,14 @@ int snapshot_load(const char *path, struct snapshot **out, char *err, size_t err
 	}
 	for (size_t i = 0; i < conf->nzones; i++) {
 		rc = zone_load(conf->zones[i].origin, conf->zones[i].file, &zones[i], err, errlen);
+		if (rc == GSLB_EIO) {
+			/* A file that cannot be read is a config mistake: point at
+			 * the config line that names it. */
+			char zerr[768];
+			snprintf(zerr, sizeof(zerr), "%s", err);
+			snprintf(err, errlen, "%s:%d: zone %s: %s", conf->zones[i].conf_file,
+				 conf->zones[i].line, conf->zones[i].origin, zerr);
+		}
 		if (rc)
 			goto out;
 		nloaded++;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <ldns/ldns.h>
 
@@ -156,6 +157,54 @@ out:
 	return rc;
 }
 
+/* TTL text as RFC 1035 and BIND write it: digits, or digits with units
+ * (1h30m). ldns quietly reads anything else as 0, so $TTL lines are checked
+ * here first. */
+static int ttl_text_ok(const char *t, size_t n)
+{
+	if (n == 0)
+		return 0;
+	int need_digit = 1, units = 0, plain = 1;
+	for (size_t i = 0; i < n; i++) {
+		char ch = t[i];
+		if (ch >= '0' && ch <= '9') {
+			need_digit = 0;
+			continue;
+		}
+		if (need_digit || !strchr("sSmMhHdDwW", ch))
+			return 0;
+		need_digit = 1;
+		units = 1;
+		plain = 0;
+	}
+	return plain || (units && need_digit);
+}
+
+static int check_ttl_directives(struct zone *z, FILE *fp, char *err, size_t errlen)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int lineno = 0, rc = GSLB_OK;
+	while (getline(&line, &cap, fp) >= 0) {
+		lineno++;
+		if (strncasecmp(line, "$TTL", 4) != 0 || !(line[4] == ' ' || line[4] == '\t'))
+			continue;
+		const char *p = line + 4;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		size_t n = strcspn(p, " \t\r\n;");
+		if (!ttl_text_ok(p, n)) {
+			errf(err, errlen, "%s:%d: bad $TTL value \"%.*s\"", z->file, lineno,
+			     (int)(n > 40 ? 40 : n), p);
+			rc = GSLB_EPARSE;
+			break;
+		}
+	}
+	free(line);
+	rewind(fp);
+	return rc;
+}
+
 static int parse_file(struct zone *z, FILE *fp, struct recvec *rv, char *err, size_t errlen)
 {
 	int rc = GSLB_OK;
@@ -164,6 +213,9 @@ static int parse_file(struct zone *z, FILE *fp, struct recvec *rv, char *err, si
 	ldns_rdf *prev = NULL;
 	int line = 0;
 
+	rc = check_ttl_directives(z, fp, err, errlen);
+	if (rc)
+		goto out;
 	origin = ldns_dname_new_frm_data(z->origin_len, z->origin);
 	if (!origin) {
 		rc = GSLB_ENOMEM;
