@@ -359,7 +359,8 @@ static int build(struct zone *z, struct recvec *rv, char *err, size_t errlen)
 	struct rec *v = rv->v;
 	size_t n = rv->n;
 
-	qsort(v, n, sizeof(*v), rec_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), rec_cmp);
 
 	/* Drop exact duplicates (RRsets are sets) and fold TTLs of one RRset to
 	 * the lowest, as RFC 2181 5.2 asks servers to treat differing TTLs. */
