@@ -51,9 +51,9 @@ struct geo_result {
 	 * override's prefix, longer when a more specific override sits inside
 	 * that network. This is the ECS scope for location-dependent answers. */
 	uint8_t scope_prefix;
-	char network[64];    /* database network, "83.0.0.0/11"; "" if !db_found */
-	char country[3];     /* ISO 3166-1 alpha-2, upper case; "" when unknown */
-	char continent[3];   /* "EU", "NA"...; "" when unknown */
+	char network[64];     /* database network, "83.0.0.0/11"; "" if !db_found */
+	char country[3];      /* ISO 3166-1 alpha-2, upper case; "" when unknown */
+	char continent[3];    /* "EU", "NA"...; "" when unknown */
 	char subdivision[16]; /* "PL-14": country '-' code; "" when unknown */
 	/* Database location; from the country centroid table when the
 	 * database knows the country but has no coordinates. Overrides do not
