@@ -28,8 +28,8 @@ origin=bench.example
 server_cpu=${SERVER_CPU:-0}
 client_cpu=${CLIENT_CPU:-1}
 # dnsperf: one thread, a few sockets, enough queries in flight to keep a
-# single-threaded server busy.
-dnsperf_opts=${DNSPERF_OPTS:--T 1 -c 8 -q 200}
+# single-threaded server busy, EDNS on as resolvers send it.
+dnsperf_opts=${DNSPERF_OPTS:--T 1 -c 8 -q 200 -e}
 
 gslbd=${GSLBD:-}
 if [ -z "$gslbd" ]; then
@@ -143,7 +143,10 @@ listen = { dns = [ "127.0.0.1:0" ]; };
 workers = 1;
 zones = ( { origin = "$origin"; file = "bench.zone"; } );
 EOF
-"$gslbd" -t -c "$work/gslb.conf" >/dev/null
+"$gslbd" -t -c "$work/gslb.conf" >"$work/check.log" 2>&1 || {
+	cat "$work/check.log" >&2
+	exit 1
+}
 taskset -c "$server_cpu" "$gslbd" -c "$work/gslb.conf" 2>"$work/gslbd.log" &
 gslbd_pid=$!
 pids+=("$gslbd_pid")
@@ -232,7 +235,12 @@ measure() { # name pid port round
 	qps=$(sed -n 's/^ *Queries per second: *\([0-9.]*\).*/\1/p' "$out")
 	if [ -z "$done" ] || [ "$done" -eq 0 ]; then
 		echo "dns-static.sh: dnsperf against $name completed no query:" >&2
-		cat "$out" >&2
+		grep -v '^\[Timeout\]' "$out" | tail -n 15 >&2
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "dns-static.sh: $name is no longer running" >&2
+		fi
+		echo "dns-static.sh: last lines of $name's log:" >&2
+		tail -n 20 "$work/$name.log" "$work/nsd/nsd.log" 2>/dev/null >&2 || true
 		exit 1
 	fi
 	/usr/bin/python3 -c "import os,sys; t=os.sysconf('SC_CLK_TCK'); \
@@ -245,7 +253,7 @@ echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cp
 	"kernel $(uname -r)"
 echo "gslbd: $gslbd ($("$gslbd" --version 2>&1 | head -n1))"
 echo "nsd:   $nsd_bin ($("$nsd_bin" -v 2>&1 | head -n1))"
-echo "dnsperf $(dnsperf -h 2>&1 | sed -n 's/.*version \([0-9.]*\).*/\1/p' | head -n1): $dnsperf_opts," \
+echo "dnsperf $(dpkg-query -W -f '${Version}' dnsperf 2>/dev/null || echo '?'): $dnsperf_opts," \
 	"${duration}s per run, $rounds rounds; servers on CPU $server_cpu, dnsperf on CPU $client_cpu"
 echo "zone: $(grep -cv '^[;$]' "$zone") records; queries: $(wc -l <"$queries") lines"
 [ "$mismatch" -eq 0 ] && echo "answers: gslbd and NSD agree on the spot checks"
@@ -271,6 +279,12 @@ for r in $(seq 1 "$rounds"); do
 	done
 done
 
+echo
+for s in gslbd nsd; do
+	printf '%-6s %s; %s\n' "$s" \
+		"$(sed -n 's/^ *Response codes: *//p' "$work/dnsperf-$s-1.txt")" \
+		"$(sed -n 's/^ *Average packet size: *//p' "$work/dnsperf-$s-1.txt")"
+done
 echo
 /usr/bin/python3 - "$results" <<'EOF'
 import statistics, sys

@@ -41,4 +41,4 @@ if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
 		systemctl disable --now "$svc" >/dev/null 2>&1 || true
 	done
 fi
-echo "setup.sh: ${#pkgs[@]} packages installed"
+echo "setup.sh: the ${#pkgs[@]} packages of qa/packages.txt are installed"
