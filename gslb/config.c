@@ -49,9 +49,9 @@ struct conf_ctx {
 
 /* Keys a later release gives meaning to: accepted now, ignored. */
 static const char *const conf_reserved_top[] = {
-	"state_dir", "trusted_proxies", "checks", "log", "user", "group", "rrl", "acl",
+	"trusted_proxies", "log", "user", "group", "rrl", "acl",
 };
-static const char *const conf_reserved_listen[] = { "http", "admin" };
+static const char *const conf_reserved_listen[] = { "http" };
 
 static int name_in(const char *name, const char *const *list, size_t n)
 {
@@ -437,6 +437,23 @@ static int parse_listen(struct conf_ctx *ctx, const config_setting_t *s)
 			rc = parse_listen_dns(ctx, e);
 			if (rc)
 				return rc;
+		} else if (strcmp(name, "admin") == 0) {
+			const char *av = NULL;
+			rc = get_string(ctx, e, &av);
+			if (rc)
+				return rc;
+			if (av[0] == '\0')
+				continue; /* "" turns the admin listener off */
+			ctx->c->admin = calloc(1, sizeof(*ctx->c->admin));
+			if (!ctx->c->admin)
+				return conf_nomem(ctx);
+			ctx->c->admin->text = strdup(av);
+			if (!ctx->c->admin->text)
+				return conf_nomem(ctx);
+			if (conf_parse_hostport(av, 8053, &ctx->c->admin->addr,
+						&ctx->c->admin->addr_len))
+				return conf_error(ctx, e,
+						  "\"%s\" is not an address (\"127.0.0.1:8053\")", av);
 		} else if (name_in(name, conf_reserved_listen,
 				   sizeof(conf_reserved_listen) /
 					   sizeof(conf_reserved_listen[0]))) {
@@ -987,6 +1004,274 @@ static int parse_route(struct conf_ctx *ctx, const config_setting_t *e, struct r
 	return parse_region_list(ctx, regions, &r->regions, &r->nregions);
 }
 
+#define CONF_MAX_CHECKS 1024
+
+static int check_index(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->nchecks; i++)
+		if (strcmp(c->checks[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int parse_check(struct conf_ctx *ctx, const config_setting_t *e, struct check *ck)
+{
+	const config_setting_t *type = NULL, *interval = NULL, *timeout = NULL;
+	long long v;
+	int rc;
+
+	if (!config_setting_is_group(e))
+		return conf_error(ctx, e, "expected a group { name = \"web\"; type = \"https\"; ... }");
+	ck->line = config_setting_source_line(e);
+	ck->interval = 5.0;
+	ck->timeout = 2.0;
+	ck->rise = 2;
+	ck->fall = 3;
+	ck->tls_verify = 1;
+	ck->qtype = 1;
+	int m = config_setting_length(e);
+	for (int j = 0; j < m; j++) {
+		const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
+		const char *name = config_setting_name(k);
+		if (strcmp(name, "name") == 0) {
+			rc = dup_string(ctx, k, CONF_MAX_NAME, &ck->name);
+			if (!rc && !valid_label_name(ck->name))
+				rc = conf_error(ctx, k, "\"%s\": use letters, digits, '-' and '_'",
+						ck->name);
+		} else if (strcmp(name, "type") == 0) {
+			type = k;
+			rc = GSLB_OK;
+		} else if (strcmp(name, "interval") == 0) {
+			interval = k;
+			rc = get_double(ctx, k, 0.0999, 86400, &ck->interval);
+		} else if (strcmp(name, "timeout") == 0) {
+			timeout = k;
+			rc = get_double(ctx, k, 0.0099, 3600, &ck->timeout);
+		} else if (strcmp(name, "rise") == 0) {
+			rc = get_int(ctx, k, 1, 100, &v);
+			ck->rise = (unsigned)v;
+		} else if (strcmp(name, "fall") == 0) {
+			rc = get_int(ctx, k, 1, 100, &v);
+			ck->fall = (unsigned)v;
+		} else if (strcmp(name, "port") == 0) {
+			rc = get_int(ctx, k, 1, 65535, &v);
+			ck->port = (uint16_t)v;
+		} else if (strcmp(name, "path") == 0) {
+			rc = dup_string(ctx, k, 2048, &ck->path);
+			if (!rc && ck->path[0] != '/')
+				rc = conf_error(ctx, k, "a path starts with /");
+		} else if (strcmp(name, "host") == 0) {
+			rc = dup_string(ctx, k, 255, &ck->host);
+		} else if (strcmp(name, "method") == 0) {
+			const char *mv = NULL;
+			rc = get_string(ctx, k, &mv);
+			if (!rc) {
+				if (strcmp(mv, "GET") == 0)
+					ck->method_head = 0;
+				else if (strcmp(mv, "HEAD") == 0)
+					ck->method_head = 1;
+				else
+					rc = conf_error(ctx, k, "\"%s\": GET or HEAD", mv);
+			}
+		} else if (strcmp(name, "expect_status") == 0) {
+			if (!config_setting_is_array(k) && !config_setting_is_list(k))
+				return conf_error(ctx, k, "expected a list of status codes [ 200, 204 ]");
+			int n = config_setting_length(k);
+			if (n == 0)
+				return conf_error(ctx, k, "empty list");
+			free(ck->expect_status);
+			ck->expect_status = calloc((size_t)n, sizeof(unsigned));
+			if (!ck->expect_status)
+				return conf_nomem(ctx);
+			ck->nexpect_status = 0;
+			for (int i = 0; i < n; i++) {
+				rc = get_int(ctx, config_setting_get_elem(k, (unsigned)i), 100, 599, &v);
+				if (rc)
+					return rc;
+				ck->expect_status[ck->nexpect_status++] = (unsigned)v;
+			}
+			rc = GSLB_OK;
+		} else if (strcmp(name, "expect_body") == 0) {
+			rc = dup_string(ctx, k, 4096, &ck->expect_body);
+		} else if (strcmp(name, "headers") == 0) {
+			if (!config_setting_is_array(k) && !config_setting_is_list(k))
+				return conf_error(ctx, k, "expected a list [ \"Name: value\" ]");
+			int n = config_setting_length(k);
+			ck->headers = calloc(n ? (size_t)n : 1, sizeof(char *));
+			if (!ck->headers)
+				return conf_nomem(ctx);
+			for (int i = 0; i < n; i++) {
+				const config_setting_t *he = config_setting_get_elem(k, (unsigned)i);
+				char *hv = NULL;
+				rc = dup_string(ctx, he, 1024, &hv);
+				if (rc)
+					return rc;
+				ck->headers[ck->nheaders++] = hv;
+				if (!strchr(hv, ':') || strchr(hv, '\n') || strchr(hv, '\r'))
+					return conf_error(ctx, he, "\"%s\": expected \"Name: value\"", hv);
+			}
+		} else if (strcmp(name, "follow_redirects") == 0 || strcmp(name, "tls_verify") == 0) {
+			if (config_setting_type(k) != CONFIG_TYPE_BOOL)
+				return conf_error(ctx, k, "expected true or false");
+			if (name[0] == 'f')
+				ck->follow_redirects = config_setting_get_bool(k);
+			else
+				ck->tls_verify = config_setting_get_bool(k);
+			rc = GSLB_OK;
+		} else if (strcmp(name, "ca_file") == 0) {
+			const char *cv = NULL;
+			rc = get_string(ctx, k, &cv);
+			if (!rc) {
+				ck->ca_file = path_join(ctx->c->directory, cv);
+				if (!ck->ca_file)
+					rc = conf_nomem(ctx);
+			}
+		} else if (strcmp(name, "query") == 0) {
+			rc = dup_string(ctx, k, 255, &ck->query);
+			if (!rc) {
+				uint8_t tmp[DNAME_MAXLEN];
+				if (dname_from_str(ck->query, tmp) == 0)
+					rc = conf_error(ctx, k, "\"%s\" is not a valid domain name",
+							ck->query);
+			}
+		} else if (strcmp(name, "qtype") == 0) {
+			const char *tv = NULL;
+			rc = get_string(ctx, k, &tv);
+			if (!rc) {
+				static const struct {
+					const char *n;
+					uint16_t t;
+				} types[] = { { "A", 1 },   { "NS", 2 },   { "CNAME", 5 }, { "SOA", 6 },
+					      { "MX", 15 }, { "TXT", 16 }, { "AAAA", 28 }, { "SRV", 33 } };
+				ck->qtype = 0;
+				for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+					if (strcasecmp(tv, types[i].n) == 0)
+						ck->qtype = types[i].t;
+				if (!ck->qtype)
+					rc = conf_error(ctx, k,
+							"\"%s\": A, AAAA, NS, CNAME, SOA, MX, TXT or SRV",
+							tv);
+			}
+		} else if (strcmp(name, "expect_rcode") == 0) {
+			const char *tv = NULL;
+			rc = get_string(ctx, k, &tv);
+			if (!rc) {
+				static const char *const rcodes[] = { "NOERROR", "FORMERR", "SERVFAIL",
+								      "NXDOMAIN", "NOTIMP", "REFUSED" };
+				ck->expect_rcode = -1;
+				for (int i = 0; i < 6; i++)
+					if (strcasecmp(tv, rcodes[i]) == 0)
+						ck->expect_rcode = i;
+				if (ck->expect_rcode < 0)
+					rc = conf_error(ctx, k,
+							"\"%s\": NOERROR, NXDOMAIN, SERVFAIL, REFUSED...",
+							tv);
+			}
+		} else if (strcmp(name, "expect_answer") == 0) {
+			rc = dup_string(ctx, k, 1024, &ck->expect_answer);
+		} else {
+			rc = conf_error(ctx, k, "unknown setting");
+		}
+		if (rc)
+			return rc;
+	}
+	if (!ck->name)
+		return conf_error(ctx, e, "a check needs a name");
+	if (!type)
+		return conf_error(ctx, e, "check %s needs a type (http, https, tcp, dns)", ck->name);
+	const char *tv = NULL;
+	rc = get_string(ctx, type, &tv);
+	if (rc)
+		return rc;
+	if (strcmp(tv, "http") == 0)
+		ck->type = CHECK_HTTP;
+	else if (strcmp(tv, "https") == 0)
+		ck->type = CHECK_HTTPS;
+	else if (strcmp(tv, "tcp") == 0)
+		ck->type = CHECK_TCP;
+	else if (strcmp(tv, "dns") == 0)
+		ck->type = CHECK_DNS;
+	else
+		return conf_error(ctx, type, "\"%s\": http, https, tcp or dns", tv);
+	if (ck->timeout >= ck->interval)
+		return conf_error(ctx, timeout ? timeout : (interval ? interval : e),
+				  "timeout (%gs) must be shorter than interval (%gs)", ck->timeout,
+				  ck->interval);
+	if (ck->type == CHECK_TCP && !ck->port)
+		return conf_error(ctx, e, "check %s: a tcp check needs a port", ck->name);
+	if (!ck->expect_status) {
+		ck->expect_status = calloc(1, sizeof(unsigned));
+		if (!ck->expect_status)
+			return conf_nomem(ctx);
+		ck->expect_status[0] = 200;
+		ck->nexpect_status = 1;
+	}
+	if (!ck->path && (ck->type == CHECK_HTTP || ck->type == CHECK_HTTPS)) {
+		ck->path = strdup("/");
+		if (!ck->path)
+			return conf_nomem(ctx);
+	}
+	return GSLB_OK;
+}
+
+static int parse_checks(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	struct conf *c = ctx->c;
+	if (!config_setting_is_list(s))
+		return conf_error(ctx, s, "expected a list ( { name = \"web\"; type = \"http\"; } )");
+	int n = config_setting_length(s);
+	if (n > CONF_MAX_CHECKS)
+		return conf_error(ctx, s, "at most %d checks", CONF_MAX_CHECKS);
+	c->checks = calloc(n ? (size_t)n : 1, sizeof(*c->checks));
+	if (!c->checks)
+		return conf_nomem(ctx);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct check *ck = &c->checks[c->nchecks++];
+		int rc = parse_check(ctx, e, ck);
+		if (rc)
+			return rc;
+		for (size_t j = 0; j + 1 < c->nchecks; j++)
+			if (strcmp(c->checks[j].name, ck->name) == 0)
+				return conf_error(ctx, e, "check \"%s\" is already defined at line %d",
+						  ck->name, c->checks[j].line);
+	}
+	return GSLB_OK;
+}
+
+static void free_checks(struct conf *c)
+{
+	for (size_t i = 0; i < c->nchecks; i++) {
+		struct check *ck = &c->checks[i];
+		free(ck->name);
+		free(ck->path);
+		free(ck->host);
+		free(ck->expect_status);
+		free(ck->expect_body);
+		for (size_t h = 0; h < ck->nheaders; h++)
+			free(ck->headers[h]);
+		free(ck->headers);
+		free(ck->ca_file);
+		free(ck->query);
+		free(ck->expect_answer);
+	}
+	free(c->checks);
+	free(c->state_dir);
+}
+
+/* Is s a plausible host name for a member (resolved with c-ares)? */
+static int valid_hostname(const char *s)
+{
+	uint8_t tmp[DNAME_MAXLEN];
+	if (strchr(s, ':') || strchr(s, '/') || strchr(s, ' '))
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_'))
+			return 0;
+	return dname_from_str(s, tmp) > 0 && strchr(s, '.') != NULL;
+}
+
 static int parse_member(struct conf_ctx *ctx, const config_setting_t *e, struct member *mb)
 {
 	const config_setting_t *addr = e;
@@ -1029,10 +1314,13 @@ static int parse_member(struct conf_ctx *ctx, const config_setting_t *e, struct 
 		mb->family = AF_INET;
 	} else if (inet_pton(AF_INET6, v, mb->addr) == 1) {
 		mb->family = AF_INET6;
+	} else if (valid_hostname(v)) {
+		mb->family = 0; /* resolved by the prober, A and AAAA */
+		mb->hostname = strdup(v);
+		if (!mb->hostname)
+			return conf_nomem(ctx);
 	} else {
-		return conf_error(ctx, addr,
-				  "\"%s\" is not an IPv4 or IPv6 address (host name members are "
-				  "not supported yet)",
+		return conf_error(ctx, addr, "\"%s\" is not an IPv4 or IPv6 address or a host name",
 				  v);
 	}
 	return GSLB_OK;
@@ -1047,6 +1335,7 @@ static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_se
 		return conf_error(ctx, e, "expected a group { region = \"...\"; members = [ ... ]; }");
 	p->line = config_setting_source_line(e);
 	p->min_up = 1;
+	p->check_idx = -1;
 	int m = config_setting_length(e);
 	for (int j = 0; j < m; j++) {
 		const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
@@ -1061,6 +1350,9 @@ static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_se
 			rc = dup_string(ctx, k, CONF_MAX_NAME, &p->check);
 			if (rc)
 				return rc;
+			p->check_idx = check_index(ctx->c, p->check);
+			if (p->check_idx < 0)
+				return conf_error(ctx, k, "unknown check \"%s\"", p->check);
 		} else if (strcmp(name, "min_up") == 0) {
 			rc = get_double(ctx, k, -0.0000001, 100000, &p->min_up);
 			if (rc)
@@ -1115,11 +1407,12 @@ static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_se
 			return rc;
 		for (size_t j = 0; j + 1 < p->nmembers; j++)
 			if (p->members[j].family == mb->family &&
-			    memcmp(p->members[j].addr, mb->addr, 16) == 0)
+			    (mb->family ? memcmp(p->members[j].addr, mb->addr, 16) == 0
+					: strcasecmp(p->members[j].hostname, mb->hostname) == 0))
 				return conf_error(ctx, me, "member %s is listed twice", mb->text);
 		if (mb->family == AF_INET)
 			p->n4++;
-		else
+		else if (mb->family == AF_INET6)
 			p->n6++;
 		if (p->n4 > CONF_MAX_MEMBERS_PER_FAMILY || p->n6 > CONF_MAX_MEMBERS_PER_FAMILY)
 			return conf_error(ctx, me, "more than %d members of one family in a pool",
@@ -1128,13 +1421,49 @@ static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_se
 	return GSLB_OK;
 }
 
+/* fallback = [ "192.0.2.99", "2001:db8::99" ] or fallback = "sorry.example.net." */
+static int parse_fallback(struct conf_ctx *ctx, const config_setting_t *k, struct pool *p)
+{
+	p->line = config_setting_source_line(k);
+	if (config_setting_type(k) == CONFIG_TYPE_STRING) {
+		const char *cv = config_setting_get_string(k);
+		size_t l = dname_from_str(cv, p->cname);
+		if (l == 0)
+			return conf_error(ctx, k, "\"%s\" is not a valid domain name", cv);
+		p->cname_len = (uint8_t)l;
+		return GSLB_OK;
+	}
+	if (!config_setting_is_array(k) && !config_setting_is_list(k))
+		return conf_error(ctx, k, "expected a list of addresses or a CNAME target string");
+	int n = config_setting_length(k);
+	if (n == 0)
+		return conf_error(ctx, k, "empty fallback");
+	p->members = calloc((size_t)n, sizeof(*p->members));
+	if (!p->members)
+		return conf_nomem(ctx);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *me = config_setting_get_elem(k, (unsigned)i);
+		struct member *mb = &p->members[p->nmembers++];
+		int rc = parse_member(ctx, me, mb);
+		if (rc)
+			return rc;
+		if (mb->family == 0)
+			return conf_error(ctx, me, "fallback members are addresses, not host names");
+		if (mb->family == AF_INET)
+			p->n4++;
+		else
+			p->n6++;
+	}
+	return GSLB_OK;
+}
+
 /* Keys of a service that later features give meaning to. */
-static const char *const conf_reserved_service[] = { "when_all_down", "redirect", "ttl_min",
-						     "fallback" };
+static const char *const conf_reserved_service[] = { "redirect" };
 
 static int parse_service(struct conf_ctx *ctx, const config_setting_t *e, struct service *svc)
 {
 	const config_setting_t *pools = NULL, *routes = NULL, *dflt = NULL, *name = NULL;
+	const config_setting_t *wad = NULL, *fallback = NULL;
 	long long v;
 	int rc;
 
@@ -1146,6 +1475,9 @@ static int parse_service(struct conf_ctx *ctx, const config_setting_t *e, struct
 		return conf_nomem(ctx);
 	svc->ttl = CONF_DEFAULT_SVC_TTL;
 	svc->answers = CONF_DEFAULT_ANSWERS;
+	svc->ttl_min = 5;
+	svc->when_all_down = ALL_DOWN_FAIL_OPEN;
+	svc->fallback.check_idx = -1;
 	for (int r = 0; r < GSLB_MAX_REGIONS; r++)
 		svc->pool_of_region[r] = -1;
 	int m = config_setting_length(e);
@@ -1169,6 +1501,30 @@ static int parse_service(struct conf_ctx *ctx, const config_setting_t *e, struct
 			if (rc)
 				return rc;
 			svc->limit = (unsigned)v;
+		} else if (strcmp(kn, "ttl_min") == 0) {
+			rc = get_int(ctx, k, 0, CONF_MAX_SVC_TTL, &v);
+			if (rc)
+				return rc;
+			svc->ttl_min = (uint32_t)v;
+		} else if (strcmp(kn, "when_all_down") == 0) {
+			const char *wv = NULL;
+			rc = get_string(ctx, k, &wv);
+			if (rc)
+				return rc;
+			if (strcmp(wv, "fail-open") == 0)
+				svc->when_all_down = ALL_DOWN_FAIL_OPEN;
+			else if (strcmp(wv, "nodata") == 0)
+				svc->when_all_down = ALL_DOWN_NODATA;
+			else if (strcmp(wv, "servfail") == 0)
+				svc->when_all_down = ALL_DOWN_SERVFAIL;
+			else if (strcmp(wv, "fallback") == 0)
+				svc->when_all_down = ALL_DOWN_FALLBACK;
+			else
+				return conf_error(ctx, k,
+						  "\"%s\": fail-open, nodata, servfail or fallback", wv);
+			wad = k;
+		} else if (strcmp(kn, "fallback") == 0) {
+			fallback = k;
 		} else if (strcmp(kn, "pools") == 0) {
 			pools = k;
 		} else if (strcmp(kn, "route") == 0) {
@@ -1240,6 +1596,19 @@ static int parse_service(struct conf_ctx *ctx, const config_setting_t *e, struct
 		if (rc)
 			return rc;
 	}
+	if (fallback) {
+		rc = parse_fallback(ctx, fallback, &svc->fallback);
+		if (rc)
+			return rc;
+	}
+	if (svc->when_all_down == ALL_DOWN_FALLBACK && !fallback)
+		return conf_error(ctx, wad, "when_all_down = \"fallback\" needs fallback = [ "
+				  "addresses ] or fallback = \"cname.target.\"");
+	if (fallback && svc->when_all_down != ALL_DOWN_FALLBACK)
+		return conf_error(ctx, fallback, "fallback is only used with when_all_down = "
+				  "\"fallback\"");
+	if (svc->ttl_min > svc->ttl)
+		svc->ttl_min = svc->ttl;
 	return GSLB_OK;
 }
 
@@ -1258,6 +1627,8 @@ static int parse_services(struct conf_ctx *ctx, const config_setting_t *s)
 		int rc = parse_service(ctx, e, svc);
 		if (rc)
 			return rc;
+		for (size_t p = 0; p < svc->npools; p++)
+			svc->pools[p].gidx = (unsigned)c->npools++;
 		for (size_t j = 0; j + 1 < c->nservices; j++)
 			if (c->services[j].lname_len == svc->lname_len &&
 			    memcmp(c->services[j].lname, svc->lname, svc->lname_len) == 0)
@@ -1276,10 +1647,17 @@ static void free_services(struct conf *c)
 			for (size_t m = 0; m < pl->nmembers; m++) {
 				free(pl->members[m].text);
 				free(pl->members[m].target);
+				free(pl->members[m].hostname);
 			}
 			free(pl->members);
 			free(pl->check);
 		}
+		for (size_t m = 0; m < s->fallback.nmembers; m++) {
+			free(s->fallback.members[m].text);
+			free(s->fallback.members[m].target);
+			free(s->fallback.members[m].hostname);
+		}
+		free(s->fallback.members);
 		free(s->pools);
 		for (size_t r = 0; r < s->nroutes; r++) {
 			free(s->routes[r].regions);
@@ -1310,6 +1688,7 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 	const config_setting_t *zones = NULL;
 	const config_setting_t *listen = NULL;
 	const config_setting_t *geoip = NULL, *regions = NULL, *services = NULL;
+	const config_setting_t *checks = NULL, *state_dir = NULL;
 	long long v;
 	int n, rc = GSLB_OK;
 
@@ -1340,6 +1719,10 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			zones = e;
 		} else if (strcmp(name, "geoip") == 0) {
 			geoip = e;
+		} else if (strcmp(name, "checks") == 0) {
+			checks = e;
+		} else if (strcmp(name, "state_dir") == 0) {
+			state_dir = e;
 		} else if (strcmp(name, "regions") == 0) {
 			regions = e;
 		} else if (strcmp(name, "services") == 0) {
@@ -1381,6 +1764,19 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 		rc = parse_geoip(ctx, geoip);
 	if (!rc && regions != NULL)
 		rc = parse_regions(ctx, regions);
+	if (!rc && checks != NULL)
+		rc = parse_checks(ctx, checks);
+	if (!rc && state_dir != NULL) {
+		const char *sv = NULL;
+		rc = get_string(ctx, state_dir, &sv);
+		if (!rc && sv[0] == '\0')
+			rc = conf_error(ctx, state_dir, "empty directory name");
+		if (!rc) {
+			c->state_dir = path_join(c->directory, sv);
+			if (!c->state_dir)
+				rc = conf_nomem(ctx);
+		}
+	}
 	if (!rc && services != NULL) {
 		if (regions == NULL)
 			rc = conf_error(ctx, services, "services need regions = ( ... ) first");
@@ -1464,6 +1860,10 @@ void conf_free(struct conf *c)
 	}
 	free(c->zones);
 	free_services(c);
+	free_checks(c);
+	if (c->admin)
+		free(c->admin->text);
+	free(c->admin);
 	for (size_t i = 0; i < c->nstrings; i++)
 		free(c->strings[i]);
 	free(c->strings);

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <urcu/urcu-memb.h>
+
 #include "gslb/snapshot.h"
 
 const char *decide_rule_name(enum decide_rule r)
@@ -36,6 +38,8 @@ const char *decide_state_name(enum decide_state s)
 		return "skipped: no pool for this service";
 	case REGION_SKIP_NO_FAMILY:
 		return "skipped: no member of the address family";
+	case REGION_SKIP_DOWN:
+		return "skipped: pool down";
 	case REGION_NOT_TRIED:
 		return "not tried";
 	case REGION_BEYOND_LIMIT:
@@ -273,7 +277,9 @@ void decide(const struct snapshot *snap, const struct service *svc, int family,
 		order_config(snap, d);
 	}
 
-choose:
+choose:;
+	const struct health *h = rcu_dereference(((struct snapshot *)snap)->health);
+	int first_with_pool = -1;
 	for (unsigned i = 0; i < d->nsteps; i++) {
 		struct decide_step *st = &d->steps[i];
 		if (svc->limit && i >= svc->limit) {
@@ -287,9 +293,46 @@ choose:
 			st->state = REGION_SKIP_NO_POOL;
 			continue;
 		}
+		const struct pool *p = &svc->pools[pi];
+		const struct hpool *hp = h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
+		if (first_with_pool < 0)
+			first_with_pool = (int)i;
+		if (hp && !hp->up) {
+			st->state = REGION_SKIP_DOWN;
+			continue;
+		}
 		st->state = REGION_TAKEN;
 		d->region = st->region;
-		d->pool = &svc->pools[pi];
+		d->pool = p;
+		d->hpool = hp;
 	}
+	if (d->region < 0 && first_with_pool >= 0) {
+		/* Every region tried is down: the service's policy decides. */
+		d->all_down = 1;
+		if (svc->when_all_down == ALL_DOWN_FAIL_OPEN) {
+			struct decide_step *st = &d->steps[first_with_pool];
+			const struct pool *p = &svc->pools[svc->pool_of_region[st->region]];
+			st->state = REGION_TAKEN;
+			d->region = st->region;
+			d->pool = p;
+			d->hpool = h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
+			d->fail_open = 1;
+		} else if (svc->when_all_down == ALL_DOWN_FALLBACK) {
+			d->pool = &svc->fallback;
+		}
+	}
+	d->ttl = svc->ttl;
+	if (d->hpool && d->hpool->failing && !d->fail_open) {
+		/* A member answering now may be gone soon: bring resolvers back. */
+		d->ttl = svc->ttl_min;
+	} else if (d->pool && d->pool->check_idx >= 0) {
+		/* Never longer than the earliest a healthy member could go down. */
+		const struct check *ck = &snap->conf->checks[d->pool->check_idx];
+		double soonest = ck->interval * ck->fall;
+		if (soonest < (double)d->ttl)
+			d->ttl = soonest < (double)svc->ttl_min ? svc->ttl_min : (uint32_t)soonest;
+	}
+	if (d->all_down)
+		d->ttl = d->ttl < svc->ttl_min ? d->ttl : svc->ttl_min;
 	d->scope = compute_scope(snap, d);
 }

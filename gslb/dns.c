@@ -436,44 +436,70 @@ static uint32_t rnd(struct ctx *c)
 /* Up to `answers` members of one family, weighted when weights differ,
  * rotated between queries. Returns how many were written, -1 when they did
  * not fit. */
-static int put_members(struct ctx *c, const uint8_t *owner, const struct pool *p, int family,
-		       unsigned answers, uint32_t ttl)
+/* The candidates of one family: from the health view when there is one
+ * (only usable members, or all of them when failing open), else the config. */
+struct cand {
+	const uint8_t *addr;
+	uint32_t weight;
+};
+
+static int put_members(struct ctx *c, const uint8_t *owner, const struct pool *p,
+		       const struct hpool *hp, int all, int family, unsigned answers,
+		       uint32_t ttl)
 {
-	uint16_t idx[PICK_MAX];
+	struct cand cand[PICK_MAX];
 	unsigned n = 0;
 	uint64_t total = 0;
 	int equal = 1;
-	for (size_t i = 0; i < p->nmembers && n < PICK_MAX; i++) {
-		const struct member *m = &p->members[i];
-		if (m->family != family)
-			continue;
-		if (n > 0 && m->weight != p->members[idx[0]].weight)
-			equal = 0;
-		idx[n++] = (uint16_t)i;
-		total += m->weight;
+	if (hp) {
+		for (size_t i = 0; i < hp->nmembers && n < PICK_MAX; i++) {
+			const struct hmember *m = &hp->members[i];
+			if (m->family != family || !(m->usable || all))
+				continue;
+			cand[n].addr = m->addr;
+			cand[n].weight = m->weight;
+			n++;
+		}
+	} else {
+		for (size_t i = 0; i < p->nmembers && n < PICK_MAX; i++) {
+			const struct member *m = &p->members[i];
+			if (m->family != family)
+				continue;
+			cand[n].addr = m->addr;
+			cand[n].weight = m->weight;
+			n++;
+		}
 	}
 	if (n == 0)
 		return 0;
+	for (unsigned i = 0; i < n; i++) {
+		total += cand[i].weight;
+		if (cand[i].weight != cand[0].weight)
+			equal = 0;
+	}
 	unsigned k = answers && answers < n ? answers : n;
 	uint16_t type = family == AF_INET ? T_A : T_AAAA;
 	size_t alen = family == AF_INET ? 4 : 16;
 	struct mark mk = mark_get(c);
 	unsigned start = rnd(c) % n;
 	for (unsigned i = 0; i < k; i++) {
-		const struct member *m;
+		const struct cand *m;
 		if (equal) {
-			m = &p->members[idx[(start + i) % n]];
+			m = &cand[(start + i) % n];
 		} else {
 			/* Weighted draw without replacement. */
 			uint64_t r = rnd(c) % total;
 			unsigned j = 0;
-			while (r >= p->members[idx[j]].weight) {
-				r -= p->members[idx[j]].weight;
+			while (r >= cand[j].weight) {
+				r -= cand[j].weight;
 				j++;
 			}
-			m = &p->members[idx[j]];
+			struct cand tmp = cand[j];
+			cand[j] = cand[n - 1];
+			cand[n - 1] = tmp;
+			m = &cand[n - 1];
 			total -= m->weight;
-			idx[j] = idx[--n];
+			n--;
 		}
 		put_name(c, owner, 1);
 		wbuf_u16(&c->out, type);
@@ -527,7 +553,13 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 	c->region = d.region;
 	if (c->ecs && c->ecs_source > 0 && d.scope > c->ecs_scope)
 		c->ecs_scope = d.scope;
+	if (d.all_down && svc->when_all_down == ALL_DOWN_SERVFAIL) {
+		c->rcode = RCODE_SERVFAIL;
+		c->flags &= (uint16_t)~F_AA;
+		return SVC_DONE;
+	}
 	if (!d.pool) {
+		/* No region left (or when_all_down = nodata): NODATA. */
 		put_soa_authority(c, z);
 		return SVC_DONE;
 	}
@@ -551,7 +583,7 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 		return SVC_FOLLOW;
 	}
 	int fam = qt == T_A ? AF_INET : AF_INET6;
-	int n = put_members(c, name, d.pool, fam, svc->answers, d.ttl);
+	int n = put_members(c, name, d.pool, d.hpool, d.fail_open, fam, svc->answers, d.ttl);
 	if (n < 0)
 		truncate_all(c);
 	else if (n == 0)

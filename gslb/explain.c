@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <urcu/urcu-memb.h>
+
 #include "gslb/decide.h"
 #include "gslb/err.h"
 #include "gslb/snapshot.h"
@@ -107,6 +109,14 @@ static json_t *location_json(const struct decision *d, const struct snapshot *sn
 static json_t *answer_json(const struct decision *d)
 {
 	json_t *a = json_object();
+	if (d->all_down) {
+		static const char *const wad[] = { "fail-open", "nodata", "servfail", "fallback" };
+		json_object_set_new(a, "when_all_down", json_string(wad[d->svc->when_all_down]));
+	}
+	if (d->all_down && d->svc->when_all_down == ALL_DOWN_SERVFAIL) {
+		json_object_set_new(a, "servfail", json_true());
+		return a;
+	}
 	if (!d->pool) {
 		json_object_set_new(a, "nodata", json_true());
 		return a;
@@ -118,13 +128,32 @@ static json_t *answer_json(const struct decision *d)
 		return a;
 	}
 	json_t *v4 = json_array(), *v6 = json_array();
-	for (size_t i = 0; i < d->pool->nmembers; i++) {
-		const struct member *m = &d->pool->members[i];
-		json_t *e = json_object();
-		json_object_set_new(e, "address", json_string(m->text));
-		json_object_set_new(e, "weight", json_integer(m->weight));
-		json_array_append_new(m->family == AF_INET ? v4 : v6, e);
+	if (d->hpool) {
+		char at[INET6_ADDRSTRLEN];
+		for (size_t i = 0; i < d->hpool->nmembers; i++) {
+			const struct hmember *m = &d->hpool->members[i];
+			if (!m->usable && !d->fail_open)
+				continue;
+			json_t *e = json_object();
+			inet_ntop(m->family, m->addr, at, sizeof(at));
+			json_object_set_new(e, "address", json_string(at));
+			json_object_set_new(e, "weight", json_integer(m->weight));
+			json_object_set_new(e, "state", json_string(health_state_name(m->state)));
+			json_array_append_new(m->family == AF_INET ? v4 : v6, e);
+		}
+	} else {
+		for (size_t i = 0; i < d->pool->nmembers; i++) {
+			const struct member *m = &d->pool->members[i];
+			if (!m->family)
+				continue;
+			json_t *e = json_object();
+			json_object_set_new(e, "address", json_string(m->text));
+			json_object_set_new(e, "weight", json_integer(m->weight));
+			json_array_append_new(m->family == AF_INET ? v4 : v6, e);
+		}
 	}
+	if (d->fail_open)
+		json_object_set_new(a, "fail_open", json_true());
 	json_object_set_new(a, "A", v4);
 	json_object_set_new(a, "AAAA", v6);
 	json_object_set_new(a, "answers_per_response", json_integer(d->svc->answers));
@@ -199,6 +228,16 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 							      ? json_integer((json_int_t)(st->distance_km + 0.5))
 							      : json_null());
 		json_object_set_new(r, "state", json_string(decide_state_name(st->state)));
+		int pi = svc->pool_of_region[st->region];
+		const struct health *h = rcu_dereference(((struct snapshot *)snap)->health);
+		if (pi >= 0 && h && svc->pools[pi].gidx < h->npools) {
+			const struct hpool *hp = &h->pools[svc->pools[pi].gidx];
+			json_object_set_new(r, "pool", json_string(hp->up ? "up" : "down"));
+			json_object_set_new(r, "pool_reason", json_string(hp->reason));
+			if (hp->admin)
+				json_object_set_new(r, "admin",
+						    json_string(admin_state_name(hp->admin)));
+		}
 		json_array_append_new(regions, r);
 	}
 	json_object_set_new(o, "regions", regions);
@@ -284,12 +323,19 @@ void explain_print(const json_t *ex, FILE *out)
 		char kms[32] = "-";
 		if (json_is_integer(km))
 			snprintf(kms, sizeof(kms), "%lld km", (long long)json_integer_value(km));
-		fprintf(out, "  %2zu. %-20s %10s  %s\n", i + 1, str(r, "region"), kms,
+		fprintf(out, "  %2zu. %-20s %10s  %s", i + 1, str(r, "region"), kms,
 			str(r, "state"));
+		if (str(r, "pool"))
+			fprintf(out, " (pool %s: %s)", str(r, "pool"), str(r, "pool_reason"));
+		fprintf(out, "\n");
 	}
 	const json_t *ans = json_object_get(ex, "answer");
 	fprintf(out, "answer:    ");
-	if (str(ans, "cname")) {
+	if (str(ans, "when_all_down"))
+		fprintf(out, "every pool is down, when_all_down = %s: ", str(ans, "when_all_down"));
+	if (json_is_true(json_object_get(ans, "servfail"))) {
+		fprintf(out, "SERVFAIL");
+	} else if (str(ans, "cname")) {
 		fprintf(out, "CNAME %s", str(ans, "cname"));
 	} else if (json_is_true(json_object_get(ans, "nodata"))) {
 		fprintf(out, "no region available: NODATA");

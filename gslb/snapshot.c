@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gslb/err.h"
 #include "gslb/log.h"
@@ -251,6 +252,19 @@ int snapshot_load(const char *path, struct snapshot **out, char *err, size_t err
 	s->base->svc_table = s->svc_table;
 	if (rc)
 		goto out;
+	{
+		/* The first health view: last-known states and admin overrides
+		 * from state_dir, so -t, --explain and a restart see them. */
+		struct admin_table adm = { 0 };
+		admin_table_load(&adm, s->conf->state_dir);
+		s->health = health_initial(s, NULL, NULL, s->conf->state_dir, &adm,
+					   (int64_t)time(NULL));
+		admin_table_free(&adm);
+		if (!s->health) {
+			rc = GSLB_ENOMEM;
+			goto out;
+		}
+	}
 	lint(s);
 	s->generation = 1;
 	*out = s;
@@ -282,6 +296,13 @@ int snapshot_regeo(const struct snapshot *old, struct snapshot **out, char *err,
 	s->override_regions = NULL;
 	s->noverride_regions = 0;
 	s->base->refs++;
+	/* Until the prober adopts this snapshot, it shows the old states. */
+	s->health = old->health ? health_clone(old->health) : NULL;
+	if (old->health && !s->health) {
+		snapshot_free(s);
+		snprintf(err, errlen, "out of memory");
+		return GSLB_ENOMEM;
+	}
 	if (s->conf->has_geoip) {
 		rc = load_geo(s, err, errlen);
 		if (rc) {
@@ -301,6 +322,7 @@ void snapshot_free(struct snapshot *s)
 	for (size_t i = 0; i < s->noverride_regions; i++)
 		free(s->override_regions[i]);
 	free(s->override_regions);
+	health_free(s->health);
 	geo_close(s->geo);
 	if (s->base)
 		base_put(s->base);

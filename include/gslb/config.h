@@ -30,6 +30,7 @@ struct conf {
 	struct conf_listen *dns;
 	size_t ndns;
 	unsigned workers; /* resolved: 0 in the file means one per CPU */
+	struct conf_listen *admin; /* listen.admin, NULL = no admin listener */
 
 	struct conf_zone *zones;
 	size_t nzones;
@@ -44,6 +45,10 @@ struct conf {
 	size_t nregions;
 	struct service *services;
 	size_t nservices;
+	size_t npools; /* over all services: the size of health views */
+	struct check *checks;
+	size_t nchecks;
+	char *state_dir; /* resolved path, NULL = no persistence */
 	int has_geoip; /* a geoip section was given */
 	struct geo_conf geoip;
 

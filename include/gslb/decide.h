@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "gslb/geo.h"
+#include "gslb/health.h"
 #include "gslb/service.h"
 
 struct snapshot;
@@ -24,6 +25,7 @@ enum decide_state {
 	REGION_TAKEN,
 	REGION_SKIP_NO_POOL,  /* the service has no pool in this region */
 	REGION_SKIP_NO_FAMILY, /* not used for choice; informative */
+	REGION_SKIP_DOWN,     /* its pool is down (probes or admin) */
 	REGION_NOT_TRIED,     /* after the chosen one */
 	REGION_BEYOND_LIMIT,  /* cut by the service's limit */
 };
@@ -51,7 +53,10 @@ struct decision {
 	struct decide_step steps[GSLB_MAX_REGIONS];
 	unsigned nsteps;
 	int region;                /* chosen region index, -1 = none */
-	const struct pool *pool;   /* its pool */
+	const struct pool *pool;   /* its pool (the fallback pool for ALL_DOWN_FALLBACK) */
+	const struct hpool *hpool; /* its health, NULL when no view */
+	int all_down;              /* every pool tried was down: when_all_down applies */
+	int fail_open;             /* answering a down pool, all members, as if up */
 	uint8_t scope;             /* ECS scope, in the family of the query */
 	uint32_t ttl;
 };

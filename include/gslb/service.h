@@ -18,9 +18,53 @@ struct region {
 	int line;
 };
 
+enum check_type {
+	CHECK_HTTP,
+	CHECK_HTTPS,
+	CHECK_TCP,
+	CHECK_DNS,
+};
+
+/* A probe template, referenced by pools. */
+struct check {
+	char *name;
+	enum check_type type;
+	double interval; /* seconds between probes of one member */
+	double timeout;  /* seconds, < interval */
+	unsigned rise;   /* consecutive successes to go up */
+	unsigned fall;   /* consecutive failures to go down */
+	uint16_t port;   /* 0 = the type's default (80, 443, 53); tcp needs one */
+	/* http, https */
+	char *path;          /* default "/" */
+	char *host;          /* Host header and TLS SNI; NULL = the member address */
+	int method_head;     /* HEAD instead of GET */
+	unsigned *expect_status; /* default { 200 } */
+	size_t nexpect_status;
+	char *expect_body;   /* substring in the first 64 KiB, NULL = any */
+	char **headers;      /* "Name: value" */
+	size_t nheaders;
+	int follow_redirects;
+	int tls_verify;      /* certificate and host name, default on */
+	char *ca_file;       /* NULL = system CAs */
+	/* dns */
+	char *query;         /* name asked, default the service name */
+	uint16_t qtype;      /* default A */
+	int expect_rcode;    /* default 0 (NOERROR) */
+	char *expect_answer; /* an address or text that must be in the answer, NULL = any */
+	int line;
+};
+
+enum all_down {
+	ALL_DOWN_FAIL_OPEN, /* answer as if every pool were up */
+	ALL_DOWN_NODATA,
+	ALL_DOWN_SERVFAIL,
+	ALL_DOWN_FALLBACK, /* the service's fallback addresses or CNAME */
+};
+
 struct member {
-	int family; /* AF_INET or AF_INET6 */
+	int family; /* AF_INET or AF_INET6; 0 for a host name */
 	uint8_t addr[16];
+	char *hostname; /* resolved with c-ares when set */
 	uint32_t weight; /* >= 1 */
 	char *text;      /* as written in the config */
 	char *target;    /* what a check probes instead, NULL = the member */
@@ -29,7 +73,9 @@ struct member {
 
 struct pool {
 	unsigned region; /* index into conf->regions */
+	unsigned gidx;   /* index of this pool in health views */
 	char *check;     /* check name, NULL when unchecked */
+	int check_idx;   /* index into conf->checks, -1 when unchecked */
 	double min_up;   /* a count (>= 1) or a fraction (< 1) */
 	struct member *members;
 	size_t nmembers;
@@ -73,6 +119,9 @@ struct service {
 	struct pool *pools;
 	size_t npools;
 	int pool_of_region[GSLB_MAX_REGIONS]; /* pool index or -1 */
+	enum all_down when_all_down;
+	struct pool fallback; /* ALL_DOWN_FALLBACK: members or cname, no region */
+	uint32_t ttl_min;     /* TTL while an answering pool fails probes */
 	int line;
 	const char *file;
 };

@@ -7,6 +7,7 @@
 
 #include "gslb/config.h"
 #include "gslb/geo.h"
+#include "gslb/health.h"
 #include "gslb/service.h"
 #include "gslb/zone.h"
 
@@ -28,6 +29,9 @@ struct snapshot {
 	const struct service **svc_table;
 	size_t svc_mask;
 	int has_wildcard_services;
+	/* RCU-protected: rcu_dereference(snap->health) inside a read-side
+	 * section. Replaced by the prober; freed with the snapshot. */
+	struct health *health;
 	uint64_t generation;
 };
 

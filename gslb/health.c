@@ -1,0 +1,712 @@
+/* Health views: building the first view of a snapshot (carrying states over
+ * from the previous snapshot or from state_dir), deriving pool state from
+ * member states, min_up and admin overrides, and keeping the last-known
+ * state on disk so a restart does not start blind. */
+#include "gslb/health.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gslb/err.h"
+#include "gslb/log.h"
+#include "gslb/snapshot.h"
+
+const char *health_state_name(enum health_state s)
+{
+	switch (s) {
+	case HEALTH_UNKNOWN:
+		return "unknown";
+	case HEALTH_UP:
+		return "up";
+	case HEALTH_DOWN:
+		return "down";
+	}
+	return "?";
+}
+
+const char *admin_state_name(enum admin_state s)
+{
+	switch (s) {
+	case ADMIN_NONE:
+		return "none";
+	case ADMIN_FORCE_UP:
+		return "force-up";
+	case ADMIN_FORCE_DOWN:
+		return "force-down";
+	case ADMIN_DRAIN:
+		return "drain";
+	}
+	return "?";
+}
+
+int admin_action_parse(const char *action, uint8_t *state)
+{
+	if (strcmp(action, "drain") == 0)
+		*state = ADMIN_DRAIN;
+	else if (strcmp(action, "force-up") == 0)
+		*state = ADMIN_FORCE_UP;
+	else if (strcmp(action, "force-down") == 0)
+		*state = ADMIN_FORCE_DOWN;
+	else if (strcmp(action, "undrain") == 0 || strcmp(action, "clear") == 0)
+		*state = ADMIN_NONE;
+	else
+		return GSLB_EINVAL;
+	return GSLB_OK;
+}
+
+/* Service name as users type it: any case, trailing dot optional. */
+static const struct service *find_service(const struct conf *c, const char *name, size_t len)
+{
+	char buf[300];
+	uint8_t w[DNAME_MAXLEN];
+	if (len == 0 || len >= sizeof(buf))
+		return NULL;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	size_t wl = dname_from_str(buf, w);
+	if (wl == 0)
+		return NULL;
+	for (size_t i = 0; i < c->nservices; i++)
+		if (c->services[i].lname_len == wl && memcmp(c->services[i].lname, w, wl) == 0)
+			return &c->services[i];
+	return NULL;
+}
+
+static int find_region(const struct conf *c, const char *name, size_t len)
+{
+	for (size_t i = 0; i < c->nregions; i++)
+		if (strlen(c->regions[i].name) == len && strncmp(c->regions[i].name, name, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void addr_text(int family, const uint8_t *addr, char *buf, size_t len)
+{
+	if (!inet_ntop(family, addr, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
+/* Canonical service text: lower case, no trailing dot. */
+static void svc_text(const struct service *svc, char *buf, size_t len)
+{
+	dname_to_str(svc->lname, buf, len);
+	size_t l = strlen(buf);
+	if (l > 1 && buf[l - 1] == '.')
+		buf[l - 1] = '\0';
+}
+
+int health_parse_target(const struct snapshot *snap, const char *target,
+			struct admin_override *out, char *err, size_t errlen)
+{
+	const struct conf *c = snap->conf;
+	memset(out, 0, sizeof(*out));
+	const char *colon = strchr(target, ':');
+	if (!colon) {
+		snprintf(err, errlen,
+			 "\"%s\": expected region:NAME, pool:SERVICE/REGION or "
+			 "member:SERVICE/REGION/ADDRESS",
+			 target);
+		return GSLB_EINVAL;
+	}
+	size_t kl = (size_t)(colon - target);
+	const char *rest = colon + 1;
+	if (kl == 6 && strncmp(target, "region", 6) == 0) {
+		if (find_region(c, rest, strlen(rest)) < 0) {
+			snprintf(err, errlen, "no region \"%s\"", rest);
+			return GSLB_EINVAL;
+		}
+		out->kind = ADMIN_REGION;
+		snprintf(out->target, sizeof(out->target), "region:%s", rest);
+		return GSLB_OK;
+	}
+	int is_pool = kl == 4 && strncmp(target, "pool", 4) == 0;
+	int is_member = kl == 6 && strncmp(target, "member", 6) == 0;
+	if (!is_pool && !is_member) {
+		snprintf(err, errlen, "\"%.*s\": the kinds are region, pool and member", (int)kl,
+			 target);
+		return GSLB_EINVAL;
+	}
+	const char *s1 = strchr(rest, '/');
+	if (!s1) {
+		snprintf(err, errlen, "\"%s\": expected SERVICE/REGION%s", rest,
+			 is_member ? "/ADDRESS" : "");
+		return GSLB_EINVAL;
+	}
+	const struct service *svc = find_service(c, rest, (size_t)(s1 - rest));
+	if (!svc) {
+		snprintf(err, errlen, "no service \"%.*s\"", (int)(s1 - rest), rest);
+		return GSLB_EINVAL;
+	}
+	const char *region = s1 + 1;
+	const char *s2 = strchr(region, '/');
+	size_t rl = s2 ? (size_t)(s2 - region) : strlen(region);
+	if ((s2 != NULL) != is_member) {
+		snprintf(err, errlen, "\"%s\": expected %s", target,
+			 is_member ? "member:SERVICE/REGION/ADDRESS" : "pool:SERVICE/REGION");
+		return GSLB_EINVAL;
+	}
+	int ri = find_region(c, region, rl);
+	if (ri < 0 || svc->pool_of_region[ri] < 0) {
+		snprintf(err, errlen, "service %s has no pool in region \"%.*s\"", svc->name, (int)rl,
+			 region);
+		return GSLB_EINVAL;
+	}
+	char st[300];
+	svc_text(svc, st, sizeof(st));
+	if (is_pool) {
+		out->kind = ADMIN_POOL;
+		snprintf(out->target, sizeof(out->target), "pool:%s/%s", st, c->regions[ri].name);
+		return GSLB_OK;
+	}
+	const char *member = s2 + 1;
+	const struct pool *p = &svc->pools[svc->pool_of_region[ri]];
+	uint8_t a[16];
+	int fam = 0;
+	char canon[INET6_ADDRSTRLEN + 1] = "";
+	if (inet_pton(AF_INET, member, a) == 1)
+		fam = AF_INET;
+	else if (inet_pton(AF_INET6, member, a) == 1)
+		fam = AF_INET6;
+	if (fam)
+		addr_text(fam, a, canon, sizeof(canon));
+	int found = 0;
+	for (size_t i = 0; i < p->nmembers && !found; i++) {
+		const struct member *m = &p->members[i];
+		if (m->family && fam == m->family && memcmp(m->addr, a, fam == AF_INET ? 4 : 16) == 0)
+			found = 1;
+		else if (m->hostname && strcasecmp(m->hostname, member) == 0)
+			found = 1;
+	}
+	/* A resolved address of a host-name member counts too. */
+	const struct health *h = snap->health;
+	if (!found && fam && h && p->gidx < h->npools) {
+		const struct hpool *hp = &h->pools[p->gidx];
+		for (size_t i = 0; i < hp->nmembers && !found; i++)
+			found = hp->members[i].family == fam &&
+				memcmp(hp->members[i].addr, a, fam == AF_INET ? 4 : 16) == 0;
+	}
+	if (!found) {
+		snprintf(err, errlen, "pool %s/%s has no member \"%s\"", st, c->regions[ri].name,
+			 member);
+		return GSLB_EINVAL;
+	}
+	out->kind = ADMIN_MEMBER;
+	snprintf(out->target, sizeof(out->target), "member:%s/%s/%s", st, c->regions[ri].name,
+		 fam ? canon : member);
+	return GSLB_OK;
+}
+
+int admin_table_set(struct admin_table *t, const struct admin_override *o)
+{
+	if (o->state == ADMIN_NONE)
+		return admin_table_clear(t, o->target);
+	for (size_t i = 0; i < t->n; i++) {
+		if (strcmp(t->v[i].target, o->target) == 0) {
+			t->v[i] = *o;
+			return GSLB_OK;
+		}
+	}
+	struct admin_override *nv = realloc(t->v, (t->n + 1) * sizeof(*nv));
+	if (!nv)
+		return GSLB_ENOMEM;
+	t->v = nv;
+	t->v[t->n++] = *o;
+	return GSLB_OK;
+}
+
+int admin_table_clear(struct admin_table *t, const char *target)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (strcmp(t->v[i].target, target) == 0) {
+			t->v[i] = t->v[t->n - 1];
+			t->n--;
+			return GSLB_OK;
+		}
+	}
+	return GSLB_ENOENT;
+}
+
+void admin_table_free(struct admin_table *t)
+{
+	free(t->v);
+	t->v = NULL;
+	t->n = 0;
+}
+
+static uint8_t admin_lookup(const struct admin_table *t, const char *target)
+{
+	if (!t)
+		return ADMIN_NONE;
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->v[i].target, target) == 0)
+			return t->v[i].state;
+	return ADMIN_NONE;
+}
+
+void health_free(struct health *h)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->npools; i++)
+		free(h->pools[i].members);
+	free(h->pools);
+	free(h);
+}
+
+struct health *health_clone(const struct health *h)
+{
+	struct health *n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	*n = *h;
+	n->pools = calloc(h->npools ? h->npools : 1, sizeof(*n->pools));
+	if (!n->pools) {
+		free(n);
+		return NULL;
+	}
+	for (size_t i = 0; i < h->npools; i++) {
+		n->pools[i] = h->pools[i];
+		n->pools[i].members = NULL;
+		if (h->pools[i].nmembers) {
+			n->pools[i].members = malloc(h->pools[i].nmembers * sizeof(struct hmember));
+			if (!n->pools[i].members) {
+				n->npools = i;
+				health_free(n);
+				return NULL;
+			}
+			memcpy(n->pools[i].members, h->pools[i].members,
+			       h->pools[i].nmembers * sizeof(struct hmember));
+		}
+	}
+	return n;
+}
+
+/* How many usable members a pool needs: min_up is a count, or a fraction
+ * of the members (rounded up, at least one). */
+static unsigned needed(const struct pool *p, size_t nmembers)
+{
+	if (p->min_up >= 1.0)
+		return (unsigned)p->min_up;
+	if (p->min_up <= 0.0)
+		return 0;
+	unsigned n = (unsigned)ceil(p->min_up * (double)nmembers - 1e-9);
+	return n ? n : 1;
+}
+
+void health_compute(struct health *h, const struct snapshot *snap,
+		    const struct admin_table *admin, const struct health *prev, int64_t now)
+{
+	const struct conf *c = snap->conf;
+	char key[600], st[300], at[INET6_ADDRSTRLEN + 1];
+
+	for (size_t si = 0; si < c->nservices; si++) {
+		const struct service *svc = &c->services[si];
+		unsigned pools_up = 0, prev_up = 0;
+		svc_text(svc, st, sizeof(st));
+		for (size_t pi = 0; pi < svc->npools; pi++) {
+			const struct pool *p = &svc->pools[pi];
+			struct hpool *hp = &h->pools[p->gidx];
+			const char *rname = c->regions[p->region].name;
+			snprintf(key, sizeof(key), "region:%s", rname);
+			uint8_t radm = admin_lookup(admin, key);
+			snprintf(key, sizeof(key), "pool:%s/%s", st, rname);
+			uint8_t padm = admin_lookup(admin, key);
+			hp->admin = padm != ADMIN_NONE ? padm : radm;
+			hp->usable4 = hp->usable6 = 0;
+			hp->failing = 0;
+			for (size_t mi = 0; mi < hp->nmembers; mi++) {
+				struct hmember *m = &hp->members[mi];
+				const struct member *cm = &p->members[m->member];
+				addr_text(m->family, m->addr, at, sizeof(at));
+				snprintf(key, sizeof(key), "member:%s/%s/%s", st, rname, at);
+				uint8_t madm = admin_lookup(admin, key);
+				if (madm == ADMIN_NONE && cm->hostname) {
+					snprintf(key, sizeof(key), "member:%s/%s/%s", st, rname,
+						 cm->hostname);
+					madm = admin_lookup(admin, key);
+				}
+				m->admin = madm != ADMIN_NONE ? madm : hp->admin;
+				m->failing = m->state != HEALTH_DOWN && m->fails > 0;
+				m->usable = m->admin == ADMIN_FORCE_UP ||
+					    (m->admin == ADMIN_NONE && m->state != HEALTH_DOWN);
+				if (m->usable) {
+					if (m->family == AF_INET)
+						hp->usable4++;
+					else
+						hp->usable6++;
+					if (m->failing)
+						hp->failing = 1;
+				}
+			}
+			unsigned usable = hp->usable4 + hp->usable6;
+			unsigned need = needed(p, hp->nmembers);
+			if (p->cname_len) {
+				/* A CNAME pool has no members to probe: up unless an
+				 * admin says otherwise. */
+				hp->up = hp->admin != ADMIN_DRAIN && hp->admin != ADMIN_FORCE_DOWN;
+				snprintf(hp->reason, sizeof(hp->reason), "%s",
+					 hp->up ? "cname" : admin_state_name(hp->admin));
+			} else if (hp->admin == ADMIN_FORCE_UP) {
+				hp->up = 1;
+				snprintf(hp->reason, sizeof(hp->reason), "forced up by admin");
+			} else if (hp->admin == ADMIN_DRAIN || hp->admin == ADMIN_FORCE_DOWN) {
+				hp->up = 0;
+				snprintf(hp->reason, sizeof(hp->reason), "%s by admin (%s)",
+					 hp->admin == ADMIN_DRAIN ? "drained" : "forced down",
+					 padm != ADMIN_NONE ? "pool" : "region");
+			} else {
+				hp->up = usable >= need && usable > 0;
+				snprintf(hp->reason, sizeof(hp->reason), "%u of %zu members up, min_up %u",
+					 usable, hp->nmembers, need);
+			}
+			const struct hpool *pp =
+				prev && p->gidx < prev->npools ? &prev->pools[p->gidx] : NULL;
+			if (pp && pp->up != hp->up) {
+				hp->since = now;
+				log_info("pool state changed service=%s region=%s old=%s new=%s "
+					 "reason=\"%s\"",
+					 st, rname, pp->up ? "up" : "down", hp->up ? "up" : "down",
+					 hp->reason);
+			} else if (pp) {
+				hp->since = pp->since;
+			}
+			pools_up += hp->up;
+			prev_up += pp ? pp->up : 1;
+		}
+		if (prev && (pools_up == 0) != (prev_up == 0)) {
+			static const char *const wad[] = { "fail-open", "nodata", "servfail",
+							   "fallback" };
+			if (pools_up == 0)
+				log_warn("every pool of the service is down, when_all_down applies "
+					 "service=%s when_all_down=%s",
+					 st, wad[svc->when_all_down]);
+			else
+				log_info("service has a pool up again service=%s", st);
+		}
+	}
+	h->version = prev ? prev->version + 1 : 1;
+}
+
+/* ---- last-known state ------------------------------------------------- */
+
+struct known {
+	char service[300], region[80], member[300], addr[64], state[16], reason[HEALTH_REASON_MAX];
+	long long since;
+};
+
+/* Load state_dir/health.state; returns the entries (caller frees). Lines:
+ *   SERVICE REGION MEMBER ADDRESS STATE SINCE REASON... */
+static struct known *known_load(const char *state_dir, size_t *n)
+{
+	char path[1024];
+	struct known *v = NULL;
+	size_t cap = 0;
+	*n = 0;
+	if (!state_dir)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/health.state", state_dir);
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		return NULL;
+	char line[1024];
+	while (fgets(line, sizeof(line), fp)) {
+		struct known k;
+		int used = 0;
+		memset(&k, 0, sizeof(k));
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		if (sscanf(line, "%299s %79s %299s %63s %15s %lld %n", k.service, k.region, k.member,
+			   k.addr, k.state, &k.since, &used) < 6)
+			continue;
+		snprintf(k.reason, sizeof(k.reason), "%s", line + used);
+		k.reason[strcspn(k.reason, "\n")] = '\0';
+		if (*n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct known *nv = realloc(v, nc * sizeof(*nv));
+			if (!nv)
+				break;
+			v = nv;
+			cap = nc;
+		}
+		v[(*n)++] = k;
+	}
+	fclose(fp);
+	return v;
+}
+
+int health_save(const struct health *h, const struct snapshot *snap, const char *state_dir)
+{
+	char path[1024], tmp[1040], st[300], at[INET6_ADDRSTRLEN + 1];
+	const struct conf *c = snap->conf;
+	if (!state_dir)
+		return GSLB_OK;
+	snprintf(path, sizeof(path), "%s/health.state", state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *fp = fopen(tmp, "w");
+	if (!fp)
+		return GSLB_EIO;
+	fprintf(fp, "# gslbd last-known health: SERVICE REGION MEMBER ADDRESS STATE SINCE "
+		    "REASON\n");
+	for (size_t si = 0; si < c->nservices; si++) {
+		const struct service *svc = &c->services[si];
+		svc_text(svc, st, sizeof(st));
+		for (size_t pi = 0; pi < svc->npools; pi++) {
+			const struct pool *p = &svc->pools[pi];
+			const struct hpool *hp = &h->pools[p->gidx];
+			for (size_t mi = 0; mi < hp->nmembers; mi++) {
+				const struct hmember *m = &hp->members[mi];
+				const struct member *cm = &p->members[m->member];
+				addr_text(m->family, m->addr, at, sizeof(at));
+				fprintf(fp, "%s %s %s %s %s %lld %s\n", st,
+					c->regions[p->region].name, cm->text, at,
+					health_state_name(m->state), (long long)m->since, m->reason);
+			}
+		}
+	}
+	int bad = ferror(fp);
+	if (fflush(fp) != 0 || fsync(fileno(fp)) != 0)
+		bad = 1;
+	if (fclose(fp) != 0)
+		bad = 1;
+	if (bad || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return GSLB_EIO;
+	}
+	return GSLB_OK;
+}
+
+int admin_table_save(const struct admin_table *t, const char *state_dir)
+{
+	char path[1024], tmp[1040];
+	if (!state_dir)
+		return GSLB_OK;
+	snprintf(path, sizeof(path), "%s/overrides.state", state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *fp = fopen(tmp, "w");
+	if (!fp)
+		return GSLB_EIO;
+	fprintf(fp, "# gslbd admin overrides: STATE TARGET SINCE\n");
+	for (size_t i = 0; i < t->n; i++)
+		fprintf(fp, "%s %s %lld\n", admin_state_name(t->v[i].state), t->v[i].target,
+			(long long)t->v[i].since);
+	int bad = ferror(fp);
+	if (fflush(fp) != 0 || fsync(fileno(fp)) != 0)
+		bad = 1;
+	if (fclose(fp) != 0)
+		bad = 1;
+	if (bad || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return GSLB_EIO;
+	}
+	return GSLB_OK;
+}
+
+int admin_table_load(struct admin_table *t, const char *state_dir)
+{
+	char path[1024], line[1024];
+	if (!state_dir)
+		return GSLB_OK;
+	snprintf(path, sizeof(path), "%s/overrides.state", state_dir);
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		return errno == ENOENT ? GSLB_OK : GSLB_EIO;
+	while (fgets(line, sizeof(line), fp)) {
+		char state[32], target[512];
+		long long since = 0;
+		struct admin_override o;
+		memset(&o, 0, sizeof(o));
+		if (line[0] == '#' || sscanf(line, "%31s %511s %lld", state, target, &since) < 2)
+			continue;
+		if (admin_action_parse(state, &o.state) || o.state == ADMIN_NONE)
+			continue;
+		if (strncmp(target, "region:", 7) == 0)
+			o.kind = ADMIN_REGION;
+		else if (strncmp(target, "pool:", 5) == 0)
+			o.kind = ADMIN_POOL;
+		else if (strncmp(target, "member:", 7) == 0)
+			o.kind = ADMIN_MEMBER;
+		else
+			continue;
+		snprintf(o.target, sizeof(o.target), "%s", target);
+		o.since = since;
+		if (admin_table_set(t, &o))
+			break;
+	}
+	fclose(fp);
+	return GSLB_OK;
+}
+
+/* ---- first view ----------------------------------------------------------- */
+
+static const struct hpool *prev_pool(const struct health *prev, const struct snapshot *prev_snap,
+				     const struct service *svc, const char *rname,
+				     const struct pool **prev_cfg)
+{
+	if (!prev || !prev_snap)
+		return NULL;
+	const struct conf *pc = prev_snap->conf;
+	for (size_t i = 0; i < pc->nservices; i++) {
+		const struct service *ps = &pc->services[i];
+		if (ps->lname_len != svc->lname_len || memcmp(ps->lname, svc->lname, svc->lname_len))
+			continue;
+		for (size_t p = 0; p < ps->npools; p++) {
+			if (strcmp(pc->regions[ps->pools[p].region].name, rname) == 0 &&
+			    ps->pools[p].gidx < prev->npools) {
+				*prev_cfg = &ps->pools[p];
+				return &prev->pools[ps->pools[p].gidx];
+			}
+		}
+	}
+	return NULL;
+}
+
+static int push_member(struct hpool *hp, size_t *cap, const struct hmember *m)
+{
+	if (hp->nmembers == *cap) {
+		size_t nc = *cap ? *cap * 2 : 4;
+		struct hmember *nv = realloc(hp->members, nc * sizeof(*nv));
+		if (!nv)
+			return GSLB_ENOMEM;
+		hp->members = nv;
+		*cap = nc;
+	}
+	hp->members[hp->nmembers++] = *m;
+	return GSLB_OK;
+}
+
+static void carry(struct hmember *m, const struct hmember *old)
+{
+	m->state = old->state;
+	m->fails = old->fails;
+	m->oks = old->oks;
+	m->since = old->since;
+	memcpy(m->reason, old->reason, sizeof(m->reason));
+}
+
+struct health *health_initial(const struct snapshot *snap, const struct health *prev,
+			      const struct snapshot *prev_snap, const char *state_dir,
+			      const struct admin_table *admin, int64_t now)
+{
+	const struct conf *c = snap->conf;
+	size_t nknown = 0;
+	struct known *known = prev ? NULL : known_load(state_dir, &nknown);
+	struct health *h = calloc(1, sizeof(*h));
+	char st[300], at[INET6_ADDRSTRLEN + 1];
+
+	if (!h)
+		goto fail;
+	h->npools = c->npools;
+	h->pools = calloc(c->npools ? c->npools : 1, sizeof(*h->pools));
+	if (!h->pools)
+		goto fail;
+	for (size_t si = 0; si < c->nservices; si++) {
+		const struct service *svc = &c->services[si];
+		svc_text(svc, st, sizeof(st));
+		for (size_t pi = 0; pi < svc->npools; pi++) {
+			const struct pool *p = &svc->pools[pi];
+			struct hpool *hp = &h->pools[p->gidx];
+			const char *rname = c->regions[p->region].name;
+			const struct pool *pcfg = NULL;
+			const struct hpool *pp = prev_pool(prev, prev_snap, svc, rname, &pcfg);
+			size_t cap = 0;
+			hp->up = 1;
+			if (pp)
+				hp->since = pp->since;
+			for (size_t mi = 0; mi < p->nmembers; mi++) {
+				const struct member *cm = &p->members[mi];
+				if (cm->family) {
+					struct hmember m;
+					memset(&m, 0, sizeof(m));
+					m.family = cm->family;
+					memcpy(m.addr, cm->addr, 16);
+					m.weight = cm->weight;
+					m.member = (uint16_t)mi;
+					m.state = p->check_idx < 0 ? HEALTH_UP : HEALTH_UNKNOWN;
+					snprintf(m.reason, sizeof(m.reason), "%s",
+						 p->check_idx < 0 ? "not checked" : "not probed yet");
+					for (size_t k = 0; pp && k < pp->nmembers; k++) {
+						const struct hmember *o = &pp->members[k];
+						if (o->family == m.family && !memcmp(o->addr, m.addr, 16) &&
+						    p->check_idx >= 0 && pcfg && pcfg->check_idx >= 0)
+							carry(&m, o);
+					}
+					addr_text(m.family, m.addr, at, sizeof(at));
+					for (size_t k = 0; !pp && p->check_idx >= 0 && k < nknown; k++) {
+						const struct known *kn = &known[k];
+						if (strcmp(kn->service, st) || strcmp(kn->region, rname) ||
+						    strcmp(kn->addr, at))
+							continue;
+						m.state = strcmp(kn->state, "up") == 0	   ? HEALTH_UP
+							  : strcmp(kn->state, "down") == 0 ? HEALTH_DOWN
+											   : HEALTH_UNKNOWN;
+						m.since = kn->since;
+						snprintf(m.reason, sizeof(m.reason), "last known: %s",
+							 kn->reason);
+					}
+					if (push_member(hp, &cap, &m))
+						goto fail;
+					continue;
+				}
+				/* Host name: the addresses it had, until the prober
+				 * resolves it again. */
+				for (size_t k = 0; pp && pcfg && k < pp->nmembers; k++) {
+					const struct hmember *o = &pp->members[k];
+					const struct member *ocm = &pcfg->members[o->member];
+					if (!ocm->hostname || strcasecmp(ocm->hostname, cm->hostname))
+						continue;
+					struct hmember m = *o;
+					m.member = (uint16_t)mi;
+					m.weight = cm->weight;
+					if (p->check_idx < 0) {
+						m.state = HEALTH_UP;
+						m.fails = 0;
+					} else if (pcfg->check_idx < 0) {
+						m.state = HEALTH_UNKNOWN;
+					}
+					if (push_member(hp, &cap, &m))
+						goto fail;
+				}
+				for (size_t k = 0; !pp && k < nknown; k++) {
+					const struct known *kn = &known[k];
+					struct hmember m;
+					if (strcmp(kn->service, st) || strcmp(kn->region, rname) ||
+					    strcasecmp(kn->member, cm->hostname))
+						continue;
+					memset(&m, 0, sizeof(m));
+					if (inet_pton(AF_INET, kn->addr, m.addr) == 1)
+						m.family = AF_INET;
+					else if (inet_pton(AF_INET6, kn->addr, m.addr) == 1)
+						m.family = AF_INET6;
+					else
+						continue;
+					m.member = (uint16_t)mi;
+					m.weight = cm->weight;
+					m.state = p->check_idx < 0		   ? HEALTH_UP
+						  : strcmp(kn->state, "up") == 0   ? HEALTH_UP
+						  : strcmp(kn->state, "down") == 0 ? HEALTH_DOWN
+										   : HEALTH_UNKNOWN;
+					m.since = kn->since;
+					snprintf(m.reason, sizeof(m.reason), "last known: %s", kn->reason);
+					if (push_member(hp, &cap, &m))
+						goto fail;
+				}
+			}
+		}
+	}
+	free(known);
+	health_compute(h, snap, admin, NULL, now);
+	if (prev)
+		h->version = prev->version + 1;
+	return h;
+fail:
+	free(known);
+	health_free(h);
+	return NULL;
+}

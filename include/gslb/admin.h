@@ -1,0 +1,34 @@
+/* The admin listener (libmicrohttpd, its own thread) on listen.admin:
+ * /status, /explain, /healthz, the admin overrides, and later /metrics and
+ * reload. It reads the current snapshot under RCU like the DNS workers. */
+#ifndef GSLB_ADMIN_H
+#define GSLB_ADMIN_H
+
+struct snapshot;
+struct prober;
+struct conf_listen;
+struct admin;
+
+struct admin_hooks {
+	/* The published snapshot pointer (RCU): read with rcu_dereference
+	 * inside urcu_memb_read_lock(). */
+	struct snapshot **snap;
+	struct prober *prober; /* may be NULL: no overrides then */
+	/* Ask for a reload and wait for its result (later issue); NULL = 501. */
+	int (*reload)(void *ctx, char *err, unsigned long errlen);
+	void *ctx;
+};
+
+/* Bind addr and start serving. The hooks must outlive the listener. Port 0
+ * picks a free port, logged as "listening proto=admin address=A port=N".
+ * Returns 0 or a negative gslb_err (logged). */
+int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks,
+		struct admin **out);
+void admin_stop(struct admin *a);
+
+/* Whether a peer counts as local for control requests: 127.0.0.0/8, ::1
+ * and IPv4-mapped 127.0.0.0/8. Exposed for the unit tests. */
+struct sockaddr;
+int admin_peer_is_loopback(const struct sockaddr *sa);
+
+#endif

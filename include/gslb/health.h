@@ -1,0 +1,133 @@
+/* Health: what the prober knows, as an immutable view that DNS, HTTP and
+ * explain read without locks. A view lists, per pool, the members as they
+ * are answered (host-name members expanded to their resolved addresses) with
+ * their probe state and any admin override in force, and says whether the
+ * pool counts as up. The prober builds a new view on every change and
+ * publishes it through snapshot->health (RCU); readers never see one half
+ * built. Pools are indexed by pool->gidx. */
+#ifndef GSLB_HEALTH_H
+#define GSLB_HEALTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct snapshot;
+struct pool;
+struct service;
+
+enum health_state {
+	HEALTH_UNKNOWN = 0, /* not probed yet: answered (fail open) */
+	HEALTH_UP = 1,
+	HEALTH_DOWN = 2,
+};
+
+enum admin_state {
+	ADMIN_NONE = 0,
+	ADMIN_FORCE_UP = 1,   /* answered whatever the probes say */
+	ADMIN_FORCE_DOWN = 2, /* never answered */
+	ADMIN_DRAIN = 3,      /* no new answers, still probed */
+};
+
+#define HEALTH_REASON_MAX 96
+
+struct hmember {
+	int family; /* AF_INET, AF_INET6 */
+	uint8_t addr[16];
+	uint32_t weight;
+	uint16_t member;  /* index of the config entry in pool->members */
+	uint8_t state;    /* enum health_state, from probes; UP when unchecked */
+	uint8_t admin;    /* enum admin_state in force (own, else pool's, else region's) */
+	uint8_t failing;  /* up, but the latest probes failed (TTL drops to ttl_min) */
+	uint8_t usable;   /* answered: state not DOWN (or forced up), not drained or forced down */
+	uint16_t fails;   /* consecutive failures */
+	uint16_t oks;     /* consecutive successes */
+	int64_t since;    /* unix time of the last state change, 0 = never */
+	char reason[HEALTH_REASON_MAX]; /* latest probe result */
+};
+
+struct hpool {
+	struct hmember *members;
+	size_t nmembers;
+	unsigned usable4, usable6; /* usable members per family */
+	uint8_t up;      /* usable members >= min_up (admin overrides applied) */
+	uint8_t failing; /* a usable member is failing probes */
+	uint8_t admin;   /* pool's own override, else its region's */
+	int64_t since;   /* last change of `up` */
+	char reason[HEALTH_REASON_MAX];
+};
+
+struct health {
+	uint64_t version; /* grows with each view published */
+	struct hpool *pools;
+	size_t npools;
+};
+
+/* One admin override, as set through the admin API and kept in state_dir.
+ * Targets: "region:eu-east", "pool:www.example.com/eu-east",
+ * "member:www.example.com/eu-east/192.0.2.10" (the member as written in the
+ * config, or one resolved address of a host-name member). */
+enum admin_kind {
+	ADMIN_REGION,
+	ADMIN_POOL,
+	ADMIN_MEMBER,
+};
+
+struct admin_override {
+	enum admin_kind kind;
+	uint8_t state; /* enum admin_state, never ADMIN_NONE */
+	int64_t since;
+	char target[512]; /* as given, canonical: lower-case service name */
+};
+
+struct admin_table {
+	struct admin_override *v;
+	size_t n;
+};
+
+/* Parse "region:..."/"pool:..."/"member:..." and check it names something
+ * in snap. Writes the canonical form to out. Returns 0 or GSLB_EINVAL with a
+ * reason in err. */
+int health_parse_target(const struct snapshot *snap, const char *target,
+			struct admin_override *out, char *err, size_t errlen);
+
+/* Set (state != ADMIN_NONE) or clear an override. Returns 0, or GSLB_ENOENT
+ * when clearing something not set. */
+int admin_table_set(struct admin_table *t, const struct admin_override *o);
+int admin_table_clear(struct admin_table *t, const char *target);
+void admin_table_free(struct admin_table *t);
+
+/* The first view of a snapshot: static members from the config, host-name
+ * members' addresses and every member's probe state carried over from prev
+ * (a view of an earlier snapshot, matched by service, region and address;
+ * may be NULL), else from the last-known states in state_dir (may be NULL),
+ * else UNKNOWN for checked members and UP for unchecked ones. The caller
+ * owns the result (health_free). */
+struct health *health_initial(const struct snapshot *snap, const struct health *prev,
+			      const struct snapshot *prev_snap, const char *state_dir,
+			      const struct admin_table *admin, int64_t now);
+
+/* Deep copy, for the prober to change and publish. */
+struct health *health_clone(const struct health *h);
+void health_free(struct health *h);
+
+/* Derive usable, up, failing, counts and admin from the members' states,
+ * the pools' min_up and the admin table. Logs pool state changes against
+ * prev (may be NULL). */
+void health_compute(struct health *h, const struct snapshot *snap,
+		    const struct admin_table *admin, const struct health *prev, int64_t now);
+
+/* Last-known state in state_dir: "health.state" (probe states and resolved
+ * addresses) and "overrides.state" (admin overrides). Written atomically
+ * (temporary file + rename). A failure is logged and returns an error; the
+ * caller keeps serving. */
+int health_save(const struct health *h, const struct snapshot *snap, const char *state_dir);
+int admin_table_save(const struct admin_table *t, const char *state_dir);
+int admin_table_load(struct admin_table *t, const char *state_dir);
+
+const char *health_state_name(enum health_state s);
+const char *admin_state_name(enum admin_state s);
+/* "drain", "undrain", "force-up", "force-down", "clear" -> state; undrain
+ * and clear give ADMIN_NONE. Returns 0 or GSLB_EINVAL. */
+int admin_action_parse(const char *action, uint8_t *state);
+
+#endif

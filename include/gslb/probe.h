@@ -1,0 +1,42 @@
+/* The prober: one thread that drives every health check (curl multi for
+ * http, https and tcp; c-ares for dns checks and for resolving host-name
+ * members) in one poll loop, runs the rise/fall state machine, and
+ * publishes a new health view (health.h) through snapshot->health whenever
+ * something changes. It also owns the admin overrides table. */
+#ifndef GSLB_PROBE_H
+#define GSLB_PROBE_H
+
+#include <stddef.h>
+
+struct snapshot;
+struct prober;
+
+/* Start probing snap's pools. snap->health must hold an initial view
+ * (health_initial). state_dir (may be NULL) is where health.state and
+ * overrides.state live; overrides found there are applied at once.
+ * On failure returns a negative gslb_err and logs why. */
+int prober_start(struct snapshot *snap, const char *state_dir, struct prober **out);
+
+/* Block until every checked member has a first result (and every host-name
+ * member a first resolution), or max_seconds pass. Returns 0 when complete,
+ * GSLB_ERANGE on timeout. */
+int prober_wait_first_round(struct prober *p, double max_seconds);
+
+/* Move to a new snapshot after a reload, before it is published: builds
+ * new_snap->health carrying states over by service, region and address,
+ * and probes new_snap's pools from then on. Blocks until done. */
+int prober_adopt(struct prober *p, struct snapshot *new_snap);
+
+/* Admin overrides: action is drain, undrain, force-up, force-down or clear;
+ * target as in health_parse_target(). Thread-safe; persisted in state_dir;
+ * published at once. Returns 0 or a negative gslb_err with err filled. */
+int prober_admin(struct prober *p, const char *target, const char *action, char *err,
+		 size_t errlen);
+
+/* Copy of the overrides in force, as JSON text (caller frees), for status. */
+char *prober_admin_json(struct prober *p);
+
+/* Stop the thread, save the state, free everything. NULL is fine. */
+void prober_stop(struct prober *p);
+
+#endif
