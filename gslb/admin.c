@@ -1,0 +1,716 @@
+/* The admin listener: a small HTTP API on listen.admin, served by
+ * libmicrohttpd from its own polling thread. Read-only views (/healthz,
+ * /status, /explain) read the published snapshot under RCU exactly like the
+ * DNS workers; control requests (/override, /reload) change state through
+ * the prober and the server's reload hook and are allowed only to trusted
+ * peers (loopback now; a bearer token from a file later). Requests are
+ * routed through one table so that /metrics and further endpoints are a
+ * line each. */
+#include "gslb/admin.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <urcu/urcu-memb.h>
+
+#include "config.h"
+#include "gslb/config.h"
+#include "gslb/err.h"
+#include "gslb/explain.h"
+#include "gslb/health.h"
+#include "gslb/log.h"
+#include "gslb/probe.h"
+#include "gslb/snapshot.h"
+
+/* libmicrohttpd 0.9.71 turned the callbacks' int into enum MHD_Result. */
+#if MHD_VERSION >= 0x00097002
+typedef enum MHD_Result admin_mhd_result;
+#else
+typedef int admin_mhd_result;
+#endif
+
+/* Limits of the listener: an operator tool, not a public service. */
+#define ADMIN_CONNECTION_LIMIT 64u
+#define ADMIN_PER_IP_LIMIT 16u
+#define ADMIN_TIMEOUT_SECONDS 10u
+#define ADMIN_MEMORY_LIMIT (64u * 1024u) /* per connection: headers and URL */
+/* No endpoint reads a body (arguments travel in the query string); a client
+ * that sends a large one anyway is cut off instead of being read forever. */
+#define ADMIN_MAX_BODY (16u * 1024u)
+#define ADMIN_ERRLEN 1024
+/* By number: libmicrohttpd renamed these macros between versions. */
+#define ADMIN_HTTP_TOO_LARGE 413u
+#define ADMIN_HTTP_UNPROCESSABLE 422u
+
+struct admin {
+	struct MHD_Daemon *daemon;
+	struct admin_hooks hooks;
+	char host[INET6_ADDRSTRLEN];
+	uint16_t port;
+};
+
+/* Per-request state, from the first call of the access handler to the
+ * completion notice. */
+struct admin_req {
+	size_t body_len;
+};
+
+/* What a handler produces; admin_send() turns it into the response. */
+struct admin_reply {
+	unsigned status;
+	const char *content_type;
+	char *body; /* malloc'd, owned by the reply */
+	size_t len;
+	const char *allow; /* Allow header for 405, else NULL */
+};
+
+typedef void (*admin_handler)(struct admin *a, struct MHD_Connection *conn, struct admin_reply *r);
+
+enum admin_access {
+	ADMIN_READ,    /* anyone who can reach the listener */
+	ADMIN_CONTROL, /* changes state: trusted peers only */
+};
+
+struct admin_route {
+	const char *path;
+	const char *method; /* "GET" also answers HEAD */
+	enum admin_access access;
+	admin_handler fn;
+};
+
+/* ------------------------------------------------------------ replies */
+
+static void reply_text(struct admin_reply *r, unsigned status, const char *type, const char *text)
+{
+	r->status = status;
+	r->content_type = type;
+	r->body = strdup(text);
+	r->len = r->body ? strlen(r->body) : 0;
+	if (!r->body)
+		r->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* Takes the reference on j. */
+static void reply_json(struct admin_reply *r, unsigned status, json_t *j)
+{
+	char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(j);
+	if (!txt) {
+		reply_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
+			   "{\"error\":\"out of memory\"}\n");
+		return;
+	}
+	size_t n = strlen(txt);
+	/* A trailing newline keeps curl and shell output tidy. */
+	char *body = realloc(txt, n + 2);
+	if (!body) {
+		free(txt);
+		reply_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
+			   "{\"error\":\"out of memory\"}\n");
+		return;
+	}
+	body[n] = '\n';
+	body[n + 1] = '\0';
+	r->status = status;
+	r->content_type = "application/json";
+	r->body = body;
+	r->len = n + 1;
+}
+
+static void reply_error(struct admin_reply *r, unsigned status, const char *msg)
+{
+	reply_json(r, status, json_pack("{s:s}", "error", msg));
+}
+
+static admin_mhd_result admin_send(struct MHD_Connection *conn, struct admin_reply *r)
+{
+	struct MHD_Response *resp;
+	admin_mhd_result ret;
+
+	resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(r->body);
+		r->body = NULL;
+		return MHD_NO;
+	}
+	r->body = NULL; /* the response owns it now */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+	/* State changes from second to second: never serve it from a cache. */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (r->allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	ret = MHD_queue_response(conn, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* ------------------------------------------------------------ access */
+
+int admin_peer_is_loopback(const struct sockaddr *sa)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (!sa)
+		return 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+		const uint8_t *b = in6->sin6_addr.s6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+			return 1;
+		/* An IPv4 loopback peer on a dual-stack socket. */
+		return memcmp(b, mapped, sizeof(mapped)) == 0 && b[12] == 127;
+	}
+	return 0;
+}
+
+/* The one place that decides who may change state, so that the bearer
+ * token of a later change slots in here. Returns 0 or an HTTP status. */
+static unsigned admin_authorize(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && admin_peer_is_loopback(ci->client_addr))
+		return 0;
+	return MHD_HTTP_FORBIDDEN;
+}
+
+static void peer_text(struct MHD_Connection *conn, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+	const void *ip = NULL;
+
+	snprintf(buf, len, "?");
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (!ci || !ci->client_addr)
+		return;
+	sa = ci->client_addr;
+	if (sa->sa_family == AF_INET6)
+		ip = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	else if (sa->sa_family == AF_INET)
+		ip = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	if (ip && !inet_ntop(sa->sa_family, ip, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
+static const char *arg(struct MHD_Connection *conn, const char *key)
+{
+	return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* ------------------------------------------------------------ RCU */
+
+/* liburcu's memb flavour requires readers to unregister before their
+ * thread exits, and libmicrohttpd offers no hook at the end of its polling
+ * thread. Admin requests are rare, so the thread registers around each
+ * snapshot read instead of once for its life. */
+static const struct snapshot *admin_read_begin(const struct admin *a)
+{
+	urcu_memb_register_thread();
+	urcu_memb_read_lock();
+	return a->hooks.snap ? rcu_dereference(*a->hooks.snap) : NULL;
+}
+
+static void admin_read_end(void)
+{
+	urcu_memb_read_unlock();
+	urcu_memb_unregister_thread();
+}
+
+/* ------------------------------------------------------------ /status */
+
+static json_t *json_since(int64_t t) { return t > 0 ? json_integer((json_int_t)t) : json_null(); }
+
+static const char *all_down_name(enum all_down w)
+{
+	switch (w) {
+	case ALL_DOWN_FAIL_OPEN:
+		return "fail-open";
+	case ALL_DOWN_NODATA:
+		return "nodata";
+	case ALL_DOWN_SERVFAIL:
+		return "servfail";
+	case ALL_DOWN_FALLBACK:
+		return "fallback";
+	}
+	return "?";
+}
+
+static json_t *min_up_json(double min_up)
+{
+	/* A count is written as an integer, a fraction as a number. */
+	if (min_up >= 1.0)
+		return json_integer((json_int_t)min_up);
+	return json_real(min_up);
+}
+
+static json_t *member_json(const struct pool *p, const struct hmember *hm)
+{
+	char txt[INET6_ADDRSTRLEN];
+	const struct member *m = hm->member < p->nmembers ? &p->members[hm->member] : NULL;
+
+	if (!inet_ntop(hm->family, hm->addr, txt, sizeof(txt)))
+		txt[0] = '\0';
+	return json_pack("{s:s, s:s?, s:I, s:s, s:s, s:b, s:b, s:s, s:o, s:i, s:i}", "address", txt,
+			 "member", m ? m->text : NULL, "weight", (json_int_t)hm->weight, "state",
+			 health_state_name((enum health_state)hm->state), "admin",
+			 admin_state_name((enum admin_state)hm->admin), "usable", hm->usable,
+			 "failing", hm->failing, "reason", hm->reason, "since",
+			 json_since(hm->since), "fails", (int)hm->fails, "oks", (int)hm->oks);
+}
+
+/* Without a health view (no prober yet) the members are listed as
+ * configured, with no state. */
+static json_t *member_conf_json(const struct member *m)
+{
+	char txt[INET6_ADDRSTRLEN];
+	const char *addr = NULL;
+
+	if (m->family && inet_ntop(m->family, m->addr, txt, sizeof(txt)))
+		addr = txt;
+	return json_pack("{s:s?, s:s, s:I, s:n, s:s, s:n, s:n, s:s, s:n}", "address", addr,
+			 "member", m->text, "weight", (json_int_t)m->weight, "state", "admin",
+			 "none", "usable", "failing", "reason", "", "since");
+}
+
+static json_t *pool_json(const struct snapshot *snap, const struct pool *p, const struct health *h)
+{
+	const struct hpool *hp = h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
+	json_t *members = json_array();
+	json_t *o;
+
+	if (hp) {
+		for (size_t i = 0; i < hp->nmembers; i++)
+			json_array_append_new(members, member_json(p, &hp->members[i]));
+	} else {
+		for (size_t i = 0; i < p->nmembers; i++)
+			json_array_append_new(members, member_conf_json(&p->members[i]));
+	}
+	o = json_pack("{s:s, s:s?, s:o}", "region", snap->conf->regions[p->region].name, "check",
+		      p->check, "min_up", min_up_json(p->min_up));
+	if (!o) {
+		json_decref(members);
+		return NULL;
+	}
+	if (hp) {
+		json_object_set_new(o, "up", json_boolean(hp->up));
+		json_object_set_new(o, "failing", json_boolean(hp->failing));
+		json_object_set_new(o, "admin", json_string(admin_state_name(hp->admin)));
+		json_object_set_new(o, "usable4", json_integer(hp->usable4));
+		json_object_set_new(o, "usable6", json_integer(hp->usable6));
+		json_object_set_new(o, "reason", json_string(hp->reason));
+		json_object_set_new(o, "since", json_since(hp->since));
+	} else {
+		json_object_set_new(o, "up", json_null());
+		json_object_set_new(o, "failing", json_null());
+		json_object_set_new(o, "admin", json_string("none"));
+		json_object_set_new(o, "reason", json_string(""));
+		json_object_set_new(o, "since", json_null());
+	}
+	json_object_set_new(o, "members", members);
+	return o;
+}
+
+/* The override entry whose target is "region:NAME", if any: a region has
+ * no health record of its own, so its admin state comes from the table. */
+static const char *region_admin(const json_t *overrides, const char *name)
+{
+	size_t i;
+	const json_t *ov;
+
+	json_array_foreach(overrides, i, ov)
+	{
+		const char *t = json_string_value(json_object_get(ov, "target"));
+		const char *s = json_string_value(json_object_get(ov, "state"));
+		if (!s)
+			s = json_string_value(json_object_get(ov, "admin"));
+		if (!s)
+			s = json_string_value(json_object_get(ov, "action"));
+		if (t && s && strncmp(t, "region:", 7) == 0 && strcmp(t + 7, name) == 0)
+			return s;
+	}
+	return "none";
+}
+
+static json_t *geoip_json(const struct snapshot *snap)
+{
+	if (!snap->geo)
+		return json_null();
+	return json_pack("{s:s, s:s, s:I, s:i}", "path", geo_db_path(snap->geo), "type",
+			 geo_db_type(snap->geo), "build_epoch",
+			 (json_int_t)geo_db_build_epoch(snap->geo), "ip_version",
+			 (int)geo_db_ip_version(snap->geo));
+}
+
+static json_t *overrides_json(const struct admin *a)
+{
+	json_t *j = NULL;
+
+	if (a->hooks.prober) {
+		char *txt = prober_admin_json(a->hooks.prober);
+		if (txt)
+			j = json_loads(txt, 0, NULL);
+		free(txt);
+	}
+	if (!json_is_array(j)) {
+		json_decref(j);
+		j = json_array();
+	}
+	return j;
+}
+
+static json_t *status_json(const struct admin *a, const struct snapshot *snap, json_t *overrides)
+{
+	const struct conf *c = snap->conf;
+	const struct health *h = rcu_dereference(snap->health);
+	json_t *o = json_object();
+	json_t *zones = json_array(), *regions = json_array(), *services = json_array();
+
+	(void)a;
+	json_object_set_new(o, "version", json_string(PACKAGE_VERSION));
+	json_object_set_new(o, "generation", json_integer((json_int_t)snap->generation));
+	json_object_set_new(o, "health_version",
+			    h ? json_integer((json_int_t)h->version) : json_null());
+	for (size_t i = 0; i < snap->zones->nzones; i++) {
+		const struct zone *z = snap->zones->zones[i];
+		json_array_append_new(zones,
+				      json_pack("{s:s, s:s, s:I, s:I}", "origin", z->origin_str,
+						"file", z->file, "serial", (json_int_t)z->serial,
+						"records", (json_int_t)z->nrecords));
+	}
+	json_object_set_new(o, "zones", zones);
+	json_object_set_new(o, "geoip", geoip_json(snap));
+	for (size_t i = 0; i < c->nregions; i++) {
+		const struct region *rg = &c->regions[i];
+		json_array_append_new(regions, json_pack("{s:s, s:f, s:f, s:s}", "name", rg->name,
+							 "lat", rg->lat, "lon", rg->lon, "admin",
+							 region_admin(overrides, rg->name)));
+	}
+	json_object_set_new(o, "regions", regions);
+	for (size_t i = 0; i < c->nservices; i++) {
+		const struct service *svc = &c->services[i];
+		json_t *pools = json_array();
+		for (size_t k = 0; k < svc->npools; k++)
+			json_array_append_new(pools, pool_json(snap, &svc->pools[k], h));
+		json_array_append_new(services,
+				      json_pack("{s:s, s:I, s:s, s:o}", "name", svc->name, "ttl",
+						(json_int_t)svc->ttl, "when_all_down",
+						all_down_name(svc->when_all_down), "pools", pools));
+	}
+	json_object_set_new(o, "services", services);
+	json_object_set_new(o, "overrides", json_incref(overrides));
+	return o;
+}
+
+/* ------------------------------------------------------------ handlers */
+
+static void h_healthz(struct admin *a, struct MHD_Connection *conn, struct admin_reply *r)
+{
+	(void)a;
+	(void)conn;
+	reply_text(r, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n");
+}
+
+static void h_status(struct admin *a, struct MHD_Connection *conn, struct admin_reply *r)
+{
+	/* Taken before the read section: the prober's lock is not held
+	 * inside an RCU read-side section. */
+	json_t *overrides = overrides_json(a);
+	json_t *j;
+
+	(void)conn;
+	const struct snapshot *snap = admin_read_begin(a);
+	j = snap ? status_json(a, snap, overrides) : NULL;
+	admin_read_end();
+	json_decref(overrides);
+	if (!j) {
+		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "no configuration loaded");
+		return;
+	}
+	reply_json(r, MHD_HTTP_OK, j);
+}
+
+static void h_explain(struct admin *a, struct MHD_Connection *conn, struct admin_reply *r)
+{
+	const char *address = arg(conn, "address"), *name = arg(conn, "name");
+	char err[ADMIN_ERRLEN] = "";
+	json_t *j = NULL;
+	int rc;
+
+	if (!address || !*address || !name || !*name) {
+		reply_error(r, MHD_HTTP_BAD_REQUEST,
+			    "explain needs address and name: /explain?address=A&name=N");
+		return;
+	}
+	const struct snapshot *snap = admin_read_begin(a);
+	rc = snap ? explain_json(snap, address, name, &j, err, sizeof(err)) : GSLB_ENOENT;
+	admin_read_end();
+	if (rc) {
+		reply_error(r, MHD_HTTP_BAD_REQUEST, err[0] ? err : gslb_strerror(rc));
+		return;
+	}
+	reply_json(r, MHD_HTTP_OK, j);
+}
+
+/* The canonical spelling of target (lower-case service name), for the
+ * reply; the target as given when it no longer parses (a clear of
+ * something a reload removed). */
+static void canonical_target(const struct admin *a, const char *target, char *out, size_t len)
+{
+	struct admin_override ov;
+	char err[ADMIN_ERRLEN];
+	int rc;
+
+	const struct snapshot *snap = admin_read_begin(a);
+	rc = snap ? health_parse_target(snap, target, &ov, err, sizeof(err)) : GSLB_ENOENT;
+	admin_read_end();
+	snprintf(out, len, "%s", rc ? target : ov.target);
+}
+
+static void h_override(struct admin *a, struct MHD_Connection *conn, struct admin_reply *r)
+{
+	const char *action = arg(conn, "action"), *target = arg(conn, "target");
+	char err[ADMIN_ERRLEN] = "";
+	char canon[sizeof(((struct admin_override *)0)->target)];
+	uint8_t state;
+	int rc;
+
+	if (!action || !*action || !target || !*target) {
+		reply_error(r, MHD_HTTP_BAD_REQUEST,
+			    "override needs action and target: "
+			    "/override?action=drain|undrain|force-up|force-down|clear&target=T");
+		return;
+	}
+	if (admin_action_parse(action, &state)) {
+		snprintf(err, sizeof(err),
+			 "unknown action \"%s\": drain, undrain, force-up, force-down or clear",
+			 action);
+		reply_error(r, MHD_HTTP_BAD_REQUEST, err);
+		return;
+	}
+	if (!a->hooks.prober) {
+		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "no prober running: overrides are unavailable");
+		return;
+	}
+	rc = prober_admin(a->hooks.prober, target, action, err, sizeof(err));
+	if (rc) {
+		unsigned status = (rc == GSLB_EINVAL || rc == GSLB_ENOENT) ?
+					  MHD_HTTP_BAD_REQUEST :
+					  MHD_HTTP_INTERNAL_SERVER_ERROR;
+		log_warn("admin override refused action=%s target=\"%s\" reason=\"%s\"", action,
+			 target, err[0] ? err : gslb_strerror(rc));
+		reply_error(r, status, err[0] ? err : gslb_strerror(rc));
+		return;
+	}
+	canonical_target(a, target, canon, sizeof(canon));
+	log_info("admin override action=%s target=\"%s\"", action, canon);
+	reply_json(r, MHD_HTTP_OK,
+		   json_pack("{s:b, s:s, s:s}", "ok", 1, "target", canon, "action", action));
+}
+
+static void h_reload(struct admin *a, struct MHD_Connection *conn, struct admin_reply *r)
+{
+	char err[ADMIN_ERRLEN] = "";
+	int rc;
+
+	(void)conn;
+	if (!a->hooks.reload) {
+		reply_error(r, MHD_HTTP_NOT_IMPLEMENTED, "reload is not available here");
+		return;
+	}
+	/* Blocks this listener until the reload is done: the caller wants
+	 * its result, and other admin requests can wait that long. */
+	rc = a->hooks.reload(a->hooks.ctx, err, sizeof(err));
+	if (rc) {
+		/* A config that does not validate is the operator's to fix. */
+		unsigned status = (rc == GSLB_EPARSE || rc == GSLB_EINVAL || rc == GSLB_ENOENT) ?
+					  ADMIN_HTTP_UNPROCESSABLE :
+					  MHD_HTTP_INTERNAL_SERVER_ERROR;
+		reply_error(r, status, err[0] ? err : gslb_strerror(rc));
+		return;
+	}
+	reply_json(r, MHD_HTTP_OK, json_pack("{s:b}", "ok", 1));
+}
+
+static const struct admin_route admin_routes[] = {
+	{ "/healthz", "GET", ADMIN_READ, h_healthz },
+	{ "/status", "GET", ADMIN_READ, h_status },
+	{ "/explain", "GET", ADMIN_READ, h_explain },
+	{ "/override", "POST", ADMIN_CONTROL, h_override },
+	{ "/reload", "POST", ADMIN_CONTROL, h_reload },
+};
+
+static void route(struct admin *a, struct MHD_Connection *conn, const char *url, const char *method,
+		  struct admin_reply *r)
+{
+	const struct admin_route *rt = NULL;
+	unsigned status;
+
+	for (size_t i = 0; i < sizeof(admin_routes) / sizeof(admin_routes[0]); i++) {
+		if (strcmp(url, admin_routes[i].path) == 0) {
+			rt = &admin_routes[i];
+			break;
+		}
+	}
+	if (!rt) {
+		reply_error(r, MHD_HTTP_NOT_FOUND, "no such endpoint");
+		return;
+	}
+	if (strcmp(method, rt->method) != 0 &&
+	    !(strcmp(rt->method, "GET") == 0 && strcmp(method, "HEAD") == 0)) {
+		reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+		r->allow = strcmp(rt->method, "GET") == 0 ? "GET, HEAD" : rt->method;
+		return;
+	}
+	if (rt->access == ADMIN_CONTROL) {
+		status = admin_authorize(conn);
+		if (status) {
+			char peer[INET6_ADDRSTRLEN];
+			peer_text(conn, peer, sizeof(peer));
+			log_warn("admin request refused path=%s peer=%s reason=\"not loopback\"",
+				 url, peer);
+			reply_error(r, status, "control requests are accepted from loopback only");
+			return;
+		}
+	}
+	rt->fn(a, conn, r);
+}
+
+/* ------------------------------------------------------------ MHD glue */
+
+static admin_mhd_result admin_access(void *cls, struct MHD_Connection *conn, const char *url,
+				     const char *method, const char *version,
+				     const char *upload_data, size_t *upload_data_size,
+				     void **con_cls)
+{
+	struct admin *a = cls;
+	struct admin_req *req = *con_cls;
+	struct admin_reply r = { 0 };
+	admin_mhd_result ret;
+
+	(void)version;
+	(void)upload_data;
+	if (!req) {
+		/* First call: headers only. Answer on a later call, once any
+		 * body has been read (or refused). */
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		*con_cls = req;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		req->body_len += *upload_data_size;
+		*upload_data_size = 0;
+		if (req->body_len <= ADMIN_MAX_BODY)
+			return MHD_YES;
+		reply_error(&r, ADMIN_HTTP_TOO_LARGE, "request body too large");
+		return admin_send(conn, &r);
+	}
+	route(a, conn, url, method, &r);
+	ret = admin_send(conn, &r);
+	return ret;
+}
+
+static void admin_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			    enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	free(*con_cls);
+	*con_cls = NULL;
+}
+
+__attribute__((format(printf, 2, 0))) static void admin_mhd_log(void *cls, const char *fmt,
+								va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	log_warn("admin listener: %s", buf);
+}
+
+int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks, struct admin **out)
+{
+	struct admin *a;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	uint16_t port = 0;
+	const void *ip;
+	const union MHD_DaemonInfo *di;
+
+	*out = NULL;
+	if (addr->addr.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+			(const struct sockaddr_in6 *)(const void *)&addr->addr;
+		/* IPv6 only, as written: a v4 client reaches a v4 address. */
+		flags |= MHD_USE_IPv6;
+		port = ntohs(in6->sin6_port);
+		ip = &in6->sin6_addr;
+	} else if (addr->addr.ss_family == AF_INET) {
+		const struct sockaddr_in *in =
+			(const struct sockaddr_in *)(const void *)&addr->addr;
+		port = ntohs(in->sin_port);
+		ip = &in->sin_addr;
+	} else {
+		log_err("admin listener address=%s error=\"not an IPv4 or IPv6 address\"",
+			addr->text ? addr->text : "?");
+		return GSLB_EINVAL;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return GSLB_ENOMEM;
+	a->hooks = *hooks;
+	if (!inet_ntop(addr->addr.ss_family, ip, a->host, sizeof(a->host)))
+		snprintf(a->host, sizeof(a->host), "?");
+
+	a->daemon = MHD_start_daemon(
+		flags, port, NULL, NULL, admin_access, a,
+		/* First, or libmicrohttpd prints its early messages itself. */
+		MHD_OPTION_EXTERNAL_LOGGER, admin_mhd_log, a, MHD_OPTION_SOCK_ADDR,
+		(const struct sockaddr *)&addr->addr, MHD_OPTION_CONNECTION_LIMIT,
+		ADMIN_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, ADMIN_PER_IP_LIMIT,
+		MHD_OPTION_CONNECTION_TIMEOUT, ADMIN_TIMEOUT_SECONDS,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ADMIN_MEMORY_LIMIT,
+		MHD_OPTION_NOTIFY_COMPLETED, admin_completed, a, MHD_OPTION_END);
+	if (!a->daemon) {
+		log_err("cannot listen proto=admin address=%s port=%u error=\"%s\"", a->host, port,
+			"libmicrohttpd could not start (see the message above)");
+		free(a);
+		return GSLB_ESYS;
+	}
+	di = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	a->port = di && di->port ? di->port : port;
+	log_info("listening proto=admin address=%s port=%u", a->host, (unsigned)a->port);
+	*out = a;
+	return GSLB_OK;
+}
+
+void admin_stop(struct admin *a)
+{
+	if (!a)
+		return;
+	/* Joins the polling thread: no request runs after this returns. */
+	MHD_stop_daemon(a->daemon);
+	free(a);
+}

@@ -1,0 +1,709 @@
+/* gslbctl: the operators' command line over the admin listener of a
+ * running gslbd. It only speaks HTTP to the daemon (libcurl) and prints
+ * what comes back, as tables for people or as the daemon's JSON for
+ * scripts; the daemon decides everything. Exit codes tell scripts whether
+ * the daemon refused (1), the command line was wrong (2) or the daemon could
+ * not be reached (3). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "gslb/config.h"
+#include "gslb/explain.h"
+
+#define CTL_DEFAULT_SERVER "127.0.0.1:8053"
+#define CTL_DEFAULT_PORT 8053
+/* A status of thousands of members is a few MiB; anything far larger is
+ * not an admin listener answering. */
+#define CTL_MAX_BODY (64u * 1024u * 1024u)
+
+enum ctl_exit {
+	CTL_OK = 0,
+	CTL_REFUSED = 1,     /* the daemon answered with an error */
+	CTL_USAGE = 2,       /* bad command line or config file */
+	CTL_UNREACHABLE = 3, /* no answer from the admin listener */
+};
+
+struct ctl {
+	char server[300]; /* HOST:PORT as shown in messages */
+	char base[320];   /* http://HOST:PORT */
+	int json;
+	long timeout;
+};
+
+struct ctl_buf {
+	char *data;
+	size_t len;
+	int overflow;
+};
+
+struct ctl_resp {
+	long status;
+	struct ctl_buf body;
+	json_t *json; /* parsed body when it is JSON, else NULL */
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: gslbctl [-s HOST:PORT] [-c FILE] [--json] COMMAND [ARG]...\n"
+		"Control a running gslbd through its admin listener.\n"
+		"\n"
+		"Commands:\n"
+		"  status                 regions, then every service's pools and members\n"
+		"                         with state, admin override, last change and reason\n"
+		"  drain TARGET           no new answers for TARGET (still probed)\n"
+		"  undrain TARGET         end a drain\n"
+		"  force-up TARGET        answer TARGET whatever the probes say\n"
+		"  force-down TARGET      never answer TARGET\n"
+		"  clear TARGET           remove any override on TARGET\n"
+		"  explain ADDRESS NAME   how NAME is answered for a client in ADDRESS[/PREFIX]\n"
+		"  reload                 re-read the configuration, zones and GeoIP data\n"
+		"  metrics                print the Prometheus metrics\n"
+		"\n"
+		"Targets:\n"
+		"  region:REGION                      every pool in a region\n"
+		"  pool:SERVICE/REGION                one service's pool in a region\n"
+		"  member:SERVICE/REGION/ADDRESS      one member of a pool\n"
+		"\n"
+		"Options:\n"
+		"  -s, --server HOST:PORT  admin listener to talk to (default: listen.admin\n"
+		"                          from the -c file, else %s)\n"
+		"  -c, --config FILE       read listen.admin from this gslbd configuration\n"
+		"  -j, --json              print the daemon's JSON instead of text\n"
+		"  -t, --timeout SECONDS   give up on the daemon after this long (default 30)\n"
+		"  -h, --help              show this help and exit\n"
+		"  -V, --version           show the version and exit\n"
+		"\n"
+		"Exit status:\n"
+		"  0  done\n"
+		"  1  the daemon refused or failed the request (its message is printed)\n"
+		"  2  usage error: bad command line or unreadable configuration file\n"
+		"  3  the admin listener could not be reached\n",
+		CTL_DEFAULT_SERVER);
+}
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "gslbctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'gslbctl --help'.\n");
+	return CTL_USAGE;
+}
+
+/* ------------------------------------------------------------ server */
+
+static int set_server(struct ctl *c, const char *hostport)
+{
+	int n1 = snprintf(c->server, sizeof(c->server), "%s", hostport);
+	int n2 = snprintf(c->base, sizeof(c->base), "http://%s", hostport);
+
+	if (n1 < 0 || (size_t)n1 >= sizeof(c->server) || n2 < 0 || (size_t)n2 >= sizeof(c->base))
+		return -1;
+	return 0;
+}
+
+/* -s HOST:PORT. Numeric addresses go through the daemon's own parser (so
+ * "[::1]:8053" and "::1" work as in gslb.conf); a host name is passed to
+ * libcurl as written, with the default port added when none is given. */
+static int server_from_arg(struct ctl *c, const char *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char host[INET6_ADDRSTRLEN], hp[300];
+
+	if (conf_parse_hostport(s, CTL_DEFAULT_PORT, &ss, &len) == 0) {
+		unsigned port;
+		if (ss.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *in6 =
+				(const struct sockaddr_in6 *)(const void *)&ss;
+			inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+			port = ntohs(in6->sin6_port);
+			snprintf(hp, sizeof(hp), "[%s]:%u", host, port);
+		} else {
+			const struct sockaddr_in *in =
+				(const struct sockaddr_in *)(const void *)&ss;
+			inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+			port = ntohs(in->sin_port);
+			snprintf(hp, sizeof(hp), "%s:%u", host, port);
+		}
+		if (port == 0)
+			return -1;
+		return set_server(c, hp);
+	}
+	/* host name[:port] */
+	const char *colon = strrchr(s, ':');
+	size_t hlen = colon ? (size_t)(colon - s) : strlen(s);
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	for (size_t i = 0; i < hlen; i++) {
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
+			return -1;
+	}
+	if (colon) {
+		char *end;
+		errno = 0;
+		unsigned long port = strtoul(colon + 1, &end, 10);
+		if (errno || *end || end == colon + 1 || port == 0 || port > 65535)
+			return -1;
+		return set_server(c, s);
+	}
+	snprintf(hp, sizeof(hp), "%s:%u", s, CTL_DEFAULT_PORT);
+	return set_server(c, hp);
+}
+
+/* listen.admin of a gslbd config. A wildcard address is reached on
+ * loopback, where the daemon also accepts control requests. */
+static int server_from_config(struct ctl *c, const char *path)
+{
+	struct conf *conf = NULL;
+	char err[1024] = "";
+	char host[INET6_ADDRSTRLEN], hp[300];
+	unsigned port = 0;
+	int rc;
+
+	rc = conf_load(path, &conf, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "gslbctl: %s\n", err[0] ? err : path);
+		return CTL_USAGE;
+	}
+	if (!conf->admin) {
+		fprintf(stderr, "gslbctl: %s: no listen.admin address; use -s HOST:PORT\n", path);
+		rc = CTL_USAGE;
+		goto out;
+	}
+	if (conf->admin->addr.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+			(const struct sockaddr_in6 *)(const void *)&conf->admin->addr;
+		struct in6_addr ip = in6->sin6_addr;
+		if (IN6_IS_ADDR_UNSPECIFIED(&ip))
+			ip = in6addr_loopback;
+		inet_ntop(AF_INET6, &ip, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+		snprintf(hp, sizeof(hp), "[%s]:%u", host, port);
+	} else {
+		const struct sockaddr_in *in =
+			(const struct sockaddr_in *)(const void *)&conf->admin->addr;
+		struct in_addr ip = in->sin_addr;
+		if (ip.s_addr == htonl(INADDR_ANY))
+			ip.s_addr = htonl(INADDR_LOOPBACK);
+		inet_ntop(AF_INET, &ip, host, sizeof(host));
+		port = ntohs(in->sin_port);
+		snprintf(hp, sizeof(hp), "%s:%u", host, port);
+	}
+	if (port == 0) {
+		fprintf(stderr,
+			"gslbctl: %s: listen.admin \"%s\" has port 0 (picked at start-up); "
+			"use -s HOST:PORT with the port gslbd logged\n",
+			path, conf->admin->text);
+		rc = CTL_USAGE;
+		goto out;
+	}
+	rc = set_server(c, hp) ? CTL_USAGE : CTL_OK;
+out:
+	conf_free(conf);
+	return rc;
+}
+
+/* ------------------------------------------------------------ HTTP */
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct ctl_buf *b = userdata;
+	size_t n = size * nmemb;
+
+	if (b->len + n > CTL_MAX_BODY) {
+		b->overflow = 1;
+		return 0; /* makes libcurl fail the transfer */
+	}
+	char *p = realloc(b->data, b->len + n + 1);
+	if (!p)
+		return 0;
+	memcpy(p + b->len, ptr, n);
+	b->data = p;
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+static void resp_free(struct ctl_resp *r)
+{
+	free(r->body.data);
+	json_decref(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+/* method "GET" or "POST"; path with its query string already escaped.
+ * Returns CTL_OK with r filled (any HTTP status), or CTL_UNREACHABLE after
+ * printing why. */
+static int request(const struct ctl *c, const char *method, const char *path, struct ctl_resp *r)
+{
+	char url[4096], errbuf[CURL_ERROR_SIZE] = "";
+	CURL *h;
+	CURLcode cc;
+	int rc = CTL_OK;
+
+	memset(r, 0, sizeof(*r));
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", c->base, path) >= sizeof(url)) {
+		fprintf(stderr, "gslbctl: request too long\n");
+		return CTL_USAGE;
+	}
+	h = curl_easy_init();
+	if (!h) {
+		fprintf(stderr, "gslbctl: cannot initialise libcurl\n");
+		return CTL_UNREACHABLE;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	/* The admin listener is local to the operator's machine or network:
+	 * an http_proxy from the environment must not carry control
+	 * requests elsewhere. */
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->body);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "gslbctl/" PACKAGE_VERSION);
+	if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
+	}
+	cc = curl_easy_perform(h);
+	if (cc != CURLE_OK) {
+		long oserr = 0;
+		const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
+		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+		if (r->body.overflow)
+			why = "answer too large";
+		else if (cc == CURLE_COULDNT_CONNECT && oserr)
+			why = strerror((int)oserr);
+		fprintf(stderr, "gslbctl: cannot reach the admin listener at %s: %s\n", c->server,
+			why);
+		resp_free(r);
+		rc = CTL_UNREACHABLE;
+		goto out;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	if (r->body.data)
+		r->json = json_loadb(r->body.data, r->body.len, 0, NULL);
+out:
+	curl_easy_cleanup(h);
+	return rc;
+}
+
+/* An error answer: the daemon's message, or the status line when the body
+ * is not the API's JSON (a proxy, another program on the port). */
+static int refused(const char *what, const struct ctl_resp *r)
+{
+	const char *msg = json_string_value(json_object_get(r->json, "error"));
+
+	if (msg)
+		fprintf(stderr, "gslbctl: %s: %s (HTTP %ld)\n", what, msg, r->status);
+	else
+		fprintf(stderr, "gslbctl: %s: the daemon answered HTTP %ld\n", what, r->status);
+	return CTL_REFUSED;
+}
+
+static void print_json(const json_t *j)
+{
+	char *txt = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	if (txt)
+		printf("%s\n", txt);
+	free(txt);
+}
+
+/* ------------------------------------------------------------ status */
+
+static const char *jstr(const json_t *o, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : dflt;
+}
+
+static int jbool(const json_t *o, const char *key) { return json_is_true(json_object_get(o, key)); }
+
+static void fmt_since(const json_t *v, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t t;
+
+	if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	t = (time_t)json_integer_value(v);
+	if (!gmtime_r(&t, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "%lld", (long long)t);
+}
+
+static void fmt_number(const json_t *v, char *buf, size_t len)
+{
+	if (json_is_integer(v))
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(buf, len, "%g", json_real_value(v));
+	else
+		snprintf(buf, len, "-");
+}
+
+static int width(const json_t *arr, const char *key, int min)
+{
+	size_t i;
+	const json_t *o;
+	int w = min;
+
+	json_array_foreach(arr, i, o)
+	{
+		int n = (int)strlen(jstr(o, key, ""));
+		if (n > w)
+			w = n;
+	}
+	return w;
+}
+
+static const char *pool_state(const json_t *p)
+{
+	const json_t *up = json_object_get(p, "up");
+
+	if (!json_is_boolean(up))
+		return "unknown";
+	if (!json_is_true(up))
+		return "down";
+	return jbool(p, "failing") ? "failing" : "up";
+}
+
+static void print_members(const json_t *members)
+{
+	size_t i;
+	const json_t *m;
+	int aw = 7;
+
+	json_array_foreach(members, i, m)
+	{
+		int n = (int)strlen(jstr(m, "address", jstr(m, "member", "")));
+		if (n > aw)
+			aw = n;
+	}
+	printf("    %-*s  %-7s  %-10s  %-6s  %-6s  %-20s  %s\n", aw, "MEMBER", "STATE", "ADMIN",
+	       "USABLE", "WEIGHT", "SINCE", "REASON");
+	json_array_foreach(members, i, m)
+	{
+		char since[32], weight[24];
+		const char *addr = jstr(m, "address", NULL);
+		const char *text = jstr(m, "member", "");
+		const char *state = jstr(m, "state", "unknown");
+		char st[24];
+
+		snprintf(st, sizeof(st), "%s%s", state, jbool(m, "failing") ? "!" : "");
+		fmt_since(json_object_get(m, "since"), since, sizeof(since));
+		fmt_number(json_object_get(m, "weight"), weight, sizeof(weight));
+		printf("    %-*s  %-7s  %-10s  %-6s  %-6s  %-20s  %s", aw, addr ? addr : text, st,
+		       jstr(m, "admin", "none"), jbool(m, "usable") ? "yes" : "no", weight, since,
+		       jstr(m, "reason", ""));
+		/* A host-name member answers with its resolved addresses. */
+		if (addr && strcmp(addr, text) != 0 && *text)
+			printf("%s(member %s)", *jstr(m, "reason", "") ? " " : "", text);
+		printf("\n");
+	}
+}
+
+static void print_status(const json_t *st)
+{
+	const json_t *regions = json_object_get(st, "regions");
+	const json_t *services = json_object_get(st, "services");
+	const json_t *overrides = json_object_get(st, "overrides");
+	const json_t *o;
+	size_t i;
+	int w;
+
+	printf("gslbd %s, configuration generation %lld\n", jstr(st, "version", "?"),
+	       (long long)json_integer_value(json_object_get(st, "generation")));
+	printf("\n");
+	w = width(regions, "name", 6);
+	printf("%-*s  %-10s  %9s  %10s\n", w, "REGION", "ADMIN", "LAT", "LON");
+	json_array_foreach(regions, i, o)
+	{
+		printf("%-*s  %-10s  %9.4f  %10.4f\n", w, jstr(o, "name", "?"),
+		       jstr(o, "admin", "none"), json_number_value(json_object_get(o, "lat")),
+		       json_number_value(json_object_get(o, "lon")));
+	}
+	json_array_foreach(services, i, o)
+	{
+		const json_t *pools = json_object_get(o, "pools");
+		const json_t *p;
+		size_t k;
+
+		printf("\nservice %s  ttl=%lld  when_all_down=%s\n", jstr(o, "name", "?"),
+		       (long long)json_integer_value(json_object_get(o, "ttl")),
+		       jstr(o, "when_all_down", "?"));
+		json_array_foreach(pools, k, p)
+		{
+			char since[32], min_up[24];
+			const json_t *members = json_object_get(p, "members");
+			fmt_since(json_object_get(p, "since"), since, sizeof(since));
+			fmt_number(json_object_get(p, "min_up"), min_up, sizeof(min_up));
+			printf("  pool %s: %s  admin=%s  check=%s  min_up=%s  since=%s  reason=\"%s\"\n",
+			       jstr(p, "region", "?"), pool_state(p), jstr(p, "admin", "none"),
+			       jstr(p, "check", "-"), min_up, since, jstr(p, "reason", ""));
+			if (json_array_size(members))
+				print_members(members);
+		}
+	}
+	if (json_array_size(overrides)) {
+		printf("\n%-50s  %-10s  %s\n", "OVERRIDE", "STATE", "SINCE");
+		json_array_foreach(overrides, i, o)
+		{
+			char since[32];
+			const char *state =
+				jstr(o, "state", jstr(o, "admin", jstr(o, "action", "?")));
+			fmt_since(json_object_get(o, "since"), since, sizeof(since));
+			printf("%-50s  %-10s  %s\n", jstr(o, "target", "?"), state, since);
+		}
+	}
+	printf("\n(state! = up but failing its latest probes)\n");
+}
+
+/* ------------------------------------------------------------ commands */
+
+static int cmd_status(const struct ctl *c)
+{
+	struct ctl_resp r;
+	int rc = request(c, "GET", "/status", &r);
+
+	if (rc)
+		return rc;
+	if (r.status != 200)
+		rc = refused("status", &r);
+	else if (!json_is_object(r.json))
+		rc = refused("status (not JSON)", &r);
+	else if (c->json)
+		print_json(r.json);
+	else
+		print_status(r.json);
+	resp_free(&r);
+	return rc;
+}
+
+static char *escape(const char *s) { return curl_easy_escape(NULL, s, 0); }
+
+static int cmd_override(const struct ctl *c, const char *action, const char *target)
+{
+	char path[2048], what[600];
+	struct ctl_resp r;
+	char *t = escape(target);
+	int rc;
+
+	if (!t)
+		return CTL_REFUSED;
+	snprintf(path, sizeof(path), "/override?action=%s&target=%s", action, t);
+	curl_free(t);
+	snprintf(what, sizeof(what), "%s %s", action, target);
+	rc = request(c, "POST", path, &r);
+	if (rc)
+		return rc;
+	if (r.status != 200) {
+		rc = refused(what, &r);
+	} else if (c->json && r.json) {
+		print_json(r.json);
+	} else {
+		printf("%s %s: ok\n", action, jstr(r.json, "target", target));
+	}
+	resp_free(&r);
+	return rc;
+}
+
+static int cmd_explain(const struct ctl *c, const char *address, const char *name)
+{
+	char path[2048];
+	struct ctl_resp r;
+	char *ea = escape(address), *en = escape(name);
+	int rc;
+
+	if (!ea || !en) {
+		curl_free(ea);
+		curl_free(en);
+		return CTL_REFUSED;
+	}
+	snprintf(path, sizeof(path), "/explain?address=%s&name=%s", ea, en);
+	curl_free(ea);
+	curl_free(en);
+	rc = request(c, "GET", path, &r);
+	if (rc)
+		return rc;
+	if (r.status != 200)
+		rc = refused("explain", &r);
+	else if (!json_is_object(r.json))
+		rc = refused("explain (not JSON)", &r);
+	else if (c->json)
+		print_json(r.json);
+	else
+		explain_print(r.json, stdout); /* the same text as gslbd --explain */
+	resp_free(&r);
+	return rc;
+}
+
+static int cmd_reload(const struct ctl *c)
+{
+	struct ctl_resp r;
+	int rc = request(c, "POST", "/reload", &r);
+
+	if (rc)
+		return rc;
+	if (r.status != 200)
+		rc = refused("reload", &r);
+	else if (c->json && r.json)
+		print_json(r.json);
+	else
+		printf("reload: ok\n");
+	resp_free(&r);
+	return rc;
+}
+
+static int cmd_metrics(const struct ctl *c)
+{
+	struct ctl_resp r;
+	int rc = request(c, "GET", "/metrics", &r);
+
+	if (rc)
+		return rc;
+	if (r.status != 200)
+		rc = refused("metrics", &r);
+	else if (r.body.len)
+		fwrite(r.body.data, 1, r.body.len, stdout);
+	resp_free(&r);
+	return rc;
+}
+
+static int is_override_action(const char *s)
+{
+	static const char *const actions[] = { "drain", "undrain", "force-up", "force-down",
+					       "clear" };
+
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (strcmp(s, actions[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Checks the arguments before anything is sent, so that a usage error never
+ * reaches the daemon. */
+static int run(const struct ctl *c, int argc, char **argv)
+{
+	const char *cmd = argv[0];
+	int nargs = argc - 1;
+
+	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "reload") == 0 ||
+	    strcmp(cmd, "metrics") == 0) {
+		if (nargs != 0)
+			return usage_error("%s takes no arguments", cmd);
+		if (cmd[0] == 's')
+			return cmd_status(c);
+		if (cmd[0] == 'r')
+			return cmd_reload(c);
+		return cmd_metrics(c);
+	}
+	if (is_override_action(cmd)) {
+		if (nargs != 1)
+			return usage_error("%s needs one TARGET: region:R, pool:SERVICE/R or "
+					   "member:SERVICE/R/ADDRESS",
+					   cmd);
+		return cmd_override(c, cmd, argv[1]);
+	}
+	if (strcmp(cmd, "explain") == 0) {
+		if (nargs != 2)
+			return usage_error("%s needs ADDRESS[/PREFIX] and NAME", cmd);
+		return cmd_explain(c, argv[1], argv[2]);
+	}
+	return usage_error("unknown command \"%s\"", cmd);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "server", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl c = { .timeout = 30 };
+	const char *server = NULL, *config = NULL;
+	int opt, rc;
+
+	for (;;) {
+		opt = getopt_long(argc, argv, "s:c:jt:hV", opts, NULL);
+		if (opt == -1)
+			break;
+		switch (opt) {
+		case 's':
+			server = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'j':
+			c.json = 1;
+			break;
+		case 't': {
+			char *end;
+			errno = 0;
+			long t = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || t < 1 || t > 3600)
+				return usage_error("bad timeout \"%s\": whole seconds, 1 to 3600",
+						   optarg);
+			c.timeout = t;
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return CTL_OK;
+		case 'V':
+			printf("gslbctl %s\n", PACKAGE_VERSION);
+			return CTL_OK;
+		default:
+			fprintf(stderr, "Try 'gslbctl --help'.\n");
+			return CTL_USAGE;
+		}
+	}
+	if (optind >= argc)
+		return usage_error("%s", "no command given");
+	if (server) {
+		if (server_from_arg(&c, server))
+			return usage_error("bad server \"%s\": HOST:PORT or [IPV6]:PORT", server);
+	} else if (config) {
+		rc = server_from_config(&c, config);
+		if (rc)
+			return rc;
+	} else {
+		set_server(&c, CTL_DEFAULT_SERVER);
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "gslbctl: cannot initialise libcurl\n");
+		return CTL_UNREACHABLE;
+	}
+	rc = run(&c, argc - optind, argv + optind);
+	curl_global_cleanup();
+	return rc;
+}
