@@ -9,7 +9,9 @@
  *   bits 4-5  response buffer capacity: 65535, 4096, 1232, 512
  *   bit 6     no peer at all (NULL, as the unit tests call it)
  *
- * The snapshot is loaded once from tests/fuzz/fuzz.conf, found through
+ * The snapshot is loaded once from tests/fuzz/fuzz.conf (zones with every
+ * lookup path, the demo GeoIP data, regions and services, so that the client
+ * subnet and the peer address reach the decision engine), found through
  * $GSLB_FUZZ_CONF, $GSLB_SRCDIR, the source directory compiled in, or the
  * binary's own location. Besides the sanitizers, each response is checked
  * for what must hold whatever the query: it fits the buffer and the transport,
@@ -119,8 +121,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		return 0;
 	log_set_level(LOG_LVL_ERR);
 	if (!find_conf(path, sizeof(path))) {
-		fprintf(stderr, "fuzz_dns: cannot find tests/fuzz/fuzz.conf; "
-				"set GSLB_SRCDIR to the source tree or GSLB_FUZZ_CONF to the file\n");
+		fprintf(stderr,
+			"fuzz_dns: cannot find tests/fuzz/fuzz.conf; "
+			"set GSLB_SRCDIR to the source tree or GSLB_FUZZ_CONF to the file\n");
 		exit(2);
 	}
 	err[0] = '\0';
@@ -179,8 +182,8 @@ static int check_name(const uint8_t *msg, size_t len, size_t *pos)
 	}
 }
 
-static void check_response(const uint8_t *q, size_t qlen, const uint8_t *r, size_t rlen,
-			   size_t cap, enum dns_transport transport)
+static void check_response(const uint8_t *q, size_t qlen, const uint8_t *r, size_t rlen, size_t cap,
+			   enum dns_transport transport)
 {
 	unsigned qd, an, ns, ar, i;
 	size_t pos = DNS_HEADER_LEN;
@@ -236,17 +239,32 @@ static void check_response(const uint8_t *q, size_t qlen, const uint8_t *r, size
 		fuzz_fail("UDP response over 512 bytes without OPT");
 }
 
+/* FNV-1a: stands in for the worker's per-query randomness (weighted picks). */
+static uint32_t input_hash(const uint8_t *data, size_t size)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < size; i++) {
+		h ^= data[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const size_t caps[4] = { 65535, 4096, 1232, 512 };
+	/* Peers the demo GeoIP data in fuzz.conf knows: none, Warsaw, Ashburn,
+	 * an override; loopback, Dublin, Singapore, Warsaw v4-mapped. */
 	static const uint8_t v4[4][4] = {
-		{ 127, 0, 0, 1 }, { 192, 0, 2, 77 }, { 198, 51, 100, 9 }, { 10, 1, 2, 3 }
+		{ 127, 0, 0, 1 }, { 83, 0, 0, 1 }, { 4, 0, 0, 1 }, { 10, 8, 1, 2 }
 	};
 	static const uint8_t v6[4][16] = {
 		{ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 },
-		{ 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x77 },
-		{ 0x2a, 0x00, 0x14, 0x50, 0x40, 0x01, 0x08, 0x10, 0, 0, 0, 0, 0, 0, 0x20, 0x0e },
-		{ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1 } /* v4-mapped */
+		{ 0x2a, 0x00, 0x14, 0x50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01 },
+		{ 0x20, 0x01, 0x0d, 0xb8, 0, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x07 },
+		{ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 83, 0, 0, 1 } /* v4-mapped */
 	};
 	struct sockaddr_in sin;
 	struct sockaddr_in6 sin6;
@@ -279,6 +297,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req.resp = resp;
 	req.resp_cap = cap;
 	req.transport = (ctl & 1) ? DNS_TCP : DNS_UDP;
+	req.entropy = input_hash(data, size); /* varied, yet reproducible per input */
 	if (ctl & 0x40) {
 		req.peer = NULL;
 		req.peer_len = 0;

@@ -215,6 +215,48 @@ def corpus():
     c["ancount-1"] = ctl() + header(an=1) + hq + b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x7f\x00\x00\x01"
     c["nscount-bogus"] = ctl() + header(ns=3) + hq
     c["arcount-overrun"] = ctl() + header(ar=5) + hq + opt_rr()
+    # Services (fuzz.conf): the decision engine, from the peer or the ECS.
+    ECS = dns.edns.ECSOption
+    geo = "geo.example.com"
+    c["geo-peer-none"] = ctl() + query(geo, "A", edns=0)
+    c["geo-peer-pl"] = ctl(addr=1) + query(geo, "A", edns=0)
+    c["geo-peer-us-aaaa"] = ctl(addr=2) + query(geo, "AAAA", edns=0)
+    c["geo-peer-override"] = ctl(addr=3) + query(geo, "A")
+    c["geo-peer-v6-ie"] = ctl(v6=True, addr=1) + query(geo, "AAAA", edns=0)
+    c["geo-peer-v6-sg-tcp"] = ctl(tcp=True, v6=True, addr=2) + query(geo, "A", edns=0)
+    c["geo-peer-v4mapped"] = ctl(v6=True, addr=3) + query(geo, "A", edns=0)
+    c["geo-ecs-pl"] = ctl() + query(geo, "A", edns=0, options=[ECS("83.1.2.0", 24)])
+    c["geo-ecs-de-net-rule"] = ctl() + query(geo, "AAAA", edns=0, options=[ECS("5.9.1.0", 24)])
+    c["geo-ecs-au-continent"] = ctl() + query(geo, "A", edns=0, options=[ECS("1.0.0.0", 24)])
+    c["geo-ecs-us-ca"] = ctl() + query(geo, "A", edns=0, options=[ECS("8.8.8.0", 24)])
+    c["geo-ecs-sg-aaaa-nodata"] = ctl() + query(geo, "AAAA", edns=0,
+                                                options=[ECS("175.41.128.0", 24)])
+    c["geo-ecs-v6-ie"] = ctl() + query(geo, "AAAA", edns=0, options=[ECS("2a00:1450:4001::", 48)])
+    c["geo-ecs-override-v6"] = ctl() + query(geo, "AAAA", edns=0,
+                                             options=[ECS("2001:db8:ffff::", 48)])
+    c["geo-ecs-override-nested"] = ctl() + query(geo, "A", edns=0, options=[ECS("10.8.3.0", 24)])
+    c["geo-ecs-coords-override"] = ctl() + query(geo, "A", edns=0,
+                                                 options=[ECS("192.0.2.128", 25)])
+    c["geo-ecs-nat64"] = ctl() + query(geo, "A", edns=0, options=[ECS("64:ff9b::", 120)])
+    c["geo-ecs-6to4"] = ctl() + query(geo, "A", edns=0, options=[ECS("2002:5300:1::", 48)])
+    c["geo-ecs-prefix0"] = ctl(addr=1) + query(geo, "A", edns=0, options=[ECS("0.0.0.0", 0)])
+    c["geo-ecs-v4-32"] = ctl() + query(geo, "A", edns=0, options=[ECS("83.1.2.3", 32)])
+    c["geo-ecs-v6-128"] = ctl() + query(geo, "AAAA", edns=0, options=[ECS("2804::1", 128)])
+    c["geo-ecs-unknown-net"] = ctl() + query(geo, "A", edns=0, options=[ECS("100.64.0.0", 10)])
+    c["geo-any"] = ctl() + query(geo, "ANY", edns=0, options=[ECS("27.0.0.0", 24)])
+    c["geo-txt-nodata"] = ctl() + query(geo, "TXT", edns=0, options=[ECS("27.0.0.0", 24)])
+    c["geo-mixed-case-tcp"] = ctl(tcp=True) + query("GeO.ExAmPlE.CoM", "A", edns=0,
+                                                    options=[ECS("4.1.0.0", 16)])
+    c["geo-apex-service"] = ctl() + query("example.net", "A", edns=0, options=[ECS("83.0.0.0", 16)])
+    c["geo-apex-soa"] = ctl() + query("example.net", "SOA", edns=0, options=[ECS("83.0.0.0", 16)])
+    c["geo-cdn-eu"] = ctl() + query("img.cdn.example.com", "A", edns=0,
+                                    options=[ECS("81.2.69.0", 24)])
+    c["geo-cdn-us"] = ctl() + query("a.b.cdn.example.com", "AAAA", edns=0,
+                                    options=[ECS("24.48.0.0", 16)])
+    c["geo-cdn-ap-out"] = ctl() + query("x.cdn.example.com", "A", edns=0, options=[ECS("1.0.0.0", 24)])
+    c["geo-cdn-itself"] = ctl() + query("cdn.example.com", "A", edns=0)
+    c["geo-two-ecs"] = ctl() + query(geo, "A", edns=0, options=[ECS("83.1.2.0", 24),
+                                                                ECS("4.0.0.0", 24)])
     c["no-peer"] = ctl(nopeer=True) + query("www.example.com", "A", edns=0)
     c["peer-v4mapped"] = ctl(v6=True, addr=3) + query("www.example.com", "A", edns=0)
     return c
