@@ -22,7 +22,10 @@ esac
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=${FUZZ_WORKDIR:-$root/build-fuzz}
 cc=${FUZZ_CC:-clang}
-mods="ldns libmaxminddb libcurl libcares libconfig liburcu-memb libuv jansson"
+# The libraries configure.ac checks for (every GSLB_PKG but the test-only cmocka).
+mods=$(sed -n 's/^[[:space:]]*GSLB_PKG(\[[A-Z_]*\], *\[\([a-z0-9_.+-]*\).*/\1/p' \
+	"$root/configure.ac" | grep -vx cmocka | tr '\n' ' ')
+[ -n "$mods" ] || { echo "$0: no GSLB_PKG module found in configure.ac" >&2; exit 1; }
 
 command -v "$cc" >/dev/null || { echo "$0: $cc not found (Debian: clang)" >&2; exit 1; }
 pkg-config --exists $mods || { echo "$0: pkg-config cannot find: $mods" >&2; exit 1; }
@@ -50,19 +53,28 @@ common="-g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all -Wall -Wno-unus
 
 echo "fuzz: building with $($cc --version | head -n1)"
 objs=()
+# Every module but the daemon's network side and the programs' main()s.
 for src in "$root"/gslb/*.c; do
 	base=$(basename "$src" .c)
 	case $base in
 	main | server) continue ;;
 	esac
+	if grep -qE '^int[[:space:]]+main[[:space:]]*\(' "$src"; then
+		continue
+	fi
 	# shellcheck disable=SC2086
 	"$cc" $common $deps_cflags -fsanitize=fuzzer-no-link,address,undefined \
 		-c "$src" -o "$work/obj/$base.o"
 	objs+=("$work/obj/$base.o")
 done
+# An archive, as libgslb.a in the autotools build: the harness pulls in only
+# the modules it needs.
+rm -f "$work/libgslb-fuzz.a"
+ar rcs "$work/libgslb-fuzz.a" "${objs[@]}"
 # shellcheck disable=SC2086
 "$cc" $common $deps_cflags -fsanitize=fuzzer,address,undefined \
-	"$root/tests/fuzz/fuzz_dns.c" "${objs[@]}" $deps_libs -lpthread -o "$work/fuzz_dns"
+	"$root/tests/fuzz/fuzz_dns.c" "$work/libgslb-fuzz.a" $deps_libs -lpthread -lm \
+	-o "$work/fuzz_dns"
 
 rm -rf "$work/corpus"
 cp -R "$root/tests/fuzz/corpus/dns" "$work/corpus"
