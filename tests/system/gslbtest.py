@@ -33,6 +33,7 @@ SRCDIR = os.path.abspath(
     or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 BUILDDIR = os.path.abspath(os.environ.get("GSLB_BUILDDIR") or SRCDIR)
 GSLBD = os.environ.get("GSLBD") or os.path.join(BUILDDIR, "gslbd")
+GSLBCTL = os.environ.get("GSLBCTL") or os.path.join(BUILDDIR, "gslbctl")
 DATADIR = os.path.join(SRCDIR, "tests", "data")
 ZONEDIR = os.path.join(DATADIR, "zones")
 
@@ -409,16 +410,19 @@ class Server:
 
 
 LISTEN_RE = re.compile(r"listening proto=(udp|tcp) address=\[?([0-9a-fA-F.:]+)\]? port=(\d+)")
+ADMIN_RE = re.compile(r"listening proto=admin address=\[?([0-9a-fA-F.:]+)\]? port=(\d+)")
 
 
 def gslbd_config(workdir, zones=TEST_ZONES, nsid=NSID, identity=IDENTITY, version=VERSION,
                  idle_timeout=10.0, max_connections=1024, max_queries=0, workers=2,
-                 listen=("127.0.0.1:0", "[::1]:0"), extra=""):
-    """The text of a gslbd config serving zones from the test data."""
+                 listen=("127.0.0.1:0", "[::1]:0"), extra="", admin=None):
+    """The text of a gslbd config serving zones from the test data.
+    admin: listen.admin ("127.0.0.1:0"), None for no admin listener."""
+    admin_line = ' admin = "%s";' % admin if admin is not None else ""
     lines = [
         "# written by tests/system/gslbtest.py",
         'directory = "%s";' % workdir,
-        "listen = { dns = [ %s ]; };" % ", ".join('"%s"' % a for a in listen),
+        "listen = { dns = [ %s ];%s };" % (", ".join('"%s"' % a for a in listen), admin_line),
         "workers = %d;" % workers,
         "zones = (",
         ",\n".join('  { origin = "%s"; file = "%s"; }' % (o, os.path.join(ZONEDIR, f))
@@ -475,6 +479,19 @@ class Gslbd(Server):
             raise ServerError("gslbd did not log listeners %s:\n%s"
                               % (sorted(missing), self.stderr_text()[-4000:]))
         return self
+
+    def admin_address(self, timeout=START_TIMEOUT):
+        """(host, port) of the admin listener, from its "listening
+        proto=admin" log line (port 0 in the config picks a free port)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = ADMIN_RE.search(self.stderr_text())
+            if m:
+                return m.group(1), int(m.group(2))
+            if not self.alive() or time.monotonic() > deadline:
+                raise ServerError("gslbd did not log its admin listener:\n%s"
+                                  % self.stderr_text()[-4000:])
+            time.sleep(0.02)
 
     def check_stopped_cleanly(self):
         """SIGTERM, then a list of problems (empty when all is well)."""
