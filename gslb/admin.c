@@ -606,8 +606,15 @@ static admin_mhd_result admin_access(void *cls, struct MHD_Connection *conn, con
 	(void)version;
 	(void)upload_data;
 	if (!req) {
-		/* First call: headers only. Answer on a later call, once any
-		 * body has been read (or refused). */
+		/* First call: headers only. A body announced too large is
+		 * refused now, before it is read; otherwise answer on a later
+		 * call, once any body has been read. */
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > ADMIN_MAX_BODY) {
+			reply_error(&r, ADMIN_HTTP_TOO_LARGE, "request body too large");
+			return admin_send(conn, &r);
+		}
 		req = calloc(1, sizeof(*req));
 		if (!req)
 			return MHD_NO;
@@ -617,10 +624,9 @@ static admin_mhd_result admin_access(void *cls, struct MHD_Connection *conn, con
 	if (*upload_data_size) {
 		req->body_len += *upload_data_size;
 		*upload_data_size = 0;
-		if (req->body_len <= ADMIN_MAX_BODY)
-			return MHD_YES;
-		reply_error(&r, ADMIN_HTTP_TOO_LARGE, "request body too large");
-		return admin_send(conn, &r);
+		/* Chunked and larger than announced: no answer can be queued
+		 * in the middle of a body, so the connection is closed. */
+		return req->body_len <= ADMIN_MAX_BODY ? MHD_YES : MHD_NO;
 	}
 	route(a, conn, url, method, &r);
 	ret = admin_send(conn, &r);
