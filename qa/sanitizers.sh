@@ -4,6 +4,12 @@
 # logs of failed tests.
 set -euo pipefail
 
+# A plain closing line from automake's summary: "label: N passed, N failed, N skipped".
+summary() { # label test-suite.log
+	awk -v label="$1" '/^# PASS:/ { p = $3 } /^# (FAIL|ERROR|XPASS):/ { f += $3 }
+		/^# SKIP:/ { s = $3 } END { printf "%s: %d passed, %d failed, %d skipped\n", label, p, f, s }' "$2"
+}
+
 root=$(cd "$(dirname "$0")/.." && pwd)
 builddir=${BUILDDIR:-$root/build-asan}
 jobs=${JOBS:-2}
@@ -28,6 +34,8 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 if ! make check; then
 	echo "sanitizers.sh: make check FAILED under ASan+UBSan; test-suite.log follows" >&2
 	cat "$builddir/test-suite.log" >&2 || true
+	summary sanitizers "$builddir/test-suite.log" || true
 	exit 1
 fi
 echo "sanitizers.sh: all tests passed under ASan+UBSan"
+summary sanitizers "$builddir/test-suite.log"

@@ -6,6 +6,12 @@
 # Prints the logs of failed tests.
 set -euo pipefail
 
+# A plain closing line from automake's summary: "label: N passed, N failed, N skipped".
+summary() { # label test-suite.log
+	awk -v label="$1" '/^# PASS:/ { p = $3 } /^# (FAIL|ERROR|XPASS):/ { f += $3 }
+		/^# SKIP:/ { s = $3 } END { printf "%s: %d passed, %d failed, %d skipped\n", label, p, f, s }' "$2"
+}
+
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=${JOBS:-2}
 cd "$root"
@@ -26,6 +32,8 @@ make -j"$jobs"
 if ! make check; then
 	echo "test.sh: make check FAILED; test-suite.log follows" >&2
 	cat "$builddir/test-suite.log" >&2 || true
+	summary check "$builddir/test-suite.log" || true
 	exit 1
 fi
 echo "test.sh: all tests passed (build in $builddir)"
+summary check "$builddir/test-suite.log"
