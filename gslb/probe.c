@@ -52,7 +52,8 @@
 #define EV_BATCH 256          /* epoll events per wait */
 #define SAVE_EVERY_MS 1000    /* health.state written at most this often */
 #define SOFT_PUBLISH_MS 1000  /* counters and reasons published this often */
-#define FIRST_WINDOW_MS 1000  /* first probes of new targets spread over this */
+#define FIRST_WINDOW_MS 500   /* first probes of new targets spread over this */
+#define HOST_WINDOW_MS 100    /* ... and those of a name's first addresses */
 #define LOOP_MAX_WAIT_MS 1000 /* the loop looks around at least this often */
 #define RETRY_MIN_S 5         /* a failed resolution is retried after this */
 #define RETRY_MAX_S 60        /* ... doubling up to this */
@@ -133,8 +134,8 @@ struct ptarget {
 	ares_channel chan;
 	uint8_t dns_busy, cancelling, body_stop;
 	int64_t started;
-	char *body;
-	size_t blen;
+	char *body; /* grows up to BODY_MAX: hanging probes hold little */
+	size_t blen, bcap;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -632,7 +633,7 @@ static void target_cancel(struct prober *p, struct ptarget *t)
 	}
 	free(t->body);
 	t->body = NULL;
-	t->blen = 0;
+	t->blen = t->bcap = 0;
 	if (t->dns_busy) {
 		t->cancelling = 1;
 		ares_cancel(t->chan); /* dns_done runs and ignores it */
@@ -734,14 +735,22 @@ static size_t body_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 		t->body_stop = 1;
 		return 0;
 	}
-	if (!t->body) {
-		t->body = malloc(BODY_MAX);
-		if (!t->body) {
+	take = n < BODY_MAX - t->blen ? n : BODY_MAX - t->blen;
+	if (t->blen + take > t->bcap) {
+		size_t nc = t->bcap ? t->bcap : 4096;
+		char *nb;
+		while (nc < t->blen + take)
+			nc *= 2;
+		if (nc > BODY_MAX)
+			nc = BODY_MAX;
+		nb = realloc(t->body, nc);
+		if (!nb) {
 			t->body_stop = 1;
 			return 0;
 		}
+		t->body = nb;
+		t->bcap = nc;
 	}
-	take = n < BODY_MAX - t->blen ? n : BODY_MAX - t->blen;
 	memcpy(t->body + t->blen, ptr, take);
 	t->blen += take;
 	return n;
@@ -968,7 +977,7 @@ static void curl_collect(struct prober *p)
 		t->easy = NULL;
 		free(t->body);
 		t->body = NULL;
-		t->blen = 0;
+		t->blen = t->bcap = 0;
 		target_result(p, t, ok, reason);
 	}
 }
@@ -1170,14 +1179,16 @@ static int64_t next_probe(struct prober *p, const struct ptarget *t, int64_t now
 	return at + jitter(p, slot / 10 < iv / 20 ? slot / 10 : iv / 20);
 }
 
-/* A target seen for the first time: its first probe soon (spread over a
- * short window, so a start or a reload is not a burst), its slot somewhere
+/* A target seen for the first time: its first probe soon, spread over a
+ * short window (at most window ms) so that a start or a reload is not a
+ * burst, yet the first round ends within window + timeout; then its slot
  * in the interval. i of n among the targets of its check added together. */
-static void schedule_new(struct prober *p, struct ptarget *t, size_t i, size_t n, int64_t now)
+static void schedule_new(struct prober *p, struct ptarget *t, size_t i, size_t n, int64_t window,
+			 int64_t now)
 {
 	const struct pcheck *pc = t->pp->pc;
 	int64_t iv = pc->interval_ms;
-	int64_t w = iv < FIRST_WINDOW_MS ? iv : FIRST_WINDOW_MS;
+	int64_t w = iv < window ? iv : window;
 	int64_t slot = iv / (int64_t)(n ? n : 1);
 
 	t->phase = n ? (int64_t)i * iv / (int64_t)n + jitter(p, slot / 10) : 0;
@@ -1227,7 +1238,7 @@ static int pool_insert(struct ppool *pp, size_t at, struct ptarget *t)
  * once, new ones start unknown (checked) or up (unchecked). Returns whether
  * anything changed. */
 static int host_apply(struct prober *p, struct phost *h, const struct resolve_addr *a, size_t n,
-		      int64_t now)
+		      int first, int64_t now)
 {
 	struct ppool *pp = h->pp;
 	const struct member *mb = &pp->pool->members[h->member];
@@ -1290,7 +1301,12 @@ static int host_apply(struct prober *p, struct phost *h, const struct resolve_ad
 			pp->pc->ntargets++;
 			if (!p->first_done)
 				p->first_pending++;
-			schedule_new(p, t, inew++, nnew, now);
+			/* a name's first addresses are probed at once: the
+			 * first round waits for them */
+			schedule_new(p, t, inew++, nnew, first ? HOST_WINDOW_MS : FIRST_WINDOW_MS,
+				     now);
+			/* its slot: anywhere, other names' addresses are there too */
+			t->phase = (int64_t)(rnd(p) % (uint64_t)pp->pc->interval_ms);
 		} else {
 			t->fresh = 1;
 		}
@@ -1314,6 +1330,7 @@ static void host_done(void *arg, enum resolve_status status, const struct resolv
 	h->busy = 0;
 	if (status == RESOLVE_CANCELLED)
 		return; /* adopt or stop: rescheduled or gone */
+	int first = !h->attempted;
 	if (!h->attempted) {
 		h->attempted = 1;
 		if (p->first_pending)
@@ -1340,7 +1357,7 @@ static void host_done(void *arg, enum resolve_status status, const struct resolv
 			 pp->svc->name, pp->region, h->name);
 	h->failing = 0;
 	h->retry = 0;
-	if (host_apply(p, h, a, n, now)) {
+	if (host_apply(p, h, a, n, first, now)) {
 		char list[512] = "", at[INET6_ADDRSTRLEN];
 		size_t off = 0;
 		for (size_t k = 0; k < n && off < sizeof(list); k++) {
@@ -1578,7 +1595,8 @@ static void model_schedule(struct prober *p, struct model *m, int64_t now)
 			} else if (t->carried) {
 				sched_set(p, &t->next, now);
 			} else {
-				schedule_new(p, t, pp->pc->inew++, pp->pc->nnew, now);
+				schedule_new(p, t, pp->pc->inew++, pp->pc->nnew, FIRST_WINDOW_MS,
+					     now);
 			}
 		}
 		for (size_t k = 0; k < pp->nhosts; k++) {
