@@ -14,7 +14,8 @@ and DNS answers follow what the probes find.
   tls_verify = false, ca_file with host (Host and SNI sent for the member's
   address), no CA (refused), a host the certificate does not name (refused);
 - tcp and dns checks (a small DNS responder in the test: rcode and
-  expect_answer), and a host-name member resolved from the hosts file.
+  expect_answer), and a host-name member resolved from the hosts file;
+- a reload (SIGHUP) with a changed member list carries states over.
 
 No GeoIP database: every client has an unknown location, so regions are
 tried in config order ("a" first, then "b"). Only 127.0.0.1 is used; every
@@ -24,6 +25,7 @@ port is picked at run time.
 import http.server
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -37,6 +39,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
+import gslbtest
 from gslbtest import make_query
 
 INTERVAL = 1.0
@@ -438,3 +441,37 @@ def test_host_name_member(gslbd_factory, tmp_path):
     wait_answer(srv, "named.example.test", {"127.0.0.1"}, 5.0)
     assert re.search(r"member host name resolved service=named\.example\.test region=a "
                      r"host=localhost\. addresses=127\.0\.0\.1", srv.stderr_text())
+
+
+def test_reload_carries_state(gslbd_factory, backends, tmp_path):
+    """SIGHUP with a changed member list: members that stay keep their
+    state (a down member is not answered again while it is re-probed), a
+    new member is probed, a removed one is gone."""
+    ok, bad, new = backends("ok"), backends("fail"), backends("ok")
+    web = check_conf("web", "http", expect_body="ok")
+    name = "reload.example.test"
+    svc = service_conf(name, "web", [member_conf("192.0.2.1", ok.url()),
+                                     member_conf("192.0.2.2", bad.url())])
+    srv = start(gslbd_factory, tmp_path, [web], [svc])
+    wait_answer(srv, name, {"192.0.2.1"}, FLIP_BOUND + SLACK)
+    wait_log(srv, r'member=192\.0\.2\.2 check=web old=unknown new=down')
+
+    svc = service_conf(name, "web", [member_conf("192.0.2.2", bad.url()),
+                                     member_conf("192.0.2.3", new.url())])
+    with open(srv.config_path, "w") as f:
+        f.write(gslbtest.gslbd_config(srv.workdir, extra=extra_conf(
+            str(tmp_path / "state"), [web], [svc])))
+    srv.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "reloaded what=config" not in srv.stderr_text():
+        assert time.monotonic() < deadline, srv.stderr_text()[-3000:]
+        time.sleep(0.02)
+    assert "prober adopted a new configuration" in srv.stderr_text()
+    # 192.0.2.2 was down and stays down across the reload
+    for _ in range(10):
+        got = answer(srv, name)
+        assert got is not None and "192.0.2.2" not in got, got
+        time.sleep(0.05)
+    wait_answer(srv, name, {"192.0.2.3"}, FLIP_BOUND + SLACK)
+    assert len([l for l in state_lines(srv)
+                if "member=192.0.2.2 " in l and "old=unknown" in l]) == 1
