@@ -517,8 +517,8 @@ static void h_override(struct admin *a, struct MHD_Connection *conn, struct admi
 		reply_error(r, status, err[0] ? err : gslb_strerror(rc));
 		return;
 	}
+	/* The prober logs the change itself: one line per event. */
 	canonical_target(a, target, canon, sizeof(canon));
-	log_info("admin override action=%s target=\"%s\"", action, canon);
 	reply_json(r, MHD_HTTP_OK,
 		   json_pack("{s:b, s:s, s:s}", "ok", 1, "target", canon, "action", action));
 }
