@@ -23,7 +23,7 @@
 #include "gslb/explain.h"
 
 #define CTL_DEFAULT_SERVER "127.0.0.1:8053"
-#define CTL_DEFAULT_PORT 8053
+#define CTL_DEFAULT_PORT 8053u
 /* A status of thousands of members is a few MiB; anything far larger is
  * not an admin listener answering. */
 #define CTL_MAX_BODY (64u * 1024u * 1024u)
