@@ -86,34 +86,36 @@ const struct service *decide_find_service(const struct snapshot *snap, const uin
 	return NULL;
 }
 
+int decide_is_service_ent(const struct snapshot *snap, const uint8_t *lname, size_t len)
+{
+	if (!snap->svc_ents)
+		return 0;
+	uint32_t h = dname_hash(lname, len);
+	for (size_t i = h & snap->svc_ent_mask;; i = (i + 1) & snap->svc_ent_mask) {
+		const struct svc_ent *e = &snap->svc_ents[i];
+		if (!e->name)
+			return 0;
+		if (e->len == len && memcmp(e->name, lname, len) == 0)
+			return 1;
+	}
+}
+
 /* Pull an embedded IPv4 address out of the IPv6 forms that carry one, so a
  * dual-stack path does not hide the client's real network. */
 static void unwrap_v4(struct decision *d)
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0 };
-	uint8_t shift = 0;
-	const uint8_t *v4 = NULL;
-
+	uint8_t v4[4];
 	if (d->family != AF_INET6)
 		return;
-	if (memcmp(d->addr, mapped, 12) == 0 || memcmp(d->addr, nat64, 12) == 0) {
-		shift = 96; /* ::ffff:a.b.c.d (RFC 4291) and 64:ff9b::a.b.c.d (RFC 6052) */
-		v4 = d->addr + 12;
-	} else if (d->addr[0] == 0x20 && d->addr[1] == 0x02) {
-		shift = 16; /* 6to4, 2002:AABB:CCDD::/48 (RFC 3056) */
-		v4 = d->addr + 2;
-	}
-	if (!v4 || d->prefix < shift)
+	int shift = geo_v4_embedded(d->addr, v4);
+	if (shift < 0 || d->prefix < shift)
 		return;
-	uint8_t a[4];
-	memcpy(a, v4, 4);
 	memset(d->addr, 0, sizeof(d->addr));
-	memcpy(d->addr, a, 4);
+	memcpy(d->addr, v4, 4);
 	d->family = AF_INET;
 	d->prefix = (uint8_t)(d->prefix - shift > 32 ? 32 : d->prefix - shift);
 	d->unwrapped_v4 = 1;
-	d->unwrap_shift = shift;
+	d->unwrap_shift = (uint8_t)shift;
 }
 
 static int bits_match(const uint8_t *a, const uint8_t *b, unsigned bits)

@@ -628,6 +628,13 @@ static void answer_in(struct ctx *c)
 			referral(c, n, hop > 0);
 			return;
 		}
+		if ((za.result == ZONE_NXDOMAIN || za.result == ZONE_WILDCARD) &&
+		    decide_is_service_ent(c->snap, name, len)) {
+			/* An empty non-terminal above a service name: it exists,
+			 * and it blocks zone wildcards like any other (RFC 4592). */
+			put_soa_authority(c, z);
+			return;
+		}
 		if (za.result == ZONE_NXDOMAIN) {
 			c->rcode = RCODE_NXDOMAIN;
 			put_soa_authority(c, z);

@@ -119,7 +119,7 @@ static unsigned common_prefix(const uint8_t *a, const uint8_t *b, unsigned alen)
 /* IPv4 addresses carried inside IPv6 ones are located as IPv4, so that one
  * IPv4 override or database record covers every form a resolver may send.
  * Returns the bit offset of the IPv4 address in the IPv6 one, or -1. */
-static int v4_embedded(const uint8_t *a, uint8_t *v4)
+int geo_v4_embedded(const uint8_t *a, uint8_t *v4)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0 };
@@ -925,7 +925,7 @@ int geo_lookup(const struct geo_db *g, int family, const uint8_t *addr, struct g
 	if (!g || !addr || (family != AF_INET && family != AF_INET6))
 		return GSLB_EINVAL;
 	if (family == AF_INET6) {
-		int k = v4_embedded(addr, v4);
+		int k = geo_v4_embedded(addr, v4);
 		if (k >= 0) {
 			family = AF_INET;
 			a = v4;

@@ -425,7 +425,11 @@ static struct known *known_load(const char *state_dir, size_t *n)
 		if (sscanf(line, "%299s %79s %299s %63s %15s %lld %n", k.service, k.region, k.member,
 			   k.addr, k.state, &k.since, &used) < 6)
 			continue;
-		snprintf(k.reason, sizeof(k.reason), "%s", line + used);
+		/* One "last known: " prefix, however many restarts it survived. */
+		const char *rs = line + used;
+		while (strncmp(rs, "last known: ", 12) == 0)
+			rs += 12;
+		snprintf(k.reason, sizeof(k.reason), "%s", rs);
 		k.reason[strcspn(k.reason, "\n")] = '\0';
 		if (*n == cap) {
 			size_t nc = cap ? cap * 2 : 64;

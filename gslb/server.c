@@ -27,16 +27,19 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
 #include <urcu/urcu-memb.h>
 #include <uv.h>
 
+#include "gslb/admin.h"
 #include "gslb/config.h"
 #include "gslb/dns.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
+#include "gslb/probe.h"
 #include "gslb/server.h"
 #include "gslb/snapshot.h"
 #include "gslb/wire.h"
@@ -155,6 +158,23 @@ struct server {
 	int reload_pending; /* RELOAD_* bits asked for meanwhile */
 	uv_fs_poll_t geo_poll[2]; /* database and overrides files */
 	int geo_poll_init[2];
+
+	struct prober *prober; /* NULL when nothing needs probing or resolving */
+	struct admin *admin;   /* NULL without listen.admin */
+	struct admin_hooks admin_hooks;
+
+	/* Reloads asked for from other threads (admin POST /reload): a ticket
+	 * per request, answered when a full reload that started after it
+	 * ends, with its result. */
+	uv_async_t reload_async;
+	int reload_async_init;
+	pthread_mutex_t reload_mu;
+	pthread_cond_t reload_cv;
+	uint64_t reload_asked;   /* tickets handed out */
+	uint64_t reload_started; /* last ticket covered by the running reload */
+	uint64_t reload_answered; /* tickets with a result */
+	int reload_rc;
+	char reload_err[1024];
 };
 
 /* How often GeoIP files are checked for replacement (libuv stat polling). */
@@ -164,6 +184,8 @@ enum {
 	RELOAD_GEO = 1,  /* GeoIP database or overrides changed on disk */
 	RELOAD_FULL = 2, /* SIGHUP: config, zones and GeoIP */
 };
+
+static void reload_answer(struct server *srv, uint64_t ticket, int rc, const char *err);
 
 /* splitmix64: cheap, decent, and each thread owns its state, so weighted
  * answer picks need no shared counter. */
@@ -898,6 +920,14 @@ static void server_stop(struct server *srv)
 
 	if (srv->stopping)
 		return;
+	/* The admin thread may wait for a reload: answer it, then stop it. */
+	reload_answer(srv, srv->reload_asked, GSLB_EINVAL, "stopping");
+	admin_stop(srv->admin);
+	srv->admin = NULL;
+	if (srv->reload_async_init) {
+		uv_close((uv_handle_t *)&srv->reload_async, NULL);
+		srv->reload_async_init = 0;
+	}
 	srv->stopping = 1;
 	if (srv->stop_fd >= 0 && write(srv->stop_fd, &one, sizeof(one)) < 0)
 		log_err("cannot wake workers error=\"%s\"", strerror(errno));
@@ -931,6 +961,7 @@ struct reload_job {
 	uv_work_t req;
 	struct server *srv;
 	int kind;
+	uint64_t ticket; /* admin requests this reload answers */
 	const struct snapshot *old;
 	struct snapshot *result;
 	int rc;
@@ -944,7 +975,23 @@ struct retire_job {
 };
 
 static void reload_start(struct server *srv);
+static int needs_prober(const struct conf *c);
 static void geo_watch(struct server *srv);
+
+/* Tell admin requests waiting for a reload how it went. */
+static void reload_answer(struct server *srv, uint64_t ticket, int rc, const char *err)
+{
+	if (ticket == 0)
+		return;
+	pthread_mutex_lock(&srv->reload_mu);
+	if (ticket > srv->reload_answered) {
+		srv->reload_answered = ticket;
+		srv->reload_rc = rc;
+		snprintf(srv->reload_err, sizeof(srv->reload_err), "%s", err ? err : "");
+	}
+	pthread_cond_broadcast(&srv->reload_cv);
+	pthread_mutex_unlock(&srv->reload_mu);
+}
 
 static void reload_work(uv_work_t *req)
 {
@@ -997,6 +1044,8 @@ static void reload_done(uv_work_t *req, int status)
 			log_err("reload failed, still serving the previous state what=%s "
 				"error=\"%s\"",
 				what, j->err);
+		reload_answer(srv, j->ticket, j->rc ? j->rc : GSLB_EINVAL,
+			      j->rc ? j->err : "stopping");
 		snapshot_free(j->result);
 		free(j);
 		srv->reload_running = 0;
@@ -1006,12 +1055,26 @@ static void reload_done(uv_work_t *req, int status)
 	}
 	struct snapshot *old = srv->snap;
 	j->result->generation = old->generation + 1;
+	if (srv->prober && prober_adopt(srv->prober, j->result) != 0) {
+		log_err("reload failed, still serving the previous state what=%s "
+			"error=\"cannot carry health state over\"",
+			what);
+		reload_answer(srv, j->ticket, GSLB_ENOMEM, "cannot carry health state over");
+		snapshot_free(j->result);
+		free(j);
+		srv->reload_running = 0;
+		return;
+	}
+	if (!srv->prober && j->result->conf->nservices > 0)
+		log_warn("the new config has services; probing and overrides start at the next "
+			 "restart");
 	if ((j->kind & RELOAD_FULL) && listen_changed(srv->conf, j->result->conf))
 		log_warn("listen addresses changed; they take effect at the next restart");
 	rcu_assign_pointer(srv->snap, j->result);
 	log_info("reloaded what=%s generation=%llu zones=%zu services=%zu", what,
 		 (unsigned long long)j->result->generation, j->result->zones->nzones,
 		 j->result->conf->nservices);
+	reload_answer(srv, j->ticket, GSLB_OK, NULL);
 	free(j);
 	if (srv->geo_poll_init[0] || srv->geo_poll_init[1] || srv->snap->conf->has_geoip)
 		geo_watch(srv); /* the files to watch may have changed */
@@ -1039,6 +1102,11 @@ static void reload_start(struct server *srv)
 	}
 	j->srv = srv;
 	j->kind = srv->reload_pending;
+	if (j->kind & RELOAD_FULL) {
+		pthread_mutex_lock(&srv->reload_mu);
+		j->ticket = srv->reload_asked;
+		pthread_mutex_unlock(&srv->reload_mu);
+	}
 	j->old = srv->snap; /* stays alive: only a finished reload retires it */
 	j->req.data = j;
 	srv->reload_pending = 0;
@@ -1051,6 +1119,13 @@ static void reload_request(struct server *srv, int kind)
 	srv->reload_pending |= kind;
 	if (!srv->reload_running && !srv->stopping)
 		reload_start(srv);
+}
+
+static void on_reload_async(uv_async_t *h)
+{
+	struct server *srv = h->data;
+	log_info("reloading by=admin");
+	reload_request(srv, RELOAD_FULL);
 }
 
 static void on_geo_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
@@ -1118,6 +1193,8 @@ int server_new(struct snapshot *snap, struct server **out)
 	if (srv == NULL)
 		return GSLB_ENOMEM;
 	srv->stop_fd = -1;
+	pthread_mutex_init(&srv->reload_mu, NULL);
+	pthread_cond_init(&srv->reload_cv, NULL);
 	srv->conf_path = strdup(snap->conf->path);
 	if (srv->conf_path == NULL) {
 		free(srv);
@@ -1229,6 +1306,95 @@ out:
 	return rc;
 }
 
+/* Probing is needed for checked pools and for host-name members. */
+static int needs_prober(const struct conf *c)
+{
+	for (size_t i = 0; i < c->nservices; i++) {
+		const struct service *svc = &c->services[i];
+		for (size_t p = 0; p < svc->npools; p++) {
+			if (svc->pools[p].check_idx >= 0)
+				return 1;
+			for (size_t m = 0; m < svc->pools[p].nmembers; m++)
+				if (svc->pools[p].members[m].hostname)
+					return 1;
+		}
+	}
+	return 0;
+}
+
+/* Has the first view any state from a previous run (state_dir)? Then the
+ * daemon answers from it at once; otherwise it waits for a probe round. */
+static int has_last_known(const struct snapshot *snap)
+{
+	const struct health *h = snap->health;
+	for (size_t i = 0; h && i < h->npools; i++)
+		for (size_t m = 0; m < h->pools[i].nmembers; m++)
+			if (h->pools[i].members[m].state != HEALTH_UNKNOWN &&
+			    strncmp(h->pools[i].members[m].reason, "last known", 10) == 0)
+				return 1;
+	return 0;
+}
+
+static int start_prober(struct server *srv)
+{
+	const struct conf *c = srv->snap->conf;
+	/* Without services there is nothing to probe or override. With them
+	 * the prober runs even when nothing is checked: it owns the admin
+	 * overrides (drain a region) and publishes their effect. */
+	if (c->nservices == 0)
+		return GSLB_OK;
+	if (c->state_dir && mkdir(c->state_dir, 0750) != 0 && errno != EEXIST)
+		log_err("cannot create state_dir, last-known state will not be kept dir=%s "
+			"error=\"%s\"",
+			c->state_dir, strerror(errno));
+	int rc = prober_start(srv->snap, c->state_dir, &srv->prober);
+	if (rc)
+		return rc;
+	if (!needs_prober(c))
+		return GSLB_OK;
+	if (has_last_known(srv->snap)) {
+		log_info("cold start from last-known health state_dir=%s", c->state_dir);
+		return GSLB_OK;
+	}
+	/* Bounded by the slowest check: one full round, then answer. */
+	double wait = 1.0;
+	for (size_t i = 0; i < c->nchecks; i++)
+		if (c->checks[i].timeout + 1.0 > wait)
+			wait = c->checks[i].timeout + 1.0;
+	log_info("cold start: waiting for the first probe round max_wait=%.1fs", wait);
+	if (prober_wait_first_round(srv->prober, wait) != 0)
+		log_warn("first probe round not complete, answering with what is known");
+	return GSLB_OK;
+}
+
+/* Called on the admin thread: ask the loop for a full reload and wait for
+ * the result of one that started after this request. */
+static int admin_reload(void *ctx, char *err, unsigned long errlen)
+{
+	struct server *srv = ctx;
+	struct timespec until;
+	int rc = GSLB_OK;
+
+	pthread_mutex_lock(&srv->reload_mu);
+	uint64_t ticket = ++srv->reload_asked;
+	pthread_mutex_unlock(&srv->reload_mu);
+	uv_async_send(&srv->reload_async);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 120;
+	pthread_mutex_lock(&srv->reload_mu);
+	while (srv->reload_answered < ticket && rc == GSLB_OK)
+		if (pthread_cond_timedwait(&srv->reload_cv, &srv->reload_mu, &until) != 0)
+			rc = GSLB_ERANGE;
+	if (rc == GSLB_OK) {
+		rc = srv->reload_rc;
+		snprintf(err, errlen, "%s", srv->reload_err);
+	} else {
+		snprintf(err, errlen, "no reload result within 120 s");
+	}
+	pthread_mutex_unlock(&srv->reload_mu);
+	return rc;
+}
+
 int server_run(struct server *srv)
 {
 	struct sigaction ign = { .sa_handler = SIG_IGN };
@@ -1241,6 +1407,28 @@ int server_run(struct server *srv)
 	sigaction(SIGPIPE, &ign, NULL);
 	/* The main thread reads the snapshot for TCP queries. */
 	urcu_memb_register_thread();
+
+	uv_async_init(&srv->loop, &srv->reload_async, on_reload_async);
+	srv->reload_async.data = srv;
+	srv->reload_async_init = 1;
+	rc = start_prober(srv);
+	if (rc) {
+		urcu_memb_unregister_thread();
+		return rc;
+	}
+	if (srv->conf->admin) {
+		srv->admin_hooks.snap = &srv->snap;
+		srv->admin_hooks.prober = srv->prober;
+		srv->admin_hooks.reload = admin_reload;
+		srv->admin_hooks.ctx = srv;
+		rc = admin_start(srv->conf->admin, &srv->admin_hooks, &srv->admin);
+		if (rc) {
+			prober_stop(srv->prober);
+			srv->prober = NULL;
+			urcu_memb_unregister_thread();
+			return rc;
+		}
+	}
 
 	uv_signal_init(&srv->loop, &srv->sig_term);
 	uv_signal_init(&srv->loop, &srv->sig_int);
@@ -1282,6 +1470,10 @@ int server_run(struct server *srv)
 			srv->workers[w]->started = 0;
 		}
 	}
+	admin_stop(srv->admin);
+	srv->admin = NULL;
+	prober_stop(srv->prober);
+	srv->prober = NULL;
 	urcu_memb_unregister_thread();
 	if (rc == GSLB_OK)
 		log_info("stopped");
@@ -1317,6 +1509,8 @@ void server_free(struct server *srv)
 	snapshot_free(srv->snap);
 	conf_free(srv->own_conf);
 	free(srv->conf_path);
+	pthread_mutex_destroy(&srv->reload_mu);
+	pthread_cond_destroy(&srv->reload_cv);
 	free(srv->workers);
 	free(srv->udp_fds);
 	free(srv->ls);

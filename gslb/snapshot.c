@@ -15,6 +15,7 @@ struct snapshot_base {
 	struct conf *conf;
 	struct zoneset *zones;
 	const struct service **svc_table;
+	struct svc_ent *svc_ents;
 	unsigned refs;
 };
 
@@ -23,6 +24,7 @@ static void base_put(struct snapshot_base *b)
 	if (!b || --b->refs > 0)
 		return;
 	free(b->svc_table);
+	free(b->svc_ents);
 	zoneset_free(b->zones);
 	conf_free(b->conf);
 	free(b);
@@ -162,6 +164,48 @@ static void lint(const struct snapshot *s)
 	}
 }
 
+static int ent_insert(struct snapshot *s, const uint8_t *name, size_t len)
+{
+	uint32_t h = dname_hash(name, len);
+	for (size_t i = h & s->svc_ent_mask;; i = (i + 1) & s->svc_ent_mask) {
+		if (!s->svc_ents[i].name) {
+			s->svc_ents[i].name = name;
+			s->svc_ents[i].len = len;
+			return 1;
+		}
+		if (s->svc_ents[i].len == len && memcmp(s->svc_ents[i].name, name, len) == 0)
+			return 0;
+	}
+}
+
+/* Every ancestor of a service name below its zone's apex exists. */
+static int build_service_ents(struct snapshot *s)
+{
+	const struct conf *c = s->conf;
+	size_t bound = 0;
+	for (size_t i = 0; i < c->nservices; i++)
+		bound += DNAME_MAXLABELS;
+	s->svc_ent_mask = pow2_at_least(bound < 64 ? 128 : bound * 2) - 1;
+	s->svc_ents = calloc(s->svc_ent_mask + 1, sizeof(*s->svc_ents));
+	if (!s->svc_ents)
+		return GSLB_ENOMEM;
+	for (size_t i = 0; i < c->nservices; i++) {
+		const struct service *svc = &c->services[i];
+		const struct zone *z = zoneset_find(s->zones, svc->lname, svc->lname_len);
+		const uint8_t *n = svc->lname;
+		size_t len = svc->lname_len;
+		while (z && len > z->origin_len) {
+			len -= 1 + (size_t)n[0];
+			n += 1 + (size_t)n[0];
+			if (len <= z->origin_len)
+				break;
+			if (!ent_insert(s, n, len))
+				break; /* its ancestors are in already */
+		}
+	}
+	return GSLB_OK;
+}
+
 static int build_services(struct snapshot *s, char *err, size_t errlen)
 {
 	const struct conf *c = s->conf;
@@ -184,7 +228,7 @@ static int build_services(struct snapshot *s, char *err, size_t errlen)
 		if (svc->wildcard)
 			s->has_wildcard_services = 1;
 	}
-	return GSLB_OK;
+	return build_service_ents(s);
 }
 
 /* GeoIP data for s (which has its config): database, overrides, and the
@@ -250,6 +294,7 @@ int snapshot_load(const char *path, struct snapshot **out, char *err, size_t err
 	}
 	rc = build_services(s, err, errlen);
 	s->base->svc_table = s->svc_table;
+	s->base->svc_ents = s->svc_ents;
 	if (rc)
 		goto out;
 	{

@@ -71,6 +71,9 @@ void decide(const struct snapshot *snap, const struct service *svc, int family,
 const struct service *decide_find_service(const struct snapshot *snap, const uint8_t *lname,
 					  size_t len);
 
+/* Does a lower-cased name exist only as an ancestor of a service name? */
+int decide_is_service_ent(const struct snapshot *snap, const uint8_t *lname, size_t len);
+
 const char *decide_rule_name(enum decide_rule r);
 const char *decide_state_name(enum decide_state s);
 

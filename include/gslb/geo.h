@@ -97,6 +97,12 @@ uint64_t geo_db_build_epoch(const struct geo_db *g);
 uint32_t geo_db_node_count(const struct geo_db *g);
 unsigned geo_db_ip_version(const struct geo_db *g); /* 4 or 6, 0 without a database */
 
+/* An IPv4 address inside an IPv6 one (::ffff:a.b.c.d, ::a.b.c.d other than
+ * :: and ::1, 64:ff9b::a.b.c.d, 6to4 2002:aabb:ccdd::/48): copies it to v4
+ * and returns its bit offset in the IPv6 address (96 or 16), else -1. The
+ * decision engine and the lookups use this one rule. */
+int geo_v4_embedded(const uint8_t *a, uint8_t *v4);
+
 /* Approximate centroid of an ISO 3166-1 alpha-2 country (any case, plus XK
  * for Kosovo). Returns 0 and fills lat/lon, or GSLB_ENOENT. */
 int geo_country_centroid(const char *cc, double *lat, double *lon);

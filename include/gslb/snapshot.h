@@ -29,6 +29,14 @@ struct snapshot {
 	const struct service **svc_table;
 	size_t svc_mask;
 	int has_wildcard_services;
+	/* Names that exist only because a service lies below them (the
+	 * parent of "*.cdn.example.com", say): NODATA, never NXDOMAIN. Each
+	 * entry points into a service's lname. */
+	struct svc_ent {
+		const uint8_t *name;
+		size_t len;
+	} *svc_ents;
+	size_t svc_ent_mask;
 	/* RCU-protected: rcu_dereference(snap->health) inside a read-side
 	 * section. Replaced by the prober; freed with the snapshot. */
 	struct health *health;
