@@ -1257,6 +1257,7 @@ static void free_checks(struct conf *c)
 	}
 	free(c->checks);
 	free(c->state_dir);
+	free(c->resolvers);
 }
 
 /* Is s a plausible host name for a member (resolved with c-ares)? */
@@ -1682,6 +1683,49 @@ static void free_services(struct conf *c)
 	free(c->geoip.path_longitude);
 }
 
+/* resolvers = [ "127.0.0.1", "[::1]:5353" ]: the servers c-ares asks for
+ * host-name members, instead of /etc/resolv.conf. */
+static int parse_resolvers(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	char csv[2048] = "";
+	size_t used = 0;
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return conf_error(ctx, s, "expected a list of addresses [ \"127.0.0.1:53\" ]");
+	int n = config_setting_length(s);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = NULL;
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		char host[INET6_ADDRSTRLEN];
+		int rc = get_string(ctx, e, &v);
+		if (rc)
+			return rc;
+		if (conf_parse_hostport(v, 53, &ss, &sl))
+			return conf_error(ctx, e, "\"%s\" is not an address", v);
+		uint16_t port;
+		if (ss.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+			port = ntohs(s6->sin6_port);
+		} else {
+			const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+			port = ntohs(s4->sin_port);
+		}
+		int w = snprintf(csv + used, sizeof(csv) - used, ss.ss_family == AF_INET6 ?
+				 "%s[%s]:%u" : "%s%s:%u", used ? "," : "", host, port);
+		if (w < 0 || (size_t)w >= sizeof(csv) - used)
+			return conf_error(ctx, s, "too many resolvers");
+		used += (size_t)w;
+	}
+	if (n == 0)
+		return conf_error(ctx, s, "empty list");
+	free(ctx->c->resolvers);
+	ctx->c->resolvers = strdup(csv);
+	return ctx->c->resolvers ? GSLB_OK : conf_nomem(ctx);
+}
+
 static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const char *confdir)
 {
 	struct conf *c = ctx->c;
@@ -1723,6 +1767,8 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			checks = e;
 		} else if (strcmp(name, "state_dir") == 0) {
 			state_dir = e;
+		} else if (strcmp(name, "resolvers") == 0) {
+			rc = parse_resolvers(ctx, e);
 		} else if (strcmp(name, "regions") == 0) {
 			regions = e;
 		} else if (strcmp(name, "services") == 0) {

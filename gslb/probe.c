@@ -1775,7 +1775,7 @@ static int do_adopt(struct prober *p, struct snapshot *ns)
 	pthread_mutex_unlock(&p->mu);
 
 	/* A reload also rereads the system resolver configuration. */
-	if (resolve_new(resolver_sock, p, &nres) == GSLB_OK) {
+	if (resolve_new(resolver_sock, p, ns->conf->resolvers, &nres) == GSLB_OK) {
 		resolve_free(p->res);
 		p->res = nres;
 	}
@@ -2045,7 +2045,7 @@ int prober_start(struct snapshot *snap, const char *state_dir, struct prober **o
 	curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, p);
 	curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
 	curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p);
-	rc = resolve_new(resolver_sock, p, &p->res);
+	rc = resolve_new(resolver_sock, p, p->snap->conf->resolvers, &p->res);
 	if (rc)
 		goto fail;
 	if (p->state_dir) {

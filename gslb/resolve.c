@@ -43,7 +43,8 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
 	r->sock_cb(r->sock_arg, (int)fd, readable, writable);
 }
 
-int resolve_new(resolve_sock_fn sock_cb, void *sock_arg, struct resolver **out)
+int resolve_new(resolve_sock_fn sock_cb, void *sock_arg, const char *servers,
+		struct resolver **out)
 {
 	struct ares_options opts;
 	int rc;
@@ -64,6 +65,16 @@ int resolve_new(resolve_sock_fn sock_cb, void *sock_arg, struct resolver **out)
 		log_err("cannot start the host name resolver error=\"%s\"", ares_strerror(rc));
 		free(r);
 		return rc == ARES_ENOMEM ? GSLB_ENOMEM : GSLB_EIO;
+	}
+	if (servers) {
+		rc = ares_set_servers_ports_csv(r->chan, servers);
+		if (rc != ARES_SUCCESS) {
+			log_err("cannot use the configured resolvers servers=\"%s\" error=\"%s\"",
+				servers, ares_strerror(rc));
+			ares_destroy(r->chan);
+			free(r);
+			return GSLB_EINVAL;
+		}
 	}
 	*out = r;
 	return GSLB_OK;

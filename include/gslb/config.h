@@ -49,6 +49,7 @@ struct conf {
 	struct check *checks;
 	size_t nchecks;
 	char *state_dir; /* resolved path, NULL = no persistence */
+	char *resolvers; /* "ip:port,[v6]:port" for host-name members, NULL = system */
 	int has_geoip; /* a geoip section was given */
 	struct geo_conf geoip;
 

@@ -39,7 +39,10 @@ typedef void (*resolve_done_fn)(void *arg, enum resolve_status status,
 
 /* A resolver reading the system configuration (/etc/resolv.conf, hosts
  * file). Returns 0 or a negative gslb_err (logged). Free with resolve_free. */
-int resolve_new(resolve_sock_fn sock_cb, void *sock_arg, struct resolver **out);
+/* servers: "127.0.0.1:53,[::1]:5353" (the config's `resolvers`), or NULL for
+ * the system resolver configuration. */
+int resolve_new(resolve_sock_fn sock_cb, void *sock_arg, const char *servers,
+		struct resolver **out);
 
 /* Start resolving name; done runs later from resolve_process(), or from
  * resolve_cancel()/resolve_free(). Returns 0 or a negative gslb_err, in which
