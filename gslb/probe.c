@@ -2045,7 +2045,7 @@ int prober_start(struct snapshot *snap, const char *state_dir, struct prober **o
 	curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, p);
 	curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
 	curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p);
-	rc = resolve_new(resolver_sock, p, p->snap->conf->resolvers, &p->res);
+	rc = resolve_new(resolver_sock, p, snap->conf->resolvers, &p->res);
 	if (rc)
 		goto fail;
 	if (p->state_dir) {
