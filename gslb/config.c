@@ -49,9 +49,9 @@ struct conf_ctx {
 
 /* Keys a later release gives meaning to: accepted now, ignored. */
 static const char *const conf_reserved_top[] = {
-	"trusted_proxies", "log", "user", "group", "rrl", "acl",
+	"log", "user", "group", "rrl", "acl",
 };
-static const char *const conf_reserved_listen[] = { "http" };
+static const char *const conf_reserved_listen[] = { "" };
 
 static int name_in(const char *name, const char *const *list, size_t n)
 {
@@ -421,8 +421,11 @@ static int parse_listen_dns(struct conf_ctx *ctx, const config_setting_t *s)
 	return GSLB_OK;
 }
 
+static int parse_listen_http(struct conf_ctx *ctx, const config_setting_t *s);
+
 static int parse_listen(struct conf_ctx *ctx, const config_setting_t *s)
 {
+	const config_setting_t *http_listen = NULL;
 	int n, rc;
 
 	if (!config_setting_is_group(s))
@@ -454,6 +457,8 @@ static int parse_listen(struct conf_ctx *ctx, const config_setting_t *s)
 						&ctx->c->admin->addr_len))
 				return conf_error(ctx, e,
 						  "\"%s\" is not an address (\"127.0.0.1:8053\")", av);
+		} else if (strcmp(name, "http") == 0) {
+			http_listen = e;
 		} else if (name_in(name, conf_reserved_listen,
 				   sizeof(conf_reserved_listen) /
 					   sizeof(conf_reserved_listen[0]))) {
@@ -466,6 +471,11 @@ static int parse_listen(struct conf_ctx *ctx, const config_setting_t *s)
 	}
 	if (ctx->c->ndns == 0)
 		return conf_error(ctx, s, "no dns = [ \"address:port\", ... ]; to listen on");
+	if (http_listen) {
+		rc = parse_listen_http(ctx, http_listen);
+		if (rc)
+			return rc;
+	}
 	return GSLB_OK;
 }
 
@@ -1458,8 +1468,245 @@ static int parse_fallback(struct conf_ctx *ctx, const config_setting_t *k, struc
 	return GSLB_OK;
 }
 
+/* ---- HTTP redirect listener ------------------------------------------- */
+
+static int parse_cidr_list(struct conf_ctx *ctx, const config_setting_t *s,
+			   struct conf_cidr **out, size_t *nout)
+{
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return conf_error(ctx, s, "expected a list of networks [ \"127.0.0.1/32\" ]");
+	int n = config_setting_length(s);
+	free(*out);
+	*out = calloc(n ? (size_t)n : 1, sizeof(**out));
+	*nout = 0;
+	if (!*out)
+		return conf_nomem(ctx);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = NULL;
+		char why[160];
+		int rc = get_string(ctx, e, &v);
+		if (rc)
+			return rc;
+		struct conf_cidr *c = &(*out)[(*nout)++];
+		if (parse_cidr(v, &c->family, c->addr, &c->prefix, why, sizeof(why)))
+			return conf_error(ctx, e, "%s", why);
+	}
+	return GSLB_OK;
+}
+
+static int file_readable(struct conf_ctx *ctx, const config_setting_t *s, char **path)
+{
+	const char *v = NULL;
+	int rc = get_string(ctx, s, &v);
+	if (rc)
+		return rc;
+	free(*path);
+	*path = path_join(ctx->c->directory, v);
+	if (!*path)
+		return conf_nomem(ctx);
+	if (access(*path, R_OK) != 0)
+		return conf_error(ctx, s, "cannot read %s: %s", *path, strerror(errno));
+	return GSLB_OK;
+}
+
+/* tls = { cert = "x.pem"; key = "x.key"; sni = ( { name; cert; key; } ); } */
+static int parse_tls(struct conf_ctx *ctx, const config_setting_t *s, struct conf_http_listen *h)
+{
+	const config_setting_t *sni = NULL;
+	int rc;
+	if (!config_setting_is_group(s))
+		return conf_error(ctx, s, "expected a group { cert = \"...\"; key = \"...\"; }");
+	size_t nsni = 0;
+	sni = config_setting_get_member(s, "sni");
+	if (sni) {
+		if (!config_setting_is_list(sni))
+			return conf_error(ctx, sni, "expected a list ( { name; cert; key; } )");
+		nsni = (size_t)config_setting_length(sni);
+	}
+	h->certs = calloc(1 + nsni, sizeof(*h->certs));
+	if (!h->certs)
+		return conf_nomem(ctx);
+	h->ncerts = 1;
+	int m = config_setting_length(s);
+	for (int j = 0; j < m; j++) {
+		const config_setting_t *k = config_setting_get_elem(s, (unsigned)j);
+		const char *name = config_setting_name(k);
+		if (strcmp(name, "cert") == 0)
+			rc = file_readable(ctx, k, &h->certs[0].cert);
+		else if (strcmp(name, "key") == 0)
+			rc = file_readable(ctx, k, &h->certs[0].key);
+		else if (strcmp(name, "sni") == 0)
+			rc = GSLB_OK;
+		else
+			rc = conf_error(ctx, k, "unknown setting (cert, key, sni)");
+		if (rc)
+			return rc;
+	}
+	if (!h->certs[0].cert || !h->certs[0].key)
+		return conf_error(ctx, s, "tls needs cert and key (the default certificate)");
+	for (size_t i = 0; i < nsni; i++) {
+		const config_setting_t *e = config_setting_get_elem(sni, (unsigned)i);
+		struct conf_tls_cert *c = &h->certs[h->ncerts++];
+		if (!config_setting_is_group(e))
+			return conf_error(ctx, e, "expected a group { name; cert; key; }");
+		int n = config_setting_length(e);
+		for (int j = 0; j < n; j++) {
+			const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
+			const char *name = config_setting_name(k);
+			if (strcmp(name, "name") == 0)
+				rc = dup_string(ctx, k, 255, &c->name);
+			else if (strcmp(name, "cert") == 0)
+				rc = file_readable(ctx, k, &c->cert);
+			else if (strcmp(name, "key") == 0)
+				rc = file_readable(ctx, k, &c->key);
+			else
+				rc = conf_error(ctx, k, "unknown setting (name, cert, key)");
+			if (rc)
+				return rc;
+		}
+		if (!c->name || !c->cert || !c->key)
+			return conf_error(ctx, e, "an sni entry needs name, cert and key");
+	}
+	return GSLB_OK;
+}
+
+/* listen.http = [ "127.0.0.1:8080", { address = "[::1]:8443"; tls = { ... }; } ] */
+static int parse_listen_http(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	struct conf *c = ctx->c;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING && config_setting_get_string(s)[0] == 0)
+		return GSLB_OK;
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return conf_error(ctx, s, "expected a list of addresses or { address; tls; } groups");
+	int n = config_setting_length(s);
+	c->http = calloc(n ? (size_t)n : 1, sizeof(*c->http));
+	if (!c->http)
+		return conf_nomem(ctx);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct conf_http_listen *h = &c->http[c->nhttp++];
+		const config_setting_t *addr = e;
+		int rc;
+		if (config_setting_is_group(e)) {
+			addr = config_setting_get_member(e, "address");
+			int m = config_setting_length(e);
+			for (int j = 0; j < m; j++) {
+				const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
+				const char *name = config_setting_name(k);
+				if (strcmp(name, "tls") == 0) {
+					rc = parse_tls(ctx, k, h);
+					if (rc)
+						return rc;
+				} else if (strcmp(name, "address") != 0) {
+					return conf_error(ctx, k, "unknown setting (address, tls)");
+				}
+			}
+			if (!addr)
+				return conf_error(ctx, e, "no address given");
+		}
+		const char *v = NULL;
+		rc = get_string(ctx, addr, &v);
+		if (rc)
+			return rc;
+		h->l.text = strdup(v);
+		if (!h->l.text)
+			return conf_nomem(ctx);
+		if (conf_parse_hostport(v, h->certs ? 443 : 80, &h->l.addr, &h->l.addr_len))
+			return conf_error(ctx, addr, "\"%s\" is not an address (\"127.0.0.1:8080\")", v);
+	}
+	return GSLB_OK;
+}
+
+/* http = { explain_from; access_log; max_connections; max_per_ip; header_limit;
+ *          request_timeout; } */
+static int parse_http(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	struct conf *c = ctx->c;
+	long long v;
+	int rc;
+	if (!config_setting_is_group(s))
+		return conf_error(ctx, s, "expected a group { ... }");
+	int n = config_setting_length(s);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *k = config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_name(k);
+		if (strcmp(name, "explain_from") == 0) {
+			rc = parse_cidr_list(ctx, k, &c->explain_from, &c->nexplain_from);
+		} else if (strcmp(name, "access_log") == 0) {
+			if (config_setting_type(k) != CONFIG_TYPE_BOOL)
+				return conf_error(ctx, k, "expected true or false");
+			c->http_access_log = config_setting_get_bool(k);
+			rc = GSLB_OK;
+		} else if (strcmp(name, "max_connections") == 0) {
+			rc = get_int(ctx, k, 1, 1000000, &v);
+			c->http_max_connections = (unsigned)v;
+		} else if (strcmp(name, "max_per_ip") == 0) {
+			rc = get_int(ctx, k, 1, 1000000, &v);
+			c->http_max_per_ip = (unsigned)v;
+		} else if (strcmp(name, "header_limit") == 0) {
+			rc = get_int(ctx, k, 1024, 1048576, &v);
+			c->http_header_limit = (unsigned)v;
+		} else if (strcmp(name, "request_timeout") == 0) {
+			rc = get_double(ctx, k, 0.0, 3600, &c->http_request_timeout);
+		} else {
+			rc = conf_error(ctx, k,
+					"unknown setting (explain_from, access_log, max_connections, "
+					"max_per_ip, header_limit, request_timeout)");
+		}
+		if (rc)
+			return rc;
+	}
+	return GSLB_OK;
+}
+
+/* redirect = { target = "https://{region}.example.com"; status = 302; all_methods; } */
+static int parse_redirect(struct conf_ctx *ctx, const config_setting_t *s, struct service *svc)
+{
+	long long v;
+	int rc;
+	if (!config_setting_is_group(s))
+		return conf_error(ctx, s, "expected a group { target = \"https://{region}...\"; }");
+	svc->redirect_status = 302;
+	const config_setting_t *target = NULL, *status = NULL;
+	int n = config_setting_length(s);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *k = config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_name(k);
+		if (strcmp(name, "target") == 0) {
+			target = k;
+			rc = dup_string(ctx, k, 1024, &svc->redirect_target);
+		} else if (strcmp(name, "status") == 0) {
+			status = k;
+			rc = get_int(ctx, k, 300, 399, &v);
+			svc->redirect_status = (unsigned)v;
+			if (!rc && v != 301 && v != 302 && v != 303 && v != 307 && v != 308)
+				rc = conf_error(ctx, k, "%lld: 301, 302, 303, 307 or 308", v);
+		} else if (strcmp(name, "all_methods") == 0) {
+			if (config_setting_type(k) != CONFIG_TYPE_BOOL)
+				return conf_error(ctx, k, "expected true or false");
+			svc->redirect_all_methods = config_setting_get_bool(k);
+			rc = GSLB_OK;
+		} else {
+			rc = conf_error(ctx, k, "unknown setting (target, status, all_methods)");
+		}
+		if (rc)
+			return rc;
+	}
+	if (!target)
+		return conf_error(ctx, s, "a redirect needs a target");
+	if (strncmp(svc->redirect_target, "http://", 7) != 0 &&
+	    strncmp(svc->redirect_target, "https://", 8) != 0)
+		return conf_error(ctx, target, "\"%s\": the target starts with https:// or http://",
+				  svc->redirect_target);
+	if (svc->redirect_all_methods && svc->redirect_status != 307 && svc->redirect_status != 308)
+		return conf_error(ctx, status ? status : s,
+				  "all_methods needs status 307 or 308 (they keep the method)");
+	return GSLB_OK;
+}
+
 /* Keys of a service that later features give meaning to. */
-static const char *const conf_reserved_service[] = { "redirect" };
+static const char *const conf_reserved_service[] = { "" };
 
 static int parse_service(struct conf_ctx *ctx, const config_setting_t *e, struct service *svc)
 {
@@ -1526,6 +1773,10 @@ static int parse_service(struct conf_ctx *ctx, const config_setting_t *e, struct
 			wad = k;
 		} else if (strcmp(kn, "fallback") == 0) {
 			fallback = k;
+		} else if (strcmp(kn, "redirect") == 0) {
+			rc = parse_redirect(ctx, k, svc);
+			if (rc)
+				return rc;
 		} else if (strcmp(kn, "pools") == 0) {
 			pools = k;
 		} else if (strcmp(kn, "route") == 0) {
@@ -1667,6 +1918,7 @@ static void free_services(struct conf *c)
 		free(s->routes);
 		free(s->dflt);
 		free(s->name);
+		free(s->redirect_target);
 	}
 	free(c->services);
 	for (size_t i = 0; i < c->nregions; i++) {
@@ -1732,7 +1984,7 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 	const config_setting_t *zones = NULL;
 	const config_setting_t *listen = NULL;
 	const config_setting_t *geoip = NULL, *regions = NULL, *services = NULL;
-	const config_setting_t *checks = NULL, *state_dir = NULL;
+	const config_setting_t *checks = NULL, *state_dir = NULL, *http_conf = NULL;
 	long long v;
 	int n, rc = GSLB_OK;
 
@@ -1769,6 +2021,10 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			state_dir = e;
 		} else if (strcmp(name, "resolvers") == 0) {
 			rc = parse_resolvers(ctx, e);
+		} else if (strcmp(name, "trusted_proxies") == 0) {
+			rc = parse_cidr_list(ctx, e, &c->trusted_proxies, &c->ntrusted_proxies);
+		} else if (strcmp(name, "http") == 0) {
+			http_conf = e;
 		} else if (strcmp(name, "regions") == 0) {
 			regions = e;
 		} else if (strcmp(name, "services") == 0) {
@@ -1810,6 +2066,8 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 		rc = parse_geoip(ctx, geoip);
 	if (!rc && regions != NULL)
 		rc = parse_regions(ctx, regions);
+	if (!rc && http_conf != NULL)
+		rc = parse_http(ctx, http_conf);
 	if (!rc && checks != NULL)
 		rc = parse_checks(ctx, checks);
 	if (!rc && state_dir != NULL) {
@@ -1861,6 +2119,10 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 	c->tcp_idle_timeout = CONF_DEFAULT_TCP_IDLE;
 	c->tcp_max_connections = CONF_DEFAULT_TCP_MAXCONN;
 	c->tcp_max_queries = 0;
+	c->http_max_connections = 1024;
+	c->http_max_per_ip = 32;
+	c->http_header_limit = 8192;
+	c->http_request_timeout = 10.0;
 
 	/* @include "pools/x.conf" is relative to the config file, wherever
 	 * the daemon was started from. */
@@ -1910,6 +2172,18 @@ void conf_free(struct conf *c)
 	if (c->admin)
 		free(c->admin->text);
 	free(c->admin);
+	for (size_t i = 0; i < c->nhttp; i++) {
+		free(c->http[i].l.text);
+		for (size_t k = 0; k < c->http[i].ncerts; k++) {
+			free(c->http[i].certs[k].name);
+			free(c->http[i].certs[k].cert);
+			free(c->http[i].certs[k].key);
+		}
+		free(c->http[i].certs);
+	}
+	free(c->http);
+	free(c->trusted_proxies);
+	free(c->explain_from);
 	for (size_t i = 0; i < c->nstrings; i++)
 		free(c->strings[i]);
 	free(c->strings);

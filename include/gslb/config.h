@@ -16,6 +16,26 @@ struct conf_listen {
 	char *text; /* as written, for logs */
 };
 
+/* A network: address with host bits zero and a prefix length. */
+struct conf_cidr {
+	int family;
+	uint8_t addr[16];
+	uint8_t prefix;
+};
+
+/* A certificate chain and key (PEM files), for one SNI name or the default. */
+struct conf_tls_cert {
+	char *name; /* SNI host name, "*.example.com" allowed; NULL = default */
+	char *cert;
+	char *key;
+};
+
+struct conf_http_listen {
+	struct conf_listen l;
+	struct conf_tls_cert *certs; /* [0] is the default; NULL = plain HTTP */
+	size_t ncerts;
+};
+
 struct conf_zone {
 	char *origin; /* presentation form */
 	char *file;   /* resolved path */
@@ -31,6 +51,18 @@ struct conf {
 	size_t ndns;
 	unsigned workers; /* resolved: 0 in the file means one per CPU */
 	struct conf_listen *admin; /* listen.admin, NULL = no admin listener */
+	struct conf_http_listen *http; /* listen.http: the redirect listener */
+	size_t nhttp;
+	struct conf_cidr *trusted_proxies; /* peers whose X-Forwarded-For is believed */
+	size_t ntrusted_proxies;
+	/* http = { ... }: the redirect listener's limits and options */
+	struct conf_cidr *explain_from; /* who may ask ?explain (default loopback) */
+	size_t nexplain_from;
+	unsigned http_max_connections; /* total */
+	unsigned http_max_per_ip;
+	unsigned http_header_limit;     /* bytes of request head, else 431 */
+	double http_request_timeout;    /* seconds for a whole request */
+	int http_access_log;            /* one info line per request */
 
 	struct conf_zone *zones;
 	size_t nzones;

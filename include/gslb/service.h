@@ -119,6 +119,12 @@ struct service {
 	struct pool *pools;
 	size_t npools;
 	int pool_of_region[GSLB_MAX_REGIONS]; /* pool index or -1 */
+	/* HTTP redirect: "https://{region}.example.com" ({region} is replaced
+	 * by the region name; a region's own `redirect` wins), NULL = no
+	 * redirects for this service (404). */
+	char *redirect_target;
+	unsigned redirect_status;  /* 301, 302 (default), 303, 307, 308 */
+	int redirect_all_methods;  /* redirect every method (307/308), not just GET/HEAD */
 	enum all_down when_all_down;
 	struct pool fallback; /* ALL_DOWN_FALLBACK: members or cname, no region */
 	uint32_t ttl_min;     /* TTL while an answering pool fails probes */
