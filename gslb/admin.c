@@ -27,6 +27,7 @@
 #include "gslb/explain.h"
 #include "gslb/health.h"
 #include "gslb/log.h"
+#include "gslb/metrics.h"
 #include "gslb/probe.h"
 #include "gslb/snapshot.h"
 
@@ -547,7 +548,30 @@ static void h_reload(struct admin *a, struct MHD_Connection *conn, struct admin_
 	reply_json(r, MHD_HTTP_OK, json_pack("{s:b}", "ok", 1));
 }
 
+static void h_metrics(struct admin *a, struct MHD_Connection *conn, struct admin_reply *r)
+{
+	(void)conn;
+	if (!a->hooks.metrics) {
+		reply_error(r, MHD_HTTP_NOT_FOUND, "no metrics here");
+		return;
+	}
+	char *extra = a->hooks.metrics_extra ? a->hooks.metrics_extra(a->hooks.ctx) : NULL;
+	const struct snapshot *snap = admin_read_begin(a);
+	char *text = metrics_render(a->hooks.metrics, snap, extra);
+	admin_read_end();
+	free(extra);
+	if (!text) {
+		reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		return;
+	}
+	r->status = MHD_HTTP_OK;
+	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	r->body = text;
+	r->len = strlen(text);
+}
+
 static const struct admin_route admin_routes[] = {
+	{ "/metrics", "GET", ADMIN_READ, h_metrics },
 	{ "/healthz", "GET", ADMIN_READ, h_healthz },
 	{ "/status", "GET", ADMIN_READ, h_status },
 	{ "/explain", "GET", ADMIN_READ, h_explain },

@@ -1881,6 +1881,10 @@ static int parse_services(struct conf_ctx *ctx, const config_setting_t *s)
 			return rc;
 		for (size_t p = 0; p < svc->npools; p++)
 			svc->pools[p].gidx = (unsigned)c->npools++;
+		for (size_t p = 0; p < svc->npools; p++)
+			svc->pools[p].metric_slot = -1;
+		svc->metric_slot = -1;
+		svc->fallback.metric_slot = -1;
 		for (size_t j = 0; j + 1 < c->nservices; j++)
 			if (c->services[j].lname_len == svc->lname_len &&
 			    memcmp(c->services[j].lname, svc->lname, svc->lname_len) == 0)

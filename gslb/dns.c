@@ -96,6 +96,8 @@ struct ctx {
 
 	const struct service *svc; /* the service answered, for counters */
 	int region;
+	int slot;     /* metrics slot of the pool answered */
+	int all_down; /* when_all_down was applied */
 	uint32_t rng;
 
 	uint16_t comp[COMP_MAX]; /* packet offsets of names already written */
@@ -551,6 +553,8 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 	decide(c->snap, svc, family, addr, prefix, &d);
 	c->svc = svc;
 	c->region = d.region;
+	c->all_down = d.all_down;
+	c->slot = d.pool && d.region >= 0 ? d.pool->metric_slot : -1;
 	if (c->ecs && c->ecs_source > 0 && d.scope > c->ecs_scope)
 		c->ecs_scope = d.scope;
 	if (d.all_down && svc->when_all_down == ALL_DOWN_SERVFAIL) {
@@ -888,13 +892,15 @@ static size_t finish(struct ctx *c, int with_opt, struct dns_info *info)
 	}
 	put_header(c);
 	if (info) {
-		info->rcode = (uint8_t)c->rcode;
+		info->rcode = c->rcode;
 		info->truncated = (c->flags & F_TC) != 0;
 		info->edns = (uint8_t)c->edns;
 		info->qtype = c->qtype;
 		info->ecs = (uint8_t)c->ecs;
 		info->service = c->svc;
 		info->region = c->region;
+		info->slot = c->slot;
+		info->all_down = (uint8_t)c->all_down;
 	}
 	return c->out.pos;
 }
@@ -910,6 +916,7 @@ size_t dns_process(const struct snapshot *snap, const struct dns_request *req,
 	c.snap = snap;
 	c.req = req;
 	c.region = -1;
+	c.slot = -1;
 	c.rng = req->entropy | 1;
 	if (info)
 		memset(info, 0, sizeof(*info));

@@ -205,6 +205,25 @@ struct prober {
 	size_t first_pending;
 	uint64_t rng;
 	int64_t epoch;
+
+	/* Probe counters for /metrics, by check name: written by the prober
+	 * thread, read by the admin thread, under their own small lock (never
+	 * taken inside an RCU read-side section). */
+	pthread_mutex_t mmu;
+	struct pmetric *pm;
+	size_t npm;
+};
+
+#define PM_BUCKETS 11
+static const double pm_bounds[PM_BUCKETS] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+					      0.5,   1.0,  2.5,   5.0,  10.0 };
+
+struct pmetric {
+	char check[64];
+	uint64_t ok, fail;
+	uint64_t buckets[PM_BUCKETS]; /* cumulative at render time, plain here */
+	uint64_t count;
+	double sum; /* seconds */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -661,9 +680,81 @@ static void target_free(struct prober *p, struct ptarget *t)
 
 /* ---- state machine ------------------------------------------------------ */
 
+static void count_probe(struct prober *p, const char *check, int ok, double secs)
+{
+	pthread_mutex_lock(&p->mmu);
+	struct pmetric *m = NULL;
+	for (size_t i = 0; i < p->npm; i++)
+		if (strcmp(p->pm[i].check, check) == 0)
+			m = &p->pm[i];
+	if (!m) {
+		struct pmetric *nv = realloc(p->pm, (p->npm + 1) * sizeof(*nv));
+		if (nv) {
+			p->pm = nv;
+			m = &p->pm[p->npm++];
+			memset(m, 0, sizeof(*m));
+			snprintf(m->check, sizeof(m->check), "%s", check);
+		}
+	}
+	if (m) {
+		if (ok)
+			m->ok++;
+		else
+			m->fail++;
+		for (int b = 0; b < PM_BUCKETS; b++)
+			if (secs <= pm_bounds[b]) {
+				m->buckets[b]++;
+				break;
+			}
+		m->count++;
+		m->sum += secs;
+	}
+	pthread_mutex_unlock(&p->mmu);
+}
+
+char *prober_metrics_text(struct prober *p)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	pthread_mutex_lock(&p->mmu);
+	fputs("# HELP gslb_probes_total Health probes, by check and result.\n"
+	      "# TYPE gslb_probes_total counter\n",
+	      f);
+	for (size_t i = 0; i < p->npm; i++)
+		fprintf(f,
+			"gslb_probes_total{check=\"%s\",result=\"success\"} %llu\n"
+			"gslb_probes_total{check=\"%s\",result=\"failure\"} %llu\n",
+			p->pm[i].check, (unsigned long long)p->pm[i].ok, p->pm[i].check,
+			(unsigned long long)p->pm[i].fail);
+	fputs("# HELP gslb_probe_duration_seconds Time from a probe's start to its result.\n"
+	      "# TYPE gslb_probe_duration_seconds histogram\n",
+	      f);
+	for (size_t i = 0; i < p->npm; i++) {
+		uint64_t cum = 0;
+		for (int b = 0; b < PM_BUCKETS; b++) {
+			cum += p->pm[i].buckets[b];
+			fprintf(f, "gslb_probe_duration_seconds_bucket{check=\"%s\",le=\"%g\"} %llu\n",
+				p->pm[i].check, pm_bounds[b], (unsigned long long)cum);
+		}
+		fprintf(f,
+			"gslb_probe_duration_seconds_bucket{check=\"%s\",le=\"+Inf\"} %llu\n"
+			"gslb_probe_duration_seconds_sum{check=\"%s\"} %.6f\n"
+			"gslb_probe_duration_seconds_count{check=\"%s\"} %llu\n",
+			p->pm[i].check, (unsigned long long)p->pm[i].count, p->pm[i].check,
+			p->pm[i].sum, p->pm[i].check, (unsigned long long)p->pm[i].count);
+	}
+	pthread_mutex_unlock(&p->mmu);
+	fclose(f);
+	return buf;
+}
+
 static void target_result(struct prober *p, struct ptarget *t, int ok, const char *reason)
 {
 	const struct check *c = target_check(t);
+	count_probe(p, c->name, ok, t->started > 0 ? (double)(mono_ms() - t->started) / 1000.0 : 0);
 	struct ppool *pp = t->pp;
 	unsigned rise = c->rise ? c->rise : 1, fall = c->fall ? c->fall : 1;
 	uint8_t old = t->state, nstate = old;
@@ -1905,6 +1996,7 @@ static void *prober_main(void *arg)
 	struct epoll_event evs[EV_BATCH];
 	int running = 0;
 
+	pthread_setname_np(pthread_self(), "gslb-prober");
 	for (;;) {
 		int64_t now = mono_ms();
 		int n;
@@ -1980,6 +2072,8 @@ static void prober_free(struct prober *p)
 	free(p->state_dir);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->mu);
+	pthread_mutex_destroy(&p->mmu);
+	free(p->pm);
 	free(p);
 }
 
@@ -2001,6 +2095,7 @@ int prober_start(struct snapshot *snap, const char *state_dir, struct prober **o
 	if (!p->rng)
 		p->rng = 1;
 	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->mmu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->cond, &ca);

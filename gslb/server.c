@@ -39,6 +39,7 @@
 #include "gslb/dns.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
+#include "gslb/metrics.h"
 #include "gslb/probe.h"
 #include "gslb/server.h"
 #include "gslb/snapshot.h"
@@ -104,6 +105,7 @@ struct worker {
 	struct iovec siov[UDP_BATCH];
 	union pktinfo_buf sctl[UDP_BATCH];
 	uint64_t rng; /* this worker's random stream for weighted picks */
+	struct metrics_shard *ms; /* this worker's counters */
 };
 
 struct tcp_conn {
@@ -149,6 +151,8 @@ struct server {
 	int tcp_full_logged;
 	int stopping;
 	uint64_t rng; /* the loop thread's random stream (TCP queries) */
+	struct metrics *metrics;
+	struct metrics_shard *tcp_ms; /* the loop thread's counters (TCP) */
 
 	/* The server's own copy of the config it was started with: listeners
 	 * and TCP limits point into it, so snapshots can come and go. */
@@ -400,10 +404,11 @@ static struct worker *worker_new(struct server *srv, unsigned id)
 	 * writes past resp_cap. */
 	w->resp_cap = srv->conf->edns_size > DNS_MIN_UDP ? srv->conf->edns_size : DNS_MIN_UDP;
 	w->rng = rng_seed(w->id + 1);
+	w->ms = metrics_shard_new(srv->metrics);
 	w->qbuf = malloc((size_t)UDP_BATCH * UDP_QUERY_MAX);
 	w->rbuf = malloc((size_t)UDP_BATCH * w->resp_cap);
 	w->pfds = calloc(srv->nls + 1, sizeof(*w->pfds));
-	if (w->qbuf == NULL || w->rbuf == NULL || w->pfds == NULL) {
+	if (w->qbuf == NULL || w->rbuf == NULL || w->pfds == NULL || w->ms == NULL) {
 		free(w->qbuf);
 		free(w->rbuf);
 		free(w->pfds);
@@ -555,9 +560,12 @@ static void worker_udp(struct worker *w, size_t li)
 			/* Longer than any query we accept: not worth a reply. */
 			if (h->msg_flags & MSG_TRUNC)
 				continue;
+			struct dns_info info;
 			urcu_memb_read_lock();
 			snap = rcu_dereference(srv->snap);
-			len = dns_process(snap, &req, NULL);
+			len = dns_process(snap, &req, &info);
+			/* info->service points into the snapshot: count inside. */
+			metrics_dns(w->ms, MT_UDP, len, &info);
 			urcu_memb_read_unlock();
 			if (len == 0)
 				continue;
@@ -811,9 +819,12 @@ static void conn_serve(struct tcp_conn *c)
 			};
 			const struct snapshot *snap;
 
+			struct dns_info info;
 			urcu_memb_read_lock();
 			snap = rcu_dereference(srv->snap);
-			len = dns_process(snap, &req, NULL);
+			len = dns_process(snap, &req, &info);
+			/* info->service points into the snapshot: count inside. */
+			metrics_dns(srv->tcp_ms, MT_TCP, len, &info);
 			urcu_memb_read_unlock();
 		}
 		if (maxq && c->nqueries >= maxq)
@@ -1046,6 +1057,8 @@ static void reload_done(uv_work_t *req, int status)
 				what, j->err);
 		reload_answer(srv, j->ticket, j->rc ? j->rc : GSLB_EINVAL,
 			      j->rc ? j->err : "stopping");
+		if (status == 0 && j->rc != 0)
+			metrics_reload(srv->metrics, 0, (int64_t)time(NULL));
 		snapshot_free(j->result);
 		free(j);
 		srv->reload_running = 0;
@@ -1055,6 +1068,7 @@ static void reload_done(uv_work_t *req, int status)
 	}
 	struct snapshot *old = srv->snap;
 	j->result->generation = old->generation + 1;
+	metrics_bind(srv->metrics, j->result);
 	if (srv->prober && prober_adopt(srv->prober, j->result) != 0) {
 		log_err("reload failed, still serving the previous state what=%s "
 			"error=\"cannot carry health state over\"",
@@ -1075,6 +1089,7 @@ static void reload_done(uv_work_t *req, int status)
 		 (unsigned long long)j->result->generation, j->result->zones->nzones,
 		 j->result->conf->nservices);
 	reload_answer(srv, j->ticket, GSLB_OK, NULL);
+	metrics_reload(srv->metrics, 1, (int64_t)time(NULL));
 	free(j);
 	if (srv->geo_poll_init[0] || srv->geo_poll_init[1] || srv->snap->conf->has_geoip)
 		geo_watch(srv); /* the files to watch may have changed */
@@ -1215,6 +1230,14 @@ int server_new(struct snapshot *snap, struct server **out)
 	conf = srv->own_conf;
 	srv->conf = conf;
 	srv->rng = rng_seed(0);
+	srv->metrics = metrics_new();
+	srv->tcp_ms = srv->metrics ? metrics_shard_new(srv->metrics) : NULL;
+	if (!srv->tcp_ms) {
+		rc = GSLB_ENOMEM;
+		log_err("cannot start error=\"out of memory\"");
+		goto out;
+	}
+	metrics_bind(srv->metrics, snap);
 	srv->nls = conf->ndns;
 	srv->nworkers = conf->workers ? conf->workers : 1;
 	nfds = (size_t)srv->nworkers * srv->nls;
@@ -1367,6 +1390,13 @@ static int start_prober(struct server *srv)
 	return GSLB_OK;
 }
 
+/* Counters kept elsewhere, for /metrics (admin thread, outside RCU). */
+static char *metrics_extra(void *ctx)
+{
+	struct server *srv = ctx;
+	return srv->prober ? prober_metrics_text(srv->prober) : NULL;
+}
+
 /* Called on the admin thread: ask the loop for a full reload and wait for
  * the result of one that started after this request. */
 static int admin_reload(void *ctx, char *err, unsigned long errlen)
@@ -1421,6 +1451,8 @@ int server_run(struct server *srv)
 		srv->admin_hooks.prober = srv->prober;
 		srv->admin_hooks.reload = admin_reload;
 		srv->admin_hooks.ctx = srv;
+		srv->admin_hooks.metrics = srv->metrics;
+		srv->admin_hooks.metrics_extra = metrics_extra;
 		rc = admin_start(srv->conf->admin, &srv->admin_hooks, &srv->admin);
 		if (rc) {
 			prober_stop(srv->prober);
@@ -1511,6 +1543,7 @@ void server_free(struct server *srv)
 	free(srv->conf_path);
 	pthread_mutex_destroy(&srv->reload_mu);
 	pthread_cond_destroy(&srv->reload_cv);
+	metrics_free(srv->metrics);
 	free(srv->workers);
 	free(srv->udp_fds);
 	free(srv->ls);

@@ -8,6 +8,7 @@ struct snapshot;
 struct prober;
 struct conf_listen;
 struct admin;
+struct metrics;
 
 struct admin_hooks {
 	/* The published snapshot pointer (RCU): read with rcu_dereference
@@ -17,6 +18,10 @@ struct admin_hooks {
 	/* Ask for a reload and wait for its result (later issue); NULL = 501. */
 	int (*reload)(void *ctx, char *err, unsigned long errlen);
 	void *ctx;
+	/* /metrics: the counters, and text to append (prober, HTTP) gathered
+	 * outside the RCU read section (caller frees; NULL = none). */
+	struct metrics *metrics;
+	char *(*metrics_extra)(void *ctx);
 };
 
 /* Bind addr and start serving. The hooks must outlive the listener. Port 0

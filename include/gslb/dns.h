@@ -47,12 +47,14 @@ struct dns_request {
 struct dns_info {
 	enum dns_decode verdict;
 	uint16_t qtype;
-	uint8_t rcode; /* full 12-bit rcode truncated to the header's 4 bits */
+	uint16_t rcode; /* the full rcode (BADVERS is 16) */
 	uint8_t truncated;
 	uint8_t edns;
 	uint8_t ecs;      /* the query carried a client subnet */
 	const void *service; /* the service answered, or NULL */
 	int region;       /* the region chosen, or -1 */
+	int slot;         /* metrics slot of the pool answered, -1 = none */
+	uint8_t all_down; /* the service's when_all_down applied */
 };
 
 /* Answer one query. Returns the response length, or 0 when nothing must be

@@ -36,6 +36,11 @@ int prober_admin(struct prober *p, const char *target, const char *action, char 
 /* Copy of the overrides in force, as JSON text (caller frees), for status. */
 char *prober_admin_json(struct prober *p);
 
+/* Probe counters and latency histograms in Prometheus text (caller frees).
+ * Takes only a small counters lock: do not call it inside an RCU read-side
+ * section anyway, to keep the rule simple. */
+char *prober_metrics_text(struct prober *p);
+
 /* Stop the thread, save the state, free everything. NULL is fine. */
 void prober_stop(struct prober *p);
 

@@ -74,6 +74,7 @@ struct member {
 struct pool {
 	unsigned region; /* index into conf->regions */
 	unsigned gidx;   /* index of this pool in health views */
+	int metric_slot; /* metrics series of this service and region, -1 = none */
 	char *check;     /* check name, NULL when unchecked */
 	int check_idx;   /* index into conf->checks, -1 when unchecked */
 	double min_up;   /* a count (>= 1) or a fraction (< 1) */
@@ -128,6 +129,7 @@ struct service {
 	enum all_down when_all_down;
 	struct pool fallback; /* ALL_DOWN_FALLBACK: members or cname, no region */
 	uint32_t ttl_min;     /* TTL while an answering pool fails probes */
+	int metric_slot;      /* metrics series of the service itself */
 	int line;
 	const char *file;
 };
