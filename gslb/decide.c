@@ -146,7 +146,15 @@ static int route_matches(const struct route *r, const struct decision *d)
 	return 0;
 }
 
-static void add_step(struct decision *d, unsigned region, double km)
+double decide_step_km(const struct decide_step *st)
+{
+	if (st->cos_angle < -1.5)
+		return -1.0;
+	double c = st->cos_angle > 1.0 ? 1.0 : st->cos_angle < -1.0 ? -1.0 : st->cos_angle;
+	return 6371.0088 * acos(c);
+}
+
+static void add_step(struct decision *d, unsigned region, double cosv)
 {
 	for (unsigned i = 0; i < d->nsteps; i++)
 		if (d->steps[i].region == region)
@@ -155,35 +163,54 @@ static void add_step(struct decision *d, unsigned region, double km)
 		return;
 	d->steps[d->nsteps].region = (uint8_t)region;
 	d->steps[d->nsteps].state = REGION_NOT_TRIED;
-	d->steps[d->nsteps].distance_km = km;
+	d->steps[d->nsteps].cos_angle = cosv;
 	d->nsteps++;
 }
 
-static double region_km(const struct snapshot *snap, const struct decision *d, unsigned r)
+/* Spherical law of cosines with the region's trigonometry precomputed and
+ * the client's computed once per decision: one cosine per region. */
+static double region_cos(const struct snapshot *snap, const struct decision *d, unsigned r,
+			 double csin, double ccos)
 {
 	if (!d->geo.has_coords)
-		return -1.0;
+		return -2.0;
 	const struct region *rg = &snap->conf->regions[r];
-	return geo_distance_km(d->geo.lat, d->geo.lon, rg->lat, rg->lon);
+	return csin * rg->sin_lat +
+	       ccos * rg->cos_lat * cos(d->geo.lon * (M_PI / 180.0) - rg->lon_rad);
+}
+
+static void client_trig(const struct decision *d, double *csin, double *ccos)
+{
+	*csin = *ccos = 0;
+	if (d->geo.has_coords) {
+		double phi = d->geo.lat * (M_PI / 180.0);
+		*csin = sin(phi);
+		*ccos = cos(phi);
+	}
 }
 
 static void order_by_list(const struct snapshot *snap, struct decision *d, const unsigned *list,
 			  size_t n)
 {
+	double cs, cc;
+	client_trig(d, &cs, &cc);
 	for (size_t i = 0; i < n; i++)
-		add_step(d, list[i], region_km(snap, d, list[i]));
+		add_step(d, list[i], region_cos(snap, d, list[i], cs, cc));
 }
 
 static void order_by_distance(const struct snapshot *snap, struct decision *d)
 {
 	const struct service *svc = d->svc;
+	double cs, cc;
+	client_trig(d, &cs, &cc);
 	/* Only regions where the service has a pool compete on distance. */
 	for (size_t i = 0; i < svc->npools; i++) {
 		unsigned r = svc->pools[i].region;
-		double km = region_km(snap, d, r);
-		/* insertion sort: a few dozen regions at most; ties keep config order */
+		double cv = region_cos(snap, d, r, cs, cc);
+		/* insertion sort, nearest (largest cosine) first: a few dozen
+		 * regions at most; ties keep config order */
 		unsigned pos = d->nsteps;
-		while (pos > 0 && d->steps[pos - 1].distance_km > km)
+		while (pos > 0 && d->steps[pos - 1].cos_angle < cv)
 			pos--;
 		if (d->nsteps >= GSLB_MAX_REGIONS)
 			break;
@@ -191,15 +218,17 @@ static void order_by_distance(const struct snapshot *snap, struct decision *d)
 			(d->nsteps - pos) * sizeof(d->steps[0]));
 		d->steps[pos].region = (uint8_t)r;
 		d->steps[pos].state = REGION_NOT_TRIED;
-		d->steps[pos].distance_km = km;
+		d->steps[pos].cos_angle = cv;
 		d->nsteps++;
 	}
 }
 
 static void order_config(const struct snapshot *snap, struct decision *d)
 {
+	double cs, cc;
+	client_trig(d, &cs, &cc);
 	for (size_t r = 0; r < snap->conf->nregions; r++)
-		add_step(d, (unsigned)r, region_km(snap, d, (unsigned)r));
+		add_step(d, (unsigned)r, region_cos(snap, d, (unsigned)r, cs, cc));
 }
 
 /* Scope: the client may be cached for every address that would get the same

@@ -224,9 +224,9 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 		const struct decide_step *st = &d.steps[i];
 		json_t *r = json_object();
 		json_object_set_new(r, "region", json_string(snap->conf->regions[st->region].name));
-		json_object_set_new(r, "distance_km", st->distance_km >= 0
-							      ? json_integer((json_int_t)(st->distance_km + 0.5))
-							      : json_null());
+		double km = decide_step_km(st);
+		json_object_set_new(r, "distance_km",
+				    km >= 0 ? json_integer((json_int_t)(km + 0.5)) : json_null());
 		json_object_set_new(r, "state", json_string(decide_state_name(st->state)));
 		int pi = svc->pool_of_region[st->region];
 		const struct health *h = rcu_dereference(((struct snapshot *)snap)->health);

@@ -33,8 +33,14 @@ enum decide_state {
 struct decide_step {
 	uint8_t region;
 	uint8_t state; /* enum decide_state */
-	double distance_km; /* < 0 when no location */
+	/* cosine of the angle between client and region (1 = same place),
+	 * < -1 when no location; decide_step_km() turns it into km. Ordering
+	 * needs no arc cosine, so the query path does not compute one. */
+	double cos_angle;
 };
+
+/* Great-circle distance of a step in km, or -1 without a location. */
+double decide_step_km(const struct decide_step *st);
 
 struct decision {
 	const struct service *svc;

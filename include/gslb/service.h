@@ -14,6 +14,7 @@
 struct region {
 	char *name;
 	double lat, lon;
+	double sin_lat, cos_lat, lon_rad; /* precomputed for distance ordering */
 	char *redirect; /* optional redirect target (HTTP listener) */
 	int line;
 };
