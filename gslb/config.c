@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -891,6 +892,9 @@ static int parse_regions(struct conf_ctx *ctx, const config_setting_t *s)
 			return conf_error(ctx, e, "no name given (name = \"eu-east\";)");
 		if (!have_lat || !have_lon)
 			return conf_error(ctx, e, "region \"%s\" needs lat and lon", r->name);
+		r->sin_lat = sin(r->lat * M_PI / 180.0);
+		r->cos_lat = cos(r->lat * M_PI / 180.0);
+		r->lon_rad = r->lon * M_PI / 180.0;
 		for (size_t j = 0; j + 1 < c->nregions; j++)
 			if (strcmp(c->regions[j].name, r->name) == 0)
 				return conf_error(ctx, e, "region \"%s\" is already defined at line %d",
