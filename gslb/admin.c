@@ -30,6 +30,7 @@
 #include "gslb/metrics.h"
 #include "gslb/probe.h"
 #include "gslb/snapshot.h"
+#include "gslb/whatif.h"
 
 /* libmicrohttpd 0.9.71 turned the callbacks' int into enum MHD_Result. */
 #if MHD_VERSION >= 0x00097002
@@ -570,11 +571,77 @@ static void h_metrics(struct admin *a, struct MHD_Connection *conn, struct admin
 	r->len = strlen(text);
 }
 
+/* Every change= argument, in order: a what-if may list several. */
+struct whatif_args {
+	const char *v[WHATIF_MAX_CHANGES];
+	size_t n;
+	int too_many;
+};
+
+static admin_mhd_result collect_change(void *cls, enum MHD_ValueKind kind, const char *key,
+				       const char *value)
+{
+	struct whatif_args *w = cls;
+
+	(void)kind;
+	if (!key || strcmp(key, "change") != 0 || !value)
+		return MHD_YES;
+	if (w->n == WHATIF_MAX_CHANGES) {
+		w->too_many = 1;
+		return MHD_NO;
+	}
+	w->v[w->n++] = value;
+	return MHD_YES;
+}
+
+static void h_whatif(struct admin *a, struct MHD_Connection *conn, struct admin_reply *r)
+{
+	struct whatif_args w = { .n = 0 };
+	struct admin_table adm = { 0 };
+	char err[ADMIN_ERRLEN] = "";
+	json_t *overrides, *j = NULL;
+	int rc;
+
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_change, &w);
+	if (w.too_many) {
+		reply_error(r, MHD_HTTP_BAD_REQUEST, "too many change arguments");
+		return;
+	}
+	/* Taken before the read section, as for /status: the changes are
+	 * applied on top of the overrides in force. */
+	overrides = overrides_json(a);
+	rc = whatif_admin_from_json(overrides, &adm);
+	json_decref(overrides);
+	if (rc) {
+		admin_table_free(&adm);
+		reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, gslb_strerror(rc));
+		return;
+	}
+	/* The walk of the database runs inside the read section (about a
+	 * second for GeoLite2-City): a reload waits that long at most to free
+	 * the old snapshot, and no lock is held. */
+	const struct snapshot *snap = admin_read_begin(a);
+	rc = snap ? whatif_json(snap, rcu_dereference(snap->health), &adm, w.v, w.n, &j, err,
+				sizeof(err)) :
+		    GSLB_ENOENT;
+	admin_read_end();
+	admin_table_free(&adm);
+	if (rc) {
+		unsigned status = (rc == GSLB_EINVAL || rc == GSLB_ENOENT) ?
+					  MHD_HTTP_BAD_REQUEST :
+					  MHD_HTTP_INTERNAL_SERVER_ERROR;
+		reply_error(r, status, err[0] ? err : gslb_strerror(rc));
+		return;
+	}
+	reply_json(r, MHD_HTTP_OK, j);
+}
+
 static const struct admin_route admin_routes[] = {
 	{ "/metrics", "GET", ADMIN_READ, h_metrics },
 	{ "/healthz", "GET", ADMIN_READ, h_healthz },
 	{ "/status", "GET", ADMIN_READ, h_status },
 	{ "/explain", "GET", ADMIN_READ, h_explain },
+	{ "/what-if", "GET", ADMIN_READ, h_whatif },
 	{ "/override", "POST", ADMIN_CONTROL, h_override },
 	{ "/reload", "POST", ADMIN_CONTROL, h_reload },
 };

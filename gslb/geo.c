@@ -307,6 +307,41 @@ static int field_number(const struct geo_db *g, int field, MMDB_entry_s *entry, 
 	return isfinite(*out) ? 1 : 0;
 }
 
+/* The location fields of one database record into res (country,
+ * continent, subdivision, coordinates). Shared by lookups and the walk. */
+static int db_decode(const struct geo_db *g, MMDB_entry_s *entry, struct geo_result *res,
+		     int *mmdb_status)
+{
+	double lat = 0, lon = 0;
+	int rc, has_lat, has_lon;
+
+	rc = field_code2(g, GEO_F_COUNTRY, entry, res->country, mmdb_status);
+	if (rc >= 0)
+		rc = field_code2(g, GEO_F_CONTINENT, entry, res->continent, mmdb_status);
+	if (rc >= 0)
+		rc = field_subdivision(g, entry, res->country, res->subdivision,
+				       sizeof(res->subdivision), mmdb_status);
+	if (rc < 0)
+		return rc;
+	has_lat = field_number(g, GEO_F_LAT, entry, &lat, mmdb_status);
+	if (has_lat < 0)
+		return has_lat;
+	has_lon = field_number(g, GEO_F_LON, entry, &lon, mmdb_status);
+	if (has_lon < 0)
+		return has_lon;
+	if (has_lat && has_lon && lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) {
+		res->has_coords = 1;
+		res->lat = lat;
+		res->lon = lon;
+	} else if (res->country[0] && !geo_country_centroid(res->country, &lat, &lon)) {
+		res->has_coords = 1;
+		res->coords_from_centroid = 1;
+		res->lat = lat;
+		res->lon = lon;
+	}
+	return 0;
+}
+
 static int db_lookup(const struct geo_db *g, int family, const uint8_t *a, struct geo_result *res,
 		     int *mmdb_status)
 {
@@ -318,8 +353,7 @@ static int db_lookup(const struct geo_db *g, int family, const uint8_t *a, struc
 	MMDB_lookup_result_s lr;
 	unsigned alen = family == AF_INET ? 4 : 16, prefix;
 	uint8_t net[16];
-	double lat = 0, lon = 0;
-	int st = MMDB_SUCCESS, rc, has_lat, has_lon;
+	int st = MMDB_SUCCESS;
 
 	memset(&su, 0, sizeof(su));
 	if (family == AF_INET) {
@@ -348,32 +382,7 @@ static int db_lookup(const struct geo_db *g, int family, const uint8_t *a, struc
 	res->db_found = 1;
 	mask_copy(net, a, alen, prefix);
 	format_cidr(res->network, sizeof(res->network), family == AF_INET6, net, prefix);
-
-	rc = field_code2(g, GEO_F_COUNTRY, &lr.entry, res->country, mmdb_status);
-	if (rc >= 0)
-		rc = field_code2(g, GEO_F_CONTINENT, &lr.entry, res->continent, mmdb_status);
-	if (rc >= 0)
-		rc = field_subdivision(g, &lr.entry, res->country, res->subdivision,
-				       sizeof(res->subdivision), mmdb_status);
-	if (rc < 0)
-		return rc;
-	has_lat = field_number(g, GEO_F_LAT, &lr.entry, &lat, mmdb_status);
-	if (has_lat < 0)
-		return has_lat;
-	has_lon = field_number(g, GEO_F_LON, &lr.entry, &lon, mmdb_status);
-	if (has_lon < 0)
-		return has_lon;
-	if (has_lat && has_lon && lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) {
-		res->has_coords = 1;
-		res->lat = lat;
-		res->lon = lon;
-	} else if (res->country[0] && !geo_country_centroid(res->country, &lat, &lon)) {
-		res->has_coords = 1;
-		res->coords_from_centroid = 1;
-		res->lat = lat;
-		res->lon = lon;
-	}
-	return 0;
+	return db_decode(g, &lr.entry, res, mmdb_status);
 }
 
 /* libmaxminddb validates the metadata at open but the tree and data only as
@@ -425,6 +434,173 @@ static int db_open(struct geo_db *g, const char *path, char *err, size_t errlen)
 		return GSLB_EINVAL;
 	}
 	return db_probe(g, err, errlen);
+}
+
+/* ---- walking the database ---------------------------------------------- */
+
+/* Decoded records by data offset. A City database has half a million
+ * records under a few million networks and decoding one costs five map
+ * searches; neighbouring networks often share a record, so a small
+ * direct-mapped cache (2.5 MB) saves most of that work. */
+#define GEO_WALK_CACHE 16384u
+
+/* At most one pending sibling per level of a 128-bit tree, plus the two
+ * records of the last node read. */
+#define GEO_WALK_STACK 130u
+
+struct walk_slot {
+	uint32_t key; /* data offset + 1; 0 = empty */
+	int rc;       /* db_decode's result for that record */
+	struct geo_result res;
+};
+
+/* A record still to visit: a network and what the tree holds for it. */
+struct walk_frame {
+	uint64_t rec;
+	MMDB_entry_s entry;
+	uint8_t type;
+	uint8_t prefix;
+	uint8_t addr[16];
+};
+
+/* The IPv6 ranges whose addresses gslb locates as the IPv4 address inside
+ * them (geo_v4_embedded): what a tree holds there is never consulted, and
+ * MaxMind's trees alias them to the IPv4 subtree anyway. */
+static int walk_v4_alias(const uint8_t *a, unsigned prefix)
+{
+	static const struct {
+		uint8_t net[16];
+		unsigned len;
+	} ranges[] = {
+		{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff }, 96 }, /* ::ffff:0:0/96 */
+		{ { 0, 0x64, 0xff, 0x9b }, 96 },                      /* 64:ff9b::/96 */
+		{ { 0x20, 0x02 }, 16 },                               /* 6to4 2002::/16 */
+	};
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		if (prefix < ranges[i].len)
+			continue;
+		if (common_prefix(a, ranges[i].net, 16) >= ranges[i].len)
+			return 1;
+	}
+	return 0;
+}
+
+/* The node at ::/96 of an IPv6 tree, where the IPv4 tree starts; any other
+ * record pointing at it is an alias (Teredo, or the ranges above). */
+static uint64_t walk_v4_start(const struct geo_db *g)
+{
+	uint64_t node = 0;
+	for (unsigned d = 0; d < 96; d++) {
+		MMDB_search_node_s n;
+		if (MMDB_read_node(&g->mmdb, (uint32_t)node, &n) != MMDB_SUCCESS ||
+		    n.left_record_type != MMDB_RECORD_TYPE_SEARCH_NODE)
+			return UINT64_MAX;
+		node = n.left_record;
+	}
+	return node;
+}
+
+static int walk_emit(const struct geo_db *g, struct walk_slot *cache, const uint8_t *a,
+		     unsigned prefix, MMDB_entry_s *entry, geo_walk_fn cb, void *arg)
+{
+	static const uint8_t zero[12] = { 0 };
+	uint32_t key = entry->offset + 1;
+	struct walk_slot *sl = &cache[(key * 2654435761u) % GEO_WALK_CACHE];
+	struct geo_result res;
+	int family = AF_INET6, st = MMDB_SUCCESS;
+	const uint8_t *addr = a;
+
+	if (sl->key != key) {
+		sl->key = key;
+		memset(&sl->res, 0, sizeof(sl->res));
+		sl->res.db_found = 1;
+		sl->rc = db_decode(g, entry, &sl->res, &st);
+	}
+	if (sl->rc)
+		return sl->rc;
+	if (g->mmdb.metadata.ip_version == 4) {
+		family = AF_INET;
+	} else if (prefix >= 96 && !memcmp(a, zero, 12)) {
+		/* IPv4 data in an IPv6 tree: reported as IPv4, as looked up */
+		family = AF_INET;
+		addr = a + 12;
+		prefix -= 96;
+	}
+	res = sl->res;
+	res.db_prefix = (uint8_t)prefix;
+	res.scope_prefix = (uint8_t)prefix;
+	return cb(arg, family, addr, prefix, &res);
+}
+
+/* Push the two records of node under the network addr/depth, right first
+ * so that the left one (the lower addresses) is visited first. */
+static int walk_push(const struct geo_db *g, struct walk_frame *stack, unsigned *sp, uint32_t node,
+		     const uint8_t *addr, unsigned depth)
+{
+	MMDB_search_node_s n;
+
+	if (MMDB_read_node(&g->mmdb, node, &n) != MMDB_SUCCESS)
+		return GSLB_EIO;
+	if (*sp + 2 > GEO_WALK_STACK)
+		return GSLB_EIO;
+	for (int bit = 1; bit >= 0; bit--) {
+		struct walk_frame *f = &stack[(*sp)++];
+		f->rec = bit ? n.right_record : n.left_record;
+		f->type = bit ? n.right_record_type : n.left_record_type;
+		f->entry = bit ? n.right_record_entry : n.left_record_entry;
+		f->prefix = (uint8_t)(depth + 1);
+		memcpy(f->addr, addr, 16);
+		if (bit)
+			f->addr[depth / 8] |= (uint8_t)(0x80 >> (depth % 8));
+	}
+	return 0;
+}
+
+int geo_walk(const struct geo_db *g, geo_walk_fn cb, void *arg)
+{
+	static const uint8_t zero[16] = { 0 };
+	struct walk_frame stack[GEO_WALK_STACK];
+	struct walk_slot *cache = NULL;
+	unsigned sp = 0, maxdepth;
+	uint64_t v4_start = UINT64_MAX;
+	int v6, rc;
+
+	if (!g || !cb)
+		return GSLB_EINVAL;
+	if (!g->has_mmdb)
+		return 0;
+	v6 = g->mmdb.metadata.ip_version == 6;
+	maxdepth = v6 ? 128 : 32;
+	if (v6)
+		v4_start = walk_v4_start(g);
+	cache = calloc(GEO_WALK_CACHE, sizeof(*cache));
+	if (!cache)
+		return GSLB_ENOMEM;
+	rc = walk_push(g, stack, &sp, 0, zero, 0);
+	while (!rc && sp) {
+		struct walk_frame f = stack[--sp];
+		if (f.type == MMDB_RECORD_TYPE_EMPTY)
+			continue;
+		if (v6 && walk_v4_alias(f.addr, f.prefix))
+			continue;
+		if (f.type == MMDB_RECORD_TYPE_SEARCH_NODE) {
+			if (f.rec == v4_start && !(f.prefix == 96 && !memcmp(f.addr, zero, 12)))
+				continue; /* an alias of the IPv4 subtree (Teredo...) */
+			if (f.prefix >= maxdepth) {
+				rc = GSLB_EIO; /* a node below a full address: damaged */
+				break;
+			}
+			rc = walk_push(g, stack, &sp, (uint32_t)f.rec, f.addr, f.prefix);
+			continue;
+		}
+		if (f.type != MMDB_RECORD_TYPE_DATA) {
+			rc = GSLB_EIO;
+			break;
+		}
+		rc = walk_emit(g, cache, f.addr, f.prefix, &f.entry, cb, arg);
+	}
+	free(cache);
+	return rc;
 }
 
 /* ---- overrides ---------------------------------------------------------- */

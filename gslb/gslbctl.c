@@ -21,6 +21,7 @@
 #include "config.h"
 #include "gslb/config.h"
 #include "gslb/explain.h"
+#include "gslb/whatif.h"
 
 #define CTL_DEFAULT_SERVER "127.0.0.1:8053"
 #define CTL_DEFAULT_PORT 8053u
@@ -69,6 +70,10 @@ static void usage(FILE *out)
 		"  force-down TARGET      never answer TARGET\n"
 		"  clear TARGET           remove any override on TARGET\n"
 		"  explain ADDRESS NAME   how NAME is answered for a client in ADDRESS[/PREFIX]\n"
+		"  what-if [CHANGE]...    where each service's clients would go after CHANGE\n"
+		"                         (\"down REGION\", \"drain REGION\", \"up TARGET\", several\n"
+		"                         separated by commas), against the live health state;\n"
+		"                         without CHANGE, where they go now\n"
 		"  reload                 re-read the configuration, zones and GeoIP data\n"
 		"  metrics                print the Prometheus metrics\n"
 		"\n"
@@ -562,6 +567,40 @@ static int cmd_explain(const struct ctl *c, const char *address, const char *nam
 	return rc;
 }
 
+static int cmd_whatif(const struct ctl *c, int nargs, char **args)
+{
+	char path[3500];
+	size_t len;
+	struct ctl_resp r;
+	int rc;
+
+	len = (size_t)snprintf(path, sizeof(path), "/what-if");
+	for (int i = 0; i < nargs; i++) {
+		char *e = escape(args[i]);
+		int n;
+		if (!e)
+			return CTL_REFUSED;
+		n = snprintf(path + len, sizeof(path) - len, "%cchange=%s", i ? '&' : '?', e);
+		curl_free(e);
+		if (n < 0 || (size_t)n >= sizeof(path) - len)
+			return usage_error("%s", "what-if: changes too long");
+		len += (size_t)n;
+	}
+	rc = request(c, "GET", path, &r);
+	if (rc)
+		return rc;
+	if (r.status != 200)
+		rc = refused("what-if", &r);
+	else if (!json_is_object(r.json))
+		rc = refused("what-if (not JSON)", &r);
+	else if (c->json)
+		print_json(r.json);
+	else
+		whatif_print(r.json, stdout); /* the same text as gslbd --what-if */
+	resp_free(&r);
+	return rc;
+}
+
 static int cmd_reload(const struct ctl *c)
 {
 	struct ctl_resp r;
@@ -629,6 +668,8 @@ static int run(const struct ctl *c, int argc, char **argv)
 					   cmd);
 		return cmd_override(c, cmd, argv[1]);
 	}
+	if (strcmp(cmd, "what-if") == 0)
+		return cmd_whatif(c, nargs, argv + 1);
 	if (strcmp(cmd, "explain") == 0) {
 		if (nargs != 2)
 			return usage_error("%s needs ADDRESS[/PREFIX] and NAME", cmd);

@@ -18,6 +18,7 @@
 #include "gslb/log.h"
 #include "gslb/server.h"
 #include "gslb/snapshot.h"
+#include "gslb/whatif.h"
 
 #ifndef GSLB_SYSCONFDIR
 #define GSLB_SYSCONFDIR "/etc"
@@ -42,7 +43,12 @@ static void usage(FILE *out)
 		"                     location, override, regions in order with distance\n"
 		"                     and state, answer, ECS scope and TTL; no listener\n"
 		"                     is started\n"
-		"      --json         with --explain: print JSON\n"
+		"      --what-if \"ACTION TARGET[, ...]\"\n"
+		"                     show where each service's clients would go after\n"
+		"                     the changes (ACTION: down, drain, up; TARGET: a\n"
+		"                     region, pool:SERVICE/REGION, member:SERVICE/REGION/\n"
+		"                     ADDRESS); repeatable; no listener is started\n"
+		"      --json         with --explain or --what-if: print JSON\n"
 		"  -h, --help         show this help and exit\n"
 		"  -V, --version      show the version and the libraries' versions and exit\n"
 		"\n"
@@ -77,6 +83,7 @@ static size_t count_records(const struct snapshot *snap)
 static int check(const char *path)
 {
 	struct snapshot *snap = NULL;
+	json_t *report = NULL;
 	char err[ERRLEN];
 	int rc;
 
@@ -85,9 +92,19 @@ static int check(const char *path)
 		fprintf(stderr, "%s\n", err[0] ? err : gslb_strerror(rc));
 		goto out;
 	}
+	/* Evaluated before "ok" is printed: a database that cannot be
+	 * walked fails the check. */
+	rc = whatif_check(snap, &report, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "%s\n", err[0] ? err : gslb_strerror(rc));
+		goto out;
+	}
 	fprintf(stderr, "%s: ok (%zu zones, %zu records)\n", path, snap->zones->nzones,
 		count_records(snap));
+	if (report)
+		whatif_print(report, stdout);
 out:
+	json_decref(report);
 	snapshot_free(snap);
 	return rc ? EXIT_FAILURE : EXIT_SUCCESS;
 }
@@ -122,6 +139,41 @@ out:
 	return rc ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+static int what_if(const char *path, const char *const *changes, size_t n, int as_json)
+{
+	struct snapshot *snap = NULL;
+	struct admin_table adm = { 0 };
+	json_t *j = NULL;
+	char err[ERRLEN] = "";
+	int rc;
+
+	rc = snapshot_load(path, &snap, err, sizeof(err));
+	if (rc)
+		goto fail;
+	/* The overrides a restart would apply, so that "before" is what the
+	 * daemon would serve from this state_dir. */
+	admin_table_load(&adm, snap->conf->state_dir);
+	rc = whatif_json(snap, snap->health, &adm, changes, n, &j, err, sizeof(err));
+	if (rc)
+		goto fail;
+	if (as_json) {
+		char *txt = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		if (txt)
+			printf("%s\n", txt);
+		free(txt);
+	} else {
+		whatif_print(j, stdout);
+	}
+	goto out;
+fail:
+	fprintf(stderr, "%s\n", err[0] ? err : gslb_strerror(rc));
+out:
+	json_decref(j);
+	admin_table_free(&adm);
+	snapshot_free(snap);
+	return rc ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 static int run(const char *path)
 {
 	struct snapshot *snap = NULL;
@@ -152,12 +204,19 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 't' },
-		{ "debug", no_argument, NULL, 'd' },        { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },      { "explain", no_argument, NULL, 'x' },
-		{ "json", no_argument, NULL, 'j' },         { NULL, 0, NULL, 0 },
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 't' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "explain", no_argument, NULL, 'x' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "what-if", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int explain_mode = 0, as_json = 0;
+	const char *whatif[WHATIF_MAX_CHANGES];
+	size_t nwhatif = 0;
 	const char *path = GSLB_DEFAULT_CONFIG;
 	int check_only = 0;
 	int opt;
@@ -188,6 +247,14 @@ int main(int argc, char **argv)
 		case 'j':
 			as_json = 1;
 			break;
+		case 'w':
+			if (nwhatif == WHATIF_MAX_CHANGES) {
+				fprintf(stderr, "gslbd: more than %d --what-if options\n",
+					WHATIF_MAX_CHANGES);
+				return 2;
+			}
+			whatif[nwhatif++] = optarg;
+			break;
 		default:
 			usage(stderr);
 			return 2;
@@ -202,6 +269,16 @@ int main(int argc, char **argv)
 		if (log_get_level() < LOG_LVL_DEBUG)
 			log_set_level(LOG_LVL_ERR);
 		return explain(path, argv[optind], argv[optind + 1], as_json);
+	}
+	if (nwhatif) {
+		if (optind < argc || explain_mode || check_only) {
+			fprintf(stderr, "gslbd: --what-if takes no other mode or argument\n");
+			return 2;
+		}
+		/* Load warnings belong to -t, not to this report. */
+		if (log_get_level() < LOG_LVL_DEBUG)
+			log_set_level(LOG_LVL_ERR);
+		return what_if(path, whatif, nwhatif, as_json);
 	}
 	if (optind < argc) {
 		fprintf(stderr, "gslbd: unexpected argument: %s\n", argv[optind]);

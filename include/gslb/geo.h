@@ -82,6 +82,21 @@ void geo_close(struct geo_db *g);
  * cover is not an error (db_found 0). */
 int geo_lookup(const struct geo_db *g, int family, const uint8_t *addr, struct geo_result *res);
 
+/* Every network of the database that holds a record, once each, in
+ * address order (IPv4 first in an IPv6 tree): cb gets the network address
+ * (4 bytes for AF_INET, 16 for AF_INET6, host bits zero), its prefix length
+ * and the record's location fields as geo_lookup reports them (db_found 1,
+ * db_prefix = scope_prefix = prefix; network text left empty and no
+ * override applied: the walk is about the database alone). IPv4 data of an
+ * IPv6 tree comes once, as AF_INET, from ::/96; the ranges gslb locates as
+ * IPv4 (::ffff:0:0/96, 64:ff9b::/96, 2002::/16) and any other alias of the
+ * IPv4 subtree (Teredo) are skipped. A non-zero return from cb stops the
+ * walk and is returned. Returns 0, or GSLB_EIO when the tree or a record is
+ * damaged, GSLB_ENOMEM. Without a database there is nothing to visit. */
+typedef int (*geo_walk_fn)(void *arg, int family, const uint8_t *addr, unsigned prefix,
+			   const struct geo_result *res);
+int geo_walk(const struct geo_db *g, geo_walk_fn cb, void *arg);
+
 /* Overrides, in file order, for validation by the caller (region names are
  * checked against the configured regions by config.c). */
 size_t geo_override_count(const struct geo_db *g);
