@@ -19,7 +19,9 @@
 #
 # With --ip-version 6 (the default) IPv4 networks live in ::/96 and the
 # IPv4-mapped, 6to4 and Teredo ranges are aliased to them, as in MaxMind's own
-# databases. With --ip-version 4 IPv6 networks in the source are skipped.
+# databases (--no-alias leaves those ranges to whatever the source puts there,
+# as some other writers do). With --ip-version 4 IPv6 networks in the source
+# are skipped.
 # Reserved ranges (192.0.2.0/24, 2001:db8::/32, 10.0.0.0/8...) are kept so
 # that tests and demos can use documentation addresses.
 use strict;
@@ -31,7 +33,7 @@ use MaxMind::DB::Writer::Tree ();
 
 my %opt = (schema => 'city', 'ip-version' => 6);
 GetOptions(\%opt, 'schema=s', 'ip-version=i', 'output|o=s', 'database-type=s',
-	'description=s', 'build-epoch=i', 'record-size=i', 'help|h')
+	'description=s', 'build-epoch=i', 'record-size=i', 'no-alias', 'help|h')
 	or usage(2);
 usage(0) if $opt{help};
 usage(2) unless @ARGV == 1 && defined $opt{output};
@@ -77,7 +79,7 @@ my $tree = MaxMind::DB::Writer::Tree->new(
 	languages                => ['en'],
 	description              => { en => $opt{description} // "gslb test database built from $src" },
 	map_key_type_callback    => sub { $types{ $_[0] } // die "build-mmdb: no type for key $_[0]\n" },
-	alias_ipv6_to_ipv4       => $ipv == 6 ? 1 : 0,
+	alias_ipv6_to_ipv4       => $ipv == 6 && !$opt{'no-alias'} ? 1 : 0,
 	remove_reserved_networks => 0,
 );
 # A fixed epoch makes rebuilt files comparable; SOURCE_DATE_EPOCH is the
@@ -155,7 +157,7 @@ sub usage {
 	my ($rc) = @_;
 	print STDERR <<"EOF";
 usage: $0 [--schema city|flat|country] [--ip-version 6|4] [--database-type NAME]
-       [--description TEXT] [--build-epoch SECONDS] -o OUT.mmdb SOURCE.json
+       [--description TEXT] [--build-epoch SECONDS] [--no-alias] -o OUT.mmdb SOURCE.json
 EOF
 	exit $rc;
 }

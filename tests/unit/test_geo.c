@@ -1,6 +1,7 @@
 /* Unit tests for the GeoIP module: lookups in databases of three schemas,
  * overrides (longest prefix, ECS scope, file errors with line numbers),
- * damaged databases, centroids and distances.
+ * damaged databases, centroids and distances, and geo_walk over IPv4 and
+ * IPv6 trees (aliased and not).
  *
  * The databases are built from tests/data/geoip/test-city.json by
  * tests/unit/test_geo.sh, which passes their directory in GEO_TEST_DIR. Run
@@ -838,6 +839,178 @@ static void test_threads(void **state)
 	geo_close(g);
 }
 
+/* ---- geo_walk ------------------------------------------------------------ */
+
+struct walked {
+	int family;
+	uint8_t addr[16];
+	unsigned prefix;
+	struct geo_result res;
+};
+
+struct walk_log {
+	struct walked v[64];
+	size_t n;
+	int stop_after; /* return 7 after this many networks, 0 = never */
+};
+
+static int walk_collect(void *arg, int family, const uint8_t *addr, unsigned prefix,
+			const struct geo_result *res)
+{
+	struct walk_log *w = arg;
+	assert_true(w->n < sizeof(w->v) / sizeof(w->v[0]));
+	w->v[w->n].family = family;
+	memset(w->v[w->n].addr, 0, 16);
+	memcpy(w->v[w->n].addr, addr, family == AF_INET ? 4 : 16);
+	w->v[w->n].prefix = prefix;
+	w->v[w->n].res = *res;
+	w->n++;
+	return w->stop_after && (int)w->n == w->stop_after ? 7 : 0;
+}
+
+static void walked_text(const struct walked *x, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+	assert_non_null(inet_ntop(x->family, x->addr, a, sizeof(a)));
+	snprintf(buf, len, "%s/%u", a, x->prefix);
+}
+
+/* Networks of test-city.json as a tree holds them: 83.16.0.0/16 inside
+ * 83.0.0.0/11 splits the rest of the /11 into five networks. */
+static const struct {
+	const char *net, *country;
+} city_nets[] = {
+	{ "1.0.0.0/24", "AU" },      { "4.0.0.0/9", "US" },      { "5.0.0.0/16", "DE" },
+	{ "8.8.8.0/24", "US" },      { "27.0.0.0/14", "JP" },    { "41.0.0.0/11", "ZA" },
+	{ "83.0.0.0/12", "PL" },     { "83.16.0.0/16", "PL" },   { "83.17.0.0/16", "PL" },
+	{ "83.18.0.0/15", "PL" },    { "83.20.0.0/14", "PL" },   { "83.24.0.0/13", "PL" },
+	{ "177.0.0.0/9", "BR" },     { "192.0.2.0/24", "US" },   { "198.51.100.0/24", "PL" },
+	{ "2001:db8:1::/48", "JP" }, { "2001:4860::/32", "US" }, { "2400:cb00::/32", "SG" },
+	{ "2a00:1450::/32", "IE" },
+};
+#define CITY_NETS4 15
+
+/* Each network once, in address order, with what geo_lookup says of its
+ * first and last address. */
+static void check_walk_city(const char *db, size_t want)
+{
+	struct geo_db *g = open_db(db, NULL);
+	struct walk_log w = { .n = 0 };
+	char text[80];
+
+	assert_int_equal(geo_walk(g, walk_collect, &w), 0);
+	assert_int_equal(w.n, want);
+	for (size_t i = 0; i < w.n; i++) {
+		const struct walked *x = &w.v[i];
+		unsigned alen = x->family == AF_INET ? 4 : 16;
+		uint8_t last[16];
+		struct geo_result r;
+
+		walked_text(x, text, sizeof(text));
+		assert_string_equal(text, city_nets[i].net);
+		assert_int_equal(x->family, strchr(city_nets[i].net, ':') ? AF_INET6 : AF_INET);
+		assert_int_equal(x->res.db_found, 1);
+		assert_int_equal(x->res.db_prefix, x->prefix);
+		assert_int_equal(x->res.scope_prefix, x->prefix);
+		assert_null(x->res.override);
+		/* the country is decoded for every network: a cached record
+		 * must not leak into its neighbour */
+		if (strcmp(db, "flat4.mmdb") != 0)
+			assert_string_equal(x->res.country, city_nets[i].country);
+		assert_int_equal(geo_lookup(g, x->family, x->addr, &r), 0);
+		assert_int_equal(r.db_found, 1);
+		assert_int_equal(r.db_prefix, x->prefix);
+		assert_string_equal(r.country, x->res.country);
+		assert_string_equal(r.subdivision, x->res.subdivision);
+		assert_true(r.lat == x->res.lat && r.lon == x->res.lon);
+		memcpy(last, x->addr, 16);
+		for (unsigned b = x->prefix; b < alen * 8; b++)
+			last[b / 8] |= (uint8_t)(0x80 >> (b % 8));
+		assert_int_equal(geo_lookup(g, x->family, last, &r), 0);
+		assert_int_equal(r.db_prefix, x->prefix);
+	}
+	geo_close(g);
+}
+
+static void test_walk_city(void **state)
+{
+	(void)state;
+	/* IPv6 tree: IPv4 once from ::/96, none of its aliases (::ffff:0:0/96,
+	 * 2002::/16, Teredo 2001::/32) again */
+	check_walk_city("city6.mmdb", sizeof(city_nets) / sizeof(city_nets[0]));
+	/* IPv4 tree: the IPv6 networks of the source are not in it */
+	check_walk_city("flat4.mmdb", CITY_NETS4);
+}
+
+static void test_walk_country_only(void **state)
+{
+	struct geo_db *g = open_db("country6.mmdb", NULL);
+	struct walk_log w = { .n = 0 };
+	(void)state;
+	assert_int_equal(geo_walk(g, walk_collect, &w), 0);
+	/* Warsaw and Krakow have the same country record: the writer keeps
+	 * 83.0.0.0/11 whole, five networks fewer than the city tree */
+	assert_int_equal(w.n, sizeof(city_nets) / sizeof(city_nets[0]) - 5);
+	/* no coordinates in the records: the centroid, as geo_lookup does */
+	assert_string_equal(w.v[0].res.country, "AU");
+	assert_int_equal(w.v[0].res.has_coords, 1);
+	assert_int_equal(w.v[0].res.coords_from_centroid, 1);
+	geo_close(g);
+}
+
+static void test_walk_unaliased(void **state)
+{
+	static const struct {
+		int family;
+		const char *net, *country;
+	} want[] = {
+		{ AF_INET, "1.2.3.0/24", "FI" },
+		{ AF_INET6, "2001:0:1::/48", "IS" },
+		{ AF_INET6, "2a02::/32", "EE" },
+	};
+	struct geo_db *g = open_db("walk6.mmdb", NULL);
+	struct walk_log w = { .n = 0 };
+	char text[80], expect[80];
+	(void)state;
+	/* what the tree holds in ::ffff:1.2.3.0/120, 2002:102:300::/40 and
+	 * 64:ff9b::102:300/120 is never looked up, and not walked */
+	assert_int_equal(geo_walk(g, walk_collect, &w), 0);
+	assert_int_equal(w.n, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < w.n; i++) {
+		uint8_t a[16];
+		walked_text(&w.v[i], text, sizeof(text));
+		/* inet_ntop spells 2001:0:1:: its own way: compare addresses */
+		snprintf(expect, sizeof(expect), "%s", want[i].net);
+		*strchr(expect, '/') = '\0';
+		assert_int_equal(inet_pton(want[i].family, expect, a), 1);
+		assert_int_equal(w.v[i].family, want[i].family);
+		assert_memory_equal(w.v[i].addr, a, want[i].family == AF_INET ? 4 : 16);
+		assert_int_equal(w.v[i].prefix, (unsigned)atol(strchr(want[i].net, '/') + 1));
+		assert_string_equal(w.v[i].res.country, want[i].country);
+	}
+	geo_close(g);
+}
+
+static void test_walk_stop_and_args(void **state)
+{
+	struct geo_db *g = open_db("city6.mmdb", NULL);
+	struct geo_db *ov = open_db(NULL, "test.nets");
+	struct walk_log w = { .stop_after = 3 };
+	(void)state;
+	/* the callback's value ends the walk and comes back */
+	assert_int_equal(geo_walk(g, walk_collect, &w), 7);
+	assert_int_equal(w.n, 3);
+	assert_int_equal(geo_walk(NULL, walk_collect, &w), GSLB_EINVAL);
+	assert_int_equal(geo_walk(g, NULL, &w), GSLB_EINVAL);
+	/* overrides only: no database, nothing to visit */
+	w.n = 0;
+	w.stop_after = 0;
+	assert_int_equal(geo_walk(ov, walk_collect, &w), 0);
+	assert_int_equal(w.n, 0);
+	geo_close(ov);
+	geo_close(g);
+}
+
 static void test_bad_args(void **state)
 {
 	struct geo_db *g = open_db("city6.mmdb", NULL);
@@ -906,15 +1079,17 @@ static void remove_own_dbs(void)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_distance),        cmocka_unit_test(test_centroid),
-		cmocka_unit_test(test_city_lookups),    cmocka_unit_test(test_city_not_found),
-		cmocka_unit_test(test_city_mapped),     cmocka_unit_test(test_city_metadata),
-		cmocka_unit_test(test_flat_schema),     cmocka_unit_test(test_country_only),
-		cmocka_unit_test(test_overrides_match), cmocka_unit_test(test_overrides_access),
-		cmocka_unit_test(test_overrides_only),  cmocka_unit_test(test_overrides_errors),
-		cmocka_unit_test(test_bad_paths),       cmocka_unit_test(test_bad_db),
-		cmocka_unit_test(test_no_alloc),        cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_bad_args),
+		cmocka_unit_test(test_distance),           cmocka_unit_test(test_centroid),
+		cmocka_unit_test(test_city_lookups),       cmocka_unit_test(test_city_not_found),
+		cmocka_unit_test(test_city_mapped),        cmocka_unit_test(test_city_metadata),
+		cmocka_unit_test(test_flat_schema),        cmocka_unit_test(test_country_only),
+		cmocka_unit_test(test_overrides_match),    cmocka_unit_test(test_overrides_access),
+		cmocka_unit_test(test_overrides_only),     cmocka_unit_test(test_overrides_errors),
+		cmocka_unit_test(test_bad_paths),          cmocka_unit_test(test_bad_db),
+		cmocka_unit_test(test_no_alloc),           cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_bad_args),           cmocka_unit_test(test_walk_city),
+		cmocka_unit_test(test_walk_country_only),  cmocka_unit_test(test_walk_unaliased),
+		cmocka_unit_test(test_walk_stop_and_args),
 	};
 	int rc;
 

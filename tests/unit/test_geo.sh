@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs the GeoIP unit tests: builds the test databases from the readable
-# source tests/data/geoip/test-city.json with geoip/build-mmdb.pl into a
-# temporary directory, then runs the cmocka binary tests/unit/test_geo on
-# them (GEO_TEST_DIR). Exits 77 (skipped) without MaxMind::DB::Writer.
+# sources tests/data/geoip/test-city.json and walk-noalias.json with
+# geoip/build-mmdb.pl into a temporary directory, then runs the cmocka
+# binary tests/unit/test_geo on them (GEO_TEST_DIR). Exits 77 (skipped)
+# without MaxMind::DB::Writer.
 #
 #   tests/unit/test_geo.sh              build the databases, run the tests
 #   tests/unit/test_geo.sh --make-dbs DIR   only build the databases into DIR
@@ -29,6 +30,9 @@ make_dbs() {
 		-o "$dir/flat4.mmdb" "$src" || return 1
 	$build --schema country --ip-version 6 --database-type gslb-Test-Country \
 		-o "$dir/country6.mmdb" "$src" || return 1
+	# geo_walk: an IPv6 tree with its own data where others alias IPv4
+	$build --schema country --ip-version 6 --no-alias --database-type gslb-Test-Walk \
+		-o "$dir/walk6.mmdb" "$srcdir/tests/data/geoip/walk-noalias.json" || return 1
 }
 
 if [ "${1:-}" = "--make-dbs" ]; then
