@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -751,7 +753,8 @@ __attribute__((format(printf, 2, 0))) static void admin_mhd_log(void *cls, const
 int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks, struct admin **out)
 {
 	struct admin *a;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	/* MHD_USE_ITC: admin_retire() needs MHD_quiesce_daemon(). */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	uint16_t port = 0;
 	const void *ip;
 	const union MHD_DaemonInfo *di;
@@ -810,4 +813,26 @@ void admin_stop(struct admin *a)
 	/* Joins the polling thread: no request runs after this returns. */
 	MHD_stop_daemon(a->daemon);
 	free(a);
+}
+
+void admin_retire(struct admin *a, double max_seconds)
+{
+	const struct timespec tick = { 0, 10 * 1000 * 1000 };
+	MHD_socket s;
+
+	if (!a)
+		return;
+	s = MHD_quiesce_daemon(a->daemon);
+	for (double waited = 0; waited < max_seconds; waited += 0.01) {
+		const union MHD_DaemonInfo *di =
+			MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if (!di || di->num_connections == 0)
+			break;
+		nanosleep(&tick, NULL);
+	}
+	log_info("stopped listening proto=admin address=%s port=%u", a->host, (unsigned)a->port);
+	admin_stop(a);
+	/* Ours to close once the daemon has stopped (libmicrohttpd's rule). */
+	if (s != MHD_INVALID_SOCKET)
+		close(s);
 }

@@ -3,9 +3,9 @@
  * UDP: conf->workers threads, each owning one SO_REUSEPORT socket per listen
  * address, so the kernel spreads datagrams over threads and no two threads
  * ever touch the same socket or buffer. A worker sleeps in poll() on its
- * sockets and a shared eventfd (written once at shutdown), then reads up to
- * UDP_BATCH datagrams with one recvmmsg(), answers each inside a short RCU
- * read-side section and sends all replies with one sendmmsg().
+ * sockets and its generation's eventfd (written once, to stop it), then
+ * reads up to UDP_BATCH datagrams with one recvmmsg(), answers each inside a
+ * short RCU read-side section and sends all replies with one sendmmsg().
  *
  * TCP (RFC 7766): a libuv loop in the main thread, which also handles
  * signals. One query is answered at a time per connection, in order, into a
@@ -15,7 +15,10 @@
  *
  * The snapshot is published through srv->snap with RCU (liburcu, memb
  * flavour); every thread that reads it, the main thread included, is a
- * registered reader. */
+ * registered reader.
+ *
+ * A full reload also applies changed listen addresses, worker count, EDNS
+ * size, TCP limits and admin address without a restart: see net_prepare(). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -72,9 +75,13 @@ union pktinfo_buf {
 
 struct server;
 
+/* One listen.dns address. Allocated on its own (libuv handles must not
+ * move) and kept across reloads for as long as the address stays in the
+ * config. */
 struct listener {
 	struct server *srv;
-	const struct conf_listen *conf;
+	struct sockaddr_storage conf_addr; /* as configured: port 0 = any */
+	socklen_t conf_addr_len;
 	struct sockaddr_storage addr; /* with the port actually bound */
 	socklen_t addr_len;
 	int wildcard; /* 0.0.0.0 or ::, where replies must name their source */
@@ -83,6 +90,15 @@ struct listener {
 	int tcp_fd; /* until handed to libuv */
 	uv_tcp_t tcp;
 	int tcp_init;
+	/* The address's SO_REUSEPORT group: never fewer sockets than workers.
+	 * A reload that lowers the worker count keeps them all (closing one
+	 * would drop the datagrams queued on it) and shares them out. */
+	int *udp_fds;
+	unsigned nudp;
+	/* During a reload (net_prepare to net_commit or net_rollback). */
+	unsigned nudp_before; /* the count to roll back to */
+	int kept;             /* in the new config too */
+	int fresh;            /* opened for the new config */
 };
 
 struct worker {
@@ -90,7 +106,11 @@ struct worker {
 	unsigned id;
 	pthread_t thread;
 	int started;
-	struct pollfd *pfds; /* one per listener, then the stop eventfd */
+	/* The sockets this worker serves, then its generation's stop eventfd;
+	 * pl[i] is the listener of pfds[i]. */
+	struct pollfd *pfds;
+	struct listener **pl;
+	nfds_t nsocks;
 
 	/* Everything a batch needs, allocated once in worker_new: see
 	 * worker_udp() for why the query path never allocates. */
@@ -106,6 +126,17 @@ struct worker {
 	union pktinfo_buf sctl[UDP_BATCH];
 	uint64_t rng; /* this worker's random stream for weighted picks */
 	struct metrics_shard *ms; /* this worker's counters */
+};
+
+/* One generation of UDP workers. A reload that changes the sockets, the
+ * worker count or the EDNS size starts a new generation, then stops the old
+ * one (net_prepare, net_commit). */
+struct workers {
+	struct worker **w;
+	unsigned n;
+	size_t resp_cap; /* reply buffer per datagram: the advertised EDNS size */
+	int stop_fd;     /* eventfd, written once to stop this generation */
+	int woken;
 };
 
 struct tcp_conn {
@@ -133,13 +164,17 @@ struct tcp_conn {
 
 struct server {
 	struct snapshot *snap;   /* RCU-protected: rcu_dereference() to read */
-	const struct conf *conf; /* listen and TCP settings, from the first snapshot */
-	struct listener *ls;
+	const struct conf *conf; /* the config the server was started with */
+	struct listener **ls;    /* in config order */
 	size_t nls;
-	int *udp_fds; /* [worker * nls + listener], -1 when not open */
-	unsigned nworkers;
-	struct worker **workers;
-	int stop_fd;
+	struct workers *ws;
+	/* Worker i's counters, kept when workers are restarted so that the
+	 * totals never go back. */
+	struct metrics_shard **udp_ms;
+	unsigned nudp_ms;
+	/* The admin listener's configured address (admin_on = 0: none). */
+	struct sockaddr_storage admin_addr;
+	int admin_on;
 
 	uv_loop_t loop;
 	int loop_init;
@@ -180,6 +215,10 @@ struct server {
 	int reload_rc;
 	char reload_err[1024];
 };
+
+/* How long an admin listener replaced by a reload may finish the requests
+ * it has (the POST /reload itself) before it is stopped. */
+#define ADMIN_RETIRE_WAIT_S 2.0
 
 /* How often GeoIP files are checked for replacement (libuv stat polling). */
 #define GEO_POLL_MS 2000
@@ -302,13 +341,11 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-static void listener_close_fds(struct server *srv, size_t li)
+static void listener_close_fds(struct listener *l)
 {
-	struct listener *l = &srv->ls[li];
-
 	close_fd(&l->tcp_fd);
-	for (unsigned w = 0; w < srv->nworkers; w++)
-		close_fd(&srv->udp_fds[w * srv->nls + li]);
+	for (unsigned i = 0; i < l->nudp; i++)
+		close_fd(&l->udp_fds[i]);
 }
 
 /* Bind the TCP listener and every worker's UDP socket of one address. For
@@ -317,10 +354,9 @@ static void listener_close_fds(struct server *srv, size_t li)
  * shared by another process of the same user, such as a parallel test's
  * server), and TCP and the worker sockets then take that port; whoever
  * cannot have it sends us round again with a new port. */
-static int listener_bind(struct server *srv, size_t li)
+static int listener_bind(struct listener *l, char *errbuf, size_t errlen)
 {
-	struct listener *l = &srv->ls[li];
-	int port0 = get_port(&l->conf->addr) == 0;
+	int port0 = get_port(&l->conf_addr) == 0;
 	const char *what = "udp";
 	int rc = GSLB_OK;
 	int err = 0;
@@ -328,8 +364,8 @@ static int listener_bind(struct server *srv, size_t li)
 	for (int attempt = 0; attempt < PORT0_ATTEMPTS; attempt++) {
 		int probe = -1;
 
-		memcpy(&l->addr, &l->conf->addr, l->conf->addr_len);
-		l->addr_len = l->conf->addr_len;
+		memcpy(&l->addr, &l->conf_addr, l->conf_addr_len);
+		l->addr_len = l->conf_addr_len;
 		if (port0) {
 			struct sockaddr_storage got;
 			socklen_t len = sizeof(got);
@@ -352,8 +388,8 @@ static int listener_bind(struct server *srv, size_t li)
 		close_fd(&probe);
 		if (rc == GSLB_OK) {
 			what = "udp";
-			for (unsigned w = 0; w < srv->nworkers && rc == GSLB_OK; w++) {
-				rc = sock_bind(l, SOCK_UDP, &srv->udp_fds[w * srv->nls + li]);
+			for (unsigned i = 0; i < l->nudp && rc == GSLB_OK; i++) {
+				rc = sock_bind(l, SOCK_UDP, &l->udp_fds[i]);
 				err = errno;
 			}
 		}
@@ -363,7 +399,7 @@ static int listener_bind(struct server *srv, size_t li)
 			goto out;
 		log_debug("ephemeral port taken, retrying proto=%s address=%s port=%u", what,
 			  l->host, get_port(&l->addr));
-		listener_close_fds(srv, li);
+		listener_close_fds(l);
 	}
 	if (rc)
 		goto out;
@@ -378,9 +414,139 @@ out:
 	if (rc) {
 		log_err("cannot listen proto=%s address=%s port=%u error=\"%s\"", what, l->host,
 			get_port(&l->addr), strerror(err));
-		listener_close_fds(srv, li);
+		snprintf(errbuf, errlen, "cannot listen proto=%s address=%s port=%u: %s", what,
+			 l->host, get_port(&l->addr), strerror(err));
+		listener_close_fds(l);
 	}
 	return rc;
+}
+
+/* A listener for one configured address with its TCP socket listening and
+ * nudp UDP sockets bound, not yet served (listener_serve_tcp and a worker
+ * generation do that). The caller frees it with listener_retire. */
+static int listener_new(struct server *srv, const struct conf_listen *c, unsigned nudp,
+			struct listener **out, char *errbuf, size_t errlen)
+{
+	struct listener *l = calloc(1, sizeof(*l));
+	const void *a;
+	int rc;
+
+	*out = NULL;
+	if (l == NULL || (l->udp_fds = calloc(nudp, sizeof(*l->udp_fds))) == NULL) {
+		free(l);
+		snprintf(errbuf, errlen, "out of memory");
+		return GSLB_ENOMEM;
+	}
+	l->srv = srv;
+	memcpy(&l->conf_addr, &c->addr, c->addr_len);
+	l->conf_addr_len = c->addr_len;
+	l->tcp_fd = -1;
+	l->nudp = nudp;
+	for (unsigned i = 0; i < nudp; i++)
+		l->udp_fds[i] = -1;
+	l->wildcard = is_wildcard(&l->conf_addr);
+	a = l->conf_addr.ss_family == AF_INET6 ?
+		    (const void *)&((const struct sockaddr_in6 *)&l->conf_addr)->sin6_addr :
+		    (const void *)&((const struct sockaddr_in *)&l->conf_addr)->sin_addr;
+	inet_ntop(l->conf_addr.ss_family, a, l->host, sizeof(l->host));
+	rc = listener_bind(l, errbuf, errlen);
+	if (rc) {
+		free(l->udp_fds);
+		free(l);
+		return rc;
+	}
+	*out = l;
+	return GSLB_OK;
+}
+
+/* More sockets in the address's SO_REUSEPORT group, for more workers. On
+ * failure the group is as it was. */
+static int listener_grow(struct listener *l, unsigned n, char *errbuf, size_t errlen)
+{
+	unsigned had = l->nudp;
+	int *fds;
+	int rc = GSLB_OK;
+
+	if (n <= had)
+		return GSLB_OK;
+	fds = realloc(l->udp_fds, n * sizeof(*fds));
+	if (fds == NULL) {
+		snprintf(errbuf, errlen, "out of memory");
+		return GSLB_ENOMEM;
+	}
+	l->udp_fds = fds;
+	for (unsigned i = had; i < n; i++)
+		fds[i] = -1;
+	l->nudp = n;
+	for (unsigned i = had; i < n && rc == GSLB_OK; i++)
+		rc = sock_bind(l, SOCK_UDP, &fds[i]);
+	if (rc) {
+		int err = errno;
+		log_err("cannot listen proto=udp address=%s port=%u error=\"%s\"", l->host,
+			l->port, strerror(err));
+		snprintf(errbuf, errlen, "cannot listen proto=udp address=%s port=%u: %s", l->host,
+			 l->port, strerror(err));
+		for (unsigned i = had; i < n; i++)
+			close_fd(&fds[i]);
+		l->nudp = had;
+	}
+	return rc;
+}
+
+/* Hand the TCP socket to libuv and accept on it. */
+static void tcp_accept(uv_stream_t *listener, int status);
+
+static int listener_serve_tcp(struct server *srv, struct listener *l, char *errbuf,
+			      size_t errlen)
+{
+	int rc = uv_tcp_init(&srv->loop, &l->tcp);
+
+	if (rc == 0) {
+		l->tcp_init = 1;
+		l->tcp.data = l;
+		rc = uv_tcp_open(&l->tcp, l->tcp_fd);
+	}
+	if (rc == 0) {
+		l->tcp_fd = -1; /* libuv owns it now */
+		rc = uv_listen((uv_stream_t *)&l->tcp, TCP_BACKLOG, tcp_accept);
+	}
+	if (rc) {
+		log_err("cannot listen proto=tcp address=%s port=%u error=\"%s\"", l->host,
+			l->port, uv_strerror(rc));
+		snprintf(errbuf, errlen, "cannot listen proto=tcp address=%s port=%u: %s", l->host,
+			 l->port, uv_strerror(rc));
+		return GSLB_ESYS;
+	}
+	return GSLB_OK;
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+	struct listener *l = h->data;
+
+	free(l->udp_fds);
+	free(l);
+}
+
+/* Close a listener that is no longer served (no worker polls its sockets)
+ * and free it, at once or when libuv has closed its TCP handle. */
+static void listener_retire(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	for (unsigned i = 0; i < l->nudp; i++)
+		close_fd(&l->udp_fds[i]);
+	close_fd(&l->tcp_fd);
+	if (l->tcp_init && !uv_is_closing((uv_handle_t *)&l->tcp)) {
+		l->tcp.data = l;
+		uv_close((uv_handle_t *)&l->tcp, listener_closed);
+		return;
+	}
+	if (!l->tcp_init) {
+		free(l->udp_fds);
+		free(l);
+	}
+	/* else: already closing (server_stop); server_free frees it */
 }
 
 /* ---- UDP workers ------------------------------------------------------ */
@@ -391,36 +557,45 @@ static const char *worker_strerror(int err, char *buf, size_t len)
 	return strerror_r(err, buf, len);
 }
 
-static struct worker *worker_new(struct server *srv, unsigned id)
+static void worker_free(struct worker *w);
+
+/* Worker id of generation ws serves socket s of every listener where
+ * s % ws->n == id: each socket has exactly one worker, and every worker
+ * has at least one socket per address (a listener has no fewer sockets
+ * than workers). */
+static struct worker *worker_new(struct server *srv, const struct workers *ws, unsigned id,
+				 struct listener *const *ls, size_t nls)
 {
 	struct worker *w = calloc(1, sizeof(*w));
+	nfds_t k = 0;
 
 	if (w == NULL)
 		return NULL;
 	w->srv = srv;
 	w->id = id;
-	/* Replies never exceed our advertised EDNS size: the engine limits a
-	 * UDP answer to the smaller of the client's size and ours, and never
-	 * writes past resp_cap. */
-	w->resp_cap = srv->conf->edns_size > DNS_MIN_UDP ? srv->conf->edns_size : DNS_MIN_UDP;
+	w->resp_cap = ws->resp_cap;
 	w->rng = rng_seed(w->id + 1);
-	w->ms = metrics_shard_new(srv->metrics);
+	w->ms = srv->udp_ms[id];
+	for (size_t i = 0; i < nls; i++)
+		for (unsigned s = id; s < ls[i]->nudp; s += ws->n)
+			w->nsocks++;
 	w->qbuf = malloc((size_t)UDP_BATCH * UDP_QUERY_MAX);
 	w->rbuf = malloc((size_t)UDP_BATCH * w->resp_cap);
-	w->pfds = calloc(srv->nls + 1, sizeof(*w->pfds));
-	if (w->qbuf == NULL || w->rbuf == NULL || w->pfds == NULL || w->ms == NULL) {
-		free(w->qbuf);
-		free(w->rbuf);
-		free(w->pfds);
-		free(w);
+	w->pfds = calloc(w->nsocks + 1, sizeof(*w->pfds));
+	w->pl = calloc(w->nsocks + 1, sizeof(*w->pl));
+	if (w->qbuf == NULL || w->rbuf == NULL || w->pfds == NULL || w->pl == NULL) {
+		worker_free(w);
 		return NULL;
 	}
-	for (size_t i = 0; i < srv->nls; i++) {
-		w->pfds[i].fd = srv->udp_fds[id * srv->nls + i];
-		w->pfds[i].events = POLLIN;
+	for (size_t i = 0; i < nls; i++) {
+		for (unsigned s = id; s < ls[i]->nudp; s += ws->n) {
+			w->pfds[k].fd = ls[i]->udp_fds[s];
+			w->pfds[k].events = POLLIN;
+			w->pl[k++] = ls[i];
+		}
 	}
-	w->pfds[srv->nls].fd = srv->stop_fd;
-	w->pfds[srv->nls].events = POLLIN;
+	w->pfds[k].fd = ws->stop_fd;
+	w->pfds[k].events = POLLIN;
 	for (unsigned j = 0; j < UDP_BATCH; j++) {
 		w->riov[j].iov_base = w->qbuf + (size_t)j * UDP_QUERY_MAX;
 		w->riov[j].iov_len = UDP_QUERY_MAX;
@@ -437,6 +612,7 @@ static void worker_free(struct worker *w)
 	free(w->qbuf);
 	free(w->rbuf);
 	free(w->pfds);
+	free(w->pl);
 	free(w);
 }
 
@@ -515,11 +691,11 @@ static void worker_send(struct worker *w, int fd, unsigned n)
  * kernel, and logging here is at debug level only, into a stack buffer. No
  * lock is taken either: the socket and buffers belong to this thread alone,
  * and the snapshot is read under RCU, which readers enter without a lock. */
-static void worker_udp(struct worker *w, size_t li)
+static void worker_udp(struct worker *w, nfds_t si)
 {
 	struct server *srv = w->srv;
-	const struct listener *l = &srv->ls[li];
-	int fd = w->pfds[li].fd;
+	const struct listener *l = w->pl[si];
+	int fd = w->pfds[si].fd;
 
 	for (int round = 0; round < UDP_ROUNDS; round++) {
 		unsigned nout = 0;
@@ -592,8 +768,7 @@ static void worker_udp(struct worker *w, size_t li)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct server *srv = w->srv;
-	nfds_t nfds = (nfds_t)srv->nls + 1;
+	nfds_t nfds = w->nsocks + 1;
 
 	urcu_memb_register_thread();
 	for (;;) {
@@ -607,9 +782,9 @@ static void *worker_main(void *arg)
 			break;
 		}
 		/* The eventfd is never read, so it wakes every worker. */
-		if (w->pfds[srv->nls].revents)
+		if (w->pfds[w->nsocks].revents)
 			break;
-		for (size_t i = 0; i < srv->nls; i++) {
+		for (nfds_t i = 0; i < w->nsocks; i++) {
 			if (w->pfds[i].revents & (POLLIN | POLLERR))
 				worker_udp(w, i);
 		}
@@ -618,7 +793,124 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+static void workers_free(struct workers *ws)
+{
+	if (ws == NULL)
+		return;
+	for (unsigned i = 0; ws->w && i < ws->n; i++)
+		worker_free(ws->w[i]);
+	free(ws->w);
+	if (ws->stop_fd >= 0)
+		close(ws->stop_fd);
+	free(ws);
+}
+
+/* A generation of n workers over the sockets of ls, not started. edns is
+ * the advertised EDNS size: replies never exceed it (the engine limits a
+ * UDP answer to the smaller of the client's size and ours, and never writes
+ * past resp_cap). */
+static int workers_new(struct server *srv, struct listener *const *ls, size_t nls, unsigned n,
+		       uint16_t edns, struct workers **out)
+{
+	struct workers *ws;
+
+	*out = NULL;
+	if (n > srv->nudp_ms) {
+		struct metrics_shard **ms = realloc(srv->udp_ms, n * sizeof(*ms));
+		if (ms == NULL)
+			return GSLB_ENOMEM;
+		srv->udp_ms = ms;
+		for (; srv->nudp_ms < n; srv->nudp_ms++) {
+			ms[srv->nudp_ms] = metrics_shard_new(srv->metrics);
+			if (ms[srv->nudp_ms] == NULL)
+				return GSLB_ENOMEM;
+		}
+	}
+	ws = calloc(1, sizeof(*ws));
+	if (ws == NULL)
+		return GSLB_ENOMEM;
+	ws->n = n;
+	ws->resp_cap = edns > DNS_MIN_UDP ? edns : DNS_MIN_UDP;
+	ws->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ws->w = calloc(n, sizeof(*ws->w));
+	if (ws->stop_fd < 0 || ws->w == NULL) {
+		int rc = ws->stop_fd < 0 ? GSLB_ESYS : GSLB_ENOMEM;
+		if (ws->stop_fd < 0)
+			log_err("cannot create eventfd error=\"%s\"", strerror(errno));
+		workers_free(ws);
+		return rc;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		ws->w[i] = worker_new(srv, ws, i, ls, nls);
+		if (ws->w[i] == NULL) {
+			workers_free(ws);
+			return GSLB_ENOMEM;
+		}
+	}
+	*out = ws;
+	return GSLB_OK;
+}
+
+/* Wake every thread of the generation to stop (the eventfd is never read,
+ * so one write wakes them all). */
+static void workers_wake(struct workers *ws)
+{
+	uint64_t one = 1;
+
+	if (ws == NULL || ws->woken)
+		return;
+	if (write(ws->stop_fd, &one, sizeof(one)) < 0)
+		log_err("cannot wake workers error=\"%s\"", strerror(errno));
+	ws->woken = 1;
+}
+
+static void workers_join(struct workers *ws)
+{
+	for (unsigned i = 0; ws && i < ws->n; i++) {
+		if (ws->w[i]->started) {
+			pthread_join(ws->w[i]->thread, NULL);
+			ws->w[i]->started = 0;
+		}
+	}
+}
+
+/* Start every thread of the generation. They inherit a mask with every
+ * signal blocked, so signals reach the main thread's loop and never
+ * interrupt a worker. On failure the ones started are stopped again. */
+static int workers_start(struct workers *ws)
+{
+	sigset_t all, old;
+	int rc = GSLB_OK;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (unsigned i = 0; i < ws->n; i++) {
+		int err = pthread_create(&ws->w[i]->thread, NULL, worker_main, ws->w[i]);
+		if (err) {
+			log_err("cannot start worker worker=%u error=\"%s\"", i, strerror(err));
+			rc = GSLB_ESYS;
+			break;
+		}
+		ws->w[i]->started = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		workers_wake(ws);
+		workers_join(ws);
+	}
+	return rc;
+}
+
 /* ---- TCP ------------------------------------------------------------ */
+
+/* The settings in force (TCP limits): the published snapshot's config.
+ * Only the loop thread calls this, and it is the thread that publishes and
+ * retires snapshots, so the pointer stays valid without a read-side
+ * section. */
+static const struct conf *live_conf(const struct server *srv)
+{
+	return srv->snap ? srv->snap->conf : srv->conf;
+}
 
 static void conn_serve(struct tcp_conn *c);
 
@@ -636,7 +928,7 @@ static void conn_closed(uv_handle_t *h)
 static void conn_close(struct tcp_conn *c)
 {
 	struct server *srv = c->srv;
-	unsigned max = srv->conf->tcp_max_connections;
+	unsigned max = live_conf(srv)->tcp_max_connections;
 
 	if (c->closing)
 		return;
@@ -668,7 +960,7 @@ static void conn_timeout(uv_timer_t *t)
 /* RFC 7766 6.2.3: the idle timeout runs from the last activity. */
 static void conn_touch(struct tcp_conn *c)
 {
-	uint64_t ms = (uint64_t)(c->srv->conf->tcp_idle_timeout * 1000.0);
+	uint64_t ms = (uint64_t)(live_conf(c->srv)->tcp_idle_timeout * 1000.0);
 
 	uv_timer_start(&c->timer, conn_timeout, ms ? ms : 1, 0);
 }
@@ -791,7 +1083,7 @@ static int conn_send(struct tcp_conn *c, size_t total)
 static void conn_serve(struct tcp_conn *c)
 {
 	struct server *srv = c->srv;
-	unsigned maxq = srv->conf->tcp_max_queries;
+	unsigned maxq = live_conf(srv)->tcp_max_queries;
 
 	while (!c->writing && !c->draining && !c->closing) {
 		struct wire w;
@@ -865,7 +1157,7 @@ static void tcp_reject(struct server *srv, uv_stream_t *listener)
 	if (!srv->tcp_full_logged) {
 		log_warn("tcp connection limit reached, refusing new connections "
 			 "max_connections=%u",
-			 srv->conf->tcp_max_connections);
+			 live_conf(srv)->tcp_max_connections);
 		srv->tcp_full_logged = 1;
 	}
 }
@@ -883,7 +1175,7 @@ static void tcp_accept(uv_stream_t *listener, int status)
 	}
 	if (srv->stopping)
 		return;
-	if (srv->nconns >= srv->conf->tcp_max_connections) {
+	if (srv->nconns >= live_conf(srv)->tcp_max_connections) {
 		tcp_reject(srv, listener);
 		return;
 	}
@@ -927,8 +1219,6 @@ static void tcp_accept(uv_stream_t *listener, int status)
  * uv_run() returns once the last close callback has run. */
 static void server_stop(struct server *srv)
 {
-	uint64_t one = 1;
-
 	if (srv->stopping)
 		return;
 	/* The admin thread may wait for a reload: answer it, then stop it. */
@@ -940,11 +1230,11 @@ static void server_stop(struct server *srv)
 		srv->reload_async_init = 0;
 	}
 	srv->stopping = 1;
-	if (srv->stop_fd >= 0 && write(srv->stop_fd, &one, sizeof(one)) < 0)
-		log_err("cannot wake workers error=\"%s\"", strerror(errno));
+	workers_wake(srv->ws);
 	for (size_t i = 0; i < srv->nls; i++) {
-		if (srv->ls[i].tcp_init && !uv_is_closing((uv_handle_t *)&srv->ls[i].tcp))
-			uv_close((uv_handle_t *)&srv->ls[i].tcp, NULL);
+		struct listener *l = srv->ls[i];
+		if (l && l->tcp_init && !uv_is_closing((uv_handle_t *)&l->tcp))
+			uv_close((uv_handle_t *)&l->tcp, NULL);
 	}
 	while (srv->conns)
 		conn_close(srv->conns);
@@ -1034,14 +1324,291 @@ static void retire_done(uv_work_t *req, int status)
 		reload_start(srv);
 }
 
-static int listen_changed(const struct conf *a, const struct conf *b)
+/* Same family, address and port (and IPv6 scope). */
+static int same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-	if (a->ndns != b->ndns)
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
+		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
+		return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	const struct sockaddr_in *x = (const struct sockaddr_in *)a;
+	const struct sockaddr_in *y = (const struct sockaddr_in *)b;
+	return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+}
+
+static int same_str(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static int http_listen_changed(const struct conf *a, const struct conf *b)
+{
+	if (a->nhttp != b->nhttp)
 		return 1;
-	for (size_t i = 0; i < a->ndns; i++)
-		if (strcmp(a->dns[i].text, b->dns[i].text) != 0)
+	for (size_t i = 0; i < a->nhttp; i++) {
+		const struct conf_http_listen *x = &a->http[i], *y = &b->http[i];
+		if (!same_sockaddr(&x->l.addr, &y->l.addr) || x->ncerts != y->ncerts)
 			return 1;
+		for (size_t c = 0; c < x->ncerts; c++)
+			if (!same_str(x->certs[c].name, y->certs[c].name) ||
+			    !same_str(x->certs[c].cert, y->certs[c].cert) ||
+			    !same_str(x->certs[c].key, y->certs[c].key))
+				return 1;
+	}
 	return 0;
+}
+
+/* What a full reload changes on the network side.
+ *
+ * Everything that can fail is done first, while the running set keeps
+ * serving untouched: new addresses are bound (TCP listening, UDP sockets in
+ * their SO_REUSEPORT group), kept addresses get more UDP sockets when there
+ * are more workers, a new admin listener is started, and when the sockets,
+ * the worker count or the EDNS size change, a new generation of workers is
+ * started over the new socket set. Only then (net_commit, after the
+ * snapshot is published) is the old generation stopped and are removed
+ * addresses closed; on any failure net_rollback undoes the new parts and
+ * the old state is exactly as it was.
+ *
+ * Nothing is dropped on a kept address while workers change: its sockets
+ * stay open the whole time, so the kernel keeps queuing datagrams on them
+ * (up to UDP_RCVBUF each), and for a moment both generations poll the same
+ * sockets; whichever thread's recvmmsg() takes a datagram answers it, and
+ * none is read twice. The TCP listener of a kept address is not touched at
+ * all, nor are open connections. A removed address stops answering once
+ * its sockets are closed (clients then get ICMP port unreachable or a
+ * refused connection); connections already accepted on it are served
+ * until they end. */
+struct net_plan {
+	struct listener **ls; /* the new set in config order: kept and fresh */
+	size_t nls;
+	struct workers *ws;   /* the new generation, running; NULL = keep */
+	struct admin *admin;  /* the new admin listener (when changed) */
+	int admin_changed;
+	int active;
+};
+
+static void admin_retire_later(struct server *srv, struct admin *a);
+
+static void net_rollback(struct server *srv, struct net_plan *p)
+{
+	if (!p->active)
+		return;
+	if (p->ws) {
+		workers_wake(p->ws);
+		workers_join(p->ws);
+		workers_free(p->ws);
+	}
+	for (size_t i = 0; i < p->nls; i++) {
+		struct listener *l = p->ls[i];
+		if (l->fresh) {
+			listener_retire(l);
+			continue;
+		}
+		for (unsigned s = l->nudp_before; s < l->nudp; s++)
+			close_fd(&l->udp_fds[s]);
+		l->nudp = l->nudp_before;
+	}
+	for (size_t i = 0; i < srv->nls; i++)
+		srv->ls[i]->kept = 0;
+	/* Not admin_stop here: a request on the new listener may be waiting
+	 * for a reload, which only the loop can run. */
+	admin_retire_later(srv, p->admin);
+	free(p->ls);
+	memset(p, 0, sizeof(*p));
+}
+
+static int net_prepare(struct server *srv, const struct conf *nc, struct net_plan *p,
+		       char *err, size_t errlen)
+{
+	unsigned n = nc->workers ? nc->workers : 1;
+	uint16_t edns = nc->edns_size;
+	int changed = 0;
+	int rc = GSLB_OK;
+
+	memset(p, 0, sizeof(*p));
+	p->active = 1;
+	p->ls = calloc(nc->ndns ? nc->ndns : 1, sizeof(*p->ls));
+	if (p->ls == NULL) {
+		rc = GSLB_ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < srv->nls; i++) {
+		srv->ls[i]->kept = 0;
+		srv->ls[i]->nudp_before = srv->ls[i]->nudp;
+	}
+	for (size_t i = 0; i < nc->ndns; i++) {
+		struct listener *l = NULL;
+
+		for (size_t k = 0; k < srv->nls && l == NULL; k++)
+			if (!srv->ls[k]->kept &&
+			    same_sockaddr(&srv->ls[k]->conf_addr, &nc->dns[i].addr))
+				l = srv->ls[k];
+		if (l != NULL) {
+			l->kept = 1;
+			p->ls[p->nls++] = l;
+			if (l->nudp < n) {
+				changed = 1;
+				rc = listener_grow(l, n, err, errlen);
+				if (rc)
+					goto out;
+			}
+			continue;
+		}
+		changed = 1;
+		rc = listener_new(srv, &nc->dns[i], n, &l, err, errlen);
+		if (rc)
+			goto out;
+		l->fresh = 1;
+		p->ls[p->nls++] = l;
+		rc = listener_serve_tcp(srv, l, err, errlen);
+		if (rc)
+			goto out;
+	}
+	for (size_t i = 0; i < srv->nls; i++)
+		if (!srv->ls[i]->kept)
+			changed = 1;
+	if (changed || n != srv->ws->n ||
+	    (edns > DNS_MIN_UDP ? edns : DNS_MIN_UDP) != srv->ws->resp_cap) {
+		rc = workers_new(srv, p->ls, p->nls, n, edns, &p->ws);
+		if (rc == GSLB_OK)
+			rc = workers_start(p->ws);
+		if (rc) {
+			snprintf(err, errlen, "cannot start the workers: %s", gslb_strerror(rc));
+			goto out;
+		}
+	}
+	p->admin_changed = (nc->admin != NULL) != srv->admin_on ||
+			   (nc->admin && !same_sockaddr(&nc->admin->addr, &srv->admin_addr));
+	if (p->admin_changed && nc->admin) {
+		/* The old listener still holds its address: a new one that
+		 * overlaps it (same port, 127.0.0.1 to 0.0.0.0) cannot be
+		 * bound now and needs a restart. */
+		rc = admin_start(nc->admin, &srv->admin_hooks, &p->admin);
+		if (rc) {
+			snprintf(err, errlen, "%s: listen.admin \"%s\": cannot listen (see the log)",
+				 nc->path, nc->admin->text ? nc->admin->text : "?");
+			goto out;
+		}
+	}
+out:
+	if (rc)
+		net_rollback(srv, p);
+	return rc;
+}
+
+/* Switch to the prepared set; cannot fail. The new snapshot is already
+ * published. */
+static void net_commit(struct server *srv, struct net_plan *p, const struct conf *nc)
+{
+	if (!p->active)
+		return;
+	if (p->ws) {
+		/* The new generation serves every socket already. */
+		workers_wake(srv->ws);
+		workers_join(srv->ws);
+		workers_free(srv->ws);
+		srv->ws = p->ws;
+	}
+	for (size_t i = 0; i < srv->nls; i++) {
+		struct listener *l = srv->ls[i];
+		if (l->kept)
+			continue;
+		log_info("stopped listening proto=udp address=%s port=%u", l->host, l->port);
+		log_info("stopped listening proto=tcp address=%s port=%u", l->host, l->port);
+		listener_retire(l);
+	}
+	for (size_t i = 0; i < p->nls; i++) {
+		struct listener *l = p->ls[i];
+		if (l->fresh) {
+			log_info("listening proto=udp address=%s port=%u", l->host, l->port);
+			log_info("listening proto=tcp address=%s port=%u", l->host, l->port);
+		}
+		l->kept = l->fresh = 0;
+	}
+	if (p->ws)
+		log_info("workers restarted workers=%u addresses=%zu", srv->ws->n, p->nls);
+	free(srv->ls);
+	srv->ls = p->ls;
+	srv->nls = p->nls;
+	if (p->admin_changed) {
+		admin_retire_later(srv, srv->admin);
+		srv->admin = p->admin;
+		srv->admin_on = nc->admin != NULL;
+		if (nc->admin)
+			memcpy(&srv->admin_addr, &nc->admin->addr, nc->admin->addr_len);
+	}
+	memset(p, 0, sizeof(*p));
+}
+
+/* Settings a reload cannot apply: say so, each time they differ from the
+ * running ones. */
+static void reload_warn_restart(struct server *srv, const struct conf *nc)
+{
+	if (!same_str(srv->conf->state_dir, nc->state_dir))
+		log_warn("state_dir changed; it takes effect at the next restart old=%s new=%s",
+			 srv->conf->state_dir ? srv->conf->state_dir : "(none)",
+			 nc->state_dir ? nc->state_dir : "(none)");
+	if (http_listen_changed(srv->conf, nc))
+		log_warn("listen.http changed; it takes effect at the next restart");
+}
+
+/* The old admin listener, replaced by a reload, is stopped on the thread
+ * pool: the request that asked for the reload may still be on it, waiting
+ * to send its answer. */
+struct admin_retire_job {
+	uv_work_t req;
+	struct admin *a;
+};
+
+static void admin_retire_work(uv_work_t *req)
+{
+	struct admin_retire_job *r = req->data;
+	admin_retire(r->a, ADMIN_RETIRE_WAIT_S);
+}
+
+static void admin_retire_done(uv_work_t *req, int status)
+{
+	(void)status;
+	free(req->data);
+}
+
+static void admin_retire_later(struct server *srv, struct admin *a)
+{
+	struct admin_retire_job *r;
+
+	if (a == NULL)
+		return;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL || uv_queue_work(&srv->loop, &r->req, admin_retire_work,
+				       admin_retire_done) != 0) {
+		/* Out of memory: stop it here; a waiting request is cut. */
+		free(r);
+		admin_stop(a);
+		return;
+	}
+}
+
+/* A reload that fails after the snapshot was built: nothing was switched. */
+static void reload_failed(struct server *srv, struct reload_job *j, const char *what, int rc,
+			  const char *err)
+{
+	log_err("reload failed, still serving the previous state what=%s error=\"%s\"", what,
+		err);
+	reload_answer(srv, j->ticket, rc, err);
+	metrics_reload(srv->metrics, 0, (int64_t)time(NULL));
+	snapshot_free(j->result);
+	free(j);
+	srv->reload_running = 0;
+	if (srv->reload_pending && !srv->stopping)
+		reload_start(srv);
 }
 
 static void reload_done(uv_work_t *req, int status)
@@ -1067,24 +1634,30 @@ static void reload_done(uv_work_t *req, int status)
 		return;
 	}
 	struct snapshot *old = srv->snap;
+	struct net_plan plan = { 0 };
 	j->result->generation = old->generation + 1;
+	/* Sockets first: after prober_adopt() the new snapshot must be
+	 * published, so nothing that can fail may come after it. */
+	if (j->kind & RELOAD_FULL) {
+		int rc = net_prepare(srv, j->result->conf, &plan, j->err, sizeof(j->err));
+		if (rc) {
+			reload_failed(srv, j, what, rc, j->err);
+			return;
+		}
+	}
 	metrics_bind(srv->metrics, j->result);
 	if (srv->prober && prober_adopt(srv->prober, j->result) != 0) {
-		log_err("reload failed, still serving the previous state what=%s "
-			"error=\"cannot carry health state over\"",
-			what);
-		reload_answer(srv, j->ticket, GSLB_ENOMEM, "cannot carry health state over");
-		snapshot_free(j->result);
-		free(j);
-		srv->reload_running = 0;
+		net_rollback(srv, &plan);
+		reload_failed(srv, j, what, GSLB_ENOMEM, "cannot carry health state over");
 		return;
 	}
 	if (!srv->prober && j->result->conf->nservices > 0)
 		log_warn("the new config has services; probing and overrides start at the next "
 			 "restart");
-	if ((j->kind & RELOAD_FULL) && listen_changed(srv->conf, j->result->conf))
-		log_warn("listen addresses changed; they take effect at the next restart");
+	if (j->kind & RELOAD_FULL)
+		reload_warn_restart(srv, j->result->conf);
 	rcu_assign_pointer(srv->snap, j->result);
+	net_commit(srv, &plan, j->result->conf);
 	log_info("reloaded what=%s generation=%llu zones=%zu services=%zu", what,
 		 (unsigned long long)j->result->generation, j->result->zones->nzones,
 		 j->result->conf->nservices);
@@ -1200,14 +1773,14 @@ int server_new(struct snapshot *snap, struct server **out)
 {
 	struct server *srv;
 	const struct conf *conf;
-	size_t nfds;
+	unsigned nworkers;
+	char err[1024];
 	int rc = GSLB_OK;
 
 	*out = NULL;
 	srv = calloc(1, sizeof(*srv));
 	if (srv == NULL)
 		return GSLB_ENOMEM;
-	srv->stop_fd = -1;
 	pthread_mutex_init(&srv->reload_mu, NULL);
 	pthread_cond_init(&srv->reload_cv, NULL);
 	srv->conf_path = strdup(snap->conf->path);
@@ -1215,17 +1788,14 @@ int server_new(struct snapshot *snap, struct server **out)
 		free(srv);
 		return GSLB_ENOMEM;
 	}
-	{
-		char err[1024];
-		/* Re-read, not borrowed: the snapshot's config is freed when a
-		 * reload retires it, the listeners' config must stay. */
-		rc = conf_load(srv->conf_path, &srv->own_conf, err, sizeof(err));
-		if (rc) {
-			log_err("%s", err);
-			free(srv->conf_path);
-			free(srv);
-			return rc;
-		}
+	/* Re-read, not borrowed: the snapshot's config is freed when a reload
+	 * retires it, the one the server was started with must stay. */
+	rc = conf_load(srv->conf_path, &srv->own_conf, err, sizeof(err));
+	if (rc) {
+		log_err("%s", err);
+		free(srv->conf_path);
+		free(srv);
+		return rc;
 	}
 	conf = srv->own_conf;
 	srv->conf = conf;
@@ -1238,19 +1808,13 @@ int server_new(struct snapshot *snap, struct server **out)
 		goto out;
 	}
 	metrics_bind(srv->metrics, snap);
-	srv->nls = conf->ndns;
-	srv->nworkers = conf->workers ? conf->workers : 1;
-	nfds = (size_t)srv->nworkers * srv->nls;
-	srv->ls = calloc(srv->nls, sizeof(*srv->ls));
-	srv->udp_fds = malloc(nfds * sizeof(*srv->udp_fds));
-	srv->workers = calloc(srv->nworkers, sizeof(*srv->workers));
-	if (srv->ls == NULL || srv->udp_fds == NULL || srv->workers == NULL) {
+	nworkers = conf->workers ? conf->workers : 1;
+	srv->ls = calloc(conf->ndns ? conf->ndns : 1, sizeof(*srv->ls));
+	if (srv->ls == NULL) {
 		rc = GSLB_ENOMEM;
 		log_err("cannot start error=\"out of memory\"");
 		goto out;
 	}
-	for (size_t i = 0; i < nfds; i++)
-		srv->udp_fds[i] = -1;
 	rc = uv_loop_init(&srv->loop);
 	if (rc) {
 		log_err("cannot start event loop error=\"%s\"", uv_strerror(rc));
@@ -1258,67 +1822,30 @@ int server_new(struct snapshot *snap, struct server **out)
 		goto out;
 	}
 	srv->loop_init = 1;
-	srv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (srv->stop_fd < 0) {
-		log_err("cannot create eventfd error=\"%s\"", strerror(errno));
-		rc = GSLB_ESYS;
-		goto out;
-	}
 
-	for (size_t i = 0; i < srv->nls; i++) {
-		struct listener *l = &srv->ls[i];
-		const void *a;
-
-		l->srv = srv;
-		l->conf = &conf->dns[i];
-		l->tcp_fd = -1;
-		l->wildcard = is_wildcard(&l->conf->addr);
-		a = l->conf->addr.ss_family == AF_INET6 ?
-			    (const void *)&((const struct sockaddr_in6 *)&l->conf->addr)
-				    ->sin6_addr :
-			    (const void *)&((const struct sockaddr_in *)&l->conf->addr)->sin_addr;
-		inet_ntop(l->conf->addr.ss_family, a, l->host, sizeof(l->host));
-	}
 	/* Every address is bound before anything is logged as listening, so
 	 * a failure leaves no half-started server behind. */
+	for (size_t i = 0; i < conf->ndns; i++) {
+		rc = listener_new(srv, &conf->dns[i], nworkers, &srv->ls[i], err, sizeof(err));
+		if (rc)
+			goto out;
+		srv->nls++;
+	}
 	for (size_t i = 0; i < srv->nls; i++) {
-		rc = listener_bind(srv, i);
+		rc = listener_serve_tcp(srv, srv->ls[i], err, sizeof(err));
 		if (rc)
 			goto out;
 	}
-	for (size_t i = 0; i < srv->nls; i++) {
-		struct listener *l = &srv->ls[i];
-
-		rc = uv_tcp_init(&srv->loop, &l->tcp);
-		if (rc == 0) {
-			l->tcp_init = 1;
-			l->tcp.data = l;
-			rc = uv_tcp_open(&l->tcp, l->tcp_fd);
-		}
-		if (rc == 0) {
-			l->tcp_fd = -1; /* libuv owns it now */
-			rc = uv_listen((uv_stream_t *)&l->tcp, TCP_BACKLOG, tcp_accept);
-		}
-		if (rc) {
-			log_err("cannot listen proto=tcp address=%s port=%u error=\"%s\"", l->host,
-				l->port, uv_strerror(rc));
-			rc = GSLB_ESYS;
-			goto out;
-		}
-	}
-	for (unsigned w = 0; w < srv->nworkers; w++) {
-		srv->workers[w] = worker_new(srv, w);
-		if (srv->workers[w] == NULL) {
-			rc = GSLB_ENOMEM;
-			log_err("cannot start error=\"out of memory\"");
-			goto out;
-		}
+	rc = workers_new(srv, srv->ls, srv->nls, nworkers, conf->edns_size, &srv->ws);
+	if (rc) {
+		log_err("cannot start error=\"%s\"", gslb_strerror(rc));
+		goto out;
 	}
 	for (size_t i = 0; i < srv->nls; i++) {
-		log_info("listening proto=udp address=%s port=%u", srv->ls[i].host,
-			 srv->ls[i].port);
-		log_info("listening proto=tcp address=%s port=%u", srv->ls[i].host,
-			 srv->ls[i].port);
+		log_info("listening proto=udp address=%s port=%u", srv->ls[i]->host,
+			 srv->ls[i]->port);
+		log_info("listening proto=tcp address=%s port=%u", srv->ls[i]->host,
+			 srv->ls[i]->port);
 	}
 	rcu_assign_pointer(srv->snap, snap);
 	*out = srv;
@@ -1428,8 +1955,6 @@ static int admin_reload(void *ctx, char *err, unsigned long errlen)
 int server_run(struct server *srv)
 {
 	struct sigaction ign = { .sa_handler = SIG_IGN };
-	sigset_t all, old;
-	unsigned started = 0;
 	int rc = GSLB_OK;
 
 	/* A client that resets a TCP connection must not kill the daemon. */
@@ -1446,13 +1971,16 @@ int server_run(struct server *srv)
 		urcu_memb_unregister_thread();
 		return rc;
 	}
+	/* Set even without listen.admin: a reload may add one. */
+	srv->admin_hooks.snap = &srv->snap;
+	srv->admin_hooks.prober = srv->prober;
+	srv->admin_hooks.reload = admin_reload;
+	srv->admin_hooks.ctx = srv;
+	srv->admin_hooks.metrics = srv->metrics;
+	srv->admin_hooks.metrics_extra = metrics_extra;
 	if (srv->conf->admin) {
-		srv->admin_hooks.snap = &srv->snap;
-		srv->admin_hooks.prober = srv->prober;
-		srv->admin_hooks.reload = admin_reload;
-		srv->admin_hooks.ctx = srv;
-		srv->admin_hooks.metrics = srv->metrics;
-		srv->admin_hooks.metrics_extra = metrics_extra;
+		memcpy(&srv->admin_addr, &srv->conf->admin->addr, srv->conf->admin->addr_len);
+		srv->admin_on = 1;
 		rc = admin_start(srv->conf->admin, &srv->admin_hooks, &srv->admin);
 		if (rc) {
 			prober_stop(srv->prober);
@@ -1471,37 +1999,17 @@ int server_run(struct server *srv)
 	uv_signal_start(&srv->sig_int, on_signal, SIGINT);
 	uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
 
-	/* Workers inherit a mask with every signal blocked, so signals reach
-	 * the main thread's loop and never interrupt a worker. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (unsigned w = 0; w < srv->nworkers; w++) {
-		int err = pthread_create(&srv->workers[w]->thread, NULL, worker_main,
-					 srv->workers[w]);
-		if (err) {
-			log_err("cannot start worker worker=%u error=\"%s\"", w, strerror(err));
-			rc = GSLB_ESYS;
-			break;
-		}
-		srv->workers[w]->started = 1;
-		started++;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = workers_start(srv->ws);
 
 	if (rc == GSLB_OK) {
 		geo_watch(srv);
-		log_info("ready workers=%u zones=%zu", started, srv->snap->conf->nzones);
+		log_info("ready workers=%u zones=%zu", srv->ws->n, srv->snap->conf->nzones);
 	}
 	else
 		server_stop(srv);
 	uv_run(&srv->loop, UV_RUN_DEFAULT);
 
-	for (unsigned w = 0; w < srv->nworkers; w++) {
-		if (srv->workers[w]->started) {
-			pthread_join(srv->workers[w]->thread, NULL);
-			srv->workers[w]->started = 0;
-		}
-	}
+	workers_join(srv->ws);
 	admin_stop(srv->admin);
 	srv->admin = NULL;
 	prober_stop(srv->prober);
@@ -1525,18 +2033,14 @@ void server_free(struct server *srv)
 		if (uv_loop_close(&srv->loop))
 			log_warn("event loop closed with handles still open");
 	}
-	if (srv->workers) {
-		for (unsigned w = 0; w < srv->nworkers; w++)
-			worker_free(srv->workers[w]);
+	workers_free(srv->ws);
+	/* The loop has run every close callback: free what is left. */
+	for (size_t i = 0; srv->ls && i < srv->nls; i++) {
+		struct listener *l = srv->ls[i];
+		listener_close_fds(l);
+		free(l->udp_fds);
+		free(l);
 	}
-	for (size_t i = 0; srv->ls && i < srv->nls; i++)
-		close_fd(&srv->ls[i].tcp_fd);
-	if (srv->udp_fds) {
-		for (size_t i = 0; i < (size_t)srv->nworkers * srv->nls; i++)
-			close_fd(&srv->udp_fds[i]);
-	}
-	if (srv->stop_fd >= 0)
-		close(srv->stop_fd);
 	/* Every reader has stopped: no grace period to wait for. */
 	snapshot_free(srv->snap);
 	conf_free(srv->own_conf);
@@ -1544,8 +2048,7 @@ void server_free(struct server *srv)
 	pthread_mutex_destroy(&srv->reload_mu);
 	pthread_cond_destroy(&srv->reload_cv);
 	metrics_free(srv->metrics);
-	free(srv->workers);
-	free(srv->udp_fds);
+	free(srv->udp_ms);
 	free(srv->ls);
 	free(srv);
 }

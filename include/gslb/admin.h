@@ -31,6 +31,12 @@ int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks,
 		struct admin **out);
 void admin_stop(struct admin *a);
 
+/* Stop a listener that a reload replaced, gently: it accepts no new
+ * connection, and the ones open (the POST /reload that replaced it, still
+ * sending its answer) get up to max_seconds to end before it stops. Blocks:
+ * call it off the event loop. NULL is fine. */
+void admin_retire(struct admin *a, double max_seconds);
+
 /* Whether a peer counts as local for control requests: 127.0.0.0/8, ::1
  * and IPv4-mapped 127.0.0.0/8. Exposed for the unit tests. */
 struct sockaddr;
