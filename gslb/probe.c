@@ -52,7 +52,8 @@
 #define EV_BATCH 256          /* epoll events per wait */
 #define SAVE_EVERY_MS 1000    /* health.state written at most this often */
 #define SOFT_PUBLISH_MS 1000  /* counters and reasons published this often */
-#define FIRST_WINDOW_MS 500   /* first probes of new targets spread over this */
+#define FIRST_WINDOW_MS 500   /* first probes of new targets spread over this, */
+#define FIRST_RATE 4000       /* ... or longer, to stay under this many a second */
 #define HOST_WINDOW_MS 100    /* ... and those of a name's first addresses */
 #define LOOP_MAX_WAIT_MS 1000 /* the loop looks around at least this often */
 #define RETRY_MIN_S 5         /* a failed resolution is retried after this */
@@ -1662,9 +1663,17 @@ nomem:
  * count what the first round waits for. */
 static void model_schedule(struct prober *p, struct model *m, int64_t now)
 {
-	size_t nhosts_new = 0, ihost = 0;
+	size_t nhosts_new = 0, ihost = 0, nnew = 0;
 
 	p->first_pending = 0;
+	for (size_t i = 0; i < m->npools; i++)
+		for (size_t k = 0; m->pools[i].pc && k < m->pools[i].n; k++)
+			nnew += !m->pools[i].t[k]->carried;
+	/* A first round of thousands of probes in half a second would time
+	 * out healthy members on a small machine: spread it at FIRST_RATE. */
+	int64_t window = (int64_t)(nnew * 1000 / FIRST_RATE);
+	if (window < FIRST_WINDOW_MS)
+		window = FIRST_WINDOW_MS;
 	for (size_t i = 0; i < m->npools; i++) {
 		struct ppool *pp = &m->pools[i];
 		for (size_t k = 0; k < pp->nhosts; k++)
@@ -1686,8 +1695,7 @@ static void model_schedule(struct prober *p, struct model *m, int64_t now)
 			} else if (t->carried) {
 				sched_set(p, &t->next, now);
 			} else {
-				schedule_new(p, t, pp->pc->inew++, pp->pc->nnew, FIRST_WINDOW_MS,
-					     now);
+				schedule_new(p, t, pp->pc->inew++, pp->pc->nnew, window, now);
 			}
 		}
 		for (size_t k = 0; k < pp->nhosts; k++) {
