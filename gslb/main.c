@@ -36,7 +36,9 @@ static void usage(FILE *out)
 		"\n"
 		"  -c, --config FILE  configuration file (default %s)\n"
 		"  -t, --check        load the configuration and every zone it names,\n"
-		"                     report the result and exit (0 = ok, 1 = error)\n"
+		"                     report the result and exit (0 = ok, 1 = error);\n"
+		"                     with a GeoIP database, also print which regions\n"
+		"                     each service's clients go to (standard output)\n"
 		"  -d, --debug        log at debug level\n"
 		"      --explain ADDRESS[/PREFIX] NAME\n"
 		"                     show how NAME is answered for a client in ADDRESS:\n"
@@ -48,7 +50,7 @@ static void usage(FILE *out)
 		"                     the changes (ACTION: down, drain, up; TARGET: a\n"
 		"                     region, pool:SERVICE/REGION, member:SERVICE/REGION/\n"
 		"                     ADDRESS); repeatable; no listener is started\n"
-		"      --json         with --explain or --what-if: print JSON\n"
+		"      --json         with -t, --explain or --what-if: print JSON\n"
 		"  -h, --help         show this help and exit\n"
 		"  -V, --version      show the version and the libraries' versions and exit\n"
 		"\n"
@@ -80,7 +82,7 @@ static size_t count_records(const struct snapshot *snap)
 	return n;
 }
 
-static int check(const char *path)
+static int check(const char *path, int as_json)
 {
 	struct snapshot *snap = NULL;
 	json_t *report = NULL;
@@ -101,8 +103,14 @@ static int check(const char *path)
 	}
 	fprintf(stderr, "%s: ok (%zu zones, %zu records)\n", path, snap->zones->nzones,
 		count_records(snap));
-	if (report)
+	if (report && as_json) {
+		char *txt = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		if (txt)
+			printf("%s\n", txt);
+		free(txt);
+	} else if (report) {
 		whatif_print(report, stdout);
+	}
 out:
 	json_decref(report);
 	snapshot_free(snap);
@@ -286,6 +294,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (check_only)
-		return check(path);
+		return check(path, as_json);
 	return run(path);
 }
