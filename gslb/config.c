@@ -23,6 +23,7 @@
 #include "gslb/dname.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
+#include "gslb/privs.h"
 
 #define CONF_DEFAULT_EDNS_SIZE 1232
 #define CONF_MIN_EDNS_SIZE 512
@@ -50,7 +51,7 @@ struct conf_ctx {
 
 /* Keys a later release gives meaning to: accepted now, ignored. */
 static const char *const conf_reserved_top[] = {
-	"log", "user", "group", "rrl", "acl",
+	"rrl", "acl",
 };
 static const char *const conf_reserved_listen[] = { "" };
 
@@ -1986,6 +1987,89 @@ static int parse_resolvers(struct conf_ctx *ctx, const config_setting_t *s)
 	return ctx->c->resolvers ? GSLB_OK : conf_nomem(ctx);
 }
 
+/* log = { level = "info"; syslog = false; facility = "daemon"; } */
+static int parse_log(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	struct log_conf *lc = &ctx->c->log;
+	const char *v = NULL;
+	int n, rc;
+
+	if (!config_setting_is_group(s))
+		return conf_error(ctx, s, "expected a group { level = \"info\"; ... }, not %s",
+				  type_name(config_setting_type(s)));
+	n = config_setting_length(s);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_name(e);
+
+		if (strcmp(name, "level") == 0) {
+			rc = get_string(ctx, e, &v);
+			if (!rc && log_level_parse(v, &lc->level) != GSLB_OK)
+				rc = conf_error(ctx, e,
+						"unknown level \"%s\" (error, warning, info, debug)", v);
+		} else if (strcmp(name, "syslog") == 0) {
+			rc = GSLB_OK;
+			if (config_setting_type(e) != CONFIG_TYPE_BOOL)
+				rc = conf_error(ctx, e, "expected true or false, not %s",
+						type_name(config_setting_type(e)));
+			else
+				lc->to_syslog = config_setting_get_bool(e);
+		} else if (strcmp(name, "facility") == 0) {
+			rc = get_string(ctx, e, &v);
+			if (!rc && log_facility_parse(v, &lc->facility) != GSLB_OK)
+				rc = conf_error(ctx, e,
+						"unknown facility \"%s\" (daemon, user, local0..local7)",
+						v);
+		} else {
+			rc = conf_error(ctx, e, "unknown setting");
+		}
+		if (rc)
+			return rc;
+	}
+	return GSLB_OK;
+}
+
+/* user = "gslb"; group = "gslb"; looked up now, so that -t and a reload
+ * say at once that a name does not exist on this machine. */
+static int parse_user_group(struct conf_ctx *ctx, const config_setting_t *user,
+			    const config_setting_t *group)
+{
+	struct conf *c = ctx->c;
+	gid_t primary = 0;
+	int rc = GSLB_OK;
+
+	if (group != NULL && user == NULL)
+		return conf_error(ctx, group, "group needs user: set both to drop privileges");
+	if (user == NULL)
+		return GSLB_OK;
+	rc = dup_string(ctx, user, 256, &c->user);
+	if (!rc && c->user[0] == '\0')
+		rc = conf_error(ctx, user, "empty user name");
+	if (rc)
+		return rc;
+	rc = privs_lookup_user(c->user, &c->uid, &primary);
+	if (rc == GSLB_ENOENT)
+		return conf_error(ctx, user, "no such user \"%s\"", c->user);
+	if (rc)
+		return conf_error(ctx, user, "cannot look up user \"%s\": %s", c->user,
+				  rc == GSLB_ESYS ? strerror(errno) : gslb_strerror(rc));
+	c->gid = primary;
+	if (group == NULL)
+		return GSLB_OK;
+	rc = dup_string(ctx, group, 256, &c->group);
+	if (!rc && c->group[0] == '\0')
+		rc = conf_error(ctx, group, "empty group name");
+	if (rc)
+		return rc;
+	rc = privs_lookup_group(c->group, &c->gid);
+	if (rc == GSLB_ENOENT)
+		return conf_error(ctx, group, "no such group \"%s\"", c->group);
+	if (rc)
+		return conf_error(ctx, group, "cannot look up group \"%s\": %s", c->group,
+				  rc == GSLB_ESYS ? strerror(errno) : gslb_strerror(rc));
+	return GSLB_OK;
+}
+
 static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const char *confdir)
 {
 	struct conf *c = ctx->c;
@@ -1993,6 +2077,7 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 	const config_setting_t *listen = NULL;
 	const config_setting_t *geoip = NULL, *regions = NULL, *services = NULL;
 	const config_setting_t *checks = NULL, *state_dir = NULL, *http_conf = NULL;
+	const config_setting_t *user = NULL, *group = NULL;
 	long long v;
 	int n, rc = GSLB_OK;
 
@@ -2049,6 +2134,12 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			rc = dup_string(ctx, e, CONF_MAX_TXT, &c->version);
 		} else if (strcmp(name, "tcp") == 0) {
 			rc = parse_tcp(ctx, e);
+		} else if (strcmp(name, "user") == 0) {
+			user = e;
+		} else if (strcmp(name, "group") == 0) {
+			group = e;
+		} else if (strcmp(name, "log") == 0) {
+			rc = parse_log(ctx, e);
 		} else if (name_in(name, conf_reserved_top,
 				   sizeof(conf_reserved_top) / sizeof(conf_reserved_top[0]))) {
 			log_debug("config setting not used by this version, ignored key=%s file=%s "
@@ -2068,7 +2159,8 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 		return GSLB_EINVAL;
 	}
 	/* After the loop: these need `directory` and each other, in this order. */
-	if (zones != NULL)
+	rc = parse_user_group(ctx, user, group);
+	if (!rc && zones != NULL)
 		rc = parse_zones(ctx, zones);
 	if (!rc && geoip != NULL)
 		rc = parse_geoip(ctx, geoip);
@@ -2127,6 +2219,7 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 	c->tcp_idle_timeout = CONF_DEFAULT_TCP_IDLE;
 	c->tcp_max_connections = CONF_DEFAULT_TCP_MAXCONN;
 	c->tcp_max_queries = 0;
+	log_conf_default(&c->log);
 	c->http_max_connections = 1024;
 	c->http_max_per_ip = 32;
 	c->http_header_limit = 8192;
@@ -2198,6 +2291,8 @@ void conf_free(struct conf *c)
 	free(c->nsid);
 	free(c->identity);
 	free(c->version);
+	free(c->user);
+	free(c->group);
 	free(c->directory);
 	free(c->path);
 	free(c);

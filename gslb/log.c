@@ -1,14 +1,22 @@
-/* The one logger: every event becomes one line on stderr,
- * "2026-11-26T14:45:10.123Z gslbd[PID] info: message key=value ...".
+/* The one logger: every event becomes one line,
+ * "2026-11-26T14:45:10.123Z gslbd[PID] info: message key=value ...", on
+ * stderr; or the bare "message key=value ..." to syslog (which adds its own
+ * time, name and pid) or to the systemd journal when stderr is the journal
+ * (JOURNAL_STREAM), with the level as a "<N>" prefix it understands.
+ *
  * A line is formatted into a stack buffer and emitted with a single
  * write(2), so lines from concurrent threads never interleave and no lock is
  * needed (writes of up to PIPE_BUF bytes to a pipe are atomic, and the
- * kernel serialises writes to one file description). */
+ * kernel serialises writes to one file description); syslog(3) is
+ * thread-safe by itself. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,8 +27,20 @@
  * one write; 4096 is the pipe atomicity limit (PIPE_BUF) on Linux. */
 #define LOG_LINE_MAX 4096
 
-/* Set once at start-up, before any thread exists, then only read. */
-static enum log_level log_level = LOG_LVL_INFO;
+enum log_output {
+	LOG_OUT_STDERR = 0,  /* timestamped lines */
+	LOG_OUT_JOURNAL = 1, /* stderr is the journal: "<N>message" */
+	LOG_OUT_SYSLOG = 2,
+};
+
+/* Written at start-up (output) or by one thread at a time (level, on
+ * reload), read by every thread: atomics, relaxed, since a log line that
+ * sees the old level a moment longer does no harm. */
+static int log_level = LOG_LVL_INFO;
+static int log_forced;
+static int log_output = LOG_OUT_STDERR;
+static int log_configured;
+static int log_facility = LOG_DAEMON;
 
 static const char *const log_names[] = {
 	[LOG_LVL_ERR] = "error",
@@ -29,14 +49,40 @@ static const char *const log_names[] = {
 	[LOG_LVL_DEBUG] = "debug",
 };
 
+static const int log_prio[] = {
+	[LOG_LVL_ERR] = LOG_ERR,
+	[LOG_LVL_WARN] = LOG_WARNING,
+	[LOG_LVL_INFO] = LOG_INFO,
+	[LOG_LVL_DEBUG] = LOG_DEBUG,
+};
+
+static const struct {
+	const char *name;
+	int value;
+} log_facilities[] = {
+	{ "daemon", LOG_DAEMON }, { "user", LOG_USER },	    { "local0", LOG_LOCAL0 },
+	{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
+	{ "local7", LOG_LOCAL7 },
+};
+
 void log_set_level(enum log_level level)
 {
 	if (level > LOG_LVL_DEBUG)
 		level = LOG_LVL_DEBUG;
-	log_level = level;
+	__atomic_store_n(&log_level, (int)level, __ATOMIC_RELAXED);
 }
 
-enum log_level log_get_level(void) { return log_level; }
+void log_force_level(enum log_level level)
+{
+	log_set_level(level);
+	log_forced = 1;
+}
+
+enum log_level log_get_level(void)
+{
+	return (enum log_level)__atomic_load_n(&log_level, __ATOMIC_RELAXED);
+}
 
 int log_level_parse(const char *s, enum log_level *out)
 {
@@ -55,6 +101,81 @@ int log_level_parse(const char *s, enum log_level *out)
 		}
 	}
 	return GSLB_EINVAL;
+}
+
+int log_facility_parse(const char *s, int *out)
+{
+	for (size_t i = 0; i < sizeof(log_facilities) / sizeof(log_facilities[0]); i++) {
+		if (strcasecmp(s, log_facilities[i].name) == 0) {
+			*out = log_facilities[i].value;
+			return GSLB_OK;
+		}
+	}
+	return GSLB_EINVAL;
+}
+
+static const char *facility_name(int facility)
+{
+	for (size_t i = 0; i < sizeof(log_facilities) / sizeof(log_facilities[0]); i++)
+		if (log_facilities[i].value == facility)
+			return log_facilities[i].name;
+	return "?";
+}
+
+void log_conf_default(struct log_conf *lc)
+{
+	lc->level = LOG_LVL_INFO;
+	lc->to_syslog = 0;
+	lc->facility = LOG_DAEMON;
+}
+
+/* systemd connects stderr to the journal and says so in JOURNAL_STREAM
+ * ("device:inode" of that stream); a stderr redirected elsewhere by the
+ * service keeps the plain format. */
+static int stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char *end;
+
+	if (js == NULL || fstat(STDERR_FILENO, &st) != 0)
+		return 0;
+	errno = 0;
+	dev = strtoull(js, &end, 10);
+	if (errno || *end != ':')
+		return 0;
+	ino = strtoull(end + 1, &end, 10);
+	if (errno || *end != '\0')
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void log_configure(const struct log_conf *lc)
+{
+	int output = lc->to_syslog ? LOG_OUT_SYSLOG : LOG_OUT_STDERR;
+
+	if (!log_forced)
+		log_set_level(lc->level);
+	if (!log_configured) {
+		log_configured = 1;
+		if (output == LOG_OUT_STDERR && stderr_is_journal())
+			output = LOG_OUT_JOURNAL;
+		if (output == LOG_OUT_SYSLOG) {
+			log_facility = lc->facility;
+			/* LOG_NDELAY: connect to /dev/log now, while any
+			 * sandboxing or privilege drop is still to come. */
+			openlog("gslbd", LOG_PID | LOG_NDELAY, lc->facility);
+		}
+		__atomic_store_n(&log_output, output, __ATOMIC_RELAXED);
+		return;
+	}
+	int current = __atomic_load_n(&log_output, __ATOMIC_RELAXED);
+	if ((current == LOG_OUT_SYSLOG) != (output == LOG_OUT_SYSLOG) ||
+	    (output == LOG_OUT_SYSLOG && lc->facility != log_facility))
+		log_warn("log output changed; it takes effect at the next restart syslog=%s "
+			 "facility=%s",
+			 lc->to_syslog ? "true" : "false", facility_name(lc->facility));
 }
 
 /* Write all of buf, retrying on EINTR and short writes; a logger has nowhere
@@ -78,26 +199,33 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	char line[LOG_LINE_MAX];
 	struct timespec ts;
 	struct tm tm;
-	size_t len = 0;
+	size_t len = 0, start;
 	int n;
 	va_list ap;
 
-	if (level > log_level)
+	if ((int)level > __atomic_load_n(&log_level, __ATOMIC_RELAXED))
 		return;
 	if (level < LOG_LVL_ERR)
 		level = LOG_LVL_ERR;
 
 	/* errno is part of what callers often log after this call returns. */
 	int saved_errno = errno;
+	int output = __atomic_load_n(&log_output, __ATOMIC_RELAXED);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line + len, sizeof(line) - len,
-		     ".%03ldZ gslbd[%ld] %s: ", ts.tv_nsec / 1000000L, (long)getpid(),
-		     log_names[level]);
+	if (output == LOG_OUT_STDERR) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+		n = snprintf(line + len, sizeof(line) - len, ".%03ldZ gslbd[%ld] %s: ",
+			     ts.tv_nsec / 1000000L, (long)getpid(), log_names[level]);
+	} else if (output == LOG_OUT_JOURNAL) {
+		n = snprintf(line, sizeof(line), "<%d>", log_prio[level]);
+	} else {
+		n = 0;
+	}
 	if (n > 0)
 		len += (size_t)n;
+	start = len;
 
 	/* Keep room for the newline that always ends the record. */
 	va_start(ap, fmt);
@@ -113,11 +241,16 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	}
 	/* One event is one line: a stray newline in a value must not forge a
 	 * second record. */
-	for (size_t i = 0; i < len; i++) {
+	for (size_t i = start; i < len; i++) {
 		if (line[i] == '\n' || line[i] == '\r')
 			line[i] = ' ';
 	}
-	line[len++] = '\n';
-	log_write(line, len);
+	if (output == LOG_OUT_SYSLOG) {
+		line[len] = '\0';
+		syslog(log_prio[level], "%s", line);
+	} else {
+		line[len++] = '\n';
+		log_write(line, len);
+	}
 	errno = saved_errno;
 }

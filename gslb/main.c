@@ -16,6 +16,7 @@
 #include "gslb/err.h"
 #include "gslb/explain.h"
 #include "gslb/log.h"
+#include "gslb/notify.h"
 #include "gslb/server.h"
 #include "gslb/snapshot.h"
 #include "gslb/whatif.h"
@@ -39,7 +40,7 @@ static void usage(FILE *out)
 		"                     report the result and exit (0 = ok, 1 = error);\n"
 		"                     with a GeoIP database, also print which regions\n"
 		"                     each service's clients go to (standard output)\n"
-		"  -d, --debug        log at debug level\n"
+		"  -d, --debug        log at debug level (whatever log.level says)\n"
 		"      --explain ADDRESS[/PREFIX] NAME\n"
 		"                     show how NAME is answered for a client in ADDRESS:\n"
 		"                     location, override, regions in order with distance\n"
@@ -54,8 +55,10 @@ static void usage(FILE *out)
 		"  -h, --help         show this help and exit\n"
 		"  -V, --version      show the version and the libraries' versions and exit\n"
 		"\n"
-		"gslbd runs in the foreground and logs to standard error.\n"
-		"SIGTERM or SIGINT stop it cleanly.\n",
+		"gslbd runs in the foreground and logs to standard error, or to syslog\n"
+		"with log = { syslog = true; } in the configuration. SIGHUP reloads the\n"
+		"configuration, zones and GeoIP data; SIGTERM or SIGINT stop it cleanly.\n"
+		"Exit status: 0 ok, 1 error (configuration, start-up), 2 usage.\n",
 		GSLB_DEFAULT_CONFIG);
 }
 
@@ -71,6 +74,7 @@ static void version(void)
 	printf("libconfig %d.%d.%d\n", LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR,
 	       LIBCONFIG_VER_REVISION);
 	printf("libuv %s\n", uv_version_string());
+	printf("sd_notify %s\n", notify_backend());
 }
 
 static size_t count_records(const struct snapshot *snap)
@@ -195,6 +199,8 @@ static int run(const char *path)
 		log_err("%s", err[0] ? err : gslb_strerror(rc));
 		goto out;
 	}
+	/* From here on, log where and at the level the config says. */
+	log_configure(&snap->conf->log);
 	log_info("loaded zones=%zu records=%zu workers=%u", snap->zones->nzones,
 		 count_records(snap), snap->conf->workers);
 	/* server_new logs what failed. */
@@ -241,7 +247,7 @@ int main(int argc, char **argv)
 			check_only = 1;
 			break;
 		case 'd':
-			log_set_level(LOG_LVL_DEBUG);
+			log_force_level(LOG_LVL_DEBUG);
 			break;
 		case 'h':
 			usage(stdout);

@@ -43,6 +43,8 @@
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/metrics.h"
+#include "gslb/notify.h"
+#include "gslb/privs.h"
 #include "gslb/probe.h"
 #include "gslb/server.h"
 #include "gslb/snapshot.h"
@@ -1221,6 +1223,7 @@ static void server_stop(struct server *srv)
 {
 	if (srv->stopping)
 		return;
+	notify_stopping();
 	/* The admin thread may wait for a reload: answer it, then stop it. */
 	reload_answer(srv, srv->reload_asked, GSLB_EINVAL, "stopping");
 	admin_stop(srv->admin);
@@ -1604,6 +1607,10 @@ static void reload_failed(struct server *srv, struct reload_job *j, const char *
 		err);
 	reload_answer(srv, j->ticket, rc, err);
 	metrics_reload(srv->metrics, 0, (int64_t)time(NULL));
+	if (j->kind & RELOAD_FULL) {
+		notify_status("reload failed, serving the previous state: %s", err);
+		notify_ready();
+	}
 	snapshot_free(j->result);
 	free(j);
 	srv->reload_running = 0;
@@ -1626,6 +1633,10 @@ static void reload_done(uv_work_t *req, int status)
 			      j->rc ? j->err : "stopping");
 		if (status == 0 && j->rc != 0)
 			metrics_reload(srv->metrics, 0, (int64_t)time(NULL));
+		if ((j->kind & RELOAD_FULL) && !srv->stopping) {
+			notify_status("reload failed, serving the previous state: %s", j->err);
+			notify_ready();
+		}
 		snapshot_free(j->result);
 		free(j);
 		srv->reload_running = 0;
@@ -1663,6 +1674,13 @@ static void reload_done(uv_work_t *req, int status)
 		 j->result->conf->nservices);
 	reload_answer(srv, j->ticket, GSLB_OK, NULL);
 	metrics_reload(srv->metrics, 1, (int64_t)time(NULL));
+	if (j->kind & RELOAD_FULL) {
+		log_configure(&j->result->conf->log);
+		privs_reload_check(srv->conf, j->result->conf);
+		notify_status("serving generation %llu",
+			      (unsigned long long)j->result->generation);
+		notify_ready();
+	}
 	free(j);
 	if (srv->geo_poll_init[0] || srv->geo_poll_init[1] || srv->snap->conf->has_geoip)
 		geo_watch(srv); /* the files to watch may have changed */
@@ -1691,6 +1709,7 @@ static void reload_start(struct server *srv)
 	j->srv = srv;
 	j->kind = srv->reload_pending;
 	if (j->kind & RELOAD_FULL) {
+		notify_reloading(); /* reload_done() says READY=1 again */
 		pthread_mutex_lock(&srv->reload_mu);
 		j->ticket = srv->reload_asked;
 		pthread_mutex_unlock(&srv->reload_mu);
@@ -1908,16 +1927,9 @@ static int start_prober(struct server *srv)
 	}
 	/* Bounded by the slowest check: one full round, then answer. */
 	double wait = 1.0;
-	size_t checked = 0;
 	for (size_t i = 0; i < c->nchecks; i++)
 		if (c->checks[i].timeout + 1.0 > wait)
 			wait = c->checks[i].timeout + 1.0;
-	for (size_t i = 0; i < c->nservices; i++)
-		for (size_t p = 0; p < c->services[i].npools; p++)
-			if (c->services[i].pools[p].check_idx >= 0)
-				checked += c->services[i].pools[p].nmembers;
-	/* The prober spreads a big first round at about 4000 probes a second. */
-	wait += (double)checked / 4000.0;
 	log_info("cold start: waiting for the first probe round max_wait=%.1fs", wait);
 	if (prober_wait_first_round(srv->prober, wait) != 0)
 		log_warn("first probe round not complete, answering with what is known");
@@ -1969,6 +1981,8 @@ int server_run(struct server *srv)
 	sigaction(SIGPIPE, &ign, NULL);
 	/* The main thread reads the snapshot for TCP queries. */
 	urcu_memb_register_thread();
+	/* Before the first thread: no_new_privs is inherited, not shared. */
+	privs_prepare(srv->conf);
 
 	uv_async_init(&srv->loop, &srv->reload_async, on_reload_async);
 	srv->reload_async.data = srv;
@@ -2008,9 +2022,14 @@ int server_run(struct server *srv)
 
 	rc = workers_start(srv->ws);
 
+	/* Every socket is bound by now (DNS in server_new, admin and HTTP
+	 * above): nothing needs root any more. */
+	if (rc == GSLB_OK)
+		rc = privs_drop(srv->conf);
 	if (rc == GSLB_OK) {
 		geo_watch(srv);
 		log_info("ready workers=%u zones=%zu", srv->ws->n, srv->snap->conf->nzones);
+		notify_ready();
 	}
 	else
 		server_stop(srv);

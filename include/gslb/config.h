@@ -6,8 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "gslb/geo.h"
+#include "gslb/log.h"
 #include "gslb/service.h"
 
 struct conf_listen {
@@ -81,6 +83,13 @@ struct conf {
 	struct check *checks;
 	size_t nchecks;
 	char *state_dir; /* resolved path, NULL = no persistence */
+	/* user/group: who the daemon runs as once its sockets are bound
+	 * (privs.c); NULL user = stay as started. Looked up at load. */
+	char *user;
+	char *group; /* NULL = the user's primary group */
+	uid_t uid;
+	gid_t gid;
+	struct log_conf log; /* log = { level; syslog; facility; } */
 	char *resolvers; /* "ip:port,[v6]:port" for host-name members, NULL = system */
 	int has_geoip; /* a geoip section was given */
 	struct geo_conf geoip;

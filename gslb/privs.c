@@ -1,0 +1,189 @@
+/* Privilege drop. gslbd needs root (or CAP_NET_BIND_SERVICE) only to bind
+ * port 53 and the admin and HTTP ports below 1024; everything after that
+ * (answering, probing, reloading files, saving state) works as an ordinary
+ * user. glibc applies setgroups/setgid/setuid to every thread of the
+ * process, so the threads started before the drop (prober, admin and HTTP
+ * listeners) change with the main thread. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include "gslb/config.h"
+#include "gslb/err.h"
+#include "gslb/log.h"
+#include "gslb/privs.h"
+
+/* getpwnam_r needs a buffer for the entry's strings; an NSS backend with
+ * huge entries gets up to this much before we give up. */
+#define PRIVS_BUF_MAX (1024 * 1024)
+
+int privs_lookup_user(const char *name, uid_t *uid, gid_t *primary_gid)
+{
+	struct passwd pw, *res = NULL;
+	size_t len = 4096;
+	char *buf = NULL;
+	int rc, err;
+
+	for (;;) {
+		char *nbuf = realloc(buf, len);
+		if (nbuf == NULL) {
+			rc = GSLB_ENOMEM;
+			goto out;
+		}
+		buf = nbuf;
+		err = getpwnam_r(name, &pw, buf, len, &res);
+		if (err != ERANGE || len >= PRIVS_BUF_MAX)
+			break;
+		len *= 2;
+	}
+	if (err != 0) {
+		errno = err;
+		rc = GSLB_ESYS;
+		goto out;
+	}
+	if (res == NULL) {
+		rc = GSLB_ENOENT;
+		goto out;
+	}
+	*uid = pw.pw_uid;
+	if (primary_gid)
+		*primary_gid = pw.pw_gid;
+	rc = GSLB_OK;
+out:
+	free(buf);
+	return rc;
+}
+
+int privs_lookup_group(const char *name, gid_t *gid)
+{
+	struct group gr, *res = NULL;
+	size_t len = 4096;
+	char *buf = NULL;
+	int rc, err;
+
+	for (;;) {
+		char *nbuf = realloc(buf, len);
+		if (nbuf == NULL) {
+			rc = GSLB_ENOMEM;
+			goto out;
+		}
+		buf = nbuf;
+		err = getgrnam_r(name, &gr, buf, len, &res);
+		if (err != ERANGE || len >= PRIVS_BUF_MAX)
+			break;
+		len *= 2;
+	}
+	if (err != 0) {
+		errno = err;
+		rc = GSLB_ESYS;
+		goto out;
+	}
+	if (res == NULL) {
+		rc = GSLB_ENOENT;
+		goto out;
+	}
+	*gid = gr.gr_gid;
+	rc = GSLB_OK;
+out:
+	free(buf);
+	return rc;
+}
+
+void privs_prepare(const struct conf *c)
+{
+#if defined(__linux__) && defined(PR_SET_NO_NEW_PRIVS)
+	/* Nothing gslbd runs should ever gain privileges through a setuid
+	 * binary or file capabilities. Per thread, inherited by threads made
+	 * later: hence before any thread exists. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		log_debug("cannot set no_new_privs error=\"%s\"", strerror(errno));
+#endif
+	if (c->user == NULL || geteuid() != 0 || c->state_dir == NULL)
+		return;
+	/* A directory we create is ours to give away; one that exists is the
+	 * operator's, and privs_drop() only warns about it. */
+	if (mkdir(c->state_dir, 0750) != 0) {
+		if (errno != EEXIST)
+			log_err("cannot create state_dir dir=%s error=\"%s\"", c->state_dir,
+				strerror(errno));
+		return;
+	}
+	if (chown(c->state_dir, c->uid, c->gid) != 0)
+		log_warn("cannot give state_dir to the user dir=%s user=%s error=\"%s\"",
+			 c->state_dir, c->user, strerror(errno));
+}
+
+static void check_state_dir(const struct conf *c)
+{
+	if (c->state_dir == NULL || access(c->state_dir, F_OK) != 0)
+		return;
+	if (access(c->state_dir, W_OK | X_OK) != 0)
+		log_warn("state_dir is not writable, last-known health and overrides will not "
+			 "be saved dir=%s uid=%ld error=\"%s\"",
+			 c->state_dir, (long)geteuid(), strerror(errno));
+}
+
+int privs_drop(const struct conf *c)
+{
+	if (c->user == NULL) {
+		if (geteuid() == 0)
+			log_warn("running as root; set user and group to drop privileges");
+		check_state_dir(c);
+		return GSLB_OK;
+	}
+	if (geteuid() != 0) {
+		/* Started as that user already (a service manager's User=):
+		 * fine; as anyone else: the operator's intent cannot be met. */
+		if (geteuid() == c->uid && getegid() == c->gid) {
+			log_info("running as the configured user user=%s uid=%ld", c->user,
+				 (long)c->uid);
+			check_state_dir(c);
+			return GSLB_OK;
+		}
+		log_err("cannot switch to the configured user without root user=%s uid=%ld "
+			"running_uid=%ld",
+			c->user, (long)c->uid, (long)geteuid());
+		return GSLB_ESYS;
+	}
+	/* Groups first: once the uid is not root, they cannot change. */
+	if (setgroups(1, &c->gid) != 0 || setgid(c->gid) != 0) {
+		log_err("cannot switch group group=%s gid=%ld error=\"%s\"",
+			c->group ? c->group : c->user, (long)c->gid, strerror(errno));
+		return GSLB_ESYS;
+	}
+	if (setuid(c->uid) != 0) {
+		log_err("cannot switch user user=%s uid=%ld error=\"%s\"", c->user, (long)c->uid,
+			strerror(errno));
+		return GSLB_ESYS;
+	}
+	/* A drop that can be undone is no drop (uid 0 as the target, or a
+	 * saved set-user-ID left behind). */
+	if (c->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+		log_err("privileges could be regained after the switch user=%s", c->user);
+		return GSLB_ESYS;
+	}
+	log_info("dropped privileges user=%s uid=%ld group=%s gid=%ld", c->user, (long)c->uid,
+		 c->group ? c->group : "(primary)", (long)c->gid);
+	check_state_dir(c);
+	return GSLB_OK;
+}
+
+static int str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+void privs_reload_check(const struct conf *running, const struct conf *loaded)
+{
+	if (str_differs(running->user, loaded->user) || str_differs(running->group, loaded->group))
+		log_warn("user or group changed; they take effect at the next restart");
+}
