@@ -541,10 +541,12 @@ static void h_reload(struct admin *a, struct MHD_Connection *conn, struct admin_
 	 * its result, and other admin requests can wait that long. */
 	rc = a->hooks.reload(a->hooks.ctx, err, sizeof(err));
 	if (rc) {
-		/* A config that does not validate is the operator's to fix. */
-		unsigned status = (rc == GSLB_EPARSE || rc == GSLB_EINVAL || rc == GSLB_ENOENT) ?
-					  ADMIN_HTTP_UNPROCESSABLE :
-					  MHD_HTTP_INTERNAL_SERVER_ERROR;
+		/* A config that does not validate, a file it names that cannot
+		 * be read, an address that cannot be bound: the operator's to
+		 * fix. Out of memory or no result in time: ours. */
+		unsigned status = (rc == GSLB_ENOMEM || rc == GSLB_ERANGE) ?
+					  MHD_HTTP_INTERNAL_SERVER_ERROR :
+					  ADMIN_HTTP_UNPROCESSABLE;
 		reply_error(r, status, err[0] ? err : gslb_strerror(rc));
 		return;
 	}

@@ -1590,6 +1590,10 @@ static void admin_retire_later(struct server *srv, struct admin *a)
 	if (a == NULL)
 		return;
 	r = calloc(1, sizeof(*r));
+	if (r != NULL) {
+		r->a = a;
+		r->req.data = r;
+	}
 	if (r == NULL || uv_queue_work(&srv->loop, &r->req, admin_retire_work,
 				       admin_retire_done) != 0) {
 		/* Out of memory: stop it here; a waiting request is cut. */
