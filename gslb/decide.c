@@ -271,7 +271,7 @@ void decide(const struct snapshot *snap, const struct service *svc, int family,
 	unwrap_v4(d);
 
 	if (snap->geo)
-		geo_lookup(snap->geo, d->family, d->addr, &d->geo);
+		geo_lookup_flags(snap->geo, d->family, d->addr, &d->geo, GEO_NO_NETWORK);
 
 	const struct geo_override *ov = d->geo.override;
 	if (ov && ov->nregions > 0) {

@@ -200,6 +200,12 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 	}
 	struct decision d;
 	decide(snap, svc, family, addr, prefix, &d);
+	if (snap->geo && d.geo.db_found) {
+		/* decide() skips the network's text; explain shows it. */
+		struct geo_result full;
+		geo_lookup(snap->geo, d.family, d.addr, &full);
+		memcpy(d.geo.network, full.network, sizeof(d.geo.network));
+	}
 
 	json_t *sj = json_object();
 	json_object_set_new(sj, "name", json_string(svc->name));

@@ -58,9 +58,30 @@ struct geo_family {
 	const struct geo_override **items; /* storage the groups point into */
 };
 
+/* Decoded database records, by record offset: many networks share a record
+ * (GeoLite2-City: about 3 million IPv4 networks, 510 thousand records), and
+ * decoding one takes five walks through nested maps. Direct-mapped, shared
+ * by every DNS worker, written without locks as a seqlock: a writer that
+ * cannot take an entry (odd sequence, lost race) simply does not cache, a
+ * reader that sees the sequence move treats the entry as a miss. Every word
+ * is read and written with atomic operations, so the races are defined.
+ * Hits also spare the data section's pages, which keeps the resident set
+ * small. */
+#define GEO_CACHE_BITS 16
+
+struct geo_cache_entry {
+	uint64_t seq;  /* even = stable */
+	uint64_t key;  /* record offset + 1, 0 = empty; flags in the high bits */
+	uint64_t w[4]; /* country, continent, subdivision (12 bytes), lat, lon */
+};
+
+#define GEO_CK_COORDS (1ull << 40)
+#define GEO_CK_CENTROID (1ull << 41)
+
 struct geo_db {
 	int has_mmdb;
 	MMDB_s mmdb;
+	struct geo_cache_entry *cache; /* 1 << GEO_CACHE_BITS entries, NULL = none */
 	char *db_path;
 	char *ov_path;
 	/* NULL-terminated component arrays for MMDB_aget_value, pointing into
@@ -342,8 +363,78 @@ static int db_decode(const struct geo_db *g, MMDB_entry_s *entry, struct geo_res
 	return 0;
 }
 
+static struct geo_cache_entry *cache_slot(const struct geo_db *g, uint32_t offset)
+{
+	uint32_t h = offset * 2654435761u;
+	return &g->cache[h >> (32 - GEO_CACHE_BITS)];
+}
+
+static int cache_get(const struct geo_db *g, uint32_t offset, struct geo_result *res)
+{
+	if (!g->cache)
+		return 0;
+	struct geo_cache_entry *e = cache_slot(g, offset);
+	uint64_t s1 = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+	if (s1 & 1)
+		return 0;
+	uint64_t key = __atomic_load_n(&e->key, __ATOMIC_RELAXED);
+	uint64_t w[4];
+	for (int i = 0; i < 4; i++)
+		w[i] = __atomic_load_n(&e->w[i], __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) != s1)
+		return 0;
+	if ((key & 0xffffffffffull) != (uint64_t)offset + 1)
+		return 0;
+	char codes[16];
+	memcpy(codes, &w[0], 16);
+	memcpy(res->country, codes, 2);
+	res->country[2] = '\0';
+	memcpy(res->continent, codes + 2, 2);
+	res->continent[2] = '\0';
+	memcpy(res->subdivision, codes + 4, 12);
+	res->subdivision[12] = '\0';
+	memcpy(&res->lat, &w[2], 8);
+	memcpy(&res->lon, &w[3], 8);
+	res->has_coords = (key & GEO_CK_COORDS) != 0;
+	res->coords_from_centroid = (key & GEO_CK_CENTROID) != 0;
+	return 1;
+}
+
+static void cache_put(const struct geo_db *g, uint32_t offset, const struct geo_result *res)
+{
+	size_t sl = strlen(res->subdivision);
+	if (!g->cache || sl > 12)
+		return; /* not representable: decoded every time */
+	struct geo_cache_entry *e = cache_slot(g, offset);
+	uint64_t s = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
+	if ((s & 1) || !__atomic_compare_exchange_n(&e->seq, &s, s + 1, 0, __ATOMIC_ACQUIRE,
+						    __ATOMIC_RELAXED))
+		return; /* another thread is writing it */
+	char codes[16];
+	uint64_t w[4];
+	memset(codes, 0, sizeof(codes));
+	memcpy(codes, res->country, 2);
+	memcpy(codes + 2, res->continent, 2);
+	memcpy(codes + 4, res->subdivision, sl);
+	memcpy(&w[0], codes, 16);
+	memcpy(&w[2], &res->lat, 8);
+	memcpy(&w[3], &res->lon, 8);
+	uint64_t key = (uint64_t)offset + 1;
+	if (res->has_coords)
+		key |= GEO_CK_COORDS;
+	if (res->coords_from_centroid)
+		key |= GEO_CK_CENTROID;
+	/* The release fence orders the payload stores after the odd sequence. */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&e->key, key, __ATOMIC_RELAXED);
+	for (int i = 0; i < 4; i++)
+		__atomic_store_n(&e->w[i], w[i], __ATOMIC_RELAXED);
+	__atomic_store_n(&e->seq, s + 2, __ATOMIC_RELEASE);
+}
+
 static int db_lookup(const struct geo_db *g, int family, const uint8_t *a, struct geo_result *res,
-		     int *mmdb_status)
+		     int *mmdb_status, int want_network)
 {
 	union {
 		struct sockaddr sa;
@@ -380,9 +471,16 @@ static int db_lookup(const struct geo_db *g, int family, const uint8_t *a, struc
 	if (!lr.found_entry)
 		return 0;
 	res->db_found = 1;
-	mask_copy(net, a, alen, prefix);
-	format_cidr(res->network, sizeof(res->network), family == AF_INET6, net, prefix);
-	return db_decode(g, &lr.entry, res, mmdb_status);
+	if (want_network) {
+		mask_copy(net, a, alen, prefix);
+		format_cidr(res->network, sizeof(res->network), family == AF_INET6, net, prefix);
+	}
+	if (cache_get(g, lr.entry.offset, res))
+		return 0;
+	int rc = db_decode(g, &lr.entry, res, mmdb_status);
+	if (rc == 0)
+		cache_put(g, lr.entry.offset, res);
+	return rc;
 }
 
 /* libmaxminddb validates the metadata at open but the tree and data only as
@@ -400,7 +498,7 @@ static int db_probe(const struct geo_db *g, char *err, size_t errlen)
 		if (inet_pton(family, probes[i], a) != 1)
 			continue;
 		memset(&r, 0, sizeof(r));
-		if (db_lookup(g, family, a, &r, &st)) {
+		if (db_lookup(g, family, a, &r, &st, 1)) {
 			errf(err, errlen, "%s: damaged database (lookup of %s: %s)", g->db_path,
 			     probes[i], MMDB_strerror(st));
 			return GSLB_EINVAL;
@@ -428,6 +526,11 @@ static int db_open(struct geo_db *g, const char *path, char *err, size_t errlen)
 							GSLB_EINVAL;
 	}
 	g->has_mmdb = 1;
+	g->cache = calloc((size_t)1 << GEO_CACHE_BITS, sizeof(*g->cache));
+	if (!g->cache) {
+		errf(err, errlen, "%s: out of memory", path);
+		return GSLB_ENOMEM;
+	}
 	if (g->mmdb.metadata.ip_version != 4 && g->mmdb.metadata.ip_version != 6) {
 		errf(err, errlen, "%s: unsupported ip_version %u", path,
 		     (unsigned)g->mmdb.metadata.ip_version);
@@ -1072,6 +1175,7 @@ void geo_close(struct geo_db *g)
 		return;
 	if (g->has_mmdb)
 		MMDB_close(&g->mmdb);
+	free(g->cache);
 	for (int i = 0; i < GEO_NFIELDS; i++) {
 		free(g->paths[i]);
 		free(g->path_buf[i]);
@@ -1088,7 +1192,8 @@ void geo_close(struct geo_db *g)
 	free(g);
 }
 
-int geo_lookup(const struct geo_db *g, int family, const uint8_t *addr, struct geo_result *res)
+int geo_lookup_flags(const struct geo_db *g, int family, const uint8_t *addr,
+		     struct geo_result *res, unsigned flags)
 {
 	uint8_t v4[4];
 	const uint8_t *a = addr;
@@ -1112,7 +1217,7 @@ int geo_lookup(const struct geo_db *g, int family, const uint8_t *addr, struct g
 	alen = family == AF_INET ? 4 : 16;
 	res->override = ov_lookup(&g->fam[family == AF_INET6], a, alen, &need);
 	if (g->has_mmdb) {
-		rc = db_lookup(g, family, a, res, &st);
+		rc = db_lookup(g, family, a, res, &st, !(flags & GEO_NO_NETWORK));
 		if (rc) {
 			/* keep the override usable; report no database data */
 			const struct geo_override *o = res->override;
@@ -1131,6 +1236,11 @@ int geo_lookup(const struct geo_db *g, int family, const uint8_t *addr, struct g
 	res->db_prefix = (uint8_t)(res->db_prefix + offset);
 	res->scope_prefix = (uint8_t)(scope + offset);
 	return rc;
+}
+
+int geo_lookup(const struct geo_db *g, int family, const uint8_t *addr, struct geo_result *res)
+{
+	return geo_lookup_flags(g, family, addr, res, 0);
 }
 
 size_t geo_override_count(const struct geo_db *g) { return g ? g->nov : 0; }

@@ -97,6 +97,12 @@ typedef int (*geo_walk_fn)(void *arg, int family, const uint8_t *addr, unsigned 
 			   const struct geo_result *res);
 int geo_walk(const struct geo_db *g, geo_walk_fn cb, void *arg);
 
+/* The same, with flags: GEO_NO_NETWORK leaves res->network empty (the DNS
+ * path does not need the text; explain does). */
+#define GEO_NO_NETWORK 1u
+int geo_lookup_flags(const struct geo_db *g, int family, const uint8_t *addr,
+		     struct geo_result *res, unsigned flags);
+
 /* Overrides, in file order, for validation by the caller (region names are
  * checked against the configured regions by config.c). */
 size_t geo_override_count(const struct geo_db *g);
