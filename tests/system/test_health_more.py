@@ -1114,7 +1114,7 @@ def test_cold_start_without_saved_state(gslbd_factory, backends, tmp_path):
     log = srv.stderr_text()
     m = re.search(r"cold start: waiting for the first probe round max_wait=([0-9.]+)s", log)
     assert m, log[-3000:]
-    assert float(m.group(1)) == pytest.approx(TIMEOUT + 1.0)
+    assert float(m.group(1)) == pytest.approx(TIMEOUT + 1.0, abs=0.25)  # timeout + 1 s
     assert log.index("cold start: waiting") < log.index(" ready"), log[-3000:]
     assert "cold start from last-known health" not in log
     assert "first probe round not complete" not in log, log[-3000:]
