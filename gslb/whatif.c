@@ -768,7 +768,7 @@ static void print_check_service(const json_t *svc, FILE *out)
 	}
 	if (json_array_size(never)) {
 		fprintf(out, "  never receives traffic:");
-		json_array_foreach(never, i, r) fprintf(out, " %s", json_string_value(r));
+		json_array_foreach(never, i, r) { fprintf(out, " %s", json_string_value(r)); }
 		fprintf(out, "\n");
 	}
 }
@@ -857,8 +857,10 @@ void whatif_print(const json_t *j, FILE *out)
 	if (whatif) {
 		fprintf(out, "what-if:");
 		json_array_foreach(changes, i, c)
+		{
 			fprintf(out, "%s %s %s", i ? "," : "", jstr(c, "action", "?"),
 				jstr(c, "target", "?"));
+		}
 		fprintf(out, "\n");
 	}
 	fprintf(out,
