@@ -341,13 +341,24 @@ choose:;
 		/* Every region tried is down: the service's policy decides. */
 		d->all_down = 1;
 		if (svc->when_all_down == ALL_DOWN_FAIL_OPEN) {
-			struct decide_step *st = &d->steps[first_with_pool];
-			const struct pool *p = &svc->pools[svc->pool_of_region[st->region]];
-			st->state = REGION_TAKEN;
-			d->region = st->region;
-			d->pool = p;
-			d->hpool = h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
-			d->fail_open = 1;
+			/* As if the probes said up; what an admin drained or
+			 * forced down stays out. */
+			for (unsigned i = (unsigned)first_with_pool; i < d->nsteps; i++) {
+				struct decide_step *st = &d->steps[i];
+				if (st->state != REGION_SKIP_DOWN)
+					continue;
+				const struct pool *p = &svc->pools[svc->pool_of_region[st->region]];
+				const struct hpool *hp =
+					h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
+				if (hp && (hp->admin == ADMIN_DRAIN || hp->admin == ADMIN_FORCE_DOWN))
+					continue;
+				st->state = REGION_TAKEN;
+				d->region = st->region;
+				d->pool = p;
+				d->hpool = hp;
+				d->fail_open = 1;
+				break;
+			}
 		} else if (svc->when_all_down == ALL_DOWN_FALLBACK) {
 			d->pool = &svc->fallback;
 		}
@@ -361,7 +372,7 @@ choose:;
 		const struct check *ck = &snap->conf->checks[d->pool->check_idx];
 		double soonest = ck->interval * ck->fall;
 		if (soonest < (double)d->ttl)
-			d->ttl = soonest < (double)svc->ttl_min ? svc->ttl_min : (uint32_t)soonest;
+			d->ttl = soonest < 1.0 ? 1 : (uint32_t)soonest;
 	}
 	if (d->all_down)
 		d->ttl = d->ttl < svc->ttl_min ? d->ttl : svc->ttl_min;

@@ -456,7 +456,11 @@ static int put_members(struct ctx *c, const uint8_t *owner, const struct pool *p
 	if (hp) {
 		for (size_t i = 0; i < hp->nmembers && n < PICK_MAX; i++) {
 			const struct hmember *m = &hp->members[i];
-			if (m->family != family || !(m->usable || all))
+			/* Failing open answers members the probes call down, never
+			 * what an admin drained or forced down. */
+			int ok = m->usable || (all && m->admin != ADMIN_DRAIN &&
+					       m->admin != ADMIN_FORCE_DOWN);
+			if (m->family != family || !ok)
 				continue;
 			cand[n].addr = m->addr;
 			cand[n].weight = m->weight;

@@ -1879,6 +1879,27 @@ out:
 	return rc;
 }
 
+/* mkdir -p: state_dir may name folders that do not exist yet. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, path, n + 1);
+	for (size_t i = 1; i < n; i++) {
+		if (buf[i] != '/')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, mode) != 0 && errno != EEXIST)
+			return -1;
+		buf[i] = '/';
+	}
+	if (mkdir(buf, mode) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
 /* Probing is needed for checked pools and for host-name members. */
 static int needs_prober(const struct conf *c)
 {
@@ -1916,7 +1937,7 @@ static int start_prober(struct server *srv)
 	 * overrides (drain a region) and publishes their effect. */
 	if (c->nservices == 0)
 		return GSLB_OK;
-	if (c->state_dir && mkdir(c->state_dir, 0750) != 0 && errno != EEXIST)
+	if (c->state_dir && mkdir_p(c->state_dir, 0750) != 0)
 		log_err("cannot create state_dir, last-known state will not be kept dir=%s "
 			"error=\"%s\"",
 			c->state_dir, strerror(errno));
