@@ -546,11 +546,6 @@ def test_when_all_down_policies(gslbd_factory, backends, tmp_path):
     assert r.rcode() == dns.rcode.NOERROR and addrs(r) == WAD_A, gslbtest.describe(r)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug (gslb/decide.c decide() sets fail_open, gslb/dns.c put_members() then "
-    "takes every member, usable or not): with when_all_down = fail-open a member an "
-    "admin forced down is answered again once every pool is down, although "
-    "docs/operations.md says force-down is never answered"))
 def test_fail_open_keeps_admin_force_down(gslbd_factory, backends, tmp_path):
     be = backends()
     be.fail()
@@ -624,12 +619,6 @@ def test_ttl_min_while_failing_else_capped(gslbd_factory, backends, tmp_path):
     wait_log(srv, r'member=192\.0\.2\.1 check=slow old=up new=down reason="HTTP 503 x5"')
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug (gslb/decide.c decide()): the TTL cap fall x interval is raised to "
-    "ttl_min when it is shorter (fall 2 x interval 1 s with the default ttl_min 5 "
-    "answers TTL 5), while docs/configuration.md says the TTL is never longer than "
-    "fall x interval and DESIGN.md 8 never longer than the time until the state "
-    "could change"))
 def test_ttl_never_longer_than_fall_times_interval(gslbd_factory, backends, tmp_path):
     b = backends()
     web = check_conf("web", "http", fall=2, interval=1.0)
