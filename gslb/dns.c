@@ -176,6 +176,17 @@ static int out_name_eq(const struct ctx *c, size_t off, const uint8_t *name)
 static void put_name(struct ctx *c, const uint8_t *name, int compress)
 {
 	size_t p = 0;
+	/* Most owners are the question name: point at it without a search.
+	 * Byte by byte so a shorter name stops at its own end. */
+	if (compress && c->have_question) {
+		size_t i = 0;
+		while (i < c->qname_len && name[i] == c->lqname[i])
+			i++;
+		if (i == c->qname_len) {
+			wbuf_u16(&c->out, 0xC000 | DNS_HEADER_LEN);
+			return;
+		}
+	}
 	while (name[p] != 0) {
 		if (compress) {
 			for (unsigned i = 0; i < c->ncomp; i++) {

@@ -67,7 +67,7 @@ struct geo_family {
  * is read and written with atomic operations, so the races are defined.
  * Hits also spare the data section's pages, which keeps the resident set
  * small. */
-#define GEO_CACHE_BITS 16
+#define GEO_CACHE_BITS 17
 
 struct geo_cache_entry {
 	uint64_t seq;  /* even = stable */
