@@ -14,7 +14,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +59,9 @@ typedef int admin_mhd_result;
 struct admin {
 	struct MHD_Daemon *daemon;
 	struct admin_hooks hooks;
+	pthread_mutex_t token_mu; /* a reload may replace the token */
+	char *token;              /* our copy of hooks.token */
+	int require_token;
 	char host[INET6_ADDRSTRLEN];
 	uint16_t port;
 };
@@ -182,14 +187,37 @@ int admin_peer_is_loopback(const struct sockaddr *sa)
 
 /* The one place that decides who may change state, so that the bearer
  * token of a later change slots in here. Returns 0 or an HTTP status. */
-static unsigned admin_authorize(struct MHD_Connection *conn)
+/* Compares in time that depends on the length only, not on where the first
+ * difference is, so the token cannot be guessed byte by byte. */
+static int token_equal(const char *given, const char *want)
+{
+	size_t gl = strlen(given), wl = strlen(want);
+	unsigned char diff = (unsigned char)(gl != wl);
+	for (size_t i = 0; i < wl; i++)
+		diff |= (unsigned char)(want[i] ^ (i < gl ? given[i] : 0));
+	return diff == 0;
+}
+
+static unsigned admin_authorize(const struct admin *a, struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci;
 
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci && admin_peer_is_loopback(ci->client_addr))
+	unsigned status = MHD_HTTP_FORBIDDEN;
+	pthread_mutex_lock((pthread_mutex_t *)&a->token_mu);
+	if (ci && admin_peer_is_loopback(ci->client_addr) && !a->require_token) {
+		pthread_mutex_unlock((pthread_mutex_t *)&a->token_mu);
 		return 0;
-	return MHD_HTTP_FORBIDDEN;
+	}
+	if (a->token) {
+		const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							    MHD_HTTP_HEADER_AUTHORIZATION);
+		status = h && strncasecmp(h, "Bearer ", 7) == 0 && token_equal(h + 7, a->token)
+				 ? 0
+				 : MHD_HTTP_UNAUTHORIZED;
+	}
+	pthread_mutex_unlock((pthread_mutex_t *)&a->token_mu);
+	return status;
 }
 
 static void peer_text(struct MHD_Connection *conn, char *buf, size_t len)
@@ -673,13 +701,16 @@ static void route(struct admin *a, struct MHD_Connection *conn, const char *url,
 		return;
 	}
 	if (rt->access == ADMIN_CONTROL) {
-		status = admin_authorize(conn);
+		status = admin_authorize(a, conn);
 		if (status) {
 			char peer[INET6_ADDRSTRLEN];
 			peer_text(conn, peer, sizeof(peer));
-			log_warn("admin request refused path=%s peer=%s reason=\"not loopback\"",
-				 url, peer);
-			reply_error(r, status, "control requests are accepted from loopback only");
+			log_warn("admin request refused path=%s peer=%s reason=\"%s\"", url, peer,
+				 a->token ? "no valid bearer token" : "not loopback");
+			reply_error(r, status,
+				    a->token ? "control requests need loopback or "
+					       "Authorization: Bearer <token>"
+					     : "control requests are accepted from loopback only");
 			return;
 		}
 	}
@@ -783,6 +814,15 @@ int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks,
 	if (!a)
 		return GSLB_ENOMEM;
 	a->hooks = *hooks;
+	pthread_mutex_init(&a->token_mu, NULL);
+	a->require_token = hooks->require_token && hooks->token;
+	if (hooks->token) {
+		a->token = strdup(hooks->token);
+		if (!a->token) {
+			free(a);
+			return GSLB_ENOMEM;
+		}
+	}
 	if (!inet_ntop(addr->addr.ss_family, ip, a->host, sizeof(a->host)))
 		snprintf(a->host, sizeof(a->host), "?");
 
@@ -798,6 +838,8 @@ int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks,
 	if (!a->daemon) {
 		log_err("cannot listen proto=admin address=%s port=%u error=\"%s\"", a->host, port,
 			"libmicrohttpd could not start (see the message above)");
+		free(a->token);
+		pthread_mutex_destroy(&a->token_mu);
 		free(a);
 		return GSLB_ESYS;
 	}
@@ -814,7 +856,22 @@ void admin_stop(struct admin *a)
 		return;
 	/* Joins the polling thread: no request runs after this returns. */
 	MHD_stop_daemon(a->daemon);
+	free(a->token);
+	pthread_mutex_destroy(&a->token_mu);
 	free(a);
+}
+
+void admin_set_token(struct admin *a, const char *token, int require)
+{
+	if (!a)
+		return;
+	char *copy = token ? strdup(token) : NULL;
+	pthread_mutex_lock(&a->token_mu);
+	char *old = a->token;
+	a->token = copy;
+	a->require_token = require && copy;
+	pthread_mutex_unlock(&a->token_mu);
+	free(old);
 }
 
 void admin_retire(struct admin *a, double max_seconds)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libconfig.h>
@@ -2070,6 +2071,44 @@ static int parse_user_group(struct conf_ctx *ctx, const config_setting_t *user,
 	return GSLB_OK;
 }
 
+/* The admin bearer token: the first line of a file only the daemon's user
+ * should read. Short tokens are refused: they would be guessable. */
+static int parse_token_file(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	const char *v = NULL;
+	char line[512];
+	int rc = get_string(ctx, s, &v);
+	if (rc)
+		return rc;
+	char *path = path_join(ctx->c->directory, v);
+	if (!path)
+		return conf_nomem(ctx);
+	FILE *fp = fopen(path, "r");
+	if (!fp) {
+		rc = conf_error(ctx, s, "cannot read %s: %s", path, strerror(errno));
+		free(path);
+		return rc;
+	}
+	struct stat st;
+	if (fstat(fileno(fp), &st) == 0 && (st.st_mode & 0077))
+		log_warn("admin token file can be read by others file=%s mode=%03o", path,
+			 (unsigned)(st.st_mode & 0777));
+	if (!fgets(line, sizeof(line), fp))
+		line[0] = '\0';
+	fclose(fp);
+	line[strcspn(line, "\r\n")] = '\0';
+	if (strlen(line) < 16) {
+		rc = conf_error(ctx, s, "%s: the token must be at least 16 characters", path);
+		free(path);
+		return rc;
+	}
+	free(path);
+	free(ctx->c->admin_token);
+	ctx->c->admin_token = strdup(line);
+	explicit_bzero(line, sizeof(line));
+	return ctx->c->admin_token ? GSLB_OK : conf_nomem(ctx);
+}
+
 static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const char *confdir)
 {
 	struct conf *c = ctx->c;
@@ -2114,6 +2153,14 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			state_dir = e;
 		} else if (strcmp(name, "resolvers") == 0) {
 			rc = parse_resolvers(ctx, e);
+		} else if (strcmp(name, "admin_token_file") == 0) {
+			rc = parse_token_file(ctx, e);
+		} else if (strcmp(name, "admin_require_token") == 0) {
+			rc = GSLB_OK;
+			if (config_setting_type(e) != CONFIG_TYPE_BOOL)
+				rc = conf_error(ctx, e, "expected true or false");
+			else
+				c->admin_require_token = config_setting_get_bool(e);
 		} else if (strcmp(name, "trusted_proxies") == 0) {
 			rc = parse_cidr_list(ctx, e, &c->trusted_proxies, &c->ntrusted_proxies);
 		} else if (strcmp(name, "http") == 0) {
@@ -2168,6 +2215,8 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 		rc = parse_regions(ctx, regions);
 	if (!rc && http_conf != NULL)
 		rc = parse_http(ctx, http_conf);
+	if (!rc && c->admin_require_token && !c->admin_token)
+		rc = conf_error(ctx, root, "admin_require_token needs admin_token_file");
 	if (!rc && checks != NULL)
 		rc = parse_checks(ctx, checks);
 	if (!rc && state_dir != NULL) {
@@ -2285,6 +2334,10 @@ void conf_free(struct conf *c)
 	free(c->http);
 	free(c->trusted_proxies);
 	free(c->explain_from);
+	if (c->admin_token) {
+		explicit_bzero(c->admin_token, strlen(c->admin_token));
+		free(c->admin_token);
+	}
 	for (size_t i = 0; i < c->nstrings; i++)
 		free(c->strings[i]);
 	free(c->strings);

@@ -41,6 +41,7 @@ struct ctl {
 	char base[320];   /* http://HOST:PORT */
 	int json;
 	long timeout;
+	char auth[600];   /* "Authorization: Bearer ..." or "" */
 };
 
 struct ctl_buf {
@@ -85,7 +86,10 @@ static void usage(FILE *out)
 		"Options:\n"
 		"  -s, --server HOST:PORT  admin listener to talk to (default: listen.admin\n"
 		"                          from the -c file, else %s)\n"
-		"  -c, --config FILE       read listen.admin from this gslbd configuration\n"
+		"  -c, --config FILE       read listen.admin (and admin_token_file) from this\n"
+		"                          gslbd configuration\n"
+		"  -T, --token-file FILE   bearer token for control requests from another host\n"
+		"                          (also GSLB_ADMIN_TOKEN in the environment)\n"
 		"  -j, --json              print the daemon's JSON instead of text\n"
 		"  -t, --timeout SECONDS   give up on the daemon after this long (default 30)\n"
 		"  -h, --help              show this help and exit\n"
@@ -222,9 +226,32 @@ static int server_from_config(struct ctl *c, const char *path)
 		goto out;
 	}
 	rc = set_server(c, hp) ? CTL_USAGE : CTL_OK;
+	if (rc == CTL_OK && conf->admin_token && !c->auth[0])
+		snprintf(c->auth, sizeof(c->auth), "Authorization: Bearer %s", conf->admin_token);
 out:
 	conf_free(conf);
 	return rc;
+}
+
+/* The first line of FILE as the bearer token. */
+static int token_from_file(struct ctl *c, const char *path)
+{
+	char line[512];
+	FILE *fp = fopen(path, "r");
+	if (!fp) {
+		fprintf(stderr, "gslbctl: cannot read %s: %s\n", path, strerror(errno));
+		return CTL_USAGE;
+	}
+	if (!fgets(line, sizeof(line), fp))
+		line[0] = '\0';
+	fclose(fp);
+	line[strcspn(line, "\r\n")] = '\0';
+	if (!line[0]) {
+		fprintf(stderr, "gslbctl: %s: empty token file\n", path);
+		return CTL_USAGE;
+	}
+	snprintf(c->auth, sizeof(c->auth), "Authorization: Bearer %s", line);
+	return CTL_OK;
 }
 
 /* ------------------------------------------------------------ HTTP */
@@ -287,6 +314,11 @@ static int request(const struct ctl *c, const char *method, const char *path, st
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "gslbctl/" PACKAGE_VERSION);
+	struct curl_slist *hdrs = NULL;
+	if (c->auth[0]) {
+		hdrs = curl_slist_append(NULL, c->auth);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	}
 	if (strcmp(method, "POST") == 0) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
@@ -312,6 +344,7 @@ static int request(const struct ctl *c, const char *method, const char *path, st
 		r->json = json_loadb(r->body.data, r->body.len, 0, NULL);
 out:
 	curl_easy_cleanup(h);
+	curl_slist_free_all(hdrs);
 	return rc;
 }
 
@@ -683,6 +716,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "server", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "token-file", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
@@ -690,11 +724,11 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl c = { .timeout = 30 };
-	const char *server = NULL, *config = NULL;
+	const char *server = NULL, *config = NULL, *token_file = NULL;
 	int opt, rc;
 
 	for (;;) {
-		opt = getopt_long(argc, argv, "s:c:jt:hV", opts, NULL);
+		opt = getopt_long(argc, argv, "s:c:T:jt:hV", opts, NULL);
 		if (opt == -1)
 			break;
 		switch (opt) {
@@ -703,6 +737,9 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			config = optarg;
+			break;
+		case 'T':
+			token_file = optarg;
 			break;
 		case 'j':
 			c.json = 1;
@@ -730,6 +767,15 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("%s", "no command given");
+	/* An explicit token wins over the environment, which wins over -c. */
+	if (token_file) {
+		rc = token_from_file(&c, token_file);
+		if (rc)
+			return rc;
+	} else if (getenv("GSLB_ADMIN_TOKEN") && getenv("GSLB_ADMIN_TOKEN")[0]) {
+		snprintf(c.auth, sizeof(c.auth), "Authorization: Bearer %s",
+			 getenv("GSLB_ADMIN_TOKEN"));
+	}
 	if (server) {
 		if (server_from_arg(&c, server))
 			return usage_error("bad server \"%s\": HOST:PORT or [IPV6]:PORT", server);

@@ -1677,6 +1677,9 @@ static void reload_done(uv_work_t *req, int status)
 		 (unsigned long long)j->result->generation, j->result->zones->nzones,
 		 j->result->conf->nservices);
 	reload_answer(srv, j->ticket, GSLB_OK, NULL);
+	if (j->kind & RELOAD_FULL)
+		admin_set_token(srv->admin, srv->snap->conf->admin_token,
+				srv->snap->conf->admin_require_token);
 	metrics_reload(srv->metrics, 1, (int64_t)time(NULL));
 	if (j->kind & RELOAD_FULL) {
 		log_configure(&j->result->conf->log);
@@ -2024,6 +2027,8 @@ int server_run(struct server *srv)
 	srv->admin_hooks.ctx = srv;
 	srv->admin_hooks.metrics = srv->metrics;
 	srv->admin_hooks.metrics_extra = metrics_extra;
+	srv->admin_hooks.token = srv->conf->admin_token;
+	srv->admin_hooks.require_token = srv->conf->admin_require_token;
 	if (srv->conf->admin) {
 		memcpy(&srv->admin_addr, &srv->conf->admin->addr, srv->conf->admin->addr_len);
 		srv->admin_on = 1;

@@ -22,6 +22,10 @@ struct admin_hooks {
 	 * outside the RCU read section (caller frees; NULL = none). */
 	struct metrics *metrics;
 	char *(*metrics_extra)(void *ctx);
+	/* Bearer token that lets non-loopback peers make control requests
+	 * (copied at start); NULL = loopback only. */
+	const char *token;
+	int require_token; /* loopback peers need it too */
 };
 
 /* Bind addr and start serving. The hooks must outlive the listener. Port 0
@@ -30,6 +34,9 @@ struct admin_hooks {
 int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks,
 		struct admin **out);
 void admin_stop(struct admin *a);
+
+/* Replace the bearer token (after a reload); NULL = loopback only. */
+void admin_set_token(struct admin *a, const char *token, int require);
 
 /* Stop a listener that a reload replaced, gently: it accepts no new
  * connection, and the ones open (the POST /reload that replaced it, still

@@ -53,6 +53,8 @@ struct conf {
 	size_t ndns;
 	unsigned workers; /* resolved: 0 in the file means one per CPU */
 	struct conf_listen *admin; /* listen.admin, NULL = no admin listener */
+	char *admin_token;         /* from admin_token_file: non-loopback control */
+	int admin_require_token;   /* the token even from loopback (shared hosts) */
 	struct conf_http_listen *http; /* listen.http: the redirect listener */
 	size_t nhttp;
 	struct conf_cidr *trusted_proxies; /* peers whose X-Forwarded-For is believed */
