@@ -1561,6 +1561,12 @@ static void reload_warn_restart(struct server *srv, const struct conf *nc)
 			 nc->state_dir ? nc->state_dir : "(none)");
 	if (http_listen_changed(srv->conf, nc))
 		log_warn("listen.http changed; it takes effect at the next restart");
+	/* The redirect listener's daemons are set up with these at start. */
+	if (srv->conf->http_max_connections != nc->http_max_connections ||
+	    srv->conf->http_max_per_ip != nc->http_max_per_ip ||
+	    srv->conf->http_header_limit != nc->http_header_limit ||
+	    srv->conf->http_request_timeout != nc->http_request_timeout)
+		log_warn("http limits changed; they take effect at the next restart");
 }
 
 /* The old admin listener, replaced by a reload, is stopped on the thread
