@@ -60,7 +60,7 @@ static const struct {
 	const char *name;
 	int value;
 } log_facilities[] = {
-	{ "daemon", LOG_DAEMON }, { "user", LOG_USER },	    { "local0", LOG_LOCAL0 },
+	{ "daemon", LOG_DAEMON }, { "user", LOG_USER },     { "local0", LOG_LOCAL0 },
 	{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
 	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
 	{ "local7", LOG_LOCAL7 },
@@ -216,8 +216,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-		n = snprintf(line + len, sizeof(line) - len, ".%03ldZ gslbd[%ld] %s: ",
-			     ts.tv_nsec / 1000000L, (long)getpid(), log_names[level]);
+		n = snprintf(line + len, sizeof(line) - len,
+			     ".%03ldZ gslbd[%ld] %s: ", ts.tv_nsec / 1000000L, (long)getpid(),
+			     log_names[level]);
 	} else if (output == LOG_OUT_JOURNAL) {
 		n = snprintf(line, sizeof(line), "<%d>", log_prio[level]);
 	} else {

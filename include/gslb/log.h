@@ -38,16 +38,15 @@ void log_conf_default(struct log_conf *lc);
  * restart. */
 void log_configure(const struct log_conf *lc);
 
-void log_msg(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_err(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
-#define log_debug(...)                                                         \
-	do {                                                                   \
-		if (log_get_level() >= LOG_LVL_DEBUG)                          \
-			log_msg(LOG_LVL_DEBUG, __VA_ARGS__);                   \
+#define log_debug(...)                                       \
+	do {                                                 \
+		if (log_get_level() >= LOG_LVL_DEBUG)        \
+			log_msg(LOG_LVL_DEBUG, __VA_ARGS__); \
 	} while (0)
 
 #endif
