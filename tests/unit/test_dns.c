@@ -27,11 +27,14 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	char path[1024], err[512];
 	struct zone *z = NULL;
+	if (!f)
+		return -1;
 	snprintf(path, sizeof(path), "%s/unit/unit.test.zone", TEST_DATADIR);
-	if (zone_load("unit.test", path, &z, err, sizeof(err)))
+	if (zone_load("unit.test", path, &z, err, sizeof(err)) ||
+	    zoneset_new(&z, 1, &f->snap.zones, err, sizeof(err))) {
+		free(f);
 		return -1;
-	if (zoneset_new(&z, 1, &f->snap.zones, err, sizeof(err)))
-		return -1;
+	}
 	f->conf.edns_size = 1232;
 	f->conf.identity = (char *)"ns1.unit";
 	f->conf.nsid = (uint8_t *)"gslb-test";
