@@ -484,8 +484,8 @@ static int listener_grow(struct listener *l, unsigned n, char *errbuf, size_t er
 		rc = sock_bind(l, SOCK_UDP, &fds[i]);
 	if (rc) {
 		int err = errno;
-		log_err("cannot listen proto=udp address=%s port=%u error=\"%s\"", l->host,
-			l->port, strerror(err));
+		log_err("cannot listen proto=udp address=%s port=%u error=\"%s\"", l->host, l->port,
+			strerror(err));
 		snprintf(errbuf, errlen, "cannot listen proto=udp address=%s port=%u: %s", l->host,
 			 l->port, strerror(err));
 		for (unsigned i = had; i < n; i++)
@@ -498,8 +498,7 @@ static int listener_grow(struct listener *l, unsigned n, char *errbuf, size_t er
 /* Hand the TCP socket to libuv and accept on it. */
 static void tcp_accept(uv_stream_t *listener, int status);
 
-static int listener_serve_tcp(struct server *srv, struct listener *l, char *errbuf,
-			      size_t errlen)
+static int listener_serve_tcp(struct server *srv, struct listener *l, char *errbuf, size_t errlen)
 {
 	int rc = uv_tcp_init(&srv->loop, &l->tcp);
 
@@ -513,8 +512,8 @@ static int listener_serve_tcp(struct server *srv, struct listener *l, char *errb
 		rc = uv_listen((uv_stream_t *)&l->tcp, TCP_BACKLOG, tcp_accept);
 	}
 	if (rc) {
-		log_err("cannot listen proto=tcp address=%s port=%u error=\"%s\"", l->host,
-			l->port, uv_strerror(rc));
+		log_err("cannot listen proto=tcp address=%s port=%u error=\"%s\"", l->host, l->port,
+			uv_strerror(rc));
 		snprintf(errbuf, errlen, "cannot listen proto=tcp address=%s port=%u: %s", l->host,
 			 l->port, uv_strerror(rc));
 		return GSLB_ESYS;
@@ -1391,8 +1390,8 @@ static int http_listen_changed(const struct conf *a, const struct conf *b)
 struct net_plan {
 	struct listener **ls; /* the new set in config order: kept and fresh */
 	size_t nls;
-	struct workers *ws;   /* the new generation, running; NULL = keep */
-	struct admin *admin;  /* the new admin listener (when changed) */
+	struct workers *ws;  /* the new generation, running; NULL = keep */
+	struct admin *admin; /* the new admin listener (when changed) */
 	int admin_changed;
 	int active;
 };
@@ -1427,8 +1426,8 @@ static void net_rollback(struct server *srv, struct net_plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
-static int net_prepare(struct server *srv, const struct conf *nc, struct net_plan *p,
-		       char *err, size_t errlen)
+static int net_prepare(struct server *srv, const struct conf *nc, struct net_plan *p, char *err,
+		       size_t errlen)
 {
 	unsigned n = nc->workers ? nc->workers : 1;
 	uint16_t edns = nc->edns_size;
@@ -1496,8 +1495,9 @@ static int net_prepare(struct server *srv, const struct conf *nc, struct net_pla
 		 * bound now and needs a restart. */
 		rc = admin_start(nc->admin, &srv->admin_hooks, &p->admin);
 		if (rc) {
-			snprintf(err, errlen, "%s: listen.admin \"%s\": cannot listen (see the log)",
-				 nc->path, nc->admin->text ? nc->admin->text : "?");
+			snprintf(err, errlen,
+				 "%s: listen.admin \"%s\": cannot listen (see the log)", nc->path,
+				 nc->admin->text ? nc->admin->text : "?");
 			goto out;
 		}
 	}
@@ -1600,8 +1600,8 @@ static void admin_retire_later(struct server *srv, struct admin *a)
 		r->a = a;
 		r->req.data = r;
 	}
-	if (r == NULL || uv_queue_work(&srv->loop, &r->req, admin_retire_work,
-				       admin_retire_done) != 0) {
+	if (r == NULL ||
+	    uv_queue_work(&srv->loop, &r->req, admin_retire_work, admin_retire_done) != 0) {
 		/* Out of memory: stop it here; a waiting request is cut. */
 		free(r);
 		admin_stop(a);
@@ -1613,8 +1613,7 @@ static void admin_retire_later(struct server *srv, struct admin *a)
 static void reload_failed(struct server *srv, struct reload_job *j, const char *what, int rc,
 			  const char *err)
 {
-	log_err("reload failed, still serving the previous state what=%s error=\"%s\"", what,
-		err);
+	log_err("reload failed, still serving the previous state what=%s error=\"%s\"", what, err);
 	reload_answer(srv, j->ticket, rc, err);
 	metrics_reload(srv->metrics, 0, (int64_t)time(NULL));
 	if (j->kind & RELOAD_FULL) {
