@@ -41,6 +41,7 @@
 #include "gslb/config.h"
 #include "gslb/dns.h"
 #include "gslb/err.h"
+#include "gslb/http.h"
 #include "gslb/log.h"
 #include "gslb/metrics.h"
 #include "gslb/notify.h"
@@ -202,6 +203,7 @@ struct server {
 
 	struct prober *prober; /* NULL when nothing needs probing or resolving */
 	struct admin *admin;   /* NULL without listen.admin */
+	struct http_listener *http; /* NULL without listen.http */
 	struct admin_hooks admin_hooks;
 
 	/* Reloads asked for from other threads (admin POST /reload): a ticket
@@ -1227,6 +1229,8 @@ static void server_stop(struct server *srv)
 	reload_answer(srv, srv->reload_asked, GSLB_EINVAL, "stopping");
 	admin_stop(srv->admin);
 	srv->admin = NULL;
+	http_stop(srv->http);
+	srv->http = NULL;
 	if (srv->reload_async_init) {
 		uv_close((uv_handle_t *)&srv->reload_async, NULL);
 		srv->reload_async_init = 0;
@@ -2045,6 +2049,15 @@ int server_run(struct server *srv)
 			return rc;
 		}
 	}
+	rc = http_start(srv->conf, &srv->snap, &srv->http);
+	if (rc) {
+		admin_stop(srv->admin);
+		srv->admin = NULL;
+		prober_stop(srv->prober);
+		srv->prober = NULL;
+		urcu_memb_unregister_thread();
+		return rc;
+	}
 
 	uv_signal_init(&srv->loop, &srv->sig_term);
 	uv_signal_init(&srv->loop, &srv->sig_int);
@@ -2073,6 +2086,8 @@ int server_run(struct server *srv)
 	workers_join(srv->ws);
 	admin_stop(srv->admin);
 	srv->admin = NULL;
+	http_stop(srv->http);
+	srv->http = NULL;
 	prober_stop(srv->prober);
 	srv->prober = NULL;
 	urcu_memb_unregister_thread();

@@ -5,43 +5,81 @@
 #define GSLB_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 struct snapshot;
 struct conf;
 struct http_listener;
 
+/* Longest Location (and so the longest path and query a redirect keeps,
+ * after escaping); a longer one is answered 414. */
+#define HTTP_LOCATION_MAX 4096
+/* The text of an IPv6 address (INET6_ADDRSTRLEN). */
+#define HTTP_ADDRSTRLEN 46
+/* A host name in presentation form, without the trailing dot. */
+#define HTTP_HOST_MAX 254
+
 /* What one request gets, computed without any I/O (used by the listener,
  * the tests and the fuzz harness). */
 struct http_answer {
-	unsigned status;      /* 301..308, 404, 405, 503, 400 */
-	char location[4096];  /* redirects only */
-	unsigned max_age;     /* Cache-Control: private, max-age= */
-	unsigned retry_after; /* 503 */
-	const char *region;   /* chosen region name, NULL if none */
-	int explain;          /* ?explain was asked and allowed: caller renders JSON */
+	unsigned status;                  /* 301..308, 400, 404, 405, 414, 503; 200 for explain */
+	char location[HTTP_LOCATION_MAX]; /* redirects only */
+	unsigned max_age;                 /* Cache-Control: private, max-age= */
+	unsigned retry_after;             /* 503 */
+	const char *region;               /* chosen region name, NULL if none */
+	int explain;                      /* ?explain was asked and allowed: caller renders JSON */
+	int vary;                         /* the peer is a trusted proxy: the answer depends on
+					   * its forwarding headers (Vary) */
+	char client[HTTP_ADDRSTRLEN];     /* the client address decided on, "" if none */
+	char host[HTTP_HOST_MAX];         /* the Host as a name: lower case, no port or
+					   * trailing dot; "" when missing or malformed */
 };
 
 struct http_request_info {
-	const char *method;     /* "GET", "HEAD", ... */
-	const char *host;       /* Host header, may carry a port; NULL = missing */
-	const char *path;       /* raw path as received, starting with '/' */
-	const char *query;      /* raw query string without '?', NULL = none */
+	const char *method; /* "GET", "HEAD", ... */
+	const char *host;   /* Host header, may carry a port; NULL = missing */
+	const char *path;   /* raw path as received, starting with '/' */
+	const char *query;  /* raw query string without '?', NULL = none */
 	int is_https;
 	const struct sockaddr *peer;
-	const char *x_forwarded_for; /* NULL = absent */
-	const char *forwarded;       /* RFC 7239, NULL = absent */
+	const char *x_forwarded_for; /* NULL = absent; several header lines joined by ", " */
+	const char *forwarded;       /* RFC 7239, NULL = absent; joined likewise */
 };
 
 /* Decide the answer to one request against snap (caller holds the RCU read
- * lock). Returns 0, or a negative gslb_err for a malformed request (400). */
+ * lock). Returns 0, or a negative gslb_err for a malformed request (400, with
+ * out->status set to 400). Allocates nothing. */
 int http_answer(const struct snapshot *snap, const struct http_request_info *req,
 		struct http_answer *out);
 
-/* Start one listener per listen.http address of conf (its own thread(s),
+/* Start one listener per listen.http address of conf (its own thread,
  * libmicrohttpd). snap is the published snapshot pointer (RCU). Logs
- * "listening proto=http(s) address=A port=N". */
+ * "listening proto=http(s) address=A port=N". Certificates are loaded and
+ * checked before any address is bound. conf must outlive the listener;
+ * trusted_proxies, explain_from and access_log are read from the current
+ * snapshot's config, so a reload changes them. */
 int http_start(const struct conf *conf, struct snapshot **snap, struct http_listener **out);
 void http_stop(struct http_listener *l);
+
+/* What the listener has counted since it started, summed over its
+ * addresses (issue 6 exports them). Safe from any thread. */
+struct http_counters {
+	uint64_t connections; /* accepted */
+	uint64_t requests;    /* answered by gslbd (MHD's own errors not included) */
+	uint64_t redirects;
+	uint64_t explains;
+	uint64_t not_found;          /* 404: no service (or no redirect) for the Host */
+	uint64_t method_not_allowed; /* 405 */
+	uint64_t unavailable;        /* 503: no region to send the client to */
+	uint64_t bad_requests;       /* 400: malformed (by libmicrohttpd or by us) */
+	uint64_t too_large;          /* 431 (request head over header_limit) and 414 */
+	uint64_t timeouts;           /* connections cut off by request_timeout before
+				      * a complete request */
+	uint64_t conn_limit;         /* times max_connections was reached (further
+				      * connections wait in the listen backlog) */
+	uint64_t per_ip_limit;       /* connections refused by max_per_ip */
+};
+void http_counters(const struct http_listener *l, struct http_counters *out);
 
 #endif

@@ -1,0 +1,1598 @@
+/* The HTTP(S) redirect listener (issue 5): a request for a service's name
+ * is answered with a redirect to the region decide() picks for the client,
+ * from the same snapshot and health state as the DNS answers.
+ *
+ * One libmicrohttpd daemon per listen.http address, each with its own epoll
+ * thread. MHD parses HTTP, runs TLS (GnuTLS, certificates chosen by SNI in
+ * http_cert_cb), enforces the connection, per-IP, memory and inactivity
+ * limits and answers malformed requests with 400; this file decides.
+ *
+ * The decision itself is http_answer(): a pure function of the snapshot and
+ * the request that allocates nothing, so tests and fuzzers call it directly.
+ * The request target is taken raw from MHD's URI log callback (MHD splits
+ * and unescapes its own copy in place), kept in a per-connection buffer, and
+ * copied into the Location byte for byte except for the bytes a URL may not
+ * carry raw, which are percent-encoded; nothing is ever decoded.
+ *
+ * Each daemon thread registers itself once as an RCU reader on its first
+ * request and unregisters at thread exit through a pthread key destructor
+ * (MHD has no thread-exit hook, and registering per request would contend
+ * with synchronize_rcu on liburcu's registry lock). Everything else a
+ * daemon's callbacks touch belongs to that daemon's one thread, except the
+ * counters, which are atomics read by http_counters() from any thread. */
+#include "gslb/http.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <urcu/urcu-memb.h>
+
+#include "gslb/config.h"
+#include "gslb/decide.h"
+#include "gslb/dname.h"
+#include "gslb/err.h"
+#include "gslb/explain.h"
+#include "gslb/log.h"
+#include "gslb/snapshot.h"
+#include "gslb/wire.h"
+
+/* libmicrohttpd 0.9.71 turned the callbacks' int into enum MHD_Result. */
+#if MHD_VERSION >= 0x00097002
+typedef enum MHD_Result http_mhd_result;
+#else
+typedef int http_mhd_result;
+#endif
+
+/* Addresses kept from one X-Forwarded-For or Forwarded value: the right-most
+ * ones matter, so a longer list keeps its last HTTP_FWD_MAX entries. */
+#define HTTP_FWD_MAX 32
+/* A request target up to this long is kept in the connection's own buffer;
+ * a longer one gets a heap buffer, reused by the connection's next requests. */
+#define HTTP_URI_INLINE 512
+/* Certificates in one PEM chain. */
+#define HTTP_CHAIN_MAX 16
+/* Largest certificate or key file read. */
+#define HTTP_PEM_MAX (1024 * 1024)
+/* libmicrohttpd's memory pool per connection holds the request head and the
+ * parsed header list, then the response head; this much beyond
+ * header_limit leaves room for all of that. Heads between header_limit and
+ * what the pool holds are refused with 431 by the handler (it knows the
+ * exact size), larger ones by libmicrohttpd itself. (libmicrohttpd 0.9.75
+ * closes the connection without an answer when a head fills the pool to
+ * within the few hundred bytes its header list and 431 would need.) */
+#define HTTP_POOL_EXTRA (8u * 1024u)
+/* Retry-After when the service has no ttl_min. */
+#define HTTP_RETRY_DEFAULT 5u
+/* By number: libmicrohttpd renamed some of these between versions. */
+#define HTTP_URI_TOO_LONG 414u
+#define HTTP_HEADERS_TOO_LARGE 431u
+
+struct http_daemon;
+
+/* A certificate chain and its key, ready for GnuTLS. */
+struct http_cert {
+	const char *name; /* SNI name ("*.example.com" allowed), NULL = default */
+	gnutls_pcert_st pcert[HTTP_CHAIN_MAX];
+	unsigned npcert;
+	gnutls_privkey_t key;
+};
+
+/* One set per daemon: written by its thread, read by http_counters(). */
+struct http_stats {
+	atomic_uint_fast64_t connections, requests, redirects, explains, not_found,
+		method_not_allowed, unavailable, bad_requests, too_large, timeouts, conn_limit,
+		per_ip_limit;
+};
+
+struct http_daemon {
+	struct http_listener *l;
+	const struct conf_http_listen *conf;
+	struct MHD_Daemon *mhd;
+	char host[INET6_ADDRSTRLEN];
+	uint16_t port;
+	int https;
+	atomic_int running; /* MHD_start_daemon returned: its messages are per client */
+	struct http_cert *certs;
+	size_t ncerts;
+	/* Touched by the daemon's one thread only (no thread pool): the
+	 * scratch buffers need no lock. */
+	unsigned nconn;          /* open connections */
+	char *fwd_xff, *fwd_fwd; /* joined forwarding header values, header_limit + 1 */
+	size_t fwd_cap;
+	char *body; /* a redirect's HTML */
+	size_t body_cap;
+	/* Answers that never change, built once (MHD_RESPMEM_PERSISTENT). */
+	struct MHD_Response *r400, *r404, *r405, *r414, *r431;
+	struct http_stats st;
+};
+
+struct http_listener {
+	const struct conf *conf;
+	struct snapshot **snap;
+	pthread_key_t rcu_key; /* set in daemon threads registered with RCU */
+	int rcu_key_init;
+	struct http_daemon *d;
+	size_t nd;
+};
+
+enum {
+	REQ_NONE = 0,     /* between requests */
+	REQ_HEAD = 1,     /* request line read: the head is coming */
+	REQ_BODY = 2,     /* head read, waiting for the (empty) body */
+	REQ_ANSWERED = 3, /* answer queued */
+};
+
+/* Per connection, from MHD's "connection started" notice to "closed". */
+struct http_conn {
+	struct http_daemon *d;
+	double since;      /* connection start, or the end of its last request */
+	unsigned requests; /* completed on this connection */
+	int in_request;    /* REQ_*: where the current request is */
+	int timed_out;     /* counted already */
+	char *uri;         /* the raw request target of the current request */
+	size_t uri_len;
+	char *heap; /* for targets longer than uri_inline */
+	size_t heap_cap;
+	char uri_inline[HTTP_URI_INLINE];
+};
+
+static void stat_inc(atomic_uint_fast64_t *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+static double now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------ addresses */
+
+/* The address of a socket address; an IPv4-mapped IPv6 address counts as
+ * the IPv4 address. Returns the family, 0 for anything else. */
+static int sockaddr_ip(const struct sockaddr *sa, uint8_t addr[16])
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	memset(addr, 0, 16);
+	if (!sa)
+		return 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+		memcpy(addr, &in->sin_addr, 4);
+		return AF_INET;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+		const uint8_t *b = in6->sin6_addr.s6_addr;
+		if (memcmp(b, mapped, sizeof(mapped)) == 0) {
+			memcpy(addr, b + 12, 4);
+			return AF_INET;
+		}
+		memcpy(addr, b, 16);
+		return AF_INET6;
+	}
+	return 0;
+}
+
+static int cidr_has(const struct conf_cidr *c, int family, const uint8_t *addr)
+{
+	unsigned full = c->prefix / 8u, rest = c->prefix % 8u;
+
+	if (c->family != family)
+		return 0;
+	if (memcmp(c->addr, addr, full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	uint8_t mask = (uint8_t)(0xFFu << (8u - rest));
+	return (c->addr[full] & mask) == (addr[full] & mask);
+}
+
+static int cidr_list_has(const struct conf_cidr *list, size_t n, int family, const uint8_t *addr)
+{
+	for (size_t i = 0; i < n; i++)
+		if (cidr_has(&list[i], family, addr))
+			return 1;
+	return 0;
+}
+
+static int trusted_proxy(const struct conf *c, int family, const uint8_t *addr)
+{
+	return cidr_list_has(c->trusted_proxies, c->ntrusted_proxies, family, addr);
+}
+
+/* explain_from, by default loopback (127.0.0.0/8 and ::1). An empty list
+ * in the config allows nobody. */
+static int explain_allowed(const struct conf *c, int family, const uint8_t *addr)
+{
+	static const uint8_t v6_loopback[16] = { [15] = 1 };
+
+	if (c->explain_from)
+		return cidr_list_has(c->explain_from, c->nexplain_from, family, addr);
+	if (family == AF_INET)
+		return addr[0] == 127;
+	return family == AF_INET6 && memcmp(addr, v6_loopback, 16) == 0;
+}
+
+/* One address as a forwarding header writes it: "192.0.2.1",
+ * "192.0.2.1:8080", "2001:db8::1", "[2001:db8::1]:8080", in quotes or not.
+ * Returns the family, 0 when it is not an address ("unknown", "_hidden"). */
+static int parse_fwd_addr(const char *s, size_t n, uint8_t addr[16])
+{
+	char buf[INET6_ADDRSTRLEN + 1];
+	struct wire w;
+	size_t start, end, colons = 0;
+
+	wire_init(&w, (const uint8_t *)s, n);
+	while (wire_left(&w) && (s[w.pos] == ' ' || s[w.pos] == '\t'))
+		wire_skip(&w, 1);
+	start = w.pos;
+	end = n;
+	while (end > start && (s[end - 1] == ' ' || s[end - 1] == '\t'))
+		end--;
+	if (end - start >= 2 && s[start] == '"' && s[end - 1] == '"') {
+		start++;
+		end--;
+	}
+	if (end > start && s[start] == '[') {
+		const char *close = memchr(s + start, ']', end - start);
+		if (!close)
+			return 0;
+		/* after ']': nothing or ":port" */
+		end = (size_t)(close - s);
+		start++;
+	} else {
+		for (size_t i = start; i < end; i++)
+			colons += s[i] == ':';
+		if (colons == 1) /* IPv4 with a port */
+			end = start + (size_t)((const char *)memchr(s + start, ':', end - start) -
+					       (s + start));
+	}
+	if (end <= start || end - start >= sizeof(buf))
+		return 0;
+	memcpy(buf, s + start, end - start);
+	buf[end - start] = '\0';
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, buf, addr) == 1)
+		return AF_INET;
+	if (inet_pton(AF_INET6, buf, addr) == 1) {
+		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		if (memcmp(addr, mapped, sizeof(mapped)) == 0) {
+			memmove(addr, addr + 12, 4);
+			memset(addr + 4, 0, 12);
+			return AF_INET;
+		}
+		return AF_INET6;
+	}
+	return 0;
+}
+
+/* Entries of a forwarding header, as (offset, length) of the address part,
+ * the last HTTP_FWD_MAX of them in order. */
+struct fwd_list {
+	size_t off[HTTP_FWD_MAX], len[HTTP_FWD_MAX];
+	size_t n; /* entries seen (may exceed HTTP_FWD_MAX) */
+};
+
+static void fwd_add(struct fwd_list *f, size_t off, size_t len)
+{
+	size_t slot = f->n % HTTP_FWD_MAX;
+	f->off[slot] = off;
+	f->len[slot] = len;
+	f->n++;
+}
+
+/* X-Forwarded-For: "client, proxy1, proxy2". */
+static void split_xff(const char *s, struct fwd_list *f)
+{
+	size_t n = strlen(s), start = 0;
+
+	f->n = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || s[i] == ',') {
+			fwd_add(f, start, i - start);
+			start = i + 1;
+		}
+	}
+}
+
+/* Forwarded (RFC 7239): elements separated by commas, each a list of
+ * name=value pairs separated by semicolons, values tokens or quoted
+ * strings. Only for= matters; an element without one is recorded empty,
+ * which stops the walk like any entry that is not an address. */
+static void split_forwarded(const char *s, struct fwd_list *f)
+{
+	size_t n = strlen(s), i = 0;
+
+	f->n = 0;
+	while (i <= n) {
+		size_t for_off = 0, for_len = 0;
+		int have_for = 0;
+		/* one element: pairs until ',' (outside quotes) or the end */
+		for (;;) {
+			while (i < n && (s[i] == ' ' || s[i] == '\t'))
+				i++;
+			size_t name = i;
+			while (i < n && s[i] != '=' && s[i] != ';' && s[i] != ',')
+				i++;
+			size_t name_len = i - name;
+			while (name_len &&
+			       (s[name + name_len - 1] == ' ' || s[name + name_len - 1] == '\t'))
+				name_len--;
+			size_t val = i, val_len = 0;
+			if (i < n && s[i] == '=') {
+				i++;
+				val = i;
+				if (i < n && s[i] == '"') {
+					i++;
+					while (i < n && s[i] != '"') {
+						if (s[i] == '\\' && i + 1 < n)
+							i++;
+						i++;
+					}
+					if (i < n)
+						i++; /* closing quote */
+				} else {
+					while (i < n && s[i] != ';' && s[i] != ',')
+						i++;
+				}
+				val_len = i - val;
+				while (i < n && s[i] != ';' && s[i] != ',')
+					i++; /* junk after a quoted value */
+			}
+			if (name_len == 3 && strncasecmp(s + name, "for", 3) == 0 && !have_for) {
+				have_for = 1;
+				for_off = val;
+				for_len = val_len;
+			}
+			if (i < n && s[i] == ';') {
+				i++;
+				continue;
+			}
+			break;
+		}
+		fwd_add(f, for_off, have_for ? for_len : 0);
+		if (i >= n)
+			break;
+		i++; /* ',' */
+	}
+}
+
+/* The client address of a request: the peer, or, when the peer is a trusted
+ * proxy, the right-most address of its forwarding header that is not itself
+ * a trusted proxy (all trusted: the left-most; an entry that is no address
+ * stops the walk at the last good one). X-Forwarded-For is read when
+ * present, else Forwarded. Returns the family (0: no usable peer). */
+static int client_address(const struct conf *c, const struct http_request_info *req,
+			  uint8_t addr[16], int *via_proxy)
+{
+	int family = sockaddr_ip(req->peer, addr);
+	const char *hdr;
+	struct fwd_list f;
+
+	*via_proxy = 0;
+	if (!family || !trusted_proxy(c, family, addr))
+		return family;
+	*via_proxy = 1;
+	hdr = req->x_forwarded_for ? req->x_forwarded_for : req->forwarded;
+	if (!hdr)
+		return family;
+	if (req->x_forwarded_for)
+		split_xff(hdr, &f);
+	else
+		split_forwarded(hdr, &f);
+	size_t kept = f.n < HTTP_FWD_MAX ? f.n : HTTP_FWD_MAX;
+	for (size_t k = 0; k < kept; k++) {
+		size_t slot = (f.n - 1 - k) % HTTP_FWD_MAX;
+		uint8_t a[16];
+		int fam = parse_fwd_addr(hdr + f.off[slot], f.len[slot], a);
+		if (!fam)
+			break;
+		family = fam;
+		memcpy(addr, a, 16);
+		if (!trusted_proxy(c, fam, a))
+			break;
+	}
+	return family;
+}
+
+/* ------------------------------------------------------------ host */
+
+/* The Host header as a lower-cased wire name. Returns 0, 1 when it is an IP
+ * literal or otherwise names no service (404), or GSLB_EINVAL when it is
+ * malformed (400). text gets the name, lower case, no trailing dot. */
+static int parse_host(const char *host, uint8_t lname[DNAME_MAXLEN], size_t *len,
+		      char text[HTTP_HOST_MAX])
+{
+	size_t n = strnlen(host, HTTP_HOST_MAX + 8);
+	size_t name_len = n;
+	const char *colon;
+
+	if (n == 0 || n > HTTP_HOST_MAX + 6)
+		return GSLB_EINVAL;
+	if (host[0] == '[') {
+		/* an IPv6 literal: valid, but never a service name */
+		if (!memchr(host, ']', n))
+			return GSLB_EINVAL;
+		return 1;
+	}
+	colon = memchr(host, ':', n);
+	if (colon) {
+		size_t plen = n - (size_t)(colon - host) - 1;
+		if (plen == 0 || plen > 5)
+			return GSLB_EINVAL;
+		for (size_t i = 0; i < plen; i++)
+			if (!isdigit((unsigned char)colon[1 + i]))
+				return GSLB_EINVAL;
+		name_len = (size_t)(colon - host);
+	}
+	if (name_len && host[name_len - 1] == '.')
+		name_len--; /* "www.example.com." is the same name */
+	if (name_len == 0 || name_len >= HTTP_HOST_MAX)
+		return GSLB_EINVAL;
+	for (size_t i = 0; i < name_len; i++) {
+		unsigned char ch = (unsigned char)host[i];
+		if (!isalnum(ch) && ch != '-' && ch != '.' && ch != '_')
+			return GSLB_EINVAL;
+		text[i] = (char)tolower(ch);
+	}
+	text[name_len] = '\0';
+	*len = dname_from_str(text, lname);
+	if (*len == 0)
+		return GSLB_EINVAL; /* empty label, label over 63, name over 255 */
+	return 0;
+}
+
+/* ------------------------------------------------------------ Location */
+
+/* Bytes that may not stand raw in a Location: controls, space, non-ASCII,
+ * the characters RFC 3986 leaves out of URLs, and '#', which would start
+ * a fragment (a request target never carries one, so a '#' in it is data). */
+static int must_escape(uint8_t c)
+{
+	if (c <= 0x20 || c >= 0x7f)
+		return 1;
+	switch (c) {
+	case '"':
+	case '<':
+	case '>':
+	case '\\':
+	case '^':
+	case '`':
+	case '{':
+	case '|':
+	case '}':
+	case '#':
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void put_escaped(struct wbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = (uint8_t)s[i];
+		if (must_escape(c)) {
+			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			wbuf_put(b, e, 3);
+		} else {
+			wbuf_u8(b, c);
+		}
+	}
+}
+
+/* The region's target: its own redirect, else the service template with
+ * every "{region}" replaced by the region's name. A request that came over
+ * https is never sent to http: the scheme becomes https (same host, same
+ * port). Bytes a URL may not carry are escaped even here, so the header
+ * stays well formed whatever the config holds. */
+static void put_target(struct wbuf *b, const struct service *svc, const struct region *rg,
+		       int is_https)
+{
+	const char *t = rg->redirect ? rg->redirect : svc->redirect_target;
+	size_t n = strlen(t), i = 0;
+
+	if (is_https && n >= 7 && strncasecmp(t, "http://", 7) == 0) {
+		wbuf_put(b, "https://", 8);
+		i = 7;
+	}
+	while (i < n) {
+		if (!rg->redirect && n - i >= 8 && memcmp(t + i, "{region}", 8) == 0) {
+			put_escaped(b, rg->name, strlen(rg->name));
+			i += 8;
+			continue;
+		}
+		put_escaped(b, t + i, 1);
+		i++;
+	}
+}
+
+/* target + path [+ '?' query] into out->location; 0 or GSLB_ERANGE. */
+static int build_location(struct http_answer *out, const struct service *svc,
+			  const struct region *rg, const struct http_request_info *req)
+{
+	struct wbuf b;
+	const char *path = req->path;
+
+	wbuf_init(&b, (uint8_t *)out->location, sizeof(out->location) - 1);
+	put_target(&b, svc, rg, req->is_https);
+	/* "https://eu.example.com/" + "/a" is ".../a", not "...//a" */
+	if (!b.err && b.pos > 0 && out->location[b.pos - 1] == '/' && path[0] == '/')
+		b.pos--;
+	put_escaped(&b, path, strlen(path));
+	if (req->query) {
+		wbuf_u8(&b, '?');
+		put_escaped(&b, req->query, strlen(req->query));
+	}
+	if (b.err) {
+		out->location[0] = '\0';
+		return GSLB_ERANGE;
+	}
+	out->location[b.pos] = '\0';
+	return GSLB_OK;
+}
+
+/* Does the raw query have a parameter named explain ("explain",
+ * "explain=1", "a=b&explain")? */
+static int query_has_explain(const char *q)
+{
+	size_t n = strlen(q), start = 0;
+
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || q[i] == '&' || q[i] == ';') {
+			size_t len = i - start;
+			const char *eq = memchr(q + start, '=', len);
+			if (eq)
+				len = (size_t)(eq - (q + start));
+			if (len == 7 && memcmp(q + start, "explain", 7) == 0)
+				return 1;
+			start = i + 1;
+		}
+	}
+	return 0;
+}
+
+/* The region a redirect goes to when every pool tried is down and the
+ * service falls back: DNS answers the fallback addresses or CNAME, which
+ * name no region, so HTTP does what fail-open does, the first region in
+ * the client's order that has a pool. -1 when there is none. */
+static int fallback_region(const struct service *svc, const struct decision *d)
+{
+	for (unsigned i = 0; i < d->nsteps; i++) {
+		const struct decide_step *st = &d->steps[i];
+		if (st->state == REGION_SKIP_DOWN && svc->pool_of_region[st->region] >= 0)
+			return st->region;
+	}
+	return -1;
+}
+
+static int is_get_or_head(const char *m)
+{
+	return m && (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0);
+}
+
+int http_answer(const struct snapshot *snap, const struct http_request_info *req,
+		struct http_answer *out)
+{
+	const struct conf *c = snap->conf;
+	uint8_t lname[DNAME_MAXLEN], addr[16];
+	size_t len = 0;
+	int family, rc;
+
+	out->status = 400;
+	out->location[0] = '\0';
+	out->max_age = 0;
+	out->retry_after = 0;
+	out->region = NULL;
+	out->explain = 0;
+	out->vary = 0;
+	out->client[0] = '\0';
+	out->host[0] = '\0';
+
+	family = client_address(c, req, addr, &out->vary);
+	if (family && !inet_ntop(family, addr, out->client, sizeof(out->client)))
+		out->client[0] = '\0';
+	if (!family || !req->path || req->path[0] != '/' || !req->method)
+		return GSLB_EINVAL;
+	if (!req->host)
+		return GSLB_EINVAL; /* HTTP/1.0 without Host: no name to go by */
+	rc = parse_host(req->host, lname, &len, out->host);
+	if (rc < 0)
+		return rc;
+	const struct service *svc = rc == 0 ? decide_find_service(snap, lname, len) : NULL;
+	if (!svc || !svc->redirect_target) {
+		out->status = 404;
+		return GSLB_OK;
+	}
+	if (!is_get_or_head(req->method) && !svc->redirect_all_methods) {
+		out->status = 405;
+		return GSLB_OK;
+	}
+	if (req->query && query_has_explain(req->query) && explain_allowed(c, family, addr)) {
+		out->status = 200;
+		out->explain = 1;
+		return GSLB_OK;
+	}
+
+	struct decision d;
+	decide(snap, svc, family, addr, family == AF_INET ? 32 : 128, &d);
+	int region = d.region;
+	if (region < 0 && d.all_down && svc->when_all_down == ALL_DOWN_FALLBACK)
+		region = fallback_region(svc, &d);
+	if (region < 0) {
+		/* nodata or servfail for every pool down, or no region at all */
+		out->status = 503;
+		out->retry_after = svc->ttl_min ? svc->ttl_min : HTTP_RETRY_DEFAULT;
+		return GSLB_OK;
+	}
+	const struct region *rg = &c->regions[region];
+	out->region = rg->name;
+	out->max_age = d.ttl;
+	if (build_location(out, svc, rg, req)) {
+		out->status = HTTP_URI_TOO_LONG;
+		return GSLB_OK;
+	}
+	out->status = svc->redirect_status ? svc->redirect_status : 302;
+	return GSLB_OK;
+}
+
+/* ------------------------------------------------------------ RCU */
+
+static void http_rcu_unregister(void *v)
+{
+	(void)v;
+	urcu_memb_unregister_thread();
+}
+
+/* Register the calling daemon thread as an RCU reader, once. */
+static void http_rcu_ready(struct http_listener *l)
+{
+	if (pthread_getspecific(l->rcu_key))
+		return;
+	urcu_memb_register_thread();
+	pthread_setspecific(l->rcu_key, l);
+}
+
+/* ------------------------------------------------------------ responses */
+
+static const char *status_text(unsigned s)
+{
+	switch (s) {
+	case 301:
+		return "Moved Permanently";
+	case 302:
+		return "Found";
+	case 303:
+		return "See Other";
+	case 307:
+		return "Temporary Redirect";
+	case 308:
+		return "Permanent Redirect";
+	default:
+		return "Redirect";
+	}
+}
+
+static void put_html(struct wbuf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&':
+			wbuf_put(b, "&amp;", 5);
+			break;
+		case '<':
+			wbuf_put(b, "&lt;", 4);
+			break;
+		case '>':
+			wbuf_put(b, "&gt;", 4);
+			break;
+		case '"':
+			wbuf_put(b, "&quot;", 6);
+			break;
+		case '\'':
+			wbuf_put(b, "&#39;", 5);
+			break;
+		default:
+			wbuf_u8(b, (uint8_t)*s);
+		}
+	}
+}
+
+static size_t redirect_body(struct http_daemon *d, const struct http_answer *a)
+{
+	struct wbuf b;
+	char head[128];
+	int n = snprintf(head, sizeof(head),
+			 "<!DOCTYPE html>\n<html><head><title>%u %s</title></head><body><a href=\"",
+			 a->status, status_text(a->status));
+
+	wbuf_init(&b, (uint8_t *)d->body, d->body_cap);
+	wbuf_put(&b, head, (size_t)n);
+	put_html(&b, a->location);
+	wbuf_put(&b, "\">", 2);
+	put_html(&b, a->location);
+	wbuf_put(&b, "</a></body></html>\n", 19);
+	return b.err ? 0 : b.pos;
+}
+
+static struct MHD_Response *fixed_response(const char *text, const char *allow, int close)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return NULL;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	/* after a malformed or oversized request, nothing on the connection
+	 * is worth reading */
+	if (close)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	return r;
+}
+
+static int fixed_responses(struct http_daemon *d)
+{
+	d->r400 = fixed_response("400 Bad Request\n", NULL, 1);
+	d->r404 =
+		fixed_response("404 Not Found: no redirect is configured for this host\n", NULL, 0);
+	d->r405 = fixed_response("405 Method Not Allowed\n", "GET, HEAD", 0);
+	d->r414 = fixed_response("414 URI Too Long\n", NULL, 1);
+	d->r431 = fixed_response("431 Request Header Fields Too Large\n", NULL, 1);
+	return d->r400 && d->r404 && d->r405 && d->r414 && d->r431 ? GSLB_OK : GSLB_ENOMEM;
+}
+
+static void free_fixed_responses(struct http_daemon *d)
+{
+	struct MHD_Response **all[] = { &d->r400, &d->r404, &d->r405, &d->r414, &d->r431 };
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (*all[i])
+			MHD_destroy_response(*all[i]);
+		*all[i] = NULL;
+	}
+}
+
+static http_mhd_result queue_fixed(struct MHD_Connection *conn, unsigned status,
+				   struct MHD_Response *r)
+{
+	return MHD_queue_response(conn, status, r);
+}
+
+/* Takes ownership of json text (malloc'd). */
+static http_mhd_result queue_explain(struct MHD_Connection *conn, char *text, int vary)
+{
+	size_t n = strlen(text);
+	struct MHD_Response *r;
+	http_mhd_result ret;
+
+	/* jansson leaves no newline; curl output reads better with one */
+	char *body = realloc(text, n + 2);
+	if (!body) {
+		free(text);
+		return MHD_NO;
+	}
+	body[n] = '\n';
+	body[n + 1] = '\0';
+	r = MHD_create_response_from_buffer(n + 1, body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (vary)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "X-Forwarded-For, Forwarded");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static http_mhd_result queue_answer(struct http_daemon *d, struct MHD_Connection *conn,
+				    const struct http_answer *a)
+{
+	struct MHD_Response *r;
+	http_mhd_result ret;
+	char num[64];
+
+	switch (a->status) {
+	case 400:
+		return queue_fixed(conn, 400, d->r400);
+	case 404:
+		return queue_fixed(conn, 404, d->r404);
+	case 405:
+		return queue_fixed(conn, 405, d->r405);
+	case HTTP_URI_TOO_LONG:
+		return queue_fixed(conn, HTTP_URI_TOO_LONG, d->r414);
+	case HTTP_HEADERS_TOO_LARGE:
+		return queue_fixed(conn, HTTP_HEADERS_TOO_LARGE, d->r431);
+	case 503: {
+		static const char text[] =
+			"503 Service Unavailable: no region can take this request now\n";
+		r = MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text,
+						    MHD_RESPMEM_PERSISTENT);
+		if (!r)
+			return MHD_NO;
+		snprintf(num, sizeof(num), "%u", a->retry_after);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"text/plain; charset=utf-8");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, num);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+		break;
+	}
+	default: {
+		size_t n = redirect_body(d, a);
+		r = MHD_create_response_from_buffer(n, d->body, MHD_RESPMEM_MUST_COPY);
+		if (!r)
+			return MHD_NO;
+		snprintf(num, sizeof(num), "private, max-age=%u", a->max_age);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, a->location);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, num);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"text/html; charset=utf-8");
+		break;
+	}
+	}
+	/* Behind a trusted proxy the answer depends on the forwarding headers,
+	 * which a shared cache must key on. From any other peer it depends on
+	 * the peer address alone, which no header names: the answer is marked
+	 * private (or no-store) instead, so no shared cache keeps it. */
+	if (a->vary)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "X-Forwarded-For, Forwarded");
+	ret = MHD_queue_response(conn, a->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* ------------------------------------------------------------ requests */
+
+/* Several lines of one forwarding header are one list (RFC 9110 5.3). */
+struct fwd_gather {
+	struct http_daemon *d;
+	size_t xff_len, fwd_len;
+	int xff, fwd;
+};
+
+static void gather_append(char *buf, size_t cap, size_t *len, int *have, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (*have) {
+		if (*len + 2 + n >= cap)
+			return; /* cannot happen: the head is within header_limit */
+		memcpy(buf + *len, ", ", 2);
+		*len += 2;
+	} else if (n >= cap) {
+		return;
+	}
+	memcpy(buf + *len, v, n);
+	*len += n;
+	buf[*len] = '\0';
+	*have = 1;
+}
+
+static http_mhd_result gather_fwd(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	struct fwd_gather *g = cls;
+
+	(void)kind;
+	if (!key || !value)
+		return MHD_YES;
+	if (strcasecmp(key, "X-Forwarded-For") == 0)
+		gather_append(g->d->fwd_xff, g->d->fwd_cap, &g->xff_len, &g->xff, value);
+	else if (strcasecmp(key, "Forwarded") == 0)
+		gather_append(g->d->fwd_fwd, g->d->fwd_cap, &g->fwd_len, &g->fwd, value);
+	return MHD_YES;
+}
+
+static int has_body(struct MHD_Connection *conn)
+{
+	const char *cl =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		return 1;
+	return cl && strspn(cl, "0 \t") != strlen(cl);
+}
+
+/* Split the raw target into path and query (in place: it is the
+ * connection's own copy). An absolute-form target ("http://host/path")
+ * names the host itself (RFC 9112 3.2.2), copied into host_buf. */
+static void split_target(char *uri, struct http_request_info *req, char *host_buf, size_t host_cap)
+{
+	char *q = strchr(uri, '?');
+
+	if (q) {
+		*q = '\0';
+		req->query = q + 1;
+	}
+	req->path = uri;
+	if (strncasecmp(uri, "http://", 7) == 0 || strncasecmp(uri, "https://", 8) == 0) {
+		char *auth = strstr(uri, "//") + 2;
+		char *slash = strchr(auth, '/');
+		size_t alen = slash ? (size_t)(slash - auth) : strlen(auth);
+		if (alen > 0 && alen < host_cap) {
+			memcpy(host_buf, auth, alen);
+			host_buf[alen] = '\0';
+			req->host = host_buf;
+		} else {
+			req->host = NULL; /* answered 400 */
+		}
+		req->path = slash ? slash : "/";
+	}
+}
+
+static void access_log(const struct http_request_info *req, const struct http_answer *a,
+		       const char *region)
+{
+	char path[512], method[32];
+	struct wbuf b;
+
+	wbuf_init(&b, (uint8_t *)path, sizeof(path) - 4);
+	put_escaped(&b, req->path ? req->path : "-", req->path ? strlen(req->path) : 1);
+	if (!b.err && req->query) {
+		wbuf_u8(&b, '?');
+		put_escaped(&b, req->query, strlen(req->query));
+	}
+	if (b.err) {
+		b.err = 0;
+		b.pos = b.cap; /* truncated */
+		wbuf_put(&b, "...", 3);
+		b.cap += 3;
+	}
+	path[b.pos] = '\0';
+	wbuf_init(&b, (uint8_t *)method, sizeof(method) - 1);
+	put_escaped(&b, req->method, strnlen(req->method, 16));
+	method[b.err ? 0 : b.pos] = '\0';
+	log_info("http request client=%s host=%s method=%s path=%s status=%u region=%s",
+		 a->client[0] ? a->client : "-", a->host[0] ? a->host : "-", method, path,
+		 a->status, region[0] ? region : "-");
+}
+
+static void count_answer(struct http_daemon *d, unsigned status)
+{
+	stat_inc(&d->st.requests);
+	switch (status) {
+	case 200:
+		stat_inc(&d->st.explains);
+		break;
+	case 400:
+		stat_inc(&d->st.bad_requests);
+		break;
+	case 404:
+		stat_inc(&d->st.not_found);
+		break;
+	case 405:
+		stat_inc(&d->st.method_not_allowed);
+		break;
+	case HTTP_URI_TOO_LONG:
+	case HTTP_HEADERS_TOO_LARGE:
+		stat_inc(&d->st.too_large);
+		break;
+	case 503:
+		stat_inc(&d->st.unavailable);
+		break;
+	default:
+		stat_inc(&d->st.redirects);
+	}
+}
+
+static http_mhd_result http_access(void *cls, struct MHD_Connection *conn, const char *url,
+				   const char *method, const char *version, const char *upload_data,
+				   size_t *upload_data_size, void **con_cls)
+{
+	struct http_daemon *d = cls;
+	struct http_conn *hc = *con_cls;
+	struct http_request_info req = { 0 };
+	struct http_answer a;
+	const union MHD_ConnectionInfo *ci;
+	char host_buf[HTTP_HOST_MAX + 8], region[64] = "";
+	char *explain = NULL;
+	int access_logged = 0, too_large = 0;
+	http_mhd_result ret;
+
+	(void)version;
+	(void)upload_data;
+	if (*upload_data_size) {
+		/* A body after the answer was queued: read and dropped. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (hc && hc->in_request == REQ_ANSWERED)
+		return MHD_YES; /* the end of a body after the answer */
+	if (!hc || hc->in_request == REQ_HEAD) {
+		/* The exact size of the head: larger than header_limit is 431
+		 * even when libmicrohttpd's pool (header_limit + room) held it. */
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+		too_large = ci && ci->header_size > d->l->conf->http_header_limit;
+		/* An answer queued at this first call makes libmicrohttpd
+		 * close the connection after it; without a body there is
+		 * nothing to wait for but its next call, so answer then and
+		 * keep the connection. A body is not worth reading: answer
+		 * now and let the connection close. */
+		if (hc && !too_large && !has_body(conn)) {
+			hc->in_request = REQ_BODY;
+			return MHD_YES;
+		}
+	}
+	if (hc)
+		hc->in_request = REQ_ANSWERED;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	req.peer = ci ? ci->client_addr : NULL;
+	req.method = method;
+	req.is_https = d->https;
+	req.host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	if (hc && hc->uri)
+		split_target(hc->uri, &req, host_buf, sizeof(host_buf));
+	else
+		req.path = url; /* not seen raw (out of memory): MHD's copy */
+
+	http_rcu_ready(d->l);
+	urcu_memb_read_lock();
+	const struct snapshot *snap = rcu_dereference(*d->l->snap);
+	uint8_t paddr[16];
+	int pfam = sockaddr_ip(req.peer, paddr);
+	if (pfam && trusted_proxy(snap->conf, pfam, paddr)) {
+		struct fwd_gather g = { .d = d };
+		MHD_get_connection_values(conn, MHD_HEADER_KIND, gather_fwd, &g);
+		req.x_forwarded_for = g.xff ? d->fwd_xff : NULL;
+		req.forwarded = g.fwd ? d->fwd_fwd : NULL;
+	}
+	(void)http_answer(snap, &req, &a);
+	if (too_large) {
+		/* decided all the same, for the access log's client and host */
+		a.status = HTTP_HEADERS_TOO_LARGE;
+		a.explain = 0;
+		a.region = NULL;
+	}
+	if (a.region)
+		snprintf(region, sizeof(region), "%s", a.region);
+	if (a.explain) {
+		char err[256];
+		json_t *j = NULL;
+		if (explain_json(snap, a.client, a.host, &j, err, sizeof(err)) == 0 && j)
+			explain = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(j);
+		if (!explain)
+			a.status = 400;
+	}
+	access_logged = snap->conf->http_access_log;
+	urcu_memb_read_unlock();
+
+	count_answer(d, a.status);
+	if (access_logged)
+		access_log(&req, &a, region);
+	if (explain)
+		ret = queue_explain(conn, explain, a.vary);
+	else
+		ret = queue_answer(d, conn, &a);
+	return ret;
+}
+
+/* The raw request target, before libmicrohttpd splits and unescapes its
+ * own copy. The return value becomes the request's con_cls. */
+static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct http_conn *hc;
+	size_t n;
+
+	(void)cls;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	hc = ci ? ci->socket_context : NULL;
+	if (!hc)
+		return NULL;
+	hc->in_request = REQ_HEAD;
+	n = strlen(uri); /* bounded by the connection's memory pool */
+	if (n < sizeof(hc->uri_inline)) {
+		hc->uri = hc->uri_inline;
+	} else {
+		if (n >= hc->heap_cap) {
+			char *p = realloc(hc->heap, n + 1);
+			if (!p) {
+				hc->uri = NULL;
+				return hc;
+			}
+			hc->heap = p;
+			hc->heap_cap = n + 1;
+		}
+		hc->uri = hc->heap;
+	}
+	memcpy(hc->uri, uri, n + 1);
+	hc->uri_len = n;
+	return hc;
+}
+
+/* The path is kept raw: nothing is decoded (and MHD's own decoding of its
+ * copy is work for nothing). */
+static size_t http_unescape_none(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void)cls;
+	(void)conn;
+	return strlen(s);
+}
+
+static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			   enum MHD_RequestTerminationCode toe)
+{
+	struct http_daemon *d = cls;
+	struct http_conn *hc = *con_cls;
+
+	(void)conn;
+	*con_cls = NULL;
+	if (!hc)
+		return;
+	if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED && hc->in_request != REQ_ANSWERED &&
+	    !hc->timed_out) {
+		/* a request line, then too slow with the rest of the head */
+		hc->timed_out = 1;
+		stat_inc(&d->st.timeouts);
+	}
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		hc->requests++;
+	hc->in_request = REQ_NONE;
+	hc->since = now_mono();
+}
+
+static void http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			    enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_daemon *d = cls;
+	struct http_conn *hc = *socket_context;
+	double timeout = ceil(d->l->conf->http_request_timeout);
+
+	(void)conn;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		hc = calloc(1, sizeof(*hc));
+		*socket_context = hc; /* NULL: requests still answered, from MHD's URL */
+		if (hc) {
+			hc->d = d;
+			hc->since = now_mono();
+		}
+		d->nconn++;
+		stat_inc(&d->st.connections);
+		if (d->nconn == d->l->conf->http_max_connections)
+			stat_inc(&d->st.conn_limit);
+		return;
+	}
+	if (d->nconn)
+		d->nconn--;
+	if (!hc)
+		return;
+	/* Closed without a complete request for request_timeout: cut off by
+	 * the timeout (libmicrohttpd counts whole seconds, hence the slack). */
+	if (!hc->timed_out && hc->requests == 0 && timeout > 0 &&
+	    now_mono() - hc->since + 1.0 > timeout)
+		stat_inc(&d->st.timeouts);
+	free(hc->heap);
+	free(hc);
+	*socket_context = NULL;
+}
+
+/* libmicrohttpd's own messages. While it starts they are errors worth a
+ * warning (cannot bind...); afterwards they are about single clients and
+ * go to debug, with the limits they report counted. */
+__attribute__((format(printf, 2, 0))) static void http_mhd_log(void *cls, const char *fmt,
+							       va_list ap)
+{
+	struct http_daemon *d = cls;
+	char buf[512];
+	unsigned code = 0;
+	size_t n;
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (strncmp(buf, "Server reached connection limit", 31) == 0) {
+		/* The same words for both limits; at the total limit the
+		 * listen socket is not even polled, so this is per IP. */
+		if (d->nconn < d->l->conf->http_max_connections)
+			stat_inc(&d->st.per_ip_limit);
+		log_debug("http listener: %s port=%u", buf, (unsigned)d->port);
+		return;
+	}
+	if (sscanf(buf, "Error processing request (HTTP response code is %u", &code) == 1) {
+		if (code == 400)
+			stat_inc(&d->st.bad_requests);
+		else if (code == HTTP_HEADERS_TOO_LARGE || code == HTTP_URI_TOO_LONG || code == 413)
+			stat_inc(&d->st.too_large);
+	}
+	if (!atomic_load(&d->running) || strncmp(buf, "Hit process or system resource", 30) == 0 ||
+	    strncmp(buf, "Failed to create", 16) == 0)
+		log_warn("http listener: %s", buf);
+	else
+		log_debug("http listener: %s port=%u", buf, (unsigned)d->port);
+}
+
+/* ------------------------------------------------------------ TLS */
+
+static int read_pem(const char *path, gnutls_datum_t *out)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	out->data = NULL;
+	out->size = 0;
+	if (!f)
+		return GSLB_EIO;
+	out->data = gnutls_malloc(HTTP_PEM_MAX + 1);
+	if (!out->data) {
+		fclose(f);
+		return GSLB_ENOMEM;
+	}
+	n = fread(out->data, 1, HTTP_PEM_MAX + 1, f);
+	fclose(f);
+	if (n == 0 || n > HTTP_PEM_MAX) {
+		gnutls_free(out->data);
+		out->data = NULL;
+		return n ? GSLB_ERANGE : GSLB_EIO;
+	}
+	out->data[n] = '\0';
+	out->size = (unsigned)n;
+	return GSLB_OK;
+}
+
+static void cert_free(struct http_cert *c)
+{
+	for (unsigned i = 0; i < c->npcert; i++)
+		gnutls_pcert_deinit(&c->pcert[i]);
+	c->npcert = 0;
+	if (c->key)
+		gnutls_privkey_deinit(c->key);
+	c->key = NULL;
+}
+
+/* Load one chain and key, and check that they belong together. */
+static int cert_load(struct http_cert *c, const struct conf_tls_cert *tc)
+{
+	gnutls_datum_t crt = { NULL, 0 }, key = { NULL, 0 };
+	gnutls_certificate_credentials_t check = NULL;
+	unsigned n = HTTP_CHAIN_MAX;
+	const char *what = tc->cert;
+	int rc, g;
+
+	c->name = tc->name;
+	rc = read_pem(tc->cert, &crt);
+	if (rc)
+		goto out;
+	what = tc->key;
+	rc = read_pem(tc->key, &key);
+	if (rc)
+		goto out;
+	/* gnutls says whether key and certificate match */
+	what = tc->cert;
+	rc = GSLB_EINVAL;
+	g = gnutls_certificate_allocate_credentials(&check);
+	if (g == 0)
+		g = gnutls_certificate_set_x509_key_mem(check, &crt, &key, GNUTLS_X509_FMT_PEM);
+	if (g < 0)
+		goto tls_err;
+	g = gnutls_pcert_list_import_x509_raw(c->pcert, &n, &crt, GNUTLS_X509_FMT_PEM, 0);
+	if (g < 0)
+		goto tls_err;
+	c->npcert = n;
+	what = tc->key;
+	g = gnutls_privkey_init(&c->key);
+	if (g == 0)
+		g = gnutls_privkey_import_x509_raw(c->key, &key, GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (g < 0)
+		goto tls_err;
+	rc = GSLB_OK;
+	goto out;
+tls_err:
+	log_err("cannot load TLS certificate file=%s error=\"%s\"", what, gnutls_strerror(g));
+	what = NULL;
+out:
+	if (rc && what)
+		log_err("cannot load TLS certificate file=%s error=\"%s\"", what,
+			gslb_strerror(rc));
+	if (check)
+		gnutls_certificate_free_credentials(check);
+	gnutls_free(crt.data);
+	if (key.data) {
+		memset(key.data, 0, key.size);
+		gnutls_free(key.data);
+	}
+	if (rc)
+		cert_free(c);
+	return rc;
+}
+
+static int sni_matches(const char *pattern, const char *name)
+{
+	if (strcasecmp(pattern, name) == 0)
+		return 1;
+	if (pattern[0] != '*' || pattern[1] != '.')
+		return 0;
+	/* "*.example.com" covers exactly one label more */
+	const char *dot = strchr(name, '.');
+	return dot && dot != name && strcasecmp(dot + 1, pattern + 2) == 0;
+}
+
+/* GnuTLS asks for the certificate during the handshake. libmicrohttpd sets
+ * the session pointer to the connection, whose socket context leads to the
+ * daemon and its certificates. */
+static int http_cert_cb(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+			const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+			gnutls_pcert_st **pcert, unsigned int *pcert_length, gnutls_privkey_t *pkey)
+{
+	struct MHD_Connection *conn = gnutls_session_get_ptr(session);
+	const union MHD_ConnectionInfo *ci;
+	const struct http_conn *hc;
+	const struct http_cert *pick;
+	char name[256];
+	size_t len = sizeof(name);
+	unsigned type = 0;
+
+	(void)req_ca_dn;
+	(void)nreqs;
+	(void)pk_algos;
+	(void)pk_algos_length;
+	ci = conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
+	hc = ci ? ci->socket_context : NULL;
+	if (!hc || !hc->d->ncerts)
+		return -1;
+	pick = &hc->d->certs[0];
+	if (gnutls_server_name_get(session, name, &len, &type, 0) == GNUTLS_E_SUCCESS &&
+	    type == GNUTLS_NAME_DNS && len < sizeof(name)) {
+		name[len] = '\0';
+		if (len && name[len - 1] == '.')
+			name[len - 1] = '\0';
+		/* exact names first, then wildcards */
+		const struct http_cert *wild = NULL;
+		for (size_t i = 1; i < hc->d->ncerts; i++) {
+			const struct http_cert *c = &hc->d->certs[i];
+			if (strcasecmp(c->name, name) == 0) {
+				wild = NULL;
+				pick = c;
+				break;
+			}
+			if (!wild && sni_matches(c->name, name))
+				wild = c;
+		}
+		if (wild)
+			pick = wild;
+	}
+	*pcert = (gnutls_pcert_st *)pick->pcert;
+	*pcert_length = pick->npcert;
+	*pkey = pick->key;
+	return 0;
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+static int daemon_prepare(struct http_listener *l, struct http_daemon *d,
+			  const struct conf_http_listen *hl)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&hl->l.addr;
+	const void *ip;
+
+	d->l = l;
+	d->conf = hl;
+	d->https = hl->certs != NULL;
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+		ip = &in6->sin6_addr;
+		d->port = ntohs(in6->sin6_port);
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+		ip = &in->sin_addr;
+		d->port = ntohs(in->sin_port);
+	} else {
+		log_err("http listener address=%s error=\"not an IPv4 or IPv6 address\"",
+			hl->l.text ? hl->l.text : "?");
+		return GSLB_EINVAL;
+	}
+	if (!inet_ntop(sa->sa_family, ip, d->host, sizeof(d->host)))
+		snprintf(d->host, sizeof(d->host), "?");
+	d->fwd_cap = (size_t)l->conf->http_header_limit + 1;
+	d->fwd_xff = malloc(d->fwd_cap);
+	d->fwd_fwd = malloc(d->fwd_cap);
+	/* a Location HTML-escaped twice, and the markup around it */
+	d->body_cap = 2 * 6 * HTTP_LOCATION_MAX + 256;
+	d->body = malloc(d->body_cap);
+	if (!d->fwd_xff || !d->fwd_fwd || !d->body || fixed_responses(d))
+		return GSLB_ENOMEM;
+	if (d->https) {
+		d->certs = calloc(hl->ncerts, sizeof(*d->certs));
+		if (!d->certs)
+			return GSLB_ENOMEM;
+		for (size_t i = 0; i < hl->ncerts; i++) {
+			int rc = cert_load(&d->certs[i], &hl->certs[i]);
+			if (rc)
+				return rc;
+			d->ncerts++;
+		}
+	}
+	return GSLB_OK;
+}
+
+static int daemon_start(struct http_daemon *d)
+{
+	const struct conf *c = d->l->conf;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+	unsigned timeout = (unsigned)ceil(c->http_request_timeout);
+	size_t pool = (size_t)c->http_header_limit + HTTP_POOL_EXTRA;
+	const union MHD_DaemonInfo *di;
+
+	if (d->conf->l.addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6; /* IPv6 only, as written */
+	if (d->https)
+		flags |= MHD_USE_TLS;
+	/* Without TLS the option list ends before the certificate callback. */
+	d->mhd = MHD_start_daemon(
+		flags, d->port, NULL, NULL, http_access, d,
+		/* first, or libmicrohttpd prints its early messages itself */
+		MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, d, MHD_OPTION_SOCK_ADDR,
+		(const struct sockaddr *)&d->conf->l.addr, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)c->http_max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)c->http_max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_URI_LOG_CALLBACK, http_uri_log,
+		d, MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, d, MHD_OPTION_NOTIFY_COMPLETED,
+		http_completed, d, MHD_OPTION_NOTIFY_CONNECTION, http_connection, d,
+		d->https ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, http_cert_cb,
+		MHD_OPTION_END);
+	if (!d->mhd) {
+		log_err("cannot listen proto=%s address=%s port=%u error=\"%s\"",
+			d->https ? "https" : "http", d->host, (unsigned)d->port,
+			"libmicrohttpd could not start (see the message above)");
+		return GSLB_ESYS;
+	}
+	atomic_store(&d->running, 1);
+	di = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	if (di && di->port)
+		d->port = di->port;
+	return GSLB_OK;
+}
+
+static void daemon_free(struct http_daemon *d)
+{
+	if (d->mhd)
+		MHD_stop_daemon(d->mhd); /* joins its thread */
+	d->mhd = NULL;
+	free_fixed_responses(d);
+	for (size_t i = 0; i < d->ncerts; i++)
+		cert_free(&d->certs[i]);
+	free(d->certs);
+	d->certs = NULL;
+	free(d->fwd_xff);
+	free(d->fwd_fwd);
+	free(d->body);
+}
+
+void http_stop(struct http_listener *l)
+{
+	struct http_counters c;
+	int started;
+
+	if (!l)
+		return;
+	started = l->nd && l->d[0].mhd;
+	for (size_t i = 0; i < l->nd; i++)
+		daemon_free(&l->d[i]);
+	if (started) {
+		/* what the listener did, in one line (for operators and tests) */
+		http_counters(l, &c);
+		log_info("http listener stopped connections=%llu requests=%llu redirects=%llu "
+			 "explains=%llu not_found=%llu method_not_allowed=%llu unavailable=%llu "
+			 "bad_requests=%llu too_large=%llu timeouts=%llu conn_limit=%llu "
+			 "per_ip_limit=%llu",
+			 (unsigned long long)c.connections, (unsigned long long)c.requests,
+			 (unsigned long long)c.redirects, (unsigned long long)c.explains,
+			 (unsigned long long)c.not_found, (unsigned long long)c.method_not_allowed,
+			 (unsigned long long)c.unavailable, (unsigned long long)c.bad_requests,
+			 (unsigned long long)c.too_large, (unsigned long long)c.timeouts,
+			 (unsigned long long)c.conn_limit, (unsigned long long)c.per_ip_limit);
+	}
+	free(l->d);
+	/* every daemon thread has exited and unregistered itself */
+	if (l->rcu_key_init)
+		pthread_key_delete(l->rcu_key);
+	free(l);
+}
+
+int http_start(const struct conf *conf, struct snapshot **snap, struct http_listener **out)
+{
+	struct http_listener *l;
+	int rc = GSLB_OK;
+
+	*out = NULL;
+	if (conf->nhttp == 0)
+		return GSLB_OK;
+	if (!MHD_is_feature_supported(MHD_FEATURE_EPOLL)) {
+		log_err("cannot start the http listener error=\"libmicrohttpd without epoll\"");
+		return GSLB_EINVAL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return GSLB_ENOMEM;
+	l->conf = conf;
+	l->snap = snap;
+	l->nd = conf->nhttp;
+	l->d = calloc(l->nd, sizeof(*l->d));
+	if (!l->d) {
+		rc = GSLB_ENOMEM;
+		goto out;
+	}
+	if (pthread_key_create(&l->rcu_key, http_rcu_unregister) != 0) {
+		rc = GSLB_ESYS;
+		goto out;
+	}
+	l->rcu_key_init = 1;
+	for (size_t i = 0; i < l->nd; i++) {
+		if (conf->http[i].certs &&
+		    (!MHD_is_feature_supported(MHD_FEATURE_TLS) ||
+		     !MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK))) {
+			log_err("cannot listen proto=https address=%s error=\"libmicrohttpd "
+				"without TLS or SNI support\"",
+				conf->http[i].l.text);
+			rc = GSLB_EINVAL;
+			goto out;
+		}
+	}
+	/* Everything that can fail without a socket first: certificates. */
+	for (size_t i = 0; i < l->nd; i++) {
+		rc = daemon_prepare(l, &l->d[i], &conf->http[i]);
+		if (rc) {
+			if (rc == GSLB_ENOMEM)
+				log_err("cannot start the http listener error=\"out of memory\"");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < l->nd; i++) {
+		rc = daemon_start(&l->d[i]);
+		if (rc)
+			goto out;
+	}
+	for (size_t i = 0; i < l->nd; i++)
+		log_info("listening proto=%s address=%s port=%u", l->d[i].https ? "https" : "http",
+			 l->d[i].host, (unsigned)l->d[i].port);
+	*out = l;
+	l = NULL;
+out:
+	http_stop(l);
+	return rc;
+}
+
+void http_counters(const struct http_listener *l, struct http_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; l && i < l->nd; i++) {
+		const struct http_stats *s = &l->d[i].st;
+		out->connections += atomic_load_explicit(&s->connections, memory_order_relaxed);
+		out->requests += atomic_load_explicit(&s->requests, memory_order_relaxed);
+		out->redirects += atomic_load_explicit(&s->redirects, memory_order_relaxed);
+		out->explains += atomic_load_explicit(&s->explains, memory_order_relaxed);
+		out->not_found += atomic_load_explicit(&s->not_found, memory_order_relaxed);
+		out->method_not_allowed +=
+			atomic_load_explicit(&s->method_not_allowed, memory_order_relaxed);
+		out->unavailable += atomic_load_explicit(&s->unavailable, memory_order_relaxed);
+		out->bad_requests += atomic_load_explicit(&s->bad_requests, memory_order_relaxed);
+		out->too_large += atomic_load_explicit(&s->too_large, memory_order_relaxed);
+		out->timeouts += atomic_load_explicit(&s->timeouts, memory_order_relaxed);
+		out->conn_limit += atomic_load_explicit(&s->conn_limit, memory_order_relaxed);
+		out->per_ip_limit += atomic_load_explicit(&s->per_ip_limit, memory_order_relaxed);
+	}
+}
