@@ -1964,9 +1964,16 @@ static int start_prober(struct server *srv)
 	}
 	/* Bounded by the slowest check: one full round, then answer. */
 	double wait = 1.0;
+	size_t checked = 0;
 	for (size_t i = 0; i < c->nchecks; i++)
 		if (c->checks[i].timeout + 1.0 > wait)
 			wait = c->checks[i].timeout + 1.0;
+	for (size_t i = 0; i < c->nservices; i++)
+		for (size_t p = 0; p < c->services[i].npools; p++)
+			if (c->services[i].pools[p].check_idx >= 0)
+				checked += c->services[i].pools[p].nmembers;
+	/* The prober spreads a big first round at about 4000 probes a second. */
+	wait += (double)checked / 4000.0;
 	log_info("cold start: waiting for the first probe round max_wait=%.1fs", wait);
 	if (prober_wait_first_round(srv->prober, wait) != 0)
 		log_warn("first probe round not complete, answering with what is known");
