@@ -21,6 +21,7 @@
 #include <libconfig.h>
 
 #include "gslb/config.h"
+#include "gslb/cidrset.h"
 #include "gslb/dname.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
@@ -51,9 +52,7 @@ struct conf_ctx {
 };
 
 /* Keys a later release gives meaning to: accepted now, ignored. */
-static const char *const conf_reserved_top[] = {
-	"rrl", "acl",
-};
+static const char *const conf_reserved_top[] = { "" };
 static const char *const conf_reserved_listen[] = { "" };
 
 static int name_in(const char *name, const char *const *list, size_t n)
@@ -581,8 +580,16 @@ static int parse_tcp(struct conf_ctx *ctx, const config_setting_t *s)
 			rc = get_int(ctx, e, 0, UINT_MAX, &v);
 			if (!rc)
 				c->tcp_max_queries = (unsigned)v;
+		} else if (strcmp(name, "max_per_ip") == 0) {
+			rc = get_int(ctx, e, 0, CONF_MAX_TCP_MAXCONN, &v);
+			if (!rc)
+				c->tcp_max_per_ip = (unsigned)v;
+		} else if (strcmp(name, "max_lifetime") == 0) {
+			rc = get_double(ctx, e, -0.0000001, 86400, &c->tcp_max_lifetime);
 		} else {
-			rc = conf_error(ctx, e, "unknown setting");
+			rc = conf_error(ctx, e,
+					"unknown setting (idle_timeout, max_connections, max_queries, "
+					"max_per_ip, max_lifetime)");
 		}
 		if (rc)
 			return rc;
@@ -2109,13 +2116,128 @@ static int parse_token_file(struct conf_ctx *ctx, const config_setting_t *s)
 	return ctx->c->admin_token ? GSLB_OK : conf_nomem(ctx);
 }
 
+/* A list of networks, as a set. */
+static int cidrset_from_list(struct conf_ctx *ctx, const config_setting_t *s, struct cidrset **out)
+{
+	struct conf_cidr *v = NULL;
+	size_t n = 0;
+	int rc = parse_cidr_list(ctx, s, &v, &n);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	int *fam = calloc(n ? n : 1, sizeof(int));
+	uint8_t(*addr)[16] = calloc(n ? n : 1, 16);
+	uint8_t *pfx = calloc(n ? n : 1, 1);
+	if (fam && addr && pfx) {
+		for (size_t i = 0; i < n; i++) {
+			fam[i] = v[i].family;
+			memcpy(addr[i], v[i].addr, 16);
+			pfx[i] = v[i].prefix;
+		}
+		cidrset_free(*out);
+		*out = cidrset_new(fam, (const uint8_t(*)[16])addr, pfx, n);
+	}
+	rc = *out ? GSLB_OK : conf_nomem(ctx);
+	free(v);
+	free(fam);
+	free(addr);
+	free(pfx);
+	return rc;
+}
+
+/* rrl = { responses_per_second; slip; window; ipv4_prefix; ipv6_prefix; exempt; } */
+static int parse_rrl(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	struct rrl_conf *r = &ctx->c->rrl;
+	long long v;
+	int rc;
+	if (!config_setting_is_group(s))
+		return conf_error(ctx, s, "expected a group { responses_per_second = 5; ... }");
+	r->rate = 5;
+	int n = config_setting_length(s);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *k = config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_name(k);
+		if (strcmp(name, "responses_per_second") == 0) {
+			rc = get_int(ctx, k, 0, 100000, &v);
+			r->rate = (unsigned)v;
+		} else if (strcmp(name, "slip") == 0) {
+			rc = get_int(ctx, k, 0, 10, &v);
+			r->slip = (unsigned)v;
+		} else if (strcmp(name, "window") == 0) {
+			rc = get_int(ctx, k, 1, 3600, &v);
+			r->window = (unsigned)v;
+		} else if (strcmp(name, "ipv4_prefix") == 0) {
+			rc = get_int(ctx, k, 8, 32, &v);
+			r->ipv4_prefix = (unsigned)v;
+		} else if (strcmp(name, "ipv6_prefix") == 0) {
+			rc = get_int(ctx, k, 16, 128, &v);
+			r->ipv6_prefix = (unsigned)v;
+		} else if (strcmp(name, "exempt") == 0) {
+			rc = cidrset_from_list(ctx, k, &r->exempt);
+		} else {
+			rc = conf_error(ctx, k,
+					"unknown setting (responses_per_second, slip, window, "
+					"ipv4_prefix, ipv6_prefix, exempt)");
+		}
+		if (rc)
+			return rc;
+	}
+	return GSLB_OK;
+}
+
+/* acl = { allow = [ ... ]; deny = [ ... ]; blocklist = "FILE"; action = "refuse"; } */
+static int parse_acl(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	struct conf *c = ctx->c;
+	int rc;
+	if (!config_setting_is_group(s))
+		return conf_error(ctx, s, "expected a group { allow; deny; blocklist; action; }");
+	int n = config_setting_length(s);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *k = config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_name(k);
+		if (strcmp(name, "allow") == 0) {
+			rc = cidrset_from_list(ctx, k, &c->acl_allow);
+		} else if (strcmp(name, "deny") == 0) {
+			rc = cidrset_from_list(ctx, k, &c->acl_deny);
+		} else if (strcmp(name, "blocklist") == 0) {
+			const char *v = NULL;
+			rc = get_string(ctx, k, &v);
+			if (!rc) {
+				free(c->acl_blocklist);
+				c->acl_blocklist = path_join(c->directory, v);
+				if (!c->acl_blocklist)
+					rc = conf_nomem(ctx);
+			}
+		} else if (strcmp(name, "action") == 0) {
+			const char *v = NULL;
+			rc = get_string(ctx, k, &v);
+			if (!rc) {
+				if (strcmp(v, "refuse") == 0)
+					c->acl_drop = 0;
+				else if (strcmp(v, "drop") == 0)
+					c->acl_drop = 1;
+				else
+					rc = conf_error(ctx, k, "\"%s\": refuse or drop", v);
+			}
+		} else {
+			rc = conf_error(ctx, k, "unknown setting (allow, deny, blocklist, action)");
+		}
+		if (rc)
+			return rc;
+	}
+	return GSLB_OK;
+}
+
 static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const char *confdir)
 {
 	struct conf *c = ctx->c;
 	const config_setting_t *zones = NULL;
 	const config_setting_t *listen = NULL;
 	const config_setting_t *geoip = NULL, *regions = NULL, *services = NULL;
-	const config_setting_t *checks = NULL, *state_dir = NULL, *http_conf = NULL;
+	const config_setting_t *checks = NULL, *state_dir = NULL, *http_conf = NULL, *acl = NULL;
 	const config_setting_t *user = NULL, *group = NULL;
 	long long v;
 	int n, rc = GSLB_OK;
@@ -2161,6 +2283,10 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 				rc = conf_error(ctx, e, "expected true or false");
 			else
 				c->admin_require_token = config_setting_get_bool(e);
+		} else if (strcmp(name, "rrl") == 0) {
+			rc = parse_rrl(ctx, e);
+		} else if (strcmp(name, "acl") == 0) {
+			acl = e;
 		} else if (strcmp(name, "trusted_proxies") == 0) {
 			rc = parse_cidr_list(ctx, e, &c->trusted_proxies, &c->ntrusted_proxies);
 		} else if (strcmp(name, "http") == 0) {
@@ -2213,6 +2339,8 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 		rc = parse_geoip(ctx, geoip);
 	if (!rc && regions != NULL)
 		rc = parse_regions(ctx, regions);
+	if (!rc && acl != NULL)
+		rc = parse_acl(ctx, acl); /* after `directory`: the blocklist path */
 	if (!rc && http_conf != NULL)
 		rc = parse_http(ctx, http_conf);
 	if (!rc && c->admin_require_token && !c->admin_token)
@@ -2270,6 +2398,12 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 	c->tcp_max_queries = 0;
 	log_conf_default(&c->log);
 	c->http_max_connections = 1024;
+	c->rrl.slip = 2;
+	c->rrl.window = 15;
+	c->rrl.ipv4_prefix = 24;
+	c->rrl.ipv6_prefix = 56;
+	c->tcp_max_per_ip = 64;
+	c->tcp_max_lifetime = 120.0;
 	c->http_max_per_ip = 32;
 	c->http_header_limit = 8192;
 	c->http_request_timeout = 10.0;
@@ -2334,6 +2468,10 @@ void conf_free(struct conf *c)
 	free(c->http);
 	free(c->trusted_proxies);
 	free(c->explain_from);
+	cidrset_free(c->rrl.exempt);
+	cidrset_free(c->acl_allow);
+	cidrset_free(c->acl_deny);
+	free(c->acl_blocklist);
 	if (c->admin_token) {
 		explicit_bzero(c->admin_token, strlen(c->admin_token));
 		free(c->admin_token);

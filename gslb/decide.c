@@ -375,6 +375,6 @@ choose:;
 			d->ttl = soonest < 1.0 ? 1 : (uint32_t)soonest;
 	}
 	if (d->all_down)
-		d->ttl = d->ttl < svc->ttl_min ? d->ttl : svc->ttl_min;
+		d->ttl = svc->ttl_min; /* the documented TTL of every all-down answer */
 	d->scope = compute_scope(snap, d);
 }

@@ -1041,3 +1041,35 @@ drop:
 		info->verdict = verdict;
 	return 0;
 }
+
+size_t dns_refuse(const struct dns_request *req)
+{
+	struct wire w;
+	struct wbuf out;
+	uint8_t qname[DNAME_MAXLEN];
+
+	if (req->query_len < DNS_HEADER_LEN || req->resp_cap < DNS_MIN_UDP)
+		return 0;
+	wire_init(&w, req->query, req->query_len);
+	uint16_t id = wire_u16(&w);
+	uint16_t flags = wire_u16(&w);
+	uint16_t qd = wire_u16(&w);
+	wire_skip(&w, 6);
+	if ((flags & F_QR) || qd != 1)
+		return 0;
+	size_t nl = dname_parse(&w, qname);
+	uint16_t qtype = wire_u16(&w), qclass = wire_u16(&w);
+	if (!nl || !wire_ok(&w))
+		return 0;
+	wbuf_init(&out, req->resp, DNS_MIN_UDP);
+	wbuf_u16(&out, id);
+	wbuf_u16(&out, (uint16_t)(F_QR | (flags & (0x7800 | F_RD | F_CD)) | RCODE_REFUSED));
+	wbuf_u16(&out, 1);
+	wbuf_u16(&out, 0);
+	wbuf_u16(&out, 0);
+	wbuf_u16(&out, 0);
+	wbuf_put(&out, qname, nl);
+	wbuf_u16(&out, qtype);
+	wbuf_u16(&out, qclass);
+	return out.err ? 0 : out.pos;
+}

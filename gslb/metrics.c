@@ -210,6 +210,10 @@ char *metrics_render(struct metrics *m, const struct snapshot *snap, const char 
 		}
 		for (int k = 0; k < 6; k++)
 			sum.http_other[k] += ld(&s->http_other[k]);
+		sum.rrl_dropped += ld(&s->rrl_dropped);
+		sum.rrl_slipped += ld(&s->rrl_slipped);
+		sum.acl_refused += ld(&s->acl_refused);
+		sum.acl_dropped += ld(&s->acl_dropped);
 	}
 
 	fputs("# HELP gslb_build_info Version of gslbd.\n# TYPE gslb_build_info gauge\n", f);
@@ -290,6 +294,18 @@ char *metrics_render(struct metrics *m, const struct snapshot *snap, const char 
 	for (int k = 0; k < 6; k++)
 		fprintf(f, "gslb_http_responses_other_total{status=\"%s\"} %llu\n", ho[k],
 			(unsigned long long)sum.http_other[k]);
+	fprintf(f,
+		"# HELP gslb_rrl_responses_total UDP responses held back by response rate "
+		"limiting, by action.\n"
+		"# TYPE gslb_rrl_responses_total counter\n"
+		"gslb_rrl_responses_total{action=\"drop\"} %llu\n"
+		"gslb_rrl_responses_total{action=\"slip\"} %llu\n"
+		"# HELP gslb_acl_denied_total Queries turned away by the ACL, by action.\n"
+		"# TYPE gslb_acl_denied_total counter\n"
+		"gslb_acl_denied_total{action=\"refuse\"} %llu\n"
+		"gslb_acl_denied_total{action=\"drop\"} %llu\n",
+		(unsigned long long)sum.rrl_dropped, (unsigned long long)sum.rrl_slipped,
+		(unsigned long long)sum.acl_refused, (unsigned long long)sum.acl_dropped);
 	fprintf(f,
 		"# HELP gslb_reloads_total Configuration reloads, by result.\n"
 		"# TYPE gslb_reloads_total counter\n"

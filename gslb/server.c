@@ -44,6 +44,8 @@
 #include "gslb/http.h"
 #include "gslb/log.h"
 #include "gslb/metrics.h"
+#include "gslb/rrl.h"
+#include "gslb/cidrset.h"
 #include "gslb/notify.h"
 #include "gslb/privs.h"
 #include "gslb/probe.h"
@@ -151,6 +153,7 @@ struct tcp_conn {
 	uv_shutdown_t sreq;
 	struct sockaddr_storage peer;
 	int peer_len;
+	uint64_t born; /* loop time at accept, ms: for tcp.max_lifetime */
 	unsigned nqueries;
 	unsigned pending_close; /* handles whose close callback is due */
 	int reading;
@@ -190,6 +193,8 @@ struct server {
 	int stopping;
 	uint64_t rng; /* the loop thread's random stream (TCP queries) */
 	struct metrics *metrics;
+	struct rrl *rrl; /* shared by the UDP workers; lock-free */
+	uint64_t tcp_per_ip_refused; /* loop thread only */
 	struct metrics_shard *tcp_ms; /* the loop thread's counters (TCP) */
 
 	/* The server's own copy of the config it was started with: listeners
@@ -198,8 +203,8 @@ struct server {
 	char *conf_path;
 	int reload_running; /* one reload at a time, on the thread pool */
 	int reload_pending; /* RELOAD_* bits asked for meanwhile */
-	uv_fs_poll_t geo_poll[2]; /* database and overrides files */
-	int geo_poll_init[2];
+	uv_fs_poll_t geo_poll[3]; /* database, overrides and ACL blocklist files */
+	int geo_poll_init[3];
 
 	struct prober *prober; /* NULL when nothing needs probing or resolving */
 	struct admin *admin;   /* NULL without listen.admin */
@@ -684,6 +689,34 @@ static void worker_send(struct worker *w, int fd, unsigned n)
 	}
 }
 
+enum { ACL_SERVE = 0, ACL_REFUSE = 1, ACL_DROP = 2 };
+
+/* The query ACL, before any other work: deny and the blocklist win, then
+ * an allow list (when given) must match. */
+static int acl_verdict(const struct snapshot *snap, const struct sockaddr *peer)
+{
+	const struct conf *c = snap->conf;
+	if (!c->acl_allow && !c->acl_deny && !snap->acl_block)
+		return ACL_SERVE;
+	uint8_t a[16];
+	int family;
+	if (peer->sa_family == AF_INET) {
+		memcpy(a, &((const struct sockaddr_in *)(const void *)peer)->sin_addr, 4);
+		family = AF_INET;
+	} else if (peer->sa_family == AF_INET6) {
+		memcpy(a, &((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr, 16);
+		family = AF_INET6;
+	} else {
+		return ACL_SERVE;
+	}
+	int denied = cidrset_contains(c->acl_deny, family, a) ||
+		     cidrset_contains(snap->acl_block, family, a) ||
+		     (c->acl_allow && !cidrset_contains(c->acl_allow, family, a));
+	if (!denied)
+		return ACL_SERVE;
+	return c->acl_drop ? ACL_DROP : ACL_REFUSE;
+}
+
 /* Serve up to UDP_ROUNDS batches from one socket.
  *
  * No heap allocation per query, by construction: every buffer used here
@@ -720,6 +753,10 @@ static void worker_udp(struct worker *w, nfds_t si)
 					  worker_strerror(errno, eb, sizeof(eb)));
 			return;
 		}
+		/* One clock read a batch is precise enough for per-second RRL. */
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+		int64_t now_s = (int64_t)ts.tv_sec;
 		for (int j = 0; j < n; j++) {
 			const struct msghdr *h = &w->rmsg[j].msg_hdr;
 			uint8_t *resp = w->rbuf + (size_t)j * w->resp_cap;
@@ -742,12 +779,35 @@ static void worker_udp(struct worker *w, nfds_t si)
 			struct dns_info info;
 			urcu_memb_read_lock();
 			snap = rcu_dereference(srv->snap);
-			len = dns_process(snap, &req, &info);
-			/* info->service points into the snapshot: count inside. */
-			metrics_dns(w->ms, MT_UDP, len, &info);
-			urcu_memb_read_unlock();
-			if (len == 0)
-				continue;
+			int acl = acl_verdict(snap, req.peer);
+			if (acl) {
+				len = acl == ACL_REFUSE ? dns_refuse(&req) : 0;
+				metrics_add(acl == ACL_REFUSE ? &w->ms->acl_refused
+							      : &w->ms->acl_dropped,
+					    1);
+				urcu_memb_read_unlock();
+				if (len == 0)
+					continue;
+			} else {
+				len = dns_process(snap, &req, &info);
+				/* info->service points into the snapshot: count inside. */
+				metrics_dns(w->ms, MT_UDP, len, &info);
+				if (len && snap->conf->rrl.rate) {
+					enum rrl_verdict v = rrl_check(srv->rrl, &snap->conf->rrl, req.peer,
+								       resp, len, now_s,
+								       rng_next(&w->rng));
+					if (v == RRL_DROP) {
+						metrics_add(&w->ms->rrl_dropped, 1);
+						len = 0;
+					} else if (v == RRL_SLIP) {
+						metrics_add(&w->ms->rrl_slipped, 1);
+						len = rrl_truncate(resp, len);
+					}
+				}
+				urcu_memb_read_unlock();
+				if (len == 0)
+					continue;
+			}
 
 			struct msghdr *o = &w->smsg[nout].msg_hdr;
 			w->siov[nout].iov_base = resp;
@@ -963,7 +1023,17 @@ static void conn_timeout(uv_timer_t *t)
 /* RFC 7766 6.2.3: the idle timeout runs from the last activity. */
 static void conn_touch(struct tcp_conn *c)
 {
-	uint64_t ms = (uint64_t)(live_conf(c->srv)->tcp_idle_timeout * 1000.0);
+	const struct conf *cf = live_conf(c->srv);
+	uint64_t ms = (uint64_t)(cf->tcp_idle_timeout * 1000.0);
+	if (cf->tcp_max_lifetime > 0) {
+		/* A slow client cannot keep a connection forever: the idle
+		 * timer never runs past the connection's total lifetime. */
+		uint64_t age = uv_now(&c->srv->loop) - c->born;
+		uint64_t life = (uint64_t)(cf->tcp_max_lifetime * 1000.0);
+		uint64_t left = age < life ? life - age : 1;
+		if (left < ms)
+			ms = left;
+	}
 
 	uv_timer_start(&c->timer, conn_timeout, ms ? ms : 1, 0);
 }
@@ -1117,9 +1187,21 @@ static void conn_serve(struct tcp_conn *c)
 			struct dns_info info;
 			urcu_memb_read_lock();
 			snap = rcu_dereference(srv->snap);
-			len = dns_process(snap, &req, &info);
-			/* info->service points into the snapshot: count inside. */
-			metrics_dns(srv->tcp_ms, MT_TCP, len, &info);
+			int acl = acl_verdict(snap, req.peer);
+			if (acl == ACL_DROP) {
+				metrics_add(&srv->tcp_ms->acl_dropped, 1);
+				urcu_memb_read_unlock();
+				conn_close(c);
+				return;
+			}
+			if (acl == ACL_REFUSE) {
+				len = dns_refuse(&req);
+				metrics_add(&srv->tcp_ms->acl_refused, 1);
+			} else {
+				len = dns_process(snap, &req, &info);
+				/* info->service points into the snapshot: count inside. */
+				metrics_dns(srv->tcp_ms, MT_TCP, len, &info);
+			}
 			urcu_memb_read_unlock();
 		}
 		if (maxq && c->nqueries >= maxq)
@@ -1163,6 +1245,30 @@ static void tcp_reject(struct server *srv, uv_stream_t *listener)
 			 live_conf(srv)->tcp_max_connections);
 		srv->tcp_full_logged = 1;
 	}
+}
+
+static int same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+			      &((const struct sockaddr_in *)b)->sin_addr, 4) == 0;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+	return 0;
+}
+
+/* Open connections from the address of peer (this one included). A walk
+ * over at most tcp.max_connections entries, once per accept. */
+static unsigned conns_from(const struct server *srv, const struct sockaddr_storage *peer)
+{
+	unsigned n = 0;
+	for (const struct tcp_conn *c = srv->conns; c; c = c->next)
+		if (!c->closing && c->peer_len && same_peer(&c->peer, peer))
+			n++;
+	return n;
 }
 
 static void tcp_accept(uv_stream_t *listener, int status)
@@ -1210,6 +1316,14 @@ static void tcp_accept(uv_stream_t *listener, int status)
 	c->peer_len = sizeof(c->peer);
 	if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &c->peer_len))
 		c->peer_len = 0;
+	c->born = uv_now(&srv->loop);
+	unsigned per_ip = live_conf(srv)->tcp_max_per_ip;
+	if (per_ip && c->peer_len && conns_from(srv, &c->peer) > per_ip) {
+		log_debug("tcp connection refused: too many from one address");
+		srv->tcp_per_ip_refused++;
+		conn_close(c);
+		return;
+	}
 	/* Replies are written whole; there is nothing to coalesce. */
 	(void)uv_tcp_nodelay(&c->h, 1);
 	conn_touch(c);
@@ -1250,7 +1364,7 @@ static void server_stop(struct server *srv)
 		uv_close((uv_handle_t *)&srv->sig_hup, NULL);
 		srv->sig_init = 0;
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		if (srv->geo_poll_init[i]) {
 			uv_close((uv_handle_t *)&srv->geo_poll[i], NULL);
 			srv->geo_poll_init[i] = 0;
@@ -1698,7 +1812,8 @@ static void reload_done(uv_work_t *req, int status)
 		notify_ready();
 	}
 	free(j);
-	if (srv->geo_poll_init[0] || srv->geo_poll_init[1] || srv->snap->conf->has_geoip)
+	if (srv->geo_poll_init[0] || srv->geo_poll_init[1] || srv->geo_poll_init[2] ||
+	    srv->snap->conf->has_geoip || srv->snap->conf->acl_blocklist)
 		geo_watch(srv); /* the files to watch may have changed */
 
 	struct retire_job *r = calloc(1, sizeof(*r));
@@ -1762,23 +1877,24 @@ static void on_geo_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
 	if (uv_fs_poll_getpath(h, path, &plen) != 0)
 		snprintf(path, sizeof(path), "?");
 	if (status < 0) {
-		log_warn("geoip file unreadable, keeping the loaded data file=%s error=\"%s\"",
+		log_warn("data file unreadable, keeping the loaded data file=%s error=\"%s\"",
 			 path, uv_strerror(status));
 		return;
 	}
-	log_info("geoip file changed, reloading file=%s", path);
+	log_info("data file changed, reloading file=%s", path);
 	reload_request(srv, RELOAD_GEO);
 }
 
 static void geo_watch(struct server *srv)
 {
 	const struct geo_conf *g = &srv->snap->conf->geoip;
-	const char *paths[2] = { NULL, NULL };
+	const char *paths[3] = { NULL, NULL, NULL };
 	if (srv->snap->conf->has_geoip) {
 		paths[0] = g->database;
 		paths[1] = g->overrides;
 	}
-	for (int i = 0; i < 2; i++) {
+	paths[2] = srv->snap->conf->acl_blocklist;
+	for (int i = 0; i < 3; i++) {
 		if (!srv->geo_poll_init[i]) {
 			uv_fs_poll_init(&srv->loop, &srv->geo_poll[i]);
 			srv->geo_poll[i].data = srv;
@@ -1836,6 +1952,12 @@ int server_new(struct snapshot *snap, struct server **out)
 	srv->conf = conf;
 	srv->rng = rng_seed(0);
 	srv->metrics = metrics_new();
+	srv->rrl = rrl_new();
+	if (!srv->rrl) {
+		rc = GSLB_ENOMEM;
+		log_err("cannot start error=\"out of memory\"");
+		goto out;
+	}
 	srv->tcp_ms = srv->metrics ? metrics_shard_new(srv->metrics) : NULL;
 	if (!srv->tcp_ms) {
 		rc = GSLB_ENOMEM;
@@ -2131,6 +2253,7 @@ void server_free(struct server *srv)
 	pthread_mutex_destroy(&srv->reload_mu);
 	pthread_cond_destroy(&srv->reload_cv);
 	metrics_free(srv->metrics);
+	rrl_free(srv->rrl);
 	free(srv->udp_ms);
 	free(srv->ls);
 	free(srv);

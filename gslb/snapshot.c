@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gslb/cidrset.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/snapshot.h"
@@ -241,6 +242,13 @@ static int load_geo(struct snapshot *s, char *err, size_t errlen)
 	return resolve_overrides(s, err, errlen);
 }
 
+static int load_blocklist(struct snapshot *s, char *err, size_t errlen)
+{
+	if (!s->conf->acl_blocklist)
+		return GSLB_OK;
+	return cidrset_load_file(s->conf->acl_blocklist, &s->acl_block, err, errlen);
+}
+
 int snapshot_load(const char *path, struct snapshot **out, char *err, size_t errlen)
 {
 	struct snapshot *s = NULL;
@@ -292,6 +300,9 @@ int snapshot_load(const char *path, struct snapshot **out, char *err, size_t err
 		if (rc)
 			goto out;
 	}
+	rc = load_blocklist(s, err, errlen);
+	if (rc)
+		goto out;
 	rc = build_services(s, err, errlen);
 	s->base->svc_table = s->svc_table;
 	s->base->svc_ents = s->svc_ents;
@@ -348,12 +359,14 @@ int snapshot_regeo(const struct snapshot *old, struct snapshot **out, char *err,
 		snprintf(err, errlen, "out of memory");
 		return GSLB_ENOMEM;
 	}
-	if (s->conf->has_geoip) {
+	s->acl_block = NULL;
+	if (s->conf->has_geoip)
 		rc = load_geo(s, err, errlen);
-		if (rc) {
-			snapshot_free(s);
-			return rc;
-		}
+	if (!rc)
+		rc = load_blocklist(s, err, errlen);
+	if (rc) {
+		snapshot_free(s);
+		return rc;
 	}
 	s->generation = old->generation + 1;
 	*out = s;
@@ -369,6 +382,7 @@ void snapshot_free(struct snapshot *s)
 	free(s->override_regions);
 	health_free(s->health);
 	geo_close(s->geo);
+	cidrset_free(s->acl_block);
 	if (s->base)
 		base_put(s->base);
 	free(s);

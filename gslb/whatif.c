@@ -78,7 +78,8 @@ struct wi_sample {
 
 struct wi_change {
 	uint8_t state;
-	const char *action; /* canonical: down, drain, up */
+	const char *action; /* canonical: down, force-down, drain, up, force-up */
+	int probe;          /* down/up: as if the probes said so, not an admin */
 	struct admin_override ov;
 };
 
@@ -217,21 +218,29 @@ out:
 
 static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-static int parse_action(const char *w, size_t n, uint8_t *state, const char **canon)
+/* "down" and "up" play an outage and a recovery (the probes' verdict, so
+ * when_all_down = fail-open may still answer a region that is down);
+ * "force-down", "force-up" and "drain" play the admin overrides of the
+ * same names, which fail-open respects. */
+static int parse_action(const char *w, size_t n, uint8_t *state, const char **canon, int *probe)
 {
 	static const struct {
 		const char *name;
 		uint8_t state;
 		const char *canon;
+		int probe;
 	} actions[] = {
-		{ "down", ADMIN_FORCE_DOWN, "down" }, { "force-down", ADMIN_FORCE_DOWN, "down" },
-		{ "drain", ADMIN_DRAIN, "drain" },    { "up", ADMIN_FORCE_UP, "up" },
-		{ "force-up", ADMIN_FORCE_UP, "up" },
+		{ "down", ADMIN_FORCE_DOWN, "down", 1 },
+		{ "force-down", ADMIN_FORCE_DOWN, "force-down", 0 },
+		{ "drain", ADMIN_DRAIN, "drain", 0 },
+		{ "up", ADMIN_FORCE_UP, "up", 1 },
+		{ "force-up", ADMIN_FORCE_UP, "force-up", 0 },
 	};
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
 		if (strlen(actions[i].name) == n && !strncmp(w, actions[i].name, n)) {
 			*state = actions[i].state;
 			*canon = actions[i].canon;
+			*probe = actions[i].probe;
 			return 0;
 		}
 	}
@@ -248,9 +257,9 @@ static int parse_item(const struct snapshot *snap, const char *item, size_t len,
 
 	while (w < len && !is_blank(item[w]))
 		w++;
-	if (parse_action(item, w, &ch->state, &ch->action)) {
+	if (parse_action(item, w, &ch->state, &ch->action, &ch->probe)) {
 		snprintf(err, errlen,
-			 "what-if \"%.*s\": unknown action \"%.*s\" (down, drain or up)", (int)len,
+			 "what-if \"%.*s\": unknown action \"%.*s\" (down, up, drain, force-down, force-up)", (int)len,
 			 item, (int)w, item);
 		return GSLB_EINVAL;
 	}
@@ -343,6 +352,61 @@ out:
 	return rc;
 }
 
+/* Does an override target (canonical form) name this pool or member? */
+static int target_matches(const struct admin_override *o, const char *svc, const char *region,
+			  const char *addr, const char *member_text)
+{
+	char key[600];
+	switch (o->kind) {
+	case ADMIN_REGION:
+		snprintf(key, sizeof(key), "region:%s", region);
+		return strcmp(key, o->target) == 0;
+	case ADMIN_POOL:
+		snprintf(key, sizeof(key), "pool:%s/%s", svc, region);
+		return strcmp(key, o->target) == 0;
+	case ADMIN_MEMBER:
+		snprintf(key, sizeof(key), "member:%s/%s/%s", svc, region, addr);
+		if (strcmp(key, o->target) == 0)
+			return 1;
+		snprintf(key, sizeof(key), "member:%s/%s/%s", svc, region, member_text);
+		return strcmp(key, o->target) == 0;
+	}
+	return 0;
+}
+
+/* An outage or recovery: every member the target covers gets the probes'
+ * verdict, as if they had run. */
+static void set_probe_state(const struct snapshot *snap, struct health *h,
+			    const struct admin_override *o, uint8_t state)
+{
+	const struct conf *c = snap->conf;
+	char st[300], at[64];
+	for (size_t i = 0; i < c->nservices; i++) {
+		const struct service *svc = &c->services[i];
+		dname_to_str(svc->lname, st, sizeof(st));
+		size_t l = strlen(st);
+		if (l > 1 && st[l - 1] == '.')
+			st[l - 1] = '\0';
+		for (size_t p = 0; p < svc->npools; p++) {
+			const struct pool *pl = &svc->pools[p];
+			struct hpool *hp = &h->pools[pl->gidx];
+			const char *rname = c->regions[pl->region].name;
+			for (size_t m = 0; m < hp->nmembers; m++) {
+				struct hmember *mb = &hp->members[m];
+				if (!inet_ntop(mb->family, mb->addr, at, sizeof(at)))
+					at[0] = '\0';
+				const struct member *cm = &pl->members[mb->member];
+				if (!target_matches(o, st, rname, at,
+						    cm->hostname ? cm->hostname : cm->text))
+					continue;
+				mb->state = state;
+				mb->fails = 0;
+				mb->oks = 0;
+			}
+		}
+	}
+}
+
 /* The view after the changes: the admin table in force plus the changes
  * (later ones win), computed by the same function the prober uses. */
 static int apply_changes(const struct snapshot *snap, const struct health *base,
@@ -359,6 +423,8 @@ static int apply_changes(const struct snapshot *snap, const struct health *base,
 		rc = admin_table_set(&t, &admin->v[i]);
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct admin_override o = ch[i].ov;
+		if (ch[i].probe)
+			continue; /* applied to the members' states below */
 		o.since = now;
 		rc = admin_table_set(&t, &o);
 	}
@@ -369,6 +435,10 @@ static int apply_changes(const struct snapshot *snap, const struct health *base,
 		rc = GSLB_ENOMEM;
 		goto out;
 	}
+	for (size_t i = 0; i < n; i++)
+		if (ch[i].probe)
+			set_probe_state(snap, h, &ch[i].ov,
+					ch[i].state == ADMIN_FORCE_DOWN ? HEALTH_DOWN : HEALTH_UP);
 	health_compute(h, snap, &t, NULL, now);
 	*out = h;
 out:

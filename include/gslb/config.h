@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "gslb/geo.h"
+#include "gslb/rrl.h"
 #include "gslb/log.h"
 #include "gslb/service.h"
 
@@ -96,7 +97,16 @@ struct conf {
 	int has_geoip; /* a geoip section was given */
 	struct geo_conf geoip;
 
-	double tcp_idle_timeout; /* seconds */
+	struct rrl_conf rrl; /* rrl = { ... }; rate 0 = off */
+	/* acl = { allow; deny; blocklist; action; }: checked before any work */
+	struct cidrset *acl_allow; /* NULL = everyone */
+	struct cidrset *acl_deny;  /* NULL = nobody */
+	char *acl_blocklist;       /* file of networks, reloaded on change; NULL = none */
+	int acl_drop;              /* denied queries dropped, not REFUSED */
+
+	double tcp_idle_timeout;  /* seconds */
+	unsigned tcp_max_per_ip;  /* connections from one address, 0 = no limit */
+	double tcp_max_lifetime;  /* seconds a connection may live, 0 = no limit */
 	unsigned tcp_max_connections;
 	unsigned tcp_max_queries; /* per connection, 0 = unlimited */
 

@@ -62,4 +62,9 @@ struct dns_info {
 size_t dns_process(const struct snapshot *snap, const struct dns_request *req,
 		   struct dns_info *info);
 
+/* A REFUSED reply to a query an ACL turned away, before any other work:
+ * header and question only. Returns its length, 0 when the query deserves
+ * no reply (too short, a response, no parsable question). */
+size_t dns_refuse(const struct dns_request *req);
+
 #endif

@@ -22,6 +22,7 @@ struct snapshot {
 	struct conf *conf;
 	struct zoneset *zones;
 	struct geo_db *geo; /* NULL when no database is configured */
+	struct cidrset *acl_block; /* acl.blocklist, reloaded like GeoIP files */
 	/* region indexes of each overrides-file line that lists regions */
 	unsigned **override_regions;
 	size_t noverride_regions;
@@ -49,8 +50,9 @@ struct snapshot {
 int snapshot_load(const char *path, struct snapshot **out, char *err, size_t errlen);
 void snapshot_free(struct snapshot *s);
 
-/* A new snapshot with old's config and zones and freshly opened GeoIP data
- * (database and overrides). On failure old is untouched and err says why. */
+/* A new snapshot with old's config and zones and freshly read data files
+ * (GeoIP database and overrides, ACL blocklist). On failure old is
+ * untouched and err says why. */
 int snapshot_regeo(const struct snapshot *old, struct snapshot **out, char *err, size_t errlen);
 
 #endif

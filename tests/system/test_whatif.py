@@ -172,13 +172,19 @@ def region_order(svc, e):
 
 
 def choose(svc, order, down):
-    """(region or None, fail_open)"""
+    """(region or None, fail_open). down: regions whose pool is down; a
+    leading "~" marks one an admin drained or forced down, which failing
+    open does not bring back (a plain name is down by its probes)."""
+    drained = {r[1:] for r in down if r.startswith("~")}
+    out = {r.lstrip("~") for r in down}
     pooled = [r for r in order if r in svc["pools"]]
     for r in pooled:
-        if r not in down:
+        if r not in out:
             return r, False
-    if pooled and svc["when_all_down"] == "fail-open":
-        return pooled[0], True
+    if svc["when_all_down"] == "fail-open":
+        for r in pooled:
+            if r not in drained:
+                return r, True
     return None, False
 
 
@@ -456,22 +462,23 @@ def test_check_demo_config():
 WHATIF_CASES = [
     # (changes, pools down after, per service)
     (["down eu-central"], {"www.geo.test": ["eu-central"]}),
-    (["drain eu-east"], {"www.geo.test": ["eu-east"], "nodefault.geo.test": ["eu-east"]}),
-    # PL's route lists only eu-east and eu-central: both out, fail-open
+    (["drain eu-east"], {"www.geo.test": ["~eu-east"], "nodefault.geo.test": ["~eu-east"]}),
+    # PL's route lists only eu-east and eu-central: both out, fail-open to
+    # eu-central (down by its probes), never to the drained eu-east
     (["down eu-central, drain eu-east"],
-     {"www.geo.test": ["eu-central", "eu-east"], "nodefault.geo.test": ["eu-east"]}),
+     {"www.geo.test": ["eu-central", "~eu-east"], "nodefault.geo.test": ["~eu-east"]}),
     (["down eu-central", "drain eu-east"],
-     {"www.geo.test": ["eu-central", "eu-east"], "nodefault.geo.test": ["eu-east"]}),
+     {"www.geo.test": ["eu-central", "~eu-east"], "nodefault.geo.test": ["~eu-east"]}),
     # everything of nodefault down: when_all_down = nodata, no region
     (["down us-east; down region:eu-east"],
      {"www.geo.test": ["us-east", "eu-east"], "nodefault.geo.test": ["us-east", "eu-east"]}),
-    (["force-down pool:www.geo.test/eu-central"], {"www.geo.test": ["eu-central"]}),
+    (["force-down pool:www.geo.test/eu-central"], {"www.geo.test": ["~eu-central"]}),
     (["down member:www.geo.test/eu-central/198.18.2.1"], {}),   # the other member is up
     (["down member:www.geo.test/eu-central/198.18.2.1, "
       "drain member:WWW.geo.test./eu-central/198.18.2.2"], {"www.geo.test": ["eu-central"]}),
     (["up us-west"], {}),                                        # already up
     (["drain ap-southeast"],
-     {"www.geo.test": ["ap-southeast"], "single.geo.test": ["ap-southeast"]}),
+     {"www.geo.test": ["~ap-southeast"], "single.geo.test": ["~ap-southeast"]}),
 ]
 
 
@@ -629,8 +636,8 @@ def test_admin_uses_live_state(tmp_path_factory, conf):
         st, body = admin_get(srv, "/what-if?change=down%20eu-central")
         assert st == 200, body
         report = json.loads(body)
-        check_service(report, "www.geo.test", ["eu-east"], ["eu-east", "eu-central"])
-        check_service(report, "nodefault.geo.test", ["eu-east"], ["eu-east"])
+        check_service(report, "www.geo.test", ["~eu-east"], ["~eu-east", "eu-central"])
+        check_service(report, "nodefault.geo.test", ["~eu-east"], ["~eu-east"])
         # the CLI knows nothing of the daemon's overrides (no state_dir)
         cli = whatif_json(conf, "down eu-central")
         assert cli != report
