@@ -47,6 +47,7 @@
 #include "gslb/err.h"
 #include "gslb/explain.h"
 #include "gslb/log.h"
+#include "gslb/metrics.h"
 #include "gslb/snapshot.h"
 #include "gslb/wire.h"
 
@@ -106,6 +107,7 @@ struct http_daemon {
 	uint16_t port;
 	int https;
 	atomic_int running; /* MHD_start_daemon returned: its messages are per client */
+	struct metrics_shard *ms; /* this daemon thread's redirect counters, or NULL */
 	struct http_cert *certs;
 	size_t ncerts;
 	/* Touched by the daemon's one thread only (no thread pool): the
@@ -600,6 +602,7 @@ int http_answer(const struct snapshot *snap, const struct http_request_info *req
 	int family, rc;
 
 	out->status = 400;
+	out->slot = -1;
 	out->location[0] = '\0';
 	out->max_age = 0;
 	out->retry_after = 0;
@@ -653,6 +656,8 @@ int http_answer(const struct snapshot *snap, const struct http_request_info *req
 		return GSLB_OK;
 	}
 	out->status = svc->redirect_status ? svc->redirect_status : 302;
+	if (svc->pool_of_region[region] >= 0)
+		out->slot = svc->pools[svc->pool_of_region[region]].metric_slot;
 	return GSLB_OK;
 }
 
@@ -969,9 +974,14 @@ static void access_log(const struct http_request_info *req, const struct http_an
 		 a->status, region[0] ? region : "-");
 }
 
-static void count_answer(struct http_daemon *d, unsigned status)
+static void count_answer(struct http_daemon *d, unsigned status, int slot)
 {
 	stat_inc(&d->st.requests);
+	if (d->ms && status >= 301 && status <= 308 && slot >= 0 && slot < METRICS_SLOTS) {
+		int b = status == 301 ? MR_301 : status == 302 ? MR_302 : status == 303 ? MR_303
+			: status == 307 ? MR_307 : MR_308;
+		metrics_add(&d->ms->redirects[slot][b], 1);
+	}
 	switch (status) {
 	case 200:
 		stat_inc(&d->st.explains);
@@ -1080,7 +1090,7 @@ static http_mhd_result http_access(void *cls, struct MHD_Connection *conn, const
 	access_logged = snap->conf->http_access_log;
 	urcu_memb_read_unlock();
 
-	count_answer(d, a.status);
+	count_answer(d, a.status, a.slot);
 	if (access_logged)
 		access_log(&req, &a, region);
 	if (explain)
@@ -1513,7 +1523,8 @@ void http_stop(struct http_listener *l)
 	free(l);
 }
 
-int http_start(const struct conf *conf, struct snapshot **snap, struct http_listener **out)
+int http_start(const struct conf *conf, struct snapshot **snap, struct metrics *metrics,
+	       struct http_listener **out)
 {
 	struct http_listener *l;
 	int rc = GSLB_OK;
@@ -1561,6 +1572,9 @@ int http_start(const struct conf *conf, struct snapshot **snap, struct http_list
 			goto out;
 		}
 	}
+	/* One counters shard per daemon: each daemon is one thread. */
+	for (size_t i = 0; metrics && i < l->nd; i++)
+		l->d[i].ms = metrics_shard_new(metrics);
 	for (size_t i = 0; i < l->nd; i++) {
 		rc = daemon_start(&l->d[i]);
 		if (rc)
@@ -1595,4 +1609,43 @@ void http_counters(const struct http_listener *l, struct http_counters *out)
 		out->conn_limit += atomic_load_explicit(&s->conn_limit, memory_order_relaxed);
 		out->per_ip_limit += atomic_load_explicit(&s->per_ip_limit, memory_order_relaxed);
 	}
+}
+
+char *http_metrics_text(const struct http_listener *l)
+{
+	struct http_counters c;
+	char *buf = NULL;
+	size_t len = 0;
+	if (!l)
+		return NULL;
+	http_counters(l, &c);
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	fprintf(f,
+		"# HELP gslb_http_connections_total Connections accepted by the redirect "
+		"listener.\n# TYPE gslb_http_connections_total counter\n"
+		"gslb_http_connections_total %llu\n"
+		"# HELP gslb_http_requests_total Requests answered by the redirect listener, by "
+		"outcome.\n# TYPE gslb_http_requests_total counter\n"
+		"gslb_http_requests_total{outcome=\"redirect\"} %llu\n"
+		"gslb_http_requests_total{outcome=\"explain\"} %llu\n"
+		"gslb_http_requests_total{outcome=\"not_found\"} %llu\n"
+		"gslb_http_requests_total{outcome=\"method_not_allowed\"} %llu\n"
+		"gslb_http_requests_total{outcome=\"unavailable\"} %llu\n"
+		"gslb_http_requests_total{outcome=\"bad_request\"} %llu\n"
+		"gslb_http_requests_total{outcome=\"too_large\"} %llu\n"
+		"# HELP gslb_http_limit_hits_total Times a limit of the redirect listener cut "
+		"in, by limit.\n# TYPE gslb_http_limit_hits_total counter\n"
+		"gslb_http_limit_hits_total{limit=\"request_timeout\"} %llu\n"
+		"gslb_http_limit_hits_total{limit=\"max_connections\"} %llu\n"
+		"gslb_http_limit_hits_total{limit=\"max_per_ip\"} %llu\n",
+		(unsigned long long)c.connections, (unsigned long long)c.redirects,
+		(unsigned long long)c.explains, (unsigned long long)c.not_found,
+		(unsigned long long)c.method_not_allowed, (unsigned long long)c.unavailable,
+		(unsigned long long)c.bad_requests, (unsigned long long)c.too_large,
+		(unsigned long long)c.timeouts, (unsigned long long)c.conn_limit,
+		(unsigned long long)c.per_ip_limit);
+	fclose(f);
+	return buf;
 }

@@ -1320,7 +1320,7 @@ static void tcp_accept(uv_stream_t *listener, int status)
 	unsigned per_ip = live_conf(srv)->tcp_max_per_ip;
 	if (per_ip && c->peer_len && conns_from(srv, &c->peer) > per_ip) {
 		log_debug("tcp connection refused: too many from one address");
-		srv->tcp_per_ip_refused++;
+		__atomic_fetch_add(&srv->tcp_per_ip_refused, 1, __ATOMIC_RELAXED);
 		conn_close(c);
 		return;
 	}
@@ -2106,7 +2106,21 @@ static int start_prober(struct server *srv)
 static char *metrics_extra(void *ctx)
 {
 	struct server *srv = ctx;
-	return srv->prober ? prober_metrics_text(srv->prober) : NULL;
+	char *p = srv->prober ? prober_metrics_text(srv->prober) : NULL;
+	char *h = http_metrics_text(srv->http);
+	char tcp[256];
+	snprintf(tcp, sizeof(tcp),
+		 "# HELP gslb_tcp_refused_total TCP connections refused by tcp.max_per_ip.\n"
+		 "# TYPE gslb_tcp_refused_total counter\n"
+		 "gslb_tcp_refused_total{limit=\"max_per_ip\"} %llu\n",
+		 (unsigned long long)__atomic_load_n(&srv->tcp_per_ip_refused, __ATOMIC_RELAXED));
+	size_t n = (p ? strlen(p) : 0) + (h ? strlen(h) : 0) + strlen(tcp) + 1;
+	char *all = malloc(n);
+	if (all)
+		snprintf(all, n, "%s%s%s", p ? p : "", h ? h : "", tcp);
+	free(p);
+	free(h);
+	return all;
 }
 
 /* Called on the admin thread: ask the loop for a full reload and wait for
@@ -2178,7 +2192,7 @@ int server_run(struct server *srv)
 			return rc;
 		}
 	}
-	rc = http_start(srv->conf, &srv->snap, &srv->http);
+	rc = http_start(srv->conf, &srv->snap, srv->metrics, &srv->http);
 	if (rc) {
 		admin_stop(srv->admin);
 		srv->admin = NULL;

@@ -11,6 +11,7 @@
 struct snapshot;
 struct conf;
 struct http_listener;
+struct metrics;
 
 /* Longest Location (and so the longest path and query a redirect keeps,
  * after escaping); a longer one is answered 414. */
@@ -34,6 +35,7 @@ struct http_answer {
 	char client[HTTP_ADDRSTRLEN];     /* the client address decided on, "" if none */
 	char host[HTTP_HOST_MAX];         /* the Host as a name: lower case, no port or
 					   * trailing dot; "" when missing or malformed */
+	int slot;                         /* metrics slot of the region's pool, -1 = none */
 };
 
 struct http_request_info {
@@ -59,7 +61,8 @@ int http_answer(const struct snapshot *snap, const struct http_request_info *req
  * checked before any address is bound. conf must outlive the listener;
  * trusted_proxies, explain_from and access_log are read from the current
  * snapshot's config, so a reload changes them. */
-int http_start(const struct conf *conf, struct snapshot **snap, struct http_listener **out);
+int http_start(const struct conf *conf, struct snapshot **snap, struct metrics *metrics,
+	       struct http_listener **out);
 void http_stop(struct http_listener *l);
 
 /* What the listener has counted since it started, summed over its
@@ -81,5 +84,8 @@ struct http_counters {
 	uint64_t per_ip_limit;       /* connections refused by max_per_ip */
 };
 void http_counters(const struct http_listener *l, struct http_counters *out);
+
+/* The counters above in Prometheus text (caller frees), for /metrics. */
+char *http_metrics_text(const struct http_listener *l);
 
 #endif
