@@ -257,6 +257,32 @@ def corpus():
     c["geo-cdn-itself"] = ctl() + query("cdn.example.com", "A", edns=0)
     c["geo-two-ecs"] = ctl() + query(geo, "A", edns=0, options=[ECS("83.1.2.0", 24),
                                                                 ECS("4.0.0.0", 24)])
+    # Option-heavy OPT records: every option gslb knows beside others, in
+    # raw form so that lengths and orders can be anything.
+    gq = header(ar=1) + question(geo)
+    allopts = (ecs(1, 24, 0, b"\x53\x01\x02") + option(3, b"") + option(10, b"\x11" * 8) +
+               option(11, b"") + option(9, b"") + option(12, b"\x00" * 17) +
+               option(65001, b"local") + option(13, wname("example.com")))
+    c["edns-all-options"] = ctl() + gq + opt_rr(rdata=allopts)
+    c["edns-all-options-tcp-v6"] = ctl(tcp=True, v6=True, addr=2) + gq + opt_rr(
+        payload=4096, flags=0x8000, rdata=option(3, b"") + ecs(2, 48, 0, bytes.fromhex(
+            "2a0014500000")) + option(10, b"\x22" * 8 + b"\x33" * 16))
+    c["ecs-after-unknown"] = ctl() + gq + opt_rr(
+        rdata=option(20292, b"\xff" * 300) + ecs(1, 32, 0, b"\x04\x00\x00\x01"))
+    c["ecs-empty"] = ctl() + gq + opt_rr(rdata=option(8, b""))
+    c["ecs-v4-33"] = ctl() + gq + opt_rr(rdata=ecs(1, 33, 0, b"\x53\x01\x02\x03\x00"))
+    c["ecs-v6-129"] = ctl() + gq + opt_rr(rdata=ecs(2, 129, 0, b"\x20" + b"\x00" * 16))
+    c["ecs-addr-too-long"] = ctl() + gq + opt_rr(rdata=ecs(1, 8, 0, b"\x53\x01\x02\x03"))
+    c["ecs-v4-mapped-v6"] = ctl() + gq + opt_rr(rdata=ecs(
+        2, 120, 0, b"\x00" * 10 + b"\xff\xff\x53\x01\x02"))
+    c["ecs-family-0"] = ctl() + gq + opt_rr(rdata=ecs(0, 0, 0, b""))
+    c["cookie-short"] = ctl() + gq + opt_rr(rdata=option(10, b"\x01" * 5))
+    c["cookie-too-long"] = ctl() + gq + opt_rr(rdata=option(10, b"\x01" * 41))
+    c["nsid-with-data"] = ctl() + gq + opt_rr(rdata=option(3, b"abc"))
+    c["option-len-past-rdata"] = ctl() + gq + opt_rr(
+        rdata=ecs(1, 24, 0, b"\x53\x01\x02") + struct.pack("!HH", 8, 7) + b"\x00\x01")
+    c["many-small-options"] = ctl() + gq + opt_rr(
+        rdata=b"".join(option(65000 + i % 8, b"") for i in range(200)))
     c["no-peer"] = ctl(nopeer=True) + query("www.example.com", "A", edns=0)
     c["peer-v4mapped"] = ctl(v6=True, addr=3) + query("www.example.com", "A", edns=0)
     return c
