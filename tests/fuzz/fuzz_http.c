@@ -80,13 +80,15 @@ static int find_conf(char *out, size_t cap)
 	struct stat st;
 
 	if (env && *env) {
-		snprintf(out, cap, "%s", env);
+		if ((size_t)snprintf(out, cap, "%s", env) >= cap)
+			return 0;
 		return stat(out, &st) == 0;
 	}
 	src = fuzz_srcdir();
 	if (!src)
 		return 0;
-	snprintf(out, cap, "%s/tests/fuzz/fuzz-http.conf", src);
+	if ((size_t)snprintf(out, cap, "%s/tests/fuzz/fuzz-http.conf", src) >= cap)
+		return 0;
 	return stat(out, &st) == 0;
 }
 
