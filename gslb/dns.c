@@ -97,6 +97,7 @@ struct ctx {
 	const struct service *svc; /* the service answered, for counters */
 	int region;
 	int slot;     /* metrics slot of the pool answered */
+	const uint8_t *rrl_name; /* the wildcard owner an answer came from */
 	int all_down; /* when_all_down was applied */
 	uint32_t rng;
 
@@ -568,6 +569,8 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 	decide(c->snap, svc, family, addr, prefix, &d);
 	c->svc = svc;
 	c->region = d.region;
+	if (svc->wildcard && !c->rrl_name)
+		c->rrl_name = svc->lname;
 	c->all_down = d.all_down;
 	c->slot = d.pool && d.region >= 0 ? d.pool->metric_slot : -1;
 	if (c->ecs && c->ecs_source > 0 && d.scope > c->ecs_scope)
@@ -659,7 +662,11 @@ static void answer_in(struct ctx *c)
 			put_soa_authority(c, z);
 			return;
 		}
-		/* The owner of synthesized (wildcard) answers is the name asked. */
+		/* The owner of synthesized (wildcard) answers is the name asked;
+		 * rate limiting counts them under the wildcard, as BIND does,
+		 * so random names below it share one bucket. */
+		if (za.result == ZONE_WILDCARD && !c->rrl_name)
+			c->rrl_name = n->name;
 		const struct zone_rrset *rs;
 		if (c->qtype == T_ANY)
 			rs = any_choice(n);
@@ -915,6 +922,7 @@ static size_t finish(struct ctx *c, int with_opt, struct dns_info *info)
 		info->service = c->svc;
 		info->region = c->region;
 		info->slot = c->slot;
+		info->rrl_name = c->rrl_name;
 		info->all_down = (uint8_t)c->all_down;
 	}
 	return c->out.pos;
@@ -1071,5 +1079,25 @@ size_t dns_refuse(const struct dns_request *req)
 	wbuf_put(&out, qname, nl);
 	wbuf_u16(&out, qtype);
 	wbuf_u16(&out, qclass);
+	/* RFC 6891 7: a query with OPT gets OPT back, even when refused. */
+	uint16_t an = (uint16_t)((req->query[6] << 8) | req->query[7]);
+	uint16_t ns = (uint16_t)((req->query[8] << 8) | req->query[9]);
+	uint16_t ar = (uint16_t)((req->query[10] << 8) | req->query[11]);
+	if (an == 0 && ns == 0 && ar > 0) {
+		uint8_t owner[DNAME_MAXLEN];
+		size_t ol = dname_parse(&w, owner);
+		uint16_t type = wire_u16(&w);
+		wire_skip(&w, 2);
+		uint32_t ttl = wire_u32(&w);
+		if (wire_ok(&w) && ol == 1 && type == T_OPT) {
+			wbuf_u8(&out, 0);
+			wbuf_u16(&out, T_OPT);
+			wbuf_u16(&out, DNS_DEFAULT_EDNS_SIZE);
+			wbuf_u32(&out, ttl & 0x8000); /* ext rcode 0, version 0, DO copied */
+			wbuf_u16(&out, 0);
+			if (!out.err)
+				wbuf_set_u16(&out, 10, 1);
+		}
+	}
 	return out.err ? 0 : out.pos;
 }

@@ -58,7 +58,7 @@ static uint64_t mix(uint64_t h, uint64_t v)
  * qtype); NXDOMAIN and referrals and NODATA by the zone (the SOA or NS
  * owner in authority), so random-subdomain floods share one bucket; errors
  * by rcode alone. */
-static uint64_t answer_key(const uint8_t *reply, size_t len, int *ok)
+static uint64_t answer_key(const uint8_t *reply, size_t len, const uint8_t *wild, int *ok)
 {
 	struct wire w;
 	uint8_t name[DNAME_MAXLEN], lname[DNAME_MAXLEN];
@@ -85,8 +85,14 @@ static uint64_t answer_key(const uint8_t *reply, size_t len, int *ok)
 	if (!nl || !wire_ok(&w))
 		return 0;
 	if (rcode == 0 && an > 0) {
-		dname_tolower(lname, name, nl);
-		h = mix(h, dname_hash(lname, nl));
+		if (wild) {
+			size_t wl = dname_len(wild);
+			h = mix(h, dname_hash(wild, wl));
+			h = mix(h, 0x2A); /* '*': apart from the same name asked exactly */
+		} else {
+			dname_tolower(lname, name, nl);
+			h = mix(h, dname_hash(lname, nl));
+		}
 		h = mix(h, qtype);
 		*ok = 1;
 		return h;
@@ -137,7 +143,8 @@ static int client_net(const struct rrl_conf *c, const struct sockaddr *peer, uin
 }
 
 enum rrl_verdict rrl_check(struct rrl *r, const struct rrl_conf *c, const struct sockaddr *peer,
-			   const uint8_t *reply, size_t len, int64_t now_s, uint32_t entropy)
+			   const uint8_t *reply, size_t len, const uint8_t *name, int64_t now_s,
+			   uint32_t entropy)
 {
 	uint8_t net[16], full[16];
 	int family, ok;
@@ -153,7 +160,7 @@ enum rrl_verdict rrl_check(struct rrl *r, const struct rrl_conf *c, const struct
 		if (cidrset_contains(c->exempt, family, full))
 			return RRL_SEND;
 	}
-	uint64_t h = answer_key(reply, len, &ok);
+	uint64_t h = answer_key(reply, len, name, &ok);
 	if (!ok)
 		return RRL_SEND;
 	h = mix(h, (uint64_t)family);
@@ -211,7 +218,7 @@ size_t rrl_truncate(uint8_t *reply, size_t len)
 	wire_init(&w, reply, len);
 	wire_skip(&w, 4);
 	uint16_t qd = wire_u16(&w);
-	wire_skip(&w, 6);
+	uint16_t an = wire_u16(&w), ns = wire_u16(&w), ar = wire_u16(&w);
 	if (qd == 1) {
 		if (!dname_parse(&w, name))
 			return 0;
@@ -219,7 +226,31 @@ size_t rrl_truncate(uint8_t *reply, size_t len)
 	}
 	if (!wire_ok(&w))
 		return 0;
+	size_t qend = w.pos;
+	/* Find the OPT record (RFC 6891 7: it stays in every reply to an
+	 * EDNS query) among the records after the question. */
+	size_t opt_at = 0, opt_len = 0;
+	unsigned total = (unsigned)an + ns + ar;
+	for (unsigned i = 0; i < total; i++) {
+		size_t at = w.pos;
+		size_t nl = dname_parse(&w, name);
+		uint16_t type = wire_u16(&w);
+		wire_skip(&w, 6);
+		uint16_t rdlen = wire_u16(&w);
+		wire_skip(&w, rdlen);
+		if (!nl || !wire_ok(&w))
+			break;
+		if (type == 41 && i >= (unsigned)an + ns && nl == 1) {
+			opt_at = at;
+			opt_len = w.pos - at;
+		}
+	}
 	reply[2] |= 0x02; /* TC */
 	memset(reply + 6, 0, 6);
-	return w.pos;
+	if (opt_len) {
+		memmove(reply + qend, reply + opt_at, opt_len);
+		reply[11] = 1;
+		return qend + opt_len;
+	}
+	return qend;
 }

@@ -794,7 +794,7 @@ static void worker_udp(struct worker *w, nfds_t si)
 				metrics_dns(w->ms, MT_UDP, len, &info);
 				if (len && snap->conf->rrl.rate) {
 					enum rrl_verdict v = rrl_check(srv->rrl, &snap->conf->rrl, req.peer,
-								       resp, len, now_s,
+								       resp, len, info.rrl_name, now_s,
 								       rng_next(&w->rng));
 					if (v == RRL_DROP) {
 						metrics_add(&w->ms->rrl_dropped, 1);
@@ -1749,7 +1749,7 @@ static void reload_done(uv_work_t *req, int status)
 {
 	struct reload_job *j = req->data;
 	struct server *srv = j->srv;
-	const char *what = (j->kind & RELOAD_FULL) ? "config" : "geoip";
+	const char *what = (j->kind & RELOAD_FULL) ? "config" : "data-files";
 
 	if (status != 0 || j->rc != 0 || srv->stopping) {
 		if (status == 0 && j->rc != 0)

@@ -55,6 +55,9 @@ struct dns_info {
 	int region;       /* the region chosen, or -1 */
 	int slot;         /* metrics slot of the pool answered, -1 = none */
 	uint8_t all_down; /* the service's when_all_down applied */
+	/* For rate limiting: the name an answer was made from when it is not the
+	 * question (a zone wildcard "*.x", a wildcard service), else NULL. */
+	const uint8_t *rrl_name;
 };
 
 /* Answer one query. Returns the response length, or 0 when nothing must be

@@ -35,11 +35,15 @@ void rrl_free(struct rrl *r);
 
 /* Decide for one UDP reply of len bytes to peer. The reply has been built
  * already: the bucket is taken from its question, rcode and sections. */
+/* name: the wildcard an answer was made from (lower-cased wire), which
+ * replaces the question name in the bucket; NULL when it is the question. */
 enum rrl_verdict rrl_check(struct rrl *r, const struct rrl_conf *c, const struct sockaddr *peer,
-			   const uint8_t *reply, size_t len, int64_t now_s, uint32_t entropy);
+			   const uint8_t *reply, size_t len, const uint8_t *name, int64_t now_s,
+			   uint32_t entropy);
 
-/* Turn a reply into its truncated form in place (header and question, TC
- * set, no records); returns the new length, 0 when it cannot be parsed. */
+/* Turn a reply into its truncated form in place (header, question and the
+ * OPT record when there is one, TC set, no other records); returns the new
+ * length, 0 when it cannot be parsed. */
 size_t rrl_truncate(uint8_t *reply, size_t len);
 
 #endif

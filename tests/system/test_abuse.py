@@ -361,10 +361,6 @@ def test_rrl_tc_reply_shape(gslbd_factory, tmp_path):
     assert ids <= set(range(1000, 1060)) and len(ids) == len(f.tc), "ids are echoed"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a slipped (TC) reply to an EDNS query has no OPT "
-                   "record (rrl_truncate cuts everything after the question); RFC 6891 "
-                   "section 7 says a responder MUST include OPT when the query had one, and "
-                   "the size-truncated replies do (test_transport)")
 def test_rrl_tc_reply_keeps_opt_for_edns_query(gslbd_factory, tmp_path):
     srv = start(gslbd_factory, tmp_path, rrl="responses_per_second = 5; slip = 1;")
     queries = [make_query(NAME, "A", edns=0, qid=i).to_wire() for i in range(40)]
@@ -504,10 +500,6 @@ def test_rrl_nxdomain_flood_shares_one_bucket(gslbd_factory, tmp_path):
     assert not r.answer and r.authority, r
 
 
-@pytest.mark.xfail(strict=True, reason="bug: answers synthesised from a wildcard are bucketed "
-                   "by the query name, so a random-subdomain flood under *.wild.example.test "
-                   "is never limited (full amplification); BIND and Knot count wildcard answers "
-                   "under the wildcard's name")
 def test_rrl_wildcard_flood_shares_one_bucket(gslbd_factory, tmp_path):
     srv = start(gslbd_factory, tmp_path, rrl="responses_per_second = 5; slip = 0;")
     names = random_names(500, zone="wild.example.test", seed=11)
@@ -721,9 +713,6 @@ def test_acl_blocklist_reloaded_on_change(gslbd_factory, tmp_path):
     assert d.acl_refuse >= 4, d
 
 
-@pytest.mark.xfail(strict=True, reason="bug (minor): a blocklist reload is logged as "
-                   "what=geoip ('reloaded what=geoip', 'reload failed ... what=geoip'), which "
-                   "sends an operator looking at the GeoIP files")
 def test_acl_blocklist_reload_log_names_it(gslbd_factory, tmp_path):
     bl = tmp_path / "blocklist.txt"
     bl.write_text("")
@@ -734,8 +723,6 @@ def test_acl_blocklist_reload_log_names_it(gslbd_factory, tmp_path):
     assert "what=geoip" not in line, line
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the ACL's REFUSED reply to an EDNS query has no OPT "
-                   "record (dns_refuse writes the header and question only); RFC 6891 section 7")
 def test_acl_refused_keeps_opt_for_edns_query(gslbd_factory, tmp_path):
     srv = start(gslbd_factory, tmp_path, acl='deny = [ "127.0.0.1/32" ];')
     r = srv.udp4(make_query(NAME, "A", edns=0))
