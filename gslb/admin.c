@@ -212,9 +212,9 @@ static unsigned admin_authorize(const struct admin *a, struct MHD_Connection *co
 	if (a->token) {
 		const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							    MHD_HTTP_HEADER_AUTHORIZATION);
-		status = h && strncasecmp(h, "Bearer ", 7) == 0 && token_equal(h + 7, a->token)
-				 ? 0
-				 : MHD_HTTP_UNAUTHORIZED;
+		status = h && strncasecmp(h, "Bearer ", 7) == 0 && token_equal(h + 7, a->token) ?
+				 0 :
+				 MHD_HTTP_UNAUTHORIZED;
 	}
 	pthread_mutex_unlock((pthread_mutex_t *)&a->token_mu);
 	return status;
@@ -709,8 +709,8 @@ static void route(struct admin *a, struct MHD_Connection *conn, const char *url,
 				 a->token ? "no valid bearer token" : "not loopback");
 			reply_error(r, status,
 				    a->token ? "control requests need loopback or "
-					       "Authorization: Bearer <token>"
-					     : "control requests are accepted from loopback only");
+					       "Authorization: Bearer <token>" :
+					       "control requests are accepted from loopback only");
 			return;
 		}
 	}

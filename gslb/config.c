@@ -458,7 +458,8 @@ static int parse_listen(struct conf_ctx *ctx, const config_setting_t *s)
 			if (conf_parse_hostport(av, 8053, &ctx->c->admin->addr,
 						&ctx->c->admin->addr_len))
 				return conf_error(ctx, e,
-						  "\"%s\" is not an address (\"127.0.0.1:8053\")", av);
+						  "\"%s\" is not an address (\"127.0.0.1:8053\")",
+						  av);
 		} else if (strcmp(name, "http") == 0) {
 			http_listen = e;
 		} else if (name_in(name, conf_reserved_listen,
@@ -587,9 +588,10 @@ static int parse_tcp(struct conf_ctx *ctx, const config_setting_t *s)
 		} else if (strcmp(name, "max_lifetime") == 0) {
 			rc = get_double(ctx, e, -0.0000001, 86400, &c->tcp_max_lifetime);
 		} else {
-			rc = conf_error(ctx, e,
-					"unknown setting (idle_timeout, max_connections, max_queries, "
-					"max_per_ip, max_lifetime)");
+			rc = conf_error(
+				ctx, e,
+				"unknown setting (idle_timeout, max_connections, max_queries, "
+				"max_per_ip, max_lifetime)");
 		}
 		if (rc)
 			return rc;
@@ -730,8 +732,8 @@ static int valid_label_name(const char *s)
 }
 
 /* Parse "a.b.c.d/n" or "x::/n" with host bits zero. */
-static int parse_cidr(const char *s, int *family, uint8_t addr[16], uint8_t *prefix,
-		      char *why, size_t whylen)
+static int parse_cidr(const char *s, int *family, uint8_t addr[16], uint8_t *prefix, char *why,
+		      size_t whylen)
 {
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *slash = strchr(s, '/');
@@ -807,9 +809,10 @@ static int parse_geoip(struct conf_ctx *ctx, const config_setting_t *s)
 			}
 		} else if (strcmp(name, "paths") == 0) {
 			if (!config_setting_is_group(k))
-				return conf_error(ctx, k,
-						  "expected a group { country = \"country/iso_code\"; "
-						  "... }");
+				return conf_error(
+					ctx, k,
+					"expected a group { country = \"country/iso_code\"; "
+					"... }");
 			int m = config_setting_length(k);
 			for (int j = 0; j < m; j++) {
 				const config_setting_t *e = config_setting_get_elem(k, (unsigned)j);
@@ -876,9 +879,9 @@ static int parse_regions(struct conf_ctx *ctx, const config_setting_t *s)
 				if (rc)
 					return rc;
 				if (!valid_label_name(r->name))
-					return conf_error(ctx, k,
-							  "\"%s\": use letters, digits, '-' and '_'",
-							  r->name);
+					return conf_error(
+						ctx, k, "\"%s\": use letters, digits, '-' and '_'",
+						r->name);
 			} else if (strcmp(name, "lat") == 0) {
 				rc = get_double(ctx, k, -90.0000001, 90.0, &r->lat);
 				if (rc)
@@ -894,7 +897,8 @@ static int parse_regions(struct conf_ctx *ctx, const config_setting_t *s)
 				if (rc)
 					return rc;
 			} else {
-				return conf_error(ctx, k, "unknown setting (name, lat, lon, redirect)");
+				return conf_error(ctx, k,
+						  "unknown setting (name, lat, lon, redirect)");
 			}
 		}
 		if (!r->name)
@@ -906,7 +910,8 @@ static int parse_regions(struct conf_ctx *ctx, const config_setting_t *s)
 		r->lon_rad = r->lon * M_PI / 180.0;
 		for (size_t j = 0; j + 1 < c->nregions; j++)
 			if (strcmp(c->regions[j].name, r->name) == 0)
-				return conf_error(ctx, e, "region \"%s\" is already defined at line %d",
+				return conf_error(ctx, e,
+						  "region \"%s\" is already defined at line %d",
 						  r->name, c->regions[j].line);
 	}
 	return GSLB_OK;
@@ -947,8 +952,8 @@ static int parse_route(struct conf_ctx *ctx, const config_setting_t *e, struct r
 	const config_setting_t *match = NULL, *regions = NULL;
 	int rc;
 	if (!config_setting_is_group(e))
-		return conf_error(ctx, e,
-				  "expected a group { match = \"country:PL\"; regions = [ ... ]; }");
+		return conf_error(
+			ctx, e, "expected a group { match = \"country:PL\"; regions = [ ... ]; }");
 	r->line = config_setting_source_line(e);
 	int m = config_setting_length(e);
 	for (int j = 0; j < m; j++) {
@@ -998,9 +1003,9 @@ static int parse_route(struct conf_ctx *ctx, const config_setting_t *e, struct r
 			double la, lo;
 			r->kind = ROUTE_COUNTRY;
 			if (vl != 2 || geo_country_centroid(r->code, &la, &lo) != 0)
-				return conf_error(ctx, match,
-						  "\"%s\" is not an ISO 3166-1 alpha-2 country code",
-						  val);
+				return conf_error(
+					ctx, match,
+					"\"%s\" is not an ISO 3166-1 alpha-2 country code", val);
 		} else if (kl == 9 && strncmp(mv, "continent", 9) == 0) {
 			static const char *const conts[] = { "AF", "AN", "AS", "EU",
 							     "NA", "OC", "SA" };
@@ -1013,10 +1018,11 @@ static int parse_route(struct conf_ctx *ctx, const config_setting_t *e, struct r
 		} else if (kl == 11 && strncmp(mv, "subdivision", 11) == 0) {
 			r->kind = ROUTE_SUBDIVISION;
 			if (vl < 4 || r->code[2] != '-')
-				return conf_error(ctx, match,
-						  "\"%s\": expected an ISO 3166-2 code like PL-14 or "
-						  "US-CA",
-						  val);
+				return conf_error(
+					ctx, match,
+					"\"%s\": expected an ISO 3166-2 code like PL-14 or "
+					"US-CA",
+					val);
 		} else {
 			return conf_error(ctx, match,
 					  "\"%s\": expected country:, continent:, subdivision: or "
@@ -1044,7 +1050,8 @@ static int parse_check(struct conf_ctx *ctx, const config_setting_t *e, struct c
 	int rc;
 
 	if (!config_setting_is_group(e))
-		return conf_error(ctx, e, "expected a group { name = \"web\"; type = \"https\"; ... }");
+		return conf_error(ctx, e,
+				  "expected a group { name = \"web\"; type = \"https\"; ... }");
 	ck->line = config_setting_source_line(e);
 	ck->interval = 5.0;
 	ck->timeout = 2.0;
@@ -1098,7 +1105,8 @@ static int parse_check(struct conf_ctx *ctx, const config_setting_t *e, struct c
 			}
 		} else if (strcmp(name, "expect_status") == 0) {
 			if (!config_setting_is_array(k) && !config_setting_is_list(k))
-				return conf_error(ctx, k, "expected a list of status codes [ 200, 204 ]");
+				return conf_error(ctx, k,
+						  "expected a list of status codes [ 200, 204 ]");
 			int n = config_setting_length(k);
 			if (n == 0)
 				return conf_error(ctx, k, "empty list");
@@ -1108,7 +1116,8 @@ static int parse_check(struct conf_ctx *ctx, const config_setting_t *e, struct c
 				return conf_nomem(ctx);
 			ck->nexpect_status = 0;
 			for (int i = 0; i < n; i++) {
-				rc = get_int(ctx, config_setting_get_elem(k, (unsigned)i), 100, 599, &v);
+				rc = get_int(ctx, config_setting_get_elem(k, (unsigned)i), 100, 599,
+					     &v);
 				if (rc)
 					return rc;
 				ck->expect_status[ck->nexpect_status++] = (unsigned)v;
@@ -1124,16 +1133,19 @@ static int parse_check(struct conf_ctx *ctx, const config_setting_t *e, struct c
 			if (!ck->headers)
 				return conf_nomem(ctx);
 			for (int i = 0; i < n; i++) {
-				const config_setting_t *he = config_setting_get_elem(k, (unsigned)i);
+				const config_setting_t *he =
+					config_setting_get_elem(k, (unsigned)i);
 				char *hv = NULL;
 				rc = dup_string(ctx, he, 1024, &hv);
 				if (rc)
 					return rc;
 				ck->headers[ck->nheaders++] = hv;
 				if (!strchr(hv, ':') || strchr(hv, '\n') || strchr(hv, '\r'))
-					return conf_error(ctx, he, "\"%s\": expected \"Name: value\"", hv);
+					return conf_error(ctx, he,
+							  "\"%s\": expected \"Name: value\"", hv);
 			}
-		} else if (strcmp(name, "follow_redirects") == 0 || strcmp(name, "tls_verify") == 0) {
+		} else if (strcmp(name, "follow_redirects") == 0 ||
+			   strcmp(name, "tls_verify") == 0) {
 			if (config_setting_type(k) != CONFIG_TYPE_BOOL)
 				return conf_error(ctx, k, "expected true or false");
 			if (name[0] == 'f')
@@ -1164,31 +1176,35 @@ static int parse_check(struct conf_ctx *ctx, const config_setting_t *e, struct c
 				static const struct {
 					const char *n;
 					uint16_t t;
-				} types[] = { { "A", 1 },   { "NS", 2 },   { "CNAME", 5 }, { "SOA", 6 },
-					      { "MX", 15 }, { "TXT", 16 }, { "AAAA", 28 }, { "SRV", 33 } };
+				} types[] = { { "A", 1 },     { "NS", 2 },  { "CNAME", 5 },
+					      { "SOA", 6 },   { "MX", 15 }, { "TXT", 16 },
+					      { "AAAA", 28 }, { "SRV", 33 } };
 				ck->qtype = 0;
 				for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 					if (strcasecmp(tv, types[i].n) == 0)
 						ck->qtype = types[i].t;
 				if (!ck->qtype)
-					rc = conf_error(ctx, k,
-							"\"%s\": A, AAAA, NS, CNAME, SOA, MX, TXT or SRV",
-							tv);
+					rc = conf_error(
+						ctx, k,
+						"\"%s\": A, AAAA, NS, CNAME, SOA, MX, TXT or SRV",
+						tv);
 			}
 		} else if (strcmp(name, "expect_rcode") == 0) {
 			const char *tv = NULL;
 			rc = get_string(ctx, k, &tv);
 			if (!rc) {
-				static const char *const rcodes[] = { "NOERROR", "FORMERR", "SERVFAIL",
-								      "NXDOMAIN", "NOTIMP", "REFUSED" };
+				static const char *const rcodes[] = { "NOERROR",  "FORMERR",
+								      "SERVFAIL", "NXDOMAIN",
+								      "NOTIMP",   "REFUSED" };
 				ck->expect_rcode = -1;
 				for (int i = 0; i < 6; i++)
 					if (strcasecmp(tv, rcodes[i]) == 0)
 						ck->expect_rcode = i;
 				if (ck->expect_rcode < 0)
-					rc = conf_error(ctx, k,
-							"\"%s\": NOERROR, NXDOMAIN, SERVFAIL, REFUSED...",
-							tv);
+					rc = conf_error(
+						ctx, k,
+						"\"%s\": NOERROR, NXDOMAIN, SERVFAIL, REFUSED...",
+						tv);
 			}
 		} else if (strcmp(name, "expect_answer") == 0) {
 			rc = dup_string(ctx, k, 1024, &ck->expect_answer);
@@ -1201,7 +1217,8 @@ static int parse_check(struct conf_ctx *ctx, const config_setting_t *e, struct c
 	if (!ck->name)
 		return conf_error(ctx, e, "a check needs a name");
 	if (!type)
-		return conf_error(ctx, e, "check %s needs a type (http, https, tcp, dns)", ck->name);
+		return conf_error(ctx, e, "check %s needs a type (http, https, tcp, dns)",
+				  ck->name);
 	const char *tv = NULL;
 	rc = get_string(ctx, type, &tv);
 	if (rc)
@@ -1241,7 +1258,8 @@ static int parse_checks(struct conf_ctx *ctx, const config_setting_t *s)
 {
 	struct conf *c = ctx->c;
 	if (!config_setting_is_list(s))
-		return conf_error(ctx, s, "expected a list ( { name = \"web\"; type = \"http\"; } )");
+		return conf_error(ctx, s,
+				  "expected a list ( { name = \"web\"; type = \"http\"; } )");
 	int n = config_setting_length(s);
 	if (n > CONF_MAX_CHECKS)
 		return conf_error(ctx, s, "at most %d checks", CONF_MAX_CHECKS);
@@ -1256,7 +1274,8 @@ static int parse_checks(struct conf_ctx *ctx, const config_setting_t *s)
 			return rc;
 		for (size_t j = 0; j + 1 < c->nchecks; j++)
 			if (strcmp(c->checks[j].name, ck->name) == 0)
-				return conf_error(ctx, e, "check \"%s\" is already defined at line %d",
+				return conf_error(ctx, e,
+						  "check \"%s\" is already defined at line %d",
 						  ck->name, c->checks[j].line);
 	}
 	return GSLB_OK;
@@ -1321,7 +1340,8 @@ static int parse_member(struct conf_ctx *ctx, const config_setting_t *e, struct 
 				if (rc)
 					return rc;
 			} else {
-				return conf_error(ctx, k, "unknown setting (address, weight, target)");
+				return conf_error(ctx, k,
+						  "unknown setting (address, weight, target)");
 			}
 		}
 		if (!addr)
@@ -1356,7 +1376,8 @@ static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_se
 	const config_setting_t *region = NULL, *members = NULL, *cname = NULL;
 	int rc;
 	if (!config_setting_is_group(e))
-		return conf_error(ctx, e, "expected a group { region = \"...\"; members = [ ... ]; }");
+		return conf_error(ctx, e,
+				  "expected a group { region = \"...\"; members = [ ... ]; }");
 	p->line = config_setting_source_line(e);
 	p->min_up = 1;
 	p->check_idx = -1;
@@ -1385,8 +1406,8 @@ static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_se
 				return conf_error(ctx, k,
 						  "a count (1, 2, ...) or a fraction below 1");
 		} else {
-			return conf_error(ctx, k,
-					  "unknown setting (region, members, cname, check, min_up)");
+			return conf_error(
+				ctx, k, "unknown setting (region, members, cname, check, min_up)");
 		}
 	}
 	if (!region)
@@ -1431,8 +1452,8 @@ static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_se
 			return rc;
 		for (size_t j = 0; j + 1 < p->nmembers; j++)
 			if (p->members[j].family == mb->family &&
-			    (mb->family ? memcmp(p->members[j].addr, mb->addr, 16) == 0
-					: strcasecmp(p->members[j].hostname, mb->hostname) == 0))
+			    (mb->family ? memcmp(p->members[j].addr, mb->addr, 16) == 0 :
+					  strcasecmp(p->members[j].hostname, mb->hostname) == 0))
 				return conf_error(ctx, me, "member %s is listed twice", mb->text);
 		if (mb->family == AF_INET)
 			p->n4++;
@@ -1472,7 +1493,8 @@ static int parse_fallback(struct conf_ctx *ctx, const config_setting_t *k, struc
 		if (rc)
 			return rc;
 		if (mb->family == 0)
-			return conf_error(ctx, me, "fallback members are addresses, not host names");
+			return conf_error(ctx, me,
+					  "fallback members are addresses, not host names");
 		if (mb->family == AF_INET)
 			p->n4++;
 		else
@@ -1483,8 +1505,8 @@ static int parse_fallback(struct conf_ctx *ctx, const config_setting_t *k, struc
 
 /* ---- HTTP redirect listener ------------------------------------------- */
 
-static int parse_cidr_list(struct conf_ctx *ctx, const config_setting_t *s,
-			   struct conf_cidr **out, size_t *nout)
+static int parse_cidr_list(struct conf_ctx *ctx, const config_setting_t *s, struct conf_cidr **out,
+			   size_t *nout)
 {
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
 		return conf_error(ctx, s, "expected a list of networks [ \"127.0.0.1/32\" ]");
@@ -1591,7 +1613,8 @@ static int parse_listen_http(struct conf_ctx *ctx, const config_setting_t *s)
 	if (config_setting_type(s) == CONFIG_TYPE_STRING && config_setting_get_string(s)[0] == 0)
 		return GSLB_OK;
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
-		return conf_error(ctx, s, "expected a list of addresses or { address; tls; } groups");
+		return conf_error(ctx, s,
+				  "expected a list of addresses or { address; tls; } groups");
 	int n = config_setting_length(s);
 	c->http = calloc(n ? (size_t)n : 1, sizeof(*c->http));
 	if (!c->http)
@@ -1626,7 +1649,8 @@ static int parse_listen_http(struct conf_ctx *ctx, const config_setting_t *s)
 		if (!h->l.text)
 			return conf_nomem(ctx);
 		if (conf_parse_hostport(v, h->certs ? 443 : 80, &h->l.addr, &h->l.addr_len))
-			return conf_error(ctx, addr, "\"%s\" is not an address (\"127.0.0.1:8080\")", v);
+			return conf_error(ctx, addr,
+					  "\"%s\" is not an address (\"127.0.0.1:8080\")", v);
 	}
 	return GSLB_OK;
 }
@@ -1663,9 +1687,10 @@ static int parse_http(struct conf_ctx *ctx, const config_setting_t *s)
 		} else if (strcmp(name, "request_timeout") == 0) {
 			rc = get_double(ctx, k, 0.0, 3600, &c->http_request_timeout);
 		} else {
-			rc = conf_error(ctx, k,
-					"unknown setting (explain_from, access_log, max_connections, "
-					"max_per_ip, header_limit, request_timeout)");
+			rc = conf_error(
+				ctx, k,
+				"unknown setting (explain_from, access_log, max_connections, "
+				"max_per_ip, header_limit, request_timeout)");
 		}
 		if (rc)
 			return rc;
@@ -1782,7 +1807,8 @@ static int parse_service(struct conf_ctx *ctx, const config_setting_t *e, struct
 				svc->when_all_down = ALL_DOWN_FALLBACK;
 			else
 				return conf_error(ctx, k,
-						  "\"%s\": fail-open, nodata, servfail or fallback", wv);
+						  "\"%s\": fail-open, nodata, servfail or fallback",
+						  wv);
 			wad = k;
 		} else if (strcmp(kn, "fallback") == 0) {
 			fallback = k;
@@ -1797,9 +1823,11 @@ static int parse_service(struct conf_ctx *ctx, const config_setting_t *e, struct
 		} else if (strcmp(kn, "default") == 0) {
 			dflt = k;
 		} else if (name_in(kn, conf_reserved_service,
-				   sizeof(conf_reserved_service) / sizeof(conf_reserved_service[0]))) {
-			log_debug("service setting not used by this version, ignored key=%s line=%d",
-				  kn, config_setting_source_line(k));
+				   sizeof(conf_reserved_service) /
+					   sizeof(conf_reserved_service[0]))) {
+			log_debug(
+				"service setting not used by this version, ignored key=%s line=%d",
+				kn, config_setting_source_line(k));
 		} else {
 			return conf_error(ctx, k,
 					  "unknown setting (name, ttl, answers, limit, route, "
@@ -1867,10 +1895,12 @@ static int parse_service(struct conf_ctx *ctx, const config_setting_t *e, struct
 			return rc;
 	}
 	if (svc->when_all_down == ALL_DOWN_FALLBACK && !fallback)
-		return conf_error(ctx, wad, "when_all_down = \"fallback\" needs fallback = [ "
+		return conf_error(ctx, wad,
+				  "when_all_down = \"fallback\" needs fallback = [ "
 				  "addresses ] or fallback = \"cname.target.\"");
 	if (fallback && svc->when_all_down != ALL_DOWN_FALLBACK)
-		return conf_error(ctx, fallback, "fallback is only used with when_all_down = "
+		return conf_error(ctx, fallback,
+				  "fallback is only used with when_all_down = "
 				  "\"fallback\"");
 	if (svc->ttl_min > svc->ttl)
 		svc->ttl_min = svc->ttl;
@@ -1881,7 +1911,8 @@ static int parse_services(struct conf_ctx *ctx, const config_setting_t *s)
 {
 	struct conf *c = ctx->c;
 	if (!config_setting_is_list(s))
-		return conf_error(ctx, s, "expected a list ( { name = \"www.example.com\"; ... } )");
+		return conf_error(ctx, s,
+				  "expected a list ( { name = \"www.example.com\"; ... } )");
 	int n = config_setting_length(s);
 	c->services = calloc(n ? (size_t)n : 1, sizeof(*c->services));
 	if (!c->services)
@@ -1901,7 +1932,8 @@ static int parse_services(struct conf_ctx *ctx, const config_setting_t *s)
 		for (size_t j = 0; j + 1 < c->nservices; j++)
 			if (c->services[j].lname_len == svc->lname_len &&
 			    memcmp(c->services[j].lname, svc->lname, svc->lname_len) == 0)
-				return conf_error(ctx, e, "service %s is already defined at line %d",
+				return conf_error(ctx, e,
+						  "service %s is already defined at line %d",
 						  svc->name, c->services[j].line);
 	}
 	return GSLB_OK;
@@ -1982,8 +2014,9 @@ static int parse_resolvers(struct conf_ctx *ctx, const config_setting_t *s)
 			inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
 			port = ntohs(s4->sin_port);
 		}
-		int w = snprintf(csv + used, sizeof(csv) - used, ss.ss_family == AF_INET6 ?
-				 "%s[%s]:%u" : "%s%s:%u", used ? "," : "", host, port);
+		int w = snprintf(csv + used, sizeof(csv) - used,
+				 ss.ss_family == AF_INET6 ? "%s[%s]:%u" : "%s%s:%u",
+				 used ? "," : "", host, port);
 		if (w < 0 || (size_t)w >= sizeof(csv) - used)
 			return conf_error(ctx, s, "too many resolvers");
 		used += (size_t)w;
@@ -2013,8 +2046,9 @@ static int parse_log(struct conf_ctx *ctx, const config_setting_t *s)
 		if (strcmp(name, "level") == 0) {
 			rc = get_string(ctx, e, &v);
 			if (!rc && log_level_parse(v, &lc->level) != GSLB_OK)
-				rc = conf_error(ctx, e,
-						"unknown level \"%s\" (error, warning, info, debug)", v);
+				rc = conf_error(
+					ctx, e,
+					"unknown level \"%s\" (error, warning, info, debug)", v);
 		} else if (strcmp(name, "syslog") == 0) {
 			rc = GSLB_OK;
 			if (config_setting_type(e) != CONFIG_TYPE_BOOL)
@@ -2025,9 +2059,10 @@ static int parse_log(struct conf_ctx *ctx, const config_setting_t *s)
 		} else if (strcmp(name, "facility") == 0) {
 			rc = get_string(ctx, e, &v);
 			if (!rc && log_facility_parse(v, &lc->facility) != GSLB_OK)
-				rc = conf_error(ctx, e,
-						"unknown facility \"%s\" (daemon, user, local0..local7)",
-						v);
+				rc = conf_error(
+					ctx, e,
+					"unknown facility \"%s\" (daemon, user, local0..local7)",
+					v);
 		} else {
 			rc = conf_error(ctx, e, "unknown setting");
 		}

@@ -48,8 +48,7 @@ const char *decide_state_name(enum decide_state s)
 	return "?";
 }
 
-static const struct service *svc_get(const struct snapshot *snap, const uint8_t *name,
-				    size_t len)
+static const struct service *svc_get(const struct snapshot *snap, const uint8_t *name, size_t len)
 {
 	uint32_t h = dname_hash(name, len);
 	for (size_t i = h & snap->svc_mask;; i = (i + 1) & snap->svc_mask) {
@@ -258,8 +257,8 @@ static uint8_t compute_scope(const struct snapshot *snap, const struct decision 
 	return (uint8_t)s;
 }
 
-void decide(const struct snapshot *snap, const struct service *svc, int family,
-	    const uint8_t *addr, uint8_t prefix, struct decision *d)
+void decide(const struct snapshot *snap, const struct service *svc, int family, const uint8_t *addr,
+	    uint8_t prefix, struct decision *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->svc = svc;
@@ -350,7 +349,8 @@ choose:;
 				const struct pool *p = &svc->pools[svc->pool_of_region[st->region]];
 				const struct hpool *hp =
 					h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
-				if (hp && (hp->admin == ADMIN_DRAIN || hp->admin == ADMIN_FORCE_DOWN))
+				if (hp &&
+				    (hp->admin == ADMIN_DRAIN || hp->admin == ADMIN_FORCE_DOWN))
 					continue;
 				st->state = REGION_TAKEN;
 				d->region = st->region;

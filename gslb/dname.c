@@ -5,10 +5,7 @@
 #include <ctype.h>
 #include <stdio.h>
 
-static inline uint8_t lc(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-}
+static inline uint8_t lc(uint8_t c) { return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c; }
 
 size_t dname_parse(struct wire *w, uint8_t out[DNAME_MAXLEN])
 {
@@ -179,11 +176,11 @@ size_t dname_to_str(const uint8_t *name, char *out, size_t cap)
 {
 	size_t o = 0;
 	size_t p = 0;
-#define PUT(ch)                                                                \
-	do {                                                                   \
-		if (o + 1 < cap)                                               \
-			out[o] = (char)(ch);                                   \
-		o++;                                                           \
+#define PUT(ch)                              \
+	do {                                 \
+		if (o + 1 < cap)             \
+			out[o] = (char)(ch); \
+		o++;                         \
 	} while (0)
 	if (name[0] == 0)
 		PUT('.');
@@ -191,8 +188,8 @@ size_t dname_to_str(const uint8_t *name, char *out, size_t cap)
 		uint8_t l = name[p++];
 		for (uint8_t i = 0; i < l; i++) {
 			uint8_t c = name[p++];
-			if (c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' ||
-			    c == ';' || c == '@' || c == '$') {
+			if (c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' ||
+			    c == '@' || c == '$') {
 				PUT('\\');
 				PUT(c);
 			} else if (c <= 0x20 || c >= 0x7f) {

@@ -41,7 +41,10 @@ enum {
 	T_ANY = 255,
 };
 
-enum { C_IN = 1, C_CH = 3 };
+enum {
+	C_IN = 1,
+	C_CH = 3
+};
 
 enum {
 	RCODE_NOERROR = 0,
@@ -61,7 +64,10 @@ enum {
 	F_CD = 0x0010,
 };
 
-enum { EDNS_NSID = 3, EDNS_ECS = 8 };
+enum {
+	EDNS_NSID = 3,
+	EDNS_ECS = 8
+};
 
 #define COMP_MAX 64
 #define CHAIN_MAX 12
@@ -96,9 +102,9 @@ struct ctx {
 
 	const struct service *svc; /* the service answered, for counters */
 	int region;
-	int slot;     /* metrics slot of the pool answered */
+	int slot;                /* metrics slot of the pool answered */
 	const uint8_t *rrl_name; /* the wildcard owner an answer came from */
-	int all_down; /* when_all_down was applied */
+	int all_down;            /* when_all_down was applied */
 	uint32_t rng;
 
 	uint16_t comp[COMP_MAX]; /* packet offsets of names already written */
@@ -113,7 +119,11 @@ struct ctx {
 	unsigned naddl;
 };
 
-enum { SEC_AN = 0, SEC_NS = 1, SEC_AR = 2 };
+enum {
+	SEC_AN = 0,
+	SEC_NS = 1,
+	SEC_AR = 2
+};
 
 /* Save point for rolling back a partly written RRset. */
 struct mark {
@@ -136,10 +146,7 @@ static void mark_restore(struct ctx *c, const struct mark *m)
 	memcpy(c->counts, m->counts, sizeof(c->counts));
 }
 
-static inline uint8_t lc(uint8_t ch)
-{
-	return (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch;
-}
+static inline uint8_t lc(uint8_t ch) { return (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch; }
 
 /* Does the (possibly compressed) name at off in our own output equal name?
  * Our output only holds names we wrote, with backward pointers only. */
@@ -458,8 +465,7 @@ struct cand {
 };
 
 static int put_members(struct ctx *c, const uint8_t *owner, const struct pool *p,
-		       const struct hpool *hp, int all, int family, unsigned answers,
-		       uint32_t ttl)
+		       const struct hpool *hp, int all, int family, unsigned answers, uint32_t ttl)
 {
 	struct cand cand[PICK_MAX];
 	unsigned n = 0;
@@ -470,8 +476,8 @@ static int put_members(struct ctx *c, const uint8_t *owner, const struct pool *p
 			const struct hmember *m = &hp->members[i];
 			/* Failing open answers members the probes call down, never
 			 * what an admin drained or forced down. */
-			int ok = m->usable || (all && m->admin != ADMIN_DRAIN &&
-					       m->admin != ADMIN_FORCE_DOWN);
+			int ok = m->usable ||
+				 (all && m->admin != ADMIN_DRAIN && m->admin != ADMIN_FORCE_DOWN);
 			if (m->family != family || !ok)
 				continue;
 			cand[n].addr = m->addr;
@@ -534,7 +540,10 @@ static int put_members(struct ctx *c, const uint8_t *owner, const struct pool *p
 	return (int)k;
 }
 
-enum { SVC_DONE, SVC_FOLLOW };
+enum {
+	SVC_DONE,
+	SVC_FOLLOW
+};
 
 /* Answer at a service name. Returns SVC_FOLLOW with name/len replaced by
  * a CNAME target that is to be resolved further. */
@@ -680,8 +689,8 @@ static void answer_in(struct ctx *c)
 			additional_for(c, rs);
 			return;
 		}
-		const struct zone_rrset *cn = (n->flags & ZONE_NODE_CNAME) ? zone_rrset(n, T_CNAME)
-									  : NULL;
+		const struct zone_rrset *cn =
+			(n->flags & ZONE_NODE_CNAME) ? zone_rrset(n, T_CNAME) : NULL;
 		if (!cn) {
 			put_soa_authority(c, z);
 			return;
@@ -996,7 +1005,8 @@ size_t dns_process(const struct snapshot *snap, const struct dns_request *req,
 		goto reply;
 	}
 	if (c.edns && req->transport == DNS_UDP) {
-		size_t lim = c.udp_size < snap->conf->edns_size ? c.udp_size : snap->conf->edns_size;
+		size_t lim =
+			c.udp_size < snap->conf->edns_size ? c.udp_size : snap->conf->edns_size;
 		if (lim < DNS_MIN_UDP)
 			lim = DNS_MIN_UDP;
 		c.limit = lim < req->resp_cap ? lim : req->resp_cap;

@@ -60,9 +60,10 @@ static json_t *location_json(const struct decision *d, const struct snapshot *sn
 {
 	const struct geo_result *g = &d->geo;
 	json_t *o = json_object();
-	json_object_set_new(o, "database", snap->geo && geo_db_path(snap->geo)[0]
-						   ? json_string(geo_db_path(snap->geo))
-						   : json_null());
+	json_object_set_new(o, "database",
+			    snap->geo && geo_db_path(snap->geo)[0] ?
+				    json_string(geo_db_path(snap->geo)) :
+				    json_null());
 	json_object_set_new(o, "found", json_boolean(g->db_found));
 	json_object_set_new(o, "network", g->network[0] ? json_string(g->network) : json_null());
 	json_object_set_new(o, "country", g->country[0] ? json_string(g->country) : json_null());
@@ -160,8 +161,8 @@ static json_t *answer_json(const struct decision *d)
 	return a;
 }
 
-int explain_json(const struct snapshot *snap, const char *address, const char *name,
-		 json_t **out, char *err, size_t errlen)
+int explain_json(const struct snapshot *snap, const char *address, const char *name, json_t **out,
+		 char *err, size_t errlen)
 {
 	int family;
 	uint8_t addr[16], prefix;
@@ -191,10 +192,11 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 	const struct service *svc = z ? decide_find_service(snap, lname, len) : NULL;
 	if (!svc) {
 		json_object_set_new(o, "service", json_null());
-		json_object_set_new(o, "note", json_string(z ? "not a service: answered from the "
-							       "zone file, the same for every client "
-							       "(ECS scope 0)"
-							     : "outside every zone served: REFUSED"));
+		json_object_set_new(o, "note",
+				    json_string(z ? "not a service: answered from the "
+						    "zone file, the same for every client "
+						    "(ECS scope 0)" :
+						    "outside every zone served: REFUSED"));
 		*out = o;
 		return GSLB_OK;
 	}
@@ -247,9 +249,9 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 		json_array_append_new(regions, r);
 	}
 	json_object_set_new(o, "regions", regions);
-	json_object_set_new(o, "chosen", d.region >= 0
-						 ? json_string(snap->conf->regions[d.region].name)
-						 : json_null());
+	json_object_set_new(o, "chosen",
+			    d.region >= 0 ? json_string(snap->conf->regions[d.region].name) :
+					    json_null());
 	json_object_set_new(o, "answer", answer_json(&d));
 	json_object_set_new(o, "ecs_scope", json_integer(d.scope));
 	json_object_set_new(o, "ttl", json_integer(d.ttl));
@@ -289,7 +291,8 @@ void explain_print(const json_t *ex, FILE *out)
 		if (str(loc, "subdivision"))
 			fprintf(out, ", subdivision %s", str(loc, "subdivision"));
 	} else {
-		fprintf(out, "not in the database%s", str(loc, "database") ? "" : " (none configured)");
+		fprintf(out, "not in the database%s",
+			str(loc, "database") ? "" : " (none configured)");
 	}
 	if (json_is_real(json_object_get(loc, "latitude")))
 		fprintf(out, ", coordinates %.4f %.4f (%s)",
@@ -362,7 +365,8 @@ void explain_print(const json_t *ex, FILE *out)
 			}
 		}
 		fprintf(out, " (at most %lld per response)",
-			(long long)json_integer_value(json_object_get(ans, "answers_per_response")));
+			(long long)json_integer_value(
+				json_object_get(ans, "answers_per_response")));
 	}
 	fprintf(out, "\necs scope: /%lld\nttl:       %lld\n",
 		(long long)json_integer_value(json_object_get(ex, "ecs_scope")),

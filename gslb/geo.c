@@ -408,8 +408,8 @@ static void cache_put(const struct geo_db *g, uint32_t offset, const struct geo_
 		return; /* not representable: decoded every time */
 	struct geo_cache_entry *e = cache_slot(g, offset);
 	uint64_t s = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
-	if ((s & 1) || !__atomic_compare_exchange_n(&e->seq, &s, s + 1, 0, __ATOMIC_ACQUIRE,
-						    __ATOMIC_RELAXED))
+	if ((s & 1) ||
+	    !__atomic_compare_exchange_n(&e->seq, &s, s + 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return; /* another thread is writing it */
 	char codes[16];
 	uint64_t w[4];

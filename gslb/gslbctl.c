@@ -41,7 +41,7 @@ struct ctl {
 	char base[320];   /* http://HOST:PORT */
 	int json;
 	long timeout;
-	char auth[600];   /* "Authorization: Bearer ..." or "" */
+	char auth[600]; /* "Authorization: Bearer ..." or "" */
 };
 
 struct ctl_buf {

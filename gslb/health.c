@@ -82,7 +82,8 @@ static const struct service *find_service(const struct conf *c, const char *name
 static int find_region(const struct conf *c, const char *name, size_t len)
 {
 	for (size_t i = 0; i < c->nregions; i++)
-		if (strlen(c->regions[i].name) == len && strncmp(c->regions[i].name, name, len) == 0)
+		if (strlen(c->regions[i].name) == len &&
+		    strncmp(c->regions[i].name, name, len) == 0)
 			return (int)i;
 	return -1;
 }
@@ -102,8 +103,8 @@ static void svc_text(const struct service *svc, char *buf, size_t len)
 		buf[l - 1] = '\0';
 }
 
-int health_parse_target(const struct snapshot *snap, const char *target,
-			struct admin_override *out, char *err, size_t errlen)
+int health_parse_target(const struct snapshot *snap, const char *target, struct admin_override *out,
+			char *err, size_t errlen)
 {
 	const struct conf *c = snap->conf;
 	memset(out, 0, sizeof(*out));
@@ -154,8 +155,8 @@ int health_parse_target(const struct snapshot *snap, const char *target,
 	}
 	int ri = find_region(c, region, rl);
 	if (ri < 0 || svc->pool_of_region[ri] < 0) {
-		snprintf(err, errlen, "service %s has no pool in region \"%.*s\"", svc->name, (int)rl,
-			 region);
+		snprintf(err, errlen, "service %s has no pool in region \"%.*s\"", svc->name,
+			 (int)rl, region);
 		return GSLB_EINVAL;
 	}
 	char st[300];
@@ -179,7 +180,8 @@ int health_parse_target(const struct snapshot *snap, const char *target,
 	int found = 0;
 	for (size_t i = 0; i < p->nmembers && !found; i++) {
 		const struct member *m = &p->members[i];
-		if (m->family && fam == m->family && memcmp(m->addr, a, fam == AF_INET ? 4 : 16) == 0)
+		if (m->family && fam == m->family &&
+		    memcmp(m->addr, a, fam == AF_INET ? 4 : 16) == 0)
 			found = 1;
 		else if (m->hostname && strcasecmp(m->hostname, member) == 0)
 			found = 1;
@@ -300,8 +302,8 @@ static unsigned needed(const struct pool *p, size_t nmembers)
 	return n ? n : 1;
 }
 
-void health_compute(struct health *h, const struct snapshot *snap,
-		    const struct admin_table *admin, const struct health *prev, int64_t now)
+void health_compute(struct health *h, const struct snapshot *snap, const struct admin_table *admin,
+		    const struct health *prev, int64_t now)
 {
 	const struct conf *c = snap->conf;
 	char key[600], st[300], at[INET6_ADDRSTRLEN + 1];
@@ -363,8 +365,9 @@ void health_compute(struct health *h, const struct snapshot *snap,
 					 padm != ADMIN_NONE ? "pool" : "region");
 			} else {
 				hp->up = usable >= need && usable > 0;
-				snprintf(hp->reason, sizeof(hp->reason), "%u of %zu members up, min_up %u",
-					 usable, hp->nmembers, need);
+				snprintf(hp->reason, sizeof(hp->reason),
+					 "%u of %zu members up, min_up %u", usable, hp->nmembers,
+					 need);
 			}
 			const struct hpool *pp =
 				prev && p->gidx < prev->npools ? &prev->pools[p->gidx] : NULL;
@@ -422,8 +425,8 @@ static struct known *known_load(const char *state_dir, size_t *n)
 		memset(&k, 0, sizeof(k));
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
-		if (sscanf(line, "%299s %79s %299s %63s %15s %lld %n", k.service, k.region, k.member,
-			   k.addr, k.state, &k.since, &used) < 6)
+		if (sscanf(line, "%299s %79s %299s %63s %15s %lld %n", k.service, k.region,
+			   k.member, k.addr, k.state, &k.since, &used) < 6)
 			continue;
 		/* One "last known: " prefix, however many restarts it survived. */
 		const char *rs = line + used;
@@ -470,7 +473,8 @@ int health_save(const struct health *h, const struct snapshot *snap, const char 
 				addr_text(m->family, m->addr, at, sizeof(at));
 				fprintf(fp, "%s %s %s %s %s %lld %s\n", st,
 					c->regions[p->region].name, cm->text, at,
-					health_state_name(m->state), (long long)m->since, m->reason);
+					health_state_name(m->state), (long long)m->since,
+					m->reason);
 			}
 		}
 	}
@@ -558,7 +562,8 @@ static const struct hpool *prev_pool(const struct health *prev, const struct sna
 	const struct conf *pc = prev_snap->conf;
 	for (size_t i = 0; i < pc->nservices; i++) {
 		const struct service *ps = &pc->services[i];
-		if (ps->lname_len != svc->lname_len || memcmp(ps->lname, svc->lname, svc->lname_len))
+		if (ps->lname_len != svc->lname_len ||
+		    memcmp(ps->lname, svc->lname, svc->lname_len))
 			continue;
 		for (size_t p = 0; p < ps->npools; p++) {
 			if (strcmp(pc->regions[ps->pools[p].region].name, rname) == 0 &&
@@ -634,25 +639,32 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 					m.member = (uint16_t)mi;
 					m.state = p->check_idx < 0 ? HEALTH_UP : HEALTH_UNKNOWN;
 					snprintf(m.reason, sizeof(m.reason), "%s",
-						 p->check_idx < 0 ? "not checked" : "not probed yet");
+						 p->check_idx < 0 ? "not checked" :
+								    "not probed yet");
 					for (size_t k = 0; pp && k < pp->nmembers; k++) {
 						const struct hmember *o = &pp->members[k];
-						if (o->family == m.family && !memcmp(o->addr, m.addr, 16) &&
-						    p->check_idx >= 0 && pcfg && pcfg->check_idx >= 0)
+						if (o->family == m.family &&
+						    !memcmp(o->addr, m.addr, 16) &&
+						    p->check_idx >= 0 && pcfg &&
+						    pcfg->check_idx >= 0)
 							carry(&m, o);
 					}
 					addr_text(m.family, m.addr, at, sizeof(at));
-					for (size_t k = 0; !pp && p->check_idx >= 0 && k < nknown; k++) {
+					for (size_t k = 0; !pp && p->check_idx >= 0 && k < nknown;
+					     k++) {
 						const struct known *kn = &known[k];
-						if (strcmp(kn->service, st) || strcmp(kn->region, rname) ||
+						if (strcmp(kn->service, st) ||
+						    strcmp(kn->region, rname) ||
 						    strcmp(kn->addr, at))
 							continue;
-						m.state = strcmp(kn->state, "up") == 0	   ? HEALTH_UP
-							  : strcmp(kn->state, "down") == 0 ? HEALTH_DOWN
-											   : HEALTH_UNKNOWN;
+						m.state = strcmp(kn->state, "up") == 0 ?
+								  HEALTH_UP :
+							  strcmp(kn->state, "down") == 0 ?
+								  HEALTH_DOWN :
+								  HEALTH_UNKNOWN;
 						m.since = kn->since;
-						snprintf(m.reason, sizeof(m.reason), "last known: %s",
-							 kn->reason);
+						snprintf(m.reason, sizeof(m.reason),
+							 "last known: %s", kn->reason);
 					}
 					if (push_member(hp, &cap, &m))
 						goto fail;
@@ -663,7 +675,8 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 				for (size_t k = 0; pp && pcfg && k < pp->nmembers; k++) {
 					const struct hmember *o = &pp->members[k];
 					const struct member *ocm = &pcfg->members[o->member];
-					if (!ocm->hostname || strcasecmp(ocm->hostname, cm->hostname))
+					if (!ocm->hostname ||
+					    strcasecmp(ocm->hostname, cm->hostname))
 						continue;
 					struct hmember m = *o;
 					m.member = (uint16_t)mi;
@@ -692,12 +705,13 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 						continue;
 					m.member = (uint16_t)mi;
 					m.weight = cm->weight;
-					m.state = p->check_idx < 0		   ? HEALTH_UP
-						  : strcmp(kn->state, "up") == 0   ? HEALTH_UP
-						  : strcmp(kn->state, "down") == 0 ? HEALTH_DOWN
-										   : HEALTH_UNKNOWN;
+					m.state = p->check_idx < 0               ? HEALTH_UP :
+						  strcmp(kn->state, "up") == 0   ? HEALTH_UP :
+						  strcmp(kn->state, "down") == 0 ? HEALTH_DOWN :
+										   HEALTH_UNKNOWN;
 					m.since = kn->since;
-					snprintf(m.reason, sizeof(m.reason), "last known: %s", kn->reason);
+					snprintf(m.reason, sizeof(m.reason), "last known: %s",
+						 kn->reason);
 					if (push_member(hp, &cap, &m))
 						goto fail;
 				}

@@ -106,7 +106,7 @@ struct http_daemon {
 	char host[INET6_ADDRSTRLEN];
 	uint16_t port;
 	int https;
-	atomic_int running; /* MHD_start_daemon returned: its messages are per client */
+	atomic_int running;       /* MHD_start_daemon returned: its messages are per client */
 	struct metrics_shard *ms; /* this daemon thread's redirect counters, or NULL */
 	struct http_cert *certs;
 	size_t ncerts;
@@ -978,8 +978,11 @@ static void count_answer(struct http_daemon *d, unsigned status, int slot)
 {
 	stat_inc(&d->st.requests);
 	if (d->ms && status >= 301 && status <= 308 && slot >= 0 && slot < METRICS_SLOTS) {
-		int b = status == 301 ? MR_301 : status == 302 ? MR_302 : status == 303 ? MR_303
-			: status == 307 ? MR_307 : MR_308;
+		int b = status == 301 ? MR_301 :
+			status == 302 ? MR_302 :
+			status == 303 ? MR_303 :
+			status == 307 ? MR_307 :
+					MR_308;
 		metrics_add(&d->ms->redirects[slot][b], 1);
 	}
 	switch (status) {

@@ -99,7 +99,7 @@ void metrics_bind(struct metrics *m, struct snapshot *snap)
 
 static unsigned qtype_bucket(uint16_t t)
 {
-	static const uint16_t known[METRICS_QTYPES - 1] = { 1,	2,  5,	6,  12, 15, 16,	 28,
+	static const uint16_t known[METRICS_QTYPES - 1] = { 1,  2,  5,  6,  12, 15,  16, 28,
 							    33, 35, 43, 64, 65, 257, 255 };
 	for (unsigned i = 0; i < METRICS_QTYPES - 1; i++)
 		if (known[i] == t)
@@ -108,8 +108,8 @@ static unsigned qtype_bucket(uint16_t t)
 }
 
 static const char *const qtype_names[METRICS_QTYPES] = {
-	"A", "NS", "CNAME", "SOA", "PTR", "MX",	   "TXT", "AAAA",
-	"SRV", "NAPTR", "DS", "SVCB", "HTTPS", "CAA", "ANY", "other",
+	"A",   "NS",    "CNAME", "SOA",  "PTR",   "MX",  "TXT", "AAAA",
+	"SRV", "NAPTR", "DS",    "SVCB", "HTTPS", "CAA", "ANY", "other",
 };
 
 static const char *const rcode_names[METRICS_RCODES] = {
@@ -156,10 +156,7 @@ void metrics_reload(struct metrics *m, int ok, int64_t when)
 	pthread_mutex_unlock(&m->mu);
 }
 
-static uint64_t ld(const uint64_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
-}
+static uint64_t ld(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 
 /* Label values: backslash, double quote and newline escaped. */
 static void label(FILE *f, const char *v)
@@ -331,8 +328,9 @@ char *metrics_render(struct metrics *m, const struct snapshot *snap, const char 
 			label(f, geo_db_type(snap->geo));
 			fprintf(f, "\"} %llu\n", (unsigned long long)geo_db_build_epoch(snap->geo));
 		}
-		fprintf(f, "# HELP gslb_config_generation Snapshots published since start.\n"
-			   "# TYPE gslb_config_generation gauge\ngslb_config_generation %llu\n",
+		fprintf(f,
+			"# HELP gslb_config_generation Snapshots published since start.\n"
+			"# TYPE gslb_config_generation gauge\ngslb_config_generation %llu\n",
 			(unsigned long long)snap->generation);
 		fputs("# HELP gslb_zone_serial SOA serial of each zone served.\n"
 		      "# TYPE gslb_zone_serial gauge\n",
@@ -354,7 +352,8 @@ char *metrics_render(struct metrics *m, const struct snapshot *snap, const char 
 					fputs("gslb_pool_up{", f);
 					svc_label(f, svc);
 					fprintf(f, ",region=\"%s\"} %d\n",
-						c->regions[svc->pools[p].region].name, hp->up ? 1 : 0);
+						c->regions[svc->pools[p].region].name,
+						hp->up ? 1 : 0);
 				}
 			}
 			fputs("# HELP gslb_pool_last_change_timestamp_seconds When the pool last "
@@ -386,19 +385,25 @@ char *metrics_render(struct metrics *m, const struct snapshot *snap, const char 
 				for (size_t i = 0; i < c->nservices; i++) {
 					const struct service *svc = &c->services[i];
 					for (size_t p = 0; p < svc->npools; p++) {
-						const struct hpool *hp = &h->pools[svc->pools[p].gidx];
+						const struct hpool *hp =
+							&h->pools[svc->pools[p].gidx];
 						for (size_t k = 0; k < hp->nmembers; k++) {
 							const struct hmember *mb = &hp->members[k];
-							inet_ntop(mb->family, mb->addr, at, sizeof(at));
+							inet_ntop(mb->family, mb->addr, at,
+								  sizeof(at));
 							fputs(pass ? "gslb_member_last_change_timestamp_"
-								     "seconds{"
-								   : "gslb_member_up{",
+								     "seconds{" :
+								     "gslb_member_up{",
 							      f);
 							svc_label(f, svc);
-							fprintf(f, ",region=\"%s\",member=\"%s\"} %lld\n",
-								c->regions[svc->pools[p].region].name, at,
-								pass ? (long long)mb->since
-								     : (long long)(mb->usable ? 1 : 0));
+							fprintf(f,
+								",region=\"%s\",member=\"%s\"} %lld\n",
+								c->regions[svc->pools[p].region]
+									.name,
+								at,
+								pass ? (long long)mb->since :
+								       (long long)(mb->usable ? 1 :
+												0));
 						}
 					}
 				}

@@ -737,7 +737,8 @@ char *prober_metrics_text(struct prober *p)
 		uint64_t cum = 0;
 		for (int b = 0; b < PM_BUCKETS; b++) {
 			cum += p->pm[i].buckets[b];
-			fprintf(f, "gslb_probe_duration_seconds_bucket{check=\"%s\",le=\"%g\"} %llu\n",
+			fprintf(f,
+				"gslb_probe_duration_seconds_bucket{check=\"%s\",le=\"%g\"} %llu\n",
 				p->pm[i].check, pm_bounds[b], (unsigned long long)cum);
 		}
 		fprintf(f,

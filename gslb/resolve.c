@@ -43,8 +43,7 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
 	r->sock_cb(r->sock_arg, (int)fd, readable, writable);
 }
 
-int resolve_new(resolve_sock_fn sock_cb, void *sock_arg, const char *servers,
-		struct resolver **out)
+int resolve_new(resolve_sock_fn sock_cb, void *sock_arg, const char *servers, struct resolver **out)
 {
 	struct ares_options opts;
 	int rc;

@@ -153,7 +153,8 @@ enum rrl_verdict rrl_check(struct rrl *r, const struct rrl_conf *c, const struct
 	if (c->exempt) {
 		memset(full, 0, sizeof(full));
 		if (family == AF_INET)
-			memcpy(full, &((const struct sockaddr_in *)(const void *)peer)->sin_addr, 4);
+			memcpy(full, &((const struct sockaddr_in *)(const void *)peer)->sin_addr,
+			       4);
 		else
 			memcpy(full, &((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr,
 			       16);

@@ -129,7 +129,7 @@ struct worker {
 	struct mmsghdr smsg[UDP_BATCH];
 	struct iovec siov[UDP_BATCH];
 	union pktinfo_buf sctl[UDP_BATCH];
-	uint64_t rng; /* this worker's random stream for weighted picks */
+	uint64_t rng;             /* this worker's random stream for weighted picks */
 	struct metrics_shard *ms; /* this worker's counters */
 };
 
@@ -193,21 +193,21 @@ struct server {
 	int stopping;
 	uint64_t rng; /* the loop thread's random stream (TCP queries) */
 	struct metrics *metrics;
-	struct rrl *rrl; /* shared by the UDP workers; lock-free */
-	uint64_t tcp_per_ip_refused; /* loop thread only */
+	struct rrl *rrl;              /* shared by the UDP workers; lock-free */
+	uint64_t tcp_per_ip_refused;  /* loop thread only */
 	struct metrics_shard *tcp_ms; /* the loop thread's counters (TCP) */
 
 	/* The server's own copy of the config it was started with: listeners
 	 * and TCP limits point into it, so snapshots can come and go. */
 	struct conf *own_conf;
 	char *conf_path;
-	int reload_running; /* one reload at a time, on the thread pool */
-	int reload_pending; /* RELOAD_* bits asked for meanwhile */
+	int reload_running;       /* one reload at a time, on the thread pool */
+	int reload_pending;       /* RELOAD_* bits asked for meanwhile */
 	uv_fs_poll_t geo_poll[3]; /* database, overrides and ACL blocklist files */
 	int geo_poll_init[3];
 
-	struct prober *prober; /* NULL when nothing needs probing or resolving */
-	struct admin *admin;   /* NULL without listen.admin */
+	struct prober *prober;      /* NULL when nothing needs probing or resolving */
+	struct admin *admin;        /* NULL without listen.admin */
 	struct http_listener *http; /* NULL without listen.http */
 	struct admin_hooks admin_hooks;
 
@@ -218,8 +218,8 @@ struct server {
 	int reload_async_init;
 	pthread_mutex_t reload_mu;
 	pthread_cond_t reload_cv;
-	uint64_t reload_asked;   /* tickets handed out */
-	uint64_t reload_started; /* last ticket covered by the running reload */
+	uint64_t reload_asked;    /* tickets handed out */
+	uint64_t reload_started;  /* last ticket covered by the running reload */
 	uint64_t reload_answered; /* tickets with a result */
 	int reload_rc;
 	char reload_err[1024];
@@ -689,7 +689,11 @@ static void worker_send(struct worker *w, int fd, unsigned n)
 	}
 }
 
-enum { ACL_SERVE = 0, ACL_REFUSE = 1, ACL_DROP = 2 };
+enum {
+	ACL_SERVE = 0,
+	ACL_REFUSE = 1,
+	ACL_DROP = 2
+};
 
 /* The query ACL, before any other work: deny and the blocklist win, then
  * an allow list (when given) must match. */
@@ -782,8 +786,8 @@ static void worker_udp(struct worker *w, nfds_t si)
 			int acl = acl_verdict(snap, req.peer);
 			if (acl) {
 				len = acl == ACL_REFUSE ? dns_refuse(&req) : 0;
-				metrics_add(acl == ACL_REFUSE ? &w->ms->acl_refused
-							      : &w->ms->acl_dropped,
+				metrics_add(acl == ACL_REFUSE ? &w->ms->acl_refused :
+								&w->ms->acl_dropped,
 					    1);
 				urcu_memb_read_unlock();
 				if (len == 0)
@@ -793,9 +797,9 @@ static void worker_udp(struct worker *w, nfds_t si)
 				/* info->service points into the snapshot: count inside. */
 				metrics_dns(w->ms, MT_UDP, len, &info);
 				if (len && snap->conf->rrl.rate) {
-					enum rrl_verdict v = rrl_check(srv->rrl, &snap->conf->rrl, req.peer,
-								       resp, len, info.rrl_name, now_s,
-								       rng_next(&w->rng));
+					enum rrl_verdict v = rrl_check(
+						srv->rrl, &snap->conf->rrl, req.peer, resp, len,
+						info.rrl_name, now_s, rng_next(&w->rng));
 					if (v == RRL_DROP) {
 						metrics_add(&w->ms->rrl_dropped, 1);
 						len = 0;
@@ -1807,8 +1811,7 @@ static void reload_done(uv_work_t *req, int status)
 	if (j->kind & RELOAD_FULL) {
 		log_configure(&j->result->conf->log);
 		privs_reload_check(srv->conf, j->result->conf);
-		notify_status("serving generation %llu",
-			      (unsigned long long)j->result->generation);
+		notify_status("serving generation %llu", (unsigned long long)j->result->generation);
 		notify_ready();
 	}
 	free(j);
@@ -1866,8 +1869,7 @@ static void on_reload_async(uv_async_t *h)
 	reload_request(srv, RELOAD_FULL);
 }
 
-static void on_geo_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
-			  const uv_stat_t *curr)
+static void on_geo_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev, const uv_stat_t *curr)
 {
 	struct server *srv = h->data;
 	char path[1024];
@@ -1877,8 +1879,8 @@ static void on_geo_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
 	if (uv_fs_poll_getpath(h, path, &plen) != 0)
 		snprintf(path, sizeof(path), "?");
 	if (status < 0) {
-		log_warn("data file unreadable, keeping the loaded data file=%s error=\"%s\"",
-			 path, uv_strerror(status));
+		log_warn("data file unreadable, keeping the loaded data file=%s error=\"%s\"", path,
+			 uv_strerror(status));
 		return;
 	}
 	log_info("data file changed, reloading file=%s", path);
@@ -1902,8 +1904,7 @@ static void geo_watch(struct server *srv)
 		}
 		uv_fs_poll_stop(&srv->geo_poll[i]);
 		if (paths[i])
-			uv_fs_poll_start(&srv->geo_poll[i], on_geo_change, paths[i],
-					 GEO_POLL_MS);
+			uv_fs_poll_start(&srv->geo_poll[i], on_geo_change, paths[i], GEO_POLL_MS);
 	}
 }
 
@@ -2221,8 +2222,7 @@ int server_run(struct server *srv)
 		geo_watch(srv);
 		log_info("ready workers=%u zones=%zu", srv->ws->n, srv->snap->conf->nzones);
 		notify_ready();
-	}
-	else
+	} else
 		server_stop(srv);
 	uv_run(&srv->loop, UV_RUN_DEFAULT);
 

@@ -87,8 +87,9 @@ static int check_service_zone(const struct snapshot *s, const struct service *sv
 	struct zone_answer za;
 	zone_lookup(z, svc->lname, svc->lname_len, 1, &za);
 	if (za.result == ZONE_DELEGATION) {
-		snprintf(err, errlen, "%s:%d: service %s is below a zone cut in %s (delegated away)",
-			 svc->file, svc->line, svc->name, z->origin_str);
+		snprintf(err, errlen,
+			 "%s:%d: service %s is below a zone cut in %s (delegated away)", svc->file,
+			 svc->line, svc->name, z->origin_str);
 		return GSLB_EINVAL;
 	}
 	if (za.result == ZONE_EXACT && (za.node->flags & ZONE_NODE_CNAME)) {
@@ -146,10 +147,11 @@ static void lint(const struct snapshot *s)
 							shadowed = 0;
 				}
 				if (shadowed)
-					log_warn("route can never match: an earlier rule takes all its "
-						 "clients service=%s match=%s line=%d earlier=%s "
-						 "earlier_line=%d",
-						 svc->name, rt->text, rt->line, e->text, e->line);
+					log_warn(
+						"route can never match: an earlier rule takes all its "
+						"clients service=%s match=%s line=%d earlier=%s "
+						"earlier_line=%d",
+						svc->name, rt->text, rt->line, e->text, e->line);
 			}
 			if ((rt->kind == ROUTE_COUNTRY || rt->kind == ROUTE_CONTINENT ||
 			     rt->kind == ROUTE_SUBDIVISION) &&
@@ -159,9 +161,10 @@ static void lint(const struct snapshot *s)
 					 svc->name, rt->text, rt->line);
 		}
 		if (!svc->dflt && svc->npools > 1)
-			log_debug("service has no default order; unknown locations get config order "
-				  "service=%s",
-				  svc->name);
+			log_debug(
+				"service has no default order; unknown locations get config order "
+				"service=%s",
+				svc->name);
 	}
 }
 

@@ -258,9 +258,10 @@ static int parse_item(const struct snapshot *snap, const char *item, size_t len,
 	while (w < len && !is_blank(item[w]))
 		w++;
 	if (parse_action(item, w, &ch->state, &ch->action, &ch->probe)) {
-		snprintf(err, errlen,
-			 "what-if \"%.*s\": unknown action \"%.*s\" (down, up, drain, force-down, force-up)", (int)len,
-			 item, (int)w, item);
+		snprintf(
+			err, errlen,
+			"what-if \"%.*s\": unknown action \"%.*s\" (down, up, drain, force-down, force-up)",
+			(int)len, item, (int)w, item);
 		return GSLB_EINVAL;
 	}
 	t = w;

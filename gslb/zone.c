@@ -293,8 +293,7 @@ const struct zone_rrset *zone_rrset(const struct zone_node *n, uint16_t type)
 	return NULL;
 }
 
-int zone_rrset_next(const struct zone_rrset *rs, size_t *pos, const uint8_t **rd,
-		    uint16_t *rdlen)
+int zone_rrset_next(const struct zone_rrset *rs, size_t *pos, const uint8_t **rd, uint16_t *rdlen)
 {
 	if (*pos + 2 > rs->rdata_size)
 		return 0;
@@ -323,8 +322,7 @@ static unsigned count_labels(const uint8_t *name)
 }
 
 /* Insert a node into the table; returns the existing one when present. */
-static struct zone_node *table_insert(struct zone *z, const uint8_t *name, size_t len,
-				      int *created)
+static struct zone_node *table_insert(struct zone *z, const uint8_t *name, size_t len, int *created)
 {
 	uint32_t h = dname_hash(name, len);
 	for (size_t i = h & z->table_mask;; i = (i + 1) & z->table_mask) {
@@ -369,8 +367,8 @@ static int build(struct zone *z, struct recvec *rv, char *err, size_t errlen)
 		if (w > 0) {
 			struct rec *p = &v[w - 1];
 			if (p->olen == v[i].olen && p->type == v[i].type &&
-			    memcmp(p->owner, v[i].owner, p->olen) == 0 &&
-			    p->rdlen == v[i].rdlen && memcmp(p->rd, v[i].rd, p->rdlen) == 0) {
+			    memcmp(p->owner, v[i].owner, p->olen) == 0 && p->rdlen == v[i].rdlen &&
+			    memcmp(p->rd, v[i].rd, p->rdlen) == 0) {
 				free(v[i].owner);
 				free(v[i].rd);
 				continue;
@@ -448,8 +446,9 @@ static int build(struct zone *z, struct recvec *rv, char *err, size_t errlen)
 			rs->rdata = mem + mpos;
 			for (size_t x = k; x < e; x++) {
 				if (v[x].ttl != rs->ttl) {
-					log_warn("RRset TTLs differ, using the lowest file=%s line=%d",
-						 z->file, v[x].line);
+					log_warn(
+						"RRset TTLs differ, using the lowest file=%s line=%d",
+						z->file, v[x].line);
 					if (v[x].ttl < rs->ttl)
 						rs->ttl = v[x].ttl;
 				}
@@ -571,8 +570,7 @@ out:
 	return rc;
 }
 
-int zone_load(const char *origin, const char *file, struct zone **out, char *err,
-	      size_t errlen)
+int zone_load(const char *origin, const char *file, struct zone **out, char *err, size_t errlen)
 {
 	int rc = GSLB_OK;
 	FILE *fp = NULL;
@@ -696,8 +694,7 @@ not_found:;
 	ans->node = node;
 }
 
-int zoneset_new(struct zone **zones, size_t n, struct zoneset **out, char *err,
-		size_t errlen)
+int zoneset_new(struct zone **zones, size_t n, struct zoneset **out, char *err, size_t errlen)
 {
 	int rc = GSLB_OK;
 	struct zoneset *zs = calloc(1, sizeof(*zs));

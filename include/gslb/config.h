@@ -52,10 +52,10 @@ struct conf {
 
 	struct conf_listen *dns;
 	size_t ndns;
-	unsigned workers; /* resolved: 0 in the file means one per CPU */
-	struct conf_listen *admin; /* listen.admin, NULL = no admin listener */
-	char *admin_token;         /* from admin_token_file: non-loopback control */
-	int admin_require_token;   /* the token even from loopback (shared hosts) */
+	unsigned workers;              /* resolved: 0 in the file means one per CPU */
+	struct conf_listen *admin;     /* listen.admin, NULL = no admin listener */
+	char *admin_token;             /* from admin_token_file: non-loopback control */
+	int admin_require_token;       /* the token even from loopback (shared hosts) */
 	struct conf_http_listen *http; /* listen.http: the redirect listener */
 	size_t nhttp;
 	struct conf_cidr *trusted_proxies; /* peers whose X-Forwarded-For is believed */
@@ -65,9 +65,9 @@ struct conf {
 	size_t nexplain_from;
 	unsigned http_max_connections; /* total */
 	unsigned http_max_per_ip;
-	unsigned http_header_limit;     /* bytes of request head, else 431 */
-	double http_request_timeout;    /* seconds for a whole request */
-	int http_access_log;            /* one info line per request */
+	unsigned http_header_limit;  /* bytes of request head, else 431 */
+	double http_request_timeout; /* seconds for a whole request */
+	int http_access_log;         /* one info line per request */
 
 	struct conf_zone *zones;
 	size_t nzones;
@@ -93,8 +93,8 @@ struct conf {
 	uid_t uid;
 	gid_t gid;
 	struct log_conf log; /* log = { level; syslog; facility; } */
-	char *resolvers; /* "ip:port,[v6]:port" for host-name members, NULL = system */
-	int has_geoip; /* a geoip section was given */
+	char *resolvers;     /* "ip:port,[v6]:port" for host-name members, NULL = system */
+	int has_geoip;       /* a geoip section was given */
 	struct geo_conf geoip;
 
 	struct rrl_conf rrl; /* rrl = { ... }; rate 0 = off */
@@ -104,9 +104,9 @@ struct conf {
 	char *acl_blocklist;       /* file of networks, reloaded on change; NULL = none */
 	int acl_drop;              /* denied queries dropped, not REFUSED */
 
-	double tcp_idle_timeout;  /* seconds */
-	unsigned tcp_max_per_ip;  /* connections from one address, 0 = no limit */
-	double tcp_max_lifetime;  /* seconds a connection may live, 0 = no limit */
+	double tcp_idle_timeout; /* seconds */
+	unsigned tcp_max_per_ip; /* connections from one address, 0 = no limit */
+	double tcp_max_lifetime; /* seconds a connection may live, 0 = no limit */
 	unsigned tcp_max_connections;
 	unsigned tcp_max_queries; /* per connection, 0 = unlimited */
 

@@ -14,20 +14,20 @@
 struct snapshot;
 
 enum decide_rule {
-	RULE_OVERRIDE,  /* an overrides-file line with a region list */
-	RULE_ROUTE,     /* a service route rule */
-	RULE_DISTANCE,  /* great-circle distance from the client */
-	RULE_DEFAULT,   /* the service's default order (unknown location) */
-	RULE_CONFIG,    /* all regions in config order (unknown location) */
+	RULE_OVERRIDE, /* an overrides-file line with a region list */
+	RULE_ROUTE,    /* a service route rule */
+	RULE_DISTANCE, /* great-circle distance from the client */
+	RULE_DEFAULT,  /* the service's default order (unknown location) */
+	RULE_CONFIG,   /* all regions in config order (unknown location) */
 };
 
 enum decide_state {
 	REGION_TAKEN,
-	REGION_SKIP_NO_POOL,  /* the service has no pool in this region */
+	REGION_SKIP_NO_POOL,   /* the service has no pool in this region */
 	REGION_SKIP_NO_FAMILY, /* not used for choice; informative */
-	REGION_SKIP_DOWN,     /* its pool is down (probes or admin) */
-	REGION_NOT_TRIED,     /* after the chosen one */
-	REGION_BEYOND_LIMIT,  /* cut by the service's limit */
+	REGION_SKIP_DOWN,      /* its pool is down (probes or admin) */
+	REGION_NOT_TRIED,      /* after the chosen one */
+	REGION_BEYOND_LIMIT,   /* cut by the service's limit */
 };
 
 struct decide_step {
@@ -48,7 +48,7 @@ struct decision {
 	int family;
 	uint8_t addr[16];
 	uint8_t prefix;
-	int unwrapped_v4; /* the query gave an IPv6 form of an IPv4 address */
+	int unwrapped_v4;     /* the query gave an IPv6 form of an IPv4 address */
 	uint8_t unwrap_shift; /* bits before the embedded IPv4 address */
 
 	struct geo_result geo;
@@ -69,8 +69,8 @@ struct decision {
 
 /* Decide for svc. family/addr/prefix: the client subnet as received (ECS
  * source prefix, or the full source address). */
-void decide(const struct snapshot *snap, const struct service *svc, int family,
-	    const uint8_t *addr, uint8_t prefix, struct decision *d);
+void decide(const struct snapshot *snap, const struct service *svc, int family, const uint8_t *addr,
+	    uint8_t prefix, struct decision *d);
 
 /* Service for a lower-cased owner name, exact first, then the closest
  * wildcard service ("*.parent") above it; NULL when none. */

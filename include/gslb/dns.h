@@ -20,11 +20,11 @@ struct snapshot;
 /* Protocol verdicts of decoding, mapped to rcodes by the renderer. */
 enum dns_decode {
 	DECODE_OK = 0,
-	DECODE_DROP,     /* not worth a reply: too short, or a response */
-	DECODE_FORMERR,  /* malformed */
-	DECODE_NOTIMP,   /* opcode or qtype we do not implement */
-	DECODE_BADVERS,  /* EDNS version > 0 */
-	DECODE_REFUSED,  /* class or name we do not serve */
+	DECODE_DROP,    /* not worth a reply: too short, or a response */
+	DECODE_FORMERR, /* malformed */
+	DECODE_NOTIMP,  /* opcode or qtype we do not implement */
+	DECODE_BADVERS, /* EDNS version > 0 */
+	DECODE_REFUSED, /* class or name we do not serve */
 };
 
 enum dns_transport {
@@ -50,11 +50,11 @@ struct dns_info {
 	uint16_t rcode; /* the full rcode (BADVERS is 16) */
 	uint8_t truncated;
 	uint8_t edns;
-	uint8_t ecs;      /* the query carried a client subnet */
+	uint8_t ecs;         /* the query carried a client subnet */
 	const void *service; /* the service answered, or NULL */
-	int region;       /* the region chosen, or -1 */
-	int slot;         /* metrics slot of the pool answered, -1 = none */
-	uint8_t all_down; /* the service's when_all_down applied */
+	int region;          /* the region chosen, or -1 */
+	int slot;            /* metrics slot of the pool answered, -1 = none */
+	uint8_t all_down;    /* the service's when_all_down applied */
 	/* For rate limiting: the name an answer was made from when it is not the
 	 * question (a zone wildcard "*.x", a wildcard service), else NULL. */
 	const uint8_t *rrl_name;

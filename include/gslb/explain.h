@@ -15,8 +15,8 @@ struct snapshot;
 /* address: "192.0.2.1", "83.0.0.0/24", "2001:db8::/48". On success returns
  * 0 and a new JSON object in *out (the caller json_decref()s it); on bad
  * input returns a negative gslb_err with the reason in err. */
-int explain_json(const struct snapshot *snap, const char *address, const char *name,
-		 json_t **out, char *err, size_t errlen);
+int explain_json(const struct snapshot *snap, const char *address, const char *name, json_t **out,
+		 char *err, size_t errlen);
 
 /* The same content, for people. */
 void explain_print(const json_t *ex, FILE *out);

@@ -34,14 +34,14 @@ struct hmember {
 	int family; /* AF_INET, AF_INET6 */
 	uint8_t addr[16];
 	uint32_t weight;
-	uint16_t member;  /* index of the config entry in pool->members */
-	uint8_t state;    /* enum health_state, from probes; UP when unchecked */
-	uint8_t admin;    /* enum admin_state in force (own, else pool's, else region's) */
-	uint8_t failing;  /* up, but the latest probes failed (TTL drops to ttl_min) */
-	uint8_t usable;   /* answered: state not DOWN (or forced up), not drained or forced down */
-	uint16_t fails;   /* consecutive failures */
-	uint16_t oks;     /* consecutive successes */
-	int64_t since;    /* unix time of the last state change, 0 = never */
+	uint16_t member; /* index of the config entry in pool->members */
+	uint8_t state;   /* enum health_state, from probes; UP when unchecked */
+	uint8_t admin;   /* enum admin_state in force (own, else pool's, else region's) */
+	uint8_t failing; /* up, but the latest probes failed (TTL drops to ttl_min) */
+	uint8_t usable;  /* answered: state not DOWN (or forced up), not drained or forced down */
+	uint16_t fails;  /* consecutive failures */
+	uint16_t oks;    /* consecutive successes */
+	int64_t since;   /* unix time of the last state change, 0 = never */
 	char reason[HEALTH_REASON_MAX]; /* latest probe result */
 };
 
@@ -49,10 +49,10 @@ struct hpool {
 	struct hmember *members;
 	size_t nmembers;
 	unsigned usable4, usable6; /* usable members per family */
-	uint8_t up;      /* usable members >= min_up (admin overrides applied) */
-	uint8_t failing; /* a usable member is failing probes */
-	uint8_t admin;   /* pool's own override, else its region's */
-	int64_t since;   /* last change of `up` */
+	uint8_t up;                /* usable members >= min_up (admin overrides applied) */
+	uint8_t failing;           /* a usable member is failing probes */
+	uint8_t admin;             /* pool's own override, else its region's */
+	int64_t since;             /* last change of `up` */
 	char reason[HEALTH_REASON_MAX];
 };
 
@@ -87,8 +87,8 @@ struct admin_table {
 /* Parse "region:..."/"pool:..."/"member:..." and check it names something
  * in snap. Writes the canonical form to out. Returns 0 or GSLB_EINVAL with a
  * reason in err. */
-int health_parse_target(const struct snapshot *snap, const char *target,
-			struct admin_override *out, char *err, size_t errlen);
+int health_parse_target(const struct snapshot *snap, const char *target, struct admin_override *out,
+			char *err, size_t errlen);
 
 /* Set (state != ADMIN_NONE) or clear an override. Returns 0, or GSLB_ENOENT
  * when clearing something not set. */
@@ -113,8 +113,8 @@ void health_free(struct health *h);
 /* Derive usable, up, failing, counts and admin from the members' states,
  * the pools' min_up and the admin table. Logs pool state changes against
  * prev (may be NULL). */
-void health_compute(struct health *h, const struct snapshot *snap,
-		    const struct admin_table *admin, const struct health *prev, int64_t now);
+void health_compute(struct health *h, const struct snapshot *snap, const struct admin_table *admin,
+		    const struct health *prev, int64_t now);
 
 /* Last-known state in state_dir: "health.state" (probe states and resolved
  * addresses) and "overrides.state" (admin overrides). Written atomically

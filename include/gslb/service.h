@@ -15,7 +15,7 @@ struct region {
 	char *name;
 	double lat, lon;
 	double sin_lat, cos_lat, lon_rad; /* precomputed for distance ordering */
-	char *redirect; /* optional redirect target (HTTP listener) */
+	char *redirect;                   /* optional redirect target (HTTP listener) */
 	int line;
 };
 
@@ -36,17 +36,17 @@ struct check {
 	unsigned fall;   /* consecutive failures to go down */
 	uint16_t port;   /* 0 = the type's default (80, 443, 53); tcp needs one */
 	/* http, https */
-	char *path;          /* default "/" */
-	char *host;          /* Host header and TLS SNI; NULL = the member address */
-	int method_head;     /* HEAD instead of GET */
+	char *path;              /* default "/" */
+	char *host;              /* Host header and TLS SNI; NULL = the member address */
+	int method_head;         /* HEAD instead of GET */
 	unsigned *expect_status; /* default { 200 } */
 	size_t nexpect_status;
-	char *expect_body;   /* substring in the first 64 KiB, NULL = any */
-	char **headers;      /* "Name: value" */
+	char *expect_body; /* substring in the first 64 KiB, NULL = any */
+	char **headers;    /* "Name: value" */
 	size_t nheaders;
 	int follow_redirects;
-	int tls_verify;      /* certificate and host name, default on */
-	char *ca_file;       /* NULL = system CAs */
+	int tls_verify; /* certificate and host name, default on */
+	char *ca_file;  /* NULL = system CAs */
 	/* dns */
 	char *query;         /* name asked, default the service name */
 	uint16_t qtype;      /* default A */
@@ -65,7 +65,7 @@ enum all_down {
 struct member {
 	int family; /* AF_INET or AF_INET6; 0 for a host name */
 	uint8_t addr[16];
-	char *hostname; /* resolved with c-ares when set */
+	char *hostname;  /* resolved with c-ares when set */
 	uint32_t weight; /* >= 1 */
 	char *text;      /* as written in the config */
 	char *target;    /* what a check probes instead, NULL = the member */
@@ -81,7 +81,7 @@ struct pool {
 	double min_up;   /* a count (>= 1) or a fraction (< 1) */
 	struct member *members;
 	size_t nmembers;
-	unsigned n4, n6;  /* members per family */
+	unsigned n4, n6;             /* members per family */
 	uint8_t cname[DNAME_MAXLEN]; /* CNAME target instead of members */
 	uint8_t cname_len;           /* 0 = none */
 	int line;
@@ -107,7 +107,7 @@ struct route {
 };
 
 struct service {
-	char *name; /* presentation form, as configured */
+	char *name;                  /* presentation form, as configured */
 	uint8_t lname[DNAME_MAXLEN]; /* lower-cased wire, "*" label kept for wildcards */
 	uint8_t lname_len;
 	int wildcard;
@@ -125,8 +125,8 @@ struct service {
 	 * by the region name; a region's own `redirect` wins), NULL = no
 	 * redirects for this service (404). */
 	char *redirect_target;
-	unsigned redirect_status;  /* 301, 302 (default), 303, 307, 308 */
-	int redirect_all_methods;  /* redirect every method (307/308), not just GET/HEAD */
+	unsigned redirect_status; /* 301, 302 (default), 303, 307, 308 */
+	int redirect_all_methods; /* redirect every method (307/308), not just GET/HEAD */
 	enum all_down when_all_down;
 	struct pool fallback; /* ALL_DOWN_FALLBACK: members or cname, no region */
 	uint32_t ttl_min;     /* TTL while an answering pool fails probes */

@@ -21,7 +21,7 @@ struct snapshot {
 	struct snapshot_base *base;
 	struct conf *conf;
 	struct zoneset *zones;
-	struct geo_db *geo; /* NULL when no database is configured */
+	struct geo_db *geo;        /* NULL when no database is configured */
 	struct cidrset *acl_block; /* acl.blocklist, reloaded like GeoIP files */
 	/* region indexes of each overrides-file line that lists regions */
 	unsigned **override_regions;
@@ -36,7 +36,7 @@ struct snapshot {
 	struct svc_ent {
 		const uint8_t *name;
 		size_t len;
-	} *svc_ents;
+	} * svc_ents;
 	size_t svc_ent_mask;
 	/* RCU-protected: rcu_dereference(snap->health) inside a read-side
 	 * section. Replaced by the prober; freed with the snapshot. */

@@ -24,10 +24,7 @@ static inline void wire_init(struct wire *w, const uint8_t *buf, size_t len)
 	w->err = 0;
 }
 
-static inline size_t wire_left(const struct wire *w)
-{
-	return w->err ? 0 : w->len - w->pos;
-}
+static inline size_t wire_left(const struct wire *w) { return w->err ? 0 : w->len - w->pos; }
 
 static inline int wire_ok(const struct wire *w) { return !w->err; }
 
@@ -110,10 +107,7 @@ static inline void wbuf_init(struct wbuf *b, uint8_t *buf, size_t cap)
 	b->err = 0;
 }
 
-static inline size_t wbuf_left(const struct wbuf *b)
-{
-	return b->err ? 0 : b->cap - b->pos;
-}
+static inline size_t wbuf_left(const struct wbuf *b) { return b->err ? 0 : b->cap - b->pos; }
 
 static inline void wbuf_put(struct wbuf *b, const void *src, size_t n)
 {
@@ -135,8 +129,7 @@ static inline void wbuf_u16(struct wbuf *b, uint16_t v)
 
 static inline void wbuf_u32(struct wbuf *b, uint32_t v)
 {
-	uint8_t t[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8),
-			 (uint8_t)v };
+	uint8_t t[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
 	wbuf_put(b, t, 4);
 }
 

@@ -59,8 +59,7 @@ struct zone {
 /* Load and validate a zone. origin is presentation text ("example.com").
  * On failure returns a negative gslb_err and writes "file:line: reason" to
  * err. On success *out is owned by the caller (zone_free). */
-int zone_load(const char *origin, const char *file, struct zone **out, char *err,
-	      size_t errlen);
+int zone_load(const char *origin, const char *file, struct zone **out, char *err, size_t errlen);
 void zone_free(struct zone *z);
 
 /* Exact node for a lower-cased wire name, or NULL. */
@@ -71,8 +70,7 @@ const struct zone_rrset *zone_rrset(const struct zone_node *n, uint16_t type);
 
 /* Iterate the RDATA entries of an RRset: *pos starts at 0; returns 1 and
  * sets *rd and *rdlen while entries remain. */
-int zone_rrset_next(const struct zone_rrset *rs, size_t *pos, const uint8_t **rd,
-		    uint16_t *rdlen);
+int zone_rrset_next(const struct zone_rrset *rs, size_t *pos, const uint8_t **rd, uint16_t *rdlen);
 
 enum zone_result {
 	ZONE_EXACT,      /* node is the owner of qname */
@@ -101,8 +99,7 @@ struct zoneset {
 
 /* Takes ownership of zones[0..n) (and frees them on failure too). Rejects
  * duplicate origins. */
-int zoneset_new(struct zone **zones, size_t n, struct zoneset **out, char *err,
-		size_t errlen);
+int zoneset_new(struct zone **zones, size_t n, struct zoneset **out, char *err, size_t errlen);
 void zoneset_free(struct zoneset *zs);
 
 /* Most specific zone containing the lower-cased name, or NULL. */
