@@ -451,14 +451,18 @@ static int parse_host(const char *host, uint8_t lname[DNAME_MAXLEN], size_t *len
 		return GSLB_EINVAL;
 	for (size_t i = 0; i < name_len; i++) {
 		unsigned char ch = (unsigned char)host[i];
-		if (!isalnum(ch) && ch != '-' && ch != '.' && ch != '_')
+		if (!isalnum(ch) && ch != '-' && ch != '.' && ch != '_') {
+			text[0] = '\0'; /* nothing half-copied for the access log */
 			return GSLB_EINVAL;
+		}
 		text[i] = (char)tolower(ch);
 	}
 	text[name_len] = '\0';
 	*len = dname_from_str(text, lname);
-	if (*len == 0)
+	if (*len == 0) {
+		text[0] = '\0';
 		return GSLB_EINVAL; /* empty label, label over 63, name over 255 */
+	}
 	return 0;
 }
 
