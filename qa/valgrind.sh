@@ -1,7 +1,15 @@
 #!/bin/bash
-# Run the cmocka unit tests and the fuzz corpus replay under valgrind
-# (memcheck, full leak check); any error fails. Builds in build-valgrind/, out
-# of tree, with -O1 -g. The system tests under valgrind are still to come.
+# Run `make check-valgrind`: the cmocka unit tests, the fuzz corpus replays
+# and the pytest system tests with every program and every gslbd they start
+# under valgrind memcheck (full leak check; any error or definite/indirect
+# leak fails). Builds in build-valgrind/, out of tree, with -O1 -g.
+#
+#   qa/valgrind.sh [configure arguments...]
+#   VALGRIND_SYSTEM_TESTS="tests/system/test_cases.py ..." qa/valgrind.sh
+#                   only these system tests (CI's subset: .ci/run)
+#   VALGRIND_PYTEST_FLAGS="-x" qa/valgrind.sh     more pytest arguments
+#
+# The valgrind logs stay in build-valgrind/valgrind-logs/ (one per process).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,7 +18,8 @@ jobs=${JOBS:-2}
 
 command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind not installed" >&2; exit 1; }
 if [ -f "$root/config.status" ]; then
-	echo "valgrind.sh: the source tree is configured in-tree; run 'make distclean' first" >&2
+	echo "valgrind.sh: the source tree is configured in-tree; run 'make distclean'" \
+		"there first (this build is out of tree), or run 'make check-valgrind' there" >&2
 	exit 1
 fi
 [ -x "$root/configure" ] || (cd "$root" && ./autogen.sh)
@@ -18,30 +27,14 @@ mkdir -p "$builddir"
 cd "$builddir"
 "$root/configure" CFLAGS="-O1 -g" "$@"
 make -j"$jobs"
-make -j"$jobs" check TESTS= # builds the test programs without running them
 
-vg=(valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible
-	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1
-	--track-origins=yes)
-fail=0
-ran=0
-for t in tests/unit/test_*; do
-	[ -x "$t" ] && [ -f "$t" ] || continue
-	case $t in *.o | *.log | *.trs) continue ;; esac
-	echo "valgrind.sh: $t"
-	ran=$((ran + 1))
-	if ! GSLB_SRCDIR=$root "${vg[@]}" "$t"; then
-		echo "valgrind.sh: FAIL $t" >&2
-		fail=$((fail + 1))
-	fi
-done
-if [ -x tests/fuzz/fuzz_dns_replay ]; then
-	echo "valgrind.sh: tests/fuzz/fuzz_dns_replay"
-	ran=$((ran + 1))
-	if ! GSLB_SRCDIR=$root "${vg[@]}" tests/fuzz/fuzz_dns_replay "$root/tests/fuzz/corpus/dns"; then
-		echo "valgrind.sh: FAIL tests/fuzz/fuzz_dns_replay" >&2
-		fail=$((fail + 1))
-	fi
+args=()
+[ -n "${VALGRIND_SYSTEM_TESTS:-}" ] && args+=("VALGRIND_SYSTEM_TESTS=$VALGRIND_SYSTEM_TESTS")
+[ -n "${VALGRIND_PYTEST_FLAGS:-}" ] && args+=("VALGRIND_PYTEST_FLAGS=$VALGRIND_PYTEST_FLAGS")
+start=$SECONDS
+if ! make check-valgrind "${args[@]}"; then
+	echo "valgrind.sh: make check-valgrind FAILED after $((SECONDS - start))s;" \
+		"logs in $builddir/valgrind-logs" >&2
+	exit 1
 fi
-echo "valgrind: $((ran - fail)) passed, $fail failed"
-[ "$fail" -eq 0 ] && [ "$ran" -gt 0 ]
+echo "valgrind.sh: all passed under valgrind in $((SECONDS - start))s"

@@ -60,7 +60,57 @@ SANITIZER_MARKERS = (
     "ERROR: MemorySanitizer",
 )
 
-START_TIMEOUT = float(os.environ.get("GSLB_TEST_START_TIMEOUT", "20"))
+# `make check-valgrind` sets GSLBD to tests/valgrind-gslbd.sh, which runs the
+# daemon under valgrind memcheck and writes one log per process into
+# GSLB_VALGRIND_LOGDIR (gslbd.PID.*.vg); check_stopped_cleanly() reads it.
+VALGRIND = (os.environ.get("GSLB_VALGRIND", "") not in ("", "0")
+            or os.path.basename(GSLBD).startswith("valgrind-"))
+VALGRIND_LOGDIR = os.environ.get("GSLB_VALGRIND_LOGDIR", "")
+# Deadlines of the helpers (start, stop) are multiplied by SLOW: valgrind
+# runs the daemon 20-50 times slower. Tests may use it for their own waits.
+SLOW = float(os.environ.get("GSLB_TEST_SLOW") or (5 if VALGRIND else 1))
+
+START_TIMEOUT = float(os.environ.get("GSLB_TEST_START_TIMEOUT") or 20 * SLOW)
+
+# What memcheck prints for an error (the first line of each report); the
+# "ERROR SUMMARY" line counts them, leaks of the kinds the wrapper names
+# (definite, indirect) included. A process killed with SIGKILL writes no
+# summary, so its reports are looked for one by one.
+VALGRIND_SUMMARY_RE = re.compile(r"^==\d+== ERROR SUMMARY: (\d+) errors", re.M)
+VALGRIND_REPORT_RE = re.compile(
+    r"^==\d+== (Invalid (read|write|free)|Conditional jump|Use of uninitialised"
+    r"|Syscall param|Mismatched free|Source and destination overlap|Argument .* fishy"
+    r"|.* are (definitely|indirectly) lost in loss record|Process terminating)", re.M)
+
+
+def valgrind_log_problems(text):
+    """None when a valgrind log shows no error, else a short description."""
+    sums = [int(n) for n in VALGRIND_SUMMARY_RE.findall(text)]
+    if sums:
+        return "ERROR SUMMARY: %d errors" % sum(sums) if any(sums) else None
+    m = VALGRIND_REPORT_RE.search(text)
+    return m.group(0) if m else None
+
+
+def valgrind_logs(pid=None):
+    """Paths of the valgrind logs in GSLB_VALGRIND_LOGDIR (of one pid)."""
+    if not VALGRIND_LOGDIR or not os.path.isdir(VALGRIND_LOGDIR):
+        return []
+    want = "gslbd.%d." % pid if pid is not None else "gslbd."
+    return sorted(os.path.join(VALGRIND_LOGDIR, n) for n in os.listdir(VALGRIND_LOGDIR)
+                  if n.startswith(want) and n.endswith(".vg"))
+
+
+def valgrind_problems(pid):
+    """Problems in the valgrind log(s) of process pid, each with the log."""
+    out = []
+    for path in valgrind_logs(pid):
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        what = valgrind_log_problems(text)
+        if what:
+            out.append("valgrind: %s in %s:\n%s" % (what, path, text[-20000:]))
+    return out
 
 
 class ServerError(Exception):
@@ -336,9 +386,11 @@ class Server:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self, timeout=10.0):
-        """SIGTERM, wait; returns the exit code (SIGKILL and None when it
-        did not stop in time)."""
+    def stop(self, timeout=None):
+        """SIGTERM, wait (10 s times SLOW); returns the exit code (SIGKILL
+        and None when it did not stop in time)."""
+        if timeout is None:
+            timeout = 10.0 * SLOW
         if self.proc is None:
             return None
         rc = self.proc.poll()
@@ -458,6 +510,7 @@ class Gslbd(Server):
         if not os.access(GSLBD, os.X_OK):
             raise ServerError("gslbd binary not found at %s (set GSLBD)" % GSLBD)
         self._spawn([GSLBD, "-c", self.config_path])
+        self._pids = getattr(self, "_pids", []) + [self.proc.pid]
         deadline = time.monotonic() + timeout
         while True:
             text = self.stderr_text()
@@ -498,13 +551,21 @@ class Gslbd(Server):
         problems = []
         rc = self.stop()
         if rc is None:
-            problems.append("gslbd did not exit within 10s of SIGTERM (killed)")
+            problems.append("gslbd did not exit within %.0fs of SIGTERM (killed)"
+                            % (10.0 * SLOW))
         elif rc != 0:
             problems.append("gslbd exited with %s after SIGTERM" % rc)
         text = self.stderr_text()
         for marker in SANITIZER_MARKERS:
             if marker in text:
                 problems.append("sanitizer report in gslbd stderr: %r" % marker)
+        if VALGRIND:
+            # every process this object started (a test may restart it)
+            pids = list(getattr(self, "_pids", []))
+            if self.proc is not None and self.proc.pid not in pids:
+                pids.append(self.proc.pid)
+            for pid in pids:
+                problems += valgrind_problems(pid)
         if problems:
             problems.append("stderr tail:\n" + text[-6000:])
         return problems
