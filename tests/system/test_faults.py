@@ -931,14 +931,6 @@ def http_raw(port, host, path):
     return int(data.split(b" ", 2)[1])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug in gslb/http.c parse_host(): it lower-cases the Host into the answer's host "
-    "buffer and returns GSLB_EINVAL at the first bad byte without terminating it, so "
-    "access_log() prints the bytes before it followed by uninitialised stack (the Host of "
-    "an earlier request: 'www faults test' after 'web.example.test' is logged as "
-    "host=www.example.test); valgrind: 'Conditional jump or move depends on uninitialised "
-    "value(s)' in log_msg from access_log (http.c:972), origin: stack allocation in "
-    "http_access (http.c:1013). http.h says host is \"\" when malformed"))
 def test_http_malformed_host_not_logged_with_stale_bytes(gslbd_factory, tmp_path):
     """A Host with a space or a non-ASCII byte is answered 400 and logged
     as host=-, whatever requests came before on the same thread."""

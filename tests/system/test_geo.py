@@ -1219,7 +1219,7 @@ def test_database_reload_during_queries(tmp_path, geo_dbs, geo_factory):
     # the queries really ran through the swap
     assert sum(1 for t, a in p.results if t < t_swap) > 50
     assert sum(1 for t, a in p.results if t > t_switch) > 50
-    assert re.search(r"reloaded what=geoip", srv.stderr_text()), srv.stderr_text()[-2000:]
+    assert re.search(r"reloaded what=data-files", srv.stderr_text()), srv.stderr_text()[-2000:]
 
 
 def test_garbage_database_keeps_old_data(tmp_path, geo_dbs, geo_factory):
