@@ -58,9 +58,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct snapshot *snap;
 static struct health *orig_health;
 static struct health *views[NVIEWS];
-/* GSLB_FUZZ_KNOWN_BUGS=1: leave the host text of 400 answers unchecked, to
- * fuzz on past a reported bug there (docs/fuzzing.md) until it is fixed. */
-static int lax_host;
 
 static void cleanup(void)
 {
@@ -101,10 +98,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (snap)
 		return 0;
 	log_set_level(LOG_LVL_ERR);
-	{
-		const char *e = getenv("GSLB_FUZZ_KNOWN_BUGS");
-		lax_host = e && *e && strcmp(e, "0") != 0;
-	}
 	if (!find_conf(path, sizeof(path))) {
 		fprintf(stderr, HARNESS ": cannot find tests/fuzz/fuzz-http.conf; set GSLB_SRCDIR "
 					"to the source tree or GSLB_FUZZ_HTTP_CONF to the file\n");
@@ -277,13 +270,11 @@ static void check_answer(const struct http_request_info *req, int rc, const stru
 	if (!memchr(a->location, '\0', sizeof(a->location)) ||
 	    !memchr(a->client, '\0', sizeof(a->client)))
 		fuzz_die(HARNESS, "unterminated string in the answer");
-	if (a->status != 400 || !lax_host) {
-		if (!memchr(a->host, '\0', sizeof(a->host)))
-			fuzz_die(HARNESS, "unterminated host text in the answer");
-		/* http.h: host is "" when the Host is missing or malformed */
-		if (a->status == 400 && a->host[0])
-			fuzz_die(HARNESS, "host text left on a 400 answer");
-	}
+	if (!memchr(a->host, '\0', sizeof(a->host)))
+		fuzz_die(HARNESS, "unterminated host text in the answer");
+	/* http.h: host is "" when the Host is missing or malformed */
+	if (a->status == 400 && a->host[0])
+		fuzz_die(HARNESS, "host text left on a 400 answer");
 	switch (a->status) {
 	case 200:
 	case 301:

@@ -14,7 +14,8 @@ corpora are committed, rerun this script after changing it:
 
 (the DNS corpus has its own script, tests/fuzz/make-corpus.py). Inputs that
 libFuzzer found interesting are not kept here: a crash, once fixed, goes to
-tests/fuzz/corpus/NAME-regress/, which make check replays too.
+tests/fuzz/corpus/NAME-regress/ (kept by hand, never rewritten here),
+which make check replays too.
 """
 
 import glob
@@ -75,9 +76,10 @@ def http_corpus():
     c["host-ipv6-literal"] = http(host="[2001:db8::1]:80", path="/", **g)
     c["host-ipv4"] = http(host="192.0.2.1", path="/", **g)
     c["host-bad-port"] = http(host="www.example.com:80a", path="/", **g)
-    # Held back until http_answer() clears the host text of a malformed Host
-    # (docs/fuzzing.md, findings): "www..example.com", "a" * 64 + ".example.com",
-    # "www example.com".
+    c["host-empty-label"] = http(host="www..example.com", path="/", **g)
+    c["host-long-label"] = http(host="a" * 64 + ".example.com", path="/", **g)
+    c["host-space"] = http(host="www example.com", path="/", **g)
+    c["host-bad-byte"] = http(peer="us", method="", host="b\xd2", path="/")
     c["host-missing"] = http(path="/", nulls=("host",), **g)
     c["host-unknown"] = http(host="nowhere.example.org", path="/", **g)
     c["no-redirect-404"] = http(host="plain.example.com", path="/", **g)
