@@ -2402,6 +2402,73 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 	return rc;
 }
 
+/* libconfig 1.5 ends the process (its scanner's fatal error) when an
+ * @include names something that opens but cannot be read, such as a folder.
+ * A config check or a reload must fail cleanly instead, so every @include is
+ * checked first: a readable regular file, at most 10 levels deep. */
+static int check_includes(const char *file, const char *incdir, int depth, char *err, size_t errlen)
+{
+	char line[4096];
+	int lineno = 0, rc = GSLB_OK;
+	struct stat st;
+
+	if (depth > 10) {
+		snprintf(err, errlen, "%s: @include nested more than 10 levels", file);
+		return GSLB_EPARSE;
+	}
+	if (stat(file, &st) != 0)
+		return GSLB_OK; /* libconfig reports a missing file itself */
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", file);
+		return GSLB_EIO;
+	}
+	FILE *fp = fopen(file, "r");
+	if (!fp)
+		return GSLB_OK;
+	while (fgets(line, sizeof(line), fp)) {
+		lineno++;
+		const char *p = line;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, "@include", 8) != 0)
+			continue;
+		p += 8;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != '"')
+			continue; /* libconfig reports the syntax */
+		const char *q = strchr(p + 1, '"');
+		if (!q)
+			continue;
+		char name[1024];
+		size_t n = (size_t)(q - p - 1);
+		if (n == 0 || n >= sizeof(name)) {
+			snprintf(err, errlen, "%s:%d: bad @include file name", file, lineno);
+			rc = GSLB_EPARSE;
+			break;
+		}
+		memcpy(name, p + 1, n);
+		name[n] = '\0';
+		char *inc = path_join(incdir, name);
+		if (!inc) {
+			rc = GSLB_ENOMEM;
+			break;
+		}
+		if (stat(inc, &st) == 0 && !S_ISREG(st.st_mode)) {
+			snprintf(err, errlen, "%s:%d: @include \"%s\" is not a regular file", file,
+				 lineno, name);
+			rc = GSLB_EPARSE;
+		} else if (stat(inc, &st) == 0) {
+			rc = check_includes(inc, incdir, depth + 1, err, errlen);
+		}
+		free(inc);
+		if (rc)
+			break;
+	}
+	fclose(fp);
+	return rc;
+}
+
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 {
 	struct conf_ctx ctx = { .path = path, .err = err, .errlen = errlen };
@@ -2446,6 +2513,9 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 	/* @include "pools/x.conf" is relative to the config file, wherever
 	 * the daemon was started from. */
 	config_set_include_dir(&cfg, confdir);
+	rc = check_includes(path, confdir, 0, err, errlen);
+	if (rc)
+		goto out;
 	errno = 0;
 	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
 		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO) {
