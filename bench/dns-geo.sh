@@ -31,6 +31,10 @@
 # keeps the callgrind files (callgrind_annotate --inclusive=yes FILE) and the
 # script prints gslbd's heaviest functions. Kernel time is not in these counts.
 #
+# COMPACT=1 (the default) runs gslbd with geoip.compact = true: like gdnsd,
+# it merges the database's networks by answer at load and answers from that
+# table; COMPACT=0 measures the exact mode (lookups in the mapped database).
+#
 # Other knobs: QUERIES (distinct queries in the file, default 100000),
 # GSLBD, GDNSD (binaries), SERVER_CPU, CLIENT_CPU, DNSPERF_OPTS, WARMUP, KEEP=1
 # (keep the work directory).
@@ -53,6 +57,11 @@ client_cpu=${CLIENT_CPU:-1}
 # single-threaded server busy. The query file carries its own EDNS and ECS.
 dnsperf_opts=${DNSPERF_OPTS:--T 1 -c 8 -q 200}
 callgrind=${CALLGRIND:-}
+compact=${COMPACT:-1}
+case $compact in
+0) compact_conf=false ;;
+*) compact_conf=true ;;
+esac
 
 db=${1:-${GEO_DB:-}}
 if [ -z "$db" ]; then
@@ -258,7 +267,7 @@ zone_head >"$work/bench.zone"
 directory = "$work";
 listen = { dns = [ "127.0.0.1:0" ]; };
 workers = 1;
-geoip = { database = "$db"; };
+geoip = { database = "$db"; compact = $compact_conf; };
 zones = ( { origin = "$origin"; file = "bench.zone"; } );
 regions = (
 EOF
@@ -410,7 +419,7 @@ EOF
 echo "gslb geo DNS benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)," \
 	"kernel $(uname -r)"
-echo "gslbd: $gslbd ($("$gslbd" --version 2>&1 | head -n1))"
+echo "gslbd: $gslbd ($("$gslbd" --version 2>&1 | head -n1)), geoip.compact = $compact_conf"
 echo "gdnsd: $gdnsd_bin ($("$gdnsd_bin" -V 2>&1 | sed -n 's/^gdnsd version //p' | head -n1))"
 if [ -n "$callgrind" ]; then
 	echo "dnsperf $(dpkg-query -W -f '${Version}' dnsperf 2>/dev/null || echo '?'): one pass" \

@@ -852,8 +852,14 @@ static int parse_geoip(struct conf_ctx *ctx, const config_setting_t *s)
 				if (rc)
 					return rc;
 			}
+		} else if (strcmp(name, "compact") == 0) {
+			if (config_setting_type(k) != CONFIG_TYPE_BOOL)
+				return conf_error(ctx, k, "expected true or false, not %s",
+						  type_name(config_setting_type(k)));
+			c->geoip_compact = config_setting_get_bool(k);
 		} else {
-			return conf_error(ctx, k, "unknown setting (database, overrides, paths)");
+			return conf_error(ctx, k,
+					  "unknown setting (database, overrides, paths, compact)");
 		}
 	}
 	if (!g->database && !g->overrides)

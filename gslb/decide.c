@@ -5,11 +5,14 @@
 #include "gslb/decide.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include <urcu/urcu-memb.h>
 
+#include "gslb/err.h"
 #include "gslb/snapshot.h"
 
 const char *decide_rule_name(enum decide_rule r)
@@ -128,6 +131,23 @@ static int bits_match(const uint8_t *a, const uint8_t *b, unsigned bits)
 	return (a[full] & mask) == (b[full] & mask);
 }
 
+/* Leading bits a and b have in common, at most max. */
+static unsigned common_bits(const uint8_t *a, const uint8_t *b, unsigned max)
+{
+	unsigned n = 0;
+	while (n < max) {
+		uint8_t x = (uint8_t)(a[n / 8] ^ b[n / 8]);
+		if (x == 0) {
+			n = (n / 8 + 1) * 8;
+			continue;
+		}
+		while (!(x & (0x80 >> (n % 8))))
+			n++;
+		break;
+	}
+	return n > max ? max : n;
+}
+
 static int route_matches(const struct route *r, const struct decision *d)
 {
 	switch (r->kind) {
@@ -237,28 +257,57 @@ static void order_config(const struct snapshot *snap, struct decision *d)
 static uint8_t compute_scope(const struct snapshot *snap, const struct decision *d)
 {
 	const struct service *svc = d->svc;
-	if (svc->npools <= 1)
-		return 0; /* one region: the answer does not depend on location */
+	/* One region that every client reaches: the answer does not depend
+	 * on location (snapshot.c, compute_location_free). */
+	if (snap->location_free && snap->location_free[svc - snap->conf->services])
+		return 0;
 	unsigned s = d->geo.scope_prefix;
+	unsigned max = d->family == AF_INET ? 32 : 128;
 	for (size_t i = 0; i < svc->nroutes; i++) {
 		const struct route *r = &svc->routes[i];
 		if (r->kind != ROUTE_NET || r->family != d->family)
 			continue;
-		unsigned common = r->prefix < d->prefix ? r->prefix : d->prefix;
-		if (bits_match(r->addr, d->addr, common) && r->prefix > s)
-			s = r->prefix;
+		unsigned c = common_bits(r->addr, d->addr, max);
+		if (c >= r->prefix || c >= d->prefix) {
+			/* the client's range is inside the rule's net, or holds
+			 * it: the answer may change at the net's edge */
+			if (r->prefix > s)
+				s = r->prefix;
+		} else if (s <= c) {
+			/* the net lies inside the scope's network, away from
+			 * the client: narrow the scope until it leaves the net
+			 * out, at the first bit they differ */
+			s = c + 1;
+		}
 	}
-	unsigned max = d->family == AF_INET ? 32 : 128;
 	if (s > max)
 		s = max;
 	if (d->unwrapped_v4)
 		s += d->unwrap_shift;
-	(void)snap;
 	return (uint8_t)s;
 }
 
 void decide(const struct snapshot *snap, const struct service *svc, int family, const uint8_t *addr,
 	    uint8_t prefix, struct decision *d)
+{
+	decide_ex(snap, svc, family, addr, prefix, 0, d);
+}
+
+/* The location fields of a class's location into res (the lookup filled the
+ * rest: override, prefixes, scope). */
+static void class_location(const struct geo_result *rep, struct geo_result *res)
+{
+	memcpy(res->country, rep->country, sizeof(res->country));
+	memcpy(res->continent, rep->continent, sizeof(res->continent));
+	memcpy(res->subdivision, rep->subdivision, sizeof(res->subdivision));
+	res->has_coords = rep->has_coords;
+	res->lat = rep->lat;
+	res->lon = rep->lon;
+	res->coords_from_centroid = rep->coords_from_centroid;
+}
+
+void decide_ex(const struct snapshot *snap, const struct service *svc, int family,
+	       const uint8_t *addr, uint8_t prefix, unsigned flags, struct decision *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->svc = svc;
@@ -269,8 +318,15 @@ void decide(const struct snapshot *snap, const struct service *svc, int family, 
 	memcpy(d->addr, addr, family == AF_INET ? 4 : 16);
 	unwrap_v4(d);
 
-	if (snap->geo)
+	if (snap->geo && snap->gclass && !(flags & DECIDE_EXACT)) {
+		uint32_t cls;
+		geo_lookup_compact(snap->geo, snap->gclass->table, d->family, d->addr, &d->geo,
+				   &cls);
+		if (cls >= GEO_CLASS_FIRST && cls < snap->gclass->nclasses)
+			class_location(&snap->gclass->rep[cls], &d->geo);
+	} else if (snap->geo) {
 		geo_lookup_flags(snap->geo, d->family, d->addr, &d->geo, GEO_NO_NETWORK);
+	}
 
 	const struct geo_override *ov = d->geo.override;
 	if (ov && ov->nregions > 0) {
@@ -377,4 +433,231 @@ choose:;
 	if (d->all_down)
 		d->ttl = svc->ttl_min; /* the documented TTL of every all-down answer */
 	d->scope = compute_scope(snap, d);
+}
+
+/* ---- geoip.compact: answer classes ---------------------------------------- */
+
+/* What decide() reads of a location, reduced to what can change an answer
+ * under this config: whether there is a record, a location and a country;
+ * the country, continent and subdivision only when a route rule names that
+ * code; and, with coordinates, the order of all regions by distance with
+ * its ties. Two locations with the same key get the same region order for
+ * every service (a service orders its own regions by distance, ties in
+ * pool order, which is the global order filtered), the same route rule,
+ * and so the same answer; the class table keeps one location per key and
+ * decide() uses it for every network of that class. */
+struct class_key {
+	uint8_t flags;
+	char country[3];
+	char continent[3];
+	char subdivision[16];
+	uint8_t order[GSLB_MAX_REGIONS];
+	uint64_t ties; /* bit i: order[i] is as near as order[i - 1] */
+};
+
+#define CK_FOUND 1u
+#define CK_COORDS 2u
+#define CK_COUNTRY 4u
+
+struct class_build {
+	const struct snapshot *snap;
+	struct geo_classes *gc;
+	uint32_t *slots; /* class id per hash slot, 0 = empty */
+	size_t mask;
+	struct class_key *keys; /* by class id */
+	size_t cap;
+	struct {
+		enum route_kind kind;
+		const char *code;
+	} * codes; /* the codes route rules name, once each */
+	size_t ncodes;
+};
+
+/* Is code named by a route rule of this kind in any service? The codes are
+ * gathered once per build (class_codes). */
+static int route_code_used(const struct class_build *b, enum route_kind kind, const char *code)
+{
+	if (!code[0])
+		return 0;
+	for (size_t i = 0; i < b->ncodes; i++)
+		if (b->codes[i].kind == kind && strcmp(b->codes[i].code, code) == 0)
+			return 1;
+	return 0;
+}
+
+static int class_codes(struct class_build *b)
+{
+	const struct conf *c = b->snap->conf;
+	size_t n = 0;
+	for (size_t i = 0; i < c->nservices; i++)
+		n += c->services[i].nroutes;
+	b->codes = calloc(n ? n : 1, sizeof(*b->codes));
+	if (!b->codes)
+		return GSLB_ENOMEM;
+	for (size_t i = 0; i < c->nservices; i++) {
+		const struct service *svc = &c->services[i];
+		for (size_t j = 0; j < svc->nroutes; j++) {
+			const struct route *r = &svc->routes[j];
+			if (r->kind == ROUTE_NET || route_code_used(b, r->kind, r->code))
+				continue;
+			b->codes[b->ncodes].kind = r->kind;
+			b->codes[b->ncodes].code = r->code;
+			b->ncodes++;
+		}
+	}
+	return 0;
+}
+
+static void class_key_of(const struct class_build *b, const struct geo_result *res,
+			 struct class_key *k)
+{
+	const struct snapshot *snap = b->snap;
+	memset(k, 0, sizeof(*k));
+	k->flags = (uint8_t)((res->db_found ? CK_FOUND : 0) | (res->has_coords ? CK_COORDS : 0) |
+			     (res->country[0] ? CK_COUNTRY : 0));
+	if (route_code_used(b, ROUTE_COUNTRY, res->country))
+		memcpy(k->country, res->country, sizeof(k->country));
+	if (route_code_used(b, ROUTE_CONTINENT, res->continent))
+		memcpy(k->continent, res->continent, sizeof(k->continent));
+	if (route_code_used(b, ROUTE_SUBDIVISION, res->subdivision))
+		memcpy(k->subdivision, res->subdivision, sizeof(k->subdivision));
+	if (!res->has_coords)
+		return;
+	/* The very cosines decide() computes, from the same functions. */
+	struct decision d;
+	double cs, cc, cosv[GSLB_MAX_REGIONS];
+	size_t n = snap->conf->nregions;
+	memset(&d, 0, sizeof(d));
+	d.geo = *res;
+	client_trig(&d, &cs, &cc);
+	for (size_t r = 0; r < n; r++) {
+		cosv[r] = region_cos(snap, &d, (unsigned)r, cs, cc);
+		/* insertion by cosine, nearest first, ties in region order */
+		size_t pos = r;
+		while (pos > 0 && cosv[k->order[pos - 1]] < cosv[r]) {
+			k->order[pos] = k->order[pos - 1];
+			pos--;
+		}
+		k->order[pos] = (uint8_t)r;
+	}
+	for (size_t i = 1; i < n; i++)
+		if (cosv[k->order[i]] == cosv[k->order[i - 1]])
+			k->ties |= 1ull << i;
+}
+
+static uint32_t class_hash(const struct class_key *k)
+{
+	const uint8_t *p = (const uint8_t *)k;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < sizeof(*k); i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static int class_grow(struct class_build *b)
+{
+	size_t nmask = b->mask ? b->mask * 2 + 1 : 1023;
+	uint32_t *ns = calloc(nmask + 1, sizeof(*ns));
+	if (!ns)
+		return GSLB_ENOMEM;
+	for (size_t i = 0; b->slots && i <= b->mask; i++) {
+		uint32_t id = b->slots[i];
+		if (!id)
+			continue;
+		size_t j = class_hash(&b->keys[id]) & nmask;
+		while (ns[j])
+			j = (j + 1) & nmask;
+		ns[j] = id;
+	}
+	free(b->slots);
+	b->slots = ns;
+	b->mask = nmask;
+	return 0;
+}
+
+static int class_of(void *arg, const struct geo_result *res, uint32_t *cls)
+{
+	struct class_build *b = arg;
+	struct geo_classes *gc = b->gc;
+	struct class_key k;
+
+	class_key_of(b, res, &k);
+	if ((gc->nclasses + 1) * 2 > b->mask + 1 && class_grow(b))
+		return GSLB_ENOMEM;
+	size_t j = class_hash(&k) & b->mask;
+	while (b->slots[j]) {
+		if (memcmp(&b->keys[b->slots[j]], &k, sizeof(k)) == 0) {
+			*cls = b->slots[j];
+			return 0;
+		}
+		j = (j + 1) & b->mask;
+	}
+	if (gc->nclasses >= b->cap) {
+		size_t ncap = b->cap ? b->cap * 2 : 256;
+		struct class_key *nk = realloc(b->keys, ncap * sizeof(*nk));
+		if (!nk)
+			return GSLB_ENOMEM;
+		b->keys = nk;
+		struct geo_result *nr = realloc(gc->rep, ncap * sizeof(*nr));
+		if (!nr)
+			return GSLB_ENOMEM;
+		gc->rep = nr;
+		b->cap = ncap;
+	}
+	uint32_t id = (uint32_t)gc->nclasses++;
+	b->keys[id] = k;
+	gc->rep[id] = *res;
+	b->slots[j] = id;
+	*cls = id;
+	return 0;
+}
+
+int decide_build_classes(const struct snapshot *snap, struct geo_classes **out, char *err,
+			 size_t errlen)
+{
+	struct class_build b;
+	struct geo_classes *gc = calloc(1, sizeof(*gc));
+	int rc;
+
+	*out = NULL;
+	memset(&b, 0, sizeof(b));
+	if (!gc) {
+		snprintf(err, errlen, "geoip.compact: out of memory");
+		return GSLB_ENOMEM;
+	}
+	b.snap = snap;
+	b.gc = gc;
+	/* ids 0 and 1 are the table's own (no record, ask the database) */
+	gc->nclasses = GEO_CLASS_FIRST;
+	b.cap = 256;
+	b.keys = calloc(b.cap, sizeof(*b.keys));
+	gc->rep = calloc(b.cap, sizeof(*gc->rep));
+	rc = (b.keys && gc->rep) ? class_grow(&b) : GSLB_ENOMEM;
+	if (!rc)
+		rc = class_codes(&b);
+	if (!rc)
+		rc = geo_compact_build(snap->geo, class_of, &b, &gc->table);
+	free(b.slots);
+	free(b.keys);
+	free(b.codes);
+	if (rc) {
+		snprintf(err, errlen, "%s: geoip.compact: %s", geo_db_path(snap->geo),
+			 rc == GSLB_ENOMEM ? "out of memory" : "damaged database tree");
+		decide_free_classes(gc);
+		return rc;
+	}
+	struct geo_result *r = realloc(gc->rep, gc->nclasses * sizeof(*r));
+	if (r)
+		gc->rep = r;
+	*out = gc;
+	return 0;
+}
+
+void decide_free_classes(struct geo_classes *gc)
+{
+	if (!gc)
+		return;
+	geo_compact_free(gc->table);
+	free(gc->rep);
+	free(gc);
 }

@@ -201,7 +201,7 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 		return GSLB_OK;
 	}
 	struct decision d;
-	decide(snap, svc, family, addr, prefix, &d);
+	decide_ex(snap, svc, family, addr, prefix, DECIDE_EXACT, &d);
 	if (snap->geo && d.geo.db_found) {
 		/* decide() skips the network's text; explain shows it. */
 		struct geo_result full;
@@ -253,7 +253,15 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 			    d.region >= 0 ? json_string(snap->conf->regions[d.region].name) :
 					    json_null());
 	json_object_set_new(o, "answer", answer_json(&d));
-	json_object_set_new(o, "ecs_scope", json_integer(d.scope));
+	/* With geoip.compact the DNS answer's scope is the merged network's
+	 * (the region and members are the same, tests/unit/test_compact.c) */
+	uint8_t scope = d.scope;
+	if (snap->gclass) {
+		struct decision dc;
+		decide(snap, svc, family, addr, prefix, &dc);
+		scope = dc.scope;
+	}
+	json_object_set_new(o, "ecs_scope", json_integer(scope));
 	json_object_set_new(o, "ttl", json_integer(d.ttl));
 	*out = o;
 	return GSLB_OK;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "gslb/cidrset.h"
+#include "gslb/decide.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/snapshot.h"
@@ -235,6 +236,65 @@ static int build_services(struct snapshot *s, char *err, size_t errlen)
 	return build_service_ents(s);
 }
 
+static int list_has(const unsigned *list, size_t n, unsigned r)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == r)
+			return 1;
+	return 0;
+}
+
+/* For each service, whether every client gets the same region whatever its
+ * location, so that its answers carry ECS scope 0: one pool, and no rule,
+ * limit, default or overrides line that can send a client past it. */
+static int compute_location_free(struct snapshot *s)
+{
+	const struct conf *c = s->conf;
+	s->location_free = calloc(c->nservices ? c->nservices : 1, 1);
+	if (!s->location_free)
+		return GSLB_ENOMEM;
+	for (size_t i = 0; i < c->nservices; i++) {
+		const struct service *svc = &c->services[i];
+		if (svc->npools == 0) {
+			s->location_free[i] = 1;
+			continue;
+		}
+		unsigned r = svc->pools[0].region;
+		int ok = svc->npools == 1 && svc->nroutes == 0 && svc->limit == 0 &&
+			 (svc->ndflt == 0 || list_has(svc->dflt, svc->ndflt, r));
+		for (size_t k = 0; ok && k < s->noverride_regions; k++) {
+			const struct geo_override *o = geo_override_at(s->geo, k);
+			if (o->nregions > 0 && !list_has(s->override_regions[k], o->nregions, r))
+				ok = 0;
+		}
+		s->location_free[i] = (uint8_t)ok;
+	}
+	return GSLB_OK;
+}
+
+/* geoip.compact: the class table for s's config and database, built once
+ * s has both; the database file's pages the build walked are let go. */
+static int load_classes(struct snapshot *s, char *err, size_t errlen)
+{
+	struct timespec t0, t1;
+	size_t nodes, leaves, bytes;
+
+	s->gclass = NULL;
+	if (!s->conf->geoip_compact || !s->geo || !geo_db_path(s->geo)[0])
+		return GSLB_OK;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = decide_build_classes(s, &s->gclass, err, errlen);
+	if (rc)
+		return rc;
+	geo_release_pages(s->geo);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	geo_compact_stats(s->gclass->table, &nodes, &leaves, &bytes);
+	log_info("geoip compact table database=%s networks=%zu classes=%zu bytes=%zu ms=%.0f",
+		 geo_db_path(s->geo), leaves, s->gclass->nclasses - GEO_CLASS_FIRST, bytes,
+		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	return GSLB_OK;
+}
+
 /* GeoIP data for s (which has its config): database, overrides, and the
  * overrides' region names resolved against the config. */
 static int load_geo(struct snapshot *s, char *err, size_t errlen)
@@ -311,6 +371,11 @@ int snapshot_load(const char *path, struct snapshot **out, char *err, size_t err
 	s->base->svc_ents = s->svc_ents;
 	if (rc)
 		goto out;
+	rc = compute_location_free(s);
+	if (!rc)
+		rc = load_classes(s, err, errlen);
+	if (rc)
+		goto out;
 	{
 		/* The first health view: last-known states and admin overrides
 		 * from state_dir, so -t, --explain and a restart see them. */
@@ -352,8 +417,10 @@ int snapshot_regeo(const struct snapshot *old, struct snapshot **out, char *err,
 	}
 	*s = *old;
 	s->geo = NULL;
+	s->gclass = NULL;
 	s->override_regions = NULL;
 	s->noverride_regions = 0;
+	s->location_free = NULL;
 	s->base->refs++;
 	/* Until the prober adopts this snapshot, it shows the old states. */
 	s->health = old->health ? health_clone(old->health) : NULL;
@@ -365,6 +432,10 @@ int snapshot_regeo(const struct snapshot *old, struct snapshot **out, char *err,
 	s->acl_block = NULL;
 	if (s->conf->has_geoip)
 		rc = load_geo(s, err, errlen);
+	if (!rc)
+		rc = compute_location_free(s);
+	if (!rc)
+		rc = load_classes(s, err, errlen);
 	if (!rc)
 		rc = load_blocklist(s, err, errlen);
 	if (rc) {
@@ -384,6 +455,8 @@ void snapshot_free(struct snapshot *s)
 		free(s->override_regions[i]);
 	free(s->override_regions);
 	health_free(s->health);
+	decide_free_classes(s->gclass);
+	free(s->location_free);
 	geo_close(s->geo);
 	cidrset_free(s->acl_block);
 	if (s->base)

@@ -462,7 +462,7 @@ static void eval_points(const struct snapshot *view, const struct service *svc,
 	for (size_t i = 0; i < s->npts; i++) {
 		const struct wi_point *p = &s->pts[i];
 		struct decision d;
-		decide(view, svc, p->family, p->addr, p->prefix, &d);
+		decide_ex(view, svc, p->family, p->addr, p->prefix, DECIDE_EXACT, &d);
 		dest[i] = (int16_t)dest_of(view, &d);
 		fail_open[i] = (uint8_t)d.fail_open;
 	}
@@ -476,7 +476,7 @@ static int eval_unknown(const struct snapshot *view, const struct service *svc)
 	struct decision d;
 	static const uint8_t zero[16] = { 0 };
 	blind.geo = NULL;
-	decide(&blind, svc, AF_INET, zero, 0, &d);
+	decide_ex(&blind, svc, AF_INET, zero, 0, DECIDE_EXACT, &d);
 	return dest_of(view, &d);
 }
 

@@ -95,6 +95,7 @@ struct conf {
 	struct log_conf log; /* log = { level; syslog; facility; } */
 	char *resolvers;     /* "ip:port,[v6]:port" for host-name members, NULL = system */
 	int has_geoip;       /* a geoip section was given */
+	int geoip_compact;   /* geoip.compact: decide from a merged class table */
 	struct geo_conf geoip;
 
 	struct rrl_conf rrl; /* rrl = { ... }; rate 0 = off */

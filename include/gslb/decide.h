@@ -68,9 +68,34 @@ struct decision {
 };
 
 /* Decide for svc. family/addr/prefix: the client subnet as received (ECS
- * source prefix, or the full source address). */
+ * source prefix, or the full source address). With geoip.compact the
+ * location comes from the snapshot's class table: the same region order
+ * and answer as from the database, the location fields (and so the
+ * distances in steps) those of one location of the client's class, and an
+ * ECS scope as wide as the network of that class allows. */
 void decide(const struct snapshot *snap, const struct service *svc, int family, const uint8_t *addr,
 	    uint8_t prefix, struct decision *d);
+
+/* decide() with flags: DECIDE_EXACT locates the client in the database
+ * itself even when a class table exists (explain, what-if: they show the
+ * client's own location and distances). */
+#define DECIDE_EXACT 1u
+void decide_ex(const struct snapshot *snap, const struct service *svc, int family,
+	       const uint8_t *addr, uint8_t prefix, unsigned flags, struct decision *d);
+
+/* geoip.compact: the database's networks merged by what decide() would
+ * answer from them under this snapshot's config (regions, route rules). */
+struct geo_classes {
+	struct geo_compact *table;
+	struct geo_result *rep; /* one location per class id */
+	size_t nclasses;        /* ids below GEO_CLASS_FIRST are unused */
+};
+
+/* Build the classes for snap (its config, services and geo must be in
+ * place). On failure err says why. */
+int decide_build_classes(const struct snapshot *snap, struct geo_classes **out, char *err,
+			 size_t errlen);
+void decide_free_classes(struct geo_classes *gc);
 
 /* Service for a lower-cased owner name, exact first, then the closest
  * wildcard service ("*.parent") above it; NULL when none. */

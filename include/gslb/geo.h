@@ -131,4 +131,40 @@ int geo_country_centroid(const char *cc, double *lat, double *lon);
 /* Great-circle distance in km (haversine, mean earth radius 6371.0088 km). */
 double geo_distance_km(double lat1, double lon1, double lat2, double lon2);
 
+/* ---- compact table (geoip.compact) ----
+ * The database's networks merged by answer class: a classifier maps each
+ * record's location fields (as geo_lookup reports them) to a class, and
+ * neighbouring networks of one class merge into the widest network that
+ * holds only that class. Lookups then walk this table instead of the
+ * database, never touch the database's data section, and report as
+ * db_prefix the merged network's prefix. Classes 0 and 1 are the table's. */
+#define GEO_CLASS_NONE 0u  /* no record: the database knows nothing here */
+#define GEO_CLASS_EXACT 1u /* ask the database (:: and ::1, aliases) */
+#define GEO_CLASS_FIRST 2u /* the first class a classifier may give */
+
+struct geo_compact;
+
+/* Sets *cls (GEO_CLASS_FIRST .. 2^31-1) for a record's location; a
+ * non-zero return stops the build and is returned. */
+typedef int (*geo_class_fn)(void *arg, const struct geo_result *res, uint32_t *cls);
+
+/* Walks the whole database tree once, calling fn once per distinct record
+ * (about 500 thousand for GeoLite2-City). Returns 0, GSLB_EIO for a damaged
+ * tree, GSLB_ENOMEM, or fn's error. */
+int geo_compact_build(const struct geo_db *g, geo_class_fn fn, void *arg, struct geo_compact **out);
+void geo_compact_free(struct geo_compact *c);
+void geo_compact_stats(const struct geo_compact *c, size_t *nodes, size_t *leaves, size_t *bytes);
+
+/* geo_lookup_flags(GEO_NO_NETWORK) with the database part from c: the
+ * override, mapped_v4, db_found, db_prefix (the merged network) and
+ * scope_prefix are filled and *cls is the class; the location fields are
+ * left empty for the caller to fill from its class. When *cls is
+ * GEO_CLASS_EXACT the database was asked and res is complete. */
+int geo_lookup_compact(const struct geo_db *g, const struct geo_compact *c, int family,
+		       const uint8_t *addr, struct geo_result *res, uint32_t *cls);
+
+/* Drops this process's hold on the database file's pages (a build walked
+ * them all); they stay in the page cache and come back on use. */
+void geo_release_pages(const struct geo_db *g);
+
 #endif

@@ -21,11 +21,17 @@ struct snapshot {
 	struct snapshot_base *base;
 	struct conf *conf;
 	struct zoneset *zones;
-	struct geo_db *geo;        /* NULL when no database is configured */
+	struct geo_db *geo; /* NULL when no database is configured */
+	/* geoip.compact: the class table decide() uses instead of database
+	 * lookups; NULL when off or without a database. Built for this
+	 * snapshot's config and geo, freed with it. */
+	struct geo_classes *gclass;
 	struct cidrset *acl_block; /* acl.blocklist, reloaded like GeoIP files */
 	/* region indexes of each overrides-file line that lists regions */
 	unsigned **override_regions;
 	size_t noverride_regions;
+	/* by service index: every client gets the same region (ECS scope 0) */
+	uint8_t *location_free;
 	/* services by lower-cased owner name (open addressing, NULL = empty) */
 	const struct service **svc_table;
 	size_t svc_mask;

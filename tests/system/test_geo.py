@@ -163,10 +163,12 @@ def regions_text(regions=REGIONS):
 
 
 def geo_config(datadir, database="geo.mmdb", overrides="overrides.nets", paths=None,
-               services=None, regions=REGIONS):
+               services=None, regions=REGIONS, compact=False):
     """A gslbd config serving geo.test with the test services; database and
     overrides are file names in datadir (the config's `directory`)."""
     geo = ['database = "%s";' % database]
+    if compact:
+        geo.append("compact = true;")
     if overrides:
         geo.append('overrides = "%s";' % overrides)
     if paths:
@@ -455,6 +457,64 @@ def test_geo_case(geo, case, transport):
             case.where(), transport, case.qname, case.qtype,
             " ECS %s" % case.ecs if case.ecs else "", "\n- ".join(problems),
             gslbtest.describe(msg)), pytrace=False)
+
+
+# ---------------------------------------------------------------- geoip.compact
+
+@pytest.fixture(scope="module")
+def geo_compact(tmp_path_factory, geo_dbs):
+    """gslbd with the city database, the overrides and geoip.compact."""
+    datadir = make_datadir(tmp_path_factory.mktemp("geo-compact-data"), geo_dbs)
+    srv = _start(tmp_path_factory, "geo-compact", geo_config(datadir, compact=True))
+    yield srv
+    _finish(srv)
+
+
+GEO_PARAMS_COMPACT = [
+    pytest.param(c, id=c.id,
+                 marks=[pytest.mark.xfail(strict=True, reason=c.xfail)] if c.xfail else [])
+    for c in GEO_CASES if "udp4" in c.over
+]
+
+
+@pytest.mark.parametrize("case", GEO_PARAMS_COMPACT)
+def test_geo_case_compact(geo_compact, case):
+    """Every geo case over UDP/IPv4 against gslbd with geoip.compact: the
+    same answer, and an ECS scope no longer than the database's (the
+    compact table merges networks with the same answer)."""
+    wire, question = case.wire(casefile.new_id())
+    reply = geo_compact.exchange(wire, "udp4", timeout=3.0)
+    problems = case.check(wire, question, reply)
+    msg = dns.message.from_wire(reply) if reply is not None else None
+    if msg is not None and case.ecs and msg.rcode() != dns.rcode.FORMERR:
+        got = reply_ecs(msg)
+        scope = got[0][2] if len(got) == 1 else None
+        if scope is None or scope > case.scope:
+            problems.append("ECS scope %s, expected at most the database's %d"
+                            % (scope, case.scope))
+        problems += [p for p in check_ecs_echo(msg, case.ecs, scope if scope is not None
+                                               else case.scope) if "scope" not in p]
+    if problems:
+        pytest.fail("%s (geoip.compact), query %s %s%s:\n- %s\nreply:\n%s" % (
+            case.where(), case.qname, case.qtype, " ECS %s" % case.ecs if case.ecs else "",
+            "\n- ".join(problems), gslbtest.describe(msg)), pytrace=False)
+
+
+def test_compact_table_logged(geo_compact, geo):
+    """The build is logged with its figures, and the compact daemon gives
+    the exact one's answers to clients across the database and the
+    overrides (the unit test tests/unit/test_compact.c goes through every
+    network)."""
+    log = geo_compact.stderr_text()
+    assert re.search(r"geoip compact table database=\S+ networks=\d+ classes=\d+ "
+                     r"bytes=\d+ ms=\d+", log), log[-2000:]
+    for subnet in ["4.1.0.0/20", "8.8.8.0/24", "83.1.2.0/24", "83.200.0.0/16", "5.9.1.0/24",
+                   "10.1.0.0/16", "60.1.2.0/24", "2a00:1450:4000::/36", "2001:db8:1::/48",
+                   "2804:1::/32", "::ffff:83.0.0.0/120"]:
+        a = ask(geo, "www.geo.test", "A", ecs=subnet)
+        b = ask(geo_compact, "www.geo.test", "A", ecs=subnet)
+        assert addrs(a) == addrs(b), (subnet, a.to_text(), b.to_text())
+        assert reply_ecs(b)[0][2] <= reply_ecs(a)[0][2], (subnet, reply_ecs(a), reply_ecs(b))
 
 
 # ---------------------------------------------------------------- ECS
@@ -1191,12 +1251,14 @@ def wait_log(srv, pattern, timeout, start=0):
     return False
 
 
-def test_database_reload_during_queries(tmp_path, geo_dbs, geo_factory):
+@pytest.mark.parametrize("compact", [False, True], ids=["exact", "compact"])
+def test_database_reload_during_queries(tmp_path, geo_dbs, geo_factory, compact):
     """The database is replaced on disk (temp file, rename) while a thread
     queries at 100/s: no query fails, and within a few seconds (the files
-    are polled every 2 s) 83.0.0.0/11 moves from Warsaw to Sao Paulo."""
+    are polled every 2 s) 83.0.0.0/11 moves from Warsaw to Sao Paulo. With
+    geoip.compact the new database's class table is built before the swap."""
     datadir = make_datadir(tmp_path / "data", geo_dbs, overrides=False)
-    srv = geo_factory(geo_config(datadir, overrides=None))
+    srv = geo_factory(geo_config(datadir, overrides=None, compact=compact))
     db = os.path.join(datadir, "geo.mmdb")
     p = Prober(srv, "83.20.0.0/24")
     p.start()
@@ -1220,6 +1282,9 @@ def test_database_reload_during_queries(tmp_path, geo_dbs, geo_factory):
     assert sum(1 for t, a in p.results if t < t_swap) > 50
     assert sum(1 for t, a in p.results if t > t_switch) > 50
     assert re.search(r"reloaded what=data-files", srv.stderr_text()), srv.stderr_text()[-2000:]
+    if compact:
+        # built at start and again for the new database
+        assert len(re.findall(r"geoip compact table", srv.stderr_text())) >= 2
 
 
 def test_garbage_database_keeps_old_data(tmp_path, geo_dbs, geo_factory):

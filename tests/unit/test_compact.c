@@ -1,0 +1,473 @@
+/* geoip.compact: the class table must give exactly the answers the database
+ * gives. For each test database (a city database in an IPv6 tree with
+ * aliases and the overrides of tests/data/geoip/test.nets, the same data as
+ * a flat IPv4 database with its own field paths, a country-only database,
+ * an IPv6 tree without aliases, the demo database, and GSLB_COMPACT_DB when
+ * set: GeoLite2-City, say), two snapshots are loaded from one config, with
+ * compact off and on. Then for addresses at both ends and the middle of
+ * every database network, at both ends of every merged network, in the
+ * IPv6 forms of IPv4 addresses, in the aliased ranges (Teredo, ::, ::1) and
+ * at random, and for every service (pure distance with two regions at the
+ * same place, route rules of every kind with a limit and a default, a
+ * CNAME service with one region), decide() on the compact snapshot must
+ * give the same rule, route, region order, states, region, pool and TTL as
+ * the database lookup, and an ECS scope no longer than the database's; and
+ * the whole merged network must get that same answer from the database.
+ *
+ * The databases are built by tests/unit/test_geo.sh --make-dbs (needs
+ * MaxMind::DB::Writer; exit 77 without it). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gslb/decide.h"
+#include "gslb/err.h"
+#include "gslb/geo.h"
+#include "gslb/log.h"
+#include "gslb/snapshot.h"
+
+#ifndef TEST_DATADIR
+#error TEST_DATADIR must be defined
+#endif
+
+static char own_dir[256];
+static const char *db_dir;
+
+static int run(char *const argv[])
+{
+	int status;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static const char *srcdir(void)
+{
+	const char *s = getenv("GSLB_SRCDIR");
+	return s ? s : TEST_DATADIR "/../..";
+}
+
+/* ---- configs ----------------------------------------------------------- */
+
+static const char *const regions_conf =
+	"regions = (\n"
+	"  { name = \"us-east\"; lat = 39.04; lon = -77.49; },\n"
+	"  { name = \"us-west\"; lat = 45.6; lon = -121.2; },\n"
+	"  { name = \"eu-east\"; lat = 52.23; lon = 21.01; },\n"
+	"  { name = \"eu-west\"; lat = 53.35; lon = -6.26; },\n"
+	"  { name = \"ap-southeast\"; lat = 1.35; lon = 103.82; },\n"
+	"  { name = \"eu-twin\"; lat = 52.23; lon = 21.01; }\n"
+	");\n";
+
+/* a: distance over all six regions (two at one place: ties);
+ * b: route rules of each kind, a limit, a default, pools listed out of
+ *    region order; c: one region (scope 0) as a CNAME. */
+static const char *const services_conf =
+	"services = (\n"
+	"  { name = \"a.example.test\"; ttl = 30;\n"
+	"    pools = (\n"
+	"      { region = \"us-east\"; members = [ \"192.0.2.1\" ]; },\n"
+	"      { region = \"us-west\"; members = [ \"192.0.2.2\" ]; },\n"
+	"      { region = \"eu-twin\"; members = [ \"192.0.2.6\" ]; },\n"
+	"      { region = \"eu-east\"; members = [ \"192.0.2.3\" ]; },\n"
+	"      { region = \"eu-west\"; members = [ \"192.0.2.4\" ]; },\n"
+	"      { region = \"ap-southeast\"; members = [ \"192.0.2.5\" ]; }\n"
+	"    ); },\n"
+	"  { name = \"b.example.test\"; ttl = 60; limit = 2;\n"
+	"    route = (\n"
+	"      { match = \"country:JP\"; regions = [ \"ap-southeast\", \"us-west\" ]; },\n"
+	"      { match = \"continent:SA\"; regions = [ \"us-east\" ]; },\n"
+	"      { match = \"subdivision:PL-12\"; regions = [ \"eu-west\", \"eu-east\" ]; },\n"
+	"      { match = \"net:4.0.0.0/12\"; regions = [ \"us-west\" ]; }\n"
+	"    );\n"
+	"    default = [ \"eu-west\", \"us-east\" ];\n"
+	"    pools = (\n"
+	"      { region = \"eu-west\"; members = [ \"198.51.100.4\" ]; },\n"
+	"      { region = \"us-east\"; members = [ \"198.51.100.1\" ]; },\n"
+	"      { region = \"eu-east\"; members = [ \"198.51.100.3\" ]; },\n"
+	"      { region = \"ap-southeast\"; members = [ \"198.51.100.5\" ]; }\n"
+	"    ); },\n"
+	"  { name = \"c.example.test\";\n"
+	"    pools = ( { region = \"us-west\"; cname = \"west.example.net.\"; } ); }\n"
+	");\n";
+
+struct dbcase {
+	const char *label;
+	const char *file; /* in db_dir, or a full path when it has a '/' */
+	const char *paths; /* geoip.paths group, or NULL */
+	int overrides;     /* with tests/data/geoip/test.nets */
+};
+
+static void write_conf(const char *path, const struct dbcase *dc, const char *db, int compact)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "listen = { dns = [ \"127.0.0.1:0\" ]; };\n");
+	fprintf(f, "zones = ( { origin = \"example.test\"; file = \"%s/zones/example.test.zone\"; } );\n",
+		TEST_DATADIR);
+	fprintf(f, "geoip = { database = \"%s\"; compact = %s;", db, compact ? "true" : "false");
+	if (dc->overrides)
+		fprintf(f, " overrides = \"%s/geoip/test.nets\";", TEST_DATADIR);
+	if (dc->paths)
+		fprintf(f, " paths = %s;", dc->paths);
+	fprintf(f, " };\n%s%s", regions_conf, services_conf);
+	assert_int_equal(fclose(f), 0);
+}
+
+static struct snapshot *load(const char *path)
+{
+	char err[1024] = "";
+	struct snapshot *s = NULL;
+	int rc = snapshot_load(path, &s, err, sizeof(err));
+	if (rc)
+		fail_msg("snapshot_load %s: %s", path, err);
+	return s;
+}
+
+/* ---- comparison -------------------------------------------------------- */
+
+struct pair {
+	struct snapshot *exact, *compact;
+	long decisions, merged_checks;
+};
+
+static long index_of(const void *p, const void *base, size_t size)
+{
+	return p ? (long)(((const char *)p - (const char *)base) / (long)size) : -1;
+}
+
+static void describe(char *buf, size_t len, int family, const uint8_t *a, unsigned prefix)
+{
+	char t[INET6_ADDRSTRLEN];
+	inet_ntop(family, a, t, sizeof(t));
+	snprintf(buf, len, "%s/%u", t, prefix);
+}
+
+/* Same answer from both; returns the compact decision's scope. */
+static void same_answer(const struct decision *x, const struct decision *y, const char *what)
+{
+	const struct service *sx = x->svc, *sy = y->svc;
+	if (x->rule != y->rule || x->nsteps != y->nsteps || x->region != y->region ||
+	    x->all_down != y->all_down || x->fail_open != y->fail_open || x->ttl != y->ttl ||
+	    x->located != y->located ||
+	    index_of(x->route, sx->routes, sizeof(*sx->routes)) !=
+		    index_of(y->route, sy->routes, sizeof(*sy->routes)) ||
+	    index_of(x->pool, sx->pools, sizeof(*sx->pools)) !=
+		    index_of(y->pool, sy->pools, sizeof(*sy->pools)) ||
+	    (x->geo.override == NULL) != (y->geo.override == NULL) ||
+	    (x->geo.override && x->geo.override->line != y->geo.override->line))
+		fail_msg("%s %s: database says rule %s region %d (%u steps), compact table "
+			 "rule %s region %d (%u steps)",
+			 sx->name, what, decide_rule_name(x->rule), x->region, x->nsteps,
+			 decide_rule_name(y->rule), y->region, y->nsteps);
+	for (unsigned i = 0; i < x->nsteps; i++)
+		if (x->steps[i].region != y->steps[i].region ||
+		    x->steps[i].state != y->steps[i].state)
+			fail_msg("%s %s: step %u: region %u (%s) against %u (%s)", sx->name, what,
+				 i, x->steps[i].region, decide_state_name(x->steps[i].state),
+				 y->steps[i].region, decide_state_name(y->steps[i].state));
+}
+
+static void mask(uint8_t *out, const uint8_t *a, unsigned alen, unsigned prefix, int ones)
+{
+	for (unsigned i = 0; i < alen; i++) {
+		unsigned keep = prefix >= (i + 1) * 8 ? 8 : prefix > i * 8 ? prefix - i * 8 : 0;
+		uint8_t m = (uint8_t)(keep ? 0xFF << (8 - keep) : 0);
+		out[i] = (uint8_t)((a[i] & m) | (ones ? ~m : 0));
+	}
+}
+
+static void check_one(struct pair *p, int family, const uint8_t *a, unsigned prefix, int deep)
+{
+	const struct conf *cx = p->exact->conf, *cy = p->compact->conf;
+	unsigned alen = family == AF_INET ? 4 : 16;
+	char what[96];
+
+	describe(what, sizeof(what), family, a, prefix);
+	for (size_t i = 0; i < cx->nservices; i++) {
+		struct decision x, y;
+		decide_ex(p->exact, &cx->services[i], family, a, (uint8_t)prefix, DECIDE_EXACT, &x);
+		decide(p->compact, &cy->services[i], family, a, (uint8_t)prefix, &y);
+		p->decisions++;
+		same_answer(&x, &y, what);
+		if (y.scope > x.scope)
+			fail_msg("%s %s: compact scope /%u longer than the database's /%u",
+				 cx->services[i].name, what, y.scope, x.scope);
+		/* The whole merged network gets this answer from the database
+		 * too (plain addresses: the scope counts in their own bits). */
+		if (!deep || y.unwrapped_v4 || y.geo.mapped_v4 || prefix != alen * 8)
+			continue;
+		for (int end = 0; end < 2; end++) {
+			uint8_t b[16];
+			struct decision z;
+			char w2[160];
+			mask(b, a, alen, y.scope, end);
+			decide_ex(p->exact, &cx->services[i], family, b, (uint8_t)prefix,
+				  DECIDE_EXACT, &z);
+			snprintf(w2, sizeof(w2), "%s (end of the merged /%u from %s)",
+				 end ? "last" : "first", y.scope, what);
+			/* the answer: region, pool, TTL (how it was reached may
+			 * differ: a one-region service has scope 0) */
+			if (z.region != y.region || z.all_down != y.all_down ||
+			    z.fail_open != y.fail_open || z.ttl != y.ttl ||
+			    index_of(z.pool, cx->services[i].pools, sizeof(*z.pool)) !=
+				    index_of(y.pool, cy->services[i].pools, sizeof(*y.pool)))
+				fail_msg("%s %s: the database answers region %d, the compact "
+					 "table region %d",
+					 cx->services[i].name, w2, z.region, y.region);
+			p->merged_checks++;
+		}
+	}
+}
+
+static void check_addr(struct pair *p, int family, const uint8_t *a)
+{
+	unsigned full = family == AF_INET ? 32 : 128;
+	check_one(p, family, a, full, 1);
+	check_one(p, family, a, family == AF_INET ? 24 : 56, 0);
+	check_one(p, family, a, family == AF_INET ? 8 : 32, 0);
+}
+
+static int walk_cb(void *arg, int family, const uint8_t *addr, unsigned prefix,
+		   const struct geo_result *res)
+{
+	struct pair *p = arg;
+	unsigned alen = family == AF_INET ? 4 : 16;
+	uint8_t b[16];
+	(void)res;
+	check_addr(p, family, addr);
+	mask(b, addr, alen, prefix, 1);
+	check_addr(p, family, b);
+	/* the middle */
+	memcpy(b, addr, alen);
+	if (prefix < alen * 8)
+		b[prefix / 8] |= (uint8_t)(0x80 >> (prefix % 8));
+	check_addr(p, family, b);
+	if (family == AF_INET) {
+		/* the IPv6 forms of the same IPv4 address */
+		uint8_t v6[16] = { 0 };
+		v6[10] = v6[11] = 0xff;
+		memcpy(v6 + 12, addr, 4);
+		check_addr(p, AF_INET6, v6);
+		memset(v6, 0, sizeof(v6));
+		v6[0] = 0x20;
+		v6[1] = 0x02;
+		memcpy(v6 + 2, addr, 4);
+		check_addr(p, AF_INET6, v6);
+		/* Teredo: the server's IPv4 address in bits 32-63 */
+		memset(v6, 0, sizeof(v6));
+		v6[0] = 0x20;
+		v6[1] = 0x01;
+		memcpy(v6 + 4, addr, 4);
+		check_addr(p, AF_INET6, v6);
+	}
+	return 0;
+}
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static void run_case(const struct dbcase *dc, long randoms)
+{
+	char dir[512], cx[600], cy[600], db[1024];
+	struct pair p = { 0 };
+
+	snprintf(dir, sizeof(dir), "%s/conf-%s", db_dir, dc->label);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		fail_msg("mkdir %s: %s", dir, strerror(errno));
+	if (strchr(dc->file, '/'))
+		snprintf(db, sizeof(db), "%s", dc->file);
+	else
+		snprintf(db, sizeof(db), "%s/%s", db_dir, dc->file);
+	snprintf(cx, sizeof(cx), "%s/exact.conf", dir);
+	snprintf(cy, sizeof(cy), "%s/compact.conf", dir);
+	write_conf(cx, dc, db, 0);
+	write_conf(cy, dc, db, 1);
+	p.exact = load(cx);
+	p.compact = load(cy);
+	assert_null(p.exact->gclass);
+	assert_non_null(p.compact->gclass);
+
+	assert_int_equal(geo_walk(p.exact->geo, walk_cb, &p), 0);
+	static const char *const special[] = { "::",	      "::1",	       "2001::1",
+					       "2001:0:5310::", "fe80::1",      "2001:db8::1",
+					       "2001:db8:1:2::5", "0.0.0.0", "255.255.255.255",
+					       "10.1.2.3",      "192.0.2.77",   "ffff::" };
+	for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
+		uint8_t a[16];
+		int family = strchr(special[i], ':') ? AF_INET6 : AF_INET;
+		assert_int_equal(inet_pton(family, special[i], a), 1);
+		check_addr(&p, family, a);
+	}
+	for (long i = 0; i < randoms; i++) {
+		uint8_t a[16];
+		uint64_t r1 = next_rand(), r2 = next_rand();
+		memcpy(a, &r1, 8);
+		memcpy(a + 8, &r2, 8);
+		if (i % 2)
+			check_addr(&p, AF_INET, a);
+		else
+			check_addr(&p, AF_INET6, a);
+	}
+	size_t nodes, leaves, bytes;
+	geo_compact_stats(p.compact->gclass->table, &nodes, &leaves, &bytes);
+	print_message("compact %s: %zu merged networks, %zu classes, %zu bytes; %ld decisions "
+		      "compared, %ld merged-network ends checked\n",
+		      dc->label, leaves, p.compact->gclass->nclasses - GEO_CLASS_FIRST, bytes,
+		      p.decisions, p.merged_checks);
+	assert_true(p.decisions > 0);
+	snapshot_free(p.exact);
+	snapshot_free(p.compact);
+}
+
+static void test_city(void **state)
+{
+	(void)state;
+	static const struct dbcase c = { "city6", "city6.mmdb", NULL, 1 };
+	run_case(&c, 20000);
+}
+
+static void test_flat(void **state)
+{
+	(void)state;
+	static const struct dbcase c = {
+		"flat4", "flat4.mmdb",
+		"{ country = \"country_code\"; continent = \"continent_code\"; "
+		"subdivision = \"region_code\"; latitude = \"latitude\"; longitude = \"longitude\"; }",
+		0
+	};
+	run_case(&c, 20000);
+}
+
+static void test_country_only(void **state)
+{
+	(void)state;
+	static const struct dbcase c = { "country6", "country6.mmdb", NULL, 1 };
+	run_case(&c, 20000);
+}
+
+static void test_unaliased(void **state)
+{
+	(void)state;
+	static const struct dbcase c = { "walk6", "walk6.mmdb", NULL, 0 };
+	run_case(&c, 20000);
+}
+
+static void test_demo(void **state)
+{
+	char db[1024];
+	(void)state;
+	snprintf(db, sizeof(db), "%s/geoip/demo-city.mmdb", srcdir());
+	struct dbcase c = { "demo", db, NULL, 1 };
+	run_case(&c, 20000);
+}
+
+/* GSLB_COMPACT_DB=/path/GeoLite2-City.mmdb: the same over a real database
+ * (millions of networks: minutes). */
+static void test_extra(void **state)
+{
+	const char *db = getenv("GSLB_COMPACT_DB");
+	(void)state;
+	if (!db || !*db)
+		skip();
+	struct dbcase c = { "extra", db, NULL, 0 };
+	run_case(&c, 200000);
+}
+
+static void test_merges(void **state)
+{
+	/* The address space without records merges into a few wide
+	 * networks: a client there gets a scope far shorter than /24, which
+	 * resolvers can cache widely. The table is a binary tree per family. */
+	char cy[600];
+	static const struct dbcase c = { "merge", "city6.mmdb", NULL, 0 };
+	char dir[512];
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/conf-merge", db_dir);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		fail_msg("mkdir %s: %s", dir, strerror(errno));
+	snprintf(cy, sizeof(cy), "%s/compact.conf", dir);
+	char db[1024];
+	snprintf(db, sizeof(db), "%s/city6.mmdb", db_dir);
+	write_conf(cy, &c, db, 1);
+	struct snapshot *s = load(cy);
+	uint8_t a[4] = { 200, 1, 2, 3 };
+	struct decision d;
+	decide(s, &s->conf->services[0], AF_INET, a, 32, &d);
+	assert_int_equal(d.geo.db_found, 0);
+	assert_true(d.scope < 24);
+	/* c.example.test: one region every client reaches (no overrides in
+	 * this config): scope 0 */
+	decide(s, &s->conf->services[2], AF_INET, a, 32, &d);
+	assert_int_equal(d.region, 1);
+	assert_int_equal(d.scope, 0);
+	size_t nodes, leaves, bytes;
+	geo_compact_stats(s->gclass->table, &nodes, &leaves, &bytes);
+	assert_true(leaves > 0);
+	assert_int_equal(nodes + 2, leaves); /* a binary tree, two roots */
+	snapshot_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_city),	   cmocka_unit_test(test_flat),
+		cmocka_unit_test(test_country_only), cmocka_unit_test(test_unaliased),
+		cmocka_unit_test(test_demo),	   cmocka_unit_test(test_merges),
+		cmocka_unit_test(test_extra),
+	};
+	int rc;
+
+	log_set_level(LOG_LVL_ERR);
+	db_dir = getenv("GEO_TEST_DIR");
+	if (!db_dir) {
+		char script[1024];
+		snprintf(script, sizeof(script), "%s/tests/unit/test_geo.sh", srcdir());
+		snprintf(own_dir, sizeof(own_dir), "%s/gslb-compact.XXXXXX",
+			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		if (!mkdtemp(own_dir)) {
+			fprintf(stderr, "test_compact: mkdtemp: %s\n", strerror(errno));
+			return 99;
+		}
+		char *argv[] = { "sh", script, "--make-dbs", own_dir, NULL };
+		rc = run(argv);
+		if (rc) {
+			char *rm[] = { "rm", "-rf", own_dir, NULL };
+			run(rm);
+			fprintf(stderr, "test_compact: %s --make-dbs failed (%d)\n", script, rc);
+			return rc == 77 ? 77 : 99;
+		}
+		db_dir = own_dir;
+	}
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	if (own_dir[0]) {
+		char *rm[] = { "rm", "-rf", own_dir, NULL };
+		run(rm);
+	}
+	return rc;
+}
