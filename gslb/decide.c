@@ -242,6 +242,34 @@ static void order_by_distance(const struct snapshot *snap, struct decision *d)
 	}
 }
 
+/* order_by_distance from a compact class's stored order: the regions where
+ * the service has a pool, nearest first, those at the same distance in
+ * pool order, as the insertion sort would put them. No trigonometry; the
+ * steps carry no distance (explain asks the database). */
+static void order_by_class(const struct snapshot *snap, struct decision *d, uint32_t cls)
+{
+	const struct geo_classes *gc = snap->gclass;
+	const struct service *svc = d->svc;
+	const uint8_t *ord = gc->order + (size_t)cls * gc->nregions;
+	uint64_t ties = gc->ties[cls];
+	size_t n = gc->nregions;
+
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n && (ties >> j) & 1)
+			j++;
+		if (j - i == 1) {
+			if (svc->pool_of_region[ord[i]] >= 0)
+				add_step(d, ord[i], -2.0);
+		} else {
+			for (size_t p = 0; p < svc->npools; p++)
+				if (memchr(ord + i, (int)svc->pools[p].region, j - i))
+					add_step(d, svc->pools[p].region, -2.0);
+		}
+		i = j;
+	}
+}
+
 static void order_config(const struct snapshot *snap, struct decision *d)
 {
 	double cs, cc;
@@ -318,12 +346,14 @@ void decide_ex(const struct snapshot *snap, const struct service *svc, int famil
 	memcpy(d->addr, addr, family == AF_INET ? 4 : 16);
 	unwrap_v4(d);
 
+	uint32_t cls = GEO_CLASS_EXACT; /* a compact class, when one located the client */
 	if (snap->geo && snap->gclass && !(flags & DECIDE_EXACT)) {
-		uint32_t cls;
 		geo_lookup_compact(snap->geo, snap->gclass->table, d->family, d->addr, &d->geo,
 				   &cls);
 		if (cls >= GEO_CLASS_FIRST && cls < snap->gclass->nclasses)
 			class_location(&snap->gclass->rep[cls], &d->geo);
+		else
+			cls = GEO_CLASS_EXACT;
 	} else if (snap->geo) {
 		geo_lookup_flags(snap->geo, d->family, d->addr, &d->geo, GEO_NO_NETWORK);
 	}
@@ -342,6 +372,7 @@ void decide_ex(const struct snapshot *snap, const struct service *svc, int famil
 		d->geo.coords_from_centroid = 0;
 		d->geo.lat = ov->lat;
 		d->geo.lon = ov->lon;
+		cls = GEO_CLASS_EXACT;
 	}
 	d->located = d->geo.has_coords || d->geo.country[0] != 0;
 	for (size_t i = 0; i < svc->nroutes; i++) {
@@ -354,7 +385,10 @@ void decide_ex(const struct snapshot *snap, const struct service *svc, int famil
 	}
 	if (d->geo.has_coords) {
 		d->rule = RULE_DISTANCE;
-		order_by_distance(snap, d);
+		if (cls >= GEO_CLASS_FIRST)
+			order_by_class(snap, d, cls);
+		else
+			order_by_distance(snap, d);
 	} else if (svc->dflt) {
 		d->rule = RULE_DEFAULT;
 		order_by_list(snap, d, svc->dflt, svc->ndflt);
@@ -638,9 +672,9 @@ int decide_build_classes(const struct snapshot *snap, struct geo_classes **out, 
 	if (!rc)
 		rc = geo_compact_build(snap->geo, class_of, &b, &gc->table);
 	free(b.slots);
-	free(b.keys);
 	free(b.codes);
 	if (rc) {
+		free(b.keys);
 		snprintf(err, errlen, "%s: geoip.compact: %s", geo_db_path(snap->geo),
 			 rc == GSLB_ENOMEM ? "out of memory" : "damaged database tree");
 		decide_free_classes(gc);
@@ -649,6 +683,20 @@ int decide_build_classes(const struct snapshot *snap, struct geo_classes **out, 
 	struct geo_result *r = realloc(gc->rep, gc->nclasses * sizeof(*r));
 	if (r)
 		gc->rep = r;
+	gc->nregions = snap->conf->nregions;
+	gc->order = calloc(gc->nclasses, gc->nregions ? gc->nregions : 1);
+	gc->ties = calloc(gc->nclasses, sizeof(*gc->ties));
+	if (!gc->order || !gc->ties) {
+		free(b.keys);
+		snprintf(err, errlen, "geoip.compact: out of memory");
+		decide_free_classes(gc);
+		return GSLB_ENOMEM;
+	}
+	for (size_t i = GEO_CLASS_FIRST; i < gc->nclasses; i++) {
+		memcpy(gc->order + i * gc->nregions, b.keys[i].order, gc->nregions);
+		gc->ties[i] = b.keys[i].ties;
+	}
+	free(b.keys);
 	*out = gc;
 	return 0;
 }
@@ -659,5 +707,7 @@ void decide_free_classes(struct geo_classes *gc)
 		return;
 	geo_compact_free(gc->table);
 	free(gc->rep);
+	free(gc->order);
+	free(gc->ties);
 	free(gc);
 }
