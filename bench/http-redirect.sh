@@ -39,7 +39,9 @@
 #
 # Without a database the small demo one, geoip/demo-city.mmdb, is used: not
 # the headline figures. Other knobs: GSLBD, NGINX (binaries), SERVER_CPU,
-# CLIENT_CPU, CONNECTIONS, CLIENTS, KEEP=1 (keep the work directory).
+# CLIENT_CPU, CONNECTIONS, CLIENTS, KEEP=1 (keep the work directory),
+# COMPACT=0 (gslbd without geoip.compact; the default runs it with the
+# merged table, as nginx runs with its map built ahead of time).
 #
 # Needs: nginx (Debian nginx-light) with libnginx-mod-http-geoip2, wrk,
 # taskset, /usr/bin/python3, two CPUs; perf (linux-perf) or valgrind for
@@ -58,6 +60,10 @@ nclients=${CLIENTS:-20000}
 server_cpu=${SERVER_CPU:-0}
 client_cpu=${CLIENT_CPU:-1}
 profile=${PROFILE:-}
+case ${COMPACT:-1} in
+0) compact_conf=false ;;
+*) compact_conf=true ;;
+esac
 host=www.bench.test
 ttl=30
 py=/usr/bin/python3
@@ -240,7 +246,7 @@ listen = { dns = [ "127.0.0.1:0" ]; http = [ "127.0.0.1:0" ]; };
 workers = 1;
 trusted_proxies = [ "127.0.0.1/32" ];
 http = { max_connections = 1024; max_per_ip = 1024; };
-geoip = { database = "$db"; };
+geoip = { database = "$db"; compact = $compact_conf; };
 zones = ( { origin = "bench.test"; file = "bench.zone"; } );
 regions = (
 EOF
@@ -407,7 +413,7 @@ EOF
 echo "gslb HTTP redirect benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)," \
 	"kernel $(uname -r)"
-echo "gslbd: $gslbd ($("$gslbd" --version 2>&1 | head -n1))"
+echo "gslbd: $gslbd ($("$gslbd" --version 2>&1 | head -n1)), geoip.compact = $compact_conf"
 echo "nginx: $nginx_bin ($("$nginx_bin" -v 2>&1 | sed 's/^nginx version: //'); $geoip2_so)"
 echo "wrk $(dpkg-query -W -f '${Version}' wrk 2>/dev/null || echo '?'): -t 1 -c $conns," \
 	"keep-alive, ${duration}s per run, $rounds rounds; servers on CPU $server_cpu, wrk on CPU $client_cpu"

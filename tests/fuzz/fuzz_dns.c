@@ -8,6 +8,7 @@
  *   bits 2-3  which peer address of that family (a small fixed table)
  *   bits 4-5  response buffer capacity: 65535, 4096, 1232, 512
  *   bit 6     no peer at all (NULL, as the unit tests call it)
+ *   bit 7     the same config with geoip.compact (the class table)
  *
  * The snapshot is loaded once from tests/fuzz/fuzz.conf (zones with every
  * lookup path, the demo GeoIP data, regions and services, so that the client
@@ -28,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gslb/decide.h"
 #include "gslb/dns.h"
 #include "gslb/log.h"
 #include "gslb/snapshot.h"
@@ -39,6 +41,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct snapshot *fuzz_snap;
+static struct snapshot *fuzz_snap_compact; /* fuzz_snap's config, geoip.compact */
 
 static void fuzz_fail(const char *what)
 {
@@ -106,7 +109,9 @@ static int find_conf(char *out, size_t cap)
 static void fuzz_cleanup(void)
 {
 	snapshot_free(fuzz_snap);
+	snapshot_free(fuzz_snap_compact);
 	fuzz_snap = NULL;
+	fuzz_snap_compact = NULL;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -128,6 +133,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	err[0] = '\0';
 	rc = snapshot_load(path, &fuzz_snap, err, sizeof(err));
+	if (!rc)
+		rc = snapshot_load(path, &fuzz_snap_compact, err, sizeof(err));
+	if (!rc && !fuzz_snap_compact->gclass)
+		rc = decide_build_classes(fuzz_snap_compact, &fuzz_snap_compact->gclass, err,
+					  sizeof(err));
 	if (rc) {
 		fprintf(stderr, "fuzz_dns: %s: %s\n", path, err);
 		exit(2);
@@ -318,7 +328,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	memset(&info, 0, sizeof(info));
-	rlen = dns_process(fuzz_snap, &req, &info);
+	rlen = dns_process((ctl & 0x80) ? fuzz_snap_compact : fuzz_snap, &req, &info);
 	if (rlen)
 		check_response(query, qlen, resp, rlen, cap, req.transport);
 

@@ -285,6 +285,9 @@ def corpus():
         rdata=b"".join(option(65000 + i % 8, b"") for i in range(200)))
     c["no-peer"] = ctl(nopeer=True) + query("www.example.com", "A", edns=0)
     c["peer-v4mapped"] = ctl(v6=True, addr=3) + query("www.example.com", "A", edns=0)
+    # The same service queries against the geoip.compact snapshot (bit 7).
+    for name in sorted(n for n in c if n.startswith("geo-")):
+        c[name + "-compact"] = bytes([c[name][0] | 0x80]) + c[name][1:]
     return c
 
 
