@@ -597,6 +597,14 @@ static int is_get_or_head(const char *m)
 	return m && (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0);
 }
 
+const char *http_answer_client(struct http_answer *a)
+{
+	if (!a->client[0] && a->client_family &&
+	    !inet_ntop(a->client_family, a->client_addr, a->client, sizeof(a->client)))
+		a->client[0] = '\0';
+	return a->client;
+}
+
 int http_answer(const struct snapshot *snap, const struct http_request_info *req,
 		struct http_answer *out)
 {
@@ -614,11 +622,14 @@ int http_answer(const struct snapshot *snap, const struct http_request_info *req
 	out->explain = 0;
 	out->vary = 0;
 	out->client[0] = '\0';
+	out->client_family = 0;
 	out->host[0] = '\0';
 
 	family = client_address(c, req, addr, &out->vary);
-	if (family && !inet_ntop(family, addr, out->client, sizeof(out->client)))
-		out->client[0] = '\0';
+	if (family) {
+		out->client_family = family;
+		memcpy(out->client_addr, addr, family == AF_INET ? 4 : 16);
+	}
 	if (!family || !req->path || req->path[0] != '/' || !req->method)
 		return GSLB_EINVAL;
 	if (!req->host)
@@ -951,7 +962,7 @@ static void split_target(char *uri, struct http_request_info *req, char *host_bu
 	}
 }
 
-static void access_log(const struct http_request_info *req, const struct http_answer *a,
+static void access_log(const struct http_request_info *req, struct http_answer *a,
 		       const char *region)
 {
 	char path[512], method[32];
@@ -974,8 +985,8 @@ static void access_log(const struct http_request_info *req, const struct http_an
 	put_escaped(&b, req->method, strnlen(req->method, 16));
 	method[b.err ? 0 : b.pos] = '\0';
 	log_info("http request client=%s host=%s method=%s path=%s status=%u region=%s",
-		 a->client[0] ? a->client : "-", a->host[0] ? a->host : "-", method, path,
-		 a->status, region[0] ? region : "-");
+		 http_answer_client(a)[0] ? a->client : "-", a->host[0] ? a->host : "-", method,
+		 path, a->status, region[0] ? region : "-");
 }
 
 static void count_answer(struct http_daemon *d, unsigned status, int slot)
@@ -1088,7 +1099,8 @@ static http_mhd_result http_access(void *cls, struct MHD_Connection *conn, const
 	if (a.explain) {
 		char err[256];
 		json_t *j = NULL;
-		if (explain_json(snap, a.client, a.host, &j, err, sizeof(err)) == 0 && j)
+		if (explain_json(snap, http_answer_client(&a), a.host, &j, err, sizeof(err)) == 0 &&
+		    j)
 			explain = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		json_decref(j);
 		if (!explain)

@@ -32,10 +32,14 @@ struct http_answer {
 	int explain;                      /* ?explain was asked and allowed: caller renders JSON */
 	int vary;                         /* the peer is a trusted proxy: the answer depends on
 					   * its forwarding headers (Vary) */
-	char client[HTTP_ADDRSTRLEN];     /* the client address decided on, "" if none */
-	char host[HTTP_HOST_MAX];         /* the Host as a name: lower case, no port or
-					   * trailing dot; "" when missing or malformed */
-	int slot;                         /* metrics slot of the region's pool, -1 = none */
+	/* the client address decided on (family 0 if none); its text, for
+	 * the access log and explain, is made by http_answer_client() */
+	int client_family;
+	uint8_t client_addr[16];
+	char client[HTTP_ADDRSTRLEN]; /* "" until http_answer_client() */
+	char host[HTTP_HOST_MAX];     /* the Host as a name: lower case, no port or
+				       * trailing dot; "" when missing or malformed */
+	int slot;                     /* metrics slot of the region's pool, -1 = none */
 };
 
 struct http_request_info {
@@ -54,6 +58,10 @@ struct http_request_info {
  * out->status set to 400). Allocates nothing. */
 int http_answer(const struct snapshot *snap, const struct http_request_info *req,
 		struct http_answer *out);
+
+/* The client address of a as text ("" if none), made on first use: the
+ * request path needs it only for the access log and explain. */
+const char *http_answer_client(struct http_answer *a);
 
 /* Start one listener per listen.http address of conf (its own thread,
  * libmicrohttpd). snap is the published snapshot pointer (RCU). Logs

@@ -464,8 +464,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(a, 0xa5, sizeof(*a));
 	memset(b, 0x5a, sizeof(*b));
 	rc = http_answer(snap, &req, a);
+	http_answer_client(a);
 	check_answer(&req, rc, a, family);
 	rc2 = http_answer(snap, &req, b);
+	http_answer_client(b);
 	if (rc != rc2 || a->status != b->status || strcmp(a->location, b->location) != 0 ||
 	    a->max_age != b->max_age || a->region != b->region || a->vary != b->vary ||
 	    strcmp(a->client, b->client) != 0)
