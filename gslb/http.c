@@ -496,14 +496,19 @@ static void put_escaped(struct wbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = (uint8_t)s[i];
-		if (must_escape(c)) {
-			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
-			wbuf_put(b, e, 3);
-		} else {
-			wbuf_u8(b, c);
+	for (size_t i = 0; i < n;) {
+		size_t run = i;
+		while (run < n && !must_escape((uint8_t)s[run]))
+			run++;
+		if (run > i) {
+			/* a run of bytes that need no escape, copied at once */
+			wbuf_put(b, s + i, run - i);
+			i = run;
+			continue;
 		}
+		uint8_t c = (uint8_t)s[i++];
+		char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+		wbuf_put(b, e, 3);
 	}
 }
 
@@ -523,13 +528,14 @@ static void put_target(struct wbuf *b, const struct service *svc, const struct r
 		i = 7;
 	}
 	while (i < n) {
-		if (!rg->redirect && n - i >= 8 && memcmp(t + i, "{region}", 8) == 0) {
+		const char *mark = rg->redirect ? NULL : strstr(t + i, "{region}");
+		size_t lit = mark ? (size_t)(mark - (t + i)) : n - i;
+		put_escaped(b, t + i, lit);
+		i += lit;
+		if (mark) {
 			put_escaped(b, rg->name, strlen(rg->name));
 			i += 8;
-			continue;
 		}
-		put_escaped(b, t + i, 1);
-		i++;
 	}
 }
 
@@ -716,6 +722,12 @@ static const char *status_text(unsigned s)
 static void put_html(struct wbuf *b, const char *s)
 {
 	for (; *s; s++) {
+		size_t run = strcspn(s, "&<>\"'");
+		if (run) {
+			wbuf_put(b, s, run);
+			s += run - 1;
+			continue;
+		}
 		switch (*s) {
 		case '&':
 			wbuf_put(b, "&amp;", 5);
@@ -738,16 +750,41 @@ static void put_html(struct wbuf *b, const char *s)
 	}
 }
 
+/* "private, max-age=N" into buf (at least 32 bytes), without printf. */
+static void cache_control(char *buf, size_t len, unsigned max_age)
+{
+	static const char pre[] = "private, max-age=";
+	char digits[12];
+	size_t nd = 0;
+
+	do {
+		digits[nd++] = (char)('0' + max_age % 10);
+		max_age /= 10;
+	} while (max_age && nd < sizeof(digits));
+	if (len < sizeof(pre) + nd) {
+		buf[0] = '\0';
+		return;
+	}
+	memcpy(buf, pre, sizeof(pre) - 1);
+	for (size_t i = 0; i < nd; i++)
+		buf[sizeof(pre) - 1 + i] = digits[nd - 1 - i];
+	buf[sizeof(pre) - 1 + nd] = '\0';
+}
+
 static size_t redirect_body(struct http_daemon *d, const struct http_answer *a)
 {
 	struct wbuf b;
-	char head[128];
-	int n = snprintf(head, sizeof(head),
-			 "<!DOCTYPE html>\n<html><head><title>%u %s</title></head><body><a href=\"",
-			 a->status, status_text(a->status));
+	static const char open[] = "<!DOCTYPE html>\n<html><head><title>";
+	static const char mid[] = "</title></head><body><a href=\"";
+	const char *text = status_text(a->status);
+	char code[4] = { (char)('0' + a->status / 100 % 10), (char)('0' + a->status / 10 % 10),
+			 (char)('0' + a->status % 10), ' ' };
 
 	wbuf_init(&b, (uint8_t *)d->body, d->body_cap);
-	wbuf_put(&b, head, (size_t)n);
+	wbuf_put(&b, open, sizeof(open) - 1);
+	wbuf_put(&b, code, 4);
+	wbuf_put(&b, text, strlen(text));
+	wbuf_put(&b, mid, sizeof(mid) - 1);
 	put_html(&b, a->location);
 	wbuf_put(&b, "\">", 2);
 	put_html(&b, a->location);
@@ -865,7 +902,7 @@ static http_mhd_result queue_answer(struct http_daemon *d, struct MHD_Connection
 		r = MHD_create_response_from_buffer(n, d->body, MHD_RESPMEM_MUST_COPY);
 		if (!r)
 			return MHD_NO;
-		snprintf(num, sizeof(num), "private, max-age=%u", a->max_age);
+		cache_control(num, sizeof(num), a->max_age);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, a->location);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, num);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
