@@ -308,6 +308,25 @@ static uint8_t compute_scope(const struct snapshot *snap, const struct decision 
 			s = c + 1;
 		}
 	}
+	/* An IPv6 scope must not cover the ranges whose clients are located
+	 * by the IPv4 address inside (geo_v4_embedded): they get other
+	 * answers, whatever the database holds there. */
+	if (d->family == AF_INET6 && !d->unwrapped_v4 && !d->geo.mapped_v4) {
+		static const struct {
+			uint8_t net[16];
+			unsigned len;
+		} v4_ranges[] = {
+			{ { 0 }, 96 },                                        /* ::/96 */
+			{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff }, 96 }, /* ::ffff:0:0/96 */
+			{ { 0, 0x64, 0xff, 0x9b }, 96 },                      /* 64:ff9b::/96 */
+			{ { 0x20, 0x02 }, 16 },                               /* 6to4 */
+		};
+		for (size_t i = 0; i < sizeof(v4_ranges) / sizeof(v4_ranges[0]); i++) {
+			unsigned c = common_bits(v4_ranges[i].net, d->addr, 128);
+			if (c < v4_ranges[i].len && s <= c)
+				s = c + 1;
+		}
+	}
 	if (s > max)
 		s = max;
 	if (d->unwrapped_v4)
@@ -486,6 +505,7 @@ struct class_key {
 	char continent[3];
 	char subdivision[16];
 	uint8_t order[GSLB_MAX_REGIONS];
+	uint8_t pad;   /* explicit: keys are hashed and compared as bytes */
 	uint64_t ties; /* bit i: order[i] is as near as order[i - 1] */
 };
 

@@ -680,6 +680,9 @@ int geo_walk(const struct geo_db *g, geo_walk_fn cb, void *arg)
 	cache = calloc(GEO_WALK_CACHE, sizeof(*cache));
 	if (!cache)
 		return GSLB_ENOMEM;
+	/* Each node is read once in a tree; shared nodes (a damaged or
+	 * crafted file) would make the walk endless. */
+	uint64_t reads_left = 2 * (uint64_t)g->mmdb.metadata.node_count + 256;
 	rc = walk_push(g, stack, &sp, 0, zero, 0);
 	while (!rc && sp) {
 		struct walk_frame f = stack[--sp];
@@ -692,6 +695,10 @@ int geo_walk(const struct geo_db *g, geo_walk_fn cb, void *arg)
 				continue; /* an alias of the IPv4 subtree (Teredo...) */
 			if (f.prefix >= maxdepth) {
 				rc = GSLB_EIO; /* a node below a full address: damaged */
+				break;
+			}
+			if (reads_left-- == 0) {
+				rc = GSLB_EIO;
 				break;
 			}
 			rc = walk_push(g, stack, &sp, (uint32_t)f.rec, f.addr, f.prefix);
@@ -1357,6 +1364,10 @@ struct ct_build {
 	unsigned maxdepth;
 	int v6pass;
 	int rc;
+	/* Node reads left: a tree reads each node once per pass (aliases
+	 * stop at v4_start), so a file whose nodes are shared by many paths
+	 * (a crafted or damaged one: 2^96 paths take forever) is refused. */
+	uint64_t reads_left;
 };
 
 static uint32_t ct_classify(struct ct_build *b, MMDB_entry_s *entry)
@@ -1437,10 +1448,11 @@ static uint32_t ct_rec(struct ct_build *b, uint64_t rec, uint8_t type, MMDB_entr
 		return GEO_CT_LEAF | GEO_CLASS_NONE;
 	}
 	MMDB_search_node_s n;
-	if (MMDB_read_node(&b->g->mmdb, (uint32_t)rec, &n) != MMDB_SUCCESS) {
+	if (b->reads_left == 0 || MMDB_read_node(&b->g->mmdb, (uint32_t)rec, &n) != MMDB_SUCCESS) {
 		b->rc = GSLB_EIO;
 		return GEO_CT_LEAF | GEO_CLASS_NONE;
 	}
+	b->reads_left--;
 	uint32_t l = ct_rec(b, n.left_record, n.left_record_type, &n.left_record_entry, depth + 1);
 	uint32_t r =
 		ct_rec(b, n.right_record, n.right_record_type, &n.right_record_entry, depth + 1);
@@ -1487,6 +1499,7 @@ int geo_compact_build(const struct geo_db *g, geo_class_fn fn, void *arg, struct
 		goto fail;
 	}
 	b.c->root[0] = b.c->root[1] = GEO_CT_LEAF | GEO_CLASS_NONE;
+	b.reads_left = g->has_mmdb ? 2 * (uint64_t)g->mmdb.metadata.node_count + 256 : 0;
 	if (g->has_mmdb && g->mmdb.metadata.ip_version == 4) {
 		b.c->root[0] = ct_root(&b, 0, 32);
 	} else if (g->has_mmdb) {

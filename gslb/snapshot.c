@@ -421,6 +421,7 @@ int snapshot_regeo(const struct snapshot *old, struct snapshot **out, char *err,
 	s->override_regions = NULL;
 	s->noverride_regions = 0;
 	s->location_free = NULL;
+	s->acl_block = NULL; /* before any failure return: old's stays old's */
 	s->base->refs++;
 	/* Until the prober adopts this snapshot, it shows the old states. */
 	s->health = old->health ? health_clone(old->health) : NULL;

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <maxminddb.h>
 
 #include "gslb/decide.h"
 #include "gslb/err.h"
@@ -196,6 +197,39 @@ static void mask(uint8_t *out, const uint8_t *a, unsigned alen, unsigned prefix,
 	}
 }
 
+/* An IPv6 scope must not cover a range whose clients are located by the
+ * IPv4 address inside (they get other answers): ::/96, ::ffff:0:0/96,
+ * 64:ff9b::/96, 2002::/16. */
+static void check_v6_scope(const struct decision *d, const char *mode, const char *what)
+{
+	static const struct {
+		uint8_t net[16];
+		unsigned len;
+		const char *name;
+	} r[] = {
+		{ { 0 }, 96, "::/96" },
+		{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff }, 96, "::ffff:0:0/96" },
+		{ { 0, 0x64, 0xff, 0x9b }, 96, "64:ff9b::/96" },
+		{ { 0x20, 0x02 }, 16, "2002::/16" },
+	};
+	if (d->family != AF_INET6 || d->unwrapped_v4 || d->geo.mapped_v4)
+		return;
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+		uint8_t m1[16], m2[16];
+		if (d->scope > r[i].len)
+			continue;
+		mask(m1, d->addr, 16, d->scope, 0);
+		mask(m2, r[i].net, 16, d->scope, 0);
+		/* the client itself inside the range (:: and ::1) is fine */
+		uint8_t m3[16], m4[16];
+		mask(m3, d->addr, 16, r[i].len, 0);
+		mask(m4, r[i].net, 16, r[i].len, 0);
+		if (memcmp(m1, m2, 16) == 0 && memcmp(m3, m4, 16) != 0)
+			fail_msg("%s %s: %s scope /%u covers %s", d->svc->name, what, mode, d->scope,
+				 r[i].name);
+	}
+}
+
 static void check_one(struct pair *p, int family, const uint8_t *a, unsigned prefix, int deep)
 {
 	const struct conf *cx = p->exact->conf, *cy = p->compact->conf;
@@ -212,6 +246,11 @@ static void check_one(struct pair *p, int family, const uint8_t *a, unsigned pre
 		if (y.scope > x.scope)
 			fail_msg("%s %s: compact scope /%u longer than the database's /%u",
 				 cx->services[i].name, what, y.scope, x.scope);
+		/* (a service every client gets the same answer from has scope 0) */
+		if (!p->exact->location_free[i]) {
+			check_v6_scope(&x, "database", what);
+			check_v6_scope(&y, "compact", what);
+		}
 		/* The whole merged network gets this answer from the database
 		 * too (plain addresses: the scope counts in their own bits). */
 		if (!deep || y.unwrapped_v4 || y.geo.mapped_v4 || prefix != alen * 8)
@@ -245,6 +284,17 @@ static void check_addr(struct pair *p, int family, const uint8_t *a)
 	check_one(p, family, a, full, 1);
 	check_one(p, family, a, family == AF_INET ? 24 : 56, 0);
 	check_one(p, family, a, family == AF_INET ? 8 : 32, 0);
+}
+
+static int walk_cb_count(void *arg, int family, const uint8_t *addr, unsigned prefix,
+			 const struct geo_result *res)
+{
+	(void)arg;
+	(void)family;
+	(void)addr;
+	(void)prefix;
+	(void)res;
+	return 0;
 }
 
 static int walk_cb(void *arg, int family, const uint8_t *addr, unsigned prefix,
@@ -317,7 +367,9 @@ static void run_case(const struct dbcase *dc, long randoms)
 	static const char *const special[] = { "::",	      "::1",	       "2001::1",
 					       "2001:0:5310::", "fe80::1",      "2001:db8::1",
 					       "2001:db8:1:2::5", "0.0.0.0", "255.255.255.255",
-					       "10.1.2.3",      "192.0.2.77",   "ffff::" };
+					       "10.1.2.3",      "192.0.2.77",   "ffff::",
+					       "2003::1",       "2001:ffff::1", "64:ff9b:1::1",
+					       "::fffe:0:1",    "::1:0:0:1",    "64:ff9a::1" };
 	for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
 		uint8_t a[16];
 		int family = strchr(special[i], ':') ? AF_INET6 : AF_INET;
@@ -433,13 +485,101 @@ static void test_merges(void **state)
 	snapshot_free(s);
 }
 
+/* A search-tree record of a node, written in place (record sizes 24, 28
+ * and 32 bits). */
+static void set_record(uint8_t *tree, unsigned rs, uint32_t node, int right, uint32_t v)
+{
+	uint8_t *n = tree + (size_t)node * rs * 2 / 8;
+	if (rs == 24) {
+		uint8_t *r = n + (right ? 3 : 0);
+		r[0] = (uint8_t)(v >> 16);
+		r[1] = (uint8_t)(v >> 8);
+		r[2] = (uint8_t)v;
+	} else if (rs == 28) {
+		uint8_t *r = n + (right ? 4 : 0);
+		r[0] = (uint8_t)(v >> 16);
+		r[1] = (uint8_t)(v >> 8);
+		r[2] = (uint8_t)v;
+		if (right)
+			n[3] = (uint8_t)((n[3] & 0xF0) | ((v >> 24) & 0x0F));
+		else
+			n[3] = (uint8_t)((n[3] & 0x0F) | (((v >> 24) & 0x0F) << 4));
+	} else {
+		uint8_t *r = n + (right ? 4 : 0);
+		r[0] = (uint8_t)(v >> 24);
+		r[1] = (uint8_t)(v >> 16);
+		r[2] = (uint8_t)(v >> 8);
+		r[3] = (uint8_t)v;
+	}
+}
+
+/* A tree whose first nodes both point at the next one (a chain of shared
+ * subtrees: 2^96 paths to the IPv4 start) loads in exact mode, but the
+ * compact build and geo_walk must refuse it quickly instead of running
+ * forever (found in review). */
+static void test_shared_subtrees(void **state)
+{
+	char src[1024], dst[1024], dir[512], cx[600], cy[600];
+	MMDB_s m;
+	(void)state;
+	snprintf(src, sizeof(src), "%s/city6.mmdb", db_dir);
+	snprintf(dst, sizeof(dst), "%s/shared.mmdb", db_dir);
+	assert_int_equal(MMDB_open(src, MMDB_MODE_MMAP, &m), MMDB_SUCCESS);
+	unsigned rs = m.metadata.record_size;
+	uint32_t nodes = m.metadata.node_count, data = 0;
+	for (uint32_t i = 0; i < nodes && !data; i++) {
+		MMDB_search_node_s n;
+		assert_int_equal(MMDB_read_node(&m, i, &n), MMDB_SUCCESS);
+		if (n.left_record_type == MMDB_RECORD_TYPE_DATA)
+			data = (uint32_t)n.left_record;
+		else if (n.right_record_type == MMDB_RECORD_TYPE_DATA)
+			data = (uint32_t)n.right_record;
+	}
+	assert_true(data != 0);
+	size_t size = (size_t)m.file_size;
+	uint8_t *buf = malloc(size);
+	assert_non_null(buf);
+	memcpy(buf, m.file_content, size);
+	MMDB_close(&m);
+	uint32_t k = nodes - 1 < 120 ? nodes - 1 : 120;
+	assert_true(k > 97);
+	for (uint32_t i = 0; i < k; i++) {
+		set_record(buf, rs, i, 0, i + 1);
+		set_record(buf, rs, i, 1, i + 1);
+	}
+	set_record(buf, rs, k, 0, data);
+	set_record(buf, rs, k, 1, data);
+	FILE *f = fopen(dst, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, size, f), size);
+	assert_int_equal(fclose(f), 0);
+	free(buf);
+
+	static const struct dbcase c = { "shared", "shared.mmdb", NULL, 0 };
+	snprintf(dir, sizeof(dir), "%s/conf-shared", db_dir);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		fail_msg("mkdir %s: %s", dir, strerror(errno));
+	snprintf(cx, sizeof(cx), "%s/exact.conf", dir);
+	snprintf(cy, sizeof(cy), "%s/compact.conf", dir);
+	write_conf(cx, &c, dst, 0);
+	write_conf(cy, &c, dst, 1);
+	struct snapshot *sx = load(cx);
+	assert_int_equal(geo_walk(sx->geo, walk_cb_count, NULL), GSLB_EIO);
+	snapshot_free(sx);
+	char err[1024] = "";
+	struct snapshot *sy = NULL;
+	assert_int_equal(snapshot_load(cy, &sy, err, sizeof(err)), GSLB_EIO);
+	assert_null(sy);
+	assert_non_null(strstr(err, "damaged database tree"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_city),	   cmocka_unit_test(test_flat),
 		cmocka_unit_test(test_country_only), cmocka_unit_test(test_unaliased),
 		cmocka_unit_test(test_demo),	   cmocka_unit_test(test_merges),
-		cmocka_unit_test(test_extra),
+		cmocka_unit_test(test_shared_subtrees), cmocka_unit_test(test_extra),
 	};
 	int rc;
 
