@@ -2613,11 +2613,12 @@ static int check_includes(const char *file, const char *incdir, int depth, char 
 			snprintf(inc, incsz, "%s/%s", incdir, name);
 		struct stat st;
 		int shown = 100; /* of a long name, in messages */
-		if (stat(inc, &st) == 0 && !S_ISREG(st.st_mode)) {
+		int exists = stat(inc, &st) == 0;
+		if (exists && !S_ISREG(st.st_mode)) {
 			snprintf(err, errlen, "%s:%d: @include \"%.*s%s\": not a regular file",
 				 file, lineno, shown, name, n > (size_t)shown ? "..." : "");
 			rc = GSLB_EPARSE;
-		} else if (stat(inc, &st) == 0) {
+		} else if (exists) {
 			rc = check_includes(inc, incdir, depth + 1, err, errlen);
 			if (rc == GSLB_EIO) {
 				/* name the @include line, then the reason */

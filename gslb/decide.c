@@ -131,23 +131,6 @@ static int bits_match(const uint8_t *a, const uint8_t *b, unsigned bits)
 	return (a[full] & mask) == (b[full] & mask);
 }
 
-/* Leading bits a and b have in common, at most max. */
-static unsigned common_bits(const uint8_t *a, const uint8_t *b, unsigned max)
-{
-	unsigned n = 0;
-	while (n < max) {
-		uint8_t x = (uint8_t)(a[n / 8] ^ b[n / 8]);
-		if (x == 0) {
-			n = (n / 8 + 1) * 8;
-			continue;
-		}
-		while (!(x & (0x80 >> (n % 8))))
-			n++;
-		break;
-	}
-	return n > max ? max : n;
-}
-
 static int route_matches(const struct route *r, const struct decision *d)
 {
 	switch (r->kind) {
@@ -250,9 +233,9 @@ static void order_by_class(const struct snapshot *snap, struct decision *d, uint
 {
 	const struct geo_classes *gc = snap->gclass;
 	const struct service *svc = d->svc;
-	const uint8_t *ord = gc->order + (size_t)cls * gc->nregions;
+	size_t n = snap->conf->nregions;
+	const uint8_t *ord = gc->order + (size_t)cls * n;
 	uint64_t ties = gc->ties[cls];
-	size_t n = gc->nregions;
 
 	for (size_t i = 0; i < n;) {
 		size_t j = i + 1;
@@ -295,7 +278,7 @@ static uint8_t compute_scope(const struct snapshot *snap, const struct decision 
 		const struct route *r = &svc->routes[i];
 		if (r->kind != ROUTE_NET || r->family != d->family)
 			continue;
-		unsigned c = common_bits(r->addr, d->addr, max);
+		unsigned c = geo_common_prefix(r->addr, d->addr, max / 8);
 		if (c >= r->prefix || c >= d->prefix) {
 			/* the client's range is inside the rule's net, or holds
 			 * it: the answer may change at the net's edge */
@@ -306,25 +289,6 @@ static uint8_t compute_scope(const struct snapshot *snap, const struct decision 
 			 * the client: narrow the scope until it leaves the net
 			 * out, at the first bit they differ */
 			s = c + 1;
-		}
-	}
-	/* An IPv6 scope must not cover the ranges whose clients are located
-	 * by the IPv4 address inside (geo_v4_embedded): they get other
-	 * answers, whatever the database holds there. */
-	if (d->family == AF_INET6 && !d->unwrapped_v4 && !d->geo.mapped_v4) {
-		static const struct {
-			uint8_t net[16];
-			unsigned len;
-		} v4_ranges[] = {
-			{ { 0 }, 96 },                                        /* ::/96 */
-			{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff }, 96 }, /* ::ffff:0:0/96 */
-			{ { 0, 0x64, 0xff, 0x9b }, 96 },                      /* 64:ff9b::/96 */
-			{ { 0x20, 0x02 }, 16 },                               /* 6to4 */
-		};
-		for (size_t i = 0; i < sizeof(v4_ranges) / sizeof(v4_ranges[0]); i++) {
-			unsigned c = common_bits(v4_ranges[i].net, d->addr, 128);
-			if (c < v4_ranges[i].len && s <= c)
-				s = c + 1;
 		}
 	}
 	if (s > max)
@@ -703,8 +667,8 @@ int decide_build_classes(const struct snapshot *snap, struct geo_classes **out, 
 	struct geo_result *r = realloc(gc->rep, gc->nclasses * sizeof(*r));
 	if (r)
 		gc->rep = r;
-	gc->nregions = snap->conf->nregions;
-	gc->order = calloc(gc->nclasses, gc->nregions ? gc->nregions : 1);
+	size_t nregions = snap->conf->nregions;
+	gc->order = calloc(gc->nclasses, nregions ? nregions : 1);
 	gc->ties = calloc(gc->nclasses, sizeof(*gc->ties));
 	if (!gc->order || !gc->ties) {
 		free(b.keys);
@@ -713,7 +677,7 @@ int decide_build_classes(const struct snapshot *snap, struct geo_classes **out, 
 		return GSLB_ENOMEM;
 	}
 	for (size_t i = GEO_CLASS_FIRST; i < gc->nclasses; i++) {
-		memcpy(gc->order + i * gc->nregions, b.keys[i].order, gc->nregions);
+		memcpy(gc->order + i * nregions, b.keys[i].order, nregions);
 		gc->ties[i] = b.keys[i].ties;
 	}
 	free(b.keys);

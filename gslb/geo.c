@@ -127,8 +127,7 @@ static void mask_copy(uint8_t *dst, const uint8_t *src, unsigned alen, unsigned 
 	}
 }
 
-/* Number of leading bits two addresses share. */
-static unsigned common_prefix(const uint8_t *a, const uint8_t *b, unsigned alen)
+unsigned geo_common_prefix(const uint8_t *a, const uint8_t *b, unsigned alen)
 {
 	for (unsigned i = 0; i < alen; i++) {
 		unsigned x = a[i] ^ b[i];
@@ -136,6 +135,35 @@ static unsigned common_prefix(const uint8_t *a, const uint8_t *b, unsigned alen)
 			return i * 8 + (unsigned)__builtin_clz(x) - (sizeof(unsigned) * 8 - 8);
 	}
 	return alen * 8;
+}
+
+/* The IPv6 ranges whose addresses gslb locates as the IPv4 address inside
+ * them (geo_v4_embedded; but :: and ::1 are themselves). aliased: MaxMind's
+ * trees alias the range to the IPv4 subtree, so a walk skips it; ::/96 is
+ * where that subtree is. */
+static const struct {
+	uint8_t net[16];
+	unsigned len;
+	int aliased;
+} v4_in_v6[] = {
+	{ { 0 }, 96, 0 },                                        /* ::/96 */
+	{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff }, 96, 1 }, /* ::ffff:0:0/96 */
+	{ { 0, 0x64, 0xff, 0x9b }, 96, 1 },                      /* 64:ff9b::/96 */
+	{ { 0x20, 0x02 }, 16, 1 },                               /* 6to4 2002::/16 */
+};
+
+/* The shortest prefix of an IPv6 address a (located as itself) whose
+ * network holds none of those ranges: clients there get other answers,
+ * whatever the database holds, so a scope may not cover them. */
+static unsigned v4_in_v6_need(const uint8_t *a)
+{
+	unsigned need = 0;
+	for (size_t i = 0; i < sizeof(v4_in_v6) / sizeof(v4_in_v6[0]); i++) {
+		unsigned c = geo_common_prefix(a, v4_in_v6[i].net, 16);
+		if (c < v4_in_v6[i].len && c + 1 > need)
+			need = c + 1;
+	}
+	return need;
 }
 
 /* IPv4 addresses carried inside IPv6 ones are located as IPv4, so that one
@@ -567,23 +595,14 @@ struct walk_frame {
 	uint8_t addr[16];
 };
 
-/* The IPv6 ranges whose addresses gslb locates as the IPv4 address inside
- * them (geo_v4_embedded): what a tree holds there is never consulted, and
- * MaxMind's trees alias them to the IPv4 subtree anyway. */
+/* Is addr/prefix inside a range the IPv4 tree is aliased at? What a tree
+ * holds there is never consulted. */
 static int walk_v4_alias(const uint8_t *a, unsigned prefix)
 {
-	static const struct {
-		uint8_t net[16];
-		unsigned len;
-	} ranges[] = {
-		{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff }, 96 }, /* ::ffff:0:0/96 */
-		{ { 0, 0x64, 0xff, 0x9b }, 96 },                      /* 64:ff9b::/96 */
-		{ { 0x20, 0x02 }, 16 },                               /* 6to4 2002::/16 */
-	};
-	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-		if (prefix < ranges[i].len)
+	for (size_t i = 0; i < sizeof(v4_in_v6) / sizeof(v4_in_v6[0]); i++) {
+		if (!v4_in_v6[i].aliased || prefix < v4_in_v6[i].len)
 			continue;
-		if (common_prefix(a, ranges[i].net, 16) >= ranges[i].len)
+		if (geo_common_prefix(a, v4_in_v6[i].net, 16) >= v4_in_v6[i].len)
 			return 1;
 	}
 	return 0;
@@ -1116,11 +1135,11 @@ static const struct geo_override *ov_lookup(const struct geo_family *fam, const 
 		if (lo < gr->n && !memcmp(gr->items[lo]->addr, key, alen))
 			return gr->items[lo];
 		if (lo < gr->n) {
-			unsigned c = common_prefix(key, gr->items[lo]->addr, alen) + 1;
+			unsigned c = geo_common_prefix(key, gr->items[lo]->addr, alen) + 1;
 			*need = c > *need ? c : *need;
 		}
 		if (lo > 0) {
-			unsigned c = common_prefix(key, gr->items[lo - 1]->addr, alen) + 1;
+			unsigned c = geo_common_prefix(key, gr->items[lo - 1]->addr, alen) + 1;
 			*need = c > *need ? c : *need;
 		}
 	}
@@ -1258,6 +1277,11 @@ scope:
 		scope = res->override->prefix;
 	if (need > scope)
 		scope = need;
+	if (family == AF_INET6) {
+		unsigned v4need = v4_in_v6_need(a);
+		if (v4need > scope)
+			scope = v4need;
+	}
 	res->db_prefix = (uint8_t)(res->db_prefix + offset);
 	res->scope_prefix = (uint8_t)(scope + offset);
 	return rc;

@@ -430,7 +430,6 @@ int snapshot_regeo(const struct snapshot *old, struct snapshot **out, char *err,
 		snprintf(err, errlen, "out of memory");
 		return GSLB_ENOMEM;
 	}
-	s->acl_block = NULL;
 	if (s->conf->has_geoip)
 		rc = load_geo(s, err, errlen);
 	if (!rc)

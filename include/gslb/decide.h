@@ -89,11 +89,10 @@ struct geo_classes {
 	struct geo_compact *table;
 	struct geo_result *rep; /* one location per class id */
 	size_t nclasses;        /* ids below GEO_CLASS_FIRST are unused */
-	/* per class: all regions by distance (nregions bytes) and which of
-	 * them are as near as the one before (bit i) */
+	/* per class: all the config's regions by distance (nregions bytes
+	 * each) and which of them are as near as the one before (bit i) */
 	uint8_t *order;
 	uint64_t *ties;
-	size_t nregions;
 };
 
 /* Build the classes for snap (its config, services and geo must be in

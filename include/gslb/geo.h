@@ -49,7 +49,9 @@ struct geo_result {
 	/* Longest prefix of the address within which everything geo_lookup
 	 * reports stays the same: at least db_prefix and the matching
 	 * override's prefix, longer when a more specific override sits inside
-	 * that network. This is the ECS scope for location-dependent answers. */
+	 * that network, or (IPv6) one of the ranges located as IPv4
+	 * (::/96, ::ffff:0:0/96, 64:ff9b::/96, 2002::/16). This is the ECS
+	 * scope for location-dependent answers. */
 	uint8_t scope_prefix;
 	char network[64];     /* database network, "83.0.0.0/11"; "" if !db_found */
 	char country[3];      /* ISO 3166-1 alpha-2, upper case; "" when unknown */
@@ -123,6 +125,9 @@ unsigned geo_db_ip_version(const struct geo_db *g); /* 4 or 6, 0 without a datab
  * and returns its bit offset in the IPv6 address (96 or 16), else -1. The
  * decision engine and the lookups use this one rule. */
 int geo_v4_embedded(const uint8_t *a, uint8_t *v4);
+
+/* Number of leading bits two addresses of alen bytes share. */
+unsigned geo_common_prefix(const uint8_t *a, const uint8_t *b, unsigned alen);
 
 /* Approximate centroid of an ISO 3166-1 alpha-2 country (any case, plus XK
  * for Kosovo). Returns 0 and fills lat/lon, or GSLB_ENOENT. */
