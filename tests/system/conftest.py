@@ -18,8 +18,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gslbtest  # noqa: E402
 
 
-def _start(tmp_path_factory, label, **conf):
-    workdir = str(tmp_path_factory.mktemp(label))
+def _start(tmp_path_factory, label, workdir=None, **conf):
+    workdir = str(workdir) if workdir is not None else str(tmp_path_factory.mktemp(label))
     srv = gslbtest.Gslbd(workdir, **conf)
     try:
         srv.start()
@@ -54,7 +54,9 @@ def gslbd_bare(tmp_path_factory):
 @pytest.fixture
 def gslbd_factory(tmp_path_factory):
     """start(**conf) -> a running gslbd with gslbtest.gslbd_config(**conf) or
-    config_text=...; all are stopped and checked at teardown."""
+    config_text=...; workdir=... puts its gslb.conf there (beside files the
+    config names relatively) instead of a fresh folder; all are stopped and
+    checked at teardown."""
     started = []
 
     def start(**conf):

@@ -73,25 +73,6 @@ services = (
 GOOD_POOLS = '@include "pools/a.conf"\n,\n@include "pools/b.conf"'
 
 
-@pytest.fixture
-def start_in(request):
-    """start_in(folder, text): gslbd on folder/gslb.conf (the pool files
-    sit next to it); stopped and checked at teardown."""
-    started = []
-
-    def start(d, text):
-        srv = gslbtest.Gslbd(str(d), config_text=text)
-        started.append(srv)
-        return srv.start()
-
-    yield start
-    problems = []
-    for srv in started:
-        problems += srv.check_stopped_cleanly()
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
-
-
 def a_for(srv, subnet):
     q = make_query(SVC, "A", edns=0,
                    options=[dns.edns.ECSOption(subnet.split("/")[0], int(subnet.split("/")[1]))])
@@ -100,13 +81,13 @@ def a_for(srv, subnet):
                   if rrset.rdtype == dns.rdatatype.A)
 
 
-def test_pools_from_included_files(tmp_path, start_in):
+def test_pools_from_included_files(tmp_path, gslbd_factory):
     text = site(tmp_path, GOOD_POOLS)
     conf = tmp_path / "gslb.conf"
     conf.write_text(text)
     r = run_check(conf)
     assert r.returncode == 0, r.stderr.decode(errors="replace")
-    srv = start_in(tmp_path, text)
+    srv = gslbd_factory(workdir=tmp_path, config_text=text)
     assert a_for(srv, "10.1.0.0/24") == ["198.51.100.1", "198.51.100.2"]
     assert a_for(srv, "11.1.0.0/24") == ["203.0.113.7"]
 
@@ -226,9 +207,9 @@ def test_include_inside_a_comment_is_checked_too(tmp_path):
 
 @pytest.mark.parametrize("line", [b'@include "."', b'@include "\x00"', b'@include ""'],
                          ids=["dot", "nul", "empty"])
-def test_reload_with_a_bad_include_keeps_serving(tmp_path, start_in, line):
+def test_reload_with_a_bad_include_keeps_serving(tmp_path, gslbd_factory, line):
     text = site(tmp_path, GOOD_POOLS)
-    srv = start_in(tmp_path, text)
+    srv = gslbd_factory(workdir=tmp_path, config_text=text)
     assert a_for(srv, "11.1.0.0/24") == ["203.0.113.7"]
     bad = text.encode().replace(b'@include "pools/b.conf"', line)
     with open(srv.config_path, "wb") as f:

@@ -38,34 +38,13 @@
 #include "gslb/geo.h"
 #include "gslb/log.h"
 #include "gslb/snapshot.h"
+#include "geo_test_dbs.h"
 
 #ifndef TEST_DATADIR
 #error TEST_DATADIR must be defined
 #endif
 
-static char own_dir[256];
 static const char *db_dir;
-
-static int run(char *const argv[])
-{
-	int status;
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
-
-static const char *srcdir(void)
-{
-	const char *s = getenv("GSLB_SRCDIR");
-	return s ? s : TEST_DATADIR "/../..";
-}
 
 /* ---- configs ----------------------------------------------------------- */
 
@@ -434,7 +413,7 @@ static void test_demo(void **state)
 {
 	char db[1024];
 	(void)state;
-	snprintf(db, sizeof(db), "%s/geoip/demo-city.mmdb", srcdir());
+	snprintf(db, sizeof(db), "%s/geoip/demo-city.mmdb", test_srcdir());
 	struct dbcase c = { "demo", db, NULL, 1 };
 	run_case(&c, 20000);
 }
@@ -586,28 +565,14 @@ int main(void)
 	log_set_level(LOG_LVL_ERR);
 	db_dir = getenv("GEO_TEST_DIR");
 	if (!db_dir) {
-		char script[1024];
-		snprintf(script, sizeof(script), "%s/tests/unit/test_geo.sh", srcdir());
-		snprintf(own_dir, sizeof(own_dir), "%s/gslb-compact.XXXXXX",
-			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-		if (!mkdtemp(own_dir)) {
-			fprintf(stderr, "test_compact: mkdtemp: %s\n", strerror(errno));
-			return 99;
-		}
-		char *argv[] = { "sh", script, "--make-dbs", own_dir, NULL };
-		rc = run(argv);
+		rc = make_own_dbs("test_compact");
 		if (rc) {
-			char *rm[] = { "rm", "-rf", own_dir, NULL };
-			run(rm);
-			fprintf(stderr, "test_compact: %s --make-dbs failed (%d)\n", script, rc);
+			remove_own_dbs();
 			return rc == 77 ? 77 : 99;
 		}
 		db_dir = own_dir;
 	}
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (own_dir[0]) {
-		char *rm[] = { "rm", "-rf", own_dir, NULL };
-		run(rm);
-	}
+	remove_own_dbs();
 	return rc;
 }

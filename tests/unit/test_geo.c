@@ -26,6 +26,7 @@
 
 #include "gslb/err.h"
 #include "gslb/geo.h"
+#include "geo_test_dbs.h"
 
 #ifndef TEST_DATADIR
 #error TEST_DATADIR must be defined
@@ -1028,54 +1029,6 @@ static void test_bad_args(void **state)
 
 /* ---- databases when run alone ------------------------------------------- */
 
-static char own_dir[256];
-
-static int run(char *const argv[])
-{
-	int status;
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
-
-static int make_own_dbs(void)
-{
-	char script[1024];
-	const char *src = getenv("GEO_TEST_SRCDIR");
-	if (!src)
-		src = getenv("GSLB_SRCDIR");
-	if (src)
-		snprintf(script, sizeof(script), "%s/tests/unit/test_geo.sh", src);
-	else
-		snprintf(script, sizeof(script), "%s/../unit/test_geo.sh", TEST_DATADIR);
-	snprintf(own_dir, sizeof(own_dir), "%s/gslb-geo.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(own_dir)) {
-		fprintf(stderr, "test_geo: mkdtemp: %s\n", strerror(errno));
-		return 99;
-	}
-	char *argv[] = { "sh", script, "--make-dbs", own_dir, NULL };
-	int rc = run(argv);
-	if (rc)
-		fprintf(stderr, "test_geo: %s --make-dbs failed (%d)\n", script, rc);
-	return rc;
-}
-
-static void remove_own_dbs(void)
-{
-	if (own_dir[0]) {
-		char *argv[] = { "rm", "-rf", own_dir, NULL };
-		run(argv);
-	}
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1095,7 +1048,7 @@ int main(void)
 
 	test_dir = getenv("GEO_TEST_DIR");
 	if (!test_dir) {
-		rc = make_own_dbs();
+		rc = make_own_dbs("test_geo");
 		if (rc) {
 			remove_own_dbs();
 			return rc == 77 ? 77 : 99;
