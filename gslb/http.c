@@ -640,6 +640,8 @@ int http_answer(const struct snapshot *snap, const struct http_request_info *req
 		return GSLB_EINVAL;
 	if (!req->host)
 		return GSLB_EINVAL; /* HTTP/1.0 without Host: no name to go by */
+	if (req->repeated_host)
+		return GSLB_EINVAL; /* which one would it be? (RFC 9112 3.2) */
 	rc = parse_host(req->host, lname, &len, out->host);
 	if (rc < 0)
 		return rc;
@@ -923,11 +925,16 @@ static http_mhd_result queue_answer(struct http_daemon *d, struct MHD_Connection
 
 /* ------------------------------------------------------------ requests */
 
-/* Several lines of one forwarding header are one list (RFC 9110 5.3). */
+/* One walk over the request's header lines: Host lines are counted (more
+ * than one is a 400, RFC 9112 3.2) and, from a trusted proxy, the
+ * forwarding headers gathered: several lines of one are one list (RFC 9110
+ * 5.3). */
 struct fwd_gather {
 	struct http_daemon *d;
 	size_t xff_len, fwd_len;
 	int xff, fwd;
+	int trusted; /* gather the forwarding headers */
+	unsigned hosts;
 };
 
 static void gather_append(char *buf, size_t cap, size_t *len, int *have, const char *v)
@@ -956,7 +963,11 @@ static http_mhd_result gather_fwd(void *cls, enum MHD_ValueKind kind, const char
 	(void)kind;
 	if (!key || !value)
 		return MHD_YES;
-	if (strcasecmp(key, "X-Forwarded-For") == 0)
+	if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+		g->hosts++;
+	else if (!g->trusted)
+		return MHD_YES;
+	else if (strcasecmp(key, "X-Forwarded-For") == 0)
 		gather_append(g->d->fwd_xff, g->d->fwd_cap, &g->xff_len, &g->xff, value);
 	else if (strcasecmp(key, "Forwarded") == 0)
 		gather_append(g->d->fwd_fwd, g->d->fwd_cap, &g->fwd_len, &g->fwd, value);
@@ -1118,12 +1129,12 @@ static http_mhd_result http_access(void *cls, struct MHD_Connection *conn, const
 	const struct snapshot *snap = rcu_dereference(*d->l->snap);
 	uint8_t paddr[16];
 	int pfam = sockaddr_ip(req.peer, paddr);
-	if (pfam && trusted_proxy(snap->conf, pfam, paddr)) {
-		struct fwd_gather g = { .d = d };
-		MHD_get_connection_values(conn, MHD_HEADER_KIND, gather_fwd, &g);
-		req.x_forwarded_for = g.xff ? d->fwd_xff : NULL;
-		req.forwarded = g.fwd ? d->fwd_fwd : NULL;
-	}
+	struct fwd_gather g = { .d = d };
+	g.trusted = pfam && trusted_proxy(snap->conf, pfam, paddr);
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, gather_fwd, &g);
+	req.x_forwarded_for = g.xff ? d->fwd_xff : NULL;
+	req.forwarded = g.fwd ? d->fwd_fwd : NULL;
+	req.repeated_host = g.hosts > 1;
 	(void)http_answer(snap, &req, &a);
 	if (too_large) {
 		/* decided all the same, for the access log's client and host */

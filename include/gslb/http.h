@@ -51,6 +51,7 @@ struct http_request_info {
 	const struct sockaddr *peer;
 	const char *x_forwarded_for; /* NULL = absent; several header lines joined by ", " */
 	const char *forwarded;       /* RFC 7239, NULL = absent; joined likewise */
+	int repeated_host;           /* more than one Host line: 400 (RFC 9112 3.2) */
 };
 
 /* Decide the answer to one request against snap (caller holds the RCU read

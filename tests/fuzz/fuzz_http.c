@@ -6,7 +6,7 @@
  *            (bit 4 = first region of tests/fuzz/fuzz-http.conf, ...)
  *   byte 1   fields forced to NULL (bit 0 method, 1 host, 2 path, 3 query,
  *            4 X-Forwarded-For, 5 Forwarded); bit 6 turns peer 7 from none
- *            into an AF_UNIX address
+ *            into an AF_UNIX address; bit 7: the request had two Host lines
  *   rest     method, host, path, query, X-Forwarded-For, Forwarded,
  *            separated by NUL bytes; a field the input does not reach is NULL
  *
@@ -17,7 +17,7 @@
  *
  * Each answer is checked against what the request and the config say it
  * must be: a status the listener knows; 400 (and a negative return) exactly
- * for a missing or malformed peer, method, path or Host; for a Host that
+ * for a missing or malformed peer, method, path or Host, or a repeated Host; for a Host that
  * names a service: 404 without a redirect, 405 for other methods unless
  * all_methods, else 200 (explain), 503 (with Retry-After) or the service's
  * redirect status; a redirect's Location is exactly the region's target
@@ -310,8 +310,8 @@ static void check_answer(const struct http_request_info *req, int rc, const stru
 	if (req->host)
 		h = host_name(req->host, lname, &len);
 	/* 400 exactly when the request itself is unusable. */
-	int bad =
-		!family || !req->path || req->path[0] != '/' || !req->method || !req->host || h < 0;
+	int bad = !family || !req->path || req->path[0] != '/' || !req->method || !req->host ||
+		  req->repeated_host || h < 0;
 	if (bad != (a->status == 400))
 		fuzz_die(HARNESS, bad ? "malformed request not answered 400" :
 					"well-formed request answered 400");
@@ -434,6 +434,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req.query = fields[3];
 	req.x_forwarded_for = fields[4];
 	req.forwarded = fields[5];
+	req.repeated_host = (nulls >> 7) & 1;
 	req.is_https = (ctl >> 3) & 1;
 	peer = ctl & 7;
 	if (peer < 4) {

@@ -11,7 +11,8 @@ sent to the IPv4 listener, and are ignored on the IPv6 one (peer ::1).
 - redirects for clients in different countries, region redirect overrides,
   wildcard services, the configured status, Cache-Control, Vary, the HTML
   body, HEAD, 405 with Allow, all_methods with 307, unknown host 404, Host
-  with port, upper case and a trailing dot, absolute-form targets;
+  with port, upper case and a trailing dot, absolute-form targets, two Host
+  lines 400;
 - path and query kept byte for byte: %2F, encoded spaces, percent-encoded
   UTF-8, raw bytes that must be escaped, '?' alone, '+', ';';
 - client address: trusted X-Forwarded-For (right-most untrusted, several
@@ -377,6 +378,18 @@ def test_no_host_400(httpd):
     # HTTP/1.0 may leave Host out; there is then no name to go by
     r = get(httpd, "/p", PL, host=None, version=b"HTTP/1.0")
     assert r.status == 400
+
+
+@pytest.mark.parametrize("second", ["www.geo.test", "other.geo.test", "WWW.GEO.TEST"])
+def test_two_host_headers_400(httpd, second):
+    """RFC 9112 3.2: more than one Host line is a 400, whether the lines
+    agree or not (an absolute-form target does not change it)."""
+    for target in (b"/p", b"http://www.geo.test/p"):
+        r = get(httpd, target, PL, headers=[("Host", second)])
+        assert r.status == 400, r
+        assert r.h("Location") is None
+    # one Host line is fine
+    assert get(httpd, "/p", PL).status == 302
 
 
 def test_absolute_form_target(httpd):
