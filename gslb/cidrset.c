@@ -4,6 +4,7 @@
 #include "gslb/cidrset.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,43 @@ static void mask(uint8_t *dst, const uint8_t *src, unsigned alen, unsigned prefi
 }
 
 static int key_cmp(const void *a, const void *b) { return memcmp(a, b, 16); }
+
+int cidr_sockaddr_ip(const struct sockaddr *sa, uint8_t addr[16])
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	memset(addr, 0, 16);
+	if (!sa)
+		return 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+		memcpy(addr, &in->sin_addr, 4);
+		return AF_INET;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+		const uint8_t *b = in6->sin6_addr.s6_addr;
+		if (memcmp(b, mapped, sizeof(mapped)) == 0) {
+			memcpy(addr, b + 12, 4);
+			return AF_INET;
+		}
+		memcpy(addr, b, 16);
+		return AF_INET6;
+	}
+	return 0;
+}
+
+int cidr_same_net(const uint8_t *a, const uint8_t *b, unsigned prefix)
+{
+	unsigned full = prefix / 8, rest = prefix % 8;
+
+	if (memcmp(a, b, full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	uint8_t m = (uint8_t)(0xFF << (8 - rest));
+	return (a[full] & m) == (b[full] & m);
+}
 
 void cidrset_free(struct cidrset *s)
 {

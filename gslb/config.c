@@ -573,6 +573,20 @@ static int parse_nsid(struct conf_ctx *ctx, const config_setting_t *s)
 	return GSLB_OK;
 }
 
+/* ipv4_prefix (8..32) or ipv6_prefix (16..128) of a per-network limit,
+ * as rrl's: the client network max_per_ip counts. */
+static int get_client_prefix(struct conf_ctx *ctx, const config_setting_t *e, unsigned *v4,
+			     unsigned *v6)
+{
+	int is_v4 = strcmp(config_setting_name(e), "ipv4_prefix") == 0;
+	long long v;
+	int rc = get_int(ctx, e, is_v4 ? 8 : 16, is_v4 ? 32 : 128, &v);
+
+	if (!rc)
+		*(is_v4 ? v4 : v6) = (unsigned)v;
+	return rc;
+}
+
 static int parse_tcp(struct conf_ctx *ctx, const config_setting_t *s)
 {
 	struct conf *c = ctx->c;
@@ -603,11 +617,13 @@ static int parse_tcp(struct conf_ctx *ctx, const config_setting_t *s)
 				c->tcp_max_per_ip = (unsigned)v;
 		} else if (strcmp(name, "max_lifetime") == 0) {
 			rc = get_double(ctx, e, -0.0000001, 86400, &c->tcp_max_lifetime);
+		} else if (strcmp(name, "ipv4_prefix") == 0 || strcmp(name, "ipv6_prefix") == 0) {
+			rc = get_client_prefix(ctx, e, &c->tcp_ipv4_prefix, &c->tcp_ipv6_prefix);
 		} else {
 			rc = conf_error(
 				ctx, e,
 				"unknown setting (idle_timeout, max_connections, max_queries, "
-				"max_per_ip, max_lifetime)");
+				"max_per_ip, ipv4_prefix, ipv6_prefix, max_lifetime)");
 		}
 		if (rc)
 			return rc;
@@ -1677,8 +1693,8 @@ static int parse_listen_http(struct conf_ctx *ctx, const config_setting_t *s)
 	return GSLB_OK;
 }
 
-/* http = { explain_from; access_log; max_connections; max_per_ip; header_limit;
- *          request_timeout; } */
+/* http = { explain_from; access_log; max_connections; max_per_ip; ipv4_prefix;
+ *          ipv6_prefix; header_limit; request_timeout; } */
 static int parse_http(struct conf_ctx *ctx, const config_setting_t *s)
 {
 	struct conf *c = ctx->c;
@@ -1708,11 +1724,14 @@ static int parse_http(struct conf_ctx *ctx, const config_setting_t *s)
 			c->http_header_limit = (unsigned)v;
 		} else if (strcmp(name, "request_timeout") == 0) {
 			rc = get_double(ctx, k, 0.0, 3600, &c->http_request_timeout);
+		} else if (strcmp(name, "ipv4_prefix") == 0 || strcmp(name, "ipv6_prefix") == 0) {
+			rc = get_client_prefix(ctx, k, &c->http_ipv4_prefix, &c->http_ipv6_prefix);
 		} else {
 			rc = conf_error(
 				ctx, k,
 				"unknown setting (explain_from, access_log, max_connections, "
-				"max_per_ip, header_limit, request_timeout)");
+				"max_per_ip, ipv4_prefix, ipv6_prefix, header_limit, "
+				"request_timeout)");
 		}
 		if (rc)
 			return rc;
@@ -2672,6 +2691,10 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 	c->rrl.ipv4_prefix = 24;
 	c->rrl.ipv6_prefix = 56;
 	c->tcp_max_per_ip = 64;
+	c->tcp_ipv4_prefix = 24;
+	c->tcp_ipv6_prefix = 64;
+	c->http_ipv4_prefix = 24;
+	c->http_ipv6_prefix = 64;
 	c->tcp_max_lifetime = 120.0;
 	c->http_max_per_ip = 32;
 	c->http_header_limit = 8192;

@@ -12,6 +12,7 @@
 
 #include <urcu/urcu-memb.h>
 
+#include "gslb/cidrset.h"
 #include "gslb/err.h"
 #include "gslb/snapshot.h"
 
@@ -120,17 +121,6 @@ static void unwrap_v4(struct decision *d)
 	d->unwrap_shift = (uint8_t)shift;
 }
 
-static int bits_match(const uint8_t *a, const uint8_t *b, unsigned bits)
-{
-	unsigned full = bits / 8, rest = bits % 8;
-	if (memcmp(a, b, full) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	uint8_t mask = (uint8_t)(0xFF << (8 - rest));
-	return (a[full] & mask) == (b[full] & mask);
-}
-
 static int route_matches(const struct route *r, const struct decision *d)
 {
 	switch (r->kind) {
@@ -143,7 +133,7 @@ static int route_matches(const struct route *r, const struct decision *d)
 	case ROUTE_NET:
 		/* The whole client subnet must be inside the rule's net. */
 		return r->family == d->family && d->prefix >= r->prefix &&
-		       bits_match(r->addr, d->addr, r->prefix);
+		       cidr_same_net(r->addr, d->addr, r->prefix);
 	}
 	return 0;
 }

@@ -4,8 +4,9 @@
  *
  * One libmicrohttpd daemon per listen.http address, each with its own epoll
  * thread. MHD parses HTTP, runs TLS (GnuTLS, certificates chosen by SNI in
- * http_cert_cb), enforces the connection, per-IP, memory and inactivity
- * limits and answers malformed requests with 400; this file decides.
+ * http_cert_cb), enforces the connection, memory and inactivity limits
+ * and answers malformed requests with 400; this file decides, and counts
+ * connections per client network (http_accept_policy).
  *
  * The decision itself is http_answer(): a pure function of the snapshot and
  * the request that allocates nothing, so tests and fuzzers call it directly.
@@ -41,6 +42,7 @@
 #include <microhttpd.h>
 #include <urcu/urcu-memb.h>
 
+#include "gslb/cidrset.h"
 #include "gslb/config.h"
 #include "gslb/decide.h"
 #include "gslb/dname.h"
@@ -112,7 +114,10 @@ struct http_daemon {
 	size_t ncerts;
 	/* Touched by the daemon's one thread only (no thread pool): the
 	 * scratch buffers need no lock. */
-	unsigned nconn;          /* open connections */
+	unsigned nconn; /* open connections */
+	/* Open connections that have a context, for max_per_ip (walked by
+	 * the accept policy on this thread). */
+	struct http_conn *conns;
 	char *fwd_xff, *fwd_fwd; /* joined forwarding header values, header_limit + 1 */
 	size_t fwd_cap;
 	char *body; /* a redirect's HTML */
@@ -141,6 +146,10 @@ enum {
 /* Per connection, from MHD's "connection started" notice to "closed". */
 struct http_conn {
 	struct http_daemon *d;
+	struct http_conn *prev, *next; /* the daemon's conns */
+	int family;                    /* the peer's address (IPv4-mapped as IPv4) */
+	uint8_t addr[16];
+	int exempt;        /* a trusted proxy: not counted for max_per_ip */
 	double since;      /* connection start, or the end of its last request */
 	unsigned requests; /* completed on this connection */
 	int in_request;    /* REQ_*: where the current request is */
@@ -166,45 +175,9 @@ static double now_mono(void)
 
 /* ------------------------------------------------------------ addresses */
 
-/* The address of a socket address; an IPv4-mapped IPv6 address counts as
- * the IPv4 address. Returns the family, 0 for anything else. */
-static int sockaddr_ip(const struct sockaddr *sa, uint8_t addr[16])
-{
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	memset(addr, 0, 16);
-	if (!sa)
-		return 0;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
-		memcpy(addr, &in->sin_addr, 4);
-		return AF_INET;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
-		const uint8_t *b = in6->sin6_addr.s6_addr;
-		if (memcmp(b, mapped, sizeof(mapped)) == 0) {
-			memcpy(addr, b + 12, 4);
-			return AF_INET;
-		}
-		memcpy(addr, b, 16);
-		return AF_INET6;
-	}
-	return 0;
-}
-
 static int cidr_has(const struct conf_cidr *c, int family, const uint8_t *addr)
 {
-	unsigned full = c->prefix / 8u, rest = c->prefix % 8u;
-
-	if (c->family != family)
-		return 0;
-	if (memcmp(c->addr, addr, full) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	uint8_t mask = (uint8_t)(0xFFu << (8u - rest));
-	return (c->addr[full] & mask) == (addr[full] & mask);
+	return c->family == family && cidr_same_net(c->addr, addr, c->prefix);
 }
 
 static int cidr_list_has(const struct conf_cidr *list, size_t n, int family, const uint8_t *addr)
@@ -385,7 +358,7 @@ static void split_forwarded(const char *s, struct fwd_list *f)
 static int client_address(const struct conf *c, const struct http_request_info *req,
 			  uint8_t addr[16], int *via_proxy)
 {
-	int family = sockaddr_ip(req->peer, addr);
+	int family = cidr_sockaddr_ip(req->peer, addr);
 	const char *hdr;
 	struct fwd_list f;
 
@@ -1128,7 +1101,7 @@ static http_mhd_result http_access(void *cls, struct MHD_Connection *conn, const
 	urcu_memb_read_lock();
 	const struct snapshot *snap = rcu_dereference(*d->l->snap);
 	uint8_t paddr[16];
-	int pfam = sockaddr_ip(req.peer, paddr);
+	int pfam = cidr_sockaddr_ip(req.peer, paddr);
 	struct fwd_gather g = { .d = d };
 	g.trusted = pfam && trusted_proxy(snap->conf, pfam, paddr);
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, gather_fwd, &g);
@@ -1232,6 +1205,49 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	hc->since = now_mono();
 }
 
+/* Is the peer a trusted proxy in the config in force? */
+static int peer_trusted(struct http_daemon *d, int family, const uint8_t *addr)
+{
+	int t;
+
+	http_rcu_ready(d->l);
+	urcu_memb_read_lock();
+	t = trusted_proxy(rcu_dereference(*d->l->snap)->conf, family, addr);
+	urcu_memb_read_unlock();
+	return t;
+}
+
+/* libmicrohttpd's accept policy, on the daemon's thread before a connection
+ * is set up: max_per_ip counts the open connections of the client's network
+ * (http.ipv4_prefix, ipv6_prefix), so one /64 cannot hold every slot. A
+ * trusted proxy is not capped per address: every client behind it arrives
+ * from its few addresses (max_connections still holds). */
+static http_mhd_result http_accept_policy(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+	struct http_daemon *d = cls;
+	const struct conf *c = d->l->conf;
+	uint8_t addr[16];
+	int family = cidr_sockaddr_ip(sa, addr);
+	unsigned prefix = family == AF_INET ? c->http_ipv4_prefix : c->http_ipv6_prefix;
+	unsigned n = 0;
+
+	(void)len;
+	if (!family || peer_trusted(d, family, addr))
+		return MHD_YES;
+	for (const struct http_conn *hc = d->conns; hc; hc = hc->next) {
+		if (hc->exempt || hc->family != family || !cidr_same_net(hc->addr, addr, prefix))
+			continue;
+		if (++n >= c->http_max_per_ip) {
+			stat_inc(&d->st.per_ip_limit);
+			log_debug("http connection refused: max_per_ip reached for the client's "
+				  "network port=%u",
+				  (unsigned)d->port);
+			return MHD_NO;
+		}
+	}
+	return MHD_YES;
+}
+
 static void http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			    enum MHD_ConnectionNotificationCode toe)
 {
@@ -1244,8 +1260,16 @@ static void http_connection(void *cls, struct MHD_Connection *conn, void **socke
 		hc = calloc(1, sizeof(*hc));
 		*socket_context = hc; /* NULL: requests still answered, from MHD's URL */
 		if (hc) {
+			const union MHD_ConnectionInfo *ci =
+				MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 			hc->d = d;
 			hc->since = now_mono();
+			hc->family = cidr_sockaddr_ip(ci ? ci->client_addr : NULL, hc->addr);
+			hc->exempt = hc->family && peer_trusted(d, hc->family, hc->addr);
+			hc->next = d->conns;
+			if (d->conns)
+				d->conns->prev = hc;
+			d->conns = hc;
 		}
 		d->nconn++;
 		stat_inc(&d->st.connections);
@@ -1257,6 +1281,12 @@ static void http_connection(void *cls, struct MHD_Connection *conn, void **socke
 		d->nconn--;
 	if (!hc)
 		return;
+	if (hc->prev)
+		hc->prev->next = hc->next;
+	else
+		d->conns = hc->next;
+	if (hc->next)
+		hc->next->prev = hc->prev;
 	/* Closed without a complete request for request_timeout: cut off by
 	 * the timeout (libmicrohttpd counts whole seconds, hence the slack). */
 	if (!hc->timed_out && hc->requests == 0 && timeout > 0 &&
@@ -1283,10 +1313,7 @@ __attribute__((format(printf, 2, 0))) static void http_mhd_log(void *cls, const 
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
 	if (strncmp(buf, "Server reached connection limit", 31) == 0) {
-		/* The same words for both limits; at the total limit the
-		 * listen socket is not even polled, so this is per IP. */
-		if (d->nconn < d->l->conf->http_max_connections)
-			stat_inc(&d->st.per_ip_limit);
+		/* max_connections (max_per_ip is http_accept_policy's) */
 		log_debug("http listener: %s port=%u", buf, (unsigned)d->port);
 		return;
 	}
@@ -1520,12 +1547,11 @@ static int daemon_start(struct http_daemon *d)
 		flags |= MHD_USE_TLS;
 	/* Without TLS the option list ends before the certificate callback. */
 	d->mhd = MHD_start_daemon(
-		flags, d->port, NULL, NULL, http_access, d,
+		flags, d->port, http_accept_policy, d, http_access, d,
 		/* first, or libmicrohttpd prints its early messages itself */
 		MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, d, MHD_OPTION_SOCK_ADDR,
 		(const struct sockaddr *)&d->conf->l.addr, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)c->http_max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned)c->http_max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+		(unsigned)c->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_URI_LOG_CALLBACK, http_uri_log,
 		d, MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, d, MHD_OPTION_NOTIFY_COMPLETED,
 		http_completed, d, MHD_OPTION_NOTIFY_CONNECTION, http_connection, d,

@@ -153,6 +153,8 @@ struct tcp_conn {
 	uv_shutdown_t sreq;
 	struct sockaddr_storage peer;
 	int peer_len;
+	int family; /* the peer's address, for max_per_ip (0: unknown) */
+	uint8_t addr[16];
 	uint64_t born; /* loop time at accept, ms: for tcp.max_lifetime */
 	unsigned nqueries;
 	unsigned pending_close; /* handles whose close callback is due */
@@ -1251,26 +1253,19 @@ static void tcp_reject(struct server *srv, uv_stream_t *listener)
 	}
 }
 
-static int same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+/* Open connections from the client network of c (c included): the peer's
+ * address cut to tcp.ipv4_prefix or ipv6_prefix, so that one /64 (or one
+ * /24) cannot take every slot. A walk over at most tcp.max_connections
+ * entries, once per accept. */
+static unsigned conns_from(const struct server *srv, const struct tcp_conn *c)
 {
-	if (a->ss_family != b->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET)
-		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
-			      &((const struct sockaddr_in *)b)->sin_addr, 4) == 0;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-			      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-	return 0;
-}
-
-/* Open connections from the address of peer (this one included). A walk
- * over at most tcp.max_connections entries, once per accept. */
-static unsigned conns_from(const struct server *srv, const struct sockaddr_storage *peer)
-{
+	const struct conf *cf = live_conf(srv);
+	unsigned prefix = c->family == AF_INET ? cf->tcp_ipv4_prefix : cf->tcp_ipv6_prefix;
 	unsigned n = 0;
-	for (const struct tcp_conn *c = srv->conns; c; c = c->next)
-		if (!c->closing && c->peer_len && same_peer(&c->peer, peer))
+
+	for (const struct tcp_conn *o = srv->conns; o; o = o->next)
+		if (!o->closing && o->family == c->family &&
+		    cidr_same_net(o->addr, c->addr, prefix))
 			n++;
 	return n;
 }
@@ -1320,10 +1315,11 @@ static void tcp_accept(uv_stream_t *listener, int status)
 	c->peer_len = sizeof(c->peer);
 	if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &c->peer_len))
 		c->peer_len = 0;
+	c->family = c->peer_len ? cidr_sockaddr_ip((const struct sockaddr *)&c->peer, c->addr) : 0;
 	c->born = uv_now(&srv->loop);
 	unsigned per_ip = live_conf(srv)->tcp_max_per_ip;
-	if (per_ip && c->peer_len && conns_from(srv, &c->peer) > per_ip) {
-		log_debug("tcp connection refused: too many from one address");
+	if (per_ip && c->family && conns_from(srv, c) > per_ip) {
+		log_debug("tcp connection refused: max_per_ip reached for the client's network");
 		__atomic_fetch_add(&srv->tcp_per_ip_refused, 1, __ATOMIC_RELAXED);
 		conn_close(c);
 		return;

@@ -21,6 +21,16 @@ int cidrset_contains(const struct cidrset *s, int family, const uint8_t *addr);
 
 size_t cidrset_count(const struct cidrset *s);
 
+/* The address of a socket address into addr (16 bytes, zero-padded); an
+ * IPv4-mapped IPv6 address counts as the IPv4 address. Returns AF_INET or
+ * AF_INET6, 0 (addr all zero) for NULL or any other family. */
+struct sockaddr;
+int cidr_sockaddr_ip(const struct sockaddr *sa, uint8_t addr[16]);
+
+/* Are a and b (4 or 16 bytes of one family) in the same network of this
+ * prefix length? The client network of per-network connection limits. */
+int cidr_same_net(const uint8_t *a, const uint8_t *b, unsigned prefix);
+
 /* Read a file of networks, one per line ("192.0.2.0/24", "2001:db8::/32", a
  * bare address = a host; '#' comments). Errors name file:line. */
 int cidrset_load_file(const char *path, struct cidrset **out, char *err, size_t errlen);

@@ -64,10 +64,12 @@ struct conf {
 	struct conf_cidr *explain_from; /* who may ask ?explain (default loopback) */
 	size_t nexplain_from;
 	unsigned http_max_connections; /* total */
-	unsigned http_max_per_ip;
-	unsigned http_header_limit;  /* bytes of request head, else 431 */
-	double http_request_timeout; /* seconds for a whole request */
-	int http_access_log;         /* one info line per request */
+	unsigned http_max_per_ip;      /* connections from one client network */
+	unsigned http_ipv4_prefix;     /* the client network of max_per_ip: /24 ... */
+	unsigned http_ipv6_prefix;     /* ... and /64 */
+	unsigned http_header_limit;    /* bytes of request head, else 431 */
+	double http_request_timeout;   /* seconds for a whole request */
+	int http_access_log;           /* one info line per request */
 
 	struct conf_zone *zones;
 	size_t nzones;
@@ -105,9 +107,11 @@ struct conf {
 	char *acl_blocklist;       /* file of networks, reloaded on change; NULL = none */
 	int acl_drop;              /* denied queries dropped, not REFUSED */
 
-	double tcp_idle_timeout; /* seconds */
-	unsigned tcp_max_per_ip; /* connections from one address, 0 = no limit */
-	double tcp_max_lifetime; /* seconds a connection may live, 0 = no limit */
+	double tcp_idle_timeout;  /* seconds */
+	unsigned tcp_max_per_ip;  /* connections from one client network, 0 = no limit */
+	unsigned tcp_ipv4_prefix; /* the client network of max_per_ip: /24 ... */
+	unsigned tcp_ipv6_prefix; /* ... and /64 */
+	double tcp_max_lifetime;  /* seconds a connection may live, 0 = no limit */
 	unsigned tcp_max_connections;
 	unsigned tcp_max_queries; /* per connection, 0 = unlimited */
 

@@ -779,6 +779,53 @@ def test_tcp_max_per_ip(gslbd_factory, tmp_path):
     assert d.tcp_per_ip >= 1, d
 
 
+def tcp_connect_from(src, port, timeout=5.0):
+    """A TCP connection to 127.0.0.1:port from the loopback address src
+    (any 127.x.y.z is ours on lo)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout * SLOW)
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+@pytest.mark.parametrize("tcp,refused_from", [
+    # default /24: four addresses of 127.0.0.0/24 fill it
+    ("", True),
+    ("ipv4_prefix = 32;", False),  # per address, as before
+])
+def test_tcp_max_per_ip_counts_the_network(gslbd_factory, tmp_path, tcp, refused_from):
+    """max_per_ip counts connections per client network (tcp.ipv4_prefix,
+    /24 by default), not per address: with 4 held from 127.0.0.1-4, a fifth
+    from 127.0.0.5 is closed at once, while 127.0.1.1 (another /24) is
+    served. ipv4_prefix = 32 counts single addresses again."""
+    srv = start(gslbd_factory, tmp_path, tcp=TCP_BASE + " max_per_ip = 4; " + tcp)
+    port = srv.ports["tcp4"]
+    before = Counters(srv)
+    conns = []
+    try:
+        for i in range(4):
+            s = tcp_connect_from("127.0.0.%d" % (i + 1), port)
+            conns.append(s)
+            assert full_answer(tcp_ask(s, i))
+        s = tcp_connect_from("127.0.0.5", port)
+        conns.append(s)
+        if refused_from:
+            assert gslbtest.tcp_closed_by_peer(s, 5.0 * SLOW), "the fifth of the /24 is served"
+        else:
+            assert full_answer(tcp_ask(s, 5))
+        other = tcp_connect_from("127.0.1.1", port)
+        conns.append(other)
+        assert full_answer(tcp_ask(other, 6)), "another /24 is counted on its own"
+        for i, s in enumerate(conns[:4]):
+            assert full_answer(tcp_ask(s, 100 + i))
+    finally:
+        for s in conns:
+            s.close()
+    d = Counters(srv) - before
+    assert (d.tcp_per_ip >= 1) == refused_from, d
+
+
 def test_tcp_max_connections_udp_continues(gslbd_factory, tmp_path):
     """The global cap: over it, new connections are closed at once while
     UDP keeps answering; the refusal is logged once."""
@@ -913,6 +960,13 @@ BAD = [
     ("tcp-max-per-ip", "tcp = {\n  max_per_ip = -1; #<<\n};", r"out of range"),
     ("tcp-max-lifetime", "tcp = {\n  max_lifetime = -5.0; #<<\n};", r"out of range"),
     ("tcp-max-lifetime-type", 'tcp = {\n  max_lifetime = "long"; #<<\n};', r"number"),
+    ("tcp-ipv4-prefix", "tcp = {\n  ipv4_prefix = 33; #<<\n};", r"out of range"),
+    ("tcp-ipv4-prefix-low", "tcp = {\n  ipv4_prefix = 7; #<<\n};", r"out of range"),
+    ("tcp-ipv6-prefix", "tcp = {\n  ipv6_prefix = 129; #<<\n};", r"out of range"),
+    ("tcp-ipv6-prefix-low", "tcp = {\n  ipv6_prefix = 15; #<<\n};", r"out of range"),
+    ("tcp-unknown", "tcp = {\n  max_per_prefix = 3; #<<\n};", r"unknown setting.*ipv6_prefix"),
+    ("http-ipv4-prefix", "http = {\n  ipv4_prefix = 0; #<<\n};", r"out of range"),
+    ("http-ipv6-prefix", "http = {\n  ipv6_prefix = 200; #<<\n};", r"out of range"),
 ]
 
 
@@ -945,7 +999,8 @@ def test_check_good_abuse_config(tmp_path):
     (tmp_path / "bl.txt").write_text("# comment\n192.0.2.0/24\n2001:db8::/32 # v6\n\n")
     text = gslbtest.gslbd_config(str(tmp_path))
     text = re.sub(r"^tcp = \{.*\};$", "tcp = { idle_timeout = 5.0; max_connections = 100; "
-                  "max_per_ip = 8; max_lifetime = 60.0; };", text, flags=re.M)
+                  "max_per_ip = 8; ipv4_prefix = 28; ipv6_prefix = 56; max_lifetime = 60.0; };",
+                  text, flags=re.M)
     text += ('rrl = { responses_per_second = 10; slip = 3; window = 5; ipv4_prefix = 24; '
              'ipv6_prefix = 48; exempt = [ "10.0.0.0/8", "2001:db8::/32" ]; };\n'
              'acl = { allow = [ "0.0.0.0/0", "::/0" ]; deny = [ "198.51.100.0/24" ]; '

@@ -40,7 +40,7 @@ Covered elsewhere, not repeated here:
   timeout and connection cap: test_transport.py;
 - broken configurations on reload while queries run: test_reload.py.
 
-Only 127.0.0.1 (and 127.0.0.2-7, loopback on Linux, as TCP sources) and ::1
+Only 127.0.0.1 (and other 127.x addresses, loopback on Linux, as TCP sources) and ::1
 are used; every port is picked at run time. Deadlines are multiplied by
 gslbtest.SLOW (5 under valgrind).
 """
@@ -716,9 +716,10 @@ def test_random_subdomain_queries(gslbd_factory):
 
 def test_tcp_slow_half_open_connections(gslbd_factory, tmp_path):
     """Connections that send one byte (half a length prefix) and stall,
-    from four IPv4 addresses and ::1: UDP service continues at 100/s, a new
-    TCP client is served, the stalled ones are closed at the idle timeout;
-    connections over tcp.max_per_ip from one address are closed at once."""
+    from four IPv4 networks (/24s: tcp.max_per_ip counts per network) and
+    ::1: UDP service continues at 100/s, a new TCP client is served, the
+    stalled ones are closed at the idle timeout; connections over
+    tcp.max_per_ip from one network are closed at once."""
     idle, per_ip = 3.0 * SLOW, 20
     srv = gslbd_factory(config_text=config_text(
         tmp_path, tcp="idle_timeout = %.1f; max_connections = 1024; max_queries = 0; "
@@ -739,7 +740,7 @@ def test_tcp_slow_half_open_connections(gslbd_factory, tmp_path):
 
     try:
         t_open = time.monotonic()
-        for src in ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"):
+        for src in ("127.0.2.2", "127.0.3.3", "127.0.4.4", "127.0.5.5"):
             stalled += open_stalled(4, src, per_ip - 2)
         stalled += open_stalled(6, "::1", per_ip - 2)
         # UDP at 100/s while they stall, and a new TCP client from 127.0.0.1
@@ -770,8 +771,8 @@ def test_tcp_slow_half_open_connections(gslbd_factory, tmp_path):
             s.close()
         stalled = []
 
-        # over the per-address limit: the extra ones are closed at once
-        stalled = open_stalled(4, "127.0.0.6", per_ip + 15)
+        # over the per-network limit: the extra ones are closed at once
+        stalled = open_stalled(4, "127.0.6.6", per_ip + 15)
         over = stalled[per_ip:]
         deadline = time.monotonic() + 2.0 * SLOW
         closed = set()
@@ -783,7 +784,7 @@ def test_tcp_slow_half_open_connections(gslbd_factory, tmp_path):
             "%d of %d connections over max_per_ip = %d closed" % (len(closed), len(over), per_ip)
         kept = [s for s in stalled[:per_ip - 1] if not gslbtest.tcp_closed_by_peer(s, 0)]
         assert len(kept) == per_ip - 1, "connections under the limit closed early"
-        # other addresses are still served, over TCP and UDP
+        # other networks are still served, over TCP and UDP
         r = ask(srv, "www.example.test", transport="tcp4", timeout=3.0)
         assert r is not None and r.rcode() == dns.rcode.NOERROR
         r = ask(srv, "www.example.test")

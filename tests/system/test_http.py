@@ -887,34 +887,32 @@ def test_limits(gslbd_factory, files, tmp_path):
         assert r is None or r.status == 400, (junk, r)
     assert get(srv, "/still", PL).status == 302
 
-    # per-IP limit: max_per_ip connections are served (kept open), one more
-    # is closed at once
+    # per-network limit: max_per_ip connections from one /24 are served
+    # (kept open), one more from another address of that /24 is closed at
+    # once (127.0.0.1 is a trusted proxy, not counted: see
+    # test_trusted_proxy_not_capped_per_ip)
     time.sleep(0.3)  # the server has seen the earlier connections close
     held = []
     try:
-        for _ in range(3):
-            s = connect(port)
+        for i in range(3):
+            s = connect_from("127.0.0.%d" % (i + 2), port)
             held.append(s)
             s.sendall(b"GET /held HTTP/1.1\r\nHost: www.geo.test\r\n\r\n")
             assert read_reply(s).status == 302
-        with closing(connect(port)) as extra:
-            try:
-                extra.sendall(b"GET / HTTP/1.1\r\nHost: www.geo.test\r\n\r\n")
-            except OSError:
-                pass  # closed before the request went out
-            assert read_reply(extra, timeout=2.0) is None
+        assert not served(connect_from("127.0.0.9", port)), "the /24 is full"
+        # another /24 and another family are counted on their own
+        assert served(connect_from("127.0.1.1", port))
+        assert get(srv, "/v6", family=6).status == 302
     finally:
         for s in held:
             s.close()
     deadline = time.monotonic() + 3
     while True:  # the slots come back once the server has seen the closes
-        r = raw(port, b"GET /again HTTP/1.1\r\nHost: www.geo.test\r\n\r\n")
-        if r is not None or time.monotonic() > deadline:
+        ok = served(connect_from("127.0.0.9", port))
+        if ok or time.monotonic() > deadline:
             break
         time.sleep(0.1)
-    assert r is not None and r.status == 302
-    # another address is counted on its own
-    assert get(srv, "/v6", family=6).status == 302
+    assert ok
 
     c = stopped_counters(srv)
     assert c["timeouts"] >= 2, c
@@ -922,6 +920,63 @@ def test_limits(gslbd_factory, files, tmp_path):
     assert c["bad_requests"] >= 2, c
     assert c["per_ip_limit"] >= 1, c
     assert c["redirects"] >= 5, c
+
+
+def connect_from(src, port, timeout=3.0):
+    """A connection to 127.0.0.1:port from the loopback address src."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def served(s, target=b"/"):
+    """Send a GET on connection s and close it: True when it got a 302,
+    False when the server closed it without an answer."""
+    with closing(s):
+        try:
+            s.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: www.geo.test\r\n\r\n")
+        except OSError:
+            return False  # closed before the request went out
+        r = read_reply(s, timeout=2.0)
+        assert r is None or r.status == 302, r
+        return r is not None
+
+
+def test_trusted_proxy_not_capped_per_ip(gslbd_factory, files, tmp_path):
+    """Behind trusted_proxies every request comes from a proxy address:
+    max_per_ip does not cap a trusted proxy (127.0.0.1, whose clients are
+    many), nor do its connections count against its neighbours."""
+    srv = start(gslbd_factory, files, tmp_path, http_opts="max_per_ip = 3;", tls=False)
+    port = srv.http["http4"]
+    held = []
+    try:
+        for i in range(8):
+            s = connect_from("127.0.0.1", port)
+            held.append(s)
+            s.sendall(b"GET /p HTTP/1.1\r\nHost: www.geo.test\r\nX-Forwarded-For: %s\r\n"
+                      b"\r\n" % (PL if i % 2 else US).encode())
+            r = read_reply(s)
+            assert r is not None and r.status == 302, (i, r)
+        # an untrusted neighbour in the same /24 still has its 3
+        for i in range(3):
+            s = connect_from("127.0.0.%d" % (i + 2), port)
+            held.append(s)
+            s.sendall(b"GET /n HTTP/1.1\r\nHost: www.geo.test\r\n\r\n")
+            r = read_reply(s)
+            assert r is not None and r.status == 302, (i, r)
+        assert not served(connect_from("127.0.0.5", port))
+        # and every proxied connection still works
+        for s in held[:8]:
+            s.sendall(b"GET /again HTTP/1.1\r\nHost: www.geo.test\r\n\r\n")
+            r = read_reply(s)
+            assert r is not None and r.status == 302, r
+    finally:
+        for s in held:
+            s.close()
+    c = stopped_counters(srv)
+    assert c["per_ip_limit"] == 1, c
 
 
 def test_connection_limit(gslbd_factory, files, tmp_path):
