@@ -28,12 +28,14 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <gnutls/abstract.h>
@@ -115,9 +117,12 @@ struct http_daemon {
 	/* Touched by the daemon's one thread only (no thread pool): the
 	 * scratch buffers need no lock. */
 	unsigned nconn; /* open connections */
-	/* Open connections that have a context, for max_per_ip (walked by
-	 * the accept policy on this thread). */
+	/* Open connections that have a context: walked by the accept
+	 * policy (max_per_ip) on this thread, and by the head deadline
+	 * sweeper under mu; changed on this thread only, under mu. */
 	struct http_conn *conns;
+	pthread_mutex_t mu;
+	int mu_init;
 	char *fwd_xff, *fwd_fwd; /* joined forwarding header values, header_limit + 1 */
 	size_t fwd_cap;
 	char *body; /* a redirect's HTML */
@@ -130,6 +135,13 @@ struct http_daemon {
 struct http_listener {
 	const struct conf *conf;
 	struct snapshot **snap;
+	/* The request head deadline (http_sweep): a thread that cuts off
+	 * connections whose head is not complete in time. */
+	pthread_t sweeper;
+	int sweeper_started;
+	pthread_mutex_t sweep_mu;
+	pthread_cond_t sweep_cv;
+	int sweep_stop;
 	pthread_key_t rcu_key; /* set in daemon threads registered with RCU */
 	int rcu_key_init;
 	struct http_daemon *d;
@@ -149,7 +161,13 @@ struct http_conn {
 	struct http_conn *prev, *next; /* the daemon's conns */
 	int family;                    /* the peer's address (IPv4-mapped as IPv4) */
 	uint8_t addr[16];
-	int exempt;        /* a trusted proxy: not counted for max_per_ip */
+	int exempt; /* a trusted proxy: not counted for max_per_ip */
+	int fd;     /* its socket, for the sweeper's shutdown() */
+	/* CLOCK_MONOTONIC ms by which the head of the next request must be
+	 * complete, 0 while none is due (set on the daemon thread, read by
+	 * the sweeper); cut: the sweeper cut it off (under d->mu). */
+	atomic_int_fast64_t head_deadline;
+	int cut;
 	double since;      /* connection start, or the end of its last request */
 	unsigned requests; /* completed on this connection */
 	int in_request;    /* REQ_*: where the current request is */
@@ -164,6 +182,13 @@ struct http_conn {
 static void stat_inc(atomic_uint_fast64_t *c)
 {
 	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static double now_mono(void)
@@ -1069,6 +1094,8 @@ static http_mhd_result http_access(void *cls, struct MHD_Connection *conn, const
 	}
 	if (hc && hc->in_request == REQ_ANSWERED)
 		return MHD_YES; /* the end of a body after the answer */
+	if (hc)                 /* the head is complete */
+		atomic_store_explicit(&hc->head_deadline, 0, memory_order_relaxed);
 	if (!hc || hc->in_request == REQ_HEAD) {
 		/* The exact size of the head: larger than header_limit is 431
 		 * even when libmicrohttpd's pool (header_limit + room) held it. */
@@ -1183,6 +1210,15 @@ static size_t http_unescape_none(void *cls, struct MHD_Connection *conn, char *s
 	return strlen(s);
 }
 
+/* A request head is due within request_timeout of now (0 = never). */
+static void head_due(struct http_conn *hc)
+{
+	double t = hc->d->l->conf->http_request_timeout;
+	int64_t at = t > 0 ? now_ms() + (int64_t)(t * 1000.0) : 0;
+
+	atomic_store_explicit(&hc->head_deadline, at, memory_order_relaxed);
+}
+
 static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			   enum MHD_RequestTerminationCode toe)
 {
@@ -1203,6 +1239,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 		hc->requests++;
 	hc->in_request = REQ_NONE;
 	hc->since = now_mono();
+	head_due(hc); /* the next request's */
 }
 
 /* Is the peer a trusted proxy in the config in force? */
@@ -1266,10 +1303,15 @@ static void http_connection(void *cls, struct MHD_Connection *conn, void **socke
 			hc->since = now_mono();
 			hc->family = cidr_sockaddr_ip(ci ? ci->client_addr : NULL, hc->addr);
 			hc->exempt = hc->family && peer_trusted(d, hc->family, hc->addr);
+			ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+			hc->fd = ci ? ci->connect_fd : -1;
+			head_due(hc); /* the TLS handshake and the first head */
+			pthread_mutex_lock(&d->mu);
 			hc->next = d->conns;
 			if (d->conns)
 				d->conns->prev = hc;
 			d->conns = hc;
+			pthread_mutex_unlock(&d->mu);
 		}
 		d->nconn++;
 		stat_inc(&d->st.connections);
@@ -1281,20 +1323,115 @@ static void http_connection(void *cls, struct MHD_Connection *conn, void **socke
 		d->nconn--;
 	if (!hc)
 		return;
+	/* libmicrohttpd closes the socket after this returns: the sweeper,
+	 * which holds mu while it shuts sockets down, never sees it closed. */
+	pthread_mutex_lock(&d->mu);
 	if (hc->prev)
 		hc->prev->next = hc->next;
 	else
 		d->conns = hc->next;
 	if (hc->next)
 		hc->next->prev = hc->prev;
-	/* Closed without a complete request for request_timeout: cut off by
-	 * the timeout (libmicrohttpd counts whole seconds, hence the slack). */
-	if (!hc->timed_out && hc->requests == 0 && timeout > 0 &&
-	    now_mono() - hc->since + 1.0 > timeout)
+	int cut = hc->cut;
+	pthread_mutex_unlock(&d->mu);
+	/* Cut off by the head deadline, or closed without a complete request
+	 * for request_timeout: by libmicrohttpd's inactivity timeout (whole
+	 * seconds, hence the slack). */
+	if (!hc->timed_out &&
+	    (cut || (hc->requests == 0 && timeout > 0 && now_mono() - hc->since + 1.0 > timeout)))
 		stat_inc(&d->st.timeouts);
 	free(hc->heap);
 	free(hc);
 	*socket_context = NULL;
+}
+
+/* How often the sweeper looks for heads past their deadline. */
+#define HTTP_SWEEP_MS 250
+
+/* The request head deadline. libmicrohttpd's timeout counts from the last
+ * byte, so a head dripped a byte every few seconds would live for ever; a
+ * connection whose head is not complete within request_timeout of the
+ * connection's start (TLS handshake included) or of the previous answer is
+ * shut down here, and libmicrohttpd then closes it as closed by the client.
+ * The shutdown happens under the daemon's mu, which the close notice takes
+ * before libmicrohttpd closes the socket, so the descriptor is still the
+ * connection's. */
+static void *http_sweep(void *arg)
+{
+	struct http_listener *l = arg;
+
+	pthread_mutex_lock(&l->sweep_mu);
+	while (!l->sweep_stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += HTTP_SWEEP_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&l->sweep_cv, &l->sweep_mu, &until);
+		if (l->sweep_stop)
+			break;
+		int64_t now = now_ms();
+		for (size_t i = 0; i < l->nd; i++) {
+			struct http_daemon *d = &l->d[i];
+			pthread_mutex_lock(&d->mu);
+			for (struct http_conn *hc = d->conns; hc; hc = hc->next) {
+				int64_t due = atomic_load_explicit(&hc->head_deadline,
+								   memory_order_relaxed);
+				if (!due || due > now || hc->cut || hc->fd < 0)
+					continue;
+				hc->cut = 1;
+				(void)shutdown(hc->fd, SHUT_RDWR);
+				log_debug("http connection cut off: request head not complete "
+					  "within request_timeout port=%u",
+					  (unsigned)d->port);
+			}
+			pthread_mutex_unlock(&d->mu);
+		}
+	}
+	pthread_mutex_unlock(&l->sweep_mu);
+	return NULL;
+}
+
+static int sweep_start(struct http_listener *l)
+{
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int err;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->sweep_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&l->sweep_mu, NULL);
+	/* Signals are for the main thread's loop. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = pthread_create(&l->sweeper, NULL, http_sweep, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		log_err("cannot start the http listener error=\"%s\"", strerror(err));
+		pthread_cond_destroy(&l->sweep_cv);
+		pthread_mutex_destroy(&l->sweep_mu);
+		return GSLB_ESYS;
+	}
+	l->sweeper_started = 1;
+	return GSLB_OK;
+}
+
+static void sweep_stop(struct http_listener *l)
+{
+	if (!l->sweeper_started)
+		return;
+	pthread_mutex_lock(&l->sweep_mu);
+	l->sweep_stop = 1;
+	pthread_cond_signal(&l->sweep_cv);
+	pthread_mutex_unlock(&l->sweep_mu);
+	pthread_join(l->sweeper, NULL);
+	pthread_cond_destroy(&l->sweep_cv);
+	pthread_mutex_destroy(&l->sweep_mu);
+	l->sweeper_started = 0;
 }
 
 /* libmicrohttpd's own messages. While it starts they are errors worth a
@@ -1496,6 +1633,8 @@ static int daemon_prepare(struct http_listener *l, struct http_daemon *d,
 	d->l = l;
 	d->conf = hl;
 	d->https = hl->certs != NULL;
+	pthread_mutex_init(&d->mu, NULL);
+	d->mu_init = 1;
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
 		ip = &in6->sin6_addr;
@@ -1583,6 +1722,9 @@ static void daemon_free(struct http_daemon *d)
 	free(d->fwd_xff);
 	free(d->fwd_fwd);
 	free(d->body);
+	if (d->mu_init)
+		pthread_mutex_destroy(&d->mu);
+	d->mu_init = 0;
 }
 
 void http_stop(struct http_listener *l)
@@ -1593,6 +1735,7 @@ void http_stop(struct http_listener *l)
 	if (!l)
 		return;
 	started = l->nd && l->d[0].mhd;
+	sweep_stop(l); /* before the daemons and their lists go */
 	for (size_t i = 0; i < l->nd; i++)
 		daemon_free(&l->d[i]);
 	if (started) {
@@ -1670,6 +1813,11 @@ int http_start(const struct conf *conf, struct snapshot **snap, struct metrics *
 		l->d[i].ms = metrics_shard_new(metrics);
 	for (size_t i = 0; i < l->nd; i++) {
 		rc = daemon_start(&l->d[i]);
+		if (rc)
+			goto out;
+	}
+	if (conf->http_request_timeout > 0) {
+		rc = sweep_start(l);
 		if (rc)
 			goto out;
 	}

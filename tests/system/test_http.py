@@ -23,7 +23,8 @@ sent to the IPv4 listener, and are ignored on the IPv6 one (peer ::1).
   Retry-After), fail-open and fallback (redirect to the nearest region),
   servfail and no region (503);
 - HTTPS: SNI picks the certificate, https is never redirected to http;
-- limits: slow client cut off after request_timeout, oversized heads 431,
+- limits: slow client cut off after request_timeout (a dripped head too),
+  oversized heads 431,
   garbage 400 (or a closed connection), per-IP connection limit, total
   connection limit; the counters logged when the listener stops;
 - access log lines; keep-alive and HTTP/1.0.
@@ -920,6 +921,45 @@ def test_limits(gslbd_factory, files, tmp_path):
     assert c["bad_requests"] >= 2, c
     assert c["per_ip_limit"] >= 1, c
     assert c["redirects"] >= 5, c
+
+
+def drip_until_closed(s, data, every, limit):
+    """Send data one byte every `every` seconds; the seconds until the
+    peer closed, or None when it was still open after `limit` seconds."""
+    t0 = time.monotonic()
+    for i in range(len(data)):
+        try:
+            s.sendall(data[i:i + 1])
+        except OSError:
+            return time.monotonic() - t0
+        while True:
+            left = t0 + (i + 1) * every - time.monotonic()
+            if left <= 0:
+                break
+            if gslbtest.tcp_closed_by_peer(s, left):
+                return time.monotonic() - t0
+        if time.monotonic() - t0 > limit:
+            return None
+    return None
+
+
+@pytest.mark.parametrize("after_request", [False, True])
+def test_request_head_deadline(gslbd_factory, files, tmp_path, after_request):
+    """A request head dripped a byte every second (under request_timeout,
+    so libmicrohttpd's inactivity timeout never fires) is cut off
+    request_timeout after the connection started, or after the previous
+    answer on a kept-alive connection; the cut is counted as a timeout."""
+    srv = start(gslbd_factory, files, tmp_path, tls=False)
+    head = b"GET /drip HTTP/1.1\r\nHost: www.geo.test\r\nX-Pad: " + b"a" * 200 + b"\r\n\r\n"
+    with closing(connect(srv.http["http4"], timeout=30)) as s:
+        if after_request:
+            s.sendall(b"GET /first HTTP/1.1\r\nHost: www.geo.test\r\n\r\n")
+            assert read_reply(s).status == 302
+        took = drip_until_closed(s, head, 1.0, 3 * REQUEST_TIMEOUT)
+    assert took is not None, "a dripped head lived past 3 x request_timeout"
+    assert REQUEST_TIMEOUT - 1.5 <= took <= REQUEST_TIMEOUT + 1.5, took
+    c = stopped_counters(srv)
+    assert c["timeouts"] >= 1, c
 
 
 def connect_from(src, port, timeout=3.0):
