@@ -189,7 +189,9 @@ struct server {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	int sig_init;
 
-	struct tcp_conn *conns;
+	/* Open connections, most recently active first (conn_touch moves a
+	 * connection to the head): the tail is the one idle the longest. */
+	struct tcp_conn *conns, *conns_tail;
 	unsigned nconns;
 	int tcp_full_logged;
 	int stopping;
@@ -197,6 +199,8 @@ struct server {
 	struct metrics *metrics;
 	struct rrl *rrl;              /* shared by the UDP workers; lock-free */
 	uint64_t tcp_per_ip_refused;  /* loop thread only */
+	uint64_t tcp_full_refused;    /* tcp.max_connections, nothing idle to close */
+	uint64_t tcp_evicted;         /* idle connections closed for new clients */
 	struct metrics_shard *tcp_ms; /* the loop thread's counters (TCP) */
 
 	/* The server's own copy of the config it was started with: listeners
@@ -992,6 +996,34 @@ static void conn_closed(uv_handle_t *h)
 		free(c);
 }
 
+static void conn_unlink(struct tcp_conn *c)
+{
+	struct server *srv = c->srv;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		srv->conns_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void conn_link_first(struct tcp_conn *c)
+{
+	struct server *srv = c->srv;
+
+	c->prev = NULL;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	else
+		srv->conns_tail = c;
+	srv->conns = c;
+}
+
 /* Close at once. Whatever is buffered, an incomplete message included, is
  * dropped. */
 static void conn_close(struct tcp_conn *c)
@@ -1002,12 +1034,7 @@ static void conn_close(struct tcp_conn *c)
 	if (c->closing)
 		return;
 	c->closing = 1;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	conn_unlink(c);
 	srv->nconns--;
 	/* Re-arm the warning only well below the cap, so that a client
 	 * hammering at the limit does not make a log line per connection. */
@@ -1026,10 +1053,16 @@ static void conn_timeout(uv_timer_t *t)
 	conn_close(c);
 }
 
-/* RFC 7766 6.2.3: the idle timeout runs from the last activity. */
+/* RFC 7766 6.2.3: the idle timeout runs from the last activity. The
+ * connection also becomes the most recently active one. */
 static void conn_touch(struct tcp_conn *c)
 {
 	const struct conf *cf = live_conf(c->srv);
+
+	if (c->srv->conns != c) {
+		conn_unlink(c);
+		conn_link_first(c);
+	}
 	uint64_t ms = (uint64_t)(cf->tcp_idle_timeout * 1000.0);
 	if (cf->tcp_max_lifetime > 0) {
 		/* A slow client cannot keep a connection forever: the idle
@@ -1245,9 +1278,10 @@ static void tcp_reject(struct server *srv, uv_stream_t *listener)
 	uv_tcp_init(&srv->loop, t);
 	(void)uv_accept(listener, (uv_stream_t *)t);
 	uv_close((uv_handle_t *)t, reject_closed);
+	__atomic_fetch_add(&srv->tcp_full_refused, 1, __ATOMIC_RELAXED);
 	if (!srv->tcp_full_logged) {
-		log_warn("tcp connection limit reached, refusing new connections "
-			 "max_connections=%u",
+		log_warn("tcp connection limit reached and no connection idle, refusing new "
+			 "connections max_connections=%u",
 			 live_conf(srv)->tcp_max_connections);
 		srv->tcp_full_logged = 1;
 	}
@@ -1270,6 +1304,30 @@ static unsigned conns_from(const struct server *srv, const struct tcp_conn *c)
 	return n;
 }
 
+/* The table is full: close the connection idle the longest (nothing
+ * unread, no reply being written) to make room for a new client, as NSD
+ * and Knot do; RFC 7766 6.2.3 lets a server close idle connections, and a
+ * client reconnects when it needs to. Returns 0 when none is idle. */
+static int evict_idle(struct server *srv)
+{
+	for (struct tcp_conn *c = srv->conns_tail; c; c = c->prev) {
+		if (c->closing || c->writing || c->rlen > c->rpos)
+			continue;
+		if (!srv->tcp_full_logged) {
+			log_warn("tcp connection limit reached, closing the longest idle "
+				 "connections for new ones max_connections=%u",
+				 live_conf(srv)->tcp_max_connections);
+			srv->tcp_full_logged = 1;
+		}
+		log_debug("tcp connection idle the longest closed for a new one nqueries=%u",
+			  c->nqueries);
+		__atomic_fetch_add(&srv->tcp_evicted, 1, __ATOMIC_RELAXED);
+		conn_close(c);
+		return 1;
+	}
+	return 0;
+}
+
 static void tcp_accept(uv_stream_t *listener, int status)
 {
 	struct listener *l = listener->data;
@@ -1283,7 +1341,7 @@ static void tcp_accept(uv_stream_t *listener, int status)
 	}
 	if (srv->stopping)
 		return;
-	if (srv->nconns >= live_conf(srv)->tcp_max_connections) {
+	if (srv->nconns >= live_conf(srv)->tcp_max_connections && !evict_idle(srv)) {
 		tcp_reject(srv, listener);
 		return;
 	}
@@ -1303,10 +1361,7 @@ static void tcp_accept(uv_stream_t *listener, int status)
 	uv_timer_init(&srv->loop, &c->timer);
 	c->h.data = c;
 	c->timer.data = c;
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
+	conn_link_first(c);
 	srv->nconns++;
 	if (uv_accept(listener, (uv_stream_t *)&c->h)) {
 		conn_close(c);
@@ -2105,12 +2160,20 @@ static char *metrics_extra(void *ctx)
 	struct server *srv = ctx;
 	char *p = srv->prober ? prober_metrics_text(srv->prober) : NULL;
 	char *h = http_metrics_text(srv->http);
-	char tcp[256];
+	char tcp[640];
 	snprintf(tcp, sizeof(tcp),
-		 "# HELP gslb_tcp_refused_total TCP connections refused by tcp.max_per_ip.\n"
+		 "# HELP gslb_tcp_refused_total TCP connections closed at once, by the limit "
+		 "that refused them.\n"
 		 "# TYPE gslb_tcp_refused_total counter\n"
-		 "gslb_tcp_refused_total{limit=\"max_per_ip\"} %llu\n",
-		 (unsigned long long)__atomic_load_n(&srv->tcp_per_ip_refused, __ATOMIC_RELAXED));
+		 "gslb_tcp_refused_total{limit=\"max_per_ip\"} %llu\n"
+		 "gslb_tcp_refused_total{limit=\"max_connections\"} %llu\n"
+		 "# HELP gslb_tcp_evicted_total Idle TCP connections closed to make room for "
+		 "new ones (tcp.max_connections reached).\n"
+		 "# TYPE gslb_tcp_evicted_total counter\n"
+		 "gslb_tcp_evicted_total %llu\n",
+		 (unsigned long long)__atomic_load_n(&srv->tcp_per_ip_refused, __ATOMIC_RELAXED),
+		 (unsigned long long)__atomic_load_n(&srv->tcp_full_refused, __ATOMIC_RELAXED),
+		 (unsigned long long)__atomic_load_n(&srv->tcp_evicted, __ATOMIC_RELAXED));
 	size_t n = (p ? strlen(p) : 0) + (h ? strlen(h) : 0) + strlen(tcp) + 1;
 	char *all = malloc(n);
 	if (all)

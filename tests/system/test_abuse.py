@@ -826,17 +826,30 @@ def test_tcp_max_per_ip_counts_the_network(gslbd_factory, tmp_path, tcp, refused
     assert (d.tcp_per_ip >= 1) == refused_from, d
 
 
-def test_tcp_max_connections_udp_continues(gslbd_factory, tmp_path):
-    """The global cap: over it, new connections are closed at once while
-    UDP keeps answering; the refusal is logged once."""
+def test_tcp_max_connections_evicts_longest_idle(gslbd_factory, tmp_path):
+    """The global cap: a new client gets the slot of the connection idle
+    the longest (as NSD and Knot do), the others go on; when none is idle
+    (each holds part of a message), new connections are closed at once,
+    logged once, while UDP keeps answering."""
     srv = start(gslbd_factory, tmp_path,
                 tcp="idle_timeout = 10.0; max_connections = 3; max_per_ip = 0;")
-    conns = []
+    before = Counters(srv)
+    conns = {}
     try:
-        for i, fam in enumerate((4, 6, 4)):
-            s = tcp_connect(fam, srv.ports["tcp%d" % fam], timeout=5 * SLOW)
-            conns.append(s)
-            assert full_answer(tcp_ask(s, i))
+        for i, (name, fam) in enumerate((("a", 4), ("b", 6), ("c", 4))):
+            conns[name] = tcp_connect(fam, srv.ports["tcp%d" % fam], timeout=5 * SLOW)
+            assert full_answer(tcp_ask(conns[name], i))
+        # a is active again: b is now the one idle the longest
+        assert full_answer(tcp_ask(conns["a"], 10))
+        conns["d"] = tcp_connect(6, srv.ports["tcp6"], timeout=5 * SLOW)
+        assert full_answer(tcp_ask(conns["d"], 11)), "a new client is served"
+        assert gslbtest.tcp_closed_by_peer(conns["b"], 5.0 * SLOW), "b, idle longest, closed"
+        for i, name in enumerate("acd"):
+            assert full_answer(tcp_ask(conns[name], 20 + i)), name
+        # nothing idle: half a message on each
+        for name in "acd":
+            conns[name].sendall(b"\x00")
+        time.sleep(0.2)
         for fam in (4, 6):
             s = tcp_connect(fam, srv.ports["tcp%d" % fam], timeout=5 * SLOW)
             try:
@@ -844,12 +857,20 @@ def test_tcp_max_connections_udp_continues(gslbd_factory, tmp_path):
             finally:
                 s.close()
             assert full_answer(srv.query(make_query(NAME, "A"), "udp%d" % fam))
-        assert "tcp connection limit reached" in srv.stderr_text()
-        for i, s in enumerate(conns):
-            assert full_answer(tcp_ask(s, 10 + i))
+        text = srv.stderr_text()
+        assert text.count("no connection idle, refusing new connections") == 1, text[-3000:]
+        # the held ones finish their messages and are answered
+        for i, name in enumerate("acd"):
+            w = make_query(NAME, "A", qid=30 + i).to_wire()
+            conns[name].sendall(struct.pack("!H", len(w))[1:] + w)
+            assert full_answer(dns.message.from_wire(tcp_recv(conns[name], 3.0 * SLOW)))
     finally:
-        for s in conns:
+        for s in conns.values():
             s.close()
+    m = metrics(srv)
+    assert m.get("gslb_tcp_evicted_total", 0) >= 1, m
+    assert m.get('gslb_tcp_refused_total{limit="max_connections"}', 0) >= 2, m
+    assert (Counters(srv) - before).tcp_per_ip == 0
 
 
 def closed_after(s, send_every, payload_iter, limit):
