@@ -29,6 +29,7 @@
 #include "gslb/config.h"
 #include "gslb/err.h"
 #include "gslb/explain.h"
+#include "gslb/fdlimit.h"
 #include "gslb/health.h"
 #include "gslb/log.h"
 #include "gslb/metrics.h"
@@ -43,8 +44,8 @@ typedef enum MHD_Result admin_mhd_result;
 typedef int admin_mhd_result;
 #endif
 
-/* Limits of the listener: an operator tool, not a public service. */
-#define ADMIN_CONNECTION_LIMIT 64u
+/* Limits of the listener: an operator tool, not a public service
+ * (ADMIN_CONNECTION_LIMIT in admin.h: the descriptor budget counts it). */
 #define ADMIN_PER_IP_LIMIT 16u
 #define ADMIN_TIMEOUT_SECONDS 10u
 #define ADMIN_MEMORY_LIMIT (64u * 1024u) /* per connection: headers and URL */
@@ -64,6 +65,7 @@ struct admin {
 	int require_token;
 	char host[INET6_ADDRSTRLEN];
 	uint16_t port;
+	int listen_fd; /* libmicrohttpd's listening socket (atomic), -1 until known */
 };
 
 /* Per-request state, from the first call of the access handler to the
@@ -772,22 +774,34 @@ static void admin_completed(void *cls, struct MHD_Connection *conn, void **con_c
 __attribute__((format(printf, 2, 0))) static void admin_mhd_log(void *cls, const char *fmt,
 								va_list ap)
 {
+	struct admin *a = cls;
 	char buf[512];
 	size_t n;
 
-	(void)cls;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	n = strlen(buf);
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
+	if (strncmp(buf, "Hit process or system resource", 30) == 0) {
+		/* Out of descriptors: as the redirect listener does (http.c). */
+		if (fdlimit_shed(FDL_ADMIN, __atomic_load_n(&a->listen_fd, __ATOMIC_RELAXED)) < 0)
+			nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+		return;
+	}
+	if (strncmp(buf, "Error accepting connection", 26) == 0) {
+		log_debug("admin listener: %s", buf);
+		return;
+	}
 	log_warn("admin listener: %s", buf);
 }
 
 int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks, struct admin **out)
 {
 	struct admin *a;
-	/* MHD_USE_ITC: admin_retire() needs MHD_quiesce_daemon(). */
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	/* MHD_USE_ITC: admin_retire() needs MHD_quiesce_daemon(). Polling
+	 * with epoll or poll, not select(): with the descriptor limit raised,
+	 * a connection's descriptor may be past FD_SETSIZE. */
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	uint16_t port = 0;
 	const void *ip;
 	const union MHD_DaemonInfo *di;
@@ -813,6 +827,7 @@ int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks,
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return GSLB_ENOMEM;
+	a->listen_fd = -1;
 	a->hooks = *hooks;
 	pthread_mutex_init(&a->token_mu, NULL);
 	a->require_token = hooks->require_token && hooks->token;
@@ -843,6 +858,8 @@ int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks,
 		free(a);
 		return GSLB_ESYS;
 	}
+	di = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+	__atomic_store_n(&a->listen_fd, di ? di->listen_fd : -1, __ATOMIC_RELAXED);
 	di = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	a->port = di && di->port ? di->port : port;
 	log_info("listening proto=admin address=%s port=%u", a->host, (unsigned)a->port);

@@ -50,6 +50,7 @@
 #include "gslb/dname.h"
 #include "gslb/err.h"
 #include "gslb/explain.h"
+#include "gslb/fdlimit.h"
 #include "gslb/log.h"
 #include "gslb/metrics.h"
 #include "gslb/snapshot.h"
@@ -111,6 +112,7 @@ struct http_daemon {
 	uint16_t port;
 	int https;
 	atomic_int running;       /* MHD_start_daemon returned: its messages are per client */
+	atomic_int listen_fd;     /* libmicrohttpd's listening socket, -1 until known */
 	struct metrics_shard *ms; /* this daemon thread's redirect counters, or NULL */
 	struct http_cert *certs;
 	size_t ncerts;
@@ -1454,14 +1456,23 @@ __attribute__((format(printf, 2, 0))) static void http_mhd_log(void *cls, const 
 		log_debug("http listener: %s port=%u", buf, (unsigned)d->port);
 		return;
 	}
+	if (strncmp(buf, "Hit process or system resource", 30) == 0) {
+		/* accept() out of descriptors: libmicrohttpd stops accepting
+		 * until a connection closes, or with none open retries at once;
+		 * the waiting connections are accepted and closed with the
+		 * reserve (counted, logged once an interval), and without a
+		 * reserve the retry is slowed down instead of spinning. */
+		if (fdlimit_shed(FDL_HTTP, atomic_load(&d->listen_fd)) < 0)
+			nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+		return;
+	}
 	if (sscanf(buf, "Error processing request (HTTP response code is %u", &code) == 1) {
 		if (code == 400)
 			stat_inc(&d->st.bad_requests);
 		else if (code == HTTP_HEADERS_TOO_LARGE || code == HTTP_URI_TOO_LONG || code == 413)
 			stat_inc(&d->st.too_large);
 	}
-	if (!atomic_load(&d->running) || strncmp(buf, "Hit process or system resource", 30) == 0 ||
-	    strncmp(buf, "Failed to create", 16) == 0)
+	if (!atomic_load(&d->running) || strncmp(buf, "Failed to create", 16) == 0)
 		log_warn("http listener: %s", buf);
 	else
 		log_debug("http listener: %s port=%u", buf, (unsigned)d->port);
@@ -1633,6 +1644,7 @@ static int daemon_prepare(struct http_listener *l, struct http_daemon *d,
 	d->l = l;
 	d->conf = hl;
 	d->https = hl->certs != NULL;
+	atomic_store(&d->listen_fd, -1);
 	pthread_mutex_init(&d->mu, NULL);
 	d->mu_init = 1;
 	if (sa->sa_family == AF_INET6) {
@@ -1702,6 +1714,8 @@ static int daemon_start(struct http_daemon *d)
 			"libmicrohttpd could not start (see the message above)");
 		return GSLB_ESYS;
 	}
+	di = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_LISTEN_FD);
+	atomic_store(&d->listen_fd, di ? di->listen_fd : -1);
 	atomic_store(&d->running, 1);
 	di = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	if (di && di->port)

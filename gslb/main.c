@@ -15,6 +15,7 @@
 #include "config.h"
 #include "gslb/err.h"
 #include "gslb/explain.h"
+#include "gslb/fdlimit.h"
 #include "gslb/log.h"
 #include "gslb/notify.h"
 #include "gslb/server.h"
@@ -96,6 +97,13 @@ static int check(const char *path, int as_json)
 	rc = snapshot_load(path, &snap, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "%s\n", err[0] ? err : gslb_strerror(rc));
+		goto out;
+	}
+	/* The daemon raises its soft limit to the hard one: check against
+	 * that (this process's; the daemon's is set by its unit or shell). */
+	rc = fdlimit_check(snap->conf, fdlimit_hard(), err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
 	/* Evaluated before "ok" is printed: a database that cannot be
@@ -203,6 +211,11 @@ static int run(const char *path)
 	log_configure(&snap->conf->log);
 	log_info("loaded zones=%zu records=%zu workers=%u", snap->zones->nzones,
 		 count_records(snap), snap->conf->workers);
+	rc = fdlimit_check(snap->conf, fdlimit_raise(), err, sizeof(err));
+	if (rc) {
+		log_err("%s", err);
+		goto out;
+	}
 	/* server_new logs what failed. */
 	rc = server_new(snap, &srv);
 	if (rc)

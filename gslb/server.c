@@ -41,6 +41,7 @@
 #include "gslb/config.h"
 #include "gslb/dns.h"
 #include "gslb/err.h"
+#include "gslb/fdlimit.h"
 #include "gslb/http.h"
 #include "gslb/log.h"
 #include "gslb/metrics.h"
@@ -92,9 +93,9 @@ struct listener {
 	int wildcard; /* 0.0.0.0 or ::, where replies must name their source */
 	char host[INET6_ADDRSTRLEN];
 	uint16_t port;
-	int tcp_fd; /* until handed to libuv */
-	uv_tcp_t tcp;
-	int tcp_init;
+	int tcp_fd;    /* the listening socket: accepted on by tcp_readable */
+	uv_poll_t tcp; /* its readiness, on the loop */
+	int tcp_init;  /* tcp initialised: closed through libuv */
 	/* The address's SO_REUSEPORT group: never fewer sockets than workers.
 	 * A reload that lowers the worker count keeps them all (closing one
 	 * would drop the datagrams queued on it) and shares them out. */
@@ -193,6 +194,11 @@ struct server {
 	 * connection to the head): the tail is the one idle the longest. */
 	struct tcp_conn *conns, *conns_tail;
 	unsigned nconns;
+	/* Out of descriptors: the listeners are not polled until the timer
+	 * fires (accept_pause). */
+	uv_timer_t accept_timer;
+	int accept_timer_init;
+	int accept_paused;
 	int tcp_full_logged;
 	int stopping;
 	uint64_t rng; /* the loop thread's random stream (TCP queries) */
@@ -508,21 +514,21 @@ static int listener_grow(struct listener *l, unsigned n, char *errbuf, size_t er
 	return rc;
 }
 
-/* Hand the TCP socket to libuv and accept on it. */
-static void tcp_accept(uv_stream_t *listener, int status);
+/* Accept on the TCP socket whenever it is readable. The accepting is
+ * ours, not uv_listen's: libuv retries a failing accept() in a loop that
+ * never returns once its own reserve descriptor is gone, whereas
+ * tcp_readable pauses (accept_pause). */
+static void tcp_readable(uv_poll_t *h, int status, int events);
 
 static int listener_serve_tcp(struct server *srv, struct listener *l, char *errbuf, size_t errlen)
 {
-	int rc = uv_tcp_init(&srv->loop, &l->tcp);
+	int rc = uv_poll_init(&srv->loop, &l->tcp, l->tcp_fd);
 
 	if (rc == 0) {
 		l->tcp_init = 1;
 		l->tcp.data = l;
-		rc = uv_tcp_open(&l->tcp, l->tcp_fd);
-	}
-	if (rc == 0) {
-		l->tcp_fd = -1; /* libuv owns it now */
-		rc = uv_listen((uv_stream_t *)&l->tcp, TCP_BACKLOG, tcp_accept);
+		if (!srv->accept_paused)
+			rc = uv_poll_start(&l->tcp, UV_READABLE, tcp_readable);
 	}
 	if (rc) {
 		log_err("cannot listen proto=tcp address=%s port=%u error=\"%s\"", l->host, l->port,
@@ -538,19 +544,22 @@ static void listener_closed(uv_handle_t *h)
 {
 	struct listener *l = h->data;
 
+	close_fd(&l->tcp_fd); /* no longer polled */
 	free(l->udp_fds);
 	free(l);
 }
 
 /* Close a listener that is no longer served (no worker polls its sockets)
- * and free it, at once or when libuv has closed its TCP handle. */
+ * and free it, at once or when libuv has closed its TCP handle (the TCP
+ * socket is closed then: never while it is polled). */
 static void listener_retire(struct listener *l)
 {
 	if (l == NULL)
 		return;
 	for (unsigned i = 0; i < l->nudp; i++)
 		close_fd(&l->udp_fds[i]);
-	close_fd(&l->tcp_fd);
+	if (!l->tcp_init)
+		close_fd(&l->tcp_fd);
 	if (l->tcp_init && !uv_is_closing((uv_handle_t *)&l->tcp)) {
 		l->tcp.data = l;
 		uv_close((uv_handle_t *)&l->tcp, listener_closed);
@@ -1265,19 +1274,12 @@ static void conn_serve(struct tcp_conn *c)
 	}
 }
 
-static void reject_closed(uv_handle_t *h) { free(h); }
-
-/* Over the connection cap: accept only to close at once, so the client is
- * told now rather than left waiting in the backlog. */
-static void tcp_reject(struct server *srv, uv_stream_t *listener)
+/* Over the connection cap with nothing idle to close: the connection was
+ * accepted only to be closed at once, so the client is told now rather
+ * than left waiting in the backlog. */
+static void tcp_refuse_full(struct server *srv, int fd)
 {
-	uv_tcp_t *t = malloc(sizeof(*t));
-
-	if (t == NULL)
-		return;
-	uv_tcp_init(&srv->loop, t);
-	(void)uv_accept(listener, (uv_stream_t *)t);
-	uv_close((uv_handle_t *)t, reject_closed);
+	close(fd);
 	__atomic_fetch_add(&srv->tcp_full_refused, 1, __ATOMIC_RELAXED);
 	if (!srv->tcp_full_logged) {
 		log_warn("tcp connection limit reached and no connection idle, refusing new "
@@ -1287,19 +1289,18 @@ static void tcp_reject(struct server *srv, uv_stream_t *listener)
 	}
 }
 
-/* Open connections from the client network of c (c included): the peer's
+/* Open connections from the client network of (family, addr): the peer's
  * address cut to tcp.ipv4_prefix or ipv6_prefix, so that one /64 (or one
  * /24) cannot take every slot. A walk over at most tcp.max_connections
  * entries, once per accept. */
-static unsigned conns_from(const struct server *srv, const struct tcp_conn *c)
+static unsigned conns_from(const struct server *srv, int family, const uint8_t *addr)
 {
 	const struct conf *cf = live_conf(srv);
-	unsigned prefix = c->family == AF_INET ? cf->tcp_ipv4_prefix : cf->tcp_ipv6_prefix;
+	unsigned prefix = family == AF_INET ? cf->tcp_ipv4_prefix : cf->tcp_ipv6_prefix;
 	unsigned n = 0;
 
 	for (const struct tcp_conn *o = srv->conns; o; o = o->next)
-		if (!o->closing && o->family == c->family &&
-		    cidr_same_net(o->addr, c->addr, prefix))
+		if (!o->closing && o->family == family && cidr_same_net(o->addr, addr, prefix))
 			n++;
 	return n;
 }
@@ -1328,21 +1329,27 @@ static int evict_idle(struct server *srv)
 	return 0;
 }
 
-static void tcp_accept(uv_stream_t *listener, int status)
+/* Serve an accepted connection fd from peer, or close it (tcp limits). */
+static void tcp_take(struct server *srv, int fd, const struct sockaddr_storage *peer,
+		     socklen_t peer_len)
 {
-	struct listener *l = listener->data;
-	struct server *srv = l->srv;
+	const struct conf *cf = live_conf(srv);
+	uint8_t addr[16];
+	int family = cidr_sockaddr_ip((const struct sockaddr *)peer, addr);
 	struct tcp_conn *c;
 
-	if (status < 0) {
-		log_warn("tcp accept failed address=%s port=%u error=\"%s\"", l->host, l->port,
-			 uv_strerror(status));
+	if (srv->stopping) {
+		close(fd);
 		return;
 	}
-	if (srv->stopping)
+	if (cf->tcp_max_per_ip && family && conns_from(srv, family, addr) >= cf->tcp_max_per_ip) {
+		log_debug("tcp connection refused: max_per_ip reached for the client's network");
+		__atomic_fetch_add(&srv->tcp_per_ip_refused, 1, __ATOMIC_RELAXED);
+		close(fd);
 		return;
-	if (srv->nconns >= live_conf(srv)->tcp_max_connections && !evict_idle(srv)) {
-		tcp_reject(srv, listener);
+	}
+	if (srv->nconns >= cf->tcp_max_connections && !evict_idle(srv)) {
+		tcp_refuse_full(srv, fd);
 		return;
 	}
 	/* The buffers are sized for the largest message at accept time and
@@ -1350,39 +1357,109 @@ static void tcp_accept(uv_stream_t *listener, int status)
 	c = malloc(sizeof(*c) + 2 * (size_t)TCP_FRAME_MAX);
 	if (c == NULL) {
 		log_warn("tcp connection dropped error=\"out of memory\"");
-		tcp_reject(srv, listener);
+		close(fd);
 		return;
 	}
 	memset(c, 0, sizeof(*c));
 	c->srv = srv;
 	c->rbuf = c->mem;
 	c->wbuf = c->mem + TCP_FRAME_MAX;
+	memcpy(&c->peer, peer, peer_len);
+	c->peer_len = (int)peer_len;
+	c->family = family;
+	memcpy(c->addr, addr, sizeof(c->addr));
 	uv_tcp_init(&srv->loop, &c->h);
 	uv_timer_init(&srv->loop, &c->timer);
 	c->h.data = c;
 	c->timer.data = c;
 	conn_link_first(c);
 	srv->nconns++;
-	if (uv_accept(listener, (uv_stream_t *)&c->h)) {
+	if (uv_tcp_open(&c->h, fd)) {
+		close(fd); /* not the handle's */
 		conn_close(c);
 		return;
 	}
-	c->peer_len = sizeof(c->peer);
-	if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &c->peer_len))
-		c->peer_len = 0;
-	c->family = c->peer_len ? cidr_sockaddr_ip((const struct sockaddr *)&c->peer, c->addr) : 0;
 	c->born = uv_now(&srv->loop);
-	unsigned per_ip = live_conf(srv)->tcp_max_per_ip;
-	if (per_ip && c->family && conns_from(srv, c) > per_ip) {
-		log_debug("tcp connection refused: max_per_ip reached for the client's network");
-		__atomic_fetch_add(&srv->tcp_per_ip_refused, 1, __ATOMIC_RELAXED);
-		conn_close(c);
-		return;
-	}
 	/* Replies are written whole; there is nothing to coalesce. */
 	(void)uv_tcp_nodelay(&c->h, 1);
 	conn_touch(c);
 	conn_read_start(c);
+}
+
+/* Out of descriptors pause length, and connections accepted per readiness
+ * event of one listener (the others get their turn). */
+#define ACCEPT_PAUSE_MS 250
+#define ACCEPT_BATCH 64
+
+static void accept_resume(uv_timer_t *t)
+{
+	struct server *srv = t->data;
+
+	srv->accept_paused = 0;
+	fdlimit_reserve_open(); /* if a shed could not */
+	for (size_t i = 0; i < srv->nls; i++)
+		if (srv->ls[i]->tcp_init && !uv_is_closing((uv_handle_t *)&srv->ls[i]->tcp))
+			uv_poll_start(&srv->ls[i]->tcp, UV_READABLE, tcp_readable);
+}
+
+/* accept() ran out of descriptors: the connections waiting on l are
+ * accepted and closed with the reserve descriptor (fdlimit_shed: counted,
+ * logged once an interval), and no listener is polled for ACCEPT_PAUSE_MS,
+ * so the loop goes on serving, reaping closed connections and handling
+ * signals instead of retrying accept() at once. Once descriptors are free
+ * again, accepting resumes by itself. */
+static void accept_pause(struct server *srv, struct listener *l)
+{
+	(void)fdlimit_shed(FDL_DNS, l->tcp_fd);
+	if (srv->accept_paused || !srv->accept_timer_init)
+		return;
+	srv->accept_paused = 1;
+	for (size_t i = 0; i < srv->nls; i++)
+		if (srv->ls[i]->tcp_init && !uv_is_closing((uv_handle_t *)&srv->ls[i]->tcp))
+			uv_poll_stop(&srv->ls[i]->tcp);
+	uv_timer_start(&srv->accept_timer, accept_resume, ACCEPT_PAUSE_MS, 0);
+}
+
+static void tcp_readable(uv_poll_t *h, int status, int events)
+{
+	struct listener *l = h->data;
+	struct server *srv = l->srv;
+
+	(void)events;
+	if (status < 0) {
+		log_warn("tcp listener failed address=%s port=%u error=\"%s\"", l->host, l->port,
+			 uv_strerror(status));
+		uv_poll_stop(h);
+		return;
+	}
+	for (int i = 0; i < ACCEPT_BATCH && !srv->stopping && !srv->accept_paused; i++) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		int fd = accept4(l->tcp_fd, (struct sockaddr *)&peer, &len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			tcp_take(srv, fd, &peer, len);
+			continue;
+		}
+		switch (errno) {
+		case EINTR:
+		case ECONNABORTED:
+		case EPROTO:
+			continue; /* a client gone before we took it */
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			accept_pause(srv, l);
+			return;
+		case EAGAIN:
+			return;
+		default:
+			log_warn("tcp accept failed address=%s port=%u error=\"%s\"", l->host,
+				 l->port, strerror(errno));
+			return;
+		}
+	}
 }
 
 /* ---- life cycle ------------------------------------------------------- */
@@ -1410,6 +1487,10 @@ static void server_stop(struct server *srv)
 		struct listener *l = srv->ls[i];
 		if (l && l->tcp_init && !uv_is_closing((uv_handle_t *)&l->tcp))
 			uv_close((uv_handle_t *)&l->tcp, NULL);
+	}
+	if (srv->accept_timer_init) {
+		uv_close((uv_handle_t *)&srv->accept_timer, NULL);
+		srv->accept_timer_init = 0;
 	}
 	while (srv->conns)
 		conn_close(srv->conns);
@@ -1473,9 +1554,13 @@ static void reload_work(uv_work_t *req)
 {
 	struct reload_job *j = req->data;
 	j->err[0] = '\0';
-	if (j->kind & RELOAD_FULL)
+	if (j->kind & RELOAD_FULL) {
 		j->rc = snapshot_load(j->srv->conf_path, &j->result, j->err, sizeof(j->err));
-	else
+		/* New limits must fit in the descriptors the process has. */
+		if (j->rc == GSLB_OK)
+			j->rc = fdlimit_check(j->result->conf, fdlimit_current(), j->err,
+					      sizeof(j->err));
+	} else
 		j->rc = snapshot_regeo(j->old, &j->result, j->err, sizeof(j->err));
 }
 
@@ -2031,6 +2116,10 @@ int server_new(struct snapshot *snap, struct server **out)
 		goto out;
 	}
 	srv->loop_init = 1;
+	uv_timer_init(&srv->loop, &srv->accept_timer);
+	srv->accept_timer.data = srv;
+	srv->accept_timer_init = 1;
+	fdlimit_reserve_open();
 
 	/* Every address is bound before anything is logged as listening, so
 	 * a failure leaves no half-started server behind. */
@@ -2174,12 +2263,15 @@ static char *metrics_extra(void *ctx)
 		 (unsigned long long)__atomic_load_n(&srv->tcp_per_ip_refused, __ATOMIC_RELAXED),
 		 (unsigned long long)__atomic_load_n(&srv->tcp_full_refused, __ATOMIC_RELAXED),
 		 (unsigned long long)__atomic_load_n(&srv->tcp_evicted, __ATOMIC_RELAXED));
-	size_t n = (p ? strlen(p) : 0) + (h ? strlen(h) : 0) + strlen(tcp) + 1;
+	char *fd = fdlimit_metrics_text();
+	size_t n =
+		(p ? strlen(p) : 0) + (h ? strlen(h) : 0) + strlen(tcp) + (fd ? strlen(fd) : 0) + 1;
 	char *all = malloc(n);
 	if (all)
-		snprintf(all, n, "%s%s%s", p ? p : "", h ? h : "", tcp);
+		snprintf(all, n, "%s%s%s%s", p ? p : "", h ? h : "", tcp, fd ? fd : "");
 	free(p);
 	free(h);
+	free(fd);
 	return all;
 }
 
@@ -2327,6 +2419,7 @@ void server_free(struct server *srv)
 	pthread_cond_destroy(&srv->reload_cv);
 	metrics_free(srv->metrics);
 	rrl_free(srv->rrl);
+	fdlimit_reserve_close();
 	free(srv->udp_ms);
 	free(srv->ls);
 	free(srv);

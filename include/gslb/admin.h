@@ -10,6 +10,9 @@ struct conf_listen;
 struct admin;
 struct metrics;
 
+/* Connections the admin listener serves at once. */
+#define ADMIN_CONNECTION_LIMIT 64u
+
 struct admin_hooks {
 	/* The published snapshot pointer (RCU): read with rcu_dereference
 	 * inside urcu_memb_read_lock(). */

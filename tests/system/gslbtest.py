@@ -9,6 +9,7 @@ found by binding port 0, closing, and retrying the start if it was taken.
 
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -362,12 +363,18 @@ class Server:
         self.stdout_path = os.path.join(workdir, "%s.stdout" % self.name)
 
     # -- process handling
+    # (soft, hard) RLIMIT_NOFILE the process starts with; None: ours
+    rlimit = None
+
     def _spawn(self, argv):
         self._err = open(self.stderr_path, "wb")
         self._out = open(self.stdout_path, "wb")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._out,
-                                     stderr=self._err, cwd=self.workdir,
-                                     start_new_session=True)
+        limit = self.rlimit
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err,
+            cwd=self.workdir, start_new_session=True,
+            preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, limit))
+            if limit else None)
 
     def stderr_text(self):
         try:
@@ -498,8 +505,10 @@ def gslbd_config(workdir, zones=TEST_ZONES, nsid=NSID, identity=IDENTITY, versio
 class Gslbd(Server):
     name = "gslbd"
 
-    def __init__(self, workdir, config_text=None, **conf):
+    def __init__(self, workdir, config_text=None, rlimit=None, **conf):
+        """rlimit: (soft, hard) RLIMIT_NOFILE to start with."""
         super().__init__(workdir)
+        self.rlimit = rlimit
         self.config_path = os.path.join(workdir, "gslb.conf")
         if config_text is None:
             config_text = gslbd_config(workdir, **conf)
@@ -545,6 +554,27 @@ class Gslbd(Server):
                 raise ServerError("gslbd did not log its admin listener:\n%s"
                                   % self.stderr_text()[-4000:])
             time.sleep(0.02)
+
+    def metrics(self):
+        """The admin listener's /metrics as {'name{labels}': value}."""
+        import http.client
+        h, p = self.admin_address()
+        conn = http.client.HTTPConnection(h, p, timeout=10)
+        try:
+            conn.request("GET", "/metrics")
+            r = conn.getresponse()
+            body = r.read().decode("utf-8", "replace")
+            if r.status != 200:
+                raise ServerError("/metrics: %s %s" % (r.status, body[:500]))
+        finally:
+            conn.close()
+        out = {}
+        for line in body.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            key, _, val = line.rpartition(" ")
+            out[key] = float(val)
+        return out
 
     def check_stopped_cleanly(self):
         """SIGTERM, then a list of problems (empty when all is well)."""

@@ -19,7 +19,6 @@ and checks of "still limited" are made well inside the window). The slip
 proportion is checked within six standard deviations of the binomial.
 """
 
-import http.client
 import os
 import random
 import re
@@ -79,22 +78,7 @@ def start(gslbd_factory, tmp_path, **kw):
 
 def metrics(srv):
     """/metrics as {'name{labels}': value}."""
-    h, p = srv.admin_address()
-    conn = http.client.HTTPConnection(h, p, timeout=10)
-    try:
-        conn.request("GET", "/metrics")
-        r = conn.getresponse()
-        body = r.read().decode("utf-8", "replace")
-        assert r.status == 200, body
-    finally:
-        conn.close()
-    out = {}
-    for line in body.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        key, _, val = line.rpartition(" ")
-        out[key] = float(val)
-    return out
+    return srv.metrics()
 
 
 class Counters:
