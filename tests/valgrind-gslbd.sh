@@ -16,6 +16,10 @@ here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 bin=${GSLB_VALGRIND_BIN:-${GSLB_BUILDDIR:-$here/..}/gslbd}
 logdir=${GSLB_VALGRIND_LOGDIR:-${TMPDIR:-/tmp}}
 stamp=$(date +%s%N)
+# valgrind gives the daemon its soft descriptor limit (less its own) as the
+# hard one, so gslbd could not raise it as it does alone: raise it here, or
+# test configs with 1024 connections would not fit (fdlimit.c).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # shellcheck disable=SC2086 # GSLB_VALGRIND_FLAGS is a list of options
 exec valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect \
 	--errors-for-leak-kinds=definite,indirect --error-exitcode=97 --num-callers=40 \
