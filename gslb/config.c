@@ -1937,28 +1937,45 @@ static int parse_services(struct conf_ctx *ctx, const config_setting_t *s)
 				  "expected a list ( { name = \"www.example.com\"; ... } )");
 	int n = config_setting_length(s);
 	c->services = calloc(n ? (size_t)n : 1, sizeof(*c->services));
-	if (!c->services)
+	/* Names seen so far, for the duplicate check: open addressing over
+	 * indexes + 1 (0 = empty), so the check stays linear in the number of
+	 * services and the first duplicate in file order is the one reported. */
+	size_t mask = 1;
+	while (mask < 2 * (size_t)n)
+		mask <<= 1;
+	mask--;
+	size_t *seen = calloc(mask + 1, sizeof(*seen));
+	int rc = GSLB_OK;
+	if (!c->services || !seen) {
+		free(seen);
 		return conf_nomem(ctx);
-	for (int i = 0; i < n; i++) {
+	}
+	for (int i = 0; i < n && rc == GSLB_OK; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		struct service *svc = &c->services[c->nservices++];
-		int rc = parse_service(ctx, e, svc);
+		rc = parse_service(ctx, e, svc);
 		if (rc)
-			return rc;
+			break;
 		for (size_t p = 0; p < svc->npools; p++)
 			svc->pools[p].gidx = (unsigned)c->npools++;
 		for (size_t p = 0; p < svc->npools; p++)
 			svc->pools[p].metric_slot = -1;
 		svc->metric_slot = -1;
 		svc->fallback.metric_slot = -1;
-		for (size_t j = 0; j + 1 < c->nservices; j++)
-			if (c->services[j].lname_len == svc->lname_len &&
-			    memcmp(c->services[j].lname, svc->lname, svc->lname_len) == 0)
-				return conf_error(ctx, e,
-						  "service %s is already defined at line %d",
-						  svc->name, c->services[j].line);
+		size_t h = dname_hash(svc->lname, svc->lname_len) & mask;
+		for (; seen[h]; h = (h + 1) & mask) {
+			const struct service *o = &c->services[seen[h] - 1];
+			if (o->lname_len == svc->lname_len &&
+			    memcmp(o->lname, svc->lname, svc->lname_len) == 0) {
+				rc = conf_error(ctx, e, "service %s is already defined at line %d",
+						svc->name, o->line);
+				break;
+			}
+		}
+		seen[h] = c->nservices;
 	}
-	return GSLB_OK;
+	free(seen);
+	return rc;
 }
 
 static void free_services(struct conf *c)

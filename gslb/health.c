@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "gslb/decide.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/snapshot.h"
@@ -404,7 +405,15 @@ struct known {
 	long long since;
 };
 
-/* Load state_dir/health.state; returns the entries (caller frees). Lines:
+static int known_cmp(const void *a, const void *b)
+{
+	const struct known *x = a, *y = b;
+	int r = strcmp(x->service, y->service);
+	return r ? r : strcmp(x->region, y->region);
+}
+
+/* Load state_dir/health.state; returns the entries sorted by service and
+ * region (caller frees). Lines:
  *   SERVICE REGION MEMBER ADDRESS STATE SINCE REASON... */
 static struct known *known_load(const char *state_dir, size_t *n)
 {
@@ -445,7 +454,31 @@ static struct known *known_load(const char *state_dir, size_t *n)
 		v[(*n)++] = k;
 	}
 	fclose(fp);
+	if (v)
+		qsort(v, *n, sizeof(*v), known_cmp);
 	return v;
+}
+
+/* The entries of one pool in the sorted table: *count of them from the
+ * result. Looked up once per pool, so a cold start stays linear. */
+static const struct known *known_pool(const struct known *v, size_t n, const char *service,
+				      const char *region, size_t *count)
+{
+	struct known key;
+	size_t lo = 0, hi = n;
+	snprintf(key.service, sizeof(key.service), "%s", service);
+	snprintf(key.region, sizeof(key.region), "%s", region);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (known_cmp(&v[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*count = 0;
+	while (lo + *count < n && known_cmp(&v[lo + *count], &key) == 0)
+		(*count)++;
+	return v ? v + lo : NULL;
 }
 
 int health_save(const struct health *h, const struct snapshot *snap, const char *state_dir)
@@ -560,17 +593,15 @@ static const struct hpool *prev_pool(const struct health *prev, const struct sna
 	if (!prev || !prev_snap)
 		return NULL;
 	const struct conf *pc = prev_snap->conf;
-	for (size_t i = 0; i < pc->nservices; i++) {
-		const struct service *ps = &pc->services[i];
-		if (ps->lname_len != svc->lname_len ||
-		    memcmp(ps->lname, svc->lname, svc->lname_len))
-			continue;
-		for (size_t p = 0; p < ps->npools; p++) {
-			if (strcmp(pc->regions[ps->pools[p].region].name, rname) == 0 &&
-			    ps->pools[p].gidx < prev->npools) {
-				*prev_cfg = &ps->pools[p];
-				return &prev->pools[ps->pools[p].gidx];
-			}
+	const struct service *ps = decide_find_service(prev_snap, svc->lname, svc->lname_len);
+	if (!ps || ps->lname_len != svc->lname_len ||
+	    memcmp(ps->lname, svc->lname, svc->lname_len) != 0)
+		return NULL; /* new, or only covered by a wildcard service */
+	for (size_t p = 0; p < ps->npools; p++) {
+		if (strcmp(pc->regions[ps->pools[p].region].name, rname) == 0 &&
+		    ps->pools[p].gidx < prev->npools) {
+			*prev_cfg = &ps->pools[p];
+			return &prev->pools[ps->pools[p].gidx];
 		}
 	}
 	return NULL;
@@ -624,7 +655,9 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 			const char *rname = c->regions[p->region].name;
 			const struct pool *pcfg = NULL;
 			const struct hpool *pp = prev_pool(prev, prev_snap, svc, rname, &pcfg);
-			size_t cap = 0;
+			size_t cap = 0, nkp = 0;
+			const struct known *kp =
+				pp ? NULL : known_pool(known, nknown, st, rname, &nkp);
 			hp->up = 1;
 			if (pp)
 				hp->since = pp->since;
@@ -650,12 +683,9 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 							carry(&m, o);
 					}
 					addr_text(m.family, m.addr, at, sizeof(at));
-					for (size_t k = 0; !pp && p->check_idx >= 0 && k < nknown;
-					     k++) {
-						const struct known *kn = &known[k];
-						if (strcmp(kn->service, st) ||
-						    strcmp(kn->region, rname) ||
-						    strcmp(kn->addr, at))
+					for (size_t k = 0; p->check_idx >= 0 && k < nkp; k++) {
+						const struct known *kn = &kp[k];
+						if (strcmp(kn->addr, at))
 							continue;
 						m.state = strcmp(kn->state, "up") == 0 ?
 								  HEALTH_UP :
@@ -690,11 +720,10 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 					if (push_member(hp, &cap, &m))
 						goto fail;
 				}
-				for (size_t k = 0; !pp && k < nknown; k++) {
-					const struct known *kn = &known[k];
+				for (size_t k = 0; k < nkp; k++) {
+					const struct known *kn = &kp[k];
 					struct hmember m;
-					if (strcmp(kn->service, st) || strcmp(kn->region, rname) ||
-					    strcasecmp(kn->member, cm->hostname))
+					if (strcasecmp(kn->member, cm->hostname))
 						continue;
 					memset(&m, 0, sizeof(m));
 					if (inet_pton(AF_INET, kn->addr, m.addr) == 1)

@@ -1446,6 +1446,7 @@ static void retire_done(uv_work_t *req, int status)
 	(void)status;
 	snapshot_free(r->old);
 	free(r);
+	snapshot_memory_release();
 	srv->reload_running = 0;
 	if (srv->reload_pending && !srv->stopping)
 		reload_start(srv);
@@ -1747,6 +1748,7 @@ static void reload_failed(struct server *srv, struct reload_job *j, const char *
 	}
 	snapshot_free(j->result);
 	free(j);
+	snapshot_memory_release();
 	srv->reload_running = 0;
 	if (srv->reload_pending && !srv->stopping)
 		reload_start(srv);
@@ -1773,6 +1775,7 @@ static void reload_done(uv_work_t *req, int status)
 		}
 		snapshot_free(j->result);
 		free(j);
+		snapshot_memory_release();
 		srv->reload_running = 0;
 		if (srv->reload_pending && !srv->stopping)
 			reload_start(srv);
@@ -1825,6 +1828,7 @@ static void reload_done(uv_work_t *req, int status)
 		/* Cannot wait asynchronously: wait here, it is short. */
 		urcu_memb_synchronize_rcu();
 		snapshot_free(old);
+		snapshot_memory_release();
 		srv->reload_running = 0;
 		return;
 	}
