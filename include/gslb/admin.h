@@ -10,6 +10,8 @@ struct conf_listen;
 struct admin;
 struct metrics;
 
+#include <stddef.h>
+
 struct admin_hooks {
 	/* The published snapshot pointer (RCU): read with rcu_dereference
 	 * inside urcu_memb_read_lock(). */
@@ -48,5 +50,11 @@ void admin_retire(struct admin *a, double max_seconds);
  * and IPv4-mapped 127.0.0.0/8. Exposed for the unit tests. */
 struct sockaddr;
 int admin_peer_is_loopback(const struct sockaddr *sa);
+
+/* Whether a Host header may reach the admin listener: an IPv4 address, a
+ * bracketed IPv6 address or localhost, each with an optional :PORT, or one
+ * of names (admin_hosts; compared without case, a trailing dot ignored).
+ * NULL (no Host) is refused. Exposed for the unit tests. */
+int admin_host_allowed(const char *host, char *const *names, size_t nnames);
 
 #endif
