@@ -9,6 +9,7 @@
 #include "gslb/admin.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -32,6 +33,7 @@
 #include "gslb/health.h"
 #include "gslb/log.h"
 #include "gslb/metrics.h"
+#include "gslb/net.h"
 #include "gslb/probe.h"
 #include "gslb/snapshot.h"
 #include "gslb/whatif.h"
@@ -68,6 +70,8 @@ struct admin {
 	int require_token;
 	char host[INET6_ADDRSTRLEN];
 	uint16_t port;
+	int ipv6;
+	int fd; /* bound and listening, until admin_serve hands it over */
 };
 
 /* Per-request state, from the first call of the access handler to the
@@ -931,21 +935,16 @@ __attribute__((format(printf, 2, 0))) static void admin_mhd_log(void *cls, const
 	log_warn("admin listener: %s", buf);
 }
 
-int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks, struct admin **out)
+int admin_bind(const struct conf_listen *addr, const struct admin_hooks *hooks, struct admin **out)
 {
 	struct admin *a;
-	/* MHD_USE_ITC: admin_retire() needs MHD_quiesce_daemon(). */
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	uint16_t port = 0;
 	const void *ip;
-	const union MHD_DaemonInfo *di;
 
 	*out = NULL;
 	if (addr->addr.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 =
 			(const struct sockaddr_in6 *)(const void *)&addr->addr;
-		/* IPv6 only, as written: a v4 client reaches a v4 address. */
-		flags |= MHD_USE_IPv6;
 		port = ntohs(in6->sin6_port);
 		ip = &in6->sin6_addr;
 	} else if (addr->addr.ss_family == AF_INET) {
@@ -961,41 +960,72 @@ int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks,
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return GSLB_ENOMEM;
+	a->fd = -1;
 	a->hooks = *hooks;
+	a->ipv6 = addr->addr.ss_family == AF_INET6;
 	pthread_mutex_init(&a->token_mu, NULL);
 	a->require_token = hooks->require_token && hooks->token;
 	if (hooks->token) {
 		a->token = strdup(hooks->token);
 		if (!a->token) {
-			free(a);
+			admin_stop(a);
 			return GSLB_ENOMEM;
 		}
 	}
 	if (!inet_ntop(addr->addr.ss_family, ip, a->host, sizeof(a->host)))
 		snprintf(a->host, sizeof(a->host), "?");
-
-	a->daemon = MHD_start_daemon(
-		flags, port, NULL, NULL, admin_access, a,
-		/* First, or libmicrohttpd prints its early messages itself. */
-		MHD_OPTION_EXTERNAL_LOGGER, admin_mhd_log, a, MHD_OPTION_SOCK_ADDR,
-		(const struct sockaddr *)&addr->addr, MHD_OPTION_CONNECTION_LIMIT,
-		ADMIN_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, ADMIN_PER_IP_LIMIT,
-		MHD_OPTION_CONNECTION_TIMEOUT, ADMIN_TIMEOUT_SECONDS,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ADMIN_MEMORY_LIMIT,
-		MHD_OPTION_NOTIFY_COMPLETED, admin_completed, a, MHD_OPTION_END);
-	if (!a->daemon) {
+	a->fd = net_listen_tcp((const struct sockaddr *)&addr->addr, addr->addr_len);
+	if (a->fd < 0) {
 		log_err("cannot listen proto=admin address=%s port=%u error=\"%s\"", a->host, port,
-			"libmicrohttpd could not start (see the message above)");
-		free(a->token);
-		pthread_mutex_destroy(&a->token_mu);
-		free(a);
+			strerror(errno));
+		admin_stop(a);
 		return GSLB_ESYS;
 	}
-	di = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	a->port = di && di->port ? di->port : port;
-	log_info("listening proto=admin address=%s port=%u", a->host, (unsigned)a->port);
+	a->port = (uint16_t)net_bound_port(a->fd);
 	*out = a;
 	return GSLB_OK;
+}
+
+int admin_serve(struct admin *a)
+{
+	/* MHD_USE_ITC: admin_retire() needs MHD_quiesce_daemon(). */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	/* libmicrohttpd closes the socket it is given, even on some failures:
+	 * it gets a copy, ours is closed here either way. */
+	int fd = dup(a->fd);
+
+	if (a->ipv6)
+		flags |= MHD_USE_IPv6;
+	if (fd >= 0)
+		a->daemon = MHD_start_daemon(
+			flags, a->port, NULL, NULL, admin_access, a,
+			/* First, or libmicrohttpd prints its early messages itself. */
+			MHD_OPTION_EXTERNAL_LOGGER, admin_mhd_log, a, MHD_OPTION_LISTEN_SOCKET,
+			(MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT, ADMIN_CONNECTION_LIMIT,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT, ADMIN_PER_IP_LIMIT,
+			MHD_OPTION_CONNECTION_TIMEOUT, ADMIN_TIMEOUT_SECONDS,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ADMIN_MEMORY_LIMIT,
+			MHD_OPTION_NOTIFY_COMPLETED, admin_completed, a, MHD_OPTION_END);
+	close(a->fd);
+	a->fd = -1;
+	if (!a->daemon) {
+		log_err("cannot listen proto=admin address=%s port=%u error=\"%s\"", a->host,
+			(unsigned)a->port, "libmicrohttpd could not start (see the message above)");
+		return GSLB_ESYS;
+	}
+	log_info("listening proto=admin address=%s port=%u", a->host, (unsigned)a->port);
+	return GSLB_OK;
+}
+
+int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks, struct admin **out)
+{
+	int rc = admin_bind(addr, hooks, out);
+
+	if (rc == GSLB_OK && (rc = admin_serve(*out)) != GSLB_OK) {
+		admin_stop(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 void admin_stop(struct admin *a)
@@ -1003,7 +1033,10 @@ void admin_stop(struct admin *a)
 	if (!a)
 		return;
 	/* Joins the polling thread: no request runs after this returns. */
-	MHD_stop_daemon(a->daemon);
+	if (a->daemon)
+		MHD_stop_daemon(a->daemon);
+	if (a->fd >= 0)
+		close(a->fd);
 	free(a->token);
 	pthread_mutex_destroy(&a->token_mu);
 	free(a);
@@ -1029,10 +1062,12 @@ void admin_retire(struct admin *a, double max_seconds)
 
 	if (!a)
 		return;
-	s = MHD_quiesce_daemon(a->daemon);
+	s = a->daemon ? MHD_quiesce_daemon(a->daemon) : MHD_INVALID_SOCKET;
 	for (double waited = 0; waited < max_seconds; waited += 0.01) {
 		const union MHD_DaemonInfo *di =
-			MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+			a->daemon ? MHD_get_daemon_info(a->daemon,
+							MHD_DAEMON_INFO_CURRENT_CONNECTIONS) :
+				    NULL;
 		if (!di || di->num_connections == 0)
 			break;
 		nanosleep(&tick, NULL);

@@ -28,6 +28,7 @@
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/privs.h"
+#include "gslb/statefile.h"
 
 #define CONF_DEFAULT_EDNS_SIZE 1232
 #define CONF_MIN_EDNS_SIZE 512
@@ -2467,6 +2468,12 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			if (!c->state_dir)
 				rc = conf_nomem(ctx);
 		}
+		/* Checked against who the daemon runs as: the user it
+		 * switches to, else whoever runs this load. */
+		char why[PATH_MAX + 256];
+		if (!rc && statefile_check_dir(c->state_dir, c->user ? c->uid : geteuid(),
+					       c->user ? c->gid : getegid(), why, sizeof(why)))
+			rc = conf_error(ctx, state_dir, "%s", why);
 	}
 	if (!rc && services != NULL) {
 		if (regions == NULL)

@@ -35,6 +35,12 @@ struct admin_hooks {
  * Returns 0 or a negative gslb_err (logged). */
 int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks,
 		struct admin **out);
+
+/* admin_start in two steps: bind (no thread; at start, before the
+ * privilege drop), then serve (its thread; logs the listening line).
+ * admin_stop frees one that was bound and not served. */
+int admin_bind(const struct conf_listen *addr, const struct admin_hooks *hooks, struct admin **out);
+int admin_serve(struct admin *a);
 void admin_stop(struct admin *a);
 
 /* Replace the bearer token (after a reload); NULL = loopback only. */
