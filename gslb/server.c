@@ -20,6 +20,7 @@
  * A full reload also applies changed listen addresses, worker count, EDNS
  * size, TCP limits and admin address without a restart: see net_prepare(). */
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -201,10 +202,12 @@ struct server {
 	 * and TCP limits point into it, so snapshots can come and go. */
 	struct conf *own_conf;
 	char *conf_path;
-	int reload_running;       /* one reload at a time, on the thread pool */
-	int reload_pending;       /* RELOAD_* bits asked for meanwhile */
-	uv_fs_poll_t geo_poll[3]; /* database, overrides and ACL blocklist files */
-	int geo_poll_init[3];
+	int reload_running; /* one reload at a time, on the thread pool */
+	int reload_pending; /* RELOAD_* bits asked for meanwhile */
+	/* Watchers of the database, overrides and ACL blocklist files; NULL when
+	 * that file is not configured. Each is allocated on its own and never
+	 * restarted: one whose path changes is closed and replaced. */
+	uv_fs_poll_t *geo_poll[3];
 
 	struct prober *prober;      /* NULL when nothing needs probing or resolving */
 	struct admin *admin;        /* NULL without listen.admin */
@@ -1230,7 +1233,7 @@ static void conn_serve(struct tcp_conn *c)
 	}
 }
 
-static void reject_closed(uv_handle_t *h) { free(h); }
+static void free_handle(uv_handle_t *h) { free(h); }
 
 /* Over the connection cap: accept only to close at once, so the client is
  * told now rather than left waiting in the backlog. */
@@ -1242,7 +1245,7 @@ static void tcp_reject(struct server *srv, uv_stream_t *listener)
 		return;
 	uv_tcp_init(&srv->loop, t);
 	(void)uv_accept(listener, (uv_stream_t *)t);
-	uv_close((uv_handle_t *)t, reject_closed);
+	uv_close((uv_handle_t *)t, free_handle);
 	if (!srv->tcp_full_logged) {
 		log_warn("tcp connection limit reached, refusing new connections "
 			 "max_connections=%u",
@@ -1369,9 +1372,9 @@ static void server_stop(struct server *srv)
 		srv->sig_init = 0;
 	}
 	for (int i = 0; i < 3; i++) {
-		if (srv->geo_poll_init[i]) {
-			uv_close((uv_handle_t *)&srv->geo_poll[i], NULL);
-			srv->geo_poll_init[i] = 0;
+		if (srv->geo_poll[i]) {
+			uv_close((uv_handle_t *)srv->geo_poll[i], free_handle);
+			srv->geo_poll[i] = NULL;
 		}
 	}
 }
@@ -1815,9 +1818,7 @@ static void reload_done(uv_work_t *req, int status)
 		notify_ready();
 	}
 	free(j);
-	if (srv->geo_poll_init[0] || srv->geo_poll_init[1] || srv->geo_poll_init[2] ||
-	    srv->snap->conf->has_geoip || srv->snap->conf->acl_blocklist)
-		geo_watch(srv); /* the files to watch may have changed */
+	geo_watch(srv); /* the files to watch may have changed */
 
 	struct retire_job *r = calloc(1, sizeof(*r));
 	if (r == NULL) {
@@ -1887,6 +1888,12 @@ static void on_geo_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev, co
 	reload_request(srv, RELOAD_GEO);
 }
 
+/* Watches the data files the current configuration names. A watcher whose
+ * file is unchanged is left running; one whose file changed or went away is
+ * closed and, when needed, replaced by a new handle. A handle is never
+ * stopped and started again: libuv 1.44's fs-poll keeps per-start state
+ * whose timer callback asserts when a stopped handle is restarted before
+ * that state is freed (seen on the third reload in a row). */
 static void geo_watch(struct server *srv)
 {
 	const struct geo_conf *g = &srv->snap->conf->geoip;
@@ -1897,14 +1904,31 @@ static void geo_watch(struct server *srv)
 	}
 	paths[2] = srv->snap->conf->acl_blocklist;
 	for (int i = 0; i < 3; i++) {
-		if (!srv->geo_poll_init[i]) {
-			uv_fs_poll_init(&srv->loop, &srv->geo_poll[i]);
-			srv->geo_poll[i].data = srv;
-			srv->geo_poll_init[i] = 1;
+		uv_fs_poll_t *h = srv->geo_poll[i];
+		if (h) {
+			char cur[PATH_MAX];
+			size_t len = sizeof(cur);
+			if (paths[i] && uv_fs_poll_getpath(h, cur, &len) == 0 &&
+			    strcmp(cur, paths[i]) == 0)
+				continue;
+			uv_close((uv_handle_t *)h, free_handle);
+			srv->geo_poll[i] = NULL;
 		}
-		uv_fs_poll_stop(&srv->geo_poll[i]);
-		if (paths[i])
-			uv_fs_poll_start(&srv->geo_poll[i], on_geo_change, paths[i], GEO_POLL_MS);
+		if (!paths[i])
+			continue;
+		h = calloc(1, sizeof(*h));
+		if (h == NULL) {
+			log_warn("cannot watch a data file, out of memory file=%s", paths[i]);
+			continue;
+		}
+		uv_fs_poll_init(&srv->loop, h);
+		h->data = srv;
+		if (uv_fs_poll_start(h, on_geo_change, paths[i], GEO_POLL_MS) != 0) {
+			log_warn("cannot watch a data file file=%s", paths[i]);
+			uv_close((uv_handle_t *)h, free_handle);
+			continue;
+		}
+		srv->geo_poll[i] = h;
 	}
 }
 
