@@ -5,6 +5,7 @@
  * that later releases will use are accepted now, so that one config can
  * follow the project through upgrades. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,6 +28,7 @@
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/privs.h"
+#include "gslb/statefile.h"
 
 #define CONF_DEFAULT_EDNS_SIZE 1232
 #define CONF_MIN_EDNS_SIZE 512
@@ -2190,6 +2192,56 @@ static int parse_token_file(struct conf_ctx *ctx, const config_setting_t *s)
 	return ctx->c->admin_token ? GSLB_OK : conf_nomem(ctx);
 }
 
+/* admin_hosts = [ "gslb-admin.example.net" ]: the names the admin listener
+ * answers as Host, besides addresses and localhost (DNS rebinding). */
+static int parse_admin_hosts(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	struct conf *c = ctx->c;
+	uint8_t wire[DNAME_MAXLEN];
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return conf_error(ctx, s,
+				  "expected a list of host names "
+				  "[ \"gslb-admin.example.net\" ]");
+	int n = config_setting_length(s);
+	for (size_t i = 0; i < c->nadmin_hosts; i++)
+		free(c->admin_hosts[i]);
+	free(c->admin_hosts);
+	c->nadmin_hosts = 0;
+	c->admin_hosts = calloc(n ? (size_t)n : 1, sizeof(*c->admin_hosts));
+	if (!c->admin_hosts)
+		return conf_nomem(ctx);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = NULL;
+		char name[DNAME_MAXLEN];
+		int rc = get_string(ctx, e, &v);
+		if (rc)
+			return rc;
+		size_t len = strlen(v);
+		if (len > 1 && v[len - 1] == '.')
+			len--;
+		int ok = len > 0 && len < sizeof(name);
+		for (size_t k = 0; ok && k < len; k++) {
+			char ch = (char)tolower((unsigned char)v[k]);
+			ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+			     ch == '.' || ch == '_';
+			name[k] = ch;
+		}
+		if (ok) {
+			name[len] = '\0';
+			ok = dname_from_str(name, wire) > 0;
+		}
+		if (!ok)
+			return conf_error(ctx, e, "\"%s\" is not a host name", v);
+		c->admin_hosts[i] = strdup(name);
+		if (!c->admin_hosts[i])
+			return conf_nomem(ctx);
+		c->nadmin_hosts++;
+	}
+	return GSLB_OK;
+}
+
 /* A list of networks, as a set. */
 static int cidrset_from_list(struct conf_ctx *ctx, const config_setting_t *s, struct cidrset **out)
 {
@@ -2351,6 +2403,8 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			rc = parse_resolvers(ctx, e);
 		} else if (strcmp(name, "admin_token_file") == 0) {
 			rc = parse_token_file(ctx, e);
+		} else if (strcmp(name, "admin_hosts") == 0) {
+			rc = parse_admin_hosts(ctx, e);
 		} else if (strcmp(name, "admin_require_token") == 0) {
 			rc = GSLB_OK;
 			if (config_setting_type(e) != CONFIG_TYPE_BOOL)
@@ -2431,6 +2485,12 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			if (!c->state_dir)
 				rc = conf_nomem(ctx);
 		}
+		/* Checked against who the daemon runs as: the user it
+		 * switches to, else whoever runs this load. */
+		char why[PATH_MAX + 256];
+		if (!rc && statefile_check_dir(c->state_dir, c->user ? c->uid : geteuid(),
+					       c->user ? c->gid : getegid(), why, sizeof(why)))
+			rc = conf_error(ctx, state_dir, "%s", why);
 	}
 	if (!rc && services != NULL) {
 		if (regions == NULL)
@@ -2762,6 +2822,9 @@ void conf_free(struct conf *c)
 	cidrset_free(c->acl_allow);
 	cidrset_free(c->acl_deny);
 	free(c->acl_blocklist);
+	for (size_t i = 0; i < c->nadmin_hosts; i++)
+		free(c->admin_hosts[i]);
+	free(c->admin_hosts);
 	if (c->admin_token) {
 		explicit_bzero(c->admin_token, strlen(c->admin_token));
 		free(c->admin_token);

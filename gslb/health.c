@@ -18,6 +18,7 @@
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/snapshot.h"
+#include "gslb/statefile.h"
 
 const char *health_state_name(enum health_state s)
 {
@@ -417,14 +418,12 @@ static int known_cmp(const void *a, const void *b)
  *   SERVICE REGION MEMBER ADDRESS STATE SINCE REASON... */
 static struct known *known_load(const char *state_dir, size_t *n)
 {
-	char path[1024];
 	struct known *v = NULL;
 	size_t cap = 0;
 	*n = 0;
 	if (!state_dir)
 		return NULL;
-	snprintf(path, sizeof(path), "%s/health.state", state_dir);
-	FILE *fp = fopen(path, "r");
+	FILE *fp = statefile_open(state_dir, "health.state");
 	if (!fp)
 		return NULL;
 	char line[1024];
@@ -481,17 +480,17 @@ static const struct known *known_pool(const struct known *v, size_t n, const cha
 	return v ? v + lo : NULL;
 }
 
-int health_save(const struct health *h, const struct snapshot *snap, const char *state_dir)
+struct health_save_arg {
+	const struct health *h;
+	const struct snapshot *snap;
+};
+
+static int health_fill(FILE *fp, const void *arg)
 {
-	char path[1024], tmp[1040], st[300], at[INET6_ADDRSTRLEN + 1];
-	const struct conf *c = snap->conf;
-	if (!state_dir)
-		return GSLB_OK;
-	snprintf(path, sizeof(path), "%s/health.state", state_dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *fp = fopen(tmp, "w");
-	if (!fp)
-		return GSLB_EIO;
+	const struct health_save_arg *a = arg;
+	const struct conf *c = a->snap->conf;
+	char st[300], at[INET6_ADDRSTRLEN + 1];
+
 	fprintf(fp, "# gslbd last-known health: SERVICE REGION MEMBER ADDRESS STATE SINCE "
 		    "REASON\n");
 	for (size_t si = 0; si < c->nservices; si++) {
@@ -499,7 +498,7 @@ int health_save(const struct health *h, const struct snapshot *snap, const char 
 		svc_text(svc, st, sizeof(st));
 		for (size_t pi = 0; pi < svc->npools; pi++) {
 			const struct pool *p = &svc->pools[pi];
-			const struct hpool *hp = &h->pools[p->gidx];
+			const struct hpool *hp = &a->h->pools[p->gidx];
 			for (size_t mi = 0; mi < hp->nmembers; mi++) {
 				const struct hmember *m = &hp->members[mi];
 				const struct member *cm = &p->members[m->member];
@@ -511,51 +510,42 @@ int health_save(const struct health *h, const struct snapshot *snap, const char 
 			}
 		}
 	}
-	int bad = ferror(fp);
-	if (fflush(fp) != 0 || fsync(fileno(fp)) != 0)
-		bad = 1;
-	if (fclose(fp) != 0)
-		bad = 1;
-	if (bad || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return GSLB_EIO;
-	}
-	return GSLB_OK;
+	return 0;
 }
 
-int admin_table_save(const struct admin_table *t, const char *state_dir)
+int health_save(const struct health *h, const struct snapshot *snap, const char *state_dir)
 {
-	char path[1024], tmp[1040];
+	const struct health_save_arg arg = { h, snap };
+
 	if (!state_dir)
 		return GSLB_OK;
-	snprintf(path, sizeof(path), "%s/overrides.state", state_dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *fp = fopen(tmp, "w");
-	if (!fp)
-		return GSLB_EIO;
+	return statefile_write(state_dir, "health.state", health_fill, &arg);
+}
+
+static int admin_table_fill(FILE *fp, const void *arg)
+{
+	const struct admin_table *t = arg;
+
 	fprintf(fp, "# gslbd admin overrides: STATE TARGET SINCE\n");
 	for (size_t i = 0; i < t->n; i++)
 		fprintf(fp, "%s %s %lld\n", admin_state_name(t->v[i].state), t->v[i].target,
 			(long long)t->v[i].since);
-	int bad = ferror(fp);
-	if (fflush(fp) != 0 || fsync(fileno(fp)) != 0)
-		bad = 1;
-	if (fclose(fp) != 0)
-		bad = 1;
-	if (bad || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return GSLB_EIO;
-	}
-	return GSLB_OK;
+	return 0;
+}
+
+int admin_table_save(const struct admin_table *t, const char *state_dir)
+{
+	if (!state_dir)
+		return GSLB_OK;
+	return statefile_write(state_dir, "overrides.state", admin_table_fill, t);
 }
 
 int admin_table_load(struct admin_table *t, const char *state_dir)
 {
-	char path[1024], line[1024];
+	char line[1024];
 	if (!state_dir)
 		return GSLB_OK;
-	snprintf(path, sizeof(path), "%s/overrides.state", state_dir);
-	FILE *fp = fopen(path, "r");
+	FILE *fp = statefile_open(state_dir, "overrides.state");
 	if (!fp)
 		return errno == ENOENT ? GSLB_OK : GSLB_EIO;
 	while (fgets(line, sizeof(line), fp)) {

@@ -2042,27 +2042,6 @@ out:
 	return rc;
 }
 
-/* mkdir -p: state_dir may name folders that do not exist yet. */
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[4096];
-	size_t n = strlen(path);
-	if (n == 0 || n >= sizeof(buf))
-		return -1;
-	memcpy(buf, path, n + 1);
-	for (size_t i = 1; i < n; i++) {
-		if (buf[i] != '/')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, mode) != 0 && errno != EEXIST)
-			return -1;
-		buf[i] = '/';
-	}
-	if (mkdir(buf, mode) != 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 /* Probing is needed for checked pools and for host-name members. */
 static int needs_prober(const struct conf *c)
 {
@@ -2092,19 +2071,27 @@ static int has_last_known(const struct snapshot *snap)
 	return 0;
 }
 
+/* Before the privilege drop: the prober reads the overrides in state_dir.
+ * Without services there is nothing to probe or override. With them the
+ * prober runs even when nothing is checked: it owns the admin overrides
+ * (drain a region) and publishes their effect. */
+static int prepare_prober(struct server *srv)
+{
+	const struct conf *c = srv->snap->conf;
+
+	if (c->nservices == 0)
+		return GSLB_OK;
+	return prober_new(srv->snap, c->state_dir, &srv->prober);
+}
+
+/* After the drop: probing (and saving state) begins; a cold start waits
+ * for the first round. */
 static int start_prober(struct server *srv)
 {
 	const struct conf *c = srv->snap->conf;
-	/* Without services there is nothing to probe or override. With them
-	 * the prober runs even when nothing is checked: it owns the admin
-	 * overrides (drain a region) and publishes their effect. */
-	if (c->nservices == 0)
+	if (srv->prober == NULL)
 		return GSLB_OK;
-	if (c->state_dir && mkdir_p(c->state_dir, 0750) != 0)
-		log_err("cannot create state_dir, last-known state will not be kept dir=%s "
-			"error=\"%s\"",
-			c->state_dir, strerror(errno));
-	int rc = prober_start(srv->snap, c->state_dir, &srv->prober);
+	int rc = prober_run(srv->prober);
 	if (rc)
 		return rc;
 	if (!needs_prober(c))
@@ -2196,11 +2183,10 @@ int server_run(struct server *srv)
 	uv_async_init(&srv->loop, &srv->reload_async, on_reload_async);
 	srv->reload_async.data = srv;
 	srv->reload_async_init = 1;
-	rc = start_prober(srv);
-	if (rc) {
-		urcu_memb_unregister_thread();
-		return rc;
-	}
+	/* Everything that may need root, with no thread running: the
+	 * overrides in state_dir (the snapshot read the health state), the
+	 * admin and HTTP sockets (DNS in server_new) and TLS keys. */
+	rc = prepare_prober(srv);
 	/* Set even without listen.admin: a reload may add one. */
 	srv->admin_hooks.snap = &srv->snap;
 	srv->admin_hooks.prober = srv->prober;
@@ -2210,19 +2196,26 @@ int server_run(struct server *srv)
 	srv->admin_hooks.metrics_extra = metrics_extra;
 	srv->admin_hooks.token = srv->conf->admin_token;
 	srv->admin_hooks.require_token = srv->conf->admin_require_token;
-	if (srv->conf->admin) {
+	if (rc == GSLB_OK && srv->conf->admin) {
 		memcpy(&srv->admin_addr, &srv->conf->admin->addr, srv->conf->admin->addr_len);
 		srv->admin_on = 1;
-		rc = admin_start(srv->conf->admin, &srv->admin_hooks, &srv->admin);
-		if (rc) {
-			prober_stop(srv->prober);
-			srv->prober = NULL;
-			urcu_memb_unregister_thread();
-			return rc;
-		}
+		rc = admin_bind(srv->conf->admin, &srv->admin_hooks, &srv->admin);
 	}
-	rc = http_start(srv->conf, &srv->snap, srv->metrics, &srv->http);
+	if (rc == GSLB_OK)
+		rc = http_bind(srv->conf, &srv->snap, srv->metrics, &srv->http);
+	/* Nothing needs root any more: drop it before the first thread, so
+	 * that no probe, state save or request ever runs as root. */
+	if (rc == GSLB_OK)
+		rc = privs_drop(srv->conf);
+	if (rc == GSLB_OK)
+		rc = start_prober(srv);
+	if (rc == GSLB_OK && srv->admin)
+		rc = admin_serve(srv->admin);
+	if (rc == GSLB_OK)
+		rc = http_serve(srv->http);
 	if (rc) {
+		http_stop(srv->http);
+		srv->http = NULL;
 		admin_stop(srv->admin);
 		srv->admin = NULL;
 		prober_stop(srv->prober);
@@ -2241,11 +2234,6 @@ int server_run(struct server *srv)
 	uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
 
 	rc = workers_start(srv->ws);
-
-	/* Every socket is bound by now (DNS in server_new, admin and HTTP
-	 * above): nothing needs root any more. */
-	if (rc == GSLB_OK)
-		rc = privs_drop(srv->conf);
 	if (rc == GSLB_OK) {
 		geo_watch(srv);
 		log_info("ready workers=%u zones=%zu", srv->ws->n, srv->snap->conf->nzones);

@@ -147,7 +147,7 @@ def post_reload(addr, timeout=RELOAD_WAIT):
     host, port = addr
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        conn.request("POST", "/reload")
+        conn.request("POST", "/reload", headers={"X-Gslb-Admin": "1"})
         r = conn.getresponse()
         body = r.read().decode("utf-8", "replace")
     finally:
