@@ -43,6 +43,8 @@
 #define CONF_MAX_NSID 128
 /* identity and version are answered as one TXT character-string. */
 #define CONF_MAX_TXT 255
+/* Each probe in flight holds a socket; more than this is never needed. */
+#define CONF_MAX_PROBE_INFLIGHT 65536
 
 /* What a load is working on: where errors go and what is being built. */
 struct conf_ctx {
@@ -2332,6 +2334,10 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			state_dir = e;
 		} else if (strcmp(name, "resolvers") == 0) {
 			rc = parse_resolvers(ctx, e);
+		} else if (strcmp(name, "probe_max_inflight") == 0) {
+			rc = get_int(ctx, e, 0, CONF_MAX_PROBE_INFLIGHT, &v);
+			if (!rc)
+				c->probe_max_inflight = (unsigned)v;
 		} else if (strcmp(name, "admin_token_file") == 0) {
 			rc = parse_token_file(ctx, e);
 		} else if (strcmp(name, "admin_require_token") == 0) {
