@@ -171,6 +171,8 @@ struct ppool {
 	struct phost *hosts;
 	size_t nhosts;
 	uint8_t dirty;
+	uint8_t cname_pending; /* see struct hpool */
+	const char *resolvers; /* the config's, for a CNAME pool's dns check */
 };
 
 struct model {
@@ -624,6 +626,14 @@ static int target_spec(struct ptarget *t)
 
 	if (!c)
 		return GSLB_OK;
+	if (t->pp->pool->cname_query) {
+		/* the CNAME target itself, asked of the resolvers */
+		t->qname = c->query && c->query[0] ? c->query : mb->hostname;
+		if (!t->pp->resolvers)
+			return GSLB_OK; /* the system's: c-ares reads resolv.conf */
+		t->dns_server = strdup(t->pp->resolvers);
+		return t->dns_server ? GSLB_OK : GSLB_ENOMEM;
+	}
 	if (tg && strstr(tg, "://") && (c->type == CHECK_HTTP || c->type == CHECK_HTTPS)) {
 		t->url = strdup(tg); /* exactly that URL: Host and SNI from it */
 		return t->url ? GSLB_OK : GSLB_ENOMEM;
@@ -648,13 +658,18 @@ static int target_spec(struct ptarget *t)
 		const char *scheme = c->type == CHECK_HTTPS ? "https" : "http";
 		const char *path = c->path && c->path[0] ? c->path : "/";
 		const char *slash = path[0] == '/' ? "" : "/";
+		/* Host and SNI: the check's host, else a CNAME pool's target
+		 * (the name its addresses serve), else the address */
+		const char *vhost = c->host && c->host[0]  ? c->host :
+				    t->pp->pool->cname_len ? mb->hostname :
+							     NULL;
 		if (!tg)
 			port = c->port ? c->port : c->type == CHECK_HTTPS ? 443 : 80;
-		if (c->host && c->host[0]) {
-			const char *hl = is_v6(c->host) ? "[" : "", *hr = is_v6(c->host) ? "]" : "";
-			char *rule = dupf("%s%s%s:%u:%s%s%s:%u", hl, c->host, hr, port, lb, host,
-					  rb, port);
-			t->url = dupf("%s://%s%s%s:%u%s%s", scheme, hl, c->host, hr, port, slash,
+		if (vhost) {
+			const char *hl = is_v6(vhost) ? "[" : "", *hr = is_v6(vhost) ? "]" : "";
+			char *rule = dupf("%s%s%s:%u:%s%s%s:%u", hl, vhost, hr, port, lb, host, rb,
+					  port);
+			t->url = dupf("%s://%s%s%s:%u%s%s", scheme, hl, vhost, hr, port, slash,
 				      path);
 			if (rule)
 				t->connect_to = curl_slist_append(NULL, rule);
@@ -708,7 +723,9 @@ static struct ptarget *target_new(struct ppool *pp, const struct hmember *hm)
 	t->family = hm->family;
 	memcpy(t->addr, hm->addr, 16);
 	t->weight = hm->weight;
-	if (!inet_ntop(hm->family, hm->addr, t->atext, sizeof(t->atext)))
+	if (!hm->family) /* a CNAME pool's target asked with a dns check */
+		snprintf(t->atext, sizeof(t->atext), "%.45s", target_member(t)->hostname);
+	else if (!inet_ntop(hm->family, hm->addr, t->atext, sizeof(t->atext)))
 		snprintf(t->atext, sizeof(t->atext), "?");
 	t->state = hm->state;
 	t->fails = hm->fails;
@@ -903,8 +920,9 @@ static void target_result(struct prober *p, struct ptarget *t, int ok, const cha
 		log_msg(nstate == HEALTH_DOWN ? LOG_LVL_WARN : LOG_LVL_INFO,
 			"member state changed service=%s region=%s member=%s%s%s check=%s old=%s "
 			"new=%s reason=\"%s%s\"",
-			pp->svc->name, pp->region, t->atext, mb->hostname ? " host=" : "",
-			mb->hostname ? mb->hostname : "", c->name,
+			pp->svc->name, pp->region, t->atext,
+			mb->hostname && t->family ? " host=" : "",
+			mb->hostname && t->family ? mb->hostname : "", c->name,
 			health_state_name((enum health_state)old),
 			health_state_name((enum health_state)nstate), t->reason, times);
 		p->hard_dirty = 1;
@@ -1413,6 +1431,8 @@ static int dns_channel(struct ptarget *t)
 		t->chan = NULL;
 		return rc;
 	}
+	if (!t->dns_server)
+		return ARES_SUCCESS; /* the system's resolvers */
 	rc = ares_set_servers_ports_csv(t->chan, t->dns_server);
 	if (rc != ARES_SUCCESS) {
 		ares_destroy(t->chan);
@@ -1673,6 +1693,12 @@ static void host_done(void *arg, enum resolve_status status, const struct resolv
 		if (p->first_pending)
 			p->first_pending--;
 	}
+	if (pp->cname_pending) {
+		/* resolved or not, a CNAME pool's target is now known */
+		pp->cname_pending = 0;
+		pp->dirty = 1;
+		p->hard_dirty = 1;
+	}
 	if (status != RESOLVE_OK) {
 		size_t have = 0;
 		for (size_t i = 0; i < pp->n; i++)
@@ -1854,8 +1880,10 @@ static int model_build(struct prober *p, struct snapshot *snap, const struct mod
 			pp->pc = pool->check_idx >= 0 && (size_t)pool->check_idx < m->nchecks ?
 					 &m->checks[pool->check_idx] :
 					 NULL;
+			pp->resolvers = c->resolvers;
 			op = old_pool(old, pp);
 			hp = h && pool->gidx < h->npools ? &h->pools[pool->gidx] : NULL;
+			pp->cname_pending = hp ? hp->cname_pending : 0;
 			for (size_t k = 0; hp && k < hp->nmembers; k++) {
 				const struct hmember *hm = &hp->members[k];
 				struct ptarget *t;
@@ -1875,7 +1903,7 @@ static int model_build(struct prober *p, struct snapshot *snap, const struct mod
 				if (!t->carried)
 					pp->pc->nnew++;
 			}
-			for (size_t k = 0; k < pool->nmembers; k++)
+			for (size_t k = 0; k < pool->nmembers && !pool->cname_query; k++)
 				pp->nhosts += pool->members[k].hostname != NULL;
 			if (pp->nhosts) {
 				size_t j = 0;
@@ -1885,7 +1913,7 @@ static int model_build(struct prober *p, struct snapshot *snap, const struct mod
 				for (size_t k = 0; k < pool->nmembers; k++) {
 					struct phost *ph;
 					if (!pool->members[k].hostname)
-						continue;
+						continue; /* (cname_query pools have no hosts) */
 					ph = &pp->hosts[j++];
 					ph->next.idx = NOT_QUEUED;
 					ph->next.kind = EV_RESOLVE;
@@ -1961,6 +1989,7 @@ static void model_schedule(struct prober *p, struct model *m, int64_t now)
 
 static int pool_to_view(struct hpool *hp, const struct ppool *pp)
 {
+	hp->cname_pending = pp->cname_pending;
 	if (hp->nmembers != pp->n) {
 		struct hmember *v = NULL;
 		if (pp->n) {
