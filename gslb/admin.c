@@ -424,10 +424,12 @@ static json_t *member_json(const struct pool *p, const struct hmember *hm)
 	char txt[INET6_ADDRSTRLEN];
 	const struct member *m = hm->member < p->nmembers ? &p->members[hm->member] : NULL;
 
-	if (!inet_ntop(hm->family, hm->addr, txt, sizeof(txt)))
+	/* no address: a CNAME pool's target asked with a dns check */
+	if (!hm->family || !inet_ntop(hm->family, hm->addr, txt, sizeof(txt)))
 		txt[0] = '\0';
-	return json_pack("{s:s, s:s?, s:I, s:s, s:s, s:b, s:b, s:s, s:o, s:i, s:i}", "address", txt,
-			 "member", m ? m->text : NULL, "weight", (json_int_t)hm->weight, "state",
+	return json_pack("{s:s?, s:s?, s:I, s:s, s:s, s:b, s:b, s:s, s:o, s:i, s:i}", "address",
+			 txt[0] ? txt : NULL, "member", m ? m->text : NULL, "weight",
+			 (json_int_t)hm->weight, "state",
 			 health_state_name((enum health_state)hm->state), "admin",
 			 admin_state_name((enum admin_state)hm->admin), "usable", hm->usable,
 			 "failing", hm->failing, "reason", hm->reason, "since",
@@ -466,6 +468,11 @@ static json_t *pool_json(const struct snapshot *snap, const struct pool *p, cons
 	if (!o) {
 		json_decref(members);
 		return NULL;
+	}
+	if (p->cname_len) {
+		char cn[DNAME_MAXLEN * 4 + 1];
+		dname_to_str(p->cname, cn, sizeof(cn));
+		json_object_set_new(o, "cname", json_string(cn));
 	}
 	if (hp) {
 		json_object_set_new(o, "up", json_boolean(hp->up));

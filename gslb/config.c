@@ -45,6 +45,8 @@
 #define CONF_MAX_NSID 128
 /* identity and version are answered as one TXT character-string. */
 #define CONF_MAX_TXT 255
+/* Each probe in flight holds a socket; more than this is never needed. */
+#define CONF_MAX_PROBE_INFLIGHT 65536
 
 /* What a load is working on: where errors go and what is being built. */
 struct conf_ctx {
@@ -1394,10 +1396,40 @@ static int parse_member(struct conf_ctx *ctx, const config_setting_t *e, struct 
 	return GSLB_OK;
 }
 
+/* A checked CNAME pool probes its target: one host-name member stands for
+ * it (see struct pool), resolved and probed as host-name members are. */
+static int cname_probe_member(struct conf_ctx *ctx, const config_setting_t *k, struct pool *p)
+{
+	char name[DNAME_MAXLEN * 4 + 1];
+	size_t n = dname_to_str(p->cname, name, sizeof(name));
+	struct member *mb;
+
+	if (n > 1 && name[n - 1] == '.')
+		name[n - 1] = '\0';
+	if (!valid_hostname(name))
+		return conf_error(ctx, k,
+				  "cname \"%s\" has a check: the target must be a host name to "
+				  "probe",
+				  name);
+	p->members = calloc(1, sizeof(*p->members));
+	if (!p->members)
+		return conf_nomem(ctx);
+	p->nmembers = 1;
+	mb = &p->members[0];
+	mb->weight = 1;
+	mb->line = config_setting_source_line(k);
+	mb->hostname = strdup(name);
+	mb->text = strdup(name);
+	if (!mb->hostname || !mb->text)
+		return conf_nomem(ctx);
+	p->cname_query = ctx->c->checks[p->check_idx].type == CHECK_DNS;
+	return GSLB_OK;
+}
+
 static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_setting_t *e,
 		      struct pool *p)
 {
-	const config_setting_t *region = NULL, *members = NULL, *cname = NULL;
+	const config_setting_t *region = NULL, *members = NULL, *cname = NULL, *min_up = NULL;
 	int rc;
 	if (!config_setting_is_group(e))
 		return conf_error(ctx, e,
@@ -1423,6 +1455,7 @@ static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_se
 			if (p->check_idx < 0)
 				return conf_error(ctx, k, "unknown check \"%s\"", p->check);
 		} else if (strcmp(name, "min_up") == 0) {
+			min_up = k;
 			rc = get_double(ctx, k, -0.0000001, 100000, &p->min_up);
 			if (rc)
 				return rc;
@@ -1458,7 +1491,12 @@ static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_se
 		if (l == 0)
 			return conf_error(ctx, cname, "\"%s\" is not a valid domain name", cv);
 		p->cname_len = (uint8_t)l;
-		return GSLB_OK;
+		if (min_up && p->check_idx < 0)
+			return conf_error(
+				ctx, min_up,
+				"min_up on a cname pool without a check does nothing (the "
+				"pool is always up)");
+		return p->check_idx >= 0 ? cname_probe_member(ctx, cname, p) : GSLB_OK;
 	}
 	if (!config_setting_is_array(members) && !config_setting_is_list(members))
 		return conf_error(ctx, members, "expected a list of members");
@@ -2401,6 +2439,10 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			state_dir = e;
 		} else if (strcmp(name, "resolvers") == 0) {
 			rc = parse_resolvers(ctx, e);
+		} else if (strcmp(name, "probe_max_inflight") == 0) {
+			rc = get_int(ctx, e, 0, CONF_MAX_PROBE_INFLIGHT, &v);
+			if (!rc)
+				c->probe_max_inflight = (unsigned)v;
 		} else if (strcmp(name, "admin_token_file") == 0) {
 			rc = parse_token_file(ctx, e);
 		} else if (strcmp(name, "admin_hosts") == 0) {

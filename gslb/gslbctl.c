@@ -513,9 +513,12 @@ static void print_status(const json_t *st)
 			const json_t *members = json_object_get(p, "members");
 			fmt_since(json_object_get(p, "since"), since, sizeof(since));
 			fmt_number(json_object_get(p, "min_up"), min_up, sizeof(min_up));
-			printf("  pool %s: %s  admin=%s  check=%s  min_up=%s  since=%s  reason=\"%s\"\n",
-			       jstr(p, "region", "?"), pool_state(p), jstr(p, "admin", "none"),
-			       jstr(p, "check", "-"), min_up, since, jstr(p, "reason", ""));
+			const char *cname = jstr(p, "cname", NULL);
+			printf("  pool %s: %s%s%s  admin=%s  check=%s  min_up=%s  since=%s  "
+			       "reason=\"%s\"\n",
+			       jstr(p, "region", "?"), pool_state(p), cname ? "  cname=" : "",
+			       cname ? cname : "", jstr(p, "admin", "none"), jstr(p, "check", "-"),
+			       min_up, since, jstr(p, "reason", ""));
 			if (json_array_size(members))
 				print_members(members);
 		}

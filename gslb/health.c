@@ -90,9 +90,12 @@ static int find_region(const struct conf *c, const char *name, size_t len)
 	return -1;
 }
 
+/* "-" for the one member of a CNAME pool with a dns check: no address. */
 static void addr_text(int family, const uint8_t *addr, char *buf, size_t len)
 {
-	if (!inet_ntop(family, addr, buf, (socklen_t)len))
+	if (!family)
+		snprintf(buf, len, "-");
+	else if (!inet_ntop(family, addr, buf, (socklen_t)len))
 		snprintf(buf, len, "?");
 }
 
@@ -325,6 +328,7 @@ void health_compute(struct health *h, const struct snapshot *snap, const struct 
 			hp->admin = padm != ADMIN_NONE ? padm : radm;
 			hp->usable4 = hp->usable6 = 0;
 			hp->failing = 0;
+			unsigned usable = 0;
 			for (size_t mi = 0; mi < hp->nmembers; mi++) {
 				struct hmember *m = &hp->members[mi];
 				const struct member *cm = &p->members[m->member];
@@ -341,19 +345,19 @@ void health_compute(struct health *h, const struct snapshot *snap, const struct 
 				m->usable = m->admin == ADMIN_FORCE_UP ||
 					    (m->admin == ADMIN_NONE && m->state != HEALTH_DOWN);
 				if (m->usable) {
+					usable++;
 					if (m->family == AF_INET)
 						hp->usable4++;
-					else
+					else if (m->family == AF_INET6)
 						hp->usable6++;
 					if (m->failing)
 						hp->failing = 1;
 				}
 			}
-			unsigned usable = hp->usable4 + hp->usable6;
 			unsigned need = needed(p, hp->nmembers);
-			if (p->cname_len) {
-				/* A CNAME pool has no members to probe: up unless an
-				 * admin says otherwise. */
+			if (p->cname_len && p->check_idx < 0) {
+				/* An unchecked CNAME pool: up unless an admin says
+				 * otherwise. */
 				hp->up = hp->admin != ADMIN_DRAIN && hp->admin != ADMIN_FORCE_DOWN;
 				snprintf(hp->reason, sizeof(hp->reason), "%s",
 					 hp->up ? "cname" : admin_state_name(hp->admin));
@@ -365,6 +369,13 @@ void health_compute(struct health *h, const struct snapshot *snap, const struct 
 				snprintf(hp->reason, sizeof(hp->reason), "%s by admin (%s)",
 					 hp->admin == ADMIN_DRAIN ? "drained" : "forced down",
 					 padm != ADMIN_NONE ? "pool" : "region");
+			} else if (p->cname_len && hp->nmembers == 0) {
+				/* Its target not resolved yet is like a member not
+				 * probed yet: answered. */
+				hp->up = hp->cname_pending;
+				snprintf(hp->reason, sizeof(hp->reason), "%s",
+					 hp->cname_pending ? "cname target not resolved yet" :
+							     "cname target has no address");
 			} else {
 				hp->up = usable >= need && usable > 0;
 				snprintf(hp->reason, sizeof(hp->reason),
@@ -620,6 +631,13 @@ static void carry(struct hmember *m, const struct hmember *old)
 	memcpy(m->reason, old->reason, sizeof(m->reason));
 }
 
+/* Did the earlier pool probe the same CNAME target through its addresses? */
+static int same_cname_probe(const struct pool *a, const struct pool *b)
+{
+	return a->cname_len && a->check_idx >= 0 && !a->cname_query && a->nmembers == 1 &&
+	       b->nmembers == 1 && strcasecmp(a->members[0].hostname, b->members[0].hostname) == 0;
+}
+
 struct health *health_initial(const struct snapshot *snap, const struct health *prev,
 			      const struct snapshot *prev_snap, const char *state_dir,
 			      const struct admin_table *admin, int64_t now)
@@ -653,7 +671,7 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 				hp->since = pp->since;
 			for (size_t mi = 0; mi < p->nmembers; mi++) {
 				const struct member *cm = &p->members[mi];
-				if (cm->family) {
+				if (cm->family || p->cname_query) {
 					struct hmember m;
 					memset(&m, 0, sizeof(m));
 					m.family = cm->family;
@@ -695,7 +713,7 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 				for (size_t k = 0; pp && pcfg && k < pp->nmembers; k++) {
 					const struct hmember *o = &pp->members[k];
 					const struct member *ocm = &pcfg->members[o->member];
-					if (!ocm->hostname ||
+					if (!o->family || !ocm->hostname ||
 					    strcasecmp(ocm->hostname, cm->hostname))
 						continue;
 					struct hmember m = *o;
@@ -735,6 +753,9 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 						goto fail;
 				}
 			}
+			hp->cname_pending =
+				p->cname_len && p->check_idx >= 0 && !p->cname_query &&
+				!(pp && pcfg && same_cname_probe(pcfg, p) && !pp->cname_pending);
 		}
 	}
 	free(known);

@@ -102,6 +102,8 @@ struct conf {
 	int geoip_compact;   /* geoip.compact: decide from a merged class table */
 	struct geo_conf geoip;
 
+	unsigned probe_max_inflight; /* probes running at once; 0 = from RLIMIT_NOFILE */
+
 	struct rrl_conf rrl; /* rrl = { ... }; rate 0 = off */
 	/* acl = { allow; deny; blocklist; action; }: checked before any work */
 	struct cidrset *acl_allow; /* NULL = everyone */

@@ -8,8 +8,15 @@
 
 #include <stddef.h>
 
+struct conf;
 struct snapshot;
 struct prober;
+
+/* Most probes in flight at once (each holds a socket): probe_max_inflight,
+ * or when it is 0, min(1024, the soft RLIMIT_NOFILE / 4) read now. Due
+ * probes beyond it wait their turn in a FIFO. The descriptor budget counts
+ * this figure. */
+size_t probe_inflight_cap(const struct conf *c);
 
 /* Set up probing snap's pools, without its thread (at start, before the
  * privilege drop): snap->health gets an initial view if it has none.
