@@ -205,8 +205,6 @@ char *metrics_render(struct metrics *m, const struct snapshot *snap, const char 
 			for (int k = 0; k < MR_N; k++)
 				sum.redirects[i][k] += ld(&s->redirects[i][k]);
 		}
-		for (int k = 0; k < 6; k++)
-			sum.http_other[k] += ld(&s->http_other[k]);
 		sum.rrl_dropped += ld(&s->rrl_dropped);
 		sum.rrl_slipped += ld(&s->rrl_slipped);
 		sum.acl_refused += ld(&s->acl_refused);
@@ -284,13 +282,6 @@ char *metrics_render(struct metrics *m, const struct snapshot *snap, const char 
 				(unsigned long long)sum.redirects[i][k]);
 		}
 	}
-	static const char *const ho[6] = { "400", "404", "405", "431", "503", "explain" };
-	fputs("# HELP gslb_http_responses_other_total HTTP answers that are not redirects.\n"
-	      "# TYPE gslb_http_responses_other_total counter\n",
-	      f);
-	for (int k = 0; k < 6; k++)
-		fprintf(f, "gslb_http_responses_other_total{status=\"%s\"} %llu\n", ho[k],
-			(unsigned long long)sum.http_other[k]);
 	fprintf(f,
 		"# HELP gslb_rrl_responses_total UDP responses held back by response rate "
 		"limiting, by action.\n"

@@ -42,7 +42,6 @@ struct metrics_shard {
 	uint64_t answers[METRICS_SLOTS];  /* by pool slot */
 	uint64_t all_down[METRICS_SLOTS]; /* by service slot */
 	uint64_t redirects[METRICS_SLOTS][MR_N];
-	uint64_t http_other[6]; /* 400, 404, 405, 431, 503, explain */
 	uint64_t rrl_dropped, rrl_slipped;
 	uint64_t acl_refused, acl_dropped;
 	struct metrics_shard *next;
