@@ -863,6 +863,53 @@ def test_all_down_policies(gslbd_factory, files, tmp_path, policy, want):
         assert r.status == 302
 
 
+def ctl(srv, *args):
+    h, p = srv.admin_address()
+    r = subprocess.run([gslbtest.GSLBCTL, "-s", "%s:%d" % (h, p)] + list(args),
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def dns_answer(srv, client, name):
+    """The A addresses DNS answers for client (as ECS /32)."""
+    import dns.edns
+    q = gslbtest.make_query(name, "A", edns=0,
+                            options=[dns.edns.ECSOption(client, 32)])
+    r = srv.udp4(q)
+    return sorted(rd.address for rrset in r.answer for rd in rrset if rrset.rdtype == 1)
+
+
+@pytest.mark.parametrize("admin,want", [
+    ((("force-down", "region:eu-east"),), "https://us-east.example.com/f?x=1"),
+    ((("drain", "region:eu-east"),), "https://us-east.example.com/f?x=1"),
+    ((("drain", "region:eu-east"), ("force-down", "pool:down.geo.test/us-east")), 503),
+])
+def test_fallback_redirect_skips_admin_down(gslbd_factory, files, tmp_path, admin, want):
+    """when_all_down = "fallback": DNS answers the fallback; a redirect,
+    which must name a region, goes where fail-open would, and so never to
+    a region an operator drained or forced down (503 when nothing is
+    left), as decide() rules for DNS."""
+    dead = "http://127.0.0.1:%d/healthz" % closed_port()
+    services = """services = (
+  { name = "down.geo.test"; ttl = 30; when_all_down = "fallback"; fallback = [ "198.51.100.7" ];
+    redirect = { target = "https://{region}.example.com"; };
+    pools = %s; }
+);
+""" % pools(["us-east", "eu-east"], {"us-east": checked(dead), "eu-east": checked(dead)})
+    srv = start(gslbd_factory, files, tmp_path, services=services, extra=HEALTH_CHECKS,
+                tls=False, admin="127.0.0.1:0")
+    wait_location(srv, PL, "https://eu-east.example.com/f?x=1", "down.geo.test")
+    assert dns_answer(srv, PL, "down.geo.test") == ["198.51.100.7"]
+    for action, target in admin:
+        ctl(srv, action, target)
+    r = wait_location(srv, PL, want, "down.geo.test")
+    for _ in range(5):
+        again = get(srv, "/f?x=1", PL, host="down.geo.test")
+        assert (again.status, again.h("Location")) == (r.status, r.h("Location"))
+    assert dns_answer(srv, PL, "down.geo.test") == ["198.51.100.7"]
+
+
 # ---------------------------------------------------------------- limits
 
 def stopped_counters(srv):
