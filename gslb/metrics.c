@@ -113,14 +113,15 @@ static const char *const qtype_names[METRICS_QTYPES] = {
 };
 
 static const char *const rcode_names[METRICS_RCODES] = {
-	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS", "other",
+	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
+	"REFUSED", "NOTAUTH", "BADVERS",  "other",
 };
 
 static unsigned rcode_bucket(uint16_t r)
 {
 	if (r <= 5)
 		return r;
-	return r == 16 ? 6 : 7;
+	return r == 9 ? 6 : r == 16 ? 7 : 8;
 }
 
 void metrics_dns(struct metrics_shard *s, enum metrics_transport t, size_t reply_len,

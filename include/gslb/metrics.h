@@ -23,7 +23,7 @@ enum metrics_transport {
 
 /* qtype buckets exported by name; everything else is "other" */
 #define METRICS_QTYPES 16
-#define METRICS_RCODES 8 /* NOERROR..REFUSED, BADVERS, other */
+#define METRICS_RCODES 9 /* NOERROR..REFUSED, NOTAUTH, BADVERS, other */
 
 enum metrics_redirect {
 	MR_301,
