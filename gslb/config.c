@@ -58,10 +58,6 @@ struct conf_ctx {
 	char shown[PATH_MAX];
 };
 
-/* Keys a later release gives meaning to: accepted now, ignored. */
-static const char *const conf_reserved_top[] = { "" };
-static const char *const conf_reserved_listen[] = { "" };
-
 static int name_in(const char *name, const char *const *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -115,7 +111,7 @@ static int conf_error(struct conf_ctx *ctx, const config_setting_t *s, const cha
 static int conf_error(struct conf_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 {
 	char name[256];
-	char msg[512];
+	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -129,6 +125,40 @@ static int conf_error(struct conf_ctx *ctx, const config_setting_t *s, const cha
 		snprintf(ctx->err, ctx->errlen, "%s:%d: %s", setting_file(ctx, s),
 			 config_setting_source_line(s), msg);
 	return GSLB_EINVAL;
+}
+
+/* Each group's keys: the parser takes a setting only when its name is in
+ * its group's table (conf_key, before the group's handlers), and the
+ * message for any other lists the whole table, so the two cannot differ.
+ * A new key goes into its table and gets a handler. */
+#define CONF_KEYS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/* GSLB_OK when k's name is one of keys; else "unknown setting" with the
+ * list of them. */
+static int conf_key(struct conf_ctx *ctx, const config_setting_t *k, const char *const *keys)
+{
+	char list[768];
+	size_t used = 0;
+	const char *name = config_setting_name(k);
+
+	for (size_t i = 0; keys[i]; i++)
+		if (name && strcmp(name, keys[i]) == 0)
+			return GSLB_OK;
+	list[0] = '\0';
+	for (size_t i = 0; keys[i] && used < sizeof(list); i++) {
+		int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", keys[i]);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+	return conf_error(ctx, k, "unknown setting (valid keys: %s)", list);
+}
+
+/* A key in its group's table that no handler took: a bug, never a silent
+ * accept. */
+static int conf_unhandled(struct conf_ctx *ctx, const config_setting_t *k)
+{
+	return conf_error(ctx, k, "internal error: a known setting without a handler");
 }
 
 static int conf_nomem(struct conf_ctx *ctx)
@@ -458,6 +488,9 @@ static int parse_listen(struct conf_ctx *ctx, const config_setting_t *s)
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(e);
 
+		rc = conf_key(ctx, e, CONF_KEYS("dns", "admin", "http"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "dns") == 0) {
 			rc = parse_listen_dns(ctx, e);
 			if (rc)
@@ -482,14 +515,8 @@ static int parse_listen(struct conf_ctx *ctx, const config_setting_t *s)
 						  av);
 		} else if (strcmp(name, "http") == 0) {
 			http_listen = e;
-		} else if (name_in(name, conf_reserved_listen,
-				   sizeof(conf_reserved_listen) /
-					   sizeof(conf_reserved_listen[0]))) {
-			log_debug("config setting not used by this version, ignored key=listen.%s "
-				  "file=%s line=%d",
-				  name, setting_file(ctx, e), config_setting_source_line(e));
 		} else {
-			return conf_error(ctx, e, "unknown setting");
+			return conf_unhandled(ctx, e);
 		}
 	}
 	if (ctx->c->ndns == 0)
@@ -591,6 +618,11 @@ static int parse_tcp(struct conf_ctx *ctx, const config_setting_t *s)
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(e);
 
+		rc = conf_key(ctx, e,
+			      CONF_KEYS("idle_timeout", "max_connections", "max_queries",
+					"max_per_ip", "max_lifetime"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "idle_timeout") == 0) {
 			rc = get_double(ctx, e, 0.0, CONF_MAX_TCP_IDLE, &c->tcp_idle_timeout);
 		} else if (strcmp(name, "max_connections") == 0) {
@@ -608,10 +640,7 @@ static int parse_tcp(struct conf_ctx *ctx, const config_setting_t *s)
 		} else if (strcmp(name, "max_lifetime") == 0) {
 			rc = get_double(ctx, e, -0.0000001, 86400, &c->tcp_max_lifetime);
 		} else {
-			rc = conf_error(
-				ctx, e,
-				"unknown setting (idle_timeout, max_connections, max_queries, "
-				"max_per_ip, max_lifetime)");
+			rc = conf_unhandled(ctx, e);
 		}
 		if (rc)
 			return rc;
@@ -660,12 +689,15 @@ static int parse_zones(struct conf_ctx *ctx, const config_setting_t *s)
 		for (int j = 0; j < m; j++) {
 			const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 			const char *name = config_setting_name(k);
+			rc = conf_key(ctx, k, CONF_KEYS("origin", "file"));
+			if (rc)
+				goto out;
 			if (strcmp(name, "origin") == 0) {
 				origin = k;
 			} else if (strcmp(name, "file") == 0) {
 				file = k;
 			} else {
-				rc = conf_error(ctx, k, "unknown setting");
+				rc = conf_unhandled(ctx, k);
 				goto out;
 			}
 		}
@@ -811,6 +843,9 @@ static int parse_geoip(struct conf_ctx *ctx, const config_setting_t *s)
 		const config_setting_t *k = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(k);
 		const char *v = NULL;
+		rc = conf_key(ctx, k, CONF_KEYS("database", "overrides", "paths", "compact"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "database") == 0 || strcmp(name, "overrides") == 0) {
 			rc = get_string(ctx, k, &v);
 			if (rc)
@@ -838,6 +873,11 @@ static int parse_geoip(struct conf_ctx *ctx, const config_setting_t *s)
 				const config_setting_t *e = config_setting_get_elem(k, (unsigned)j);
 				const char *pn = config_setting_name(e);
 				char **dst = NULL;
+				rc = conf_key(ctx, e,
+					      CONF_KEYS("country", "continent", "subdivision",
+							"latitude", "longitude"));
+				if (rc)
+					return rc;
 				if (strcmp(pn, "country") == 0)
 					dst = &g->path_country;
 				else if (strcmp(pn, "continent") == 0)
@@ -849,9 +889,7 @@ static int parse_geoip(struct conf_ctx *ctx, const config_setting_t *s)
 				else if (strcmp(pn, "longitude") == 0)
 					dst = &g->path_longitude;
 				else
-					return conf_error(ctx, e,
-							  "unknown setting (country, continent, "
-							  "subdivision, latitude, longitude)");
+					return conf_unhandled(ctx, e);
 				rc = dup_string(ctx, e, 255, dst);
 				if (rc)
 					return rc;
@@ -862,8 +900,7 @@ static int parse_geoip(struct conf_ctx *ctx, const config_setting_t *s)
 						  type_name(config_setting_type(k)));
 			c->geoip_compact = config_setting_get_bool(k);
 		} else {
-			return conf_error(ctx, k,
-					  "unknown setting (database, overrides, paths, compact)");
+			return conf_unhandled(ctx, k);
 		}
 	}
 	if (!g->database && !g->overrides)
@@ -900,6 +937,9 @@ static int parse_regions(struct conf_ctx *ctx, const config_setting_t *s)
 		for (int j = 0; j < m; j++) {
 			const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 			const char *name = config_setting_name(k);
+			rc = conf_key(ctx, k, CONF_KEYS("name", "lat", "lon", "redirect"));
+			if (rc)
+				return rc;
 			if (strcmp(name, "name") == 0) {
 				rc = dup_string(ctx, k, CONF_MAX_NAME, &r->name);
 				if (rc)
@@ -923,8 +963,7 @@ static int parse_regions(struct conf_ctx *ctx, const config_setting_t *s)
 				if (rc)
 					return rc;
 			} else {
-				return conf_error(ctx, k,
-						  "unknown setting (name, lat, lon, redirect)");
+				return conf_unhandled(ctx, k);
 			}
 		}
 		if (!r->name)
@@ -985,12 +1024,15 @@ static int parse_route(struct conf_ctx *ctx, const config_setting_t *e, struct r
 	for (int j = 0; j < m; j++) {
 		const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 		const char *name = config_setting_name(k);
+		rc = conf_key(ctx, k, CONF_KEYS("match", "regions"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "match") == 0)
 			match = k;
 		else if (strcmp(name, "regions") == 0)
 			regions = k;
 		else
-			return conf_error(ctx, k, "unknown setting (match, regions)");
+			return conf_unhandled(ctx, k);
 	}
 	if (!match || !regions)
 		return conf_error(ctx, e, "a route needs match and regions");
@@ -1089,6 +1131,14 @@ static int parse_check(struct conf_ctx *ctx, const config_setting_t *e, struct c
 	for (int j = 0; j < m; j++) {
 		const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 		const char *name = config_setting_name(k);
+		rc = conf_key(ctx, k,
+			      CONF_KEYS("name", "type", "interval", "timeout", "rise", "fall",
+					"port", "path", "host", "method", "expect_status",
+					"expect_body", "headers", "follow_redirects", "tls_verify",
+					"ca_file", "query", "qtype", "expect_rcode",
+					"expect_answer"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "name") == 0) {
 			rc = dup_string(ctx, k, CONF_MAX_NAME, &ck->name);
 			if (!rc && !valid_label_name(ck->name))
@@ -1235,7 +1285,7 @@ static int parse_check(struct conf_ctx *ctx, const config_setting_t *e, struct c
 		} else if (strcmp(name, "expect_answer") == 0) {
 			rc = dup_string(ctx, k, 1024, &ck->expect_answer);
 		} else {
-			rc = conf_error(ctx, k, "unknown setting");
+			rc = conf_unhandled(ctx, k);
 		}
 		if (rc)
 			return rc;
@@ -1354,6 +1404,9 @@ static int parse_member(struct conf_ctx *ctx, const config_setting_t *e, struct 
 			const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 			const char *name = config_setting_name(k);
 			long long v;
+			rc = conf_key(ctx, k, CONF_KEYS("address", "weight", "target"));
+			if (rc)
+				return rc;
 			if (strcmp(name, "address") == 0) {
 				addr = k;
 			} else if (strcmp(name, "weight") == 0) {
@@ -1366,8 +1419,7 @@ static int parse_member(struct conf_ctx *ctx, const config_setting_t *e, struct 
 				if (rc)
 					return rc;
 			} else {
-				return conf_error(ctx, k,
-						  "unknown setting (address, weight, target)");
+				return conf_unhandled(ctx, k);
 			}
 		}
 		if (!addr)
@@ -1441,6 +1493,9 @@ static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_se
 	for (int j = 0; j < m; j++) {
 		const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 		const char *name = config_setting_name(k);
+		rc = conf_key(ctx, k, CONF_KEYS("region", "members", "cname", "check", "min_up"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "region") == 0) {
 			region = k;
 		} else if (strcmp(name, "members") == 0) {
@@ -1463,8 +1518,7 @@ static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_se
 				return conf_error(ctx, k,
 						  "a count (1, 2, ...) or a fraction below 1");
 		} else {
-			return conf_error(
-				ctx, k, "unknown setting (region, members, cname, check, min_up)");
+			return conf_unhandled(ctx, k);
 		}
 	}
 	if (!region)
@@ -1629,6 +1683,9 @@ static int parse_tls(struct conf_ctx *ctx, const config_setting_t *s, struct con
 	for (int j = 0; j < m; j++) {
 		const config_setting_t *k = config_setting_get_elem(s, (unsigned)j);
 		const char *name = config_setting_name(k);
+		rc = conf_key(ctx, k, CONF_KEYS("cert", "key", "sni"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "cert") == 0)
 			rc = file_readable(ctx, k, &h->certs[0].cert);
 		else if (strcmp(name, "key") == 0)
@@ -1636,7 +1693,7 @@ static int parse_tls(struct conf_ctx *ctx, const config_setting_t *s, struct con
 		else if (strcmp(name, "sni") == 0)
 			rc = GSLB_OK;
 		else
-			rc = conf_error(ctx, k, "unknown setting (cert, key, sni)");
+			rc = conf_unhandled(ctx, k);
 		if (rc)
 			return rc;
 	}
@@ -1651,6 +1708,9 @@ static int parse_tls(struct conf_ctx *ctx, const config_setting_t *s, struct con
 		for (int j = 0; j < n; j++) {
 			const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 			const char *name = config_setting_name(k);
+			rc = conf_key(ctx, k, CONF_KEYS("name", "cert", "key"));
+			if (rc)
+				return rc;
 			if (strcmp(name, "name") == 0)
 				rc = dup_string(ctx, k, 255, &c->name);
 			else if (strcmp(name, "cert") == 0)
@@ -1658,7 +1718,7 @@ static int parse_tls(struct conf_ctx *ctx, const config_setting_t *s, struct con
 			else if (strcmp(name, "key") == 0)
 				rc = file_readable(ctx, k, &c->key);
 			else
-				rc = conf_error(ctx, k, "unknown setting (name, cert, key)");
+				rc = conf_unhandled(ctx, k);
 			if (rc)
 				return rc;
 		}
@@ -1692,12 +1752,15 @@ static int parse_listen_http(struct conf_ctx *ctx, const config_setting_t *s)
 			for (int j = 0; j < m; j++) {
 				const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 				const char *name = config_setting_name(k);
+				rc = conf_key(ctx, k, CONF_KEYS("address", "tls"));
+				if (rc)
+					return rc;
 				if (strcmp(name, "tls") == 0) {
 					rc = parse_tls(ctx, k, h);
 					if (rc)
 						return rc;
 				} else if (strcmp(name, "address") != 0) {
-					return conf_error(ctx, k, "unknown setting (address, tls)");
+					return conf_unhandled(ctx, k);
 				}
 			}
 			if (!addr)
@@ -1730,6 +1793,11 @@ static int parse_http(struct conf_ctx *ctx, const config_setting_t *s)
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *k = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(k);
+		rc = conf_key(ctx, k,
+			      CONF_KEYS("explain_from", "access_log", "max_connections",
+					"max_per_ip", "header_limit", "request_timeout"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "explain_from") == 0) {
 			rc = parse_cidr_list(ctx, k, &c->explain_from, &c->nexplain_from);
 		} else if (strcmp(name, "access_log") == 0) {
@@ -1749,10 +1817,7 @@ static int parse_http(struct conf_ctx *ctx, const config_setting_t *s)
 		} else if (strcmp(name, "request_timeout") == 0) {
 			rc = get_double(ctx, k, 0.0, 3600, &c->http_request_timeout);
 		} else {
-			rc = conf_error(
-				ctx, k,
-				"unknown setting (explain_from, access_log, max_connections, "
-				"max_per_ip, header_limit, request_timeout)");
+			rc = conf_unhandled(ctx, k);
 		}
 		if (rc)
 			return rc;
@@ -1773,6 +1838,9 @@ static int parse_redirect(struct conf_ctx *ctx, const config_setting_t *s, struc
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *k = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(k);
+		rc = conf_key(ctx, k, CONF_KEYS("target", "status", "all_methods"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "target") == 0) {
 			target = k;
 			rc = dup_string(ctx, k, 1024, &svc->redirect_target);
@@ -1788,7 +1856,7 @@ static int parse_redirect(struct conf_ctx *ctx, const config_setting_t *s, struc
 			svc->redirect_all_methods = config_setting_get_bool(k);
 			rc = GSLB_OK;
 		} else {
-			rc = conf_error(ctx, k, "unknown setting (target, status, all_methods)");
+			rc = conf_unhandled(ctx, k);
 		}
 		if (rc)
 			return rc;
@@ -1804,9 +1872,6 @@ static int parse_redirect(struct conf_ctx *ctx, const config_setting_t *s, struc
 				  "all_methods needs status 307 or 308 (they keep the method)");
 	return GSLB_OK;
 }
-
-/* Keys of a service that later features give meaning to. */
-static const char *const conf_reserved_service[] = { "" };
 
 static int parse_service(struct conf_ctx *ctx, const config_setting_t *e, struct service *svc)
 {
@@ -1832,6 +1897,12 @@ static int parse_service(struct conf_ctx *ctx, const config_setting_t *e, struct
 	for (int j = 0; j < m; j++) {
 		const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 		const char *kn = config_setting_name(k);
+		rc = conf_key(ctx, k,
+			      CONF_KEYS("name", "ttl", "answers", "limit", "ttl_min",
+					"when_all_down", "fallback", "redirect", "pools", "route",
+					"default"));
+		if (rc)
+			return rc;
 		if (strcmp(kn, "name") == 0) {
 			name = k;
 		} else if (strcmp(kn, "ttl") == 0) {
@@ -1884,16 +1955,8 @@ static int parse_service(struct conf_ctx *ctx, const config_setting_t *e, struct
 			routes = k;
 		} else if (strcmp(kn, "default") == 0) {
 			dflt = k;
-		} else if (name_in(kn, conf_reserved_service,
-				   sizeof(conf_reserved_service) /
-					   sizeof(conf_reserved_service[0]))) {
-			log_debug(
-				"service setting not used by this version, ignored key=%s line=%d",
-				kn, config_setting_source_line(k));
 		} else {
-			return conf_error(ctx, k,
-					  "unknown setting (name, ttl, answers, limit, route, "
-					  "default, pools)");
+			return conf_unhandled(ctx, k);
 		}
 	}
 	if (!name)
@@ -2122,6 +2185,9 @@ static int parse_log(struct conf_ctx *ctx, const config_setting_t *s)
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(e);
 
+		rc = conf_key(ctx, e, CONF_KEYS("level", "syslog", "facility"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "level") == 0) {
 			rc = get_string(ctx, e, &v);
 			if (!rc && log_level_parse(v, &lc->level) != GSLB_OK)
@@ -2143,7 +2209,7 @@ static int parse_log(struct conf_ctx *ctx, const config_setting_t *s)
 					"unknown facility \"%s\" (daemon, user, local0..local7)",
 					v);
 		} else {
-			rc = conf_error(ctx, e, "unknown setting");
+			rc = conf_unhandled(ctx, e);
 		}
 		if (rc)
 			return rc;
@@ -2323,6 +2389,11 @@ static int parse_rrl(struct conf_ctx *ctx, const config_setting_t *s)
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *k = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(k);
+		rc = conf_key(ctx, k,
+			      CONF_KEYS("responses_per_second", "slip", "window", "ipv4_prefix",
+					"ipv6_prefix", "exempt"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "responses_per_second") == 0) {
 			rc = get_int(ctx, k, 0, 100000, &v);
 			r->rate = (unsigned)v;
@@ -2341,9 +2412,7 @@ static int parse_rrl(struct conf_ctx *ctx, const config_setting_t *s)
 		} else if (strcmp(name, "exempt") == 0) {
 			rc = cidrset_from_list(ctx, k, &r->exempt);
 		} else {
-			rc = conf_error(ctx, k,
-					"unknown setting (responses_per_second, slip, window, "
-					"ipv4_prefix, ipv6_prefix, exempt)");
+			rc = conf_unhandled(ctx, k);
 		}
 		if (rc)
 			return rc;
@@ -2362,6 +2431,9 @@ static int parse_acl(struct conf_ctx *ctx, const config_setting_t *s)
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *k = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(k);
+		rc = conf_key(ctx, k, CONF_KEYS("allow", "deny", "blocklist", "action"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "allow") == 0) {
 			rc = cidrset_from_list(ctx, k, &c->acl_allow);
 		} else if (strcmp(name, "deny") == 0) {
@@ -2387,7 +2459,7 @@ static int parse_acl(struct conf_ctx *ctx, const config_setting_t *s)
 					rc = conf_error(ctx, k, "\"%s\": refuse or drop", v);
 			}
 		} else {
-			rc = conf_error(ctx, k, "unknown setting (allow, deny, blocklist, action)");
+			rc = conf_unhandled(ctx, k);
 		}
 		if (rc)
 			return rc;
@@ -2411,6 +2483,14 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 		const config_setting_t *e = config_setting_get_elem(root, (unsigned)i);
 		const char *name = config_setting_name(e);
 
+		rc = conf_key(ctx, e,
+			      CONF_KEYS("listen", "workers", "directory", "zones", "geoip",
+					"checks", "state_dir", "resolvers", "admin_token_file",
+					"admin_require_token", "rrl", "acl", "trusted_proxies",
+					"http", "regions", "services", "edns_size", "nsid",
+					"identity", "version", "tcp", "user", "group", "log"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "listen") == 0) {
 			listen = e;
 			rc = parse_listen(ctx, e);
@@ -2483,13 +2563,8 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			group = e;
 		} else if (strcmp(name, "log") == 0) {
 			rc = parse_log(ctx, e);
-		} else if (name_in(name, conf_reserved_top,
-				   sizeof(conf_reserved_top) / sizeof(conf_reserved_top[0]))) {
-			log_debug("config setting not used by this version, ignored key=%s file=%s "
-				  "line=%d",
-				  name, setting_file(ctx, e), config_setting_source_line(e));
 		} else {
-			rc = conf_error(ctx, e, "unknown setting");
+			rc = conf_unhandled(ctx, e);
 		}
 		if (rc)
 			return rc;

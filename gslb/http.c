@@ -588,20 +588,6 @@ static int query_has_explain(const char *q)
 	return 0;
 }
 
-/* The region a redirect goes to when every pool tried is down and the
- * service falls back: DNS answers the fallback addresses or CNAME, which
- * name no region, so HTTP does what fail-open does, the first region in
- * the client's order that has a pool. -1 when there is none. */
-static int fallback_region(const struct service *svc, const struct decision *d)
-{
-	for (unsigned i = 0; i < d->nsteps; i++) {
-		const struct decide_step *st = &d->steps[i];
-		if (st->state == REGION_SKIP_DOWN && svc->pool_of_region[st->region] >= 0)
-			return st->region;
-	}
-	return -1;
-}
-
 static int is_get_or_head(const char *m)
 {
 	return m && (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0);
@@ -664,9 +650,7 @@ int http_answer(const struct snapshot *snap, const struct http_request_info *req
 
 	struct decision d;
 	decide(snap, svc, family, addr, family == AF_INET ? 32 : 128, &d);
-	int region = d.region;
-	if (region < 0 && d.all_down && svc->when_all_down == ALL_DOWN_FALLBACK)
-		region = fallback_region(svc, &d);
+	int region = d.redirect_region;
 	if (region < 0) {
 		/* nodata or servfail for every pool down, or no region at all */
 		out->status = 503;

@@ -1984,7 +1984,7 @@ int server_new(struct snapshot *snap, struct server **out)
 	srv->rrl = rrl_new();
 	if (!srv->rrl) {
 		rc = GSLB_ENOMEM;
-		log_err("cannot start error=\"out of memory\"");
+		log_err("cannot start error=\"out of memory or no random source for the RRL key\"");
 		goto out;
 	}
 	srv->tcp_ms = srv->metrics ? metrics_shard_new(srv->metrics) : NULL;
