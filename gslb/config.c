@@ -1391,6 +1391,13 @@ static int valid_hostname(const char *s)
 	return dname_from_str(s, tmp) > 0 && strchr(s, '.') != NULL;
 }
 
+/* Digits and dots only: meant as an IPv4 address (10.1.0.256, 10.1.0),
+ * never a host name to resolve. */
+static int looks_ipv4(const char *s)
+{
+	return *s && strspn(s, "0123456789.") == strlen(s);
+}
+
 static int parse_member(struct conf_ctx *ctx, const config_setting_t *e, struct member *mb)
 {
 	const config_setting_t *addr = e;
@@ -1436,6 +1443,10 @@ static int parse_member(struct conf_ctx *ctx, const config_setting_t *e, struct 
 		mb->family = AF_INET;
 	} else if (inet_pton(AF_INET6, v, mb->addr) == 1) {
 		mb->family = AF_INET6;
+	} else if (looks_ipv4(v)) {
+		return conf_error(ctx, addr, "\"%s\" is not a valid IPv4 address", v);
+	} else if (strchr(v, ':')) {
+		return conf_error(ctx, addr, "\"%s\" is not a valid IPv6 address", v);
 	} else if (valid_hostname(v)) {
 		mb->family = 0; /* resolved by the prober, A and AAAA */
 		mb->hostname = strdup(v);
