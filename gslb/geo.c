@@ -23,6 +23,7 @@
 
 #include "gslb/err.h"
 #include "gslb/geo.h"
+#include "gslb/textline.h"
 
 enum {
 	GEO_F_COUNTRY,
@@ -44,7 +45,6 @@ static const char *const geo_path_names[GEO_NFIELDS] = {
 
 /* Longest accepted overrides line: far more than any CIDR and region list
  * needs, and it keeps a binary file fed by mistake from growing a buffer. */
-#define GEO_LINE_MAX 4096
 
 /* Overrides of one prefix length, sorted by address for binary search. */
 struct geo_ovgroup {
@@ -944,28 +944,6 @@ static int parse_line(char *s, struct geo_override *o, char *why, size_t whylen)
 	return 0;
 }
 
-/* Reads one line into buf without ever growing it. Returns 1 with a line,
- * 0 at end of file, negative on error (line too long, NUL byte, I/O). */
-static int read_line(FILE *f, char *buf, size_t cap, size_t *len)
-{
-	size_t n = 0;
-	int c;
-	while ((c = getc(f)) != EOF) {
-		if (c == '\n')
-			break;
-		if (c == '\0')
-			return GSLB_EPARSE;
-		if (n + 1 >= cap)
-			return GSLB_ERANGE;
-		buf[n++] = (char)c;
-	}
-	if (c == EOF && ferror(f))
-		return GSLB_EIO;
-	buf[n] = '\0';
-	*len = n;
-	return c == EOF && n == 0 ? 0 : 1;
-}
-
 static int ov_cmp(const void *pa, const void *pb)
 {
 	const struct geo_override *a = *(const struct geo_override *const *)pa;
@@ -1042,7 +1020,7 @@ static int ov_index(struct geo_db *g, int v6, char *err, size_t errlen)
 
 static int ov_load(struct geo_db *g, const char *path, char *err, size_t errlen)
 {
-	char buf[GEO_LINE_MAX], why[256];
+	char buf[TEXTLINE_MAX], why[256];
 	size_t cap = 0, len;
 	int line = 0, rc = 0;
 	FILE *f;
@@ -1059,18 +1037,12 @@ static int ov_load(struct geo_db *g, const char *path, char *err, size_t errlen)
 		struct geo_override *o;
 		char *hash, *p;
 
-		rc = read_line(f, buf, sizeof(buf), &len);
+		rc = textline_read(f, buf, sizeof(buf), &len);
 		if (rc == 0)
 			break;
 		line++;
 		if (rc < 0) {
-			if (rc == GSLB_EIO)
-				errf(err, errlen, "%s:%d: %s", path, line, strerror(errno));
-			else if (rc == GSLB_ERANGE)
-				errf(err, errlen, "%s:%d: line longer than %d bytes", path, line,
-				     GEO_LINE_MAX - 1);
-			else
-				errf(err, errlen, "%s:%d: NUL byte in line", path, line);
+			textline_error(rc, path, line, sizeof(buf), err, errlen);
 			goto out;
 		}
 		rc = 0;

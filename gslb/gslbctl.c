@@ -314,11 +314,24 @@ static int request(const struct ctl *c, const char *method, const char *path, st
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "gslbctl/" PACKAGE_VERSION);
-	struct curl_slist *hdrs = NULL;
-	if (c->auth[0]) {
-		hdrs = curl_slist_append(NULL, c->auth);
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	/* The mark of a control request that is not a browser's (the admin
+	 * listener refuses control requests without it or the token). */
+	struct curl_slist *hdrs = curl_slist_append(NULL, "X-Gslb-Admin: 1");
+	if (hdrs && c->auth[0]) {
+		struct curl_slist *more = curl_slist_append(hdrs, c->auth);
+		if (!more) {
+			curl_slist_free_all(hdrs);
+			hdrs = NULL;
+		} else {
+			hdrs = more;
+		}
 	}
+	if (!hdrs) {
+		fprintf(stderr, "gslbctl: out of memory\n");
+		curl_easy_cleanup(h);
+		return CTL_UNREACHABLE;
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	if (strcmp(method, "POST") == 0) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");

@@ -113,14 +113,15 @@ static const char *const qtype_names[METRICS_QTYPES] = {
 };
 
 static const char *const rcode_names[METRICS_RCODES] = {
-	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS", "other",
+	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
+	"REFUSED", "NOTAUTH", "BADVERS",  "other",
 };
 
 static unsigned rcode_bucket(uint16_t r)
 {
 	if (r <= 5)
 		return r;
-	return r == 16 ? 6 : 7;
+	return r == 9 ? 6 : r == 16 ? 7 : 8;
 }
 
 void metrics_dns(struct metrics_shard *s, enum metrics_transport t, size_t reply_len,
@@ -217,8 +218,6 @@ char *metrics_render(struct metrics *m, const struct snapshot *snap, const char 
 			for (int k = 0; k < MR_N; k++)
 				sum.redirects[i][k] += ld(&s->redirects[i][k]);
 		}
-		for (int k = 0; k < 6; k++)
-			sum.http_other[k] += ld(&s->http_other[k]);
 		sum.rrl_dropped += ld(&s->rrl_dropped);
 		sum.rrl_slipped += ld(&s->rrl_slipped);
 		sum.acl_refused += ld(&s->acl_refused);
@@ -296,13 +295,6 @@ char *metrics_render(struct metrics *m, const struct snapshot *snap, const char 
 				(unsigned long long)sum.redirects[i][k]);
 		}
 	}
-	static const char *const ho[6] = { "400", "404", "405", "431", "503", "explain" };
-	fputs("# HELP gslb_http_responses_other_total HTTP answers that are not redirects.\n"
-	      "# TYPE gslb_http_responses_other_total counter\n",
-	      f);
-	for (int k = 0; k < 6; k++)
-		fprintf(f, "gslb_http_responses_other_total{status=\"%s\"} %llu\n", ho[k],
-			(unsigned long long)sum.http_other[k]);
 	fprintf(f,
 		"# HELP gslb_rrl_responses_total UDP responses held back by response rate "
 		"limiting, by action.\n"

@@ -2377,7 +2377,7 @@ static void prober_free(struct prober *p)
 	free(p);
 }
 
-int prober_start(struct snapshot *snap, const char *state_dir, struct prober **out)
+int prober_new(struct snapshot *snap, const char *state_dir, struct prober **out)
 {
 	struct prober *p = calloc(1, sizeof(*p));
 	pthread_condattr_t ca;
@@ -2468,14 +2468,6 @@ int prober_start(struct snapshot *snap, const char *state_dir, struct prober **o
 	rc = publish(p, now);
 	if (rc)
 		goto fail;
-	rc = pthread_create(&p->thread, NULL, prober_main, p);
-	if (rc) {
-		log_err("prober: cannot start its thread: %s", strerror(rc));
-		rc = GSLB_ESYS;
-		goto fail;
-	}
-	p->thread_started = 1;
-	log_info("prober started pools=%zu checks=%zu", p->m->npools, p->m->nchecks);
 	*out = p;
 	return GSLB_OK;
 fail:
@@ -2483,6 +2475,18 @@ fail:
 		log_err("prober: out of memory starting");
 	prober_free(p);
 	return rc;
+}
+
+int prober_run(struct prober *p)
+{
+	int rc = pthread_create(&p->thread, NULL, prober_main, p);
+	if (rc) {
+		log_err("prober: cannot start its thread: %s", strerror(rc));
+		return GSLB_ESYS;
+	}
+	p->thread_started = 1;
+	log_info("prober started pools=%zu checks=%zu", p->m->npools, p->m->nchecks);
+	return GSLB_OK;
 }
 
 static void deadline_in(struct timespec *ts, double seconds)
