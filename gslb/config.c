@@ -2488,7 +2488,8 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 					"checks", "state_dir", "resolvers", "admin_token_file",
 					"admin_require_token", "rrl", "acl", "trusted_proxies",
 					"http", "regions", "services", "edns_size", "nsid",
-					"identity", "version", "tcp", "user", "group", "log"));
+					"identity", "version", "tcp", "user", "group", "log",
+					"probe_max_inflight"));
 		if (rc)
 			return rc;
 		if (strcmp(name, "listen") == 0) {

@@ -21,7 +21,7 @@ KEYS = {
     "top": ["listen", "workers", "directory", "zones", "geoip", "checks", "state_dir",
             "resolvers", "admin_token_file", "admin_require_token", "rrl", "acl",
             "trusted_proxies", "http", "regions", "services", "edns_size", "nsid", "identity",
-            "version", "tcp", "user", "group", "log"],
+            "version", "tcp", "user", "group", "log", "probe_max_inflight"],
     "listen": ["dns", "admin", "http"],
     "listen.http": ["address", "tls"],
     "tls": ["cert", "key", "sni"],
