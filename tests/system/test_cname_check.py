@@ -64,9 +64,9 @@ def wait_cname(srv, name, want, ecs, timeout=WAIT):
     return wait_for("%s from %s -> CNAME %s" % (name, ecs, want), probe, timeout, [srv])[1]
 
 
-def check_report(srv):
-    r = subprocess.run([GSLBD, "-t", "-c", srv.config_path], capture_output=True, text=True,
-                       timeout=60, errors="replace")
+def check_report(srv, config_path=None):
+    r = subprocess.run([GSLBD, "-t", "-c", config_path or srv.config_path], capture_output=True,
+                       text=True, timeout=60, errors="replace")
     assert r.returncode == 0, r.stderr
     blocks = {m.group(1): m.group(2)
               for m in re.finditer(r"^service (\S+)\n((?:  .*\n)*)", r.stdout, re.M)}
@@ -109,6 +109,12 @@ def test_cname_pools_probed_through_their_target(gslbd_factory, backends, tmp_pa
         (None, CDN_EU, "up", "DNS NOERROR")], p
     blocks = check_report(srv)
     assert re.search(r"^  eu\s", blocks[HTTP_SVC], re.M), blocks
+    # with no saved state, a target not resolved yet counts as up
+    fresh = tmp_path / "fresh.conf"
+    fresh.write_text(open(srv.config_path).read().replace(str(state), str(tmp_path / "none")))
+    blocks = check_report(srv, str(fresh))
+    for svc in (HTTP_SVC, DNS_SVC):
+        assert re.search(r"^  eu\s", blocks[svc], re.M), blocks[svc]
 
     # the eu target stops resolving: the dns-checked pool goes down, its
     # clients get the us CNAME; the http pool keeps probing its last address
@@ -146,3 +152,10 @@ def test_cname_pools_probed_through_their_target(gslbd_factory, backends, tmp_pa
     for svc in (HTTP_SVC, DNS_SVC):
         assert not re.search(r"^  eu\s", blocks[svc], re.M), blocks[svc]
         assert re.search(r"^  never receives traffic: eu$", blocks[svc], re.M), blocks[svc]
+
+    # a reload carries the CNAME pools' states over
+    reload_dns(srv)
+    for svc in (HTTP_SVC, DNS_SVC):
+        _, p = status_pool(srv, svc, "eu")
+        assert p["up"] is False and [m["state"] for m in p["members"]] == ["down"], p
+        assert cname_of(ask(srv, svc, ecs=EU_CLIENT)) == CDN_US
