@@ -5,6 +5,7 @@
  * that later releases will use are accepted now, so that one config can
  * follow the project through upgrades. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,6 +28,7 @@
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/privs.h"
+#include "gslb/statefile.h"
 
 #define CONF_DEFAULT_EDNS_SIZE 1232
 #define CONF_MIN_EDNS_SIZE 512
@@ -43,6 +45,8 @@
 #define CONF_MAX_NSID 128
 /* identity and version are answered as one TXT character-string. */
 #define CONF_MAX_TXT 255
+/* Each probe in flight holds a socket; more than this is never needed. */
+#define CONF_MAX_PROBE_INFLIGHT 65536
 
 /* What a load is working on: where errors go and what is being built. */
 struct conf_ctx {
@@ -1444,10 +1448,40 @@ static int parse_member(struct conf_ctx *ctx, const config_setting_t *e, struct 
 	return GSLB_OK;
 }
 
+/* A checked CNAME pool probes its target: one host-name member stands for
+ * it (see struct pool), resolved and probed as host-name members are. */
+static int cname_probe_member(struct conf_ctx *ctx, const config_setting_t *k, struct pool *p)
+{
+	char name[DNAME_MAXLEN * 4 + 1];
+	size_t n = dname_to_str(p->cname, name, sizeof(name));
+	struct member *mb;
+
+	if (n > 1 && name[n - 1] == '.')
+		name[n - 1] = '\0';
+	if (!valid_hostname(name))
+		return conf_error(ctx, k,
+				  "cname \"%s\" has a check: the target must be a host name to "
+				  "probe",
+				  name);
+	p->members = calloc(1, sizeof(*p->members));
+	if (!p->members)
+		return conf_nomem(ctx);
+	p->nmembers = 1;
+	mb = &p->members[0];
+	mb->weight = 1;
+	mb->line = config_setting_source_line(k);
+	mb->hostname = strdup(name);
+	mb->text = strdup(name);
+	if (!mb->hostname || !mb->text)
+		return conf_nomem(ctx);
+	p->cname_query = ctx->c->checks[p->check_idx].type == CHECK_DNS;
+	return GSLB_OK;
+}
+
 static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_setting_t *e,
 		      struct pool *p)
 {
-	const config_setting_t *region = NULL, *members = NULL, *cname = NULL;
+	const config_setting_t *region = NULL, *members = NULL, *cname = NULL, *min_up = NULL;
 	int rc;
 	if (!config_setting_is_group(e))
 		return conf_error(ctx, e,
@@ -1476,6 +1510,7 @@ static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_se
 			if (p->check_idx < 0)
 				return conf_error(ctx, k, "unknown check \"%s\"", p->check);
 		} else if (strcmp(name, "min_up") == 0) {
+			min_up = k;
 			rc = get_double(ctx, k, -0.0000001, 100000, &p->min_up);
 			if (rc)
 				return rc;
@@ -1510,7 +1545,12 @@ static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_se
 		if (l == 0)
 			return conf_error(ctx, cname, "\"%s\" is not a valid domain name", cv);
 		p->cname_len = (uint8_t)l;
-		return GSLB_OK;
+		if (min_up && p->check_idx < 0)
+			return conf_error(
+				ctx, min_up,
+				"min_up on a cname pool without a check does nothing (the "
+				"pool is always up)");
+		return p->check_idx >= 0 ? cname_probe_member(ctx, cname, p) : GSLB_OK;
 	}
 	if (!config_setting_is_array(members) && !config_setting_is_list(members))
 		return conf_error(ctx, members, "expected a list of members");
@@ -2000,28 +2040,45 @@ static int parse_services(struct conf_ctx *ctx, const config_setting_t *s)
 				  "expected a list ( { name = \"www.example.com\"; ... } )");
 	int n = config_setting_length(s);
 	c->services = calloc(n ? (size_t)n : 1, sizeof(*c->services));
-	if (!c->services)
+	/* Names seen so far, for the duplicate check: open addressing over
+	 * indexes + 1 (0 = empty), so the check stays linear in the number of
+	 * services and the first duplicate in file order is the one reported. */
+	size_t mask = 1;
+	while (mask < 2 * (size_t)n)
+		mask <<= 1;
+	mask--;
+	size_t *seen = calloc(mask + 1, sizeof(*seen));
+	int rc = GSLB_OK;
+	if (!c->services || !seen) {
+		free(seen);
 		return conf_nomem(ctx);
-	for (int i = 0; i < n; i++) {
+	}
+	for (int i = 0; i < n && rc == GSLB_OK; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		struct service *svc = &c->services[c->nservices++];
-		int rc = parse_service(ctx, e, svc);
+		rc = parse_service(ctx, e, svc);
 		if (rc)
-			return rc;
+			break;
 		for (size_t p = 0; p < svc->npools; p++)
 			svc->pools[p].gidx = (unsigned)c->npools++;
 		for (size_t p = 0; p < svc->npools; p++)
 			svc->pools[p].metric_slot = -1;
 		svc->metric_slot = -1;
 		svc->fallback.metric_slot = -1;
-		for (size_t j = 0; j + 1 < c->nservices; j++)
-			if (c->services[j].lname_len == svc->lname_len &&
-			    memcmp(c->services[j].lname, svc->lname, svc->lname_len) == 0)
-				return conf_error(ctx, e,
-						  "service %s is already defined at line %d",
-						  svc->name, c->services[j].line);
+		size_t h = dname_hash(svc->lname, svc->lname_len) & mask;
+		for (; seen[h]; h = (h + 1) & mask) {
+			const struct service *o = &c->services[seen[h] - 1];
+			if (o->lname_len == svc->lname_len &&
+			    memcmp(o->lname, svc->lname, svc->lname_len) == 0) {
+				rc = conf_error(ctx, e, "service %s is already defined at line %d",
+						svc->name, o->line);
+				break;
+			}
+		}
+		seen[h] = c->nservices;
 	}
-	return GSLB_OK;
+	free(seen);
+	return rc;
 }
 
 static void free_services(struct conf *c)
@@ -2239,6 +2296,56 @@ static int parse_token_file(struct conf_ctx *ctx, const config_setting_t *s)
 	return ctx->c->admin_token ? GSLB_OK : conf_nomem(ctx);
 }
 
+/* admin_hosts = [ "gslb-admin.example.net" ]: the names the admin listener
+ * answers as Host, besides addresses and localhost (DNS rebinding). */
+static int parse_admin_hosts(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	struct conf *c = ctx->c;
+	uint8_t wire[DNAME_MAXLEN];
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return conf_error(ctx, s,
+				  "expected a list of host names "
+				  "[ \"gslb-admin.example.net\" ]");
+	int n = config_setting_length(s);
+	for (size_t i = 0; i < c->nadmin_hosts; i++)
+		free(c->admin_hosts[i]);
+	free(c->admin_hosts);
+	c->nadmin_hosts = 0;
+	c->admin_hosts = calloc(n ? (size_t)n : 1, sizeof(*c->admin_hosts));
+	if (!c->admin_hosts)
+		return conf_nomem(ctx);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = NULL;
+		char name[DNAME_MAXLEN];
+		int rc = get_string(ctx, e, &v);
+		if (rc)
+			return rc;
+		size_t len = strlen(v);
+		if (len > 1 && v[len - 1] == '.')
+			len--;
+		int ok = len > 0 && len < sizeof(name);
+		for (size_t k = 0; ok && k < len; k++) {
+			char ch = (char)tolower((unsigned char)v[k]);
+			ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+			     ch == '.' || ch == '_';
+			name[k] = ch;
+		}
+		if (ok) {
+			name[len] = '\0';
+			ok = dname_from_str(name, wire) > 0;
+		}
+		if (!ok)
+			return conf_error(ctx, e, "\"%s\" is not a host name", v);
+		c->admin_hosts[i] = strdup(name);
+		if (!c->admin_hosts[i])
+			return conf_nomem(ctx);
+		c->nadmin_hosts++;
+	}
+	return GSLB_OK;
+}
+
 /* A list of networks, as a set. */
 static int cidrset_from_list(struct conf_ctx *ctx, const config_setting_t *s, struct cidrset **out)
 {
@@ -2378,10 +2485,11 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 
 		rc = conf_key(ctx, e,
 			      CONF_KEYS("listen", "workers", "directory", "zones", "geoip",
-					"checks", "state_dir", "resolvers", "admin_token_file",
-					"admin_require_token", "rrl", "acl", "trusted_proxies",
-					"http", "regions", "services", "edns_size", "nsid",
-					"identity", "version", "tcp", "user", "group", "log"));
+					"checks", "state_dir", "resolvers", "probe_max_inflight",
+					"admin_token_file", "admin_hosts", "admin_require_token",
+					"rrl", "acl", "trusted_proxies", "http", "regions",
+					"services", "edns_size", "nsid", "identity", "version",
+					"tcp", "user", "group", "log"));
 		if (rc)
 			return rc;
 		if (strcmp(name, "listen") == 0) {
@@ -2412,8 +2520,14 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			state_dir = e;
 		} else if (strcmp(name, "resolvers") == 0) {
 			rc = parse_resolvers(ctx, e);
+		} else if (strcmp(name, "probe_max_inflight") == 0) {
+			rc = get_int(ctx, e, 0, CONF_MAX_PROBE_INFLIGHT, &v);
+			if (!rc)
+				c->probe_max_inflight = (unsigned)v;
 		} else if (strcmp(name, "admin_token_file") == 0) {
 			rc = parse_token_file(ctx, e);
+		} else if (strcmp(name, "admin_hosts") == 0) {
+			rc = parse_admin_hosts(ctx, e);
 		} else if (strcmp(name, "admin_require_token") == 0) {
 			rc = GSLB_OK;
 			if (config_setting_type(e) != CONFIG_TYPE_BOOL)
@@ -2489,6 +2603,12 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			if (!c->state_dir)
 				rc = conf_nomem(ctx);
 		}
+		/* Checked against who the daemon runs as: the user it
+		 * switches to, else whoever runs this load. */
+		char why[PATH_MAX + 256];
+		if (!rc && statefile_check_dir(c->state_dir, c->user ? c->uid : geteuid(),
+					       c->user ? c->gid : getegid(), why, sizeof(why)))
+			rc = conf_error(ctx, state_dir, "%s", why);
 	}
 	if (!rc && services != NULL) {
 		if (regions == NULL)
@@ -2820,6 +2940,9 @@ void conf_free(struct conf *c)
 	cidrset_free(c->acl_allow);
 	cidrset_free(c->acl_deny);
 	free(c->acl_blocklist);
+	for (size_t i = 0; i < c->nadmin_hosts; i++)
+		free(c->admin_hosts[i]);
+	free(c->admin_hosts);
 	if (c->admin_token) {
 		explicit_bzero(c->admin_token, strlen(c->admin_token));
 		free(c->admin_token);

@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -34,6 +35,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
@@ -48,6 +50,7 @@
 #include "gslb/explain.h"
 #include "gslb/log.h"
 #include "gslb/metrics.h"
+#include "gslb/net.h"
 #include "gslb/snapshot.h"
 #include "gslb/wire.h"
 
@@ -107,6 +110,7 @@ struct http_daemon {
 	uint16_t port;
 	int https;
 	atomic_int running;       /* MHD_start_daemon returned: its messages are per client */
+	int fd;                   /* bound and listening, until daemon_start hands it over */
 	struct metrics_shard *ms; /* this daemon thread's redirect counters, or NULL */
 	struct http_cert *certs;
 	size_t ncerts;
@@ -1485,23 +1489,32 @@ static int daemon_start(struct http_daemon *d)
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
 	unsigned timeout = (unsigned)ceil(c->http_request_timeout);
 	size_t pool = (size_t)c->http_header_limit + HTTP_POOL_EXTRA;
-	const union MHD_DaemonInfo *di;
 
 	if (d->conf->l.addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6; /* IPv6 only, as written */
 	if (d->https)
 		flags |= MHD_USE_TLS;
+	/* libmicrohttpd closes the socket it is given, even on some failures:
+	 * it gets a copy, ours is closed here either way. */
+	int fd = dup(d->fd);
+	close(d->fd);
+	d->fd = -1;
+	if (fd < 0) {
+		log_err("cannot listen proto=%s address=%s port=%u error=\"%s\"",
+			d->https ? "https" : "http", d->host, (unsigned)d->port, strerror(errno));
+		return GSLB_ESYS;
+	}
 	/* Without TLS the option list ends before the certificate callback. */
 	d->mhd = MHD_start_daemon(
 		flags, d->port, NULL, NULL, http_access, d,
 		/* first, or libmicrohttpd prints its early messages itself */
-		MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, d, MHD_OPTION_SOCK_ADDR,
-		(const struct sockaddr *)&d->conf->l.addr, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)c->http_max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned)c->http_max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_URI_LOG_CALLBACK, http_uri_log,
-		d, MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, d, MHD_OPTION_NOTIFY_COMPLETED,
-		http_completed, d, MHD_OPTION_NOTIFY_CONNECTION, http_connection, d,
+		MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, d, MHD_OPTION_LISTEN_SOCKET,
+		(MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->http_max_connections,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->http_max_per_ip,
+		MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+		MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, d, MHD_OPTION_UNESCAPE_CALLBACK,
+		http_unescape_none, d, MHD_OPTION_NOTIFY_COMPLETED, http_completed, d,
+		MHD_OPTION_NOTIFY_CONNECTION, http_connection, d,
 		d->https ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, http_cert_cb,
 		MHD_OPTION_END);
 	if (!d->mhd) {
@@ -1511,9 +1524,6 @@ static int daemon_start(struct http_daemon *d)
 		return GSLB_ESYS;
 	}
 	atomic_store(&d->running, 1);
-	di = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	if (di && di->port)
-		d->port = di->port;
 	return GSLB_OK;
 }
 
@@ -1522,6 +1532,9 @@ static void daemon_free(struct http_daemon *d)
 	if (d->mhd)
 		MHD_stop_daemon(d->mhd); /* joins its thread */
 	d->mhd = NULL;
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
 	free_fixed_responses(d);
 	for (size_t i = 0; i < d->ncerts; i++)
 		cert_free(&d->certs[i]);
@@ -1563,8 +1576,8 @@ void http_stop(struct http_listener *l)
 	free(l);
 }
 
-int http_start(const struct conf *conf, struct snapshot **snap, struct metrics *metrics,
-	       struct http_listener **out)
+int http_bind(const struct conf *conf, struct snapshot **snap, struct metrics *metrics,
+	      struct http_listener **out)
 {
 	struct http_listener *l;
 	int rc = GSLB_OK;
@@ -1587,6 +1600,8 @@ int http_start(const struct conf *conf, struct snapshot **snap, struct metrics *
 		rc = GSLB_ENOMEM;
 		goto out;
 	}
+	for (size_t i = 0; i < l->nd; i++)
+		l->d[i].fd = -1;
 	if (pthread_key_create(&l->rcu_key, http_rcu_unregister) != 0) {
 		rc = GSLB_ESYS;
 		goto out;
@@ -1616,18 +1631,38 @@ int http_start(const struct conf *conf, struct snapshot **snap, struct metrics *
 	for (size_t i = 0; metrics && i < l->nd; i++)
 		l->d[i].ms = metrics_shard_new(metrics);
 	for (size_t i = 0; i < l->nd; i++) {
-		rc = daemon_start(&l->d[i]);
-		if (rc)
+		struct http_daemon *d = &l->d[i];
+		d->fd = net_listen_tcp((const struct sockaddr *)&d->conf->l.addr,
+				       d->conf->l.addr_len);
+		if (d->fd < 0) {
+			log_err("cannot listen proto=%s address=%s port=%u error=\"%s\"",
+				d->https ? "https" : "http", d->host, (unsigned)d->port,
+				strerror(errno));
+			rc = GSLB_ESYS;
 			goto out;
+		}
+		d->port = (uint16_t)net_bound_port(d->fd);
 	}
-	for (size_t i = 0; i < l->nd; i++)
-		log_info("listening proto=%s address=%s port=%u", l->d[i].https ? "https" : "http",
-			 l->d[i].host, (unsigned)l->d[i].port);
 	*out = l;
 	l = NULL;
 out:
 	http_stop(l);
 	return rc;
+}
+
+int http_serve(struct http_listener *l)
+{
+	int rc;
+
+	for (size_t i = 0; l && i < l->nd; i++) {
+		rc = daemon_start(&l->d[i]);
+		if (rc)
+			return rc;
+	}
+	for (size_t i = 0; l && i < l->nd; i++)
+		log_info("listening proto=%s address=%s port=%u", l->d[i].https ? "https" : "http",
+			 l->d[i].host, (unsigned)l->d[i].port);
+	return GSLB_OK;
 }
 
 void http_counters(const struct http_listener *l, struct http_counters *out)

@@ -180,6 +180,18 @@ static void svc_label(FILE *f, const struct service *svc)
 	fputc('"', f);
 }
 
+/* A member's label: its address, or for the one member of a CNAME pool
+ * with a dns check (it has no address), the target name. */
+static const char *member_label(const struct pool *pl, const struct hmember *mb, char *buf,
+				size_t len)
+{
+	if (!mb->family && mb->member < pl->nmembers && pl->members[mb->member].hostname)
+		return pl->members[mb->member].hostname;
+	if (!inet_ntop(mb->family, mb->addr, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
 char *metrics_render(struct metrics *m, const struct snapshot *snap, const char *extra)
 {
 	char *buf = NULL;
@@ -381,8 +393,8 @@ char *metrics_render(struct metrics *m, const struct snapshot *snap, const char 
 							&h->pools[svc->pools[p].gidx];
 						for (size_t k = 0; k < hp->nmembers; k++) {
 							const struct hmember *mb = &hp->members[k];
-							inet_ntop(mb->family, mb->addr, at,
-								  sizeof(at));
+							const char *ml = member_label(
+								&svc->pools[p], mb, at, sizeof(at));
 							fputs(pass ? "gslb_member_last_change_timestamp_"
 								     "seconds{" :
 								     "gslb_member_up{",
@@ -392,7 +404,7 @@ char *metrics_render(struct metrics *m, const struct snapshot *snap, const char 
 								",region=\"%s\",member=\"%s\"} %lld\n",
 								c->regions[svc->pools[p].region]
 									.name,
-								at,
+								ml,
 								pass ? (long long)mb->since :
 								       (long long)(mb->usable ? 1 :
 												0));
