@@ -10,6 +10,7 @@
  * nearest more specific override that did not match. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -18,11 +19,14 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <maxminddb.h>
 
 #include "gslb/err.h"
 #include "gslb/geo.h"
+#include "gslb/log.h"
 #include "gslb/textline.h"
 
 enum {
@@ -536,14 +540,116 @@ static int db_probe(const struct geo_db *g, char *err, size_t errlen)
 	return 0;
 }
 
+/* The database is read into sealed private memory (a memfd) and
+ * libmaxminddb maps that, not the file: an operator who truncates or
+ * rewrites the file in place (cp new old, rsync --inplace) cannot take pages
+ * from under the workers (SIGBUS); the file is read once, at load. A file
+ * that changes while it is read (size or modification time) is refused, as
+ * is an empty one. Returns 0 with *memfd, 1 when this kernel has no memfd
+ * (the caller maps the file), or an error. */
+static int db_private_copy(const char *path, int *memfd, char *err, size_t errlen)
+{
+	struct stat before, after;
+	char buf[65536];
+	off_t total = 0;
+	int rc = GSLB_EIO;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errf(err, errlen, "%s: %s", path, strerror(errno));
+		return GSLB_EIO;
+	}
+	if (fstat(fd, &before) != 0) {
+		errf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(before.st_mode)) {
+		errf(err, errlen, "%s: not a regular file", path);
+		rc = GSLB_EINVAL;
+		goto out;
+	}
+	if (before.st_size == 0) {
+		errf(err, errlen, "%s: empty file (being written?)", path);
+		rc = GSLB_EINVAL;
+		goto out;
+	}
+	*memfd = memfd_create("gslb-geoip", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (*memfd < 0) {
+		rc = 1;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			errf(err, errlen, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = write(*memfd, buf + done, (size_t)(n - done));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				errf(err, errlen, "%s: copying to memory: %s", path,
+				     strerror(errno));
+				rc = errno == ENOMEM || errno == ENOSPC ? GSLB_ENOMEM : GSLB_EIO;
+				goto out;
+			}
+			done += w;
+		}
+		total += n;
+	}
+	if (fstat(fd, &after) != 0 || total != before.st_size || after.st_size != total ||
+	    after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+	    after.st_mtim.tv_nsec != before.st_mtim.tv_nsec) {
+		errf(err, errlen, "%s: the file changed while it was read (being written?)", path);
+		rc = GSLB_EINVAL;
+		goto out;
+	}
+	/* Nothing, not even this process, can change the copy now. */
+	(void)fcntl(*memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+	rc = 0;
+out:
+	if (rc != 0 && *memfd >= 0) {
+		close(*memfd);
+		*memfd = -1;
+	}
+	close(fd);
+	return rc;
+}
+
 static int db_open(struct geo_db *g, const char *path, char *err, size_t errlen)
 {
-	int st;
+	int st, memfd = -1;
+	char fdpath[64];
+	const char *src = path;
 	g->db_path = dupstr(path);
 	if (!g->db_path)
 		return GSLB_ENOMEM;
+	int rc = db_private_copy(path, &memfd, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (memfd >= 0) {
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", memfd);
+		src = fdpath;
+	}
 	errno = 0;
-	st = MMDB_open(path, MMDB_MODE_MMAP, &g->mmdb);
+	st = MMDB_open(src, MMDB_MODE_MMAP, &g->mmdb);
+	if (memfd >= 0 && st == MMDB_FILE_OPEN_ERROR) {
+		/* no /proc to reach the copy through */
+		close(memfd);
+		memfd = -1;
+		errno = 0;
+		st = MMDB_open(path, MMDB_MODE_MMAP, &g->mmdb);
+	}
+	if (memfd >= 0)
+		close(memfd); /* the mapping keeps the copy */
+	else if (st == MMDB_SUCCESS)
+		log_warn("geoip database mapped from its file, no private copy (no memfd or "
+			 "/proc): replace it with rename, never in place file=%s",
+			 path);
 	if (st != MMDB_SUCCESS) {
 		int e = errno;
 		if ((st == MMDB_FILE_OPEN_ERROR || st == MMDB_IO_ERROR) && e)

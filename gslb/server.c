@@ -208,6 +208,12 @@ struct server {
 	 * that file is not configured. Each is allocated on its own and never
 	 * restarted: one whose path changes is closed and replaced. */
 	uv_fs_poll_t *geo_poll[3];
+	/* A changed file is loaded once it has stopped changing: its size and
+	 * modification time as last seen, and whether it waits to settle. */
+	uv_timer_t geo_settle;
+	int geo_settle_init;
+	uv_stat_t geo_seen[3];
+	int geo_waiting[3];
 
 	struct prober *prober;      /* NULL when nothing needs probing or resolving */
 	struct admin *admin;        /* NULL without listen.admin */
@@ -234,6 +240,9 @@ struct server {
 
 /* How often GeoIP files are checked for replacement (libuv stat polling). */
 #define GEO_POLL_MS 2000
+/* How long a changed data file must stay the same (size, modification
+ * time) before it is loaded: a file still being written is not read. */
+#define GEO_SETTLE_MS 1000
 
 enum {
 	RELOAD_GEO = 1,  /* GeoIP database or overrides changed on disk */
@@ -1377,6 +1386,10 @@ static void server_stop(struct server *srv)
 			srv->geo_poll[i] = NULL;
 		}
 	}
+	if (srv->geo_settle_init) {
+		uv_close((uv_handle_t *)&srv->geo_settle, NULL);
+		srv->geo_settle_init = 0;
+	}
 }
 
 /* ---- reload ------------------------------------------------------------ */
@@ -1874,13 +1887,58 @@ static void on_reload_async(uv_async_t *h)
 	reload_request(srv, RELOAD_FULL);
 }
 
+static int same_stat(const uv_stat_t *a, const uv_stat_t *b)
+{
+	return a->st_size == b->st_size && a->st_ino == b->st_ino &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* GEO_SETTLE_MS after the last change seen: while any waiting file has
+ * changed again, wait once more; when every one is as it was, reload them
+ * all at once. */
+static void on_geo_settle(uv_timer_t *t)
+{
+	struct server *srv = t->data;
+	char path[3][1024];
+	int again = 0, ready = 0;
+	for (int i = 0; i < 3; i++) {
+		size_t plen = sizeof(path[i]);
+		uv_fs_t req;
+		if (!srv->geo_waiting[i] || !srv->geo_poll[i] ||
+		    uv_fs_poll_getpath(srv->geo_poll[i], path[i], &plen) != 0) {
+			srv->geo_waiting[i] = 0;
+			continue;
+		}
+		if (uv_fs_stat(&srv->loop, &req, path[i], NULL) != 0) {
+			srv->geo_waiting[i] = 0; /* gone again: the poll says so */
+		} else if (!same_stat(&req.statbuf, &srv->geo_seen[i])) {
+			srv->geo_seen[i] = req.statbuf;
+			again = 1;
+			log_debug("data file still changing, waiting file=%s", path[i]);
+		}
+		uv_fs_req_cleanup(&req);
+	}
+	if (again) {
+		uv_timer_start(&srv->geo_settle, on_geo_settle, GEO_SETTLE_MS, 0);
+		return;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (!srv->geo_waiting[i])
+			continue;
+		srv->geo_waiting[i] = 0;
+		ready = 1;
+		log_info("data file changed, reloading file=%s", path[i]);
+	}
+	if (ready)
+		reload_request(srv, RELOAD_GEO);
+}
+
 static void on_geo_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev, const uv_stat_t *curr)
 {
 	struct server *srv = h->data;
 	char path[1024];
 	size_t plen = sizeof(path);
 	(void)prev;
-	(void)curr;
 	if (uv_fs_poll_getpath(h, path, &plen) != 0)
 		snprintf(path, sizeof(path), "?");
 	if (status < 0) {
@@ -1888,8 +1946,19 @@ static void on_geo_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev, co
 			 uv_strerror(status));
 		return;
 	}
-	log_info("data file changed, reloading file=%s", path);
-	reload_request(srv, RELOAD_GEO);
+	int i = 0;
+	while (i < 3 && srv->geo_poll[i] != h)
+		i++;
+	if (i == 3)
+		return; /* a watcher being replaced */
+	srv->geo_seen[i] = *curr;
+	srv->geo_waiting[i] = 1;
+	if (!srv->geo_settle_init) {
+		uv_timer_init(&srv->loop, &srv->geo_settle);
+		srv->geo_settle.data = srv;
+		srv->geo_settle_init = 1;
+	}
+	uv_timer_start(&srv->geo_settle, on_geo_settle, GEO_SETTLE_MS, 0);
 }
 
 /* Watches the data files the current configuration names. A watcher whose

@@ -19,7 +19,8 @@ from gslbtest import GSLBD, ZONEDIR
 
 KEYS = {
     "top": ["listen", "workers", "directory", "zones", "geoip", "checks", "state_dir",
-            "resolvers", "admin_token_file", "admin_require_token", "rrl", "acl",
+            "resolvers", "probe_max_inflight", "admin_token_file", "admin_hosts",
+            "admin_require_token", "rrl", "acl",
             "trusted_proxies", "http", "regions", "services", "edns_size", "nsid", "identity",
             "version", "tcp", "user", "group", "log", "admin_hosts", "probe_max_inflight"],
     "listen": ["dns", "admin", "http"],
@@ -147,3 +148,20 @@ def group_text(group):
                 return TEMPLATE[i:at]
             depth -= 1
     return TEMPLATE[:at]
+
+
+def test_every_handled_key_is_in_its_table():
+    """In gslb/config.c, a key some handler compares a setting's name with
+    is in the CONF_KEYS table of the same function: a handler whose key is
+    missing there is never reached (the key is refused as unknown)."""
+    src = open(os.path.join(gslbtest.SRCDIR, "gslb", "config.c")).read()
+    bad = {}
+    for func in re.split(r"\n(?=static int |int )", src):
+        tables = re.findall(r"CONF_KEYS\((.*?)\)\);", func, re.S)
+        if not tables:
+            continue
+        listed = set(re.findall(r'"([a-z_0-9]+)"', " ".join(tables)))
+        handled = set(re.findall(r'strcmp\((?:name|kn|pn), "([a-z_0-9]+)"\)', func))
+        if handled - listed:
+            bad[func.split("(")[0].split()[-1]] = sorted(handled - listed)
+    assert not bad, bad
