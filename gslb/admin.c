@@ -9,6 +9,7 @@
 #include "gslb/admin.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -33,6 +34,7 @@
 #include "gslb/health.h"
 #include "gslb/log.h"
 #include "gslb/metrics.h"
+#include "gslb/net.h"
 #include "gslb/probe.h"
 #include "gslb/snapshot.h"
 #include "gslb/whatif.h"
@@ -56,6 +58,10 @@ typedef int admin_mhd_result;
 /* By number: libmicrohttpd renamed these macros between versions. */
 #define ADMIN_HTTP_TOO_LARGE 413u
 #define ADMIN_HTTP_UNPROCESSABLE 422u
+#define ADMIN_HTTP_MISDIRECTED 421u
+/* What control requests carry instead of the token: a header a web page
+ * cannot add to a cross-site request without a preflight we never allow. */
+#define ADMIN_CONTROL_HEADER "X-Gslb-Admin"
 
 struct admin {
 	struct MHD_Daemon *daemon;
@@ -65,7 +71,9 @@ struct admin {
 	int require_token;
 	char host[INET6_ADDRSTRLEN];
 	uint16_t port;
-	int listen_fd; /* libmicrohttpd's listening socket (atomic), -1 until known */
+	int ipv6;
+	int fd;        /* bound and listening, until admin_serve hands it over */
+	int listen_fd; /* libmicrohttpd's listening socket (atomic), -1 until served */
 };
 
 /* Per-request state, from the first call of the access handler to the
@@ -81,13 +89,15 @@ struct admin_reply {
 	char *body; /* malloc'd, owned by the reply */
 	size_t len;
 	const char *allow; /* Allow header for 405, else NULL */
+	int want_token;    /* 401: WWW-Authenticate: Bearer */
 };
 
 typedef void (*admin_handler)(struct admin *a, struct MHD_Connection *conn, struct admin_reply *r);
 
 enum admin_access {
-	ADMIN_READ,    /* anyone who can reach the listener */
-	ADMIN_CONTROL, /* changes state: trusted peers only */
+	ADMIN_OPEN,    /* anyone who can reach the listener (liveness) */
+	ADMIN_READ,    /* the same, or the token with admin_require_token */
+	ADMIN_CONTROL, /* changes state: trusted peers only, never from a browser */
 };
 
 struct admin_route {
@@ -159,6 +169,9 @@ static admin_mhd_result admin_send(struct MHD_Connection *conn, struct admin_rep
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (r->allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->want_token)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"gslbd\"");
 	ret = MHD_queue_response(conn, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -187,8 +200,58 @@ int admin_peer_is_loopback(const struct sockaddr *sa)
 	return 0;
 }
 
-/* The one place that decides who may change state, so that the bearer
- * token of a later change slots in here. Returns 0 or an HTTP status. */
+/* ":PORT" or nothing after the host part of a Host header. */
+static int host_port_ok(const char *s)
+{
+	unsigned long v = 0;
+	size_t n = 0;
+
+	if (*s == '\0')
+		return 1;
+	if (*s++ != ':')
+		return 0;
+	for (; *s >= '0' && *s <= '9' && n < 6; s++, n++)
+		v = v * 10 + (unsigned long)(*s - '0');
+	return *s == '\0' && n >= 1 && n <= 5 && v <= 65535;
+}
+
+int admin_host_allowed(const char *host, char *const *names, size_t nnames)
+{
+	char buf[256];
+	const char *end;
+	size_t len;
+
+	if (!host)
+		return 0;
+	if (host[0] == '[') {
+		struct in6_addr a6;
+		end = strchr(host, ']');
+		len = end ? (size_t)(end - host - 1) : 0;
+		if (!end || len == 0 || len >= sizeof(buf))
+			return 0;
+		memcpy(buf, host + 1, len);
+		buf[len] = '\0';
+		return inet_pton(AF_INET6, buf, &a6) == 1 && host_port_ok(end + 1);
+	}
+	end = strchr(host, ':');
+	len = end ? (size_t)(end - host) : strlen(host);
+	if (len == 0 || len >= sizeof(buf) || !host_port_ok(host + len))
+		return 0;
+	memcpy(buf, host, len);
+	buf[len] = '\0';
+	struct in_addr a4;
+	if (inet_pton(AF_INET, buf, &a4) == 1)
+		return 1;
+	if (len > 1 && buf[len - 1] == '.')
+		buf[--len] = '\0';
+	if (strcasecmp(buf, "localhost") == 0)
+		return 1;
+	for (size_t i = 0; i < nnames; i++)
+		if (strcasecmp(buf, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /* Compares in time that depends on the length only, not on where the first
  * difference is, so the token cannot be guessed byte by byte. */
 static int token_equal(const char *given, const char *want)
@@ -200,26 +263,92 @@ static int token_equal(const char *given, const char *want)
 	return diff == 0;
 }
 
-static unsigned admin_authorize(const struct admin *a, struct MHD_Connection *conn)
+static const char *header(struct MHD_Connection *conn, const char *name)
+{
+	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+/* Why a request is refused: the status, the answer's text and the log's. */
+struct admin_refusal {
+	unsigned status;
+	const char *msg;
+	const char *reason;
+};
+
+/* Set by a browser on any request a page makes to another site (Origin on
+ * every POST, Sec-Fetch-Site on everything in current browsers); never by
+ * gslbctl, curl or a monitoring system. */
+static int from_a_browser_page(struct MHD_Connection *conn)
+{
+	const char *sfs = header(conn, "Sec-Fetch-Site");
+
+	if (header(conn, "Origin"))
+		return 1;
+	return sfs && (strcasecmp(sfs, "cross-site") == 0 || strcasecmp(sfs, "same-site") == 0);
+}
+
+/* The one place that decides who may do what. A browser on the operator's
+ * machine is the adversary here: a page it shows may send simple requests
+ * (no preflight) to the listener, and a page whose name was rebound to
+ * 127.0.0.1 may even read the answers; the Host check (admin_access) stops
+ * the latter, and control requests need what such a page cannot send: a
+ * custom header or the bearer token, and no Origin. Returns 0 when
+ * allowed. */
+static int admin_authorize(struct admin *a, struct MHD_Connection *conn, enum admin_access access,
+			   struct admin_refusal *no)
 {
 	const union MHD_ConnectionInfo *ci;
+	const char *auth = header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *mark = header(conn, ADMIN_CONTROL_HEADER);
+	int have_token, token_ok, require;
 
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	unsigned status = MHD_HTTP_FORBIDDEN;
-	pthread_mutex_lock((pthread_mutex_t *)&a->token_mu);
-	if (ci && admin_peer_is_loopback(ci->client_addr) && !a->require_token) {
-		pthread_mutex_unlock((pthread_mutex_t *)&a->token_mu);
+	if (access == ADMIN_OPEN)
 		return 0;
+	pthread_mutex_lock(&a->token_mu);
+	have_token = a->token != NULL;
+	require = a->require_token;
+	token_ok = have_token && auth && strncasecmp(auth, "Bearer ", 7) == 0 &&
+		   token_equal(auth + 7, a->token);
+	pthread_mutex_unlock(&a->token_mu);
+
+	*no = (struct admin_refusal){ MHD_HTTP_UNAUTHORIZED,
+				      "this listener needs Authorization: Bearer <token> "
+				      "(admin_require_token)",
+				      "no valid bearer token" };
+	if (access == ADMIN_READ)
+		return require && !token_ok;
+	if (from_a_browser_page(conn)) {
+		*no = (struct admin_refusal){ MHD_HTTP_FORBIDDEN,
+					      "cross-site request refused: control requests "
+					      "must not carry Origin or Sec-Fetch-Site: "
+					      "cross-site (use gslbctl or curl)",
+					      "cross-site" };
+		return 1;
 	}
-	if (a->token) {
-		const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-							    MHD_HTTP_HEADER_AUTHORIZATION);
-		status = h && strncasecmp(h, "Bearer ", 7) == 0 && token_equal(h + 7, a->token) ?
-				 0 :
-				 MHD_HTTP_UNAUTHORIZED;
+	if (token_ok)
+		return 0;
+	if (have_token && auth) {
+		no->msg = "wrong bearer token";
+		return 1;
 	}
-	pthread_mutex_unlock((pthread_mutex_t *)&a->token_mu);
-	return status;
+	if (require)
+		return 1;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (!ci || !admin_peer_is_loopback(ci->client_addr)) {
+		no->msg = have_token ? "control requests need loopback or "
+				       "Authorization: Bearer <token>" :
+				       "control requests are accepted from loopback only";
+		no->status = have_token ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_FORBIDDEN;
+		no->reason = have_token ? "no valid bearer token" : "not loopback";
+		return 1;
+	}
+	if (mark && strcmp(mark, "1") == 0)
+		return 0;
+	*no = (struct admin_refusal){ MHD_HTTP_FORBIDDEN,
+				      "control requests need the header " ADMIN_CONTROL_HEADER
+				      ": 1 (gslbctl sends it) or Authorization: Bearer <token>",
+				      "no " ADMIN_CONTROL_HEADER " header" };
+	return 1;
 }
 
 static void peer_text(struct MHD_Connection *conn, char *buf, size_t len)
@@ -297,10 +426,12 @@ static json_t *member_json(const struct pool *p, const struct hmember *hm)
 	char txt[INET6_ADDRSTRLEN];
 	const struct member *m = hm->member < p->nmembers ? &p->members[hm->member] : NULL;
 
-	if (!inet_ntop(hm->family, hm->addr, txt, sizeof(txt)))
+	/* no address: a CNAME pool's target asked with a dns check */
+	if (!hm->family || !inet_ntop(hm->family, hm->addr, txt, sizeof(txt)))
 		txt[0] = '\0';
-	return json_pack("{s:s, s:s?, s:I, s:s, s:s, s:b, s:b, s:s, s:o, s:i, s:i}", "address", txt,
-			 "member", m ? m->text : NULL, "weight", (json_int_t)hm->weight, "state",
+	return json_pack("{s:s?, s:s?, s:I, s:s, s:s, s:b, s:b, s:s, s:o, s:i, s:i}", "address",
+			 txt[0] ? txt : NULL, "member", m ? m->text : NULL, "weight",
+			 (json_int_t)hm->weight, "state",
 			 health_state_name((enum health_state)hm->state), "admin",
 			 admin_state_name((enum admin_state)hm->admin), "usable", hm->usable,
 			 "failing", hm->failing, "reason", hm->reason, "since",
@@ -339,6 +470,11 @@ static json_t *pool_json(const struct snapshot *snap, const struct pool *p, cons
 	if (!o) {
 		json_decref(members);
 		return NULL;
+	}
+	if (p->cname_len) {
+		char cn[DNAME_MAXLEN * 4 + 1];
+		dname_to_str(p->cname, cn, sizeof(cn));
+		json_object_set_new(o, "cname", json_string(cn));
 	}
 	if (hp) {
 		json_object_set_new(o, "up", json_boolean(hp->up));
@@ -672,7 +808,7 @@ static void h_whatif(struct admin *a, struct MHD_Connection *conn, struct admin_
 
 static const struct admin_route admin_routes[] = {
 	{ "/metrics", "GET", ADMIN_READ, h_metrics },
-	{ "/healthz", "GET", ADMIN_READ, h_healthz },
+	{ "/healthz", "GET", ADMIN_OPEN, h_healthz },
 	{ "/status", "GET", ADMIN_READ, h_status },
 	{ "/explain", "GET", ADMIN_READ, h_explain },
 	{ "/what-if", "GET", ADMIN_READ, h_whatif },
@@ -680,12 +816,45 @@ static const struct admin_route admin_routes[] = {
 	{ "/reload", "POST", ADMIN_CONTROL, h_reload },
 };
 
+static void refuse(struct admin_reply *r, struct MHD_Connection *conn, const char *url,
+		   const struct admin_refusal *no)
+{
+	char peer[INET6_ADDRSTRLEN];
+
+	peer_text(conn, peer, sizeof(peer));
+	log_warn("admin request refused path=%s peer=%s reason=\"%s\"", url, peer, no->reason);
+	reply_error(r, no->status, no->msg);
+	r->want_token = no->status == MHD_HTTP_UNAUTHORIZED;
+}
+
+/* A name that resolves to the listener's address is not enough: a page
+ * whose own name was rebound to 127.0.0.1 sends its name as Host. */
+static int host_refused(struct admin *a, struct MHD_Connection *conn)
+{
+	const char *host = header(conn, MHD_HTTP_HEADER_HOST);
+	int ok;
+
+	const struct snapshot *snap = admin_read_begin(a);
+	ok = admin_host_allowed(host, snap ? snap->conf->admin_hosts : NULL,
+				snap ? snap->conf->nadmin_hosts : 0);
+	admin_read_end();
+	return !ok;
+}
+
 static void route(struct admin *a, struct MHD_Connection *conn, const char *url, const char *method,
 		  struct admin_reply *r)
 {
 	const struct admin_route *rt = NULL;
-	unsigned status;
+	struct admin_refusal no;
 
+	if (host_refused(a, conn)) {
+		no = (struct admin_refusal){ ADMIN_HTTP_MISDIRECTED,
+					     "Host must be an IP address, localhost or a name "
+					     "in admin_hosts",
+					     "Host not allowed" };
+		refuse(r, conn, url, &no);
+		return;
+	}
 	for (size_t i = 0; i < sizeof(admin_routes) / sizeof(admin_routes[0]); i++) {
 		if (strcmp(url, admin_routes[i].path) == 0) {
 			rt = &admin_routes[i];
@@ -702,19 +871,9 @@ static void route(struct admin *a, struct MHD_Connection *conn, const char *url,
 		r->allow = strcmp(rt->method, "GET") == 0 ? "GET, HEAD" : rt->method;
 		return;
 	}
-	if (rt->access == ADMIN_CONTROL) {
-		status = admin_authorize(a, conn);
-		if (status) {
-			char peer[INET6_ADDRSTRLEN];
-			peer_text(conn, peer, sizeof(peer));
-			log_warn("admin request refused path=%s peer=%s reason=\"%s\"", url, peer,
-				 a->token ? "no valid bearer token" : "not loopback");
-			reply_error(r, status,
-				    a->token ? "control requests need loopback or "
-					       "Authorization: Bearer <token>" :
-					       "control requests are accepted from loopback only");
-			return;
-		}
+	if (admin_authorize(a, conn, rt->access, &no)) {
+		refuse(r, conn, url, &no);
+		return;
 	}
 	rt->fn(a, conn, r);
 }
@@ -795,23 +954,16 @@ __attribute__((format(printf, 2, 0))) static void admin_mhd_log(void *cls, const
 	log_warn("admin listener: %s", buf);
 }
 
-int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks, struct admin **out)
+int admin_bind(const struct conf_listen *addr, const struct admin_hooks *hooks, struct admin **out)
 {
 	struct admin *a;
-	/* MHD_USE_ITC: admin_retire() needs MHD_quiesce_daemon(). Polling
-	 * with epoll or poll, not select(): with the descriptor limit raised,
-	 * a connection's descriptor may be past FD_SETSIZE. */
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	uint16_t port = 0;
 	const void *ip;
-	const union MHD_DaemonInfo *di;
 
 	*out = NULL;
 	if (addr->addr.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 =
 			(const struct sockaddr_in6 *)(const void *)&addr->addr;
-		/* IPv6 only, as written: a v4 client reaches a v4 address. */
-		flags |= MHD_USE_IPv6;
 		port = ntohs(in6->sin6_port);
 		ip = &in6->sin6_addr;
 	} else if (addr->addr.ss_family == AF_INET) {
@@ -827,44 +979,77 @@ int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks,
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return GSLB_ENOMEM;
+	a->fd = -1;
 	a->listen_fd = -1;
 	a->hooks = *hooks;
+	a->ipv6 = addr->addr.ss_family == AF_INET6;
 	pthread_mutex_init(&a->token_mu, NULL);
 	a->require_token = hooks->require_token && hooks->token;
 	if (hooks->token) {
 		a->token = strdup(hooks->token);
 		if (!a->token) {
-			free(a);
+			admin_stop(a);
 			return GSLB_ENOMEM;
 		}
 	}
 	if (!inet_ntop(addr->addr.ss_family, ip, a->host, sizeof(a->host)))
 		snprintf(a->host, sizeof(a->host), "?");
-
-	a->daemon = MHD_start_daemon(
-		flags, port, NULL, NULL, admin_access, a,
-		/* First, or libmicrohttpd prints its early messages itself. */
-		MHD_OPTION_EXTERNAL_LOGGER, admin_mhd_log, a, MHD_OPTION_SOCK_ADDR,
-		(const struct sockaddr *)&addr->addr, MHD_OPTION_CONNECTION_LIMIT,
-		ADMIN_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, ADMIN_PER_IP_LIMIT,
-		MHD_OPTION_CONNECTION_TIMEOUT, ADMIN_TIMEOUT_SECONDS,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ADMIN_MEMORY_LIMIT,
-		MHD_OPTION_NOTIFY_COMPLETED, admin_completed, a, MHD_OPTION_END);
-	if (!a->daemon) {
+	a->fd = net_listen_tcp((const struct sockaddr *)&addr->addr, addr->addr_len);
+	if (a->fd < 0) {
 		log_err("cannot listen proto=admin address=%s port=%u error=\"%s\"", a->host, port,
-			"libmicrohttpd could not start (see the message above)");
-		free(a->token);
-		pthread_mutex_destroy(&a->token_mu);
-		free(a);
+			strerror(errno));
+		admin_stop(a);
 		return GSLB_ESYS;
 	}
-	di = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_LISTEN_FD);
-	__atomic_store_n(&a->listen_fd, di ? di->listen_fd : -1, __ATOMIC_RELAXED);
-	di = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	a->port = di && di->port ? di->port : port;
-	log_info("listening proto=admin address=%s port=%u", a->host, (unsigned)a->port);
+	a->port = (uint16_t)net_bound_port(a->fd);
 	*out = a;
 	return GSLB_OK;
+}
+
+int admin_serve(struct admin *a)
+{
+	/* MHD_USE_ITC: admin_retire() needs MHD_quiesce_daemon(). Polling
+	 * with epoll or poll, not select(): with the descriptor limit raised,
+	 * a connection's descriptor may be past FD_SETSIZE. */
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	/* libmicrohttpd closes the socket it is given, even on some failures:
+	 * it gets a copy, ours is closed here either way. */
+	int fd = dup(a->fd);
+
+	if (a->ipv6)
+		flags |= MHD_USE_IPv6;
+	if (fd >= 0)
+		a->daemon = MHD_start_daemon(
+			flags, a->port, NULL, NULL, admin_access, a,
+			/* First, or libmicrohttpd prints its early messages itself. */
+			MHD_OPTION_EXTERNAL_LOGGER, admin_mhd_log, a, MHD_OPTION_LISTEN_SOCKET,
+			(MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT, ADMIN_CONNECTION_LIMIT,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT, ADMIN_PER_IP_LIMIT,
+			MHD_OPTION_CONNECTION_TIMEOUT, ADMIN_TIMEOUT_SECONDS,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ADMIN_MEMORY_LIMIT,
+			MHD_OPTION_NOTIFY_COMPLETED, admin_completed, a, MHD_OPTION_END);
+	close(a->fd);
+	a->fd = -1;
+	if (!a->daemon) {
+		log_err("cannot listen proto=admin address=%s port=%u error=\"%s\"", a->host,
+			(unsigned)a->port, "libmicrohttpd could not start (see the message above)");
+		return GSLB_ESYS;
+	}
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+	__atomic_store_n(&a->listen_fd, di ? di->listen_fd : -1, __ATOMIC_RELAXED);
+	log_info("listening proto=admin address=%s port=%u", a->host, (unsigned)a->port);
+	return GSLB_OK;
+}
+
+int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks, struct admin **out)
+{
+	int rc = admin_bind(addr, hooks, out);
+
+	if (rc == GSLB_OK && (rc = admin_serve(*out)) != GSLB_OK) {
+		admin_stop(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 void admin_stop(struct admin *a)
@@ -872,7 +1057,10 @@ void admin_stop(struct admin *a)
 	if (!a)
 		return;
 	/* Joins the polling thread: no request runs after this returns. */
-	MHD_stop_daemon(a->daemon);
+	if (a->daemon)
+		MHD_stop_daemon(a->daemon);
+	if (a->fd >= 0)
+		close(a->fd);
 	free(a->token);
 	pthread_mutex_destroy(&a->token_mu);
 	free(a);
@@ -898,10 +1086,12 @@ void admin_retire(struct admin *a, double max_seconds)
 
 	if (!a)
 		return;
-	s = MHD_quiesce_daemon(a->daemon);
+	s = a->daemon ? MHD_quiesce_daemon(a->daemon) : MHD_INVALID_SOCKET;
 	for (double waited = 0; waited < max_seconds; waited += 0.01) {
 		const union MHD_DaemonInfo *di =
-			MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+			a->daemon ? MHD_get_daemon_info(a->daemon,
+							MHD_DAEMON_INFO_CURRENT_CONNECTIONS) :
+				    NULL;
 		if (!di || di->num_connections == 0)
 			break;
 		nanosleep(&tick, NULL);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "gslb/err.h"
+#include "gslb/textline.h"
 
 struct cidr_group {
 	uint8_t prefix;
@@ -192,8 +193,9 @@ static int parse_net(const char *t, int *family, uint8_t addr[16], uint8_t *pref
 int cidrset_load_file(const char *path, struct cidrset **out, char *err, size_t errlen)
 {
 	FILE *fp = fopen(path, "r");
-	char line[512];
+	char line[TEXTLINE_MAX];
 	int rc = GSLB_OK, lineno = 0;
+	size_t len;
 	size_t n = 0, cap = 0;
 	int *fam = NULL;
 	uint8_t(*addr)[16] = NULL;
@@ -204,8 +206,13 @@ int cidrset_load_file(const char *path, struct cidrset **out, char *err, size_t 
 		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
 		return GSLB_EIO;
 	}
-	while (fgets(line, sizeof(line), fp)) {
+	while ((rc = textline_read(fp, line, sizeof(line), &len)) != 0) {
 		lineno++;
+		if (rc < 0) {
+			textline_error(rc, path, lineno, sizeof(line), err, errlen);
+			goto out;
+		}
+		rc = GSLB_OK;
 		char *h = strchr(line, '#');
 		if (h)
 			*h = '\0';

@@ -5,6 +5,7 @@
  * that later releases will use are accepted now, so that one config can
  * follow the project through upgrades. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,6 +28,7 @@
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/privs.h"
+#include "gslb/statefile.h"
 
 #define CONF_DEFAULT_EDNS_SIZE 1232
 #define CONF_MIN_EDNS_SIZE 512
@@ -43,6 +45,8 @@
 #define CONF_MAX_NSID 128
 /* identity and version are answered as one TXT character-string. */
 #define CONF_MAX_TXT 255
+/* Each probe in flight holds a socket; more than this is never needed. */
+#define CONF_MAX_PROBE_INFLIGHT 65536
 
 /* What a load is working on: where errors go and what is being built. */
 struct conf_ctx {
@@ -53,10 +57,6 @@ struct conf_ctx {
 	const char *incdir; /* where @include names are relative to */
 	char shown[PATH_MAX];
 };
-
-/* Keys a later release gives meaning to: accepted now, ignored. */
-static const char *const conf_reserved_top[] = { "" };
-static const char *const conf_reserved_listen[] = { "" };
 
 static int name_in(const char *name, const char *const *list, size_t n)
 {
@@ -111,7 +111,7 @@ static int conf_error(struct conf_ctx *ctx, const config_setting_t *s, const cha
 static int conf_error(struct conf_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 {
 	char name[256];
-	char msg[512];
+	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -125,6 +125,40 @@ static int conf_error(struct conf_ctx *ctx, const config_setting_t *s, const cha
 		snprintf(ctx->err, ctx->errlen, "%s:%d: %s", setting_file(ctx, s),
 			 config_setting_source_line(s), msg);
 	return GSLB_EINVAL;
+}
+
+/* Each group's keys: the parser takes a setting only when its name is in
+ * its group's table (conf_key, before the group's handlers), and the
+ * message for any other lists the whole table, so the two cannot differ.
+ * A new key goes into its table and gets a handler. */
+#define CONF_KEYS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/* GSLB_OK when k's name is one of keys; else "unknown setting" with the
+ * list of them. */
+static int conf_key(struct conf_ctx *ctx, const config_setting_t *k, const char *const *keys)
+{
+	char list[768];
+	size_t used = 0;
+	const char *name = config_setting_name(k);
+
+	for (size_t i = 0; keys[i]; i++)
+		if (name && strcmp(name, keys[i]) == 0)
+			return GSLB_OK;
+	list[0] = '\0';
+	for (size_t i = 0; keys[i] && used < sizeof(list); i++) {
+		int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", keys[i]);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+	return conf_error(ctx, k, "unknown setting (valid keys: %s)", list);
+}
+
+/* A key in its group's table that no handler took: a bug, never a silent
+ * accept. */
+static int conf_unhandled(struct conf_ctx *ctx, const config_setting_t *k)
+{
+	return conf_error(ctx, k, "internal error: a known setting without a handler");
 }
 
 static int conf_nomem(struct conf_ctx *ctx)
@@ -454,6 +488,9 @@ static int parse_listen(struct conf_ctx *ctx, const config_setting_t *s)
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(e);
 
+		rc = conf_key(ctx, e, CONF_KEYS("dns", "admin", "http"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "dns") == 0) {
 			rc = parse_listen_dns(ctx, e);
 			if (rc)
@@ -478,14 +515,8 @@ static int parse_listen(struct conf_ctx *ctx, const config_setting_t *s)
 						  av);
 		} else if (strcmp(name, "http") == 0) {
 			http_listen = e;
-		} else if (name_in(name, conf_reserved_listen,
-				   sizeof(conf_reserved_listen) /
-					   sizeof(conf_reserved_listen[0]))) {
-			log_debug("config setting not used by this version, ignored key=listen.%s "
-				  "file=%s line=%d",
-				  name, setting_file(ctx, e), config_setting_source_line(e));
 		} else {
-			return conf_error(ctx, e, "unknown setting");
+			return conf_unhandled(ctx, e);
 		}
 	}
 	if (ctx->c->ndns == 0)
@@ -601,6 +632,12 @@ static int parse_tcp(struct conf_ctx *ctx, const config_setting_t *s)
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(e);
 
+		rc = conf_key(ctx, e,
+			      CONF_KEYS("idle_timeout", "max_connections", "max_queries",
+					"max_per_ip", "ipv4_prefix", "ipv6_prefix",
+					"max_lifetime"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "idle_timeout") == 0) {
 			rc = get_double(ctx, e, 0.0, CONF_MAX_TCP_IDLE, &c->tcp_idle_timeout);
 		} else if (strcmp(name, "max_connections") == 0) {
@@ -620,10 +657,7 @@ static int parse_tcp(struct conf_ctx *ctx, const config_setting_t *s)
 		} else if (strcmp(name, "ipv4_prefix") == 0 || strcmp(name, "ipv6_prefix") == 0) {
 			rc = get_client_prefix(ctx, e, &c->tcp_ipv4_prefix, &c->tcp_ipv6_prefix);
 		} else {
-			rc = conf_error(
-				ctx, e,
-				"unknown setting (idle_timeout, max_connections, max_queries, "
-				"max_per_ip, ipv4_prefix, ipv6_prefix, max_lifetime)");
+			rc = conf_unhandled(ctx, e);
 		}
 		if (rc)
 			return rc;
@@ -672,12 +706,15 @@ static int parse_zones(struct conf_ctx *ctx, const config_setting_t *s)
 		for (int j = 0; j < m; j++) {
 			const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 			const char *name = config_setting_name(k);
+			rc = conf_key(ctx, k, CONF_KEYS("origin", "file"));
+			if (rc)
+				goto out;
 			if (strcmp(name, "origin") == 0) {
 				origin = k;
 			} else if (strcmp(name, "file") == 0) {
 				file = k;
 			} else {
-				rc = conf_error(ctx, k, "unknown setting");
+				rc = conf_unhandled(ctx, k);
 				goto out;
 			}
 		}
@@ -823,6 +860,9 @@ static int parse_geoip(struct conf_ctx *ctx, const config_setting_t *s)
 		const config_setting_t *k = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(k);
 		const char *v = NULL;
+		rc = conf_key(ctx, k, CONF_KEYS("database", "overrides", "paths", "compact"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "database") == 0 || strcmp(name, "overrides") == 0) {
 			rc = get_string(ctx, k, &v);
 			if (rc)
@@ -850,6 +890,11 @@ static int parse_geoip(struct conf_ctx *ctx, const config_setting_t *s)
 				const config_setting_t *e = config_setting_get_elem(k, (unsigned)j);
 				const char *pn = config_setting_name(e);
 				char **dst = NULL;
+				rc = conf_key(ctx, e,
+					      CONF_KEYS("country", "continent", "subdivision",
+							"latitude", "longitude"));
+				if (rc)
+					return rc;
 				if (strcmp(pn, "country") == 0)
 					dst = &g->path_country;
 				else if (strcmp(pn, "continent") == 0)
@@ -861,9 +906,7 @@ static int parse_geoip(struct conf_ctx *ctx, const config_setting_t *s)
 				else if (strcmp(pn, "longitude") == 0)
 					dst = &g->path_longitude;
 				else
-					return conf_error(ctx, e,
-							  "unknown setting (country, continent, "
-							  "subdivision, latitude, longitude)");
+					return conf_unhandled(ctx, e);
 				rc = dup_string(ctx, e, 255, dst);
 				if (rc)
 					return rc;
@@ -874,8 +917,7 @@ static int parse_geoip(struct conf_ctx *ctx, const config_setting_t *s)
 						  type_name(config_setting_type(k)));
 			c->geoip_compact = config_setting_get_bool(k);
 		} else {
-			return conf_error(ctx, k,
-					  "unknown setting (database, overrides, paths, compact)");
+			return conf_unhandled(ctx, k);
 		}
 	}
 	if (!g->database && !g->overrides)
@@ -912,6 +954,9 @@ static int parse_regions(struct conf_ctx *ctx, const config_setting_t *s)
 		for (int j = 0; j < m; j++) {
 			const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 			const char *name = config_setting_name(k);
+			rc = conf_key(ctx, k, CONF_KEYS("name", "lat", "lon", "redirect"));
+			if (rc)
+				return rc;
 			if (strcmp(name, "name") == 0) {
 				rc = dup_string(ctx, k, CONF_MAX_NAME, &r->name);
 				if (rc)
@@ -935,8 +980,7 @@ static int parse_regions(struct conf_ctx *ctx, const config_setting_t *s)
 				if (rc)
 					return rc;
 			} else {
-				return conf_error(ctx, k,
-						  "unknown setting (name, lat, lon, redirect)");
+				return conf_unhandled(ctx, k);
 			}
 		}
 		if (!r->name)
@@ -997,12 +1041,15 @@ static int parse_route(struct conf_ctx *ctx, const config_setting_t *e, struct r
 	for (int j = 0; j < m; j++) {
 		const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 		const char *name = config_setting_name(k);
+		rc = conf_key(ctx, k, CONF_KEYS("match", "regions"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "match") == 0)
 			match = k;
 		else if (strcmp(name, "regions") == 0)
 			regions = k;
 		else
-			return conf_error(ctx, k, "unknown setting (match, regions)");
+			return conf_unhandled(ctx, k);
 	}
 	if (!match || !regions)
 		return conf_error(ctx, e, "a route needs match and regions");
@@ -1101,6 +1148,14 @@ static int parse_check(struct conf_ctx *ctx, const config_setting_t *e, struct c
 	for (int j = 0; j < m; j++) {
 		const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 		const char *name = config_setting_name(k);
+		rc = conf_key(ctx, k,
+			      CONF_KEYS("name", "type", "interval", "timeout", "rise", "fall",
+					"port", "path", "host", "method", "expect_status",
+					"expect_body", "headers", "follow_redirects", "tls_verify",
+					"ca_file", "query", "qtype", "expect_rcode",
+					"expect_answer"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "name") == 0) {
 			rc = dup_string(ctx, k, CONF_MAX_NAME, &ck->name);
 			if (!rc && !valid_label_name(ck->name))
@@ -1247,7 +1302,7 @@ static int parse_check(struct conf_ctx *ctx, const config_setting_t *e, struct c
 		} else if (strcmp(name, "expect_answer") == 0) {
 			rc = dup_string(ctx, k, 1024, &ck->expect_answer);
 		} else {
-			rc = conf_error(ctx, k, "unknown setting");
+			rc = conf_unhandled(ctx, k);
 		}
 		if (rc)
 			return rc;
@@ -1353,6 +1408,10 @@ static int valid_hostname(const char *s)
 	return dname_from_str(s, tmp) > 0 && strchr(s, '.') != NULL;
 }
 
+/* Digits and dots only: meant as an IPv4 address (10.1.0.256, 10.1.0),
+ * never a host name to resolve. */
+static int looks_ipv4(const char *s) { return *s && strspn(s, "0123456789.") == strlen(s); }
+
 static int parse_member(struct conf_ctx *ctx, const config_setting_t *e, struct member *mb)
 {
 	const config_setting_t *addr = e;
@@ -1366,6 +1425,9 @@ static int parse_member(struct conf_ctx *ctx, const config_setting_t *e, struct 
 			const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 			const char *name = config_setting_name(k);
 			long long v;
+			rc = conf_key(ctx, k, CONF_KEYS("address", "weight", "target"));
+			if (rc)
+				return rc;
 			if (strcmp(name, "address") == 0) {
 				addr = k;
 			} else if (strcmp(name, "weight") == 0) {
@@ -1378,8 +1440,7 @@ static int parse_member(struct conf_ctx *ctx, const config_setting_t *e, struct 
 				if (rc)
 					return rc;
 			} else {
-				return conf_error(ctx, k,
-						  "unknown setting (address, weight, target)");
+				return conf_unhandled(ctx, k);
 			}
 		}
 		if (!addr)
@@ -1396,6 +1457,10 @@ static int parse_member(struct conf_ctx *ctx, const config_setting_t *e, struct 
 		mb->family = AF_INET;
 	} else if (inet_pton(AF_INET6, v, mb->addr) == 1) {
 		mb->family = AF_INET6;
+	} else if (looks_ipv4(v)) {
+		return conf_error(ctx, addr, "\"%s\" is not a valid IPv4 address", v);
+	} else if (strchr(v, ':')) {
+		return conf_error(ctx, addr, "\"%s\" is not a valid IPv6 address", v);
 	} else if (valid_hostname(v)) {
 		mb->family = 0; /* resolved by the prober, A and AAAA */
 		mb->hostname = strdup(v);
@@ -1408,10 +1473,40 @@ static int parse_member(struct conf_ctx *ctx, const config_setting_t *e, struct 
 	return GSLB_OK;
 }
 
+/* A checked CNAME pool probes its target: one host-name member stands for
+ * it (see struct pool), resolved and probed as host-name members are. */
+static int cname_probe_member(struct conf_ctx *ctx, const config_setting_t *k, struct pool *p)
+{
+	char name[DNAME_MAXLEN * 4 + 1];
+	size_t n = dname_to_str(p->cname, name, sizeof(name));
+	struct member *mb;
+
+	if (n > 1 && name[n - 1] == '.')
+		name[n - 1] = '\0';
+	if (!valid_hostname(name))
+		return conf_error(ctx, k,
+				  "cname \"%s\" has a check: the target must be a host name to "
+				  "probe",
+				  name);
+	p->members = calloc(1, sizeof(*p->members));
+	if (!p->members)
+		return conf_nomem(ctx);
+	p->nmembers = 1;
+	mb = &p->members[0];
+	mb->weight = 1;
+	mb->line = config_setting_source_line(k);
+	mb->hostname = strdup(name);
+	mb->text = strdup(name);
+	if (!mb->hostname || !mb->text)
+		return conf_nomem(ctx);
+	p->cname_query = ctx->c->checks[p->check_idx].type == CHECK_DNS;
+	return GSLB_OK;
+}
+
 static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_setting_t *e,
 		      struct pool *p)
 {
-	const config_setting_t *region = NULL, *members = NULL, *cname = NULL;
+	const config_setting_t *region = NULL, *members = NULL, *cname = NULL, *min_up = NULL;
 	int rc;
 	if (!config_setting_is_group(e))
 		return conf_error(ctx, e,
@@ -1423,6 +1518,9 @@ static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_se
 	for (int j = 0; j < m; j++) {
 		const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 		const char *name = config_setting_name(k);
+		rc = conf_key(ctx, k, CONF_KEYS("region", "members", "cname", "check", "min_up"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "region") == 0) {
 			region = k;
 		} else if (strcmp(name, "members") == 0) {
@@ -1437,6 +1535,7 @@ static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_se
 			if (p->check_idx < 0)
 				return conf_error(ctx, k, "unknown check \"%s\"", p->check);
 		} else if (strcmp(name, "min_up") == 0) {
+			min_up = k;
 			rc = get_double(ctx, k, -0.0000001, 100000, &p->min_up);
 			if (rc)
 				return rc;
@@ -1444,8 +1543,7 @@ static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_se
 				return conf_error(ctx, k,
 						  "a count (1, 2, ...) or a fraction below 1");
 		} else {
-			return conf_error(
-				ctx, k, "unknown setting (region, members, cname, check, min_up)");
+			return conf_unhandled(ctx, k);
 		}
 	}
 	if (!region)
@@ -1472,7 +1570,12 @@ static int parse_pool(struct conf_ctx *ctx, struct service *svc, const config_se
 		if (l == 0)
 			return conf_error(ctx, cname, "\"%s\" is not a valid domain name", cv);
 		p->cname_len = (uint8_t)l;
-		return GSLB_OK;
+		if (min_up && p->check_idx < 0)
+			return conf_error(
+				ctx, min_up,
+				"min_up on a cname pool without a check does nothing (the "
+				"pool is always up)");
+		return p->check_idx >= 0 ? cname_probe_member(ctx, cname, p) : GSLB_OK;
 	}
 	if (!config_setting_is_array(members) && !config_setting_is_list(members))
 		return conf_error(ctx, members, "expected a list of members");
@@ -1605,6 +1708,9 @@ static int parse_tls(struct conf_ctx *ctx, const config_setting_t *s, struct con
 	for (int j = 0; j < m; j++) {
 		const config_setting_t *k = config_setting_get_elem(s, (unsigned)j);
 		const char *name = config_setting_name(k);
+		rc = conf_key(ctx, k, CONF_KEYS("cert", "key", "sni"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "cert") == 0)
 			rc = file_readable(ctx, k, &h->certs[0].cert);
 		else if (strcmp(name, "key") == 0)
@@ -1612,7 +1718,7 @@ static int parse_tls(struct conf_ctx *ctx, const config_setting_t *s, struct con
 		else if (strcmp(name, "sni") == 0)
 			rc = GSLB_OK;
 		else
-			rc = conf_error(ctx, k, "unknown setting (cert, key, sni)");
+			rc = conf_unhandled(ctx, k);
 		if (rc)
 			return rc;
 	}
@@ -1627,6 +1733,9 @@ static int parse_tls(struct conf_ctx *ctx, const config_setting_t *s, struct con
 		for (int j = 0; j < n; j++) {
 			const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 			const char *name = config_setting_name(k);
+			rc = conf_key(ctx, k, CONF_KEYS("name", "cert", "key"));
+			if (rc)
+				return rc;
 			if (strcmp(name, "name") == 0)
 				rc = dup_string(ctx, k, 255, &c->name);
 			else if (strcmp(name, "cert") == 0)
@@ -1634,7 +1743,7 @@ static int parse_tls(struct conf_ctx *ctx, const config_setting_t *s, struct con
 			else if (strcmp(name, "key") == 0)
 				rc = file_readable(ctx, k, &c->key);
 			else
-				rc = conf_error(ctx, k, "unknown setting (name, cert, key)");
+				rc = conf_unhandled(ctx, k);
 			if (rc)
 				return rc;
 		}
@@ -1668,12 +1777,15 @@ static int parse_listen_http(struct conf_ctx *ctx, const config_setting_t *s)
 			for (int j = 0; j < m; j++) {
 				const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 				const char *name = config_setting_name(k);
+				rc = conf_key(ctx, k, CONF_KEYS("address", "tls"));
+				if (rc)
+					return rc;
 				if (strcmp(name, "tls") == 0) {
 					rc = parse_tls(ctx, k, h);
 					if (rc)
 						return rc;
 				} else if (strcmp(name, "address") != 0) {
-					return conf_error(ctx, k, "unknown setting (address, tls)");
+					return conf_unhandled(ctx, k);
 				}
 			}
 			if (!addr)
@@ -1706,6 +1818,12 @@ static int parse_http(struct conf_ctx *ctx, const config_setting_t *s)
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *k = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(k);
+		rc = conf_key(ctx, k,
+			      CONF_KEYS("explain_from", "access_log", "max_connections",
+					"max_per_ip", "ipv4_prefix", "ipv6_prefix", "header_limit",
+					"request_timeout"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "explain_from") == 0) {
 			rc = parse_cidr_list(ctx, k, &c->explain_from, &c->nexplain_from);
 		} else if (strcmp(name, "access_log") == 0) {
@@ -1727,11 +1845,7 @@ static int parse_http(struct conf_ctx *ctx, const config_setting_t *s)
 		} else if (strcmp(name, "ipv4_prefix") == 0 || strcmp(name, "ipv6_prefix") == 0) {
 			rc = get_client_prefix(ctx, k, &c->http_ipv4_prefix, &c->http_ipv6_prefix);
 		} else {
-			rc = conf_error(
-				ctx, k,
-				"unknown setting (explain_from, access_log, max_connections, "
-				"max_per_ip, ipv4_prefix, ipv6_prefix, header_limit, "
-				"request_timeout)");
+			rc = conf_unhandled(ctx, k);
 		}
 		if (rc)
 			return rc;
@@ -1752,6 +1866,9 @@ static int parse_redirect(struct conf_ctx *ctx, const config_setting_t *s, struc
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *k = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(k);
+		rc = conf_key(ctx, k, CONF_KEYS("target", "status", "all_methods"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "target") == 0) {
 			target = k;
 			rc = dup_string(ctx, k, 1024, &svc->redirect_target);
@@ -1767,7 +1884,7 @@ static int parse_redirect(struct conf_ctx *ctx, const config_setting_t *s, struc
 			svc->redirect_all_methods = config_setting_get_bool(k);
 			rc = GSLB_OK;
 		} else {
-			rc = conf_error(ctx, k, "unknown setting (target, status, all_methods)");
+			rc = conf_unhandled(ctx, k);
 		}
 		if (rc)
 			return rc;
@@ -1783,9 +1900,6 @@ static int parse_redirect(struct conf_ctx *ctx, const config_setting_t *s, struc
 				  "all_methods needs status 307 or 308 (they keep the method)");
 	return GSLB_OK;
 }
-
-/* Keys of a service that later features give meaning to. */
-static const char *const conf_reserved_service[] = { "" };
 
 static int parse_service(struct conf_ctx *ctx, const config_setting_t *e, struct service *svc)
 {
@@ -1811,6 +1925,12 @@ static int parse_service(struct conf_ctx *ctx, const config_setting_t *e, struct
 	for (int j = 0; j < m; j++) {
 		const config_setting_t *k = config_setting_get_elem(e, (unsigned)j);
 		const char *kn = config_setting_name(k);
+		rc = conf_key(ctx, k,
+			      CONF_KEYS("name", "ttl", "answers", "limit", "ttl_min",
+					"when_all_down", "fallback", "redirect", "pools", "route",
+					"default"));
+		if (rc)
+			return rc;
 		if (strcmp(kn, "name") == 0) {
 			name = k;
 		} else if (strcmp(kn, "ttl") == 0) {
@@ -1863,16 +1983,8 @@ static int parse_service(struct conf_ctx *ctx, const config_setting_t *e, struct
 			routes = k;
 		} else if (strcmp(kn, "default") == 0) {
 			dflt = k;
-		} else if (name_in(kn, conf_reserved_service,
-				   sizeof(conf_reserved_service) /
-					   sizeof(conf_reserved_service[0]))) {
-			log_debug(
-				"service setting not used by this version, ignored key=%s line=%d",
-				kn, config_setting_source_line(k));
 		} else {
-			return conf_error(ctx, k,
-					  "unknown setting (name, ttl, answers, limit, route, "
-					  "default, pools)");
+			return conf_unhandled(ctx, k);
 		}
 	}
 	if (!name)
@@ -1956,28 +2068,45 @@ static int parse_services(struct conf_ctx *ctx, const config_setting_t *s)
 				  "expected a list ( { name = \"www.example.com\"; ... } )");
 	int n = config_setting_length(s);
 	c->services = calloc(n ? (size_t)n : 1, sizeof(*c->services));
-	if (!c->services)
+	/* Names seen so far, for the duplicate check: open addressing over
+	 * indexes + 1 (0 = empty), so the check stays linear in the number of
+	 * services and the first duplicate in file order is the one reported. */
+	size_t mask = 1;
+	while (mask < 2 * (size_t)n)
+		mask <<= 1;
+	mask--;
+	size_t *seen = calloc(mask + 1, sizeof(*seen));
+	int rc = GSLB_OK;
+	if (!c->services || !seen) {
+		free(seen);
 		return conf_nomem(ctx);
-	for (int i = 0; i < n; i++) {
+	}
+	for (int i = 0; i < n && rc == GSLB_OK; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		struct service *svc = &c->services[c->nservices++];
-		int rc = parse_service(ctx, e, svc);
+		rc = parse_service(ctx, e, svc);
 		if (rc)
-			return rc;
+			break;
 		for (size_t p = 0; p < svc->npools; p++)
 			svc->pools[p].gidx = (unsigned)c->npools++;
 		for (size_t p = 0; p < svc->npools; p++)
 			svc->pools[p].metric_slot = -1;
 		svc->metric_slot = -1;
 		svc->fallback.metric_slot = -1;
-		for (size_t j = 0; j + 1 < c->nservices; j++)
-			if (c->services[j].lname_len == svc->lname_len &&
-			    memcmp(c->services[j].lname, svc->lname, svc->lname_len) == 0)
-				return conf_error(ctx, e,
-						  "service %s is already defined at line %d",
-						  svc->name, c->services[j].line);
+		size_t h = dname_hash(svc->lname, svc->lname_len) & mask;
+		for (; seen[h]; h = (h + 1) & mask) {
+			const struct service *o = &c->services[seen[h] - 1];
+			if (o->lname_len == svc->lname_len &&
+			    memcmp(o->lname, svc->lname, svc->lname_len) == 0) {
+				rc = conf_error(ctx, e, "service %s is already defined at line %d",
+						svc->name, o->line);
+				break;
+			}
+		}
+		seen[h] = c->nservices;
 	}
-	return GSLB_OK;
+	free(seen);
+	return rc;
 }
 
 static void free_services(struct conf *c)
@@ -2084,6 +2213,9 @@ static int parse_log(struct conf_ctx *ctx, const config_setting_t *s)
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(e);
 
+		rc = conf_key(ctx, e, CONF_KEYS("level", "syslog", "facility"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "level") == 0) {
 			rc = get_string(ctx, e, &v);
 			if (!rc && log_level_parse(v, &lc->level) != GSLB_OK)
@@ -2105,7 +2237,7 @@ static int parse_log(struct conf_ctx *ctx, const config_setting_t *s)
 					"unknown facility \"%s\" (daemon, user, local0..local7)",
 					v);
 		} else {
-			rc = conf_error(ctx, e, "unknown setting");
+			rc = conf_unhandled(ctx, e);
 		}
 		if (rc)
 			return rc;
@@ -2192,6 +2324,56 @@ static int parse_token_file(struct conf_ctx *ctx, const config_setting_t *s)
 	return ctx->c->admin_token ? GSLB_OK : conf_nomem(ctx);
 }
 
+/* admin_hosts = [ "gslb-admin.example.net" ]: the names the admin listener
+ * answers as Host, besides addresses and localhost (DNS rebinding). */
+static int parse_admin_hosts(struct conf_ctx *ctx, const config_setting_t *s)
+{
+	struct conf *c = ctx->c;
+	uint8_t wire[DNAME_MAXLEN];
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return conf_error(ctx, s,
+				  "expected a list of host names "
+				  "[ \"gslb-admin.example.net\" ]");
+	int n = config_setting_length(s);
+	for (size_t i = 0; i < c->nadmin_hosts; i++)
+		free(c->admin_hosts[i]);
+	free(c->admin_hosts);
+	c->nadmin_hosts = 0;
+	c->admin_hosts = calloc(n ? (size_t)n : 1, sizeof(*c->admin_hosts));
+	if (!c->admin_hosts)
+		return conf_nomem(ctx);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = NULL;
+		char name[DNAME_MAXLEN];
+		int rc = get_string(ctx, e, &v);
+		if (rc)
+			return rc;
+		size_t len = strlen(v);
+		if (len > 1 && v[len - 1] == '.')
+			len--;
+		int ok = len > 0 && len < sizeof(name);
+		for (size_t k = 0; ok && k < len; k++) {
+			char ch = (char)tolower((unsigned char)v[k]);
+			ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+			     ch == '.' || ch == '_';
+			name[k] = ch;
+		}
+		if (ok) {
+			name[len] = '\0';
+			ok = dname_from_str(name, wire) > 0;
+		}
+		if (!ok)
+			return conf_error(ctx, e, "\"%s\" is not a host name", v);
+		c->admin_hosts[i] = strdup(name);
+		if (!c->admin_hosts[i])
+			return conf_nomem(ctx);
+		c->nadmin_hosts++;
+	}
+	return GSLB_OK;
+}
+
 /* A list of networks, as a set. */
 static int cidrset_from_list(struct conf_ctx *ctx, const config_setting_t *s, struct cidrset **out)
 {
@@ -2235,6 +2417,11 @@ static int parse_rrl(struct conf_ctx *ctx, const config_setting_t *s)
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *k = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(k);
+		rc = conf_key(ctx, k,
+			      CONF_KEYS("responses_per_second", "slip", "window", "ipv4_prefix",
+					"ipv6_prefix", "exempt"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "responses_per_second") == 0) {
 			rc = get_int(ctx, k, 0, 100000, &v);
 			r->rate = (unsigned)v;
@@ -2253,9 +2440,7 @@ static int parse_rrl(struct conf_ctx *ctx, const config_setting_t *s)
 		} else if (strcmp(name, "exempt") == 0) {
 			rc = cidrset_from_list(ctx, k, &r->exempt);
 		} else {
-			rc = conf_error(ctx, k,
-					"unknown setting (responses_per_second, slip, window, "
-					"ipv4_prefix, ipv6_prefix, exempt)");
+			rc = conf_unhandled(ctx, k);
 		}
 		if (rc)
 			return rc;
@@ -2274,6 +2459,9 @@ static int parse_acl(struct conf_ctx *ctx, const config_setting_t *s)
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *k = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(k);
+		rc = conf_key(ctx, k, CONF_KEYS("allow", "deny", "blocklist", "action"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "allow") == 0) {
 			rc = cidrset_from_list(ctx, k, &c->acl_allow);
 		} else if (strcmp(name, "deny") == 0) {
@@ -2299,7 +2487,7 @@ static int parse_acl(struct conf_ctx *ctx, const config_setting_t *s)
 					rc = conf_error(ctx, k, "\"%s\": refuse or drop", v);
 			}
 		} else {
-			rc = conf_error(ctx, k, "unknown setting (allow, deny, blocklist, action)");
+			rc = conf_unhandled(ctx, k);
 		}
 		if (rc)
 			return rc;
@@ -2323,6 +2511,15 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 		const config_setting_t *e = config_setting_get_elem(root, (unsigned)i);
 		const char *name = config_setting_name(e);
 
+		rc = conf_key(ctx, e,
+			      CONF_KEYS("listen", "workers", "directory", "zones", "geoip",
+					"checks", "state_dir", "resolvers", "admin_token_file",
+					"admin_require_token", "rrl", "acl", "trusted_proxies",
+					"http", "regions", "services", "edns_size", "nsid",
+					"identity", "version", "tcp", "user", "group", "log",
+					"admin_hosts", "probe_max_inflight"));
+		if (rc)
+			return rc;
 		if (strcmp(name, "listen") == 0) {
 			listen = e;
 			rc = parse_listen(ctx, e);
@@ -2351,8 +2548,14 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			state_dir = e;
 		} else if (strcmp(name, "resolvers") == 0) {
 			rc = parse_resolvers(ctx, e);
+		} else if (strcmp(name, "probe_max_inflight") == 0) {
+			rc = get_int(ctx, e, 0, CONF_MAX_PROBE_INFLIGHT, &v);
+			if (!rc)
+				c->probe_max_inflight = (unsigned)v;
 		} else if (strcmp(name, "admin_token_file") == 0) {
 			rc = parse_token_file(ctx, e);
+		} else if (strcmp(name, "admin_hosts") == 0) {
+			rc = parse_admin_hosts(ctx, e);
 		} else if (strcmp(name, "admin_require_token") == 0) {
 			rc = GSLB_OK;
 			if (config_setting_type(e) != CONFIG_TYPE_BOOL)
@@ -2389,13 +2592,8 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			group = e;
 		} else if (strcmp(name, "log") == 0) {
 			rc = parse_log(ctx, e);
-		} else if (name_in(name, conf_reserved_top,
-				   sizeof(conf_reserved_top) / sizeof(conf_reserved_top[0]))) {
-			log_debug("config setting not used by this version, ignored key=%s file=%s "
-				  "line=%d",
-				  name, setting_file(ctx, e), config_setting_source_line(e));
 		} else {
-			rc = conf_error(ctx, e, "unknown setting");
+			rc = conf_unhandled(ctx, e);
 		}
 		if (rc)
 			return rc;
@@ -2433,6 +2631,12 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 			if (!c->state_dir)
 				rc = conf_nomem(ctx);
 		}
+		/* Checked against who the daemon runs as: the user it
+		 * switches to, else whoever runs this load. */
+		char why[PATH_MAX + 256];
+		if (!rc && statefile_check_dir(c->state_dir, c->user ? c->uid : geteuid(),
+					       c->user ? c->gid : getegid(), why, sizeof(why)))
+			rc = conf_error(ctx, state_dir, "%s", why);
 	}
 	if (!rc && services != NULL) {
 		if (regions == NULL)
@@ -2768,6 +2972,9 @@ void conf_free(struct conf *c)
 	cidrset_free(c->acl_allow);
 	cidrset_free(c->acl_deny);
 	free(c->acl_blocklist);
+	for (size_t i = 0; i < c->nadmin_hosts; i++)
+		free(c->admin_hosts[i]);
+	free(c->admin_hosts);
 	if (c->admin_token) {
 		explicit_bzero(c->admin_token, strlen(c->admin_token));
 		free(c->admin_token);

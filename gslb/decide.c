@@ -307,6 +307,25 @@ static void class_location(const struct geo_result *rep, struct geo_result *res)
 	res->coords_from_centroid = rep->coords_from_centroid;
 }
 
+/* With every pool tried down: the first step from `first` on whose pool
+ * only the probes call down (fail-open answers it as if up); what an admin
+ * drained or forced down stays out. -1 when there is none. */
+static int fail_open_step(const struct service *svc, const struct health *h,
+			  const struct decision *d, unsigned first)
+{
+	for (unsigned i = first; i < d->nsteps; i++) {
+		const struct decide_step *st = &d->steps[i];
+		if (st->state != REGION_SKIP_DOWN)
+			continue;
+		const struct pool *p = &svc->pools[svc->pool_of_region[st->region]];
+		const struct hpool *hp = h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
+		if (hp && (hp->admin == ADMIN_DRAIN || hp->admin == ADMIN_FORCE_DOWN))
+			continue;
+		return (int)i;
+	}
+	return -1;
+}
+
 void decide_ex(const struct snapshot *snap, const struct service *svc, int family,
 	       const uint8_t *addr, uint8_t prefix, unsigned flags, struct decision *d)
 {
@@ -315,6 +334,7 @@ void decide_ex(const struct snapshot *snap, const struct service *svc, int famil
 	d->family = family;
 	d->prefix = prefix;
 	d->region = -1;
+	d->redirect_region = -1;
 	d->ttl = svc->ttl;
 	memcpy(d->addr, addr, family == AF_INET ? 4 : 16);
 	unwrap_v4(d);
@@ -399,31 +419,31 @@ choose:;
 		d->pool = p;
 		d->hpool = hp;
 	}
+	d->redirect_region = d->region;
 	if (d->region < 0 && first_with_pool >= 0) {
-		/* Every region tried is down: the service's policy decides. */
+		/* Every region tried is down: the service's policy decides,
+		 * here for DNS, HTTP and explain alike. */
 		d->all_down = 1;
-		if (svc->when_all_down == ALL_DOWN_FAIL_OPEN) {
-			/* As if the probes said up; what an admin drained or
-			 * forced down stays out. */
-			for (unsigned i = (unsigned)first_with_pool; i < d->nsteps; i++) {
-				struct decide_step *st = &d->steps[i];
-				if (st->state != REGION_SKIP_DOWN)
-					continue;
-				const struct pool *p = &svc->pools[svc->pool_of_region[st->region]];
-				const struct hpool *hp =
-					h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
-				if (hp &&
-				    (hp->admin == ADMIN_DRAIN || hp->admin == ADMIN_FORCE_DOWN))
-					continue;
-				st->state = REGION_TAKEN;
-				d->region = st->region;
-				d->pool = p;
-				d->hpool = hp;
-				d->fail_open = 1;
-				break;
-			}
+		int open = -1;
+		if (svc->when_all_down == ALL_DOWN_FAIL_OPEN ||
+		    svc->when_all_down == ALL_DOWN_FALLBACK)
+			open = fail_open_step(svc, h, d, (unsigned)first_with_pool);
+		if (svc->when_all_down == ALL_DOWN_FAIL_OPEN && open >= 0) {
+			struct decide_step *st = &d->steps[open];
+			const struct pool *p = &svc->pools[svc->pool_of_region[st->region]];
+			st->state = REGION_TAKEN;
+			d->region = st->region;
+			d->redirect_region = st->region;
+			d->pool = p;
+			d->hpool = h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
+			d->fail_open = 1;
 		} else if (svc->when_all_down == ALL_DOWN_FALLBACK) {
+			/* DNS answers the fallback, which names no region; a
+			 * redirect can only name one: where fail-open would
+			 * go, never a region drained or forced down. */
 			d->pool = &svc->fallback;
+			if (open >= 0)
+				d->redirect_region = d->steps[open].region;
 		}
 	}
 	d->ttl = svc->ttl;

@@ -43,7 +43,8 @@ enum {
 
 enum {
 	C_IN = 1,
-	C_CH = 3
+	C_CH = 3,
+	C_ANY = 255
 };
 
 enum {
@@ -53,8 +54,12 @@ enum {
 	RCODE_NXDOMAIN = 3,
 	RCODE_NOTIMP = 4,
 	RCODE_REFUSED = 5,
+	RCODE_NOTAUTH = 9,
 	RCODE_BADVERS = 16,
 };
+
+/* TSIG error (RFC 8945 3): the key is not known */
+#define TSIG_BADKEY 17
 
 enum {
 	F_QR = 0x8000,
@@ -99,6 +104,14 @@ struct ctx {
 	uint8_t ecs_scope; /* what we answer with */
 	uint8_t ecs_addr[16];
 	uint8_t ecs_addrlen;
+
+	/* A TSIG record as received (RFC 8945). gslbd holds no keys: every
+	 * signed query gets NOTAUTH and an unsigned TSIG saying BADKEY. */
+	int tsig;
+	uint8_t tsig_key[DNAME_MAXLEN], tsig_alg[DNAME_MAXLEN];
+	size_t tsig_key_len, tsig_alg_len;
+	uint8_t tsig_time[6];
+	uint16_t tsig_fudge, tsig_orig_id;
 
 	const struct service *svc; /* the service answered, for counters */
 	int region;
@@ -792,6 +805,27 @@ static int parse_ecs(struct ctx *c, const uint8_t *p, uint16_t len)
 	return 0;
 }
 
+/* The RDATA of a TSIG record (RFC 8945 4.2), which starts at offset at of
+ * the message and is rdlen bytes long: -1 when malformed. */
+static int parse_tsig(struct ctx *c, const struct wire *msg, size_t at, uint16_t rdlen)
+{
+	struct wire r = *msg;
+	wire_seek(&r, at);
+	c->tsig_alg_len = dname_parse(&r, c->tsig_alg);
+	wire_read(&r, c->tsig_time, 6);
+	c->tsig_fudge = wire_u16(&r);
+	uint16_t mac_len = wire_u16(&r);
+	wire_skip(&r, mac_len);
+	c->tsig_orig_id = wire_u16(&r);
+	wire_skip(&r, 2); /* error */
+	uint16_t other_len = wire_u16(&r);
+	wire_skip(&r, other_len);
+	if (!wire_ok(&r) || c->tsig_alg_len == 0 || r.pos != at + rdlen)
+		return -1;
+	c->tsig = 1;
+	return 0;
+}
+
 /* Parse the EDNS OPT record and anything else in the additional section. */
 static enum dns_decode parse_additional(struct ctx *c, struct wire *w, uint16_t arcount)
 {
@@ -805,8 +839,16 @@ static enum dns_decode parse_additional(struct ctx *c, struct wire *w, uint16_t 
 		const uint8_t *rd = wire_take(w, rdlen);
 		if (!wire_ok(w) || olen == 0)
 			return DECODE_FORMERR;
+		if (type == T_TSIG) {
+			/* RFC 8945 5.1: one TSIG, the last record, else FORMERR */
+			if (i + 1 != arcount || parse_tsig(c, w, (size_t)(rd - w->buf), rdlen))
+				return DECODE_FORMERR;
+			memcpy(c->tsig_key, owner, olen);
+			c->tsig_key_len = olen;
+			continue;
+		}
 		if (type != T_OPT)
-			continue; /* e.g. TSIG: we do not verify signatures */
+			continue;
 		if (c->edns || olen != 1)
 			return DECODE_FORMERR; /* RFC 6891 6.1.1: one OPT, owner root */
 		c->edns = 1;
@@ -860,6 +902,36 @@ static void put_opt(struct ctx *c)
 		wbuf_u8(&c->out, c->ecs_scope);
 		wbuf_put(&c->out, c->ecs_addr, c->ecs_addrlen);
 	}
+	c->counts[SEC_AR]++;
+}
+
+/* The TSIG record of an error reply to a signed query: the query's key
+ * name, algorithm, time and fudge, no MAC (RFC 8945 5.3.2: errors about
+ * the key are unsigned), error BADKEY. The last record of the message; a
+ * reply it does not fit goes out truncated without it. */
+static void put_tsig(struct ctx *c)
+{
+	struct mark mk = mark_get(c);
+	c->out.cap = c->limit;
+	wbuf_put(&c->out, c->tsig_key, c->tsig_key_len);
+	wbuf_u16(&c->out, T_TSIG);
+	wbuf_u16(&c->out, C_ANY);
+	wbuf_u32(&c->out, 0);
+	size_t rdlen_at = c->out.pos;
+	wbuf_u16(&c->out, 0);
+	wbuf_put(&c->out, c->tsig_alg, c->tsig_alg_len);
+	wbuf_put(&c->out, c->tsig_time, 6);
+	wbuf_u16(&c->out, c->tsig_fudge);
+	wbuf_u16(&c->out, 0); /* MAC size */
+	wbuf_u16(&c->out, c->tsig_orig_id);
+	wbuf_u16(&c->out, TSIG_BADKEY);
+	wbuf_u16(&c->out, 0); /* other len */
+	if (c->out.err) {
+		mark_restore(c, &mk);
+		c->flags |= F_TC;
+		return;
+	}
+	wbuf_set_u16(&c->out, rdlen_at, (uint16_t)(c->out.pos - rdlen_at - 2));
 	c->counts[SEC_AR]++;
 }
 
@@ -921,6 +993,8 @@ static size_t finish(struct ctx *c, int with_opt, struct dns_info *info)
 			c->counts[SEC_AR] = 0;
 		}
 	}
+	if (with_opt && c->rcode == RCODE_NOTAUTH && c->tsig)
+		put_tsig(c);
 	put_header(c);
 	if (info) {
 		info->rcode = c->rcode;
@@ -1011,6 +1085,13 @@ size_t dns_process(const struct snapshot *snap, const struct dns_request *req,
 			lim = DNS_MIN_UDP;
 		c.limit = lim < req->resp_cap ? lim : req->resp_cap;
 		c.out.cap = c.limit;
+	}
+	if (c.tsig) {
+		/* RFC 8945 5.2.2: a key we do not know (we know none). */
+		verdict = DECODE_NOTAUTH;
+		c.rcode = RCODE_NOTAUTH;
+		put_question(&c);
+		goto reply;
 	}
 	if (c.edns && c.edns_version > 0) {
 		verdict = DECODE_BADVERS;

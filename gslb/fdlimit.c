@@ -19,11 +19,11 @@
 #include "gslb/config.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
+#include "gslb/probe.h"
 
 /* The prober's own descriptors beside its probes (epoll set, wake-up,
  * curl's and c-ares' sockets), and the most probes counted in flight. */
 #define PROBE_FD_OWN 16ul
-#define PROBE_FD_INFLIGHT 256ul
 /* Per listen.http address beside its connections: the listen socket,
  * libmicrohttpd's epoll set and wake-up, one being refused. */
 #define HTTP_FD_OWN 4ul
@@ -46,7 +46,10 @@ unsigned long probe_fd_budget(const struct conf *c)
 	}
 	if (targets == 0)
 		return 0;
-	return PROBE_FD_OWN + (targets < PROBE_FD_INFLIGHT ? targets : PROBE_FD_INFLIGHT);
+	/* Probes in flight never pass the prober's cap (probe_max_inflight,
+	 * or by default a quarter of the soft limit). */
+	unsigned long cap = (unsigned long)probe_inflight_cap(c);
+	return PROBE_FD_OWN + (targets < cap ? targets : cap);
 }
 
 void fdlimit_budget(const struct conf *c, struct fd_budget *b)

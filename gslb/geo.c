@@ -10,6 +10,7 @@
  * nearest more specific override that did not match. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -18,11 +19,15 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <maxminddb.h>
 
 #include "gslb/err.h"
 #include "gslb/geo.h"
+#include "gslb/log.h"
+#include "gslb/textline.h"
 
 enum {
 	GEO_F_COUNTRY,
@@ -44,7 +49,6 @@ static const char *const geo_path_names[GEO_NFIELDS] = {
 
 /* Longest accepted overrides line: far more than any CIDR and region list
  * needs, and it keeps a binary file fed by mistake from growing a buffer. */
-#define GEO_LINE_MAX 4096
 
 /* Overrides of one prefix length, sorted by address for binary search. */
 struct geo_ovgroup {
@@ -536,14 +540,116 @@ static int db_probe(const struct geo_db *g, char *err, size_t errlen)
 	return 0;
 }
 
+/* The database is read into sealed private memory (a memfd) and
+ * libmaxminddb maps that, not the file: an operator who truncates or
+ * rewrites the file in place (cp new old, rsync --inplace) cannot take pages
+ * from under the workers (SIGBUS); the file is read once, at load. A file
+ * that changes while it is read (size or modification time) is refused, as
+ * is an empty one. Returns 0 with *memfd, 1 when this kernel has no memfd
+ * (the caller maps the file), or an error. */
+static int db_private_copy(const char *path, int *memfd, char *err, size_t errlen)
+{
+	struct stat before, after;
+	char buf[65536];
+	off_t total = 0;
+	int rc = GSLB_EIO;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errf(err, errlen, "%s: %s", path, strerror(errno));
+		return GSLB_EIO;
+	}
+	if (fstat(fd, &before) != 0) {
+		errf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(before.st_mode)) {
+		errf(err, errlen, "%s: not a regular file", path);
+		rc = GSLB_EINVAL;
+		goto out;
+	}
+	if (before.st_size == 0) {
+		errf(err, errlen, "%s: empty file (being written?)", path);
+		rc = GSLB_EINVAL;
+		goto out;
+	}
+	*memfd = memfd_create("gslb-geoip", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (*memfd < 0) {
+		rc = 1;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			errf(err, errlen, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = write(*memfd, buf + done, (size_t)(n - done));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				errf(err, errlen, "%s: copying to memory: %s", path,
+				     strerror(errno));
+				rc = errno == ENOMEM || errno == ENOSPC ? GSLB_ENOMEM : GSLB_EIO;
+				goto out;
+			}
+			done += w;
+		}
+		total += n;
+	}
+	if (fstat(fd, &after) != 0 || total != before.st_size || after.st_size != total ||
+	    after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+	    after.st_mtim.tv_nsec != before.st_mtim.tv_nsec) {
+		errf(err, errlen, "%s: the file changed while it was read (being written?)", path);
+		rc = GSLB_EINVAL;
+		goto out;
+	}
+	/* Nothing, not even this process, can change the copy now. */
+	(void)fcntl(*memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+	rc = 0;
+out:
+	if (rc != 0 && *memfd >= 0) {
+		close(*memfd);
+		*memfd = -1;
+	}
+	close(fd);
+	return rc;
+}
+
 static int db_open(struct geo_db *g, const char *path, char *err, size_t errlen)
 {
-	int st;
+	int st, memfd = -1;
+	char fdpath[64];
+	const char *src = path;
 	g->db_path = dupstr(path);
 	if (!g->db_path)
 		return GSLB_ENOMEM;
+	int rc = db_private_copy(path, &memfd, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (memfd >= 0) {
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", memfd);
+		src = fdpath;
+	}
 	errno = 0;
-	st = MMDB_open(path, MMDB_MODE_MMAP, &g->mmdb);
+	st = MMDB_open(src, MMDB_MODE_MMAP, &g->mmdb);
+	if (memfd >= 0 && st == MMDB_FILE_OPEN_ERROR) {
+		/* no /proc to reach the copy through */
+		close(memfd);
+		memfd = -1;
+		errno = 0;
+		st = MMDB_open(path, MMDB_MODE_MMAP, &g->mmdb);
+	}
+	if (memfd >= 0)
+		close(memfd); /* the mapping keeps the copy */
+	else if (st == MMDB_SUCCESS)
+		log_warn("geoip database mapped from its file, no private copy (no memfd or "
+			 "/proc): replace it with rename, never in place file=%s",
+			 path);
 	if (st != MMDB_SUCCESS) {
 		int e = errno;
 		if ((st == MMDB_FILE_OPEN_ERROR || st == MMDB_IO_ERROR) && e)
@@ -944,28 +1050,6 @@ static int parse_line(char *s, struct geo_override *o, char *why, size_t whylen)
 	return 0;
 }
 
-/* Reads one line into buf without ever growing it. Returns 1 with a line,
- * 0 at end of file, negative on error (line too long, NUL byte, I/O). */
-static int read_line(FILE *f, char *buf, size_t cap, size_t *len)
-{
-	size_t n = 0;
-	int c;
-	while ((c = getc(f)) != EOF) {
-		if (c == '\n')
-			break;
-		if (c == '\0')
-			return GSLB_EPARSE;
-		if (n + 1 >= cap)
-			return GSLB_ERANGE;
-		buf[n++] = (char)c;
-	}
-	if (c == EOF && ferror(f))
-		return GSLB_EIO;
-	buf[n] = '\0';
-	*len = n;
-	return c == EOF && n == 0 ? 0 : 1;
-}
-
 static int ov_cmp(const void *pa, const void *pb)
 {
 	const struct geo_override *a = *(const struct geo_override *const *)pa;
@@ -1042,7 +1126,7 @@ static int ov_index(struct geo_db *g, int v6, char *err, size_t errlen)
 
 static int ov_load(struct geo_db *g, const char *path, char *err, size_t errlen)
 {
-	char buf[GEO_LINE_MAX], why[256];
+	char buf[TEXTLINE_MAX], why[256];
 	size_t cap = 0, len;
 	int line = 0, rc = 0;
 	FILE *f;
@@ -1059,18 +1143,12 @@ static int ov_load(struct geo_db *g, const char *path, char *err, size_t errlen)
 		struct geo_override *o;
 		char *hash, *p;
 
-		rc = read_line(f, buf, sizeof(buf), &len);
+		rc = textline_read(f, buf, sizeof(buf), &len);
 		if (rc == 0)
 			break;
 		line++;
 		if (rc < 0) {
-			if (rc == GSLB_EIO)
-				errf(err, errlen, "%s:%d: %s", path, line, strerror(errno));
-			else if (rc == GSLB_ERANGE)
-				errf(err, errlen, "%s:%d: line longer than %d bytes", path, line,
-				     GEO_LINE_MAX - 1);
-			else
-				errf(err, errlen, "%s:%d: NUL byte in line", path, line);
+			textline_error(rc, path, line, sizeof(buf), err, errlen);
 			goto out;
 		}
 		rc = 0;

@@ -314,11 +314,24 @@ static int request(const struct ctl *c, const char *method, const char *path, st
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "gslbctl/" PACKAGE_VERSION);
-	struct curl_slist *hdrs = NULL;
-	if (c->auth[0]) {
-		hdrs = curl_slist_append(NULL, c->auth);
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	/* The mark of a control request that is not a browser's (the admin
+	 * listener refuses control requests without it or the token). */
+	struct curl_slist *hdrs = curl_slist_append(NULL, "X-Gslb-Admin: 1");
+	if (hdrs && c->auth[0]) {
+		struct curl_slist *more = curl_slist_append(hdrs, c->auth);
+		if (!more) {
+			curl_slist_free_all(hdrs);
+			hdrs = NULL;
+		} else {
+			hdrs = more;
+		}
 	}
+	if (!hdrs) {
+		fprintf(stderr, "gslbctl: out of memory\n");
+		curl_easy_cleanup(h);
+		return CTL_UNREACHABLE;
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	if (strcmp(method, "POST") == 0) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
@@ -500,9 +513,12 @@ static void print_status(const json_t *st)
 			const json_t *members = json_object_get(p, "members");
 			fmt_since(json_object_get(p, "since"), since, sizeof(since));
 			fmt_number(json_object_get(p, "min_up"), min_up, sizeof(min_up));
-			printf("  pool %s: %s  admin=%s  check=%s  min_up=%s  since=%s  reason=\"%s\"\n",
-			       jstr(p, "region", "?"), pool_state(p), jstr(p, "admin", "none"),
-			       jstr(p, "check", "-"), min_up, since, jstr(p, "reason", ""));
+			const char *cname = jstr(p, "cname", NULL);
+			printf("  pool %s: %s%s%s  admin=%s  check=%s  min_up=%s  since=%s  "
+			       "reason=\"%s\"\n",
+			       jstr(p, "region", "?"), pool_state(p), cname ? "  cname=" : "",
+			       cname ? cname : "", jstr(p, "admin", "none"), jstr(p, "check", "-"),
+			       min_up, since, jstr(p, "reason", ""));
 			if (json_array_size(members))
 				print_members(members);
 		}

@@ -14,9 +14,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "gslb/decide.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/snapshot.h"
+#include "gslb/statefile.h"
 
 const char *health_state_name(enum health_state s)
 {
@@ -88,9 +90,12 @@ static int find_region(const struct conf *c, const char *name, size_t len)
 	return -1;
 }
 
+/* "-" for the one member of a CNAME pool with a dns check: no address. */
 static void addr_text(int family, const uint8_t *addr, char *buf, size_t len)
 {
-	if (!inet_ntop(family, addr, buf, (socklen_t)len))
+	if (!family)
+		snprintf(buf, len, "-");
+	else if (!inet_ntop(family, addr, buf, (socklen_t)len))
 		snprintf(buf, len, "?");
 }
 
@@ -323,6 +328,7 @@ void health_compute(struct health *h, const struct snapshot *snap, const struct 
 			hp->admin = padm != ADMIN_NONE ? padm : radm;
 			hp->usable4 = hp->usable6 = 0;
 			hp->failing = 0;
+			unsigned usable = 0;
 			for (size_t mi = 0; mi < hp->nmembers; mi++) {
 				struct hmember *m = &hp->members[mi];
 				const struct member *cm = &p->members[m->member];
@@ -339,19 +345,19 @@ void health_compute(struct health *h, const struct snapshot *snap, const struct 
 				m->usable = m->admin == ADMIN_FORCE_UP ||
 					    (m->admin == ADMIN_NONE && m->state != HEALTH_DOWN);
 				if (m->usable) {
+					usable++;
 					if (m->family == AF_INET)
 						hp->usable4++;
-					else
+					else if (m->family == AF_INET6)
 						hp->usable6++;
 					if (m->failing)
 						hp->failing = 1;
 				}
 			}
-			unsigned usable = hp->usable4 + hp->usable6;
 			unsigned need = needed(p, hp->nmembers);
-			if (p->cname_len) {
-				/* A CNAME pool has no members to probe: up unless an
-				 * admin says otherwise. */
+			if (p->cname_len && p->check_idx < 0) {
+				/* An unchecked CNAME pool: up unless an admin says
+				 * otherwise. */
 				hp->up = hp->admin != ADMIN_DRAIN && hp->admin != ADMIN_FORCE_DOWN;
 				snprintf(hp->reason, sizeof(hp->reason), "%s",
 					 hp->up ? "cname" : admin_state_name(hp->admin));
@@ -363,6 +369,13 @@ void health_compute(struct health *h, const struct snapshot *snap, const struct 
 				snprintf(hp->reason, sizeof(hp->reason), "%s by admin (%s)",
 					 hp->admin == ADMIN_DRAIN ? "drained" : "forced down",
 					 padm != ADMIN_NONE ? "pool" : "region");
+			} else if (p->cname_len && hp->nmembers == 0) {
+				/* Its target not resolved yet is like a member not
+				 * probed yet: answered. */
+				hp->up = hp->cname_pending;
+				snprintf(hp->reason, sizeof(hp->reason), "%s",
+					 hp->cname_pending ? "cname target not resolved yet" :
+							     "cname target has no address");
 			} else {
 				hp->up = usable >= need && usable > 0;
 				snprintf(hp->reason, sizeof(hp->reason),
@@ -404,18 +417,24 @@ struct known {
 	long long since;
 };
 
-/* Load state_dir/health.state; returns the entries (caller frees). Lines:
+static int known_cmp(const void *a, const void *b)
+{
+	const struct known *x = a, *y = b;
+	int r = strcmp(x->service, y->service);
+	return r ? r : strcmp(x->region, y->region);
+}
+
+/* Load state_dir/health.state; returns the entries sorted by service and
+ * region (caller frees). Lines:
  *   SERVICE REGION MEMBER ADDRESS STATE SINCE REASON... */
 static struct known *known_load(const char *state_dir, size_t *n)
 {
-	char path[1024];
 	struct known *v = NULL;
 	size_t cap = 0;
 	*n = 0;
 	if (!state_dir)
 		return NULL;
-	snprintf(path, sizeof(path), "%s/health.state", state_dir);
-	FILE *fp = fopen(path, "r");
+	FILE *fp = statefile_open(state_dir, "health.state");
 	if (!fp)
 		return NULL;
 	char line[1024];
@@ -445,20 +464,44 @@ static struct known *known_load(const char *state_dir, size_t *n)
 		v[(*n)++] = k;
 	}
 	fclose(fp);
+	if (v)
+		qsort(v, *n, sizeof(*v), known_cmp);
 	return v;
 }
 
-int health_save(const struct health *h, const struct snapshot *snap, const char *state_dir)
+/* The entries of one pool in the sorted table: *count of them from the
+ * result. Looked up once per pool, so a cold start stays linear. */
+static const struct known *known_pool(const struct known *v, size_t n, const char *service,
+				      const char *region, size_t *count)
 {
-	char path[1024], tmp[1040], st[300], at[INET6_ADDRSTRLEN + 1];
-	const struct conf *c = snap->conf;
-	if (!state_dir)
-		return GSLB_OK;
-	snprintf(path, sizeof(path), "%s/health.state", state_dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *fp = fopen(tmp, "w");
-	if (!fp)
-		return GSLB_EIO;
+	struct known key;
+	size_t lo = 0, hi = n;
+	snprintf(key.service, sizeof(key.service), "%s", service);
+	snprintf(key.region, sizeof(key.region), "%s", region);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (known_cmp(&v[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*count = 0;
+	while (lo + *count < n && known_cmp(&v[lo + *count], &key) == 0)
+		(*count)++;
+	return v ? v + lo : NULL;
+}
+
+struct health_save_arg {
+	const struct health *h;
+	const struct snapshot *snap;
+};
+
+static int health_fill(FILE *fp, const void *arg)
+{
+	const struct health_save_arg *a = arg;
+	const struct conf *c = a->snap->conf;
+	char st[300], at[INET6_ADDRSTRLEN + 1];
+
 	fprintf(fp, "# gslbd last-known health: SERVICE REGION MEMBER ADDRESS STATE SINCE "
 		    "REASON\n");
 	for (size_t si = 0; si < c->nservices; si++) {
@@ -466,7 +509,7 @@ int health_save(const struct health *h, const struct snapshot *snap, const char 
 		svc_text(svc, st, sizeof(st));
 		for (size_t pi = 0; pi < svc->npools; pi++) {
 			const struct pool *p = &svc->pools[pi];
-			const struct hpool *hp = &h->pools[p->gidx];
+			const struct hpool *hp = &a->h->pools[p->gidx];
 			for (size_t mi = 0; mi < hp->nmembers; mi++) {
 				const struct hmember *m = &hp->members[mi];
 				const struct member *cm = &p->members[m->member];
@@ -478,51 +521,42 @@ int health_save(const struct health *h, const struct snapshot *snap, const char 
 			}
 		}
 	}
-	int bad = ferror(fp);
-	if (fflush(fp) != 0 || fsync(fileno(fp)) != 0)
-		bad = 1;
-	if (fclose(fp) != 0)
-		bad = 1;
-	if (bad || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return GSLB_EIO;
-	}
-	return GSLB_OK;
+	return 0;
 }
 
-int admin_table_save(const struct admin_table *t, const char *state_dir)
+int health_save(const struct health *h, const struct snapshot *snap, const char *state_dir)
 {
-	char path[1024], tmp[1040];
+	const struct health_save_arg arg = { h, snap };
+
 	if (!state_dir)
 		return GSLB_OK;
-	snprintf(path, sizeof(path), "%s/overrides.state", state_dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *fp = fopen(tmp, "w");
-	if (!fp)
-		return GSLB_EIO;
+	return statefile_write(state_dir, "health.state", health_fill, &arg);
+}
+
+static int admin_table_fill(FILE *fp, const void *arg)
+{
+	const struct admin_table *t = arg;
+
 	fprintf(fp, "# gslbd admin overrides: STATE TARGET SINCE\n");
 	for (size_t i = 0; i < t->n; i++)
 		fprintf(fp, "%s %s %lld\n", admin_state_name(t->v[i].state), t->v[i].target,
 			(long long)t->v[i].since);
-	int bad = ferror(fp);
-	if (fflush(fp) != 0 || fsync(fileno(fp)) != 0)
-		bad = 1;
-	if (fclose(fp) != 0)
-		bad = 1;
-	if (bad || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return GSLB_EIO;
-	}
-	return GSLB_OK;
+	return 0;
+}
+
+int admin_table_save(const struct admin_table *t, const char *state_dir)
+{
+	if (!state_dir)
+		return GSLB_OK;
+	return statefile_write(state_dir, "overrides.state", admin_table_fill, t);
 }
 
 int admin_table_load(struct admin_table *t, const char *state_dir)
 {
-	char path[1024], line[1024];
+	char line[1024];
 	if (!state_dir)
 		return GSLB_OK;
-	snprintf(path, sizeof(path), "%s/overrides.state", state_dir);
-	FILE *fp = fopen(path, "r");
+	FILE *fp = statefile_open(state_dir, "overrides.state");
 	if (!fp)
 		return errno == ENOENT ? GSLB_OK : GSLB_EIO;
 	while (fgets(line, sizeof(line), fp)) {
@@ -560,17 +594,15 @@ static const struct hpool *prev_pool(const struct health *prev, const struct sna
 	if (!prev || !prev_snap)
 		return NULL;
 	const struct conf *pc = prev_snap->conf;
-	for (size_t i = 0; i < pc->nservices; i++) {
-		const struct service *ps = &pc->services[i];
-		if (ps->lname_len != svc->lname_len ||
-		    memcmp(ps->lname, svc->lname, svc->lname_len))
-			continue;
-		for (size_t p = 0; p < ps->npools; p++) {
-			if (strcmp(pc->regions[ps->pools[p].region].name, rname) == 0 &&
-			    ps->pools[p].gidx < prev->npools) {
-				*prev_cfg = &ps->pools[p];
-				return &prev->pools[ps->pools[p].gidx];
-			}
+	const struct service *ps = decide_find_service(prev_snap, svc->lname, svc->lname_len);
+	if (!ps || ps->lname_len != svc->lname_len ||
+	    memcmp(ps->lname, svc->lname, svc->lname_len) != 0)
+		return NULL; /* new, or only covered by a wildcard service */
+	for (size_t p = 0; p < ps->npools; p++) {
+		if (strcmp(pc->regions[ps->pools[p].region].name, rname) == 0 &&
+		    ps->pools[p].gidx < prev->npools) {
+			*prev_cfg = &ps->pools[p];
+			return &prev->pools[ps->pools[p].gidx];
 		}
 	}
 	return NULL;
@@ -599,6 +631,13 @@ static void carry(struct hmember *m, const struct hmember *old)
 	memcpy(m->reason, old->reason, sizeof(m->reason));
 }
 
+/* Did the earlier pool probe the same CNAME target through its addresses? */
+static int same_cname_probe(const struct pool *a, const struct pool *b)
+{
+	return a->cname_len && a->check_idx >= 0 && !a->cname_query && a->nmembers == 1 &&
+	       b->nmembers == 1 && strcasecmp(a->members[0].hostname, b->members[0].hostname) == 0;
+}
+
 struct health *health_initial(const struct snapshot *snap, const struct health *prev,
 			      const struct snapshot *prev_snap, const char *state_dir,
 			      const struct admin_table *admin, int64_t now)
@@ -624,13 +663,15 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 			const char *rname = c->regions[p->region].name;
 			const struct pool *pcfg = NULL;
 			const struct hpool *pp = prev_pool(prev, prev_snap, svc, rname, &pcfg);
-			size_t cap = 0;
+			size_t cap = 0, nkp = 0;
+			const struct known *kp =
+				pp ? NULL : known_pool(known, nknown, st, rname, &nkp);
 			hp->up = 1;
 			if (pp)
 				hp->since = pp->since;
 			for (size_t mi = 0; mi < p->nmembers; mi++) {
 				const struct member *cm = &p->members[mi];
-				if (cm->family) {
+				if (cm->family || p->cname_query) {
 					struct hmember m;
 					memset(&m, 0, sizeof(m));
 					m.family = cm->family;
@@ -650,12 +691,9 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 							carry(&m, o);
 					}
 					addr_text(m.family, m.addr, at, sizeof(at));
-					for (size_t k = 0; !pp && p->check_idx >= 0 && k < nknown;
-					     k++) {
-						const struct known *kn = &known[k];
-						if (strcmp(kn->service, st) ||
-						    strcmp(kn->region, rname) ||
-						    strcmp(kn->addr, at))
+					for (size_t k = 0; p->check_idx >= 0 && k < nkp; k++) {
+						const struct known *kn = &kp[k];
+						if (strcmp(kn->addr, at))
 							continue;
 						m.state = strcmp(kn->state, "up") == 0 ?
 								  HEALTH_UP :
@@ -675,7 +713,7 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 				for (size_t k = 0; pp && pcfg && k < pp->nmembers; k++) {
 					const struct hmember *o = &pp->members[k];
 					const struct member *ocm = &pcfg->members[o->member];
-					if (!ocm->hostname ||
+					if (!o->family || !ocm->hostname ||
 					    strcasecmp(ocm->hostname, cm->hostname))
 						continue;
 					struct hmember m = *o;
@@ -690,11 +728,10 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 					if (push_member(hp, &cap, &m))
 						goto fail;
 				}
-				for (size_t k = 0; !pp && k < nknown; k++) {
-					const struct known *kn = &known[k];
+				for (size_t k = 0; k < nkp; k++) {
+					const struct known *kn = &kp[k];
 					struct hmember m;
-					if (strcmp(kn->service, st) || strcmp(kn->region, rname) ||
-					    strcasecmp(kn->member, cm->hostname))
+					if (strcasecmp(kn->member, cm->hostname))
 						continue;
 					memset(&m, 0, sizeof(m));
 					if (inet_pton(AF_INET, kn->addr, m.addr) == 1)
@@ -716,6 +753,9 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 						goto fail;
 				}
 			}
+			hp->cname_pending =
+				p->cname_len && p->check_idx >= 0 && !p->cname_query &&
+				!(pp && pcfg && same_cname_probe(pcfg, p) && !pp->cname_pending);
 		}
 	}
 	free(known);

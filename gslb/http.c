@@ -25,6 +25,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -37,6 +38,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
@@ -53,6 +55,7 @@
 #include "gslb/fdlimit.h"
 #include "gslb/log.h"
 #include "gslb/metrics.h"
+#include "gslb/net.h"
 #include "gslb/snapshot.h"
 #include "gslb/wire.h"
 
@@ -113,6 +116,7 @@ struct http_daemon {
 	int https;
 	atomic_int running;       /* MHD_start_daemon returned: its messages are per client */
 	atomic_int listen_fd;     /* libmicrohttpd's listening socket, -1 until known */
+	int fd;                   /* bound and listening, until daemon_start hands it over */
 	struct metrics_shard *ms; /* this daemon thread's redirect counters, or NULL */
 	struct http_cert *certs;
 	size_t ncerts;
@@ -584,20 +588,6 @@ static int query_has_explain(const char *q)
 	return 0;
 }
 
-/* The region a redirect goes to when every pool tried is down and the
- * service falls back: DNS answers the fallback addresses or CNAME, which
- * name no region, so HTTP does what fail-open does, the first region in
- * the client's order that has a pool. -1 when there is none. */
-static int fallback_region(const struct service *svc, const struct decision *d)
-{
-	for (unsigned i = 0; i < d->nsteps; i++) {
-		const struct decide_step *st = &d->steps[i];
-		if (st->state == REGION_SKIP_DOWN && svc->pool_of_region[st->region] >= 0)
-			return st->region;
-	}
-	return -1;
-}
-
 static int is_get_or_head(const char *m)
 {
 	return m && (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0);
@@ -662,9 +652,7 @@ int http_answer(const struct snapshot *snap, const struct http_request_info *req
 
 	struct decision d;
 	decide(snap, svc, family, addr, family == AF_INET ? 32 : 128, &d);
-	int region = d.region;
-	if (region < 0 && d.all_down && svc->when_all_down == ALL_DOWN_FALLBACK)
-		region = fallback_region(svc, &d);
+	int region = d.redirect_region;
 	if (region < 0) {
 		/* nodata or servfail for every pool down, or no region at all */
 		out->status = 503;
@@ -1690,22 +1678,31 @@ static int daemon_start(struct http_daemon *d)
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
 	unsigned timeout = (unsigned)ceil(c->http_request_timeout);
 	size_t pool = (size_t)c->http_header_limit + HTTP_POOL_EXTRA;
-	const union MHD_DaemonInfo *di;
 
 	if (d->conf->l.addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6; /* IPv6 only, as written */
 	if (d->https)
 		flags |= MHD_USE_TLS;
+	/* libmicrohttpd closes the socket it is given, even on some failures:
+	 * it gets a copy, ours is closed here either way. */
+	int fd = dup(d->fd);
+	close(d->fd);
+	d->fd = -1;
+	if (fd < 0) {
+		log_err("cannot listen proto=%s address=%s port=%u error=\"%s\"",
+			d->https ? "https" : "http", d->host, (unsigned)d->port, strerror(errno));
+		return GSLB_ESYS;
+	}
 	/* Without TLS the option list ends before the certificate callback. */
 	d->mhd = MHD_start_daemon(
 		flags, d->port, http_accept_policy, d, http_access, d,
 		/* first, or libmicrohttpd prints its early messages itself */
-		MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, d, MHD_OPTION_SOCK_ADDR,
-		(const struct sockaddr *)&d->conf->l.addr, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)c->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_URI_LOG_CALLBACK, http_uri_log,
-		d, MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, d, MHD_OPTION_NOTIFY_COMPLETED,
-		http_completed, d, MHD_OPTION_NOTIFY_CONNECTION, http_connection, d,
+		MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, d, MHD_OPTION_LISTEN_SOCKET,
+		(MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->http_max_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+		MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, d, MHD_OPTION_UNESCAPE_CALLBACK,
+		http_unescape_none, d, MHD_OPTION_NOTIFY_COMPLETED, http_completed, d,
+		MHD_OPTION_NOTIFY_CONNECTION, http_connection, d,
 		d->https ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, http_cert_cb,
 		MHD_OPTION_END);
 	if (!d->mhd) {
@@ -1714,12 +1711,9 @@ static int daemon_start(struct http_daemon *d)
 			"libmicrohttpd could not start (see the message above)");
 		return GSLB_ESYS;
 	}
-	di = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_LISTEN_FD);
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_LISTEN_FD);
 	atomic_store(&d->listen_fd, di ? di->listen_fd : -1);
 	atomic_store(&d->running, 1);
-	di = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	if (di && di->port)
-		d->port = di->port;
 	return GSLB_OK;
 }
 
@@ -1728,6 +1722,9 @@ static void daemon_free(struct http_daemon *d)
 	if (d->mhd)
 		MHD_stop_daemon(d->mhd); /* joins its thread */
 	d->mhd = NULL;
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
 	free_fixed_responses(d);
 	for (size_t i = 0; i < d->ncerts; i++)
 		cert_free(&d->certs[i]);
@@ -1773,8 +1770,8 @@ void http_stop(struct http_listener *l)
 	free(l);
 }
 
-int http_start(const struct conf *conf, struct snapshot **snap, struct metrics *metrics,
-	       struct http_listener **out)
+int http_bind(const struct conf *conf, struct snapshot **snap, struct metrics *metrics,
+	      struct http_listener **out)
 {
 	struct http_listener *l;
 	int rc = GSLB_OK;
@@ -1797,6 +1794,8 @@ int http_start(const struct conf *conf, struct snapshot **snap, struct metrics *
 		rc = GSLB_ENOMEM;
 		goto out;
 	}
+	for (size_t i = 0; i < l->nd; i++)
+		l->d[i].fd = -1;
 	if (pthread_key_create(&l->rcu_key, http_rcu_unregister) != 0) {
 		rc = GSLB_ESYS;
 		goto out;
@@ -1826,23 +1825,45 @@ int http_start(const struct conf *conf, struct snapshot **snap, struct metrics *
 	for (size_t i = 0; metrics && i < l->nd; i++)
 		l->d[i].ms = metrics_shard_new(metrics);
 	for (size_t i = 0; i < l->nd; i++) {
-		rc = daemon_start(&l->d[i]);
-		if (rc)
+		struct http_daemon *d = &l->d[i];
+		d->fd = net_listen_tcp((const struct sockaddr *)&d->conf->l.addr,
+				       d->conf->l.addr_len);
+		if (d->fd < 0) {
+			log_err("cannot listen proto=%s address=%s port=%u error=\"%s\"",
+				d->https ? "https" : "http", d->host, (unsigned)d->port,
+				strerror(errno));
+			rc = GSLB_ESYS;
 			goto out;
+		}
+		d->port = (uint16_t)net_bound_port(d->fd);
 	}
-	if (conf->http_request_timeout > 0) {
-		rc = sweep_start(l);
-		if (rc)
-			goto out;
-	}
-	for (size_t i = 0; i < l->nd; i++)
-		log_info("listening proto=%s address=%s port=%u", l->d[i].https ? "https" : "http",
-			 l->d[i].host, (unsigned)l->d[i].port);
 	*out = l;
 	l = NULL;
 out:
 	http_stop(l);
 	return rc;
+}
+
+int http_serve(struct http_listener *l)
+{
+	int rc;
+
+	for (size_t i = 0; l && i < l->nd; i++) {
+		rc = daemon_start(&l->d[i]);
+		if (rc)
+			return rc;
+	}
+	/* The head-deadline sweeper is a thread: started here, after the
+	 * privilege drop, like the daemons' own threads. */
+	if (l && l->conf->http_request_timeout > 0) {
+		rc = sweep_start(l);
+		if (rc)
+			return rc;
+	}
+	for (size_t i = 0; l && i < l->nd; i++)
+		log_info("listening proto=%s address=%s port=%u", l->d[i].https ? "https" : "http",
+			 l->d[i].host, (unsigned)l->d[i].port);
+	return GSLB_OK;
 }
 
 void http_counters(const struct http_listener *l, struct http_counters *out)

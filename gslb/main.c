@@ -248,6 +248,7 @@ int main(int argc, char **argv)
 	int check_only = 0;
 	int opt;
 
+	snapshot_memory_init();
 	for (;;) {
 		opt = getopt_long(argc, argv, "c:tdhV", opts, NULL);
 		if (opt == -1)

@@ -113,14 +113,15 @@ static const char *const qtype_names[METRICS_QTYPES] = {
 };
 
 static const char *const rcode_names[METRICS_RCODES] = {
-	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS", "other",
+	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
+	"REFUSED", "NOTAUTH", "BADVERS",  "other",
 };
 
 static unsigned rcode_bucket(uint16_t r)
 {
 	if (r <= 5)
 		return r;
-	return r == 16 ? 6 : 7;
+	return r == 9 ? 6 : r == 16 ? 7 : 8;
 }
 
 void metrics_dns(struct metrics_shard *s, enum metrics_transport t, size_t reply_len,
@@ -179,6 +180,18 @@ static void svc_label(FILE *f, const struct service *svc)
 	fputc('"', f);
 }
 
+/* A member's label: its address, or for the one member of a CNAME pool
+ * with a dns check (it has no address), the target name. */
+static const char *member_label(const struct pool *pl, const struct hmember *mb, char *buf,
+				size_t len)
+{
+	if (!mb->family && mb->member < pl->nmembers && pl->members[mb->member].hostname)
+		return pl->members[mb->member].hostname;
+	if (!inet_ntop(mb->family, mb->addr, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
 char *metrics_render(struct metrics *m, const struct snapshot *snap, const char *extra)
 {
 	char *buf = NULL;
@@ -205,8 +218,6 @@ char *metrics_render(struct metrics *m, const struct snapshot *snap, const char 
 			for (int k = 0; k < MR_N; k++)
 				sum.redirects[i][k] += ld(&s->redirects[i][k]);
 		}
-		for (int k = 0; k < 6; k++)
-			sum.http_other[k] += ld(&s->http_other[k]);
 		sum.rrl_dropped += ld(&s->rrl_dropped);
 		sum.rrl_slipped += ld(&s->rrl_slipped);
 		sum.acl_refused += ld(&s->acl_refused);
@@ -284,13 +295,6 @@ char *metrics_render(struct metrics *m, const struct snapshot *snap, const char 
 				(unsigned long long)sum.redirects[i][k]);
 		}
 	}
-	static const char *const ho[6] = { "400", "404", "405", "431", "503", "explain" };
-	fputs("# HELP gslb_http_responses_other_total HTTP answers that are not redirects.\n"
-	      "# TYPE gslb_http_responses_other_total counter\n",
-	      f);
-	for (int k = 0; k < 6; k++)
-		fprintf(f, "gslb_http_responses_other_total{status=\"%s\"} %llu\n", ho[k],
-			(unsigned long long)sum.http_other[k]);
 	fprintf(f,
 		"# HELP gslb_rrl_responses_total UDP responses held back by response rate "
 		"limiting, by action.\n"
@@ -389,8 +393,8 @@ char *metrics_render(struct metrics *m, const struct snapshot *snap, const char 
 							&h->pools[svc->pools[p].gidx];
 						for (size_t k = 0; k < hp->nmembers; k++) {
 							const struct hmember *mb = &hp->members[k];
-							inet_ntop(mb->family, mb->addr, at,
-								  sizeof(at));
+							const char *ml = member_label(
+								&svc->pools[p], mb, at, sizeof(at));
 							fputs(pass ? "gslb_member_last_change_timestamp_"
 								     "seconds{" :
 								     "gslb_member_up{",
@@ -400,7 +404,7 @@ char *metrics_render(struct metrics *m, const struct snapshot *snap, const char 
 								",region=\"%s\",member=\"%s\"} %lld\n",
 								c->regions[svc->pools[p].region]
 									.name,
-								at,
+								ml,
 								pass ? (long long)mb->since :
 								       (long long)(mb->usable ? 1 :
 												0));

@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <ares.h>
@@ -48,18 +49,21 @@
 #include "gslb/resolve.h"
 #include "gslb/snapshot.h"
 
-#define BODY_MAX (64 * 1024)  /* expect_body looks this far into a body */
-#define EV_BATCH 256          /* epoll events per wait */
-#define SAVE_EVERY_MS 1000    /* health.state written at most this often */
-#define SOFT_PUBLISH_MS 1000  /* counters and reasons published this often */
-#define FIRST_WINDOW_MS 500   /* first probes of new targets spread over this, */
-#define FIRST_RATE 4000       /* ... or longer, to stay under this many a second */
-#define HOST_WINDOW_MS 100    /* ... and those of a name's first addresses */
-#define LOOP_MAX_WAIT_MS 1000 /* the loop looks around at least this often */
-#define RETRY_MIN_S 5         /* a failed resolution is retried after this */
-#define RETRY_MAX_S 60        /* ... doubling up to this */
-#define ADMIN_WAIT_S 5        /* prober_admin waits this long for publication */
-#define WAKE_TAG UINT64_MAX   /* epoll data of the eventfd */
+#define BODY_MAX (64 * 1024)   /* expect_body looks this far into a body */
+#define EV_BATCH 256           /* epoll events per wait */
+#define SAVE_EVERY_MS 1000     /* health.state written at most this often */
+#define SOFT_PUBLISH_MS 1000   /* counters and reasons published this often */
+#define FIRST_WINDOW_MS 500    /* first probes of new targets spread over this, */
+#define FIRST_RATE 4000        /* ... or longer, to stay under this many a second */
+#define HOST_WINDOW_MS 100     /* ... and those of a name's first addresses */
+#define LOOP_MAX_WAIT_MS 1000  /* the loop looks around at least this often */
+#define RETRY_MIN_S 5          /* a failed resolution is retried after this */
+#define RETRY_MAX_S 60         /* ... doubling up to this */
+#define ADMIN_WAIT_S 5         /* prober_admin waits this long for publication */
+#define LOCAL_LOG_MS 10000     /* local probe errors are logged this often */
+#define INFLIGHT_AUTO_MAX 1024 /* probe_max_inflight = 0: at most this many, */
+#define INFLIGHT_FD_SHARE 4    /* ... and a quarter of the descriptor limit */
+#define WAKE_TAG UINT64_MAX    /* epoll data of the eventfd */
 #define NOT_QUEUED SIZE_MAX
 
 #define container_of(ptr, type, field) ((type *)(void *)((char *)(ptr)-offsetof(type, field)))
@@ -134,6 +138,11 @@ struct ptarget {
 	CURL *easy;
 	ares_channel chan;
 	uint8_t dns_busy, cancelling, body_stop;
+	uint8_t running;   /* holds one of the prober's slots (probe_max_inflight) */
+	uint8_t queued;    /* waiting for a slot, in the prober's FIFO */
+	uint8_t sock_made; /* a socket was opened for the probe in flight */
+	int local_err;     /* errno of a socket that could not be opened */
+	struct ptarget *qnext, *qprev;
 	int64_t started;
 	char *body; /* grows up to BODY_MAX: hanging probes hold little */
 	size_t blen, bcap;
@@ -162,6 +171,8 @@ struct ppool {
 	struct phost *hosts;
 	size_t nhosts;
 	uint8_t dirty;
+	uint8_t cname_pending; /* see struct hpool */
+	const char *resolvers; /* the config's, for a CNAME pool's dns check */
 };
 
 struct model {
@@ -207,12 +218,23 @@ struct prober {
 	uint64_t rng;
 	int64_t epoch;
 
+	/* Probes in flight are capped (probe_max_inflight): each holds a
+	 * socket, and a black hole must not take every descriptor. Due probes
+	 * beyond the cap wait in a FIFO, so every target gets its turn. */
+	size_t cap, inflight;
+	struct ptarget *qhead, *qtail;
+	size_t nqueued;
+	int64_t local_log_at;    /* last log line about local probe errors */
+	uint64_t local_unlogged; /* errors since that line */
+	uint64_t local_errors;   /* since the first after probes last ran */
+
 	/* Probe counters for /metrics, by check name: written by the prober
 	 * thread, read by the admin thread, under their own small lock (never
 	 * taken inside an RCU read-side section). */
 	pthread_mutex_t mmu;
 	struct pmetric *pm;
 	size_t npm;
+	size_t m_cap, m_inflight, m_inflight_max, m_queued; /* gauges, under mmu */
 };
 
 #define PM_BUCKETS 11
@@ -221,7 +243,7 @@ static const double pm_bounds[PM_BUCKETS] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.2
 
 struct pmetric {
 	char check[64];
-	uint64_t ok, fail;
+	uint64_t ok, fail, unknown;   /* unknown: a local error, no result */
 	uint64_t buckets[PM_BUCKETS]; /* cumulative at render time, plain here */
 	uint64_t count;
 	double sum; /* seconds */
@@ -444,6 +466,8 @@ static void resolver_sock(void *arg, int fd, int readable, int writable)
 static void check_sock(void *data, ares_socket_t fd, int readable, int writable)
 {
 	struct ptarget *t = data;
+	if (readable || writable)
+		t->sock_made = 1;
 	fd_watch(t->pp->p, (int)fd, FD_ARES, t, ares_events(readable, writable));
 }
 
@@ -468,6 +492,67 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	(void)multi;
 	p->curl_timer = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
 	return 0;
+}
+
+/* ---- probe slots -------------------------------------------------------- */
+
+static void gauges(struct prober *p)
+{
+	pthread_mutex_lock(&p->mmu);
+	p->m_cap = p->cap;
+	p->m_inflight = p->inflight;
+	if (p->inflight > p->m_inflight_max)
+		p->m_inflight_max = p->inflight;
+	p->m_queued = p->nqueued;
+	pthread_mutex_unlock(&p->mmu);
+}
+
+static void slot_take(struct prober *p, struct ptarget *t)
+{
+	t->running = 1;
+	p->inflight++;
+	gauges(p);
+}
+
+static void slot_give(struct prober *p, struct ptarget *t)
+{
+	if (!t->running)
+		return;
+	t->running = 0;
+	p->inflight--;
+	gauges(p);
+}
+
+static void queue_push(struct prober *p, struct ptarget *t)
+{
+	t->queued = 1;
+	t->qnext = NULL;
+	t->qprev = p->qtail;
+	if (p->qtail)
+		p->qtail->qnext = t;
+	else
+		p->qhead = t;
+	p->qtail = t;
+	p->nqueued++;
+	gauges(p);
+}
+
+static void queue_del(struct prober *p, struct ptarget *t)
+{
+	if (!t->queued)
+		return;
+	if (t->qprev)
+		t->qprev->qnext = t->qnext;
+	else
+		p->qhead = t->qnext;
+	if (t->qnext)
+		t->qnext->qprev = t->qprev;
+	else
+		p->qtail = t->qprev;
+	t->qnext = t->qprev = NULL;
+	t->queued = 0;
+	p->nqueued--;
+	gauges(p);
 }
 
 /* ---- targets ------------------------------------------------------------ */
@@ -541,6 +626,14 @@ static int target_spec(struct ptarget *t)
 
 	if (!c)
 		return GSLB_OK;
+	if (t->pp->pool->cname_query) {
+		/* the CNAME target itself, asked of the resolvers */
+		t->qname = c->query && c->query[0] ? c->query : mb->hostname;
+		if (!t->pp->resolvers)
+			return GSLB_OK; /* the system's: c-ares reads resolv.conf */
+		t->dns_server = strdup(t->pp->resolvers);
+		return t->dns_server ? GSLB_OK : GSLB_ENOMEM;
+	}
 	if (tg && strstr(tg, "://") && (c->type == CHECK_HTTP || c->type == CHECK_HTTPS)) {
 		t->url = strdup(tg); /* exactly that URL: Host and SNI from it */
 		return t->url ? GSLB_OK : GSLB_ENOMEM;
@@ -565,13 +658,18 @@ static int target_spec(struct ptarget *t)
 		const char *scheme = c->type == CHECK_HTTPS ? "https" : "http";
 		const char *path = c->path && c->path[0] ? c->path : "/";
 		const char *slash = path[0] == '/' ? "" : "/";
+		/* Host and SNI: the check's host, else a CNAME pool's target
+		 * (the name its addresses serve), else the address */
+		const char *vhost = c->host && c->host[0]  ? c->host :
+				    t->pp->pool->cname_len ? mb->hostname :
+							     NULL;
 		if (!tg)
 			port = c->port ? c->port : c->type == CHECK_HTTPS ? 443 : 80;
-		if (c->host && c->host[0]) {
-			const char *hl = is_v6(c->host) ? "[" : "", *hr = is_v6(c->host) ? "]" : "";
-			char *rule = dupf("%s%s%s:%u:%s%s%s:%u", hl, c->host, hr, port, lb, host,
-					  rb, port);
-			t->url = dupf("%s://%s%s%s:%u%s%s", scheme, hl, c->host, hr, port, slash,
+		if (vhost) {
+			const char *hl = is_v6(vhost) ? "[" : "", *hr = is_v6(vhost) ? "]" : "";
+			char *rule = dupf("%s%s%s:%u:%s%s%s:%u", hl, vhost, hr, port, lb, host, rb,
+					  port);
+			t->url = dupf("%s://%s%s%s:%u%s%s", scheme, hl, vhost, hr, port, slash,
 				      path);
 			if (rule)
 				t->connect_to = curl_slist_append(NULL, rule);
@@ -625,7 +723,9 @@ static struct ptarget *target_new(struct ppool *pp, const struct hmember *hm)
 	t->family = hm->family;
 	memcpy(t->addr, hm->addr, 16);
 	t->weight = hm->weight;
-	if (!inet_ntop(hm->family, hm->addr, t->atext, sizeof(t->atext)))
+	if (!hm->family) /* a CNAME pool's target asked with a dns check */
+		snprintf(t->atext, sizeof(t->atext), "%.45s", target_member(t)->hostname);
+	else if (!inet_ntop(hm->family, hm->addr, t->atext, sizeof(t->atext)))
 		snprintf(t->atext, sizeof(t->atext), "?");
 	t->state = hm->state;
 	t->fails = hm->fails;
@@ -643,9 +743,11 @@ static struct ptarget *target_new(struct ppool *pp, const struct hmember *hm)
 	return t;
 }
 
-/* Stop what is in flight without a result. */
+/* Stop what is in flight (or waiting for a slot) without a result. */
 static void target_cancel(struct prober *p, struct ptarget *t)
 {
+	queue_del(p, t);
+	slot_give(p, t);
 	if (t->easy) {
 		curl_multi_remove_handle(p->multi, t->easy);
 		curl_easy_cleanup(t->easy);
@@ -681,7 +783,8 @@ static void target_free(struct prober *p, struct ptarget *t)
 
 /* ---- state machine ------------------------------------------------------ */
 
-static void count_probe(struct prober *p, const char *check, int ok, double secs)
+/* result: 1 success, 0 failure, -1 unknown (a local error: no verdict). */
+static void count_probe(struct prober *p, const char *check, int result, double secs)
 {
 	pthread_mutex_lock(&p->mmu);
 	struct pmetric *m = NULL;
@@ -697,8 +800,10 @@ static void count_probe(struct prober *p, const char *check, int ok, double secs
 			snprintf(m->check, sizeof(m->check), "%s", check);
 		}
 	}
-	if (m) {
-		if (ok)
+	if (m && result < 0) {
+		m->unknown++;
+	} else if (m) {
+		if (result)
 			m->ok++;
 		else
 			m->fail++;
@@ -721,15 +826,33 @@ char *prober_metrics_text(struct prober *p)
 	if (!f)
 		return NULL;
 	pthread_mutex_lock(&p->mmu);
-	fputs("# HELP gslb_probes_total Health probes, by check and result.\n"
+	fprintf(f,
+		"# HELP gslb_probe_max_inflight Probes allowed in flight at once "
+		"(probe_max_inflight).\n"
+		"# TYPE gslb_probe_max_inflight gauge\n"
+		"gslb_probe_max_inflight %zu\n"
+		"# HELP gslb_probes_in_flight Probes running now.\n"
+		"# TYPE gslb_probes_in_flight gauge\n"
+		"gslb_probes_in_flight %zu\n"
+		"# HELP gslb_probes_in_flight_max Most probes running at once since the start.\n"
+		"# TYPE gslb_probes_in_flight_max gauge\n"
+		"gslb_probes_in_flight_max %zu\n"
+		"# HELP gslb_probes_queued Due probes waiting for a slot.\n"
+		"# TYPE gslb_probes_queued gauge\n"
+		"gslb_probes_queued %zu\n",
+		p->m_cap, p->m_inflight, p->m_inflight_max, p->m_queued);
+	fputs("# HELP gslb_probes_total Health probes, by check and result (unknown: not run "
+	      "for a local error, no state change).\n"
 	      "# TYPE gslb_probes_total counter\n",
 	      f);
 	for (size_t i = 0; i < p->npm; i++)
 		fprintf(f,
 			"gslb_probes_total{check=\"%s\",result=\"success\"} %llu\n"
-			"gslb_probes_total{check=\"%s\",result=\"failure\"} %llu\n",
+			"gslb_probes_total{check=\"%s\",result=\"failure\"} %llu\n"
+			"gslb_probes_total{check=\"%s\",result=\"unknown\"} %llu\n",
 			p->pm[i].check, (unsigned long long)p->pm[i].ok, p->pm[i].check,
-			(unsigned long long)p->pm[i].fail);
+			(unsigned long long)p->pm[i].fail, p->pm[i].check,
+			(unsigned long long)p->pm[i].unknown);
 	fputs("# HELP gslb_probe_duration_seconds Time from a probe's start to its result.\n"
 	      "# TYPE gslb_probe_duration_seconds histogram\n",
 	      f);
@@ -756,7 +879,13 @@ char *prober_metrics_text(struct prober *p)
 static void target_result(struct prober *p, struct ptarget *t, int ok, const char *reason)
 {
 	const struct check *c = target_check(t);
-	count_probe(p, c->name, ok, t->started > 0 ? (double)(mono_ms() - t->started) / 1000.0 : 0);
+	int64_t now = mono_ms();
+	count_probe(p, c->name, ok ? 1 : 0,
+		    t->started > 0 ? (double)(now - t->started) / 1000.0 : 0);
+	if (p->local_errors && now - p->local_log_at >= LOCAL_LOG_MS) {
+		log_info("probes run again after local errors errors=%" PRIu64, p->local_errors);
+		p->local_errors = p->local_unlogged = 0;
+	}
 	struct ppool *pp = t->pp;
 	unsigned rise = c->rise ? c->rise : 1, fall = c->fall ? c->fall : 1;
 	uint8_t old = t->state, nstate = old;
@@ -791,8 +920,9 @@ static void target_result(struct prober *p, struct ptarget *t, int ok, const cha
 		log_msg(nstate == HEALTH_DOWN ? LOG_LVL_WARN : LOG_LVL_INFO,
 			"member state changed service=%s region=%s member=%s%s%s check=%s old=%s "
 			"new=%s reason=\"%s%s\"",
-			pp->svc->name, pp->region, t->atext, mb->hostname ? " host=" : "",
-			mb->hostname ? mb->hostname : "", c->name,
+			pp->svc->name, pp->region, t->atext,
+			mb->hostname && t->family ? " host=" : "",
+			mb->hostname && t->family ? mb->hostname : "", c->name,
 			health_state_name((enum health_state)old),
 			health_state_name((enum health_state)nstate), t->reason, times);
 		p->hard_dirty = 1;
@@ -814,7 +944,87 @@ static void target_result(struct prober *p, struct ptarget *t, int ok, const cha
 	}
 }
 
+/* A probe that could not run for a reason of this host (out of
+ * descriptors or memory, no socket, a library failure) says nothing about
+ * the member: no rise/fall step, the state stays; counted as "unknown" and
+ * logged at most every LOCAL_LOG_MS. */
+static void target_unknown(struct prober *p, struct ptarget *t, const char *why)
+{
+	const struct check *c = target_check(t);
+	int64_t now = mono_ms();
+	char r[HEALTH_REASON_MAX];
+
+	count_probe(p, c->name, -1, 0);
+	p->local_errors++;
+	snprintf(r, sizeof(r), "not probed: %s", why);
+	set_reason(t->reason, sizeof(t->reason), r);
+	t->pp->dirty = 1;
+	p->soft_dirty = 1;
+	if (p->local_log_at && now - p->local_log_at < LOCAL_LOG_MS) {
+		p->local_unlogged++;
+		return;
+	}
+	log_warn("probe not run for a local error, member state unchanged service=%s region=%s "
+		 "member=%s check=%s error=\"%s\" unlogged=%" PRIu64,
+		 t->pp->svc->name, t->pp->region, t->atext, c->name, why, p->local_unlogged);
+	p->local_log_at = now;
+	p->local_unlogged = 0;
+}
+
+static int errno_is_local(long e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM || e == EADDRNOTAVAIL;
+}
+
 /* ---- http, https and tcp through curl ----------------------------------- */
+
+/* curl opens its sockets here, so that a socket that cannot be had (out of
+ * descriptors) is told apart from a member that refuses. */
+static curl_socket_t open_sock_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct ptarget *t = clientp;
+	int fd;
+
+	(void)purpose;
+	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd < 0) {
+		t->local_err = errno;
+		return CURL_SOCKET_BAD;
+	}
+	return fd;
+}
+
+/* Why a curl transfer failed for a reason of this host, or NULL. */
+static const char *curl_local(const struct ptarget *t, CURLcode rc, long oserr, char *buf,
+			      size_t len)
+{
+	if (t->local_err) {
+		char eb[64];
+		snprintf(buf, len, "cannot open a socket: %s",
+			 strerror_r(t->local_err, eb, sizeof(eb)));
+		return buf;
+	}
+	switch (rc) {
+	case CURLE_OUT_OF_MEMORY:
+	case CURLE_FAILED_INIT:
+	case CURLE_BAD_FUNCTION_ARGUMENT:
+	case CURLE_UNKNOWN_OPTION:
+	case CURLE_NOT_BUILT_IN:
+		snprintf(buf, len, "curl: %s", curl_easy_strerror(rc));
+		return buf;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+		if (errno_is_local(oserr)) {
+			char eb[64];
+			snprintf(buf, len, "%s", strerror_r((int)oserr, eb, sizeof(eb)));
+			return buf;
+		}
+		return NULL;
+	default:
+		return NULL;
+	}
+}
 
 static size_t body_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -863,9 +1073,10 @@ static void curl_start(struct prober *p, struct ptarget *t, int64_t now)
 	CURL *e = curl_easy_init();
 
 	if (!e) {
-		target_result(p, t, 0, "out of memory");
+		target_unknown(p, t, "curl: out of memory");
 		return;
 	}
+	t->local_err = 0;
 	t->errbuf[0] = '\0';
 	t->blen = 0;
 	t->body_stop = 0;
@@ -878,6 +1089,8 @@ static void curl_start(struct prober *p, struct ptarget *t, int64_t now)
 	SETOPT(e, CURLOPT_FRESH_CONNECT, 1L);
 	SETOPT(e, CURLOPT_FORBID_REUSE, 1L);
 	SETOPT(e, CURLOPT_USERAGENT, "gslbd-probe/" PACKAGE_VERSION);
+	SETOPT(e, CURLOPT_OPENSOCKETFUNCTION, open_sock_cb);
+	SETOPT(e, CURLOPT_OPENSOCKETDATA, (void *)t);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	SETOPT(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -911,11 +1124,12 @@ static void curl_start(struct prober *p, struct ptarget *t, int64_t now)
 		char r[HEALTH_REASON_MAX];
 		snprintf(r, sizeof(r), "curl: %s", curl_easy_strerror(cc));
 		curl_easy_cleanup(e);
-		target_result(p, t, 0, r);
+		target_unknown(p, t, r);
 		return;
 	}
 	t->easy = e;
 	t->started = now;
+	slot_take(p, t);
 }
 
 /* "SSL certificate problem: certificate has expired" -> "certificate has
@@ -1064,14 +1278,19 @@ static void curl_collect(struct prober *p)
 		curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &oserr);
 		if (!t)
 			continue;
-		ok = http_verdict(t, rc, code, oserr, reason, sizeof(reason));
+		const char *local = curl_local(t, rc, oserr, reason, sizeof(reason));
+		ok = local ? 0 : http_verdict(t, rc, code, oserr, reason, sizeof(reason));
 		curl_multi_remove_handle(p->multi, e);
 		curl_easy_cleanup(e);
 		t->easy = NULL;
 		free(t->body);
 		t->body = NULL;
 		t->blen = t->bcap = 0;
-		target_result(p, t, ok, reason);
+		slot_give(p, t);
+		if (local)
+			target_unknown(p, t, local);
+		else
+			target_result(p, t, ok, reason);
 	}
 }
 
@@ -1136,6 +1355,7 @@ static void rcode_text(int rcode, char *out, size_t len)
 
 static void dns_done(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
+	int err = errno; /* a socket that failed to open: just before this call */
 	struct ptarget *t = arg;
 	struct prober *p = t->pp->p;
 	const struct check *c = target_check(t);
@@ -1146,7 +1366,21 @@ static void dns_done(void *arg, int status, int timeouts, unsigned char *abuf, i
 	if (!t->dns_busy || t->cancelling || status == ARES_EDESTRUCTION)
 		return;
 	t->dns_busy = 0;
+	slot_give(p, t);
 	heap_del(&p->heap, &t->deadline);
+	/* No socket could be opened (c-ares reports it as a refusal), or
+	 * c-ares ran out of memory: nothing is known about the member. */
+	if (status == ARES_ENOMEM || (status != ARES_SUCCESS && !t->sock_made)) {
+		char eb[64];
+		if (status == ARES_ENOMEM)
+			snprintf(reason, sizeof(reason), "c-ares: %s", ares_strerror(status));
+		else
+			snprintf(reason, sizeof(reason), "cannot open a socket%s%s",
+				 errno_is_local(err) ? ": " : "",
+				 errno_is_local(err) ? strerror_r(err, eb, sizeof(eb)) : "");
+		target_unknown(p, t, reason);
+		return;
+	}
 	if (status == ARES_ETIMEOUT || status == ARES_ECANCELLED) {
 		snprintf(reason, sizeof(reason), "timeout after %.1fs", c->timeout);
 	} else if (status == ARES_ECONNREFUSED) {
@@ -1197,6 +1431,8 @@ static int dns_channel(struct ptarget *t)
 		t->chan = NULL;
 		return rc;
 	}
+	if (!t->dns_server)
+		return ARES_SUCCESS; /* the system's resolvers */
 	rc = ares_set_servers_ports_csv(t->chan, t->dns_server);
 	if (rc != ARES_SUCCESS) {
 		ares_destroy(t->chan);
@@ -1218,11 +1454,18 @@ static void dns_start(struct prober *p, struct ptarget *t, int64_t now)
 				       &qlen, 0);
 	if (rc != ARES_SUCCESS) {
 		snprintf(reason, sizeof(reason), "DNS: %s", ares_strerror(rc));
-		target_result(p, t, 0, reason);
+		/* a name that cannot be asked is the check's fault; the rest
+		 * (memory, reading the resolver configuration) is this host's */
+		if (rc == ARES_EBADNAME)
+			target_result(p, t, 0, reason);
+		else
+			target_unknown(p, t, reason);
 		return;
 	}
 	t->dns_busy = 1;
+	t->sock_made = 0;
 	t->started = now;
+	slot_take(p, t);
 	/* c-ares gives up after the timeout by itself; this is the backstop. */
 	sched_set(p, &t->deadline, now + t->pp->pc->timeout_ms + 50);
 	ares_send(t->chan, q, qlen, dns_done, t); /* may call dns_done at once */
@@ -1241,20 +1484,41 @@ static void dns_deadline(struct prober *p, struct ptarget *t)
 
 /* ---- probing and scheduling --------------------------------------------- */
 
+static void probe_run(struct prober *p, struct ptarget *t, int64_t now)
+{
+	if (target_check(t)->type == CHECK_DNS)
+		dns_start(p, t, now);
+	else
+		curl_start(p, t, now);
+}
+
+/* A due probe runs now when a slot is free and nobody waits, else it
+ * waits its turn. */
 static void probe_start(struct prober *p, struct ptarget *t, int64_t now)
 {
-	const struct check *c = target_check(t);
-
-	if (t->easy || t->dns_busy)
-		return; /* still running: the timeout is shorter than the interval */
+	if (t->running || t->queued)
+		return; /* the timeout is shorter than the interval, or the queue is long */
 	if (t->spec_error) {
 		target_result(p, t, 0, t->spec_error);
 		return;
 	}
-	if (c->type == CHECK_DNS)
-		dns_start(p, t, now);
-	else
-		curl_start(p, t, now);
+	if (p->qhead || p->inflight >= p->cap) {
+		queue_push(p, t);
+		return;
+	}
+	probe_run(p, t, now);
+}
+
+/* Freed slots go to the probes waiting longest. */
+static void queue_drain(struct prober *p)
+{
+	int64_t now = mono_ms();
+
+	while (p->qhead && p->inflight < p->cap) {
+		struct ptarget *t = p->qhead;
+		queue_del(p, t);
+		probe_run(p, t, now);
+	}
 }
 
 /* The next probe: the first time in the target's slot sequence
@@ -1428,6 +1692,12 @@ static void host_done(void *arg, enum resolve_status status, const struct resolv
 		h->attempted = 1;
 		if (p->first_pending)
 			p->first_pending--;
+	}
+	if (pp->cname_pending) {
+		/* resolved or not, a CNAME pool's target is now known */
+		pp->cname_pending = 0;
+		pp->dirty = 1;
+		p->hard_dirty = 1;
 	}
 	if (status != RESOLVE_OK) {
 		size_t have = 0;
@@ -1610,8 +1880,10 @@ static int model_build(struct prober *p, struct snapshot *snap, const struct mod
 			pp->pc = pool->check_idx >= 0 && (size_t)pool->check_idx < m->nchecks ?
 					 &m->checks[pool->check_idx] :
 					 NULL;
+			pp->resolvers = c->resolvers;
 			op = old_pool(old, pp);
 			hp = h && pool->gidx < h->npools ? &h->pools[pool->gidx] : NULL;
+			pp->cname_pending = hp ? hp->cname_pending : 0;
 			for (size_t k = 0; hp && k < hp->nmembers; k++) {
 				const struct hmember *hm = &hp->members[k];
 				struct ptarget *t;
@@ -1631,7 +1903,7 @@ static int model_build(struct prober *p, struct snapshot *snap, const struct mod
 				if (!t->carried)
 					pp->pc->nnew++;
 			}
-			for (size_t k = 0; k < pool->nmembers; k++)
+			for (size_t k = 0; k < pool->nmembers && !pool->cname_query; k++)
 				pp->nhosts += pool->members[k].hostname != NULL;
 			if (pp->nhosts) {
 				size_t j = 0;
@@ -1641,7 +1913,7 @@ static int model_build(struct prober *p, struct snapshot *snap, const struct mod
 				for (size_t k = 0; k < pool->nmembers; k++) {
 					struct phost *ph;
 					if (!pool->members[k].hostname)
-						continue;
+						continue; /* (cname_query pools have no hosts) */
 					ph = &pp->hosts[j++];
 					ph->next.idx = NOT_QUEUED;
 					ph->next.kind = EV_RESOLVE;
@@ -1717,6 +1989,7 @@ static void model_schedule(struct prober *p, struct model *m, int64_t now)
 
 static int pool_to_view(struct hpool *hp, const struct ppool *pp)
 {
+	hp->cname_pending = pp->cname_pending;
 	if (hp->nmembers != pp->n) {
 		struct hmember *v = NULL;
 		if (pp->n) {
@@ -1873,6 +2146,8 @@ static int do_adopt(struct prober *p, struct snapshot *ns)
 	p->m = nm;
 	p->snap = ns;
 	pthread_mutex_unlock(&p->mu);
+	p->cap = probe_inflight_cap(ns->conf);
+	gauges(p);
 
 	/* A reload also rereads the system resolver configuration. */
 	if (resolve_new(resolver_sock, p, ns->conf->resolvers, &nres) == GSLB_OK) {
@@ -2020,6 +2295,8 @@ static void *prober_main(void *arg)
 		if (resolve_pending(p->res) && resolve_timeout_ms(p->res, 1) == 0)
 			resolve_process(p->res, -1, 0, 0);
 		curl_collect(p);
+		queue_drain(p);
+		curl_collect(p); /* what failed at once while starting */
 		now = mono_ms();
 		if (p->hard_dirty || (p->soft_dirty && now - p->last_pub >= SOFT_PUBLISH_MS))
 			publish(p, now);
@@ -2042,6 +2319,7 @@ static void *prober_main(void *arg)
 		for (int i = 0; i < n; i++)
 			dispatch(p, &evs[i]);
 		curl_collect(p);
+		queue_drain(p);
 	}
 
 	cancel_all(p);
@@ -2056,6 +2334,19 @@ static void *prober_main(void *arg)
 }
 
 /* ---- public interface --------------------------------------------------- */
+
+size_t probe_inflight_cap(const struct conf *c)
+{
+	struct rlimit rl;
+	size_t cap = INFLIGHT_AUTO_MAX;
+
+	if (c->probe_max_inflight)
+		return c->probe_max_inflight;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / INFLIGHT_FD_SHARE < cap)
+		cap = (size_t)(rl.rlim_cur / INFLIGHT_FD_SHARE);
+	return cap ? cap : 1;
+}
 
 static void prober_free(struct prober *p)
 {
@@ -2086,7 +2377,7 @@ static void prober_free(struct prober *p)
 	free(p);
 }
 
-int prober_start(struct snapshot *snap, const char *state_dir, struct prober **out)
+int prober_new(struct snapshot *snap, const char *state_dir, struct prober **out)
 {
 	struct prober *p = calloc(1, sizeof(*p));
 	pthread_condattr_t ca;
@@ -2160,6 +2451,8 @@ int prober_start(struct snapshot *snap, const char *state_dir, struct prober **o
 		rc = GSLB_OK;
 	}
 	p->snap = snap;
+	p->cap = probe_inflight_cap(snap->conf);
+	gauges(p);
 	if (!snap->health) {
 		snap->health = health_initial(snap, NULL, NULL, p->state_dir, &p->admin, wall_s());
 		if (!snap->health) {
@@ -2175,14 +2468,6 @@ int prober_start(struct snapshot *snap, const char *state_dir, struct prober **o
 	rc = publish(p, now);
 	if (rc)
 		goto fail;
-	rc = pthread_create(&p->thread, NULL, prober_main, p);
-	if (rc) {
-		log_err("prober: cannot start its thread: %s", strerror(rc));
-		rc = GSLB_ESYS;
-		goto fail;
-	}
-	p->thread_started = 1;
-	log_info("prober started pools=%zu checks=%zu", p->m->npools, p->m->nchecks);
 	*out = p;
 	return GSLB_OK;
 fail:
@@ -2190,6 +2475,18 @@ fail:
 		log_err("prober: out of memory starting");
 	prober_free(p);
 	return rc;
+}
+
+int prober_run(struct prober *p)
+{
+	int rc = pthread_create(&p->thread, NULL, prober_main, p);
+	if (rc) {
+		log_err("prober: cannot start its thread: %s", strerror(rc));
+		return GSLB_ESYS;
+	}
+	p->thread_started = 1;
+	log_info("prober started pools=%zu checks=%zu", p->m->npools, p->m->nchecks);
+	return GSLB_OK;
 }
 
 static void deadline_in(struct timespec *ts, double seconds)

@@ -1,9 +1,14 @@
 /* Response rate limiting. One shared table of 64-bit words, each packing a
  * bucket's tag, its last second and its balance, updated with
- * compare-and-swap: no lock, and no allocation, on the query path. A
- * collision replaces the older bucket, as BIND's table does when full: at
- * worst a flood's bucket restarts with a full balance, never a legitimate
- * client is blocked for another's traffic. */
+ * compare-and-swap: no lock, and no allocation, on the query path.
+ *
+ * The bucket's place is a SipHash of (answer, client network) under a key
+ * drawn at start, so no one outside can pick networks that share a place.
+ * The table is set-associative: four entries a set. A bucket not in its
+ * set takes over the entry with the most balance left (an idle one first)
+ * and starts with that balance, never more than a second's worth: a
+ * collision hands out no fresh balance, so interleaving another bucket's
+ * queries cannot refill a limited one. */
 #include "gslb/rrl.h"
 
 #include <netinet/in.h>
@@ -12,33 +17,48 @@
 
 #include "gslb/cidrset.h"
 #include "gslb/dname.h"
+#include "gslb/siphash.h"
 #include "gslb/wire.h"
 
-#define RRL_BITS 18 /* 256 Ki buckets, 2 MiB */
+#define RRL_SET_BITS 16 /* 64 Ki sets of 4: 256 Ki buckets, 2 MiB */
+#define RRL_WAYS 4
 
 struct rrl {
 	uint64_t *table;
+	uint64_t set_mask;
+	uint8_t key[SIPHASH_KEY_LEN];
 };
 
-/* word: tag (24) | second (20) | balance + 2^19 (20) */
+/* word: tag (24, never 0) | second (20) | balance + 2^19 (20); 0 = empty */
 #define TAG_SHIFT 40
 #define SEC_SHIFT 20
 #define BAL_BIAS (1 << 19)
 #define BAL_MASK 0xFFFFFull
 #define SEC_MASK 0xFFFFFull
 
-struct rrl *rrl_new(void)
+struct rrl *rrl_new_custom(unsigned set_bits, const uint8_t *key)
 {
+	if (set_bits > 24)
+		return NULL;
 	struct rrl *r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
-	r->table = calloc((size_t)1 << RRL_BITS, sizeof(uint64_t));
+	if (key)
+		memcpy(r->key, key, sizeof(r->key));
+	else if (siphash_random_key(r->key)) {
+		free(r);
+		return NULL;
+	}
+	r->set_mask = ((uint64_t)1 << set_bits) - 1;
+	r->table = calloc((size_t)RRL_WAYS << set_bits, sizeof(uint64_t));
 	if (!r->table) {
 		free(r);
 		return NULL;
 	}
 	return r;
 }
+
+struct rrl *rrl_new(void) { return rrl_new_custom(RRL_SET_BITS, NULL); }
 
 void rrl_free(struct rrl *r)
 {
@@ -48,22 +68,19 @@ void rrl_free(struct rrl *r)
 	free(r);
 }
 
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-	h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
-	return h;
-}
+/* The bytes a bucket is named by: what the answer is, then the client
+ * network. At most 1 + 1 + 2 + 255 + 1 + 16. */
+#define KEY_MAX 280
 
 /* Which answer a reply is, for bucketing: positive answers by (qname,
  * qtype); NXDOMAIN and referrals and NODATA by the zone (the SOA or NS
  * owner in authority), so random-subdomain floods share one bucket; errors
- * by rcode alone. */
-static uint64_t answer_key(const uint8_t *reply, size_t len, const uint8_t *wild, int *ok)
+ * by rcode alone. Writes the answer's bytes to k; returns their length, 0
+ * when the reply cannot be parsed. */
+static size_t answer_key(const uint8_t *reply, size_t len, const uint8_t *wild, uint8_t *k)
 {
 	struct wire w;
-	uint8_t name[DNAME_MAXLEN], lname[DNAME_MAXLEN];
-	uint64_t h = 1469598103934665603ull;
-	*ok = 0;
+	uint8_t name[DNAME_MAXLEN];
 	wire_init(&w, reply, len);
 	wire_skip(&w, 2);
 	uint16_t flags = wire_u16(&w);
@@ -72,10 +89,10 @@ static uint64_t answer_key(const uint8_t *reply, size_t len, const uint8_t *wild
 	unsigned rcode = flags & 0xF;
 	if (!wire_ok(&w))
 		return 0;
-	h = mix(h, rcode);
+	k[0] = (uint8_t)rcode;
 	if (rcode != 0 && rcode != 3) {
-		*ok = 1; /* errors: one bucket per client network and rcode */
-		return h;
+		k[1] = 'E'; /* errors: one bucket per client network and rcode */
+		return 2;
 	}
 	if (qd != 1)
 		return 0;
@@ -85,17 +102,17 @@ static uint64_t answer_key(const uint8_t *reply, size_t len, const uint8_t *wild
 	if (!nl || !wire_ok(&w))
 		return 0;
 	if (rcode == 0 && an > 0) {
+		/* '*': apart from the same name asked exactly */
+		k[1] = wild ? '*' : 'P';
+		k[2] = (uint8_t)(qtype >> 8);
+		k[3] = (uint8_t)qtype;
 		if (wild) {
 			size_t wl = dname_len(wild);
-			h = mix(h, dname_hash(wild, wl));
-			h = mix(h, 0x2A); /* '*': apart from the same name asked exactly */
-		} else {
-			dname_tolower(lname, name, nl);
-			h = mix(h, dname_hash(lname, nl));
+			memcpy(k + 4, wild, wl);
+			return 4 + wl;
 		}
-		h = mix(h, qtype);
-		*ok = 1;
-		return h;
+		dname_tolower(k + 4, name, nl);
+		return 4 + nl;
 	}
 	/* NXDOMAIN, NODATA, referral: the authority owner names the zone. */
 	for (uint16_t i = 0; i < an; i++) {
@@ -105,16 +122,14 @@ static uint64_t answer_key(const uint8_t *reply, size_t len, const uint8_t *wild
 		uint16_t rdlen = wire_u16(&w);
 		wire_skip(&w, rdlen);
 	}
-	if (ns > 0) {
-		nl = dname_parse(&w, name);
-		if (!nl || !wire_ok(&w))
-			return 0;
-		dname_tolower(lname, name, nl);
-		h = mix(h, dname_hash(lname, nl));
-	}
-	h = mix(h, 0xAB); /* not the same bucket as a positive answer */
-	*ok = 1;
-	return h;
+	k[1] = 'N'; /* not the same bucket as a positive answer */
+	if (ns == 0)
+		return 2;
+	nl = dname_parse(&w, name);
+	if (!nl || !wire_ok(&w))
+		return 0;
+	dname_tolower(k + 2, name, nl);
+	return 2 + nl;
 }
 
 static int client_net(const struct rrl_conf *c, const struct sockaddr *peer, uint8_t out[16],
@@ -142,12 +157,25 @@ static int client_net(const struct rrl_conf *c, const struct sockaddr *peer, uin
 	return -1;
 }
 
+/* An entry's balance now: what it had plus a refill for the seconds since
+ * it was last used, at most cap. An empty entry has cap. */
+static int64_t balance_now(uint64_t word, uint64_t sec, int64_t rate, int64_t cap)
+{
+	if (word == 0)
+		return cap;
+	uint64_t last = (word >> SEC_SHIFT) & SEC_MASK;
+	uint64_t elapsed = (sec - last) & SEC_MASK;
+	int64_t bal = (int64_t)(word & BAL_MASK) - BAL_BIAS;
+	bal += (int64_t)elapsed * rate;
+	return bal > cap ? cap : bal;
+}
+
 enum rrl_verdict rrl_check(struct rrl *r, const struct rrl_conf *c, const struct sockaddr *peer,
 			   const uint8_t *reply, size_t len, const uint8_t *name, int64_t now_s,
 			   uint32_t entropy)
 {
-	uint8_t net[16], full[16];
-	int family, ok;
+	uint8_t net[16], full[16], k[KEY_MAX];
+	int family;
 	if (!r || !c->rate || !peer || client_net(c, peer, net, &family))
 		return RRL_SEND;
 	if (c->exempt) {
@@ -161,44 +189,54 @@ enum rrl_verdict rrl_check(struct rrl *r, const struct rrl_conf *c, const struct
 		if (cidrset_contains(c->exempt, family, full))
 			return RRL_SEND;
 	}
-	uint64_t h = answer_key(reply, len, name, &ok);
-	if (!ok)
+	size_t kl = answer_key(reply, len, name, k);
+	if (!kl)
 		return RRL_SEND;
-	h = mix(h, (uint64_t)family);
-	for (int i = 0; i < 16; i += 8) {
-		uint64_t v;
-		memcpy(&v, net + i, 8);
-		h = mix(h, v);
-	}
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	uint64_t *slot = &r->table[h & (((uint64_t)1 << RRL_BITS) - 1)];
+	k[kl++] = family == AF_INET ? 4 : 6;
+	memcpy(k + kl, net, 16);
+	kl += 16;
+	uint64_t h = siphash24(r->key, k, kl);
+	uint64_t *set = &r->table[(h & r->set_mask) * RRL_WAYS];
 	uint64_t tag = (h >> 40) & 0xFFFFFF;
+	if (tag == 0)
+		tag = 1; /* 0 is an empty entry's */
 	uint64_t sec = (uint64_t)now_s & SEC_MASK;
 	int64_t rate = c->rate, floor = -(int64_t)c->rate * (c->window ? c->window : 1);
 	if (floor < -(BAL_BIAS - 1))
 		floor = -(BAL_BIAS - 1);
 	int64_t cap = rate > BAL_BIAS - 1 ? BAL_BIAS - 1 : rate;
 
-	uint64_t old = __atomic_load_n(slot, __ATOMIC_RELAXED);
 	for (;;) {
-		int64_t bal;
-		if ((old >> TAG_SHIFT) != tag) {
-			bal = cap; /* a new bucket starts with a second's worth */
-		} else {
-			uint64_t last = (old >> SEC_SHIFT) & SEC_MASK;
-			uint64_t elapsed = (sec - last) & SEC_MASK;
-			bal = (int64_t)(old & BAL_MASK) - BAL_BIAS;
-			bal += (int64_t)elapsed * rate;
-			if (bal > cap)
-				bal = cap;
+		/* The bucket's entry, or the one it takes over: the most
+		 * balance left, among equals the longest unused. */
+		unsigned at = 0;
+		uint64_t old = 0;
+		int64_t bal = INT64_MIN;
+		uint64_t idle = 0;
+		for (unsigned i = 0; i < RRL_WAYS; i++) {
+			uint64_t wd = __atomic_load_n(&set[i], __ATOMIC_RELAXED);
+			if (wd != 0 && (wd >> TAG_SHIFT) == tag) {
+				at = i;
+				old = wd;
+				bal = balance_now(wd, sec, rate, cap);
+				break;
+			}
+			int64_t b = balance_now(wd, sec, rate, cap);
+			uint64_t e = wd ? (sec - ((wd >> SEC_SHIFT) & SEC_MASK)) & SEC_MASK :
+					  SEC_MASK + 1;
+			if (b > bal || (b == bal && e > idle)) {
+				at = i;
+				old = wd;
+				bal = b;
+				idle = e;
+			}
 		}
 		bal -= 1;
 		if (bal < floor)
 			bal = floor;
 		uint64_t nw = (tag << TAG_SHIFT) | (sec << SEC_SHIFT) |
 			      ((uint64_t)(bal + BAL_BIAS) & BAL_MASK);
-		if (__atomic_compare_exchange_n(slot, &old, nw, 1, __ATOMIC_RELAXED,
+		if (__atomic_compare_exchange_n(&set[at], &old, nw, 0, __ATOMIC_RELAXED,
 						__ATOMIC_RELAXED)) {
 			if (bal >= 0)
 				return RRL_SEND;
@@ -207,6 +245,7 @@ enum rrl_verdict rrl_check(struct rrl *r, const struct rrl_conf *c, const struct
 				return RRL_SLIP;
 			return RRL_DROP;
 		}
+		/* Another worker changed the entry: look at the set again. */
 	}
 }
 

@@ -20,6 +20,7 @@
  * A full reload also applies changed listen addresses, worker count, EDNS
  * size, TCP limits and admin address without a restart: see net_prepare(). */
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -213,10 +214,18 @@ struct server {
 	 * and TCP limits point into it, so snapshots can come and go. */
 	struct conf *own_conf;
 	char *conf_path;
-	int reload_running;       /* one reload at a time, on the thread pool */
-	int reload_pending;       /* RELOAD_* bits asked for meanwhile */
-	uv_fs_poll_t geo_poll[3]; /* database, overrides and ACL blocklist files */
-	int geo_poll_init[3];
+	int reload_running; /* one reload at a time, on the thread pool */
+	int reload_pending; /* RELOAD_* bits asked for meanwhile */
+	/* Watchers of the database, overrides and ACL blocklist files; NULL when
+	 * that file is not configured. Each is allocated on its own and never
+	 * restarted: one whose path changes is closed and replaced. */
+	uv_fs_poll_t *geo_poll[3];
+	/* A changed file is loaded once it has stopped changing: its size and
+	 * modification time as last seen, and whether it waits to settle. */
+	uv_timer_t geo_settle;
+	int geo_settle_init;
+	uv_stat_t geo_seen[3];
+	int geo_waiting[3];
 
 	struct prober *prober;      /* NULL when nothing needs probing or resolving */
 	struct admin *admin;        /* NULL without listen.admin */
@@ -243,6 +252,9 @@ struct server {
 
 /* How often GeoIP files are checked for replacement (libuv stat polling). */
 #define GEO_POLL_MS 2000
+/* How long a changed data file must stay the same (size, modification
+ * time) before it is loaded: a file still being written is not read. */
+#define GEO_SETTLE_MS 1000
 
 enum {
 	RELOAD_GEO = 1,  /* GeoIP database or overrides changed on disk */
@@ -1274,6 +1286,8 @@ static void conn_serve(struct tcp_conn *c)
 	}
 }
 
+static void free_handle(uv_handle_t *h) { free(h); }
+
 /* Over the connection cap with nothing idle to close: the connection was
  * accepted only to be closed at once, so the client is told now rather
  * than left waiting in the backlog. */
@@ -1501,10 +1515,14 @@ static void server_stop(struct server *srv)
 		srv->sig_init = 0;
 	}
 	for (int i = 0; i < 3; i++) {
-		if (srv->geo_poll_init[i]) {
-			uv_close((uv_handle_t *)&srv->geo_poll[i], NULL);
-			srv->geo_poll_init[i] = 0;
+		if (srv->geo_poll[i]) {
+			uv_close((uv_handle_t *)srv->geo_poll[i], free_handle);
+			srv->geo_poll[i] = NULL;
 		}
+	}
+	if (srv->geo_settle_init) {
+		uv_close((uv_handle_t *)&srv->geo_settle, NULL);
+		srv->geo_settle_init = 0;
 	}
 }
 
@@ -1579,6 +1597,7 @@ static void retire_done(uv_work_t *req, int status)
 	(void)status;
 	snapshot_free(r->old);
 	free(r);
+	snapshot_memory_release();
 	srv->reload_running = 0;
 	if (srv->reload_pending && !srv->stopping)
 		reload_start(srv);
@@ -1880,6 +1899,7 @@ static void reload_failed(struct server *srv, struct reload_job *j, const char *
 	}
 	snapshot_free(j->result);
 	free(j);
+	snapshot_memory_release();
 	srv->reload_running = 0;
 	if (srv->reload_pending && !srv->stopping)
 		reload_start(srv);
@@ -1906,6 +1926,7 @@ static void reload_done(uv_work_t *req, int status)
 		}
 		snapshot_free(j->result);
 		free(j);
+		snapshot_memory_release();
 		srv->reload_running = 0;
 		if (srv->reload_pending && !srv->stopping)
 			reload_start(srv);
@@ -1951,15 +1972,14 @@ static void reload_done(uv_work_t *req, int status)
 		notify_ready();
 	}
 	free(j);
-	if (srv->geo_poll_init[0] || srv->geo_poll_init[1] || srv->geo_poll_init[2] ||
-	    srv->snap->conf->has_geoip || srv->snap->conf->acl_blocklist)
-		geo_watch(srv); /* the files to watch may have changed */
+	geo_watch(srv); /* the files to watch may have changed */
 
 	struct retire_job *r = calloc(1, sizeof(*r));
 	if (r == NULL) {
 		/* Cannot wait asynchronously: wait here, it is short. */
 		urcu_memb_synchronize_rcu();
 		snapshot_free(old);
+		snapshot_memory_release();
 		srv->reload_running = 0;
 		return;
 	}
@@ -2005,13 +2025,58 @@ static void on_reload_async(uv_async_t *h)
 	reload_request(srv, RELOAD_FULL);
 }
 
+static int same_stat(const uv_stat_t *a, const uv_stat_t *b)
+{
+	return a->st_size == b->st_size && a->st_ino == b->st_ino &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* GEO_SETTLE_MS after the last change seen: while any waiting file has
+ * changed again, wait once more; when every one is as it was, reload them
+ * all at once. */
+static void on_geo_settle(uv_timer_t *t)
+{
+	struct server *srv = t->data;
+	char path[3][1024];
+	int again = 0, ready = 0;
+	for (int i = 0; i < 3; i++) {
+		size_t plen = sizeof(path[i]);
+		uv_fs_t req;
+		if (!srv->geo_waiting[i] || !srv->geo_poll[i] ||
+		    uv_fs_poll_getpath(srv->geo_poll[i], path[i], &plen) != 0) {
+			srv->geo_waiting[i] = 0;
+			continue;
+		}
+		if (uv_fs_stat(&srv->loop, &req, path[i], NULL) != 0) {
+			srv->geo_waiting[i] = 0; /* gone again: the poll says so */
+		} else if (!same_stat(&req.statbuf, &srv->geo_seen[i])) {
+			srv->geo_seen[i] = req.statbuf;
+			again = 1;
+			log_debug("data file still changing, waiting file=%s", path[i]);
+		}
+		uv_fs_req_cleanup(&req);
+	}
+	if (again) {
+		uv_timer_start(&srv->geo_settle, on_geo_settle, GEO_SETTLE_MS, 0);
+		return;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (!srv->geo_waiting[i])
+			continue;
+		srv->geo_waiting[i] = 0;
+		ready = 1;
+		log_info("data file changed, reloading file=%s", path[i]);
+	}
+	if (ready)
+		reload_request(srv, RELOAD_GEO);
+}
+
 static void on_geo_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev, const uv_stat_t *curr)
 {
 	struct server *srv = h->data;
 	char path[1024];
 	size_t plen = sizeof(path);
 	(void)prev;
-	(void)curr;
 	if (uv_fs_poll_getpath(h, path, &plen) != 0)
 		snprintf(path, sizeof(path), "?");
 	if (status < 0) {
@@ -2019,10 +2084,27 @@ static void on_geo_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev, co
 			 uv_strerror(status));
 		return;
 	}
-	log_info("data file changed, reloading file=%s", path);
-	reload_request(srv, RELOAD_GEO);
+	int i = 0;
+	while (i < 3 && srv->geo_poll[i] != h)
+		i++;
+	if (i == 3)
+		return; /* a watcher being replaced */
+	srv->geo_seen[i] = *curr;
+	srv->geo_waiting[i] = 1;
+	if (!srv->geo_settle_init) {
+		uv_timer_init(&srv->loop, &srv->geo_settle);
+		srv->geo_settle.data = srv;
+		srv->geo_settle_init = 1;
+	}
+	uv_timer_start(&srv->geo_settle, on_geo_settle, GEO_SETTLE_MS, 0);
 }
 
+/* Watches the data files the current configuration names. A watcher whose
+ * file is unchanged is left running; one whose file changed or went away is
+ * closed and, when needed, replaced by a new handle. A handle is never
+ * stopped and started again: libuv 1.44's fs-poll keeps per-start state
+ * whose timer callback asserts when a stopped handle is restarted before
+ * that state is freed (seen on the third reload in a row). */
 static void geo_watch(struct server *srv)
 {
 	const struct geo_conf *g = &srv->snap->conf->geoip;
@@ -2033,14 +2115,31 @@ static void geo_watch(struct server *srv)
 	}
 	paths[2] = srv->snap->conf->acl_blocklist;
 	for (int i = 0; i < 3; i++) {
-		if (!srv->geo_poll_init[i]) {
-			uv_fs_poll_init(&srv->loop, &srv->geo_poll[i]);
-			srv->geo_poll[i].data = srv;
-			srv->geo_poll_init[i] = 1;
+		uv_fs_poll_t *h = srv->geo_poll[i];
+		if (h) {
+			char cur[PATH_MAX];
+			size_t len = sizeof(cur);
+			if (paths[i] && uv_fs_poll_getpath(h, cur, &len) == 0 &&
+			    strcmp(cur, paths[i]) == 0)
+				continue;
+			uv_close((uv_handle_t *)h, free_handle);
+			srv->geo_poll[i] = NULL;
 		}
-		uv_fs_poll_stop(&srv->geo_poll[i]);
-		if (paths[i])
-			uv_fs_poll_start(&srv->geo_poll[i], on_geo_change, paths[i], GEO_POLL_MS);
+		if (!paths[i])
+			continue;
+		h = calloc(1, sizeof(*h));
+		if (h == NULL) {
+			log_warn("cannot watch a data file, out of memory file=%s", paths[i]);
+			continue;
+		}
+		uv_fs_poll_init(&srv->loop, h);
+		h->data = srv;
+		if (uv_fs_poll_start(h, on_geo_change, paths[i], GEO_POLL_MS) != 0) {
+			log_warn("cannot watch a data file file=%s", paths[i]);
+			uv_close((uv_handle_t *)h, free_handle);
+			continue;
+		}
+		srv->geo_poll[i] = h;
 	}
 }
 
@@ -2092,7 +2191,7 @@ int server_new(struct snapshot *snap, struct server **out)
 	srv->rrl = rrl_new();
 	if (!srv->rrl) {
 		rc = GSLB_ENOMEM;
-		log_err("cannot start error=\"out of memory\"");
+		log_err("cannot start error=\"out of memory or no random source for the RRL key\"");
 		goto out;
 	}
 	srv->tcp_ms = srv->metrics ? metrics_shard_new(srv->metrics) : NULL;
@@ -2154,27 +2253,6 @@ out:
 	return rc;
 }
 
-/* mkdir -p: state_dir may name folders that do not exist yet. */
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[4096];
-	size_t n = strlen(path);
-	if (n == 0 || n >= sizeof(buf))
-		return -1;
-	memcpy(buf, path, n + 1);
-	for (size_t i = 1; i < n; i++) {
-		if (buf[i] != '/')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, mode) != 0 && errno != EEXIST)
-			return -1;
-		buf[i] = '/';
-	}
-	if (mkdir(buf, mode) != 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 /* Probing is needed for checked pools and for host-name members. */
 static int needs_prober(const struct conf *c)
 {
@@ -2204,19 +2282,27 @@ static int has_last_known(const struct snapshot *snap)
 	return 0;
 }
 
+/* Before the privilege drop: the prober reads the overrides in state_dir.
+ * Without services there is nothing to probe or override. With them the
+ * prober runs even when nothing is checked: it owns the admin overrides
+ * (drain a region) and publishes their effect. */
+static int prepare_prober(struct server *srv)
+{
+	const struct conf *c = srv->snap->conf;
+
+	if (c->nservices == 0)
+		return GSLB_OK;
+	return prober_new(srv->snap, c->state_dir, &srv->prober);
+}
+
+/* After the drop: probing (and saving state) begins; a cold start waits
+ * for the first round. */
 static int start_prober(struct server *srv)
 {
 	const struct conf *c = srv->snap->conf;
-	/* Without services there is nothing to probe or override. With them
-	 * the prober runs even when nothing is checked: it owns the admin
-	 * overrides (drain a region) and publishes their effect. */
-	if (c->nservices == 0)
+	if (srv->prober == NULL)
 		return GSLB_OK;
-	if (c->state_dir && mkdir_p(c->state_dir, 0750) != 0)
-		log_err("cannot create state_dir, last-known state will not be kept dir=%s "
-			"error=\"%s\"",
-			c->state_dir, strerror(errno));
-	int rc = prober_start(srv->snap, c->state_dir, &srv->prober);
+	int rc = prober_run(srv->prober);
 	if (rc)
 		return rc;
 	if (!needs_prober(c))
@@ -2319,11 +2405,10 @@ int server_run(struct server *srv)
 	uv_async_init(&srv->loop, &srv->reload_async, on_reload_async);
 	srv->reload_async.data = srv;
 	srv->reload_async_init = 1;
-	rc = start_prober(srv);
-	if (rc) {
-		urcu_memb_unregister_thread();
-		return rc;
-	}
+	/* Everything that may need root, with no thread running: the
+	 * overrides in state_dir (the snapshot read the health state), the
+	 * admin and HTTP sockets (DNS in server_new) and TLS keys. */
+	rc = prepare_prober(srv);
 	/* Set even without listen.admin: a reload may add one. */
 	srv->admin_hooks.snap = &srv->snap;
 	srv->admin_hooks.prober = srv->prober;
@@ -2333,19 +2418,26 @@ int server_run(struct server *srv)
 	srv->admin_hooks.metrics_extra = metrics_extra;
 	srv->admin_hooks.token = srv->conf->admin_token;
 	srv->admin_hooks.require_token = srv->conf->admin_require_token;
-	if (srv->conf->admin) {
+	if (rc == GSLB_OK && srv->conf->admin) {
 		memcpy(&srv->admin_addr, &srv->conf->admin->addr, srv->conf->admin->addr_len);
 		srv->admin_on = 1;
-		rc = admin_start(srv->conf->admin, &srv->admin_hooks, &srv->admin);
-		if (rc) {
-			prober_stop(srv->prober);
-			srv->prober = NULL;
-			urcu_memb_unregister_thread();
-			return rc;
-		}
+		rc = admin_bind(srv->conf->admin, &srv->admin_hooks, &srv->admin);
 	}
-	rc = http_start(srv->conf, &srv->snap, srv->metrics, &srv->http);
+	if (rc == GSLB_OK)
+		rc = http_bind(srv->conf, &srv->snap, srv->metrics, &srv->http);
+	/* Nothing needs root any more: drop it before the first thread, so
+	 * that no probe, state save or request ever runs as root. */
+	if (rc == GSLB_OK)
+		rc = privs_drop(srv->conf);
+	if (rc == GSLB_OK)
+		rc = start_prober(srv);
+	if (rc == GSLB_OK && srv->admin)
+		rc = admin_serve(srv->admin);
+	if (rc == GSLB_OK)
+		rc = http_serve(srv->http);
 	if (rc) {
+		http_stop(srv->http);
+		srv->http = NULL;
 		admin_stop(srv->admin);
 		srv->admin = NULL;
 		prober_stop(srv->prober);
@@ -2364,11 +2456,6 @@ int server_run(struct server *srv)
 	uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
 
 	rc = workers_start(srv->ws);
-
-	/* Every socket is bound by now (DNS in server_new, admin and HTTP
-	 * above): nothing needs root any more. */
-	if (rc == GSLB_OK)
-		rc = privs_drop(srv->conf);
 	if (rc == GSLB_OK) {
 		geo_watch(srv);
 		log_info("ready workers=%u zones=%zu", srv->ws->n, srv->snap->conf->nzones);

@@ -2,6 +2,7 @@
  * GeoIP data and the service table, loaded and validated completely before
  * anyone can see it. Building it is all-or-nothing, so a broken zone or
  * overrides file can never be half-published. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,9 +188,11 @@ static int ent_insert(struct snapshot *s, const uint8_t *name, size_t len)
 static int build_service_ents(struct snapshot *s)
 {
 	const struct conf *c = s->conf;
-	size_t bound = 0;
-	for (size_t i = 0; i < c->nservices; i++)
-		bound += DNAME_MAXLABELS;
+	size_t bound = 0; /* ancestors to insert, at most */
+	for (size_t i = 0; i < c->nservices; i++) {
+		uint8_t offs[DNAME_MAXLABELS];
+		bound += dname_labels(c->services[i].lname, offs);
+	}
 	s->svc_ent_mask = pow2_at_least(bound < 64 ? 128 : bound * 2) - 1;
 	s->svc_ents = calloc(s->svc_ent_mask + 1, sizeof(*s->svc_ents));
 	if (!s->svc_ents)
@@ -446,6 +449,28 @@ int snapshot_regeo(const struct snapshot *old, struct snapshot **out, char *err,
 	*out = s;
 	return GSLB_OK;
 }
+
+/* Memory across reloads. A reload builds a whole snapshot while the old one
+ * serves, then frees the old one: large blocks (tables of services, names,
+ * geo caches, zone data) come and go in turn. Two glibc defaults make the
+ * resident set climb with every reload: the mmap threshold rises to the size
+ * of the largest mmapped block freed so far (so from the first reload on,
+ * multi-megabyte tables come from the heap, where calloc must clear them and
+ * free keeps them), and pages freed inside a heap stay resident until the
+ * heap's top is trimmed. Pinning the threshold (which turns its dynamic
+ * rise off) and trimming every arena after a snapshot is retired keep the
+ * resident set flat (bench/scale.py prints the curve,
+ * tests/system/test_reload.py checks it). An M_MMAP_THRESHOLD set through
+ * MALLOC_MMAP_THRESHOLD_ in the environment is left alone. */
+#define SNAPSHOT_MMAP_THRESHOLD (64 * 1024)
+
+void snapshot_memory_init(void)
+{
+	if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL)
+		mallopt(M_MMAP_THRESHOLD, SNAPSHOT_MMAP_THRESHOLD);
+}
+
+void snapshot_memory_release(void) { malloc_trim(0); }
 
 void snapshot_free(struct snapshot *s)
 {

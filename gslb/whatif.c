@@ -574,7 +574,56 @@ struct wi_bufs {
 	uint8_t *pairs; /* (nregions + 1)^2 */
 };
 
-static json_t *service_json(const struct snapshot *snap, const struct snapshot *after_view,
+/* Appends len bytes at *n; counts them even past cap (the caller sees the
+ * length it would have needed). */
+static void sig_put(uint8_t *buf, size_t cap, size_t *n, const void *p, size_t len)
+{
+	if (*n <= cap && len <= cap - *n)
+		memcpy(buf + *n, p, len);
+	*n += len;
+}
+
+/* Everything of a service that decide() reads to choose a region (the
+ * health of its pools in both views included): services with equal
+ * signatures send every client to the same region, so their picture is
+ * computed once. Returns the length written into buf. */
+static size_t signature(const struct snapshot *snap, const struct snapshot *after_view,
+			const struct service *svc, uint8_t *buf, size_t cap)
+{
+	size_t n = 0;
+	unsigned head[4] = { svc->limit, (unsigned)svc->when_all_down, (unsigned)svc->ndflt,
+			     (unsigned)svc->nroutes };
+	sig_put(buf, cap, &n, head, sizeof(head));
+	sig_put(buf, cap, &n, svc->dflt ? svc->dflt : head,
+		svc->dflt ? svc->ndflt * sizeof(*svc->dflt) : 0);
+	for (size_t i = 0; i < svc->nroutes; i++) {
+		const struct route *r = &svc->routes[i];
+		unsigned rh[4] = { (unsigned)r->kind, (unsigned)r->family, r->prefix,
+				   (unsigned)r->nregions };
+		sig_put(buf, cap, &n, rh, sizeof(rh));
+		sig_put(buf, cap, &n, r->code, sizeof(r->code));
+		sig_put(buf, cap, &n, r->addr, sizeof(r->addr));
+		sig_put(buf, cap, &n, r->regions, r->nregions * sizeof(*r->regions));
+	}
+	const struct snapshot *views[2] = { snap, after_view };
+	for (size_t r = 0; r < snap->conf->nregions; r++) {
+		int pi = svc->pool_of_region[r];
+		uint8_t st[5] = { pi >= 0, 0, 0, 0, 0 };
+		for (int v = 0; v < 2 && pi >= 0; v++) {
+			const struct health *h = views[v] ? views[v]->health : NULL;
+			unsigned gidx = svc->pools[pi].gidx;
+			if (h && gidx < h->npools) {
+				st[1 + 2 * v] = (uint8_t)(1 + h->pools[gidx].up);
+				st[2 + 2 * v] = h->pools[gidx].admin;
+			}
+		}
+		sig_put(buf, cap, &n, st, sizeof(st));
+	}
+	return n;
+}
+
+/* The picture of one service: every key of its report but "service". */
+static json_t *picture_json(const struct snapshot *snap, const struct snapshot *after_view,
 			    const struct service *svc, const struct wi_sample *s, struct wi_bufs *b)
 {
 	const struct conf *c = snap->conf;
@@ -649,9 +698,9 @@ static json_t *service_json(const struct snapshot *snap, const struct snapshot *
 			}
 		}
 	}
-	o = json_pack("{s:s, s:o, s:s, s:o, s:o, s:o}", "service", svc->name, "default", dflt,
-		      "when_all_down", all_down_text(svc->when_all_down), "unknown_location",
-		      unknown, "regions", regions, "never", never);
+	o = json_pack("{s:o, s:s, s:o, s:o, s:o}", "default", dflt, "when_all_down",
+		      all_down_text(svc->when_all_down), "unknown_location", unknown, "regions",
+		      regions, "never", never);
 	if (after_view) {
 		json_object_set_new(o, "changed", json_boolean(changed));
 		json_object_set_new(o, "moves", moves);
@@ -659,6 +708,90 @@ static json_t *service_json(const struct snapshot *snap, const struct snapshot *
 		json_decref(moves);
 	}
 	return o;
+}
+
+struct wi_layout {
+	uint64_t hash;
+	size_t off, len; /* signature bytes in the arena */
+	json_t *picture;
+};
+
+/* Each service's report: its name, then its picture, computed once per
+ * signature and shared (referenced, not copied) by every service that has
+ * the same one. 10,000 services with a few layouts cost a few walks of the
+ * samples, not 10,000. */
+static json_t *services_json(const struct snapshot *snap, const struct snapshot *after_view,
+			     const struct wi_sample *s, struct wi_bufs *b)
+{
+	const struct conf *c = snap->conf;
+	size_t mask = 15, nlayouts = 0, arena_len = 0, arena_cap = 4096;
+	while (mask < 2 * c->nservices)
+		mask = mask * 2 + 1;
+	size_t *slots = calloc(mask + 1, sizeof(*slots)); /* group index + 1 */
+	struct wi_layout *layouts = calloc(c->nservices + 1, sizeof(*layouts));
+	uint8_t *arena = malloc(arena_cap), sig[8192];
+	json_t *services = json_array();
+
+	if (!slots || !layouts || !arena || !services)
+		goto fail;
+	for (size_t i = 0; i < c->nservices; i++) {
+		const struct service *svc = &c->services[i];
+		size_t len = signature(snap, after_view, svc, sig, sizeof(sig));
+		struct wi_layout *g = NULL;
+		uint64_t h = 1469598103934665603ull;
+		if (len > sizeof(sig))
+			len = 0; /* too long to compare: never shared */
+		for (size_t k = 0; k < len; k++)
+			h = (h ^ sig[k]) * 1099511628211ull;
+		size_t slot = (size_t)h & mask;
+		for (; len && slots[slot]; slot = (slot + 1) & mask) {
+			struct wi_layout *o = &layouts[slots[slot] - 1];
+			if (o->hash == h && o->len == len && !memcmp(arena + o->off, sig, len)) {
+				g = o;
+				break;
+			}
+		}
+		if (!g) {
+			g = &layouts[nlayouts++];
+			g->picture = picture_json(snap, after_view, svc, s, b);
+			if (!g->picture)
+				goto fail;
+			if (len) {
+				if (arena_len + len > arena_cap) {
+					size_t nc = (arena_cap + len) * 2;
+					uint8_t *na = realloc(arena, nc);
+					if (!na)
+						goto fail;
+					arena = na;
+					arena_cap = nc;
+				}
+				memcpy(arena + arena_len, sig, len);
+				g->hash = h;
+				g->off = arena_len;
+				g->len = len;
+				arena_len += len;
+				slots[slot] = nlayouts;
+			}
+		}
+		json_t *o = json_pack("{s:s}", "service", svc->name);
+		const char *key;
+		json_t *v;
+		if (!o)
+			goto fail;
+		json_object_foreach(g->picture, key, v) json_object_set(o, key, v);
+		json_array_append_new(services, o);
+	}
+	goto out;
+fail:
+	json_decref(services);
+	services = NULL;
+out:
+	for (size_t i = 0; layouts && i < nlayouts; i++)
+		json_decref(layouts[i].picture);
+	free(layouts);
+	free(slots);
+	free(arena);
+	return services;
 }
 
 int whatif_json(const struct snapshot *snap, const struct health *base,
@@ -715,10 +848,11 @@ int whatif_json(const struct snapshot *snap, const struct health *base,
 		rc = GSLB_ENOMEM;
 		goto out;
 	}
-	services = json_array();
-	for (size_t i = 0; i < snap->conf->nservices; i++)
-		json_array_append_new(services, service_json(&before_view, nch ? &after_view : NULL,
-							     &snap->conf->services[i], s, &b));
+	services = services_json(&before_view, nch ? &after_view : NULL, s, &b);
+	if (!services) {
+		rc = GSLB_ENOMEM;
+		goto out;
+	}
 	jch = json_array();
 	for (size_t i = 0; i < nch; i++)
 		json_array_append_new(jch, json_pack("{s:s, s:s}", "action", ch[i].action, "target",
@@ -916,6 +1050,82 @@ static void print_whatif_service(const json_t *svc, FILE *out)
 	}
 }
 
+/* A service's picture as text: every key but "service", sorted, compact.
+ * Two services print the same when these are equal. */
+static char *picture_text(const json_t *svc)
+{
+	json_t *copy = json_copy((json_t *)svc);
+	char *txt;
+	if (!copy)
+		return NULL;
+	json_object_del(copy, "service");
+	txt = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(copy);
+	return txt;
+}
+
+/* next[i]: the following service with the same picture as service i, or n.
+ * Reports built in this process share one "regions" object per layout, so
+ * a pointer finds most of them; others (reports read back by gslbctl) are
+ * compared as text. */
+static void link_same_pictures(const json_t *services, size_t *next)
+{
+	size_t n = json_array_size(services), mask = 15, nlayouts = 0;
+	while (mask < 2 * n)
+		mask = mask * 2 + 1;
+	struct by_ptr {
+		const json_t *p;
+		size_t id; /* layout + 1, 0 = empty */
+	} *ptrs = calloc(mask + 1, sizeof(*ptrs));
+	struct by_txt {
+		uint64_t h;
+		char *txt;
+		size_t id; /* layout + 1, 0 = empty */
+	} *txts = calloc(mask + 1, sizeof(*txts));
+	size_t *last = calloc(n + 1, sizeof(*last)); /* latest service per layout */
+
+	for (size_t i = 0; i < n; i++)
+		next[i] = n;
+	for (size_t i = 0; ptrs && txts && last && i < n; i++) {
+		const json_t *svc = json_array_get(services, i);
+		const json_t *regions = json_object_get(svc, "regions");
+		size_t id = 0, pk = ((size_t)(uintptr_t)regions >> 4) * 0x9e3779b1u & mask;
+		while (ptrs[pk].id && ptrs[pk].p != regions)
+			pk = (pk + 1) & mask;
+		if (ptrs[pk].id) {
+			id = ptrs[pk].id;
+		} else {
+			char *txt = picture_text(svc);
+			uint64_t h = 1469598103934665603ull;
+			if (!txt)
+				continue; /* printed alone */
+			for (const char *c = txt; *c; c++)
+				h = (h ^ (uint8_t)*c) * 1099511628211ull;
+			size_t tk = (size_t)h & mask;
+			while (txts[tk].id && (txts[tk].h != h || strcmp(txts[tk].txt, txt)))
+				tk = (tk + 1) & mask;
+			if (txts[tk].id) {
+				id = txts[tk].id;
+				free(txt);
+			} else {
+				id = txts[tk].id = ++nlayouts;
+				txts[tk].h = h;
+				txts[tk].txt = txt;
+			}
+			ptrs[pk].p = regions;
+			ptrs[pk].id = id;
+		}
+		if (last[id])
+			next[last[id] - 1] = i;
+		last[id] = i + 1;
+	}
+	for (size_t k = 0; txts && k <= mask; k++)
+		free(txts[k].txt);
+	free(txts);
+	free(ptrs);
+	free(last);
+}
+
 void whatif_print(const json_t *j, FILE *out)
 {
 	const json_t *db = json_object_get(j, "database");
@@ -943,13 +1153,46 @@ void whatif_print(const json_t *j, FILE *out)
 		(long long)json_integer_value(json_object_get(db, "networks6")),
 		(long long)json_integer_value(json_object_get(db, "countries")),
 		(long long)json_integer_value(json_object_get(db, "samples_per_country")));
+	size_t n = json_array_size(services);
+	size_t *next = n ? malloc(n * sizeof(*next)) : NULL; /* same picture, or n */
+	uint8_t *done = n ? calloc(n, 1) : NULL;
+	if (n && (!next || !done)) {
+		fprintf(out, "\n(out of memory)\n");
+		free(next);
+		free(done);
+		return;
+	}
+	link_same_pictures(services, next);
 	json_array_foreach(services, i, svc)
 	{
 		const json_t *unk = json_object_get(svc, "unknown_location");
 		const json_t *dflt = json_object_get(svc, "default");
 		char before[128], after[128];
 
-		fprintf(out, "\nservice %s", jstr(svc, "service", "?"));
+		if (done[i])
+			continue;
+		if (next[i] == n) {
+			fprintf(out, "\nservice %s", jstr(svc, "service", "?"));
+		} else {
+			/* Services with the same picture: printed once. */
+			size_t k = i, count = 0, col = 9;
+			fprintf(out, "\nservices");
+			for (; k < n; k = next[k]) {
+				const char *name =
+					jstr(json_array_get(services, k), "service", "?");
+				if (col + strlen(name) + 2 > 78 && count) {
+					fprintf(out, ",\n   ");
+					col = 3;
+				} else if (count) {
+					fprintf(out, ",");
+				}
+				fprintf(out, " %s", name);
+				col += strlen(name) + 2;
+				done[k] = 1;
+				count++;
+			}
+			fprintf(out, "\n  (%zu services, the same traffic)", count);
+		}
 		if (whatif && !json_is_true(json_object_get(svc, "changed"))) {
 			fprintf(out, ": no change\n");
 			continue;
@@ -968,13 +1211,19 @@ void whatif_print(const json_t *j, FILE *out)
 		}
 		fprintf(out, "\n");
 	}
+	free(next);
+	free(done);
 }
 
 /* ------------------------------------------------------------ -t */
 
+#define WHATIF_WARN_NAMED 5
+
 int whatif_check(const struct snapshot *snap, json_t **out, char *err, size_t errlen)
 {
 	const struct conf *c = snap->conf;
+
+	size_t nodefault = 0;
 
 	*out = NULL;
 	for (size_t i = 0; i < c->nservices; i++) {
@@ -983,11 +1232,16 @@ int whatif_check(const struct snapshot *snap, json_t **out, char *err, size_t er
 			continue;
 		/* Private addresses, resolvers without ECS far from any client,
 		 * networks the database lacks: these go to the first region in
-		 * config order, which is rarely what was meant. */
-		log_warn("service has no default order: clients without a known location get the "
-			 "regions in config order service=%s file=%s line=%d",
-			 svc->name, svc->file ? svc->file : c->path, svc->line);
+		 * config order, which is rarely what was meant. The first few
+		 * are named; a big config gets one more line, not thousands. */
+		if (++nodefault <= WHATIF_WARN_NAMED)
+			log_warn("service has no default order: clients without a known location "
+				 "get the regions in config order service=%s file=%s line=%d",
+				 svc->name, svc->file ? svc->file : c->path, svc->line);
 	}
+	if (nodefault > WHATIF_WARN_NAMED)
+		log_warn("more services have no default order count=%zu",
+			 nodefault - WHATIF_WARN_NAMED);
 	if (!snap->geo || !geo_db_ip_version(snap->geo))
 		return 0;
 	/* -t runs alone: the view is the one snapshot_load built (last-known

@@ -10,6 +10,8 @@ struct conf_listen;
 struct admin;
 struct metrics;
 
+#include <stddef.h>
+
 /* Connections the admin listener serves at once. */
 #define ADMIN_CONNECTION_LIMIT 64u
 
@@ -36,6 +38,12 @@ struct admin_hooks {
  * Returns 0 or a negative gslb_err (logged). */
 int admin_start(const struct conf_listen *addr, const struct admin_hooks *hooks,
 		struct admin **out);
+
+/* admin_start in two steps: bind (no thread; at start, before the
+ * privilege drop), then serve (its thread; logs the listening line).
+ * admin_stop frees one that was bound and not served. */
+int admin_bind(const struct conf_listen *addr, const struct admin_hooks *hooks, struct admin **out);
+int admin_serve(struct admin *a);
 void admin_stop(struct admin *a);
 
 /* Replace the bearer token (after a reload); NULL = loopback only. */
@@ -51,5 +59,11 @@ void admin_retire(struct admin *a, double max_seconds);
  * and IPv4-mapped 127.0.0.0/8. Exposed for the unit tests. */
 struct sockaddr;
 int admin_peer_is_loopback(const struct sockaddr *sa);
+
+/* Whether a Host header may reach the admin listener: an IPv4 address, a
+ * bracketed IPv6 address or localhost, each with an optional :PORT, or one
+ * of names (admin_hosts; compared without case, a trailing dot ignored).
+ * NULL (no Host) is refused. Exposed for the unit tests. */
+int admin_host_allowed(const char *host, char *const *names, size_t nnames);
 
 #endif

@@ -52,10 +52,14 @@ struct conf {
 
 	struct conf_listen *dns;
 	size_t ndns;
-	unsigned workers;              /* resolved: 0 in the file means one per CPU */
-	struct conf_listen *admin;     /* listen.admin, NULL = no admin listener */
-	char *admin_token;             /* from admin_token_file: non-loopback control */
-	int admin_require_token;       /* the token even from loopback (shared hosts) */
+	unsigned workers;          /* resolved: 0 in the file means one per CPU */
+	struct conf_listen *admin; /* listen.admin, NULL = no admin listener */
+	char *admin_token;         /* from admin_token_file: non-loopback control */
+	int admin_require_token;   /* the token even from loopback (shared hosts) */
+	char **admin_hosts;        /* Host names the admin listener answers (lower
+				    * case, no trailing dot); addresses and
+				    * localhost always */
+	size_t nadmin_hosts;
 	struct conf_http_listen *http; /* listen.http: the redirect listener */
 	size_t nhttp;
 	struct conf_cidr *trusted_proxies; /* peers whose X-Forwarded-For is believed */
@@ -99,6 +103,8 @@ struct conf {
 	int has_geoip;       /* a geoip section was given */
 	int geoip_compact;   /* geoip.compact: decide from a merged class table */
 	struct geo_conf geoip;
+
+	unsigned probe_max_inflight; /* probes running at once; 0 = from RLIMIT_NOFILE */
 
 	struct rrl_conf rrl; /* rrl = { ... }; rate 0 = off */
 	/* acl = { allow; deny; blocklist; action; }: checked before any work */

@@ -61,9 +61,13 @@ struct decision {
 	int region;                /* chosen region index, -1 = none */
 	const struct pool *pool;   /* its pool (the fallback pool for ALL_DOWN_FALLBACK) */
 	const struct hpool *hpool; /* its health, NULL when no view */
-	int all_down;              /* every pool tried was down: when_all_down applies */
-	int fail_open;             /* answering a down pool, all members, as if up */
-	uint8_t scope;             /* ECS scope, in the family of the query */
+	/* the region an HTTP redirect names: region, or with when_all_down =
+	 * "fallback" (whose answer names no region) the one fail-open would
+	 * take, never one drained or forced down; -1 = none (503) */
+	int redirect_region;
+	int all_down;  /* every pool tried was down: when_all_down applies */
+	int fail_open; /* answering a down pool, all members, as if up */
+	uint8_t scope; /* ECS scope, in the family of the query */
 	uint32_t ttl;
 };
 

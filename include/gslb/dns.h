@@ -25,6 +25,7 @@ enum dns_decode {
 	DECODE_NOTIMP,  /* opcode or qtype we do not implement */
 	DECODE_BADVERS, /* EDNS version > 0 */
 	DECODE_REFUSED, /* class or name we do not serve */
+	DECODE_NOTAUTH, /* signed with TSIG: gslbd knows no key */
 };
 
 enum dns_transport {

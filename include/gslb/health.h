@@ -52,6 +52,7 @@ struct hpool {
 	uint8_t up;                /* usable members >= min_up (admin overrides applied) */
 	uint8_t failing;           /* a usable member is failing probes */
 	uint8_t admin;             /* pool's own override, else its region's */
+	uint8_t cname_pending;     /* a checked CNAME pool whose target was never resolved */
 	int64_t since;             /* last change of `up` */
 	char reason[HEALTH_REASON_MAX];
 };

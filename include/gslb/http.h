@@ -64,14 +64,17 @@ int http_answer(const struct snapshot *snap, const struct http_request_info *req
  * request path needs it only for the access log and explain. */
 const char *http_answer_client(struct http_answer *a);
 
-/* Start one listener per listen.http address of conf (its own thread,
- * libmicrohttpd). snap is the published snapshot pointer (RCU). Logs
- * "listening proto=http(s) address=A port=N". Certificates are loaded and
- * checked before any address is bound. conf must outlive the listener;
- * trusted_proxies, explain_from and access_log are read from the current
- * snapshot's config, so a reload changes them. */
-int http_start(const struct conf *conf, struct snapshot **snap, struct metrics *metrics,
-	       struct http_listener **out);
+/* One listener per listen.http address of conf, in two steps: http_bind
+ * loads the certificates and binds every address (no thread: at start,
+ * before the privilege drop; *out stays NULL without listen.http), then
+ * http_serve starts each address's libmicrohttpd thread and logs
+ * "listening proto=http(s) address=A port=N". snap is the published
+ * snapshot pointer (RCU). conf must outlive the listener; trusted_proxies,
+ * explain_from and access_log are read from the current snapshot's config,
+ * so a reload changes them. http_stop frees either. */
+int http_bind(const struct conf *conf, struct snapshot **snap, struct metrics *metrics,
+	      struct http_listener **out);
+int http_serve(struct http_listener *l);
 void http_stop(struct http_listener *l);
 
 /* What the listener has counted since it started, summed over its

@@ -23,7 +23,7 @@ enum metrics_transport {
 
 /* qtype buckets exported by name; everything else is "other" */
 #define METRICS_QTYPES 16
-#define METRICS_RCODES 8 /* NOERROR..REFUSED, BADVERS, other */
+#define METRICS_RCODES 9 /* NOERROR..REFUSED, NOTAUTH, BADVERS, other */
 
 enum metrics_redirect {
 	MR_301,
@@ -42,7 +42,6 @@ struct metrics_shard {
 	uint64_t answers[METRICS_SLOTS];  /* by pool slot */
 	uint64_t all_down[METRICS_SLOTS]; /* by service slot */
 	uint64_t redirects[METRICS_SLOTS][MR_N];
-	uint64_t http_other[6]; /* 400, 404, 405, 431, 503, explain */
 	uint64_t rrl_dropped, rrl_slipped;
 	uint64_t acl_refused, acl_dropped;
 	struct metrics_shard *next;

@@ -15,11 +15,12 @@ int privs_lookup_user(const char *name, uid_t *uid, gid_t *primary_gid);
 int privs_lookup_group(const char *name, gid_t *gid);
 
 /* Before any thread starts: PR_SET_NO_NEW_PRIVS (inherited by every thread
- * created later), and, when running as root with a user configured, create
- * c->state_dir owned by that user if it does not exist yet. */
+ * created later), and create c->state_dir (and its parents) if it does not
+ * exist yet, owned by the configured user when running as root. */
 void privs_prepare(const struct conf *c);
 
-/* After the last socket is bound: switch to c->user and c->group
+/* After the last socket is bound, before any thread starts: switch to
+ * c->user and c->group
  * (setgroups, setgid, setuid, for every thread), or warn when still root
  * without a user configured. Warns when state_dir is not writable
  * afterwards. Returns 0 or GSLB_ESYS (logged): a daemon told to drop root

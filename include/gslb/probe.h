@@ -8,14 +8,26 @@
 
 #include <stddef.h>
 
+struct conf;
 struct snapshot;
 struct prober;
 
-/* Start probing snap's pools. snap->health must hold an initial view
- * (health_initial). state_dir (may be NULL) is where health.state and
- * overrides.state live; overrides found there are applied at once.
- * On failure returns a negative gslb_err and logs why. */
-int prober_start(struct snapshot *snap, const char *state_dir, struct prober **out);
+/* Most probes in flight at once (each holds a socket): probe_max_inflight,
+ * or when it is 0, min(1024, the soft RLIMIT_NOFILE / 4) read now. Due
+ * probes beyond it wait their turn in a FIFO. The descriptor budget counts
+ * this figure. */
+size_t probe_inflight_cap(const struct conf *c);
+
+/* Set up probing snap's pools, without its thread (at start, before the
+ * privilege drop): snap->health gets an initial view if it has none.
+ * state_dir (may be NULL) is where health.state and overrides.state live;
+ * overrides found there are read now and applied at once. On failure
+ * returns a negative gslb_err and logs why. */
+int prober_new(struct snapshot *snap, const char *state_dir, struct prober **out);
+
+/* Start the prober's thread: probing, and saving state, begin. Returns 0
+ * or GSLB_ESYS (logged); prober_stop frees the prober either way. */
+int prober_run(struct prober *p);
 
 /* Block until every checked member has a first result (and every host-name
  * member a first resolution), or max_seconds pass. Returns 0 when complete,

@@ -29,8 +29,13 @@ enum rrl_verdict {
 struct rrl;
 
 /* A table sized for many thousand client networks, shared by the workers;
- * updates are lock-free (one compare-and-swap on a 64-bit word). */
+ * updates are lock-free (one compare-and-swap on a 64-bit word). Buckets
+ * are placed by a SipHash under a random key of this process. NULL when
+ * out of memory or when no random key could be had. */
 struct rrl *rrl_new(void);
+/* The same with 2^set_bits sets of four buckets (at most 24) and the given
+ * 16-byte hash key (NULL: random); for tests. */
+struct rrl *rrl_new_custom(unsigned set_bits, const uint8_t *key);
 void rrl_free(struct rrl *r);
 
 /* Decide for one UDP reply of len bytes to peer. The reply has been built

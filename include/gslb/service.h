@@ -84,6 +84,10 @@ struct pool {
 	unsigned n4, n6;             /* members per family */
 	uint8_t cname[DNAME_MAXLEN]; /* CNAME target instead of members */
 	uint8_t cname_len;           /* 0 = none */
+	/* A CNAME pool with a check has one host-name member, its target:
+	 * probed (never answered) like any host-name member, or, with a dns
+	 * check (cname_query), asked for itself with no address of its own. */
+	uint8_t cname_query;
 	int line;
 };
 

@@ -56,6 +56,12 @@ struct snapshot {
 int snapshot_load(const char *path, struct snapshot **out, char *err, size_t errlen);
 void snapshot_free(struct snapshot *s);
 
+/* Allocator settings that keep memory flat across reloads: call once at
+ * start, before anything is loaded; call snapshot_memory_release after a
+ * retired snapshot has been freed, to give its pages back to the system. */
+void snapshot_memory_init(void);
+void snapshot_memory_release(void);
+
 /* A new snapshot with old's config and zones and freshly read data files
  * (GeoIP database and overrides, ACL blocklist). On failure old is
  * untouched and err says why. */

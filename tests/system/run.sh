@@ -23,6 +23,9 @@ if [ ! -x "$GSLBD" ]; then
 fi
 
 cd "$GSLB_SRCDIR" || exit 99
+# The usual umask: gslbd refuses a state_dir others may write to, and the
+# tests make their state directories with the default mode.
+umask 022
 # no __pycache__ in the source tree
 PYTHONDONTWRITEBYTECODE=1
 export PYTHONDONTWRITEBYTECODE

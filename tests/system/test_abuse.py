@@ -1036,6 +1036,37 @@ def test_check_two_networks_on_a_line(tmp_path):
     assert re.search(r"%s:1:.*one network per line" % re.escape(str(bl)), r.stderr), r.stderr
 
 
+def test_blocklist_long_comment_stays_a_comment(gslbd_factory, tmp_path):
+    """A comment longer than any read buffer is one comment: its tail (here
+    127.0.0.1/32, past byte 511) never becomes an entry."""
+    (tmp_path / "bl.txt").write_text("# " + "x" * 600 + " 127.0.0.1/32\n203.0.113.0/24\n")
+    srv = start(gslbd_factory, tmp_path, acl='blocklist = "bl.txt";')
+    assert served(srv, 4) and served(srv, 6)
+
+
+def test_check_overlong_blocklist_line(tmp_path):
+    """A line longer than 4095 bytes is refused with file:line, as in the
+    overrides file."""
+    bl = tmp_path / "bl.txt"
+    bl.write_text("192.0.2.0/24\n# " + "x" * 5000 + "\n198.51.100.0/24\n")
+    conf = tmp_path / "gslb.conf"
+    conf.write_text(gslbtest.gslbd_config(str(tmp_path)) + 'acl = { blocklist = "bl.txt"; };\n')
+    r = run_check(conf)
+    assert r.returncode == 1, r.stderr
+    assert re.search(r"%s:2: line longer than 4095 bytes" % re.escape(str(bl)), r.stderr), \
+        r.stderr
+
+
+def test_check_blocklist_nul_byte(tmp_path):
+    bl = tmp_path / "bl.txt"
+    bl.write_bytes(b"192.0.2.0/24\n198.51.100.0/24\x00\n")
+    conf = tmp_path / "gslb.conf"
+    conf.write_text(gslbtest.gslbd_config(str(tmp_path)) + 'acl = { blocklist = "bl.txt"; };\n')
+    r = run_check(conf)
+    assert r.returncode == 1, r.stderr
+    assert re.search(r"%s:2: NUL byte" % re.escape(str(bl)), r.stderr), r.stderr
+
+
 def test_check_missing_blocklist(tmp_path):
     conf = tmp_path / "gslb.conf"
     conf.write_text(gslbtest.gslbd_config(str(tmp_path)) + 'acl = { blocklist = "nope.txt"; };\n')

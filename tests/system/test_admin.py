@@ -68,13 +68,19 @@ def admin_conf(admin="127.0.0.1:0"):
 
 # ---------------------------------------------------------------- helpers
 
-def admin_http(srv, method, path, host=None):
+# What gslbctl sends with every request: control requests need it (or the
+# bearer token), so that a web page cannot make them.
+ADMIN_MARK = {"X-Gslb-Admin": "1"}
+
+
+def admin_http(srv, method, path, host=None, headers=None):
     """(status, headers dict lower-cased, body text) from the admin
-    listener. http.client, not urllib: no proxy from the environment."""
+    listener, with the headers given (default: ADMIN_MARK). http.client, not
+    urllib: no proxy from the environment."""
     h, port = srv.admin_address()
     conn = http.client.HTTPConnection(host or h, port, timeout=10)
     try:
-        conn.request(method, path)
+        conn.request(method, path, headers=ADMIN_MARK if headers is None else headers)
         r = conn.getresponse()
         body = r.read().decode("utf-8", "replace")
         return r.status, {k.lower(): v for k, v in r.getheaders()}, body

@@ -1314,6 +1314,98 @@ def test_garbage_database_keeps_old_data(tmp_path, geo_dbs, geo_factory):
     assert srv.alive()
 
 
+def ask_many_subnets(srv, n=200):
+    """n queries with ECS subnets never asked before (no cache answers
+    them): every one must be answered."""
+    bad = []
+    for i in range(n):
+        subnet = "%d.%d.%d.0/24" % (1 + i % 200, (i * 7) % 256, (i * 13 + int(time.monotonic()
+                                                                             * 1000)) % 256)
+        wire = srv.exchange(make_query("www.geo.test", "A", edns=0,
+                                       options=[ecs_option(subnet)]).to_wire(), "udp4",
+                            timeout=1.0)
+        if wire is None or dns.message.from_wire(wire).rcode() != dns.rcode.NOERROR:
+            bad.append((subnet, wire))
+    return bad
+
+
+def serving_eu_east(tmp_path, geo_dbs, geo_factory, compact=False):
+    """gslbd on the city database, a Prober for 83.20.0.0/24 seeing eu-east:
+    (srv, database path, the moved database's bytes, prober)."""
+    datadir = make_datadir(tmp_path / "data", geo_dbs, overrides=False)
+    srv = geo_factory(geo_config(datadir, overrides=None, compact=compact))
+    with open(geo_dbs["moved"], "rb") as f:
+        new = f.read()
+    p = Prober(srv, "83.20.0.0/24")
+    p.start()
+    if not p.wait_region("eu-east", 5):
+        p.finish()
+        pytest.fail("not eu-east: %r" % p.results[-5:])
+    return srv, os.path.join(datadir, "geo.mmdb"), new, p
+
+
+@pytest.mark.parametrize("compact", [False, True], ids=["exact", "compact"])
+def test_database_truncated_and_rewritten_in_place(tmp_path, geo_dbs, geo_factory, compact):
+    """The database file truncated in place and then written again in place
+    (what cp new old does, here slowly): gslbd answers throughout from the
+    data it loaded (a private copy), refuses the empty and the half-written
+    file, and loads the new one once it is complete."""
+    srv, db, new, p = serving_eu_east(tmp_path, geo_dbs, geo_factory, compact)
+    try:
+        mark = len(srv.stderr_text())
+        t_cut = time.monotonic()
+        os.truncate(db, 0)
+        assert ask_many_subnets(srv) == []
+        assert wait_log(srv, r"reload failed", 10, mark), srv.stderr_text()[mark:]
+        assert ask_many_subnets(srv) == []
+        # cp: the file grows from empty; half of it stays there for longer
+        # than the watcher's poll interval
+        mark = len(srv.stderr_text())
+        with open(db, "r+b") as f:
+            f.write(new[:len(new) // 2])
+            f.flush()
+            time.sleep(4.5)
+            assert ask_many_subnets(srv) == []
+            assert p.regions_since(t_cut) == {"eu-east"}, "a half-written file was loaded"
+            f.write(new[len(new) // 2:])
+        t_done = time.monotonic()
+        assert p.wait_region("sa-east", 10), srv.stderr_text()[mark:]
+        assert ask_many_subnets(srv) == []
+    finally:
+        p.finish()
+    assert srv.alive(), srv.stderr_text()[-2000:]
+    assert not p.failures, "%d failed queries, first: %r" % (len(p.failures), p.failures[:3])
+    assert p.regions_since(t_cut, t_done) == {"eu-east"}
+
+
+def test_database_rewritten_in_place_slowly_waits(tmp_path, geo_dbs, geo_factory):
+    """The new database written over the old one in place (rsync --inplace)
+    a few bytes at a time: until the file has stopped changing gslbd does
+    not read it (a mix of both is no database), then it loads it whole."""
+    srv, db, new, p = serving_eu_east(tmp_path, geo_dbs, geo_factory)
+    assert len(new) < os.path.getsize(db)
+    try:
+        mark = len(srv.stderr_text())
+        t0 = time.monotonic()
+        with open(db, "r+b") as f:
+            for off in range(0, 320, 16):
+                f.seek(off)
+                f.write(new[off:off + 16])
+                f.flush()
+                time.sleep(0.2)
+            f.seek(320)
+            f.write(new[320:])
+            f.truncate(len(new))
+        t1 = time.monotonic()
+        during = srv.stderr_text()[mark:]
+        assert not re.search(r"reload", during), "read while being written:\n" + during
+        assert p.wait_region("sa-east", 10), srv.stderr_text()[mark:]
+    finally:
+        p.finish()
+    assert not p.failures, "%d failed queries, first: %r" % (len(p.failures), p.failures[:3])
+    assert p.regions_since(t0, t1) == {"eu-east"}
+
+
 def test_database_removed_then_recreated(tmp_path, geo_dbs, geo_factory):
     """rm then cp, as an operator might: the loaded data stays while the file
     is missing, and the new file is picked up once it is back."""

@@ -82,17 +82,20 @@ OTHER = "198.51.100.1"    # region b, unchecked: always up
 class Backend:
     """A local HTTP(S) server the test steers: `code`, `body` and
     `location` of every reply, `hang` to answer long after the check's
-    timeout. `hits` counts requests. Binds host:port (port 0: any)."""
+    timeout. `hits` counts requests, `host_header` is the latest Host.
+    Binds host:port (port 0: any)."""
 
     def __init__(self, host="127.0.0.1", port=0, tls=None, code=200, body=b"ok\n"):
         self.code, self.body, self.location, self.hang = code, body, None, False
         self.hits = 0
+        self.host_header = None
         self.host = host
         backend = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 backend.hits += 1
+                backend.host_header = self.headers.get("Host")
                 if backend.hang:
                     time.sleep(TIMEOUT * 6)
                 code, body = backend.code, backend.body

@@ -146,7 +146,8 @@ def files(tmp_path_factory):
     return out
 
 
-def http_config(files, workdir, services=SERVICES, http_opts="", extra="", tls=True):
+def http_config(files, workdir, services=SERVICES, http_opts="", extra="", tls=True,
+                admin=None):
     listen = ['"127.0.0.1:0"', '"[::1]:0"']
     if tls:
         listen.append('{ address = "127.0.0.1:0"; tls = { cert = "%s"; key = "%s"; '
@@ -154,7 +155,7 @@ def http_config(files, workdir, services=SERVICES, http_opts="", extra="", tls=T
                       % (files["default"] + files["wild"]))
     text = gslbtest.gslbd_config(
         workdir, zones=[("geo.test", "geo.test.zone")], nsid=None, identity=None,
-        version=None, workers=1,
+        version=None, workers=1, admin=admin,
         extra="""trusted_proxies = [ "127.0.0.1/32" ];
 http = { access_log = true; header_limit = %d; request_timeout = %d.0; %s };
 geoip = { database = "%s"; };
@@ -702,6 +703,45 @@ def test_no_region_503(httpd):
     assert get(httpd, "/p", US, host="nowhere.geo.test").status == 302
 
 
+# ---------------------------------------------------------------- metrics
+
+def metric_samples(srv):
+    """/metrics as {'name{labels}': value}."""
+    h, p = srv.admin_address()
+    with closing(http.client.HTTPConnection(h, p, timeout=10)) as c:
+        c.request("GET", "/metrics")
+        r = c.getresponse()
+        body = r.read().decode()
+        assert r.status == 200, body
+    return {k: float(v) for k, _, v in (ln.rpartition(" ") for ln in body.splitlines()
+                                        if ln and not ln.startswith("#"))}
+
+
+def test_every_http_answer_counter_moves(gslbd_factory, files, tmp_path):
+    """After one request of each outcome, every HTTP answer counter on
+    /metrics has moved: none is exported and never incremented (the old
+    gslb_http_responses_other_total was)."""
+    srv = start(gslbd_factory, files, tmp_path, tls=False, admin="127.0.0.1:0",
+                http_opts='explain_from = [ "127.0.0.0/8" ];')
+    want = {"redirect": (get(srv, "/p", PL), 302),
+            "not_found": (get(srv, "/p", PL, host="nope.geo.test"), 404),
+            "method_not_allowed": (get(srv, "/p", PL, method=b"POST", body=b"a"), 405),
+            "bad_request": (get(srv, "/p", PL, host="www geo test"), 400),
+            "too_large": (get(srv, "/p", PL, headers=[("X-Pad", "a" * HEADER_LIMIT)]), 431),
+            "unavailable": (get(srv, "/p", PL, host="nowhere.geo.test"), 503),
+            "explain": (get(srv, "/p?explain"), 200)}
+    for outcome, (r, status) in want.items():
+        assert r.status == status, (outcome, r)
+    m = metric_samples(srv)
+    for outcome in want:
+        assert m['gslb_http_requests_total{outcome="%s"}' % outcome] == 1, (outcome, m)
+    assert m['gslb_http_redirects_total{service="www.geo.test",region="eu-east",'
+             'status="302"}'] == 1, m
+    idle = sorted(k for k, v in m.items() if k.startswith("gslb_http_") and v == 0
+                  and not k.startswith("gslb_http_limit_hits_total"))
+    assert not idle, "exported, never counted: %s" % idle
+
+
 # ---------------------------------------------------------------- health
 
 class Backend:
@@ -835,6 +875,53 @@ def test_all_down_policies(gslbd_factory, files, tmp_path, policy, want):
     else:
         # the nearest region with a pool, as fail-open chooses
         assert r.status == 302
+
+
+def ctl(srv, *args):
+    h, p = srv.admin_address()
+    r = subprocess.run([gslbtest.GSLBCTL, "-s", "%s:%d" % (h, p)] + list(args),
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def dns_answer(srv, client, name):
+    """The A addresses DNS answers for client (as ECS /32)."""
+    import dns.edns
+    q = gslbtest.make_query(name, "A", edns=0,
+                            options=[dns.edns.ECSOption(client, 32)])
+    r = srv.udp4(q)
+    return sorted(rd.address for rrset in r.answer for rd in rrset if rrset.rdtype == 1)
+
+
+@pytest.mark.parametrize("admin,want", [
+    ((("force-down", "region:eu-east"),), "https://us-east.example.com/f?x=1"),
+    ((("drain", "region:eu-east"),), "https://us-east.example.com/f?x=1"),
+    ((("drain", "region:eu-east"), ("force-down", "pool:down.geo.test/us-east")), 503),
+])
+def test_fallback_redirect_skips_admin_down(gslbd_factory, files, tmp_path, admin, want):
+    """when_all_down = "fallback": DNS answers the fallback; a redirect,
+    which must name a region, goes where fail-open would, and so never to
+    a region an operator drained or forced down (503 when nothing is
+    left), as decide() rules for DNS."""
+    dead = "http://127.0.0.1:%d/healthz" % closed_port()
+    services = """services = (
+  { name = "down.geo.test"; ttl = 30; when_all_down = "fallback"; fallback = [ "198.51.100.7" ];
+    redirect = { target = "https://{region}.example.com"; };
+    pools = %s; }
+);
+""" % pools(["us-east", "eu-east"], {"us-east": checked(dead), "eu-east": checked(dead)})
+    srv = start(gslbd_factory, files, tmp_path, services=services, extra=HEALTH_CHECKS,
+                tls=False, admin="127.0.0.1:0")
+    wait_location(srv, PL, "https://eu-east.example.com/f?x=1", "down.geo.test")
+    assert dns_answer(srv, PL, "down.geo.test") == ["198.51.100.7"]
+    for action, target in admin:
+        ctl(srv, action, target)
+    r = wait_location(srv, PL, want, "down.geo.test")
+    for _ in range(5):
+        again = get(srv, "/f?x=1", PL, host="down.geo.test")
+        assert (again.status, again.h("Location")) == (r.status, r.h("Location"))
+    assert dns_answer(srv, PL, "down.geo.test") == ["198.51.100.7"]
 
 
 # ---------------------------------------------------------------- limits

@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -24,6 +25,8 @@ import dns.rcode
 import pytest
 
 import gslbtest
+from test_admin import ctl
+from test_state_files import current_umask, state_extra, tcp_up  # noqa: F401 (fixture)
 
 WAIT = 15.0
 ZONE = "example.test.zone"
@@ -47,13 +50,15 @@ def sd_notify_built():
 
 
 def config(workdir, extra="", zone_dir=None, listen=("127.0.0.1:0", "[::1]:0"),
-           tcp_idle=10.0):
-    """A config serving example.test from zone_dir (default: the test data)."""
+           tcp_idle=10.0, admin=None):
+    """A config serving example.test from zone_dir (default: the test data);
+    admin: listen.admin, None for none."""
     zone_dir = zone_dir or gslbtest.ZONEDIR
     return "\n".join([
         "# written by tests/system/test_service.py",
         'directory = "%s";' % workdir,
-        "listen = { dns = [ %s ]; };" % ", ".join('"%s"' % a for a in listen),
+        "listen = { dns = [ %s ];%s };" % (", ".join('"%s"' % a for a in listen),
+                                         ' admin = "%s";' % admin if admin else ""),
         "workers = 2;",
         'zones = ( { origin = "example.test"; file = "%s"; } );'
         % os.path.join(zone_dir, ZONE),
@@ -247,6 +252,41 @@ def test_drops_to_user_and_group_after_binding(daemons, world_dir):
     finally:
         srv.stop()
         notify.close()
+
+
+@pytest.mark.skipif(not is_root(), reason="dropping privileges needs root")
+def test_nothing_runs_as_root_before_the_drop(daemons, world_dir, tcp_up):
+    """Issue 10 item 4: the drop comes right after binding and reading,
+    before any thread: the first probe round, every state save and every
+    admin request run as the user, so the state files are the user's."""
+    user, uid, group, gid = nobody()
+    text = config(world_dir, zone_dir=world_dir, admin="127.0.0.1:0",
+                  extra='user = "%s";\ngroup = "%s";\n%s' % (
+                      user, group, state_extra("state", tcp_up)))
+    srv = daemons(world_dir, text)
+    log = srv.stderr_text()
+    drop = log.index("dropped privileges user=%s" % user)
+    for later in ("prober started", "listening proto=admin", " ready workers="):
+        assert drop < log.index(later), (later, log)
+    assert "threads running before the privilege drop" not in log
+    for tid, st in task_status(srv.proc.pid).items():
+        assert st["Uid"] == [str(uid)] * 4, (tid, st["Uid"])
+        assert st["Gid"] == [str(gid)] * 4, (tid, st["Gid"])
+    state = os.path.join(world_dir, "state")
+    sd = os.stat(state)
+    assert (sd.st_uid, sd.st_gid) == (uid, gid)
+    health = os.path.join(state, "health.state")
+    deadline = time.monotonic() + WAIT
+    while not (os.path.exists(health) and "127.0.0.1 up" in open(health).read()):
+        assert time.monotonic() < deadline, srv.stderr_text()[-3000:]
+        time.sleep(0.05)
+    h, port = srv.admin_address()
+    r = ctl("%s:%d" % (h, port), "drain", "region:a")
+    assert r.returncode == 0, r.stderr
+    for name in ("health.state", "overrides.state"):
+        st = os.stat(os.path.join(state, name))
+        assert (st.st_uid, st.st_gid) == (uid, gid), (name, st)
+        assert stat.S_IMODE(st.st_mode) == 0o640 & ~current_umask(), (name, oct(st.st_mode))
 
 
 @pytest.mark.skipif(not is_root(), reason="needs root to own a state_dir nobody cannot write")

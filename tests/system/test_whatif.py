@@ -425,6 +425,36 @@ def test_check_json_shares(conf):
         assert svc["unknown_location"] == {"before": unknown}, svc["unknown_location"]
 
 
+def test_check_groups_services_with_the_same_traffic(conf, monkeypatch, tmp_path):
+    """Services whose regions, rules, default and pool states are the same
+    send every client to the same place: -t prints their picture once,
+    naming them all; --json still gives every service its full report."""
+    for name in ("copy1.geo.test", "copy2.geo.test"):
+        monkeypatch.setitem(SERVICES, name, SERVICES["www.geo.test"])
+    path = tmp_path / "gslb.conf"
+    path.write_text(config_text(str(tmp_path),
+                                database=os.path.join(os.path.dirname(conf), "whatif.mmdb")))
+    r = run_gslbd(["-t", "-c", str(path)])
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert re.search(r"^services www\.geo\.test, copy1\.geo\.test, copy2\.geo\.test\n"
+                     r"  \(3 services, the same traffic\)$", out, re.M), out
+    assert not re.search(r"^service (www|copy1|copy2)\.", out, re.M), out
+    assert re.search(r"^service nodefault\.geo\.test$", out, re.M), out
+    assert re.search(r"^service single\.geo\.test$", out, re.M), out
+    assert len(re.findall(r"^  never receives traffic: pacific$", out, re.M)) == 1, out
+
+    r = run_gslbd(["-t", "--json", "-c", str(path)])
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert [s["service"] for s in report["services"]] == list(SERVICES)
+    www = find_service(report, "www.geo.test")
+    for name in ("copy1.geo.test", "copy2.geo.test"):
+        svc = check_service(report, name)
+        assert {k: v for k, v in svc.items() if k != "service"} == \
+            {k: v for k, v in www.items() if k != "service"}
+
+
 def test_check_warns_without_default(conf):
     r = run_gslbd(["-t", "-c", conf])
     assert r.returncode == 0, r.stderr
