@@ -723,3 +723,29 @@ zone:
                 last = str(e)
                 self.stop()
         raise ServerError("knotd did not start: " + last)
+
+
+def check_blocks(text):
+    """`gslbd -t` / what-if text: {service name: its block's lines}. A block
+    starts with "service NAME", or "services A, B, ..." (names wrapped on
+    lines indented by four spaces, then "  (N services, the same traffic)")
+    for services printed once with one picture."""
+    blocks = {}
+    for chunk in text.split("\n\n"):
+        lines = chunk.splitlines()
+        if not lines or not lines[0].startswith("service"):
+            continue
+        head = lines[0]
+        body = lines[1:]
+        if head.startswith("services "):
+            names = head[len("services "):]
+            while body and body[0].startswith("    "):
+                names += body.pop(0).strip()
+            if body and body[0].startswith("  ("):
+                body.pop(0)
+            keys = [n.strip() for n in names.split(",") if n.strip()]
+        else:
+            keys = [head[len("service "):].split(":")[0]]
+        for k in keys:
+            blocks[k] = "".join(line + "\n" for line in body)
+    return blocks

@@ -22,6 +22,7 @@ import subprocess
 
 import dns.rdatatype
 
+import gslbtest
 from gslbtest import GSLBD, make_query
 from test_health_more import (EU_CLIENT, FALL, FLIP_BOUND, GEO_REGIONS, SLACK, US_CLIENT, WAIT,
                               ask, backends, backends_on_one_port, check_conf, ctl, health_mmdb,
@@ -68,9 +69,7 @@ def check_report(srv, config_path=None):
     r = subprocess.run([GSLBD, "-t", "-c", config_path or srv.config_path], capture_output=True,
                        text=True, timeout=60, errors="replace")
     assert r.returncode == 0, r.stderr
-    blocks = {m.group(1): m.group(2)
-              for m in re.finditer(r"^service (\S+)\n((?:  .*\n)*)", r.stdout, re.M)}
-    return blocks
+    return gslbtest.check_blocks(r.stdout)
 
 
 def test_cname_pools_probed_through_their_target(gslbd_factory, backends, tmp_path,
