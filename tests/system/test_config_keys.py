@@ -22,7 +22,7 @@ KEYS = {
             "resolvers", "probe_max_inflight", "admin_token_file", "admin_hosts",
             "admin_require_token", "rrl", "acl",
             "trusted_proxies", "http", "regions", "services", "edns_size", "nsid", "identity",
-            "version", "tcp", "user", "group", "log", "admin_hosts", "probe_max_inflight"],
+            "version", "tcp", "user", "group", "log"],
     "listen": ["dns", "admin", "http"],
     "listen.http": ["address", "tls"],
     "tls": ["cert", "key", "sni"],
