@@ -8,7 +8,9 @@ truncated replies and silence, instead of one full answer per query.
 
 import os
 import re
+import resource
 import socket
+import subprocess
 import time
 
 import gslbtest
@@ -71,3 +73,14 @@ def test_demo_config_limits_a_flood(gslbd_factory, tmp_path):
     # 20 a second, two seconds at most for a burst that straddles a second.
     assert full <= 45, (full, truncated)
     assert truncated > 0 and full + truncated < sent, (full, truncated)
+
+
+def test_demo_config_fits_the_common_descriptor_limit():
+    """The README's first command must work where the hard limit is the
+    common 1024: the demo's connection limits fit in it."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+
+    r = subprocess.run([gslbtest.GSLBD, "-t", "-c", DEMO], capture_output=True, text=True,
+                       timeout=60, preexec_fn=limit)
+    assert r.returncode == 0, r.stderr
