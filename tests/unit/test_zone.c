@@ -263,6 +263,7 @@ static void test_fast_path_same_as_ldns(void **state)
 			   "z A 192.0.2.20\n"
 			   "$TTL 2d\n"
 			   "  A 192.0.2.21\n"
+			   ";a comment line: ldns's read of y begins above it\n"
 			   "y A 192.0.2.22\f"
 			   "y2 A 192.0.2.23\n"
 			   "last A 192.0.2.24";
@@ -278,6 +279,7 @@ static void test_fast_path_same_as_ldns(void **state)
 		"@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nx AAAA 2001:db8::g\n",
 		"@ SOA ns1 h 1 2 3 4 5\nx MX ten mail\n",
 		"@ SOA ns1 h 1 2 3 4 5\nx A 192.0.2.1 192.0.2.2\n",
+		"@ SOA ns1 h 1 2 3 4 5\n;c\nx.other. A 192.0.2.1\f",
 		"@ SOA ns1 h 1 2 3 4 5\nx..y A 192.0.2.1\n",
 		"@ SOA ns1 h 1 2 3 4 5\nx A\n",
 		"@ SOA ns1 h 1 2 3 4 5\n"
