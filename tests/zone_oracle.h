@@ -52,34 +52,36 @@ static inline int zone_oracle_add(struct zone_oracle *o, const char *path, const
 	size_t n = ldns_rdf_size(ow);
 	uint16_t type = (uint16_t)ldns_rr_get_type(rr);
 	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
-		snprintf(o->err, sizeof(o->err), "%s:%d: only class IN is supported", path, line);
+		snprintf(o->err, sizeof(o->err), "%.1000s:%d: only class IN is supported", path,
+			 line);
 		return -1;
 	}
 	if (n == 0 || n > DNAME_MAXLEN) {
-		snprintf(o->err, sizeof(o->err), "%s:%d: bad owner name", path, line);
+		snprintf(o->err, sizeof(o->err), "%.1000s:%d: bad owner name", path, line);
 		return -1;
 	}
 	if (!dname_is_sub(ldns_rdf_data(ow), n, origin, olen)) {
 		char *txt = ldns_rdf2str(ow);
-		snprintf(o->err, sizeof(o->err), "%s:%d: %s is outside the zone %s", path, line,
-			 txt ? txt : "name", origin_str);
+		snprintf(o->err, sizeof(o->err), "%.1000s:%d: %.1100s is outside the zone %.1100s",
+			 path, line, txt ? txt : "name", origin_str);
 		free(txt);
 		return -1;
 	}
 	if (type == LDNS_RR_TYPE_OPT || type == LDNS_RR_TYPE_TSIG || type == LDNS_RR_TYPE_AXFR ||
 	    type == LDNS_RR_TYPE_IXFR || type == LDNS_RR_TYPE_ANY || type == 0) {
-		snprintf(o->err, sizeof(o->err), "%s:%d: record type %u cannot appear in a zone",
-			 path, line, type);
+		snprintf(o->err, sizeof(o->err),
+			 "%.1000s:%d: record type %u cannot appear in a zone", path, line, type);
 		return -1;
 	}
 	ldns_buffer *b = ldns_buffer_new(512);
 	if (!b || ldns_rr_rdata2buffer_wire(b, rr) != LDNS_STATUS_OK) {
-		snprintf(o->err, sizeof(o->err), "%s:%d: cannot encode record data", path, line);
+		snprintf(o->err, sizeof(o->err), "%.1000s:%d: cannot encode record data", path,
+			 line);
 		ldns_buffer_free(b);
 		return -1;
 	}
 	if (ldns_buffer_position(b) > 65535) {
-		snprintf(o->err, sizeof(o->err), "%s:%d: record data too long", path, line);
+		snprintf(o->err, sizeof(o->err), "%.1000s:%d: record data too long", path, line);
 		ldns_buffer_free(b);
 		return -1;
 	}
@@ -115,7 +117,7 @@ static inline void zone_oracle_read(struct zone_oracle *o, const char *path,
 	memset(o, 0, sizeof(*o));
 	FILE *fp = fopen(path, "r");
 	if (!fp) {
-		snprintf(o->err, sizeof(o->err), "%s: cannot open", path);
+		snprintf(o->err, sizeof(o->err), "%.1000s: cannot open", path);
 		return;
 	}
 	uint32_t ttl = 3600;
@@ -131,13 +133,13 @@ static inline void zone_oracle_read(struct zone_oracle *o, const char *path,
 			stop = zone_oracle_add(o, path, origin, olen, origin_str, rr,
 					       line > before ? line : before + 1) != 0;
 		else if (st == LDNS_STATUS_SYNTAX_INCLUDE) {
-			snprintf(o->err, sizeof(o->err), "%s:%d: $INCLUDE is not supported", path,
-				 line);
+			snprintf(o->err, sizeof(o->err), "%.1000s:%d: $INCLUDE is not supported",
+				 path, line);
 			stop = 1;
 		} else if (st != LDNS_STATUS_SYNTAX_EMPTY && st != LDNS_STATUS_SYNTAX_TTL &&
 			   st != LDNS_STATUS_SYNTAX_ORIGIN) {
-			snprintf(o->err, sizeof(o->err), "%s:%d: %s", path, line > 0 ? line : 1,
-				 ldns_get_errorstr_by_id(st));
+			snprintf(o->err, sizeof(o->err), "%.1000s:%d: %.200s", path,
+				 line > 0 ? line : 1, ldns_get_errorstr_by_id(st));
 			stop = 1;
 		}
 		ldns_rr_free(rr);
@@ -169,7 +171,8 @@ static inline const char *zone_oracle_compare(const char *path, const char *orig
 		/* checked before either reads a record */
 	} else if (o.err[0] || rc) {
 		if (!o.err[0] || !rc || strcmp(o.err, err) != 0) {
-			snprintf(buf, cap, "errors differ: ldns \"%s\", zread \"%s\" (rc %d)",
+			snprintf(buf, cap,
+				 "errors differ: ldns \"%.3000s\", zread \"%.3000s\" (rc %d)",
 				 o.err, err, rc);
 			what = buf;
 		}
