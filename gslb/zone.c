@@ -88,9 +88,9 @@ static unsigned count_labels(const uint8_t *name)
 }
 
 /* Insert a node into the table; returns the existing one when present. */
-static struct zone_node *table_insert(struct zone *z, const uint8_t *name, size_t len, int *created)
+static struct zone_node *table_insert_hashed(struct zone *z, const uint8_t *name, size_t len,
+					     uint32_t h, int *created)
 {
-	uint32_t h = dname_hash(name, len);
 	for (size_t i = h & z->table_mask;; i = (i + 1) & z->table_mask) {
 		uint32_t idx = z->table[i];
 		if (idx == 0) {
@@ -108,6 +108,11 @@ static struct zone_node *table_insert(struct zone *z, const uint8_t *name, size_
 			return n;
 		}
 	}
+}
+
+static struct zone_node *table_insert(struct zone *z, const uint8_t *name, size_t len, int *created)
+{
+	return table_insert_hashed(z, name, len, dname_hash(name, len), created);
 }
 
 /* What zone_load's phases share. */
@@ -139,15 +144,31 @@ static int index_owners(struct builder *b)
 	z->table = calloc(z->table_mask + 1, sizeof(*z->table));
 	if (!z->nodes || !z->table)
 		return GSLB_ENOMEM;
-	for (size_t i = 0; i < b->zr.n; i++) {
-		struct zrec *r = &b->zr.v[i];
-		if (i > 0 && r->owner == b->zr.v[i - 1].owner) {
-			r->node = b->zr.v[i - 1].node; /* the same bytes: the same owner */
+	/* Each new owner's hash is taken AHEAD records early, kept in its
+	 * node field, and its table slot fetched meanwhile: past the caches'
+	 * size the slots are misses, and waiting for each one made a million
+	 * records slower per record than a hundred thousand. */
+	enum {
+		AHEAD = 8
+	};
+	struct zrec *v = b->zr.v;
+	size_t n = b->zr.n;
+	for (size_t j = 0; j < n + AHEAD; j++) {
+		if (j < n && (j == 0 || v[j].owner != v[j - 1].owner)) {
+			v[j].node = dname_hash(b->zr.arena + v[j].owner, v[j].olen);
+			__builtin_prefetch(&z->table[v[j].node & z->table_mask]);
+		}
+		if (j < AHEAD)
+			continue;
+		struct zrec *r = &v[j - AHEAD];
+		if (r > v && r->owner == r[-1].owner) {
+			r->node = r[-1].node; /* the same bytes: the same owner */
 			continue;
 		}
 		int created;
-		struct zone_node *n = table_insert(z, b->zr.arena + r->owner, r->olen, &created);
-		r->node = (uint32_t)(n - z->nodes);
+		struct zone_node *nd =
+			table_insert_hashed(z, b->zr.arena + r->owner, r->olen, r->node, &created);
+		r->node = (uint32_t)(nd - z->nodes);
 	}
 	b->nreal = z->nnodes;
 	return GSLB_OK;
