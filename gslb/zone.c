@@ -234,40 +234,106 @@ static int sort_by_type(const struct zread *zr, uint32_t *idx, size_t n, uint64_
 	return GSLB_OK;
 }
 
-/* Phase 3: inside each node, records by type; a record equal to the one
- * kept just before it in the same RRset is dropped (RRsets are sets). The
- * RRsets and bytes left are counted for the frozen form. */
+static int same_rdata(const struct zread *zr, uint32_t a, uint32_t b)
+{
+	const struct zrec *x = &zr->v[a], *y = &zr->v[b];
+	return x->rdlen == y->rdlen && memcmp(zr->arena + x->rd, zr->arena + y->rd, x->rdlen) == 0;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int rdata_cmp(const void *a, const void *b, void *arg)
+{
+	const struct zread *zr = arg;
+	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+	const struct zrec *x = &zr->v[i], *y = &zr->v[j];
+	if (x->rdlen != y->rdlen)
+		return x->rdlen < y->rdlen ? -1 : 1;
+	int c = memcmp(zr->arena + x->rd, zr->arena + y->rd, x->rdlen);
+	if (c)
+		return c;
+	return (i > j) - (i < j);
+}
+
+/* Drop every record equal to an earlier one (in file order) of the same
+ * RRset, idx[0..n): RRsets are sets. Small RRsets compare each pair; large
+ * ones sort a copy by RDATA so that equal records meet. */
+static int drop_duplicates(const struct zread *zr, uint32_t *idx, size_t n, uint32_t **tmp,
+			   size_t *tmpcap)
+{
+	if (n <= 32) {
+		for (size_t i = 1; i < n; i++)
+			for (size_t k = 0; k < i; k++)
+				if (idx[k] != DROPPED && same_rdata(zr, idx[k], idx[i])) {
+					idx[i] = DROPPED;
+					break;
+				}
+		return GSLB_OK;
+	}
+	if (n > *tmpcap) {
+		uint32_t *t = realloc(*tmp, n * sizeof(*t));
+		if (!t)
+			return GSLB_ENOMEM;
+		*tmp = t;
+		*tmpcap = n;
+	}
+	uint32_t *t = *tmp;
+	memcpy(t, idx, n * sizeof(*t));
+	qsort_r(t, n, sizeof(*t), rdata_cmp, (void *)zr);
+	/* Equal RDATA sort together, the earliest record first: the others
+	 * are the copies (collected at the front of t, then marked in idx,
+	 * which is in file order). */
+	size_t nd = 0;
+	for (size_t i = 1; i < n; i++)
+		if (same_rdata(zr, t[i - 1], t[i]))
+			t[nd++] = t[i];
+	qsort(t, nd, sizeof(*t), u32_cmp);
+	for (size_t i = 0, d = 0; i < n && d < nd; i++)
+		if (idx[i] == t[d]) {
+			idx[i] = DROPPED;
+			d++;
+		}
+	return GSLB_OK;
+}
+
+/* Phase 3: inside each node, records by type (file order within a type),
+ * and a record equal to an earlier one of its RRset dropped. The RRsets
+ * and bytes left are counted for the frozen form. */
 static int sort_nodes(struct builder *b)
 {
 	const struct zread *zr = &b->zr;
 	uint64_t *keys = NULL;
-	size_t keycap = 0;
+	uint32_t *tmp = NULL;
+	size_t keycap = 0, tmpcap = 0;
+	int rc = GSLB_OK;
 	b->nsets = 0;
 	b->blob = 0;
-	for (size_t g = 0; g < b->nreal; g++) {
+	for (size_t g = 0; g < b->nreal && !rc; g++) {
 		uint32_t *idx = b->order + b->first[g];
 		size_t n = b->first[g + 1] - b->first[g];
-		if (n > 1 && sort_by_type(zr, idx, n, &keys, &keycap) != GSLB_OK) {
-			free(keys);
-			return GSLB_ENOMEM;
-		}
-		const struct zrec *kept = NULL;
+		if (n > 1)
+			rc = sort_by_type(zr, idx, n, &keys, &keycap);
 		b->blob += zr->v[idx[0]].olen;
-		for (size_t i = 0; i < n; i++) {
-			const struct zrec *r = &zr->v[idx[i]];
-			if (kept && kept->type == r->type && kept->rdlen == r->rdlen &&
-			    memcmp(zr->arena + kept->rd, zr->arena + r->rd, r->rdlen) == 0) {
-				idx[i] = DROPPED;
-				continue;
-			}
-			if (!kept || kept->type != r->type)
-				b->nsets++;
-			b->blob += 2 + (size_t)r->rdlen;
-			kept = r;
+		for (size_t k = 0; k < n && !rc;) {
+			size_t e = k + 1;
+			while (e < n && zr->v[idx[e]].type == zr->v[idx[k]].type)
+				e++;
+			if (e - k > 1)
+				rc = drop_duplicates(zr, idx + k, e - k, &tmp, &tmpcap);
+			b->nsets++;
+			for (size_t i = k; i < e; i++)
+				if (idx[i] != DROPPED)
+					b->blob += 2 + (size_t)zr->v[idx[i]].rdlen;
+			k = e;
 		}
 	}
 	free(keys);
-	return GSLB_OK;
+	free(tmp);
+	return rc;
 }
 
 /* Is this an allowed companion of a CNAME at the same owner? (DNSSEC only.) */

@@ -359,6 +359,56 @@ static void test_rrset_count_limit(void **state)
 	free(text);
 }
 
+/* The A addresses of name's RRset, in order: their last bytes in out. */
+static size_t a_last_bytes(const struct zone *z, const char *name, uint8_t *out, size_t cap)
+{
+	uint8_t n[DNAME_MAXLEN];
+	size_t l = dname_from_str(name, n);
+	const struct zone_rrset *rs = zone_rrset(zone_find(z, n, l), 1);
+	assert_non_null(rs);
+	const uint8_t *rd;
+	uint16_t rdlen;
+	size_t pos = 0, k = 0;
+	while (zone_rrset_next(rs, &pos, &rd, &rdlen) && k < cap)
+		out[k++] = rd[3];
+	assert_int_equal(k, rs->count);
+	return k;
+}
+
+static void test_duplicates_dropped(void **state)
+{
+	(void)state;
+	/* Equal records of one RRset are one record, wherever they stand in
+	 * the file (a copy that did not follow its original used to stay);
+	 * the others keep their file order. Small RRsets and large ones (past
+	 * 32 records: sorted to find the copies). */
+	size_t cap = 8192, n = 0;
+	char *text = malloc(cap);
+	assert_non_null(text);
+	n += (size_t)snprintf(text + n, cap - n,
+			      "@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\n"
+			      "small A 192.0.2.1\nsmall A 192.0.2.2\n"
+			      "other TXT \"between\"\nsmall A 192.0.2.1\n"
+			      "small A 192.0.2.3\nsmall A 192.0.2.2\n");
+	for (unsigned i = 0; i < 60; i++) /* 40 addresses, then 20 copies */
+		n += (size_t)snprintf(text + n, cap - n, "big A 192.0.2.%u\n",
+				      i < 40 ? 100 + i : 100 + (i * 7) % 40);
+	char path[256], err[512] = "";
+	write_temp(text, path, sizeof(path));
+	struct zone *z = NULL;
+	assert_int_equal(zone_load("unit.test", path, &z, err, sizeof(err)), GSLB_OK);
+	uint8_t got[64];
+	assert_int_equal(a_last_bytes(z, "small.unit.test", got, 64), 3);
+	assert_memory_equal(got, "\x01\x02\x03", 3);
+	assert_int_equal(a_last_bytes(z, "big.unit.test", got, 64), 40);
+	for (unsigned i = 0; i < 40; i++)
+		assert_int_equal(got[i], 100 + i);
+	assert_int_equal(z->nrecords, 2 + 3 + 1 + 40);
+	zone_free(z);
+	unlink(path);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_fast_path_same_as_ldns),
 		cmocka_unit_test(test_fast_path_checks),
 		cmocka_unit_test(test_rrset_count_limit),
+		cmocka_unit_test(test_duplicates_dropped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
