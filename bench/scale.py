@@ -27,10 +27,12 @@ plugin (one map shared by N resources with the same datacenters, members
 and a PL -> eu-east rule; city-auto-mode) and its start (exec to the first
 answer) and PSS are printed beside.
 
-Both print the ratios between consecutive sizes (x10 input -> x time) and
-memory per record or per service (the growth of memory between two sizes
-divided by the growth of the input). Servers run on SERVER_CPU (0), this
-script on CLIENT_CPU (1).
+Each server is started ROUNDS times (default 3) per size, each time
+reloaded RELOADS times: times are printed as the best and the median; the
+best (the run the machine's other jobs disturbed least) gives the ratios
+between consecutive sizes (x10 input -> x time). Memory per record or per
+service is the growth of memory between two sizes divided by the growth
+of the input. Servers run on SERVER_CPU (0), this script on CLIENT_CPU (1).
 
     SIZES="1000" RELOADS=20 bench/scale.py services     # the memory curve only
     ZONE_SIZES="1000 100000" SERVERS=gslbd bench/scale.py zones
@@ -54,6 +56,7 @@ if not os.path.exists(GSLBD):
     GSLBD = os.path.join(SRC, "gslbd")
 GEOIP_DB = os.environ.get("GEOIP_DB") or os.path.join(SRC, "geoip", "demo-city.mmdb")
 RELOADS = int(os.environ.get("RELOADS") or 3)
+ROUNDS = int(os.environ.get("ROUNDS") or 3)
 SERVER_CPU = os.environ.get("SERVER_CPU", "0")
 CLIENT_CPU = os.environ.get("CLIENT_CPU", "1")
 TIMEOUT = 900
@@ -396,46 +399,62 @@ def ratio_lines(sizes, results, fields, unit):
     return out
 
 
+def median(xs):
+    return sorted(xs)[len(xs) // 2] if xs else 0.0
+
+
+def zone_round(d, name, n):
+    """One server started on an n-record zone and reloaded RELOADS times:
+    (start, [reload times], PSS in kB after start)."""
+    wd = os.path.join(d, "%s-%d" % (name, n))
+    os.makedirs(wd)
+    zone = os.path.join(wd, "scale.test.zone")
+    serial = 1
+    write_zone(zone, n, serial)
+    srv = SERVER_CLASSES[name](wd, zone)
+    try:
+        start = srv.start(serial)
+        time.sleep(0.5)
+        mem = srv.memory_kb()
+        reloads = []
+        for _ in range(RELOADS):
+            serial += 1
+            write_zone(zone, n, serial)
+            reloads.append(srv.reload(serial))
+            time.sleep(0.5)
+    finally:
+        srv.stop()
+        shutil.rmtree(wd, ignore_errors=True)
+    return start, reloads, mem
+
+
 def zones_main():
     sizes = [int(x) for x in (os.environ.get("ZONE_SIZES") or "1000 100000 1000000").split()]
     names = (os.environ.get("SERVERS") or "gslbd knot nsd").split()
-    print("== zones: %s records; servers %s; %d reloads; servers on CPU %s"
-          % (", ".join(str(s) for s in sizes), ", ".join(names), RELOADS, SERVER_CPU))
+    print("== zones: %s records; servers %s; %d rounds of a start and %d reloads; servers on "
+          "CPU %s; times: best (median)"
+          % (", ".join(str(s) for s in sizes), ", ".join(names), ROUNDS, RELOADS, SERVER_CPU))
     results = {n: {} for n in names}
     with tempfile.TemporaryDirectory(prefix="gslb-scale-") as d:
         for name in names:
             print("%s: %s" % (name, SERVER_CLASSES[name](d, "").version() or "?"))
-        print("%-6s %9s %9s %9s %9s %11s %11s %7s"
-              % ("server", "records", "start s", "reload s", "(max)", "PSS MB", "reloaded MB",
+        print("%-6s %9s %9s %9s %9s %9s %9s %9s"
+              % ("server", "records", "start s", "(median)", "reload s", "(median)", "PSS MB",
                  "B/rec"), flush=True)
         for n in sizes:
             for name in names:
-                wd = os.path.join(d, "%s-%d" % (name, n))
-                os.makedirs(wd)
-                zone = os.path.join(wd, "scale.test.zone")
-                serial = 1
-                write_zone(zone, n, serial)
-                srv = SERVER_CLASSES[name](wd, zone)
-                try:
-                    start = srv.start(serial)
-                    time.sleep(0.5)
-                    mem0 = srv.memory_kb()
-                    reloads = []
-                    for _ in range(RELOADS):
-                        serial += 1
-                        write_zone(zone, n, serial)
-                        reloads.append(srv.reload(serial))
-                        time.sleep(0.5)
-                    mem1 = srv.memory_kb()
-                finally:
-                    srv.stop()
-                rel = sorted(reloads)[len(reloads) // 2] if reloads else 0.0
-                results[name][n] = {"start": start, "reload": rel, "mem": mem0}
-                print("%-6s %9d %9.2f %9.2f %9.2f %11.1f %11.1f %7.0f"
-                      % (name, n, start, rel, max(reloads) if reloads else 0.0, mem0 / 1024,
-                         mem1 / 1024, mem0 * 1024 / n), flush=True)
-                shutil.rmtree(wd, ignore_errors=True)
-    print("-- ratios (time and memory per record between sizes)")
+                starts, reloads, mem = [], [], 0
+                for _ in range(ROUNDS):
+                    st, rl, m = zone_round(d, name, n)
+                    starts.append(st)
+                    reloads += rl
+                    mem = mem or m
+                results[name][n] = {"start": min(starts), "reload": min(reloads) if reloads else 0,
+                                    "mem": mem}
+                print("%-6s %9d %9.3f %9.3f %9.3f %9.3f %9.1f %9.0f"
+                      % (name, n, min(starts), median(starts), results[name][n]["reload"],
+                         median(reloads), mem / 1024, mem * 1024 / n), flush=True)
+    print("-- ratios (best times, and memory per record between sizes)")
     for line in ratio_lines(sizes, results, ("start", "reload"), "record"):
         print(line)
     big = sizes[-1]
@@ -604,44 +623,63 @@ def gdnsd_run(workdir, n):
     return start, mem
 
 
+def gslbd_round(d, path, n, verbose):
+    """gslbd started on a configuration and reloaded RELOADS times, the
+    RSS after each (printed when verbose): (start, [reload times], RSS
+    in kB at start)."""
+    srv = Daemon(path, os.path.join(d, "gslbd-%d.log" % n))
+    start = srv.ready - srv.t0
+    rss = [rss_kb(srv.p.pid)]
+    times = []
+    try:
+        for k in range(RELOADS):
+            time.sleep(1.2)
+            times.append(srv.reload())
+            time.sleep(0.3)
+            rss.append(rss_kb(srv.p.pid))
+            if verbose:
+                print("gslbd reload %2d: %.2f s, RSS %.1f MB"
+                      % (k + 1, times[-1], rss[-1] / 1024), flush=True)
+    finally:
+        srv.stop()
+    if verbose and RELOADS:
+        print("RSS after reload %d / after reload 1: %.2fx" % (RELOADS, rss[-1] / rss[1]),
+              flush=True)
+    return start, times, rss[0]
+
+
 def services_main():
     sizes = [int(x) for x in (os.environ.get("SIZES") or "10 1000 10000").split()]
     results = {"gslbd": {}, "gdnsd": {}}
     use_gdnsd = os.environ.get("GDNSD_RUN", "1") != "0" and tool("GDNSD", "gdnsd")
-    print("== services: %s; %d reloads; %s; servers on CPU %s"
-          % (", ".join(str(s) for s in sizes), RELOADS, os.path.basename(GEOIP_DB), SERVER_CPU))
+    print("== services: %s; %d rounds of a start and %d reloads; %s; servers on CPU %s; "
+          "times: best (median)" % (", ".join(str(s) for s in sizes), ROUNDS, RELOADS,
+                                    os.path.basename(GEOIP_DB), SERVER_CPU))
     with tempfile.TemporaryDirectory(prefix="gslb-scale-") as d:
         for n in sizes:
             path = config(d, n)
             print("-- %d services" % n, flush=True)
-            ct, cpeak = check_run(path)
-            print("gslbd -t: %.2f s, peak RSS %.1f MB" % (ct, cpeak / 1024), flush=True)
-            srv = Daemon(path, os.path.join(d, "gslbd-%d.log" % n))
-            start = srv.ready - srv.t0
-            rss = [rss_kb(srv.p.pid)]
-            print("gslbd start: %.2f s, RSS %.1f MB" % (start, rss[0] / 1024), flush=True)
-            times = []
-            for k in range(RELOADS):
-                time.sleep(1.2)
-                times.append(srv.reload())
-                time.sleep(0.3)
-                rss.append(rss_kb(srv.p.pid))
-                print("gslbd reload %2d: %.2f s, RSS %.1f MB" % (k + 1, times[-1], rss[-1] / 1024),
-                      flush=True)
-            srv.stop()
-            growth = rss[-1] / rss[1] if len(rss) > 1 else 1.0
-            if RELOADS:
-                print("RSS after reload %d / after reload 1: %.2fx" % (RELOADS, growth),
-                      flush=True)
-            results["gslbd"][n] = {"-t": ct, "start": start,
-                                   "reload": sorted(times)[len(times) // 2] if times else 0.0,
-                                   "mem": rss[0]}
+            checks = [check_run(path) for _ in range(ROUNDS)]
+            ct = min(c[0] for c in checks)
+            print("gslbd -t: %.2f s (%.2f), peak RSS %.1f MB"
+                  % (ct, median([c[0] for c in checks]), checks[0][1] / 1024), flush=True)
+            starts, reloads, mem = [], [], 0
+            for k in range(ROUNDS):
+                st, rl, m = gslbd_round(d, path, n, k == 0)
+                starts.append(st)
+                reloads += rl
+                mem = mem or m
+            print("gslbd start: %.2f s (%.2f), RSS %.1f MB; reload: %.2f s (%.2f)"
+                  % (min(starts), median(starts), mem / 1024, min(reloads) if reloads else 0,
+                     median(reloads)), flush=True)
+            results["gslbd"][n] = {"-t": ct, "start": min(starts),
+                                   "reload": min(reloads) if reloads else 0.0, "mem": mem}
             if use_gdnsd:
                 g = gdnsd_run(d, n)
                 if g:
                     results["gdnsd"][n] = {"start": g[0], "mem": g[1]}
                     print("gdnsd start: %.2f s, PSS %.1f MB" % (g[0], g[1] / 1024), flush=True)
-    print("-- ratios (time and memory per service between sizes)")
+    print("-- ratios (best times, and memory per service between sizes)")
     for line in ratio_lines(sizes, results, ("-t", "start", "reload"), "service"):
         print(line)
 

@@ -13,7 +13,8 @@
 #   PARTS=services SIZES="10 1000" RELOADS=10 bench/scale.sh
 #
 # Settings: PARTS ("zones services"), ZONE_SIZES ("1000 100000 1000000"),
-# SERVERS ("gslbd knot nsd"), SIZES ("10 1000 10000" services), RELOADS (3),
+# SERVERS ("gslbd knot nsd"), SIZES ("10 1000 10000" services), ROUNDS (3),
+# RELOADS (3),
 # GEOIP_DB (geoip/demo-city.mmdb), GSLBD, NSD, NSD_CONTROL, KNOTD, KNOTC, GDNSD,
 # GDNSD_RUN=0 (leave gdnsd out), SERVER_CPU, CLIENT_CPU.
 #
