@@ -47,7 +47,7 @@
 #include "gslb/log.h"
 #include "gslb/metrics.h"
 #include "gslb/rrl.h"
-#include "gslb/cidrset.h"
+#include "gslb/net.h"
 #include "gslb/notify.h"
 #include "gslb/privs.h"
 #include "gslb/probe.h"
@@ -740,9 +740,9 @@ static int acl_verdict(const struct snapshot *snap, const struct sockaddr *peer)
 	} else {
 		return ACL_SERVE;
 	}
-	int denied = cidrset_contains(c->acl_deny, family, a) ||
-		     cidrset_contains(snap->acl_block, family, a) ||
-		     (c->acl_allow && !cidrset_contains(c->acl_allow, family, a));
+	int denied = net_set_contains(c->acl_deny, family, a) ||
+		     net_set_contains(snap->acl_block, family, a) ||
+		     (c->acl_allow && !net_set_contains(c->acl_allow, family, a));
 	if (!denied)
 		return ACL_SERVE;
 	return c->acl_drop ? ACL_DROP : ACL_REFUSE;
@@ -1314,7 +1314,7 @@ static unsigned conns_from(const struct server *srv, int family, const uint8_t *
 	unsigned n = 0;
 
 	for (const struct tcp_conn *o = srv->conns; o; o = o->next)
-		if (!o->closing && o->family == family && cidr_same_net(o->addr, addr, prefix))
+		if (!o->closing && o->family == family && net_same(o->addr, addr, prefix))
 			n++;
 	return n;
 }
@@ -1349,7 +1349,7 @@ static void tcp_take(struct server *srv, int fd, const struct sockaddr_storage *
 {
 	const struct conf *cf = live_conf(srv);
 	uint8_t addr[16];
-	int family = cidr_sockaddr_ip((const struct sockaddr *)peer, addr);
+	int family = net_sockaddr_ip((const struct sockaddr *)peer, addr);
 	struct tcp_conn *c;
 
 	if (srv->stopping) {
