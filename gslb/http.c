@@ -261,12 +261,8 @@ static int parse_fwd_addr(const char *s, size_t n, uint8_t addr[16])
 		return 0;
 	memcpy(buf, s + start, end - start);
 	buf[end - start] = '\0';
-	memset(addr, 0, 16);
-	if (inet_pton(AF_INET, buf, addr) == 1)
-		return AF_INET;
-	if (inet_pton(AF_INET6, buf, addr) == 1)
-		return net_unmap_v4(addr);
-	return 0;
+	int family = net_addr_parse(buf, addr);
+	return family == AF_INET6 ? net_unmap_v4(addr) : family;
 }
 
 /* Entries of a forwarding header, as (offset, length) of the address part,

@@ -65,6 +65,17 @@ int net_format(int family, const uint8_t *addr, unsigned prefix, char *buf, size
 	return snprintf(buf, len, "%s/%u", text, prefix);
 }
 
+int net_addr_parse(const char *text, uint8_t addr[16])
+{
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, text, addr) == 1)
+		return AF_INET;
+	if (inet_pton(AF_INET6, text, addr) == 1)
+		return AF_INET6;
+	memset(addr, 0, 16);
+	return 0;
+}
+
 int net_parse(const char *text, unsigned flags, struct net_cidr *out, char *why, size_t whylen)
 {
 	char host[INET6_ADDRSTRLEN + 1];
@@ -76,10 +87,7 @@ int net_parse(const char *text, unsigned flags, struct net_cidr *out, char *why,
 	if (hl > 0 && hl < sizeof(host)) {
 		memcpy(host, text, hl);
 		host[hl] = '\0';
-		if (inet_pton(AF_INET, host, out->addr) == 1)
-			out->family = AF_INET;
-		else if (inet_pton(AF_INET6, host, out->addr) == 1)
-			out->family = AF_INET6;
+		out->family = net_addr_parse(host, out->addr);
 	}
 	if (!out->family) {
 		snprintf(why, whylen, "bad CIDR \"%.64s\": not an IPv4 or IPv6 address", text);

@@ -38,6 +38,10 @@ struct net_cidr {
  * set). */
 int net_parse(const char *text, unsigned flags, struct net_cidr *out, char *why, size_t whylen);
 
+/* A bare address ("192.0.2.1", "2001:db8::1") into addr (16 bytes,
+ * zero-padded). Returns AF_INET or AF_INET6, 0 when text is not one. */
+int net_addr_parse(const char *text, uint8_t addr[16]);
+
 /* "ADDR/LEN" into buf (see NET_CIDR_TEXT_MAX); returns what snprintf does. */
 int net_format(int family, const uint8_t *addr, unsigned prefix, char *buf, size_t len);
 

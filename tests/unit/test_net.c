@@ -148,6 +148,39 @@ static void test_parse_bad(void **state)
 	}
 }
 
+static const struct {
+	const char *text;
+	int family; /* 0: not an address */
+} addrs[] = {
+	{ "192.0.2.1", AF_INET },
+	{ "0.0.0.0", AF_INET },
+	{ "::1", AF_INET6 },
+	{ "2001:DB8::1", AF_INET6 },
+	{ "::ffff:192.0.2.1", AF_INET6 }, /* stays IPv6 */
+	{ "", 0 },
+	{ "192.0.2.1/32", 0 }, /* a network is not an address */
+	{ "10.0.0.256", 0 },
+	{ " 10.0.0.1", 0 },
+	{ "10.0.0.1 ", 0 },
+	{ "localhost", 0 },
+	{ "[::1]", 0 },
+	{ "2001:db8::g", 0 },
+};
+
+static void test_addr_parse(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N(addrs); i++) {
+		uint8_t a[16], want[16] = { 0 };
+		memset(a, 0xAA, sizeof(a));
+		if (addrs[i].family)
+			assert_int_equal(inet_pton(addrs[i].family, addrs[i].text, want), 1);
+		if (net_addr_parse(addrs[i].text, a) != addrs[i].family)
+			fail_msg("\"%s\": want family %d", addrs[i].text, addrs[i].family);
+		assert_memory_equal(a, want, 16); /* zero-padded, all zero for none */
+	}
+}
+
 /* ---- matching ----------------------------------------------------------- */
 
 static const struct {
@@ -501,6 +534,7 @@ static void test_load_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_addr_parse),
 		cmocka_unit_test(test_parse_good),    cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_contains),      cmocka_unit_test(test_same_and_common),
 		cmocka_unit_test(test_mask),          cmocka_unit_test(test_mapped),
