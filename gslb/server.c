@@ -47,6 +47,7 @@
 #include "gslb/log.h"
 #include "gslb/metrics.h"
 #include "gslb/rrl.h"
+#include "gslb/serve.h"
 #include "gslb/cidrset.h"
 #include "gslb/notify.h"
 #include "gslb/privs.h"
@@ -131,8 +132,7 @@ struct worker {
 	struct mmsghdr smsg[UDP_BATCH];
 	struct iovec siov[UDP_BATCH];
 	union pktinfo_buf sctl[UDP_BATCH];
-	uint64_t rng;             /* this worker's random stream for weighted picks */
-	struct metrics_shard *ms; /* this worker's counters */
+	struct serve_thread st; /* this worker's counters and random stream */
 };
 
 /* One generation of UDP workers. A reload that changes the sockets, the
@@ -202,13 +202,12 @@ struct server {
 	int accept_paused;
 	int tcp_full_logged;
 	int stopping;
-	uint64_t rng; /* the loop thread's random stream (TCP queries) */
 	struct metrics *metrics;
-	struct rrl *rrl;              /* shared by the UDP workers; lock-free */
-	uint64_t tcp_per_ip_refused;  /* loop thread only */
-	uint64_t tcp_full_refused;    /* tcp.max_connections, nothing idle to close */
-	uint64_t tcp_evicted;         /* idle connections closed for new clients */
-	struct metrics_shard *tcp_ms; /* the loop thread's counters (TCP) */
+	struct rrl *rrl;             /* shared by the UDP workers; lock-free */
+	uint64_t tcp_per_ip_refused; /* loop thread only */
+	uint64_t tcp_full_refused;   /* tcp.max_connections, nothing idle to close */
+	uint64_t tcp_evicted;        /* idle connections closed for new clients */
+	struct serve_thread tcp;     /* the loop thread's counters and random stream (TCP) */
 
 	/* The server's own copy of the config it was started with: listeners
 	 * and TCP limits point into it, so snapshots can come and go. */
@@ -262,24 +261,6 @@ enum {
 };
 
 static void reload_answer(struct server *srv, uint64_t ticket, int rc, const char *err);
-
-/* splitmix64: cheap, decent, and each thread owns its state, so weighted
- * answer picks need no shared counter. */
-static uint32_t rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return (uint32_t)((z ^ (z >> 31)) >> 32);
-}
-
-static uint64_t rng_seed(unsigned salt)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec ^
-	       ((uint64_t)getpid() << 32) ^ ((uint64_t)salt * 0x9E3779B97F4A7C15ull);
-}
 
 /* ---- sockets -------------------------------------------------------- */
 
@@ -609,8 +590,8 @@ static struct worker *worker_new(struct server *srv, const struct workers *ws, u
 	w->srv = srv;
 	w->id = id;
 	w->resp_cap = ws->resp_cap;
-	w->rng = rng_seed(w->id + 1);
-	w->ms = srv->udp_ms[id];
+	w->st.rng = serve_rng_seed(w->id + 1);
+	w->st.ms = srv->udp_ms[id];
 	for (size_t i = 0; i < nls; i++)
 		for (unsigned s = id; s < ls[i]->nudp; s += ws->n)
 			w->nsocks++;
@@ -716,45 +697,13 @@ static void worker_send(struct worker *w, int fd, unsigned n)
 	}
 }
 
-enum {
-	ACL_SERVE = 0,
-	ACL_REFUSE = 1,
-	ACL_DROP = 2
-};
-
-/* The query ACL, before any other work: deny and the blocklist win, then
- * an allow list (when given) must match. */
-static int acl_verdict(const struct snapshot *snap, const struct sockaddr *peer)
-{
-	const struct conf *c = snap->conf;
-	if (!c->acl_allow && !c->acl_deny && !snap->acl_block)
-		return ACL_SERVE;
-	uint8_t a[16];
-	int family;
-	if (peer->sa_family == AF_INET) {
-		memcpy(a, &((const struct sockaddr_in *)(const void *)peer)->sin_addr, 4);
-		family = AF_INET;
-	} else if (peer->sa_family == AF_INET6) {
-		memcpy(a, &((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr, 16);
-		family = AF_INET6;
-	} else {
-		return ACL_SERVE;
-	}
-	int denied = cidrset_contains(c->acl_deny, family, a) ||
-		     cidrset_contains(snap->acl_block, family, a) ||
-		     (c->acl_allow && !cidrset_contains(c->acl_allow, family, a));
-	if (!denied)
-		return ACL_SERVE;
-	return c->acl_drop ? ACL_DROP : ACL_REFUSE;
-}
-
 /* Serve up to UDP_ROUNDS batches from one socket.
  *
  * No heap allocation per query, by construction: every buffer used here
  * (query slots, reply slots, peer addresses, control messages, the mmsghdr
  * and iovec arrays) is allocated once in worker_new() with a hard size,
- * dns_process() is documented and written to use only the stack and the
- * caller's buffer, recvmmsg()/sendmmsg() fill and read those arrays in the
+ * serve_query() (dns_process() inside) is documented and written to use
+ * only the stack and the caller's buffer, recvmmsg()/sendmmsg() fill and read those arrays in the
  * kernel, and logging here is at debug level only, into a stack buffer. No
  * lock is taken either: the socket and buffers belong to this thread alone,
  * and the snapshot is read under RCU, which readers enter without a lock. */
@@ -799,46 +748,17 @@ static void worker_udp(struct worker *w, nfds_t si)
 				.transport = DNS_UDP,
 				.peer = (const struct sockaddr *)&w->peer[j],
 				.peer_len = h->msg_namelen,
-				.entropy = rng_next(&w->rng),
+				.entropy = serve_rng_next(&w->st.rng),
 			};
-			const struct snapshot *snap;
+			enum serve_action action;
 			size_t len;
 
 			/* Longer than any query we accept: not worth a reply. */
 			if (h->msg_flags & MSG_TRUNC)
 				continue;
-			struct dns_info info;
-			urcu_memb_read_lock();
-			snap = rcu_dereference(srv->snap);
-			int acl = acl_verdict(snap, req.peer);
-			if (acl) {
-				len = acl == ACL_REFUSE ? dns_refuse(&req) : 0;
-				metrics_add(acl == ACL_REFUSE ? &w->ms->acl_refused :
-								&w->ms->acl_dropped,
-					    1);
-				urcu_memb_read_unlock();
-				if (len == 0)
-					continue;
-			} else {
-				len = dns_process(snap, &req, &info);
-				/* info->service points into the snapshot: count inside. */
-				metrics_dns(w->ms, MT_UDP, len, &info);
-				if (len && snap->conf->rrl.rate) {
-					enum rrl_verdict v = rrl_check(
-						srv->rrl, &snap->conf->rrl, req.peer, resp, len,
-						info.rrl_name, now_s, rng_next(&w->rng));
-					if (v == RRL_DROP) {
-						metrics_add(&w->ms->rrl_dropped, 1);
-						len = 0;
-					} else if (v == RRL_SLIP) {
-						metrics_add(&w->ms->rrl_slipped, 1);
-						len = rrl_truncate(resp, len);
-					}
-				}
-				urcu_memb_read_unlock();
-				if (len == 0)
-					continue;
-			}
+			len = serve_query(&srv->snap, srv->rrl, &w->st, &req, now_s, &action);
+			if (len == 0)
+				continue;
 
 			struct msghdr *o = &w->smsg[nout].msg_hdr;
 			w->siov[nout].iov_base = resp;
@@ -1240,29 +1160,17 @@ static void conn_serve(struct tcp_conn *c)
 				.transport = DNS_TCP,
 				.peer = (const struct sockaddr *)&c->peer,
 				.peer_len = (socklen_t)c->peer_len,
-				.entropy = rng_next(&c->srv->rng),
+				.entropy = serve_rng_next(&srv->tcp.rng),
 			};
-			const struct snapshot *snap;
+			enum serve_action action;
 
-			struct dns_info info;
-			urcu_memb_read_lock();
-			snap = rcu_dereference(srv->snap);
-			int acl = acl_verdict(snap, req.peer);
-			if (acl == ACL_DROP) {
-				metrics_add(&srv->tcp_ms->acl_dropped, 1);
-				urcu_memb_read_unlock();
+			/* TCP answers are never rate limited: a TCP client
+			 * cannot forge its address. */
+			len = serve_query(&srv->snap, NULL, &srv->tcp, &req, 0, &action);
+			if (action == SERVE_DROP) {
 				conn_close(c);
 				return;
 			}
-			if (acl == ACL_REFUSE) {
-				len = dns_refuse(&req);
-				metrics_add(&srv->tcp_ms->acl_refused, 1);
-			} else {
-				len = dns_process(snap, &req, &info);
-				/* info->service points into the snapshot: count inside. */
-				metrics_dns(srv->tcp_ms, MT_TCP, len, &info);
-			}
-			urcu_memb_read_unlock();
 		}
 		if (maxq && c->nqueries >= maxq)
 			c->draining = 1;
@@ -2186,7 +2094,7 @@ int server_new(struct snapshot *snap, struct server **out)
 	}
 	conf = srv->own_conf;
 	srv->conf = conf;
-	srv->rng = rng_seed(0);
+	srv->tcp.rng = serve_rng_seed(0);
 	srv->metrics = metrics_new();
 	srv->rrl = rrl_new();
 	if (!srv->rrl) {
@@ -2194,8 +2102,8 @@ int server_new(struct snapshot *snap, struct server **out)
 		log_err("cannot start error=\"out of memory or no random source for the RRL key\"");
 		goto out;
 	}
-	srv->tcp_ms = srv->metrics ? metrics_shard_new(srv->metrics) : NULL;
-	if (!srv->tcp_ms) {
+	srv->tcp.ms = srv->metrics ? metrics_shard_new(srv->metrics) : NULL;
+	if (!srv->tcp.ms) {
 		rc = GSLB_ENOMEM;
 		log_err("cannot start error=\"out of memory\"");
 		goto out;
