@@ -2,6 +2,7 @@
  * group of UDP sockets, one per worker at least, bound to the same port.
  * A listener is allocated on its own (libuv handles must not move) and
  * kept across reloads for as long as the address stays in the config. */
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -140,6 +141,7 @@ static int listener_bind(struct listener *l, char *errbuf, size_t errlen)
 	for (int attempt = 0; attempt < PORT0_ATTEMPTS; attempt++) {
 		int probe = -1;
 
+		assert(l->conf_addr_len <= sizeof(l->addr));
 		memcpy(&l->addr, &l->conf_addr, l->conf_addr_len);
 		l->addr_len = l->conf_addr_len;
 		if (port0) {
@@ -214,6 +216,7 @@ int listener_new(struct server *srv, const struct conf_listen *c, unsigned nudp,
 		return GSLB_ENOMEM;
 	}
 	l->srv = srv;
+	assert(c->addr_len <= sizeof(l->conf_addr));
 	memcpy(&l->conf_addr, &c->addr, c->addr_len);
 	l->conf_addr_len = c->addr_len;
 	l->tcp_fd = -1;
@@ -303,6 +306,7 @@ void listener_retire(struct listener *l)
 
 void listener_shrink(struct listener *l, unsigned n)
 {
+	assert(n <= l->nudp);
 	for (unsigned s = n; s < l->nudp; s++)
 		close_fd(&l->udp_fds[s]);
 	l->nudp = n;

@@ -3,6 +3,7 @@
  * overrides, ACL blocklist) reloads the GeoIP side alone. A full reload also
  * applies changed listen addresses, worker count, EDNS size, TCP limits and
  * admin address without a restart: see net_prepare(). */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -228,6 +229,7 @@ static int net_prepare(struct server *srv, const struct conf *nc, struct net_pla
 	for (size_t i = 0; i < nc->ndns; i++) {
 		struct listener *l = NULL;
 
+		assert(p->nls <= i); /* p->ls has one slot per address */
 		for (size_t k = 0; k < srv->nls && l == NULL; k++)
 			if (!srv->ls[k]->kept &&
 			    same_sockaddr(&srv->ls[k]->conf_addr, &nc->dns[i].addr))
@@ -323,8 +325,10 @@ static void net_commit(struct server *srv, struct net_plan *p, const struct conf
 		admin_retire_later(srv, srv->admin);
 		srv->admin = p->admin;
 		srv->admin_on = nc->admin != NULL;
-		if (nc->admin)
+		if (nc->admin) {
+			assert(nc->admin->addr_len <= sizeof(srv->admin_addr));
 			memcpy(&srv->admin_addr, &nc->admin->addr, nc->admin->addr_len);
+		}
 	}
 	memset(p, 0, sizeof(*p));
 }
@@ -409,6 +413,7 @@ static void reload_done(uv_work_t *req, int status)
 	struct server *srv = j->srv;
 	const char *what = (j->kind & RELOAD_FULL) ? "config" : "data-files";
 
+	assert(srv->reload_running);
 	if (status != 0 || j->rc != 0 || srv->stopping) {
 		if (status == 0 && j->rc != 0)
 			log_err("reload failed, still serving the previous state what=%s "
@@ -486,6 +491,8 @@ static void reload_done(uv_work_t *req, int status)
 
 static void reload_start(struct server *srv)
 {
+	/* One reload at a time: two would both retire the same snapshot. */
+	assert(!srv->reload_running);
 	struct reload_job *j = calloc(1, sizeof(*j));
 	if (j == NULL) {
 		log_err("reload failed error=\"out of memory\"");

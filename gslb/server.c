@@ -6,6 +6,7 @@
  * The snapshot is published through srv->snap with RCU (liburcu, memb
  * flavour); every thread that reads it, the main thread included, is a
  * registered reader. */
+#include <assert.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,6 +305,7 @@ int server_run(struct server *srv)
 	srv->admin_hooks.token = srv->conf->admin_token;
 	srv->admin_hooks.require_token = srv->conf->admin_require_token;
 	if (rc == GSLB_OK && srv->conf->admin) {
+		assert(srv->conf->admin->addr_len <= sizeof(srv->admin_addr));
 		memcpy(&srv->admin_addr, &srv->conf->admin->addr, srv->conf->admin->addr_len);
 		srv->admin_on = 1;
 		rc = admin_bind(srv->conf->admin, &srv->admin_hooks, &srv->admin);

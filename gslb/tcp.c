@@ -96,6 +96,7 @@ static void conn_closed(uv_handle_t *h)
 {
 	struct tcp_conn *c = h->data;
 
+	assert(c->pending_close > 0); /* one callback per handle closed */
 	c->pending_close--;
 	if (c->pending_close == 0)
 		free(c);
@@ -140,6 +141,7 @@ static void conn_close(struct tcp_conn *c)
 		return;
 	c->closing = 1;
 	conn_unlink(c);
+	assert(srv->nconns > 0);
 	srv->nconns--;
 	/* Re-arm the warning only well below the cap, so that a client
 	 * hammering at the limit does not make a log line per connection. */
@@ -187,6 +189,7 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct tcp_conn *c = h->data;
 
 	(void)suggested;
+	assert(c->rpos <= c->rlen && c->rlen <= TCP_FRAME_MAX);
 	if (c->draining) {
 		c->rpos = c->rlen = 0;
 	} else if (c->rpos > 0) {
@@ -215,6 +218,8 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (c->draining)
 		return; /* conn_alloc discards it */
 	c->rlen += (size_t)nread;
+	/* libuv read into what conn_alloc offered, no more. */
+	assert(c->rlen <= TCP_FRAME_MAX);
 	conn_serve(c);
 }
 
@@ -255,6 +260,7 @@ static void conn_written(uv_write_t *req, int status)
 {
 	struct tcp_conn *c = req->handle->data;
 
+	assert(c->writing);
 	c->writing = 0;
 	if (status < 0) {
 		conn_close(c);
@@ -275,6 +281,8 @@ static int conn_send(struct tcp_conn *c, size_t total)
 	uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)total);
 	int r;
 
+	/* One reply in flight: wreq and wbuf are the connection's only ones. */
+	assert(!c->writing && total <= TCP_FRAME_MAX);
 	r = uv_try_write(s, &b, 1);
 	if (r >= 0 && (size_t)r == total)
 		return GSLB_OK;
@@ -339,6 +347,7 @@ static void conn_serve(struct tcp_conn *c)
 		if (maxq && c->nqueries >= maxq)
 			c->draining = 1;
 		if (len > 0) {
+			assert(len <= DNS_MAX_MSG); /* the frame's length field */
 			c->wbuf[0] = (uint8_t)(len >> 8);
 			c->wbuf[1] = (uint8_t)len;
 			if (conn_send(c, len + 2))
@@ -448,6 +457,7 @@ static void tcp_take(struct server *srv, int fd, const struct sockaddr_storage *
 	c->srv = srv;
 	c->rbuf = c->mem;
 	c->wbuf = c->mem + TCP_FRAME_MAX;
+	assert(peer_len <= sizeof(c->peer));
 	memcpy(&c->peer, peer, peer_len);
 	c->peer_len = (int)peer_len;
 	c->family = family;

@@ -92,6 +92,7 @@ static struct worker *worker_new(struct server *srv, const struct workers *ws, u
 	w->id = id;
 	w->resp_cap = ws->resp_cap;
 	w->st.rng = serve_rng_seed(w->id + 1);
+	assert(id < ws->n && ws->n <= srv->nudp_ms); /* workers_new made the shards */
 	w->st.ms = srv->udp_ms[id];
 	for (size_t i = 0; i < nls; i++)
 		for (unsigned s = id; s < ls[i]->nudp; s += ws->n)
@@ -111,6 +112,8 @@ static struct worker *worker_new(struct server *srv, const struct workers *ws, u
 			w->pl[k++] = ls[i];
 		}
 	}
+	/* Counted above with the same loops: pfds has room for one more. */
+	assert(k == w->nsocks);
 	w->pfds[k].fd = ws->stop_fd;
 	w->pfds[k].events = POLLIN;
 	for (unsigned j = 0; j < UDP_BATCH; j++) {
@@ -132,6 +135,12 @@ static void worker_free(struct worker *w)
 	free(w->pl);
 	free(w);
 }
+
+/* Either control message fits a pktinfo_buf. */
+_Static_assert(CMSG_SPACE(sizeof(struct in_pktinfo)) <= sizeof(union pktinfo_buf),
+	       "IP_PKTINFO does not fit");
+_Static_assert(CMSG_SPACE(sizeof(struct in6_pktinfo)) <= sizeof(union pktinfo_buf),
+	       "IPV6_PKTINFO does not fit");
 
 /* Fill a reply's control message from the query's IP_PKTINFO/IPV6_PKTINFO,
  * so that the reply's source is the address the client sent to. Returns the
@@ -180,6 +189,7 @@ static void worker_send(struct worker *w, int fd, unsigned n)
 {
 	unsigned done = 0;
 
+	assert(n <= UDP_BATCH);
 	while (done < n) {
 		int r = sendmmsg(fd, w->smsg + done, n - done, 0);
 		if (r < 0) {
@@ -204,13 +214,15 @@ static void worker_send(struct worker *w, int fd, unsigned n)
  * (query slots, reply slots, peer addresses, control messages, the mmsghdr
  * and iovec arrays) is allocated once in worker_new() with a hard size,
  * serve_query() (dns_process() inside) is documented and written to use
- * only the stack and the caller's buffer, recvmmsg()/sendmmsg() fill and read those arrays in the
- * kernel, and logging here is at debug level only, into a stack buffer. No
+ * only the stack and the caller's buffer, recvmmsg()/sendmmsg() fill and
+ * read those arrays in the kernel, and logging here is at debug level
+ * only, into a stack buffer. No
  * lock is taken either: the socket and buffers belong to this thread alone,
  * and the snapshot is read under RCU, which readers enter without a lock. */
 static void worker_udp(struct worker *w, nfds_t si)
 {
 	struct server *srv = w->srv;
+	assert(si < w->nsocks); /* a socket, not the stop eventfd */
 	const struct listener *l = w->pl[si];
 	int fd = w->pfds[si].fd;
 
