@@ -397,12 +397,10 @@ void health_compute(struct health *h, const struct snapshot *snap, const struct 
 			prev_up += pp ? pp->up : 1;
 		}
 		if (prev && (pools_up == 0) != (prev_up == 0)) {
-			static const char *const wad[] = { "fail-open", "nodata", "servfail",
-							   "fallback" };
 			if (pools_up == 0)
 				log_warn("every pool of the service is down, when_all_down applies "
 					 "service=%s when_all_down=%s",
-					 st, wad[svc->when_all_down]);
+					 st, all_down_name(svc->when_all_down));
 			else
 				log_info("service has a pool up again service=%s", st);
 		}
