@@ -11,7 +11,7 @@
 
 #include <urcu/urcu-memb.h>
 
-#include "gslb/cidrset.h"
+#include "gslb/net.h"
 #include "gslb/config.h"
 #include "gslb/dns.h"
 #include "gslb/metrics.h"
@@ -44,9 +44,9 @@ static enum acl_verdict acl_verdict(const struct snapshot *snap, const struct so
 	} else {
 		return ACL_SERVE;
 	}
-	int denied = cidrset_contains(c->acl_deny, family, a) ||
-		     cidrset_contains(snap->acl_block, family, a) ||
-		     (c->acl_allow && !cidrset_contains(c->acl_allow, family, a));
+	int denied = net_set_contains(c->acl_deny, family, a) ||
+		     net_set_contains(snap->acl_block, family, a) ||
+		     (c->acl_allow && !net_set_contains(c->acl_allow, family, a));
 	if (!denied)
 		return ACL_SERVE;
 	return c->acl_drop ? ACL_DROP : ACL_REFUSE;

@@ -15,7 +15,7 @@
 
 #include <uv.h>
 
-#include "gslb/cidrset.h"
+#include "gslb/net.h"
 #include "gslb/config.h"
 #include "gslb/dns.h"
 #include "gslb/err.h"
@@ -393,7 +393,7 @@ static unsigned conns_from(const struct server *srv, int family, const uint8_t *
 	unsigned n = 0;
 
 	for (const struct tcp_conn *o = srv->conns; o; o = o->next)
-		if (!o->closing && o->family == family && cidr_same_net(o->addr, addr, prefix))
+		if (!o->closing && o->family == family && net_same(o->addr, addr, prefix))
 			n++;
 	return n;
 }
@@ -428,7 +428,7 @@ static void tcp_take(struct server *srv, int fd, const struct sockaddr_storage *
 {
 	const struct conf *cf = live_conf(srv);
 	uint8_t addr[16];
-	int family = cidr_sockaddr_ip((const struct sockaddr *)peer, addr);
+	int family = net_sockaddr_ip((const struct sockaddr *)peer, addr);
 	struct tcp_conn *c;
 
 	if (srv->stopping) {
