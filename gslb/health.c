@@ -292,6 +292,29 @@ struct health *health_clone(const struct health *h)
 	return n;
 }
 
+enum health_state health_step(enum health_state state, uint16_t *oks, uint16_t *fails, int result,
+			      unsigned rise, unsigned fall)
+{
+	if (result < 0)
+		return state;
+	if (result) {
+		if (*oks < UINT16_MAX)
+			(*oks)++;
+		*fails = 0;
+	} else {
+		if (*fails < UINT16_MAX)
+			(*fails)++;
+		*oks = 0;
+	}
+	if (state == HEALTH_UNKNOWN)
+		return result ? HEALTH_UP : HEALTH_DOWN; /* the first result decides */
+	if (state == HEALTH_UP && !result && *fails >= (fall ? fall : 1))
+		return HEALTH_DOWN;
+	if (state == HEALTH_DOWN && result && *oks >= (rise ? rise : 1))
+		return HEALTH_UP;
+	return state;
+}
+
 /* How many usable members a pool needs: min_up is a count, or a fraction
  * of the members (rounded up, at least one). */
 static unsigned needed(const struct pool *p, size_t nmembers)
