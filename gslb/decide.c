@@ -51,6 +51,21 @@ const char *decide_state_name(enum decide_state s)
 	return "?";
 }
 
+const char *all_down_name(enum all_down w)
+{
+	switch (w) {
+	case ALL_DOWN_FAIL_OPEN:
+		return "fail-open";
+	case ALL_DOWN_NODATA:
+		return "nodata";
+	case ALL_DOWN_SERVFAIL:
+		return "servfail";
+	case ALL_DOWN_FALLBACK:
+		return "fallback";
+	}
+	return "?";
+}
+
 static const struct service *svc_get(const struct snapshot *snap, const uint8_t *name, size_t len)
 {
 	uint32_t h = dname_hash(name, len);

@@ -69,8 +69,8 @@ static json_t *answer_json(const struct decision *d)
 {
 	json_t *a = json_object();
 	if (d->all_down) {
-		static const char *const wad[] = { "fail-open", "nodata", "servfail", "fallback" };
-		json_object_set_new(a, "when_all_down", json_string(wad[d->svc->when_all_down]));
+		json_object_set_new(a, "when_all_down",
+				    json_string(all_down_name(d->svc->when_all_down)));
 	}
 	if (d->all_down && d->svc->when_all_down == ALL_DOWN_SERVFAIL) {
 		json_object_set_new(a, "servfail", json_true());

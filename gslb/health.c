@@ -292,6 +292,29 @@ struct health *health_clone(const struct health *h)
 	return n;
 }
 
+enum health_state health_step(enum health_state state, uint16_t *oks, uint16_t *fails, int result,
+			      unsigned rise, unsigned fall)
+{
+	if (result < 0)
+		return state;
+	if (result) {
+		if (*oks < UINT16_MAX)
+			(*oks)++;
+		*fails = 0;
+	} else {
+		if (*fails < UINT16_MAX)
+			(*fails)++;
+		*oks = 0;
+	}
+	if (state == HEALTH_UNKNOWN)
+		return result ? HEALTH_UP : HEALTH_DOWN; /* the first result decides */
+	if (state == HEALTH_UP && !result && *fails >= (fall ? fall : 1))
+		return HEALTH_DOWN;
+	if (state == HEALTH_DOWN && result && *oks >= (rise ? rise : 1))
+		return HEALTH_UP;
+	return state;
+}
+
 /* How many usable members a pool needs: min_up is a count, or a fraction
  * of the members (rounded up, at least one). */
 static unsigned needed(const struct pool *p, size_t nmembers)
@@ -394,12 +417,10 @@ void health_compute(struct health *h, const struct snapshot *snap, const struct 
 			prev_up += pp ? pp->up : 1;
 		}
 		if (prev && (pools_up == 0) != (prev_up == 0)) {
-			static const char *const wad[] = { "fail-open", "nodata", "servfail",
-							   "fallback" };
 			if (pools_up == 0)
 				log_warn("every pool of the service is down, when_all_down applies "
 					 "service=%s when_all_down=%s",
-					 st, wad[svc->when_all_down]);
+					 st, all_down_name(svc->when_all_down));
 			else
 				log_info("service has a pool up again service=%s", st);
 		}

@@ -63,6 +63,10 @@ enum all_down {
 	ALL_DOWN_FALLBACK, /* the service's fallback addresses or CNAME */
 };
 
+/* The one spelling of each policy, as the config writes it: "fail-open",
+ * "nodata", "servfail", "fallback" (decide.c). */
+const char *all_down_name(enum all_down w);
+
 struct member {
 	int family; /* AF_INET or AF_INET6; 0 for a host name */
 	uint8_t addr[16];
