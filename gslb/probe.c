@@ -45,6 +45,7 @@
 #include "gslb/err.h"
 #include "gslb/health.h"
 #include "gslb/log.h"
+#include "gslb/metrics.h"
 #include "gslb/probe.h"
 #include "gslb/resolve.h"
 #include "gslb/snapshot.h"
@@ -108,6 +109,7 @@ struct pcheck {
 	int64_t interval_ms, timeout_ms;
 	size_t ntargets;
 	size_t nnew, inew; /* while building: targets without a carried schedule */
+	int mslot;         /* its metrics slot (metrics_check_slot), -2 until a first result */
 };
 
 /* One probed address: a static member or one address of a host name. */
@@ -228,26 +230,59 @@ struct prober {
 	uint64_t local_unlogged; /* errors since that line */
 	uint64_t local_errors;   /* since the first after probes last ran */
 
-	/* Probe counters for /metrics, by check name: written by the prober
-	 * thread, read by the admin thread, under their own small lock (never
-	 * taken inside an RCU read-side section). */
-	pthread_mutex_t mmu;
-	struct pmetric *pm;
-	size_t npm;
-	size_t m_cap, m_inflight, m_inflight_max, m_queued; /* gauges, under mmu */
+	/* Counters and gauges for /metrics: the prober's shard, written by
+	 * its thread (and by prober_new before the thread exists). */
+	struct metrics *metrics;
+	struct metrics_shard *ms;
+	size_t inflight_max;
 };
 
-#define PM_BUCKETS 11
-static const double pm_bounds[PM_BUCKETS] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-					      0.5,   1.0,  2.5,   5.0,  10.0 };
-
-struct pmetric {
-	char check[64];
-	uint64_t ok, fail, unknown;   /* unknown: a local error, no result */
-	uint64_t buckets[PM_BUCKETS]; /* cumulative at render time, plain here */
-	uint64_t count;
-	double sum; /* seconds */
+enum probe_family {
+	MP_MAX_INFLIGHT,
+	MP_IN_FLIGHT,
+	MP_IN_FLIGHT_MAX,
+	MP_QUEUED,
+	MP_PROBES,   /* check slot x result */
+	MP_DURATION, /* check slot */
 };
+
+enum probe_result {
+	PR_SUCCESS,
+	PR_FAILURE,
+	PR_UNKNOWN
+};
+
+static const char *const probe_results[] = { "success", "failure", "unknown" };
+static const double duration_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+					  0.5,   1.0,  2.5,   5.0,  10.0 };
+
+static const struct metric_family probe_families[] = {
+	[MP_MAX_INFLIGHT] = { .name = "gslb_probe_max_inflight",
+			      .help = "Probes allowed in flight at once (probe_max_inflight).",
+			      .type = METRIC_GAUGE },
+	[MP_IN_FLIGHT] = { .name = "gslb_probes_in_flight",
+			   .help = "Probes running now.",
+			   .type = METRIC_GAUGE },
+	[MP_IN_FLIGHT_MAX] = { .name = "gslb_probes_in_flight_max",
+			       .help = "Most probes running at once since the start.",
+			       .type = METRIC_GAUGE },
+	[MP_QUEUED] = { .name = "gslb_probes_queued",
+			.help = "Due probes waiting for a slot.",
+			.type = METRIC_GAUGE },
+	[MP_PROBES] = { .name = "gslb_probes_total",
+			.help = "Health probes, by check and result (unknown: not run for a local "
+				"error, no state change).",
+			.type = METRIC_COUNTER,
+			.labels = { { .kind = ML_CHECK }, METRIC_ENUM("result", probe_results) } },
+	[MP_DURATION] = { .name = "gslb_probe_duration_seconds",
+			  .help = "Time from a probe's start to its result.",
+			  .type = METRIC_HISTOGRAM,
+			  .labels = { { .kind = ML_CHECK } },
+			  .bounds = duration_bounds,
+			  .nbounds = sizeof(duration_bounds) / sizeof(duration_bounds[0]) },
+};
+
+static const struct metric_set probe_metric_set = METRIC_SET(probe_families);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -498,13 +533,12 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 
 static void gauges(struct prober *p)
 {
-	pthread_mutex_lock(&p->mmu);
-	p->m_cap = p->cap;
-	p->m_inflight = p->inflight;
-	if (p->inflight > p->m_inflight_max)
-		p->m_inflight_max = p->inflight;
-	p->m_queued = p->nqueued;
-	pthread_mutex_unlock(&p->mmu);
+	if (p->inflight > p->inflight_max)
+		p->inflight_max = p->inflight;
+	metrics_set(p->ms, MP_MAX_INFLIGHT, 0, p->cap);
+	metrics_set(p->ms, MP_IN_FLIGHT, 0, p->inflight);
+	metrics_set(p->ms, MP_IN_FLIGHT_MAX, 0, p->inflight_max);
+	metrics_set(p->ms, MP_QUEUED, 0, p->nqueued);
 }
 
 static void slot_take(struct prober *p, struct ptarget *t)
@@ -783,104 +817,24 @@ static void target_free(struct prober *p, struct ptarget *t)
 
 /* ---- state machine ------------------------------------------------------ */
 
-/* result: 1 success, 0 failure, -1 unknown (a local error: no verdict). */
-static void count_probe(struct prober *p, const char *check, int result, double secs)
+/* A probe's result by its check (looked up by name at the check's first
+ * result); a duration with a verdict. */
+static void count_probe(struct prober *p, struct pcheck *pc, enum probe_result r, double secs)
 {
-	pthread_mutex_lock(&p->mmu);
-	struct pmetric *m = NULL;
-	for (size_t i = 0; i < p->npm; i++)
-		if (strcmp(p->pm[i].check, check) == 0)
-			m = &p->pm[i];
-	if (!m) {
-		struct pmetric *nv = realloc(p->pm, (p->npm + 1) * sizeof(*nv));
-		if (nv) {
-			p->pm = nv;
-			m = &p->pm[p->npm++];
-			memset(m, 0, sizeof(*m));
-			snprintf(m->check, sizeof(m->check), "%s", check);
-		}
-	}
-	if (m && result < 0) {
-		m->unknown++;
-	} else if (m) {
-		if (result)
-			m->ok++;
-		else
-			m->fail++;
-		for (int b = 0; b < PM_BUCKETS; b++)
-			if (secs <= pm_bounds[b]) {
-				m->buckets[b]++;
-				break;
-			}
-		m->count++;
-		m->sum += secs;
-	}
-	pthread_mutex_unlock(&p->mmu);
-}
-
-char *prober_metrics_text(struct prober *p)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	if (!f)
-		return NULL;
-	pthread_mutex_lock(&p->mmu);
-	fprintf(f,
-		"# HELP gslb_probe_max_inflight Probes allowed in flight at once "
-		"(probe_max_inflight).\n"
-		"# TYPE gslb_probe_max_inflight gauge\n"
-		"gslb_probe_max_inflight %zu\n"
-		"# HELP gslb_probes_in_flight Probes running now.\n"
-		"# TYPE gslb_probes_in_flight gauge\n"
-		"gslb_probes_in_flight %zu\n"
-		"# HELP gslb_probes_in_flight_max Most probes running at once since the start.\n"
-		"# TYPE gslb_probes_in_flight_max gauge\n"
-		"gslb_probes_in_flight_max %zu\n"
-		"# HELP gslb_probes_queued Due probes waiting for a slot.\n"
-		"# TYPE gslb_probes_queued gauge\n"
-		"gslb_probes_queued %zu\n",
-		p->m_cap, p->m_inflight, p->m_inflight_max, p->m_queued);
-	fputs("# HELP gslb_probes_total Health probes, by check and result (unknown: not run "
-	      "for a local error, no state change).\n"
-	      "# TYPE gslb_probes_total counter\n",
-	      f);
-	for (size_t i = 0; i < p->npm; i++)
-		fprintf(f,
-			"gslb_probes_total{check=\"%s\",result=\"success\"} %llu\n"
-			"gslb_probes_total{check=\"%s\",result=\"failure\"} %llu\n"
-			"gslb_probes_total{check=\"%s\",result=\"unknown\"} %llu\n",
-			p->pm[i].check, (unsigned long long)p->pm[i].ok, p->pm[i].check,
-			(unsigned long long)p->pm[i].fail, p->pm[i].check,
-			(unsigned long long)p->pm[i].unknown);
-	fputs("# HELP gslb_probe_duration_seconds Time from a probe's start to its result.\n"
-	      "# TYPE gslb_probe_duration_seconds histogram\n",
-	      f);
-	for (size_t i = 0; i < p->npm; i++) {
-		uint64_t cum = 0;
-		for (int b = 0; b < PM_BUCKETS; b++) {
-			cum += p->pm[i].buckets[b];
-			fprintf(f,
-				"gslb_probe_duration_seconds_bucket{check=\"%s\",le=\"%g\"} %llu\n",
-				p->pm[i].check, pm_bounds[b], (unsigned long long)cum);
-		}
-		fprintf(f,
-			"gslb_probe_duration_seconds_bucket{check=\"%s\",le=\"+Inf\"} %llu\n"
-			"gslb_probe_duration_seconds_sum{check=\"%s\"} %.6f\n"
-			"gslb_probe_duration_seconds_count{check=\"%s\"} %llu\n",
-			p->pm[i].check, (unsigned long long)p->pm[i].count, p->pm[i].check,
-			p->pm[i].sum, p->pm[i].check, (unsigned long long)p->pm[i].count);
-	}
-	pthread_mutex_unlock(&p->mmu);
-	fclose(f);
-	return buf;
+	if (pc->mslot == -2)
+		pc->mslot = metrics_check_slot(p->metrics, pc->c->name);
+	if (pc->mslot < 0)
+		return;
+	metrics_inc(p->ms, MP_PROBES, (size_t)pc->mslot * 3 + r);
+	if (r != PR_UNKNOWN)
+		metrics_observe(p->ms, MP_DURATION, (size_t)pc->mslot, secs);
 }
 
 static void target_result(struct prober *p, struct ptarget *t, int ok, const char *reason)
 {
 	const struct check *c = target_check(t);
 	int64_t now = mono_ms();
-	count_probe(p, c->name, ok ? 1 : 0,
+	count_probe(p, t->pp->pc, ok ? PR_SUCCESS : PR_FAILURE,
 		    t->started > 0 ? (double)(now - t->started) / 1000.0 : 0);
 	if (p->local_errors && now - p->local_log_at >= LOCAL_LOG_MS) {
 		log_info("probes run again after local errors errors=%" PRIu64, p->local_errors);
@@ -954,7 +908,7 @@ static void target_unknown(struct prober *p, struct ptarget *t, const char *why)
 	int64_t now = mono_ms();
 	char r[HEALTH_REASON_MAX];
 
-	count_probe(p, c->name, -1, 0);
+	count_probe(p, t->pp->pc, PR_UNKNOWN, 0);
 	p->local_errors++;
 	snprintf(r, sizeof(r), "not probed: %s", why);
 	set_reason(t->reason, sizeof(t->reason), r);
@@ -1849,6 +1803,7 @@ static int model_build(struct prober *p, struct snapshot *snap, const struct mod
 		struct pcheck *pc = &m->checks[i];
 		const struct check *ck = &c->checks[i];
 		pc->c = ck;
+		pc->mslot = -2;
 		pc->interval_ms = (int64_t)(ck->interval * 1000.0 + 0.5);
 		pc->timeout_ms = (int64_t)(ck->timeout * 1000.0 + 0.5);
 		if (pc->interval_ms < 1)
@@ -2372,12 +2327,11 @@ static void prober_free(struct prober *p)
 	free(p->state_dir);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->mu);
-	pthread_mutex_destroy(&p->mmu);
-	free(p->pm);
 	free(p);
 }
 
-int prober_new(struct snapshot *snap, const char *state_dir, struct prober **out)
+int prober_new(struct snapshot *snap, const char *state_dir, struct metrics *metrics,
+	       struct prober **out)
 {
 	struct prober *p = calloc(1, sizeof(*p));
 	pthread_condattr_t ca;
@@ -2395,7 +2349,8 @@ int prober_new(struct snapshot *snap, const char *state_dir, struct prober **out
 	if (!p->rng)
 		p->rng = 1;
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_mutex_init(&p->mmu, NULL);
+	p->metrics = metrics;
+	p->ms = metrics_shard_new(metrics, &probe_metric_set);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->cond, &ca);

@@ -205,9 +205,6 @@ struct server {
 	uint64_t rng; /* the loop thread's random stream (TCP queries) */
 	struct metrics *metrics;
 	struct rrl *rrl;              /* shared by the UDP workers; lock-free */
-	uint64_t tcp_per_ip_refused;  /* loop thread only */
-	uint64_t tcp_full_refused;    /* tcp.max_connections, nothing idle to close */
-	uint64_t tcp_evicted;         /* idle connections closed for new clients */
 	struct metrics_shard *tcp_ms; /* the loop thread's counters (TCP) */
 
 	/* The server's own copy of the config it was started with: listeners
@@ -813,9 +810,8 @@ static void worker_udp(struct worker *w, nfds_t si)
 			int acl = acl_verdict(snap, req.peer);
 			if (acl) {
 				len = acl == ACL_REFUSE ? dns_refuse(&req) : 0;
-				metrics_add(acl == ACL_REFUSE ? &w->ms->acl_refused :
-								&w->ms->acl_dropped,
-					    1);
+				metrics_inc(w->ms, MDNS_ACL,
+					    acl == ACL_REFUSE ? MACL_REFUSE : MACL_DROP);
 				urcu_memb_read_unlock();
 				if (len == 0)
 					continue;
@@ -828,10 +824,10 @@ static void worker_udp(struct worker *w, nfds_t si)
 						srv->rrl, &snap->conf->rrl, req.peer, resp, len,
 						info.rrl_name, now_s, rng_next(&w->rng));
 					if (v == RRL_DROP) {
-						metrics_add(&w->ms->rrl_dropped, 1);
+						metrics_inc(w->ms, MDNS_RRL, MRRL_DROP);
 						len = 0;
 					} else if (v == RRL_SLIP) {
-						metrics_add(&w->ms->rrl_slipped, 1);
+						metrics_inc(w->ms, MDNS_RRL, MRRL_SLIP);
 						len = rrl_truncate(resp, len);
 					}
 				}
@@ -915,7 +911,7 @@ static int workers_new(struct server *srv, struct listener *const *ls, size_t nl
 			return GSLB_ENOMEM;
 		srv->udp_ms = ms;
 		for (; srv->nudp_ms < n; srv->nudp_ms++) {
-			ms[srv->nudp_ms] = metrics_shard_new(srv->metrics);
+			ms[srv->nudp_ms] = metrics_shard_new(srv->metrics, &metrics_dns_set);
 			if (ms[srv->nudp_ms] == NULL)
 				return GSLB_ENOMEM;
 		}
@@ -1249,14 +1245,14 @@ static void conn_serve(struct tcp_conn *c)
 			snap = rcu_dereference(srv->snap);
 			int acl = acl_verdict(snap, req.peer);
 			if (acl == ACL_DROP) {
-				metrics_add(&srv->tcp_ms->acl_dropped, 1);
+				metrics_inc(srv->tcp_ms, MDNS_ACL, MACL_DROP);
 				urcu_memb_read_unlock();
 				conn_close(c);
 				return;
 			}
 			if (acl == ACL_REFUSE) {
 				len = dns_refuse(&req);
-				metrics_add(&srv->tcp_ms->acl_refused, 1);
+				metrics_inc(srv->tcp_ms, MDNS_ACL, MACL_REFUSE);
 			} else {
 				len = dns_process(snap, &req, &info);
 				/* info->service points into the snapshot: count inside. */
@@ -1294,7 +1290,7 @@ static void free_handle(uv_handle_t *h) { free(h); }
 static void tcp_refuse_full(struct server *srv, int fd)
 {
 	close(fd);
-	__atomic_fetch_add(&srv->tcp_full_refused, 1, __ATOMIC_RELAXED);
+	metrics_inc(srv->tcp_ms, MDNS_TCP_REFUSED, MTCP_FULL);
 	if (!srv->tcp_full_logged) {
 		log_warn("tcp connection limit reached and no connection idle, refusing new "
 			 "connections max_connections=%u",
@@ -1336,7 +1332,7 @@ static int evict_idle(struct server *srv)
 		}
 		log_debug("tcp connection idle the longest closed for a new one nqueries=%u",
 			  c->nqueries);
-		__atomic_fetch_add(&srv->tcp_evicted, 1, __ATOMIC_RELAXED);
+		metrics_inc(srv->tcp_ms, MDNS_TCP_EVICTED, 0);
 		conn_close(c);
 		return 1;
 	}
@@ -1358,7 +1354,7 @@ static void tcp_take(struct server *srv, int fd, const struct sockaddr_storage *
 	}
 	if (cf->tcp_max_per_ip && family && conns_from(srv, family, addr) >= cf->tcp_max_per_ip) {
 		log_debug("tcp connection refused: max_per_ip reached for the client's network");
-		__atomic_fetch_add(&srv->tcp_per_ip_refused, 1, __ATOMIC_RELAXED);
+		metrics_inc(srv->tcp_ms, MDNS_TCP_REFUSED, MTCP_PER_IP);
 		close(fd);
 		return;
 	}
@@ -2194,7 +2190,7 @@ int server_new(struct snapshot *snap, struct server **out)
 		log_err("cannot start error=\"out of memory or no random source for the RRL key\"");
 		goto out;
 	}
-	srv->tcp_ms = srv->metrics ? metrics_shard_new(srv->metrics) : NULL;
+	srv->tcp_ms = metrics_shard_new(srv->metrics, &metrics_dns_set);
 	if (!srv->tcp_ms) {
 		rc = GSLB_ENOMEM;
 		log_err("cannot start error=\"out of memory\"");
@@ -2292,7 +2288,7 @@ static int prepare_prober(struct server *srv)
 
 	if (c->nservices == 0)
 		return GSLB_OK;
-	return prober_new(srv->snap, c->state_dir, &srv->prober);
+	return prober_new(srv->snap, c->state_dir, srv->metrics, &srv->prober);
 }
 
 /* After the drop: probing (and saving state) begins; a cold start waits
@@ -2327,38 +2323,6 @@ static int start_prober(struct server *srv)
 	if (prober_wait_first_round(srv->prober, wait) != 0)
 		log_warn("first probe round not complete, answering with what is known");
 	return GSLB_OK;
-}
-
-/* Counters kept elsewhere, for /metrics (admin thread, outside RCU). */
-static char *metrics_extra(void *ctx)
-{
-	struct server *srv = ctx;
-	char *p = srv->prober ? prober_metrics_text(srv->prober) : NULL;
-	char *h = http_metrics_text(srv->http);
-	char tcp[640];
-	snprintf(tcp, sizeof(tcp),
-		 "# HELP gslb_tcp_refused_total TCP connections closed at once, by the limit "
-		 "that refused them.\n"
-		 "# TYPE gslb_tcp_refused_total counter\n"
-		 "gslb_tcp_refused_total{limit=\"max_per_ip\"} %llu\n"
-		 "gslb_tcp_refused_total{limit=\"max_connections\"} %llu\n"
-		 "# HELP gslb_tcp_evicted_total Idle TCP connections closed to make room for "
-		 "new ones (tcp.max_connections reached).\n"
-		 "# TYPE gslb_tcp_evicted_total counter\n"
-		 "gslb_tcp_evicted_total %llu\n",
-		 (unsigned long long)__atomic_load_n(&srv->tcp_per_ip_refused, __ATOMIC_RELAXED),
-		 (unsigned long long)__atomic_load_n(&srv->tcp_full_refused, __ATOMIC_RELAXED),
-		 (unsigned long long)__atomic_load_n(&srv->tcp_evicted, __ATOMIC_RELAXED));
-	char *fd = fdlimit_metrics_text();
-	size_t n =
-		(p ? strlen(p) : 0) + (h ? strlen(h) : 0) + strlen(tcp) + (fd ? strlen(fd) : 0) + 1;
-	char *all = malloc(n);
-	if (all)
-		snprintf(all, n, "%s%s%s%s", p ? p : "", h ? h : "", tcp, fd ? fd : "");
-	free(p);
-	free(h);
-	free(fd);
-	return all;
 }
 
 /* Called on the admin thread: ask the loop for a full reload and wait for
@@ -2415,7 +2379,6 @@ int server_run(struct server *srv)
 	srv->admin_hooks.reload = admin_reload;
 	srv->admin_hooks.ctx = srv;
 	srv->admin_hooks.metrics = srv->metrics;
-	srv->admin_hooks.metrics_extra = metrics_extra;
 	srv->admin_hooks.token = srv->conf->admin_token;
 	srv->admin_hooks.require_token = srv->conf->admin_require_token;
 	if (rc == GSLB_OK && srv->conf->admin) {
