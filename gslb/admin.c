@@ -398,21 +398,6 @@ static void admin_read_end(void)
 
 static json_t *json_since(int64_t t) { return t > 0 ? json_integer((json_int_t)t) : json_null(); }
 
-static const char *all_down_name(enum all_down w)
-{
-	switch (w) {
-	case ALL_DOWN_FAIL_OPEN:
-		return "fail-open";
-	case ALL_DOWN_NODATA:
-		return "nodata";
-	case ALL_DOWN_SERVFAIL:
-		return "servfail";
-	case ALL_DOWN_FALLBACK:
-		return "fallback";
-	}
-	return "?";
-}
-
 static json_t *min_up_json(double min_up)
 {
 	/* A count is written as an integer, a fraction as a number. */

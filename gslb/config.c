@@ -23,10 +23,10 @@
 #include <libconfig.h>
 
 #include "gslb/config.h"
-#include "gslb/cidrset.h"
 #include "gslb/dname.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
+#include "gslb/net.h"
 #include "gslb/privs.h"
 #include "gslb/statefile.h"
 
@@ -800,52 +800,6 @@ static int valid_label_name(const char *s)
 	return 1;
 }
 
-/* Parse "a.b.c.d/n" or "x::/n" with host bits zero. */
-static int parse_cidr(const char *s, int *family, uint8_t addr[16], uint8_t *prefix, char *why,
-		      size_t whylen)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(s, '/');
-	size_t hl = slash ? (size_t)(slash - s) : strlen(s);
-	if (hl == 0 || hl >= sizeof(host)) {
-		snprintf(why, whylen, "\"%s\" is not an address/prefix", s);
-		return -1;
-	}
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	memset(addr, 0, 16);
-	unsigned max;
-	if (inet_pton(AF_INET, host, addr) == 1) {
-		*family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, host, addr) == 1) {
-		*family = AF_INET6;
-		max = 128;
-	} else {
-		snprintf(why, whylen, "\"%s\" is not an IPv4 or IPv6 address", host);
-		return -1;
-	}
-	unsigned p = max;
-	if (slash) {
-		char *end = NULL;
-		errno = 0;
-		unsigned long v = strtoul(slash + 1, &end, 10);
-		if (errno || end == slash + 1 || *end != '\0' || v > max) {
-			snprintf(why, whylen, "bad prefix length in \"%s\" (0 to %u)", s, max);
-			return -1;
-		}
-		p = (unsigned)v;
-	}
-	for (unsigned b = p; b < max; b++) {
-		if (addr[b / 8] & (0x80 >> (b % 8))) {
-			snprintf(why, whylen, "\"%s\" has bits set beyond the /%u prefix", s, p);
-			return -1;
-		}
-	}
-	*prefix = (uint8_t)p;
-	return 0;
-}
-
 static int parse_geoip(struct conf_ctx *ctx, const config_setting_t *s)
 {
 	struct conf *c = ctx->c;
@@ -1072,7 +1026,7 @@ static int parse_route(struct conf_ctx *ctx, const config_setting_t *e, struct r
 	if (kl == 3 && strncmp(mv, "net", 3) == 0) {
 		char why[160];
 		r->kind = ROUTE_NET;
-		if (parse_cidr(val, &r->family, r->addr, &r->prefix, why, sizeof(why)))
+		if (net_parse(val, 0, &r->net, why, sizeof(why)))
 			return conf_error(ctx, match, "%s", why);
 	} else {
 		if (vl == 0 || vl >= sizeof(r->code))
@@ -1646,29 +1600,31 @@ static int parse_fallback(struct conf_ctx *ctx, const config_setting_t *k, struc
 
 /* ---- HTTP redirect listener ------------------------------------------- */
 
-static int parse_cidr_list(struct conf_ctx *ctx, const config_setting_t *s, struct conf_cidr **out,
-			   size_t *nout)
+/* A list of networks, as a set (host bits set are an error). */
+static int parse_cidr_list(struct conf_ctx *ctx, const config_setting_t *s, struct net_set **out)
 {
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
 		return conf_error(ctx, s, "expected a list of networks [ \"127.0.0.1/32\" ]");
 	int n = config_setting_length(s);
-	free(*out);
-	*out = calloc(n ? (size_t)n : 1, sizeof(**out));
-	*nout = 0;
-	if (!*out)
+	struct net_cidr *v = calloc(n ? (size_t)n : 1, sizeof(*v));
+	if (!v)
 		return conf_nomem(ctx);
-	for (int i = 0; i < n; i++) {
+	int rc = GSLB_OK;
+	for (int i = 0; i < n && !rc; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-		const char *v = NULL;
+		const char *t = NULL;
 		char why[160];
-		int rc = get_string(ctx, e, &v);
-		if (rc)
-			return rc;
-		struct conf_cidr *c = &(*out)[(*nout)++];
-		if (parse_cidr(v, &c->family, c->addr, &c->prefix, why, sizeof(why)))
-			return conf_error(ctx, e, "%s", why);
+		rc = get_string(ctx, e, &t);
+		if (!rc && net_parse(t, 0, &v[i], why, sizeof(why)))
+			rc = conf_error(ctx, e, "%s", why);
 	}
-	return GSLB_OK;
+	if (!rc) {
+		net_set_free(*out);
+		*out = net_set_new(v, (size_t)n, NULL);
+		rc = *out ? GSLB_OK : conf_nomem(ctx);
+	}
+	free(v);
+	return rc;
 }
 
 static int file_readable(struct conf_ctx *ctx, const config_setting_t *s, char **path)
@@ -1825,7 +1781,7 @@ static int parse_http(struct conf_ctx *ctx, const config_setting_t *s)
 		if (rc)
 			return rc;
 		if (strcmp(name, "explain_from") == 0) {
-			rc = parse_cidr_list(ctx, k, &c->explain_from, &c->nexplain_from);
+			rc = parse_cidr_list(ctx, k, &c->explain_from);
 		} else if (strcmp(name, "access_log") == 0) {
 			if (config_setting_type(k) != CONFIG_TYPE_BOOL)
 				return conf_error(ctx, k, "expected true or false");
@@ -2374,36 +2330,6 @@ static int parse_admin_hosts(struct conf_ctx *ctx, const config_setting_t *s)
 	return GSLB_OK;
 }
 
-/* A list of networks, as a set. */
-static int cidrset_from_list(struct conf_ctx *ctx, const config_setting_t *s, struct cidrset **out)
-{
-	struct conf_cidr *v = NULL;
-	size_t n = 0;
-	int rc = parse_cidr_list(ctx, s, &v, &n);
-	if (rc) {
-		free(v);
-		return rc;
-	}
-	int *fam = calloc(n ? n : 1, sizeof(int));
-	uint8_t(*addr)[16] = calloc(n ? n : 1, 16);
-	uint8_t *pfx = calloc(n ? n : 1, 1);
-	if (fam && addr && pfx) {
-		for (size_t i = 0; i < n; i++) {
-			fam[i] = v[i].family;
-			memcpy(addr[i], v[i].addr, 16);
-			pfx[i] = v[i].prefix;
-		}
-		cidrset_free(*out);
-		*out = cidrset_new(fam, (const uint8_t(*)[16])addr, pfx, n);
-	}
-	rc = *out ? GSLB_OK : conf_nomem(ctx);
-	free(v);
-	free(fam);
-	free(addr);
-	free(pfx);
-	return rc;
-}
-
 /* rrl = { responses_per_second; slip; window; ipv4_prefix; ipv6_prefix; exempt; } */
 static int parse_rrl(struct conf_ctx *ctx, const config_setting_t *s)
 {
@@ -2438,7 +2364,7 @@ static int parse_rrl(struct conf_ctx *ctx, const config_setting_t *s)
 			rc = get_int(ctx, k, 16, 128, &v);
 			r->ipv6_prefix = (unsigned)v;
 		} else if (strcmp(name, "exempt") == 0) {
-			rc = cidrset_from_list(ctx, k, &r->exempt);
+			rc = parse_cidr_list(ctx, k, &r->exempt);
 		} else {
 			rc = conf_unhandled(ctx, k);
 		}
@@ -2463,9 +2389,9 @@ static int parse_acl(struct conf_ctx *ctx, const config_setting_t *s)
 		if (rc)
 			return rc;
 		if (strcmp(name, "allow") == 0) {
-			rc = cidrset_from_list(ctx, k, &c->acl_allow);
+			rc = parse_cidr_list(ctx, k, &c->acl_allow);
 		} else if (strcmp(name, "deny") == 0) {
-			rc = cidrset_from_list(ctx, k, &c->acl_deny);
+			rc = parse_cidr_list(ctx, k, &c->acl_deny);
 		} else if (strcmp(name, "blocklist") == 0) {
 			const char *v = NULL;
 			rc = get_string(ctx, k, &v);
@@ -2567,7 +2493,7 @@ static int parse_root(struct conf_ctx *ctx, const config_setting_t *root, const 
 		} else if (strcmp(name, "acl") == 0) {
 			acl = e;
 		} else if (strcmp(name, "trusted_proxies") == 0) {
-			rc = parse_cidr_list(ctx, e, &c->trusted_proxies, &c->ntrusted_proxies);
+			rc = parse_cidr_list(ctx, e, &c->trusted_proxies);
 		} else if (strcmp(name, "http") == 0) {
 			http_conf = e;
 		} else if (strcmp(name, "regions") == 0) {
@@ -2966,11 +2892,11 @@ void conf_free(struct conf *c)
 		free(c->http[i].certs);
 	}
 	free(c->http);
-	free(c->trusted_proxies);
-	free(c->explain_from);
-	cidrset_free(c->rrl.exempt);
-	cidrset_free(c->acl_allow);
-	cidrset_free(c->acl_deny);
+	net_set_free(c->trusted_proxies);
+	net_set_free(c->explain_from);
+	net_set_free(c->rrl.exempt);
+	net_set_free(c->acl_allow);
+	net_set_free(c->acl_deny);
 	free(c->acl_blocklist);
 	for (size_t i = 0; i < c->nadmin_hosts; i++)
 		free(c->admin_hosts[i]);

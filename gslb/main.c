@@ -30,6 +30,19 @@
 /* Enough for a "file:line: reason" with long paths. */
 #define ERRLEN 1024
 
+/* Prints a report: JSON, or text through print. */
+static void print_report(const json_t *j, int as_json, void (*print)(const json_t *, FILE *))
+{
+	if (as_json) {
+		char *txt = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		if (txt)
+			printf("%s\n", txt);
+		free(txt);
+	} else {
+		print(j, stdout);
+	}
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -115,14 +128,8 @@ static int check(const char *path, int as_json)
 	}
 	fprintf(stderr, "%s: ok (%zu zones, %zu records)\n", path, snap->zones->nzones,
 		count_records(snap));
-	if (report && as_json) {
-		char *txt = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (txt)
-			printf("%s\n", txt);
-		free(txt);
-	} else if (report) {
-		whatif_print(report, stdout);
-	}
+	if (report)
+		print_report(report, as_json, whatif_print);
 out:
 	json_decref(report);
 	snapshot_free(snap);
@@ -142,14 +149,7 @@ static int explain(const char *path, const char *address, const char *name, int 
 	rc = explain_json(snap, address, name, &ex, err, sizeof(err));
 	if (rc)
 		goto fail;
-	if (as_json) {
-		char *txt = json_dumps(ex, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (txt)
-			printf("%s\n", txt);
-		free(txt);
-	} else {
-		explain_print(ex, stdout);
-	}
+	print_report(ex, as_json, explain_print);
 	goto out;
 fail:
 	fprintf(stderr, "%s\n", err[0] ? err : gslb_strerror(rc));
@@ -176,14 +176,7 @@ static int what_if(const char *path, const char *const *changes, size_t n, int a
 	rc = whatif_json(snap, snap->health, &adm, changes, n, &j, err, sizeof(err));
 	if (rc)
 		goto fail;
-	if (as_json) {
-		char *txt = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (txt)
-			printf("%s\n", txt);
-		free(txt);
-	} else {
-		whatif_print(j, stdout);
-	}
+	print_report(j, as_json, whatif_print);
 	goto out;
 fail:
 	fprintf(stderr, "%s\n", err[0] ? err : gslb_strerror(rc));

@@ -6,18 +6,14 @@
 #include "gslb/dns.h"
 #include "gslb/service.h"
 
-/* qtype buckets exported by name; everything else is "other" */
-#define QTYPES 16
-#define RCODES 9 /* NOERROR..REFUSED, NOTAUTH, BADVERS, other */
-
 static const char *const transports[MT_N] = { "udp", "tcp" };
 
-static const char *const qtype_names[QTYPES] = {
+static const char *const qtype_names[METRICS_QTYPES] = {
 	"A",   "NS",    "CNAME", "SOA",  "PTR",   "MX",  "TXT", "AAAA",
 	"SRV", "NAPTR", "DS",    "SVCB", "HTTPS", "CAA", "ANY", "other",
 };
 
-static const char *const rcode_names[RCODES] = {
+static const char *const rcode_names[METRICS_RCODES] = {
 	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
 	"REFUSED", "NOTAUTH", "BADVERS",  "other",
 };
@@ -75,12 +71,12 @@ const struct metric_set metrics_dns_set = METRIC_SET(dns_families);
 
 static unsigned qtype_bucket(uint16_t t)
 {
-	static const uint16_t known[QTYPES - 1] = { 1,  2,  5,  6,  12, 15,  16, 28,
-						    33, 35, 43, 64, 65, 257, 255 };
-	for (unsigned i = 0; i < QTYPES - 1; i++)
+	static const uint16_t known[METRICS_QTYPES - 1] = { 1,  2,  5,  6,  12, 15,  16, 28,
+							    33, 35, 43, 64, 65, 257, 255 };
+	for (unsigned i = 0; i < METRICS_QTYPES - 1; i++)
 		if (known[i] == t)
 			return i;
-	return QTYPES - 1;
+	return METRICS_QTYPES - 1;
 }
 
 static unsigned rcode_bucket(uint16_t r)
@@ -98,7 +94,7 @@ void metrics_dns(struct metrics_shard *s, enum metrics_transport t, size_t reply
 		return;
 	}
 	metrics_inc(s, MDNS_QUERIES,
-		    ((size_t)t * QTYPES + qtype_bucket(info->qtype)) * RCODES +
+		    ((size_t)t * METRICS_QTYPES + qtype_bucket(info->qtype)) * METRICS_RCODES +
 			    rcode_bucket(info->rcode));
 	if (info->ecs)
 		metrics_inc(s, MDNS_ECS, 0);

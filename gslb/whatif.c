@@ -480,21 +480,6 @@ static int eval_unknown(const struct snapshot *view, const struct service *svc)
 	return dest_of(view, &d);
 }
 
-static const char *all_down_text(enum all_down w)
-{
-	switch (w) {
-	case ALL_DOWN_FAIL_OPEN:
-		return "fail-open";
-	case ALL_DOWN_NODATA:
-		return "nodata";
-	case ALL_DOWN_SERVFAIL:
-		return "servfail";
-	case ALL_DOWN_FALLBACK:
-		return "fallback";
-	}
-	return "?";
-}
-
 static json_t *dest_name(const struct snapshot *snap, int dest)
 {
 	if (dest >= 0 && (size_t)dest < snap->conf->nregions)
@@ -598,11 +583,11 @@ static size_t signature(const struct snapshot *snap, const struct snapshot *afte
 		svc->dflt ? svc->ndflt * sizeof(*svc->dflt) : 0);
 	for (size_t i = 0; i < svc->nroutes; i++) {
 		const struct route *r = &svc->routes[i];
-		unsigned rh[4] = { (unsigned)r->kind, (unsigned)r->family, r->prefix,
+		unsigned rh[4] = { (unsigned)r->kind, (unsigned)r->net.family, r->net.prefix,
 				   (unsigned)r->nregions };
 		sig_put(buf, cap, &n, rh, sizeof(rh));
 		sig_put(buf, cap, &n, r->code, sizeof(r->code));
-		sig_put(buf, cap, &n, r->addr, sizeof(r->addr));
+		sig_put(buf, cap, &n, r->net.addr, sizeof(r->net.addr));
 		sig_put(buf, cap, &n, r->regions, r->nregions * sizeof(*r->regions));
 	}
 	const struct snapshot *views[2] = { snap, after_view };
@@ -659,7 +644,7 @@ static json_t *picture_json(const struct snapshot *snap, const struct snapshot *
 		row = json_pack("{s:o}", "region", dest_name(snap, r));
 		if (r == (int)c->nregions)
 			json_object_set_new(row, "outcome",
-					    json_string(all_down_text(svc->when_all_down)));
+					    json_string(all_down_name(svc->when_all_down)));
 		json_object_set_new(row, "before", share_json(s, b->before, r, NULL, 0, b->tmp));
 		if (any_fail_open(s, b->before, b->fo_before, r))
 			json_object_set_new(json_object_get(row, "before"), "fail_open",
@@ -693,13 +678,13 @@ static json_t *picture_json(const struct snapshot *snap, const struct snapshot *
 				if (to == (int)c->nregions)
 					json_object_set_new(
 						m, "outcome",
-						json_string(all_down_text(svc->when_all_down)));
+						json_string(all_down_name(svc->when_all_down)));
 				json_array_append_new(moves, m);
 			}
 		}
 	}
 	o = json_pack("{s:o, s:s, s:o, s:o, s:o}", "default", dflt, "when_all_down",
-		      all_down_text(svc->when_all_down), "unknown_location", unknown, "regions",
+		      all_down_name(svc->when_all_down), "unknown_location", unknown, "regions",
 		      regions, "never", never);
 	if (after_view) {
 		json_object_set_new(o, "changed", json_boolean(changed));

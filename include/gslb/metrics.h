@@ -179,6 +179,11 @@ enum metrics_transport {
 	MT_N,
 };
 
+/* MDNS_QUERIES: qtype buckets exported by name (everything else is
+ * "other"), and rcodes (NOERROR..REFUSED, NOTAUTH, BADVERS, other). */
+#define METRICS_QTYPES 16
+#define METRICS_RCODES 9
+
 enum metrics_rrl_action {
 	MRRL_DROP,
 	MRRL_SLIP

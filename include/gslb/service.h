@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "gslb/dname.h"
+#include "gslb/net.h"
 
 #define GSLB_MAX_REGIONS 64
 
@@ -62,6 +63,10 @@ enum all_down {
 	ALL_DOWN_FALLBACK, /* the service's fallback addresses or CNAME */
 };
 
+/* The one spelling of each policy, as the config writes it: "fail-open",
+ * "nodata", "servfail", "fallback" (decide.c). */
+const char *all_down_name(enum all_down w);
+
 struct member {
 	int family; /* AF_INET or AF_INET6; 0 for a host name */
 	uint8_t addr[16];
@@ -100,10 +105,8 @@ enum route_kind {
 
 struct route {
 	enum route_kind kind;
-	char code[16]; /* upper-case ISO code, "PL", "EU", "US-CA" */
-	int family;    /* ROUTE_NET */
-	uint8_t addr[16];
-	uint8_t prefix;
+	char code[16];       /* upper-case ISO code, "PL", "EU", "US-CA" */
+	struct net_cidr net; /* ROUTE_NET */
 	unsigned *regions;
 	size_t nregions;
 	char *text; /* "country:PL", for explain */
