@@ -107,9 +107,9 @@ def workdir(tmp_path_factory):
     return d
 
 
-def check(workdir, group, text):
+def check(workdir, group, text, template=TEMPLATE):
     """gslbd -t on the template with text at group's marker."""
-    conf = TEMPLATE % {"dir": str(workdir), "zone": os.path.join(ZONEDIR, "geo.test.zone")}
+    conf = template % {"dir": str(workdir), "zone": os.path.join(ZONEDIR, "geo.test.zone")}
     conf = MARK_RE.sub(lambda m: text if m.group(1) == group else "", conf)
     path = workdir / ("%s.conf" % group)
     path.write_text(conf)
@@ -163,6 +163,40 @@ def test_every_listed_key_is_taken(workdir, group, key):
     r = check(workdir, group, "%s = { };" % key)
     assert "unknown setting" not in r.stderr, r.stderr
     assert r.returncode in (0, 1), r
+
+
+def region_template(group):
+    """The template, without the region's lat and lon when the test writes them."""
+    return TEMPLATE.replace("lat = 52.0; lon = 21.0;", "") if group == "regions" else TEMPLATE
+
+
+@pytest.mark.parametrize("group,text,message", [
+    ("tcp", "max_lifetime = -5.0;", "tcp.max_lifetime: -5 is out of range (0 to 86400)"),
+    ("tcp", "idle_timeout = 0.0;", "tcp.idle_timeout: 0 is out of range (0.001 to 3600)"),
+    ("http", "request_timeout = 3600.5;",
+     "http.request_timeout: 3600.5 is out of range (0.001 to 3600)"),
+    ("regions", "lat = -90.01; lon = 0;", "lat: -90.01 is out of range (-90 to 90)"),
+    ("checks", "interval = 0.099;", "interval: 0.099 is out of range (0.1 to 86400)"),
+    ("services.pools", "min_up = -0.5;", "min_up: -0.5 is out of range (0 to 100000)"),
+    ("rrl", "slip = 11;", "rrl.slip: 11 is out of range (0 to 10)"),
+])
+def test_range_messages_are_exact(workdir, group, text, message):
+    """Ranges include both ends, and the message says them as they are."""
+    r = check(workdir, group, text, region_template(group))
+    assert r.returncode == 1, r.stderr
+    assert message in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("group,text", [
+    ("tcp", "max_lifetime = 0.0; idle_timeout = 0.001;"),
+    ("tcp", "max_lifetime = 86400; idle_timeout = 3600;"),
+    ("regions", "lat = -90.0; lon = 180.0;"),
+    ("checks", "interval = 0.1; timeout = 0.01;"),
+    ("services.pools", "min_up = 0.0;"),
+])
+def test_range_ends_are_taken(workdir, group, text):
+    r = check(workdir, group, text, region_template(group))
+    assert r.returncode == 0, r.stderr
 
 
 def group_text(group):
