@@ -105,6 +105,45 @@ static int read_whole(const char *path, char **out, size_t *len)
 	return 0;
 }
 
+/* The file an @include at file:lineno names (name, n bytes): a regular
+ * file whose own @includes pass, or missing (libconfig says "cannot open
+ * include file"). */
+static int check_target(const char *file, int lineno, const char *incdir, const char *name,
+			size_t n, int depth, char *err, size_t errlen)
+{
+	/* the path libconfig opens: include_dir/name unless name is absolute */
+	size_t incsz = strlen(incdir) + n + 2;
+	char *inc = malloc(incsz);
+	struct stat st;
+	int shown = 100; /* of a long name, in messages */
+	int rc = GSLB_OK;
+
+	if (!inc)
+		return GSLB_ENOMEM;
+	if (name[0] == '/')
+		memcpy(inc, name, n + 1);
+	else
+		snprintf(inc, incsz, "%s/%s", incdir, name);
+	int exists = stat(inc, &st) == 0;
+	if (exists && !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s:%d: @include \"%.*s%s\": not a regular file", file,
+			 lineno, shown, name, n > (size_t)shown ? "..." : "");
+		rc = GSLB_EPARSE;
+	} else if (exists) {
+		rc = conf_check_includes(inc, incdir, depth + 1, err, errlen);
+		if (rc == GSLB_EIO) {
+			/* name the @include line, then the reason */
+			char why[512];
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "%s:%d: @include \"%.*s%s\": %s", file, lineno, shown,
+				 name, n > (size_t)shown ? "..." : "", why);
+			rc = GSLB_EPARSE;
+		}
+	}
+	free(inc);
+	return rc;
+}
+
 int conf_check_includes(const char *file, const char *incdir, int depth, char *err, size_t errlen)
 {
 	char *buf = NULL, *name = NULL;
@@ -187,36 +226,7 @@ int conf_check_includes(const char *file, const char *incdir, int depth, char *e
 			rc = GSLB_EPARSE;
 			break;
 		}
-		/* the path libconfig opens: include_dir/name unless name is absolute */
-		size_t incsz = strlen(incdir) + n + 2;
-		char *inc = malloc(incsz);
-		if (!inc) {
-			rc = GSLB_ENOMEM;
-			break;
-		}
-		if (name[0] == '/')
-			memcpy(inc, name, n + 1);
-		else
-			snprintf(inc, incsz, "%s/%s", incdir, name);
-		struct stat st;
-		int shown = 100; /* of a long name, in messages */
-		int exists = stat(inc, &st) == 0;
-		if (exists && !S_ISREG(st.st_mode)) {
-			snprintf(err, errlen, "%s:%d: @include \"%.*s%s\": not a regular file",
-				 file, lineno, shown, name, n > (size_t)shown ? "..." : "");
-			rc = GSLB_EPARSE;
-		} else if (exists) {
-			rc = conf_check_includes(inc, incdir, depth + 1, err, errlen);
-			if (rc == GSLB_EIO) {
-				/* name the @include line, then the reason */
-				char why[512];
-				snprintf(why, sizeof(why), "%s", err);
-				snprintf(err, errlen, "%s:%d: @include \"%.*s%s\": %s", file,
-					 lineno, shown, name, n > (size_t)shown ? "..." : "", why);
-				rc = GSLB_EPARSE;
-			}
-		} /* a missing file: libconfig says "cannot open include file" */
-		free(inc);
+		rc = check_target(file, lineno, incdir, name, n, depth, err, errlen);
 	}
 	free(name);
 	free(buf);

@@ -547,7 +547,8 @@ static int take(struct conf_ctx *ctx, const config_setting_t *k, const struct co
 		if (!it->fn)
 			return conf_parse_group(ctx, k, it->sub, at);
 		if (!config_setting_is_group(k))
-			return expect(ctx, k, "a group { }");
+			return conf_error(ctx, k, "expected a group %s, not %s", it->sub->example,
+					  conf_type_name(k));
 		break;
 	}
 	if (!rc && it->fn)
@@ -621,7 +622,7 @@ int conf_parse_list(struct conf_ctx *ctx, const config_setting_t *s, const struc
 				  conf_type_name(s));
 	len = (size_t)config_setting_length(s);
 	if (max && len > max)
-		return conf_error(ctx, s, "%zu entries, at most %zu are supported", len, max);
+		return conf_error(ctx, s, "%zu %s, at most %zu are supported", len, sec->path, max);
 	arr = calloc(len ? len : 1, elsize);
 	if (arr == NULL)
 		return conf_nomem(ctx);
