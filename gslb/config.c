@@ -20,10 +20,10 @@
 
 #include "gslb/config.h"
 #include "gslb/config_schema.h"
-#include "gslb/cidrset.h"
 #include "gslb/dname.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
+#include "gslb/net.h"
 #include "gslb/privs.h"
 #include "gslb/statefile.h"
 
@@ -38,106 +38,30 @@
 
 /* ---- networks ------------------------------------------------------------ */
 
-/* Parse "a.b.c.d/n" or "x::/n" with host bits zero. */
-/* Parse "a.b.c.d/n" or "x::/n" with host bits zero. */
-int conf_parse_cidr(const char *s, int *family, uint8_t addr[16], uint8_t *prefix, char *why,
-		    size_t whylen)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(s, '/');
-	size_t hl = slash ? (size_t)(slash - s) : strlen(s);
-	if (hl == 0 || hl >= sizeof(host)) {
-		snprintf(why, whylen, "\"%s\" is not an address/prefix", s);
-		return -1;
-	}
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	memset(addr, 0, 16);
-	unsigned max;
-	if (inet_pton(AF_INET, host, addr) == 1) {
-		*family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, host, addr) == 1) {
-		*family = AF_INET6;
-		max = 128;
-	} else {
-		snprintf(why, whylen, "\"%s\" is not an IPv4 or IPv6 address", host);
-		return -1;
-	}
-	unsigned p = max;
-	if (slash) {
-		char *end = NULL;
-		errno = 0;
-		unsigned long v = strtoul(slash + 1, &end, 10);
-		if (errno || end == slash + 1 || *end != '\0' || v > max) {
-			snprintf(why, whylen, "bad prefix length in \"%s\" (0 to %u)", s, max);
-			return -1;
-		}
-		p = (unsigned)v;
-	}
-	for (unsigned b = p; b < max; b++) {
-		if (addr[b / 8] & (0x80 >> (b % 8))) {
-			snprintf(why, whylen, "\"%s\" has bits set beyond the /%u prefix", s, p);
-			return -1;
-		}
-	}
-	*prefix = (uint8_t)p;
-	return 0;
-}
-
-int conf_parse_cidr_list(struct conf_ctx *ctx, const config_setting_t *s, struct conf_cidr **out,
-			 size_t *nout)
+/* A list of networks, as a set (host bits set are an error). */
+int conf_parse_cidr_list(struct conf_ctx *ctx, const config_setting_t *s, struct net_set **out)
 {
 	if (!conf_is_list(s))
 		return conf_error(ctx, s, "expected a list of networks [ \"127.0.0.1/32\" ]");
 	int n = config_setting_length(s);
-	free(*out);
-	*out = calloc(n ? (size_t)n : 1, sizeof(**out));
-	*nout = 0;
-	if (!*out)
+	struct net_cidr *v = calloc(n ? (size_t)n : 1, sizeof(*v));
+	if (!v)
 		return conf_nomem(ctx);
-	for (int i = 0; i < n; i++) {
+	int rc = GSLB_OK;
+	for (int i = 0; i < n && !rc; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-		const char *v = NULL;
+		const char *t = NULL;
 		char why[160];
-		int rc = conf_get_string(ctx, e, &v);
-		if (rc)
-			return rc;
-		struct conf_cidr *c = &(*out)[(*nout)++];
-		if (conf_parse_cidr(v, &c->family, c->addr, &c->prefix, why, sizeof(why)))
-			return conf_error(ctx, e, "%s", why);
+		rc = conf_get_string(ctx, e, &t);
+		if (!rc && net_parse(t, 0, &v[i], why, sizeof(why)))
+			rc = conf_error(ctx, e, "%s", why);
 	}
-	return GSLB_OK;
-}
-
-/* A list of networks, as a set. */
-/* A list of networks, as a set. */
-int conf_cidrset_from_list(struct conf_ctx *ctx, const config_setting_t *s, struct cidrset **out)
-{
-	struct conf_cidr *v = NULL;
-	size_t n = 0;
-	int rc = conf_parse_cidr_list(ctx, s, &v, &n);
-	if (rc) {
-		free(v);
-		return rc;
+	if (!rc) {
+		net_set_free(*out);
+		*out = net_set_new(v, (size_t)n, NULL);
+		rc = *out ? GSLB_OK : conf_nomem(ctx);
 	}
-	int *fam = calloc(n ? n : 1, sizeof(int));
-	uint8_t(*addr)[16] = calloc(n ? n : 1, 16);
-	uint8_t *pfx = calloc(n ? n : 1, 1);
-	if (fam && addr && pfx) {
-		for (size_t i = 0; i < n; i++) {
-			fam[i] = v[i].family;
-			memcpy(addr[i], v[i].addr, 16);
-			pfx[i] = v[i].prefix;
-		}
-		cidrset_free(*out);
-		*out = cidrset_new(fam, (const uint8_t(*)[16])addr, pfx, n);
-	}
-	rc = *out ? GSLB_OK : conf_nomem(ctx);
 	free(v);
-	free(fam);
-	free(addr);
-	free(pfx);
 	return rc;
 }
 
@@ -427,7 +351,7 @@ static int parse_state_dir(struct conf_ctx *ctx, const config_setting_t *s, void
 static int parse_trusted_proxies(struct conf_ctx *ctx, const config_setting_t *s, void *base)
 {
 	struct conf *c = base;
-	return conf_parse_cidr_list(ctx, s, &c->trusted_proxies, &c->ntrusted_proxies);
+	return conf_parse_cidr_list(ctx, s, &c->trusted_proxies);
 }
 
 static int root_finish(struct conf_ctx *ctx, const config_setting_t *root, void *base)
@@ -793,11 +717,11 @@ void conf_free(struct conf *c)
 		free(c->http[i].certs);
 	}
 	free(c->http);
-	free(c->trusted_proxies);
-	free(c->explain_from);
-	cidrset_free(c->rrl.exempt);
-	cidrset_free(c->acl_allow);
-	cidrset_free(c->acl_deny);
+	net_set_free(c->trusted_proxies);
+	net_set_free(c->explain_from);
+	net_set_free(c->rrl.exempt);
+	net_set_free(c->acl_allow);
+	net_set_free(c->acl_deny);
 	for (size_t i = 0; i < c->nadmin_hosts; i++)
 		free(c->admin_hosts[i]);
 	free(c->admin_hosts);

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "gslb/config_schema.h"
-#include "gslb/cidrset.h"
 #include "gslb/err.h"
 
 /* Each TCP connection holds two 64 KiB buffers: this bounds the memory a
@@ -348,7 +347,7 @@ const struct conf_section conf_sec_sni = {
 static int http_explain_from(struct conf_ctx *ctx, const config_setting_t *s, void *base)
 {
 	struct conf *c = base;
-	return conf_parse_cidr_list(ctx, s, &c->explain_from, &c->nexplain_from);
+	return conf_parse_cidr_list(ctx, s, &c->explain_from);
 }
 
 static const struct conf_item http_items[] = {
@@ -446,7 +445,7 @@ const struct conf_section conf_sec_tcp = {
 static int rrl_exempt(struct conf_ctx *ctx, const config_setting_t *s, void *base)
 {
 	struct conf *c = base;
-	return conf_cidrset_from_list(ctx, s, &c->rrl.exempt);
+	return conf_parse_cidr_list(ctx, s, &c->rrl.exempt);
 }
 
 static const struct conf_item rrl_items[] = {
@@ -486,13 +485,13 @@ const struct conf_section conf_sec_rrl = {
 static int acl_allow(struct conf_ctx *ctx, const config_setting_t *s, void *base)
 {
 	struct conf *c = base;
-	return conf_cidrset_from_list(ctx, s, &c->acl_allow);
+	return conf_parse_cidr_list(ctx, s, &c->acl_allow);
 }
 
 static int acl_deny(struct conf_ctx *ctx, const config_setting_t *s, void *base)
 {
 	struct conf *c = base;
-	return conf_cidrset_from_list(ctx, s, &c->acl_deny);
+	return conf_parse_cidr_list(ctx, s, &c->acl_deny);
 }
 
 static const char *const acl_actions[] = { "refuse", "drop", NULL };

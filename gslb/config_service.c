@@ -307,7 +307,7 @@ static int route_match(struct conf_ctx *ctx, const config_setting_t *s, void *ba
 	if (colon - mv == 3 && strncmp(mv, "net", 3) == 0) {
 		char why[160];
 		r->kind = ROUTE_NET;
-		if (conf_parse_cidr(colon + 1, &r->family, r->addr, &r->prefix, why, sizeof(why)))
+		if (net_parse(colon + 1, 0, &r->net, why, sizeof(why)))
 			return conf_error(ctx, s, "%s", why);
 		return GSLB_OK;
 	}

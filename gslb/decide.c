@@ -12,7 +12,6 @@
 
 #include <urcu/urcu-memb.h>
 
-#include "gslb/cidrset.h"
 #include "gslb/err.h"
 #include "gslb/snapshot.h"
 
@@ -147,8 +146,7 @@ static int route_matches(const struct route *r, const struct decision *d)
 		return d->geo.subdivision[0] && strcmp(r->code, d->geo.subdivision) == 0;
 	case ROUTE_NET:
 		/* The whole client subnet must be inside the rule's net. */
-		return r->family == d->family && d->prefix >= r->prefix &&
-		       cidr_same_net(r->addr, d->addr, r->prefix);
+		return net_contains(&r->net, d->family, d->addr, d->prefix);
 	}
 	return 0;
 }
@@ -281,14 +279,14 @@ static uint8_t compute_scope(const struct snapshot *snap, const struct decision 
 	unsigned max = d->family == AF_INET ? 32 : 128;
 	for (size_t i = 0; i < svc->nroutes; i++) {
 		const struct route *r = &svc->routes[i];
-		if (r->kind != ROUTE_NET || r->family != d->family)
+		if (r->kind != ROUTE_NET || r->net.family != d->family)
 			continue;
-		unsigned c = geo_common_prefix(r->addr, d->addr, max / 8);
-		if (c >= r->prefix || c >= d->prefix) {
+		unsigned c = net_common_prefix(r->net.addr, d->addr, max / 8);
+		if (c >= r->net.prefix || c >= d->prefix) {
 			/* the client's range is inside the rule's net, or holds
 			 * it: the answer may change at the net's edge */
-			if (r->prefix > s)
-				s = r->prefix;
+			if (r->net.prefix > s)
+				s = r->net.prefix;
 		} else if (s <= c) {
 			/* the net lies inside the scope's network, away from
 			 * the client: narrow the scope until it leaves the net

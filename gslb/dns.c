@@ -9,6 +9,7 @@
  * refuses to grow. Nothing in this file calls malloc or takes a mutex. */
 #include "gslb/dns.h"
 
+#include <assert.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -1011,12 +1012,152 @@ static size_t finish(struct ctx *c, int with_opt, struct dns_info *info)
 	return c->out.pos;
 }
 
+/* The section counts of a query's header. */
+struct sections {
+	uint16_t qd, an, ns, ar;
+};
+
+/* Read the header. DECODE_DROP for what deserves no reply: shorter than a
+ * header (or no room for one), or a response. */
+static enum dns_decode decode_header(struct ctx *c, struct wire *w, struct sections *n)
+{
+	const struct dns_request *req = c->req;
+
+	if (req->query_len < DNS_HEADER_LEN || req->resp_cap < DNS_HEADER_LEN)
+		return DECODE_DROP;
+	wire_init(w, req->query, req->query_len);
+	c->id = wire_u16(w);
+	c->qflags = wire_u16(w);
+	n->qd = wire_u16(w);
+	n->an = wire_u16(w);
+	n->ns = wire_u16(w);
+	n->ar = wire_u16(w);
+	if (c->qflags & F_QR)
+		return DECODE_DROP; /* never answer a response */
+	c->opcode = (uint8_t)((c->qflags >> 11) & 0xF);
+	return DECODE_OK;
+}
+
+/* Replies go to a fixed buffer; until EDNS is known the UDP limit is 512. */
+static void output_init(struct ctx *c)
+{
+	c->limit = c->req->transport == DNS_TCP ? DNS_MAX_MSG : DNS_MIN_UDP;
+	if (c->limit > c->req->resp_cap)
+		c->limit = c->req->resp_cap;
+	/* decode_header made sure a header fits: put_header writes it blind. */
+	assert(c->limit >= DNS_HEADER_LEN);
+	wbuf_init(&c->out, c->req->resp, c->limit);
+}
+
+/* The question, when there is exactly one and it parses. */
+static void decode_question(struct ctx *c, struct wire *w, uint16_t qdcount)
+{
+	if (qdcount != 1)
+		return;
+	c->qname_len = dname_parse(w, c->qname);
+	c->qtype = wire_u16(w);
+	c->qclass = wire_u16(w);
+	if (wire_ok(w) && c->qname_len > 0) {
+		c->have_question = 1;
+		dname_tolower(c->lqname, c->qname, c->qname_len);
+	}
+}
+
+/* Over UDP with EDNS, the reply may grow to the smaller of the client's
+ * size and ours (never below 512, never past the caller's buffer). */
+static void edns_limit(struct ctx *c)
+{
+	uint16_t ours = c->snap->conf->edns_size;
+
+	if (!c->edns || c->req->transport != DNS_UDP)
+		return;
+	size_t lim = c->udp_size < ours ? c->udp_size : ours;
+	if (lim < DNS_MIN_UDP)
+		lim = DNS_MIN_UDP;
+	c->limit = lim < c->req->resp_cap ? lim : c->req->resp_cap;
+	c->out.cap = c->limit;
+	/* Nothing is written yet: no cap below what the buffer holds. */
+	assert(c->out.pos <= c->out.cap);
+}
+
+/* What a query must be before it is looked up, in this order: opcode
+ * QUERY, one question and no answer or authority records, a well-formed
+ * additional section, no TSIG (gslbd knows no key), EDNS version 0.
+ * Returns DECODE_OK, or the verdict of the error reply with c->rcode set. */
+static enum dns_decode check_query(struct ctx *c, struct wire *w, const struct sections *n)
+{
+	enum dns_decode verdict;
+
+	if (c->opcode != 0) {
+		c->rcode = RCODE_NOTIMP;
+		return DECODE_NOTIMP;
+	}
+	if (!c->have_question || n->an != 0 || n->ns != 0) {
+		c->rcode = RCODE_FORMERR;
+		return DECODE_FORMERR;
+	}
+	verdict = parse_additional(c, w, n->ar);
+	if (verdict != DECODE_OK) {
+		c->rcode = RCODE_FORMERR;
+		c->edns = 0; /* the OPT itself may be what is broken */
+		return verdict;
+	}
+	edns_limit(c);
+	if (c->tsig) {
+		/* RFC 8945 5.2.2: a key we do not know (we know none). */
+		c->rcode = RCODE_NOTAUTH;
+		return DECODE_NOTAUTH;
+	}
+	if (c->edns && c->edns_version > 0) {
+		c->rcode = RCODE_BADVERS;
+		c->nsid_req = 0;
+		return DECODE_BADVERS;
+	}
+	return DECODE_OK;
+}
+
+/* Answer a query that passed check_query, after its question: by type
+ * first (meta types, zone transfers), then by class. Returns the verdict
+ * for the counters. */
+static enum dns_decode answer(struct ctx *c)
+{
+	if (c->qtype == T_OPT || c->qtype == T_TSIG || c->qtype == T_TKEY) {
+		c->rcode = RCODE_FORMERR;
+		return DECODE_FORMERR;
+	}
+	if (c->qtype == T_MAILA || c->qtype == T_MAILB) {
+		c->rcode = RCODE_NOTIMP;
+		return DECODE_NOTIMP;
+	}
+	/* Room for the OPT record is kept back while sections are written. */
+	if (c->edns) {
+		size_t need = opt_size(c);
+		c->out.cap = c->limit > c->out.pos + need ? c->limit - need : c->out.pos;
+	}
+	assert(c->out.pos <= c->out.cap && c->out.cap <= c->limit);
+	if (c->qtype == T_AXFR || c->qtype == T_IXFR) {
+		c->rcode = RCODE_REFUSED; /* zone transfers are not offered */
+		return DECODE_REFUSED;
+	}
+	if (c->qclass == C_IN) {
+		answer_in(c);
+	} else if (c->qclass == C_CH) {
+		answer_chaos(c);
+	} else {
+		c->rcode = RCODE_REFUSED;
+		return DECODE_REFUSED;
+	}
+	return c->rcode == RCODE_REFUSED ? DECODE_REFUSED : DECODE_OK;
+}
+
 size_t dns_process(const struct snapshot *snap, const struct dns_request *req,
 		   struct dns_info *info)
 {
 	struct ctx c;
 	struct wire w;
-	enum dns_decode verdict = DECODE_OK;
+	struct sections n;
+	enum dns_decode verdict;
+	size_t len;
 
 	memset(&c, 0, sizeof(c));
 	c.snap = snap;
@@ -1027,118 +1168,25 @@ size_t dns_process(const struct snapshot *snap, const struct dns_request *req,
 	if (info)
 		memset(info, 0, sizeof(*info));
 
-	if (req->query_len < DNS_HEADER_LEN || req->resp_cap < DNS_HEADER_LEN) {
-		verdict = DECODE_DROP;
-		goto drop;
+	verdict = decode_header(&c, &w, &n);
+	if (verdict == DECODE_DROP) {
+		if (info)
+			info->verdict = verdict;
+		return 0;
 	}
-	wire_init(&w, req->query, req->query_len);
-	c.id = wire_u16(&w);
-	c.qflags = wire_u16(&w);
-	uint16_t qdcount = wire_u16(&w);
-	uint16_t ancount = wire_u16(&w);
-	uint16_t nscount = wire_u16(&w);
-	uint16_t arcount = wire_u16(&w);
-	if (c.qflags & F_QR) {
-		verdict = DECODE_DROP; /* never answer a response */
-		goto drop;
-	}
-	c.opcode = (uint8_t)((c.qflags >> 11) & 0xF);
-
-	/* Replies go to a fixed buffer; until EDNS is known the UDP limit is 512. */
-	c.limit = req->transport == DNS_TCP ? DNS_MAX_MSG : DNS_MIN_UDP;
-	if (c.limit > req->resp_cap)
-		c.limit = req->resp_cap;
-	wbuf_init(&c.out, req->resp, c.limit);
-
-	if (qdcount == 1) {
-		c.qname_len = dname_parse(&w, c.qname);
-		c.qtype = wire_u16(&w);
-		c.qclass = wire_u16(&w);
-		if (wire_ok(&w) && c.qname_len > 0) {
-			c.have_question = 1;
-			dname_tolower(c.lqname, c.qname, c.qname_len);
-		}
-	}
-	if (c.opcode != 0) {
-		verdict = DECODE_NOTIMP;
-		c.rcode = RCODE_NOTIMP;
-		put_question(&c);
-		goto reply;
-	}
-	if (!c.have_question || ancount != 0 || nscount != 0) {
-		verdict = DECODE_FORMERR;
-		c.rcode = RCODE_FORMERR;
-		put_question(&c);
-		goto reply;
-	}
-	verdict = parse_additional(&c, &w, arcount);
-	if (verdict != DECODE_OK) {
-		c.rcode = RCODE_FORMERR;
-		c.edns = 0; /* the OPT itself may be what is broken */
-		put_question(&c);
-		goto reply;
-	}
-	if (c.edns && req->transport == DNS_UDP) {
-		size_t lim =
-			c.udp_size < snap->conf->edns_size ? c.udp_size : snap->conf->edns_size;
-		if (lim < DNS_MIN_UDP)
-			lim = DNS_MIN_UDP;
-		c.limit = lim < req->resp_cap ? lim : req->resp_cap;
-		c.out.cap = c.limit;
-	}
-	if (c.tsig) {
-		/* RFC 8945 5.2.2: a key we do not know (we know none). */
-		verdict = DECODE_NOTAUTH;
-		c.rcode = RCODE_NOTAUTH;
-		put_question(&c);
-		goto reply;
-	}
-	if (c.edns && c.edns_version > 0) {
-		verdict = DECODE_BADVERS;
-		c.rcode = RCODE_BADVERS;
-		c.nsid_req = 0;
-		put_question(&c);
-		goto reply;
-	}
+	output_init(&c);
+	decode_question(&c, &w, n.qd);
+	verdict = check_query(&c, &w, &n);
 	put_question(&c);
-	if (c.out.err)
-		goto reply;
-	if (c.qtype == T_OPT || c.qtype == T_TSIG || c.qtype == T_TKEY) {
-		verdict = DECODE_FORMERR;
-		c.rcode = RCODE_FORMERR;
-		goto reply;
-	}
-	if (c.qtype == T_MAILA || c.qtype == T_MAILB) {
-		verdict = DECODE_NOTIMP;
-		c.rcode = RCODE_NOTIMP;
-		goto reply;
-	}
-	/* Room for the OPT record is kept back while sections are written. */
-	if (c.edns) {
-		size_t need = opt_size(&c);
-		c.out.cap = c.limit > c.out.pos + need ? c.limit - need : c.out.pos;
-	}
-	if (c.qtype == T_AXFR || c.qtype == T_IXFR) {
-		verdict = DECODE_REFUSED; /* zone transfers are not offered */
-		c.rcode = RCODE_REFUSED;
-	} else if (c.qclass == C_IN) {
-		answer_in(&c);
-	} else if (c.qclass == C_CH) {
-		answer_chaos(&c);
-	} else {
-		verdict = DECODE_REFUSED;
-		c.rcode = RCODE_REFUSED;
-	}
-	if (c.rcode == RCODE_REFUSED && verdict == DECODE_OK)
-		verdict = DECODE_REFUSED;
-reply:
+	if (verdict == DECODE_OK && !c.out.err)
+		verdict = answer(&c);
 	if (info)
 		info->verdict = verdict;
-	return finish(&c, 1, info);
-drop:
-	if (info)
-		info->verdict = verdict;
-	return 0;
+	len = finish(&c, 1, info);
+	/* The reply never leaves the caller's buffer nor the transport's
+	 * limit: a longer length would send memory past it. */
+	assert(len <= c.limit && c.limit <= req->resp_cap);
+	return len;
 }
 
 size_t dns_refuse(const struct dns_request *req)

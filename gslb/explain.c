@@ -3,7 +3,6 @@
 #include "gslb/explain.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,49 +11,8 @@
 
 #include "gslb/decide.h"
 #include "gslb/err.h"
+#include "gslb/net.h"
 #include "gslb/snapshot.h"
-
-static int parse_subnet(const char *s, int *family, uint8_t addr[16], uint8_t *prefix, char *err,
-			size_t errlen)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(s, '/');
-	size_t hl = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned max;
-	memset(addr, 0, 16);
-	if (hl == 0 || hl >= sizeof(host)) {
-		snprintf(err, errlen, "\"%s\" is not an address", s);
-		return GSLB_EINVAL;
-	}
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	if (inet_pton(AF_INET, host, addr) == 1) {
-		*family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, host, addr) == 1) {
-		*family = AF_INET6;
-		max = 128;
-	} else {
-		snprintf(err, errlen, "\"%s\" is not an IPv4 or IPv6 address", host);
-		return GSLB_EINVAL;
-	}
-	unsigned p = max;
-	if (slash) {
-		char *end = NULL;
-		errno = 0;
-		unsigned long v = strtoul(slash + 1, &end, 10);
-		if (errno || end == slash + 1 || *end || v > max) {
-			snprintf(err, errlen, "bad prefix length in \"%s\" (0 to %u)", s, max);
-			return GSLB_EINVAL;
-		}
-		p = (unsigned)v;
-	}
-	/* As a resolver would send it in ECS: host bits cleared. */
-	for (unsigned b = p; b < max; b++)
-		addr[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
-	*prefix = (uint8_t)p;
-	return GSLB_OK;
-}
 
 static json_t *location_json(const struct decision *d, const struct snapshot *snap)
 {
@@ -164,13 +122,13 @@ static json_t *answer_json(const struct decision *d)
 int explain_json(const struct snapshot *snap, const char *address, const char *name, json_t **out,
 		 char *err, size_t errlen)
 {
-	int family;
-	uint8_t addr[16], prefix;
+	struct net_cidr sub;
 	uint8_t lname[DNAME_MAXLEN];
-	char txt[INET6_ADDRSTRLEN];
+	char client[NET_CIDR_TEXT_MAX];
 
 	*out = NULL;
-	int rc = parse_subnet(address, &family, addr, &prefix, err, errlen);
+	/* As a resolver would send it in ECS: host bits cleared. */
+	int rc = net_parse(address, NET_CLEAR_HOST, &sub, err, errlen);
 	if (rc)
 		return rc;
 	size_t len = dname_from_str(name, lname);
@@ -179,9 +137,7 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 		return GSLB_EINVAL;
 	}
 	json_t *o = json_object();
-	inet_ntop(family, addr, txt, sizeof(txt));
-	char client[INET6_ADDRSTRLEN + 8];
-	snprintf(client, sizeof(client), "%s/%u", txt, prefix);
+	net_format(sub.family, sub.addr, sub.prefix, client, sizeof(client));
 	json_object_set_new(o, "client", json_string(client));
 	char nm[DNAME_MAXLEN * 4 + 1];
 	dname_to_str(lname, nm, sizeof(nm));
@@ -201,7 +157,7 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 		return GSLB_OK;
 	}
 	struct decision d;
-	decide_ex(snap, svc, family, addr, prefix, DECIDE_EXACT, &d);
+	decide_ex(snap, svc, sub.family, sub.addr, sub.prefix, DECIDE_EXACT, &d);
 	if (snap->geo && d.geo.db_found) {
 		/* decide() skips the network's text; explain shows it. */
 		struct geo_result full;
@@ -215,8 +171,7 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 	json_object_set_new(sj, "line", json_integer(svc->line));
 	json_object_set_new(o, "service", sj);
 	if (d.unwrapped_v4) {
-		inet_ntop(AF_INET, d.addr, txt, sizeof(txt));
-		snprintf(client, sizeof(client), "%s/%u", txt, d.prefix);
+		net_format(AF_INET, d.addr, d.prefix, client, sizeof(client));
 		json_object_set_new(o, "located_as", json_string(client));
 	}
 	json_object_set_new(o, "location", location_json(&d, snap));
@@ -258,7 +213,7 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 	uint8_t scope = d.scope;
 	if (snap->gclass) {
 		struct decision dc;
-		decide(snap, svc, family, addr, prefix, &dc);
+		decide(snap, svc, sub.family, sub.addr, sub.prefix, &dc);
 		scope = dc.scope;
 	}
 	json_object_set_new(o, "ecs_scope", json_integer(scope));

@@ -27,6 +27,7 @@
 #include "gslb/err.h"
 #include "gslb/geo.h"
 #include "gslb/log.h"
+#include "gslb/net.h"
 #include "gslb/textline.h"
 
 enum {
@@ -49,19 +50,6 @@ static const char *const geo_path_names[GEO_NFIELDS] = {
 
 /* Longest accepted overrides line: far more than any CIDR and region list
  * needs, and it keeps a binary file fed by mistake from growing a buffer. */
-
-/* Overrides of one prefix length, sorted by address for binary search. */
-struct geo_ovgroup {
-	uint8_t prefix;
-	size_t n;
-	const struct geo_override **items;
-};
-
-struct geo_family {
-	struct geo_ovgroup *groups; /* longest prefix first */
-	size_t ngroups;
-	const struct geo_override **items; /* storage the groups point into */
-};
 
 /* Decoded database records, by record offset: many networks share a record
  * (GeoLite2-City: about 3 million IPv4 networks, 510 thousand records), and
@@ -95,7 +83,7 @@ struct geo_db {
 	char *path_buf[GEO_NFIELDS];
 	struct geo_override *ov; /* file order */
 	size_t nov;
-	struct geo_family fam[2]; /* [0] IPv4, [1] IPv6 */
+	struct net_set *ovset; /* the overrides' networks, indexes into ov */
 };
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
@@ -122,25 +110,6 @@ static char *dupstr(const char *s)
 
 /* ---- addresses ---------------------------------------------------------- */
 
-static void mask_copy(uint8_t *dst, const uint8_t *src, unsigned alen, unsigned prefix)
-{
-	for (unsigned i = 0; i < alen; i++) {
-		unsigned bits = prefix > i * 8 ? prefix - i * 8 : 0;
-		uint8_t m = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
-		dst[i] = src[i] & m;
-	}
-}
-
-unsigned geo_common_prefix(const uint8_t *a, const uint8_t *b, unsigned alen)
-{
-	for (unsigned i = 0; i < alen; i++) {
-		unsigned x = a[i] ^ b[i];
-		if (x)
-			return i * 8 + (unsigned)__builtin_clz(x) - (sizeof(unsigned) * 8 - 8);
-	}
-	return alen * 8;
-}
-
 /* The IPv6 ranges whose addresses gslb locates as the IPv4 address inside
  * them (geo_v4_embedded; but :: and ::1 are themselves). aliased: MaxMind's
  * trees alias the range to the IPv4 subtree, so a walk skips it; ::/96 is
@@ -163,7 +132,7 @@ static unsigned v4_in_v6_need(const uint8_t *a)
 {
 	unsigned need = 0;
 	for (size_t i = 0; i < sizeof(v4_in_v6) / sizeof(v4_in_v6[0]); i++) {
-		unsigned c = geo_common_prefix(a, v4_in_v6[i].net, 16);
+		unsigned c = net_common_prefix(a, v4_in_v6[i].net, 16);
 		if (c < v4_in_v6[i].len && c + 1 > need)
 			need = c + 1;
 	}
@@ -195,14 +164,6 @@ int geo_v4_embedded(const uint8_t *a, uint8_t *v4)
 		return 16;
 	}
 	return -1;
-}
-
-static int format_cidr(char *buf, size_t len, int v6, const uint8_t *addr, unsigned prefix)
-{
-	char text[INET6_ADDRSTRLEN];
-	if (!inet_ntop(v6 ? AF_INET6 : AF_INET, addr, text, sizeof(text)))
-		text[0] = '\0';
-	return snprintf(buf, len, "%s/%u", text, prefix);
 }
 
 /* ---- database ----------------------------------------------------------- */
@@ -505,8 +466,8 @@ static int db_lookup(const struct geo_db *g, int family, const uint8_t *a, struc
 		return 0;
 	res->db_found = 1;
 	if (want_network) {
-		mask_copy(net, a, alen, prefix);
-		format_cidr(res->network, sizeof(res->network), family == AF_INET6, net, prefix);
+		net_mask(net, a, alen, prefix);
+		net_format(family, net, prefix, res->network, sizeof(res->network));
 	}
 	if (cache_get(g, lr.entry.offset, res))
 		return 0;
@@ -708,7 +669,7 @@ static int walk_v4_alias(const uint8_t *a, unsigned prefix)
 	for (size_t i = 0; i < sizeof(v4_in_v6) / sizeof(v4_in_v6[0]); i++) {
 		if (!v4_in_v6[i].aliased || prefix < v4_in_v6[i].len)
 			continue;
-		if (geo_common_prefix(a, v4_in_v6[i].net, 16) >= v4_in_v6[i].len)
+		if (net_common_prefix(a, v4_in_v6[i].net, 16) >= v4_in_v6[i].len)
 			return 1;
 	}
 	return 0;
@@ -848,57 +809,17 @@ static int region_char(char c)
 	return is_alpha(c) || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
 }
 
-/* "ADDR/LEN" or a bare address (a host route). */
+/* "ADDR/LEN" or a bare address (a host route), host bits zero. */
 static int parse_cidr(const char *tok, struct geo_override *o, char *why, size_t whylen)
 {
-	char text[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(tok, '/');
-	size_t alen = slash ? (size_t)(slash - tok) : strlen(tok);
-	unsigned maxlen, prefix;
-	uint8_t net[16];
+	struct net_cidr n;
+	int rc = net_parse(tok, 0, &n, why, whylen);
 
-	if (alen == 0 || alen >= sizeof(text)) {
-		snprintf(why, whylen, "bad CIDR \"%.64s\"", tok);
-		return GSLB_EPARSE;
-	}
-	memcpy(text, tok, alen);
-	text[alen] = '\0';
-	o->family_is_v6 = strchr(text, ':') != NULL;
-	if (inet_pton(o->family_is_v6 ? AF_INET6 : AF_INET, text, o->addr) != 1) {
-		snprintf(why, whylen, "bad CIDR \"%.64s\": \"%s\" is not an IP%s address", tok,
-			 text, o->family_is_v6 ? "v6" : "v4");
-		return GSLB_EPARSE;
-	}
-	maxlen = o->family_is_v6 ? 128 : 32;
-	prefix = maxlen;
-	if (slash) {
-		const char *p = slash + 1;
-		if (!*p || strlen(p) > 3) {
-			snprintf(why, whylen, "bad CIDR \"%.64s\": bad prefix length", tok);
-			return GSLB_EPARSE;
-		}
-		prefix = 0;
-		for (; *p; p++) {
-			if (*p < '0' || *p > '9') {
-				snprintf(why, whylen, "bad CIDR \"%.64s\": bad prefix length", tok);
-				return GSLB_EPARSE;
-			}
-			prefix = prefix * 10 + (unsigned)(*p - '0');
-		}
-		if (prefix > maxlen) {
-			snprintf(why, whylen, "bad CIDR \"%.64s\": prefix length %u over %u", tok,
-				 prefix, maxlen);
-			return GSLB_ERANGE;
-		}
-	}
-	o->prefix = (uint8_t)prefix;
-	mask_copy(net, o->addr, maxlen / 8, prefix);
-	if (memcmp(net, o->addr, maxlen / 8)) {
-		char fixed[64];
-		format_cidr(fixed, sizeof(fixed), o->family_is_v6, net, prefix);
-		snprintf(why, whylen, "host bits set in \"%.64s\" (the network is %s)", tok, fixed);
-		return GSLB_EINVAL;
-	}
+	if (rc)
+		return rc;
+	o->family_is_v6 = n.family == AF_INET6;
+	memcpy(o->addr, n.addr, sizeof(o->addr));
+	o->prefix = n.prefix;
 	return 0;
 }
 
@@ -1050,76 +971,30 @@ static int parse_line(char *s, struct geo_override *o, char *why, size_t whylen)
 	return 0;
 }
 
-static int ov_cmp(const void *pa, const void *pb)
+/* The overrides' networks as a set; a network listed twice is an error
+ * naming the first repeated line in file order. */
+static int ov_index(struct geo_db *g, char *err, size_t errlen)
 {
-	const struct geo_override *a = *(const struct geo_override *const *)pa;
-	const struct geo_override *b = *(const struct geo_override *const *)pb;
-	int c;
-	if (a->prefix != b->prefix)
-		return a->prefix > b->prefix ? -1 : 1;
-	c = memcmp(a->addr, b->addr, a->family_is_v6 ? 16 : 4);
-	if (c)
-		return c;
-	return a->line < b->line ? -1 : a->line > b->line;
-}
+	struct net_cidr *v = calloc(g->nov ? g->nov : 1, sizeof(*v));
+	size_t dup[2];
 
-/* Sort one family's overrides into per-prefix groups and reject duplicate
- * networks, naming the first repeated line in file order. */
-static int ov_index(struct geo_db *g, int v6, char *err, size_t errlen)
-{
-	struct geo_family *fam = &g->fam[v6];
-	size_t n = 0, k = 0;
-	const struct geo_override *dup = NULL, *first = NULL;
-	unsigned alen = v6 ? 16 : 4;
-
-	for (size_t i = 0; i < g->nov; i++)
-		n += g->ov[i].family_is_v6 == v6;
-	if (!n)
-		return 0;
-	fam->items = calloc(n, sizeof(*fam->items));
-	if (!fam->items)
+	if (!v)
 		return GSLB_ENOMEM;
-	for (size_t i = 0; i < g->nov; i++)
-		if (g->ov[i].family_is_v6 == v6)
-			fam->items[k++] = &g->ov[i];
-	qsort(fam->items, n, sizeof(*fam->items), ov_cmp);
-
-	fam->ngroups = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (i && fam->items[i]->prefix == fam->items[i - 1]->prefix &&
-		    !memcmp(fam->items[i]->addr, fam->items[i - 1]->addr, alen)) {
-			size_t j = i;
-			while (j && fam->items[j - 1]->prefix == fam->items[i]->prefix &&
-			       !memcmp(fam->items[j - 1]->addr, fam->items[i]->addr, alen))
-				j--;
-			if (!dup || fam->items[i]->line < dup->line) {
-				dup = fam->items[i];
-				first = fam->items[j];
-			}
-		}
-		if (!i || fam->items[i]->prefix != fam->items[i - 1]->prefix)
-			fam->ngroups++;
+	for (size_t i = 0; i < g->nov; i++) {
+		v[i].family = g->ov[i].family_is_v6 ? AF_INET6 : AF_INET;
+		memcpy(v[i].addr, g->ov[i].addr, sizeof(v[i].addr));
+		v[i].prefix = g->ov[i].prefix;
 	}
-	if (dup) {
-		char cidr[64];
-		geo_override_cidr(dup, cidr, sizeof(cidr));
+	g->ovset = net_set_new(v, g->nov, dup);
+	free(v);
+	if (!g->ovset)
+		return GSLB_ENOMEM;
+	if (dup[0] != (size_t)-1) {
+		char cidr[NET_CIDR_TEXT_MAX];
+		geo_override_cidr(&g->ov[dup[0]], cidr, sizeof(cidr));
 		errf(err, errlen, "%s:%d: duplicate CIDR %s (first at line %d)", g->ov_path,
-		     dup->line, cidr, first->line);
+		     g->ov[dup[0]].line, cidr, g->ov[dup[1]].line);
 		return GSLB_EEXIST;
-	}
-	fam->groups = calloc(fam->ngroups, sizeof(*fam->groups));
-	if (!fam->groups)
-		return GSLB_ENOMEM;
-	k = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (i && fam->items[i]->prefix == fam->items[i - 1]->prefix) {
-			fam->groups[k - 1].n++;
-			continue;
-		}
-		fam->groups[k].prefix = fam->items[i]->prefix;
-		fam->groups[k].items = &fam->items[i];
-		fam->groups[k].n = 1;
-		k++;
 	}
 	return 0;
 }
@@ -1182,46 +1057,10 @@ static int ov_load(struct geo_db *g, const char *path, char *err, size_t errlen)
 			goto out;
 		}
 	}
-	rc = ov_index(g, 0, err, errlen);
-	if (!rc)
-		rc = ov_index(g, 1, err, errlen);
+	rc = ov_index(g, err, errlen);
 out:
 	fclose(f);
 	return rc;
-}
-
-/* Longest-prefix override for addr, and the shortest prefix length that
- * keeps every non-matching, more specific override out of the address's
- * block: in each sorted array the closest network to the address is next to
- * where the address would be inserted. */
-static const struct geo_override *ov_lookup(const struct geo_family *fam, const uint8_t *addr,
-					    unsigned alen, unsigned *need)
-{
-	*need = 0;
-	for (size_t i = 0; i < fam->ngroups; i++) {
-		const struct geo_ovgroup *gr = &fam->groups[i];
-		uint8_t key[16];
-		size_t lo = 0, hi = gr->n;
-		mask_copy(key, addr, alen, gr->prefix);
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (memcmp(gr->items[mid]->addr, key, alen) < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo < gr->n && !memcmp(gr->items[lo]->addr, key, alen))
-			return gr->items[lo];
-		if (lo < gr->n) {
-			unsigned c = geo_common_prefix(key, gr->items[lo]->addr, alen) + 1;
-			*need = c > *need ? c : *need;
-		}
-		if (lo > 0) {
-			unsigned c = geo_common_prefix(key, gr->items[lo - 1]->addr, alen) + 1;
-			*need = c > *need ? c : *need;
-		}
-	}
-	return NULL;
 }
 
 /* ---- public ------------------------------------------------------------- */
@@ -1288,10 +1127,7 @@ void geo_close(struct geo_db *g)
 	for (size_t i = 0; i < g->nov; i++)
 		override_free(&g->ov[i]);
 	free(g->ov);
-	for (int i = 0; i < 2; i++) {
-		free(g->fam[i].groups);
-		free(g->fam[i].items);
-	}
+	net_set_free(g->ovset);
 	free(g->db_path);
 	free(g->ov_path);
 	free(g);
@@ -1326,7 +1162,10 @@ static int lookup(const struct geo_db *g, const struct geo_compact *c, int famil
 		}
 	}
 	alen = family == AF_INET ? 4 : 16;
-	res->override = ov_lookup(&g->fam[family == AF_INET6], a, alen, &need);
+	/* The longest override, and the shortest prefix that keeps every
+	 * non-matching, more specific override out of the address's block. */
+	long ov = net_set_lookup(g->ovset, family, a, &need);
+	res->override = ov >= 0 ? &g->ov[ov] : NULL;
 	if (g->has_mmdb && c) {
 		unsigned depth;
 		uint32_t k = ct_find(c, family == AF_INET6, a, &depth);
@@ -1394,7 +1233,7 @@ const char *geo_overrides_path(const struct geo_db *g) { return g ? g->ov_path :
 
 int geo_override_cidr(const struct geo_override *o, char *buf, size_t len)
 {
-	return format_cidr(buf, len, o->family_is_v6, o->addr, o->prefix);
+	return net_format(o->family_is_v6 ? AF_INET6 : AF_INET, o->addr, o->prefix, buf, len);
 }
 
 const char *geo_db_path(const struct geo_db *g) { return g && g->db_path ? g->db_path : ""; }

@@ -17,6 +17,7 @@
 #include "gslb/decide.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
+#include "gslb/net.h"
 #include "gslb/snapshot.h"
 #include "gslb/statefile.h"
 
@@ -174,12 +175,8 @@ int health_parse_target(const struct snapshot *snap, const char *target, struct 
 	const char *member = s2 + 1;
 	const struct pool *p = &svc->pools[svc->pool_of_region[ri]];
 	uint8_t a[16];
-	int fam = 0;
 	char canon[INET6_ADDRSTRLEN + 1] = "";
-	if (inet_pton(AF_INET, member, a) == 1)
-		fam = AF_INET;
-	else if (inet_pton(AF_INET6, member, a) == 1)
-		fam = AF_INET6;
+	int fam = net_addr_parse(member, a);
 	if (fam)
 		addr_text(fam, a, canon, sizeof(canon));
 	int found = 0;
@@ -293,6 +290,29 @@ struct health *health_clone(const struct health *h)
 		}
 	}
 	return n;
+}
+
+enum health_state health_step(enum health_state state, uint16_t *oks, uint16_t *fails, int result,
+			      unsigned rise, unsigned fall)
+{
+	if (result < 0)
+		return state;
+	if (result) {
+		if (*oks < UINT16_MAX)
+			(*oks)++;
+		*fails = 0;
+	} else {
+		if (*fails < UINT16_MAX)
+			(*fails)++;
+		*oks = 0;
+	}
+	if (state == HEALTH_UNKNOWN)
+		return result ? HEALTH_UP : HEALTH_DOWN; /* the first result decides */
+	if (state == HEALTH_UP && !result && *fails >= (fall ? fall : 1))
+		return HEALTH_DOWN;
+	if (state == HEALTH_DOWN && result && *oks >= (rise ? rise : 1))
+		return HEALTH_UP;
+	return state;
 }
 
 /* How many usable members a pool needs: min_up is a count, or a fraction
@@ -732,11 +752,8 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 					if (strcasecmp(kn->member, cm->hostname))
 						continue;
 					memset(&m, 0, sizeof(m));
-					if (inet_pton(AF_INET, kn->addr, m.addr) == 1)
-						m.family = AF_INET;
-					else if (inet_pton(AF_INET6, kn->addr, m.addr) == 1)
-						m.family = AF_INET6;
-					else
+					m.family = net_addr_parse(kn->addr, m.addr);
+					if (!m.family)
 						continue;
 					m.member = (uint16_t)mi;
 					m.weight = cm->weight;

@@ -46,7 +46,6 @@
 #include <microhttpd.h>
 #include <urcu/urcu-memb.h>
 
-#include "gslb/cidrset.h"
 #include "gslb/config.h"
 #include "gslb/decide.h"
 #include "gslb/dname.h"
@@ -206,22 +205,9 @@ static double now_mono(void)
 
 /* ------------------------------------------------------------ addresses */
 
-static int cidr_has(const struct conf_cidr *c, int family, const uint8_t *addr)
-{
-	return c->family == family && cidr_same_net(c->addr, addr, c->prefix);
-}
-
-static int cidr_list_has(const struct conf_cidr *list, size_t n, int family, const uint8_t *addr)
-{
-	for (size_t i = 0; i < n; i++)
-		if (cidr_has(&list[i], family, addr))
-			return 1;
-	return 0;
-}
-
 static int trusted_proxy(const struct conf *c, int family, const uint8_t *addr)
 {
-	return cidr_list_has(c->trusted_proxies, c->ntrusted_proxies, family, addr);
+	return net_set_contains(c->trusted_proxies, family, addr);
 }
 
 /* explain_from, by default loopback (127.0.0.0/8 and ::1). An empty list
@@ -231,7 +217,7 @@ static int explain_allowed(const struct conf *c, int family, const uint8_t *addr
 	static const uint8_t v6_loopback[16] = { [15] = 1 };
 
 	if (c->explain_from)
-		return cidr_list_has(c->explain_from, c->nexplain_from, family, addr);
+		return net_set_contains(c->explain_from, family, addr);
 	if (family == AF_INET)
 		return addr[0] == 127;
 	return family == AF_INET6 && memcmp(addr, v6_loopback, 16) == 0;
@@ -275,19 +261,8 @@ static int parse_fwd_addr(const char *s, size_t n, uint8_t addr[16])
 		return 0;
 	memcpy(buf, s + start, end - start);
 	buf[end - start] = '\0';
-	memset(addr, 0, 16);
-	if (inet_pton(AF_INET, buf, addr) == 1)
-		return AF_INET;
-	if (inet_pton(AF_INET6, buf, addr) == 1) {
-		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-		if (memcmp(addr, mapped, sizeof(mapped)) == 0) {
-			memmove(addr, addr + 12, 4);
-			memset(addr + 4, 0, 12);
-			return AF_INET;
-		}
-		return AF_INET6;
-	}
-	return 0;
+	int family = net_addr_parse(buf, addr);
+	return family == AF_INET6 ? net_unmap_v4(addr) : family;
 }
 
 /* Entries of a forwarding header, as (offset, length) of the address part,
@@ -389,7 +364,7 @@ static void split_forwarded(const char *s, struct fwd_list *f)
 static int client_address(const struct conf *c, const struct http_request_info *req,
 			  uint8_t addr[16], int *via_proxy)
 {
-	int family = cidr_sockaddr_ip(req->peer, addr);
+	int family = net_sockaddr_ip(req->peer, addr);
 	const char *hdr;
 	struct fwd_list f;
 
@@ -1118,7 +1093,7 @@ static http_mhd_result http_access(void *cls, struct MHD_Connection *conn, const
 	urcu_memb_read_lock();
 	const struct snapshot *snap = rcu_dereference(*d->l->snap);
 	uint8_t paddr[16];
-	int pfam = cidr_sockaddr_ip(req.peer, paddr);
+	int pfam = net_sockaddr_ip(req.peer, paddr);
 	struct fwd_gather g = { .d = d };
 	g.trusted = pfam && trusted_proxy(snap->conf, pfam, paddr);
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, gather_fwd, &g);
@@ -1254,7 +1229,7 @@ static http_mhd_result http_accept_policy(void *cls, const struct sockaddr *sa, 
 	struct http_daemon *d = cls;
 	const struct conf *c = d->l->conf;
 	uint8_t addr[16];
-	int family = cidr_sockaddr_ip(sa, addr);
+	int family = net_sockaddr_ip(sa, addr);
 	unsigned prefix = family == AF_INET ? c->http_ipv4_prefix : c->http_ipv6_prefix;
 	unsigned n = 0;
 
@@ -1262,7 +1237,7 @@ static http_mhd_result http_accept_policy(void *cls, const struct sockaddr *sa, 
 	if (!family || peer_trusted(d, family, addr))
 		return MHD_YES;
 	for (const struct http_conn *hc = d->conns; hc; hc = hc->next) {
-		if (hc->exempt || hc->family != family || !cidr_same_net(hc->addr, addr, prefix))
+		if (hc->exempt || hc->family != family || !net_same(hc->addr, addr, prefix))
 			continue;
 		if (++n >= c->http_max_per_ip) {
 			stat_inc(&d->st.per_ip_limit);
@@ -1291,7 +1266,7 @@ static void http_connection(void *cls, struct MHD_Connection *conn, void **socke
 				MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 			hc->d = d;
 			hc->since = now_mono();
-			hc->family = cidr_sockaddr_ip(ci ? ci->client_addr : NULL, hc->addr);
+			hc->family = net_sockaddr_ip(ci ? ci->client_addr : NULL, hc->addr);
 			hc->exempt = hc->family && peer_trusted(d, hc->family, hc->addr);
 			ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 			hc->fd = ci ? ci->connect_fd : -1;

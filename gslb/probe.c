@@ -887,26 +887,12 @@ static void target_result(struct prober *p, struct ptarget *t, int ok, const cha
 		p->local_errors = p->local_unlogged = 0;
 	}
 	struct ppool *pp = t->pp;
-	unsigned rise = c->rise ? c->rise : 1, fall = c->fall ? c->fall : 1;
-	uint8_t old = t->state, nstate = old;
+	uint8_t old = t->state, nstate;
 	int was_failing = old != HEALTH_DOWN && t->fails > 0;
 
 	set_reason(t->reason, sizeof(t->reason), reason);
-	if (ok) {
-		if (t->oks < UINT16_MAX)
-			t->oks++;
-		t->fails = 0;
-	} else {
-		if (t->fails < UINT16_MAX)
-			t->fails++;
-		t->oks = 0;
-	}
-	if (old == HEALTH_UNKNOWN)
-		nstate = ok ? HEALTH_UP : HEALTH_DOWN; /* the first result decides */
-	else if (old == HEALTH_UP && !ok && t->fails >= fall)
-		nstate = HEALTH_DOWN;
-	else if (old == HEALTH_DOWN && ok && t->oks >= rise)
-		nstate = HEALTH_UP;
+	nstate = (uint8_t)health_step((enum health_state)old, &t->oks, &t->fails, ok ? 1 : 0,
+				      c->rise, c->fall);
 	int failing = nstate != HEALTH_DOWN && t->fails > 0;
 
 	if (nstate != old) {
@@ -955,6 +941,8 @@ static void target_unknown(struct prober *p, struct ptarget *t, const char *why)
 	char r[HEALTH_REASON_MAX];
 
 	count_probe(p, c->name, -1, 0);
+	t->state = (uint8_t)health_step((enum health_state)t->state, &t->oks, &t->fails, -1,
+					c->rise, c->fall);
 	p->local_errors++;
 	snprintf(r, sizeof(r), "not probed: %s", why);
 	set_reason(t->reason, sizeof(t->reason), r);

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "gslb/cidrset.h"
 #include "gslb/decide.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
+#include "gslb/net.h"
 #include "gslb/snapshot.h"
 
 struct snapshot_base {
@@ -140,14 +140,9 @@ static void lint(const struct snapshot *s)
 					shadowed = strcmp(e->code, rt->code) == 0;
 				else if (e->kind == ROUTE_COUNTRY && rt->kind == ROUTE_SUBDIVISION)
 					shadowed = strncmp(e->code, rt->code, 2) == 0;
-				else if (e->kind == ROUTE_NET && rt->kind == ROUTE_NET &&
-					 e->family == rt->family && e->prefix <= rt->prefix) {
-					shadowed = 1;
-					for (unsigned b = 0; b < e->prefix; b++)
-						if ((e->addr[b / 8] ^ rt->addr[b / 8]) &
-						    (0x80 >> (b % 8)))
-							shadowed = 0;
-				}
+				else if (e->kind == ROUTE_NET && rt->kind == ROUTE_NET)
+					shadowed = net_contains(&e->net, rt->net.family,
+								rt->net.addr, rt->net.prefix);
 				if (shadowed)
 					log_warn(
 						"route can never match: an earlier rule takes all its "
@@ -312,7 +307,7 @@ static int load_blocklist(struct snapshot *s, char *err, size_t errlen)
 {
 	if (!s->conf->acl_blocklist)
 		return GSLB_OK;
-	return cidrset_load_file(s->conf->acl_blocklist, &s->acl_block, err, errlen);
+	return net_set_load_file(s->conf->acl_blocklist, &s->acl_block, err, errlen);
 }
 
 int snapshot_load(const char *path, struct snapshot **out, char *err, size_t errlen)
@@ -483,7 +478,7 @@ void snapshot_free(struct snapshot *s)
 	decide_free_classes(s->gclass);
 	free(s->location_free);
 	geo_close(s->geo);
-	cidrset_free(s->acl_block);
+	net_set_free(s->acl_block);
 	if (s->base)
 		base_put(s->base);
 	free(s);

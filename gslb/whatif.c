@@ -583,11 +583,11 @@ static size_t signature(const struct snapshot *snap, const struct snapshot *afte
 		svc->dflt ? svc->ndflt * sizeof(*svc->dflt) : 0);
 	for (size_t i = 0; i < svc->nroutes; i++) {
 		const struct route *r = &svc->routes[i];
-		unsigned rh[4] = { (unsigned)r->kind, (unsigned)r->family, r->prefix,
+		unsigned rh[4] = { (unsigned)r->kind, (unsigned)r->net.family, r->net.prefix,
 				   (unsigned)r->nregions };
 		sig_put(buf, cap, &n, rh, sizeof(rh));
 		sig_put(buf, cap, &n, r->code, sizeof(r->code));
-		sig_put(buf, cap, &n, r->addr, sizeof(r->addr));
+		sig_put(buf, cap, &n, r->net.addr, sizeof(r->net.addr));
 		sig_put(buf, cap, &n, r->regions, r->nregions * sizeof(*r->regions));
 	}
 	const struct snapshot *views[2] = { snap, after_view };

@@ -19,13 +19,6 @@ struct conf_listen {
 	char *text; /* as written, for logs */
 };
 
-/* A network: address with host bits zero and a prefix length. */
-struct conf_cidr {
-	int family;
-	uint8_t addr[16];
-	uint8_t prefix;
-};
-
 /* A certificate chain and key (PEM files), for one SNI name or the default. */
 struct conf_tls_cert {
 	char *name; /* SNI host name, "*.example.com" allowed; NULL = default */
@@ -62,11 +55,9 @@ struct conf {
 	size_t nadmin_hosts;
 	struct conf_http_listen *http; /* listen.http: the redirect listener */
 	size_t nhttp;
-	struct conf_cidr *trusted_proxies; /* peers whose X-Forwarded-For is believed */
-	size_t ntrusted_proxies;
+	struct net_set *trusted_proxies; /* peers whose X-Forwarded-For is believed */
 	/* http = { ... }: the redirect listener's limits and options */
-	struct conf_cidr *explain_from; /* who may ask ?explain (default loopback) */
-	size_t nexplain_from;
+	struct net_set *explain_from;  /* who may ask ?explain (NULL: loopback) */
 	unsigned http_max_connections; /* total */
 	unsigned http_max_per_ip;      /* connections from one client network */
 	unsigned http_ipv4_prefix;     /* the client network of max_per_ip: /24 ... */
@@ -108,8 +99,8 @@ struct conf {
 
 	struct rrl_conf rrl; /* rrl = { ... }; rate 0 = off */
 	/* acl = { allow; deny; blocklist; action; }: checked before any work */
-	struct cidrset *acl_allow; /* NULL = everyone */
-	struct cidrset *acl_deny;  /* NULL = nobody */
+	struct net_set *acl_allow; /* NULL = everyone */
+	struct net_set *acl_deny;  /* NULL = nobody */
 	char *acl_blocklist;       /* file of networks, reloaded on change; NULL = none */
 	int acl_drop;              /* denied queries dropped, not REFUSED */
 

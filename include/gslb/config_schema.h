@@ -192,11 +192,8 @@ int conf_get_double(struct conf_ctx *ctx, const config_setting_t *s, double min,
 
 int conf_valid_label_name(const char *s);
 int conf_region_index(const struct conf *c, const char *name);
-int conf_parse_cidr(const char *s, int *family, uint8_t addr[16], uint8_t *prefix, char *why,
-		    size_t whylen);
-int conf_parse_cidr_list(struct conf_ctx *ctx, const config_setting_t *s, struct conf_cidr **out,
-			 size_t *nout);
-int conf_cidrset_from_list(struct conf_ctx *ctx, const config_setting_t *s, struct cidrset **out);
+/* A list of networks into a set (net.h); replaces *out. */
+int conf_parse_cidr_list(struct conf_ctx *ctx, const config_setting_t *s, struct net_set **out);
 void conf_free_services(struct conf *c);
 void conf_free_checks(struct conf *c);
 /* Every @include of file (and of the files it includes, depth levels

@@ -111,6 +111,15 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 struct health *health_clone(const struct health *h);
 void health_free(struct health *h);
 
+/* The rise/fall state machine: one probe result applied to a member in
+ * state, with *oks and *fails its consecutive successes and failures.
+ * result: 1 success, 0 failure, -1 not probed (a local error: no step,
+ * nothing changes). The first result decides a member still UNKNOWN; then
+ * an UP member goes DOWN after fall failures in a row, a DOWN one UP after
+ * rise successes in a row (0 counts as 1). Returns the new state. */
+enum health_state health_step(enum health_state state, uint16_t *oks, uint16_t *fails, int result,
+			      unsigned rise, unsigned fall);
+
 /* Derive usable, up, failing, counts and admin from the members' states,
  * the pools' min_up and the admin table. Logs pool state changes against
  * prev (may be NULL). */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "gslb/dname.h"
+#include "gslb/net.h"
 
 #define GSLB_MAX_REGIONS 64
 
@@ -104,10 +105,8 @@ enum route_kind {
 
 struct route {
 	enum route_kind kind;
-	char code[16]; /* upper-case ISO code, "PL", "EU", "US-CA" */
-	int family;    /* ROUTE_NET */
-	uint8_t addr[16];
-	uint8_t prefix;
+	char code[16];       /* upper-case ISO code, "PL", "EU", "US-CA" */
+	struct net_cidr net; /* ROUTE_NET */
 	unsigned *regions;
 	size_t nregions;
 	char *text; /* "country:PL", for explain */

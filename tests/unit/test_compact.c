@@ -563,15 +563,9 @@ int main(void)
 	int rc;
 
 	log_set_level(LOG_LVL_ERR);
-	db_dir = getenv("GEO_TEST_DIR");
-	if (!db_dir) {
-		rc = make_own_dbs("test_compact");
-		if (rc) {
-			remove_own_dbs();
-			return rc == 77 ? 77 : 99;
-		}
-		db_dir = own_dir;
-	}
+	db_dir = geo_test_dir("test_compact", &rc);
+	if (!db_dir)
+		return rc;
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	remove_own_dbs();
 	return rc;
