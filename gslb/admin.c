@@ -711,11 +711,9 @@ static void h_metrics(struct admin *a, struct MHD_Connection *conn, struct admin
 		reply_error(r, MHD_HTTP_NOT_FOUND, "no metrics here");
 		return;
 	}
-	char *extra = a->hooks.metrics_extra ? a->hooks.metrics_extra(a->hooks.ctx) : NULL;
 	const struct snapshot *snap = admin_read_begin(a);
-	char *text = metrics_render(a->hooks.metrics, snap, extra);
+	char *text = metrics_render(a->hooks.metrics, snap);
 	admin_read_end();
-	free(extra);
 	if (!text) {
 		reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 		return;

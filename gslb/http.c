@@ -20,7 +20,8 @@
  * (MHD has no thread-exit hook, and registering per request would contend
  * with synchronize_rcu on liburcu's registry lock). Everything else a
  * daemon's callbacks touch belongs to that daemon's one thread, except the
- * counters, which are atomics read by http_counters() from any thread. */
+ * counters: the daemon's metrics shard, read by http_counters() and /metrics
+ * from any thread. */
 #include "gslb/http.h"
 
 #include <arpa/inet.h>
@@ -99,12 +100,61 @@ struct http_cert {
 	gnutls_privkey_t key;
 };
 
-/* One set per daemon: written by its thread, read by http_counters(). */
-struct http_stats {
-	atomic_uint_fast64_t connections, requests, redirects, explains, not_found,
-		method_not_allowed, unavailable, bad_requests, too_large, timeouts, conn_limit,
-		per_ip_limit;
+/* The listener's metric families; each daemon thread counts in its own
+ * shard, read by http_counters() and /metrics from any thread. */
+enum http_family {
+	MH_REDIRECTS,   /* pool slot x status */
+	MH_CONNECTIONS, /* */
+	MH_REQUESTS,    /* enum http_outcome */
+	MH_LIMITS,      /* enum http_limit */
 };
+
+enum http_outcome {
+	HO_REDIRECT,
+	HO_EXPLAIN,
+	HO_NOT_FOUND,
+	HO_METHOD_NOT_ALLOWED,
+	HO_UNAVAILABLE,
+	HO_BAD_REQUEST,
+	HO_TOO_LARGE,
+};
+
+enum http_limit {
+	HL_REQUEST_TIMEOUT,
+	HL_MAX_CONNECTIONS,
+	HL_MAX_PER_IP
+};
+
+/* The redirect statuses a service may use (config.c), counted apart. */
+#define NREDIRECT_CODES 5
+static const unsigned redirect_codes[NREDIRECT_CODES] = { 301, 302, 303, 307, 308 };
+static const char *const redirect_statuses[NREDIRECT_CODES] = { "301", "302", "303", "307", "308" };
+static const char *const outcomes[] = { "redirect",           "explain",     "not_found",
+					"method_not_allowed", "unavailable", "bad_request",
+					"too_large" };
+static const char *const limits[] = { "request_timeout", "max_connections", "max_per_ip" };
+
+static const struct metric_family http_families[] = {
+	[MH_REDIRECTS] = { .name = "gslb_http_redirects_total",
+			   .help = "HTTP redirects, by service, region and status.",
+			   .type = METRIC_COUNTER,
+			   .flags = METRIC_NONZERO,
+			   .labels = { { .kind = ML_POOL },
+				       METRIC_ENUM("status", redirect_statuses) } },
+	[MH_CONNECTIONS] = { .name = "gslb_http_connections_total",
+			     .help = "Connections accepted by the redirect listener.",
+			     .type = METRIC_COUNTER },
+	[MH_REQUESTS] = { .name = "gslb_http_requests_total",
+			  .help = "Requests answered by the redirect listener, by outcome.",
+			  .type = METRIC_COUNTER,
+			  .labels = { METRIC_ENUM("outcome", outcomes) } },
+	[MH_LIMITS] = { .name = "gslb_http_limit_hits_total",
+			.help = "Times a limit of the redirect listener cut in, by limit.",
+			.type = METRIC_COUNTER,
+			.labels = { METRIC_ENUM("limit", limits) } },
+};
+
+static const struct metric_set http_metric_set = METRIC_SET(http_families);
 
 struct http_daemon {
 	struct http_listener *l;
@@ -116,7 +166,7 @@ struct http_daemon {
 	atomic_int running;       /* MHD_start_daemon returned: its messages are per client */
 	atomic_int listen_fd;     /* libmicrohttpd's listening socket, -1 until known */
 	int fd;                   /* bound and listening, until daemon_start hands it over */
-	struct metrics_shard *ms; /* this daemon thread's redirect counters, or NULL */
+	struct metrics_shard *ms; /* this daemon thread's counters, or NULL */
 	struct http_cert *certs;
 	size_t ncerts;
 	/* Touched by the daemon's one thread only (no thread pool): the
@@ -134,7 +184,6 @@ struct http_daemon {
 	size_t body_cap;
 	/* Answers that never change, built once (MHD_RESPMEM_PERSISTENT). */
 	struct MHD_Response *r400, *r404, *r405, *r414, *r431;
-	struct http_stats st;
 };
 
 struct http_listener {
@@ -183,11 +232,6 @@ struct http_conn {
 	size_t heap_cap;
 	char uri_inline[HTTP_URI_INLINE];
 };
-
-static void stat_inc(atomic_uint_fast64_t *c)
-{
-	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
-}
 
 static int64_t now_ms(void)
 {
@@ -1000,40 +1044,37 @@ static void access_log(const struct http_request_info *req, struct http_answer *
 		 path, a->status, region[0] ? region : "-");
 }
 
-static void count_answer(struct http_daemon *d, unsigned status, int slot)
+static enum http_outcome outcome_of(unsigned status)
 {
-	stat_inc(&d->st.requests);
-	if (d->ms && status >= 301 && status <= 308 && slot >= 0 && slot < METRICS_SLOTS) {
-		int b = status == 301 ? MR_301 :
-			status == 302 ? MR_302 :
-			status == 303 ? MR_303 :
-			status == 307 ? MR_307 :
-					MR_308;
-		metrics_add(&d->ms->redirects[slot][b], 1);
-	}
 	switch (status) {
 	case 200:
-		stat_inc(&d->st.explains);
-		break;
+		return HO_EXPLAIN;
 	case 400:
-		stat_inc(&d->st.bad_requests);
-		break;
+		return HO_BAD_REQUEST;
 	case 404:
-		stat_inc(&d->st.not_found);
-		break;
+		return HO_NOT_FOUND;
 	case 405:
-		stat_inc(&d->st.method_not_allowed);
-		break;
+		return HO_METHOD_NOT_ALLOWED;
 	case HTTP_URI_TOO_LONG:
 	case HTTP_HEADERS_TOO_LARGE:
-		stat_inc(&d->st.too_large);
-		break;
+		return HO_TOO_LARGE;
 	case 503:
-		stat_inc(&d->st.unavailable);
-		break;
+		return HO_UNAVAILABLE;
 	default:
-		stat_inc(&d->st.redirects);
+		return HO_REDIRECT;
 	}
+}
+
+/* One answer: its outcome, and a redirect by service, region and status. */
+static void count_answer(struct http_daemon *d, unsigned status, int slot)
+{
+	enum http_outcome o = outcome_of(status);
+	metrics_inc(d->ms, MH_REQUESTS, o);
+	if (o != HO_REDIRECT || slot < 0 || slot >= METRICS_SLOTS)
+		return;
+	for (size_t b = 0; b < NREDIRECT_CODES; b++)
+		if (redirect_codes[b] == status)
+			metrics_inc(d->ms, MH_REDIRECTS, (size_t)slot * NREDIRECT_CODES + b);
 }
 
 static http_mhd_result http_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -1198,7 +1239,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	    !hc->timed_out) {
 		/* a request line, then too slow with the rest of the head */
 		hc->timed_out = 1;
-		stat_inc(&d->st.timeouts);
+		metrics_inc(d->ms, MH_LIMITS, HL_REQUEST_TIMEOUT);
 	}
 	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		hc->requests++;
@@ -1240,7 +1281,7 @@ static http_mhd_result http_accept_policy(void *cls, const struct sockaddr *sa, 
 		if (hc->exempt || hc->family != family || !net_same(hc->addr, addr, prefix))
 			continue;
 		if (++n >= c->http_max_per_ip) {
-			stat_inc(&d->st.per_ip_limit);
+			metrics_inc(d->ms, MH_LIMITS, HL_MAX_PER_IP);
 			log_debug("http connection refused: max_per_ip reached for the client's "
 				  "network port=%u",
 				  (unsigned)d->port);
@@ -1279,9 +1320,9 @@ static void http_connection(void *cls, struct MHD_Connection *conn, void **socke
 			pthread_mutex_unlock(&d->mu);
 		}
 		d->nconn++;
-		stat_inc(&d->st.connections);
+		metrics_inc(d->ms, MH_CONNECTIONS, 0);
 		if (d->nconn == d->l->conf->http_max_connections)
-			stat_inc(&d->st.conn_limit);
+			metrics_inc(d->ms, MH_LIMITS, HL_MAX_CONNECTIONS);
 		return;
 	}
 	if (d->nconn)
@@ -1304,7 +1345,7 @@ static void http_connection(void *cls, struct MHD_Connection *conn, void **socke
 	 * seconds, hence the slack). */
 	if (!hc->timed_out &&
 	    (cut || (hc->requests == 0 && timeout > 0 && now_mono() - hc->since + 1.0 > timeout)))
-		stat_inc(&d->st.timeouts);
+		metrics_inc(d->ms, MH_LIMITS, HL_REQUEST_TIMEOUT);
 	free(hc->heap);
 	free(hc);
 	*socket_context = NULL;
@@ -1431,9 +1472,9 @@ __attribute__((format(printf, 2, 0))) static void http_mhd_log(void *cls, const 
 	}
 	if (sscanf(buf, "Error processing request (HTTP response code is %u", &code) == 1) {
 		if (code == 400)
-			stat_inc(&d->st.bad_requests);
+			metrics_inc(d->ms, MH_REQUESTS, HO_BAD_REQUEST);
 		else if (code == HTTP_HEADERS_TOO_LARGE || code == HTTP_URI_TOO_LONG || code == 413)
-			stat_inc(&d->st.too_large);
+			metrics_inc(d->ms, MH_REQUESTS, HO_TOO_LARGE);
 	}
 	if (!atomic_load(&d->running) || strncmp(buf, "Failed to create", 16) == 0)
 		log_warn("http listener: %s", buf);
@@ -1798,7 +1839,7 @@ int http_bind(const struct conf *conf, struct snapshot **snap, struct metrics *m
 	}
 	/* One counters shard per daemon: each daemon is one thread. */
 	for (size_t i = 0; metrics && i < l->nd; i++)
-		l->d[i].ms = metrics_shard_new(metrics);
+		l->d[i].ms = metrics_shard_new(metrics, &http_metric_set);
 	for (size_t i = 0; i < l->nd; i++) {
 		struct http_daemon *d = &l->d[i];
 		d->fd = net_listen_tcp((const struct sockaddr *)&d->conf->l.addr,
@@ -1845,58 +1886,19 @@ void http_counters(const struct http_listener *l, struct http_counters *out)
 {
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; l && i < l->nd; i++) {
-		const struct http_stats *s = &l->d[i].st;
-		out->connections += atomic_load_explicit(&s->connections, memory_order_relaxed);
-		out->requests += atomic_load_explicit(&s->requests, memory_order_relaxed);
-		out->redirects += atomic_load_explicit(&s->redirects, memory_order_relaxed);
-		out->explains += atomic_load_explicit(&s->explains, memory_order_relaxed);
-		out->not_found += atomic_load_explicit(&s->not_found, memory_order_relaxed);
-		out->method_not_allowed +=
-			atomic_load_explicit(&s->method_not_allowed, memory_order_relaxed);
-		out->unavailable += atomic_load_explicit(&s->unavailable, memory_order_relaxed);
-		out->bad_requests += atomic_load_explicit(&s->bad_requests, memory_order_relaxed);
-		out->too_large += atomic_load_explicit(&s->too_large, memory_order_relaxed);
-		out->timeouts += atomic_load_explicit(&s->timeouts, memory_order_relaxed);
-		out->conn_limit += atomic_load_explicit(&s->conn_limit, memory_order_relaxed);
-		out->per_ip_limit += atomic_load_explicit(&s->per_ip_limit, memory_order_relaxed);
+		const struct metrics_shard *s = l->d[i].ms;
+		out->connections += metrics_get(s, MH_CONNECTIONS, 0);
+		out->redirects += metrics_get(s, MH_REQUESTS, HO_REDIRECT);
+		out->explains += metrics_get(s, MH_REQUESTS, HO_EXPLAIN);
+		out->not_found += metrics_get(s, MH_REQUESTS, HO_NOT_FOUND);
+		out->method_not_allowed += metrics_get(s, MH_REQUESTS, HO_METHOD_NOT_ALLOWED);
+		out->unavailable += metrics_get(s, MH_REQUESTS, HO_UNAVAILABLE);
+		out->bad_requests += metrics_get(s, MH_REQUESTS, HO_BAD_REQUEST);
+		out->too_large += metrics_get(s, MH_REQUESTS, HO_TOO_LARGE);
+		out->timeouts += metrics_get(s, MH_LIMITS, HL_REQUEST_TIMEOUT);
+		out->conn_limit += metrics_get(s, MH_LIMITS, HL_MAX_CONNECTIONS);
+		out->per_ip_limit += metrics_get(s, MH_LIMITS, HL_MAX_PER_IP);
 	}
-}
-
-char *http_metrics_text(const struct http_listener *l)
-{
-	struct http_counters c;
-	char *buf = NULL;
-	size_t len = 0;
-	if (!l)
-		return NULL;
-	http_counters(l, &c);
-	FILE *f = open_memstream(&buf, &len);
-	if (!f)
-		return NULL;
-	fprintf(f,
-		"# HELP gslb_http_connections_total Connections accepted by the redirect "
-		"listener.\n# TYPE gslb_http_connections_total counter\n"
-		"gslb_http_connections_total %llu\n"
-		"# HELP gslb_http_requests_total Requests answered by the redirect listener, by "
-		"outcome.\n# TYPE gslb_http_requests_total counter\n"
-		"gslb_http_requests_total{outcome=\"redirect\"} %llu\n"
-		"gslb_http_requests_total{outcome=\"explain\"} %llu\n"
-		"gslb_http_requests_total{outcome=\"not_found\"} %llu\n"
-		"gslb_http_requests_total{outcome=\"method_not_allowed\"} %llu\n"
-		"gslb_http_requests_total{outcome=\"unavailable\"} %llu\n"
-		"gslb_http_requests_total{outcome=\"bad_request\"} %llu\n"
-		"gslb_http_requests_total{outcome=\"too_large\"} %llu\n"
-		"# HELP gslb_http_limit_hits_total Times a limit of the redirect listener cut "
-		"in, by limit.\n# TYPE gslb_http_limit_hits_total counter\n"
-		"gslb_http_limit_hits_total{limit=\"request_timeout\"} %llu\n"
-		"gslb_http_limit_hits_total{limit=\"max_connections\"} %llu\n"
-		"gslb_http_limit_hits_total{limit=\"max_per_ip\"} %llu\n",
-		(unsigned long long)c.connections, (unsigned long long)c.redirects,
-		(unsigned long long)c.explains, (unsigned long long)c.not_found,
-		(unsigned long long)c.method_not_allowed, (unsigned long long)c.unavailable,
-		(unsigned long long)c.bad_requests, (unsigned long long)c.too_large,
-		(unsigned long long)c.timeouts, (unsigned long long)c.conn_limit,
-		(unsigned long long)c.per_ip_limit);
-	fclose(f);
-	return buf;
+	out->requests = out->redirects + out->explains + out->not_found + out->method_not_allowed +
+			out->unavailable + out->bad_requests + out->too_large;
 }

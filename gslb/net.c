@@ -162,11 +162,59 @@ int net_sockaddr_ip(const struct sockaddr *sa, uint8_t addr[16])
 
 /* ---- longest-prefix set ------------------------------------------------- */
 
+/* A key is an address as a 128-bit number, most significant half first (an
+ * IPv4 address in the top 32 bits), so that the searches compare integers
+ * and a prefix is a shift. */
+struct net_key {
+	uint64_t hi, lo;
+};
+
+static struct net_key key_of(const uint8_t *addr, unsigned alen)
+{
+	struct net_key k = { 0, 0 };
+
+	for (unsigned i = 0; i < alen; i++) {
+		if (i < 8)
+			k.hi |= (uint64_t)addr[i] << (56 - 8 * i);
+		else
+			k.lo |= (uint64_t)addr[i] << (120 - 8 * i);
+	}
+	return k;
+}
+
+static struct net_key key_mask(struct net_key k, unsigned prefix)
+{
+	if (prefix < 64) {
+		k.hi = prefix ? k.hi & (~(uint64_t)0 << (64 - prefix)) : 0;
+		k.lo = 0;
+	} else if (prefix < 128) {
+		k.lo = prefix > 64 ? k.lo & (~(uint64_t)0 << (128 - prefix)) : 0;
+	}
+	return k;
+}
+
+static int key_cmp(struct net_key a, struct net_key b)
+{
+	if (a.hi != b.hi)
+		return a.hi < b.hi ? -1 : 1;
+	return a.lo < b.lo ? -1 : a.lo > b.lo;
+}
+
+/* Leading bits a and b share (128 when equal). */
+static unsigned key_common(struct net_key a, struct net_key b)
+{
+	if (a.hi != b.hi)
+		return (unsigned)__builtin_clzll(a.hi ^ b.hi);
+	if (a.lo != b.lo)
+		return 64 + (unsigned)__builtin_clzll(a.lo ^ b.lo);
+	return 128;
+}
+
 struct net_group {
 	uint8_t prefix;
 	size_t n;
-	uint8_t (*keys)[16]; /* masked addresses, sorted */
-	uint32_t *vals;      /* the index each key was given as */
+	struct net_key *keys; /* masked addresses, sorted */
+	uint32_t *vals;       /* the index each key was given as */
 };
 
 struct net_family {
@@ -182,7 +230,7 @@ struct net_set {
 /* One network while a set is built: sorted longest prefix first, then by
  * address, then in input order. */
 struct net_entry {
-	uint8_t key[16];
+	struct net_key key;
 	uint32_t val;
 	uint8_t prefix;
 };
@@ -193,7 +241,7 @@ static int entry_cmp(const void *pa, const void *pb)
 
 	if (a->prefix != b->prefix)
 		return a->prefix > b->prefix ? -1 : 1;
-	int c = memcmp(a->key, b->key, 16);
+	int c = key_cmp(a->key, b->key);
 	if (c)
 		return c;
 	return a->val < b->val ? -1 : a->val > b->val;
@@ -237,7 +285,7 @@ static int family_build(struct net_set *s, struct net_family *fam, const struct 
 		if (!g->keys || !g->vals)
 			return -1;
 		for (size_t j = i; j < end; j++) {
-			if (g->n && memcmp(e[j].key, g->keys[g->n - 1], 16) == 0) {
+			if (g->n && key_cmp(e[j].key, g->keys[g->n - 1]) == 0) {
 				/* in input order: the first repeat follows the kept one */
 				if (e[j - 1].val == g->vals[g->n - 1] && e[j].val < rep[0]) {
 					rep[0] = e[j].val;
@@ -245,7 +293,7 @@ static int family_build(struct net_set *s, struct net_family *fam, const struct 
 				}
 				continue;
 			}
-			memcpy(g->keys[g->n], e[j].key, 16);
+			g->keys[g->n] = e[j].key;
 			g->vals[g->n++] = e[j].val;
 		}
 		s->count += g->n;
@@ -269,8 +317,7 @@ struct net_set *net_set_new(const struct net_cidr *v, size_t n, size_t dup[2])
 		for (size_t i = 0; i < n; i++) {
 			if (v[i].family != want || v[i].prefix > alen * 8)
 				continue;
-			memset(e[m].key, 0, 16);
-			net_mask(e[m].key, v[i].addr, alen, v[i].prefix);
+			e[m].key = key_mask(key_of(v[i].addr, alen), v[i].prefix);
 			e[m].prefix = v[i].prefix;
 			e[m].val = (uint32_t)i;
 			m++;
@@ -294,39 +341,39 @@ fail:
 
 long net_set_lookup(const struct net_set *s, int family, const uint8_t *addr, unsigned *need)
 {
-	unsigned alen = net_alen(family);
+	unsigned alen = net_alen(family), most = 0;
 
 	if (need)
 		*need = 0;
 	if (!s || !alen)
 		return -1;
 	const struct net_family *f = &s->fam[family == AF_INET6];
+	const struct net_key a = key_of(addr, alen);
 	for (size_t i = 0; i < f->ngroups; i++) {
 		const struct net_group *g = &f->groups[i];
-		uint8_t key[16];
+		const struct net_key k = key_mask(a, g->prefix);
 		size_t lo = 0, hi = g->n;
-		net_mask(key, addr, alen, g->prefix);
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
-			if (memcmp(g->keys[mid], key, alen) < 0)
+			if (key_cmp(g->keys[mid], k) < 0)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		if (lo < g->n && memcmp(g->keys[lo], key, alen) == 0)
+		if (lo < g->n && key_cmp(g->keys[lo], k) == 0)
 			return (long)g->vals[lo];
-		if (!need)
-			continue;
 		/* The closest networks of this length to addr sit on either
 		 * side of where it would be inserted. */
-		if (lo < g->n) {
-			unsigned c = net_common_prefix(key, g->keys[lo], alen) + 1;
-			*need = c > *need ? c : *need;
+		if (need && lo < g->n) {
+			unsigned c = key_common(k, g->keys[lo]) + 1;
+			most = c > most ? c : most;
 		}
-		if (lo > 0) {
-			unsigned c = net_common_prefix(key, g->keys[lo - 1], alen) + 1;
-			*need = c > *need ? c : *need;
+		if (need && lo > 0) {
+			unsigned c = key_common(k, g->keys[lo - 1]) + 1;
+			most = c > most ? c : most;
 		}
+		if (need)
+			*need = most;
 	}
 	return -1;
 }

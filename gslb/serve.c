@@ -62,11 +62,11 @@ static size_t rate_limit(const struct snapshot *snap, struct rrl *rrl, struct se
 	enum rrl_verdict v = rrl_check(rrl, &snap->conf->rrl, req->peer, req->resp, len, rrl_name,
 				       now_s, serve_rng_next(&t->rng));
 	if (v == RRL_DROP) {
-		metrics_add(&t->ms->rrl_dropped, 1);
+		metrics_inc(t->ms, MDNS_RRL, MRRL_DROP);
 		return 0;
 	}
 	if (v == RRL_SLIP) {
-		metrics_add(&t->ms->rrl_slipped, 1);
+		metrics_inc(t->ms, MDNS_RRL, MRRL_SLIP);
 		return rrl_truncate(req->resp, len);
 	}
 	return len;
@@ -85,7 +85,7 @@ size_t serve_query(struct snapshot *const *snapp, struct rrl *rrl, struct serve_
 	enum acl_verdict acl = acl_verdict(snap, req->peer);
 	if (acl != ACL_SERVE) {
 		len = acl == ACL_REFUSE ? dns_refuse(req) : 0;
-		metrics_add(acl == ACL_REFUSE ? &t->ms->acl_refused : &t->ms->acl_dropped, 1);
+		metrics_inc(t->ms, MDNS_ACL, acl == ACL_REFUSE ? MACL_REFUSE : MACL_DROP);
 		if (acl == ACL_DROP)
 			*action = SERVE_DROP;
 	} else {

@@ -112,7 +112,7 @@ int server_new(struct snapshot *snap, struct server **out)
 		log_err("cannot start error=\"out of memory or no random source for the RRL key\"");
 		goto out;
 	}
-	srv->tcp.ms = srv->metrics ? metrics_shard_new(srv->metrics) : NULL;
+	srv->tcp.ms = metrics_shard_new(srv->metrics, &metrics_dns_set);
 	if (!srv->tcp.ms) {
 		rc = GSLB_ENOMEM;
 		log_err("cannot start error=\"out of memory\"");
@@ -208,7 +208,7 @@ static int prepare_prober(struct server *srv)
 
 	if (c->nservices == 0)
 		return GSLB_OK;
-	return prober_new(srv->snap, c->state_dir, &srv->prober);
+	return prober_new(srv->snap, c->state_dir, srv->metrics, &srv->prober);
 }
 
 /* After the drop: probing (and saving state) begins; a cold start waits
@@ -245,38 +245,6 @@ static int start_prober(struct server *srv)
 	return GSLB_OK;
 }
 
-/* Counters kept elsewhere, for /metrics (admin thread, outside RCU). */
-static char *metrics_extra(void *ctx)
-{
-	struct server *srv = ctx;
-	char *p = srv->prober ? prober_metrics_text(srv->prober) : NULL;
-	char *h = http_metrics_text(srv->http);
-	char tcp[640];
-	snprintf(tcp, sizeof(tcp),
-		 "# HELP gslb_tcp_refused_total TCP connections closed at once, by the limit "
-		 "that refused them.\n"
-		 "# TYPE gslb_tcp_refused_total counter\n"
-		 "gslb_tcp_refused_total{limit=\"max_per_ip\"} %llu\n"
-		 "gslb_tcp_refused_total{limit=\"max_connections\"} %llu\n"
-		 "# HELP gslb_tcp_evicted_total Idle TCP connections closed to make room for "
-		 "new ones (tcp.max_connections reached).\n"
-		 "# TYPE gslb_tcp_evicted_total counter\n"
-		 "gslb_tcp_evicted_total %llu\n",
-		 (unsigned long long)__atomic_load_n(&srv->tcp_per_ip_refused, __ATOMIC_RELAXED),
-		 (unsigned long long)__atomic_load_n(&srv->tcp_full_refused, __ATOMIC_RELAXED),
-		 (unsigned long long)__atomic_load_n(&srv->tcp_evicted, __ATOMIC_RELAXED));
-	char *fd = fdlimit_metrics_text();
-	size_t n =
-		(p ? strlen(p) : 0) + (h ? strlen(h) : 0) + strlen(tcp) + (fd ? strlen(fd) : 0) + 1;
-	char *all = malloc(n);
-	if (all)
-		snprintf(all, n, "%s%s%s%s", p ? p : "", h ? h : "", tcp, fd ? fd : "");
-	free(p);
-	free(h);
-	free(fd);
-	return all;
-}
-
 int server_run(struct server *srv)
 {
 	struct sigaction ign = { .sa_handler = SIG_IGN };
@@ -301,7 +269,6 @@ int server_run(struct server *srv)
 	srv->admin_hooks.reload = admin_reload;
 	srv->admin_hooks.ctx = srv;
 	srv->admin_hooks.metrics = srv->metrics;
-	srv->admin_hooks.metrics_extra = metrics_extra;
 	srv->admin_hooks.token = srv->conf->admin_token;
 	srv->admin_hooks.require_token = srv->conf->admin_require_token;
 	if (rc == GSLB_OK && srv->conf->admin) {

@@ -21,6 +21,7 @@
 #include "gslb/err.h"
 #include "gslb/fdlimit.h"
 #include "gslb/log.h"
+#include "gslb/metrics.h"
 #include "gslb/serve.h"
 #include "gslb/server_int.h"
 #include "gslb/snapshot.h"
@@ -373,7 +374,7 @@ static void conn_serve(struct tcp_conn *c)
 static void tcp_refuse_full(struct server *srv, int fd)
 {
 	close(fd);
-	__atomic_fetch_add(&srv->tcp_full_refused, 1, __ATOMIC_RELAXED);
+	metrics_inc(srv->tcp.ms, MDNS_TCP_REFUSED, MTCP_FULL);
 	if (!srv->tcp_full_logged) {
 		log_warn("tcp connection limit reached and no connection idle, refusing new "
 			 "connections max_connections=%u",
@@ -415,7 +416,7 @@ static int evict_idle(struct server *srv)
 		}
 		log_debug("tcp connection idle the longest closed for a new one nqueries=%u",
 			  c->nqueries);
-		__atomic_fetch_add(&srv->tcp_evicted, 1, __ATOMIC_RELAXED);
+		metrics_inc(srv->tcp.ms, MDNS_TCP_EVICTED, 0);
 		conn_close(c);
 		return 1;
 	}
@@ -437,7 +438,7 @@ static void tcp_take(struct server *srv, int fd, const struct sockaddr_storage *
 	}
 	if (cf->tcp_max_per_ip && family && conns_from(srv, family, addr) >= cf->tcp_max_per_ip) {
 		log_debug("tcp connection refused: max_per_ip reached for the client's network");
-		__atomic_fetch_add(&srv->tcp_per_ip_refused, 1, __ATOMIC_RELAXED);
+		metrics_inc(srv->tcp.ms, MDNS_TCP_REFUSED, MTCP_PER_IP);
 		close(fd);
 		return;
 	}

@@ -350,7 +350,7 @@ int workers_new(struct server *srv, struct listener *const *ls, size_t nls, unsi
 			return GSLB_ENOMEM;
 		srv->udp_ms = ms;
 		for (; srv->nudp_ms < n; srv->nudp_ms++) {
-			ms[srv->nudp_ms] = metrics_shard_new(srv->metrics);
+			ms[srv->nudp_ms] = metrics_shard_new(srv->metrics, &metrics_dns_set);
 			if (ms[srv->nudp_ms] == NULL)
 				return GSLB_ENOMEM;
 		}

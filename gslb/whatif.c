@@ -763,7 +763,7 @@ static json_t *services_json(const struct snapshot *snap, const struct snapshot 
 		json_t *v;
 		if (!o)
 			goto fail;
-		json_object_foreach(g->picture, key, v) json_object_set(o, key, v);
+		json_object_foreach(g->picture, key, v) { json_object_set(o, key, v); }
 		json_array_append_new(services, o);
 	}
 	goto out;

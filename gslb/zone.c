@@ -1,35 +1,20 @@
-/* Zone loading and lookup. ldns parses the RFC 1035 text (one record at a
- * time, so every record keeps its line for error messages); we validate the
- * records as a whole, then freeze them into nodes, RRsets and a hash table
- * that the query path reads without locks or allocation. */
+/* Zone loading and lookup. zone_read.c reads the file into records (each
+ * checked on its own, with its line for error messages); here they are
+ * validated as a whole and frozen into nodes, RRsets and a hash table that
+ * the query path reads without locks or allocation. Every step is linear in
+ * the records (bench/scale.sh measures it at a million). */
 #include "gslb/zone.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <ldns/ldns.h>
 
 #include "gslb/err.h"
 #include "gslb/log.h"
-
-struct rec {
-	uint8_t *owner; /* lower-cased wire */
-	uint8_t *rd;
-	uint32_t ttl;
-	uint16_t type;
-	uint16_t rdlen;
-	uint8_t olen;
-	int line;
-};
-
-struct recvec {
-	struct rec *v;
-	size_t n, cap;
-};
+#include "gslb/zone_read.h"
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -42,225 +27,6 @@ static void errf(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-static int rec_cmp(const void *a, const void *b)
-{
-	const struct rec *x = a, *y = b;
-	size_t n = x->olen < y->olen ? x->olen : y->olen;
-	int c = memcmp(x->owner, y->owner, n);
-	if (c)
-		return c;
-	if (x->olen != y->olen)
-		return x->olen < y->olen ? -1 : 1;
-	if (x->type != y->type)
-		return x->type < y->type ? -1 : 1;
-	/* Same RRset: keep file order so duplicates and TTLs report the later line. */
-	return (x->line > y->line) - (x->line < y->line);
-}
-
-static void recvec_free(struct recvec *rv)
-{
-	for (size_t i = 0; i < rv->n; i++) {
-		free(rv->v[i].owner);
-		free(rv->v[i].rd);
-	}
-	free(rv->v);
-	rv->v = NULL;
-	rv->n = rv->cap = 0;
-}
-
-/* Convert one parsed ldns record to our form, checking it belongs here. */
-static int rec_add(struct recvec *rv, const struct zone *z, const ldns_rr *rr, int line,
-		   const char *file, char *err, size_t errlen)
-{
-	int rc = GSLB_OK;
-	ldns_buffer *buf = NULL;
-	char *owner_txt = NULL;
-	const ldns_rdf *owner = ldns_rr_owner(rr);
-	uint8_t wire[DNAME_MAXLEN];
-	size_t olen = ldns_rdf_size(owner);
-
-	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
-		errf(err, errlen, "%s:%d: only class IN is supported", file, line);
-		rc = GSLB_EPARSE;
-		goto out;
-	}
-	if (olen == 0 || olen > DNAME_MAXLEN) {
-		errf(err, errlen, "%s:%d: bad owner name", file, line);
-		rc = GSLB_EPARSE;
-		goto out;
-	}
-	dname_tolower(wire, ldns_rdf_data(owner), olen);
-	if (!dname_is_sub(wire, olen, z->origin, z->origin_len)) {
-		owner_txt = ldns_rdf2str(owner);
-		errf(err, errlen, "%s:%d: %s is outside the zone %s", file, line,
-		     owner_txt ? owner_txt : "name", z->origin_str);
-		rc = GSLB_EPARSE;
-		goto out;
-	}
-	uint16_t type = (uint16_t)ldns_rr_get_type(rr);
-	if (type == LDNS_RR_TYPE_OPT || type == LDNS_RR_TYPE_TSIG || type == LDNS_RR_TYPE_AXFR ||
-	    type == LDNS_RR_TYPE_IXFR || type == LDNS_RR_TYPE_ANY || type == 0) {
-		errf(err, errlen, "%s:%d: record type %u cannot appear in a zone", file, line,
-		     type);
-		rc = GSLB_EPARSE;
-		goto out;
-	}
-	buf = ldns_buffer_new(512);
-	if (!buf) {
-		rc = GSLB_ENOMEM;
-		goto out;
-	}
-	if (ldns_rr_rdata2buffer_wire(buf, rr) != LDNS_STATUS_OK) {
-		errf(err, errlen, "%s:%d: cannot encode record data", file, line);
-		rc = GSLB_EPARSE;
-		goto out;
-	}
-	size_t rdlen = ldns_buffer_position(buf);
-	if (rdlen > 65535) {
-		errf(err, errlen, "%s:%d: record data too long", file, line);
-		rc = GSLB_EPARSE;
-		goto out;
-	}
-	if (rv->n == rv->cap) {
-		size_t ncap = rv->cap ? rv->cap * 2 : 256;
-		struct rec *nv = realloc(rv->v, ncap * sizeof(*nv));
-		if (!nv) {
-			rc = GSLB_ENOMEM;
-			goto out;
-		}
-		rv->v = nv;
-		rv->cap = ncap;
-	}
-	struct rec *r = &rv->v[rv->n];
-	memset(r, 0, sizeof(*r));
-	r->owner = malloc(olen);
-	r->rd = malloc(rdlen ? rdlen : 1);
-	if (!r->owner || !r->rd) {
-		free(r->owner);
-		free(r->rd);
-		rc = GSLB_ENOMEM;
-		goto out;
-	}
-	memcpy(r->owner, wire, olen);
-	memcpy(r->rd, ldns_buffer_begin(buf), rdlen);
-	r->olen = (uint8_t)olen;
-	r->rdlen = (uint16_t)rdlen;
-	r->type = type;
-	r->ttl = ldns_rr_ttl(rr);
-	r->line = line;
-	rv->n++;
-out:
-	ldns_buffer_free(buf);
-	free(owner_txt);
-	return rc;
-}
-
-/* TTL text as RFC 1035 and BIND write it: digits, or digits with units
- * (1h30m). ldns quietly reads anything else as 0, so $TTL lines are checked
- * here first. */
-static int ttl_text_ok(const char *t, size_t n)
-{
-	if (n == 0)
-		return 0;
-	int need_digit = 1, units = 0, plain = 1;
-	for (size_t i = 0; i < n; i++) {
-		char ch = t[i];
-		if (ch >= '0' && ch <= '9') {
-			need_digit = 0;
-			continue;
-		}
-		if (need_digit || !strchr("sSmMhHdDwW", ch))
-			return 0;
-		need_digit = 1;
-		units = 1;
-		plain = 0;
-	}
-	return plain || (units && need_digit);
-}
-
-static int check_ttl_directives(struct zone *z, FILE *fp, char *err, size_t errlen)
-{
-	char *line = NULL;
-	size_t cap = 0;
-	int lineno = 0, rc = GSLB_OK;
-	while (getline(&line, &cap, fp) >= 0) {
-		lineno++;
-		if (strncasecmp(line, "$TTL", 4) != 0 || !(line[4] == ' ' || line[4] == '\t'))
-			continue;
-		const char *p = line + 4;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		size_t n = strcspn(p, " \t\r\n;");
-		if (!ttl_text_ok(p, n)) {
-			errf(err, errlen, "%s:%d: bad $TTL value \"%.*s\"", z->file, lineno,
-			     (int)(n > 40 ? 40 : n), p);
-			rc = GSLB_EPARSE;
-			break;
-		}
-	}
-	free(line);
-	rewind(fp);
-	return rc;
-}
-
-static int parse_file(struct zone *z, FILE *fp, struct recvec *rv, char *err, size_t errlen)
-{
-	int rc = GSLB_OK;
-	uint32_t default_ttl = 3600;
-	ldns_rdf *origin = NULL;
-	ldns_rdf *prev = NULL;
-	int line = 0;
-
-	rc = check_ttl_directives(z, fp, err, errlen);
-	if (rc)
-		goto out;
-	origin = ldns_dname_new_frm_data(z->origin_len, z->origin);
-	if (!origin) {
-		rc = GSLB_ENOMEM;
-		goto out;
-	}
-	prev = ldns_rdf_clone(origin);
-	if (!prev) {
-		rc = GSLB_ENOMEM;
-		goto out;
-	}
-	while (!feof(fp)) {
-		ldns_rr *rr = NULL;
-		int before = line;
-		ldns_status st = ldns_rr_new_frm_fp_l(&rr, fp, &default_ttl, &origin, &prev, &line);
-		switch (st) {
-		case LDNS_STATUS_OK:
-			rc = rec_add(rv, z, rr, line > before ? line : before + 1, z->file, err,
-				     errlen);
-			ldns_rr_free(rr);
-			if (rc)
-				goto out;
-			break;
-		case LDNS_STATUS_SYNTAX_EMPTY:
-		case LDNS_STATUS_SYNTAX_TTL:
-		case LDNS_STATUS_SYNTAX_ORIGIN:
-			break;
-		case LDNS_STATUS_SYNTAX_INCLUDE:
-			errf(err, errlen, "%s:%d: $INCLUDE is not supported", z->file, line);
-			rc = GSLB_EPARSE;
-			goto out;
-		default:
-			errf(err, errlen, "%s:%d: %s", z->file, line > 0 ? line : 1,
-			     ldns_get_errorstr_by_id(st));
-			rc = GSLB_EPARSE;
-			goto out;
-		}
-	}
-	if (ferror(fp)) {
-		errf(err, errlen, "%s: read error: %s", z->file, strerror(errno));
-		rc = GSLB_EIO;
-	}
-out:
-	ldns_rdf_deep_free(origin);
-	ldns_rdf_deep_free(prev);
-	return rc;
 }
 
 static const struct zone_node *find_in(const struct zone_node *nodes, const uint32_t *table,
@@ -344,6 +110,145 @@ static struct zone_node *table_insert(struct zone *z, const uint8_t *name, size_
 	}
 }
 
+/* What zone_load's phases share. */
+struct builder {
+	struct zone *z;
+	struct zread zr;
+	uint32_t *order; /* record indexes grouped by node, DROPPED for duplicates */
+	uint32_t *first; /* node i's records: order[first[i] .. first[i + 1]) */
+	size_t nreal;    /* nodes that own records (the rest are added later) */
+	size_t nsets;    /* RRsets after duplicates are dropped */
+	size_t blob;     /* bytes of names and RDATA after duplicates are dropped */
+	struct zone_rrset *sets;
+	uint8_t *mem;
+	char *err;
+	size_t errlen;
+};
+
+#define DROPPED UINT32_MAX
+
+/* Phase 1: a node for every owner (the node table is sized for the owners
+ * and all their ancestors); each record learns its node's index. Names
+ * point into the reader's arena until freeze_nodes copies them. */
+static int index_owners(struct builder *b)
+{
+	struct zone *z = b->z;
+	size_t bound = b->zr.node_bound + 1; /* the apex, should it have no records */
+	z->nodes = calloc(bound, sizeof(*z->nodes));
+	z->table_mask = pow2_at_least(bound * 2) - 1;
+	z->table = calloc(z->table_mask + 1, sizeof(*z->table));
+	if (!z->nodes || !z->table)
+		return GSLB_ENOMEM;
+	for (size_t i = 0; i < b->zr.n; i++) {
+		struct zrec *r = &b->zr.v[i];
+		if (i > 0 && r->owner == b->zr.v[i - 1].owner) {
+			r->node = b->zr.v[i - 1].node; /* the same bytes: the same owner */
+			continue;
+		}
+		int created;
+		struct zone_node *n = table_insert(z, b->zr.arena + r->owner, r->olen, &created);
+		r->node = (uint32_t)(n - z->nodes);
+	}
+	b->nreal = z->nnodes;
+	return GSLB_OK;
+}
+
+/* Phase 2: the records of each node together, in file order (a counting
+ * sort by node). */
+static int group_records(struct builder *b)
+{
+	size_t n = b->zr.n;
+	b->first = calloc(b->nreal + 1, sizeof(*b->first));
+	b->order = malloc((n ? n : 1) * sizeof(*b->order));
+	if (!b->first || !b->order)
+		return GSLB_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		b->first[b->zr.v[i].node + 1]++;
+	for (size_t k = 0; k < b->nreal; k++)
+		b->first[k + 1] += b->first[k];
+	uint32_t *next = malloc((b->nreal ? b->nreal : 1) * sizeof(*next));
+	if (!next)
+		return GSLB_ENOMEM;
+	memcpy(next, b->first, b->nreal * sizeof(*next));
+	for (size_t i = 0; i < n; i++)
+		b->order[next[b->zr.v[i].node]++] = (uint32_t)i;
+	free(next);
+	return GSLB_OK;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Sort one node's record indexes by type, file order within a type: keys
+ * are type << 32 | index. */
+static int sort_by_type(const struct zread *zr, uint32_t *idx, size_t n, uint64_t **keys,
+			size_t *keycap)
+{
+	if (n > *keycap) {
+		uint64_t *k = realloc(*keys, n * sizeof(*k));
+		if (!k)
+			return GSLB_ENOMEM;
+		*keys = k;
+		*keycap = n;
+	}
+	uint64_t *k = *keys;
+	for (size_t i = 0; i < n; i++)
+		k[i] = (uint64_t)zr->v[idx[i]].type << 32 | idx[i];
+	if (n <= 16) {
+		for (size_t i = 1; i < n; i++) {
+			uint64_t x = k[i];
+			size_t j = i;
+			for (; j > 0 && k[j - 1] > x; j--)
+				k[j] = k[j - 1];
+			k[j] = x;
+		}
+	} else {
+		qsort(k, n, sizeof(*k), key_cmp);
+	}
+	for (size_t i = 0; i < n; i++)
+		idx[i] = (uint32_t)k[i];
+	return GSLB_OK;
+}
+
+/* Phase 3: inside each node, records by type; a record equal to the one
+ * kept just before it in the same RRset is dropped (RRsets are sets). The
+ * RRsets and bytes left are counted for the frozen form. */
+static int sort_nodes(struct builder *b)
+{
+	const struct zread *zr = &b->zr;
+	uint64_t *keys = NULL;
+	size_t keycap = 0;
+	b->nsets = 0;
+	b->blob = 0;
+	for (size_t g = 0; g < b->nreal; g++) {
+		uint32_t *idx = b->order + b->first[g];
+		size_t n = b->first[g + 1] - b->first[g];
+		if (n > 1 && sort_by_type(zr, idx, n, &keys, &keycap) != GSLB_OK) {
+			free(keys);
+			return GSLB_ENOMEM;
+		}
+		const struct zrec *kept = NULL;
+		b->blob += zr->v[idx[0]].olen;
+		for (size_t i = 0; i < n; i++) {
+			const struct zrec *r = &zr->v[idx[i]];
+			if (kept && kept->type == r->type && kept->rdlen == r->rdlen &&
+			    memcmp(zr->arena + kept->rd, zr->arena + r->rd, r->rdlen) == 0) {
+				idx[i] = DROPPED;
+				continue;
+			}
+			if (!kept || kept->type != r->type)
+				b->nsets++;
+			b->blob += 2 + (size_t)r->rdlen;
+			kept = r;
+		}
+	}
+	free(keys);
+	return GSLB_OK;
+}
+
 /* Is this an allowed companion of a CNAME at the same owner? (DNSSEC only.) */
 static int cname_companion_ok(uint16_t type)
 {
@@ -351,159 +256,156 @@ static int cname_companion_ok(uint16_t type)
 	       type == LDNS_RR_TYPE_CNAME;
 }
 
-static int build(struct zone *z, struct recvec *rv, char *err, size_t errlen)
+/* One RRset from recs[0..n) (kept records of one type): its RDATA copied
+ * to mem at *mpos, TTLs folded to the lowest as RFC 2181 5.2 asks. */
+static int freeze_rrset(struct builder *b, struct zone_rrset *rs, const struct zrec *const *recs,
+			size_t n, size_t *mpos)
 {
-	int rc = GSLB_OK;
-	struct rec *v = rv->v;
-	size_t n = rv->n;
+	if (n > 65535) {
+		errf(b->err, b->errlen, "%s:%d: more than 65535 records in one RRset", b->z->file,
+		     recs[65535]->line);
+		return GSLB_EPARSE;
+	}
+	rs->type = recs[0]->type;
+	rs->count = (uint16_t)n;
+	rs->ttl = recs[0]->ttl;
+	rs->rdata = b->mem + *mpos;
+	for (size_t x = 0; x < n; x++) {
+		const struct zrec *r = recs[x];
+		if (r->ttl != rs->ttl) {
+			log_warn("RRset TTLs differ, using the lowest file=%s line=%d", b->z->file,
+				 r->line);
+			if (r->ttl < rs->ttl)
+				rs->ttl = r->ttl;
+		}
+		memcpy(b->mem + *mpos, &r->rdlen, 2);
+		memcpy(b->mem + *mpos + 2, b->zr.arena + r->rd, r->rdlen);
+		*mpos += 2 + (size_t)r->rdlen;
+	}
+	rs->rdata_size = (size_t)(b->mem + *mpos - rs->rdata);
+	return GSLB_OK;
+}
 
-	if (n > 1)
-		qsort(v, n, sizeof(*v), rec_cmp);
-
-	/* Drop exact duplicates (RRsets are sets) and fold TTLs of one RRset to
-	 * the lowest, as RFC 2181 5.2 asks servers to treat differing TTLs. */
-	size_t w = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (w > 0) {
-			struct rec *p = &v[w - 1];
-			if (p->olen == v[i].olen && p->type == v[i].type &&
-			    memcmp(p->owner, v[i].owner, p->olen) == 0 && p->rdlen == v[i].rdlen &&
-			    memcmp(p->rd, v[i].rd, p->rdlen) == 0) {
-				free(v[i].owner);
-				free(v[i].rd);
-				continue;
+/* The rules about one node's RRsets: one CNAME and nothing else beside it
+ * but DNSSEC; one SOA, at the apex. recs[k] is the first record of sets[k]
+ * and recs[k + 1] the second when there is one. */
+static int check_node(struct builder *b, const struct zone_node *node,
+		      const struct zone_rrset *sets, const struct zrec *const *first,
+		      const struct zrec *const *second)
+{
+	const struct zone *z = b->z;
+	int cname_line = 0, other_line = 0;
+	for (uint16_t k = 0; k < node->nrrsets; k++) {
+		const struct zone_rrset *rs = &sets[k];
+		if (rs->type == LDNS_RR_TYPE_CNAME) {
+			cname_line = first[k]->line;
+			if (rs->count > 1) {
+				errf(b->err, b->errlen, "%s:%d: more than one CNAME at one name",
+				     z->file, second[k]->line);
+				return GSLB_EPARSE;
+			}
+		} else if (!cname_companion_ok(rs->type)) {
+			other_line = first[k]->line;
+		}
+		if (rs->type == LDNS_RR_TYPE_SOA) {
+			if (node->name_len != z->origin_len ||
+			    memcmp(node->name, z->origin, z->origin_len) != 0) {
+				errf(b->err, b->errlen, "%s:%d: SOA record outside the zone apex",
+				     z->file, first[k]->line);
+				return GSLB_EPARSE;
+			}
+			if (rs->count > 1) {
+				errf(b->err, b->errlen, "%s:%d: more than one SOA record", z->file,
+				     second[k]->line);
+				return GSLB_EPARSE;
 			}
 		}
-		v[w++] = v[i];
 	}
-	n = rv->n = w;
+	if (cname_line && other_line) {
+		int l = cname_line > other_line ? cname_line : other_line;
+		char txt[DNAME_MAXLEN * 4 + 1];
+		dname_to_str(node->name, txt, sizeof(txt));
+		errf(b->err, b->errlen, "%s:%d: CNAME and other data at %s", z->file, l, txt);
+		return GSLB_EPARSE;
+	}
+	return GSLB_OK;
+}
 
-	/* Count RRsets, owners and the bound on nodes (owners plus ancestors). */
-	size_t nsets = 0, nowners = 0, bound = 0, blob = 0;
-	for (size_t i = 0; i < n; i++) {
-		int new_owner = i == 0 || v[i].olen != v[i - 1].olen ||
-				memcmp(v[i].owner, v[i - 1].owner, v[i].olen) != 0;
-		if (new_owner) {
-			nowners++;
-			bound += count_labels(v[i].owner) - z->origin_labels + 1;
-			blob += v[i].olen;
-		}
-		if (new_owner || v[i].type != v[i - 1].type)
-			nsets++;
-		blob += 2 + (size_t)v[i].rdlen;
-	}
-	bound += 1; /* the apex, should it have no records */
-
-	z->nodes = calloc(bound, sizeof(*z->nodes));
-	struct zone_rrset *sets = calloc(nsets ? nsets : 1, sizeof(*sets));
-	uint8_t *mem = malloc(blob ? blob : 1);
-	z->table_mask = pow2_at_least(bound * 2) - 1;
-	z->table = calloc(z->table_mask + 1, sizeof(*z->table));
-	z->mem = NULL;
-	if (!z->nodes || !sets || !mem || !z->table) {
-		free(sets);
-		free(mem);
-		rc = GSLB_ENOMEM;
-		goto out;
-	}
-	/* One allocation holds RRset headers followed by the bytes they point at. */
+/* Phase 4: the frozen form. Names and RDATA go to one block, RRset headers
+ * to another (both owned by z->mem); each node's RRsets are checked. */
+static int freeze_nodes(struct builder *b)
+{
+	struct zone *z = b->z;
+	b->sets = calloc(b->nsets ? b->nsets : 1, sizeof(*b->sets));
+	b->mem = malloc(b->blob ? b->blob : 1);
 	struct {
 		struct zone_rrset *sets;
 		uint8_t *mem;
 	} *hold = malloc(sizeof(*hold));
-	if (!hold) {
-		free(sets);
-		free(mem);
-		rc = GSLB_ENOMEM;
-		goto out;
+	if (!b->sets || !b->mem || !hold) {
+		free(hold);
+		return GSLB_ENOMEM;
 	}
-	hold->sets = sets;
-	hold->mem = mem;
-	z->mem = hold;
+	hold->sets = b->sets;
+	hold->mem = b->mem;
+	z->mem = hold; /* zone_free frees them from here on */
 
-	size_t mpos = 0, si = 0;
-	for (size_t i = 0; i < n;) {
-		/* One owner: v[i..j) */
-		size_t j = i;
-		while (j < n && v[j].olen == v[i].olen &&
-		       memcmp(v[j].owner, v[i].owner, v[i].olen) == 0)
-			j++;
-		uint8_t *name = mem + mpos;
-		memcpy(name, v[i].owner, v[i].olen);
-		mpos += v[i].olen;
-		int created;
-		struct zone_node *node = table_insert(z, name, v[i].olen, &created);
-		node->rrsets = &sets[si];
-		int has_cname = 0, has_other = 0, other_line = 0, cname_line = 0;
-		for (size_t k = i; k < j;) {
+	const struct zrec **recs = NULL, **first = NULL, **second = NULL;
+	size_t cap = 0, mpos = 0, si = 0, nkept = 0;
+	int rc = GSLB_OK;
+	for (size_t g = 0; g < b->nreal && !rc; g++) {
+		struct zone_node *node = &z->nodes[g];
+		const uint32_t *idx = b->order + b->first[g];
+		size_t n = b->first[g + 1] - b->first[g];
+		if (n > cap) {
+			const struct zrec **nr = realloc(recs, n * sizeof(*nr));
+			const struct zrec **nf = nr ? realloc(first, n * sizeof(*nf)) : NULL;
+			const struct zrec **ns = nf ? realloc(second, n * sizeof(*ns)) : NULL;
+			recs = nr ? nr : recs;
+			first = nf ? nf : first;
+			second = ns ? ns : second;
+			if (!ns) {
+				rc = GSLB_ENOMEM;
+				break;
+			}
+			cap = n;
+		}
+		memcpy(b->mem + mpos, node->name, node->name_len);
+		node->name = b->mem + mpos;
+		mpos += node->name_len;
+		node->rrsets = &b->sets[si];
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (idx[i] != DROPPED)
+				recs[m++] = &b->zr.v[idx[i]];
+		nkept += m;
+		for (size_t k = 0; k < m && !rc;) {
 			size_t e = k;
-			while (e < j && v[e].type == v[k].type)
+			while (e < m && recs[e]->type == recs[k]->type)
 				e++;
-			struct zone_rrset *rs = &sets[si++];
-			rs->type = v[k].type;
-			rs->count = (uint16_t)(e - k);
-			rs->ttl = v[k].ttl;
-			rs->rdata = mem + mpos;
-			for (size_t x = k; x < e; x++) {
-				if (v[x].ttl != rs->ttl) {
-					log_warn(
-						"RRset TTLs differ, using the lowest file=%s line=%d",
-						z->file, v[x].line);
-					if (v[x].ttl < rs->ttl)
-						rs->ttl = v[x].ttl;
-				}
-				memcpy(mem + mpos, &v[x].rdlen, 2);
-				memcpy(mem + mpos + 2, v[x].rd, v[x].rdlen);
-				mpos += 2 + (size_t)v[x].rdlen;
-			}
-			rs->rdata_size = (size_t)(mem + mpos - rs->rdata);
+			first[node->nrrsets] = recs[k];
+			second[node->nrrsets] = e - k > 1 ? recs[k + 1] : NULL;
+			rc = freeze_rrset(b, &b->sets[si++], recs + k, e - k, &mpos);
 			node->nrrsets++;
-			if (rs->type == LDNS_RR_TYPE_CNAME) {
-				has_cname = 1;
-				cname_line = v[k].line;
-				if (rs->count > 1) {
-					errf(err, errlen, "%s:%d: more than one CNAME at one name",
-					     z->file, v[k + 1].line);
-					rc = GSLB_EPARSE;
-					goto out;
-				}
-			} else if (!cname_companion_ok(rs->type)) {
-				has_other = 1;
-				other_line = v[k].line;
-			}
-			if (rs->type == LDNS_RR_TYPE_SOA) {
-				if (node->name_len != z->origin_len ||
-				    memcmp(node->name, z->origin, z->origin_len) != 0) {
-					errf(err, errlen, "%s:%d: SOA record outside the zone apex",
-					     z->file, v[k].line);
-					rc = GSLB_EPARSE;
-					goto out;
-				}
-				if (rs->count > 1) {
-					errf(err, errlen, "%s:%d: more than one SOA record",
-					     z->file, v[k + 1].line);
-					rc = GSLB_EPARSE;
-					goto out;
-				}
-			}
 			k = e;
 		}
-		if (has_cname && has_other) {
-			int l = cname_line > other_line ? cname_line : other_line;
-			char txt[DNAME_MAXLEN * 4 + 1];
-			dname_to_str(node->name, txt, sizeof(txt));
-			errf(err, errlen, "%s:%d: CNAME and other data at %s", z->file, l, txt);
-			rc = GSLB_EPARSE;
-			goto out;
-		}
-		if (has_cname)
-			node->flags |= ZONE_NODE_CNAME;
-		i = j;
+		if (!rc)
+			rc = check_node(b, node, node->rrsets, first, second);
+		for (uint16_t k = 0; k < node->nrrsets; k++)
+			if (node->rrsets[k].type == LDNS_RR_TYPE_CNAME)
+				node->flags |= ZONE_NODE_CNAME;
 	}
+	free(recs);
+	free(first);
+	free(second);
+	z->nrecords = nkept;
+	return rc;
+}
 
-	/* Ancestors between each owner and the apex exist as empty
-	 * non-terminals (RFC 4592): they block wildcards and give NODATA. */
-	size_t nreal = z->nnodes;
+/* Phase 5: ancestors between each owner and the apex exist as empty
+ * non-terminals (RFC 4592): they block wildcards and give NODATA. */
+static void add_empty_non_terminals(struct zone *z, size_t nreal)
+{
 	for (size_t i = 0; i < nreal; i++) {
 		const uint8_t *name = z->nodes[i].name;
 		size_t len = z->nodes[i].name_len;
@@ -517,41 +419,50 @@ static int build(struct zone *z, struct recvec *rv, char *err, size_t errlen)
 			a->flags |= ZONE_NODE_ENT;
 		}
 	}
+}
 
+/* Phase 6: SOA and NS at the apex; the serial. */
+static int check_apex(struct builder *b)
+{
+	struct zone *z = b->z;
+	int last = b->zr.n ? b->zr.v[b->zr.n - 1].line : 1;
 	const struct zone_node *apex = zone_find(z, z->origin, z->origin_len);
 	const struct zone_rrset *soa = apex ? zone_rrset(apex, LDNS_RR_TYPE_SOA) : NULL;
 	if (!soa) {
-		errf(err, errlen, "%s:%d: zone %s has no SOA record at its apex", z->file,
-		     n ? v[n - 1].line : 1, z->origin_str);
-		rc = GSLB_EPARSE;
-		goto out;
+		errf(b->err, b->errlen, "%s:%d: zone %s has no SOA record at its apex", z->file,
+		     last, z->origin_str);
+		return GSLB_EPARSE;
 	}
 	if (!zone_rrset(apex, LDNS_RR_TYPE_NS)) {
-		errf(err, errlen, "%s:%d: zone %s has no NS records at its apex", z->file,
-		     n ? v[n - 1].line : 1, z->origin_str);
-		rc = GSLB_EPARSE;
-		goto out;
+		errf(b->err, b->errlen, "%s:%d: zone %s has no NS records at its apex", z->file,
+		     last, z->origin_str);
+		return GSLB_EPARSE;
 	}
 	z->apex = apex;
 	z->soa = soa;
 	((struct zone_node *)apex)->flags |= ZONE_NODE_APEX;
-	{
-		const uint8_t *rd;
-		uint16_t rdlen;
-		size_t pos = 0;
-		if (zone_rrset_next(soa, &pos, &rd, &rdlen) && rdlen >= 20)
-			z->serial = ((uint32_t)rd[rdlen - 20] << 24) |
-				    ((uint32_t)rd[rdlen - 19] << 16) |
-				    ((uint32_t)rd[rdlen - 18] << 8) | rd[rdlen - 17];
-	}
+	const uint8_t *rd;
+	uint16_t rdlen;
+	size_t pos = 0;
+	if (zone_rrset_next(soa, &pos, &rd, &rdlen) && rdlen >= 20)
+		z->serial = ((uint32_t)rd[rdlen - 20] << 24) | ((uint32_t)rd[rdlen - 19] << 16) |
+			    ((uint32_t)rd[rdlen - 18] << 8) | rd[rdlen - 17];
+	return GSLB_OK;
+}
 
-	/* Zone cuts, then everything below a cut is occluded (glue at most). */
+/* Phase 7: zone cuts, then everything below a cut is occluded (glue at
+ * most). */
+static void mark_cuts(struct zone *z)
+{
+	int any = 0;
 	for (size_t i = 0; i < z->nnodes; i++) {
 		struct zone_node *nd = &z->nodes[i];
-		if (!(nd->flags & ZONE_NODE_APEX) && zone_rrset(nd, LDNS_RR_TYPE_NS))
+		if (!(nd->flags & ZONE_NODE_APEX) && zone_rrset(nd, LDNS_RR_TYPE_NS)) {
 			nd->flags |= ZONE_NODE_DELEG;
+			any = 1;
+		}
 	}
-	for (size_t i = 0; i < z->nnodes; i++) {
+	for (size_t i = 0; any && i < z->nnodes; i++) {
 		struct zone_node *nd = &z->nodes[i];
 		const uint8_t *name = nd->name;
 		size_t len = nd->name_len;
@@ -565,16 +476,31 @@ static int build(struct zone *z, struct recvec *rv, char *err, size_t errlen)
 			}
 		}
 	}
-	z->nrecords = n;
-out:
-	return rc;
+}
+
+static int build(struct builder *b)
+{
+	int rc = index_owners(b);
+	if (!rc)
+		rc = group_records(b);
+	if (!rc)
+		rc = sort_nodes(b);
+	if (!rc)
+		rc = freeze_nodes(b);
+	if (rc)
+		return rc;
+	add_empty_non_terminals(b->z, b->nreal);
+	rc = check_apex(b);
+	if (rc)
+		return rc;
+	mark_cuts(b->z);
+	return GSLB_OK;
 }
 
 int zone_load(const char *origin, const char *file, struct zone **out, char *err, size_t errlen)
 {
 	int rc = GSLB_OK;
-	FILE *fp = NULL;
-	struct recvec rv = { 0 };
+	struct builder b = { .err = err, .errlen = errlen };
 	struct zone *z = calloc(1, sizeof(*z));
 	char txt[DNAME_MAXLEN * 4 + 1];
 
@@ -583,6 +509,7 @@ int zone_load(const char *origin, const char *file, struct zone **out, char *err
 		rc = GSLB_ENOMEM;
 		goto out;
 	}
+	b.z = z;
 	size_t olen = dname_from_str(origin, z->origin);
 	if (olen == 0) {
 		errf(err, errlen, "%s: invalid zone origin \"%s\"", file, origin);
@@ -598,16 +525,9 @@ int zone_load(const char *origin, const char *file, struct zone **out, char *err
 		rc = GSLB_ENOMEM;
 		goto out;
 	}
-	fp = fopen(file, "r");
-	if (!fp) {
-		errf(err, errlen, "%s: cannot open zone file: %s", file, strerror(errno));
-		rc = GSLB_EIO;
-		goto out;
-	}
-	rc = parse_file(z, fp, &rv, err, errlen);
-	if (rc)
-		goto out;
-	rc = build(z, &rv, err, errlen);
+	rc = zread_file(&b.zr, file, z->origin, z->origin_len, z->origin_str, err, errlen);
+	if (!rc)
+		rc = build(&b);
 	if (rc)
 		goto out;
 	*out = z;
@@ -615,9 +535,9 @@ int zone_load(const char *origin, const char *file, struct zone **out, char *err
 out:
 	if (rc == GSLB_ENOMEM)
 		errf(err, errlen, "%s: out of memory", file);
-	if (fp)
-		fclose(fp);
-	recvec_free(&rv);
+	zread_free(&b.zr);
+	free(b.order);
+	free(b.first);
 	zone_free(z);
 	return rc;
 }

@@ -23,10 +23,8 @@ struct admin_hooks {
 	/* Ask for a reload and wait for its result (later issue); NULL = 501. */
 	int (*reload)(void *ctx, char *err, unsigned long errlen);
 	void *ctx;
-	/* /metrics: the counters, and text to append (prober, HTTP) gathered
-	 * outside the RCU read section (caller frees; NULL = none). */
+	/* /metrics: the registry every module counts in. */
 	struct metrics *metrics;
-	char *(*metrics_extra)(void *ctx);
 	/* Bearer token that lets non-loopback peers make control requests
 	 * (copied at start); NULL = loopback only. */
 	const char *token;

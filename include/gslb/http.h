@@ -81,7 +81,7 @@ void http_stop(struct http_listener *l);
  * addresses (issue 6 exports them). Safe from any thread. */
 struct http_counters {
 	uint64_t connections; /* accepted */
-	uint64_t requests;    /* answered by gslbd (MHD's own errors not included) */
+	uint64_t requests;    /* answered: the sum of the outcomes below */
 	uint64_t redirects;
 	uint64_t explains;
 	uint64_t not_found;          /* 404: no service (or no redirect) for the Host */
@@ -96,8 +96,5 @@ struct http_counters {
 	uint64_t per_ip_limit;       /* connections refused by max_per_ip */
 };
 void http_counters(const struct http_listener *l, struct http_counters *out);
-
-/* The counters above in Prometheus text (caller frees), for /metrics. */
-char *http_metrics_text(const struct http_listener *l);
 
 #endif

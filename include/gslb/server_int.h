@@ -108,11 +108,8 @@ struct server {
 	int tcp_full_logged;
 	int stopping;
 	struct metrics *metrics;
-	struct rrl *rrl;             /* shared by the UDP workers; lock-free */
-	uint64_t tcp_per_ip_refused; /* loop thread only */
-	uint64_t tcp_full_refused;   /* tcp.max_connections, nothing idle to close */
-	uint64_t tcp_evicted;        /* idle connections closed for new clients */
-	struct serve_thread tcp;     /* the loop thread's counters and random stream (TCP) */
+	struct rrl *rrl;         /* shared by the UDP workers; lock-free */
+	struct serve_thread tcp; /* the loop thread's counters and random stream (TCP) */
 
 	/* The server's own copy of the config it was started with: listeners
 	 * and TCP limits point into it, so snapshots can come and go. */

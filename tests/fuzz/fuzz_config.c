@@ -26,14 +26,9 @@
 
 #define HARNESS "fuzz_config"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	(void)argc;
-	(void)argv;
-	log_set_level(LOG_LVL_ERR);
+	fuzz_init(argc, argv);
 	if (!fuzz_srcdir())
 		fprintf(stderr, HARNESS ": source tree not found (set GSLB_SRCDIR): "
 					"relative paths in the inputs name nothing\n");

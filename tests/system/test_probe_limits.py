@@ -24,11 +24,9 @@ import time
 import pytest
 
 import gslbtest
-from gslbtest import make_query
-from test_abuse import metrics
-from test_health_more import (OTHER, WAIT, ZONES, addrs, ask, check_conf, extra_conf, member,
-                              pool_conf, service_conf, start, status_pool, wait_answer,
-                              wait_for)
+from gslbtest import (addrs, ask, health_conf, make_query, member_conf, pool_conf, service_conf,
+                      wait_answer, wait_for)
+from test_health_more import OTHER, WAIT, ZONES, check_conf, start, status_pool
 from test_health_probe import DnsResponder
 
 CAP = 50
@@ -109,11 +107,11 @@ def test_probes_in_flight_capped(gslbd_factory, tmp_path):
         tcp = check_conf("hole", "tcp", port=hole.port, interval=1.0, timeout=0.5, rise=1, fall=1)
         services = []
         for i in range(SERVICES):
-            members = [member("10.%d.%d.%d" % (i, k // 250, k % 250 + 1),
-                              "127.0.0.1:%d" % hole.port) for k in range(PER_POOL)]
+            members = [member_conf("10.%d.%d.%d" % (i, k // 250, k % 250 + 1),
+                                   "127.0.0.1:%d" % hole.port) for k in range(PER_POOL)]
             services.append(service_conf(svc_name(i), [pool_conf("a", members, "hole"),
-                                                       pool_conf("b", [member(OTHER)])]))
-        extra = extra_conf(str(tmp_path / "state"), [tcp], services)
+                                                       pool_conf("b", [member_conf(OTHER)])]))
+        extra = health_conf(str(tmp_path / "state"), [tcp], services)
         srv = gslbd_factory(zones=ZONES, workers=1, admin="127.0.0.1:0",
                             extra=extra + "probe_max_inflight = %d;\n" % CAP)
         srv.admin_address()
@@ -134,7 +132,7 @@ def test_probes_in_flight_capped(gslbd_factory, tmp_path):
         # the cap holds (without it, about 300)
         assert 0 < most <= CAP, "%d sockets towards the black hole (cap %d)" % (most, CAP)
         assert max(tcp_times) < 1.0, tcp_times
-        m = metrics(srv)
+        m = srv.metrics()
         assert m["gslb_probe_max_inflight"] == CAP, m
         assert m["gslb_probes_in_flight_max"] == CAP, m
         assert m["gslb_probes_queued"] > 0, m
@@ -178,20 +176,20 @@ def test_local_errors_leave_members_alone(gslbd_factory, tmp_path):
         dns_members = ["192.0.2.%d" % i for i in (21, 22)]
         services = [
             service_conf("conn.example.test", [
-                pool_conf("a", [member(a, "127.0.0.1:%d" % acc.port) for a in tcp_members],
+                pool_conf("a", [member_conf(a, "127.0.0.1:%d" % acc.port) for a in tcp_members],
                           "conn"),
-                pool_conf("b", [member(OTHER)])]),
+                pool_conf("b", [member_conf(OTHER)])]),
             service_conf("dig.example.test", [
-                pool_conf("a", [member(a, "127.0.0.1:%d" % dnsr.port) for a in dns_members],
+                pool_conf("a", [member_conf(a, "127.0.0.1:%d" % dnsr.port) for a in dns_members],
                           "dig"),
-                pool_conf("b", [member(OTHER)])]),
+                pool_conf("b", [member_conf(OTHER)])]),
         ]
         srv = start(gslbd_factory, tmp_path / "state", [tcp, dnsc], services)
         wait_answer(srv, "conn.example.test", tcp_members)
         wait_answer(srv, "dig.example.test", dns_members)
         pid = srv.proc.pid
         soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
-        m = metrics(srv)
+        m = srv.metrics()
         assert m["gslb_probe_max_inflight"] == max(1, min(1024, soft // 4)), (soft, m)
 
         # out of descriptors: no probe can open a socket for 10 intervals
@@ -207,7 +205,7 @@ def test_local_errors_leave_members_alone(gslbd_factory, tmp_path):
         log = srv.stderr_text()
         assert "new=down" not in log, log[-3000:]
         assert "probe not run for a local error, member state unchanged" in log, log[-3000:]
-        m = metrics(srv)
+        m = srv.metrics()
         assert m['gslb_probes_total{check="conn",result="unknown"}'] > 0, m
         assert m['gslb_probes_total{check="dig",result="unknown"}'] > 0, log[-5000:]
         _, p = status_pool(srv, "conn.example.test", "a")

@@ -155,7 +155,7 @@ static void decide_for(const char *svc, const char *client, struct decision *d)
 
 	snprintf(a, sizeof(a), "%.*s", slash ? (int)(slash - client) : (int)strlen(client), client);
 	if (slash)
-		prefix = (unsigned)atoi(slash + 1);
+		prefix = (unsigned)strtoul(slash + 1, NULL, 10);
 	if (inet_pton(family, a, addr) != 1)
 		fail_msg("bad client %s", client);
 	decide(snap, service(svc), family, addr, (uint8_t)prefix, d);

@@ -477,6 +477,71 @@ static void test_set_repeats(void **state)
 	}
 }
 
+/* Random networks against a plain scan: the longest network holding the
+ * address (the first listed of equal ones), and need = one more than the
+ * most bits the address shares with any longer network of its family. */
+static uint32_t rnd(uint32_t *x)
+{
+	*x = *x * 1103515245u + 12345u;
+	return *x >> 8;
+}
+
+static void random_addr(uint32_t *x, int family, uint8_t a[16])
+{
+	memset(a, 0, 16);
+	for (unsigned i = 0; i < net_alen(family); i++)
+		a[i] = (uint8_t)rnd(x);
+	/* crowd them into few networks so that they nest and neighbour */
+	a[0] = family == AF_INET ? 10 : 0x20;
+	a[1] &= 0x3;
+}
+
+static void test_set_random(void **state)
+{
+	static const uint8_t plen[2][8] = { { 0, 8, 12, 16, 20, 24, 30, 32 },
+					    { 0, 16, 20, 32, 48, 64, 100, 128 } };
+	struct net_cidr v[400];
+	uint32_t x = 42;
+
+	(void)state;
+	for (size_t i = 0; i < N(v); i++) {
+		int f = (int)(rnd(&x) % 2);
+		uint8_t a[16];
+		v[i].family = f ? AF_INET6 : AF_INET;
+		random_addr(&x, v[i].family, a);
+		v[i].prefix = plen[f][rnd(&x) % 8];
+		memset(v[i].addr, 0, 16);
+		net_mask(v[i].addr, a, net_alen(v[i].family), v[i].prefix);
+		if (i % 7 == 3)
+			v[i] = v[rnd(&x) % i]; /* some repeats */
+	}
+	struct net_set *s = net_set_new(v, N(v), NULL);
+	assert_non_null(s);
+	for (int t = 0; t < 20000; t++) {
+		int family = rnd(&x) % 2 ? AF_INET6 : AF_INET;
+		unsigned alen = net_alen(family), bits = alen * 8, need = 0;
+		uint8_t a[16];
+		long want = -1;
+		random_addr(&x, family, a);
+		for (size_t i = 0; i < N(v); i++)
+			if (net_contains(&v[i], family, a, bits) &&
+			    (want < 0 || v[i].prefix > v[want].prefix))
+				want = (long)i;
+		for (size_t i = 0; i < N(v); i++) {
+			if (v[i].family != family || (want >= 0 && v[i].prefix <= v[want].prefix))
+				continue;
+			unsigned c = net_common_prefix(a, v[i].addr, alen) + 1;
+			need = c > need ? c : need;
+		}
+		unsigned got_need = 999;
+		long got = net_set_lookup(s, family, a, &got_need);
+		if (got != want || got_need != need)
+			fail_msg("try %d: index %ld need %u, want %ld need %u", t, got, got_need,
+				 want, need);
+	}
+	net_set_free(s);
+}
+
 /* ---- network files ------------------------------------------------------ */
 
 static char *write_tmp(const char *text)
@@ -535,12 +600,19 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addr_parse),
-		cmocka_unit_test(test_parse_good),    cmocka_unit_test(test_parse_bad),
-		cmocka_unit_test(test_contains),      cmocka_unit_test(test_same_and_common),
-		cmocka_unit_test(test_mask),          cmocka_unit_test(test_mapped),
-		cmocka_unit_test(test_sockaddr_ip),   cmocka_unit_test(test_set_lookup),
-		cmocka_unit_test(test_set_edges),     cmocka_unit_test(test_set_repeats),
+		cmocka_unit_test(test_parse_good),
+		cmocka_unit_test(test_parse_bad),
+		cmocka_unit_test(test_contains),
+		cmocka_unit_test(test_same_and_common),
+		cmocka_unit_test(test_mask),
+		cmocka_unit_test(test_mapped),
+		cmocka_unit_test(test_sockaddr_ip),
+		cmocka_unit_test(test_set_lookup),
+		cmocka_unit_test(test_set_edges),
+		cmocka_unit_test(test_set_repeats),
+		cmocka_unit_test(test_set_random),
 		cmocka_unit_test(test_load_file),
 	};
+
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

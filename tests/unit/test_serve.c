@@ -189,15 +189,14 @@ static const struct serve_case cases[] = {
 static uint64_t queries_of(const struct metrics_shard *ms, enum metrics_transport t)
 {
 	uint64_t n = 0;
-	for (int q = 0; q < METRICS_QTYPES; q++)
-		for (int r = 0; r < METRICS_RCODES; r++)
-			n += ms->queries[t][q][r];
+	for (size_t i = 0; i < METRICS_QTYPES * METRICS_RCODES; i++)
+		n += metrics_get(ms, MDNS_QUERIES, (size_t)t * METRICS_QTYPES * METRICS_RCODES + i);
 	return n;
 }
 
 static void run_case(struct fixture *f, const struct serve_case *tc)
 {
-	struct serve_thread t = { metrics_shard_new(f->metrics), 7 };
+	struct serve_thread t = { metrics_shard_new(f->metrics, &metrics_dns_set), 7 };
 	struct sockaddr_storage peer;
 	socklen_t peer_len = make_peer(&peer, tc->peer);
 	uint8_t q[64], r[4096] = { 0 };
@@ -232,12 +231,12 @@ static void run_case(struct fixture *f, const struct serve_case *tc)
 		assert_int_equal(r[6] << 8 | r[7], w->answers);
 		assert_int_equal(r[10] << 8 | r[11], w->has_opt);
 	}
-	assert_int_equal(t.ms->acl_refused, (uint64_t)w->refused);
-	assert_int_equal(t.ms->acl_dropped, (uint64_t)w->dropped);
+	assert_int_equal(metrics_get(t.ms, MDNS_ACL, MACL_REFUSE), (uint64_t)w->refused);
+	assert_int_equal(metrics_get(t.ms, MDNS_ACL, MACL_DROP), (uint64_t)w->dropped);
 	assert_int_equal(queries_of(t.ms, mt), (uint64_t)(w->answered ? tc->repeat : 0));
 	assert_int_equal(queries_of(t.ms, mt == MT_UDP ? MT_TCP : MT_UDP), 0);
-	assert_int_equal(t.ms->rrl_slipped, (uint64_t)w->slipped);
-	assert_int_equal(t.ms->rrl_dropped, 0);
+	assert_int_equal(metrics_get(t.ms, MDNS_RRL, MRRL_SLIP), (uint64_t)w->slipped);
+	assert_int_equal(metrics_get(t.ms, MDNS_RRL, MRRL_DROP), 0);
 }
 
 static void test_serve_cases(void **state)

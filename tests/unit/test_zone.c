@@ -7,9 +7,13 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <ldns/ldns.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "gslb/err.h"
 #include "gslb/zone.h"
+#include "gslb/zone_read.h"
 
 #ifndef TEST_DATADIR
 #error TEST_DATADIR must be defined
@@ -171,6 +175,228 @@ static void test_zoneset_most_specific(void **state)
 	zoneset_free(set);
 }
 
+/* ---- the reader's fast path against ldns ---------------------------- */
+
+static const char *write_temp(const char *text, char *path, size_t cap)
+{
+	const char *dir = getenv("TMPDIR");
+	snprintf(path, cap, "%s/gslb-test-zone-XXXXXX", dir && *dir ? dir : "/tmp");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	size_t n = strlen(text);
+	assert_int_equal(write(fd, text, n), (ssize_t)n);
+	close(fd);
+	return path;
+}
+
+struct oracle_rec {
+	uint8_t owner[DNAME_MAXLEN];
+	size_t olen;
+	uint16_t type;
+	uint32_t ttl;
+	uint8_t rd[1024];
+	size_t rdlen;
+	int line;
+};
+
+/* The file read by ldns alone, record by record, as zone_load read every
+ * zone before the fast path: the expected records with their lines, or the
+ * first error's line and text. */
+static size_t oracle_read(const char *path, struct oracle_rec *out, size_t cap, int *err_line,
+			  const char **err_text)
+{
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	uint32_t ttl = 3600;
+	ldns_rdf *origin = ldns_dname_new_frm_str("unit.test.");
+	ldns_rdf *prev = ldns_rdf_clone(origin);
+	int line = 0;
+	size_t n = 0;
+	*err_line = 0;
+	*err_text = NULL;
+	while (!feof(fp)) {
+		ldns_rr *rr = NULL;
+		int before = line;
+		ldns_status st = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &origin, &prev, &line);
+		if (st == LDNS_STATUS_OK) {
+			assert_true(n < cap);
+			struct oracle_rec *o = &out[n++];
+			const ldns_rdf *ow = ldns_rr_owner(rr);
+			o->olen = ldns_rdf_size(ow);
+			dname_tolower(o->owner, ldns_rdf_data(ow), o->olen);
+			o->type = (uint16_t)ldns_rr_get_type(rr);
+			o->ttl = ldns_rr_ttl(rr);
+			ldns_buffer *b = ldns_buffer_new(512);
+			assert_int_equal(ldns_rr_rdata2buffer_wire(b, rr), LDNS_STATUS_OK);
+			o->rdlen = ldns_buffer_position(b);
+			assert_true(o->rdlen <= sizeof(o->rd));
+			memcpy(o->rd, ldns_buffer_begin(b), o->rdlen);
+			ldns_buffer_free(b);
+			o->line = line > before ? line : before + 1;
+			ldns_rr_free(rr);
+		} else if (st != LDNS_STATUS_SYNTAX_EMPTY && st != LDNS_STATUS_SYNTAX_TTL &&
+			   st != LDNS_STATUS_SYNTAX_ORIGIN) {
+			*err_line = line > 0 ? line : 1;
+			*err_text = ldns_get_errorstr_by_id(st);
+			break;
+		}
+	}
+	ldns_rdf_deep_free(origin);
+	ldns_rdf_deep_free(prev);
+	fclose(fp);
+	return n;
+}
+
+/* zread_file gives what ldns gives: the same records, bytes and lines, or
+ * the same error at the same line (whether ldns finds one must match
+ * want_error). Returns how many records the fast path read. */
+static size_t same_as_ldns(const char *text, int want_error)
+{
+	static struct oracle_rec want[256];
+	char path[256], err[512] = "", msg[600];
+	write_temp(text, path, sizeof(path));
+	int err_line;
+	const char *err_text;
+	size_t n = oracle_read(path, want, 256, &err_line, &err_text);
+	uint8_t origin[DNAME_MAXLEN];
+	size_t olen = dname_from_str("unit.test", origin);
+	struct zread zr;
+	int rc = zread_file(&zr, path, origin, olen, "unit.test.", err, sizeof(err));
+	size_t nfast = zr.nfast;
+	if ((err_text != NULL) != want_error)
+		print_error("zone:\n%s\nldns: %s\n", text, err_text ? err_text : "no error");
+	assert_int_equal(err_text != NULL, want_error);
+	if (err_text) {
+		snprintf(msg, sizeof(msg), "%s:%d: %s", path, err_line, err_text);
+		if (rc == GSLB_OK || strcmp(err, msg) != 0)
+			print_error("zone:\n%s\nldns: %s\nzread: %s\n", text, msg, err);
+		assert_int_equal(rc, GSLB_EPARSE);
+		assert_string_equal(err, msg);
+	} else {
+		if (rc != GSLB_OK || zr.n != n)
+			print_error("zone:\n%s\nzread: rc %d, %zu records (%s); ldns %zu\n", text, rc,
+				    zr.n, err, n);
+		assert_int_equal(rc, GSLB_OK);
+		assert_int_equal(zr.n, n);
+		for (size_t i = 0; i < n; i++) {
+			const struct zrec *r = &zr.v[i];
+			const struct oracle_rec *o = &want[i];
+			if (r->line != o->line || r->type != o->type || r->ttl != o->ttl ||
+			    r->rdlen != o->rdlen)
+				print_error("record %zu: zread line %d type %u ttl %u rdlen %u; ldns "
+					    "line %d type %u ttl %u rdlen %zu\n",
+					    i, r->line, r->type, r->ttl, r->rdlen, o->line, o->type,
+					    o->ttl, o->rdlen);
+			assert_int_equal(r->line, o->line);
+			assert_int_equal(r->type, o->type);
+			assert_int_equal(r->ttl, o->ttl);
+			assert_int_equal(r->olen, o->olen);
+			assert_memory_equal(zr.arena + r->owner, o->owner, o->olen);
+			assert_int_equal(r->rdlen, o->rdlen);
+			assert_memory_equal(zr.arena + r->rd, o->rd, o->rdlen);
+		}
+	}
+	zread_free(&zr);
+	unlink(path);
+	return nfast;
+}
+
+static void test_fast_path_same_as_ldns(void **state)
+{
+	(void)state;
+	/* Plain records of every fast type, in every form the fast path
+	 * reads, beside lines it leaves to ldns; blank and comment lines and
+	 * directives between them move the line counter and the state both
+	 * share (origin, default TTL, previous owner). */
+	const char *zone = "$TTL 300\n"
+			   "@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n"
+			   "@\tNS\tns1\n"
+			   "\tNS ns2.example.\n"
+			   "ns1 A 192.0.2.1\n"
+			   "ns1 60 A 192.0.2.2\n"
+			   "ns1 IN A 192.0.2.3\n"
+			   "ns1 61 in a 192.0.2.4\n"
+			   "   AAAA 2001:db8::1\n"
+			   "UPPER.Case AAAA ::ffff:192.0.2.9\n"
+			   "abs.unit.test. A 192.0.2.5 ; a comment\n"
+			   "\n"
+			   "; a comment line\n"
+			   "\n"
+			   "crlf A 192.0.2.6\r\n"
+			   "\r\n"
+			   "www CNAME Target.Example.COM.\n"
+			   "www2 CNAME host\n"
+			   "*.wild A 192.0.2.7\n"
+			   "_sip._tcp SRV 10 60 5060 sip\n"
+			   "_sip._udp SRV 0 0 65535 sip.example.\n"
+			   "mx MX 10 mail\n"
+			   "mx MX 010 mail2.example.\n"
+			   "mx MX 65536 big\n"
+			   "mx MX 20 .\n"
+			   "ptr PTR host.unit.test.\n"
+			   "txt TXT \"v=spf1 -all\"\n"
+			   "txt2 TXT plain\n"
+			   "multi A ( 192.0.2.8 )\n"
+			   "ttl0 0 A 192.0.2.10\n"
+			   "ttlbig 999999999 A 192.0.2.11\n"
+			   "ttlhuge 4294967295 A 192.0.2.12\n"
+			   "ttlunit 1h A 192.0.2.13\n"
+			   "esc\\.aped A 192.0.2.14\n"
+			   "tab\t\t300\tIN\tA\t192.0.2.16   \n"
+			   "cn1 CNAME @\n"
+			   "long.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa A "
+			   "192.0.2.17\n"
+			   "$ORIGIN sub.unit.test.\n"
+			   "s A 192.0.2.18\n"
+			   "@ A 192.0.2.19\n"
+			   "ns NS s\n"
+			   "$TTL 0\n"
+			   "z A 192.0.2.20\n"
+			   "$TTL 2d\n"
+			   "  A 192.0.2.21\n"
+			   "y A 192.0.2.22\f"
+			   "y2 A 192.0.2.23\n"
+			   "last A 192.0.2.24";
+	size_t nfast = same_as_ldns(zone, 0);
+	/* most of the A, AAAA, NS, CNAME, PTR, MX and SRV lines */
+	if (nfast < 25)
+		print_error("fast path read %zu records\n", nfast);
+	assert_true(nfast >= 25);
+
+	/* Errors: the same message at the same line. */
+	const char *bad[] = {
+		"@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nx A 1.2.3.4.5\n\n\nfoo A 1.2.3.4\n",
+		"@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nx AAAA 2001:db8::g\n",
+		"@ SOA ns1 h 1 2 3 4 5\nx MX ten mail\n",
+		"@ SOA ns1 h 1 2 3 4 5\nx A 192.0.2.1 192.0.2.2\n",
+		"@ SOA ns1 h 1 2 3 4 5\nx..y A 192.0.2.1\n",
+		"@ SOA ns1 h 1 2 3 4 5\nx A\n",
+		"@ SOA ns1 h 1 2 3 4 5\n"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa A 192.0.2.1\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		same_as_ldns(bad[i], 1);
+}
+
+static void test_fast_path_checks(void **state)
+{
+	(void)state;
+	/* A fast record outside the zone: its line, as ldns's would be (the
+	 * empty lines after a record count towards it). */
+	char path[256], err[512] = "", want[600];
+	write_temp("@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nx.other. A 192.0.2.1\n\n\nfoo A 192.0.2.2\n",
+		   path, sizeof(path));
+	uint8_t origin[DNAME_MAXLEN];
+	size_t olen = dname_from_str("unit.test", origin);
+	struct zread zr;
+	assert_int_equal(zread_file(&zr, path, origin, olen, "unit.test.", err, sizeof(err)),
+			 GSLB_EPARSE);
+	snprintf(want, sizeof(want), "%s:5: x.other. is outside the zone unit.test.", path);
+	assert_string_equal(err, want);
+	zread_free(&zr);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +404,8 @@ int main(void)
 		cmocka_unit_test(test_lookup_kinds),
 		cmocka_unit_test(test_rejects_bad_zones),
 		cmocka_unit_test(test_zoneset_most_specific),
+		cmocka_unit_test(test_fast_path_same_as_ldns),
+		cmocka_unit_test(test_fast_path_checks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
