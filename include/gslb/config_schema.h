@@ -6,9 +6,11 @@
  * with file:line, "unknown setting, did you mean", and the key tables of
  * docs/configuration.md (gslbd --dump-schema).
  *
- * A new key: a line in its group's table (gslb/config*.c), a row in the
- * table of docs/configuration.md (tests/system/test_config_keys.py says
- * which), and a handler only when the value needs more than a range. */
+ * A new key: an entry in its group's table (gslb/config*.c), with a
+ * handler only when the value needs more than a type and a range; its name
+ * in KEYS of tests/system/test_config_keys.py; and its row in
+ * docs/configuration.md (`python3 tests/system/test_config_keys.py --fix
+ * build/gslbd` writes the generated columns, the meaning is yours). */
 #ifndef GSLB_CONFIG_SCHEMA_H
 #define GSLB_CONFIG_SCHEMA_H
 
