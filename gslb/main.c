@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "gslb/config_schema.h"
 #include "gslb/err.h"
 #include "gslb/explain.h"
 #include "gslb/fdlimit.h"
@@ -66,6 +67,9 @@ static void usage(FILE *out)
 		"                     region, pool:SERVICE/REGION, member:SERVICE/REGION/\n"
 		"                     ADDRESS); repeatable; no listener is started\n"
 		"      --json         with -t, --explain or --what-if: print JSON\n"
+		"      --dump-schema  print every configuration key with its type, range,\n"
+		"                     default and whether a reload applies it (the\n"
+		"                     Markdown tables of docs/configuration.md) and exit\n"
 		"  -h, --help         show this help and exit\n"
 		"  -V, --version      show the version and the libraries' versions and exit\n"
 		"\n"
@@ -232,6 +236,7 @@ int main(int argc, char **argv)
 		{ "explain", no_argument, NULL, 'x' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "what-if", required_argument, NULL, 'w' },
+		{ "dump-schema", no_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int explain_mode = 0, as_json = 0;
@@ -268,6 +273,9 @@ int main(int argc, char **argv)
 		case 'j':
 			as_json = 1;
 			break;
+		case 's':
+			conf_schema_dump(&conf_sec_root, stdout);
+			return EXIT_SUCCESS;
 		case 'w':
 			if (nwhatif == WHATIF_MAX_CHANGES) {
 				fprintf(stderr, "gslbd: more than %d --what-if options\n",
