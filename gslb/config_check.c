@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gslb/dnsdefs.h"
 #include "gslb/config_schema.h"
 #include "gslb/dname.h"
 #include "gslb/err.h"
@@ -125,7 +126,8 @@ static const char *const check_methods[] = { "GET", "HEAD", NULL };
 /* The query types a dns check may ask, with their numbers. */
 static const char *const check_qtypes[] = { "A",  "AAAA", "NS",  "CNAME", "SOA",
 					    "MX", "TXT",  "SRV", NULL };
-static const uint16_t check_qtype_values[] = { 1, 28, 2, 5, 6, 15, 16, 33 };
+static const uint16_t check_qtype_values[] = { DNS_T_A,   DNS_T_AAAA, DNS_T_NS,  DNS_T_CNAME,
+					       DNS_T_SOA, DNS_T_MX,   DNS_T_TXT, DNS_T_SRV };
 /* Indexes are the rcodes. */
 static const char *const check_rcodes[] = { "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
 					    "NOTIMP",  "REFUSED", NULL };

@@ -8,6 +8,7 @@
  * compression table), and output goes only into req->resp through a wbuf that
  * refuses to grow. Nothing in this file calls malloc or takes a mutex. */
 #include "gslb/dns.h"
+#include "gslb/dnsdefs.h"
 
 #include <assert.h>
 #include <netinet/in.h>
@@ -20,33 +21,6 @@
 #include "gslb/snapshot.h"
 #include "gslb/wire.h"
 #include "gslb/zone.h"
-
-enum {
-	T_A = 1,
-	T_NS = 2,
-	T_CNAME = 5,
-	T_SOA = 6,
-	T_PTR = 12,
-	T_MX = 15,
-	T_TXT = 16,
-	T_AAAA = 28,
-	T_SRV = 33,
-	T_OPT = 41,
-	T_DS = 43,
-	T_TKEY = 249,
-	T_TSIG = 250,
-	T_IXFR = 251,
-	T_AXFR = 252,
-	T_MAILB = 253,
-	T_MAILA = 254,
-	T_ANY = 255,
-};
-
-enum {
-	C_IN = 1,
-	C_CH = 3,
-	C_ANY = 255
-};
 
 enum {
 	RCODE_NOERROR = 0,
@@ -234,16 +208,16 @@ static void put_rdata(struct ctx *c, uint16_t type, const uint8_t *rd, uint16_t 
 	wbuf_u16(&c->out, 0);
 	size_t start = c->out.pos;
 	switch (type) {
-	case T_NS:
-	case T_CNAME:
-	case T_PTR:
+	case DNS_T_NS:
+	case DNS_T_CNAME:
+	case DNS_T_PTR:
 		put_name(c, rd, 1);
 		break;
-	case T_MX:
+	case DNS_T_MX:
 		wbuf_put(&c->out, rd, 2);
 		put_name(c, rd + 2, 1);
 		break;
-	case T_SOA: {
+	case DNS_T_SOA: {
 		size_t l1 = dname_len(rd);
 		size_t l2 = dname_len(rd + l1);
 		put_name(c, rd, 1);
@@ -271,7 +245,7 @@ static int put_rrset(struct ctx *c, int sec, const uint8_t *owner, const struct 
 	while (zone_rrset_next(rs, &pos, &rd, &rdlen)) {
 		put_name(c, owner, 1);
 		wbuf_u16(&c->out, rs->type);
-		wbuf_u16(&c->out, C_IN);
+		wbuf_u16(&c->out, DNS_C_IN);
 		wbuf_u32(&c->out, ttl);
 		put_rdata(c, rs->type, rd, rdlen);
 		c->counts[sec]++;
@@ -348,7 +322,7 @@ static int add_addresses(struct ctx *c, const uint8_t *target, int glue)
 	const struct zone_node *n = zone_find(z, lt, len);
 	if (!n || ((n->flags & ZONE_NODE_GLUE) && !glue) || addl_seen(c, n))
 		return 0;
-	static const uint16_t types[2] = { T_A, T_AAAA };
+	static const uint16_t types[2] = { DNS_T_A, DNS_T_AAAA };
 	for (int i = 0; i < 2; i++) {
 		const struct zone_rrset *rs = zone_rrset(n, types[i]);
 		if (rs && put_rrset(c, SEC_AR, n->name, rs, rs->ttl))
@@ -363,13 +337,13 @@ static void additional_for(struct ctx *c, const struct zone_rrset *rs)
 {
 	size_t off;
 	switch (rs->type) {
-	case T_NS:
+	case DNS_T_NS:
 		off = 0;
 		break;
-	case T_MX:
+	case DNS_T_MX:
 		off = 2;
 		break;
-	case T_SRV:
+	case DNS_T_SRV:
 		off = 6;
 		break;
 	default:
@@ -391,7 +365,7 @@ static void additional_for(struct ctx *c, const struct zone_rrset *rs)
  * delegated zone must fit (RFC 9471), else TC. */
 static void referral(struct ctx *c, const struct zone_node *cut, int after_cname)
 {
-	const struct zone_rrset *ns = zone_rrset(cut, T_NS);
+	const struct zone_rrset *ns = zone_rrset(cut, DNS_T_NS);
 	if (!after_cname)
 		c->flags &= (uint16_t)~F_AA;
 	if (put_rrset(c, SEC_NS, cut->name, ns, ns->ttl)) {
@@ -415,7 +389,7 @@ static void referral(struct ctx *c, const struct zone_node *cut, int after_cname
 /* RFC 8482: answer ANY with one RRset rather than everything. */
 static const struct zone_rrset *any_choice(const struct zone_node *n)
 {
-	static const uint16_t prefer[] = { T_CNAME, T_A, T_AAAA, T_MX, T_TXT };
+	static const uint16_t prefer[] = { DNS_T_CNAME, DNS_T_A, DNS_T_AAAA, DNS_T_MX, DNS_T_TXT };
 	for (size_t i = 0; i < sizeof(prefer) / sizeof(prefer[0]); i++) {
 		const struct zone_rrset *rs = zone_rrset(n, prefer[i]);
 		if (rs)
@@ -490,8 +464,8 @@ static int put_members(struct ctx *c, const uint8_t *owner, const struct pool *p
 			const struct hmember *m = &hp->members[i];
 			/* Failing open answers members the probes call down, never
 			 * what an admin drained or forced down. */
-			int ok = m->usable ||
-				 (all && m->admin != ADMIN_DRAIN && m->admin != ADMIN_FORCE_DOWN);
+			int ok = m->usable || (all && m->admin != OVERRIDE_DRAIN &&
+					       m->admin != OVERRIDE_FORCE_DOWN);
 			if (m->family != family || !ok)
 				continue;
 			cand[n].addr = m->addr;
@@ -516,7 +490,7 @@ static int put_members(struct ctx *c, const uint8_t *owner, const struct pool *p
 			equal = 0;
 	}
 	unsigned k = answers && answers < n ? answers : n;
-	uint16_t type = family == AF_INET ? T_A : T_AAAA;
+	uint16_t type = family == AF_INET ? DNS_T_A : DNS_T_AAAA;
 	size_t alen = family == AF_INET ? 4 : 16;
 	struct mark mk = mark_get(c);
 	unsigned start = rnd(c) % n;
@@ -541,7 +515,7 @@ static int put_members(struct ctx *c, const uint8_t *owner, const struct pool *p
 		}
 		put_name(c, owner, 1);
 		wbuf_u16(&c->out, type);
-		wbuf_u16(&c->out, C_IN);
+		wbuf_u16(&c->out, DNS_C_IN);
 		wbuf_u32(&c->out, ttl);
 		wbuf_u16(&c->out, (uint16_t)alen);
 		wbuf_put(&c->out, m->addr, alen);
@@ -564,10 +538,10 @@ enum {
 static int answer_service(struct ctx *c, const struct zone *z, const struct service *svc,
 			  uint8_t *name, size_t *len)
 {
-	uint16_t qt = c->qtype == T_ANY ? T_A : c->qtype;
+	uint16_t qt = c->qtype == DNS_T_ANY ? DNS_T_A : c->qtype;
 	int cname_pools = svc->npools > 0 && svc->pools[0].cname_len > 0;
 
-	if (!cname_pools && qt != T_A && qt != T_AAAA) {
+	if (!cname_pools && qt != DNS_T_A && qt != DNS_T_AAAA) {
 		/* Not location dependent: zone data at the name, else NODATA. */
 		struct zone_answer za;
 		zone_lookup(z, name, *len, c->qtype, &za);
@@ -611,23 +585,23 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 	if (d.pool->cname_len) {
 		struct mark mk = mark_get(c);
 		put_name(c, name, 1);
-		wbuf_u16(&c->out, T_CNAME);
-		wbuf_u16(&c->out, C_IN);
+		wbuf_u16(&c->out, DNS_T_CNAME);
+		wbuf_u16(&c->out, DNS_C_IN);
 		wbuf_u32(&c->out, d.ttl);
-		put_rdata(c, T_CNAME, d.pool->cname, d.pool->cname_len);
+		put_rdata(c, DNS_T_CNAME, d.pool->cname, d.pool->cname_len);
 		c->counts[SEC_AN]++;
 		if (c->out.err) {
 			mark_restore(c, &mk);
 			truncate_all(c);
 			return SVC_DONE;
 		}
-		if (c->qtype == T_CNAME)
+		if (c->qtype == DNS_T_CNAME)
 			return SVC_DONE;
 		*len = d.pool->cname_len;
 		memcpy(name, d.pool->cname, *len);
 		return SVC_FOLLOW;
 	}
-	int fam = qt == T_A ? AF_INET : AF_INET6;
+	int fam = qt == DNS_T_A ? AF_INET : AF_INET6;
 	int n = put_members(c, name, d.pool, d.hpool, d.fail_open, fam, svc->answers, d.ttl);
 	if (n < 0)
 		truncate_all(c);
@@ -648,7 +622,7 @@ static void answer_in(struct ctx *c)
 	}
 	/* DS lives on the parent side of a cut (RFC 4035 3.1.4.1): at the apex
 	 * of a zone whose parent we also serve, answer from the parent. */
-	if (c->qtype == T_DS && z->origin_len == len && len > 1) {
+	if (c->qtype == DNS_T_DS && z->origin_len == len && len > 1) {
 		const struct zone *parent =
 			zoneset_find(c->snap->zones, name + 1 + name[0], len - 1 - name[0]);
 		if (parent)
@@ -691,7 +665,7 @@ static void answer_in(struct ctx *c)
 		if (za.result == ZONE_WILDCARD && !c->rrl_name)
 			c->rrl_name = n->name;
 		const struct zone_rrset *rs;
-		if (c->qtype == T_ANY)
+		if (c->qtype == DNS_T_ANY)
 			rs = any_choice(n);
 		else
 			rs = zone_rrset(n, c->qtype);
@@ -704,7 +678,7 @@ static void answer_in(struct ctx *c)
 			return;
 		}
 		const struct zone_rrset *cn =
-			(n->flags & ZONE_NODE_CNAME) ? zone_rrset(n, T_CNAME) : NULL;
+			(n->flags & ZONE_NODE_CNAME) ? zone_rrset(n, DNS_T_CNAME) : NULL;
 		if (!cn) {
 			put_soa_authority(c, z);
 			return;
@@ -740,7 +714,7 @@ static void answer_chaos(struct ctx *c)
 	const char *text = NULL;
 	const struct conf *cf = c->snap->conf;
 
-	if (c->qtype == T_TXT || c->qtype == T_ANY) {
+	if (c->qtype == DNS_T_TXT || c->qtype == DNS_T_ANY) {
 		if (dname_equal(c->lqname, id_server) || dname_equal(c->lqname, hostname_bind))
 			text = cf->identity;
 		else if (dname_equal(c->lqname, version_bind) ||
@@ -755,8 +729,8 @@ static void answer_chaos(struct ctx *c)
 	size_t tl = strlen(text);
 	struct mark m = mark_get(c);
 	put_name(c, c->qname, 1);
-	wbuf_u16(&c->out, T_TXT);
-	wbuf_u16(&c->out, C_CH);
+	wbuf_u16(&c->out, DNS_T_TXT);
+	wbuf_u16(&c->out, DNS_C_CH);
 	wbuf_u32(&c->out, 0);
 	wbuf_u16(&c->out, (uint16_t)(tl + (tl + 254) / 255 + (tl == 0)));
 	size_t p = 0;
@@ -840,7 +814,7 @@ static enum dns_decode parse_additional(struct ctx *c, struct wire *w, uint16_t 
 		const uint8_t *rd = wire_take(w, rdlen);
 		if (!wire_ok(w) || olen == 0)
 			return DECODE_FORMERR;
-		if (type == T_TSIG) {
+		if (type == DNS_T_TSIG) {
 			/* RFC 8945 5.1: one TSIG, the last record, else FORMERR */
 			if (i + 1 != arcount || parse_tsig(c, w, (size_t)(rd - w->buf), rdlen))
 				return DECODE_FORMERR;
@@ -848,7 +822,7 @@ static enum dns_decode parse_additional(struct ctx *c, struct wire *w, uint16_t 
 			c->tsig_key_len = olen;
 			continue;
 		}
-		if (type != T_OPT)
+		if (type != DNS_T_OPT)
 			continue;
 		if (c->edns || olen != 1)
 			return DECODE_FORMERR; /* RFC 6891 6.1.1: one OPT, owner root */
@@ -883,7 +857,7 @@ static void put_opt(struct ctx *c)
 	if (c->ecs)
 		rdlen = (uint16_t)(rdlen + 8 + c->ecs_addrlen);
 	wbuf_u8(&c->out, 0);
-	wbuf_u16(&c->out, T_OPT);
+	wbuf_u16(&c->out, DNS_T_OPT);
 	wbuf_u16(&c->out, cf->edns_size);
 	wbuf_u8(&c->out, (uint8_t)(c->rcode >> 4));
 	wbuf_u8(&c->out, 0);
@@ -915,8 +889,8 @@ static void put_tsig(struct ctx *c)
 	struct mark mk = mark_get(c);
 	c->out.cap = c->limit;
 	wbuf_put(&c->out, c->tsig_key, c->tsig_key_len);
-	wbuf_u16(&c->out, T_TSIG);
-	wbuf_u16(&c->out, C_ANY);
+	wbuf_u16(&c->out, DNS_T_TSIG);
+	wbuf_u16(&c->out, DNS_C_ANY);
 	wbuf_u32(&c->out, 0);
 	size_t rdlen_at = c->out.pos;
 	wbuf_u16(&c->out, 0);
@@ -1121,11 +1095,11 @@ static enum dns_decode check_query(struct ctx *c, struct wire *w, const struct s
  * for the counters. */
 static enum dns_decode answer(struct ctx *c)
 {
-	if (c->qtype == T_OPT || c->qtype == T_TSIG || c->qtype == T_TKEY) {
+	if (c->qtype == DNS_T_OPT || c->qtype == DNS_T_TSIG || c->qtype == DNS_T_TKEY) {
 		c->rcode = RCODE_FORMERR;
 		return DECODE_FORMERR;
 	}
-	if (c->qtype == T_MAILA || c->qtype == T_MAILB) {
+	if (c->qtype == DNS_T_MAILA || c->qtype == DNS_T_MAILB) {
 		c->rcode = RCODE_NOTIMP;
 		return DECODE_NOTIMP;
 	}
@@ -1135,13 +1109,13 @@ static enum dns_decode answer(struct ctx *c)
 		c->out.cap = c->limit > c->out.pos + need ? c->limit - need : c->out.pos;
 	}
 	assert(c->out.pos <= c->out.cap && c->out.cap <= c->limit);
-	if (c->qtype == T_AXFR || c->qtype == T_IXFR) {
+	if (c->qtype == DNS_T_AXFR || c->qtype == DNS_T_IXFR) {
 		c->rcode = RCODE_REFUSED; /* zone transfers are not offered */
 		return DECODE_REFUSED;
 	}
-	if (c->qclass == C_IN) {
+	if (c->qclass == DNS_C_IN) {
 		answer_in(c);
-	} else if (c->qclass == C_CH) {
+	} else if (c->qclass == DNS_C_CH) {
 		answer_chaos(c);
 	} else {
 		c->rcode = RCODE_REFUSED;
@@ -1228,9 +1202,9 @@ size_t dns_refuse(const struct dns_request *req)
 		uint16_t type = wire_u16(&w);
 		wire_skip(&w, 2);
 		uint32_t ttl = wire_u32(&w);
-		if (wire_ok(&w) && ol == 1 && type == T_OPT) {
+		if (wire_ok(&w) && ol == 1 && type == DNS_T_OPT) {
 			wbuf_u8(&out, 0);
-			wbuf_u16(&out, T_OPT);
+			wbuf_u16(&out, DNS_T_OPT);
 			wbuf_u16(&out, DNS_DEFAULT_EDNS_SIZE);
 			wbuf_u32(&out, ttl & 0x8000); /* ext rcode 0, version 0, DO copied */
 			wbuf_u16(&out, 0);

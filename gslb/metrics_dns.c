@@ -4,6 +4,7 @@
 #include "gslb/metrics.h"
 
 #include "gslb/dns.h"
+#include "gslb/dnsdefs.h"
 #include "gslb/service.h"
 
 static const char *const transports[MT_N] = { "udp", "tcp" };
@@ -71,8 +72,12 @@ const struct metric_set metrics_dns_set = METRIC_SET(dns_families);
 
 static unsigned qtype_bucket(uint16_t t)
 {
-	static const uint16_t known[METRICS_QTYPES - 1] = { 1,  2,  5,  6,  12, 15,  16, 28,
-							    33, 35, 43, 64, 65, 257, 255 };
+	/* In the order of qtype_names. */
+	static const uint16_t known[METRICS_QTYPES - 1] = {
+		DNS_T_A,  DNS_T_NS,   DNS_T_CNAME, DNS_T_SOA, DNS_T_PTR,
+		DNS_T_MX, DNS_T_TXT,  DNS_T_AAAA,  DNS_T_SRV, DNS_T_NAPTR,
+		DNS_T_DS, DNS_T_SVCB, DNS_T_HTTPS, DNS_T_CAA, DNS_T_ANY,
+	};
 	for (unsigned i = 0; i < METRICS_QTYPES - 1; i++)
 		if (known[i] == t)
 			return i;
@@ -103,7 +108,7 @@ void metrics_dns(struct metrics_shard *s, enum metrics_transport t, size_t reply
 	if (info->slot >= 0 && info->slot < METRICS_SLOTS)
 		metrics_inc(s, MDNS_ANSWERS, (size_t)info->slot);
 	if (info->all_down && info->service) {
-		int ss = ((const struct service *)info->service)->metric_slot;
+		int ss = info->service->metric_slot;
 		if (ss >= 0 && ss < METRICS_SLOTS)
 			metrics_inc(s, MDNS_ALL_DOWN, (size_t)ss);
 	}

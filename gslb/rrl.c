@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "gslb/dname.h"
+#include "gslb/dnsdefs.h"
 #include "gslb/net.h"
 #include "gslb/siphash.h"
 #include "gslb/wire.h"
@@ -265,7 +266,7 @@ size_t rrl_truncate(uint8_t *reply, size_t len)
 		wire_skip(&w, rdlen);
 		if (!nl || !wire_ok(&w))
 			break;
-		if (type == 41 && i >= (unsigned)an + ns && nl == 1) {
+		if (type == DNS_T_OPT && i >= (unsigned)an + ns && nl == 1) {
 			opt_at = at;
 			opt_len = w.pos - at;
 		}
