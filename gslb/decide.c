@@ -332,7 +332,7 @@ static int fail_open_step(const struct service *svc, const struct health *h,
 			continue;
 		const struct pool *p = &svc->pools[svc->pool_of_region[st->region]];
 		const struct hpool *hp = h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
-		if (hp && (hp->admin == ADMIN_DRAIN || hp->admin == ADMIN_FORCE_DOWN))
+		if (hp && (hp->admin == OVERRIDE_DRAIN || hp->admin == OVERRIDE_FORCE_DOWN))
 			continue;
 		return (int)i;
 	}

@@ -199,7 +199,7 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 			json_object_set_new(r, "pool_reason", json_string(hp->reason));
 			if (hp->admin)
 				json_object_set_new(r, "admin",
-						    json_string(admin_state_name(hp->admin)));
+						    json_string(override_state_name(hp->admin)));
 		}
 		json_array_append_new(regions, r);
 	}

@@ -1,4 +1,4 @@
-/* The HTTP(S) redirect listener (issue 5): a request for a service's name
+/* The HTTP(S) redirect listener: a request for a service's name
  * is answered with a redirect to the region decide() picks for the client,
  * from the same snapshot and health state as the DNS answers.
  *

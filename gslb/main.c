@@ -166,7 +166,7 @@ out:
 static int what_if(const char *path, const char *const *changes, size_t n, int as_json)
 {
 	struct snapshot *snap = NULL;
-	struct admin_table adm = { 0 };
+	struct override_table adm = { 0 };
 	json_t *j = NULL;
 	char err[ERRLEN] = "";
 	int rc;
@@ -176,7 +176,7 @@ static int what_if(const char *path, const char *const *changes, size_t n, int a
 		goto fail;
 	/* The overrides a restart would apply, so that "before" is what the
 	 * daemon would serve from this state_dir. */
-	admin_table_load(&adm, snap->conf->state_dir);
+	override_table_load(&adm, snap->conf->state_dir);
 	rc = whatif_json(snap, snap->health, &adm, changes, n, &j, err, sizeof(err));
 	if (rc)
 		goto fail;
@@ -186,7 +186,7 @@ fail:
 	fprintf(stderr, "%s\n", err[0] ? err : gslb_strerror(rc));
 out:
 	json_decref(j);
-	admin_table_free(&adm);
+	override_table_free(&adm);
 	snapshot_free(snap);
 	return rc ? EXIT_FAILURE : EXIT_SUCCESS;
 }

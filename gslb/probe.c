@@ -519,7 +519,7 @@ static void prober_free(struct prober *p)
 		close(p->epfd);
 	free(p->fds);
 	free(p->heap.v);
-	admin_table_free(&p->admin);
+	override_table_free(&p->admin);
 	free(p->state_dir);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->mu);
@@ -595,7 +595,7 @@ int prober_new(struct snapshot *snap, const char *state_dir, struct metrics *met
 	if (rc)
 		goto fail;
 	if (p->state_dir) {
-		rc = admin_table_load(&p->admin, p->state_dir);
+		rc = override_table_load(&p->admin, p->state_dir);
 		if (rc)
 			log_warn("cannot read admin overrides state_dir=%s error=\"%s\"",
 				 p->state_dir, gslb_strerror(rc));
@@ -692,7 +692,7 @@ int prober_adopt(struct prober *p, struct snapshot *new_snap)
 
 int prober_admin(struct prober *p, const char *target, const char *action, char *err, size_t errlen)
 {
-	struct admin_override o;
+	struct override o;
 	struct timespec dl;
 	uint8_t state;
 	uint64_t seq;
@@ -708,7 +708,7 @@ int prober_admin(struct prober *p, const char *target, const char *action, char 
 	rc = health_parse_target(p->snap, target, &o, err, errlen);
 	if (rc)
 		goto out;
-	if (state == ADMIN_NONE) {
+	if (state == OVERRIDE_NONE) {
 		size_t i;
 		for (i = 0; i < p->admin.n; i++)
 			if (strcmp(p->admin.v[i].target, o.target) == 0)
@@ -718,17 +718,17 @@ int prober_admin(struct prober *p, const char *target, const char *action, char 
 			rc = GSLB_ENOENT;
 			goto out;
 		}
-		if (strcmp(action, "undrain") == 0 && p->admin.v[i].state != ADMIN_DRAIN) {
+		if (strcmp(action, "undrain") == 0 && p->admin.v[i].state != OVERRIDE_DRAIN) {
 			snprintf(err, errlen, "%s is %s, not drained: use clear", o.target,
-				 admin_state_name((enum admin_state)p->admin.v[i].state));
+				 override_state_name((enum override_state)p->admin.v[i].state));
 			rc = GSLB_EINVAL;
 			goto out;
 		}
-		rc = admin_table_clear(&p->admin, o.target);
+		rc = override_table_clear(&p->admin, o.target);
 	} else {
 		o.state = state;
 		o.since = wall_s();
-		rc = admin_table_set(&p->admin, &o);
+		rc = override_table_set(&p->admin, &o);
 	}
 	if (rc) {
 		snprintf(err, errlen, "%s", gslb_strerror(rc));
@@ -736,7 +736,7 @@ int prober_admin(struct prober *p, const char *target, const char *action, char 
 	}
 	log_info("admin override %s target=%s", action, o.target);
 	if (p->state_dir) {
-		int src = admin_table_save(&p->admin, p->state_dir);
+		int src = override_table_save(&p->admin, p->state_dir);
 		if (src)
 			log_warn("cannot save admin overrides state_dir=%s error=\"%s\"",
 				 p->state_dir, gslb_strerror(src));
@@ -764,10 +764,10 @@ char *prober_admin_json(struct prober *p)
 		return NULL;
 	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < p->admin.n; i++) {
-		const struct admin_override *o = &p->admin.v[i];
+		const struct override *o = &p->admin.v[i];
 		json_t *j = json_pack("{s:s, s:s, s:s, s:I}", "target", o->target, "kind",
 				      (unsigned)o->kind < 3 ? kinds[o->kind] : "?", "state",
-				      admin_state_name((enum admin_state)o->state), "since",
+				      override_state_name((enum override_state)o->state), "since",
 				      (json_int_t)o->since);
 		if (j)
 			json_array_append_new(arr, j);

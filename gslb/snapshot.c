@@ -377,11 +377,11 @@ int snapshot_load(const char *path, struct snapshot **out, char *err, size_t err
 	{
 		/* The first health view: last-known states and admin overrides
 		 * from state_dir, so -t, --explain and a restart see them. */
-		struct admin_table adm = { 0 };
-		admin_table_load(&adm, s->conf->state_dir);
+		struct override_table adm = { 0 };
+		override_table_load(&adm, s->conf->state_dir);
 		s->health = health_initial(s, NULL, NULL, s->conf->state_dir, &adm,
 					   (int64_t)time(NULL));
-		admin_table_free(&adm);
+		override_table_free(&adm);
 		if (!s->health) {
 			rc = GSLB_ENOMEM;
 			goto out;

@@ -78,7 +78,7 @@ int http_serve(struct http_listener *l);
 void http_stop(struct http_listener *l);
 
 /* What the listener has counted since it started, summed over its
- * addresses (issue 6 exports them). Safe from any thread. */
+ * addresses (exported on /metrics). Safe from any thread. */
 struct http_counters {
 	uint64_t connections; /* accepted */
 	uint64_t requests;    /* answered: the sum of the outcomes below */

@@ -173,7 +173,7 @@ struct prober {
 
 	/* under mu */
 	struct snapshot *snap; /* written by the prober thread only */
-	struct admin_table admin;
+	struct override_table admin;
 	struct snapshot *adopt_req;
 	uint64_t adopt_seq, adopt_done;
 	int adopt_rc;

@@ -311,7 +311,7 @@ static void set_health(const char *svc, const char *down, const char *drained,
 {
 	const struct service *s = service(svc);
 	const char *const lists[] = { down, drained, forced_down };
-	struct admin_table t = { 0 };
+	struct override_table t = { 0 };
 	struct health *h = health_clone(initial);
 	assert_non_null(h);
 	for (size_t l = 0; l < N(lists); l++) {
@@ -324,13 +324,13 @@ static void set_health(const char *svc, const char *down, const char *drained,
 				for (size_t m = 0; m < hp->nmembers; m++)
 					hp->members[m].state = HEALTH_DOWN;
 			} else {
-				struct admin_override o;
+				struct override o;
 				char target[300], err[256] = "";
 				snprintf(target, sizeof(target), "pool:%s/%s", s->name, name);
 				if (health_parse_target(snap, target, &o, err, sizeof(err)))
 					fail_msg("%s: %s", target, err);
-				o.state = l == 1 ? ADMIN_DRAIN : ADMIN_FORCE_DOWN;
-				assert_int_equal(admin_table_set(&t, &o), 0);
+				o.state = l == 1 ? OVERRIDE_DRAIN : OVERRIDE_FORCE_DOWN;
+				assert_int_equal(override_table_set(&t, &o), 0);
 			}
 			p += len;
 			if (*p == ',')
@@ -338,7 +338,7 @@ static void set_health(const char *svc, const char *down, const char *drained,
 		}
 	}
 	health_compute(h, snap, &t, NULL, 1000);
-	admin_table_free(&t);
+	override_table_free(&t);
 	health_free(snap->health);
 	snap->health = h;
 }

@@ -297,38 +297,38 @@ static const struct admin_case {
 	int up;
 	const char *reason;
 } admin_cases[] = {
-	{ "-", "-", "-", "UUU", { ADMIN_NONE, ADMIN_NONE, ADMIN_NONE }, "111", ADMIN_NONE, 1,
+	{ "-", "-", "-", "UUU", { OVERRIDE_NONE, OVERRIDE_NONE, OVERRIDE_NONE }, "111", OVERRIDE_NONE, 1,
 	  "3 of 3" },
-	{ "drain", "-", "-", "UUU", { ADMIN_DRAIN, ADMIN_DRAIN, ADMIN_DRAIN }, "000", ADMIN_DRAIN,
+	{ "drain", "-", "-", "UUU", { OVERRIDE_DRAIN, OVERRIDE_DRAIN, OVERRIDE_DRAIN }, "000", OVERRIDE_DRAIN,
 	  0, "drained by admin (region)" },
 	{ "force-down", "-", "-", "UUU",
-	  { ADMIN_FORCE_DOWN, ADMIN_FORCE_DOWN, ADMIN_FORCE_DOWN }, "000", ADMIN_FORCE_DOWN, 0,
+	  { OVERRIDE_FORCE_DOWN, OVERRIDE_FORCE_DOWN, OVERRIDE_FORCE_DOWN }, "000", OVERRIDE_FORCE_DOWN, 0,
 	  "forced down by admin (region)" },
-	{ "force-up", "-", "-", "DDD", { ADMIN_FORCE_UP, ADMIN_FORCE_UP, ADMIN_FORCE_UP }, "111",
-	  ADMIN_FORCE_UP, 1, "forced up by admin" },
+	{ "force-up", "-", "-", "DDD", { OVERRIDE_FORCE_UP, OVERRIDE_FORCE_UP, OVERRIDE_FORCE_UP }, "111",
+	  OVERRIDE_FORCE_UP, 1, "forced up by admin" },
 	/* the pool's override beats the region's */
-	{ "drain", "force-up", "-", "DUD", { ADMIN_FORCE_UP, ADMIN_FORCE_UP, ADMIN_FORCE_UP },
-	  "111", ADMIN_FORCE_UP, 1, "forced up by admin" },
-	{ "force-up", "drain", "-", "UUU", { ADMIN_DRAIN, ADMIN_DRAIN, ADMIN_DRAIN }, "000",
-	  ADMIN_DRAIN, 0, "drained by admin (pool)" },
+	{ "drain", "force-up", "-", "DUD", { OVERRIDE_FORCE_UP, OVERRIDE_FORCE_UP, OVERRIDE_FORCE_UP },
+	  "111", OVERRIDE_FORCE_UP, 1, "forced up by admin" },
+	{ "force-up", "drain", "-", "UUU", { OVERRIDE_DRAIN, OVERRIDE_DRAIN, OVERRIDE_DRAIN }, "000",
+	  OVERRIDE_DRAIN, 0, "drained by admin (pool)" },
 	/* the member's beats both, for that member only */
 	{ "drain", "force-down", "force-up", "DUU",
-	  { ADMIN_FORCE_UP, ADMIN_FORCE_DOWN, ADMIN_FORCE_DOWN }, "100", ADMIN_FORCE_DOWN, 0,
+	  { OVERRIDE_FORCE_UP, OVERRIDE_FORCE_DOWN, OVERRIDE_FORCE_DOWN }, "100", OVERRIDE_FORCE_DOWN, 0,
 	  "forced down by admin (pool)" },
-	{ "-", "-", "drain", "UUU", { ADMIN_DRAIN, ADMIN_NONE, ADMIN_NONE }, "011", ADMIN_NONE, 1,
+	{ "-", "-", "drain", "UUU", { OVERRIDE_DRAIN, OVERRIDE_NONE, OVERRIDE_NONE }, "011", OVERRIDE_NONE, 1,
 	  "2 of 3" },
-	{ "-", "-", "force-down", "UUD", { ADMIN_FORCE_DOWN, ADMIN_NONE, ADMIN_NONE }, "010",
-	  ADMIN_NONE, 0, "1 of 3" },
-	{ "-", "-", "force-up", "DUD", { ADMIN_FORCE_UP, ADMIN_NONE, ADMIN_NONE }, "110",
-	  ADMIN_NONE, 1, "2 of 3" },
-	{ "-", "drain", "-", "UUU", { ADMIN_DRAIN, ADMIN_DRAIN, ADMIN_DRAIN }, "000", ADMIN_DRAIN,
+	{ "-", "-", "force-down", "UUD", { OVERRIDE_FORCE_DOWN, OVERRIDE_NONE, OVERRIDE_NONE }, "010",
+	  OVERRIDE_NONE, 0, "1 of 3" },
+	{ "-", "-", "force-up", "DUD", { OVERRIDE_FORCE_UP, OVERRIDE_NONE, OVERRIDE_NONE }, "110",
+	  OVERRIDE_NONE, 1, "2 of 3" },
+	{ "-", "drain", "-", "UUU", { OVERRIDE_DRAIN, OVERRIDE_DRAIN, OVERRIDE_DRAIN }, "000", OVERRIDE_DRAIN,
 	  0, "drained by admin (pool)" },
 };
 
-static void set_override(const struct snapshot *s, struct admin_table *t, const char *target,
+static void set_override(const struct snapshot *s, struct override_table *t, const char *target,
 			 const char *action)
 {
-	struct admin_override o;
+	struct override o;
 	char err[256] = "";
 
 	if (strcmp(action, "-") == 0)
@@ -337,7 +337,7 @@ static void set_override(const struct snapshot *s, struct admin_table *t, const 
 		fail_msg("%s: %s", target, err);
 	assert_int_equal(admin_action_parse(action, &o.state), 0);
 	o.since = 500;
-	assert_int_equal(admin_table_set(t, &o), 0);
+	assert_int_equal(override_table_set(t, &o), 0);
 }
 
 static void test_admin_precedence(void **state)
@@ -346,7 +346,7 @@ static void test_admin_precedence(void **state)
 	(void)state;
 	for (size_t i = 0; i < N(admin_cases); i++) {
 		const struct admin_case *c = &admin_cases[i];
-		struct admin_table t = { 0 };
+		struct override_table t = { 0 };
 		struct health *h = health_clone(s->health);
 		assert_non_null(h);
 		set_override(s, &t, "region:a", c->region);
@@ -361,21 +361,21 @@ static void test_admin_precedence(void **state)
 				fail_msg("case %zu (region %s, pool %s, member %s): member %zu admin "
 					 "%s usable %d, expected %s usable %c",
 					 i, c->region, c->pool, c->member, m,
-					 admin_state_name(hp->members[m].admin),
-					 hp->members[m].usable, admin_state_name(c->member_admin[m]),
+					 override_state_name(hp->members[m].admin),
+					 hp->members[m].usable, override_state_name(c->member_admin[m]),
 					 c->usable[m]);
 		if (hp->admin != c->pool_admin || hp->up != c->up ||
 		    strstr(hp->reason, c->reason) == NULL)
 			fail_msg("case %zu (region %s, pool %s, member %s): pool admin %s up %d "
 				 "\"%s\", expected %s up %d \"%s\"",
-				 i, c->region, c->pool, c->member, admin_state_name(hp->admin),
-				 hp->up, hp->reason, admin_state_name(c->pool_admin), c->up,
+				 i, c->region, c->pool, c->member, override_state_name(hp->admin),
+				 hp->up, hp->reason, override_state_name(c->pool_admin), c->up,
 				 c->reason);
 		/* the other regions' pools are untouched */
-		assert_int_equal(hpool_of(h, s, "b")->admin, ADMIN_NONE);
+		assert_int_equal(hpool_of(h, s, "b")->admin, OVERRIDE_NONE);
 		assert_true(hpool_of(h, s, "c")->up);
 		health_free(h);
-		admin_table_free(&t);
+		override_table_free(&t);
 	}
 	snapshot_free(s);
 }
@@ -401,7 +401,7 @@ static void test_admin_targets(void **state)
 	struct snapshot *s = load(NULL);
 	(void)state;
 	for (size_t i = 0; i < N(cases); i++) {
-		struct admin_override o;
+		struct override o;
 		char err[256] = "";
 		int rc = health_parse_target(s, cases[i].in, &o, err, sizeof(err));
 		if (cases[i].out) {
