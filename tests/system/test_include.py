@@ -1,4 +1,4 @@
-"""@include: per-region pool files (DESIGN.md section 7) and what a bad
+"""@include: per-region pool files (docs/configuration.md, @include) and what a bad
 @include does.
 
 - A config whose pools live in @included files (one per region, in a
