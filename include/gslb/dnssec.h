@@ -14,6 +14,9 @@
 #define DNSSEC_ALG_ECDSAP256SHA256 13
 #define DNSSEC_ALG_ED25519 15
 
+/* TTL of the DS records gslbd --ds prints (the parent chooses its own) */
+#define DNSSEC_DS_TTL 3600
+
 /* DNSKEY flags (RFC 4034 2.1.1, RFC 5011 7) */
 #define DNSSEC_FLAG_ZONE 0x0100
 #define DNSSEC_FLAG_REVOKE 0x0080

@@ -1,0 +1,147 @@
+"""DNSSEC keys of a zone (issue 14, first steps): the zones[].dnssec group is
+read and checked at load (gslbd -t), and `gslbd --ds -c FILE ZONE` prints the
+DS records for the parent. Keys are made here by ldns-keygen (ldnsutils); the
+DS records are checked against dnspython's own computation (dns.dnssec.make_ds)
+of the DNSKEY in the .key file."""
+
+import os
+import shutil
+import subprocess
+
+import dns.dnssec
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.name
+import pytest
+
+from gslbtest import ZONEDIR, run_gslbd
+
+pytestmark = pytest.mark.skipif(shutil.which("ldns-keygen") is None,
+                                reason="ldns-keygen (ldnsutils) not installed")
+
+
+def keygen(workdir, *args, zone="example.test"):
+    """A key pair made by ldns-keygen in workdir; returns its base name."""
+    r = subprocess.run(["ldns-keygen"] + list(args) + [zone], cwd=str(workdir),
+                       capture_output=True, text=True, check=True, timeout=60)
+    return r.stdout.strip()
+
+
+def write_conf(workdir, dnssec, origin="example.test"):
+    conf = workdir / "gslb.conf"
+    conf.write_text(
+        'directory = "%s";\n'
+        'listen = { dns = [ "127.0.0.1:0" ]; };\n'
+        'zones = (\n'
+        '  { origin = "%s"; file = "%s";\n'
+        '    dnssec = { %s }; } );\n' % (workdir, origin, os.path.join(ZONEDIR, "example.test.zone"),
+                                          dnssec))
+    return conf
+
+
+def dnskey_of(workdir, base):
+    for line in (workdir / (base + ".key")).read_text().splitlines():
+        if line and not line.startswith(";"):
+            owner, _cls, _type, rest = line.split(None, 3)
+            rest = rest.split(";")[0]
+            return dns.name.from_text(owner), dns.rdata.from_text(
+                dns.rdataclass.IN, dns.rdatatype.DNSKEY, rest)
+    raise AssertionError("no DNSKEY in %s.key" % base)
+
+
+def ds_lines(conf, zone="example.test"):
+    r = run_gslbd(["--ds", "-c", str(conf), zone])
+    assert r.returncode == 0, r.stderr
+    return [line.split() for line in r.stdout.splitlines()]
+
+
+def test_ds_of_the_ksk_only(tmp_path):
+    ksk = keygen(tmp_path, "-a", "ECDSAP256SHA256", "-k")
+    zsk = keygen(tmp_path, "-a", "ED25519")
+    conf = write_conf(tmp_path, 'keys = [ "%s", "%s" ];' % (zsk, ksk))
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    owner, key = dnskey_of(tmp_path, ksk)
+    want = dns.dnssec.make_ds(owner, key, "SHA256")
+    lines = ds_lines(conf, "Example.Test.")
+    assert len(lines) == 1, lines
+    name, ttl, cls, typ = lines[0][:4]
+    assert (name, ttl, cls, typ) == ("example.test.", "3600", "IN", "DS")
+    got = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DS, " ".join(lines[0][4:]))
+    assert got == want
+    assert got.key_tag == dns.dnssec.key_id(key) == int(ksk.rsplit("+", 1)[1])
+
+
+def test_ds_of_a_lone_zsk(tmp_path):
+    # No key with the SEP flag: every key's DS (a CSK without the flag).
+    k1 = keygen(tmp_path, "-a", "ED25519")
+    k2 = keygen(tmp_path, "-a", "ECDSAP256SHA256")
+    conf = write_conf(tmp_path, 'keys = [ "%s", "%s" ];' % (k1, k2))
+    lines = ds_lines(conf)
+    want = [dns.dnssec.make_ds(*dnskey_of(tmp_path, k), "SHA256") for k in (k1, k2)]
+    got = [dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DS, " ".join(x[4:]))
+           for x in lines]
+    assert got == want
+
+
+def test_ds_usage_errors(tmp_path):
+    k = keygen(tmp_path, "-a", "ED25519")
+    conf = write_conf(tmp_path, 'keys = [ "%s" ];' % k)
+    r = run_gslbd(["--ds", "-c", str(conf), "example.org"])
+    assert r.returncode == 1 and "no zone example.org" in r.stderr, r.stderr
+    r = run_gslbd(["--ds", "-c", str(conf)])
+    assert r.returncode == 2 and "--ds needs one ZONE" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("dnssec, error", [
+    ('keys = [ "K-missing" ];', 'gslb.conf:5: zones[0].dnssec.keys[0]: %(dir)s/K-missing.key: '
+     'No such file or directory'),
+    ('keys = [ ];', "gslb.conf:5: zones[0].dnssec.keys: no key given"),
+    ('signature_validity = 3600;', "gslb.conf:5: zones[0].dnssec: no keys given"),
+    ('keys = [ "%(key)s" ]; signature_validity = 86400; signature_refresh = 86400;',
+     "gslb.conf:5: zones[0].dnssec.signature_refresh: signature_refresh (86400) must be "
+     "less than signature_validity (86400)"),
+    ('keys = [ "%(key)s" ]; nsec = "nsec3";', "gslb.conf:5: zones[0].dnssec.nsec:"),
+    ('keys = [ "%(key)s" ]; sig_validity = 3600;', "dnssec.sig_validity: unknown setting"),
+    ('keys = [ "%(key)s", "%(key)s" ];', "given twice"),
+])
+def test_check_rejects(tmp_path, dnssec, error):
+    key = keygen(tmp_path, "-a", "ED25519")
+    subs = {"key": key, "dir": tmp_path}
+    conf = write_conf(tmp_path, dnssec % subs)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 1, r.stderr
+    assert (error % subs) in r.stderr, r.stderr
+
+
+def test_check_rejects_a_key_of_another_zone(tmp_path):
+    key = keygen(tmp_path, "-a", "ED25519", zone="example.org")
+    conf = write_conf(tmp_path, 'keys = [ "%s" ];' % key)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 1
+    assert "gslb.conf:5: zones[0].dnssec.keys[0]: %s/%s.key: key of example.org., not of " \
+        "zone example.test" % (tmp_path, key) in r.stderr, r.stderr
+
+
+def test_check_rejects_a_mismatched_private_key(tmp_path):
+    a = keygen(tmp_path, "-a", "ECDSAP256SHA256")
+    b = keygen(tmp_path, "-a", "ECDSAP256SHA256")
+    shutil.copy(tmp_path / (b + ".private"), tmp_path / (a + ".private"))
+    conf = write_conf(tmp_path, 'keys = [ "%s" ];' % a)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 1
+    assert "%s.private: private key does not match" % a in r.stderr, r.stderr
+
+
+def test_check_warns_of_a_private_key_others_can_read(tmp_path):
+    key = keygen(tmp_path, "-a", "ED25519")
+    conf = write_conf(tmp_path, 'keys = [ "%s" ];' % key)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    assert "can be read by others" not in r.stderr
+    os.chmod(tmp_path / (key + ".private"), 0o644)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    assert "DNSSEC private key can be read by others file=%s/%s.private" % (tmp_path, key) \
+        in r.stderr, r.stderr
