@@ -250,6 +250,20 @@ static int put_rrset(struct ctx *c, int sec, const uint8_t *owner, const struct 
 		put_rdata(c, rs->type, rd, rdlen);
 		c->counts[sec]++;
 	}
+	/* a signed zone's RRSIGs, to a query with the DO bit (RFC 4035 3.1.1) */
+	pos = 0;
+	for (uint16_t k = 0; c->do_bit && k < rs->nsigs; k++) {
+		uint16_t len;
+		memcpy(&len, rs->sigs + pos, 2);
+		put_name(c, owner, 1);
+		wbuf_u16(&c->out, DNS_T_RRSIG);
+		wbuf_u16(&c->out, DNS_C_IN);
+		wbuf_u32(&c->out, ttl);
+		wbuf_u16(&c->out, len);
+		wbuf_put(&c->out, rs->sigs + pos + 2, len);
+		pos += 2 + (size_t)len;
+		c->counts[sec]++;
+	}
 	if (c->out.err) {
 		mark_restore(c, &m);
 		return -1;

@@ -555,6 +555,8 @@ void zone_free(struct zone *z)
 		free(hold->mem);
 		free(hold);
 	}
+	free(z->sig_mem);
+	free(z->apex_sets);
 	free(z->nodes);
 	free(z->table);
 	free(z->origin_str);

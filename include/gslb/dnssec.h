@@ -57,4 +57,16 @@ int dnssec_print_ds(FILE *out, const struct dnssec_key *keys, size_t n, uint32_t
 ldns_rr *dnssec_sign_rrset(const ldns_rr_list *rrset, const struct dnssec_key *k,
 			   uint32_t inception, uint32_t expiration);
 
+/* Signs a loaded zone (zone.h) in place with keys[0..nkeys): adds the
+ * DNSKEY RRset at the apex (TTL of the SOA; signed by every key) and an
+ * RRSIG per signing key to every authoritative RRset: keys without the SEP
+ * flag sign them when there are some (ZSKs), else every key does (CSK).
+ * Not signed: NS at a zone cut and everything below one (glue). A zone
+ * file with DNSKEY, RRSIG, NSEC or NSEC3 records is refused. On error a
+ * negative gslb_err and "file: reason" in err; the zone is then only fit
+ * for zone_free. */
+struct zone;
+int dnssec_sign_zone(struct zone *z, const struct dnssec_key *keys, size_t nkeys,
+		     uint32_t inception, uint32_t expiration, char *err, size_t errlen);
+
 #endif

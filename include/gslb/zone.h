@@ -27,6 +27,10 @@ struct zone_rrset {
 	 * RDATA are uncompressed and lower-cased only where the type allows. */
 	const uint8_t *rdata;
 	size_t rdata_size;
+	/* RRSIGs over this RRset (dnssec_sign_zone), sent with it to queries
+	 * with the DO bit: nsigs entries in the same RDLENGTH + RDATA form. */
+	uint16_t nsigs;
+	const uint8_t *sigs;
 };
 
 struct zone_node {
@@ -54,6 +58,10 @@ struct zone {
 	uint32_t *table; /* node index + 1, 0 = empty */
 	size_t table_mask;
 	void *mem;
+	/* DNSSEC (dnssec_sign_zone): the signatures and DNSKEY RDATA, and the
+	 * apex's RRsets with DNSKEY added; both freed with the zone. */
+	void *sig_mem;
+	void *apex_sets;
 };
 
 /* Load and validate a zone. origin is presentation text ("example.com").

@@ -9,6 +9,9 @@ import shutil
 import subprocess
 
 import dns.dnssec
+import dns.message
+import dns.query
+import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
@@ -32,7 +35,7 @@ def write_conf(workdir, dnssec, origin="example.test"):
     conf = workdir / "gslb.conf"
     conf.write_text(
         'directory = "%s";\n'
-        'listen = { dns = [ "127.0.0.1:0" ]; };\n'
+        'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; };\n'
         'zones = (\n'
         '  { origin = "%s"; file = "%s";\n'
         '    dnssec = { %s }; } );\n' % (workdir, origin, os.path.join(ZONEDIR, "example.test.zone"),
@@ -145,3 +148,90 @@ def test_check_warns_of_a_private_key_others_can_read(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "DNSSEC private key can be read by others file=%s/%s.private" % (tmp_path, key) \
         in r.stderr, r.stderr
+
+
+# ---- signed static answers (DO bit), validated by dnspython -------------
+
+def signed_server(gslbd_factory, tmp_path, *keygen_args):
+    keys = [keygen(tmp_path, *a) for a in keygen_args]
+    conf = write_conf(tmp_path, "keys = [ %s ];" % ", ".join('"%s"' % k for k in keys))
+    return gslbd_factory(config_text=conf.read_text(), workdir=tmp_path), keys
+
+
+def ask(srv, name, rdtype, do=True, tcp=True):
+    q = dns.message.make_query(name, rdtype, want_dnssec=do, use_edns=0, payload=1232)
+    port = srv.ports["tcp4" if tcp else "udp4"]
+    if tcp:
+        return dns.query.tcp(q, "127.0.0.1", port=port, timeout=5)
+    return dns.query.udp(q, "127.0.0.1", port=port, timeout=5)
+
+
+def dnskeys(srv):
+    r = ask(srv, "example.test.", "DNSKEY")
+    keyset = r.find_rrset(r.answer, ZONE, dns.rdataclass.IN, dns.rdatatype.DNSKEY)
+    sig = r.find_rrset(r.answer, ZONE, dns.rdataclass.IN, dns.rdatatype.RRSIG,
+                       dns.rdatatype.DNSKEY)
+    dns.dnssec.validate(keyset, sig, {ZONE: keyset})
+    return keyset
+
+
+ZONE = dns.name.from_text("example.test.")
+
+
+def validated(srv, keyset, name, rdtype):
+    """The answer to name/rdtype with DO, each RRset checked with its RRSIG."""
+    r = ask(srv, name, rdtype)
+    assert r.rcode() == dns.rcode.NOERROR
+    data = [x for x in r.answer if x.rdtype != dns.rdatatype.RRSIG]
+    assert data, r
+    for rrset in data:
+        sig = r.find_rrset(r.answer, rrset.name, dns.rdataclass.IN, dns.rdatatype.RRSIG,
+                           rrset.rdtype)
+        dns.dnssec.validate(rrset, sig, {ZONE: keyset})
+    return r
+
+
+@pytest.mark.parametrize("algs", [
+    (("-a", "ECDSAP256SHA256", "-k"), ("-a", "ECDSAP256SHA256")),
+    (("-a", "ED25519", "-k"),),
+])
+def test_static_answers_validate(gslbd_factory, tmp_path, algs):
+    srv, keys = signed_server(gslbd_factory, tmp_path, *algs)
+    keyset = dnskeys(srv)
+    assert sorted(dns.dnssec.key_id(k) for k in keyset) == \
+        sorted(int(k.rsplit("+", 1)[1]) for k in keys)
+    for name, rdtype in [("www.example.test.", "A"), ("www.example.test.", "AAAA"),
+                         ("example.test.", "MX"), ("example.test.", "NS"),
+                         ("example.test.", "SOA"), ("txt.example.test.", "TXT"),
+                         ("_sip._tcp.example.test.", "SRV"), ("WwW.Example.TEST.", "A")]:
+        validated(srv, keyset, name, rdtype)
+    # One key signs (the ZSK when there is one, a lone KSK as a CSK).
+    r = ask(srv, "www.example.test.", "A")
+    sigs = [s for x in r.answer if x.rdtype == dns.rdatatype.RRSIG for s in x]
+    assert len(sigs) == 1
+    # keys[-1]: the ZSK of a KSK + ZSK pair, or the lone KSK
+    assert sigs[0].key_tag == int(keys[-1].rsplit("+", 1)[1])
+
+
+def test_without_do_answers_are_unchanged(gslbd_factory, tmp_path):
+    srv, _ = signed_server(gslbd_factory, tmp_path, ("-a", "ED25519", "-k"))
+    for tcp in (True, False):
+        r = ask(srv, "www.example.test.", "A", do=False, tcp=tcp)
+        assert [x.rdtype for x in r.answer] == [dns.rdatatype.A]
+        assert not r.authority or all(x.rdtype != dns.rdatatype.RRSIG for x in r.authority)
+        r = ask(srv, "example.test.", "DNSKEY", do=False, tcp=tcp)
+        assert [x.rdtype for x in r.answer] == [dns.rdatatype.DNSKEY]
+
+
+def test_zone_with_its_own_dnssec_records_is_refused(tmp_path):
+    key = keygen(tmp_path, "-a", "ED25519")
+    zone = tmp_path / "z.zone"
+    zone.write_text(open(os.path.join(ZONEDIR, "example.test.zone")).read() +
+                    "\nexample.test. 3600 IN DNSKEY 256 3 15 "
+                    "m7xBPQPAYWCTedawzntqqjmoefys70/3J44NxhGZ2VE=\n")
+    conf = write_conf(tmp_path, 'keys = [ "%s" ];' % key)
+    conf.write_text(conf.read_text().replace(os.path.join(ZONEDIR, "example.test.zone"),
+                                             str(zone)))
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 1
+    assert "zone example.test: %s: has DNSKEY records" % zone in r.stderr, r.stderr
