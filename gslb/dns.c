@@ -271,22 +271,6 @@ static int put_rrset(struct ctx *c, int sec, const uint8_t *owner, const struct 
 	return 0;
 }
 
-static uint32_t negative_ttl(const struct zone *z)
-{
-	const uint8_t *rd;
-	uint16_t rdlen;
-	size_t pos = 0;
-	uint32_t ttl = z->soa->ttl;
-	if (zone_rrset_next(z->soa, &pos, &rd, &rdlen) && rdlen >= 20) {
-		const uint8_t *m = rd + rdlen - 4;
-		uint32_t minimum = ((uint32_t)m[0] << 24) | ((uint32_t)m[1] << 16) |
-				   ((uint32_t)m[2] << 8) | m[3];
-		if (minimum < ttl)
-			ttl = minimum;
-	}
-	return ttl;
-}
-
 /* Whole response no longer fits: RFC 2181 9 - set TC, keep only the
  * question (the OPT record is added afterwards). */
 static void truncate_all(struct ctx *c)
@@ -305,7 +289,7 @@ static void truncate_all(struct ctx *c)
 
 static int put_soa_authority(struct ctx *c, const struct zone *z)
 {
-	if (put_rrset(c, SEC_NS, z->origin, z->soa, negative_ttl(z))) {
+	if (put_rrset(c, SEC_NS, z->origin, z->soa, zone_negative_ttl(z))) {
 		truncate_all(c);
 		return -1;
 	}
@@ -694,7 +678,11 @@ static void answer_in(struct ctx *c)
 		const struct zone_rrset *cn =
 			(n->flags & ZONE_NODE_CNAME) ? zone_rrset(n, DNS_T_CNAME) : NULL;
 		if (!cn) {
-			put_soa_authority(c, z);
+			/* NODATA; a signed zone proves it to DO queries with the
+			 * name's NSEC (RFC 9824) */
+			if (put_soa_authority(c, z) == 0 && c->do_bit && za.result == ZONE_EXACT &&
+			    n->nsec && put_rrset(c, SEC_NS, name, n->nsec, n->nsec->ttl))
+				truncate_all(c);
 			return;
 		}
 		if (put_rrset(c, SEC_AN, name, cn, cn->ttl)) {

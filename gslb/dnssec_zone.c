@@ -175,6 +175,86 @@ static int add_dnskey(struct signer *s, uint32_t ttl)
 	return GSLB_OK;
 }
 
+static int nsec_here(const struct zone_node *nd)
+{
+	return !(nd->flags & ZONE_NODE_GLUE) && (size_t)nd->name_len + 2 <= DNAME_MAXLEN;
+}
+
+/* NSEC RDATA for a node (compact denial, RFC 9824 3.2): next name
+ * \000.owner, the bitmap of the types present plus RRSIG and NSEC. */
+static int nsec_rdata(const struct zone_node *nd, struct blob *b)
+{
+	ldns_rr_type types[65536 / 64];
+	size_t n = 0;
+	int rrsig = 0, nsec = 0;
+	for (size_t j = 0; j < nd->nrrsets && n + 2 < sizeof(types) / sizeof(types[0]); j++) {
+		uint16_t t = nd->rrsets[j].type;
+		if (!rrsig && t > DNS_T_RRSIG)
+			types[n++] = LDNS_RR_TYPE_RRSIG, rrsig = 1;
+		if (!nsec && t > DNS_T_NSEC)
+			types[n++] = LDNS_RR_TYPE_NSEC, nsec = 1;
+		types[n++] = (ldns_rr_type)t;
+	}
+	if (!rrsig)
+		types[n++] = LDNS_RR_TYPE_RRSIG;
+	if (!nsec)
+		types[n++] = LDNS_RR_TYPE_NSEC;
+	ldns_rdf *bitmap = ldns_dnssec_create_nsec_bitmap(types, n, LDNS_RR_TYPE_NSEC);
+	if (!bitmap)
+		return GSLB_ENOMEM;
+	uint8_t rd[DNAME_MAXLEN + 8192];
+	size_t len = 0;
+	rd[len++] = 1;
+	rd[len++] = 0;
+	memcpy(rd + len, nd->name, nd->name_len);
+	len += nd->name_len;
+	int rc = GSLB_ERANGE;
+	if (len + ldns_rdf_size(bitmap) <= sizeof(rd)) {
+		memcpy(rd + len, ldns_rdf_data(bitmap), ldns_rdf_size(bitmap));
+		rc = blob_put(b, rd, len + ldns_rdf_size(bitmap));
+	}
+	ldns_rdf_deep_free(bitmap);
+	return rc;
+}
+
+/* Every authoritative name's NSEC, signed, for NODATA answers. */
+static int add_nsec(struct signer *s)
+{
+	struct zone *z = s->z;
+	size_t count = 0;
+	for (size_t i = 0; i < z->nnodes; i++)
+		count += nsec_here(&z->nodes[i]);
+	struct zone_rrset *sets = calloc(count ? count : 1, sizeof(*sets));
+	size_t *off = calloc(count ? count : 1, sizeof(*off));
+	struct blob b = { 0 };
+	int rc = sets && off ? GSLB_OK : GSLB_ENOMEM;
+	for (size_t i = 0, k = 0; i < z->nnodes && !rc; i++) {
+		if (!nsec_here(&z->nodes[i]))
+			continue;
+		off[k++] = b.len;
+		rc = nsec_rdata(&z->nodes[i], &b);
+	}
+	z->nsec_sets = sets;
+	z->nsec_mem = b.p;
+	uint32_t ttl = zone_negative_ttl(z);
+	for (size_t i = 0, k = 0; i < z->nnodes && !rc; i++) {
+		struct zone_node *nd = &z->nodes[i];
+		if (!nsec_here(nd))
+			continue;
+		struct zone_rrset *rs = &sets[k];
+		rs->type = DNS_T_NSEC;
+		rs->count = 1;
+		rs->ttl = ttl;
+		rs->rdata = b.p + off[k];
+		rs->rdata_size = (k + 1 < count ? off[k + 1] : b.len) - off[k];
+		nd->nsec = rs;
+		k++;
+		rc = sign_one(s, nd, rs);
+	}
+	free(off);
+	return rc;
+}
+
 static int refuse_presigned(struct signer *s)
 {
 	for (size_t i = 0; i < s->z->nnodes; i++) {
@@ -231,6 +311,8 @@ int dnssec_sign_zone(struct zone *z, const struct dnssec_key *keys, size_t nkeys
 			rc = sign_one(&s, nd, rs);
 		}
 	}
+	if (!rc)
+		rc = add_nsec(&s);
 	if (rc) {
 		if (rc == GSLB_ENOMEM || !err[0])
 			snprintf(err, errlen, "%s: signing: %s", z->file, gslb_strerror(rc));

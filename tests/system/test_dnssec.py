@@ -235,3 +235,72 @@ def test_zone_with_its_own_dnssec_records_is_refused(tmp_path):
     r = run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode == 1
     assert "zone example.test: %s: has DNSKEY records" % zone in r.stderr, r.stderr
+
+
+def write_anchor(path, owner, key):
+    """A delv trust anchor file for the DNSKEY key of owner."""
+    flags, proto, alg, *b64 = key.to_text().split()
+    path.write_text('trust-anchors {\n  %s static-key %s %s %s "%s";\n};\n'
+                    % (owner, flags, proto, alg, "".join(b64)))
+
+
+def delv(srv, anchor, name, rdtype):
+    r = subprocess.run(["delv", "@127.0.0.1", "-p", str(srv.ports["udp4"]), "-a", str(anchor),
+                        "+root=example.test", name, rdtype], capture_output=True, text=True,
+                       timeout=30)
+    return r.stdout + r.stderr
+
+
+@pytest.mark.skipif(shutil.which("delv") is None, reason="delv (bind9-dnsutils) not installed")
+def test_delv_validates_static_answers_and_nodata(gslbd_factory, tmp_path):
+    srv, keys = signed_server(gslbd_factory, tmp_path, ("-a", "ECDSAP256SHA256", "-k"),
+                              ("-a", "ECDSAP256SHA256"))
+    anchor = tmp_path / "anchor.conf"
+    write_anchor(anchor, *dnskey_of(tmp_path, keys[0]))
+    for name, rdtype in [("www.example.test", "A"), ("example.test", "MX"),
+                         ("example.test", "DNSKEY"), ("_sip._tcp.example.test", "SRV")]:
+        out = delv(srv, anchor, name, rdtype)
+        assert "; fully validated" in out, out
+    # NODATA, proved by the name's NSEC (compact denial)
+    for name, rdtype in [("www.example.test", "MX"), ("_udp.example.test", "TXT")]:
+        out = delv(srv, anchor, name, rdtype)
+        assert "; negative response, fully validated" in out, out
+    # Another key as the trust anchor: delv does not validate the answer.
+    other = keygen(tmp_path, "-a", "ECDSAP256SHA256", "-k")
+    write_anchor(anchor, *dnskey_of(tmp_path, other))
+    out = delv(srv, anchor, "www.example.test", "A")
+    assert "; fully validated" not in out, out
+
+
+def nsec_types(rd):
+    """Type names of an NSEC record's bitmap."""
+    return rd.to_text().split()[1:]
+
+
+@pytest.mark.parametrize("name, rdtype, types", [
+    ("www.example.test.", "MX", ["A", "AAAA", "RRSIG", "NSEC"]),
+    ("example.test.", "SRV", ["A", "NS", "SOA", "MX", "TXT", "AAAA", "RRSIG", "NSEC", "DNSKEY",
+                              "HTTPS", "CAA"]),
+    ("_udp.example.test.", "A", ["RRSIG", "NSEC"]),  # an empty non-terminal
+    ("ext.example.test.", "DS", ["NS", "RRSIG", "NSEC"]),  # insecure delegation: no DS
+])
+def test_nodata_is_proved_by_a_compact_nsec(gslbd_factory, tmp_path, name, rdtype, types):
+    srv, _ = signed_server(gslbd_factory, tmp_path, ("-a", "ECDSAP256SHA256", "-k"),
+                           ("-a", "ED25519"))
+    keyset = dnskeys(srv)
+    r = ask(srv, name, rdtype)
+    assert r.rcode() == dns.rcode.NOERROR and not r.answer, r
+    owner = dns.name.from_text(name)
+    for rrset in r.authority:
+        if rrset.rdtype != dns.rdatatype.RRSIG:
+            sig = r.find_rrset(r.authority, rrset.name, dns.rdataclass.IN,
+                               dns.rdatatype.RRSIG, rrset.rdtype)
+            dns.dnssec.validate(rrset, sig, {ZONE: keyset})
+    nsec = r.find_rrset(r.authority, owner, dns.rdataclass.IN, dns.rdatatype.NSEC)
+    assert len(nsec) == 1
+    assert nsec[0].next == dns.name.Name([b"\x00"]).concatenate(owner)
+    assert nsec_types(nsec[0]) == types
+    assert nsec.ttl == 300  # the SOA minimum
+    # Without DO: the SOA alone, as an unsigned zone answers.
+    r = ask(srv, name, rdtype, do=False)
+    assert [x.rdtype for x in r.authority] == [dns.rdatatype.SOA], r
