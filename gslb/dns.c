@@ -370,6 +370,17 @@ static void referral(struct ctx *c, const struct zone_node *cut, int after_cname
 		truncate_all(c);
 		return;
 	}
+	/* A signed zone's referral to a DO query says whether the child is
+	 * signed (RFC 4035 3.1.4): its DS with RRSIG, or the NSEC proving
+	 * there is none. */
+	if (c->do_bit) {
+		const struct zone_rrset *ds = zone_rrset(cut, DNS_T_DS);
+		const struct zone_rrset *proof = ds && ds->nsigs ? ds : (ds ? NULL : cut->nsec);
+		if (proof && put_rrset(c, SEC_NS, cut->name, proof, proof->ttl)) {
+			truncate_all(c);
+			return;
+		}
+	}
 	size_t pos = 0;
 	const uint8_t *rd;
 	uint16_t rdlen;

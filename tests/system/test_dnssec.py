@@ -304,3 +304,30 @@ def test_nodata_is_proved_by_a_compact_nsec(gslbd_factory, tmp_path, name, rdtyp
     # Without DO: the SOA alone, as an unsigned zone answers.
     r = ask(srv, name, rdtype, do=False)
     assert [x.rdtype for x in r.authority] == [dns.rdatatype.SOA], r
+
+
+@pytest.mark.parametrize("name, proof", [
+    ("host.deleg.example.test.", dns.rdatatype.DS),    # signed child: its DS
+    ("www.ext.example.test.", dns.rdatatype.NSEC),     # insecure child: no DS, proved
+])
+def test_referral_says_whether_the_child_is_signed(gslbd_factory, tmp_path, name, proof):
+    srv, _ = signed_server(gslbd_factory, tmp_path, ("-a", "ED25519", "-k"), ("-a", "ED25519"))
+    keyset = dnskeys(srv)
+    r = ask(srv, name, "A")
+    assert r.rcode() == dns.rcode.NOERROR and not r.answer, r
+    cut = dns.name.from_text(name).parent()
+    types = [x.rdtype for x in r.authority]
+    assert types[0] == dns.rdatatype.NS and proof in types, r
+    # NS at the cut is the child's: not signed
+    assert not any(x.rdtype == dns.rdatatype.RRSIG and x.covers == dns.rdatatype.NS
+                   for x in r.authority), r
+    rrset = r.find_rrset(r.authority, cut, dns.rdataclass.IN, proof)
+    sig = r.find_rrset(r.authority, cut, dns.rdataclass.IN, dns.rdatatype.RRSIG, proof)
+    dns.dnssec.validate(rrset, sig, {ZONE: keyset})
+    if proof == dns.rdatatype.NSEC:
+        assert nsec_types(rrset[0]) == ["NS", "RRSIG", "NSEC"]
+    # glue stays unsigned
+    assert not any(x.rdtype == dns.rdatatype.RRSIG for x in r.additional), r
+    # Without DO: the referral of an unsigned zone, NS and glue only.
+    r = ask(srv, name, "A", do=False)
+    assert [x.rdtype for x in r.authority] == [dns.rdatatype.NS], r
