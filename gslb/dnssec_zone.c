@@ -337,3 +337,16 @@ int dnssec_sign_zone(struct zone *z, const struct dnssec_key *keys, size_t nkeys
 	free(s.placed);
 	return GSLB_OK;
 }
+
+size_t dnssec_zone_signatures(const struct zone *z)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < z->nnodes; i++) {
+		const struct zone_node *nd = &z->nodes[i];
+		for (size_t j = 0; j < nd->nrrsets; j++)
+			n += nd->rrsets[j].nsigs;
+		if (nd->nsec)
+			n += nd->nsec->nsigs;
+	}
+	return n;
+}

@@ -322,10 +322,17 @@ static int sign_zone(struct zone *z, const struct conf_zone *cz, char *err, size
 	char zerr[768] = "";
 	int rc = dnssec_sign_zone(z, d->keys, d->nkeys, now - d->inception_offset,
 				  now + d->signature_validity, zerr, sizeof(zerr));
-	if (rc)
+	if (rc) {
 		snprintf(err, errlen, "%s:%d: zone %s: %s", cz->conf_file, cz->line, cz->origin,
 			 zerr);
-	return rc;
+		return rc;
+	}
+	for (size_t k = 0; k < d->nkeys; k++)
+		log_info("dnssec key zone=%s tag=%u algorithm=%u flags=%u", cz->origin,
+			 d->keys[k].tag, d->keys[k].alg, d->keys[k].flags);
+	log_info("dnssec zone signed zone=%s signatures=%zu valid_until=%u", cz->origin,
+		 dnssec_zone_signatures(z), now + d->signature_validity);
+	return GSLB_OK;
 }
 
 int snapshot_load(const char *path, struct snapshot **out, char *err, size_t errlen)

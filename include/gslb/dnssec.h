@@ -69,4 +69,7 @@ struct zone;
 int dnssec_sign_zone(struct zone *z, const struct dnssec_key *keys, size_t nkeys,
 		     uint32_t inception, uint32_t expiration, char *err, size_t errlen);
 
+/* How many RRSIGs a signed zone holds (0 for an unsigned one). */
+size_t dnssec_zone_signatures(const struct zone *z);
+
 #endif

@@ -5,6 +5,7 @@ DS records are checked against dnspython's own computation (dns.dnssec.make_ds)
 of the DNSKEY in the .key file."""
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -205,6 +206,13 @@ def test_static_answers_validate(gslbd_factory, tmp_path, algs):
                          ("example.test.", "SOA"), ("txt.example.test.", "TXT"),
                          ("_sip._tcp.example.test.", "SRV"), ("WwW.Example.TEST.", "A")]:
         validated(srv, keyset, name, rdtype)
+    # The keys and the signing are logged.
+    log = srv.stderr_text()
+    for k in keys:
+        tag = int(k.rsplit("+", 1)[1])
+        assert "dnssec key zone=example.test tag=%d algorithm=" % tag in log, log
+    assert re.search(r"dnssec zone signed zone=example.test signatures=[1-9]\d* valid_until=\d+",
+                     log), log
     # One key signs (the ZSK when there is one, a lone KSK as a CSK).
     r = ask(srv, "www.example.test.", "A")
     sigs = [s for x in r.answer if x.rdtype == dns.rdatatype.RRSIG for s in x]
