@@ -387,6 +387,12 @@ static const struct conf_item zone_items[] = {
 	  .flags = CONF_REQUIRED | CONF_NONEMPTY,
 	  CONF_AT(struct conf_zone, file),
 	  .hint = "file = \"zones/example.com.zone\";" },
+	{ .name = "dnssec",
+	  .type = CONF_GROUP,
+	  .flags = CONF_LATE | CONF_OFF_UNLESS_SET,
+	  CONF_AT(struct conf_zone, dnssec),
+	  .sub = &conf_sec_dnssec,
+	  .doc_default = "off" },
 	{ NULL },
 };
 
@@ -403,6 +409,12 @@ static int zone_each(struct conf_ctx *ctx, const config_setting_t *e, void *arr,
 	const struct conf_zone *zones = arr;
 	uint8_t wire[DNAME_MAXLEN], other[DNAME_MAXLEN];
 	size_t len = dname_from_str(zones[i].origin, wire);
+	struct conf_zone *z = (struct conf_zone *)arr + i;
+	if (z->dnssec.enabled) {
+		int rc = conf_dnssec_load_keys(ctx, e, z->origin, &z->dnssec);
+		if (rc)
+			return rc;
+	}
 
 	for (size_t j = 0; j < i; j++) {
 		if (dname_from_str(zones[j].origin, other) == len &&
@@ -700,8 +712,10 @@ void conf_free(struct conf *c)
 	for (size_t i = 0; i < c->ndns; i++)
 		free(c->dns[i].text);
 	free(c->dns);
-	for (size_t i = 0; i < c->nzones; i++)
+	for (size_t i = 0; i < c->nzones; i++) {
 		conf_release(&conf_sec_zone, &c->zones[i]);
+		conf_dnssec_free(&c->zones[i].dnssec);
+	}
 	free(c->zones);
 	conf_free_services(c);
 	conf_free_checks(c);

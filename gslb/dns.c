@@ -250,27 +250,25 @@ static int put_rrset(struct ctx *c, int sec, const uint8_t *owner, const struct 
 		put_rdata(c, rs->type, rd, rdlen);
 		c->counts[sec]++;
 	}
+	/* a signed zone's RRSIGs, to a query with the DO bit (RFC 4035 3.1.1) */
+	pos = 0;
+	for (uint16_t k = 0; c->do_bit && k < rs->nsigs; k++) {
+		uint16_t len;
+		memcpy(&len, rs->sigs + pos, 2);
+		put_name(c, owner, 1);
+		wbuf_u16(&c->out, DNS_T_RRSIG);
+		wbuf_u16(&c->out, DNS_C_IN);
+		wbuf_u32(&c->out, ttl);
+		wbuf_u16(&c->out, len);
+		wbuf_put(&c->out, rs->sigs + pos + 2, len);
+		pos += 2 + (size_t)len;
+		c->counts[sec]++;
+	}
 	if (c->out.err) {
 		mark_restore(c, &m);
 		return -1;
 	}
 	return 0;
-}
-
-static uint32_t negative_ttl(const struct zone *z)
-{
-	const uint8_t *rd;
-	uint16_t rdlen;
-	size_t pos = 0;
-	uint32_t ttl = z->soa->ttl;
-	if (zone_rrset_next(z->soa, &pos, &rd, &rdlen) && rdlen >= 20) {
-		const uint8_t *m = rd + rdlen - 4;
-		uint32_t minimum = ((uint32_t)m[0] << 24) | ((uint32_t)m[1] << 16) |
-				   ((uint32_t)m[2] << 8) | m[3];
-		if (minimum < ttl)
-			ttl = minimum;
-	}
-	return ttl;
 }
 
 /* Whole response no longer fits: RFC 2181 9 - set TC, keep only the
@@ -291,7 +289,7 @@ static void truncate_all(struct ctx *c)
 
 static int put_soa_authority(struct ctx *c, const struct zone *z)
 {
-	if (put_rrset(c, SEC_NS, z->origin, z->soa, negative_ttl(z))) {
+	if (put_rrset(c, SEC_NS, z->origin, z->soa, zone_negative_ttl(z))) {
 		truncate_all(c);
 		return -1;
 	}
@@ -371,6 +369,17 @@ static void referral(struct ctx *c, const struct zone_node *cut, int after_cname
 	if (put_rrset(c, SEC_NS, cut->name, ns, ns->ttl)) {
 		truncate_all(c);
 		return;
+	}
+	/* A signed zone's referral to a DO query says whether the child is
+	 * signed (RFC 4035 3.1.4): its DS with RRSIG, or the NSEC proving
+	 * there is none. */
+	if (c->do_bit) {
+		const struct zone_rrset *ds = zone_rrset(cut, DNS_T_DS);
+		const struct zone_rrset *proof = ds && ds->nsigs ? ds : (ds ? NULL : cut->nsec);
+		if (proof && put_rrset(c, SEC_NS, cut->name, proof, proof->ttl)) {
+			truncate_all(c);
+			return;
+		}
 	}
 	size_t pos = 0;
 	const uint8_t *rd;
@@ -680,7 +689,11 @@ static void answer_in(struct ctx *c)
 		const struct zone_rrset *cn =
 			(n->flags & ZONE_NODE_CNAME) ? zone_rrset(n, DNS_T_CNAME) : NULL;
 		if (!cn) {
-			put_soa_authority(c, z);
+			/* NODATA; a signed zone proves it to DO queries with the
+			 * name's NSEC (RFC 9824) */
+			if (put_soa_authority(c, z) == 0 && c->do_bit && za.result == ZONE_EXACT &&
+			    n->nsec && put_rrset(c, SEC_NS, name, n->nsec, n->nsec->ttl))
+				truncate_all(c);
 			return;
 		}
 		if (put_rrset(c, SEC_AN, name, cn, cn->ttl)) {

@@ -66,6 +66,9 @@ static void usage(FILE *out)
 		"                     the changes (ACTION: down, drain, up; TARGET: a\n"
 		"                     region, pool:SERVICE/REGION, member:SERVICE/REGION/\n"
 		"                     ADDRESS); repeatable; no listener is started\n"
+		"      --ds ZONE      print the DS records of ZONE's DNSSEC keys (those\n"
+		"                     with the SEP flag, or all when none has it) for\n"
+		"                     the parent zone and exit\n"
 		"      --json         with -t, --explain or --what-if: print JSON\n"
 		"      --dump-schema  print every configuration key with its type, range,\n"
 		"                     default and whether a reload applies it (the\n"
@@ -237,9 +240,10 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "what-if", required_argument, NULL, 'w' },
 		{ "dump-schema", no_argument, NULL, 's' },
+		{ "ds", no_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int explain_mode = 0, as_json = 0;
+	int explain_mode = 0, as_json = 0, ds_mode = 0;
 	const char *whatif[WHATIF_MAX_CHANGES];
 	size_t nwhatif = 0;
 	const char *path = GSLB_DEFAULT_CONFIG;
@@ -273,6 +277,9 @@ int main(int argc, char **argv)
 		case 'j':
 			as_json = 1;
 			break;
+		case 'D':
+			ds_mode = 1;
+			break;
 		case 's':
 			conf_schema_dump(&conf_sec_root, stdout);
 			return EXIT_SUCCESS;
@@ -288,6 +295,20 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (ds_mode) {
+		if (argc - optind != 1 || explain_mode || check_only || nwhatif) {
+			fprintf(stderr, "gslbd: --ds needs one ZONE and no other mode\n");
+			return 2;
+		}
+		if (log_get_level() < LOG_LVL_DEBUG)
+			log_set_level(LOG_LVL_ERR);
+		char err[ERRLEN] = "";
+		if (conf_dnssec_print_ds(path, argv[optind], stdout, err, sizeof(err))) {
+			fprintf(stderr, "%s\n", err);
+			return EXIT_FAILURE;
+		}
+		return EXIT_SUCCESS;
 	}
 	if (explain_mode) {
 		if (argc - optind != 2) {

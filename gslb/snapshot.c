@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "gslb/decide.h"
+#include "gslb/dnssec.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/net.h"
@@ -310,6 +311,30 @@ static int load_blocklist(struct snapshot *s, char *err, size_t errlen)
 	return net_set_load_file(s->conf->acl_blocklist, &s->acl_block, err, errlen);
 }
 
+/* zones[].dnssec: the zone signed with its keys, signatures valid from
+ * now - inception_offset for signature_validity (dnssec_zone.c). */
+static int sign_zone(struct zone *z, const struct conf_zone *cz, char *err, size_t errlen)
+{
+	const struct conf_dnssec *d = &cz->dnssec;
+	if (!d->enabled)
+		return GSLB_OK;
+	uint32_t now = (uint32_t)time(NULL);
+	char zerr[768] = "";
+	int rc = dnssec_sign_zone(z, d->keys, d->nkeys, now - d->inception_offset,
+				  now + d->signature_validity, zerr, sizeof(zerr));
+	if (rc) {
+		snprintf(err, errlen, "%s:%d: zone %s: %s", cz->conf_file, cz->line, cz->origin,
+			 zerr);
+		return rc;
+	}
+	for (size_t k = 0; k < d->nkeys; k++)
+		log_info("dnssec key zone=%s tag=%u algorithm=%u flags=%u", cz->origin,
+			 d->keys[k].tag, d->keys[k].alg, d->keys[k].flags);
+	log_info("dnssec zone signed zone=%s signatures=%zu valid_until=%u", cz->origin,
+		 dnssec_zone_signatures(z), now + d->signature_validity);
+	return GSLB_OK;
+}
+
 int snapshot_load(const char *path, struct snapshot **out, char *err, size_t errlen)
 {
 	struct snapshot *s = NULL;
@@ -344,6 +369,9 @@ int snapshot_load(const char *path, struct snapshot **out, char *err, size_t err
 		if (rc)
 			goto out;
 		nloaded++;
+		rc = sign_zone(zones[i], &conf->zones[i], err, errlen);
+		if (rc)
+			goto out;
 	}
 	b->refs = 1;
 	s->base = b;

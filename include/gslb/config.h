@@ -4,6 +4,7 @@
 #define GSLB_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -12,6 +13,8 @@
 #include "gslb/rrl.h"
 #include "gslb/log.h"
 #include "gslb/service.h"
+
+struct dnssec_key;
 
 struct conf_listen {
 	struct sockaddr_storage addr;
@@ -32,11 +35,25 @@ struct conf_http_listen {
 	size_t ncerts;
 };
 
+/* zones[].dnssec (config_dnssec.c); enabled = 0 when the group is absent. */
+struct conf_dnssec {
+	int enabled;
+	char **key_paths; /* base names: .key and .private are added */
+	size_t nkey_paths;
+	struct dnssec_key *keys; /* loaded and checked (dnssec.h) */
+	size_t nkeys;
+	uint32_t signature_validity; /* seconds */
+	uint32_t signature_refresh;  /* re-sign this long before expiry */
+	uint32_t inception_offset;   /* clock skew allowance */
+	int nsec;                    /* 0 = compact (RFC 9824) */
+};
+
 struct conf_zone {
 	char *origin; /* presentation form */
 	char *file;   /* resolved path */
 	int line;     /* line of the entry in the config, for messages */
 	const char *conf_file;
+	struct conf_dnssec dnssec;
 };
 
 struct conf {
@@ -121,6 +138,10 @@ struct conf {
 /* Parse and validate path. On failure returns a negative gslb_err and writes
  * "file:line: reason" to err. The result is owned by the caller (conf_free). */
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
+
+/* gslbd --ds: the DS records of zone's keys (config_dnssec.c) to out; on
+ * error a message in err and a negative gslb_err. */
+int conf_dnssec_print_ds(const char *path, const char *zone, FILE *out, char *err, size_t errlen);
 void conf_free(struct conf *c);
 
 /* "127.0.0.1:53", "[::1]:53", "::1" (port defaults to def_port). */

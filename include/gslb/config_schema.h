@@ -116,7 +116,8 @@ struct conf_section {
 /* The root of gslb.conf, and every group below it (config*.c). */
 extern const struct conf_section conf_sec_root;
 extern const struct conf_section conf_sec_listen, conf_sec_listen_http, conf_sec_tls, conf_sec_sni;
-extern const struct conf_section conf_sec_zone, conf_sec_geoip, conf_sec_geoip_paths;
+extern const struct conf_section conf_sec_zone, conf_sec_dnssec, conf_sec_geoip,
+	conf_sec_geoip_paths;
 extern const struct conf_section conf_sec_region, conf_sec_check, conf_sec_service;
 extern const struct conf_section conf_sec_redirect, conf_sec_route, conf_sec_pool, conf_sec_member;
 extern const struct conf_section conf_sec_http, conf_sec_rrl, conf_sec_acl, conf_sec_tcp,
@@ -198,6 +199,11 @@ int conf_region_index(const struct conf *c, const char *name);
 int conf_parse_cidr_list(struct conf_ctx *ctx, const config_setting_t *s, struct net_set **out);
 void conf_free_services(struct conf *c);
 void conf_free_checks(struct conf *c);
+/* zones[].dnssec (config_dnssec.c): the keys of zone (setting) read and
+ * checked against origin; the group's arrays freed. */
+int conf_dnssec_load_keys(struct conf_ctx *ctx, const config_setting_t *zone, const char *origin,
+			  struct conf_dnssec *d);
+void conf_dnssec_free(struct conf_dnssec *d);
 /* Every @include of file (and of the files it includes, depth levels
  * down) names a readable regular file, before libconfig reads any
  * (config_include.c); GSLB_OK or an error written to err. */

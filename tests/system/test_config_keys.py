@@ -39,7 +39,9 @@ KEYS = {
     "listen.http": ["address", "tls"],
     "listen.http.tls": ["cert", "key", "sni"],
     "listen.http.tls.sni": ["name", "cert", "key"],
-    "zones": ["origin", "file"],
+    "zones": ["origin", "file", "dnssec"],
+    "zones.dnssec": ["keys", "signature_validity", "signature_refresh", "inception_offset",
+                     "nsec"],
     "geoip": ["database", "overrides", "paths", "compact"],
     "geoip.paths": ["country", "continent", "subdivision", "latitude", "longitude"],
     "regions": ["name", "lat", "lon", "redirect"],
@@ -72,7 +74,8 @@ listen = { dns = [ "127.0.0.1:0" ];
                      @listen.http.tls@ };
              @listen.http@ } );
   @listen@ };
-zones = ( { origin = "geo.test"; file = "%(zone)s"; @zones@ } );
+zones = ( { origin = "geo.test"; file = "%(zone)s";
+            dnssec = { keys = [ "%(key)s" ]; @zones.dnssec@ }; @zones@ } );
 geoip = { overrides = "ov.nets"; paths = { country = "country/iso_code"; @geoip.paths@ };
           @geoip@ };
 regions = ( { name = "eu"; lat = 52.0; lon = 21.0; @regions@ } );
@@ -104,12 +107,16 @@ def workdir(tmp_path_factory):
                     str(d / "k.pem"), "-out", str(d / "c.pem"), "-days", "2", "-subj", "/CN=a"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     (d / "ov.nets").write_text("")
+    subprocess.run(["ldns-keygen", "-a", "ED25519", "geo.test"], cwd=str(d), check=True,
+                   stdout=subprocess.DEVNULL)
     return d
 
 
 def check(workdir, group, text, template=TEMPLATE):
     """gslbd -t on the template with text at group's marker."""
-    conf = template % {"dir": str(workdir), "zone": os.path.join(ZONEDIR, "geo.test.zone")}
+    key = next(workdir.glob("Kgeo.test.*.key")).name[:-len(".key")]
+    conf = template % {"dir": str(workdir), "zone": os.path.join(ZONEDIR, "geo.test.zone"),
+                       "key": key}
     conf = MARK_RE.sub(lambda m: text if m.group(1) == group else "", conf)
     path = workdir / ("%s.conf" % group)
     path.write_text(conf)
