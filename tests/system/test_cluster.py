@@ -2,6 +2,7 @@
 (gslbtest.EtcdCluster) and gslbd's etcd v3 client (gslb/cluster.c)."""
 
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -26,3 +27,86 @@ def test_etcd_three_members_survive_one_loss(etcd_factory):
     assert etcd.get("/gslb/t/k", 2) == "v2"
     etcd.restart(0)
     assert etcd.get("/gslb/t/k", 0) == "v2"
+
+
+# ------------------------------------------------- gslbd's etcd client
+
+ETCD_CLIENT = os.path.join(gslbtest.BUILDDIR, "tests", "etcd_client")
+
+
+def client(endpoints, *args, check=True, timeout=30):
+    """Runs tests/etcd_client (gslb/cluster.c) with the endpoints; returns
+    (exit status, stdout lines, stderr)."""
+    r = subprocess.run([ETCD_CLIENT, ",".join(endpoints)] + [str(a) for a in args],
+                       capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r.returncode, r.stdout.splitlines(), r.stderr
+
+
+def value(lines, name):
+    return next(line.split(" ", 1)[1] for line in lines if line.startswith(name + " "))
+
+
+def test_client_put_range_watch_resume(etcd_factory):
+    etcd = etcd_factory(1)
+    eps = etcd.endpoints()
+    client(eps, "put", "/gslb/c/a", "1")
+    _, out, _ = client(eps, "put", "/gslb/c/b", "two words")
+    rev = int(value(out, "revision"))
+    etcd.put("/gslb/other", "x")
+    _, out, _ = client(eps, "range", "/gslb/c/")
+    assert [line.split(" rev=")[0] for line in out[:2]] == ["PUT /gslb/c/a=1",
+                                                             "PUT /gslb/c/b=two words"]
+    assert int(value(out, "revision")) == rev + 1
+    # a watch from a past revision replays what happened since, in order
+    client(eps, "put", "/gslb/c/a", "3")
+    client(eps, "del", "/gslb/c/b")
+    _, out, _ = client(eps, "watch", "/gslb/c/", rev + 1, 2, 5000)
+    assert [line.split(" rev=")[0] for line in out[:2]] == ["PUT /gslb/c/a=3", "DELETE /gslb/c/b="]
+    nxt = int(value(out, "next"))
+    # resuming from the returned revision sees only what is new
+    watcher = subprocess.Popen([ETCD_CLIENT, ",".join(eps), "watch", "/gslb/c/", str(nxt), "1", "10000"],
+                               stdout=subprocess.PIPE, text=True)
+    client(eps, "put", "/gslb/c/z", "new")
+    out = watcher.communicate(timeout=20)[0].splitlines()
+    assert out[0].startswith("PUT /gslb/c/z=new rev=%d" % nxt), out
+
+
+def test_client_lease_expires_and_keepalive(etcd_factory):
+    etcd = etcd_factory(1)
+    eps = etcd.endpoints()
+    _, out, _ = client(eps, "grant", 2)
+    kept = value(out, "lease")
+    _, out, _ = client(eps, "grant", 2)
+    lost = value(out, "lease")
+    client(eps, "put", "/gslb/l/kept", "v", kept)
+    client(eps, "put", "/gslb/l/lost", "v", lost)
+    # keep one lease alive for 4 s; the other expires with its key
+    client(eps, "keep", kept, 4)
+    assert etcd.get("/gslb/l/kept") == "v"
+    assert etcd.get("/gslb/l/lost") is None
+    rc, _, err = client(eps, "keepalive", lost, check=False)
+    assert rc == 1 and "expired" in err
+    _, out, _ = client(eps, "keepalive", kept)
+    assert int(value(out, "ttl")) == 2
+
+
+def test_client_fails_over_between_endpoints(etcd_factory):
+    etcd = etcd_factory(3)
+    dead = "http://127.0.0.1:%d" % gslbtest.closed_port()
+    _, out, _ = client([dead] + etcd.endpoints()[:1], "put", "/gslb/f/a", "1")
+    assert value(out, "endpoint") == etcd.endpoints()[0]
+    assert value(out, "errors") == "1"
+    # one etcd member killed: every call still succeeds through the others
+    etcd.kill(0)
+    _, out, _ = client(etcd.endpoints(), "put", "/gslb/f/b", "2")
+    assert value(out, "endpoint") != etcd.endpoints()[0]
+    _, out, _ = client(etcd.endpoints(), "range", "/gslb/f/")
+    assert [line.split(" rev=")[0] for line in out[:2]] == ["PUT /gslb/f/a=1", "PUT /gslb/f/b=2"]
+    _, out, _ = client(etcd.endpoints(), "watch", "/gslb/f/", 1, 2, 5000)
+    assert len([line for line in out if line.startswith("PUT ")]) == 2
+    # no endpoint answers: a clear error, not a hang
+    etcd.stop()
+    rc, _, err = client(etcd.endpoints(), "put", "/gslb/f/c", "3", check=False)
+    assert rc == 1 and "127.0.0.1" in err
