@@ -22,6 +22,32 @@ struct etcd_tls {
 
 struct etcd_client;
 
+/* How many of the nodes probing a member must say down (cluster.quorum). */
+enum cluster_quorum {
+	CLUSTER_QUORUM_MAJORITY = 0, /* more than half of the live probing nodes */
+	CLUSTER_QUORUM_ANY,          /* one */
+	CLUSTER_QUORUM_ALL,          /* every live probing node */
+	CLUSTER_QUORUM_COUNT,        /* quorum_count nodes */
+};
+
+/* cluster = { ... } in gslb.conf (config_cluster.c); enabled 0: a single
+ * node, as without the group. */
+struct cluster_conf {
+	int enabled;
+	char *name;   /* the cluster's name: label characters */
+	char *prefix; /* etcd key prefix, "/gslb/<name>/" unless set; ends in '/' */
+	char *node;   /* this node's name, unique in the cluster; the host name */
+	char **etcd;  /* endpoints "http://host:port" or "https://..." */
+	size_t netcd;
+	int quorum_mode; /* enum cluster_quorum */
+	unsigned quorum_count;
+	unsigned lease_ttl;   /* seconds */
+	unsigned probe_share; /* 0: every node probes every member */
+	char *ca_file;        /* tls = { ... }: NULL = curl's defaults */
+	char *cert_file;
+	char *key_file;
+};
+
 /* One key-value as etcd returns it; key NUL-terminated, value not. */
 struct etcd_kv {
 	const char *key;

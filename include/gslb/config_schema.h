@@ -119,6 +119,7 @@ extern const struct conf_section conf_sec_listen, conf_sec_listen_http, conf_sec
 extern const struct conf_section conf_sec_zone, conf_sec_geoip, conf_sec_geoip_paths;
 extern const struct conf_section conf_sec_region, conf_sec_check, conf_sec_service;
 extern const struct conf_section conf_sec_redirect, conf_sec_route, conf_sec_pool, conf_sec_member;
+extern const struct conf_section conf_sec_cluster, conf_sec_cluster_tls;
 extern const struct conf_section conf_sec_http, conf_sec_rrl, conf_sec_acl, conf_sec_tcp,
 	conf_sec_log;
 
@@ -198,6 +199,7 @@ int conf_region_index(const struct conf *c, const char *name);
 int conf_parse_cidr_list(struct conf_ctx *ctx, const config_setting_t *s, struct net_set **out);
 void conf_free_services(struct conf *c);
 void conf_free_checks(struct conf *c);
+void conf_free_cluster(struct conf *c);
 /* Every @include of file (and of the files it includes, depth levels
  * down) names a readable regular file, before libconfig reads any
  * (config_include.c); GSLB_OK or an error written to err. */

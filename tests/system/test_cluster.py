@@ -7,6 +7,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import pytest  # noqa: E402
+
 import gslbtest  # noqa: E402
 
 
@@ -110,3 +112,57 @@ def test_client_fails_over_between_endpoints(etcd_factory):
     etcd.stop()
     rc, _, err = client(etcd.endpoints(), "put", "/gslb/f/c", "3", check=False)
     assert rc == 1 and "127.0.0.1" in err
+
+
+# ------------------------------------------------- the cluster group
+
+def check_cluster(tmp_path, text):
+    """gslbd -t on a config with a cluster group (text inside it)."""
+    path = tmp_path / "cluster.conf"
+    path.write_text('listen = { dns = [ "127.0.0.1:0" ]; };\n'
+                    'cluster = { %s };\n' % text)
+    r = subprocess.run([gslbtest.GSLBD, "-t", "-c", str(path)], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=30)
+    return r.returncode, r.stderr
+
+
+def test_cluster_group_taken_and_said_inactive(tmp_path):
+    (tmp_path / "ca.pem").write_text("x\n")
+    rc, err = check_cluster(tmp_path, 'name = "prod"; node = "ns1-fra"; '
+                            'etcd = [ "https://10.0.0.1:2379", "https://10.0.0.2:2379/" ]; '
+                            'quorum = 2; lease_ttl = 10; probe_share = 1; '
+                            'tls = { ca_file = "ca.pem"; };')
+    assert rc == 0, err
+    assert "cluster.conf:2: cluster \"prod\": checked, but this gslbd does not join" in err
+    assert "node ns1-fra probes and decides alone" in err
+    for q in ('"majority"', '"any"', '"all"', "64"):
+        rc, err = check_cluster(tmp_path, 'name = "p"; etcd = [ "http://a:1" ]; quorum = %s;' % q)
+        assert rc == 0, err
+
+
+@pytest.mark.parametrize("text,message", [
+    ('etcd = [ "http://a:1" ];', 'cluster: no name given'),
+    ('name = "p";', 'cluster: no etcd given'),
+    ('name = "p/q"; etcd = [ "http://a:1" ];', 'cluster.name: "p/q": use letters'),
+    ('name = "p"; etcd = [ "a:2379" ];', 'cluster.etcd[0]: "a:2379" is not an etcd endpoint'),
+    ('name = "p"; etcd = [ "http://a:1/v3" ];', 'cluster.etcd[0]: "http://a:1/v3" is not an'),
+    ('name = "p"; etcd = [ ];', 'cluster.etcd: give at least one endpoint'),
+    ('name = "p"; etcd = [ "http://a:1", "http://a:1" ];', 'cluster.etcd[1]: "http://a:1" is '
+     'listed twice'),
+    ('name = "p"; etcd = [ "http://a:1" ]; quorum = "most";', 'cluster.quorum: "most": expected'),
+    ('name = "p"; etcd = [ "http://a:1" ]; quorum = 0;', 'cluster.quorum: 0 is out of range (1 to 64)'),
+    ('name = "p"; etcd = [ "http://a:1" ]; lease_ttl = 1;', 'cluster.lease_ttl: 1 is out of range'),
+    ('name = "p"; etcd = [ "http://a:1" ]; probe_share = 65;', 'cluster.probe_share: 65 is out'),
+    ('name = "p"; etcd = [ "http://a:1" ]; node = "a b";', 'cluster.node: "a b": use letters'),
+    ('name = "p"; etcd = [ "http://a:1" ]; prefix = "gslb";', 'cluster.prefix: "gslb": a key prefix'),
+    ('name = "p"; etcd = [ "http://a:1" ]; tls = { ca_file = "cluster.conf"; };',
+     'cluster: tls is given but no etcd endpoint is https://'),
+    ('name = "p"; etcd = [ "https://a:1" ]; tls = { cert_file = "cluster.conf"; };',
+     'cluster: tls: give cert_file and key_file together'),
+    ('name = "p"; etcd = [ "https://a:1" ]; tls = { ca_file = "none.pem"; };',
+     'cluster.tls.ca_file: cannot read'),
+])
+def test_cluster_group_errors(tmp_path, text, message):
+    rc, err = check_cluster(tmp_path, text)
+    assert rc == 1, err
+    assert "cluster.conf:2: " + message in err, err
