@@ -103,4 +103,28 @@ int etcd_range_prefix(struct etcd_client *c, const char *prefix, etcd_kv_fn fn, 
 int etcd_watch_prefix(struct etcd_client *c, const char *prefix, int64_t *revision, long timeout_ms,
 		      etcd_kv_fn fn, void *user, char *err, size_t errlen);
 
+/* ---- the cluster view (cluster_view.c): pure functions ------------------ */
+
+/* Down votes a member needs among the `probers` live nodes that probe it
+ * (mode: enum cluster_quorum; count: quorum_count). A count above the live
+ * probers is capped at them, so that the nodes left can still decide; no
+ * live prober: 0 (nothing is down by vote). */
+unsigned cluster_quorum_needed(int mode, unsigned count, unsigned probers);
+
+/* The member is down by vote: down_votes of the live probers reach the
+ * quorum (and there is at least one prober). */
+int cluster_member_down(int mode, unsigned count, unsigned probers, unsigned down_votes);
+
+/* Rendezvous (highest random weight) hashing for probe_share: the k of
+ * the n nodes that probe member, as indexes into nodes, best first, in
+ * out[] (room for n); k 0 or k >= n: every node, in their order. Every
+ * node computes the same answer from the same names; a node that leaves
+ * moves only the members it probed. Returns how many were written. */
+size_t cluster_probers(const char *const *nodes, size_t n, const char *member, unsigned k,
+		       size_t *out);
+
+/* Whether node self (one of nodes) probes member under probe_share k. */
+int cluster_probes(const char *const *nodes, size_t n, const char *self, const char *member,
+		   unsigned k);
+
 #endif
