@@ -166,3 +166,17 @@ def test_cluster_group_errors(tmp_path, text, message):
     rc, err = check_cluster(tmp_path, text)
     assert rc == 1, err
     assert "cluster.conf:2: " + message in err, err
+
+
+def test_client_watch_says_compacted(etcd_factory):
+    """A watch from a revision etcd compacted away says so (the caller then
+    reads the prefix again) instead of missing changes silently."""
+    etcd = etcd_factory(1)
+    eps = etcd.endpoints()
+    _, out, _ = client(eps, "put", "/gslb/k/a", "1")
+    old = int(value(out, "revision"))
+    _, out, _ = client(eps, "put", "/gslb/k/a", "2")
+    etcd.request("/v3/kv/compaction", {"revision": int(value(out, "revision"))})
+    _, out, _ = client(eps, "watch", "/gslb/k/", old, 1, 5000)
+    assert value(out, "compacted") == str(old), out
+    assert not [line for line in out if line.startswith("PUT ")]
