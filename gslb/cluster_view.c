@@ -1,9 +1,11 @@
 /* The cluster view's arithmetic: quorum over the live probing nodes and
  * rendezvous hashing for probe_share (cluster.h). No I/O, no state. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gslb/cluster.h"
+#include "gslb/err.h"
 #include "gslb/siphash.h"
 
 unsigned cluster_quorum_needed(int mode, unsigned count, unsigned probers)
@@ -101,4 +103,44 @@ int cluster_probes(const char *const *nodes, size_t n, const char *self, const c
 		yes = strcmp(nodes[out[i]], self) == 0;
 	free(out);
 	return yes;
+}
+
+#define VERDICTS "verdicts/"
+
+int cluster_verdict_key(char *buf, size_t len, const char *prefix, const char *node,
+			const char *member)
+{
+	int n;
+
+	if (!*node || !*member || strchr(node, '/'))
+		return GSLB_EINVAL;
+	n = snprintf(buf, len, "%s" VERDICTS "%s/%s", prefix, node, member);
+	return n < 0 || (size_t)n >= len ? GSLB_ERANGE : GSLB_OK;
+}
+
+int cluster_verdict_parse(const char *prefix, const char *key, char *node, size_t nodelen,
+			  const char **member)
+{
+	size_t lp = strlen(prefix), lv = strlen(VERDICTS);
+	const char *p, *slash;
+
+	if (strncmp(key, prefix, lp) != 0 || strncmp(key + lp, VERDICTS, lv) != 0)
+		return GSLB_EINVAL;
+	p = key + lp + lv;
+	slash = strchr(p, '/');
+	if (!slash || slash == p || slash[1] == '\0' || (size_t)(slash - p) >= nodelen)
+		return GSLB_EINVAL;
+	memcpy(node, p, (size_t)(slash - p));
+	node[slash - p] = '\0';
+	*member = slash + 1;
+	return GSLB_OK;
+}
+
+int cluster_verdict_value(const unsigned char *v, size_t len)
+{
+	if (len == 4 && memcmp(v, "down", 4) == 0)
+		return 1;
+	if (len == 2 && memcmp(v, "up", 2) == 0)
+		return 0;
+	return -1;
 }

@@ -127,4 +127,18 @@ size_t cluster_probers(const char *const *nodes, size_t n, const char *member, u
 int cluster_probes(const char *const *nodes, size_t n, const char *self, const char *member,
 		   unsigned k);
 
+/* etcd keys of the cluster's state, under the cluster's prefix:
+ *   <prefix>verdicts/<node>/<member>   "up" or "down", under node's lease
+ * member is "<service>/<region>/<address or host>"; node names hold no
+ * '/'. cluster_verdict_key writes one into buf[len] (GSLB_ERANGE when it
+ * does not fit, GSLB_EINVAL for a node with '/' or an empty part). */
+int cluster_verdict_key(char *buf, size_t len, const char *prefix, const char *node,
+			const char *member);
+/* The node (copied into node[nodelen]) and member (*member points into
+ * key) of a verdict key under prefix; GSLB_EINVAL when key is not one. */
+int cluster_verdict_parse(const char *prefix, const char *key, char *node, size_t nodelen,
+			  const char **member);
+/* A verdict value: 1 down, 0 up, -1 anything else (ignored). */
+int cluster_verdict_value(const unsigned char *v, size_t len);
+
 #endif

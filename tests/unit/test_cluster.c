@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "gslb/cluster.h"
+#include "gslb/err.h"
 
 static void test_quorum_needed(void **state)
 {
@@ -123,6 +124,48 @@ static void test_probers_spread_and_leave(void **state)
 	assert_int_equal(moved, count[1]);
 }
 
+static void test_verdict_keys(void **state)
+{
+	char key[128], node[32], small[20];
+	const char *member = NULL;
+	const unsigned char *v;
+
+	(void)state;
+	assert_int_equal(cluster_verdict_key(key, sizeof(key), "/gslb/prod/", "ns1-fra",
+					     "www.example.test/eu/2001:db8::1"),
+			 GSLB_OK);
+	assert_string_equal(key, "/gslb/prod/verdicts/ns1-fra/www.example.test/eu/2001:db8::1");
+	assert_int_equal(cluster_verdict_parse("/gslb/prod/", key, node, sizeof(node), &member),
+			 GSLB_OK);
+	assert_string_equal(node, "ns1-fra");
+	assert_string_equal(member, "www.example.test/eu/2001:db8::1");
+	/* too long for the buffer, a node with '/', empty parts */
+	assert_int_equal(cluster_verdict_key(small, sizeof(small), "/gslb/prod/", "ns1", "m"),
+			 GSLB_ERANGE);
+	assert_int_equal(cluster_verdict_key(key, sizeof(key), "/p/", "a/b", "m"), GSLB_EINVAL);
+	assert_int_equal(cluster_verdict_key(key, sizeof(key), "/p/", "", "m"), GSLB_EINVAL);
+	assert_int_equal(cluster_verdict_key(key, sizeof(key), "/p/", "n", ""), GSLB_EINVAL);
+	/* not verdict keys of this cluster */
+	assert_int_equal(cluster_verdict_parse("/gslb/test/", key, node, sizeof(node), &member),
+			 GSLB_EINVAL);
+	assert_int_equal(cluster_verdict_parse("/p/", "/p/overrides/x", node, sizeof(node), &member),
+			 GSLB_EINVAL);
+	assert_int_equal(cluster_verdict_parse("/p/", "/p/verdicts/n", node, sizeof(node), &member),
+			 GSLB_EINVAL);
+	assert_int_equal(cluster_verdict_parse("/p/", "/p/verdicts//m", node, sizeof(node), &member),
+			 GSLB_EINVAL);
+	assert_int_equal(cluster_verdict_parse("/p/", "/p/verdicts/n/", node, sizeof(node), &member),
+			 GSLB_EINVAL);
+	assert_int_equal(cluster_verdict_parse("/p/", "/p/verdicts/a-very-long-node-name/m", node,
+					       8, &member),
+			 GSLB_EINVAL);
+	v = (const unsigned char *)"down";
+	assert_int_equal(cluster_verdict_value(v, 4), 1);
+	assert_int_equal(cluster_verdict_value((const unsigned char *)"up", 2), 0);
+	assert_int_equal(cluster_verdict_value(v, 3), -1);
+	assert_int_equal(cluster_verdict_value((const unsigned char *)"", 0), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +174,7 @@ int main(void)
 		cmocka_unit_test(test_probers_all),
 		cmocka_unit_test(test_probers_order_free),
 		cmocka_unit_test(test_probers_spread_and_leave),
+		cmocka_unit_test(test_verdict_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
