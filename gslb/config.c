@@ -615,6 +615,11 @@ static const struct conf_item root_items[] = {
 	  .expect = "a list of addresses [ \"127.0.0.1:53\" ]",
 	  .doc_default = "the system's",
 	  .doc_type = "list of addresses" },
+	{ .name = "cluster",
+	  .type = CONF_GROUP,
+	  .flags = CONF_OFF_UNLESS_SET,
+	  .sub = &conf_sec_cluster,
+	  .doc_default = "off (one node alone)" },
 	{ .name = "probe_max_inflight",
 	  .type = CONF_INT,
 	  CONF_AT(struct conf, probe_max_inflight),
@@ -719,6 +724,8 @@ void conf_free(struct conf *c)
 	free(c->zones);
 	conf_free_services(c);
 	conf_free_checks(c);
+	conf_release(&conf_sec_cluster, c);
+	conf_free_cluster(c);
 	free(c->state_dir);
 	free(c->resolvers);
 	if (c->admin)

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "gslb/cluster.h"
 #include "gslb/geo.h"
 #include "gslb/rrl.h"
 #include "gslb/log.h"
@@ -114,7 +115,8 @@ struct conf {
 
 	unsigned probe_max_inflight; /* probes running at once; 0 = from RLIMIT_NOFILE */
 
-	struct rrl_conf rrl; /* rrl = { ... }; rate 0 = off */
+	struct rrl_conf rrl;         /* rrl = { ... }; rate 0 = off */
+	struct cluster_conf cluster; /* cluster = { ... }; enabled 0 = one node alone */
 	/* acl = { allow; deny; blocklist; action; }: checked before any work */
 	struct net_set *acl_allow; /* NULL = everyone */
 	struct net_set *acl_deny;  /* NULL = nobody */

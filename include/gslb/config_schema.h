@@ -120,6 +120,7 @@ extern const struct conf_section conf_sec_zone, conf_sec_dnssec, conf_sec_geoip,
 	conf_sec_geoip_paths;
 extern const struct conf_section conf_sec_region, conf_sec_check, conf_sec_service;
 extern const struct conf_section conf_sec_redirect, conf_sec_route, conf_sec_pool, conf_sec_member;
+extern const struct conf_section conf_sec_cluster, conf_sec_cluster_tls;
 extern const struct conf_section conf_sec_http, conf_sec_rrl, conf_sec_acl, conf_sec_tcp,
 	conf_sec_log;
 
@@ -204,6 +205,7 @@ void conf_free_checks(struct conf *c);
 int conf_dnssec_load_keys(struct conf_ctx *ctx, const config_setting_t *zone, const char *origin,
 			  struct conf_dnssec *d);
 void conf_dnssec_free(struct conf_dnssec *d);
+void conf_free_cluster(struct conf *c);
 /* Every @include of file (and of the files it includes, depth levels
  * down) names a readable regular file, before libconfig reads any
  * (config_include.c); GSLB_OK or an error written to err. */

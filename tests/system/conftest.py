@@ -139,3 +139,20 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for path, what, text in bad:
         tr.write_line("--- %s: %s" % (path, what))
         tr.write_line(text[-20000:])
+
+
+@pytest.fixture
+def etcd_factory(tmp_path_factory):
+    """start(size=1) -> a running gslbtest.EtcdCluster of `size` members on
+    free loopback ports, each with its own data folder; all are stopped at
+    teardown. Skips when etcd is not installed (fails in CI)."""
+    started = []
+
+    def start(size=1):
+        cluster = gslbtest.EtcdCluster(str(tmp_path_factory.mktemp("etcd")), size)
+        started.append(cluster)
+        return cluster.start()
+
+    yield start
+    for cluster in started:
+        cluster.stop()

@@ -7,6 +7,7 @@ Only 127.0.0.1 and ::1 are used. Ports are never fixed: gslbd picks its own
 found by binding port 0, closing, and retrying the start if it was taken.
 """
 
+import base64
 import http.client
 import http.server
 import json
@@ -1124,3 +1125,181 @@ def wait_answer(srv, name, want, timeout=WAIT, ecs=None, qtype="A"):
     probe.last = None
     return wait_for("%s %s%s -> %s" % (name, qtype, " ecs=" + ecs if ecs else "", sorted(want)),
                     probe, timeout, [srv])[1]
+
+
+# ---------------------------------------------------------------- etcd
+
+ETCD = tool("etcd")
+
+
+def require_etcd():
+    """Skip (outside CI) when the etcd server is not installed; in CI
+    (`CI` set, .ci/run installs qa/packages.txt) its absence is a failure."""
+    if ETCD:
+        return ETCD
+    if os.environ.get("CI"):
+        pytest.fail("etcd not installed (qa/packages.txt names etcd-server)")
+    pytest.skip("etcd not installed (Debian package etcd-server)")
+
+
+class EtcdCluster:
+    """A real etcd cluster of `size` members on free loopback ports, each
+    with its own data folder under workdir. endpoints() lists the client
+    URLs; kill(i) and restart(i) stop and start one member (its data kept)."""
+
+    def __init__(self, workdir, size=1, token="gslb-test"):
+        self.workdir = workdir
+        self.size = size
+        self.token = token
+        self.procs = [None] * size
+        self.logs = [None] * size
+        self.client = []
+        self.peer = []
+
+    def _argv(self, i):
+        initial = ",".join("m%d=http://127.0.0.1:%d" % (j, p) for j, p in enumerate(self.peer))
+        return [ETCD, "--name", "m%d" % i,
+                "--data-dir", os.path.join(self.workdir, "m%d.etcd" % i),
+                "--listen-client-urls", "http://127.0.0.1:%d" % self.client[i],
+                "--advertise-client-urls", "http://127.0.0.1:%d" % self.client[i],
+                "--listen-peer-urls", "http://127.0.0.1:%d" % self.peer[i],
+                "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % self.peer[i],
+                "--initial-cluster", initial,
+                "--initial-cluster-token", self.token,
+                "--initial-cluster-state", "new",
+                "--heartbeat-interval", "50", "--election-timeout", "500",
+                "--log-outputs", "stderr"]
+
+    def _spawn(self, i):
+        self.logs[i] = open(os.path.join(self.workdir, "m%d.log" % i), "ab")
+        self.procs[i] = subprocess.Popen(
+            self._argv(i), stdin=subprocess.DEVNULL, stdout=self.logs[i],
+            stderr=self.logs[i], cwd=self.workdir, start_new_session=True)
+
+    def start(self, timeout=START_TIMEOUT, attempts=3):
+        """Start every member and wait until the cluster has a leader and
+        takes writes; free ports may be taken meanwhile, so retry."""
+        require_etcd()
+        os.makedirs(self.workdir, exist_ok=True)
+        last = ""
+        for _ in range(attempts):
+            self.client = [closed_port() for _ in range(self.size)]
+            self.peer = [closed_port() for _ in range(self.size)]
+            for i in range(self.size):
+                shutil.rmtree(os.path.join(self.workdir, "m%d.etcd" % i), ignore_errors=True)
+                self._spawn(i)
+            try:
+                self.wait_ready(timeout)
+                return self
+            except ServerError as e:
+                last = str(e)
+                self.stop()
+        raise ServerError("etcd did not start: %s" % last)
+
+    def endpoints(self):
+        return ["http://127.0.0.1:%d" % p for p in self.client]
+
+    def request(self, path, body, i=None, timeout=15.0):
+        """POST body (a dict) as JSON to the v3 gateway of member i (the
+        live ones in turn when None); returns the decoded answer. A proposal
+        forwarded to a leader that just died is lost without an answer, so
+        each attempt waits 2 s and attempts repeat until `timeout`."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            members = [i] if i is not None else [j for j in range(self.size) if self.alive(j)]
+            for j in members:
+                conn = http.client.HTTPConnection("127.0.0.1", self.client[j], timeout=2.0)
+                try:
+                    conn.request("POST", path, json.dumps(body),
+                                 {"Content-Type": "application/json"})
+                    r = conn.getresponse()
+                    data = r.read()
+                    if r.status == 200:
+                        return json.loads(data)
+                    last = "%s: HTTP %d %s" % (path, r.status, data[:200])
+                except OSError as e:
+                    last = "%s: %s" % (path, e)
+                finally:
+                    conn.close()
+            if time.monotonic() >= deadline:
+                raise ServerError(last or "no live etcd member")
+            time.sleep(0.1)
+
+    def put(self, key, value, i=None):
+        b64 = base64.b64encode
+        return self.request("/v3/kv/put", {"key": b64(key.encode()).decode(),
+                                           "value": b64(value.encode()).decode()}, i)
+
+    def get(self, key, i=None):
+        """The value of key (str), None when absent."""
+        r = self.request("/v3/kv/range", {"key": base64.b64encode(key.encode()).decode()}, i)
+        kvs = r.get("kvs") or []
+        return base64.b64decode(kvs[0].get("value", "")).decode() if kvs else None
+
+    def wait_ready(self, timeout=START_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            dead = [i for i in range(self.size) if self.procs[i] and self.procs[i].poll() is not None]
+            if dead:
+                raise ServerError("etcd member m%d exited: %s" % (dead[0], self.log_text(dead[0])[-2000:]))
+            try:
+                for i in range(self.size):
+                    if self.alive(i):
+                        self.request("/v3/kv/put", {"key": "L2dzbGItdGVzdC9yZWFkeQ==",
+                                                    "value": "MQ=="}, i, timeout=0)
+                return
+            except ServerError as e:
+                last = str(e)
+            time.sleep(0.1)
+        raise ServerError("etcd not ready in %.0f s: %s" % (timeout, last))
+
+    def log_text(self, i):
+        try:
+            with open(os.path.join(self.workdir, "m%d.log" % i), "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def alive(self, i):
+        return self.procs[i] is not None and self.procs[i].poll() is None
+
+    def kill(self, i):
+        """SIGKILL member i (its data folder is kept for restart)."""
+        if self.alive(i):
+            self.procs[i].kill()
+            self.procs[i].wait()
+        if self.logs[i]:
+            self.logs[i].close()
+            self.logs[i] = None
+
+    def restart(self, i, timeout=START_TIMEOUT):
+        """Start member i again on its ports with its data; wait until the
+        cluster takes writes through it."""
+        self.kill(i)
+        argv = self._argv(i)
+        argv[argv.index("--initial-cluster-state") + 1] = "existing"
+        self.logs[i] = open(os.path.join(self.workdir, "m%d.log" % i), "ab")
+        self.procs[i] = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=self.logs[i],
+            stderr=self.logs[i], cwd=self.workdir, start_new_session=True)
+        self.wait_ready(timeout)
+
+    def stop(self):
+        """SIGTERM every member, SIGKILL after 10 s."""
+        for i in range(self.size):
+            p = self.procs[i]
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for i in range(self.size):
+            p = self.procs[i]
+            if p is not None:
+                try:
+                    p.wait(10 * SLOW)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+            if self.logs[i]:
+                self.logs[i].close()
+                self.logs[i] = None
