@@ -145,8 +145,9 @@ static int region_finish(struct conf_ctx *ctx, const config_setting_t *e, void *
 {
 	struct region *r = base;
 
-	(void)ctx;
 	(void)e;
+	if (r->bias != 0)
+		ctx->c->region_bias = 1;
 	r->sin_lat = sin(r->lat * M_PI / 180.0);
 	r->cos_lat = cos(r->lat * M_PI / 180.0);
 	r->lon_rad = r->lon * M_PI / 180.0;
@@ -173,6 +174,11 @@ static const struct conf_item region_items[] = {
 	  CONF_AT(struct region, lon),
 	  .f = { -180, 180, 0 },
 	  .unit = "degrees" },
+	{ .name = "bias",
+	  .type = CONF_FLOAT,
+	  CONF_AT(struct region, bias),
+	  .f = { -99, 99, 0 },
+	  .unit = "percent" },
 	{ .name = "redirect",
 	  .type = CONF_STRING,
 	  CONF_AT(struct region, redirect),

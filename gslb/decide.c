@@ -184,6 +184,25 @@ static double region_cos(const struct snapshot *snap, const struct decision *d, 
 	       ccos * rg->cos_lat * cos(d->geo.lon * (M_PI / 180.0) - rg->lon_rad);
 }
 
+/* How near region r is for ordering, larger = nearer: the cosine, or with
+ * a region bias anywhere in the config the biased distance, negated
+ * (distance x (1 - bias/100), as Route 53's geoproximity bias). */
+static double region_key(const struct snapshot *snap, unsigned r, double cosv)
+{
+	if (!snap->conf->region_bias || cosv < -1.5)
+		return cosv;
+	double c = cosv > 1.0 ? 1.0 : cosv < -1.0 ? -1.0 : cosv;
+	return -acos(c) * (1.0 - snap->conf->regions[r].bias / 100.0);
+}
+
+double decide_biased_km(const struct snapshot *snap, const struct decide_step *st)
+{
+	double km = decide_step_km(st);
+	if (km < 0)
+		return km;
+	return km * (1.0 - snap->conf->regions[st->region].bias / 100.0);
+}
+
 static void client_trig(const struct decision *d, double *csin, double *ccos)
 {
 	*csin = *ccos = 0;
@@ -206,21 +225,24 @@ static void order_by_list(const struct snapshot *snap, struct decision *d, const
 static void order_by_distance(const struct snapshot *snap, struct decision *d)
 {
 	const struct service *svc = d->svc;
-	double cs, cc;
+	double cs, cc, keys[GSLB_MAX_REGIONS];
 	client_trig(d, &cs, &cc);
 	/* Only regions where the service has a pool compete on distance. */
 	for (size_t i = 0; i < svc->npools; i++) {
 		unsigned r = svc->pools[i].region;
 		double cv = region_cos(snap, d, r, cs, cc);
-		/* insertion sort, nearest (largest cosine) first: a few dozen
+		double key = region_key(snap, r, cv);
+		/* insertion sort, nearest (largest key) first: a few dozen
 		 * regions at most; ties keep config order */
 		unsigned pos = d->nsteps;
-		while (pos > 0 && d->steps[pos - 1].cos_angle < cv)
+		while (pos > 0 && keys[pos - 1] < key)
 			pos--;
 		if (d->nsteps >= GSLB_MAX_REGIONS)
 			break;
 		memmove(&d->steps[pos + 1], &d->steps[pos],
 			(d->nsteps - pos) * sizeof(d->steps[0]));
+		memmove(&keys[pos + 1], &keys[pos], (d->nsteps - pos) * sizeof(keys[0]));
+		keys[pos] = key;
 		d->steps[pos].region = (uint8_t)r;
 		d->steps[pos].state = REGION_NOT_TRIED;
 		d->steps[pos].cos_angle = cv;
@@ -513,7 +535,7 @@ void decide_ex(const struct snapshot *snap, const struct service *svc, int famil
 /* What decide() reads of a location, reduced to what can change an answer
  * under this config: whether there is a record, a location and a country;
  * the country, continent and subdivision only when a route rule names that
- * code; and, with coordinates, the order of all regions by distance with
+ * code; and, with coordinates, the order of all regions by (biased) distance with
  * its ties. Two locations with the same key get the same region order for
  * every service (a service orders its own regions by distance, ties in
  * pool order, which is the global order filtered), the same route rule,
@@ -605,7 +627,8 @@ static void class_key_of(const struct class_build *b, const struct geo_result *r
 	d.geo = *res;
 	client_trig(&d, &cs, &cc);
 	for (size_t r = 0; r < n; r++) {
-		cosv[r] = region_cos(snap, &d, (unsigned)r, cs, cc);
+		/* the ordering key of order_by_distance (biased when so configured) */
+		cosv[r] = region_key(snap, (unsigned)r, region_cos(snap, &d, (unsigned)r, cs, cc));
 		/* insertion by cosine, nearest first, ties in region order */
 		size_t pos = r;
 		while (pos > 0 && cosv[k->order[pos - 1]] < cosv[r]) {

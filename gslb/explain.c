@@ -190,6 +190,13 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 		double km = decide_step_km(st);
 		json_object_set_new(r, "distance_km",
 				    km >= 0 ? json_integer((json_int_t)(km + 0.5)) : json_null());
+		double bias = snap->conf->regions[st->region].bias;
+		if (bias != 0 && km >= 0) {
+			json_object_set_new(r, "bias", json_real(bias));
+			json_object_set_new(
+				r, "biased_km",
+				json_integer((json_int_t)(decide_biased_km(snap, st) + 0.5)));
+		}
 		json_object_set_new(r, "state", json_string(decide_state_name(st->state)));
 		int pi = svc->pool_of_region[st->region];
 		const struct health *h = rcu_dereference(((struct snapshot *)snap)->health);
@@ -297,6 +304,10 @@ void explain_print(const json_t *ex, FILE *out)
 			snprintf(kms, sizeof(kms), "%lld km", (long long)json_integer_value(km));
 		fprintf(out, "  %2zu. %-20s %10s  %s", i + 1, str(r, "region"), kms,
 			str(r, "state"));
+		if (json_is_number(json_object_get(r, "bias")))
+			fprintf(out, " (bias %g: %lld km)",
+				json_number_value(json_object_get(r, "bias")),
+				(long long)json_integer_value(json_object_get(r, "biased_km")));
 		if (str(r, "pool"))
 			fprintf(out, " (pool %s: %s)", str(r, "pool"), str(r, "pool_reason"));
 		fprintf(out, "\n");

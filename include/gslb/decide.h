@@ -41,6 +41,9 @@ struct decide_step {
 
 /* Great-circle distance of a step in km, or -1 without a location. */
 double decide_step_km(const struct decide_step *st);
+/* The distance ordering used: km x (1 - bias/100) of the step's region
+ * (regions[].bias), or -1 without a location. */
+double decide_biased_km(const struct snapshot *snap, const struct decide_step *st);
 
 struct decision {
 	const struct service *svc;

@@ -17,6 +17,7 @@ struct region {
 	double lat, lon;
 	double sin_lat, cos_lat, lon_rad; /* precomputed for distance ordering */
 	char *redirect;                   /* optional redirect target (HTTP listener) */
+	double bias; /* -99..99: distance ordering uses distance x (1 - bias/100) */
 	int line;
 };
 

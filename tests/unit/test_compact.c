@@ -3,7 +3,8 @@
  * aliases and the overrides of tests/data/geoip/test.nets, the same data as
  * a flat IPv4 database with its own field paths, a country-only database,
  * an IPv6 tree without aliases, the demo database, and GSLB_COMPACT_DB when
- * set: GeoLite2-City, say), two snapshots are loaded from one config, with
+ * set: GeoLite2-City, say; the city database again with region biases),
+ * two snapshots are loaded from one config, with
  * compact off and on. Then for addresses at both ends and the middle of
  * every database network, at both ends of every merged network, in the
  * IPv6 forms of IPv4 addresses, in the aliased ranges (Teredo, ::, ::1) and
@@ -48,7 +49,7 @@ static const char *db_dir;
 
 /* ---- configs ----------------------------------------------------------- */
 
-static const char *const regions_conf =
+static const char *const plain_regions_conf =
 	"regions = (\n"
 	"  { name = \"us-east\"; lat = 39.04; lon = -77.49; },\n"
 	"  { name = \"us-west\"; lat = 45.6; lon = -121.2; },\n"
@@ -57,6 +58,20 @@ static const char *const regions_conf =
 	"  { name = \"ap-southeast\"; lat = 1.35; lon = 103.82; },\n"
 	"  { name = \"eu-twin\"; lat = 52.23; lon = 21.01; }\n"
 	");\n";
+
+/* The same regions with proximity biases (regions[].bias): the classes
+ * follow the biased order. */
+static const char *const biased_regions_conf =
+	"regions = (\n"
+	"  { name = \"us-east\"; lat = 39.04; lon = -77.49; bias = -30; },\n"
+	"  { name = \"us-west\"; lat = 45.6; lon = -121.2; },\n"
+	"  { name = \"eu-east\"; lat = 52.23; lon = 21.01; bias = 25; },\n"
+	"  { name = \"eu-west\"; lat = 53.35; lon = -6.26; bias = 60; },\n"
+	"  { name = \"ap-southeast\"; lat = 1.35; lon = 103.82; bias = 10; },\n"
+	"  { name = \"eu-twin\"; lat = 52.23; lon = 21.01; bias = 25; }\n"
+	");\n";
+
+static const char *regions_conf = plain_regions_conf;
 
 /* a: distance over all six regions (two at one place: ties);
  * b: route rules of each kind, a limit, a default, pools listed out of
@@ -383,6 +398,15 @@ static void test_city(void **state)
 	run_case(&c, 20000);
 }
 
+static void test_city_biased(void **state)
+{
+	(void)state;
+	static const struct dbcase c = { "city6 biased", "city6.mmdb", NULL, 1 };
+	regions_conf = biased_regions_conf;
+	run_case(&c, 20000);
+	regions_conf = plain_regions_conf;
+}
+
 static void test_flat(void **state)
 {
 	(void)state;
@@ -555,7 +579,8 @@ static void test_shared_subtrees(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_city),	   cmocka_unit_test(test_flat),
+		cmocka_unit_test(test_city),	   cmocka_unit_test(test_city_biased),
+		cmocka_unit_test(test_flat),
 		cmocka_unit_test(test_country_only), cmocka_unit_test(test_unaliased),
 		cmocka_unit_test(test_demo),	   cmocka_unit_test(test_merges),
 		cmocka_unit_test(test_shared_subtrees), cmocka_unit_test(test_extra),

@@ -14,6 +14,7 @@
  * great-circle distances between the locations of test-city.json and the
  * regions below. */
 #include <arpa/inet.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,14 +55,16 @@ static struct snapshot *load(int overrides);
  * n, s, f: when_all_down nodata, servfail, fallback;
  * o: one region (every client gets the same answer);
  * t: a checked pool (TTL capped by interval x fall). */
-static const char *const decide_conf =
+static const char *const decide_regions =
 	"regions = (\n"
 	"  { name = \"us-east\"; lat = 39.04; lon = -77.49; },\n"
 	"  { name = \"us-west\"; lat = 45.6; lon = -121.2; },\n"
 	"  { name = \"eu-east\"; lat = 52.23; lon = 21.01; },\n"
 	"  { name = \"eu-west\"; lat = 53.35; lon = -6.26; },\n"
 	"  { name = \"ap-southeast\"; lat = 1.35; lon = 103.82; }\n"
-	");\n"
+	");\n";
+
+static const char *const decide_conf =
 	"checks = ( { name = \"web\"; type = \"http\"; interval = 2.0; timeout = 1.0;\n"
 	"             rise = 2; fall = 3; } );\n"
 	"services = (\n"
@@ -117,6 +120,18 @@ static const char *const decide_conf =
 	"      { region = \"us-east\"; members = [ \"192.0.2.53\" ]; }\n"
 	"    ); }\n"
 	");\n";
+
+/* decide_regions with proximity biases (test_bias). */
+static const char *const bias_regions =
+	"regions = (\n"
+	"  { name = \"us-east\"; lat = 39.04; lon = -77.49; bias = -50; },\n"
+	"  { name = \"us-west\"; lat = 45.6; lon = -121.2; },\n"
+	"  { name = \"eu-east\"; lat = 52.23; lon = 21.01; bias = 5; },\n"
+	"  { name = \"eu-west\"; lat = 53.35; lon = -6.26; bias = 90; },\n"
+	"  { name = \"ap-southeast\"; lat = 1.35; lon = 103.82; }\n"
+	");\n";
+
+static const char *regions_text = decide_regions;
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -531,6 +546,50 @@ static void test_scope_one_region(void **state)
 	snap = with_overrides;
 }
 
+/* Region biases: order by distance x (1 - bias/100); the steps keep the
+ * real distance, decide_biased_km() gives the one ordered by. */
+static void test_bias(void **state)
+{
+	static const struct {
+		const char *client, *steps;
+	} cases[] = {
+		/* Johannesburg: ap-southeast 8659 km, eu-east 8748 x 0.95 =
+		 * 8311 km, eu-west 9385 x 0.1 = 939 km: eu-west, eu-east, ap */
+		{ "41.1.2.3", "eu-west=T eu-east=N ap-southeast=N us-west=N us-east=N" },
+		/* Krakow: eu-east 252 x 0.95, eu-west 1700 x 0.1 = 170 km; us-east
+		 * 7300 x 1.5 falls behind ap-southeast */
+		{ "83.16.1.1", "eu-west=T eu-east=N us-west=N ap-southeast=N us-east=N" },
+		/* Ashburn: us-east 0 km stays first whatever its bias */
+		{ "4.1.2.3", "us-east=T eu-west=N us-west=N eu-east=N ap-southeast=N" },
+	};
+	struct snapshot *plain = snap;
+	(void)state;
+	regions_text = bias_regions;
+	snap = load(1);
+	regions_text = decide_regions;
+	for (size_t i = 0; i < N(cases); i++) {
+		struct decision d;
+		char got[512];
+		decide_steps("d", cases[i].client, &d, got, sizeof(got));
+		if (d.rule != RULE_DISTANCE || strcmp(got, cases[i].steps) != 0)
+			fail_msg("biased, d.example.test for %s: rule %s, steps \"%s\"; expected "
+				 "\"%s\"",
+				 cases[i].client, decide_rule_name(d.rule), got, cases[i].steps);
+		for (unsigned j = 0; j < d.nsteps; j++) {
+			const struct decide_step *st = &d.steps[j];
+			double km = decide_step_km(st);
+			double bkm = decide_biased_km(snap, st);
+			double bias = snap->conf->regions[st->region].bias;
+			assert_true(km >= 0);
+			assert_true(fabs(bkm - km * (1.0 - bias / 100.0)) < 1e-6);
+			if (j > 0) /* biased distances ascend */
+				assert_true(decide_biased_km(snap, &d.steps[j - 1]) <= bkm);
+		}
+	}
+	snapshot_free(snap);
+	snap = plain;
+}
+
 /* ---- setup ------------------------------------------------------------------ */
 
 static struct snapshot *load(int overrides)
@@ -547,7 +606,7 @@ static struct snapshot *load(int overrides)
 		TEST_DATADIR, db_dir);
 	if (overrides)
 		fprintf(f, " overrides = \"%s/geoip/test.nets\";", TEST_DATADIR);
-	fprintf(f, " };\n%s", decide_conf);
+	fprintf(f, " };\n%s%s", regions_text, decide_conf);
 	assert_int_equal(fclose(f), 0);
 	if (snapshot_load(conf_path, &s, err, sizeof(err)) != 0)
 		fail_msg("snapshot_load %s: %s", conf_path, err);
@@ -579,6 +638,7 @@ int main(void)
 		cmocka_unit_test(test_region_order), cmocka_unit_test(test_route_named),
 		cmocka_unit_test(test_when_all_down), cmocka_unit_test(test_ttl),
 		cmocka_unit_test(test_scope),	     cmocka_unit_test(test_scope_one_region),
+		cmocka_unit_test(test_bias),
 	};
 	int rc;
 
