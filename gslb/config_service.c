@@ -816,6 +816,8 @@ static int service_finish(struct conf_ctx *ctx, const config_setting_t *e, void 
 
 static const char *all_down_value(int v) { return all_down_name((enum all_down)v); }
 
+static const char *const members_picks[] = { "weighted", "sticky", NULL };
+
 static const struct conf_item service_items[] = {
 	{ .name = "name",
 	  .type = CONF_DNAME,
@@ -847,6 +849,20 @@ static const struct conf_item service_items[] = {
 	  .type = CONF_ENUM,
 	  CONF_AT(struct service, when_all_down),
 	  .name_of = all_down_value },
+	{ .name = "members_pick",
+	  .type = CONF_ENUM,
+	  CONF_AT(struct service, members_pick),
+	  .names = members_picks },
+	{ .name = "hash_prefix_v4",
+	  .type = CONF_INT,
+	  CONF_AT(struct service, hash_prefix_v4),
+	  .i = { 0, 32, 24 },
+	  .unit = "bits" },
+	{ .name = "hash_prefix_v6",
+	  .type = CONF_INT,
+	  CONF_AT(struct service, hash_prefix_v6),
+	  .i = { 0, 128, 56 },
+	  .unit = "bits" },
 	{ .name = "pools",
 	  .type = CONF_GROUPS,
 	  .flags = CONF_REQUIRED | CONF_LATE | CONF_ANY_TYPE,

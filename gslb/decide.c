@@ -295,10 +295,12 @@ static uint8_t compute_scope(const struct snapshot *snap, const struct decision 
 	const struct service *svc = d->svc;
 	/* One region that every client reaches: the answer does not depend
 	 * on location (snapshot.c, compute_location_free). */
-	if (snap->location_free && snap->location_free[svc - snap->conf->services])
+	if (!d->hashed && snap->location_free && snap->location_free[svc - snap->conf->services])
 		return 0;
 	unsigned s = d->geo.scope_prefix;
 	unsigned max = d->family == AF_INET ? 32 : 128;
+	if (d->hashed && s < d->hash_prefix)
+		s = d->hash_prefix; /* the answer depends on the hashed subnet */
 	for (size_t i = 0; i < svc->nroutes; i++) {
 		const struct route *r = &svc->routes[i];
 		if (r->kind != ROUTE_NET || r->net.family != d->family)
@@ -321,6 +323,50 @@ static uint8_t compute_scope(const struct snapshot *snap, const struct decision 
 	if (d->unwrapped_v4)
 		s += d->unwrap_shift;
 	return (uint8_t)s;
+}
+
+/* splitmix64's finalizer: a fixed function, so every server and every
+ * restart hashes a subnet alike. */
+static uint64_t mix64(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static uint64_t hash_bytes(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t w = 0;
+		for (size_t j = i; j < n && j < i + 8; j++)
+			w = (w << 8) | p[j];
+		h = mix64(h ^ w);
+	}
+	return h;
+}
+
+/* Stage 6, client hash (members_pick = "sticky"): the client subnet cut
+ * to the service's hash prefix (never longer than the subnet itself). */
+static void client_hash(const struct service *svc, struct decision *d)
+{
+	unsigned want = d->family == AF_INET ? svc->hash_prefix_v4 : svc->hash_prefix_v6;
+	unsigned bits = want < d->prefix ? want : d->prefix;
+	uint8_t a[16];
+	unsigned alen = net_alen(d->family);
+	net_mask(a, d->addr, alen, bits);
+	d->hashed = 1;
+	d->hash_prefix = (uint8_t)want;
+	d->client_hash = hash_bytes(mix64(((uint64_t)d->family << 8) | bits), a, alen);
+}
+
+double decide_member_score(const struct decision *d, int family, const uint8_t *addr,
+			   uint32_t weight)
+{
+	uint64_t h =
+		hash_bytes(d->client_hash ^ (uint64_t)family, addr, family == AF_INET ? 4 : 16);
+	/* u in (0, 1); weighted rendezvous: -w / ln(u), highest wins */
+	double u = ((double)(h >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+	return -(double)weight / log(u);
 }
 
 void decide(const struct snapshot *snap, const struct service *svc, int family, const uint8_t *addr,
@@ -527,6 +573,8 @@ void decide_ex(const struct snapshot *snap, const struct service *svc, int famil
 	order(snap, svc, d, cls);
 	take(snap, svc, d);
 	set_ttl(snap, svc, d);
+	if (svc->members_pick == PICK_STICKY)
+		client_hash(svc, d);
 	d->scope = compute_scope(snap, d);
 }
 

@@ -65,6 +65,30 @@ static json_t *location_json(const struct decision *d, const struct snapshot *sn
 	return o;
 }
 
+/* members_pick = "sticky": each member's place in the answer order of this
+ * client subnet ("sticky_rank", 1 = answered first). */
+static void sticky_ranks(const struct decision *d, json_t *arr, int family)
+{
+	double score[256];
+	size_t n = json_array_size(arr) < 256 ? json_array_size(arr) : 256;
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(arr, i);
+		uint8_t a[16];
+		memset(a, 0, sizeof(a));
+		if (inet_pton(family, json_string_value(json_object_get(e, "address")), a) != 1)
+			return;
+		score[i] = decide_member_score(
+			d, family, a, (uint32_t)json_integer_value(json_object_get(e, "weight")));
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_int_t rank = 1;
+		for (size_t j = 0; j < n; j++)
+			if (score[j] > score[i])
+				rank++;
+		json_object_set_new(json_array_get(arr, i), "sticky_rank", json_integer(rank));
+	}
+}
+
 static json_t *answer_json(const struct decision *d)
 {
 	json_t *a = json_object();
@@ -113,6 +137,17 @@ static json_t *answer_json(const struct decision *d)
 	}
 	if (d->fail_open)
 		json_object_set_new(a, "fail_open", json_true());
+	json_object_set_new(a, "members_pick", json_string(d->hashed ? "sticky" : "weighted"));
+	if (d->hashed) {
+		char sub[NET_CIDR_TEXT_MAX];
+		uint8_t net[16];
+		unsigned bits = d->hash_prefix < d->prefix ? d->hash_prefix : d->prefix;
+		net_mask(net, d->addr, net_alen(d->family), bits);
+		net_format(d->family, net, bits, sub, sizeof(sub));
+		json_object_set_new(a, "hash_subnet", json_string(sub));
+		sticky_ranks(d, v4, AF_INET);
+		sticky_ranks(d, v6, AF_INET6);
+	}
 	json_object_set_new(a, "A", v4);
 	json_object_set_new(a, "AAAA", v6);
 	json_object_set_new(a, "answers_per_response", json_integer(d->svc->answers));

@@ -72,6 +72,12 @@ struct decision {
 	int fail_open; /* answering a down pool, all members, as if up */
 	uint8_t scope; /* ECS scope, in the family of the query */
 	uint32_t ttl;
+	/* members_pick = "sticky": the client subnet at the service's hash
+	 * prefix (hash_prefix_v4/v6, at most the subnet's own prefix) and its
+	 * hash; the ECS scope is at least hash_prefix */
+	int hashed;
+	uint8_t hash_prefix;
+	uint64_t client_hash;
 };
 
 /* Decide for svc. family/addr/prefix: the client subnet as received (ECS
@@ -115,6 +121,13 @@ const struct service *decide_find_service(const struct snapshot *snap, const uin
 
 /* Does a lower-cased name exist only as an ancestor of a service name? */
 int decide_is_service_ent(const struct snapshot *snap, const uint8_t *lname, size_t len);
+
+/* members_pick = "sticky": the rendezvous score of a member for the
+ * decision's client subnet (d->hashed), weights respected; members are
+ * answered highest score first, so a client subnet keeps its members while
+ * they are up and a member going down moves only its own clients. */
+double decide_member_score(const struct decision *d, int family, const uint8_t *addr,
+			   uint32_t weight);
 
 const char *decide_rule_name(enum decide_rule r);
 const char *decide_state_name(enum decide_state s);

@@ -5,13 +5,18 @@
   biased distance (distance x (1 - bias/100)), computed here with an
   independent haversine, over DNS with ECS, with geoip.compact off and on;
   the Poland/Germany boundary moves by as many networks as computed;
-  `--explain` shows each region's bias and biased distance.
+  `--explain` shows each region's bias and biased distance;
+- `members_pick = "sticky"`: 400 client /24s, each answered one member on
+  every query (1,000 queries for some), about a quarter each, ECS scope
+  /24; a member forced down moves its own subnets and no others; explain
+  names the hashed subnet and each member's rank.
 
 Only 127.0.0.1 and ::1 are used; the daemons pick their own ports.
 """
 
 import json
 import os
+import time
 
 import pytest
 
@@ -116,3 +121,69 @@ def test_bias_explain(start):
     assert ex["chosen"] == "eu-east" and ex["regions"][0]["region"] == "eu-east"
     text = explain(srv.config_path, "10.0.21.0/24", "bias.geo.test", as_json=False)
     assert "(bias 20: %d km)" % east["biased_km"] in text, text
+
+
+# ---------------------------------------------------------------- sticky members
+
+STICKY = ["198.18.5.%d" % i for i in range(1, 5)]
+
+
+def sticky_config(workdir, db):
+    regions = 'regions = ( { name = "eu-east"; lat = %.2f; lon = %.2f; } );\n' % WARSAW
+    services = ('services = ( { name = "sticky.geo.test"; ttl = 30; answers = 1;\n'
+                '  members_pick = "sticky";\n'
+                '  pools = ( { region = "eu-east"; members = [ %s ]; } ); } );\n'
+                % ", ".join('"%s"' % a for a in STICKY))
+    extra = 'geoip = { database = "%s"; };\n%s%s' % (db, regions, services)
+    return gslbtest.gslbd_config(workdir, zones=[ZONE], nsid=None, identity=None,
+                                 version=None, extra=extra, admin="127.0.0.1:0", workers=1)
+
+
+def sticky_answers(srv, subnets):
+    out = {}
+    for net in subnets:
+        r = ask(srv, "sticky.geo.test", ecs=net)
+        got = addrs(r)
+        assert len(got) == 1, (net, got)
+        opt = [o for o in r.options if o.otype == 8]
+        assert opt and opt[0].scopelen == 24, (net, opt)  # the hashed /24
+        out[net] = got[0]
+    return out
+
+
+def test_sticky_members(tmp_path_factory, line_db):
+    wd = tmp_path_factory.mktemp("sticky")
+    srv = gslbtest.start_gslbd(wd, config_text=sticky_config(str(wd), line_db))
+    try:
+        subnets = ["100.%d.%d.0/24" % (i // 200, i % 200) for i in range(400)]
+        before = sticky_answers(srv, subnets)
+        # one member per subnet, whatever the number of queries
+        for net in subnets[:3]:
+            seen = {addrs(ask(srv, "sticky.geo.test", ecs=net))[0] for _ in range(1000)}
+            assert seen == {before[net]}, (net, seen)
+        assert sticky_answers(srv, subnets) == before
+        share = {a: sum(1 for v in before.values() if v == a) for a in STICKY}
+        assert all(60 <= n <= 140 for n in share.values()), share
+        # a member down moves its own subnets, and no others
+        down = STICKY[3]
+        r = gslbtest.ctl(srv, "force-down", "member:sticky.geo.test/eu-east/%s" % down)
+        assert r.returncode == 0, r.stderr
+        deadline = time.monotonic() + 10
+        while True:
+            after = sticky_answers(srv, subnets)
+            if down not in after.values() or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert down not in after.values()
+        moved = [n for n in subnets if after[n] != before[n]]
+        assert all(before[n] == down for n in moved), [
+            (n, before[n], after[n]) for n in moved if before[n] != down]
+        assert len(moved) == share[down]
+        # explain names the hashed subnet and the member it answers first
+        ex = explain(srv.config_path, subnets[0], "sticky.geo.test")
+        ans = ex["answer"]
+        assert ans["members_pick"] == "sticky" and ans["hash_subnet"] == subnets[0], ans
+        first = [m["address"] for m in ans["A"] if m["sticky_rank"] == 1]
+        assert first == [before[subnets[0]]], ans
+    finally:
+        gslbtest.stop_checked(srv)

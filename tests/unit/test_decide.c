@@ -54,7 +54,8 @@ static struct snapshot *load(int overrides);
  * c: neither routes nor default, pools in two regions (config order);
  * n, s, f: when_all_down nodata, servfail, fallback;
  * o: one region (every client gets the same answer);
- * t: a checked pool (TTL capped by interval x fall). */
+ * t: a checked pool (TTL capped by interval x fall);
+ * k: one region, sticky members (hash prefixes /24 and /48). */
 static const char *const decide_regions =
 	"regions = (\n"
 	"  { name = \"us-east\"; lat = 39.04; lon = -77.49; },\n"
@@ -113,6 +114,11 @@ static const char *const decide_conf =
 	"    ); },\n"
 	"  { name = \"o.example.test\";\n"
 	"    pools = ( { region = \"us-west\"; members = [ \"192.0.2.42\" ]; } ); },\n"
+	"  { name = \"k.example.test\"; members_pick = \"sticky\"; hash_prefix_v6 = 48;\n"
+	"    pools = (\n"
+	"      { region = \"eu-east\"; members = [ \"192.0.2.61\", \"192.0.2.62\",\n"
+	"        \"192.0.2.63\", \"192.0.2.64\" ]; }\n"
+	"    ); },\n"
 	"  { name = \"t.example.test\"; ttl = 30; ttl_min = 3;\n"
 	"    pools = (\n"
 	"      { region = \"eu-east\"; check = \"web\";\n"
@@ -590,6 +596,76 @@ static void test_bias(void **state)
 	snap = plain;
 }
 
+/* members_pick = "sticky": the hash covers the client subnet cut to the
+ * hash prefix, the ECS scope is at least that prefix (also for a service
+ * with one region), and the rendezvous scores give each member about its
+ * share and move only a removed member's subnets. */
+static void test_sticky(void **state)
+{
+	struct decision a, b;
+	(void)state;
+	decide_for("k", "83.1.2.3", &a);
+	decide_for("k", "83.1.2.200", &b);
+	assert_true(a.hashed && a.hash_prefix == 24);
+	assert_true(a.client_hash == b.client_hash);
+	assert_int_equal(a.scope, 24);
+	decide_for("k", "83.1.3.3", &b);
+	assert_true(a.client_hash != b.client_hash);
+	/* an ECS /16: the hash of the /16, the scope still /24 */
+	decide_for("k", "83.1.0.0/16", &a);
+	decide_for("k", "83.1.0.0/16", &b);
+	assert_int_equal(a.scope, 24);
+	assert_true(a.client_hash == b.client_hash);
+	decide_for("k", "2a00:1450:1:2::1", &a);
+	decide_for("k", "2a00:1450:1:3::1", &b);
+	assert_true(a.hash_prefix == 48 && a.scope == 48 && a.client_hash == b.client_hash);
+	/* a weighted service hashes nothing */
+	decide_for("d", "83.1.2.3", &a);
+	assert_false(a.hashed);
+
+	uint8_t m[4][4] = { { 192, 0, 2, 61 }, { 192, 0, 2, 62 }, { 192, 0, 2, 63 },
+			    { 192, 0, 2, 64 } };
+	unsigned count[4] = { 0 }, moved = 0, moved_other = 0;
+	for (unsigned i = 0; i < 4000; i++) {
+		char client[32];
+		snprintf(client, sizeof(client), "%u.%u.%u.0/24", 1 + i / 256 % 200, i % 256,
+			 i / 200);
+		decide_for("k", client, &a);
+		unsigned best = 0, best3 = 0;
+		double sc[4];
+		for (unsigned j = 0; j < 4; j++)
+			sc[j] = decide_member_score(&a, AF_INET, m[j], 1);
+		for (unsigned j = 1; j < 4; j++)
+			if (sc[j] > sc[best])
+				best = j;
+		for (unsigned j = 1; j < 3; j++) /* without the fourth member */
+			if (sc[j] > sc[best3])
+				best3 = j;
+		count[best]++;
+		if (best == 3)
+			moved++;
+		else if (best3 != best)
+			moved_other++;
+	}
+	for (unsigned j = 0; j < 4; j++)
+		if (count[j] < 850 || count[j] > 1150)
+			fail_msg("member %u best for %u of 4000 subnets", j, count[j]);
+	assert_int_equal(moved, count[3]);
+	assert_int_equal(moved_other, 0);
+
+	/* weights: a member of weight 3 against one of weight 1 wins ~3/4 */
+	unsigned heavy = 0;
+	for (unsigned i = 0; i < 4000; i++) {
+		char client[32];
+		snprintf(client, sizeof(client), "10.%u.%u.0/24", i / 256, i % 256);
+		decide_for("k", client, &a);
+		if (decide_member_score(&a, AF_INET, m[0], 3) > decide_member_score(&a, AF_INET, m[1], 1))
+			heavy++;
+	}
+	if (heavy < 2850 || heavy > 3150)
+		fail_msg("weight 3 against 1: best for %u of 4000", heavy);
+}
+
 /* ---- setup ------------------------------------------------------------------ */
 
 static struct snapshot *load(int overrides)
@@ -638,7 +714,7 @@ int main(void)
 		cmocka_unit_test(test_region_order), cmocka_unit_test(test_route_named),
 		cmocka_unit_test(test_when_all_down), cmocka_unit_test(test_ttl),
 		cmocka_unit_test(test_scope),	     cmocka_unit_test(test_scope_one_region),
-		cmocka_unit_test(test_bias),
+		cmocka_unit_test(test_bias),	     cmocka_unit_test(test_sticky),
 	};
 	int rc;
 
