@@ -345,7 +345,8 @@ static uint64_t hash_bytes(uint64_t h, const uint8_t *p, size_t n)
 	return h;
 }
 
-/* Stage 6, client hash (members_pick = "sticky"): the client subnet cut
+/* Stage 6, client hash (members_pick = "sticky", or earlier for a split
+ * route rule): the client subnet cut
  * to the service's hash prefix (never longer than the subnet itself). */
 static void client_hash(const struct service *svc, struct decision *d)
 {
@@ -435,6 +436,45 @@ static uint32_t locate(const struct snapshot *snap, struct decision *d, unsigned
 	return cls;
 }
 
+static void order_usual(const struct snapshot *snap, const struct service *svc, struct decision *d,
+			uint32_t cls);
+static void client_hash(const struct service *svc, struct decision *d);
+
+/* A split route rule: the region of the client subnet's bucket first, then
+ * the client's usual order (where a down split region's clients go). */
+static void order_split(const struct snapshot *snap, const struct service *svc, struct decision *d,
+			uint32_t cls)
+{
+	const struct route *rt = d->route;
+	client_hash(svc, d);
+	d->split_bucket = (uint32_t)(d->client_hash % ROUTE_SPLIT_RING);
+	size_t k = 0;
+	while (k + 1 < rt->nregions && d->split_bucket >= rt->split_end[k])
+		k++;
+	unsigned r = rt->regions[k];
+	d->split_region = (int)r;
+	order_usual(snap, svc, d, cls);
+	d->rule = RULE_ROUTE;
+	unsigned pos = 0;
+	while (pos < d->nsteps && d->steps[pos].region != r)
+		pos++;
+	struct decide_step first;
+	if (pos < d->nsteps) {
+		first = d->steps[pos];
+	} else {
+		double cs, cc;
+		client_trig(d, &cs, &cc);
+		first.region = (uint8_t)r;
+		first.state = REGION_NOT_TRIED;
+		first.cos_angle = region_cos(snap, d, r, cs, cc);
+		if (d->nsteps < GSLB_MAX_REGIONS)
+			d->nsteps++;
+		pos = d->nsteps - 1;
+	}
+	memmove(&d->steps[1], &d->steps[0], pos * sizeof(d->steps[0]));
+	d->steps[0] = first;
+}
+
 /* Stage 2, order: the regions in the order the client tries them, and the
  * rule that gave it (override list, route rule, distance, default, config
  * order). */
@@ -454,10 +494,21 @@ static void order(const struct snapshot *snap, const struct service *svc, struct
 		if (route_matches(&svc->routes[i], d)) {
 			d->rule = RULE_ROUTE;
 			d->route = &svc->routes[i];
+			if (d->route->split_end) {
+				order_split(snap, svc, d, cls);
+				return;
+			}
 			order_by_list(snap, d, d->route->regions, d->route->nregions);
 			return;
 		}
 	}
+	order_usual(snap, svc, d, cls);
+}
+
+/* The order without a route rule: distance, else default, else config. */
+static void order_usual(const struct snapshot *snap, const struct service *svc, struct decision *d,
+			uint32_t cls)
+{
 	if (d->geo.has_coords) {
 		d->rule = RULE_DISTANCE;
 		if (cls >= GEO_CLASS_FIRST)
@@ -565,6 +616,7 @@ void decide_ex(const struct snapshot *snap, const struct service *svc, int famil
 	d->prefix = prefix;
 	d->region = -1;
 	d->redirect_region = -1;
+	d->split_region = -1;
 	d->ttl = svc->ttl;
 	memcpy(d->addr, addr, family == AF_INET ? 4 : 16);
 	unwrap_v4(d);
@@ -573,7 +625,7 @@ void decide_ex(const struct snapshot *snap, const struct service *svc, int famil
 	order(snap, svc, d, cls);
 	take(snap, svc, d);
 	set_ttl(snap, svc, d);
-	if (svc->members_pick == PICK_STICKY)
+	if (svc->members_pick == PICK_STICKY && !d->hashed)
 		client_hash(svc, d);
 	d->scope = compute_scope(snap, d);
 }

@@ -216,6 +216,14 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 		json_object_set_new(rule, "match", json_string(d.route->text));
 		json_object_set_new(rule, "line", json_integer(d.route->line));
 	}
+	if (d.split_region >= 0) {
+		json_t *sp = json_object();
+		json_object_set_new(sp, "bucket", json_integer(d.split_bucket));
+		json_object_set_new(sp, "ring", json_integer(ROUTE_SPLIT_RING));
+		json_object_set_new(sp, "region",
+				    json_string(snap->conf->regions[d.split_region].name));
+		json_object_set_new(rule, "split", sp);
+	}
 	json_object_set_new(o, "rule", rule);
 	json_t *regions = json_array();
 	for (unsigned i = 0; i < d.nsteps; i++) {
@@ -329,6 +337,12 @@ void explain_print(const json_t *ex, FILE *out)
 	if (str(rule, "match"))
 		fprintf(out, " %s (line %lld)", str(rule, "match"),
 			(long long)json_integer_value(json_object_get(rule, "line")));
+	const json_t *sp = json_object_get(rule, "split");
+	if (sp)
+		fprintf(out, ", split bucket %lld of %lld: %s",
+			(long long)json_integer_value(json_object_get(sp, "bucket")),
+			(long long)json_integer_value(json_object_get(sp, "ring")),
+			str(sp, "region"));
 	fprintf(out, "\nregions, in the order tried:\n");
 	const json_t *regions = json_object_get(ex, "regions");
 	for (size_t i = 0; i < json_array_size(regions); i++) {

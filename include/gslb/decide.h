@@ -58,6 +58,10 @@ struct decision {
 	int located; /* a location (coordinates or a region list) was found */
 	enum decide_rule rule;
 	const struct route *route; /* RULE_ROUTE */
+	/* a split route rule: the client subnet's bucket (of ROUTE_SPLIT_RING)
+	 * and the region it gives, tried first; -1 = no split */
+	uint32_t split_bucket;
+	int split_region;
 
 	struct decide_step steps[GSLB_MAX_REGIONS];
 	unsigned nsteps;
@@ -72,7 +76,7 @@ struct decision {
 	int fail_open; /* answering a down pool, all members, as if up */
 	uint8_t scope; /* ECS scope, in the family of the query */
 	uint32_t ttl;
-	/* members_pick = "sticky": the client subnet at the service's hash
+	/* members_pick = "sticky" or a split: the client subnet at the service's hash
 	 * prefix (hash_prefix_v4/v6, at most the subnet's own prefix) and its
 	 * hash; the ECS scope is at least hash_prefix */
 	int hashed;

@@ -109,12 +109,19 @@ enum route_kind {
 	ROUTE_NET,
 };
 
+#define ROUTE_SPLIT_RING 10000u
+
 struct route {
 	enum route_kind kind;
 	char code[16];       /* upper-case ISO code, "PL", "EU", "US-CA" */
 	struct net_cidr net; /* ROUTE_NET */
 	unsigned *regions;
 	size_t nregions;
+	/* split = ( { region; weight; } ): regions are the split's, and a
+	 * client whose subnet hashes to bucket b of a ring of ROUTE_SPLIT_RING
+	 * gets the first region i with b < split_end[i] first, then its usual
+	 * order; NULL for a plain region list */
+	uint32_t *split_end;
 	char *text; /* "country:PL", for explain */
 	int line;
 };

@@ -57,7 +57,8 @@ KEYS = {
                  "members_pick", "hash_prefix_v4", "hash_prefix_v6", "pools",
                  "route", "default", "fallback", "redirect"],
     "services.redirect": ["target", "status", "all_methods"],
-    "services.route": ["match", "regions"],
+    "services.route": ["match", "regions", "split"],
+    "services.route.split": ["region", "weight"],
     "services.pools": ["region", "members", "cname", "check", "min_up"],
     "services.pools.members": ["address", "weight", "target"],
 }
@@ -85,7 +86,8 @@ tcp = { @tcp@ };
 log = { @log@ };
 services = ( { name = "www.geo.test";
   redirect = { target = "https://{region}.example.net"; @services.redirect@ };
-  route = ( { match = "country:PL"; regions = [ "eu" ]; @services.route@ } );
+  route = ( { match = "country:PL"; regions = [ "eu" ]; @services.route@ },
+            { match = "country:DE"; split = ( { region = "eu"; @services.route.split@ } ); } );
   pools = ( { region = "eu"; check = "web";
               members = ( { address = "192.0.2.1"; @services.pools.members@ } );
               @services.pools@ } );

@@ -9,19 +9,24 @@
 - `members_pick = "sticky"`: 400 client /24s, each answered one member on
   every query (1,000 queries for some), about a quarter each, ECS scope
   /24; a member forced down moves its own subnets and no others; explain
-  names the hashed subnet and each member's rank.
+  names the hashed subnet and each member's rank;
+- `split` route rules: 10,000 client /24s divided 90/10 within 2 points,
+  the same on repeated queries; a split region down sends its clients (and
+  no others) to their next region; 90/10 -> 80/20 moves only eu-east
+  clients, about a tenth; explain gives the bucket.
 
 Only 127.0.0.1 and ::1 are used; the daemons pick their own ports.
 """
 
 import json
 import os
+import re
 import time
 
 import pytest
 
 import gslbtest
-from gslbtest import build_mmdb
+from gslbtest import build_mmdb, run_gslbd
 from test_geo import ZONE, addrs, ask, explain, haversine
 
 WARSAW = (52.23, 21.01)
@@ -134,21 +139,31 @@ def sticky_config(workdir, db):
                 '  members_pick = "sticky";\n'
                 '  pools = ( { region = "eu-east"; members = [ %s ]; } ); } );\n'
                 % ", ".join('"%s"' % a for a in STICKY))
+    return admin_config(workdir, db, regions, services)
+
+
+def admin_config(workdir, db, regions, services):
     extra = 'geoip = { database = "%s"; };\n%s%s' % (db, regions, services)
     return gslbtest.gslbd_config(workdir, zones=[ZONE], nsid=None, identity=None,
                                  version=None, extra=extra, admin="127.0.0.1:0", workers=1)
 
 
-def sticky_answers(srv, subnets):
+def one_answers(srv, name, subnets):
+    """{subnet: the one address answered}; every ECS scope at least /24 (the
+    hashed subnet)."""
     out = {}
     for net in subnets:
-        r = ask(srv, "sticky.geo.test", ecs=net)
+        r = ask(srv, name, ecs=net)
         got = addrs(r)
         assert len(got) == 1, (net, got)
         opt = [o for o in r.options if o.otype == 8]
-        assert opt and opt[0].scopelen == 24, (net, opt)  # the hashed /24
+        assert opt and opt[0].scopelen >= 24, (net, opt)
         out[net] = got[0]
     return out
+
+
+def sticky_answers(srv, subnets):
+    return one_answers(srv, "sticky.geo.test", subnets)
 
 
 def test_sticky_members(tmp_path_factory, line_db):
@@ -157,6 +172,9 @@ def test_sticky_members(tmp_path_factory, line_db):
     try:
         subnets = ["100.%d.%d.0/24" % (i // 200, i % 200) for i in range(400)]
         before = sticky_answers(srv, subnets)
+        # one region for every client: scope /24 all the same (the hashed subnet)
+        opt = [o for o in ask(srv, "sticky.geo.test", ecs=subnets[0]).options if o.otype == 8]
+        assert opt[0].scopelen == 24, opt
         # one member per subnet, whatever the number of queries
         for net in subnets[:3]:
             seen = {addrs(ask(srv, "sticky.geo.test", ecs=net))[0] for _ in range(1000)}
@@ -187,3 +205,105 @@ def test_sticky_members(tmp_path_factory, line_db):
         assert first == [before[subnets[0]]], ans
     finally:
         gslbtest.stop_checked(srv)
+
+
+# ---------------------------------------------------------------- split route rules
+
+SPLIT_MEMBERS = {"eu-east": "198.18.6.1", "eu-central": "198.18.6.2", "us-east": "198.18.6.3"}
+
+
+def split_config(workdir, db, east=90, central=10):
+    regions = ('regions = ( { name = "eu-east"; lat = %.2f; lon = %.2f; },\n'
+               '            { name = "eu-central"; lat = %.2f; lon = %.2f; },\n'
+               '            { name = "us-east"; lat = 39.04; lon = -77.49; } );\n'
+               % (WARSAW + FRANKFURT))
+    services = ('services = ( { name = "split.geo.test"; ttl = 30;\n'
+                '  default = [ "us-east", "eu-east", "eu-central" ];\n'
+                '  route = ( { match = "net:100.64.0.0/10";\n'
+                '    split = ( { region = "eu-east"; weight = %d; },\n'
+                '              { region = "eu-central"; weight = %d; } ); } );\n'
+                '  pools = ( %s ); } );\n'
+                % (east, central, ", ".join('{ region = "%s"; members = [ "%s" ]; }' % kv
+                                            for kv in SPLIT_MEMBERS.items())))
+    return admin_config(workdir, db, regions, services)
+
+
+def split_answers(srv, subnets):
+    by_addr = {v: k for k, v in SPLIT_MEMBERS.items()}
+    return {n: by_addr[a] for n, a in one_answers(srv, "split.geo.test", subnets).items()}
+
+
+def test_split_route(tmp_path_factory, line_db):
+    wd = tmp_path_factory.mktemp("split")
+    srv = gslbtest.start_gslbd(wd, config_text=split_config(str(wd), line_db))
+    try:
+        subnets = ["100.%d.%d.0/24" % (64 + i // 256, i % 256) for i in range(10000)]
+        before = split_answers(srv, subnets)
+        east = sum(1 for v in before.values() if v == "eu-east")
+        assert 8800 <= east <= 9200, east  # 90% +- 2 points
+        assert set(before.values()) == {"eu-east", "eu-central"}
+        assert split_answers(srv, subnets[:500]) == {n: before[n] for n in subnets[:500]}
+        # eu-central down: its clients go to their next region (the
+        # default order's us-east), and no other client moves
+        r = gslbtest.ctl(srv, "force-down", "region:eu-central")
+        assert r.returncode == 0, r.stderr
+        deadline = time.monotonic() + 10
+        sample = [n for n in subnets if before[n] == "eu-central"][:20]
+        while time.monotonic() < deadline:
+            if all(v == "us-east" for v in split_answers(srv, sample).values()):
+                break
+            time.sleep(0.1)
+        after = split_answers(srv, subnets)
+        wrong = [(n, before[n], after[n]) for n in subnets
+                 if after[n] != ("us-east" if before[n] == "eu-central" else before[n])]
+        assert not wrong, wrong[:10]
+        # explain: the bucket and the region it gives
+        net = sample[0]
+        ex = explain(srv.config_path, net, "split.geo.test")
+        sp = ex["rule"]["split"]
+        assert sp["region"] == "eu-central" and sp["ring"] == 10000, sp
+        assert 9000 <= sp["bucket"] < 10000, sp
+        assert [r["region"] for r in ex["regions"]] == ["eu-central", "us-east", "eu-east"]
+    finally:
+        gslbtest.stop_checked(srv)
+
+
+def test_split_small_step_moves_only_what_it_must(tmp_path_factory, line_db):
+    """90/10, then 80/20 (the weights of the config): only eu-east clients move,
+    to eu-central, about 10% of all (a fixed ring, not modulo)."""
+    subnets = ["100.%d.%d.0/24" % (64 + i // 256, i % 256) for i in range(3000)]
+    answers = []
+    for east, central in ((90, 10), (80, 20)):
+        wd = tmp_path_factory.mktemp("split-step")
+        srv = gslbtest.start_gslbd(wd, config_text=split_config(str(wd), line_db, east,
+                                                                central))
+        try:
+            answers.append(split_answers(srv, subnets))
+        finally:
+            gslbtest.stop_checked(srv)
+    moved = [n for n in subnets if answers[0][n] != answers[1][n]]
+    assert all(answers[0][n] == "eu-east" and answers[1][n] == "eu-central" for n in moved)
+    assert 210 <= len(moved) <= 390, len(moved)
+
+
+@pytest.mark.parametrize("route,message", [
+    ('{ match = "net:100.64.0.0/10"; }', "no regions given"),
+    ('{ match = "net:100.64.0.0/10"; regions = [ "eu-east" ];'
+     ' split = ( { region = "eu-east"; } ); }', "regions or split, not both"),
+    ('{ match = "net:100.64.0.0/10"; split = ( { region = "eu-east"; weight = 0; } ); }',
+     "every weight of the split is 0"),
+    ('{ match = "net:100.64.0.0/10"; split = ( { region = "nowhere"; } ); }',
+     'unknown region "nowhere"'),
+    ('{ match = "net:100.64.0.0/10"; split = ( { region = "eu-east"; },'
+     ' { region = "eu-east"; } ); }', 'region "eu-east" is listed twice'),
+])
+def test_split_config_errors(tmp_path, line_db, route, message):
+    text = split_config(str(tmp_path), line_db).replace(
+        'route = ( { match = "net:100.64.0.0/10";\n', 'route = ( %s, { match = "net:10.0.0.0/8";\n'
+        % route, 1)
+    conf = tmp_path / "gslb.conf"
+    conf.write_text(text)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 1, r.stderr
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "100.64.0.0/10" in t)
+    assert re.search(r"gslb\.conf:%d: .*%s" % (line, re.escape(message)), r.stderr), r.stderr

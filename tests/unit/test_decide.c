@@ -55,7 +55,8 @@ static struct snapshot *load(int overrides);
  * n, s, f: when_all_down nodata, servfail, fallback;
  * o: one region (every client gets the same answer);
  * t: a checked pool (TTL capped by interval x fall);
- * k: one region, sticky members (hash prefixes /24 and /48). */
+ * k: one region, sticky members (hash prefixes /24 and /48);
+ * p: split route rules (90/10 for a net, 1/0 for PL: distance after). */
 static const char *const decide_regions =
 	"regions = (\n"
 	"  { name = \"us-east\"; lat = 39.04; lon = -77.49; },\n"
@@ -114,6 +115,16 @@ static const char *const decide_conf =
 	"    ); },\n"
 	"  { name = \"o.example.test\";\n"
 	"    pools = ( { region = \"us-west\"; members = [ \"192.0.2.42\" ]; } ); },\n"
+	"  { name = \"p.example.test\"; default = [ \"us-east\", \"eu-west\", \"eu-east\" ];\n"
+	"    route = ( { match = \"net:100.64.0.0/10\";\n"
+	"      split = ( { region = \"eu-east\"; weight = 90; }, { region = \"eu-west\"; weight = 10; } ); },\n"
+	"      { match = \"country:PL\";\n"
+	"      split = ( { region = \"eu-west\"; weight = 1; }, { region = \"us-west\"; weight = 0; } ); } );\n"
+	"    pools = (\n"
+	"      { region = \"eu-east\"; members = [ \"192.0.2.71\" ]; },\n"
+	"      { region = \"eu-west\"; members = [ \"192.0.2.72\" ]; },\n"
+	"      { region = \"us-east\"; members = [ \"192.0.2.73\" ]; }\n"
+	"    ); },\n"
 	"  { name = \"k.example.test\"; members_pick = \"sticky\"; hash_prefix_v6 = 48;\n"
 	"    pools = (\n"
 	"      { region = \"eu-east\"; members = [ \"192.0.2.61\", \"192.0.2.62\",\n"
@@ -666,6 +677,55 @@ static void test_sticky(void **state)
 		fail_msg("weight 3 against 1: best for %u of 4000", heavy);
 }
 
+/* Split route rules: 10,000 /24s divided 90/10 within 2 points, each the
+ * same on every decision, the split region first and the client's usual
+ * order after it; a split region down sends its clients (only) to their
+ * next region; the ECS scope is at least the hash prefix. */
+static void test_split(void **state)
+{
+	unsigned east = 0, moved_wrong = 0;
+	int ee = region_index("eu-east", 7), ew = region_index("eu-west", 7);
+	int ue = region_index("us-east", 7);
+	static uint8_t was[10000];
+	(void)state;
+	for (unsigned i = 0; i < 10000; i++) {
+		char client[32];
+		struct decision d, d2;
+		snprintf(client, sizeof(client), "100.%u.%u.0/24", 64 + i / 256, i % 256);
+		decide_for("p", client, &d);
+		decide_for("p", client, &d2);
+		assert_int_equal(d.rule, RULE_ROUTE);
+		assert_true(d.split_region == ee || d.split_region == ew);
+		assert_int_equal(d.region, d.split_region);
+		assert_int_equal(d2.region, d.region);
+		assert_true(d.scope >= 24);
+		/* then the usual order (default: us-east, eu-west, eu-east) */
+		assert_int_equal(d.steps[1].region, ue);
+		was[i] = (uint8_t)d.region;
+		east += d.region == ee;
+	}
+	if (east < 8800 || east > 9200)
+		fail_msg("90/10 split: eu-east %u of 10000", east);
+	set_health("p", "eu-west", "", "");
+	for (unsigned i = 0; i < 10000; i++) {
+		char client[32];
+		struct decision d;
+		snprintf(client, sizeof(client), "100.%u.%u.0/24", 64 + i / 256, i % 256);
+		decide_for("p", client, &d);
+		int want = was[i] == ew ? ue : was[i];
+		if (d.region != want)
+			moved_wrong++;
+	}
+	reset_health();
+	assert_int_equal(moved_wrong, 0);
+	/* weight 0: never first; after eu-west, the usual order by distance */
+	char got[512];
+	struct decision d;
+	decide_steps("p", "83.1.2.3", &d, got, sizeof(got));
+	assert_string_equal(got, "eu-west=T eu-east=N us-east=N");
+	assert_int_equal(d.split_region, ew);
+}
+
 /* ---- setup ------------------------------------------------------------------ */
 
 static struct snapshot *load(int overrides)
@@ -715,6 +775,7 @@ int main(void)
 		cmocka_unit_test(test_when_all_down), cmocka_unit_test(test_ttl),
 		cmocka_unit_test(test_scope),	     cmocka_unit_test(test_scope_one_region),
 		cmocka_unit_test(test_bias),	     cmocka_unit_test(test_sticky),
+		cmocka_unit_test(test_split),
 	};
 	int rc;
 
