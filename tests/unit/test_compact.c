@@ -10,7 +10,8 @@
  * IPv6 forms of IPv4 addresses, in the aliased ranges (Teredo, ::, ::1) and
  * at random, and for every service (pure distance with two regions at the
  * same place, route rules of every kind with a limit and a default, a
- * CNAME service with one region), decide() on the compact snapshot must
+ * CNAME service with one region, a split rule with sticky members),
+ * decide() on the compact snapshot must
  * give the same rule, route, region order, states, region, pool and TTL as
  * the database lookup, and an ECS scope no longer than the database's; and
  * the whole merged network must get that same answer from the database.
@@ -75,7 +76,8 @@ static const char *regions_conf = plain_regions_conf;
 
 /* a: distance over all six regions (two at one place: ties);
  * b: route rules of each kind, a limit, a default, pools listed out of
- *    region order; c: one region (scope 0) as a CNAME. */
+ *    region order; c: one region (scope 0) as a CNAME; s: a split route
+ *    rule and sticky members (the client-subnet hash). */
 static const char *const services_conf =
 	"services = (\n"
 	"  { name = \"a.example.test\"; ttl = 30;\n"
@@ -102,7 +104,15 @@ static const char *const services_conf =
 	"      { region = \"ap-southeast\"; members = [ \"198.51.100.5\" ]; }\n"
 	"    ); },\n"
 	"  { name = \"c.example.test\";\n"
-	"    pools = ( { region = \"us-west\"; cname = \"west.example.net.\"; } ); }\n"
+	"    pools = ( { region = \"us-west\"; cname = \"west.example.net.\"; } ); },\n"
+	"  { name = \"s.example.test\"; members_pick = \"sticky\";\n"
+	"    route = ( { match = \"continent:EU\";\n"
+	"      split = ( { region = \"eu-west\"; weight = 70; }, { region = \"us-east\"; weight = 30; } ); } );\n"
+	"    pools = (\n"
+	"      { region = \"us-east\"; members = [ \"192.0.2.81\", \"192.0.2.82\" ]; },\n"
+	"      { region = \"eu-west\"; members = [ \"192.0.2.84\", \"192.0.2.85\" ]; },\n"
+	"      { region = \"eu-east\"; members = [ \"192.0.2.83\" ]; }\n"
+	"    ); }\n"
 	");\n";
 
 struct dbcase {
@@ -163,7 +173,8 @@ static void same_answer(const struct decision *x, const struct decision *y, cons
 	const struct service *sx = x->svc, *sy = y->svc;
 	if (x->rule != y->rule || x->nsteps != y->nsteps || x->region != y->region ||
 	    x->all_down != y->all_down || x->fail_open != y->fail_open || x->ttl != y->ttl ||
-	    x->located != y->located ||
+	    x->located != y->located || x->split_region != y->split_region ||
+	    x->client_hash != y->client_hash ||
 	    index_of(x->route, sx->routes, sizeof(*sx->routes)) !=
 		    index_of(y->route, sy->routes, sizeof(*sy->routes)) ||
 	    index_of(x->pool, sx->pools, sizeof(*sx->pools)) !=
