@@ -13,7 +13,8 @@
 - `split` route rules: 10,000 client /24s divided 90/10 within 2 points,
   the same on repeated queries; a split region down sends its clients (and
   no others) to their next region; 90/10 -> 80/20 moves only eu-east
-  clients, about a tenth; explain gives the bucket.
+  clients, about a tenth; explain gives the bucket; the HTTP redirect
+  listener sends each client where DNS does.
 
 Only 127.0.0.1 and ::1 are used; the daemons pick their own ports.
 """
@@ -28,6 +29,7 @@ import pytest
 import gslbtest
 from gslbtest import build_mmdb, run_gslbd
 from test_geo import ZONE, addrs, ask, explain, haversine
+from test_http import get, http_ports
 
 WARSAW = (52.23, 21.01)
 FRANKFURT = (50.11, 8.68)
@@ -307,3 +309,29 @@ def test_split_config_errors(tmp_path, line_db, route, message):
     assert r.returncode == 1, r.stderr
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "100.64.0.0/10" in t)
     assert re.search(r"gslb\.conf:%d: .*%s" % (line, re.escape(message)), r.stderr), r.stderr
+
+
+def test_split_http_redirect_follows_dns(tmp_path_factory, line_db):
+    """The redirect listener sends each client (X-Forwarded-For from a
+    trusted proxy) to the region DNS answers for its subnet."""
+    wd = tmp_path_factory.mktemp("split-http")
+    text = split_config(str(wd), line_db).replace(
+        '  pools = (', '  redirect = { target = "http://{region}.example.com"; };\n  pools = (', 1)
+    text = text.replace("listen = { dns = [", 'listen = { http = ( "127.0.0.1:0" ); dns = [', 1)
+    text += 'trusted_proxies = [ "127.0.0.1/32" ];\n'
+    srv = gslbtest.start_gslbd(wd, config_text=text)
+    try:
+        srv.http = http_ports(srv)
+        subnets = ["100.%d.%d.0/24" % (64 + i // 256, i % 256) for i in range(300)]
+        dns_region = split_answers(srv, subnets)
+        assert set(dns_region.values()) == {"eu-east", "eu-central"}
+        wrong = []
+        for net in subnets:
+            client = net.replace(".0/24", ".7")
+            r = get(srv, "/x", client, host="split.geo.test")
+            want = "http://%s.example.com/x" % dns_region[net]
+            if r.status != 302 or r.h("Location") != want:
+                wrong.append((client, r.status, r.h("Location"), want))
+        assert not wrong, wrong[:5]
+    finally:
+        gslbtest.stop_checked(srv)
