@@ -335,3 +335,30 @@ def test_split_http_redirect_follows_dns(tmp_path_factory, line_db):
         assert not wrong, wrong[:5]
     finally:
         gslbtest.stop_checked(srv)
+
+
+def test_split_shares_in_check_report(tmp_path, line_db):
+    """gslbd -t: two services alike but for their split weights get their
+    own region shares (what-if's per-service pictures tell them apart)."""
+    regions = ('regions = ( { name = "eu-east"; lat = %.2f; lon = %.2f; },\n'
+               '            { name = "eu-central"; lat = %.2f; lon = %.2f; } );\n'
+               % (WARSAW + FRANKFURT))
+    svc = ('{ name = "%s.geo.test"; route = ( { match = "net:10.0.0.0/16";\n'
+           '    split = ( { region = "eu-east"; weight = %d; },\n'
+           '              { region = "eu-central"; weight = %d; } ); } );\n'
+           '  pools = ( { region = "eu-east"; members = [ "198.18.3.1" ]; },\n'
+           '            { region = "eu-central"; members = [ "198.18.9.1" ]; } ); }')
+    services = "services = ( %s,\n %s );\n" % (svc % ("a", 90, 10), svc % ("b", 10, 90))
+    conf = tmp_path / "gslb.conf"
+    conf.write_text(gslbtest.gslbd_config(str(tmp_path), zones=[ZONE], nsid=None,
+                                          identity=None, version=None,
+                                          extra='geoip = { database = "%s"; };\n%s%s'
+                                          % (line_db, regions, services)))
+    r = run_gslbd(["-t", "--json", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    east = {}
+    for s in report["services"]:
+        east[s["service"]] = sum(row["before"]["share4"] for row in s["regions"]
+                                 if row["region"] == "eu-east")
+    assert east["a.geo.test"] > 2 * east["b.geo.test"], east
