@@ -145,8 +145,9 @@ static int region_finish(struct conf_ctx *ctx, const config_setting_t *e, void *
 {
 	struct region *r = base;
 
-	(void)ctx;
 	(void)e;
+	if (r->bias != 0)
+		ctx->c->region_bias = 1;
 	r->sin_lat = sin(r->lat * M_PI / 180.0);
 	r->cos_lat = cos(r->lat * M_PI / 180.0);
 	r->lon_rad = r->lon * M_PI / 180.0;
@@ -173,6 +174,11 @@ static const struct conf_item region_items[] = {
 	  CONF_AT(struct region, lon),
 	  .f = { -180, 180, 0 },
 	  .unit = "degrees" },
+	{ .name = "bias",
+	  .type = CONF_FLOAT,
+	  CONF_AT(struct region, bias),
+	  .f = { -99, 99, 0 },
+	  .unit = "percent" },
 	{ .name = "redirect",
 	  .type = CONF_STRING,
 	  CONF_AT(struct region, redirect),
@@ -317,7 +323,97 @@ static int route_match(struct conf_ctx *ctx, const config_setting_t *s, void *ba
 static int route_regions(struct conf_ctx *ctx, const config_setting_t *s, void *base)
 {
 	struct route *r = base;
+	if (r->regions)
+		return conf_error(ctx, s, "a route has regions or split, not both");
 	return region_list(ctx, s, &r->regions, &r->nregions);
+}
+
+/* One share of a split, as read (config only). */
+struct split_entry {
+	char *region;
+	uint32_t weight;
+};
+
+static const struct conf_item split_items[] = {
+	{ .name = "region",
+	  .type = CONF_STRING,
+	  .flags = CONF_REQUIRED,
+	  CONF_AT(struct split_entry, region),
+	  .doc_type = "region name" },
+	{ .name = "weight",
+	  .type = CONF_INT,
+	  CONF_AT(struct split_entry, weight),
+	  .i = { 0, 1000000, 1 } },
+	{ NULL },
+};
+
+const struct conf_section conf_sec_split = {
+	.path = "services.route.split",
+	.example = "{ region = \"eu-east\"; weight = 90; }",
+	.items = split_items,
+};
+
+/* split = ( { region; weight; }, ... ): the regions in order and where
+ * each one's share of the ring ends. */
+static int split_fill(struct conf_ctx *ctx, const config_setting_t *s, struct route *r,
+		      const struct split_entry *se, size_t n)
+{
+	uint64_t total = 0, cum = 0;
+	r->regions = calloc(n, sizeof(*r->regions));
+	r->split_end = calloc(n, sizeof(*r->split_end));
+	if (!r->regions || !r->split_end)
+		return conf_nomem(ctx);
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		int ri = conf_region_index(ctx->c, se[i].region);
+		if (ri < 0)
+			return conf_error(ctx, e, "unknown region \"%s\"", se[i].region);
+		for (size_t j = 0; j < i; j++)
+			if (r->regions[j] == (unsigned)ri)
+				return conf_error(ctx, e, "region \"%s\" is listed twice",
+						  se[i].region);
+		r->regions[r->nregions++] = (unsigned)ri;
+		total += se[i].weight;
+	}
+	if (total == 0)
+		return conf_error(ctx, s, "every weight of the split is 0");
+	for (size_t i = 0; i < n; i++) {
+		cum += se[i].weight;
+		r->split_end[i] = (uint32_t)((cum * ROUTE_SPLIT_RING + total / 2) / total);
+	}
+	return GSLB_OK;
+}
+
+static int route_split(struct conf_ctx *ctx, const config_setting_t *s, void *base)
+{
+	struct route *r = base;
+	void *arr = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (r->regions)
+		return conf_error(ctx, s, "a route has regions or split, not both");
+	if (!config_setting_is_list(s) || config_setting_length(s) == 0)
+		return conf_error(ctx, s, "expected a list ( %s, ... )", conf_sec_split.example);
+	rc = conf_parse_list(ctx, s, &conf_sec_split, sizeof(struct split_entry), GSLB_MAX_REGIONS,
+			     &arr, &n, NULL);
+	if (!rc)
+		rc = split_fill(ctx, s, r, arr, n);
+	for (size_t i = 0; arr && i < n; i++)
+		conf_release(&conf_sec_split, (struct split_entry *)arr + i);
+	free(arr);
+	return rc;
+}
+
+static int route_finish(struct conf_ctx *ctx, const config_setting_t *e, void *base)
+{
+	struct route *r = base;
+
+	if (!r->regions)
+		return conf_error(ctx, e,
+				  "no regions given (regions = [ \"eu-east\" ]; or split "
+				  "= ( { region = \"eu-east\"; weight = 90; }, ... );)");
+	return GSLB_OK;
 }
 
 static int route_init(struct conf_ctx *ctx, const config_setting_t *e, void *base)
@@ -338,9 +434,16 @@ static const struct conf_item route_items[] = {
 	  .doc_type = "`country:XX`, `continent:XX`, `subdivision:XX-YY` or `net:CIDR`" },
 	{ .name = "regions",
 	  .type = CONF_STRINGS,
-	  .flags = CONF_REQUIRED | CONF_LATE,
+	  .flags = CONF_LATE,
 	  .fn = route_regions,
-	  .doc_type = "list of region names" },
+	  .doc_type = "list of region names",
+	  .doc_default = "regions or `split`" },
+	{ .name = "split",
+	  .type = CONF_GROUPS,
+	  .flags = CONF_LATE | CONF_ANY_TYPE,
+	  .fn = route_split,
+	  .sub = &conf_sec_split,
+	  .doc_default = "regions or `split`" },
 	{ NULL },
 };
 
@@ -349,6 +452,7 @@ const struct conf_section conf_sec_route = {
 	.example = "{ match = \"country:PL\"; regions = [ ... ]; }",
 	.items = route_items,
 	.init = route_init,
+	.finish = route_finish,
 };
 
 /* ---- members -------------------------------------------------------------- */
@@ -810,6 +914,8 @@ static int service_finish(struct conf_ctx *ctx, const config_setting_t *e, void 
 
 static const char *all_down_value(int v) { return all_down_name((enum all_down)v); }
 
+static const char *const members_picks[] = { "weighted", "sticky", NULL };
+
 static const struct conf_item service_items[] = {
 	{ .name = "name",
 	  .type = CONF_DNAME,
@@ -841,6 +947,20 @@ static const struct conf_item service_items[] = {
 	  .type = CONF_ENUM,
 	  CONF_AT(struct service, when_all_down),
 	  .name_of = all_down_value },
+	{ .name = "members_pick",
+	  .type = CONF_ENUM,
+	  CONF_AT(struct service, members_pick),
+	  .names = members_picks },
+	{ .name = "hash_prefix_v4",
+	  .type = CONF_INT,
+	  CONF_AT(struct service, hash_prefix_v4),
+	  .i = { 0, 32, 24 },
+	  .unit = "bits" },
+	{ .name = "hash_prefix_v6",
+	  .type = CONF_INT,
+	  CONF_AT(struct service, hash_prefix_v6),
+	  .i = { 0, 128, 56 },
+	  .unit = "bits" },
 	{ .name = "pools",
 	  .type = CONF_GROUPS,
 	  .flags = CONF_REQUIRED | CONF_LATE | CONF_ANY_TYPE,
@@ -954,6 +1074,7 @@ void conf_free_services(struct conf *c)
 		free(s->pools);
 		for (size_t r = 0; r < s->nroutes; r++) {
 			free(s->routes[r].regions);
+			free(s->routes[r].split_end);
 			conf_release(&conf_sec_route, &s->routes[r]);
 		}
 		free(s->routes);

@@ -461,9 +461,35 @@ struct cand {
 	uint32_t weight;
 };
 
-static int put_members(struct ctx *c, const uint8_t *owner, const struct pool *p,
-		       const struct hpool *hp, int all, int family, unsigned answers, uint32_t ttl)
+/* members_pick = "sticky": the k best-scored candidates to the front, best
+ * first (a selection: k is small). */
+static void sticky_order(const struct decision *d, struct cand *cand, unsigned n, unsigned k,
+			 int family)
 {
+	double score[PICK_MAX];
+	for (unsigned i = 0; i < n; i++)
+		score[i] = decide_member_score(d, family, cand[i].addr, cand[i].weight);
+	for (unsigned i = 0; i < k; i++) {
+		unsigned best = i;
+		for (unsigned j = i + 1; j < n; j++)
+			if (score[j] > score[best])
+				best = j;
+		struct cand tc = cand[i];
+		double ts = score[i];
+		cand[i] = cand[best];
+		score[i] = score[best];
+		cand[best] = tc;
+		score[best] = ts;
+	}
+}
+
+static int put_members(struct ctx *c, const uint8_t *owner, const struct decision *d, int family,
+		       unsigned answers)
+{
+	const struct pool *p = d->pool;
+	const struct hpool *hp = d->hpool;
+	int all = d->fail_open;
+	uint32_t ttl = d->ttl;
 	struct cand cand[PICK_MAX];
 	unsigned n = 0;
 	uint64_t total = 0;
@@ -503,6 +529,11 @@ static int put_members(struct ctx *c, const uint8_t *owner, const struct pool *p
 	size_t alen = family == AF_INET ? 4 : 16;
 	struct mark mk = mark_get(c);
 	unsigned start = rnd(c) % n;
+	if (d->hashed) {
+		sticky_order(d, cand, n, k, family);
+		start = 0;
+		equal = 1;
+	}
 	for (unsigned i = 0; i < k; i++) {
 		const struct cand *m;
 		if (equal) {
@@ -611,7 +642,7 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 		return SVC_FOLLOW;
 	}
 	int fam = qt == DNS_T_A ? AF_INET : AF_INET6;
-	int n = put_members(c, name, d.pool, d.hpool, d.fail_open, fam, svc->answers, d.ttl);
+	int n = put_members(c, name, &d, fam, svc->answers);
 	if (n < 0)
 		truncate_all(c);
 	else if (n == 0)

@@ -65,6 +65,30 @@ static json_t *location_json(const struct decision *d, const struct snapshot *sn
 	return o;
 }
 
+/* members_pick = "sticky": each member's place in the answer order of this
+ * client subnet ("sticky_rank", 1 = answered first). */
+static void sticky_ranks(const struct decision *d, json_t *arr, int family)
+{
+	double score[256];
+	size_t n = json_array_size(arr) < 256 ? json_array_size(arr) : 256;
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(arr, i);
+		uint8_t a[16];
+		memset(a, 0, sizeof(a));
+		if (inet_pton(family, json_string_value(json_object_get(e, "address")), a) != 1)
+			return;
+		score[i] = decide_member_score(
+			d, family, a, (uint32_t)json_integer_value(json_object_get(e, "weight")));
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_int_t rank = 1;
+		for (size_t j = 0; j < n; j++)
+			if (score[j] > score[i])
+				rank++;
+		json_object_set_new(json_array_get(arr, i), "sticky_rank", json_integer(rank));
+	}
+}
+
 static json_t *answer_json(const struct decision *d)
 {
 	json_t *a = json_object();
@@ -113,6 +137,17 @@ static json_t *answer_json(const struct decision *d)
 	}
 	if (d->fail_open)
 		json_object_set_new(a, "fail_open", json_true());
+	json_object_set_new(a, "members_pick", json_string(d->hashed ? "sticky" : "weighted"));
+	if (d->hashed) {
+		char sub[NET_CIDR_TEXT_MAX];
+		uint8_t net[16];
+		unsigned bits = d->hash_prefix < d->prefix ? d->hash_prefix : d->prefix;
+		net_mask(net, d->addr, net_alen(d->family), bits);
+		net_format(d->family, net, bits, sub, sizeof(sub));
+		json_object_set_new(a, "hash_subnet", json_string(sub));
+		sticky_ranks(d, v4, AF_INET);
+		sticky_ranks(d, v6, AF_INET6);
+	}
 	json_object_set_new(a, "A", v4);
 	json_object_set_new(a, "AAAA", v6);
 	json_object_set_new(a, "answers_per_response", json_integer(d->svc->answers));
@@ -181,6 +216,14 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 		json_object_set_new(rule, "match", json_string(d.route->text));
 		json_object_set_new(rule, "line", json_integer(d.route->line));
 	}
+	if (d.split_region >= 0) {
+		json_t *sp = json_object();
+		json_object_set_new(sp, "bucket", json_integer(d.split_bucket));
+		json_object_set_new(sp, "ring", json_integer(ROUTE_SPLIT_RING));
+		json_object_set_new(sp, "region",
+				    json_string(snap->conf->regions[d.split_region].name));
+		json_object_set_new(rule, "split", sp);
+	}
 	json_object_set_new(o, "rule", rule);
 	json_t *regions = json_array();
 	for (unsigned i = 0; i < d.nsteps; i++) {
@@ -190,6 +233,13 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 		double km = decide_step_km(st);
 		json_object_set_new(r, "distance_km",
 				    km >= 0 ? json_integer((json_int_t)(km + 0.5)) : json_null());
+		double bias = snap->conf->regions[st->region].bias;
+		if (bias != 0 && km >= 0) {
+			json_object_set_new(r, "bias", json_real(bias));
+			json_object_set_new(
+				r, "biased_km",
+				json_integer((json_int_t)(decide_biased_km(snap, st) + 0.5)));
+		}
 		json_object_set_new(r, "state", json_string(decide_state_name(st->state)));
 		int pi = svc->pool_of_region[st->region];
 		const struct health *h = rcu_dereference(((struct snapshot *)snap)->health);
@@ -287,6 +337,12 @@ void explain_print(const json_t *ex, FILE *out)
 	if (str(rule, "match"))
 		fprintf(out, " %s (line %lld)", str(rule, "match"),
 			(long long)json_integer_value(json_object_get(rule, "line")));
+	const json_t *sp = json_object_get(rule, "split");
+	if (sp)
+		fprintf(out, ", split bucket %lld of %lld: %s",
+			(long long)json_integer_value(json_object_get(sp, "bucket")),
+			(long long)json_integer_value(json_object_get(sp, "ring")),
+			str(sp, "region"));
 	fprintf(out, "\nregions, in the order tried:\n");
 	const json_t *regions = json_object_get(ex, "regions");
 	for (size_t i = 0; i < json_array_size(regions); i++) {
@@ -297,6 +353,10 @@ void explain_print(const json_t *ex, FILE *out)
 			snprintf(kms, sizeof(kms), "%lld km", (long long)json_integer_value(km));
 		fprintf(out, "  %2zu. %-20s %10s  %s", i + 1, str(r, "region"), kms,
 			str(r, "state"));
+		if (json_is_number(json_object_get(r, "bias")))
+			fprintf(out, " (bias %g: %lld km)",
+				json_number_value(json_object_get(r, "bias")),
+				(long long)json_integer_value(json_object_get(r, "biased_km")));
 		if (str(r, "pool"))
 			fprintf(out, " (pool %s: %s)", str(r, "pool"), str(r, "pool_reason"));
 		fprintf(out, "\n");

@@ -577,8 +577,9 @@ static size_t signature(const struct snapshot *snap, const struct snapshot *afte
 			const struct service *svc, uint8_t *buf, size_t cap)
 {
 	size_t n = 0;
-	unsigned head[4] = { svc->limit, (unsigned)svc->when_all_down, (unsigned)svc->ndflt,
-			     (unsigned)svc->nroutes };
+	unsigned head[6] = { svc->limit,           (unsigned)svc->when_all_down,
+			     (unsigned)svc->ndflt, (unsigned)svc->nroutes,
+			     svc->hash_prefix_v4,  svc->hash_prefix_v6 };
 	sig_put(buf, cap, &n, head, sizeof(head));
 	sig_put(buf, cap, &n, svc->dflt ? svc->dflt : head,
 		svc->dflt ? svc->ndflt * sizeof(*svc->dflt) : 0);
@@ -590,6 +591,9 @@ static size_t signature(const struct snapshot *snap, const struct snapshot *afte
 		sig_put(buf, cap, &n, r->code, sizeof(r->code));
 		sig_put(buf, cap, &n, r->net.addr, sizeof(r->net.addr));
 		sig_put(buf, cap, &n, r->regions, r->nregions * sizeof(*r->regions));
+		/* a split's shares (none: a plain list) */
+		sig_put(buf, cap, &n, r->split_end ? (const void *)r->split_end : head,
+			r->split_end ? r->nregions * sizeof(*r->split_end) : 0);
 	}
 	const struct snapshot *views[2] = { snap, after_view };
 	for (size_t r = 0; r < snap->conf->nregions; r++) {

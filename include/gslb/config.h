@@ -95,6 +95,7 @@ struct conf {
 
 	struct region *regions;
 	size_t nregions;
+	int region_bias; /* a region has a bias: order by biased distances */
 	struct service *services;
 	size_t nservices;
 	size_t npools; /* over all services: the size of health views */

@@ -46,7 +46,7 @@ KEYS = {
                      "nsec"],
     "geoip": ["database", "overrides", "paths", "compact"],
     "geoip.paths": ["country", "continent", "subdivision", "latitude", "longitude"],
-    "regions": ["name", "lat", "lon", "redirect"],
+    "regions": ["name", "lat", "lon", "bias", "redirect"],
     "checks": ["name", "type", "interval", "timeout", "rise", "fall", "port", "path", "host",
                "method", "expect_status", "expect_body", "headers", "follow_redirects",
                "tls_verify", "ca_file", "query", "qtype", "expect_rcode", "expect_answer"],
@@ -57,10 +57,12 @@ KEYS = {
     "tcp": ["idle_timeout", "max_connections", "max_queries", "max_per_ip", "ipv4_prefix",
             "ipv6_prefix", "max_lifetime"],
     "log": ["level", "syslog", "facility"],
-    "services": ["name", "ttl", "answers", "limit", "ttl_min", "when_all_down", "pools",
+    "services": ["name", "ttl", "answers", "limit", "ttl_min", "when_all_down",
+                 "members_pick", "hash_prefix_v4", "hash_prefix_v6", "pools",
                  "route", "default", "fallback", "redirect"],
     "services.redirect": ["target", "status", "all_methods"],
-    "services.route": ["match", "regions"],
+    "services.route": ["match", "regions", "split"],
+    "services.route.split": ["region", "weight"],
     "services.pools": ["region", "members", "cname", "check", "min_up"],
     "services.pools.members": ["address", "weight", "target"],
 }
@@ -91,7 +93,8 @@ cluster = { name = "prod"; etcd = [ "https://127.0.0.1:2379" ];
             tls = { ca_file = "c.pem"; @cluster.tls@ }; @cluster@ };
 services = ( { name = "www.geo.test";
   redirect = { target = "https://{region}.example.net"; @services.redirect@ };
-  route = ( { match = "country:PL"; regions = [ "eu" ]; @services.route@ } );
+  route = ( { match = "country:PL"; regions = [ "eu" ]; @services.route@ },
+            { match = "country:DE"; split = ( { region = "eu"; @services.route.split@ } ); } );
   pools = ( { region = "eu"; check = "web";
               members = ( { address = "192.0.2.1"; @services.pools.members@ } );
               @services.pools@ } );
@@ -187,6 +190,7 @@ def region_template(group):
     ("http", "request_timeout = 3600.5;",
      "http.request_timeout: 3600.5 is out of range (0.001 to 3600)"),
     ("regions", "lat = -90.01; lon = 0;", "lat: -90.01 is out of range (-90 to 90)"),
+    ("regions", "lat = 0; lon = 0; bias = 99.5;", "bias: 99.5 is out of range (-99 to 99)"),
     ("checks", "interval = 0.099;", "interval: 0.099 is out of range (0.1 to 86400)"),
     ("services.pools", "min_up = -0.5;", "min_up: -0.5 is out of range (0 to 100000)"),
     ("rrl", "slip = 11;", "rrl.slip: 11 is out of range (0 to 10)"),
@@ -202,6 +206,8 @@ def test_range_messages_are_exact(workdir, group, text, message):
     ("tcp", "max_lifetime = 0.0; idle_timeout = 0.001;"),
     ("tcp", "max_lifetime = 86400; idle_timeout = 3600;"),
     ("regions", "lat = -90.0; lon = 180.0;"),
+    ("regions", "lat = 0; lon = 0; bias = -99;"),
+    ("regions", "lat = 0; lon = 0; bias = 99;"),
     ("checks", "interval = 0.1; timeout = 0.01;"),
     ("services.pools", "min_up = 0.0;"),
 ])

@@ -14,6 +14,7 @@
  * great-circle distances between the locations of test-city.json and the
  * regions below. */
 #include <arpa/inet.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,15 +54,19 @@ static struct snapshot *load(int overrides);
  * c: neither routes nor default, pools in two regions (config order);
  * n, s, f: when_all_down nodata, servfail, fallback;
  * o: one region (every client gets the same answer);
- * t: a checked pool (TTL capped by interval x fall). */
-static const char *const decide_conf =
+ * t: a checked pool (TTL capped by interval x fall);
+ * k: one region, sticky members (hash prefixes /24 and /48);
+ * p: split route rules (90/10 for a net, 1/0 for PL: distance after). */
+static const char *const decide_regions =
 	"regions = (\n"
 	"  { name = \"us-east\"; lat = 39.04; lon = -77.49; },\n"
 	"  { name = \"us-west\"; lat = 45.6; lon = -121.2; },\n"
 	"  { name = \"eu-east\"; lat = 52.23; lon = 21.01; },\n"
 	"  { name = \"eu-west\"; lat = 53.35; lon = -6.26; },\n"
 	"  { name = \"ap-southeast\"; lat = 1.35; lon = 103.82; }\n"
-	");\n"
+	");\n";
+
+static const char *const decide_conf =
 	"checks = ( { name = \"web\"; type = \"http\"; interval = 2.0; timeout = 1.0;\n"
 	"             rise = 2; fall = 3; } );\n"
 	"services = (\n"
@@ -110,6 +115,21 @@ static const char *const decide_conf =
 	"    ); },\n"
 	"  { name = \"o.example.test\";\n"
 	"    pools = ( { region = \"us-west\"; members = [ \"192.0.2.42\" ]; } ); },\n"
+	"  { name = \"p.example.test\"; default = [ \"us-east\", \"eu-west\", \"eu-east\" ];\n"
+	"    route = ( { match = \"net:100.64.0.0/10\";\n"
+	"      split = ( { region = \"eu-east\"; weight = 90; }, { region = \"eu-west\"; weight = 10; } ); },\n"
+	"      { match = \"country:PL\";\n"
+	"      split = ( { region = \"eu-west\"; weight = 1; }, { region = \"us-west\"; weight = 0; } ); } );\n"
+	"    pools = (\n"
+	"      { region = \"eu-east\"; members = [ \"192.0.2.71\" ]; },\n"
+	"      { region = \"eu-west\"; members = [ \"192.0.2.72\" ]; },\n"
+	"      { region = \"us-east\"; members = [ \"192.0.2.73\" ]; }\n"
+	"    ); },\n"
+	"  { name = \"k.example.test\"; members_pick = \"sticky\"; hash_prefix_v6 = 48;\n"
+	"    pools = (\n"
+	"      { region = \"eu-east\"; members = [ \"192.0.2.61\", \"192.0.2.62\",\n"
+	"        \"192.0.2.63\", \"192.0.2.64\" ]; }\n"
+	"    ); },\n"
 	"  { name = \"t.example.test\"; ttl = 30; ttl_min = 3;\n"
 	"    pools = (\n"
 	"      { region = \"eu-east\"; check = \"web\";\n"
@@ -117,6 +137,18 @@ static const char *const decide_conf =
 	"      { region = \"us-east\"; members = [ \"192.0.2.53\" ]; }\n"
 	"    ); }\n"
 	");\n";
+
+/* decide_regions with proximity biases (test_bias). */
+static const char *const bias_regions =
+	"regions = (\n"
+	"  { name = \"us-east\"; lat = 39.04; lon = -77.49; bias = -50; },\n"
+	"  { name = \"us-west\"; lat = 45.6; lon = -121.2; },\n"
+	"  { name = \"eu-east\"; lat = 52.23; lon = 21.01; bias = 5; },\n"
+	"  { name = \"eu-west\"; lat = 53.35; lon = -6.26; bias = 90; },\n"
+	"  { name = \"ap-southeast\"; lat = 1.35; lon = 103.82; }\n"
+	");\n";
+
+static const char *regions_text = decide_regions;
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -531,6 +563,169 @@ static void test_scope_one_region(void **state)
 	snap = with_overrides;
 }
 
+/* Region biases: order by distance x (1 - bias/100); the steps keep the
+ * real distance, decide_biased_km() gives the one ordered by. */
+static void test_bias(void **state)
+{
+	static const struct {
+		const char *client, *steps;
+	} cases[] = {
+		/* Johannesburg: ap-southeast 8659 km, eu-east 8748 x 0.95 =
+		 * 8311 km, eu-west 9385 x 0.1 = 939 km: eu-west, eu-east, ap */
+		{ "41.1.2.3", "eu-west=T eu-east=N ap-southeast=N us-west=N us-east=N" },
+		/* Krakow: eu-east 252 x 0.95, eu-west 1700 x 0.1 = 170 km; us-east
+		 * 7300 x 1.5 falls behind ap-southeast */
+		{ "83.16.1.1", "eu-west=T eu-east=N us-west=N ap-southeast=N us-east=N" },
+		/* Ashburn: us-east 0 km stays first whatever its bias */
+		{ "4.1.2.3", "us-east=T eu-west=N us-west=N eu-east=N ap-southeast=N" },
+	};
+	struct snapshot *plain = snap;
+	(void)state;
+	regions_text = bias_regions;
+	snap = load(1);
+	regions_text = decide_regions;
+	for (size_t i = 0; i < N(cases); i++) {
+		struct decision d;
+		char got[512];
+		decide_steps("d", cases[i].client, &d, got, sizeof(got));
+		if (d.rule != RULE_DISTANCE || strcmp(got, cases[i].steps) != 0)
+			fail_msg("biased, d.example.test for %s: rule %s, steps \"%s\"; expected "
+				 "\"%s\"",
+				 cases[i].client, decide_rule_name(d.rule), got, cases[i].steps);
+		for (unsigned j = 0; j < d.nsteps; j++) {
+			const struct decide_step *st = &d.steps[j];
+			double km = decide_step_km(st);
+			double bkm = decide_biased_km(snap, st);
+			double bias = snap->conf->regions[st->region].bias;
+			assert_true(km >= 0);
+			assert_true(fabs(bkm - km * (1.0 - bias / 100.0)) < 1e-6);
+			if (j > 0) /* biased distances ascend */
+				assert_true(decide_biased_km(snap, &d.steps[j - 1]) <= bkm);
+		}
+	}
+	snapshot_free(snap);
+	snap = plain;
+}
+
+/* members_pick = "sticky": the hash covers the client subnet cut to the
+ * hash prefix, the ECS scope is at least that prefix (also for a service
+ * with one region), and the rendezvous scores give each member about its
+ * share and move only a removed member's subnets. */
+static void test_sticky(void **state)
+{
+	struct decision a, b;
+	(void)state;
+	decide_for("k", "83.1.2.3", &a);
+	decide_for("k", "83.1.2.200", &b);
+	assert_true(a.hashed && a.hash_prefix == 24);
+	assert_true(a.client_hash == b.client_hash);
+	assert_int_equal(a.scope, 24);
+	decide_for("k", "83.1.3.3", &b);
+	assert_true(a.client_hash != b.client_hash);
+	/* an ECS /16: the hash of the /16, the scope still /24 */
+	decide_for("k", "83.1.0.0/16", &a);
+	decide_for("k", "83.1.0.0/16", &b);
+	assert_int_equal(a.scope, 24);
+	assert_true(a.client_hash == b.client_hash);
+	decide_for("k", "2a00:1450:1:2::1", &a);
+	decide_for("k", "2a00:1450:1:3::1", &b);
+	assert_true(a.hash_prefix == 48 && a.scope == 48 && a.client_hash == b.client_hash);
+	/* a weighted service hashes nothing */
+	decide_for("d", "83.1.2.3", &a);
+	assert_false(a.hashed);
+
+	uint8_t m[4][4] = { { 192, 0, 2, 61 }, { 192, 0, 2, 62 }, { 192, 0, 2, 63 },
+			    { 192, 0, 2, 64 } };
+	unsigned count[4] = { 0 }, moved = 0, moved_other = 0;
+	for (unsigned i = 0; i < 4000; i++) {
+		char client[32];
+		snprintf(client, sizeof(client), "%u.%u.%u.0/24", 1 + i / 256 % 200, i % 256,
+			 i / 200);
+		decide_for("k", client, &a);
+		unsigned best = 0, best3 = 0;
+		double sc[4];
+		for (unsigned j = 0; j < 4; j++)
+			sc[j] = decide_member_score(&a, AF_INET, m[j], 1);
+		for (unsigned j = 1; j < 4; j++)
+			if (sc[j] > sc[best])
+				best = j;
+		for (unsigned j = 1; j < 3; j++) /* without the fourth member */
+			if (sc[j] > sc[best3])
+				best3 = j;
+		count[best]++;
+		if (best == 3)
+			moved++;
+		else if (best3 != best)
+			moved_other++;
+	}
+	for (unsigned j = 0; j < 4; j++)
+		if (count[j] < 850 || count[j] > 1150)
+			fail_msg("member %u best for %u of 4000 subnets", j, count[j]);
+	assert_int_equal(moved, count[3]);
+	assert_int_equal(moved_other, 0);
+
+	/* weights: a member of weight 3 against one of weight 1 wins ~3/4 */
+	unsigned heavy = 0;
+	for (unsigned i = 0; i < 4000; i++) {
+		char client[32];
+		snprintf(client, sizeof(client), "10.%u.%u.0/24", i / 256, i % 256);
+		decide_for("k", client, &a);
+		if (decide_member_score(&a, AF_INET, m[0], 3) > decide_member_score(&a, AF_INET, m[1], 1))
+			heavy++;
+	}
+	if (heavy < 2850 || heavy > 3150)
+		fail_msg("weight 3 against 1: best for %u of 4000", heavy);
+}
+
+/* Split route rules: 10,000 /24s divided 90/10 within 2 points, each the
+ * same on every decision, the split region first and the client's usual
+ * order after it; a split region down sends its clients (only) to their
+ * next region; the ECS scope is at least the hash prefix. */
+static void test_split(void **state)
+{
+	unsigned east = 0, moved_wrong = 0;
+	int ee = region_index("eu-east", 7), ew = region_index("eu-west", 7);
+	int ue = region_index("us-east", 7);
+	static uint8_t was[10000];
+	(void)state;
+	for (unsigned i = 0; i < 10000; i++) {
+		char client[32];
+		struct decision d, d2;
+		snprintf(client, sizeof(client), "100.%u.%u.0/24", 64 + i / 256, i % 256);
+		decide_for("p", client, &d);
+		decide_for("p", client, &d2);
+		assert_int_equal(d.rule, RULE_ROUTE);
+		assert_true(d.split_region == ee || d.split_region == ew);
+		assert_int_equal(d.region, d.split_region);
+		assert_int_equal(d2.region, d.region);
+		assert_true(d.scope >= 24);
+		/* then the usual order (default: us-east, eu-west, eu-east) */
+		assert_int_equal(d.steps[1].region, ue);
+		was[i] = (uint8_t)d.region;
+		east += d.region == ee;
+	}
+	if (east < 8800 || east > 9200)
+		fail_msg("90/10 split: eu-east %u of 10000", east);
+	set_health("p", "eu-west", "", "");
+	for (unsigned i = 0; i < 10000; i++) {
+		char client[32];
+		struct decision d;
+		snprintf(client, sizeof(client), "100.%u.%u.0/24", 64 + i / 256, i % 256);
+		decide_for("p", client, &d);
+		int want = was[i] == ew ? ue : was[i];
+		if (d.region != want)
+			moved_wrong++;
+	}
+	reset_health();
+	assert_int_equal(moved_wrong, 0);
+	/* weight 0: never first; after eu-west, the usual order by distance */
+	char got[512];
+	struct decision d;
+	decide_steps("p", "83.1.2.3", &d, got, sizeof(got));
+	assert_string_equal(got, "eu-west=T eu-east=N us-east=N");
+	assert_int_equal(d.split_region, ew);
+}
+
 /* ---- setup ------------------------------------------------------------------ */
 
 static struct snapshot *load(int overrides)
@@ -547,7 +742,7 @@ static struct snapshot *load(int overrides)
 		TEST_DATADIR, db_dir);
 	if (overrides)
 		fprintf(f, " overrides = \"%s/geoip/test.nets\";", TEST_DATADIR);
-	fprintf(f, " };\n%s", decide_conf);
+	fprintf(f, " };\n%s%s", regions_text, decide_conf);
 	assert_int_equal(fclose(f), 0);
 	if (snapshot_load(conf_path, &s, err, sizeof(err)) != 0)
 		fail_msg("snapshot_load %s: %s", conf_path, err);
@@ -579,6 +774,8 @@ int main(void)
 		cmocka_unit_test(test_region_order), cmocka_unit_test(test_route_named),
 		cmocka_unit_test(test_when_all_down), cmocka_unit_test(test_ttl),
 		cmocka_unit_test(test_scope),	     cmocka_unit_test(test_scope_one_region),
+		cmocka_unit_test(test_bias),	     cmocka_unit_test(test_sticky),
+		cmocka_unit_test(test_split),
 	};
 	int rc;
 
