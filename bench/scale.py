@@ -12,7 +12,7 @@ nsd") is started on a free loopback port with its own temporary folder and
 the zone alone; start is the time from exec to the first answer carrying
 the zone's SOA serial. Then RELOADS times (default 3) the file is replaced
 by the same zone with the next serial and the server told to reload (gslbd:
-SIGHUP; Knot: knotc zone-reload; NSD: SIGHUP): reload is the time from
+SIGHUP; Knot: knotc zone-reload; NSD: nsd-control reload): reload is the time from
 that signal or command to the first answer with the new serial. Memory is
 the PSS summed over the server's processes (NSD forks; PSS counts pages
 shared between them once), after start and after the last reload.
@@ -346,13 +346,21 @@ class Nsd(Server):
 \tlogfile: "{d}/nsd.log"
 \tverbosity: 0
 \tzonefiles-check: yes
+\trrl-ratelimit: 0
+\trrl-whitelist-ratelimit: 0
 remote-control:
-\tcontrol-enable: no
+\tcontrol-enable: yes
+\tcontrol-interface: "{d}/nsd.sock"
 zone:
 \tname: "{origin}"
 \tzonefile: "{zone}"
 """.format(d=self.d, port=self.port, origin=ORIGIN, zone=self.zone))
+        self.conf = conf
         return [tool("NSD", "nsd"), "-d", "-c", conf]
+
+    def trigger(self):
+        subprocess.run([tool("NSD_CONTROL", "nsd-control"), "-c", self.conf, "reload", ORIGIN],
+                       stdout=subprocess.DEVNULL, check=True)
 
     def version(self):
         r = subprocess.run([tool("NSD", "nsd"), "-v"], capture_output=True, text=True)
@@ -639,6 +647,8 @@ def services_main():
 
 
 def main():
+    # stopped by a signal: the servers started are stopped too (finally:)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("scale.py: terminated"))
     what = sys.argv[1] if len(sys.argv) > 1 else "services"
     if not os.access(GSLBD, os.X_OK):
         sys.exit("scale.py: gslbd not found: build it, or set GSLBD=/path/to/gslbd")

@@ -14,7 +14,7 @@
 #
 # Settings: PARTS ("zones services"), ZONE_SIZES ("1000 100000 1000000"),
 # SERVERS ("gslbd knot nsd"), SIZES ("10 1000 10000" services), RELOADS (3),
-# GEOIP_DB (geoip/demo-city.mmdb), GSLBD, NSD, KNOTD, KNOTC, GDNSD,
+# GEOIP_DB (geoip/demo-city.mmdb), GSLBD, NSD, NSD_CONTROL, KNOTD, KNOTC, GDNSD,
 # GDNSD_RUN=0 (leave gdnsd out), SERVER_CPU, CLIENT_CPU.
 #
 # Needs: /usr/bin/python3, taskset; nsd and knot for the zones part (qa/
@@ -37,7 +37,7 @@ case " $parts " in
 	for s in ${SERVERS:-gslbd knot nsd}; do
 		case $s in
 		knot) need "${KNOTD:-knotd}" && need "${KNOTC:-knotc}" ;;
-		nsd) need "${NSD:-nsd}" ;;
+		nsd) need "${NSD:-nsd}" && need "${NSD_CONTROL:-nsd-control}" ;;
 		esac
 	done
 	;;

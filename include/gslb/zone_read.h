@@ -1,9 +1,9 @@
 /* Reading a zone file into records: the first half of zone_load (zone.c
  * freezes the records into a zone). ldns parses the RFC 1035 text; plain
- * one-line records of the common types (A, AAAA, NS, CNAME, PTR, MX, SRV)
- * take a fast path that gives the same bytes ldns would, and everything
- * else (directives, parentheses, quotes, escapes, other types, anything the
- * fast path is unsure of) goes to ldns. */
+ * one-line records of the common types (A, AAAA, NS, CNAME, PTR, MX, SRV,
+ * TXT of quoted strings) take a fast path that gives the same bytes ldns
+ * would, and everything else (directives, parentheses, escapes, other
+ * types, anything the fast path is unsure of) goes to ldns. */
 #ifndef GSLB_ZONE_READ_H
 #define GSLB_ZONE_READ_H
 
