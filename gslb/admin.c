@@ -2,10 +2,11 @@
  * libmicrohttpd from its own polling thread. Read-only views (/healthz,
  * /status, /explain) read the published snapshot under RCU exactly like the
  * DNS workers; control requests (/override, /reload) change state through
- * the prober and the server's reload hook and are allowed only to trusted
- * peers (loopback now; a bearer token from a file later). Requests are
- * routed through one table so that /metrics and further endpoints are a
- * line each. */
+ * the prober and the server's reload hook. Every request needs an allowed
+ * Host (against DNS rebinding); control requests need X-Gslb-Admin or the
+ * bearer token, are refused cross-site, and need the token from peers that
+ * are not on loopback (admin_require_token: every request). Requests are
+ * routed through one table, an endpoint per line. */
 #include "gslb/admin.h"
 
 #include <arpa/inet.h>
@@ -398,21 +399,6 @@ static void admin_read_end(void)
 
 static json_t *json_since(int64_t t) { return t > 0 ? json_integer((json_int_t)t) : json_null(); }
 
-static const char *all_down_name(enum all_down w)
-{
-	switch (w) {
-	case ALL_DOWN_FAIL_OPEN:
-		return "fail-open";
-	case ALL_DOWN_NODATA:
-		return "nodata";
-	case ALL_DOWN_SERVFAIL:
-		return "servfail";
-	case ALL_DOWN_FALLBACK:
-		return "fallback";
-	}
-	return "?";
-}
-
 static json_t *min_up_json(double min_up)
 {
 	/* A count is written as an integer, a fraction as a number. */
@@ -433,7 +419,7 @@ static json_t *member_json(const struct pool *p, const struct hmember *hm)
 			 txt[0] ? txt : NULL, "member", m ? m->text : NULL, "weight",
 			 (json_int_t)hm->weight, "state",
 			 health_state_name((enum health_state)hm->state), "admin",
-			 admin_state_name((enum admin_state)hm->admin), "usable", hm->usable,
+			 override_state_name((enum override_state)hm->admin), "usable", hm->usable,
 			 "failing", hm->failing, "reason", hm->reason, "since",
 			 json_since(hm->since), "fails", (int)hm->fails, "oks", (int)hm->oks);
 }
@@ -479,7 +465,7 @@ static json_t *pool_json(const struct snapshot *snap, const struct pool *p, cons
 	if (hp) {
 		json_object_set_new(o, "up", json_boolean(hp->up));
 		json_object_set_new(o, "failing", json_boolean(hp->failing));
-		json_object_set_new(o, "admin", json_string(admin_state_name(hp->admin)));
+		json_object_set_new(o, "admin", json_string(override_state_name(hp->admin)));
 		json_object_set_new(o, "usable4", json_integer(hp->usable4));
 		json_object_set_new(o, "usable6", json_integer(hp->usable6));
 		json_object_set_new(o, "reason", json_string(hp->reason));
@@ -641,7 +627,7 @@ static void h_explain(struct admin *a, struct MHD_Connection *conn, struct admin
  * something a reload removed). */
 static void canonical_target(const struct admin *a, const char *target, char *out, size_t len)
 {
-	struct admin_override ov;
+	struct override ov;
 	char err[ADMIN_ERRLEN];
 	int rc;
 
@@ -655,7 +641,7 @@ static void h_override(struct admin *a, struct MHD_Connection *conn, struct admi
 {
 	const char *action = arg(conn, "action"), *target = arg(conn, "target");
 	char err[ADMIN_ERRLEN] = "";
-	char canon[sizeof(((struct admin_override *)0)->target)];
+	char canon[sizeof(((struct override *)0)->target)];
 	uint8_t state;
 	int rc;
 
@@ -726,11 +712,9 @@ static void h_metrics(struct admin *a, struct MHD_Connection *conn, struct admin
 		reply_error(r, MHD_HTTP_NOT_FOUND, "no metrics here");
 		return;
 	}
-	char *extra = a->hooks.metrics_extra ? a->hooks.metrics_extra(a->hooks.ctx) : NULL;
 	const struct snapshot *snap = admin_read_begin(a);
-	char *text = metrics_render(a->hooks.metrics, snap, extra);
+	char *text = metrics_render(a->hooks.metrics, snap);
 	admin_read_end();
-	free(extra);
 	if (!text) {
 		reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 		return;
@@ -767,7 +751,7 @@ static admin_mhd_result collect_change(void *cls, enum MHD_ValueKind kind, const
 static void h_whatif(struct admin *a, struct MHD_Connection *conn, struct admin_reply *r)
 {
 	struct whatif_args w = { .n = 0 };
-	struct admin_table adm = { 0 };
+	struct override_table adm = { 0 };
 	char err[ADMIN_ERRLEN] = "";
 	json_t *overrides, *j = NULL;
 	int rc;
@@ -783,7 +767,7 @@ static void h_whatif(struct admin *a, struct MHD_Connection *conn, struct admin_
 	rc = whatif_admin_from_json(overrides, &adm);
 	json_decref(overrides);
 	if (rc) {
-		admin_table_free(&adm);
+		override_table_free(&adm);
 		reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, gslb_strerror(rc));
 		return;
 	}
@@ -795,7 +779,7 @@ static void h_whatif(struct admin *a, struct MHD_Connection *conn, struct admin_
 				sizeof(err)) :
 		    GSLB_ENOENT;
 	admin_read_end();
-	admin_table_free(&adm);
+	override_table_free(&adm);
 	if (rc) {
 		unsigned status = (rc == GSLB_EINVAL || rc == GSLB_ENOENT) ?
 					  MHD_HTTP_BAD_REQUEST :

@@ -12,7 +12,6 @@
 
 #include <urcu/urcu-memb.h>
 
-#include "gslb/cidrset.h"
 #include "gslb/err.h"
 #include "gslb/snapshot.h"
 
@@ -48,6 +47,21 @@ const char *decide_state_name(enum decide_state s)
 		return "not tried";
 	case REGION_BEYOND_LIMIT:
 		return "not tried: beyond the service limit";
+	}
+	return "?";
+}
+
+const char *all_down_name(enum all_down w)
+{
+	switch (w) {
+	case ALL_DOWN_FAIL_OPEN:
+		return "fail-open";
+	case ALL_DOWN_NODATA:
+		return "nodata";
+	case ALL_DOWN_SERVFAIL:
+		return "servfail";
+	case ALL_DOWN_FALLBACK:
+		return "fallback";
 	}
 	return "?";
 }
@@ -132,8 +146,7 @@ static int route_matches(const struct route *r, const struct decision *d)
 		return d->geo.subdivision[0] && strcmp(r->code, d->geo.subdivision) == 0;
 	case ROUTE_NET:
 		/* The whole client subnet must be inside the rule's net. */
-		return r->family == d->family && d->prefix >= r->prefix &&
-		       cidr_same_net(r->addr, d->addr, r->prefix);
+		return net_contains(&r->net, d->family, d->addr, d->prefix);
 	}
 	return 0;
 }
@@ -171,6 +184,25 @@ static double region_cos(const struct snapshot *snap, const struct decision *d, 
 	       ccos * rg->cos_lat * cos(d->geo.lon * (M_PI / 180.0) - rg->lon_rad);
 }
 
+/* How near region r is for ordering, larger = nearer: the cosine, or with
+ * a region bias anywhere in the config the biased distance, negated
+ * (distance x (1 - bias/100), as Route 53's geoproximity bias). */
+static double region_key(const struct snapshot *snap, unsigned r, double cosv)
+{
+	if (!snap->conf->region_bias || cosv < -1.5)
+		return cosv;
+	double c = cosv > 1.0 ? 1.0 : cosv < -1.0 ? -1.0 : cosv;
+	return -acos(c) * (1.0 - snap->conf->regions[r].bias / 100.0);
+}
+
+double decide_biased_km(const struct snapshot *snap, const struct decide_step *st)
+{
+	double km = decide_step_km(st);
+	if (km < 0)
+		return km;
+	return km * (1.0 - snap->conf->regions[st->region].bias / 100.0);
+}
+
 static void client_trig(const struct decision *d, double *csin, double *ccos)
 {
 	*csin = *ccos = 0;
@@ -193,21 +225,24 @@ static void order_by_list(const struct snapshot *snap, struct decision *d, const
 static void order_by_distance(const struct snapshot *snap, struct decision *d)
 {
 	const struct service *svc = d->svc;
-	double cs, cc;
+	double cs, cc, keys[GSLB_MAX_REGIONS];
 	client_trig(d, &cs, &cc);
 	/* Only regions where the service has a pool compete on distance. */
 	for (size_t i = 0; i < svc->npools; i++) {
 		unsigned r = svc->pools[i].region;
 		double cv = region_cos(snap, d, r, cs, cc);
-		/* insertion sort, nearest (largest cosine) first: a few dozen
+		double key = region_key(snap, r, cv);
+		/* insertion sort, nearest (largest key) first: a few dozen
 		 * regions at most; ties keep config order */
 		unsigned pos = d->nsteps;
-		while (pos > 0 && d->steps[pos - 1].cos_angle < cv)
+		while (pos > 0 && keys[pos - 1] < key)
 			pos--;
 		if (d->nsteps >= GSLB_MAX_REGIONS)
 			break;
 		memmove(&d->steps[pos + 1], &d->steps[pos],
 			(d->nsteps - pos) * sizeof(d->steps[0]));
+		memmove(&keys[pos + 1], &keys[pos], (d->nsteps - pos) * sizeof(keys[0]));
+		keys[pos] = key;
 		d->steps[pos].region = (uint8_t)r;
 		d->steps[pos].state = REGION_NOT_TRIED;
 		d->steps[pos].cos_angle = cv;
@@ -260,20 +295,22 @@ static uint8_t compute_scope(const struct snapshot *snap, const struct decision 
 	const struct service *svc = d->svc;
 	/* One region that every client reaches: the answer does not depend
 	 * on location (snapshot.c, compute_location_free). */
-	if (snap->location_free && snap->location_free[svc - snap->conf->services])
+	if (!d->hashed && snap->location_free && snap->location_free[svc - snap->conf->services])
 		return 0;
 	unsigned s = d->geo.scope_prefix;
 	unsigned max = d->family == AF_INET ? 32 : 128;
+	if (d->hashed && s < d->hash_prefix)
+		s = d->hash_prefix; /* the answer depends on the hashed subnet */
 	for (size_t i = 0; i < svc->nroutes; i++) {
 		const struct route *r = &svc->routes[i];
-		if (r->kind != ROUTE_NET || r->family != d->family)
+		if (r->kind != ROUTE_NET || r->net.family != d->family)
 			continue;
-		unsigned c = geo_common_prefix(r->addr, d->addr, max / 8);
-		if (c >= r->prefix || c >= d->prefix) {
+		unsigned c = net_common_prefix(r->net.addr, d->addr, max / 8);
+		if (c >= r->net.prefix || c >= d->prefix) {
 			/* the client's range is inside the rule's net, or holds
 			 * it: the answer may change at the net's edge */
-			if (r->prefix > s)
-				s = r->prefix;
+			if (r->net.prefix > s)
+				s = r->net.prefix;
 		} else if (s <= c) {
 			/* the net lies inside the scope's network, away from
 			 * the client: narrow the scope until it leaves the net
@@ -286,6 +323,51 @@ static uint8_t compute_scope(const struct snapshot *snap, const struct decision 
 	if (d->unwrapped_v4)
 		s += d->unwrap_shift;
 	return (uint8_t)s;
+}
+
+/* splitmix64's finalizer: a fixed function, so every server and every
+ * restart hashes a subnet alike. */
+static uint64_t mix64(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static uint64_t hash_bytes(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t w = 0;
+		for (size_t j = i; j < n && j < i + 8; j++)
+			w = (w << 8) | p[j];
+		h = mix64(h ^ w);
+	}
+	return h;
+}
+
+/* Stage 6, client hash (members_pick = "sticky", or earlier for a split
+ * route rule): the client subnet cut
+ * to the service's hash prefix (never longer than the subnet itself). */
+static void client_hash(const struct service *svc, struct decision *d)
+{
+	unsigned want = d->family == AF_INET ? svc->hash_prefix_v4 : svc->hash_prefix_v6;
+	unsigned bits = want < d->prefix ? want : d->prefix;
+	uint8_t a[16];
+	unsigned alen = net_alen(d->family);
+	net_mask(a, d->addr, alen, bits);
+	d->hashed = 1;
+	d->hash_prefix = (uint8_t)want;
+	d->client_hash = hash_bytes(mix64(((uint64_t)d->family << 8) | bits), a, alen);
+}
+
+double decide_member_score(const struct decision *d, int family, const uint8_t *addr,
+			   uint32_t weight)
+{
+	uint64_t h =
+		hash_bytes(d->client_hash ^ (uint64_t)family, addr, family == AF_INET ? 4 : 16);
+	/* u in (0, 1); weighted rendezvous: -w / ln(u), highest wins */
+	double u = ((double)(h >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+	return -(double)weight / log(u);
 }
 
 void decide(const struct snapshot *snap, const struct service *svc, int family, const uint8_t *addr,
@@ -319,27 +401,19 @@ static int fail_open_step(const struct service *svc, const struct health *h,
 			continue;
 		const struct pool *p = &svc->pools[svc->pool_of_region[st->region]];
 		const struct hpool *hp = h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
-		if (hp && (hp->admin == ADMIN_DRAIN || hp->admin == ADMIN_FORCE_DOWN))
+		if (hp && (hp->admin == OVERRIDE_DRAIN || hp->admin == OVERRIDE_FORCE_DOWN))
 			continue;
 		return (int)i;
 	}
 	return -1;
 }
 
-void decide_ex(const struct snapshot *snap, const struct service *svc, int family,
-	       const uint8_t *addr, uint8_t prefix, unsigned flags, struct decision *d)
+/* Stage 1, locate: the client's location from the compact table or the
+ * database (and the overrides file). Returns the compact class, or
+ * GEO_CLASS_EXACT when the database located the client itself. */
+static uint32_t locate(const struct snapshot *snap, struct decision *d, unsigned flags)
 {
-	memset(d, 0, sizeof(*d));
-	d->svc = svc;
-	d->family = family;
-	d->prefix = prefix;
-	d->region = -1;
-	d->redirect_region = -1;
-	d->ttl = svc->ttl;
-	memcpy(d->addr, addr, family == AF_INET ? 4 : 16);
-	unwrap_v4(d);
-
-	uint32_t cls = GEO_CLASS_EXACT; /* a compact class, when one located the client */
+	uint32_t cls = GEO_CLASS_EXACT;
 	if (snap->geo && snap->gclass && !(flags & DECIDE_EXACT)) {
 		geo_lookup_compact(snap->geo, snap->gclass->table, d->family, d->addr, &d->geo,
 				   &cls);
@@ -350,16 +424,8 @@ void decide_ex(const struct snapshot *snap, const struct service *svc, int famil
 	} else if (snap->geo) {
 		geo_lookup_flags(snap->geo, d->family, d->addr, &d->geo, GEO_NO_NETWORK);
 	}
-
 	const struct geo_override *ov = d->geo.override;
-	if (ov && ov->nregions > 0) {
-		d->rule = RULE_OVERRIDE;
-		d->located = 1;
-		order_by_list(snap, d, snap->override_regions[ov - geo_override_at(snap->geo, 0)],
-			      ov->nregions);
-		goto choose;
-	}
-	if (ov && ov->has_coords) {
+	if (ov && ov->nregions == 0 && ov->has_coords) {
 		/* The override's location replaces the database's. */
 		d->geo.has_coords = 1;
 		d->geo.coords_from_centroid = 0;
@@ -367,15 +433,82 @@ void decide_ex(const struct snapshot *snap, const struct service *svc, int famil
 		d->geo.lon = ov->lon;
 		cls = GEO_CLASS_EXACT;
 	}
+	return cls;
+}
+
+static void order_usual(const struct snapshot *snap, const struct service *svc, struct decision *d,
+			uint32_t cls);
+static void client_hash(const struct service *svc, struct decision *d);
+
+/* A split route rule: the region of the client subnet's bucket first, then
+ * the client's usual order (where a down split region's clients go). */
+static void order_split(const struct snapshot *snap, const struct service *svc, struct decision *d,
+			uint32_t cls)
+{
+	const struct route *rt = d->route;
+	client_hash(svc, d);
+	d->split_bucket = (uint32_t)(d->client_hash % ROUTE_SPLIT_RING);
+	size_t k = 0;
+	while (k + 1 < rt->nregions && d->split_bucket >= rt->split_end[k])
+		k++;
+	unsigned r = rt->regions[k];
+	d->split_region = (int)r;
+	order_usual(snap, svc, d, cls);
+	d->rule = RULE_ROUTE;
+	unsigned pos = 0;
+	while (pos < d->nsteps && d->steps[pos].region != r)
+		pos++;
+	struct decide_step first;
+	if (pos < d->nsteps) {
+		first = d->steps[pos];
+	} else {
+		double cs, cc;
+		client_trig(d, &cs, &cc);
+		first.region = (uint8_t)r;
+		first.state = REGION_NOT_TRIED;
+		first.cos_angle = region_cos(snap, d, r, cs, cc);
+		if (d->nsteps < GSLB_MAX_REGIONS)
+			d->nsteps++;
+		pos = d->nsteps - 1;
+	}
+	memmove(&d->steps[1], &d->steps[0], pos * sizeof(d->steps[0]));
+	d->steps[0] = first;
+}
+
+/* Stage 2, order: the regions in the order the client tries them, and the
+ * rule that gave it (override list, route rule, distance, default, config
+ * order). */
+static void order(const struct snapshot *snap, const struct service *svc, struct decision *d,
+		  uint32_t cls)
+{
+	const struct geo_override *ov = d->geo.override;
+	if (ov && ov->nregions > 0) {
+		d->rule = RULE_OVERRIDE;
+		d->located = 1;
+		order_by_list(snap, d, snap->override_regions[ov - geo_override_at(snap->geo, 0)],
+			      ov->nregions);
+		return;
+	}
 	d->located = d->geo.has_coords || d->geo.country[0] != 0;
 	for (size_t i = 0; i < svc->nroutes; i++) {
 		if (route_matches(&svc->routes[i], d)) {
 			d->rule = RULE_ROUTE;
 			d->route = &svc->routes[i];
+			if (d->route->split_end) {
+				order_split(snap, svc, d, cls);
+				return;
+			}
 			order_by_list(snap, d, d->route->regions, d->route->nregions);
-			goto choose;
+			return;
 		}
 	}
+	order_usual(snap, svc, d, cls);
+}
+
+/* The order without a route rule: distance, else default, else config. */
+static void order_usual(const struct snapshot *snap, const struct service *svc, struct decision *d,
+			uint32_t cls)
+{
 	if (d->geo.has_coords) {
 		d->rule = RULE_DISTANCE;
 		if (cls >= GEO_CLASS_FIRST)
@@ -389,8 +522,40 @@ void decide_ex(const struct snapshot *snap, const struct service *svc, int famil
 		d->rule = RULE_CONFIG;
 		order_config(snap, d);
 	}
+}
 
-choose:;
+/* Stage 4, all down: every region tried is down, and the service's policy
+ * decides, here for DNS, HTTP and explain alike. */
+static void all_down(const struct service *svc, const struct health *h, struct decision *d,
+		     int first_with_pool)
+{
+	int open = -1;
+	d->all_down = 1;
+	if (svc->when_all_down == ALL_DOWN_FAIL_OPEN || svc->when_all_down == ALL_DOWN_FALLBACK)
+		open = fail_open_step(svc, h, d, (unsigned)first_with_pool);
+	if (svc->when_all_down == ALL_DOWN_FAIL_OPEN && open >= 0) {
+		struct decide_step *st = &d->steps[open];
+		const struct pool *p = &svc->pools[svc->pool_of_region[st->region]];
+		st->state = REGION_TAKEN;
+		d->region = st->region;
+		d->redirect_region = st->region;
+		d->pool = p;
+		d->hpool = h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
+		d->fail_open = 1;
+	} else if (svc->when_all_down == ALL_DOWN_FALLBACK) {
+		/* DNS answers the fallback, which names no region; a redirect
+		 * can only name one: where fail-open would go, never a region
+		 * drained or forced down. */
+		d->pool = &svc->fallback;
+		if (open >= 0)
+			d->redirect_region = d->steps[open].region;
+	}
+}
+
+/* Stage 3, health: the first region in order, within the service's limit,
+ * whose pool is up; then stage 4 when there is none. */
+static void take(const struct snapshot *snap, const struct service *svc, struct decision *d)
+{
 	const struct health *h = rcu_dereference(((struct snapshot *)snap)->health);
 	int first_with_pool = -1;
 	for (unsigned i = 0; i < d->nsteps; i++) {
@@ -420,38 +585,19 @@ choose:;
 		d->hpool = hp;
 	}
 	d->redirect_region = d->region;
-	if (d->region < 0 && first_with_pool >= 0) {
-		/* Every region tried is down: the service's policy decides,
-		 * here for DNS, HTTP and explain alike. */
-		d->all_down = 1;
-		int open = -1;
-		if (svc->when_all_down == ALL_DOWN_FAIL_OPEN ||
-		    svc->when_all_down == ALL_DOWN_FALLBACK)
-			open = fail_open_step(svc, h, d, (unsigned)first_with_pool);
-		if (svc->when_all_down == ALL_DOWN_FAIL_OPEN && open >= 0) {
-			struct decide_step *st = &d->steps[open];
-			const struct pool *p = &svc->pools[svc->pool_of_region[st->region]];
-			st->state = REGION_TAKEN;
-			d->region = st->region;
-			d->redirect_region = st->region;
-			d->pool = p;
-			d->hpool = h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
-			d->fail_open = 1;
-		} else if (svc->when_all_down == ALL_DOWN_FALLBACK) {
-			/* DNS answers the fallback, which names no region; a
-			 * redirect can only name one: where fail-open would
-			 * go, never a region drained or forced down. */
-			d->pool = &svc->fallback;
-			if (open >= 0)
-				d->redirect_region = d->steps[open].region;
-		}
-	}
+	if (d->region < 0 && first_with_pool >= 0)
+		all_down(svc, h, d, first_with_pool);
+}
+
+/* Stage 5, TTL: never longer than the earliest a healthy member could go
+ * down; ttl_min while the answer may soon change. */
+static void set_ttl(const struct snapshot *snap, const struct service *svc, struct decision *d)
+{
 	d->ttl = svc->ttl;
 	if (d->hpool && d->hpool->failing && !d->fail_open) {
 		/* A member answering now may be gone soon: bring resolvers back. */
 		d->ttl = svc->ttl_min;
 	} else if (d->pool && d->pool->check_idx >= 0) {
-		/* Never longer than the earliest a healthy member could go down. */
 		const struct check *ck = &snap->conf->checks[d->pool->check_idx];
 		double soonest = ck->interval * ck->fall;
 		if (soonest < (double)d->ttl)
@@ -459,6 +605,28 @@ choose:;
 	}
 	if (d->all_down)
 		d->ttl = svc->ttl_min; /* the documented TTL of every all-down answer */
+}
+
+void decide_ex(const struct snapshot *snap, const struct service *svc, int family,
+	       const uint8_t *addr, uint8_t prefix, unsigned flags, struct decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->svc = svc;
+	d->family = family;
+	d->prefix = prefix;
+	d->region = -1;
+	d->redirect_region = -1;
+	d->split_region = -1;
+	d->ttl = svc->ttl;
+	memcpy(d->addr, addr, family == AF_INET ? 4 : 16);
+	unwrap_v4(d);
+
+	uint32_t cls = locate(snap, d, flags);
+	order(snap, svc, d, cls);
+	take(snap, svc, d);
+	set_ttl(snap, svc, d);
+	if (svc->members_pick == PICK_STICKY && !d->hashed)
+		client_hash(svc, d);
 	d->scope = compute_scope(snap, d);
 }
 
@@ -467,7 +635,7 @@ choose:;
 /* What decide() reads of a location, reduced to what can change an answer
  * under this config: whether there is a record, a location and a country;
  * the country, continent and subdivision only when a route rule names that
- * code; and, with coordinates, the order of all regions by distance with
+ * code; and, with coordinates, the order of all regions by (biased) distance with
  * its ties. Two locations with the same key get the same region order for
  * every service (a service orders its own regions by distance, ties in
  * pool order, which is the global order filtered), the same route rule,
@@ -559,7 +727,8 @@ static void class_key_of(const struct class_build *b, const struct geo_result *r
 	d.geo = *res;
 	client_trig(&d, &cs, &cc);
 	for (size_t r = 0; r < n; r++) {
-		cosv[r] = region_cos(snap, &d, (unsigned)r, cs, cc);
+		/* the ordering key of order_by_distance (biased when so configured) */
+		cosv[r] = region_key(snap, (unsigned)r, region_cos(snap, &d, (unsigned)r, cs, cc));
 		/* insertion by cosine, nearest first, ties in region order */
 		size_t pos = r;
 		while (pos > 0 && cosv[k->order[pos - 1]] < cosv[r]) {

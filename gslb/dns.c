@@ -8,7 +8,9 @@
  * compression table), and output goes only into req->resp through a wbuf that
  * refuses to grow. Nothing in this file calls malloc or takes a mutex. */
 #include "gslb/dns.h"
+#include "gslb/dnsdefs.h"
 
+#include <assert.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,33 +21,6 @@
 #include "gslb/snapshot.h"
 #include "gslb/wire.h"
 #include "gslb/zone.h"
-
-enum {
-	T_A = 1,
-	T_NS = 2,
-	T_CNAME = 5,
-	T_SOA = 6,
-	T_PTR = 12,
-	T_MX = 15,
-	T_TXT = 16,
-	T_AAAA = 28,
-	T_SRV = 33,
-	T_OPT = 41,
-	T_DS = 43,
-	T_TKEY = 249,
-	T_TSIG = 250,
-	T_IXFR = 251,
-	T_AXFR = 252,
-	T_MAILB = 253,
-	T_MAILA = 254,
-	T_ANY = 255,
-};
-
-enum {
-	C_IN = 1,
-	C_CH = 3,
-	C_ANY = 255
-};
 
 enum {
 	RCODE_NOERROR = 0,
@@ -233,16 +208,16 @@ static void put_rdata(struct ctx *c, uint16_t type, const uint8_t *rd, uint16_t 
 	wbuf_u16(&c->out, 0);
 	size_t start = c->out.pos;
 	switch (type) {
-	case T_NS:
-	case T_CNAME:
-	case T_PTR:
+	case DNS_T_NS:
+	case DNS_T_CNAME:
+	case DNS_T_PTR:
 		put_name(c, rd, 1);
 		break;
-	case T_MX:
+	case DNS_T_MX:
 		wbuf_put(&c->out, rd, 2);
 		put_name(c, rd + 2, 1);
 		break;
-	case T_SOA: {
+	case DNS_T_SOA: {
 		size_t l1 = dname_len(rd);
 		size_t l2 = dname_len(rd + l1);
 		put_name(c, rd, 1);
@@ -270,9 +245,23 @@ static int put_rrset(struct ctx *c, int sec, const uint8_t *owner, const struct 
 	while (zone_rrset_next(rs, &pos, &rd, &rdlen)) {
 		put_name(c, owner, 1);
 		wbuf_u16(&c->out, rs->type);
-		wbuf_u16(&c->out, C_IN);
+		wbuf_u16(&c->out, DNS_C_IN);
 		wbuf_u32(&c->out, ttl);
 		put_rdata(c, rs->type, rd, rdlen);
+		c->counts[sec]++;
+	}
+	/* a signed zone's RRSIGs, to a query with the DO bit (RFC 4035 3.1.1) */
+	pos = 0;
+	for (uint16_t k = 0; c->do_bit && k < rs->nsigs; k++) {
+		uint16_t len;
+		memcpy(&len, rs->sigs + pos, 2);
+		put_name(c, owner, 1);
+		wbuf_u16(&c->out, DNS_T_RRSIG);
+		wbuf_u16(&c->out, DNS_C_IN);
+		wbuf_u32(&c->out, ttl);
+		wbuf_u16(&c->out, len);
+		wbuf_put(&c->out, rs->sigs + pos + 2, len);
+		pos += 2 + (size_t)len;
 		c->counts[sec]++;
 	}
 	if (c->out.err) {
@@ -280,22 +269,6 @@ static int put_rrset(struct ctx *c, int sec, const uint8_t *owner, const struct 
 		return -1;
 	}
 	return 0;
-}
-
-static uint32_t negative_ttl(const struct zone *z)
-{
-	const uint8_t *rd;
-	uint16_t rdlen;
-	size_t pos = 0;
-	uint32_t ttl = z->soa->ttl;
-	if (zone_rrset_next(z->soa, &pos, &rd, &rdlen) && rdlen >= 20) {
-		const uint8_t *m = rd + rdlen - 4;
-		uint32_t minimum = ((uint32_t)m[0] << 24) | ((uint32_t)m[1] << 16) |
-				   ((uint32_t)m[2] << 8) | m[3];
-		if (minimum < ttl)
-			ttl = minimum;
-	}
-	return ttl;
 }
 
 /* Whole response no longer fits: RFC 2181 9 - set TC, keep only the
@@ -316,7 +289,7 @@ static void truncate_all(struct ctx *c)
 
 static int put_soa_authority(struct ctx *c, const struct zone *z)
 {
-	if (put_rrset(c, SEC_NS, z->origin, z->soa, negative_ttl(z))) {
+	if (put_rrset(c, SEC_NS, z->origin, z->soa, zone_negative_ttl(z))) {
 		truncate_all(c);
 		return -1;
 	}
@@ -347,7 +320,7 @@ static int add_addresses(struct ctx *c, const uint8_t *target, int glue)
 	const struct zone_node *n = zone_find(z, lt, len);
 	if (!n || ((n->flags & ZONE_NODE_GLUE) && !glue) || addl_seen(c, n))
 		return 0;
-	static const uint16_t types[2] = { T_A, T_AAAA };
+	static const uint16_t types[2] = { DNS_T_A, DNS_T_AAAA };
 	for (int i = 0; i < 2; i++) {
 		const struct zone_rrset *rs = zone_rrset(n, types[i]);
 		if (rs && put_rrset(c, SEC_AR, n->name, rs, rs->ttl))
@@ -362,13 +335,13 @@ static void additional_for(struct ctx *c, const struct zone_rrset *rs)
 {
 	size_t off;
 	switch (rs->type) {
-	case T_NS:
+	case DNS_T_NS:
 		off = 0;
 		break;
-	case T_MX:
+	case DNS_T_MX:
 		off = 2;
 		break;
-	case T_SRV:
+	case DNS_T_SRV:
 		off = 6;
 		break;
 	default:
@@ -390,12 +363,23 @@ static void additional_for(struct ctx *c, const struct zone_rrset *rs)
  * delegated zone must fit (RFC 9471), else TC. */
 static void referral(struct ctx *c, const struct zone_node *cut, int after_cname)
 {
-	const struct zone_rrset *ns = zone_rrset(cut, T_NS);
+	const struct zone_rrset *ns = zone_rrset(cut, DNS_T_NS);
 	if (!after_cname)
 		c->flags &= (uint16_t)~F_AA;
 	if (put_rrset(c, SEC_NS, cut->name, ns, ns->ttl)) {
 		truncate_all(c);
 		return;
+	}
+	/* A signed zone's referral to a DO query says whether the child is
+	 * signed (RFC 4035 3.1.4): its DS with RRSIG, or the NSEC proving
+	 * there is none. */
+	if (c->do_bit) {
+		const struct zone_rrset *ds = zone_rrset(cut, DNS_T_DS);
+		const struct zone_rrset *proof = ds && ds->nsigs ? ds : (ds ? NULL : cut->nsec);
+		if (proof && put_rrset(c, SEC_NS, cut->name, proof, proof->ttl)) {
+			truncate_all(c);
+			return;
+		}
 	}
 	size_t pos = 0;
 	const uint8_t *rd;
@@ -414,7 +398,7 @@ static void referral(struct ctx *c, const struct zone_node *cut, int after_cname
 /* RFC 8482: answer ANY with one RRset rather than everything. */
 static const struct zone_rrset *any_choice(const struct zone_node *n)
 {
-	static const uint16_t prefer[] = { T_CNAME, T_A, T_AAAA, T_MX, T_TXT };
+	static const uint16_t prefer[] = { DNS_T_CNAME, DNS_T_A, DNS_T_AAAA, DNS_T_MX, DNS_T_TXT };
 	for (size_t i = 0; i < sizeof(prefer) / sizeof(prefer[0]); i++) {
 		const struct zone_rrset *rs = zone_rrset(n, prefer[i]);
 		if (rs)
@@ -477,9 +461,35 @@ struct cand {
 	uint32_t weight;
 };
 
-static int put_members(struct ctx *c, const uint8_t *owner, const struct pool *p,
-		       const struct hpool *hp, int all, int family, unsigned answers, uint32_t ttl)
+/* members_pick = "sticky": the k best-scored candidates to the front, best
+ * first (a selection: k is small). */
+static void sticky_order(const struct decision *d, struct cand *cand, unsigned n, unsigned k,
+			 int family)
 {
+	double score[PICK_MAX];
+	for (unsigned i = 0; i < n; i++)
+		score[i] = decide_member_score(d, family, cand[i].addr, cand[i].weight);
+	for (unsigned i = 0; i < k; i++) {
+		unsigned best = i;
+		for (unsigned j = i + 1; j < n; j++)
+			if (score[j] > score[best])
+				best = j;
+		struct cand tc = cand[i];
+		double ts = score[i];
+		cand[i] = cand[best];
+		score[i] = score[best];
+		cand[best] = tc;
+		score[best] = ts;
+	}
+}
+
+static int put_members(struct ctx *c, const uint8_t *owner, const struct decision *d, int family,
+		       unsigned answers)
+{
+	const struct pool *p = d->pool;
+	const struct hpool *hp = d->hpool;
+	int all = d->fail_open;
+	uint32_t ttl = d->ttl;
 	struct cand cand[PICK_MAX];
 	unsigned n = 0;
 	uint64_t total = 0;
@@ -489,8 +499,8 @@ static int put_members(struct ctx *c, const uint8_t *owner, const struct pool *p
 			const struct hmember *m = &hp->members[i];
 			/* Failing open answers members the probes call down, never
 			 * what an admin drained or forced down. */
-			int ok = m->usable ||
-				 (all && m->admin != ADMIN_DRAIN && m->admin != ADMIN_FORCE_DOWN);
+			int ok = m->usable || (all && m->admin != OVERRIDE_DRAIN &&
+					       m->admin != OVERRIDE_FORCE_DOWN);
 			if (m->family != family || !ok)
 				continue;
 			cand[n].addr = m->addr;
@@ -515,10 +525,15 @@ static int put_members(struct ctx *c, const uint8_t *owner, const struct pool *p
 			equal = 0;
 	}
 	unsigned k = answers && answers < n ? answers : n;
-	uint16_t type = family == AF_INET ? T_A : T_AAAA;
+	uint16_t type = family == AF_INET ? DNS_T_A : DNS_T_AAAA;
 	size_t alen = family == AF_INET ? 4 : 16;
 	struct mark mk = mark_get(c);
 	unsigned start = rnd(c) % n;
+	if (d->hashed) {
+		sticky_order(d, cand, n, k, family);
+		start = 0;
+		equal = 1;
+	}
 	for (unsigned i = 0; i < k; i++) {
 		const struct cand *m;
 		if (equal) {
@@ -540,7 +555,7 @@ static int put_members(struct ctx *c, const uint8_t *owner, const struct pool *p
 		}
 		put_name(c, owner, 1);
 		wbuf_u16(&c->out, type);
-		wbuf_u16(&c->out, C_IN);
+		wbuf_u16(&c->out, DNS_C_IN);
 		wbuf_u32(&c->out, ttl);
 		wbuf_u16(&c->out, (uint16_t)alen);
 		wbuf_put(&c->out, m->addr, alen);
@@ -563,10 +578,10 @@ enum {
 static int answer_service(struct ctx *c, const struct zone *z, const struct service *svc,
 			  uint8_t *name, size_t *len)
 {
-	uint16_t qt = c->qtype == T_ANY ? T_A : c->qtype;
+	uint16_t qt = c->qtype == DNS_T_ANY ? DNS_T_A : c->qtype;
 	int cname_pools = svc->npools > 0 && svc->pools[0].cname_len > 0;
 
-	if (!cname_pools && qt != T_A && qt != T_AAAA) {
+	if (!cname_pools && qt != DNS_T_A && qt != DNS_T_AAAA) {
 		/* Not location dependent: zone data at the name, else NODATA. */
 		struct zone_answer za;
 		zone_lookup(z, name, *len, c->qtype, &za);
@@ -610,24 +625,24 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 	if (d.pool->cname_len) {
 		struct mark mk = mark_get(c);
 		put_name(c, name, 1);
-		wbuf_u16(&c->out, T_CNAME);
-		wbuf_u16(&c->out, C_IN);
+		wbuf_u16(&c->out, DNS_T_CNAME);
+		wbuf_u16(&c->out, DNS_C_IN);
 		wbuf_u32(&c->out, d.ttl);
-		put_rdata(c, T_CNAME, d.pool->cname, d.pool->cname_len);
+		put_rdata(c, DNS_T_CNAME, d.pool->cname, d.pool->cname_len);
 		c->counts[SEC_AN]++;
 		if (c->out.err) {
 			mark_restore(c, &mk);
 			truncate_all(c);
 			return SVC_DONE;
 		}
-		if (c->qtype == T_CNAME)
+		if (c->qtype == DNS_T_CNAME)
 			return SVC_DONE;
 		*len = d.pool->cname_len;
 		memcpy(name, d.pool->cname, *len);
 		return SVC_FOLLOW;
 	}
-	int fam = qt == T_A ? AF_INET : AF_INET6;
-	int n = put_members(c, name, d.pool, d.hpool, d.fail_open, fam, svc->answers, d.ttl);
+	int fam = qt == DNS_T_A ? AF_INET : AF_INET6;
+	int n = put_members(c, name, &d, fam, svc->answers);
 	if (n < 0)
 		truncate_all(c);
 	else if (n == 0)
@@ -647,7 +662,7 @@ static void answer_in(struct ctx *c)
 	}
 	/* DS lives on the parent side of a cut (RFC 4035 3.1.4.1): at the apex
 	 * of a zone whose parent we also serve, answer from the parent. */
-	if (c->qtype == T_DS && z->origin_len == len && len > 1) {
+	if (c->qtype == DNS_T_DS && z->origin_len == len && len > 1) {
 		const struct zone *parent =
 			zoneset_find(c->snap->zones, name + 1 + name[0], len - 1 - name[0]);
 		if (parent)
@@ -690,7 +705,7 @@ static void answer_in(struct ctx *c)
 		if (za.result == ZONE_WILDCARD && !c->rrl_name)
 			c->rrl_name = n->name;
 		const struct zone_rrset *rs;
-		if (c->qtype == T_ANY)
+		if (c->qtype == DNS_T_ANY)
 			rs = any_choice(n);
 		else
 			rs = zone_rrset(n, c->qtype);
@@ -703,9 +718,13 @@ static void answer_in(struct ctx *c)
 			return;
 		}
 		const struct zone_rrset *cn =
-			(n->flags & ZONE_NODE_CNAME) ? zone_rrset(n, T_CNAME) : NULL;
+			(n->flags & ZONE_NODE_CNAME) ? zone_rrset(n, DNS_T_CNAME) : NULL;
 		if (!cn) {
-			put_soa_authority(c, z);
+			/* NODATA; a signed zone proves it to DO queries with the
+			 * name's NSEC (RFC 9824) */
+			if (put_soa_authority(c, z) == 0 && c->do_bit && za.result == ZONE_EXACT &&
+			    n->nsec && put_rrset(c, SEC_NS, name, n->nsec, n->nsec->ttl))
+				truncate_all(c);
 			return;
 		}
 		if (put_rrset(c, SEC_AN, name, cn, cn->ttl)) {
@@ -739,7 +758,7 @@ static void answer_chaos(struct ctx *c)
 	const char *text = NULL;
 	const struct conf *cf = c->snap->conf;
 
-	if (c->qtype == T_TXT || c->qtype == T_ANY) {
+	if (c->qtype == DNS_T_TXT || c->qtype == DNS_T_ANY) {
 		if (dname_equal(c->lqname, id_server) || dname_equal(c->lqname, hostname_bind))
 			text = cf->identity;
 		else if (dname_equal(c->lqname, version_bind) ||
@@ -754,8 +773,8 @@ static void answer_chaos(struct ctx *c)
 	size_t tl = strlen(text);
 	struct mark m = mark_get(c);
 	put_name(c, c->qname, 1);
-	wbuf_u16(&c->out, T_TXT);
-	wbuf_u16(&c->out, C_CH);
+	wbuf_u16(&c->out, DNS_T_TXT);
+	wbuf_u16(&c->out, DNS_C_CH);
 	wbuf_u32(&c->out, 0);
 	wbuf_u16(&c->out, (uint16_t)(tl + (tl + 254) / 255 + (tl == 0)));
 	size_t p = 0;
@@ -839,7 +858,7 @@ static enum dns_decode parse_additional(struct ctx *c, struct wire *w, uint16_t 
 		const uint8_t *rd = wire_take(w, rdlen);
 		if (!wire_ok(w) || olen == 0)
 			return DECODE_FORMERR;
-		if (type == T_TSIG) {
+		if (type == DNS_T_TSIG) {
 			/* RFC 8945 5.1: one TSIG, the last record, else FORMERR */
 			if (i + 1 != arcount || parse_tsig(c, w, (size_t)(rd - w->buf), rdlen))
 				return DECODE_FORMERR;
@@ -847,7 +866,7 @@ static enum dns_decode parse_additional(struct ctx *c, struct wire *w, uint16_t 
 			c->tsig_key_len = olen;
 			continue;
 		}
-		if (type != T_OPT)
+		if (type != DNS_T_OPT)
 			continue;
 		if (c->edns || olen != 1)
 			return DECODE_FORMERR; /* RFC 6891 6.1.1: one OPT, owner root */
@@ -882,7 +901,7 @@ static void put_opt(struct ctx *c)
 	if (c->ecs)
 		rdlen = (uint16_t)(rdlen + 8 + c->ecs_addrlen);
 	wbuf_u8(&c->out, 0);
-	wbuf_u16(&c->out, T_OPT);
+	wbuf_u16(&c->out, DNS_T_OPT);
 	wbuf_u16(&c->out, cf->edns_size);
 	wbuf_u8(&c->out, (uint8_t)(c->rcode >> 4));
 	wbuf_u8(&c->out, 0);
@@ -914,8 +933,8 @@ static void put_tsig(struct ctx *c)
 	struct mark mk = mark_get(c);
 	c->out.cap = c->limit;
 	wbuf_put(&c->out, c->tsig_key, c->tsig_key_len);
-	wbuf_u16(&c->out, T_TSIG);
-	wbuf_u16(&c->out, C_ANY);
+	wbuf_u16(&c->out, DNS_T_TSIG);
+	wbuf_u16(&c->out, DNS_C_ANY);
 	wbuf_u32(&c->out, 0);
 	size_t rdlen_at = c->out.pos;
 	wbuf_u16(&c->out, 0);
@@ -1011,12 +1030,152 @@ static size_t finish(struct ctx *c, int with_opt, struct dns_info *info)
 	return c->out.pos;
 }
 
+/* The section counts of a query's header. */
+struct sections {
+	uint16_t qd, an, ns, ar;
+};
+
+/* Read the header. DECODE_DROP for what deserves no reply: shorter than a
+ * header (or no room for one), or a response. */
+static enum dns_decode decode_header(struct ctx *c, struct wire *w, struct sections *n)
+{
+	const struct dns_request *req = c->req;
+
+	if (req->query_len < DNS_HEADER_LEN || req->resp_cap < DNS_HEADER_LEN)
+		return DECODE_DROP;
+	wire_init(w, req->query, req->query_len);
+	c->id = wire_u16(w);
+	c->qflags = wire_u16(w);
+	n->qd = wire_u16(w);
+	n->an = wire_u16(w);
+	n->ns = wire_u16(w);
+	n->ar = wire_u16(w);
+	if (c->qflags & F_QR)
+		return DECODE_DROP; /* never answer a response */
+	c->opcode = (uint8_t)((c->qflags >> 11) & 0xF);
+	return DECODE_OK;
+}
+
+/* Replies go to a fixed buffer; until EDNS is known the UDP limit is 512. */
+static void output_init(struct ctx *c)
+{
+	c->limit = c->req->transport == DNS_TCP ? DNS_MAX_MSG : DNS_MIN_UDP;
+	if (c->limit > c->req->resp_cap)
+		c->limit = c->req->resp_cap;
+	/* decode_header made sure a header fits: put_header writes it blind. */
+	assert(c->limit >= DNS_HEADER_LEN);
+	wbuf_init(&c->out, c->req->resp, c->limit);
+}
+
+/* The question, when there is exactly one and it parses. */
+static void decode_question(struct ctx *c, struct wire *w, uint16_t qdcount)
+{
+	if (qdcount != 1)
+		return;
+	c->qname_len = dname_parse(w, c->qname);
+	c->qtype = wire_u16(w);
+	c->qclass = wire_u16(w);
+	if (wire_ok(w) && c->qname_len > 0) {
+		c->have_question = 1;
+		dname_tolower(c->lqname, c->qname, c->qname_len);
+	}
+}
+
+/* Over UDP with EDNS, the reply may grow to the smaller of the client's
+ * size and ours (never below 512, never past the caller's buffer). */
+static void edns_limit(struct ctx *c)
+{
+	uint16_t ours = c->snap->conf->edns_size;
+
+	if (!c->edns || c->req->transport != DNS_UDP)
+		return;
+	size_t lim = c->udp_size < ours ? c->udp_size : ours;
+	if (lim < DNS_MIN_UDP)
+		lim = DNS_MIN_UDP;
+	c->limit = lim < c->req->resp_cap ? lim : c->req->resp_cap;
+	c->out.cap = c->limit;
+	/* Nothing is written yet: no cap below what the buffer holds. */
+	assert(c->out.pos <= c->out.cap);
+}
+
+/* What a query must be before it is looked up, in this order: opcode
+ * QUERY, one question and no answer or authority records, a well-formed
+ * additional section, no TSIG (gslbd knows no key), EDNS version 0.
+ * Returns DECODE_OK, or the verdict of the error reply with c->rcode set. */
+static enum dns_decode check_query(struct ctx *c, struct wire *w, const struct sections *n)
+{
+	enum dns_decode verdict;
+
+	if (c->opcode != 0) {
+		c->rcode = RCODE_NOTIMP;
+		return DECODE_NOTIMP;
+	}
+	if (!c->have_question || n->an != 0 || n->ns != 0) {
+		c->rcode = RCODE_FORMERR;
+		return DECODE_FORMERR;
+	}
+	verdict = parse_additional(c, w, n->ar);
+	if (verdict != DECODE_OK) {
+		c->rcode = RCODE_FORMERR;
+		c->edns = 0; /* the OPT itself may be what is broken */
+		return verdict;
+	}
+	edns_limit(c);
+	if (c->tsig) {
+		/* RFC 8945 5.2.2: a key we do not know (we know none). */
+		c->rcode = RCODE_NOTAUTH;
+		return DECODE_NOTAUTH;
+	}
+	if (c->edns && c->edns_version > 0) {
+		c->rcode = RCODE_BADVERS;
+		c->nsid_req = 0;
+		return DECODE_BADVERS;
+	}
+	return DECODE_OK;
+}
+
+/* Answer a query that passed check_query, after its question: by type
+ * first (meta types, zone transfers), then by class. Returns the verdict
+ * for the counters. */
+static enum dns_decode answer(struct ctx *c)
+{
+	if (c->qtype == DNS_T_OPT || c->qtype == DNS_T_TSIG || c->qtype == DNS_T_TKEY) {
+		c->rcode = RCODE_FORMERR;
+		return DECODE_FORMERR;
+	}
+	if (c->qtype == DNS_T_MAILA || c->qtype == DNS_T_MAILB) {
+		c->rcode = RCODE_NOTIMP;
+		return DECODE_NOTIMP;
+	}
+	/* Room for the OPT record is kept back while sections are written. */
+	if (c->edns) {
+		size_t need = opt_size(c);
+		c->out.cap = c->limit > c->out.pos + need ? c->limit - need : c->out.pos;
+	}
+	assert(c->out.pos <= c->out.cap && c->out.cap <= c->limit);
+	if (c->qtype == DNS_T_AXFR || c->qtype == DNS_T_IXFR) {
+		c->rcode = RCODE_REFUSED; /* zone transfers are not offered */
+		return DECODE_REFUSED;
+	}
+	if (c->qclass == DNS_C_IN) {
+		answer_in(c);
+	} else if (c->qclass == DNS_C_CH) {
+		answer_chaos(c);
+	} else {
+		c->rcode = RCODE_REFUSED;
+		return DECODE_REFUSED;
+	}
+	return c->rcode == RCODE_REFUSED ? DECODE_REFUSED : DECODE_OK;
+}
+
 size_t dns_process(const struct snapshot *snap, const struct dns_request *req,
 		   struct dns_info *info)
 {
 	struct ctx c;
 	struct wire w;
-	enum dns_decode verdict = DECODE_OK;
+	struct sections n;
+	enum dns_decode verdict;
+	size_t len;
 
 	memset(&c, 0, sizeof(c));
 	c.snap = snap;
@@ -1027,118 +1186,25 @@ size_t dns_process(const struct snapshot *snap, const struct dns_request *req,
 	if (info)
 		memset(info, 0, sizeof(*info));
 
-	if (req->query_len < DNS_HEADER_LEN || req->resp_cap < DNS_HEADER_LEN) {
-		verdict = DECODE_DROP;
-		goto drop;
+	verdict = decode_header(&c, &w, &n);
+	if (verdict == DECODE_DROP) {
+		if (info)
+			info->verdict = verdict;
+		return 0;
 	}
-	wire_init(&w, req->query, req->query_len);
-	c.id = wire_u16(&w);
-	c.qflags = wire_u16(&w);
-	uint16_t qdcount = wire_u16(&w);
-	uint16_t ancount = wire_u16(&w);
-	uint16_t nscount = wire_u16(&w);
-	uint16_t arcount = wire_u16(&w);
-	if (c.qflags & F_QR) {
-		verdict = DECODE_DROP; /* never answer a response */
-		goto drop;
-	}
-	c.opcode = (uint8_t)((c.qflags >> 11) & 0xF);
-
-	/* Replies go to a fixed buffer; until EDNS is known the UDP limit is 512. */
-	c.limit = req->transport == DNS_TCP ? DNS_MAX_MSG : DNS_MIN_UDP;
-	if (c.limit > req->resp_cap)
-		c.limit = req->resp_cap;
-	wbuf_init(&c.out, req->resp, c.limit);
-
-	if (qdcount == 1) {
-		c.qname_len = dname_parse(&w, c.qname);
-		c.qtype = wire_u16(&w);
-		c.qclass = wire_u16(&w);
-		if (wire_ok(&w) && c.qname_len > 0) {
-			c.have_question = 1;
-			dname_tolower(c.lqname, c.qname, c.qname_len);
-		}
-	}
-	if (c.opcode != 0) {
-		verdict = DECODE_NOTIMP;
-		c.rcode = RCODE_NOTIMP;
-		put_question(&c);
-		goto reply;
-	}
-	if (!c.have_question || ancount != 0 || nscount != 0) {
-		verdict = DECODE_FORMERR;
-		c.rcode = RCODE_FORMERR;
-		put_question(&c);
-		goto reply;
-	}
-	verdict = parse_additional(&c, &w, arcount);
-	if (verdict != DECODE_OK) {
-		c.rcode = RCODE_FORMERR;
-		c.edns = 0; /* the OPT itself may be what is broken */
-		put_question(&c);
-		goto reply;
-	}
-	if (c.edns && req->transport == DNS_UDP) {
-		size_t lim =
-			c.udp_size < snap->conf->edns_size ? c.udp_size : snap->conf->edns_size;
-		if (lim < DNS_MIN_UDP)
-			lim = DNS_MIN_UDP;
-		c.limit = lim < req->resp_cap ? lim : req->resp_cap;
-		c.out.cap = c.limit;
-	}
-	if (c.tsig) {
-		/* RFC 8945 5.2.2: a key we do not know (we know none). */
-		verdict = DECODE_NOTAUTH;
-		c.rcode = RCODE_NOTAUTH;
-		put_question(&c);
-		goto reply;
-	}
-	if (c.edns && c.edns_version > 0) {
-		verdict = DECODE_BADVERS;
-		c.rcode = RCODE_BADVERS;
-		c.nsid_req = 0;
-		put_question(&c);
-		goto reply;
-	}
+	output_init(&c);
+	decode_question(&c, &w, n.qd);
+	verdict = check_query(&c, &w, &n);
 	put_question(&c);
-	if (c.out.err)
-		goto reply;
-	if (c.qtype == T_OPT || c.qtype == T_TSIG || c.qtype == T_TKEY) {
-		verdict = DECODE_FORMERR;
-		c.rcode = RCODE_FORMERR;
-		goto reply;
-	}
-	if (c.qtype == T_MAILA || c.qtype == T_MAILB) {
-		verdict = DECODE_NOTIMP;
-		c.rcode = RCODE_NOTIMP;
-		goto reply;
-	}
-	/* Room for the OPT record is kept back while sections are written. */
-	if (c.edns) {
-		size_t need = opt_size(&c);
-		c.out.cap = c.limit > c.out.pos + need ? c.limit - need : c.out.pos;
-	}
-	if (c.qtype == T_AXFR || c.qtype == T_IXFR) {
-		verdict = DECODE_REFUSED; /* zone transfers are not offered */
-		c.rcode = RCODE_REFUSED;
-	} else if (c.qclass == C_IN) {
-		answer_in(&c);
-	} else if (c.qclass == C_CH) {
-		answer_chaos(&c);
-	} else {
-		verdict = DECODE_REFUSED;
-		c.rcode = RCODE_REFUSED;
-	}
-	if (c.rcode == RCODE_REFUSED && verdict == DECODE_OK)
-		verdict = DECODE_REFUSED;
-reply:
+	if (verdict == DECODE_OK && !c.out.err)
+		verdict = answer(&c);
 	if (info)
 		info->verdict = verdict;
-	return finish(&c, 1, info);
-drop:
-	if (info)
-		info->verdict = verdict;
-	return 0;
+	len = finish(&c, 1, info);
+	/* The reply never leaves the caller's buffer nor the transport's
+	 * limit: a longer length would send memory past it. */
+	assert(len <= c.limit && c.limit <= req->resp_cap);
+	return len;
 }
 
 size_t dns_refuse(const struct dns_request *req)
@@ -1180,9 +1246,9 @@ size_t dns_refuse(const struct dns_request *req)
 		uint16_t type = wire_u16(&w);
 		wire_skip(&w, 2);
 		uint32_t ttl = wire_u32(&w);
-		if (wire_ok(&w) && ol == 1 && type == T_OPT) {
+		if (wire_ok(&w) && ol == 1 && type == DNS_T_OPT) {
 			wbuf_u8(&out, 0);
-			wbuf_u16(&out, T_OPT);
+			wbuf_u16(&out, DNS_T_OPT);
 			wbuf_u16(&out, DNS_DEFAULT_EDNS_SIZE);
 			wbuf_u32(&out, ttl & 0x8000); /* ext rcode 0, version 0, DO copied */
 			wbuf_u16(&out, 0);

@@ -3,7 +3,6 @@
 #include "gslb/explain.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,49 +11,8 @@
 
 #include "gslb/decide.h"
 #include "gslb/err.h"
+#include "gslb/net.h"
 #include "gslb/snapshot.h"
-
-static int parse_subnet(const char *s, int *family, uint8_t addr[16], uint8_t *prefix, char *err,
-			size_t errlen)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(s, '/');
-	size_t hl = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned max;
-	memset(addr, 0, 16);
-	if (hl == 0 || hl >= sizeof(host)) {
-		snprintf(err, errlen, "\"%s\" is not an address", s);
-		return GSLB_EINVAL;
-	}
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	if (inet_pton(AF_INET, host, addr) == 1) {
-		*family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, host, addr) == 1) {
-		*family = AF_INET6;
-		max = 128;
-	} else {
-		snprintf(err, errlen, "\"%s\" is not an IPv4 or IPv6 address", host);
-		return GSLB_EINVAL;
-	}
-	unsigned p = max;
-	if (slash) {
-		char *end = NULL;
-		errno = 0;
-		unsigned long v = strtoul(slash + 1, &end, 10);
-		if (errno || end == slash + 1 || *end || v > max) {
-			snprintf(err, errlen, "bad prefix length in \"%s\" (0 to %u)", s, max);
-			return GSLB_EINVAL;
-		}
-		p = (unsigned)v;
-	}
-	/* As a resolver would send it in ECS: host bits cleared. */
-	for (unsigned b = p; b < max; b++)
-		addr[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
-	*prefix = (uint8_t)p;
-	return GSLB_OK;
-}
 
 static json_t *location_json(const struct decision *d, const struct snapshot *snap)
 {
@@ -107,12 +65,36 @@ static json_t *location_json(const struct decision *d, const struct snapshot *sn
 	return o;
 }
 
+/* members_pick = "sticky": each member's place in the answer order of this
+ * client subnet ("sticky_rank", 1 = answered first). */
+static void sticky_ranks(const struct decision *d, json_t *arr, int family)
+{
+	double score[256];
+	size_t n = json_array_size(arr) < 256 ? json_array_size(arr) : 256;
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(arr, i);
+		uint8_t a[16];
+		memset(a, 0, sizeof(a));
+		if (inet_pton(family, json_string_value(json_object_get(e, "address")), a) != 1)
+			return;
+		score[i] = decide_member_score(
+			d, family, a, (uint32_t)json_integer_value(json_object_get(e, "weight")));
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_int_t rank = 1;
+		for (size_t j = 0; j < n; j++)
+			if (score[j] > score[i])
+				rank++;
+		json_object_set_new(json_array_get(arr, i), "sticky_rank", json_integer(rank));
+	}
+}
+
 static json_t *answer_json(const struct decision *d)
 {
 	json_t *a = json_object();
 	if (d->all_down) {
-		static const char *const wad[] = { "fail-open", "nodata", "servfail", "fallback" };
-		json_object_set_new(a, "when_all_down", json_string(wad[d->svc->when_all_down]));
+		json_object_set_new(a, "when_all_down",
+				    json_string(all_down_name(d->svc->when_all_down)));
 	}
 	if (d->all_down && d->svc->when_all_down == ALL_DOWN_SERVFAIL) {
 		json_object_set_new(a, "servfail", json_true());
@@ -155,6 +137,17 @@ static json_t *answer_json(const struct decision *d)
 	}
 	if (d->fail_open)
 		json_object_set_new(a, "fail_open", json_true());
+	json_object_set_new(a, "members_pick", json_string(d->hashed ? "sticky" : "weighted"));
+	if (d->hashed) {
+		char sub[NET_CIDR_TEXT_MAX];
+		uint8_t net[16];
+		unsigned bits = d->hash_prefix < d->prefix ? d->hash_prefix : d->prefix;
+		net_mask(net, d->addr, net_alen(d->family), bits);
+		net_format(d->family, net, bits, sub, sizeof(sub));
+		json_object_set_new(a, "hash_subnet", json_string(sub));
+		sticky_ranks(d, v4, AF_INET);
+		sticky_ranks(d, v6, AF_INET6);
+	}
 	json_object_set_new(a, "A", v4);
 	json_object_set_new(a, "AAAA", v6);
 	json_object_set_new(a, "answers_per_response", json_integer(d->svc->answers));
@@ -164,13 +157,13 @@ static json_t *answer_json(const struct decision *d)
 int explain_json(const struct snapshot *snap, const char *address, const char *name, json_t **out,
 		 char *err, size_t errlen)
 {
-	int family;
-	uint8_t addr[16], prefix;
+	struct net_cidr sub;
 	uint8_t lname[DNAME_MAXLEN];
-	char txt[INET6_ADDRSTRLEN];
+	char client[NET_CIDR_TEXT_MAX];
 
 	*out = NULL;
-	int rc = parse_subnet(address, &family, addr, &prefix, err, errlen);
+	/* As a resolver would send it in ECS: host bits cleared. */
+	int rc = net_parse(address, NET_CLEAR_HOST, &sub, err, errlen);
 	if (rc)
 		return rc;
 	size_t len = dname_from_str(name, lname);
@@ -179,9 +172,7 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 		return GSLB_EINVAL;
 	}
 	json_t *o = json_object();
-	inet_ntop(family, addr, txt, sizeof(txt));
-	char client[INET6_ADDRSTRLEN + 8];
-	snprintf(client, sizeof(client), "%s/%u", txt, prefix);
+	net_format(sub.family, sub.addr, sub.prefix, client, sizeof(client));
 	json_object_set_new(o, "client", json_string(client));
 	char nm[DNAME_MAXLEN * 4 + 1];
 	dname_to_str(lname, nm, sizeof(nm));
@@ -201,7 +192,7 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 		return GSLB_OK;
 	}
 	struct decision d;
-	decide_ex(snap, svc, family, addr, prefix, DECIDE_EXACT, &d);
+	decide_ex(snap, svc, sub.family, sub.addr, sub.prefix, DECIDE_EXACT, &d);
 	if (snap->geo && d.geo.db_found) {
 		/* decide() skips the network's text; explain shows it. */
 		struct geo_result full;
@@ -215,8 +206,7 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 	json_object_set_new(sj, "line", json_integer(svc->line));
 	json_object_set_new(o, "service", sj);
 	if (d.unwrapped_v4) {
-		inet_ntop(AF_INET, d.addr, txt, sizeof(txt));
-		snprintf(client, sizeof(client), "%s/%u", txt, d.prefix);
+		net_format(AF_INET, d.addr, d.prefix, client, sizeof(client));
 		json_object_set_new(o, "located_as", json_string(client));
 	}
 	json_object_set_new(o, "location", location_json(&d, snap));
@@ -225,6 +215,14 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 	if (d.route) {
 		json_object_set_new(rule, "match", json_string(d.route->text));
 		json_object_set_new(rule, "line", json_integer(d.route->line));
+	}
+	if (d.split_region >= 0) {
+		json_t *sp = json_object();
+		json_object_set_new(sp, "bucket", json_integer(d.split_bucket));
+		json_object_set_new(sp, "ring", json_integer(ROUTE_SPLIT_RING));
+		json_object_set_new(sp, "region",
+				    json_string(snap->conf->regions[d.split_region].name));
+		json_object_set_new(rule, "split", sp);
 	}
 	json_object_set_new(o, "rule", rule);
 	json_t *regions = json_array();
@@ -235,6 +233,13 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 		double km = decide_step_km(st);
 		json_object_set_new(r, "distance_km",
 				    km >= 0 ? json_integer((json_int_t)(km + 0.5)) : json_null());
+		double bias = snap->conf->regions[st->region].bias;
+		if (bias != 0 && km >= 0) {
+			json_object_set_new(r, "bias", json_real(bias));
+			json_object_set_new(
+				r, "biased_km",
+				json_integer((json_int_t)(decide_biased_km(snap, st) + 0.5)));
+		}
 		json_object_set_new(r, "state", json_string(decide_state_name(st->state)));
 		int pi = svc->pool_of_region[st->region];
 		const struct health *h = rcu_dereference(((struct snapshot *)snap)->health);
@@ -244,7 +249,7 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 			json_object_set_new(r, "pool_reason", json_string(hp->reason));
 			if (hp->admin)
 				json_object_set_new(r, "admin",
-						    json_string(admin_state_name(hp->admin)));
+						    json_string(override_state_name(hp->admin)));
 		}
 		json_array_append_new(regions, r);
 	}
@@ -258,7 +263,7 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 	uint8_t scope = d.scope;
 	if (snap->gclass) {
 		struct decision dc;
-		decide(snap, svc, family, addr, prefix, &dc);
+		decide(snap, svc, sub.family, sub.addr, sub.prefix, &dc);
 		scope = dc.scope;
 	}
 	json_object_set_new(o, "ecs_scope", json_integer(scope));
@@ -332,6 +337,12 @@ void explain_print(const json_t *ex, FILE *out)
 	if (str(rule, "match"))
 		fprintf(out, " %s (line %lld)", str(rule, "match"),
 			(long long)json_integer_value(json_object_get(rule, "line")));
+	const json_t *sp = json_object_get(rule, "split");
+	if (sp)
+		fprintf(out, ", split bucket %lld of %lld: %s",
+			(long long)json_integer_value(json_object_get(sp, "bucket")),
+			(long long)json_integer_value(json_object_get(sp, "ring")),
+			str(sp, "region"));
 	fprintf(out, "\nregions, in the order tried:\n");
 	const json_t *regions = json_object_get(ex, "regions");
 	for (size_t i = 0; i < json_array_size(regions); i++) {
@@ -342,6 +353,10 @@ void explain_print(const json_t *ex, FILE *out)
 			snprintf(kms, sizeof(kms), "%lld km", (long long)json_integer_value(km));
 		fprintf(out, "  %2zu. %-20s %10s  %s", i + 1, str(r, "region"), kms,
 			str(r, "state"));
+		if (json_is_number(json_object_get(r, "bias")))
+			fprintf(out, " (bias %g: %lld km)",
+				json_number_value(json_object_get(r, "bias")),
+				(long long)json_integer_value(json_object_get(r, "biased_km")));
 		if (str(r, "pool"))
 			fprintf(out, " (pool %s: %s)", str(r, "pool"), str(r, "pool_reason"));
 		fprintf(out, "\n");

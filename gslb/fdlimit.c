@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,7 @@
 #include "gslb/config.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
+#include "gslb/metrics.h"
 #include "gslb/probe.h"
 
 /* The prober's own descriptors beside its probes (epoll set, wake-up,
@@ -142,7 +143,7 @@ static int reserve_fd = -1;
 static time_t last_log[FDL_N];
 static unsigned long unlogged_pauses[FDL_N], unlogged_refused[FDL_N];
 
-static atomic_uint_fast64_t pauses[FDL_N], refused[FDL_N];
+static uint64_t pauses[FDL_N], refused[FDL_N]; /* atomic */
 
 /* Under reserve_mu. */
 static void reserve_open_locked(void)
@@ -190,8 +191,8 @@ int fdlimit_shed(enum fdlimit_listener who, int listen_fd)
 	}
 	/* With no reserve before, this is the first free descriptor. */
 	reserve_open_locked();
-	atomic_fetch_add_explicit(&pauses[who], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&refused[who], n > 0 ? (unsigned)n : 0, memory_order_relaxed);
+	__atomic_fetch_add(&pauses[who], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&refused[who], n > 0 ? (unsigned)n : 0, __ATOMIC_RELAXED);
 	unlogged_pauses[who]++;
 	unlogged_refused[who] += n > 0 ? (unsigned long)n : 0;
 	if (now - last_log[who] >= FDLIMIT_LOG_INTERVAL) {
@@ -208,27 +209,39 @@ int fdlimit_shed(enum fdlimit_listener who, int listen_fd)
 	return n;
 }
 
-char *fdlimit_metrics_text(void)
+/* The counters are process-wide: read at scrape time. */
+static int accept_samples(struct metrics_out *o, const uint64_t *counts)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	if (!f)
-		return NULL;
-	fputs("# HELP gslb_accept_pauses_total Times a listener paused accepting for lack of "
-	      "file descriptors.\n# TYPE gslb_accept_pauses_total counter\n",
-	      f);
-	for (int i = 0; i < FDL_N; i++)
-		fprintf(f, "gslb_accept_pauses_total{listener=\"%s\"} %llu\n", listener_name[i],
-			(unsigned long long)atomic_load_explicit(&pauses[i], memory_order_relaxed));
-	fputs("# HELP gslb_accept_refused_total Connections accepted and closed at once for lack "
-	      "of file descriptors.\n# TYPE gslb_accept_refused_total counter\n",
-	      f);
-	for (int i = 0; i < FDL_N; i++)
-		fprintf(f, "gslb_accept_refused_total{listener=\"%s\"} %llu\n", listener_name[i],
-			(unsigned long long)atomic_load_explicit(&refused[i],
-								 memory_order_relaxed));
-	fclose(f);
-	return buf;
+	for (int i = 0; i < FDL_N; i++) {
+		const char *lv[] = { listener_name[i] };
+		metrics_sample(o, lv, (int64_t)__atomic_load_n(&counts[i], __ATOMIC_RELAXED));
+	}
+	return 1;
 }
+
+static int accept_pauses(struct metrics_out *o, const struct snapshot *snap)
+{
+	(void)snap;
+	return accept_samples(o, pauses);
+}
+
+static int accept_refused(struct metrics_out *o, const struct snapshot *snap)
+{
+	(void)snap;
+	return accept_samples(o, refused);
+}
+
+static const struct metric_family fdlimit_families[] = {
+	{ .name = "gslb_accept_pauses_total",
+	  .help = "Times a listener paused accepting for lack of file descriptors.",
+	  .type = METRIC_COUNTER,
+	  .labels = { METRIC_GIVEN("listener") },
+	  .collect = accept_pauses },
+	{ .name = "gslb_accept_refused_total",
+	  .help = "Connections accepted and closed at once for lack of file descriptors.",
+	  .type = METRIC_COUNTER,
+	  .labels = { METRIC_GIVEN("listener") },
+	  .collect = accept_refused },
+};
+
+const struct metric_set fdlimit_metric_set = METRIC_SET(fdlimit_families);

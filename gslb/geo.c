@@ -26,17 +26,10 @@
 
 #include "gslb/err.h"
 #include "gslb/geo.h"
+#include "gslb/geo_int.h"
 #include "gslb/log.h"
+#include "gslb/net.h"
 #include "gslb/textline.h"
-
-enum {
-	GEO_F_COUNTRY,
-	GEO_F_CONTINENT,
-	GEO_F_SUBDIVISION,
-	GEO_F_LAT,
-	GEO_F_LON,
-	GEO_NFIELDS,
-};
 
 static const char *const geo_default_paths[GEO_NFIELDS] = {
 	"country/iso_code",  "continent/code",     "subdivisions/0/iso_code",
@@ -49,54 +42,6 @@ static const char *const geo_path_names[GEO_NFIELDS] = {
 
 /* Longest accepted overrides line: far more than any CIDR and region list
  * needs, and it keeps a binary file fed by mistake from growing a buffer. */
-
-/* Overrides of one prefix length, sorted by address for binary search. */
-struct geo_ovgroup {
-	uint8_t prefix;
-	size_t n;
-	const struct geo_override **items;
-};
-
-struct geo_family {
-	struct geo_ovgroup *groups; /* longest prefix first */
-	size_t ngroups;
-	const struct geo_override **items; /* storage the groups point into */
-};
-
-/* Decoded database records, by record offset: many networks share a record
- * (GeoLite2-City: about 3 million IPv4 networks, 510 thousand records), and
- * decoding one takes five walks through nested maps. Direct-mapped, shared
- * by every DNS worker, written without locks as a seqlock: a writer that
- * cannot take an entry (odd sequence, lost race) simply does not cache, a
- * reader that sees the sequence move treats the entry as a miss. Every word
- * is read and written with atomic operations, so the races are defined.
- * Hits also spare the data section's pages, which keeps the resident set
- * small. */
-#define GEO_CACHE_BITS 17
-
-struct geo_cache_entry {
-	uint64_t seq;  /* even = stable */
-	uint64_t key;  /* record offset + 1, 0 = empty; flags in the high bits */
-	uint64_t w[4]; /* country, continent, subdivision (12 bytes), lat, lon */
-};
-
-#define GEO_CK_COORDS (1ull << 40)
-#define GEO_CK_CENTROID (1ull << 41)
-
-struct geo_db {
-	int has_mmdb;
-	MMDB_s mmdb;
-	struct geo_cache_entry *cache; /* 1 << GEO_CACHE_BITS entries, NULL = none */
-	char *db_path;
-	char *ov_path;
-	/* NULL-terminated component arrays for MMDB_aget_value, pointing into
-	 * path_buf; NULL when the field is disabled (""). */
-	const char **paths[GEO_NFIELDS];
-	char *path_buf[GEO_NFIELDS];
-	struct geo_override *ov; /* file order */
-	size_t nov;
-	struct geo_family fam[2]; /* [0] IPv4, [1] IPv6 */
-};
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -122,25 +67,6 @@ static char *dupstr(const char *s)
 
 /* ---- addresses ---------------------------------------------------------- */
 
-static void mask_copy(uint8_t *dst, const uint8_t *src, unsigned alen, unsigned prefix)
-{
-	for (unsigned i = 0; i < alen; i++) {
-		unsigned bits = prefix > i * 8 ? prefix - i * 8 : 0;
-		uint8_t m = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
-		dst[i] = src[i] & m;
-	}
-}
-
-unsigned geo_common_prefix(const uint8_t *a, const uint8_t *b, unsigned alen)
-{
-	for (unsigned i = 0; i < alen; i++) {
-		unsigned x = a[i] ^ b[i];
-		if (x)
-			return i * 8 + (unsigned)__builtin_clz(x) - (sizeof(unsigned) * 8 - 8);
-	}
-	return alen * 8;
-}
-
 /* The IPv6 ranges whose addresses gslb locates as the IPv4 address inside
  * them (geo_v4_embedded; but :: and ::1 are themselves). aliased: MaxMind's
  * trees alias the range to the IPv4 subtree, so a walk skips it; ::/96 is
@@ -163,7 +89,7 @@ static unsigned v4_in_v6_need(const uint8_t *a)
 {
 	unsigned need = 0;
 	for (size_t i = 0; i < sizeof(v4_in_v6) / sizeof(v4_in_v6[0]); i++) {
-		unsigned c = geo_common_prefix(a, v4_in_v6[i].net, 16);
+		unsigned c = net_common_prefix(a, v4_in_v6[i].net, 16);
 		if (c < v4_in_v6[i].len && c + 1 > need)
 			need = c + 1;
 	}
@@ -195,14 +121,6 @@ int geo_v4_embedded(const uint8_t *a, uint8_t *v4)
 		return 16;
 	}
 	return -1;
-}
-
-static int format_cidr(char *buf, size_t len, int v6, const uint8_t *addr, unsigned prefix)
-{
-	char text[INET6_ADDRSTRLEN];
-	if (!inet_ntop(v6 ? AF_INET6 : AF_INET, addr, text, sizeof(text)))
-		text[0] = '\0';
-	return snprintf(buf, len, "%s/%u", text, prefix);
 }
 
 /* ---- database ----------------------------------------------------------- */
@@ -363,8 +281,8 @@ static int field_number(const struct geo_db *g, int field, MMDB_entry_s *entry, 
 
 /* The location fields of one database record into res (country,
  * continent, subdivision, coordinates). Shared by lookups and the walk. */
-static int db_decode(const struct geo_db *g, MMDB_entry_s *entry, struct geo_result *res,
-		     int *mmdb_status)
+int geo_db_decode(const struct geo_db *g, MMDB_entry_s *entry, struct geo_result *res,
+		  int *mmdb_status)
 {
 	double lat = 0, lon = 0;
 	int rc, has_lat, has_lon;
@@ -505,12 +423,12 @@ static int db_lookup(const struct geo_db *g, int family, const uint8_t *a, struc
 		return 0;
 	res->db_found = 1;
 	if (want_network) {
-		mask_copy(net, a, alen, prefix);
-		format_cidr(res->network, sizeof(res->network), family == AF_INET6, net, prefix);
+		net_mask(net, a, alen, prefix);
+		net_format(family, net, prefix, res->network, sizeof(res->network));
 	}
 	if (cache_get(g, lr.entry.offset, res))
 		return 0;
-	int rc = db_decode(g, &lr.entry, res, mmdb_status);
+	int rc = geo_db_decode(g, &lr.entry, res, mmdb_status);
 	if (rc == 0)
 		cache_put(g, lr.entry.offset, res);
 	return rc;
@@ -708,7 +626,7 @@ static int walk_v4_alias(const uint8_t *a, unsigned prefix)
 	for (size_t i = 0; i < sizeof(v4_in_v6) / sizeof(v4_in_v6[0]); i++) {
 		if (!v4_in_v6[i].aliased || prefix < v4_in_v6[i].len)
 			continue;
-		if (geo_common_prefix(a, v4_in_v6[i].net, 16) >= v4_in_v6[i].len)
+		if (net_common_prefix(a, v4_in_v6[i].net, 16) >= v4_in_v6[i].len)
 			return 1;
 	}
 	return 0;
@@ -716,7 +634,7 @@ static int walk_v4_alias(const uint8_t *a, unsigned prefix)
 
 /* The node at ::/96 of an IPv6 tree, where the IPv4 tree starts; any other
  * record pointing at it is an alias (Teredo, or the ranges above). */
-static uint64_t walk_v4_start(const struct geo_db *g)
+uint64_t geo_walk_v4_start(const struct geo_db *g)
 {
 	uint64_t node = 0;
 	for (unsigned d = 0; d < 96; d++) {
@@ -743,7 +661,7 @@ static int walk_emit(const struct geo_db *g, struct walk_slot *cache, const uint
 		sl->key = key;
 		memset(&sl->res, 0, sizeof(sl->res));
 		sl->res.db_found = 1;
-		sl->rc = db_decode(g, entry, &sl->res, &st);
+		sl->rc = geo_db_decode(g, entry, &sl->res, &st);
 	}
 	if (sl->rc)
 		return sl->rc;
@@ -801,7 +719,7 @@ int geo_walk(const struct geo_db *g, geo_walk_fn cb, void *arg)
 	v6 = g->mmdb.metadata.ip_version == 6;
 	maxdepth = v6 ? 128 : 32;
 	if (v6)
-		v4_start = walk_v4_start(g);
+		v4_start = geo_walk_v4_start(g);
 	cache = calloc(GEO_WALK_CACHE, sizeof(*cache));
 	if (!cache)
 		return GSLB_ENOMEM;
@@ -848,57 +766,17 @@ static int region_char(char c)
 	return is_alpha(c) || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
 }
 
-/* "ADDR/LEN" or a bare address (a host route). */
+/* "ADDR/LEN" or a bare address (a host route), host bits zero. */
 static int parse_cidr(const char *tok, struct geo_override *o, char *why, size_t whylen)
 {
-	char text[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(tok, '/');
-	size_t alen = slash ? (size_t)(slash - tok) : strlen(tok);
-	unsigned maxlen, prefix;
-	uint8_t net[16];
+	struct net_cidr n;
+	int rc = net_parse(tok, 0, &n, why, whylen);
 
-	if (alen == 0 || alen >= sizeof(text)) {
-		snprintf(why, whylen, "bad CIDR \"%.64s\"", tok);
-		return GSLB_EPARSE;
-	}
-	memcpy(text, tok, alen);
-	text[alen] = '\0';
-	o->family_is_v6 = strchr(text, ':') != NULL;
-	if (inet_pton(o->family_is_v6 ? AF_INET6 : AF_INET, text, o->addr) != 1) {
-		snprintf(why, whylen, "bad CIDR \"%.64s\": \"%s\" is not an IP%s address", tok,
-			 text, o->family_is_v6 ? "v6" : "v4");
-		return GSLB_EPARSE;
-	}
-	maxlen = o->family_is_v6 ? 128 : 32;
-	prefix = maxlen;
-	if (slash) {
-		const char *p = slash + 1;
-		if (!*p || strlen(p) > 3) {
-			snprintf(why, whylen, "bad CIDR \"%.64s\": bad prefix length", tok);
-			return GSLB_EPARSE;
-		}
-		prefix = 0;
-		for (; *p; p++) {
-			if (*p < '0' || *p > '9') {
-				snprintf(why, whylen, "bad CIDR \"%.64s\": bad prefix length", tok);
-				return GSLB_EPARSE;
-			}
-			prefix = prefix * 10 + (unsigned)(*p - '0');
-		}
-		if (prefix > maxlen) {
-			snprintf(why, whylen, "bad CIDR \"%.64s\": prefix length %u over %u", tok,
-				 prefix, maxlen);
-			return GSLB_ERANGE;
-		}
-	}
-	o->prefix = (uint8_t)prefix;
-	mask_copy(net, o->addr, maxlen / 8, prefix);
-	if (memcmp(net, o->addr, maxlen / 8)) {
-		char fixed[64];
-		format_cidr(fixed, sizeof(fixed), o->family_is_v6, net, prefix);
-		snprintf(why, whylen, "host bits set in \"%.64s\" (the network is %s)", tok, fixed);
-		return GSLB_EINVAL;
-	}
+	if (rc)
+		return rc;
+	o->family_is_v6 = n.family == AF_INET6;
+	memcpy(o->addr, n.addr, sizeof(o->addr));
+	o->prefix = n.prefix;
 	return 0;
 }
 
@@ -1050,76 +928,30 @@ static int parse_line(char *s, struct geo_override *o, char *why, size_t whylen)
 	return 0;
 }
 
-static int ov_cmp(const void *pa, const void *pb)
+/* The overrides' networks as a set; a network listed twice is an error
+ * naming the first repeated line in file order. */
+static int ov_index(struct geo_db *g, char *err, size_t errlen)
 {
-	const struct geo_override *a = *(const struct geo_override *const *)pa;
-	const struct geo_override *b = *(const struct geo_override *const *)pb;
-	int c;
-	if (a->prefix != b->prefix)
-		return a->prefix > b->prefix ? -1 : 1;
-	c = memcmp(a->addr, b->addr, a->family_is_v6 ? 16 : 4);
-	if (c)
-		return c;
-	return a->line < b->line ? -1 : a->line > b->line;
-}
+	struct net_cidr *v = calloc(g->nov ? g->nov : 1, sizeof(*v));
+	size_t dup[2];
 
-/* Sort one family's overrides into per-prefix groups and reject duplicate
- * networks, naming the first repeated line in file order. */
-static int ov_index(struct geo_db *g, int v6, char *err, size_t errlen)
-{
-	struct geo_family *fam = &g->fam[v6];
-	size_t n = 0, k = 0;
-	const struct geo_override *dup = NULL, *first = NULL;
-	unsigned alen = v6 ? 16 : 4;
-
-	for (size_t i = 0; i < g->nov; i++)
-		n += g->ov[i].family_is_v6 == v6;
-	if (!n)
-		return 0;
-	fam->items = calloc(n, sizeof(*fam->items));
-	if (!fam->items)
+	if (!v)
 		return GSLB_ENOMEM;
-	for (size_t i = 0; i < g->nov; i++)
-		if (g->ov[i].family_is_v6 == v6)
-			fam->items[k++] = &g->ov[i];
-	qsort(fam->items, n, sizeof(*fam->items), ov_cmp);
-
-	fam->ngroups = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (i && fam->items[i]->prefix == fam->items[i - 1]->prefix &&
-		    !memcmp(fam->items[i]->addr, fam->items[i - 1]->addr, alen)) {
-			size_t j = i;
-			while (j && fam->items[j - 1]->prefix == fam->items[i]->prefix &&
-			       !memcmp(fam->items[j - 1]->addr, fam->items[i]->addr, alen))
-				j--;
-			if (!dup || fam->items[i]->line < dup->line) {
-				dup = fam->items[i];
-				first = fam->items[j];
-			}
-		}
-		if (!i || fam->items[i]->prefix != fam->items[i - 1]->prefix)
-			fam->ngroups++;
+	for (size_t i = 0; i < g->nov; i++) {
+		v[i].family = g->ov[i].family_is_v6 ? AF_INET6 : AF_INET;
+		memcpy(v[i].addr, g->ov[i].addr, sizeof(v[i].addr));
+		v[i].prefix = g->ov[i].prefix;
 	}
-	if (dup) {
-		char cidr[64];
-		geo_override_cidr(dup, cidr, sizeof(cidr));
+	g->ovset = net_set_new(v, g->nov, dup);
+	free(v);
+	if (!g->ovset)
+		return GSLB_ENOMEM;
+	if (dup[0] != (size_t)-1) {
+		char cidr[NET_CIDR_TEXT_MAX];
+		geo_override_cidr(&g->ov[dup[0]], cidr, sizeof(cidr));
 		errf(err, errlen, "%s:%d: duplicate CIDR %s (first at line %d)", g->ov_path,
-		     dup->line, cidr, first->line);
+		     g->ov[dup[0]].line, cidr, g->ov[dup[1]].line);
 		return GSLB_EEXIST;
-	}
-	fam->groups = calloc(fam->ngroups, sizeof(*fam->groups));
-	if (!fam->groups)
-		return GSLB_ENOMEM;
-	k = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (i && fam->items[i]->prefix == fam->items[i - 1]->prefix) {
-			fam->groups[k - 1].n++;
-			continue;
-		}
-		fam->groups[k].prefix = fam->items[i]->prefix;
-		fam->groups[k].items = &fam->items[i];
-		fam->groups[k].n = 1;
-		k++;
 	}
 	return 0;
 }
@@ -1182,46 +1014,10 @@ static int ov_load(struct geo_db *g, const char *path, char *err, size_t errlen)
 			goto out;
 		}
 	}
-	rc = ov_index(g, 0, err, errlen);
-	if (!rc)
-		rc = ov_index(g, 1, err, errlen);
+	rc = ov_index(g, err, errlen);
 out:
 	fclose(f);
 	return rc;
-}
-
-/* Longest-prefix override for addr, and the shortest prefix length that
- * keeps every non-matching, more specific override out of the address's
- * block: in each sorted array the closest network to the address is next to
- * where the address would be inserted. */
-static const struct geo_override *ov_lookup(const struct geo_family *fam, const uint8_t *addr,
-					    unsigned alen, unsigned *need)
-{
-	*need = 0;
-	for (size_t i = 0; i < fam->ngroups; i++) {
-		const struct geo_ovgroup *gr = &fam->groups[i];
-		uint8_t key[16];
-		size_t lo = 0, hi = gr->n;
-		mask_copy(key, addr, alen, gr->prefix);
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (memcmp(gr->items[mid]->addr, key, alen) < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo < gr->n && !memcmp(gr->items[lo]->addr, key, alen))
-			return gr->items[lo];
-		if (lo < gr->n) {
-			unsigned c = geo_common_prefix(key, gr->items[lo]->addr, alen) + 1;
-			*need = c > *need ? c : *need;
-		}
-		if (lo > 0) {
-			unsigned c = geo_common_prefix(key, gr->items[lo - 1]->addr, alen) + 1;
-			*need = c > *need ? c : *need;
-		}
-	}
-	return NULL;
 }
 
 /* ---- public ------------------------------------------------------------- */
@@ -1288,16 +1084,11 @@ void geo_close(struct geo_db *g)
 	for (size_t i = 0; i < g->nov; i++)
 		override_free(&g->ov[i]);
 	free(g->ov);
-	for (int i = 0; i < 2; i++) {
-		free(g->fam[i].groups);
-		free(g->fam[i].items);
-	}
+	net_set_free(g->ovset);
 	free(g->db_path);
 	free(g->ov_path);
 	free(g);
 }
-
-static uint32_t ct_find(const struct geo_compact *c, int v6, const uint8_t *a, unsigned *depth);
 
 /* geo_lookup_flags, with the database part from the compact table c when
  * it is given: *cls is then the table's class (GEO_CLASS_EXACT when the
@@ -1326,10 +1117,13 @@ static int lookup(const struct geo_db *g, const struct geo_compact *c, int famil
 		}
 	}
 	alen = family == AF_INET ? 4 : 16;
-	res->override = ov_lookup(&g->fam[family == AF_INET6], a, alen, &need);
+	/* The longest override, and the shortest prefix that keeps every
+	 * non-matching, more specific override out of the address's block. */
+	long ov = net_set_lookup(g->ovset, family, a, &need);
+	res->override = ov >= 0 ? &g->ov[ov] : NULL;
 	if (g->has_mmdb && c) {
 		unsigned depth;
-		uint32_t k = ct_find(c, family == AF_INET6, a, &depth);
+		uint32_t k = geo_ct_find(c, family == AF_INET6, a, &depth);
 		if (k != GEO_CLASS_EXACT) {
 			*cls = k;
 			res->db_prefix = (uint8_t)(depth > alen * 8 ? alen * 8 : depth);
@@ -1394,7 +1188,7 @@ const char *geo_overrides_path(const struct geo_db *g) { return g ? g->ov_path :
 
 int geo_override_cidr(const struct geo_override *o, char *buf, size_t len)
 {
-	return format_cidr(buf, len, o->family_is_v6, o->addr, o->prefix);
+	return net_format(o->family_is_v6 ? AF_INET6 : AF_INET, o->addr, o->prefix, buf, len);
 }
 
 const char *geo_db_path(const struct geo_db *g) { return g && g->db_path ? g->db_path : ""; }
@@ -1430,238 +1224,6 @@ double geo_distance_km(double lat1, double lon1, double lat2, double lon2)
 	if (h > 1)
 		h = 1; /* rounding near antipodes would make asin NaN */
 	return 2 * r * asin(sqrt(h));
-}
-
-/* ---- compact table -------------------------------------------------------- */
-
-/* A binary trie over the database's networks whose leaves are answer
- * classes instead of records: the caller's classifier maps each record's
- * location to a class, and sibling leaves of one class merge, so the table
- * holds the widest networks that get the same answer (the way gdnsd builds
- * its networks tree). A child reference with GEO_CT_LEAF set is a leaf with
- * the class in the other bits; otherwise it is the index of a node. */
-#define GEO_CT_LEAF 0x80000000u
-#define GEO_CT_CACHE (1u << 16)
-
-struct geo_compact {
-	uint32_t *nodes; /* two child references per node */
-	size_t nnodes;
-	uint32_t root[2]; /* [0] IPv4, [1] IPv6 */
-	size_t leaves;
-};
-
-struct ct_slot {
-	uint32_t key; /* record offset + 1; 0 = empty */
-	uint32_t cls;
-};
-
-struct ct_build {
-	const struct geo_db *g;
-	geo_class_fn fn;
-	void *arg;
-	struct geo_compact *c;
-	size_t cap;
-	struct ct_slot *cache;
-	uint64_t v4_start;
-	unsigned maxdepth;
-	int v6pass;
-	int rc;
-	/* Node reads left: a tree reads each node once per pass (aliases
-	 * stop at v4_start), so a file whose nodes are shared by many paths
-	 * (a crafted or damaged one: 2^96 paths take forever) is refused. */
-	uint64_t reads_left;
-};
-
-static uint32_t ct_classify(struct ct_build *b, MMDB_entry_s *entry)
-{
-	uint32_t key = entry->offset + 1;
-	struct ct_slot *sl = &b->cache[(key * 2654435761u) >> 16];
-	struct geo_result res;
-	int st = MMDB_SUCCESS;
-	uint32_t cls = GEO_CLASS_NONE;
-
-	if (sl->key == key)
-		return sl->cls;
-	memset(&res, 0, sizeof(res));
-	res.db_found = 1;
-	/* A record that cannot be decoded is no location, as in a lookup. */
-	if (db_decode(b->g, entry, &res, &st) == 0) {
-		int rc = b->fn(b->arg, &res, &cls);
-		if (rc) {
-			b->rc = rc;
-			return GEO_CLASS_NONE;
-		}
-		if (cls >= GEO_CT_LEAF || cls < GEO_CLASS_FIRST) {
-			b->rc = GSLB_EINVAL;
-			return GEO_CLASS_NONE;
-		}
-	}
-	sl->key = key;
-	sl->cls = cls;
-	return cls;
-}
-
-static uint32_t ct_node(struct ct_build *b, uint32_t left, uint32_t right)
-{
-	struct geo_compact *c = b->c;
-	if (c->nnodes == b->cap) {
-		size_t ncap = b->cap ? b->cap * 2 : 4096;
-		if (ncap >= GEO_CT_LEAF) {
-			b->rc = GSLB_ENOMEM;
-			return GEO_CT_LEAF | GEO_CLASS_NONE;
-		}
-		uint32_t *n = realloc(c->nodes, ncap * 2 * sizeof(*n));
-		if (!n) {
-			b->rc = GSLB_ENOMEM;
-			return GEO_CT_LEAF | GEO_CLASS_NONE;
-		}
-		c->nodes = n;
-		b->cap = ncap;
-	}
-	c->nodes[2 * c->nnodes] = left;
-	c->nodes[2 * c->nnodes + 1] = right;
-	return (uint32_t)c->nnodes++;
-}
-
-/* The trie below one record of the database tree, merged bottom-up. */
-static uint32_t ct_rec(struct ct_build *b, uint64_t rec, uint8_t type, MMDB_entry_s *entry,
-		       unsigned depth)
-{
-	if (b->rc)
-		return GEO_CT_LEAF | GEO_CLASS_NONE;
-	switch (type) {
-	case MMDB_RECORD_TYPE_EMPTY:
-		return GEO_CT_LEAF | GEO_CLASS_NONE;
-	case MMDB_RECORD_TYPE_DATA:
-		return GEO_CT_LEAF | ct_classify(b, entry);
-	case MMDB_RECORD_TYPE_SEARCH_NODE:
-		break;
-	default:
-		b->rc = GSLB_EIO;
-		return GEO_CT_LEAF | GEO_CLASS_NONE;
-	}
-	/* In the IPv6 pass the IPv4 subtree (at ::/96, and wherever the tree
-	 * aliases it: Teredo, ::ffff:0:0/96...) is left to exact lookups:
-	 * addresses there are located as IPv4 or are :: and ::1. */
-	if (b->v6pass && rec == b->v4_start)
-		return GEO_CT_LEAF | GEO_CLASS_EXACT;
-	if (depth >= b->maxdepth) {
-		b->rc = GSLB_EIO; /* a node below a full address: damaged */
-		return GEO_CT_LEAF | GEO_CLASS_NONE;
-	}
-	MMDB_search_node_s n;
-	if (b->reads_left == 0 || MMDB_read_node(&b->g->mmdb, (uint32_t)rec, &n) != MMDB_SUCCESS) {
-		b->rc = GSLB_EIO;
-		return GEO_CT_LEAF | GEO_CLASS_NONE;
-	}
-	b->reads_left--;
-	uint32_t l = ct_rec(b, n.left_record, n.left_record_type, &n.left_record_entry, depth + 1);
-	uint32_t r =
-		ct_rec(b, n.right_record, n.right_record_type, &n.right_record_entry, depth + 1);
-	if (b->rc)
-		return GEO_CT_LEAF | GEO_CLASS_NONE;
-	if (l == r && (l & GEO_CT_LEAF))
-		return l;
-	return ct_node(b, l, r);
-}
-
-/* The root of a tree starting at node (depth 0, up to maxdepth bits). */
-static uint32_t ct_root(struct ct_build *b, uint64_t node, unsigned maxdepth)
-{
-	MMDB_entry_s none;
-	memset(&none, 0, sizeof(none));
-	b->maxdepth = maxdepth;
-	return ct_rec(b, node, MMDB_RECORD_TYPE_SEARCH_NODE, &none, 0);
-}
-
-static size_t ct_count_leaves(const struct geo_compact *c, uint32_t ref)
-{
-	if (ref & GEO_CT_LEAF)
-		return 1;
-	return ct_count_leaves(c, c->nodes[2 * ref]) + ct_count_leaves(c, c->nodes[2 * ref + 1]);
-}
-
-int geo_compact_build(const struct geo_db *g, geo_class_fn fn, void *arg, struct geo_compact **out)
-{
-	struct ct_build b;
-	int rc;
-
-	*out = NULL;
-	if (!g || !fn)
-		return GSLB_EINVAL;
-	memset(&b, 0, sizeof(b));
-	b.g = g;
-	b.fn = fn;
-	b.arg = arg;
-	b.v4_start = UINT64_MAX;
-	b.c = calloc(1, sizeof(*b.c));
-	b.cache = calloc(GEO_CT_CACHE, sizeof(*b.cache));
-	if (!b.c || !b.cache) {
-		rc = GSLB_ENOMEM;
-		goto fail;
-	}
-	b.c->root[0] = b.c->root[1] = GEO_CT_LEAF | GEO_CLASS_NONE;
-	b.reads_left = g->has_mmdb ? 2 * (uint64_t)g->mmdb.metadata.node_count + 256 : 0;
-	if (g->has_mmdb && g->mmdb.metadata.ip_version == 4) {
-		b.c->root[0] = ct_root(&b, 0, 32);
-	} else if (g->has_mmdb) {
-		/* An IPv4 lookup in an IPv6 tree starts at ::/96; without a
-		 * node there (a damaged or unusual tree) it is left to exact
-		 * lookups. */
-		b.v4_start = walk_v4_start(g);
-		if (b.v4_start != UINT64_MAX && b.v4_start < g->mmdb.metadata.node_count)
-			b.c->root[0] = ct_root(&b, b.v4_start, 32);
-		else
-			b.c->root[0] = GEO_CT_LEAF | GEO_CLASS_EXACT;
-		b.v6pass = 1;
-		if (!b.rc)
-			b.c->root[1] = ct_root(&b, 0, 128);
-	}
-	rc = b.rc;
-	if (rc)
-		goto fail;
-	if (b.c->nnodes > 0) {
-		uint32_t *n = realloc(b.c->nodes, b.c->nnodes * 2 * sizeof(*n));
-		if (n)
-			b.c->nodes = n;
-	}
-	b.c->leaves = ct_count_leaves(b.c, b.c->root[0]) + ct_count_leaves(b.c, b.c->root[1]);
-	free(b.cache);
-	*out = b.c;
-	return 0;
-fail:
-	free(b.cache);
-	geo_compact_free(b.c);
-	return rc;
-}
-
-void geo_compact_free(struct geo_compact *c)
-{
-	if (!c)
-		return;
-	free(c->nodes);
-	free(c);
-}
-
-void geo_compact_stats(const struct geo_compact *c, size_t *nodes, size_t *leaves, size_t *bytes)
-{
-	*nodes = c ? c->nnodes : 0;
-	*leaves = c ? c->leaves : 0;
-	*bytes = c ? c->nnodes * 2 * sizeof(uint32_t) + sizeof(*c) : 0;
-}
-
-static uint32_t ct_find(const struct geo_compact *c, int v6, const uint8_t *a, unsigned *depth)
-{
-	uint32_t ref = c->root[v6];
-	unsigned d = 0;
-
-	while (!(ref & GEO_CT_LEAF)) {
-		unsigned bit = (a[d >> 3] >> (7 - (d & 7))) & 1u;
-		ref = c->nodes[2 * (size_t)ref + bit];
-		d++;
-	}
-	*depth = d;
-	return ref & ~GEO_CT_LEAF;
 }
 
 void geo_release_pages(const struct geo_db *g)

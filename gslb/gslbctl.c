@@ -586,12 +586,34 @@ static int cmd_override(const struct ctl *c, const char *action, const char *tar
 	return rc;
 }
 
+/* GET path and print the JSON report it answers, or its text through
+ * print; what names the request in refusals. */
+static int get_report(const struct ctl *c, const char *path, const char *what,
+		      void (*print)(const json_t *, FILE *))
+{
+	struct ctl_resp r;
+	char label[64];
+	int rc = request(c, "GET", path, &r);
+
+	if (rc)
+		return rc;
+	snprintf(label, sizeof(label), "%s (not JSON)", what);
+	if (r.status != 200)
+		rc = refused(what, &r);
+	else if (!json_is_object(r.json))
+		rc = refused(label, &r);
+	else if (c->json)
+		print_json(r.json);
+	else
+		print(r.json, stdout);
+	resp_free(&r);
+	return rc;
+}
+
 static int cmd_explain(const struct ctl *c, const char *address, const char *name)
 {
 	char path[2048];
-	struct ctl_resp r;
 	char *ea = escape(address), *en = escape(name);
-	int rc;
 
 	if (!ea || !en) {
 		curl_free(ea);
@@ -601,27 +623,14 @@ static int cmd_explain(const struct ctl *c, const char *address, const char *nam
 	snprintf(path, sizeof(path), "/explain?address=%s&name=%s", ea, en);
 	curl_free(ea);
 	curl_free(en);
-	rc = request(c, "GET", path, &r);
-	if (rc)
-		return rc;
-	if (r.status != 200)
-		rc = refused("explain", &r);
-	else if (!json_is_object(r.json))
-		rc = refused("explain (not JSON)", &r);
-	else if (c->json)
-		print_json(r.json);
-	else
-		explain_print(r.json, stdout); /* the same text as gslbd --explain */
-	resp_free(&r);
-	return rc;
+	/* the same text as gslbd --explain */
+	return get_report(c, path, "explain", explain_print);
 }
 
 static int cmd_whatif(const struct ctl *c, int nargs, char **args)
 {
 	char path[3500];
 	size_t len;
-	struct ctl_resp r;
-	int rc;
 
 	len = (size_t)snprintf(path, sizeof(path), "/what-if");
 	for (int i = 0; i < nargs; i++) {
@@ -635,19 +644,8 @@ static int cmd_whatif(const struct ctl *c, int nargs, char **args)
 			return usage_error("%s", "what-if: changes too long");
 		len += (size_t)n;
 	}
-	rc = request(c, "GET", path, &r);
-	if (rc)
-		return rc;
-	if (r.status != 200)
-		rc = refused("what-if", &r);
-	else if (!json_is_object(r.json))
-		rc = refused("what-if (not JSON)", &r);
-	else if (c->json)
-		print_json(r.json);
-	else
-		whatif_print(r.json, stdout); /* the same text as gslbd --what-if */
-	resp_free(&r);
-	return rc;
+	/* the same text as gslbd --what-if */
+	return get_report(c, path, "what-if", whatif_print);
 }
 
 static int cmd_reload(const struct ctl *c)

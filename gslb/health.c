@@ -17,6 +17,7 @@
 #include "gslb/decide.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
+#include "gslb/net.h"
 #include "gslb/snapshot.h"
 #include "gslb/statefile.h"
 
@@ -33,16 +34,16 @@ const char *health_state_name(enum health_state s)
 	return "?";
 }
 
-const char *admin_state_name(enum admin_state s)
+const char *override_state_name(enum override_state s)
 {
 	switch (s) {
-	case ADMIN_NONE:
+	case OVERRIDE_NONE:
 		return "none";
-	case ADMIN_FORCE_UP:
+	case OVERRIDE_FORCE_UP:
 		return "force-up";
-	case ADMIN_FORCE_DOWN:
+	case OVERRIDE_FORCE_DOWN:
 		return "force-down";
-	case ADMIN_DRAIN:
+	case OVERRIDE_DRAIN:
 		return "drain";
 	}
 	return "?";
@@ -51,13 +52,13 @@ const char *admin_state_name(enum admin_state s)
 int admin_action_parse(const char *action, uint8_t *state)
 {
 	if (strcmp(action, "drain") == 0)
-		*state = ADMIN_DRAIN;
+		*state = OVERRIDE_DRAIN;
 	else if (strcmp(action, "force-up") == 0)
-		*state = ADMIN_FORCE_UP;
+		*state = OVERRIDE_FORCE_UP;
 	else if (strcmp(action, "force-down") == 0)
-		*state = ADMIN_FORCE_DOWN;
+		*state = OVERRIDE_FORCE_DOWN;
 	else if (strcmp(action, "undrain") == 0 || strcmp(action, "clear") == 0)
-		*state = ADMIN_NONE;
+		*state = OVERRIDE_NONE;
 	else
 		return GSLB_EINVAL;
 	return GSLB_OK;
@@ -108,7 +109,7 @@ static void svc_text(const struct service *svc, char *buf, size_t len)
 		buf[l - 1] = '\0';
 }
 
-int health_parse_target(const struct snapshot *snap, const char *target, struct admin_override *out,
+int health_parse_target(const struct snapshot *snap, const char *target, struct override *out,
 			char *err, size_t errlen)
 {
 	const struct conf *c = snap->conf;
@@ -128,7 +129,7 @@ int health_parse_target(const struct snapshot *snap, const char *target, struct 
 			snprintf(err, errlen, "no region \"%s\"", rest);
 			return GSLB_EINVAL;
 		}
-		out->kind = ADMIN_REGION;
+		out->kind = OVERRIDE_REGION;
 		snprintf(out->target, sizeof(out->target), "region:%s", rest);
 		return GSLB_OK;
 	}
@@ -167,19 +168,15 @@ int health_parse_target(const struct snapshot *snap, const char *target, struct 
 	char st[300];
 	svc_text(svc, st, sizeof(st));
 	if (is_pool) {
-		out->kind = ADMIN_POOL;
+		out->kind = OVERRIDE_POOL;
 		snprintf(out->target, sizeof(out->target), "pool:%s/%s", st, c->regions[ri].name);
 		return GSLB_OK;
 	}
 	const char *member = s2 + 1;
 	const struct pool *p = &svc->pools[svc->pool_of_region[ri]];
 	uint8_t a[16];
-	int fam = 0;
 	char canon[INET6_ADDRSTRLEN + 1] = "";
-	if (inet_pton(AF_INET, member, a) == 1)
-		fam = AF_INET;
-	else if (inet_pton(AF_INET6, member, a) == 1)
-		fam = AF_INET6;
+	int fam = net_addr_parse(member, a);
 	if (fam)
 		addr_text(fam, a, canon, sizeof(canon));
 	int found = 0;
@@ -204,23 +201,23 @@ int health_parse_target(const struct snapshot *snap, const char *target, struct 
 			 member);
 		return GSLB_EINVAL;
 	}
-	out->kind = ADMIN_MEMBER;
+	out->kind = OVERRIDE_MEMBER;
 	snprintf(out->target, sizeof(out->target), "member:%s/%s/%s", st, c->regions[ri].name,
 		 fam ? canon : member);
 	return GSLB_OK;
 }
 
-int admin_table_set(struct admin_table *t, const struct admin_override *o)
+int override_table_set(struct override_table *t, const struct override *o)
 {
-	if (o->state == ADMIN_NONE)
-		return admin_table_clear(t, o->target);
+	if (o->state == OVERRIDE_NONE)
+		return override_table_clear(t, o->target);
 	for (size_t i = 0; i < t->n; i++) {
 		if (strcmp(t->v[i].target, o->target) == 0) {
 			t->v[i] = *o;
 			return GSLB_OK;
 		}
 	}
-	struct admin_override *nv = realloc(t->v, (t->n + 1) * sizeof(*nv));
+	struct override *nv = realloc(t->v, (t->n + 1) * sizeof(*nv));
 	if (!nv)
 		return GSLB_ENOMEM;
 	t->v = nv;
@@ -228,7 +225,7 @@ int admin_table_set(struct admin_table *t, const struct admin_override *o)
 	return GSLB_OK;
 }
 
-int admin_table_clear(struct admin_table *t, const char *target)
+int override_table_clear(struct override_table *t, const char *target)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		if (strcmp(t->v[i].target, target) == 0) {
@@ -240,21 +237,21 @@ int admin_table_clear(struct admin_table *t, const char *target)
 	return GSLB_ENOENT;
 }
 
-void admin_table_free(struct admin_table *t)
+void override_table_free(struct override_table *t)
 {
 	free(t->v);
 	t->v = NULL;
 	t->n = 0;
 }
 
-static uint8_t admin_lookup(const struct admin_table *t, const char *target)
+static uint8_t admin_lookup(const struct override_table *t, const char *target)
 {
 	if (!t)
-		return ADMIN_NONE;
+		return OVERRIDE_NONE;
 	for (size_t i = 0; i < t->n; i++)
 		if (strcmp(t->v[i].target, target) == 0)
 			return t->v[i].state;
-	return ADMIN_NONE;
+	return OVERRIDE_NONE;
 }
 
 void health_free(struct health *h)
@@ -295,6 +292,29 @@ struct health *health_clone(const struct health *h)
 	return n;
 }
 
+enum health_state health_step(enum health_state state, uint16_t *oks, uint16_t *fails, int result,
+			      unsigned rise, unsigned fall)
+{
+	if (result < 0)
+		return state;
+	if (result) {
+		if (*oks < UINT16_MAX)
+			(*oks)++;
+		*fails = 0;
+	} else {
+		if (*fails < UINT16_MAX)
+			(*fails)++;
+		*oks = 0;
+	}
+	if (state == HEALTH_UNKNOWN)
+		return result ? HEALTH_UP : HEALTH_DOWN; /* the first result decides */
+	if (state == HEALTH_UP && !result && *fails >= (fall ? fall : 1))
+		return HEALTH_DOWN;
+	if (state == HEALTH_DOWN && result && *oks >= (rise ? rise : 1))
+		return HEALTH_UP;
+	return state;
+}
+
 /* How many usable members a pool needs: min_up is a count, or a fraction
  * of the members (rounded up, at least one). */
 static unsigned needed(const struct pool *p, size_t nmembers)
@@ -307,8 +327,8 @@ static unsigned needed(const struct pool *p, size_t nmembers)
 	return n ? n : 1;
 }
 
-void health_compute(struct health *h, const struct snapshot *snap, const struct admin_table *admin,
-		    const struct health *prev, int64_t now)
+void health_compute(struct health *h, const struct snapshot *snap,
+		    const struct override_table *admin, const struct health *prev, int64_t now)
 {
 	const struct conf *c = snap->conf;
 	char key[600], st[300], at[INET6_ADDRSTRLEN + 1];
@@ -325,7 +345,7 @@ void health_compute(struct health *h, const struct snapshot *snap, const struct 
 			uint8_t radm = admin_lookup(admin, key);
 			snprintf(key, sizeof(key), "pool:%s/%s", st, rname);
 			uint8_t padm = admin_lookup(admin, key);
-			hp->admin = padm != ADMIN_NONE ? padm : radm;
+			hp->admin = padm != OVERRIDE_NONE ? padm : radm;
 			hp->usable4 = hp->usable6 = 0;
 			hp->failing = 0;
 			unsigned usable = 0;
@@ -335,15 +355,15 @@ void health_compute(struct health *h, const struct snapshot *snap, const struct 
 				addr_text(m->family, m->addr, at, sizeof(at));
 				snprintf(key, sizeof(key), "member:%s/%s/%s", st, rname, at);
 				uint8_t madm = admin_lookup(admin, key);
-				if (madm == ADMIN_NONE && cm->hostname) {
+				if (madm == OVERRIDE_NONE && cm->hostname) {
 					snprintf(key, sizeof(key), "member:%s/%s/%s", st, rname,
 						 cm->hostname);
 					madm = admin_lookup(admin, key);
 				}
-				m->admin = madm != ADMIN_NONE ? madm : hp->admin;
+				m->admin = madm != OVERRIDE_NONE ? madm : hp->admin;
 				m->failing = m->state != HEALTH_DOWN && m->fails > 0;
-				m->usable = m->admin == ADMIN_FORCE_UP ||
-					    (m->admin == ADMIN_NONE && m->state != HEALTH_DOWN);
+				m->usable = m->admin == OVERRIDE_FORCE_UP ||
+					    (m->admin == OVERRIDE_NONE && m->state != HEALTH_DOWN);
 				if (m->usable) {
 					usable++;
 					if (m->family == AF_INET)
@@ -358,17 +378,19 @@ void health_compute(struct health *h, const struct snapshot *snap, const struct 
 			if (p->cname_len && p->check_idx < 0) {
 				/* An unchecked CNAME pool: up unless an admin says
 				 * otherwise. */
-				hp->up = hp->admin != ADMIN_DRAIN && hp->admin != ADMIN_FORCE_DOWN;
+				hp->up = hp->admin != OVERRIDE_DRAIN &&
+					 hp->admin != OVERRIDE_FORCE_DOWN;
 				snprintf(hp->reason, sizeof(hp->reason), "%s",
-					 hp->up ? "cname" : admin_state_name(hp->admin));
-			} else if (hp->admin == ADMIN_FORCE_UP) {
+					 hp->up ? "cname" : override_state_name(hp->admin));
+			} else if (hp->admin == OVERRIDE_FORCE_UP) {
 				hp->up = 1;
 				snprintf(hp->reason, sizeof(hp->reason), "forced up by admin");
-			} else if (hp->admin == ADMIN_DRAIN || hp->admin == ADMIN_FORCE_DOWN) {
+			} else if (hp->admin == OVERRIDE_DRAIN ||
+				   hp->admin == OVERRIDE_FORCE_DOWN) {
 				hp->up = 0;
 				snprintf(hp->reason, sizeof(hp->reason), "%s by admin (%s)",
-					 hp->admin == ADMIN_DRAIN ? "drained" : "forced down",
-					 padm != ADMIN_NONE ? "pool" : "region");
+					 hp->admin == OVERRIDE_DRAIN ? "drained" : "forced down",
+					 padm != OVERRIDE_NONE ? "pool" : "region");
 			} else if (p->cname_len && hp->nmembers == 0) {
 				/* Its target not resolved yet is like a member not
 				 * probed yet: answered. */
@@ -397,12 +419,10 @@ void health_compute(struct health *h, const struct snapshot *snap, const struct 
 			prev_up += pp ? pp->up : 1;
 		}
 		if (prev && (pools_up == 0) != (prev_up == 0)) {
-			static const char *const wad[] = { "fail-open", "nodata", "servfail",
-							   "fallback" };
 			if (pools_up == 0)
 				log_warn("every pool of the service is down, when_all_down applies "
 					 "service=%s when_all_down=%s",
-					 st, wad[svc->when_all_down]);
+					 st, all_down_name(svc->when_all_down));
 			else
 				log_info("service has a pool up again service=%s", st);
 		}
@@ -533,25 +553,25 @@ int health_save(const struct health *h, const struct snapshot *snap, const char 
 	return statefile_write(state_dir, "health.state", health_fill, &arg);
 }
 
-static int admin_table_fill(FILE *fp, const void *arg)
+static int override_table_fill(FILE *fp, const void *arg)
 {
-	const struct admin_table *t = arg;
+	const struct override_table *t = arg;
 
 	fprintf(fp, "# gslbd admin overrides: STATE TARGET SINCE\n");
 	for (size_t i = 0; i < t->n; i++)
-		fprintf(fp, "%s %s %lld\n", admin_state_name(t->v[i].state), t->v[i].target,
+		fprintf(fp, "%s %s %lld\n", override_state_name(t->v[i].state), t->v[i].target,
 			(long long)t->v[i].since);
 	return 0;
 }
 
-int admin_table_save(const struct admin_table *t, const char *state_dir)
+int override_table_save(const struct override_table *t, const char *state_dir)
 {
 	if (!state_dir)
 		return GSLB_OK;
-	return statefile_write(state_dir, "overrides.state", admin_table_fill, t);
+	return statefile_write(state_dir, "overrides.state", override_table_fill, t);
 }
 
-int admin_table_load(struct admin_table *t, const char *state_dir)
+int override_table_load(struct override_table *t, const char *state_dir)
 {
 	char line[1024];
 	if (!state_dir)
@@ -562,23 +582,23 @@ int admin_table_load(struct admin_table *t, const char *state_dir)
 	while (fgets(line, sizeof(line), fp)) {
 		char state[32], target[512];
 		long long since = 0;
-		struct admin_override o;
+		struct override o;
 		memset(&o, 0, sizeof(o));
 		if (line[0] == '#' || sscanf(line, "%31s %511s %lld", state, target, &since) < 2)
 			continue;
-		if (admin_action_parse(state, &o.state) || o.state == ADMIN_NONE)
+		if (admin_action_parse(state, &o.state) || o.state == OVERRIDE_NONE)
 			continue;
 		if (strncmp(target, "region:", 7) == 0)
-			o.kind = ADMIN_REGION;
+			o.kind = OVERRIDE_REGION;
 		else if (strncmp(target, "pool:", 5) == 0)
-			o.kind = ADMIN_POOL;
+			o.kind = OVERRIDE_POOL;
 		else if (strncmp(target, "member:", 7) == 0)
-			o.kind = ADMIN_MEMBER;
+			o.kind = OVERRIDE_MEMBER;
 		else
 			continue;
 		snprintf(o.target, sizeof(o.target), "%s", target);
 		o.since = since;
-		if (admin_table_set(t, &o))
+		if (override_table_set(t, &o))
 			break;
 	}
 	fclose(fp);
@@ -638,15 +658,103 @@ static int same_cname_probe(const struct pool *a, const struct pool *b)
 	       b->nmembers == 1 && strcasecmp(a->members[0].hostname, b->members[0].hostname) == 0;
 }
 
+static uint8_t known_state(const char *s)
+{
+	return strcmp(s, "up") == 0   ? HEALTH_UP :
+	       strcmp(s, "down") == 0 ? HEALTH_DOWN :
+					HEALTH_UNKNOWN;
+}
+
+/* A member with an address (or a CNAME pool's query member): new, or
+ * carried over from the previous view pp, or from the last-known entries
+ * kp of its pool. */
+static int initial_address(struct hpool *hp, size_t *cap, const struct pool *p, size_t mi,
+			   const struct hpool *pp, const struct pool *pcfg, const struct known *kp,
+			   size_t nkp)
+{
+	const struct member *cm = &p->members[mi];
+	char at[INET6_ADDRSTRLEN + 1];
+	struct hmember m;
+
+	memset(&m, 0, sizeof(m));
+	m.family = cm->family;
+	memcpy(m.addr, cm->addr, 16);
+	m.weight = cm->weight;
+	m.member = (uint16_t)mi;
+	m.state = p->check_idx < 0 ? HEALTH_UP : HEALTH_UNKNOWN;
+	snprintf(m.reason, sizeof(m.reason), "%s",
+		 p->check_idx < 0 ? "not checked" : "not probed yet");
+	for (size_t k = 0; pp && k < pp->nmembers; k++) {
+		const struct hmember *o = &pp->members[k];
+		if (o->family == m.family && !memcmp(o->addr, m.addr, 16) && p->check_idx >= 0 &&
+		    pcfg && pcfg->check_idx >= 0)
+			carry(&m, o);
+	}
+	addr_text(m.family, m.addr, at, sizeof(at));
+	for (size_t k = 0; p->check_idx >= 0 && k < nkp; k++) {
+		if (strcmp(kp[k].addr, at))
+			continue;
+		m.state = known_state(kp[k].state);
+		m.since = kp[k].since;
+		snprintf(m.reason, sizeof(m.reason), "last known: %s", kp[k].reason);
+	}
+	return push_member(hp, cap, &m);
+}
+
+/* A host-name member: the addresses it had (previous view, else the
+ * last-known entries), until the prober resolves it again. */
+static int initial_hostname(struct hpool *hp, size_t *cap, const struct pool *p, size_t mi,
+			    const struct hpool *pp, const struct pool *pcfg, const struct known *kp,
+			    size_t nkp)
+{
+	const struct member *cm = &p->members[mi];
+
+	for (size_t k = 0; pp && pcfg && k < pp->nmembers; k++) {
+		const struct hmember *o = &pp->members[k];
+		const struct member *ocm = &pcfg->members[o->member];
+		if (!o->family || !ocm->hostname || strcasecmp(ocm->hostname, cm->hostname))
+			continue;
+		struct hmember m = *o;
+		m.member = (uint16_t)mi;
+		m.weight = cm->weight;
+		if (p->check_idx < 0) {
+			m.state = HEALTH_UP;
+			m.fails = 0;
+		} else if (pcfg->check_idx < 0) {
+			m.state = HEALTH_UNKNOWN;
+		}
+		if (push_member(hp, cap, &m))
+			return GSLB_ENOMEM;
+	}
+	for (size_t k = 0; k < nkp; k++) {
+		const struct known *kn = &kp[k];
+		struct hmember m;
+		if (strcasecmp(kn->member, cm->hostname))
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.family = net_addr_parse(kn->addr, m.addr);
+		if (!m.family)
+			continue;
+		m.member = (uint16_t)mi;
+		m.weight = cm->weight;
+		m.state = p->check_idx < 0 ? HEALTH_UP : known_state(kn->state);
+		m.since = kn->since;
+		snprintf(m.reason, sizeof(m.reason), "last known: %s", kn->reason);
+		if (push_member(hp, cap, &m))
+			return GSLB_ENOMEM;
+	}
+	return GSLB_OK;
+}
+
 struct health *health_initial(const struct snapshot *snap, const struct health *prev,
 			      const struct snapshot *prev_snap, const char *state_dir,
-			      const struct admin_table *admin, int64_t now)
+			      const struct override_table *admin, int64_t now)
 {
 	const struct conf *c = snap->conf;
 	size_t nknown = 0;
 	struct known *known = prev ? NULL : known_load(state_dir, &nknown);
 	struct health *h = calloc(1, sizeof(*h));
-	char st[300], at[INET6_ADDRSTRLEN + 1];
+	char st[300];
 
 	if (!h)
 		goto fail;
@@ -670,88 +778,13 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 			if (pp)
 				hp->since = pp->since;
 			for (size_t mi = 0; mi < p->nmembers; mi++) {
-				const struct member *cm = &p->members[mi];
-				if (cm->family || p->cname_query) {
-					struct hmember m;
-					memset(&m, 0, sizeof(m));
-					m.family = cm->family;
-					memcpy(m.addr, cm->addr, 16);
-					m.weight = cm->weight;
-					m.member = (uint16_t)mi;
-					m.state = p->check_idx < 0 ? HEALTH_UP : HEALTH_UNKNOWN;
-					snprintf(m.reason, sizeof(m.reason), "%s",
-						 p->check_idx < 0 ? "not checked" :
-								    "not probed yet");
-					for (size_t k = 0; pp && k < pp->nmembers; k++) {
-						const struct hmember *o = &pp->members[k];
-						if (o->family == m.family &&
-						    !memcmp(o->addr, m.addr, 16) &&
-						    p->check_idx >= 0 && pcfg &&
-						    pcfg->check_idx >= 0)
-							carry(&m, o);
-					}
-					addr_text(m.family, m.addr, at, sizeof(at));
-					for (size_t k = 0; p->check_idx >= 0 && k < nkp; k++) {
-						const struct known *kn = &kp[k];
-						if (strcmp(kn->addr, at))
-							continue;
-						m.state = strcmp(kn->state, "up") == 0 ?
-								  HEALTH_UP :
-							  strcmp(kn->state, "down") == 0 ?
-								  HEALTH_DOWN :
-								  HEALTH_UNKNOWN;
-						m.since = kn->since;
-						snprintf(m.reason, sizeof(m.reason),
-							 "last known: %s", kn->reason);
-					}
-					if (push_member(hp, &cap, &m))
-						goto fail;
-					continue;
-				}
-				/* Host name: the addresses it had, until the prober
-				 * resolves it again. */
-				for (size_t k = 0; pp && pcfg && k < pp->nmembers; k++) {
-					const struct hmember *o = &pp->members[k];
-					const struct member *ocm = &pcfg->members[o->member];
-					if (!o->family || !ocm->hostname ||
-					    strcasecmp(ocm->hostname, cm->hostname))
-						continue;
-					struct hmember m = *o;
-					m.member = (uint16_t)mi;
-					m.weight = cm->weight;
-					if (p->check_idx < 0) {
-						m.state = HEALTH_UP;
-						m.fails = 0;
-					} else if (pcfg->check_idx < 0) {
-						m.state = HEALTH_UNKNOWN;
-					}
-					if (push_member(hp, &cap, &m))
-						goto fail;
-				}
-				for (size_t k = 0; k < nkp; k++) {
-					const struct known *kn = &kp[k];
-					struct hmember m;
-					if (strcasecmp(kn->member, cm->hostname))
-						continue;
-					memset(&m, 0, sizeof(m));
-					if (inet_pton(AF_INET, kn->addr, m.addr) == 1)
-						m.family = AF_INET;
-					else if (inet_pton(AF_INET6, kn->addr, m.addr) == 1)
-						m.family = AF_INET6;
-					else
-						continue;
-					m.member = (uint16_t)mi;
-					m.weight = cm->weight;
-					m.state = p->check_idx < 0               ? HEALTH_UP :
-						  strcmp(kn->state, "up") == 0   ? HEALTH_UP :
-						  strcmp(kn->state, "down") == 0 ? HEALTH_DOWN :
-										   HEALTH_UNKNOWN;
-					m.since = kn->since;
-					snprintf(m.reason, sizeof(m.reason), "last known: %s",
-						 kn->reason);
-					if (push_member(hp, &cap, &m))
-						goto fail;
-				}
+				int rc = p->members[mi].family || p->cname_query ?
+						 initial_address(hp, &cap, p, mi, pp, pcfg, kp,
+								 nkp) :
+						 initial_hostname(hp, &cap, p, mi, pp, pcfg, kp,
+								  nkp);
+				if (rc)
+					goto fail;
 			}
 			hp->cname_pending =
 				p->cname_len && p->check_idx >= 0 && !p->cname_query &&

@@ -1,4 +1,4 @@
-/* The HTTP(S) redirect listener (issue 5): a request for a service's name
+/* The HTTP(S) redirect listener: a request for a service's name
  * is answered with a redirect to the region decide() picks for the client,
  * from the same snapshot and health state as the DNS answers.
  *
@@ -20,7 +20,8 @@
  * (MHD has no thread-exit hook, and registering per request would contend
  * with synchronize_rcu on liburcu's registry lock). Everything else a
  * daemon's callbacks touch belongs to that daemon's one thread, except the
- * counters, which are atomics read by http_counters() from any thread. */
+ * counters: the daemon's metrics shard, read by http_counters() and /metrics
+ * from any thread. */
 #include "gslb/http.h"
 
 #include <arpa/inet.h>
@@ -46,7 +47,6 @@
 #include <microhttpd.h>
 #include <urcu/urcu-memb.h>
 
-#include "gslb/cidrset.h"
 #include "gslb/config.h"
 #include "gslb/decide.h"
 #include "gslb/dname.h"
@@ -85,10 +85,7 @@ typedef int http_mhd_result;
  * within the few hundred bytes its header list and 431 would need.) */
 #define HTTP_POOL_EXTRA (8u * 1024u)
 /* Retry-After when the service has no ttl_min. */
-#define HTTP_RETRY_DEFAULT 5u
 /* By number: libmicrohttpd renamed some of these between versions. */
-#define HTTP_URI_TOO_LONG 414u
-#define HTTP_HEADERS_TOO_LARGE 431u
 
 struct http_daemon;
 
@@ -100,12 +97,61 @@ struct http_cert {
 	gnutls_privkey_t key;
 };
 
-/* One set per daemon: written by its thread, read by http_counters(). */
-struct http_stats {
-	atomic_uint_fast64_t connections, requests, redirects, explains, not_found,
-		method_not_allowed, unavailable, bad_requests, too_large, timeouts, conn_limit,
-		per_ip_limit;
+/* The listener's metric families; each daemon thread counts in its own
+ * shard, read by http_counters() and /metrics from any thread. */
+enum http_family {
+	MH_REDIRECTS,   /* pool slot x status */
+	MH_CONNECTIONS, /* */
+	MH_REQUESTS,    /* enum http_outcome */
+	MH_LIMITS,      /* enum http_limit */
 };
+
+enum http_outcome {
+	HO_REDIRECT,
+	HO_EXPLAIN,
+	HO_NOT_FOUND,
+	HO_METHOD_NOT_ALLOWED,
+	HO_UNAVAILABLE,
+	HO_BAD_REQUEST,
+	HO_TOO_LARGE,
+};
+
+enum http_limit {
+	HL_REQUEST_TIMEOUT,
+	HL_MAX_CONNECTIONS,
+	HL_MAX_PER_IP
+};
+
+/* The redirect statuses a service may use (config.c), counted apart. */
+#define NREDIRECT_CODES 5
+static const unsigned redirect_codes[NREDIRECT_CODES] = { 301, 302, 303, 307, 308 };
+static const char *const redirect_statuses[NREDIRECT_CODES] = { "301", "302", "303", "307", "308" };
+static const char *const outcomes[] = { "redirect",           "explain",     "not_found",
+					"method_not_allowed", "unavailable", "bad_request",
+					"too_large" };
+static const char *const limits[] = { "request_timeout", "max_connections", "max_per_ip" };
+
+static const struct metric_family http_families[] = {
+	[MH_REDIRECTS] = { .name = "gslb_http_redirects_total",
+			   .help = "HTTP redirects, by service, region and status.",
+			   .type = METRIC_COUNTER,
+			   .flags = METRIC_NONZERO,
+			   .labels = { { .kind = ML_POOL },
+				       METRIC_ENUM("status", redirect_statuses) } },
+	[MH_CONNECTIONS] = { .name = "gslb_http_connections_total",
+			     .help = "Connections accepted by the redirect listener.",
+			     .type = METRIC_COUNTER },
+	[MH_REQUESTS] = { .name = "gslb_http_requests_total",
+			  .help = "Requests answered by the redirect listener, by outcome.",
+			  .type = METRIC_COUNTER,
+			  .labels = { METRIC_ENUM("outcome", outcomes) } },
+	[MH_LIMITS] = { .name = "gslb_http_limit_hits_total",
+			.help = "Times a limit of the redirect listener cut in, by limit.",
+			.type = METRIC_COUNTER,
+			.labels = { METRIC_ENUM("limit", limits) } },
+};
+
+static const struct metric_set http_metric_set = METRIC_SET(http_families);
 
 struct http_daemon {
 	struct http_listener *l;
@@ -117,7 +163,7 @@ struct http_daemon {
 	atomic_int running;       /* MHD_start_daemon returned: its messages are per client */
 	atomic_int listen_fd;     /* libmicrohttpd's listening socket, -1 until known */
 	int fd;                   /* bound and listening, until daemon_start hands it over */
-	struct metrics_shard *ms; /* this daemon thread's redirect counters, or NULL */
+	struct metrics_shard *ms; /* this daemon thread's counters, or NULL */
 	struct http_cert *certs;
 	size_t ncerts;
 	/* Touched by the daemon's one thread only (no thread pool): the
@@ -135,7 +181,6 @@ struct http_daemon {
 	size_t body_cap;
 	/* Answers that never change, built once (MHD_RESPMEM_PERSISTENT). */
 	struct MHD_Response *r400, *r404, *r405, *r414, *r431;
-	struct http_stats st;
 };
 
 struct http_listener {
@@ -185,11 +230,6 @@ struct http_conn {
 	char uri_inline[HTTP_URI_INLINE];
 };
 
-static void stat_inc(atomic_uint_fast64_t *c)
-{
-	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
-}
-
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -202,474 +242,6 @@ static double now_mono(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* ------------------------------------------------------------ addresses */
-
-static int cidr_has(const struct conf_cidr *c, int family, const uint8_t *addr)
-{
-	return c->family == family && cidr_same_net(c->addr, addr, c->prefix);
-}
-
-static int cidr_list_has(const struct conf_cidr *list, size_t n, int family, const uint8_t *addr)
-{
-	for (size_t i = 0; i < n; i++)
-		if (cidr_has(&list[i], family, addr))
-			return 1;
-	return 0;
-}
-
-static int trusted_proxy(const struct conf *c, int family, const uint8_t *addr)
-{
-	return cidr_list_has(c->trusted_proxies, c->ntrusted_proxies, family, addr);
-}
-
-/* explain_from, by default loopback (127.0.0.0/8 and ::1). An empty list
- * in the config allows nobody. */
-static int explain_allowed(const struct conf *c, int family, const uint8_t *addr)
-{
-	static const uint8_t v6_loopback[16] = { [15] = 1 };
-
-	if (c->explain_from)
-		return cidr_list_has(c->explain_from, c->nexplain_from, family, addr);
-	if (family == AF_INET)
-		return addr[0] == 127;
-	return family == AF_INET6 && memcmp(addr, v6_loopback, 16) == 0;
-}
-
-/* One address as a forwarding header writes it: "192.0.2.1",
- * "192.0.2.1:8080", "2001:db8::1", "[2001:db8::1]:8080", in quotes or not.
- * Returns the family, 0 when it is not an address ("unknown", "_hidden"). */
-static int parse_fwd_addr(const char *s, size_t n, uint8_t addr[16])
-{
-	char buf[INET6_ADDRSTRLEN + 1];
-	struct wire w;
-	size_t start, end, colons = 0;
-
-	wire_init(&w, (const uint8_t *)s, n);
-	while (wire_left(&w) && (s[w.pos] == ' ' || s[w.pos] == '\t'))
-		wire_skip(&w, 1);
-	start = w.pos;
-	end = n;
-	while (end > start && (s[end - 1] == ' ' || s[end - 1] == '\t'))
-		end--;
-	if (end - start >= 2 && s[start] == '"' && s[end - 1] == '"') {
-		start++;
-		end--;
-	}
-	if (end > start && s[start] == '[') {
-		const char *close = memchr(s + start, ']', end - start);
-		if (!close)
-			return 0;
-		/* after ']': nothing or ":port" */
-		end = (size_t)(close - s);
-		start++;
-	} else {
-		for (size_t i = start; i < end; i++)
-			colons += s[i] == ':';
-		if (colons == 1) /* IPv4 with a port */
-			end = start + (size_t)((const char *)memchr(s + start, ':', end - start) -
-					       (s + start));
-	}
-	if (end <= start || end - start >= sizeof(buf))
-		return 0;
-	memcpy(buf, s + start, end - start);
-	buf[end - start] = '\0';
-	memset(addr, 0, 16);
-	if (inet_pton(AF_INET, buf, addr) == 1)
-		return AF_INET;
-	if (inet_pton(AF_INET6, buf, addr) == 1) {
-		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-		if (memcmp(addr, mapped, sizeof(mapped)) == 0) {
-			memmove(addr, addr + 12, 4);
-			memset(addr + 4, 0, 12);
-			return AF_INET;
-		}
-		return AF_INET6;
-	}
-	return 0;
-}
-
-/* Entries of a forwarding header, as (offset, length) of the address part,
- * the last HTTP_FWD_MAX of them in order. */
-struct fwd_list {
-	size_t off[HTTP_FWD_MAX], len[HTTP_FWD_MAX];
-	size_t n; /* entries seen (may exceed HTTP_FWD_MAX) */
-};
-
-static void fwd_add(struct fwd_list *f, size_t off, size_t len)
-{
-	size_t slot = f->n % HTTP_FWD_MAX;
-	f->off[slot] = off;
-	f->len[slot] = len;
-	f->n++;
-}
-
-/* X-Forwarded-For: "client, proxy1, proxy2". */
-static void split_xff(const char *s, struct fwd_list *f)
-{
-	size_t n = strlen(s), start = 0;
-
-	f->n = 0;
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n || s[i] == ',') {
-			fwd_add(f, start, i - start);
-			start = i + 1;
-		}
-	}
-}
-
-/* Forwarded (RFC 7239): elements separated by commas, each a list of
- * name=value pairs separated by semicolons, values tokens or quoted
- * strings. Only for= matters; an element without one is recorded empty,
- * which stops the walk like any entry that is not an address. */
-static void split_forwarded(const char *s, struct fwd_list *f)
-{
-	size_t n = strlen(s), i = 0;
-
-	f->n = 0;
-	while (i <= n) {
-		size_t for_off = 0, for_len = 0;
-		int have_for = 0;
-		/* one element: pairs until ',' (outside quotes) or the end */
-		for (;;) {
-			while (i < n && (s[i] == ' ' || s[i] == '\t'))
-				i++;
-			size_t name = i;
-			while (i < n && s[i] != '=' && s[i] != ';' && s[i] != ',')
-				i++;
-			size_t name_len = i - name;
-			while (name_len &&
-			       (s[name + name_len - 1] == ' ' || s[name + name_len - 1] == '\t'))
-				name_len--;
-			size_t val = i, val_len = 0;
-			if (i < n && s[i] == '=') {
-				i++;
-				val = i;
-				if (i < n && s[i] == '"') {
-					i++;
-					while (i < n && s[i] != '"') {
-						if (s[i] == '\\' && i + 1 < n)
-							i++;
-						i++;
-					}
-					if (i < n)
-						i++; /* closing quote */
-				} else {
-					while (i < n && s[i] != ';' && s[i] != ',')
-						i++;
-				}
-				val_len = i - val;
-				while (i < n && s[i] != ';' && s[i] != ',')
-					i++; /* junk after a quoted value */
-			}
-			if (name_len == 3 && strncasecmp(s + name, "for", 3) == 0 && !have_for) {
-				have_for = 1;
-				for_off = val;
-				for_len = val_len;
-			}
-			if (i < n && s[i] == ';') {
-				i++;
-				continue;
-			}
-			break;
-		}
-		fwd_add(f, for_off, have_for ? for_len : 0);
-		if (i >= n)
-			break;
-		i++; /* ',' */
-	}
-}
-
-/* The client address of a request: the peer, or, when the peer is a trusted
- * proxy, the right-most address of its forwarding header that is not itself
- * a trusted proxy (all trusted: the left-most; an entry that is no address
- * stops the walk at the last good one). X-Forwarded-For is read when
- * present, else Forwarded. Returns the family (0: no usable peer). */
-static int client_address(const struct conf *c, const struct http_request_info *req,
-			  uint8_t addr[16], int *via_proxy)
-{
-	int family = cidr_sockaddr_ip(req->peer, addr);
-	const char *hdr;
-	struct fwd_list f;
-
-	*via_proxy = 0;
-	if (!family || !trusted_proxy(c, family, addr))
-		return family;
-	*via_proxy = 1;
-	hdr = req->x_forwarded_for ? req->x_forwarded_for : req->forwarded;
-	if (!hdr)
-		return family;
-	if (req->x_forwarded_for)
-		split_xff(hdr, &f);
-	else
-		split_forwarded(hdr, &f);
-	size_t kept = f.n < HTTP_FWD_MAX ? f.n : HTTP_FWD_MAX;
-	for (size_t k = 0; k < kept; k++) {
-		size_t slot = (f.n - 1 - k) % HTTP_FWD_MAX;
-		uint8_t a[16];
-		int fam = parse_fwd_addr(hdr + f.off[slot], f.len[slot], a);
-		if (!fam)
-			break;
-		family = fam;
-		memcpy(addr, a, 16);
-		if (!trusted_proxy(c, fam, a))
-			break;
-	}
-	return family;
-}
-
-/* ------------------------------------------------------------ host */
-
-/* The Host header as a lower-cased wire name. Returns 0, 1 when it is an IP
- * literal or otherwise names no service (404), or GSLB_EINVAL when it is
- * malformed (400). text gets the name, lower case, no trailing dot. */
-static int parse_host(const char *host, uint8_t lname[DNAME_MAXLEN], size_t *len,
-		      char text[HTTP_HOST_MAX])
-{
-	size_t n = strnlen(host, HTTP_HOST_MAX + 8);
-	size_t name_len = n;
-	const char *colon;
-
-	if (n == 0 || n > HTTP_HOST_MAX + 6)
-		return GSLB_EINVAL;
-	if (host[0] == '[') {
-		/* an IPv6 literal: valid, but never a service name */
-		if (!memchr(host, ']', n))
-			return GSLB_EINVAL;
-		return 1;
-	}
-	colon = memchr(host, ':', n);
-	if (colon) {
-		size_t plen = n - (size_t)(colon - host) - 1;
-		if (plen == 0 || plen > 5)
-			return GSLB_EINVAL;
-		for (size_t i = 0; i < plen; i++)
-			if (!isdigit((unsigned char)colon[1 + i]))
-				return GSLB_EINVAL;
-		name_len = (size_t)(colon - host);
-	}
-	if (name_len && host[name_len - 1] == '.')
-		name_len--; /* "www.example.com." is the same name */
-	if (name_len == 0 || name_len >= HTTP_HOST_MAX)
-		return GSLB_EINVAL;
-	for (size_t i = 0; i < name_len; i++) {
-		unsigned char ch = (unsigned char)host[i];
-		if (!isalnum(ch) && ch != '-' && ch != '.' && ch != '_') {
-			text[0] = '\0'; /* nothing half-copied for the access log */
-			return GSLB_EINVAL;
-		}
-		text[i] = (char)tolower(ch);
-	}
-	text[name_len] = '\0';
-	*len = dname_from_str(text, lname);
-	if (*len == 0) {
-		text[0] = '\0';
-		return GSLB_EINVAL; /* empty label, label over 63, name over 255 */
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------ Location */
-
-/* Bytes that may not stand raw in a Location: controls, space, non-ASCII,
- * the characters RFC 3986 leaves out of URLs, and '#', which would start
- * a fragment (a request target never carries one, so a '#' in it is data). */
-static int must_escape(uint8_t c)
-{
-	if (c <= 0x20 || c >= 0x7f)
-		return 1;
-	switch (c) {
-	case '"':
-	case '<':
-	case '>':
-	case '\\':
-	case '^':
-	case '`':
-	case '{':
-	case '|':
-	case '}':
-	case '#':
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-static void put_escaped(struct wbuf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (size_t i = 0; i < n;) {
-		size_t run = i;
-		while (run < n && !must_escape((uint8_t)s[run]))
-			run++;
-		if (run > i) {
-			/* a run of bytes that need no escape, copied at once */
-			wbuf_put(b, s + i, run - i);
-			i = run;
-			continue;
-		}
-		uint8_t c = (uint8_t)s[i++];
-		char e[3] = { '%', hex[c >> 4], hex[c & 15] };
-		wbuf_put(b, e, 3);
-	}
-}
-
-/* The region's target: its own redirect, else the service template with
- * every "{region}" replaced by the region's name. A request that came over
- * https is never sent to http: the scheme becomes https (same host, same
- * port). Bytes a URL may not carry are escaped even here, so the header
- * stays well formed whatever the config holds. */
-static void put_target(struct wbuf *b, const struct service *svc, const struct region *rg,
-		       int is_https)
-{
-	const char *t = rg->redirect ? rg->redirect : svc->redirect_target;
-	size_t n = strlen(t), i = 0;
-
-	if (is_https && n >= 7 && strncasecmp(t, "http://", 7) == 0) {
-		wbuf_put(b, "https://", 8);
-		i = 7;
-	}
-	while (i < n) {
-		const char *mark = rg->redirect ? NULL : strstr(t + i, "{region}");
-		size_t lit = mark ? (size_t)(mark - (t + i)) : n - i;
-		put_escaped(b, t + i, lit);
-		i += lit;
-		if (mark) {
-			put_escaped(b, rg->name, strlen(rg->name));
-			i += 8;
-		}
-	}
-}
-
-/* target + path [+ '?' query] into out->location; 0 or GSLB_ERANGE. */
-static int build_location(struct http_answer *out, const struct service *svc,
-			  const struct region *rg, const struct http_request_info *req)
-{
-	struct wbuf b;
-	const char *path = req->path;
-
-	wbuf_init(&b, (uint8_t *)out->location, sizeof(out->location) - 1);
-	put_target(&b, svc, rg, req->is_https);
-	/* "https://eu.example.com/" + "/a" is ".../a", not "...//a" */
-	if (!b.err && b.pos > 0 && out->location[b.pos - 1] == '/' && path[0] == '/')
-		b.pos--;
-	put_escaped(&b, path, strlen(path));
-	if (req->query) {
-		wbuf_u8(&b, '?');
-		put_escaped(&b, req->query, strlen(req->query));
-	}
-	if (b.err) {
-		out->location[0] = '\0';
-		return GSLB_ERANGE;
-	}
-	out->location[b.pos] = '\0';
-	return GSLB_OK;
-}
-
-/* Does the raw query have a parameter named explain ("explain",
- * "explain=1", "a=b&explain")? */
-static int query_has_explain(const char *q)
-{
-	size_t n = strlen(q), start = 0;
-
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n || q[i] == '&' || q[i] == ';') {
-			size_t len = i - start;
-			const char *eq = memchr(q + start, '=', len);
-			if (eq)
-				len = (size_t)(eq - (q + start));
-			if (len == 7 && memcmp(q + start, "explain", 7) == 0)
-				return 1;
-			start = i + 1;
-		}
-	}
-	return 0;
-}
-
-static int is_get_or_head(const char *m)
-{
-	return m && (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0);
-}
-
-const char *http_answer_client(struct http_answer *a)
-{
-	if (!a->client[0] && a->client_family &&
-	    !inet_ntop(a->client_family, a->client_addr, a->client, sizeof(a->client)))
-		a->client[0] = '\0';
-	return a->client;
-}
-
-int http_answer(const struct snapshot *snap, const struct http_request_info *req,
-		struct http_answer *out)
-{
-	const struct conf *c = snap->conf;
-	uint8_t lname[DNAME_MAXLEN], addr[16];
-	size_t len = 0;
-	int family, rc;
-
-	out->status = 400;
-	out->slot = -1;
-	out->location[0] = '\0';
-	out->max_age = 0;
-	out->retry_after = 0;
-	out->region = NULL;
-	out->explain = 0;
-	out->vary = 0;
-	out->client[0] = '\0';
-	out->client_family = 0;
-	out->host[0] = '\0';
-
-	family = client_address(c, req, addr, &out->vary);
-	if (family) {
-		out->client_family = family;
-		memcpy(out->client_addr, addr, family == AF_INET ? 4 : 16);
-	}
-	if (!family || !req->path || req->path[0] != '/' || !req->method)
-		return GSLB_EINVAL;
-	if (!req->host)
-		return GSLB_EINVAL; /* HTTP/1.0 without Host: no name to go by */
-	if (req->repeated_host)
-		return GSLB_EINVAL; /* which one would it be? (RFC 9112 3.2) */
-	rc = parse_host(req->host, lname, &len, out->host);
-	if (rc < 0)
-		return rc;
-	const struct service *svc = rc == 0 ? decide_find_service(snap, lname, len) : NULL;
-	if (!svc || !svc->redirect_target) {
-		out->status = 404;
-		return GSLB_OK;
-	}
-	if (!is_get_or_head(req->method) && !svc->redirect_all_methods) {
-		out->status = 405;
-		return GSLB_OK;
-	}
-	if (req->query && query_has_explain(req->query) && explain_allowed(c, family, addr)) {
-		out->status = 200;
-		out->explain = 1;
-		return GSLB_OK;
-	}
-
-	struct decision d;
-	decide(snap, svc, family, addr, family == AF_INET ? 32 : 128, &d);
-	int region = d.redirect_region;
-	if (region < 0) {
-		/* nodata or servfail for every pool down, or no region at all */
-		out->status = 503;
-		out->retry_after = svc->ttl_min ? svc->ttl_min : HTTP_RETRY_DEFAULT;
-		return GSLB_OK;
-	}
-	const struct region *rg = &c->regions[region];
-	out->region = rg->name;
-	out->max_age = d.ttl;
-	if (build_location(out, svc, rg, req)) {
-		out->status = HTTP_URI_TOO_LONG;
-		return GSLB_OK;
-	}
-	out->status = svc->redirect_status ? svc->redirect_status : 302;
-	if (svc->pool_of_region[region] >= 0)
-		out->slot = svc->pools[svc->pool_of_region[region]].metric_slot;
-	return GSLB_OK;
 }
 
 /* ------------------------------------------------------------ RCU */
@@ -1005,10 +577,10 @@ static void access_log(const struct http_request_info *req, struct http_answer *
 	struct wbuf b;
 
 	wbuf_init(&b, (uint8_t *)path, sizeof(path) - 4);
-	put_escaped(&b, req->path ? req->path : "-", req->path ? strlen(req->path) : 1);
+	http_put_escaped(&b, req->path ? req->path : "-", req->path ? strlen(req->path) : 1);
 	if (!b.err && req->query) {
 		wbuf_u8(&b, '?');
-		put_escaped(&b, req->query, strlen(req->query));
+		http_put_escaped(&b, req->query, strlen(req->query));
 	}
 	if (b.err) {
 		b.err = 0;
@@ -1018,47 +590,44 @@ static void access_log(const struct http_request_info *req, struct http_answer *
 	}
 	path[b.pos] = '\0';
 	wbuf_init(&b, (uint8_t *)method, sizeof(method) - 1);
-	put_escaped(&b, req->method, strnlen(req->method, 16));
+	http_put_escaped(&b, req->method, strnlen(req->method, 16));
 	method[b.err ? 0 : b.pos] = '\0';
 	log_info("http request client=%s host=%s method=%s path=%s status=%u region=%s",
 		 http_answer_client(a)[0] ? a->client : "-", a->host[0] ? a->host : "-", method,
 		 path, a->status, region[0] ? region : "-");
 }
 
-static void count_answer(struct http_daemon *d, unsigned status, int slot)
+static enum http_outcome outcome_of(unsigned status)
 {
-	stat_inc(&d->st.requests);
-	if (d->ms && status >= 301 && status <= 308 && slot >= 0 && slot < METRICS_SLOTS) {
-		int b = status == 301 ? MR_301 :
-			status == 302 ? MR_302 :
-			status == 303 ? MR_303 :
-			status == 307 ? MR_307 :
-					MR_308;
-		metrics_add(&d->ms->redirects[slot][b], 1);
-	}
 	switch (status) {
 	case 200:
-		stat_inc(&d->st.explains);
-		break;
+		return HO_EXPLAIN;
 	case 400:
-		stat_inc(&d->st.bad_requests);
-		break;
+		return HO_BAD_REQUEST;
 	case 404:
-		stat_inc(&d->st.not_found);
-		break;
+		return HO_NOT_FOUND;
 	case 405:
-		stat_inc(&d->st.method_not_allowed);
-		break;
+		return HO_METHOD_NOT_ALLOWED;
 	case HTTP_URI_TOO_LONG:
 	case HTTP_HEADERS_TOO_LARGE:
-		stat_inc(&d->st.too_large);
-		break;
+		return HO_TOO_LARGE;
 	case 503:
-		stat_inc(&d->st.unavailable);
-		break;
+		return HO_UNAVAILABLE;
 	default:
-		stat_inc(&d->st.redirects);
+		return HO_REDIRECT;
 	}
+}
+
+/* One answer: its outcome, and a redirect by service, region and status. */
+static void count_answer(struct http_daemon *d, unsigned status, int slot)
+{
+	enum http_outcome o = outcome_of(status);
+	metrics_inc(d->ms, MH_REQUESTS, o);
+	if (o != HO_REDIRECT || slot < 0 || slot >= METRICS_SLOTS)
+		return;
+	for (size_t b = 0; b < NREDIRECT_CODES; b++)
+		if (redirect_codes[b] == status)
+			metrics_inc(d->ms, MH_REDIRECTS, (size_t)slot * NREDIRECT_CODES + b);
 }
 
 static http_mhd_result http_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -1118,9 +687,9 @@ static http_mhd_result http_access(void *cls, struct MHD_Connection *conn, const
 	urcu_memb_read_lock();
 	const struct snapshot *snap = rcu_dereference(*d->l->snap);
 	uint8_t paddr[16];
-	int pfam = cidr_sockaddr_ip(req.peer, paddr);
+	int pfam = net_sockaddr_ip(req.peer, paddr);
 	struct fwd_gather g = { .d = d };
-	g.trusted = pfam && trusted_proxy(snap->conf, pfam, paddr);
+	g.trusted = pfam && http_trusted_proxy(snap->conf, pfam, paddr);
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, gather_fwd, &g);
 	req.x_forwarded_for = g.xff ? d->fwd_xff : NULL;
 	req.forwarded = g.fwd ? d->fwd_fwd : NULL;
@@ -1223,7 +792,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	    !hc->timed_out) {
 		/* a request line, then too slow with the rest of the head */
 		hc->timed_out = 1;
-		stat_inc(&d->st.timeouts);
+		metrics_inc(d->ms, MH_LIMITS, HL_REQUEST_TIMEOUT);
 	}
 	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		hc->requests++;
@@ -1239,7 +808,7 @@ static int peer_trusted(struct http_daemon *d, int family, const uint8_t *addr)
 
 	http_rcu_ready(d->l);
 	urcu_memb_read_lock();
-	t = trusted_proxy(rcu_dereference(*d->l->snap)->conf, family, addr);
+	t = http_trusted_proxy(rcu_dereference(*d->l->snap)->conf, family, addr);
 	urcu_memb_read_unlock();
 	return t;
 }
@@ -1254,7 +823,7 @@ static http_mhd_result http_accept_policy(void *cls, const struct sockaddr *sa, 
 	struct http_daemon *d = cls;
 	const struct conf *c = d->l->conf;
 	uint8_t addr[16];
-	int family = cidr_sockaddr_ip(sa, addr);
+	int family = net_sockaddr_ip(sa, addr);
 	unsigned prefix = family == AF_INET ? c->http_ipv4_prefix : c->http_ipv6_prefix;
 	unsigned n = 0;
 
@@ -1262,10 +831,10 @@ static http_mhd_result http_accept_policy(void *cls, const struct sockaddr *sa, 
 	if (!family || peer_trusted(d, family, addr))
 		return MHD_YES;
 	for (const struct http_conn *hc = d->conns; hc; hc = hc->next) {
-		if (hc->exempt || hc->family != family || !cidr_same_net(hc->addr, addr, prefix))
+		if (hc->exempt || hc->family != family || !net_same(hc->addr, addr, prefix))
 			continue;
 		if (++n >= c->http_max_per_ip) {
-			stat_inc(&d->st.per_ip_limit);
+			metrics_inc(d->ms, MH_LIMITS, HL_MAX_PER_IP);
 			log_debug("http connection refused: max_per_ip reached for the client's "
 				  "network port=%u",
 				  (unsigned)d->port);
@@ -1291,7 +860,7 @@ static void http_connection(void *cls, struct MHD_Connection *conn, void **socke
 				MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 			hc->d = d;
 			hc->since = now_mono();
-			hc->family = cidr_sockaddr_ip(ci ? ci->client_addr : NULL, hc->addr);
+			hc->family = net_sockaddr_ip(ci ? ci->client_addr : NULL, hc->addr);
 			hc->exempt = hc->family && peer_trusted(d, hc->family, hc->addr);
 			ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 			hc->fd = ci ? ci->connect_fd : -1;
@@ -1304,9 +873,9 @@ static void http_connection(void *cls, struct MHD_Connection *conn, void **socke
 			pthread_mutex_unlock(&d->mu);
 		}
 		d->nconn++;
-		stat_inc(&d->st.connections);
+		metrics_inc(d->ms, MH_CONNECTIONS, 0);
 		if (d->nconn == d->l->conf->http_max_connections)
-			stat_inc(&d->st.conn_limit);
+			metrics_inc(d->ms, MH_LIMITS, HL_MAX_CONNECTIONS);
 		return;
 	}
 	if (d->nconn)
@@ -1329,7 +898,7 @@ static void http_connection(void *cls, struct MHD_Connection *conn, void **socke
 	 * seconds, hence the slack). */
 	if (!hc->timed_out &&
 	    (cut || (hc->requests == 0 && timeout > 0 && now_mono() - hc->since + 1.0 > timeout)))
-		stat_inc(&d->st.timeouts);
+		metrics_inc(d->ms, MH_LIMITS, HL_REQUEST_TIMEOUT);
 	free(hc->heap);
 	free(hc);
 	*socket_context = NULL;
@@ -1456,9 +1025,9 @@ __attribute__((format(printf, 2, 0))) static void http_mhd_log(void *cls, const 
 	}
 	if (sscanf(buf, "Error processing request (HTTP response code is %u", &code) == 1) {
 		if (code == 400)
-			stat_inc(&d->st.bad_requests);
+			metrics_inc(d->ms, MH_REQUESTS, HO_BAD_REQUEST);
 		else if (code == HTTP_HEADERS_TOO_LARGE || code == HTTP_URI_TOO_LONG || code == 413)
-			stat_inc(&d->st.too_large);
+			metrics_inc(d->ms, MH_REQUESTS, HO_TOO_LARGE);
 	}
 	if (!atomic_load(&d->running) || strncmp(buf, "Failed to create", 16) == 0)
 		log_warn("http listener: %s", buf);
@@ -1823,7 +1392,7 @@ int http_bind(const struct conf *conf, struct snapshot **snap, struct metrics *m
 	}
 	/* One counters shard per daemon: each daemon is one thread. */
 	for (size_t i = 0; metrics && i < l->nd; i++)
-		l->d[i].ms = metrics_shard_new(metrics);
+		l->d[i].ms = metrics_shard_new(metrics, &http_metric_set);
 	for (size_t i = 0; i < l->nd; i++) {
 		struct http_daemon *d = &l->d[i];
 		d->fd = net_listen_tcp((const struct sockaddr *)&d->conf->l.addr,
@@ -1870,58 +1439,19 @@ void http_counters(const struct http_listener *l, struct http_counters *out)
 {
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; l && i < l->nd; i++) {
-		const struct http_stats *s = &l->d[i].st;
-		out->connections += atomic_load_explicit(&s->connections, memory_order_relaxed);
-		out->requests += atomic_load_explicit(&s->requests, memory_order_relaxed);
-		out->redirects += atomic_load_explicit(&s->redirects, memory_order_relaxed);
-		out->explains += atomic_load_explicit(&s->explains, memory_order_relaxed);
-		out->not_found += atomic_load_explicit(&s->not_found, memory_order_relaxed);
-		out->method_not_allowed +=
-			atomic_load_explicit(&s->method_not_allowed, memory_order_relaxed);
-		out->unavailable += atomic_load_explicit(&s->unavailable, memory_order_relaxed);
-		out->bad_requests += atomic_load_explicit(&s->bad_requests, memory_order_relaxed);
-		out->too_large += atomic_load_explicit(&s->too_large, memory_order_relaxed);
-		out->timeouts += atomic_load_explicit(&s->timeouts, memory_order_relaxed);
-		out->conn_limit += atomic_load_explicit(&s->conn_limit, memory_order_relaxed);
-		out->per_ip_limit += atomic_load_explicit(&s->per_ip_limit, memory_order_relaxed);
+		const struct metrics_shard *s = l->d[i].ms;
+		out->connections += metrics_get(s, MH_CONNECTIONS, 0);
+		out->redirects += metrics_get(s, MH_REQUESTS, HO_REDIRECT);
+		out->explains += metrics_get(s, MH_REQUESTS, HO_EXPLAIN);
+		out->not_found += metrics_get(s, MH_REQUESTS, HO_NOT_FOUND);
+		out->method_not_allowed += metrics_get(s, MH_REQUESTS, HO_METHOD_NOT_ALLOWED);
+		out->unavailable += metrics_get(s, MH_REQUESTS, HO_UNAVAILABLE);
+		out->bad_requests += metrics_get(s, MH_REQUESTS, HO_BAD_REQUEST);
+		out->too_large += metrics_get(s, MH_REQUESTS, HO_TOO_LARGE);
+		out->timeouts += metrics_get(s, MH_LIMITS, HL_REQUEST_TIMEOUT);
+		out->conn_limit += metrics_get(s, MH_LIMITS, HL_MAX_CONNECTIONS);
+		out->per_ip_limit += metrics_get(s, MH_LIMITS, HL_MAX_PER_IP);
 	}
-}
-
-char *http_metrics_text(const struct http_listener *l)
-{
-	struct http_counters c;
-	char *buf = NULL;
-	size_t len = 0;
-	if (!l)
-		return NULL;
-	http_counters(l, &c);
-	FILE *f = open_memstream(&buf, &len);
-	if (!f)
-		return NULL;
-	fprintf(f,
-		"# HELP gslb_http_connections_total Connections accepted by the redirect "
-		"listener.\n# TYPE gslb_http_connections_total counter\n"
-		"gslb_http_connections_total %llu\n"
-		"# HELP gslb_http_requests_total Requests answered by the redirect listener, by "
-		"outcome.\n# TYPE gslb_http_requests_total counter\n"
-		"gslb_http_requests_total{outcome=\"redirect\"} %llu\n"
-		"gslb_http_requests_total{outcome=\"explain\"} %llu\n"
-		"gslb_http_requests_total{outcome=\"not_found\"} %llu\n"
-		"gslb_http_requests_total{outcome=\"method_not_allowed\"} %llu\n"
-		"gslb_http_requests_total{outcome=\"unavailable\"} %llu\n"
-		"gslb_http_requests_total{outcome=\"bad_request\"} %llu\n"
-		"gslb_http_requests_total{outcome=\"too_large\"} %llu\n"
-		"# HELP gslb_http_limit_hits_total Times a limit of the redirect listener cut "
-		"in, by limit.\n# TYPE gslb_http_limit_hits_total counter\n"
-		"gslb_http_limit_hits_total{limit=\"request_timeout\"} %llu\n"
-		"gslb_http_limit_hits_total{limit=\"max_connections\"} %llu\n"
-		"gslb_http_limit_hits_total{limit=\"max_per_ip\"} %llu\n",
-		(unsigned long long)c.connections, (unsigned long long)c.redirects,
-		(unsigned long long)c.explains, (unsigned long long)c.not_found,
-		(unsigned long long)c.method_not_allowed, (unsigned long long)c.unavailable,
-		(unsigned long long)c.bad_requests, (unsigned long long)c.too_large,
-		(unsigned long long)c.timeouts, (unsigned long long)c.conn_limit,
-		(unsigned long long)c.per_ip_limit);
-	fclose(f);
-	return buf;
+	out->requests = out->redirects + out->explains + out->not_found + out->method_not_allowed +
+			out->unavailable + out->bad_requests + out->too_large;
 }

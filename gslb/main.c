@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "gslb/config_schema.h"
 #include "gslb/err.h"
 #include "gslb/explain.h"
 #include "gslb/fdlimit.h"
@@ -29,6 +30,19 @@
 
 /* Enough for a "file:line: reason" with long paths. */
 #define ERRLEN 1024
+
+/* Prints a report: JSON, or text through print. */
+static void print_report(const json_t *j, int as_json, void (*print)(const json_t *, FILE *))
+{
+	if (as_json) {
+		char *txt = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		if (txt)
+			printf("%s\n", txt);
+		free(txt);
+	} else {
+		print(j, stdout);
+	}
+}
 
 static void usage(FILE *out)
 {
@@ -52,7 +66,13 @@ static void usage(FILE *out)
 		"                     the changes (ACTION: down, drain, up; TARGET: a\n"
 		"                     region, pool:SERVICE/REGION, member:SERVICE/REGION/\n"
 		"                     ADDRESS); repeatable; no listener is started\n"
+		"      --ds ZONE      print the DS records of ZONE's DNSSEC keys (those\n"
+		"                     with the SEP flag, or all when none has it) for\n"
+		"                     the parent zone and exit\n"
 		"      --json         with -t, --explain or --what-if: print JSON\n"
+		"      --dump-schema  print every configuration key with its type, range,\n"
+		"                     default and whether a reload applies it (the\n"
+		"                     Markdown tables of docs/configuration.md) and exit\n"
 		"  -h, --help         show this help and exit\n"
 		"  -V, --version      show the version and the libraries' versions and exit\n"
 		"\n"
@@ -115,14 +135,8 @@ static int check(const char *path, int as_json)
 	}
 	fprintf(stderr, "%s: ok (%zu zones, %zu records)\n", path, snap->zones->nzones,
 		count_records(snap));
-	if (report && as_json) {
-		char *txt = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (txt)
-			printf("%s\n", txt);
-		free(txt);
-	} else if (report) {
-		whatif_print(report, stdout);
-	}
+	if (report)
+		print_report(report, as_json, whatif_print);
 out:
 	json_decref(report);
 	snapshot_free(snap);
@@ -142,14 +156,7 @@ static int explain(const char *path, const char *address, const char *name, int 
 	rc = explain_json(snap, address, name, &ex, err, sizeof(err));
 	if (rc)
 		goto fail;
-	if (as_json) {
-		char *txt = json_dumps(ex, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (txt)
-			printf("%s\n", txt);
-		free(txt);
-	} else {
-		explain_print(ex, stdout);
-	}
+	print_report(ex, as_json, explain_print);
 	goto out;
 fail:
 	fprintf(stderr, "%s\n", err[0] ? err : gslb_strerror(rc));
@@ -162,7 +169,7 @@ out:
 static int what_if(const char *path, const char *const *changes, size_t n, int as_json)
 {
 	struct snapshot *snap = NULL;
-	struct admin_table adm = { 0 };
+	struct override_table adm = { 0 };
 	json_t *j = NULL;
 	char err[ERRLEN] = "";
 	int rc;
@@ -172,24 +179,17 @@ static int what_if(const char *path, const char *const *changes, size_t n, int a
 		goto fail;
 	/* The overrides a restart would apply, so that "before" is what the
 	 * daemon would serve from this state_dir. */
-	admin_table_load(&adm, snap->conf->state_dir);
+	override_table_load(&adm, snap->conf->state_dir);
 	rc = whatif_json(snap, snap->health, &adm, changes, n, &j, err, sizeof(err));
 	if (rc)
 		goto fail;
-	if (as_json) {
-		char *txt = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (txt)
-			printf("%s\n", txt);
-		free(txt);
-	} else {
-		whatif_print(j, stdout);
-	}
+	print_report(j, as_json, whatif_print);
 	goto out;
 fail:
 	fprintf(stderr, "%s\n", err[0] ? err : gslb_strerror(rc));
 out:
 	json_decref(j);
-	admin_table_free(&adm);
+	override_table_free(&adm);
 	snapshot_free(snap);
 	return rc ? EXIT_FAILURE : EXIT_SUCCESS;
 }
@@ -239,9 +239,11 @@ int main(int argc, char **argv)
 		{ "explain", no_argument, NULL, 'x' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "what-if", required_argument, NULL, 'w' },
+		{ "dump-schema", no_argument, NULL, 's' },
+		{ "ds", no_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int explain_mode = 0, as_json = 0;
+	int explain_mode = 0, as_json = 0, ds_mode = 0;
 	const char *whatif[WHATIF_MAX_CHANGES];
 	size_t nwhatif = 0;
 	const char *path = GSLB_DEFAULT_CONFIG;
@@ -275,6 +277,12 @@ int main(int argc, char **argv)
 		case 'j':
 			as_json = 1;
 			break;
+		case 'D':
+			ds_mode = 1;
+			break;
+		case 's':
+			conf_schema_dump(&conf_sec_root, stdout);
+			return EXIT_SUCCESS;
 		case 'w':
 			if (nwhatif == WHATIF_MAX_CHANGES) {
 				fprintf(stderr, "gslbd: more than %d --what-if options\n",
@@ -287,6 +295,20 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (ds_mode) {
+		if (argc - optind != 1 || explain_mode || check_only || nwhatif) {
+			fprintf(stderr, "gslbd: --ds needs one ZONE and no other mode\n");
+			return 2;
+		}
+		if (log_get_level() < LOG_LVL_DEBUG)
+			log_set_level(LOG_LVL_ERR);
+		char err[ERRLEN] = "";
+		if (conf_dnssec_print_ds(path, argv[optind], stdout, err, sizeof(err))) {
+			fprintf(stderr, "%s\n", err);
+			return EXIT_FAILURE;
+		}
+		return EXIT_SUCCESS;
 	}
 	if (explain_mode) {
 		if (argc - optind != 2) {

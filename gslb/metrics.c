@@ -1,18 +1,17 @@
-/* Prometheus metrics: shards summed at scrape time, slots by name, and the
- * text exposition format (names with the gslb_ prefix, _total counters,
- * seconds as the unit of time). */
+/* The metrics registry: the sets modules declare, their shards, the slots
+ * handed out by name, and the one renderer of the text exposition format
+ * (names with the gslb_ prefix, _total counters, seconds as the unit of
+ * time). */
 #include "gslb/metrics.h"
 
-#include <arpa/inet.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
-#include "config.h"
-#include "gslb/dns.h"
-#include "gslb/geo.h"
-#include "gslb/health.h"
+#include "gslb/err.h"
+#include "gslb/fdlimit.h"
 #include "gslb/snapshot.h"
 
 #define SLOT_INDEX (2 * METRICS_SLOTS) /* a power of two, at most half full */
@@ -22,30 +21,54 @@ struct slot_name {
 	char region[64]; /* "" for the service's own slot */
 };
 
-struct metrics {
-	pthread_mutex_t mu; /* shards list and slot names; never taken by queries */
+/* A registered set: where each family's cells start, and its shards. */
+struct set_entry {
+	const struct metric_set *set;
+	size_t *off;
+	size_t ncells;
 	struct metrics_shard *shards;
-	struct slot_name *slots;
+};
+
+/* mu guards the sets, their shard lists and the slot names. It is never
+ * held while waiting for anything (a grace period included), so the
+ * renderer may take it inside an RCU read-side section; no query takes it. */
+struct metrics {
+	pthread_mutex_t mu;
+	struct set_entry *sets;
+	size_t nsets;
+	struct slot_name *slots; /* pools and services */
 	size_t nslots;
 	uint16_t *slot_index; /* slot + 1 by hash of its names, 0 = empty */
-	uint64_t reloads_ok, reloads_failed;
-	int64_t last_reload_ok; /* unix time */
+	char (*checks)[64];
+	size_t nchecks;
+	struct metrics_shard *own; /* the view set's cells (reloads) */
 };
+
+struct metrics_out {
+	FILE *f;
+	const struct metric_family *fam;
+	int header; /* HELP and TYPE written */
+	size_t samples;
+};
+
+/* ---- registry ----------------------------------------------------------- */
 
 struct metrics *metrics_new(void)
 {
 	struct metrics *m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
+	pthread_mutex_init(&m->mu, NULL);
 	m->slots = calloc(METRICS_SLOTS, sizeof(*m->slots));
+	m->checks = calloc(METRICS_SLOTS, sizeof(*m->checks));
 	m->slot_index = calloc(SLOT_INDEX, sizeof(*m->slot_index));
-	if (!m->slots || !m->slot_index) {
-		free(m->slots);
-		free(m->slot_index);
-		free(m);
+	if (m->slots && m->checks && m->slot_index)
+		m->own = metrics_shard_new(m, &metrics_view_set);
+	if (!m->own || metrics_register(m, &fdlimit_metric_set)) {
+		metrics_free(m);
 		return NULL;
 	}
-	pthread_mutex_init(&m->mu, NULL);
+	metrics_set(m->own, MVIEW_BUILD_INFO, 0, 1);
 	return m;
 }
 
@@ -53,29 +76,114 @@ void metrics_free(struct metrics *m)
 {
 	if (!m)
 		return;
-	struct metrics_shard *s = m->shards;
-	while (s) {
-		struct metrics_shard *n = s->next;
-		free(s);
-		s = n;
+	for (size_t i = 0; i < m->nsets; i++) {
+		struct metrics_shard *s = m->sets[i].shards;
+		while (s) {
+			struct metrics_shard *n = s->next;
+			free(s);
+			s = n;
+		}
+		free(m->sets[i].off);
 	}
+	free(m->sets);
 	free(m->slots);
 	free(m->slot_index);
+	free(m->checks);
 	pthread_mutex_destroy(&m->mu);
 	free(m);
 }
 
-struct metrics_shard *metrics_shard_new(struct metrics *m)
+static size_t label_size(const struct metric_label *l)
 {
-	struct metrics_shard *s = calloc(1, sizeof(*s));
-	if (!s)
+	switch (l->kind) {
+	case ML_ENUM:
+		return l->nvalues;
+	case ML_POOL:
+	case ML_SERVICE:
+	case ML_CHECK:
+		return METRICS_SLOTS;
+	default:
+		return 1;
+	}
+}
+
+/* Label combinations of a family kept in cells (1 without labels). */
+static size_t series_of(const struct metric_family *f)
+{
+	size_t n = 1;
+	for (int k = 0; k < METRIC_LABELS; k++)
+		n *= label_size(&f->labels[k]);
+	return n;
+}
+
+static size_t cells_of(const struct metric_family *f)
+{
+	if (f->collect)
+		return 0;
+	return series_of(f) * (f->type == METRIC_HISTOGRAM ? f->nbounds + 2 : 1);
+}
+
+/* Under mu. */
+static struct set_entry *find_set(struct metrics *m, const struct metric_set *set)
+{
+	for (size_t i = 0; i < m->nsets; i++)
+		if (m->sets[i].set == set)
+			return &m->sets[i];
+	return NULL;
+}
+
+/* Under mu. */
+static struct set_entry *add_set(struct metrics *m, const struct metric_set *set)
+{
+	struct set_entry *e = find_set(m, set);
+	if (e)
+		return e;
+	struct set_entry *nv = realloc(m->sets, (m->nsets + 1) * sizeof(*nv));
+	if (!nv)
+		return NULL;
+	m->sets = nv;
+	e = &m->sets[m->nsets];
+	memset(e, 0, sizeof(*e));
+	e->off = calloc(set->n ? set->n : 1, sizeof(*e->off));
+	if (!e->off)
+		return NULL;
+	e->set = set;
+	for (size_t i = 0; i < set->n; i++) {
+		e->off[i] = e->ncells;
+		e->ncells += cells_of(&set->f[i]);
+	}
+	m->nsets++;
+	return e;
+}
+
+int metrics_register(struct metrics *m, const struct metric_set *set)
+{
+	pthread_mutex_lock(&m->mu);
+	struct set_entry *e = add_set(m, set);
+	pthread_mutex_unlock(&m->mu);
+	return e ? GSLB_OK : GSLB_ENOMEM;
+}
+
+struct metrics_shard *metrics_shard_new(struct metrics *m, const struct metric_set *set)
+{
+	struct metrics_shard *s = NULL;
+	if (!m)
 		return NULL;
 	pthread_mutex_lock(&m->mu);
-	s->next = m->shards;
-	m->shards = s;
+	struct set_entry *e = add_set(m, set);
+	if (e)
+		s = calloc(1, sizeof(*s) + e->ncells * sizeof(s->cells[0]));
+	if (s) {
+		s->off = e->off;
+		s->set = set;
+		s->next = e->shards;
+		e->shards = s;
+	}
 	pthread_mutex_unlock(&m->mu);
 	return s;
 }
+
+/* ---- slots -------------------------------------------------------------- */
 
 static uint32_t slot_hash(const char *service, const char *region)
 {
@@ -89,7 +197,8 @@ static uint32_t slot_hash(const char *service, const char *region)
 }
 
 /* The slot of (service, region), made on first use; a hash index finds it
- * (a scan of every slot made metrics_bind quadratic in the services). */
+ * (a scan of every slot made metrics_bind quadratic in the services).
+ * Under mu. */
 static int slot_for(struct metrics *m, const char *service, const char *region)
 {
 	size_t i = slot_hash(service, region) & (SLOT_INDEX - 1);
@@ -120,70 +229,54 @@ void metrics_bind(struct metrics *m, struct snapshot *snap)
 	pthread_mutex_unlock(&m->mu);
 }
 
-static unsigned qtype_bucket(uint16_t t)
+int metrics_check_slot(struct metrics *m, const char *check)
 {
-	static const uint16_t known[METRICS_QTYPES - 1] = { 1,  2,  5,  6,  12, 15,  16, 28,
-							    33, 35, 43, 64, 65, 257, 255 };
-	for (unsigned i = 0; i < METRICS_QTYPES - 1; i++)
-		if (known[i] == t)
-			return i;
-	return METRICS_QTYPES - 1;
-}
-
-static const char *const qtype_names[METRICS_QTYPES] = {
-	"A",   "NS",    "CNAME", "SOA",  "PTR",   "MX",  "TXT", "AAAA",
-	"SRV", "NAPTR", "DS",    "SVCB", "HTTPS", "CAA", "ANY", "other",
-};
-
-static const char *const rcode_names[METRICS_RCODES] = {
-	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
-	"REFUSED", "NOTAUTH", "BADVERS",  "other",
-};
-
-static unsigned rcode_bucket(uint16_t r)
-{
-	if (r <= 5)
-		return r;
-	return r == 9 ? 6 : r == 16 ? 7 : 8;
-}
-
-void metrics_dns(struct metrics_shard *s, enum metrics_transport t, size_t reply_len,
-		 const struct dns_info *info)
-{
-	if (reply_len == 0) {
-		metrics_add(&s->dropped[t], 1);
-		return;
+	int slot = -1;
+	if (!m)
+		return -1;
+	pthread_mutex_lock(&m->mu);
+	for (size_t i = 0; i < m->nchecks && slot < 0; i++)
+		if (strcmp(m->checks[i], check) == 0)
+			slot = (int)i;
+	if (slot < 0 && m->nchecks < METRICS_SLOTS) {
+		snprintf(m->checks[m->nchecks], sizeof(m->checks[0]), "%s", check);
+		slot = (int)m->nchecks++;
 	}
-	metrics_add(&s->queries[t][qtype_bucket(info->qtype)][rcode_bucket(info->rcode)], 1);
-	if (info->ecs)
-		metrics_add(&s->ecs, 1);
-	if (info->truncated)
-		metrics_add(&s->truncated, 1);
-	if (info->slot >= 0 && info->slot < METRICS_SLOTS)
-		metrics_add(&s->answers[info->slot], 1);
-	if (info->all_down && info->service) {
-		int ss = ((const struct service *)info->service)->metric_slot;
-		if (ss >= 0 && ss < METRICS_SLOTS)
-			metrics_add(&s->all_down[ss], 1);
-	}
+	pthread_mutex_unlock(&m->mu);
+	return slot;
 }
 
 void metrics_reload(struct metrics *m, int ok, int64_t when)
 {
-	pthread_mutex_lock(&m->mu);
-	if (ok) {
-		m->reloads_ok++;
-		m->last_reload_ok = when;
-	} else {
-		m->reloads_failed++;
-	}
-	pthread_mutex_unlock(&m->mu);
+	if (!m)
+		return;
+	metrics_inc(m->own, MVIEW_RELOADS, ok ? 0 : 1);
+	if (ok)
+		metrics_set(m->own, MVIEW_RELOAD_LAST, 0, (uint64_t)when);
 }
 
-static uint64_t ld(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+void metrics_observe(struct metrics_shard *s, unsigned fam, size_t i, double seconds)
+{
+	if (!s)
+		return;
+	const struct metric_family *f = &s->set->f[fam];
+	size_t base = i * (f->nbounds + 2);
+	unsigned b = 0;
+	while (b < f->nbounds && !(seconds <= f->bounds[b]))
+		b++;
+	if (b < f->nbounds)
+		metrics_inc(s, fam, base + b);
+	metrics_inc(s, fam, base + f->nbounds);
+	metrics_add(s, fam, base + f->nbounds + 1,
+		    seconds > 0 ? (uint64_t)llround(seconds * 1e6) : 0);
+}
+
+/* ---- rendering ---------------------------------------------------------- */
+
+static const char *const type_names[] = { "counter", "gauge", "histogram" };
 
 /* Label values: backslash, double quote and newline escaped. */
-static void label(FILE *f, const char *v)
+static void escaped(FILE *f, const char *v)
 {
 	for (; *v; v++) {
 		if (*v == '\\' || *v == '"')
@@ -196,249 +289,233 @@ static void label(FILE *f, const char *v)
 	}
 }
 
-static void svc_label(FILE *f, const struct service *svc)
+/* One label of a sample: the first opens the braces (labels_end closes
+ * them), the others follow a comma. */
+static void label(FILE *f, int *n, const char *name, const char *value)
 {
-	fputs("service=\"", f);
-	label(f, svc->name);
+	fprintf(f, "%c%s=\"", (*n)++ ? ',' : '{', name);
+	escaped(f, value);
 	fputc('"', f);
 }
 
-/* A member's label: its address, or for the one member of a CNAME pool
- * with a dns check (it has no address), the target name. */
-static const char *member_label(const struct pool *pl, const struct hmember *mb, char *buf,
-				size_t len)
+static void labels_end(FILE *f, int n)
 {
-	if (!mb->family && mb->member < pl->nmembers && pl->members[mb->member].hostname)
-		return pl->members[mb->member].hostname;
-	if (!inet_ntop(mb->family, mb->addr, buf, (socklen_t)len))
-		snprintf(buf, len, "?");
-	return buf;
+	if (n)
+		fputc('}', f);
 }
 
-char *metrics_render(struct metrics *m, const struct snapshot *snap, const char *extra)
+static void header(struct metrics_out *o)
+{
+	if (o->header)
+		return;
+	o->header = 1;
+	fprintf(o->f, "# HELP %s %s\n# TYPE %s %s\n", o->fam->name, o->fam->help, o->fam->name,
+		type_names[o->fam->type]);
+}
+
+void metrics_sample(struct metrics_out *o, const char *const *lv, int64_t v)
+{
+	const struct metric_family *fam = o->fam;
+	int n = 0;
+
+	header(o);
+	o->samples++;
+	fputs(fam->name, o->f);
+	for (int k = 0, j = 0; k < METRIC_LABELS; k++)
+		if (fam->labels[k].kind == ML_GIVEN)
+			label(o->f, &n, fam->labels[k].name, lv[j++]);
+	labels_end(o->f, n);
+	fprintf(o->f, " %lld\n", (long long)v);
+}
+
+/* A label combination of a family kept in cells: the index of each label's
+ * value (a slot for slot labels). */
+struct combo {
+	size_t ix[METRIC_LABELS];
+	size_t series; /* row-major index of the combination */
+};
+
+/* Under mu: whether slot i serves label kind k (and exists). */
+static int slot_fits(const struct metrics *m, enum metric_label_kind k, size_t i)
+{
+	switch (k) {
+	case ML_POOL:
+		return i < m->nslots && m->slots[i].region[0];
+	case ML_SERVICE:
+		return i < m->nslots && !m->slots[i].region[0];
+	case ML_CHECK:
+		return i < m->nchecks;
+	default:
+		return 1;
+	}
+}
+
+/* How far a label's values go in a scrape (slots handed out so far). */
+static size_t label_used(const struct metrics *m, const struct metric_label *l)
+{
+	switch (l->kind) {
+	case ML_POOL:
+	case ML_SERVICE:
+		return m->nslots;
+	case ML_CHECK:
+		return m->nchecks;
+	default:
+		return label_size(l);
+	}
+}
+
+/* Under mu: the labels of a combination, without the braces. */
+static void combo_labels(const struct metrics *m, FILE *f, const struct metric_family *fam,
+			 const struct combo *c, int *n)
+{
+	for (int k = 0; k < METRIC_LABELS; k++) {
+		const struct metric_label *l = &fam->labels[k];
+		size_t i = c->ix[k];
+		switch (l->kind) {
+		case ML_ENUM:
+			label(f, n, l->name, l->values[i]);
+			break;
+		case ML_POOL:
+			label(f, n, "service", m->slots[i].service);
+			label(f, n, "region", m->slots[i].region);
+			break;
+		case ML_SERVICE:
+			label(f, n, "service", m->slots[i].service);
+			break;
+		case ML_CHECK:
+			label(f, n, "check", m->checks[i]);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Under mu: a cell summed over the set's shards. */
+static uint64_t cell_sum(const struct set_entry *e, size_t fam, size_t i)
+{
+	uint64_t v = 0;
+	for (const struct metrics_shard *s = e->shards; s; s = s->next)
+		v += __atomic_load_n(&s->cells[e->off[fam] + i], __ATOMIC_RELAXED);
+	return v;
+}
+
+/* Under mu: name{labels} value, value already in text. */
+static void sample_text(const struct metrics *m, FILE *f, const struct metric_family *fam,
+			const char *suffix, const struct combo *c, const char *le,
+			const char *value)
+{
+	int n = 0;
+	fprintf(f, "%s%s", fam->name, suffix);
+	combo_labels(m, f, fam, c, &n);
+	if (le)
+		label(f, &n, "le", le);
+	labels_end(f, n);
+	fprintf(f, " %s\n", value);
+}
+
+static void sample_line(const struct metrics *m, FILE *f, const struct metric_family *fam,
+			const char *suffix, const struct combo *c, const char *le, uint64_t v)
+{
+	char t[24];
+	snprintf(t, sizeof(t), "%llu", (unsigned long long)v);
+	sample_text(m, f, fam, suffix, c, le, t);
+}
+
+/* Under mu. */
+static void histogram_series(const struct metrics *m, struct metrics_out *o,
+			     const struct set_entry *e, size_t fam, const struct combo *c)
+{
+	const struct metric_family *f = o->fam;
+	size_t base = c->series * (f->nbounds + 2);
+	uint64_t cum = 0, count = cell_sum(e, fam, base + f->nbounds);
+	char le[32], sum[48];
+
+	for (unsigned b = 0; b < f->nbounds; b++) {
+		cum += cell_sum(e, fam, base + b);
+		snprintf(le, sizeof(le), "%g", f->bounds[b]);
+		sample_line(m, o->f, f, "_bucket", c, le, cum);
+	}
+	sample_line(m, o->f, f, "_bucket", c, "+Inf", count);
+	snprintf(sum, sizeof(sum), "%.6f", (double)cell_sum(e, fam, base + f->nbounds + 1) / 1e6);
+	sample_text(m, o->f, f, "_sum", c, NULL, sum);
+	sample_line(m, o->f, f, "_count", c, NULL, count);
+	o->samples++;
+}
+
+/* Under mu: every combination in label order, the last label fastest. */
+static void cells_family(const struct metrics *m, struct metrics_out *o, const struct set_entry *e,
+			 size_t fam)
+{
+	const struct metric_family *f = o->fam;
+	size_t used[METRIC_LABELS], size[METRIC_LABELS];
+	struct combo c;
+
+	for (int k = 0; k < METRIC_LABELS; k++) {
+		used[k] = label_used(m, &f->labels[k]);
+		size[k] = label_size(&f->labels[k]);
+		if (used[k] == 0)
+			return; /* no slot handed out yet */
+		c.ix[k] = 0;
+	}
+	for (;;) {
+		int fits = 1;
+		c.series = 0;
+		for (int k = 0; k < METRIC_LABELS; k++) {
+			c.series = c.series * size[k] + c.ix[k];
+			fits = fits && slot_fits(m, f->labels[k].kind, c.ix[k]);
+		}
+		if (fits && f->type == METRIC_HISTOGRAM) {
+			header(o);
+			histogram_series(m, o, e, fam, &c);
+		} else if (fits) {
+			uint64_t v = cell_sum(e, fam, c.series);
+			if (v || !(f->flags & METRIC_NONZERO)) {
+				header(o);
+				sample_line(m, o->f, f, "", &c, NULL, v);
+				o->samples++;
+			}
+		}
+		int k = METRIC_LABELS - 1;
+		while (k >= 0 && ++c.ix[k] == used[k])
+			c.ix[k--] = 0;
+		if (k < 0)
+			break;
+	}
+}
+
+/* Under mu. */
+static void render_set(const struct metrics *m, FILE *f, const struct set_entry *e,
+		       const struct snapshot *snap)
+{
+	if (e->ncells && !e->shards)
+		return; /* its module is not running */
+	for (size_t i = 0; i < e->set->n; i++) {
+		struct metrics_out o = { .f = f, .fam = &e->set->f[i] };
+		int shown = 1;
+		if (o.fam->collect)
+			shown = o.fam->collect(&o, snap);
+		else
+			cells_family(m, &o, e, i);
+		if (shown)
+			header(&o); /* (a family without samples) */
+	}
+}
+
+char *metrics_render(struct metrics *m, const struct snapshot *snap)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	if (!f)
 		return NULL;
-	static struct metrics_shard sum; /* only under m->mu */
-
 	pthread_mutex_lock(&m->mu);
-	memset(&sum, 0, sizeof(sum));
-	for (const struct metrics_shard *s = m->shards; s; s = s->next) {
-		for (int t = 0; t < MT_N; t++) {
-			for (int q = 0; q < METRICS_QTYPES; q++)
-				for (int r = 0; r < METRICS_RCODES; r++)
-					sum.queries[t][q][r] += ld(&s->queries[t][q][r]);
-			sum.dropped[t] += ld(&s->dropped[t]);
-		}
-		sum.ecs += ld(&s->ecs);
-		sum.truncated += ld(&s->truncated);
-		for (size_t i = 0; i < m->nslots; i++) {
-			sum.answers[i] += ld(&s->answers[i]);
-			sum.all_down[i] += ld(&s->all_down[i]);
-			for (int k = 0; k < MR_N; k++)
-				sum.redirects[i][k] += ld(&s->redirects[i][k]);
-		}
-		sum.rrl_dropped += ld(&s->rrl_dropped);
-		sum.rrl_slipped += ld(&s->rrl_slipped);
-		sum.acl_refused += ld(&s->acl_refused);
-		sum.acl_dropped += ld(&s->acl_dropped);
-	}
-
-	fputs("# HELP gslb_build_info Version of gslbd.\n# TYPE gslb_build_info gauge\n", f);
-	fprintf(f, "gslb_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
-
-	fputs("# HELP gslb_dns_queries_total DNS queries answered, by transport, qtype and "
-	      "rcode.\n# TYPE gslb_dns_queries_total counter\n",
-	      f);
-	static const char *const tn[MT_N] = { "udp", "tcp" };
-	for (int t = 0; t < MT_N; t++)
-		for (int q = 0; q < METRICS_QTYPES; q++)
-			for (int r = 0; r < METRICS_RCODES; r++)
-				if (sum.queries[t][q][r])
-					fprintf(f,
-						"gslb_dns_queries_total{transport=\"%s\",qtype=\"%s\","
-						"rcode=\"%s\"} %llu\n",
-						tn[t], qtype_names[q], rcode_names[r],
-						(unsigned long long)sum.queries[t][q][r]);
-	fputs("# HELP gslb_dns_dropped_total DNS messages not answered (malformed, or "
-	      "responses).\n# TYPE gslb_dns_dropped_total counter\n",
-	      f);
-	for (int t = 0; t < MT_N; t++)
-		fprintf(f, "gslb_dns_dropped_total{transport=\"%s\"} %llu\n", tn[t],
-			(unsigned long long)sum.dropped[t]);
-	fprintf(f,
-		"# HELP gslb_dns_ecs_queries_total Queries carrying an EDNS Client Subnet.\n"
-		"# TYPE gslb_dns_ecs_queries_total counter\ngslb_dns_ecs_queries_total %llu\n",
-		(unsigned long long)sum.ecs);
-	fprintf(f,
-		"# HELP gslb_dns_truncated_total UDP answers sent truncated (TC).\n"
-		"# TYPE gslb_dns_truncated_total counter\ngslb_dns_truncated_total %llu\n",
-		(unsigned long long)sum.truncated);
-
-	fputs("# HELP gslb_service_answers_total Geo answers, by service and region.\n"
-	      "# TYPE gslb_service_answers_total counter\n",
-	      f);
-	for (size_t i = 0; i < m->nslots; i++) {
-		if (!m->slots[i].region[0])
-			continue;
-		fputs("gslb_service_answers_total{service=\"", f);
-		label(f, m->slots[i].service);
-		fputs("\",region=\"", f);
-		label(f, m->slots[i].region);
-		fprintf(f, "\"} %llu\n", (unsigned long long)sum.answers[i]);
-	}
-	fputs("# HELP gslb_service_all_down_total Answers given by when_all_down, by service.\n"
-	      "# TYPE gslb_service_all_down_total counter\n",
-	      f);
-	for (size_t i = 0; i < m->nslots; i++) {
-		if (m->slots[i].region[0])
-			continue;
-		fputs("gslb_service_all_down_total{service=\"", f);
-		label(f, m->slots[i].service);
-		fprintf(f, "\"} %llu\n", (unsigned long long)sum.all_down[i]);
-	}
-	static const char *const rs[MR_N] = { "301", "302", "303", "307", "308" };
-	fputs("# HELP gslb_http_redirects_total HTTP redirects, by service, region and status.\n"
-	      "# TYPE gslb_http_redirects_total counter\n",
-	      f);
-	for (size_t i = 0; i < m->nslots; i++) {
-		if (!m->slots[i].region[0])
-			continue;
-		for (int k = 0; k < MR_N; k++) {
-			if (!sum.redirects[i][k])
-				continue;
-			fputs("gslb_http_redirects_total{service=\"", f);
-			label(f, m->slots[i].service);
-			fputs("\",region=\"", f);
-			label(f, m->slots[i].region);
-			fprintf(f, "\",status=\"%s\"} %llu\n", rs[k],
-				(unsigned long long)sum.redirects[i][k]);
-		}
-	}
-	fprintf(f,
-		"# HELP gslb_rrl_responses_total UDP responses held back by response rate "
-		"limiting, by action.\n"
-		"# TYPE gslb_rrl_responses_total counter\n"
-		"gslb_rrl_responses_total{action=\"drop\"} %llu\n"
-		"gslb_rrl_responses_total{action=\"slip\"} %llu\n"
-		"# HELP gslb_acl_denied_total Queries turned away by the ACL, by action.\n"
-		"# TYPE gslb_acl_denied_total counter\n"
-		"gslb_acl_denied_total{action=\"refuse\"} %llu\n"
-		"gslb_acl_denied_total{action=\"drop\"} %llu\n",
-		(unsigned long long)sum.rrl_dropped, (unsigned long long)sum.rrl_slipped,
-		(unsigned long long)sum.acl_refused, (unsigned long long)sum.acl_dropped);
-	fprintf(f,
-		"# HELP gslb_reloads_total Configuration reloads, by result.\n"
-		"# TYPE gslb_reloads_total counter\n"
-		"gslb_reloads_total{result=\"success\"} %llu\n"
-		"gslb_reloads_total{result=\"failure\"} %llu\n"
-		"# HELP gslb_reload_last_success_timestamp_seconds When the last reload "
-		"succeeded (0 = never).\n"
-		"# TYPE gslb_reload_last_success_timestamp_seconds gauge\n"
-		"gslb_reload_last_success_timestamp_seconds %lld\n",
-		(unsigned long long)m->reloads_ok, (unsigned long long)m->reloads_failed,
-		(long long)m->last_reload_ok);
+	for (size_t i = 0; i < m->nsets; i++)
+		render_set(m, f, &m->sets[i], snap);
 	pthread_mutex_unlock(&m->mu);
-
-	if (snap) {
-		const struct conf *c = snap->conf;
-		if (snap->geo && geo_db_path(snap->geo)[0]) {
-			fputs("# HELP gslb_geoip_build_timestamp_seconds Build time of the GeoIP "
-			      "database in use.\n# TYPE gslb_geoip_build_timestamp_seconds gauge\n",
-			      f);
-			fputs("gslb_geoip_build_timestamp_seconds{path=\"", f);
-			label(f, geo_db_path(snap->geo));
-			fprintf(f, "\",type=\"");
-			label(f, geo_db_type(snap->geo));
-			fprintf(f, "\"} %llu\n", (unsigned long long)geo_db_build_epoch(snap->geo));
-		}
-		fprintf(f,
-			"# HELP gslb_config_generation Snapshots published since start.\n"
-			"# TYPE gslb_config_generation gauge\ngslb_config_generation %llu\n",
-			(unsigned long long)snap->generation);
-		fputs("# HELP gslb_zone_serial SOA serial of each zone served.\n"
-		      "# TYPE gslb_zone_serial gauge\n",
-		      f);
-		for (size_t i = 0; i < snap->zones->nzones; i++) {
-			fputs("gslb_zone_serial{zone=\"", f);
-			label(f, snap->zones->zones[i]->origin_str);
-			fprintf(f, "\"} %u\n", snap->zones->zones[i]->serial);
-		}
-		const struct health *h = snap->health;
-		if (h) {
-			fputs("# HELP gslb_pool_up 1 when the pool counts as up.\n"
-			      "# TYPE gslb_pool_up gauge\n",
-			      f);
-			for (size_t i = 0; i < c->nservices; i++) {
-				const struct service *svc = &c->services[i];
-				for (size_t p = 0; p < svc->npools; p++) {
-					const struct hpool *hp = &h->pools[svc->pools[p].gidx];
-					fputs("gslb_pool_up{", f);
-					svc_label(f, svc);
-					fprintf(f, ",region=\"%s\"} %d\n",
-						c->regions[svc->pools[p].region].name,
-						hp->up ? 1 : 0);
-				}
-			}
-			fputs("# HELP gslb_pool_last_change_timestamp_seconds When the pool last "
-			      "went up or down (0 = not since start).\n"
-			      "# TYPE gslb_pool_last_change_timestamp_seconds gauge\n",
-			      f);
-			for (size_t i = 0; i < c->nservices; i++) {
-				const struct service *svc = &c->services[i];
-				for (size_t p = 0; p < svc->npools; p++) {
-					const struct hpool *hp = &h->pools[svc->pools[p].gidx];
-					fputs("gslb_pool_last_change_timestamp_seconds{", f);
-					svc_label(f, svc);
-					fprintf(f, ",region=\"%s\"} %lld\n",
-						c->regions[svc->pools[p].region].name,
-						(long long)hp->since);
-				}
-			}
-			fputs("# HELP gslb_member_up 1 when the member is answered (probe state and "
-			      "admin overrides).\n# TYPE gslb_member_up gauge\n",
-			      f);
-			char at[INET6_ADDRSTRLEN];
-			for (int pass = 0; pass < 2; pass++) {
-				if (pass == 1)
-					fputs("# HELP gslb_member_last_change_timestamp_seconds When "
-					      "the member's probe state last changed.\n"
-					      "# TYPE gslb_member_last_change_timestamp_seconds "
-					      "gauge\n",
-					      f);
-				for (size_t i = 0; i < c->nservices; i++) {
-					const struct service *svc = &c->services[i];
-					for (size_t p = 0; p < svc->npools; p++) {
-						const struct hpool *hp =
-							&h->pools[svc->pools[p].gidx];
-						for (size_t k = 0; k < hp->nmembers; k++) {
-							const struct hmember *mb = &hp->members[k];
-							const char *ml = member_label(
-								&svc->pools[p], mb, at, sizeof(at));
-							fputs(pass ? "gslb_member_last_change_timestamp_"
-								     "seconds{" :
-								     "gslb_member_up{",
-							      f);
-							svc_label(f, svc);
-							fprintf(f,
-								",region=\"%s\",member=\"%s\"} %lld\n",
-								c->regions[svc->pools[p].region]
-									.name,
-								ml,
-								pass ? (long long)mb->since :
-								       (long long)(mb->usable ? 1 :
-												0));
-						}
-					}
-				}
-			}
-		}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
 	}
-	if (extra)
-		fputs(extra, f);
-	fclose(f);
 	return buf;
 }

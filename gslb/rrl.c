@@ -15,8 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gslb/cidrset.h"
 #include "gslb/dname.h"
+#include "gslb/dnsdefs.h"
+#include "gslb/net.h"
 #include "gslb/siphash.h"
 #include "gslb/wire.h"
 
@@ -132,29 +133,23 @@ static size_t answer_key(const uint8_t *reply, size_t len, const uint8_t *wild, 
 	return 2 + nl;
 }
 
-static int client_net(const struct rrl_conf *c, const struct sockaddr *peer, uint8_t out[16],
-		      int *family)
+/* The peer's address into full (16 bytes, zero-padded) and its network
+ * (ipv4_prefix, ipv6_prefix) into net. Returns the family, 0 for another. */
+static int client_net(const struct rrl_conf *c, const struct sockaddr *peer, uint8_t net[16],
+		      uint8_t full[16])
 {
-	memset(out, 0, 16);
+	memset(full, 0, 16);
 	if (peer->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)peer;
-		memcpy(out, &s4->sin_addr, 4);
-		*family = AF_INET;
-		unsigned p = c->ipv4_prefix > 32 ? 32 : c->ipv4_prefix;
-		for (unsigned b = p; b < 32; b++)
-			out[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
-		return 0;
+		memcpy(full, &((const struct sockaddr_in *)(const void *)peer)->sin_addr, 4);
+		net_mask(net, full, 16, c->ipv4_prefix > 32 ? 32 : c->ipv4_prefix);
+		return AF_INET;
 	}
 	if (peer->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)peer;
-		memcpy(out, &s6->sin6_addr, 16);
-		*family = AF_INET6;
-		unsigned p = c->ipv6_prefix > 128 ? 128 : c->ipv6_prefix;
-		for (unsigned b = p; b < 128; b++)
-			out[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
-		return 0;
+		memcpy(full, &((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr, 16);
+		net_mask(net, full, 16, c->ipv6_prefix);
+		return AF_INET6;
 	}
-	return -1;
+	return 0;
 }
 
 /* An entry's balance now: what it had plus a refill for the seconds since
@@ -176,19 +171,10 @@ enum rrl_verdict rrl_check(struct rrl *r, const struct rrl_conf *c, const struct
 {
 	uint8_t net[16], full[16], k[KEY_MAX];
 	int family;
-	if (!r || !c->rate || !peer || client_net(c, peer, net, &family))
+	if (!r || !c->rate || !peer || !(family = client_net(c, peer, net, full)))
 		return RRL_SEND;
-	if (c->exempt) {
-		memset(full, 0, sizeof(full));
-		if (family == AF_INET)
-			memcpy(full, &((const struct sockaddr_in *)(const void *)peer)->sin_addr,
-			       4);
-		else
-			memcpy(full, &((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr,
-			       16);
-		if (cidrset_contains(c->exempt, family, full))
-			return RRL_SEND;
-	}
+	if (net_set_contains(c->exempt, family, full))
+		return RRL_SEND;
 	size_t kl = answer_key(reply, len, name, k);
 	if (!kl)
 		return RRL_SEND;
@@ -280,7 +266,7 @@ size_t rrl_truncate(uint8_t *reply, size_t len)
 		wire_skip(&w, rdlen);
 		if (!nl || !wire_ok(&w))
 			break;
-		if (type == 41 && i >= (unsigned)an + ns && nl == 1) {
+		if (type == DNS_T_OPT && i >= (unsigned)an + ns && nl == 1) {
 			opt_at = at;
 			opt_len = w.pos - at;
 		}

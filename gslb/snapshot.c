@@ -8,10 +8,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "gslb/cidrset.h"
 #include "gslb/decide.h"
+#include "gslb/dnssec.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
+#include "gslb/net.h"
 #include "gslb/snapshot.h"
 
 struct snapshot_base {
@@ -140,14 +141,9 @@ static void lint(const struct snapshot *s)
 					shadowed = strcmp(e->code, rt->code) == 0;
 				else if (e->kind == ROUTE_COUNTRY && rt->kind == ROUTE_SUBDIVISION)
 					shadowed = strncmp(e->code, rt->code, 2) == 0;
-				else if (e->kind == ROUTE_NET && rt->kind == ROUTE_NET &&
-					 e->family == rt->family && e->prefix <= rt->prefix) {
-					shadowed = 1;
-					for (unsigned b = 0; b < e->prefix; b++)
-						if ((e->addr[b / 8] ^ rt->addr[b / 8]) &
-						    (0x80 >> (b % 8)))
-							shadowed = 0;
-				}
+				else if (e->kind == ROUTE_NET && rt->kind == ROUTE_NET)
+					shadowed = net_contains(&e->net, rt->net.family,
+								rt->net.addr, rt->net.prefix);
 				if (shadowed)
 					log_warn(
 						"route can never match: an earlier rule takes all its "
@@ -312,7 +308,31 @@ static int load_blocklist(struct snapshot *s, char *err, size_t errlen)
 {
 	if (!s->conf->acl_blocklist)
 		return GSLB_OK;
-	return cidrset_load_file(s->conf->acl_blocklist, &s->acl_block, err, errlen);
+	return net_set_load_file(s->conf->acl_blocklist, &s->acl_block, err, errlen);
+}
+
+/* zones[].dnssec: the zone signed with its keys, signatures valid from
+ * now - inception_offset for signature_validity (dnssec_zone.c). */
+static int sign_zone(struct zone *z, const struct conf_zone *cz, char *err, size_t errlen)
+{
+	const struct conf_dnssec *d = &cz->dnssec;
+	if (!d->enabled)
+		return GSLB_OK;
+	uint32_t now = (uint32_t)time(NULL);
+	char zerr[768] = "";
+	int rc = dnssec_sign_zone(z, d->keys, d->nkeys, now - d->inception_offset,
+				  now + d->signature_validity, zerr, sizeof(zerr));
+	if (rc) {
+		snprintf(err, errlen, "%s:%d: zone %s: %s", cz->conf_file, cz->line, cz->origin,
+			 zerr);
+		return rc;
+	}
+	for (size_t k = 0; k < d->nkeys; k++)
+		log_info("dnssec key zone=%s tag=%u algorithm=%u flags=%u", cz->origin,
+			 d->keys[k].tag, d->keys[k].alg, d->keys[k].flags);
+	log_info("dnssec zone signed zone=%s signatures=%zu valid_until=%u", cz->origin,
+		 dnssec_zone_signatures(z), now + d->signature_validity);
+	return GSLB_OK;
 }
 
 int snapshot_load(const char *path, struct snapshot **out, char *err, size_t errlen)
@@ -349,6 +369,9 @@ int snapshot_load(const char *path, struct snapshot **out, char *err, size_t err
 		if (rc)
 			goto out;
 		nloaded++;
+		rc = sign_zone(zones[i], &conf->zones[i], err, errlen);
+		if (rc)
+			goto out;
 	}
 	b->refs = 1;
 	s->base = b;
@@ -382,11 +405,11 @@ int snapshot_load(const char *path, struct snapshot **out, char *err, size_t err
 	{
 		/* The first health view: last-known states and admin overrides
 		 * from state_dir, so -t, --explain and a restart see them. */
-		struct admin_table adm = { 0 };
-		admin_table_load(&adm, s->conf->state_dir);
+		struct override_table adm = { 0 };
+		override_table_load(&adm, s->conf->state_dir);
 		s->health = health_initial(s, NULL, NULL, s->conf->state_dir, &adm,
 					   (int64_t)time(NULL));
-		admin_table_free(&adm);
+		override_table_free(&adm);
 		if (!s->health) {
 			rc = GSLB_ENOMEM;
 			goto out;
@@ -493,7 +516,7 @@ void snapshot_free(struct snapshot *s)
 	decide_free_classes(s->gclass);
 	free(s->location_free);
 	geo_close(s->geo);
-	cidrset_free(s->acl_block);
+	net_set_free(s->acl_block);
 	if (s->base)
 		base_put(s->base);
 	free(s);

@@ -80,7 +80,7 @@ struct wi_change {
 	uint8_t state;
 	const char *action; /* canonical: down, force-down, drain, up, force-up */
 	int probe;          /* down/up: as if the probes said so, not an admin */
-	struct admin_override ov;
+	struct override ov;
 };
 
 /* ------------------------------------------------------------ sampling */
@@ -230,11 +230,11 @@ static int parse_action(const char *w, size_t n, uint8_t *state, const char **ca
 		const char *canon;
 		int probe;
 	} actions[] = {
-		{ "down", ADMIN_FORCE_DOWN, "down", 1 },
-		{ "force-down", ADMIN_FORCE_DOWN, "force-down", 0 },
-		{ "drain", ADMIN_DRAIN, "drain", 0 },
-		{ "up", ADMIN_FORCE_UP, "up", 1 },
-		{ "force-up", ADMIN_FORCE_UP, "force-up", 0 },
+		{ "down", OVERRIDE_FORCE_DOWN, "down", 1 },
+		{ "force-down", OVERRIDE_FORCE_DOWN, "force-down", 0 },
+		{ "drain", OVERRIDE_DRAIN, "drain", 0 },
+		{ "up", OVERRIDE_FORCE_UP, "up", 1 },
+		{ "force-up", OVERRIDE_FORCE_UP, "force-up", 0 },
 	};
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
 		if (strlen(actions[i].name) == n && !strncmp(w, actions[i].name, n)) {
@@ -354,18 +354,18 @@ out:
 }
 
 /* Does an override target (canonical form) name this pool or member? */
-static int target_matches(const struct admin_override *o, const char *svc, const char *region,
+static int target_matches(const struct override *o, const char *svc, const char *region,
 			  const char *addr, const char *member_text)
 {
 	char key[600];
 	switch (o->kind) {
-	case ADMIN_REGION:
+	case OVERRIDE_REGION:
 		snprintf(key, sizeof(key), "region:%s", region);
 		return strcmp(key, o->target) == 0;
-	case ADMIN_POOL:
+	case OVERRIDE_POOL:
 		snprintf(key, sizeof(key), "pool:%s/%s", svc, region);
 		return strcmp(key, o->target) == 0;
-	case ADMIN_MEMBER:
+	case OVERRIDE_MEMBER:
 		snprintf(key, sizeof(key), "member:%s/%s/%s", svc, region, addr);
 		if (strcmp(key, o->target) == 0)
 			return 1;
@@ -377,8 +377,8 @@ static int target_matches(const struct admin_override *o, const char *svc, const
 
 /* An outage or recovery: every member the target covers gets the probes'
  * verdict, as if they had run. */
-static void set_probe_state(const struct snapshot *snap, struct health *h,
-			    const struct admin_override *o, uint8_t state)
+static void set_probe_state(const struct snapshot *snap, struct health *h, const struct override *o,
+			    uint8_t state)
 {
 	const struct conf *c = snap->conf;
 	char st[300], at[64];
@@ -411,23 +411,23 @@ static void set_probe_state(const struct snapshot *snap, struct health *h,
 /* The view after the changes: the admin table in force plus the changes
  * (later ones win), computed by the same function the prober uses. */
 static int apply_changes(const struct snapshot *snap, const struct health *base,
-			 const struct admin_table *admin, const struct wi_change *ch, size_t n,
+			 const struct override_table *admin, const struct wi_change *ch, size_t n,
 			 struct health **out)
 {
-	struct admin_table t = { 0 };
+	struct override_table t = { 0 };
 	struct health *h = NULL;
 	int64_t now = (int64_t)time(NULL);
 	int rc = 0;
 
 	*out = NULL;
 	for (size_t i = 0; admin && i < admin->n && !rc; i++)
-		rc = admin_table_set(&t, &admin->v[i]);
+		rc = override_table_set(&t, &admin->v[i]);
 	for (size_t i = 0; i < n && !rc; i++) {
-		struct admin_override o = ch[i].ov;
+		struct override o = ch[i].ov;
 		if (ch[i].probe)
 			continue; /* applied to the members' states below */
 		o.since = now;
-		rc = admin_table_set(&t, &o);
+		rc = override_table_set(&t, &o);
 	}
 	if (rc)
 		goto out;
@@ -439,11 +439,12 @@ static int apply_changes(const struct snapshot *snap, const struct health *base,
 	for (size_t i = 0; i < n; i++)
 		if (ch[i].probe)
 			set_probe_state(snap, h, &ch[i].ov,
-					ch[i].state == ADMIN_FORCE_DOWN ? HEALTH_DOWN : HEALTH_UP);
+					ch[i].state == OVERRIDE_FORCE_DOWN ? HEALTH_DOWN :
+									     HEALTH_UP);
 	health_compute(h, snap, &t, NULL, now);
 	*out = h;
 out:
-	admin_table_free(&t);
+	override_table_free(&t);
 	return rc;
 }
 
@@ -478,21 +479,6 @@ static int eval_unknown(const struct snapshot *view, const struct service *svc)
 	blind.geo = NULL;
 	decide_ex(&blind, svc, AF_INET, zero, 0, DECIDE_EXACT, &d);
 	return dest_of(view, &d);
-}
-
-static const char *all_down_text(enum all_down w)
-{
-	switch (w) {
-	case ALL_DOWN_FAIL_OPEN:
-		return "fail-open";
-	case ALL_DOWN_NODATA:
-		return "nodata";
-	case ALL_DOWN_SERVFAIL:
-		return "servfail";
-	case ALL_DOWN_FALLBACK:
-		return "fallback";
-	}
-	return "?";
 }
 
 static json_t *dest_name(const struct snapshot *snap, int dest)
@@ -591,19 +577,23 @@ static size_t signature(const struct snapshot *snap, const struct snapshot *afte
 			const struct service *svc, uint8_t *buf, size_t cap)
 {
 	size_t n = 0;
-	unsigned head[4] = { svc->limit, (unsigned)svc->when_all_down, (unsigned)svc->ndflt,
-			     (unsigned)svc->nroutes };
+	unsigned head[6] = { svc->limit,           (unsigned)svc->when_all_down,
+			     (unsigned)svc->ndflt, (unsigned)svc->nroutes,
+			     svc->hash_prefix_v4,  svc->hash_prefix_v6 };
 	sig_put(buf, cap, &n, head, sizeof(head));
 	sig_put(buf, cap, &n, svc->dflt ? svc->dflt : head,
 		svc->dflt ? svc->ndflt * sizeof(*svc->dflt) : 0);
 	for (size_t i = 0; i < svc->nroutes; i++) {
 		const struct route *r = &svc->routes[i];
-		unsigned rh[4] = { (unsigned)r->kind, (unsigned)r->family, r->prefix,
+		unsigned rh[4] = { (unsigned)r->kind, (unsigned)r->net.family, r->net.prefix,
 				   (unsigned)r->nregions };
 		sig_put(buf, cap, &n, rh, sizeof(rh));
 		sig_put(buf, cap, &n, r->code, sizeof(r->code));
-		sig_put(buf, cap, &n, r->addr, sizeof(r->addr));
+		sig_put(buf, cap, &n, r->net.addr, sizeof(r->net.addr));
 		sig_put(buf, cap, &n, r->regions, r->nregions * sizeof(*r->regions));
+		/* a split's shares (none: a plain list) */
+		sig_put(buf, cap, &n, r->split_end ? (const void *)r->split_end : head,
+			r->split_end ? r->nregions * sizeof(*r->split_end) : 0);
 	}
 	const struct snapshot *views[2] = { snap, after_view };
 	for (size_t r = 0; r < snap->conf->nregions; r++) {
@@ -659,7 +649,7 @@ static json_t *picture_json(const struct snapshot *snap, const struct snapshot *
 		row = json_pack("{s:o}", "region", dest_name(snap, r));
 		if (r == (int)c->nregions)
 			json_object_set_new(row, "outcome",
-					    json_string(all_down_text(svc->when_all_down)));
+					    json_string(all_down_name(svc->when_all_down)));
 		json_object_set_new(row, "before", share_json(s, b->before, r, NULL, 0, b->tmp));
 		if (any_fail_open(s, b->before, b->fo_before, r))
 			json_object_set_new(json_object_get(row, "before"), "fail_open",
@@ -693,13 +683,13 @@ static json_t *picture_json(const struct snapshot *snap, const struct snapshot *
 				if (to == (int)c->nregions)
 					json_object_set_new(
 						m, "outcome",
-						json_string(all_down_text(svc->when_all_down)));
+						json_string(all_down_name(svc->when_all_down)));
 				json_array_append_new(moves, m);
 			}
 		}
 	}
 	o = json_pack("{s:o, s:s, s:o, s:o, s:o}", "default", dflt, "when_all_down",
-		      all_down_text(svc->when_all_down), "unknown_location", unknown, "regions",
+		      all_down_name(svc->when_all_down), "unknown_location", unknown, "regions",
 		      regions, "never", never);
 	if (after_view) {
 		json_object_set_new(o, "changed", json_boolean(changed));
@@ -778,7 +768,7 @@ static json_t *services_json(const struct snapshot *snap, const struct snapshot 
 		json_t *v;
 		if (!o)
 			goto fail;
-		json_object_foreach(g->picture, key, v) json_object_set(o, key, v);
+		json_object_foreach(g->picture, key, v) { json_object_set(o, key, v); }
 		json_array_append_new(services, o);
 	}
 	goto out;
@@ -795,7 +785,7 @@ out:
 }
 
 int whatif_json(const struct snapshot *snap, const struct health *base,
-		const struct admin_table *admin, const char *const *changes, size_t nchanges,
+		const struct override_table *admin, const char *const *changes, size_t nchanges,
 		json_t **out, char *err, size_t errlen)
 {
 	struct wi_change *ch = NULL;
@@ -1251,26 +1241,26 @@ int whatif_check(const struct snapshot *snap, json_t **out, char *err, size_t er
 
 /* ------------------------------------------------------------ admin */
 
-int whatif_admin_from_json(const json_t *arr, struct admin_table *t)
+int whatif_admin_from_json(const json_t *arr, struct override_table *t)
 {
 	size_t i;
 	const json_t *o;
 
 	json_array_foreach(arr, i, o)
 	{
-		struct admin_override ov;
+		struct override ov;
 		const char *target = json_string_value(json_object_get(o, "target"));
 		const char *state = json_string_value(json_object_get(o, "state"));
 		int rc;
 		memset(&ov, 0, sizeof(ov));
 		if (!target || !state || admin_action_parse(state, &ov.state) ||
-		    ov.state == ADMIN_NONE)
+		    ov.state == OVERRIDE_NONE)
 			continue;
-		ov.kind = !strncmp(target, "member:", 7) ? ADMIN_MEMBER :
-			  !strncmp(target, "pool:", 5)   ? ADMIN_POOL :
-							   ADMIN_REGION;
+		ov.kind = !strncmp(target, "member:", 7) ? OVERRIDE_MEMBER :
+			  !strncmp(target, "pool:", 5)   ? OVERRIDE_POOL :
+							   OVERRIDE_REGION;
 		snprintf(ov.target, sizeof(ov.target), "%s", target);
-		rc = admin_table_set(t, &ov);
+		rc = override_table_set(t, &ov);
 		if (rc)
 			return rc;
 	}

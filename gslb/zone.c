@@ -642,6 +642,10 @@ void zone_free(struct zone *z)
 		free(hold->mem);
 		free(hold);
 	}
+	free(z->sig_mem);
+	free(z->apex_sets);
+	free(z->nsec_sets);
+	free(z->nsec_mem);
 	free(z->nodes);
 	free(z->table);
 	free(z->origin_str);
@@ -781,4 +785,21 @@ const struct zone *zoneset_find(const struct zoneset *zs, const uint8_t *lname, 
 			return NULL;
 		p += 1 + (size_t)lname[p];
 	}
+}
+
+/* zone.h */
+uint32_t zone_negative_ttl(const struct zone *z)
+{
+	const uint8_t *rd;
+	uint16_t rdlen;
+	size_t pos = 0;
+	uint32_t ttl = z->soa->ttl;
+	if (zone_rrset_next(z->soa, &pos, &rd, &rdlen) && rdlen >= 20) {
+		const uint8_t *m = rd + rdlen - 4;
+		uint32_t minimum = ((uint32_t)m[0] << 24) | ((uint32_t)m[1] << 16) |
+				   ((uint32_t)m[2] << 8) | m[3];
+		if (minimum < ttl)
+			ttl = minimum;
+	}
+	return ttl;
 }

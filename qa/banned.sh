@@ -1,6 +1,6 @@
 #!/bin/bash
 # Fail if a banned function is called in the C sources and headers:
-# sprintf, strcpy, strcat, strtok, atoi, gets (DESIGN.md section 10). Use
+# sprintf, strcpy, strcat, strtok, atoi, gets (docs/architecture.md, Conventions). Use
 # snprintf, memcpy with a checked length, strtok_r or a cursor, strtol/strtoul
 # with range checks, fgets.
 set -euo pipefail

@@ -1,6 +1,6 @@
 /* The admin listener (libmicrohttpd, its own thread) on listen.admin:
- * /status, /explain, /healthz, the admin overrides, and later /metrics and
- * reload. It reads the current snapshot under RCU like the DNS workers. */
+ * /healthz, /status, /explain, /what-if, /metrics, the admin overrides and
+ * /reload. It reads the current snapshot under RCU like the DNS workers. */
 #ifndef GSLB_ADMIN_H
 #define GSLB_ADMIN_H
 
@@ -20,13 +20,11 @@ struct admin_hooks {
 	 * inside urcu_memb_read_lock(). */
 	struct snapshot **snap;
 	struct prober *prober; /* may be NULL: no overrides then */
-	/* Ask for a reload and wait for its result (later issue); NULL = 501. */
+	/* Ask for a reload and wait for its result; NULL = 501. */
 	int (*reload)(void *ctx, char *err, unsigned long errlen);
 	void *ctx;
-	/* /metrics: the counters, and text to append (prober, HTTP) gathered
-	 * outside the RCU read section (caller frees; NULL = none). */
+	/* /metrics: the registry every module counts in. */
 	struct metrics *metrics;
-	char *(*metrics_extra)(void *ctx);
 	/* Bearer token that lets non-loopback peers make control requests
 	 * (copied at start); NULL = loopback only. */
 	const char *token;

@@ -4,26 +4,23 @@
 #define GSLB_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "gslb/cluster.h"
 #include "gslb/geo.h"
 #include "gslb/rrl.h"
 #include "gslb/log.h"
 #include "gslb/service.h"
 
+struct dnssec_key;
+
 struct conf_listen {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	char *text; /* as written, for logs */
-};
-
-/* A network: address with host bits zero and a prefix length. */
-struct conf_cidr {
-	int family;
-	uint8_t addr[16];
-	uint8_t prefix;
 };
 
 /* A certificate chain and key (PEM files), for one SNI name or the default. */
@@ -39,11 +36,25 @@ struct conf_http_listen {
 	size_t ncerts;
 };
 
+/* zones[].dnssec (config_dnssec.c); enabled = 0 when the group is absent. */
+struct conf_dnssec {
+	int enabled;
+	char **key_paths; /* base names: .key and .private are added */
+	size_t nkey_paths;
+	struct dnssec_key *keys; /* loaded and checked (dnssec.h) */
+	size_t nkeys;
+	uint32_t signature_validity; /* seconds */
+	uint32_t signature_refresh;  /* re-sign this long before expiry */
+	uint32_t inception_offset;   /* clock skew allowance */
+	int nsec;                    /* 0 = compact (RFC 9824) */
+};
+
 struct conf_zone {
 	char *origin; /* presentation form */
 	char *file;   /* resolved path */
 	int line;     /* line of the entry in the config, for messages */
 	const char *conf_file;
+	struct conf_dnssec dnssec;
 };
 
 struct conf {
@@ -62,11 +73,9 @@ struct conf {
 	size_t nadmin_hosts;
 	struct conf_http_listen *http; /* listen.http: the redirect listener */
 	size_t nhttp;
-	struct conf_cidr *trusted_proxies; /* peers whose X-Forwarded-For is believed */
-	size_t ntrusted_proxies;
+	struct net_set *trusted_proxies; /* peers whose X-Forwarded-For is believed */
 	/* http = { ... }: the redirect listener's limits and options */
-	struct conf_cidr *explain_from; /* who may ask ?explain (default loopback) */
-	size_t nexplain_from;
+	struct net_set *explain_from;  /* who may ask ?explain (NULL: loopback) */
 	unsigned http_max_connections; /* total */
 	unsigned http_max_per_ip;      /* connections from one client network */
 	unsigned http_ipv4_prefix;     /* the client network of max_per_ip: /24 ... */
@@ -86,6 +95,7 @@ struct conf {
 
 	struct region *regions;
 	size_t nregions;
+	int region_bias; /* a region has a bias: order by biased distances */
 	struct service *services;
 	size_t nservices;
 	size_t npools; /* over all services: the size of health views */
@@ -106,10 +116,11 @@ struct conf {
 
 	unsigned probe_max_inflight; /* probes running at once; 0 = from RLIMIT_NOFILE */
 
-	struct rrl_conf rrl; /* rrl = { ... }; rate 0 = off */
+	struct rrl_conf rrl;         /* rrl = { ... }; rate 0 = off */
+	struct cluster_conf cluster; /* cluster = { ... }; enabled 0 = one node alone */
 	/* acl = { allow; deny; blocklist; action; }: checked before any work */
-	struct cidrset *acl_allow; /* NULL = everyone */
-	struct cidrset *acl_deny;  /* NULL = nobody */
+	struct net_set *acl_allow; /* NULL = everyone */
+	struct net_set *acl_deny;  /* NULL = nobody */
 	char *acl_blocklist;       /* file of networks, reloaded on change; NULL = none */
 	int acl_drop;              /* denied queries dropped, not REFUSED */
 
@@ -130,6 +141,10 @@ struct conf {
 /* Parse and validate path. On failure returns a negative gslb_err and writes
  * "file:line: reason" to err. The result is owned by the caller (conf_free). */
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
+
+/* gslbd --ds: the DS records of zone's keys (config_dnssec.c) to out; on
+ * error a message in err and a negative gslb_err. */
+int conf_dnssec_print_ds(const char *path, const char *zone, FILE *out, char *err, size_t errlen);
 void conf_free(struct conf *c);
 
 /* "127.0.0.1:53", "[::1]:53", "::1" (port defaults to def_port). */

@@ -41,6 +41,9 @@ struct decide_step {
 
 /* Great-circle distance of a step in km, or -1 without a location. */
 double decide_step_km(const struct decide_step *st);
+/* The distance ordering used: km x (1 - bias/100) of the step's region
+ * (regions[].bias), or -1 without a location. */
+double decide_biased_km(const struct snapshot *snap, const struct decide_step *st);
 
 struct decision {
 	const struct service *svc;
@@ -55,6 +58,10 @@ struct decision {
 	int located; /* a location (coordinates or a region list) was found */
 	enum decide_rule rule;
 	const struct route *route; /* RULE_ROUTE */
+	/* a split route rule: the client subnet's bucket (of ROUTE_SPLIT_RING)
+	 * and the region it gives, tried first; -1 = no split */
+	uint32_t split_bucket;
+	int split_region;
 
 	struct decide_step steps[GSLB_MAX_REGIONS];
 	unsigned nsteps;
@@ -69,6 +76,12 @@ struct decision {
 	int fail_open; /* answering a down pool, all members, as if up */
 	uint8_t scope; /* ECS scope, in the family of the query */
 	uint32_t ttl;
+	/* members_pick = "sticky" or a split: the client subnet at the service's hash
+	 * prefix (hash_prefix_v4/v6, at most the subnet's own prefix) and its
+	 * hash; the ECS scope is at least hash_prefix */
+	int hashed;
+	uint8_t hash_prefix;
+	uint64_t client_hash;
 };
 
 /* Decide for svc. family/addr/prefix: the client subnet as received (ECS
@@ -112,6 +125,13 @@ const struct service *decide_find_service(const struct snapshot *snap, const uin
 
 /* Does a lower-cased name exist only as an ancestor of a service name? */
 int decide_is_service_ent(const struct snapshot *snap, const uint8_t *lname, size_t len);
+
+/* members_pick = "sticky": the rendezvous score of a member for the
+ * decision's client subnet (d->hashed), weights respected; members are
+ * answered highest score first, so a client subnet keeps its members while
+ * they are up and a member going down moves only its own clients. */
+double decide_member_score(const struct decision *d, int family, const uint8_t *addr,
+			   uint32_t weight);
 
 const char *decide_rule_name(enum decide_rule r);
 const char *decide_state_name(enum decide_state s);

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 struct snapshot;
+struct service;
 
 #define DNS_HEADER_LEN 12
 #define DNS_MAX_MSG 65535
@@ -51,11 +52,11 @@ struct dns_info {
 	uint16_t rcode; /* the full rcode (BADVERS is 16) */
 	uint8_t truncated;
 	uint8_t edns;
-	uint8_t ecs;         /* the query carried a client subnet */
-	const void *service; /* the service answered, or NULL */
-	int region;          /* the region chosen, or -1 */
-	int slot;            /* metrics slot of the pool answered, -1 = none */
-	uint8_t all_down;    /* the service's when_all_down applied */
+	uint8_t ecs;                   /* the query carried a client subnet */
+	const struct service *service; /* the service answered, or NULL */
+	int region;                    /* the region chosen, or -1 */
+	int slot;                      /* metrics slot of the pool answered, -1 = none */
+	uint8_t all_down;              /* the service's when_all_down applied */
 	/* For rate limiting: the name an answer was made from when it is not the
 	 * question (a zone wildcard "*.x", a wildcard service), else NULL. */
 	const uint8_t *rrl_name;

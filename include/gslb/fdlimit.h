@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 struct conf;
+struct metric_set;
 
 /* Descriptors outside the counted ones: standard streams, the event loop,
  * syslog, the files a reload opens (config, includes, zones, GeoIP,
@@ -78,7 +79,7 @@ void fdlimit_reserve_close(void);
 #define FDLIMIT_LOG_INTERVAL 10
 int fdlimit_shed(enum fdlimit_listener who, int listen_fd);
 
-/* The counters in Prometheus text (caller frees), for /metrics. */
-char *fdlimit_metrics_text(void);
+/* The counters' metric families (registered by metrics_new). */
+extern const struct metric_set fdlimit_metric_set;
 
 #endif

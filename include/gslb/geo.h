@@ -126,9 +126,6 @@ unsigned geo_db_ip_version(const struct geo_db *g); /* 4 or 6, 0 without a datab
  * decision engine and the lookups use this one rule. */
 int geo_v4_embedded(const uint8_t *a, uint8_t *v4);
 
-/* Number of leading bits two addresses of alen bytes share. */
-unsigned geo_common_prefix(const uint8_t *a, const uint8_t *b, unsigned alen);
-
 /* Approximate centroid of an ISO 3166-1 alpha-2 country (any case, plus XK
  * for Kosovo). Returns 0 and fills lat/lon, or GSLB_ENOENT. */
 int geo_country_centroid(const char *cc, double *lat, double *lon);

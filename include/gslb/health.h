@@ -21,11 +21,11 @@ enum health_state {
 	HEALTH_DOWN = 2,
 };
 
-enum admin_state {
-	ADMIN_NONE = 0,
-	ADMIN_FORCE_UP = 1,   /* answered whatever the probes say */
-	ADMIN_FORCE_DOWN = 2, /* never answered */
-	ADMIN_DRAIN = 3,      /* no new answers, still probed */
+enum override_state {
+	OVERRIDE_NONE = 0,
+	OVERRIDE_FORCE_UP = 1,   /* answered whatever the probes say */
+	OVERRIDE_FORCE_DOWN = 2, /* never answered */
+	OVERRIDE_DRAIN = 3,      /* no new answers, still probed */
 };
 
 #define HEALTH_REASON_MAX 96
@@ -36,7 +36,7 @@ struct hmember {
 	uint32_t weight;
 	uint16_t member; /* index of the config entry in pool->members */
 	uint8_t state;   /* enum health_state, from probes; UP when unchecked */
-	uint8_t admin;   /* enum admin_state in force (own, else pool's, else region's) */
+	uint8_t admin;   /* enum override_state in force (own, else pool's, else region's) */
 	uint8_t failing; /* up, but the latest probes failed (TTL drops to ttl_min) */
 	uint8_t usable;  /* answered: state not DOWN (or forced up), not drained or forced down */
 	uint16_t fails;  /* consecutive failures */
@@ -67,35 +67,35 @@ struct health {
  * Targets: "region:eu-east", "pool:www.example.com/eu-east",
  * "member:www.example.com/eu-east/192.0.2.10" (the member as written in the
  * config, or one resolved address of a host-name member). */
-enum admin_kind {
-	ADMIN_REGION,
-	ADMIN_POOL,
-	ADMIN_MEMBER,
+enum override_kind {
+	OVERRIDE_REGION,
+	OVERRIDE_POOL,
+	OVERRIDE_MEMBER,
 };
 
-struct admin_override {
-	enum admin_kind kind;
-	uint8_t state; /* enum admin_state, never ADMIN_NONE */
+struct override {
+	enum override_kind kind;
+	uint8_t state; /* enum override_state, never OVERRIDE_NONE */
 	int64_t since;
 	char target[512]; /* as given, canonical: lower-case service name */
 };
 
-struct admin_table {
-	struct admin_override *v;
+struct override_table {
+	struct override *v;
 	size_t n;
 };
 
 /* Parse "region:..."/"pool:..."/"member:..." and check it names something
  * in snap. Writes the canonical form to out. Returns 0 or GSLB_EINVAL with a
  * reason in err. */
-int health_parse_target(const struct snapshot *snap, const char *target, struct admin_override *out,
+int health_parse_target(const struct snapshot *snap, const char *target, struct override *out,
 			char *err, size_t errlen);
 
-/* Set (state != ADMIN_NONE) or clear an override. Returns 0, or GSLB_ENOENT
+/* Set (state != OVERRIDE_NONE) or clear an override. Returns 0, or GSLB_ENOENT
  * when clearing something not set. */
-int admin_table_set(struct admin_table *t, const struct admin_override *o);
-int admin_table_clear(struct admin_table *t, const char *target);
-void admin_table_free(struct admin_table *t);
+int override_table_set(struct override_table *t, const struct override *o);
+int override_table_clear(struct override_table *t, const char *target);
+void override_table_free(struct override_table *t);
 
 /* The first view of a snapshot: static members from the config, host-name
  * members' addresses and every member's probe state carried over from prev
@@ -105,30 +105,39 @@ void admin_table_free(struct admin_table *t);
  * owns the result (health_free). */
 struct health *health_initial(const struct snapshot *snap, const struct health *prev,
 			      const struct snapshot *prev_snap, const char *state_dir,
-			      const struct admin_table *admin, int64_t now);
+			      const struct override_table *admin, int64_t now);
 
 /* Deep copy, for the prober to change and publish. */
 struct health *health_clone(const struct health *h);
 void health_free(struct health *h);
 
+/* The rise/fall state machine: one probe result applied to a member in
+ * state, with *oks and *fails its consecutive successes and failures.
+ * result: 1 success, 0 failure, -1 not probed (a local error: no step,
+ * nothing changes). The first result decides a member still UNKNOWN; then
+ * an UP member goes DOWN after fall failures in a row, a DOWN one UP after
+ * rise successes in a row (0 counts as 1). Returns the new state. */
+enum health_state health_step(enum health_state state, uint16_t *oks, uint16_t *fails, int result,
+			      unsigned rise, unsigned fall);
+
 /* Derive usable, up, failing, counts and admin from the members' states,
  * the pools' min_up and the admin table. Logs pool state changes against
  * prev (may be NULL). */
-void health_compute(struct health *h, const struct snapshot *snap, const struct admin_table *admin,
-		    const struct health *prev, int64_t now);
+void health_compute(struct health *h, const struct snapshot *snap,
+		    const struct override_table *admin, const struct health *prev, int64_t now);
 
 /* Last-known state in state_dir: "health.state" (probe states and resolved
  * addresses) and "overrides.state" (admin overrides). Written atomically
  * (temporary file + rename). A failure is logged and returns an error; the
  * caller keeps serving. */
 int health_save(const struct health *h, const struct snapshot *snap, const char *state_dir);
-int admin_table_save(const struct admin_table *t, const char *state_dir);
-int admin_table_load(struct admin_table *t, const char *state_dir);
+int override_table_save(const struct override_table *t, const char *state_dir);
+int override_table_load(struct override_table *t, const char *state_dir);
 
 const char *health_state_name(enum health_state s);
-const char *admin_state_name(enum admin_state s);
+const char *override_state_name(enum override_state s);
 /* "drain", "undrain", "force-up", "force-down", "clear" -> state; undrain
- * and clear give ADMIN_NONE. Returns 0 or GSLB_EINVAL. */
+ * and clear give OVERRIDE_NONE. Returns 0 or GSLB_EINVAL. */
 int admin_action_parse(const char *action, uint8_t *state);
 
 #endif

@@ -78,10 +78,10 @@ int http_serve(struct http_listener *l);
 void http_stop(struct http_listener *l);
 
 /* What the listener has counted since it started, summed over its
- * addresses (issue 6 exports them). Safe from any thread. */
+ * addresses (exported on /metrics). Safe from any thread. */
 struct http_counters {
 	uint64_t connections; /* accepted */
-	uint64_t requests;    /* answered by gslbd (MHD's own errors not included) */
+	uint64_t requests;    /* answered: the sum of the outcomes below */
 	uint64_t redirects;
 	uint64_t explains;
 	uint64_t not_found;          /* 404: no service (or no redirect) for the Host */
@@ -97,7 +97,16 @@ struct http_counters {
 };
 void http_counters(const struct http_listener *l, struct http_counters *out);
 
-/* The counters above in Prometheus text (caller frees), for /metrics. */
-char *http_metrics_text(const struct http_listener *l);
+/* Shared by http.c and http_answer.c (not for other modules). */
+#define HTTP_RETRY_DEFAULT 5u  /* Retry-After of a 503, seconds */
+#define HTTP_URI_TOO_LONG 414u /* answered by status only */
+#define HTTP_HEADERS_TOO_LARGE 431u
+struct wbuf;
+struct conf;
+/* Is the peer (family, addr) in trusted_proxies? */
+int http_trusted_proxy(const struct conf *c, int family, const uint8_t *addr);
+/* s[0..n) into b, with bytes that may not stand in a URL (or a log field)
+ * %-escaped. */
+void http_put_escaped(struct wbuf *b, const char *s, size_t n);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct conf;
+struct metrics;
 struct snapshot;
 struct prober;
 
@@ -21,9 +22,11 @@ size_t probe_inflight_cap(const struct conf *c);
 /* Set up probing snap's pools, without its thread (at start, before the
  * privilege drop): snap->health gets an initial view if it has none.
  * state_dir (may be NULL) is where health.state and overrides.state live;
- * overrides found there are read now and applied at once. On failure
- * returns a negative gslb_err and logs why. */
-int prober_new(struct snapshot *snap, const char *state_dir, struct prober **out);
+ * overrides found there are read now and applied at once. The prober counts
+ * in a shard of metrics (may be NULL). On failure returns a negative
+ * gslb_err and logs why. */
+int prober_new(struct snapshot *snap, const char *state_dir, struct metrics *metrics,
+	       struct prober **out);
 
 /* Start the prober's thread: probing, and saving state, begin. Returns 0
  * or GSLB_ESYS (logged); prober_stop frees the prober either way. */
@@ -47,11 +50,6 @@ int prober_admin(struct prober *p, const char *target, const char *action, char 
 
 /* Copy of the overrides in force, as JSON text (caller frees), for status. */
 char *prober_admin_json(struct prober *p);
-
-/* Probe counters and latency histograms in Prometheus text (caller frees).
- * Takes only a small counters lock: do not call it inside an RCU read-side
- * section anyway, to keep the rule simple. */
-char *prober_metrics_text(struct prober *p);
 
 /* Stop the thread, save the state, free everything. NULL is fine. */
 void prober_stop(struct prober *p);

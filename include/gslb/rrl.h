@@ -10,14 +10,14 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-struct cidrset;
+struct net_set;
 
 struct rrl_conf {
 	unsigned rate;   /* responses per second per bucket, 0 = off */
 	unsigned slip;   /* every slip-th limited response goes out truncated; 0 = drop all */
 	unsigned window; /* seconds of debt a bucket can run up (how long it stays limited) */
 	unsigned ipv4_prefix, ipv6_prefix;
-	struct cidrset *exempt; /* never limited; owned by the config */
+	struct net_set *exempt; /* never limited; owned by the config */
 };
 
 enum rrl_verdict {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "gslb/dname.h"
+#include "gslb/net.h"
 
 #define GSLB_MAX_REGIONS 64
 
@@ -16,6 +17,7 @@ struct region {
 	double lat, lon;
 	double sin_lat, cos_lat, lon_rad; /* precomputed for distance ordering */
 	char *redirect;                   /* optional redirect target (HTTP listener) */
+	double bias; /* -99..99: distance ordering uses distance x (1 - bias/100) */
 	int line;
 };
 
@@ -62,6 +64,15 @@ enum all_down {
 	ALL_DOWN_FALLBACK, /* the service's fallback addresses or CNAME */
 };
 
+/* The one spelling of each policy, as the config writes it: "fail-open",
+ * "nodata", "servfail", "fallback" (decide.c). */
+const char *all_down_name(enum all_down w);
+
+enum members_pick {
+	PICK_WEIGHTED, /* a weighted random draw, rotated between queries */
+	PICK_STICKY,   /* rendezvous hash of the client subnet: the same members */
+};
+
 struct member {
 	int family; /* AF_INET or AF_INET6; 0 for a host name */
 	uint8_t addr[16];
@@ -98,14 +109,19 @@ enum route_kind {
 	ROUTE_NET,
 };
 
+#define ROUTE_SPLIT_RING 10000u
+
 struct route {
 	enum route_kind kind;
-	char code[16]; /* upper-case ISO code, "PL", "EU", "US-CA" */
-	int family;    /* ROUTE_NET */
-	uint8_t addr[16];
-	uint8_t prefix;
+	char code[16];       /* upper-case ISO code, "PL", "EU", "US-CA" */
+	struct net_cidr net; /* ROUTE_NET */
 	unsigned *regions;
 	size_t nregions;
+	/* split = ( { region; weight; } ): regions are the split's, and a
+	 * client whose subnet hashes to bucket b of a ring of ROUTE_SPLIT_RING
+	 * gets the first region i with b < split_end[i] first, then its usual
+	 * order; NULL for a plain region list */
+	uint32_t *split_end;
 	char *text; /* "country:PL", for explain */
 	int line;
 };
@@ -132,9 +148,12 @@ struct service {
 	unsigned redirect_status; /* 301, 302 (default), 303, 307, 308 */
 	int redirect_all_methods; /* redirect every method (307/308), not just GET/HEAD */
 	enum all_down when_all_down;
-	struct pool fallback; /* ALL_DOWN_FALLBACK: members or cname, no region */
-	uint32_t ttl_min;     /* TTL while an answering pool fails probes */
-	int metric_slot;      /* metrics series of the service itself */
+	struct pool fallback;  /* ALL_DOWN_FALLBACK: members or cname, no region */
+	uint32_t ttl_min;      /* TTL while an answering pool fails probes */
+	unsigned members_pick; /* enum members_pick */
+	/* the client subnet hashed by sticky members: bits kept per family */
+	unsigned hash_prefix_v4, hash_prefix_v6;
+	int metric_slot; /* metrics series of the service itself */
 	int line;
 	const char *file;
 };

@@ -26,7 +26,7 @@ struct snapshot {
 	 * lookups; NULL when off or without a database. Built for this
 	 * snapshot's config and geo, freed with it. */
 	struct geo_classes *gclass;
-	struct cidrset *acl_block; /* acl.blocklist, reloaded like GeoIP files */
+	struct net_set *acl_block; /* acl.blocklist, reloaded like GeoIP files */
 	/* region indexes of each overrides-file line that lists regions */
 	unsigned **override_regions;
 	size_t noverride_regions;

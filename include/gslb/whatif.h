@@ -16,7 +16,7 @@
 
 struct snapshot;
 struct health;
-struct admin_table;
+struct override_table;
 
 /* Most change texts in one question (repeated --what-if or change=). */
 #define WHATIF_MAX_CHANGES 64
@@ -32,7 +32,7 @@ struct admin_table;
  * does not parse or names nothing known, GSLB_ENOENT without a database,
  * GSLB_EIO for a database that cannot be walked. Reads snap only. */
 int whatif_json(const struct snapshot *snap, const struct health *base,
-		const struct admin_table *admin, const char *const *changes, size_t nchanges,
+		const struct override_table *admin, const char *const *changes, size_t nchanges,
 		json_t **out, char *err, size_t errlen);
 
 /* The report for people: per service, a table of regions with their share
@@ -48,7 +48,7 @@ int whatif_check(const struct snapshot *snap, json_t **out, char *err, size_t er
 
 /* The admin overrides listed in a JSON array of {"target","state"} objects
  * (prober_admin_json()) into t, which the caller frees
- * (admin_table_free). Entries that do not parse are skipped. */
-int whatif_admin_from_json(const json_t *arr, struct admin_table *t);
+ * (override_table_free). Entries that do not parse are skipped. */
+int whatif_admin_from_json(const json_t *arr, struct override_table *t);
 
 #endif

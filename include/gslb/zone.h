@@ -27,6 +27,10 @@ struct zone_rrset {
 	 * RDATA are uncompressed and lower-cased only where the type allows. */
 	const uint8_t *rdata;
 	size_t rdata_size;
+	/* RRSIGs over this RRset (dnssec_sign_zone), sent with it to queries
+	 * with the DO bit: nsigs entries in the same RDLENGTH + RDATA form. */
+	uint16_t nsigs;
+	const uint8_t *sigs;
 };
 
 struct zone_node {
@@ -36,6 +40,9 @@ struct zone_node {
 	uint16_t flags;
 	uint16_t nrrsets;
 	const struct zone_rrset *rrsets; /* sorted by type */
+	/* signed zones (dnssec_sign_zone): the NSEC at this name for NODATA
+	 * answers (RFC 9824: next name \000.owner, the types here), or NULL */
+	const struct zone_rrset *nsec;
 };
 
 struct zone {
@@ -54,6 +61,12 @@ struct zone {
 	uint32_t *table; /* node index + 1, 0 = empty */
 	size_t table_mask;
 	void *mem;
+	/* DNSSEC (dnssec_sign_zone): the signatures and DNSKEY RDATA, and the
+	 * apex's RRsets with DNSKEY added; both freed with the zone. */
+	void *sig_mem;
+	void *apex_sets;
+	void *nsec_sets; /* the nodes' NSEC RRsets, and their RDATA */
+	void *nsec_mem;
 };
 
 /* Load and validate a zone. origin is presentation text ("example.com").
@@ -71,6 +84,10 @@ const struct zone_rrset *zone_rrset(const struct zone_node *n, uint16_t type);
 /* Iterate the RDATA entries of an RRset: *pos starts at 0; returns 1 and
  * sets *rd and *rdlen while entries remain. */
 int zone_rrset_next(const struct zone_rrset *rs, size_t *pos, const uint8_t **rd, uint16_t *rdlen);
+
+/* TTL of negative answers and NSEC records: the lower of the SOA's TTL
+ * and its minimum field (RFC 2308 5, RFC 9077). */
+uint32_t zone_negative_ttl(const struct zone *z);
 
 enum zone_result {
 	ZONE_EXACT,      /* node is the owner of qname */

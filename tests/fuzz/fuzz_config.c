@@ -4,7 +4,7 @@
  * in this process's scratch folder (tests/fuzz/fuzz_util.h), which links the
  * source tree's zones/, geoip/, tests/ and tests/data/ (as data/) both at its
  * top and in etc/, so that the seeds' relative paths ("directory = ..", the
- * DESIGN.md example, the badconf files with @DATADIR@ replaced by "data")
+ * per-region @include example, the badconf files with @DATADIR@ replaced by "data")
  * name files that exist and the loader goes past its file checks.
  *
  * Besides the sanitizers (and LeakSanitizer: conf_free must release all a
@@ -26,14 +26,9 @@
 
 #define HARNESS "fuzz_config"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	(void)argc;
-	(void)argv;
-	log_set_level(LOG_LVL_ERR);
+	fuzz_init(argc, argv);
 	if (!fuzz_srcdir())
 		fprintf(stderr, HARNESS ": source tree not found (set GSLB_SRCDIR): "
 					"relative paths in the inputs name nothing\n");

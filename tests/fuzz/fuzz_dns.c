@@ -26,84 +26,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gslb/decide.h"
 #include "gslb/dns.h"
 #include "gslb/log.h"
 #include "gslb/snapshot.h"
+#include "fuzz_util.h"
 
+#define HARNESS "fuzz_dns"
 /* The edns_size in fuzz.conf: no UDP response may be larger. */
 #define FUZZ_EDNS_SIZE 1232
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct snapshot *fuzz_snap;
 static struct snapshot *fuzz_snap_compact; /* fuzz_snap's config, geoip.compact */
 
 static void fuzz_fail(const char *what)
 {
-	fprintf(stderr, "fuzz_dns: invariant violated: %s\n", what);
+	fprintf(stderr, HARNESS ": invariant violated: %s\n", what);
 	abort();
-}
-
-static int file_exists(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* Try dir + suffix; on success leave the path in out. */
-static int try_conf(char *out, size_t cap, const char *dir, const char *suffix)
-{
-	int n;
-
-	if (!dir || !*dir)
-		return 0;
-	n = snprintf(out, cap, "%s/%s", dir, suffix);
-	if (n < 0 || (size_t)n >= cap)
-		return 0;
-	return file_exists(out);
-}
-
-static int find_conf(char *out, size_t cap)
-{
-	const char *env = getenv("GSLB_FUZZ_CONF");
-	char exe[PATH_MAX];
-	ssize_t n;
-	char *slash;
-
-	if (env && *env) {
-		if ((size_t)snprintf(out, cap, "%s", env) >= cap)
-			return 0;
-		return file_exists(out);
-	}
-	if (try_conf(out, cap, getenv("GSLB_SRCDIR"), "tests/fuzz/fuzz.conf"))
-		return 1;
-#ifdef FUZZ_SRCDIR
-	if (try_conf(out, cap, FUZZ_SRCDIR, "tests/fuzz/fuzz.conf"))
-		return 1;
-#endif
-	/* Next to the binary (tests/fuzz/ in an in-tree build), or two levels up
-	 * from it when the binary sits in a build folder's tests/fuzz/. */
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return 0;
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (!slash)
-		return 0;
-	*slash = '\0';
-	if (try_conf(out, cap, exe, "fuzz.conf"))
-		return 1;
-	if (try_conf(out, cap, exe, "../../tests/fuzz/fuzz.conf"))
-		return 1;
-	if (try_conf(out, cap, exe, "../tests/fuzz/fuzz.conf"))
-		return 1;
-	return 0;
 }
 
 static void fuzz_cleanup(void)
@@ -116,30 +57,16 @@ static void fuzz_cleanup(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char path[PATH_MAX];
-	char err[512];
-	int rc;
+	char err[512] = "";
 
-	(void)argc;
-	(void)argv;
+	fuzz_init(argc, argv);
 	if (fuzz_snap)
 		return 0;
-	log_set_level(LOG_LVL_ERR);
-	if (!find_conf(path, sizeof(path))) {
-		fprintf(stderr,
-			"fuzz_dns: cannot find tests/fuzz/fuzz.conf; "
-			"set GSLB_SRCDIR to the source tree or GSLB_FUZZ_CONF to the file\n");
-		exit(2);
-	}
-	err[0] = '\0';
-	rc = snapshot_load(path, &fuzz_snap, err, sizeof(err));
-	if (!rc)
-		rc = snapshot_load(path, &fuzz_snap_compact, err, sizeof(err));
-	if (!rc && !fuzz_snap_compact->gclass)
-		rc = decide_build_classes(fuzz_snap_compact, &fuzz_snap_compact->gclass, err,
-					  sizeof(err));
-	if (rc) {
-		fprintf(stderr, "fuzz_dns: %s: %s\n", path, err);
+	fuzz_snap = fuzz_load_snapshot(HARNESS, "GSLB_FUZZ_CONF", "tests/fuzz/fuzz.conf");
+	fuzz_snap_compact = fuzz_load_snapshot(HARNESS, "GSLB_FUZZ_CONF", "tests/fuzz/fuzz.conf");
+	if (!fuzz_snap_compact->gclass &&
+	    decide_build_classes(fuzz_snap_compact, &fuzz_snap_compact->gclass, err, sizeof(err))) {
+		fprintf(stderr, HARNESS ": tests/fuzz/fuzz.conf, geoip.compact: %s\n", err);
 		exit(2);
 	}
 	atexit(fuzz_cleanup);

@@ -52,9 +52,6 @@
 #define NFIELDS 6
 #define NVIEWS 16
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static struct snapshot *snap;
 static struct health *orig_health;
 static struct health *views[NVIEWS];
@@ -70,43 +67,12 @@ static void cleanup(void)
 	snap = NULL;
 }
 
-static int find_conf(char *out, size_t cap)
-{
-	const char *env = getenv("GSLB_FUZZ_HTTP_CONF");
-	const char *src;
-	struct stat st;
-
-	if (env && *env) {
-		if ((size_t)snprintf(out, cap, "%s", env) >= cap)
-			return 0;
-		return stat(out, &st) == 0;
-	}
-	src = fuzz_srcdir();
-	if (!src)
-		return 0;
-	if ((size_t)snprintf(out, cap, "%s/tests/fuzz/fuzz-http.conf", src) >= cap)
-		return 0;
-	return stat(out, &st) == 0;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char path[PATH_MAX], err[512];
-
-	(void)argc;
-	(void)argv;
+	fuzz_init(argc, argv);
 	if (snap)
 		return 0;
-	log_set_level(LOG_LVL_ERR);
-	if (!find_conf(path, sizeof(path))) {
-		fprintf(stderr, HARNESS ": cannot find tests/fuzz/fuzz-http.conf; set GSLB_SRCDIR "
-					"to the source tree or GSLB_FUZZ_HTTP_CONF to the file\n");
-		exit(2);
-	}
-	if (snapshot_load(path, &snap, err, sizeof(err)) != 0) {
-		fprintf(stderr, HARNESS ": %s: %s\n", path, err);
-		exit(2);
-	}
+	snap = fuzz_load_snapshot(HARNESS, "GSLB_FUZZ_HTTP_CONF", "tests/fuzz/fuzz-http.conf");
 	if (!snap->health) {
 		fprintf(stderr, HARNESS ": the snapshot has no health view\n");
 		exit(2);

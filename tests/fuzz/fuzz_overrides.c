@@ -33,14 +33,9 @@
 /* Networks whose neighbourhood is probed, per input. */
 #define PROBE_NETS 48
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	(void)argc;
-	(void)argv;
-	log_set_level(LOG_LVL_ERR);
+	fuzz_init(argc, argv);
 	return 0;
 }
 

@@ -1,6 +1,8 @@
-/* Helpers shared by the fuzz harnesses that feed a loader a file
- * (fuzz_config, fuzz_zone, fuzz_overrides) or load a snapshot from a file of
- * the source tree (fuzz_http). Header-only: each harness is one program.
+/* Helpers shared by the fuzz harnesses: the entry points, quiet logs, the
+ * source tree and the snapshot a harness loads from a config in it
+ * (fuzz_dns, fuzz_http), and scratch files for the harnesses that feed a
+ * loader a file (fuzz_config, fuzz_zone, fuzz_overrides). Header-only: each
+ * harness is one program.
  *
  * Source tree: $GSLB_SRCDIR, else the FUZZ_SRCDIR compiled in, else found
  * from the binary's own location (tests/fuzz/ in an in-tree build).
@@ -27,6 +29,21 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#include "gslb/log.h"
+#include "gslb/snapshot.h"
+
+/* What libFuzzer (or replay_main.c) calls. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* What every LLVMFuzzerInitialize does first: logs quiet but for errors. */
+static inline void fuzz_init(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	log_set_level(LOG_LVL_ERR);
+}
 
 static inline void fuzz_die(const char *harness, const char *what)
 {
@@ -86,6 +103,47 @@ static inline const char *fuzz_srcdir(void)
 	}
 	dir[0] = '\0';
 	return NULL;
+}
+
+/* A file a harness reads: the path in $env when that is set, else rel in
+ * the source tree. 1 when it is a regular file, its path in out. */
+static inline int fuzz_find_file(const char *env, const char *rel, char *out, size_t cap)
+{
+	const char *v = getenv(env);
+	const char *src;
+	struct stat st;
+
+	if (v && *v) {
+		if ((size_t)snprintf(out, cap, "%s", v) >= cap)
+			return 0;
+	} else {
+		src = fuzz_srcdir();
+		if (!src || (size_t)snprintf(out, cap, "%s/%s", src, rel) >= cap)
+			return 0;
+	}
+	return stat(out, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The snapshot of the config fuzz_find_file(env, rel) finds; exits 2
+ * saying why when there is none or it does not load. */
+static inline struct snapshot *fuzz_load_snapshot(const char *harness, const char *env,
+						  const char *rel)
+{
+	char path[PATH_MAX], err[512] = "";
+	struct snapshot *s = NULL;
+
+	if (!fuzz_find_file(env, rel, path, sizeof(path))) {
+		fprintf(stderr,
+			"%s: cannot find %s; set GSLB_SRCDIR to the source tree or %s to "
+			"the file\n",
+			harness, rel, env);
+		exit(2);
+	}
+	if (snapshot_load(path, &s, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s: %s\n", harness, path, err);
+		exit(2);
+	}
+	return s;
 }
 
 static struct {

@@ -35,14 +35,9 @@
 /* Types the lookups ask for: A, NS, CNAME, SOA, MX, TXT, AAAA, DS, ANY. */
 static const uint16_t qtypes[] = { 1, 2, 5, 6, 15, 16, 28, 43, 255 };
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	(void)argc;
-	(void)argv;
-	log_set_level(LOG_LVL_ERR);
+	fuzz_init(argc, argv);
 	return 0;
 }
 

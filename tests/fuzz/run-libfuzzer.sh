@@ -1,7 +1,8 @@
 #!/bin/bash
 # Build the fuzz harnesses with clang's libFuzzer, ASan and UBSan, straight
-# from the sources (every gslb/*.c but the daemon's main.c and server.c), and
-# fuzz each for SECONDS (default 60) starting from a copy of its seed corpus.
+# from the sources (every gslb/*.c but the daemon's main.c and its network
+# side: server.c, listen.c, udp.c, tcp.c, reload.c), and fuzz each for
+# SECONDS (default 60) starting from a copy of its seed corpus.
 # Fails on any crash, sanitizer report, leak or timeout; the input is left in
 # $FUZZ_WORKDIR/NAME/artifacts/ (default build-fuzz/ in the source tree).
 #
@@ -74,7 +75,7 @@ objs=()
 for src in "$root"/gslb/*.c; do
 	base=$(basename "$src" .c)
 	case $base in
-	main | server) continue ;;
+	main | server | listen | udp | tcp | reload) continue ;;
 	esac
 	if grep -qE '^int[[:space:]]+main[[:space:]]*\(' "$src"; then
 		continue

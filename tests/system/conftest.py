@@ -5,7 +5,8 @@ the test zones and NSID/identity/version configured; `gslbd_bare` is the same
 without NSID/identity/version; `gslbd_factory` starts daemons with any
 configuration for one test. Every daemon is stopped with SIGTERM at teardown,
 and the test errors when it does not exit 0 or its stderr holds a sanitizer
-report.
+report. `backends` makes local HTTP(S) servers for health checks
+(gslbtest.HttpBackend), closed at teardown.
 """
 
 import os
@@ -19,20 +20,8 @@ import gslbtest  # noqa: E402
 
 
 def _start(tmp_path_factory, label, workdir=None, **conf):
-    workdir = str(workdir) if workdir is not None else str(tmp_path_factory.mktemp(label))
-    srv = gslbtest.Gslbd(workdir, **conf)
-    try:
-        srv.start()
-    except gslbtest.ServerError as e:
-        srv.kill()
-        pytest.fail(str(e), pytrace=False)
-    return srv
-
-
-def _finish(srv):
-    problems = srv.check_stopped_cleanly()
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+    return gslbtest.start_gslbd(workdir if workdir is not None
+                                else tmp_path_factory.mktemp(label), **conf)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +29,7 @@ def gslbd(tmp_path_factory):
     """A running gslbd with the default test configuration."""
     srv = _start(tmp_path_factory, "gslbd")
     yield srv
-    _finish(srv)
+    gslbtest.stop_checked(srv)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +37,7 @@ def gslbd_bare(tmp_path_factory):
     """A running gslbd without nsid, identity and version."""
     srv = _start(tmp_path_factory, "gslbd-bare", nsid=None, identity=None, version=None)
     yield srv
-    _finish(srv)
+    gslbtest.stop_checked(srv)
 
 
 @pytest.fixture
@@ -65,11 +54,22 @@ def gslbd_factory(tmp_path_factory):
         return srv
 
     yield start
-    problems = []
-    for srv in started:
-        problems += srv.check_stopped_cleanly()
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+    gslbtest.stop_checked(*started)
+
+
+@pytest.fixture
+def backends():
+    """make(**kw) -> a gslbtest.HttpBackend(**kw), closed after the test."""
+    made = []
+
+    def make(*args, **kw):
+        b = gslbtest.HttpBackend(*args, **kw)
+        made.append(b)
+        return b
+
+    yield make
+    for b in made:
+        b.close()
 
 
 def pytest_report_header(config):
@@ -139,3 +139,20 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for path, what, text in bad:
         tr.write_line("--- %s: %s" % (path, what))
         tr.write_line(text[-20000:])
+
+
+@pytest.fixture
+def etcd_factory(tmp_path_factory):
+    """start(size=1) -> a running gslbtest.EtcdCluster of `size` members on
+    free loopback ports, each with its own data folder; all are stopped at
+    teardown. Skips when etcd is not installed (fails in CI)."""
+    started = []
+
+    def start(size=1):
+        cluster = gslbtest.EtcdCluster(str(tmp_path_factory.mktemp("etcd")), size)
+        started.append(cluster)
+        return cluster.start()
+
+    yield start
+    for cluster in started:
+        cluster.stop()

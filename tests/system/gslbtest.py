@@ -7,6 +7,10 @@ Only 127.0.0.1 and ::1 are used. Ports are never fixed: gslbd picks its own
 found by binding port 0, closing, and retrying the start if it was taken.
 """
 
+import base64
+import http.client
+import http.server
+import json
 import os
 import re
 import resource
@@ -14,9 +18,13 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
+import threading
 import time
+
+import pytest
 
 import dns.edns
 import dns.flags
@@ -72,6 +80,8 @@ VALGRIND_LOGDIR = os.environ.get("GSLB_VALGRIND_LOGDIR", "")
 SLOW = float(os.environ.get("GSLB_TEST_SLOW") or (5 if VALGRIND else 1))
 
 START_TIMEOUT = float(os.environ.get("GSLB_TEST_START_TIMEOUT") or 20 * SLOW)
+# Deadline of the waits below that state no bound of their own.
+WAIT = 20.0 * SLOW
 
 # What memcheck prints for an error (the first line of each report); the
 # "ERROR SUMMARY" line counts them, leaks of the kinds the wrapper names
@@ -346,6 +356,13 @@ def free_port():
     raise ServerError("no free port found")
 
 
+def closed_port():
+    """A loopback TCP port nobody listens on (bound, then closed)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 # ---------------------------------------------------------------- servers
 
 class Server:
@@ -444,6 +461,26 @@ class Server:
 
     def tcp6(self, q, **kw):
         return self.query(q, "tcp6", **kw)
+
+    def wait_log(self, pattern, timeout=WAIT, start=0):
+        """Wait for a regex in stderr after offset start; returns the match.
+        Raises ServerError with the log tail when the process exits first or
+        nothing matches in time."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            alive = self.alive()
+            m = rx.search(self.stderr_text()[start:])
+            if m:
+                return m
+            if not alive:
+                raise ServerError("%s exited with %s waiting for %r:\n%s" % (
+                    self.name, self.proc.poll() if self.proc else None, pattern,
+                    self.stderr_text()[-4000:]))
+            if time.monotonic() > deadline:
+                raise ServerError("no %r in the %s log after %.0fs:\n%s" % (
+                    pattern, self.name, timeout, self.stderr_text()[-4000:]))
+            time.sleep(0.05)
 
     def wait_soa(self, origins, timeout=START_TIMEOUT):
         """Poll until every origin answers its SOA authoritatively."""
@@ -609,19 +646,37 @@ def tool(name):
     return shutil.which(name)
 
 
-class Nsd(Server):
-    name = "nsd"
+class ReferenceServer(Server):
+    """A reference server (NSD, Knot) serving TEST_ZONES on a free port;
+    subclasses write its config in _write_conf(port) and return its argv."""
 
     def start(self, timeout=START_TIMEOUT, attempts=5):
-        exe = tool("nsd")
+        """Start until the test zones answer; another program may take a
+        free port first, so each attempt takes a new one."""
         last = ""
         for _ in range(attempts):
             port = free_port()
-            conf = os.path.join(self.workdir, "nsd.conf")
-            zones = "".join('zone:\n\tname: "%s"\n\tzonefile: "%s"\n\n'
-                            % (o, os.path.join(ZONEDIR, f)) for o, f in TEST_ZONES)
-            with open(conf, "w") as f:
-                f.write("""server:
+            self._spawn(self._write_conf(port))
+            self.ports = {t: port for t in ("udp4", "udp6", "tcp4", "tcp6")}
+            try:
+                self.wait_soa([o for o, _ in TEST_ZONES], timeout)
+                return self
+            except ServerError as e:
+                last = str(e)
+                self.stop()
+        raise ServerError("%s did not start: %s" % (self.name, last))
+
+
+class Nsd(ReferenceServer):
+    name = "nsd"
+
+    def _write_conf(self, port):
+        exe = tool("nsd")
+        conf = os.path.join(self.workdir, "nsd.conf")
+        zones = "".join('zone:\n\tname: "%s"\n\tzonefile: "%s"\n\n'
+                        % (o, os.path.join(ZONEDIR, f)) for o, f in TEST_ZONES)
+        with open(conf, "w") as f:
+            f.write("""server:
 \tip-address: 127.0.0.1@{port}
 \tip-address: ::1@{port}
 \tport: {port}
@@ -656,32 +711,21 @@ remote-control:
 
 {zones}""".format(port=port, wd=self.workdir, edns=EDNS_SIZE, nsid=NSID.decode(),
                   identity=IDENTITY, version=VERSION, zones=zones))
-            self._spawn([exe, "-d", "-c", conf])
-            self.ports = {t: port for t in ("udp4", "udp6", "tcp4", "tcp6")}
-            try:
-                self.wait_soa([o for o, _ in TEST_ZONES], timeout)
-                return self
-            except ServerError as e:
-                last = str(e)
-                self.stop()
-        raise ServerError("nsd did not start: " + last)
+        return [exe, "-d", "-c", conf]
 
 
-class Knot(Server):
+class Knot(ReferenceServer):
     name = "knot"
 
-    def start(self, timeout=START_TIMEOUT, attempts=5):
+    def _write_conf(self, port):
         exe = tool("knotd")
-        last = ""
-        for _ in range(attempts):
-            port = free_port()
-            conf = os.path.join(self.workdir, "knot.conf")
-            storage = os.path.join(self.workdir, "knot-db")
-            os.makedirs(storage, exist_ok=True)
-            zones = "".join('  - domain: "%s"\n    file: "%s"\n'
-                            % (o, os.path.join(ZONEDIR, f)) for o, f in TEST_ZONES)
-            with open(conf, "w") as f:
-                f.write("""server:
+        conf = os.path.join(self.workdir, "knot.conf")
+        storage = os.path.join(self.workdir, "knot-db")
+        os.makedirs(storage, exist_ok=True)
+        zones = "".join('  - domain: "%s"\n    file: "%s"\n'
+                        % (o, os.path.join(ZONEDIR, f)) for o, f in TEST_ZONES)
+        with open(conf, "w") as f:
+            f.write("""server:
     rundir: "{wd}"
     pidfile: "{wd}/knot.pid"
     listen: [ 127.0.0.1@{port}, ::1@{port} ]
@@ -714,15 +758,7 @@ template:
 zone:
 {zones}""".format(port=port, wd=self.workdir, storage=storage, edns=EDNS_SIZE,
                   nsid=NSID.decode(), identity=IDENTITY, version=VERSION, zones=zones))
-            self._spawn([exe, "-c", conf])
-            self.ports = {t: port for t in ("udp4", "udp6", "tcp4", "tcp6")}
-            try:
-                self.wait_soa([o for o, _ in TEST_ZONES], timeout)
-                return self
-            except ServerError as e:
-                last = str(e)
-                self.stop()
-        raise ServerError("knotd did not start: " + last)
+        return [exe, "-c", conf]
 
 
 def check_blocks(text):
@@ -749,3 +785,521 @@ def check_blocks(text):
         for k in keys:
             blocks[k] = "".join(line + "\n" for line in body)
     return blocks
+
+
+# ---------------------------------------------------------------- daemons in tests
+
+def no_sanitizer_report(text):
+    """Fails when text (a program's stderr) holds a sanitizer report."""
+    for m in SANITIZER_MARKERS:
+        assert m not in text, "sanitizer report:\n%s" % text[-6000:]
+
+
+def run_gslbd(args, timeout=60):
+    """Run gslbd with args (-t, --explain, --what-if...) to its end; returns
+    the CompletedProcess (text) after checking that its stderr holds no
+    sanitizer report."""
+    if not os.access(GSLBD, os.X_OK):
+        pytest.fail("gslbd binary not found at %s (set GSLBD)" % GSLBD, pytrace=False)
+    r = subprocess.run([GSLBD] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=timeout, text=True, errors="replace")
+    no_sanitizer_report(r.stderr)
+    return r
+
+
+def build_mmdb(source, out, schema=None, ip_version=None, timeout=300):
+    """Build a MaxMind database out of a JSON source with
+    geoip/build-mmdb.pl (its default schema and IP version unless given);
+    fails the test when it cannot."""
+    if shutil.which("perl") is None:
+        pytest.fail("perl not found: the test databases are built with geoip/build-mmdb.pl",
+                    pytrace=False)
+    argv = ["perl", os.path.join(SRCDIR, "geoip", "build-mmdb.pl")]
+    if schema:
+        argv += ["--schema", schema]
+    if ip_version:
+        argv += ["--ip-version", str(ip_version)]
+    argv += ["--build-epoch", "1700000000", "-o", str(out), str(source)]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        pytest.fail("building %s from %s failed (MaxMind::DB::Writer: Debian "
+                    "libmaxmind-db-writer-perl):\n%s" % (out, source, r.stderr), pytrace=False)
+    return str(out)
+
+
+def start_gslbd(workdir, **conf):
+    """A started Gslbd(workdir, **conf); fails the test (no traceback) when
+    it does not start."""
+    srv = Gslbd(str(workdir), **conf)
+    try:
+        srv.start()
+    except ServerError as e:
+        srv.kill()
+        pytest.fail(str(e), pytrace=False)
+    return srv
+
+
+def stop_checked(*servers):
+    """Stop servers with SIGTERM; fails the test with every problem found
+    (exit code, sanitizer or valgrind reports)."""
+    problems = []
+    for srv in servers:
+        problems += srv.check_stopped_cleanly()
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+def admin_request(srv, method, path, headers=None, host=None, timeout=10.0):
+    """(status, headers dict lower-cased, body text) from srv's admin
+    listener. http.client, not urllib: no proxy from the environment."""
+    h, port = srv.admin_address()
+    conn = http.client.HTTPConnection(host or h, port, timeout=timeout)
+    try:
+        conn.request(method, path, headers=headers or {})
+        r = conn.getresponse()
+        body = r.read().decode("utf-8", "replace")
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+    finally:
+        conn.close()
+
+
+def admin_json(srv, path, method="GET", status=200, headers=None):
+    """The JSON body of srv's admin listener reply, which must have that
+    status."""
+    st, hdrs, body = admin_request(srv, method, path, headers)
+    assert st == status, "%s %s: HTTP %d %s" % (method, path, st, body)
+    assert hdrs.get("content-type", "").startswith("application/json"), hdrs
+    return json.loads(body)
+
+
+def ctl(srv, *args, timeout=30.0, env=None, check=False):
+    """Run gslbctl against srv's admin listener (srv may be a "HOST:PORT"
+    text, or None for gslbctl's default); returns the CompletedProcess.
+    check: fail unless it exits 0."""
+    if not os.access(GSLBCTL, os.X_OK):
+        pytest.fail("gslbctl not found at %s (set GSLBCTL)" % GSLBCTL, pytrace=False)
+    if srv is None or isinstance(srv, str):
+        server = srv
+    else:
+        h, p = srv.admin_address()
+        server = "[%s]:%d" % (h, p) if ":" in h else "%s:%d" % (h, p)
+    argv = [GSLBCTL] + (["-s", server] if server else []) + list(args)
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=timeout, env=env, errors="replace")
+    if check:
+        assert r.returncode == 0, "gslbctl %s: exit %d\n%s%s" % (
+            " ".join(args), r.returncode, r.stdout, r.stderr)
+    return r
+
+
+def self_signed(directory, name, cn, san=None):
+    """A self-signed certificate (its own CA) for cn, with san as its
+    subjectAltName (default DNS:cn), made with openssl as NAME.pem and
+    NAME.key in directory: (certificate file, key file). Skips the test
+    without openssl."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        pytest.skip("openssl not installed")
+    cert = os.path.join(str(directory), "%s.pem" % name)
+    key = os.path.join(str(directory), "%s.key" % name)
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=%s" % cn,
+                    "-addext", "subjectAltName=%s" % (san or "DNS:" + cn)],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+# ---------------------------------------------------------------- health checks
+
+class HttpBackend:
+    """A local HTTP(S) server a test steers, as the target of health checks.
+    Every reply has status `code` and body `body` ("{host}" in it becomes
+    the request's Host) and, when set, a `location`; with `hang` it answers
+    only after hang_seconds (past a check's timeout). ok() and fail() switch
+    to 200 with the body given at start, or 503 "unavailable". `hits` counts
+    requests, `host_header` is the latest Host. Binds host:port (port 0: a
+    free one), with TLS when tls=(certificate file, key file)."""
+
+    def __init__(self, host="127.0.0.1", port=0, tls=None, code=200, body=b"ok\n",
+                 hang_seconds=3.0):
+        self.ok_body = body
+        self.code, self.body, self.location, self.hang = code, body, None, False
+        self.hang_seconds = hang_seconds
+        self.hits = 0
+        self.host_header = None
+        self.host = host
+        backend = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                backend.hits += 1
+                backend.host_header = self.headers.get("Host")
+                if backend.hang:
+                    time.sleep(backend.hang_seconds)
+                code = backend.code
+                body = backend.body.replace(b"{host}",
+                                            (backend.host_header or "").encode())
+                if code in (204, 304):
+                    body = b""
+                try:
+                    self.send_response(code)
+                    if backend.location:
+                        self.send_header("Location", backend.location)
+                    if code not in (204, 304):
+                        self.send_header("Content-Length", str(len(body)))
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(body)
+                except OSError:
+                    pass  # the prober stopped reading (timeout, body found)
+
+            do_HEAD = do_GET
+
+            def log_message(self, *args):
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+            block_on_close = False
+
+            def handle_error(self, request, client_address):
+                pass  # resets and refused handshakes are part of the tests
+
+        self.httpd = Server((host, port), Handler)
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def ok(self):
+        self.code, self.body, self.hang = 200, self.ok_body, False
+
+    def fail(self):
+        self.code, self.body, self.hang = 503, b"unavailable\n", False
+
+    def url(self, path="/healthz"):
+        return "http://%s:%d%s" % (self.host, self.port, path)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _conf_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"%s"' % v
+    if isinstance(v, (list, tuple)):
+        return "[ %s ]" % ", ".join(_conf_value(x) for x in v)
+    return str(v)
+
+
+def check_conf(name, type_, **opts):
+    """One entry of `checks` with the keys given (in that order)."""
+    items = ['name = "%s";' % name, 'type = "%s";' % type_]
+    items += ["%s = %s;" % (k, _conf_value(v)) for k, v in opts.items()]
+    return "{ %s }" % " ".join(items)
+
+
+def member_conf(address, target=None):
+    """A pool member: the address alone, or probed at target instead."""
+    if target is None:
+        return '"%s"' % address
+    return '{ address = "%s"; target = "%s"; }' % (address, target)
+
+
+def pool_conf(region, members, check=None, min_up=None):
+    """A pool: members as member_conf() gives them."""
+    items = ['region = "%s";' % region]
+    if check:
+        items.append('check = "%s";' % check)
+    if min_up is not None:
+        items.append("min_up = %s;" % min_up)
+    items.append("members = ( %s );" % ", ".join(members))
+    return "{ %s }" % " ".join(items)
+
+
+def service_conf(name, pools, ttl=30, answers=8, ttl_min=None, when_all_down=None,
+                 fallback=None):
+    """A service with pools as pool_conf() gives them; fallback: a CNAME
+    target text or a list of addresses."""
+    items = ['name = "%s";' % name, "ttl = %d;" % ttl, "answers = %d;" % answers]
+    if ttl_min is not None:
+        items.append("ttl_min = %d;" % ttl_min)
+    if when_all_down is not None:
+        items.append('when_all_down = "%s";' % when_all_down)
+    if isinstance(fallback, str):
+        items.append('fallback = "%s";' % fallback)
+    elif fallback is not None:
+        items.append("fallback = %s;" % _conf_value(list(fallback)))
+    items.append("pools = (\n      %s\n    );" % ",\n      ".join(pools))
+    return "{ %s }" % "\n    ".join(items)
+
+
+FALLBACK = "198.51.100.1"  # region b of checked_service_conf: unchecked, always up
+
+
+def checked_service_conf(name, check, members):
+    """A service in two regions: a, members (as member_conf() gives them)
+    probed by check; b, FALLBACK, unchecked (always up)."""
+    return service_conf(name, [pool_conf("a", members, check),
+                               pool_conf("b", [member_conf(FALLBACK)])])
+
+
+REGIONS_AB = [("a", 10.0, 10.0), ("b", 20.0, 20.0)]
+
+
+def health_conf(state_dir, checks, services, regions=REGIONS_AB, resolvers=None,
+                database=None):
+    """Config text (for gslbd_config's extra) with state_dir, checks,
+    regions (name, lat, lon) and services."""
+    out = ['state_dir = "%s";' % state_dir]
+    if resolvers:
+        out.append("resolvers = %s;" % _conf_value(list(resolvers)))
+    if database:
+        out.append('geoip = { database = "%s"; };' % database)
+    if checks:
+        out.append("checks = (\n  %s\n);" % ",\n  ".join(checks))
+    out.append("regions = (\n  %s\n);" % ",\n  ".join(
+        '{ name = "%s"; lat = %.2f; lon = %.2f; }' % r for r in regions))
+    out.append("services = (\n  %s\n);" % ",\n  ".join(services))
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- waiting
+
+def log_tail(*servers, n=3000):
+    return "\n".join("--- %s log:\n%s" % (s.workdir, s.stderr_text()[-n:]) for s in servers)
+
+
+def wait_for(what, fn, timeout=WAIT, servers=()):
+    """Poll fn() every 50 ms until it returns a true value; returns (value,
+    seconds it took). Fails the test with `what`, fn's `last` attribute if
+    it sets one (what it saw last) and the log tails of servers."""
+    t0 = time.monotonic()
+    while True:
+        v = fn()
+        if v:
+            return v, time.monotonic() - t0
+        if time.monotonic() - t0 > timeout:
+            pytest.fail("%s: not within %.1fs (last: %r)\n%s" % (
+                what, timeout, getattr(fn, "last", None), log_tail(*servers)), pytrace=False)
+        time.sleep(0.05)
+
+
+def ask(srv, name, qtype="A", ecs=None, transport="udp4", timeout=1.0):
+    """srv's reply to name/qtype (with ECS "ADDRESS/PREFIX" when given), or
+    None."""
+    if ecs:
+        addr, plen = ecs.split("/")
+        q = make_query(name, qtype, edns=0, options=[dns.edns.ECSOption(addr, int(plen))])
+    else:
+        q = make_query(name, qtype)
+    return srv.query(q, transport, timeout=timeout * SLOW)
+
+
+def addrs(msg, qtype=None):
+    """The addresses in msg's answer (of qtype, else A and AAAA), or None
+    without a reply."""
+    if msg is None:
+        return None
+    types = (dns.rdatatype.from_text(qtype),) if qtype else (dns.rdatatype.A,
+                                                            dns.rdatatype.AAAA)
+    return frozenset(rd.address for rrset in msg.answer for rd in rrset if rrset.rdtype in types)
+
+
+def wait_answer(srv, name, want, timeout=WAIT, ecs=None, qtype="A"):
+    """Poll until the qtype addresses answered for name (from ECS client
+    ecs when given) are exactly want; returns the seconds it took."""
+    want = frozenset(want)
+
+    def probe():
+        probe.last = addrs(ask(srv, name, qtype, ecs), qtype)
+        return probe.last == want
+
+    probe.last = None
+    return wait_for("%s %s%s -> %s" % (name, qtype, " ecs=" + ecs if ecs else "", sorted(want)),
+                    probe, timeout, [srv])[1]
+
+
+# ---------------------------------------------------------------- etcd
+
+ETCD = tool("etcd")
+
+
+def require_etcd():
+    """Skip (outside CI) when the etcd server is not installed; in CI
+    (`CI` set, .ci/run installs qa/packages.txt) its absence is a failure."""
+    if ETCD:
+        return ETCD
+    if os.environ.get("CI"):
+        pytest.fail("etcd not installed (qa/packages.txt names etcd-server)")
+    pytest.skip("etcd not installed (Debian package etcd-server)")
+
+
+class EtcdCluster:
+    """A real etcd cluster of `size` members on free loopback ports, each
+    with its own data folder under workdir. endpoints() lists the client
+    URLs; kill(i) and restart(i) stop and start one member (its data kept)."""
+
+    def __init__(self, workdir, size=1, token="gslb-test"):
+        self.workdir = workdir
+        self.size = size
+        self.token = token
+        self.procs = [None] * size
+        self.logs = [None] * size
+        self.client = []
+        self.peer = []
+
+    def _argv(self, i):
+        initial = ",".join("m%d=http://127.0.0.1:%d" % (j, p) for j, p in enumerate(self.peer))
+        return [ETCD, "--name", "m%d" % i,
+                "--data-dir", os.path.join(self.workdir, "m%d.etcd" % i),
+                "--listen-client-urls", "http://127.0.0.1:%d" % self.client[i],
+                "--advertise-client-urls", "http://127.0.0.1:%d" % self.client[i],
+                "--listen-peer-urls", "http://127.0.0.1:%d" % self.peer[i],
+                "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % self.peer[i],
+                "--initial-cluster", initial,
+                "--initial-cluster-token", self.token,
+                "--initial-cluster-state", "new",
+                "--heartbeat-interval", "50", "--election-timeout", "500",
+                "--log-outputs", "stderr"]
+
+    def _spawn(self, i):
+        self.logs[i] = open(os.path.join(self.workdir, "m%d.log" % i), "ab")
+        self.procs[i] = subprocess.Popen(
+            self._argv(i), stdin=subprocess.DEVNULL, stdout=self.logs[i],
+            stderr=self.logs[i], cwd=self.workdir, start_new_session=True)
+
+    def start(self, timeout=START_TIMEOUT, attempts=3):
+        """Start every member and wait until the cluster has a leader and
+        takes writes; free ports may be taken meanwhile, so retry."""
+        require_etcd()
+        os.makedirs(self.workdir, exist_ok=True)
+        last = ""
+        for _ in range(attempts):
+            self.client = [closed_port() for _ in range(self.size)]
+            self.peer = [closed_port() for _ in range(self.size)]
+            for i in range(self.size):
+                shutil.rmtree(os.path.join(self.workdir, "m%d.etcd" % i), ignore_errors=True)
+                self._spawn(i)
+            try:
+                self.wait_ready(timeout)
+                return self
+            except ServerError as e:
+                last = str(e)
+                self.stop()
+        raise ServerError("etcd did not start: %s" % last)
+
+    def endpoints(self):
+        return ["http://127.0.0.1:%d" % p for p in self.client]
+
+    def request(self, path, body, i=None, timeout=15.0):
+        """POST body (a dict) as JSON to the v3 gateway of member i (the
+        live ones in turn when None); returns the decoded answer. A proposal
+        forwarded to a leader that just died is lost without an answer, so
+        each attempt waits 2 s and attempts repeat until `timeout`."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            members = [i] if i is not None else [j for j in range(self.size) if self.alive(j)]
+            for j in members:
+                conn = http.client.HTTPConnection("127.0.0.1", self.client[j], timeout=2.0)
+                try:
+                    conn.request("POST", path, json.dumps(body),
+                                 {"Content-Type": "application/json"})
+                    r = conn.getresponse()
+                    data = r.read()
+                    if r.status == 200:
+                        return json.loads(data)
+                    last = "%s: HTTP %d %s" % (path, r.status, data[:200])
+                except OSError as e:
+                    last = "%s: %s" % (path, e)
+                finally:
+                    conn.close()
+            if time.monotonic() >= deadline:
+                raise ServerError(last or "no live etcd member")
+            time.sleep(0.1)
+
+    def put(self, key, value, i=None):
+        b64 = base64.b64encode
+        return self.request("/v3/kv/put", {"key": b64(key.encode()).decode(),
+                                           "value": b64(value.encode()).decode()}, i)
+
+    def get(self, key, i=None):
+        """The value of key (str), None when absent."""
+        r = self.request("/v3/kv/range", {"key": base64.b64encode(key.encode()).decode()}, i)
+        kvs = r.get("kvs") or []
+        return base64.b64decode(kvs[0].get("value", "")).decode() if kvs else None
+
+    def wait_ready(self, timeout=START_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            dead = [i for i in range(self.size) if self.procs[i] and self.procs[i].poll() is not None]
+            if dead:
+                raise ServerError("etcd member m%d exited: %s" % (dead[0], self.log_text(dead[0])[-2000:]))
+            try:
+                for i in range(self.size):
+                    if self.alive(i):
+                        self.request("/v3/kv/put", {"key": "L2dzbGItdGVzdC9yZWFkeQ==",
+                                                    "value": "MQ=="}, i, timeout=0)
+                return
+            except ServerError as e:
+                last = str(e)
+            time.sleep(0.1)
+        raise ServerError("etcd not ready in %.0f s: %s" % (timeout, last))
+
+    def log_text(self, i):
+        try:
+            with open(os.path.join(self.workdir, "m%d.log" % i), "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def alive(self, i):
+        return self.procs[i] is not None and self.procs[i].poll() is None
+
+    def kill(self, i):
+        """SIGKILL member i (its data folder is kept for restart)."""
+        if self.alive(i):
+            self.procs[i].kill()
+            self.procs[i].wait()
+        if self.logs[i]:
+            self.logs[i].close()
+            self.logs[i] = None
+
+    def restart(self, i, timeout=START_TIMEOUT):
+        """Start member i again on its ports with its data; wait until the
+        cluster takes writes through it."""
+        self.kill(i)
+        argv = self._argv(i)
+        argv[argv.index("--initial-cluster-state") + 1] = "existing"
+        self.logs[i] = open(os.path.join(self.workdir, "m%d.log" % i), "ab")
+        self.procs[i] = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=self.logs[i],
+            stderr=self.logs[i], cwd=self.workdir, start_new_session=True)
+        self.wait_ready(timeout)
+
+    def stop(self):
+        """SIGTERM every member, SIGKILL after 10 s."""
+        for i in range(self.size):
+            p = self.procs[i]
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for i in range(self.size):
+            p = self.procs[i]
+            if p is not None:
+                try:
+                    p.wait(10 * SLOW)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+            if self.logs[i]:
+                self.logs[i].close()
+                self.logs[i] = None

@@ -3,7 +3,7 @@
 # make check sets GSLBD, GSLB_SRCDIR and GSLB_BUILDDIR; by hand, from the top
 # of the tree: tests/system/run.sh [pytest arguments...]
 # Debian's interpreter on purpose: the python3 first on PATH may not see
-# python3-pytest and python3-dnspython (DESIGN.md section 9).
+# python3-pytest and python3-dnspython (docs/architecture.md, Tests).
 set -u
 
 here=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)

@@ -36,7 +36,8 @@ import dns.rcode
 import dns.rdatatype
 
 import gslbtest
-from gslbtest import ADDR, FAMILY, GSLBD, make_query, tcp_connect, tcp_recv, tcp_send
+from gslbtest import (ADDR, FAMILY, make_query, run_gslbd, tcp_connect, tcp_recv, tcp_send,
+                      wait_for)
 
 NAME = "www.example.test"
 ZONE = "example.test"
@@ -76,16 +77,11 @@ def start(gslbd_factory, tmp_path, **kw):
 
 # ---------------------------------------------------------------- metrics
 
-def metrics(srv):
-    """/metrics as {'name{labels}': value}."""
-    return srv.metrics()
-
-
 class Counters:
     """The counters these tests read, as a snapshot."""
 
     def __init__(self, srv):
-        m = metrics(srv)
+        m = srv.metrics()
         self.rrl_drop = m.get('gslb_rrl_responses_total{action="drop"}', 0)
         self.rrl_slip = m.get('gslb_rrl_responses_total{action="slip"}', 0)
         self.acl_refuse = m.get('gslb_acl_denied_total{action="refuse"}', 0)
@@ -636,17 +632,6 @@ def write_atomic(path, text):
     os.rename(tmp, str(path))
 
 
-def wait_for(pred, timeout, what):
-    timeout *= SLOW
-    t0 = time.monotonic()
-    while True:
-        if pred():
-            return time.monotonic() - t0
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError("not within %.0f s: %s" % (timeout, what))
-        time.sleep(0.2)
-
-
 def served(srv, family):
     return full_answer(udp_one(srv, NAME, "A", family, timeout=1.0))
 
@@ -666,19 +651,18 @@ def test_acl_blocklist_reloaded_on_change(gslbd_factory, tmp_path):
     assert served(srv, 4) and served(srv, 6)
 
     write_atomic(bl, "# the test client\n127.0.0.1/32   # v4 loopback\n203.0.113.0/24\n")
-    took = wait_for(lambda: refused_now(srv, 4), 10, "127.0.0.1 blocked")
+    _, took = wait_for("127.0.0.1 blocked", lambda: refused_now(srv, 4), 10 * SLOW, [srv])
     assert took < 8 * SLOW, took
     assert served(srv, 6)
     check_refused_reply(srv.tcp4(make_query(NAME, "A")))
 
     write_atomic(bl, "::1\n")
-    wait_for(lambda: served(srv, 4), 10, "127.0.0.1 unblocked")
-    wait_for(lambda: refused_now(srv, 6), 10, "::1 blocked")
+    wait_for("127.0.0.1 unblocked", lambda: served(srv, 4), 10 * SLOW, [srv])
+    wait_for("::1 blocked", lambda: refused_now(srv, 6), 10 * SLOW, [srv])
 
     # a broken line: "reload failed", file:line named, old list kept
     write_atomic(bl, "127.0.0.0/8\n::1/128\nnot-a-network\n")
-    wait_for(lambda: re.search(r"reload failed.*blocklist\.txt:3:", srv.stderr_text()), 10,
-             "'reload failed ... blocklist.txt:3:' in the log")
+    srv.wait_log(r"reload failed.*blocklist\.txt:3:", 10 * SLOW)
     for _ in range(3):
         assert served(srv, 4), "the old list (::1 only) stays"
         assert refused_now(srv, 6)
@@ -691,7 +675,7 @@ def test_acl_blocklist_reloaded_on_change(gslbd_factory, tmp_path):
 
     # back, empty: everybody served
     write_atomic(bl, "")
-    wait_for(lambda: served(srv, 6), 10, "::1 unblocked")
+    wait_for("::1 unblocked", lambda: served(srv, 6), 10 * SLOW, [srv])
     assert served(srv, 4)
     d = Counters(srv) - before
     assert d.acl_refuse >= 4, d
@@ -702,7 +686,7 @@ def test_acl_blocklist_reload_log_names_it(gslbd_factory, tmp_path):
     bl.write_text("")
     srv = start(gslbd_factory, tmp_path, acl='blocklist = "blocklist.txt";')
     write_atomic(bl, "192.0.2.0/24\nbogus\n")
-    wait_for(lambda: "reload failed" in srv.stderr_text(), 10, "reload failed")
+    srv.wait_log(r"reload failed", 10 * SLOW)
     line = next(ln for ln in srv.stderr_text().splitlines() if "reload failed" in ln)
     assert "what=geoip" not in line, line
 
@@ -755,7 +739,7 @@ def test_tcp_max_per_ip(gslbd_factory, tmp_path):
                     return full_answer(tcp_ask(s))
             except (EOFError, OSError):
                 return False
-        wait_for(room, 5, "a connection after one was closed")
+        wait_for("a connection after one was closed", room, 5 * SLOW, [srv])
     finally:
         for s in conns:
             s.close()
@@ -851,7 +835,7 @@ def test_tcp_max_connections_evicts_longest_idle(gslbd_factory, tmp_path):
     finally:
         for s in conns.values():
             s.close()
-    m = metrics(srv)
+    m = srv.metrics()
     assert m.get("gslb_tcp_evicted_total", 0) >= 1, m
     assert m.get('gslb_tcp_refused_total{limit="max_connections"}', 0) >= 2, m
     assert (Counters(srv) - before).tcp_per_ip == 0
@@ -975,14 +959,6 @@ BAD = [
 ]
 
 
-def run_check(conf_path):
-    import subprocess
-    if not os.access(GSLBD, os.X_OK):
-        pytest.fail("gslbd binary not found at %s" % GSLBD, pytrace=False)
-    return subprocess.run([GSLBD, "-t", "-c", str(conf_path)], stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=30, errors="replace")
-
-
 @pytest.mark.parametrize("bad_id,section,reason", BAD, ids=[b[0] for b in BAD])
 def test_check_rejects_bad_values(tmp_path, bad_id, section, reason):
     text = gslbtest.gslbd_config(str(tmp_path))
@@ -992,7 +968,7 @@ def test_check_rejects_bad_values(tmp_path, bad_id, section, reason):
     line = next(i for i, ln in enumerate(text.splitlines(), 1) if "#<<" in ln)
     conf = tmp_path / "gslb.conf"
     conf.write_text(text)
-    r = run_check(conf)
+    r = run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode == 1, "exit %d:\n%s" % (r.returncode, r.stderr)
     m = re.search(r"%s:(\d+):\s*(.*)" % re.escape(str(conf)), r.stderr)
     assert m, "no FILE:LINE: in:\n%s" % r.stderr
@@ -1012,7 +988,7 @@ def test_check_good_abuse_config(tmp_path):
              'blocklist = "bl.txt"; action = "drop"; };\n')
     conf = tmp_path / "gslb.conf"
     conf.write_text(text)
-    r = run_check(conf)
+    r = run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode == 0, r.stderr
 
 
@@ -1021,7 +997,7 @@ def test_check_bad_blocklist_line(tmp_path):
     bl.write_text("# comment\n192.0.2.0/24\n192.0.2.300\n")
     conf = tmp_path / "gslb.conf"
     conf.write_text(gslbtest.gslbd_config(str(tmp_path)) + 'acl = { blocklist = "bl.txt"; };\n')
-    r = run_check(conf)
+    r = run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode == 1, r.stderr
     assert re.search(r"%s:3:" % re.escape(str(bl)), r.stderr), r.stderr
 
@@ -1031,7 +1007,7 @@ def test_check_two_networks_on_a_line(tmp_path):
     bl.write_text("192.0.2.0/24 198.51.100.0/24\n")
     conf = tmp_path / "gslb.conf"
     conf.write_text(gslbtest.gslbd_config(str(tmp_path)) + 'acl = { blocklist = "bl.txt"; };\n')
-    r = run_check(conf)
+    r = run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode == 1, r.stderr
     assert re.search(r"%s:1:.*one network per line" % re.escape(str(bl)), r.stderr), r.stderr
 
@@ -1051,7 +1027,7 @@ def test_check_overlong_blocklist_line(tmp_path):
     bl.write_text("192.0.2.0/24\n# " + "x" * 5000 + "\n198.51.100.0/24\n")
     conf = tmp_path / "gslb.conf"
     conf.write_text(gslbtest.gslbd_config(str(tmp_path)) + 'acl = { blocklist = "bl.txt"; };\n')
-    r = run_check(conf)
+    r = run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode == 1, r.stderr
     assert re.search(r"%s:2: line longer than 4095 bytes" % re.escape(str(bl)), r.stderr), \
         r.stderr
@@ -1062,7 +1038,7 @@ def test_check_blocklist_nul_byte(tmp_path):
     bl.write_bytes(b"192.0.2.0/24\n198.51.100.0/24\x00\n")
     conf = tmp_path / "gslb.conf"
     conf.write_text(gslbtest.gslbd_config(str(tmp_path)) + 'acl = { blocklist = "bl.txt"; };\n')
-    r = run_check(conf)
+    r = run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode == 1, r.stderr
     assert re.search(r"%s:2: NUL byte" % re.escape(str(bl)), r.stderr), r.stderr
 
@@ -1070,6 +1046,6 @@ def test_check_blocklist_nul_byte(tmp_path):
 def test_check_missing_blocklist(tmp_path):
     conf = tmp_path / "gslb.conf"
     conf.write_text(gslbtest.gslbd_config(str(tmp_path)) + 'acl = { blocklist = "nope.txt"; };\n')
-    r = run_check(conf)
+    r = run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode == 1, r.stderr
     assert "nope.txt" in r.stderr, r.stderr

@@ -18,20 +18,16 @@ every answer to r2. The daemons pick their own ports; the admin port is read
 from the "listening proto=admin" log line.
 """
 
-import http.client
 import json
 import os
 import socket
 import subprocess
-import time
 import urllib.parse
 
 import pytest
 
-import dns.rdatatype
-
 import gslbtest
-from gslbtest import GSLBCTL, GSLBD, make_query
+from gslbtest import GSLBD, ctl, wait_answer
 
 ZONE = ("geo.test", "geo.test.zone")
 SERVICE = "www.geo.test"
@@ -75,65 +71,13 @@ ADMIN_MARK = {"X-Gslb-Admin": "1"}
 
 def admin_http(srv, method, path, host=None, headers=None):
     """(status, headers dict lower-cased, body text) from the admin
-    listener, with the headers given (default: ADMIN_MARK). http.client, not
-    urllib: no proxy from the environment."""
-    h, port = srv.admin_address()
-    conn = http.client.HTTPConnection(host or h, port, timeout=10)
-    try:
-        conn.request(method, path, headers=ADMIN_MARK if headers is None else headers)
-        r = conn.getresponse()
-        body = r.read().decode("utf-8", "replace")
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, body
-    finally:
-        conn.close()
+    listener, with the headers given (default: ADMIN_MARK)."""
+    return gslbtest.admin_request(srv, method, path, ADMIN_MARK if headers is None else headers,
+                                  host)
 
 
 def get_json(srv, path, method="GET", status=200):
-    st, hdrs, body = admin_http(srv, method, path)
-    assert st == status, "%s %s: HTTP %d %s" % (method, path, st, body)
-    assert hdrs.get("content-type", "").startswith("application/json"), hdrs
-    return json.loads(body)
-
-
-def ctl(srv_or_addr, *args, timeout=30):
-    """Run gslbctl against a daemon (or a "HOST:PORT"); returns the
-    CompletedProcess."""
-    if not os.access(GSLBCTL, os.X_OK):
-        pytest.fail("gslbctl not found at %s (set GSLBCTL)" % GSLBCTL, pytrace=False)
-    if srv_or_addr is None or isinstance(srv_or_addr, str):
-        server = srv_or_addr
-    else:
-        h, p = srv_or_addr.admin_address()
-        server = "[%s]:%d" % (h, p) if ":" in h else "%s:%d" % (h, p)
-    argv = [GSLBCTL]
-    if server:
-        argv += ["-s", server]
-    return subprocess.run(argv + list(args), stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=timeout, errors="replace")
-
-
-def answer_set(srv, qtype="A", name=SERVICE):
-    r = srv.udp4(make_query(name, qtype))
-    assert r is not None, "no answer from gslbd"
-    out = set()
-    for rrset in r.answer:
-        if rrset.rdtype == dns.rdatatype.from_text(qtype):
-            out |= {rd.to_text() for rd in rrset}
-    return out
-
-
-def wait_answer(srv, want, timeout=5.0):
-    """Poll until the A answer is exactly want (overrides are published
-    at once, but give the DNS workers' next read a moment)."""
-    deadline = time.monotonic() + timeout
-    got = None
-    while time.monotonic() < deadline:
-        got = answer_set(srv)
-        if got == want:
-            return got
-        time.sleep(0.05)
-    assert got == want, "answer %s, expected %s" % (sorted(got), sorted(want))
-    return got
+    return gslbtest.admin_json(srv, path, method, status, ADMIN_MARK)
 
 
 def find_pool(status, region, service=SERVICE):
@@ -154,13 +98,6 @@ def find_region(status, name):
 
 def override_targets(status):
     return {o.get("target") for o in status["overrides"]}
-
-
-def closed_port():
-    """A loopback port with nothing listening (bound, then closed)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def non_loopback_ipv4():
@@ -188,18 +125,10 @@ def non_loopback_ipv4():
 @pytest.fixture(scope="module")
 def admind(tmp_path_factory):
     """A gslbd with the admin listener, for read-only tests."""
-    workdir = str(tmp_path_factory.mktemp("admin"))
-    srv = gslbtest.Gslbd(workdir, **admin_conf())
-    try:
-        srv.start()
-        srv.admin_address()
-    except gslbtest.ServerError as e:
-        srv.kill()
-        pytest.fail(str(e), pytrace=False)
+    srv = gslbtest.start_gslbd(tmp_path_factory.mktemp("admin"), **admin_conf())
+    srv.admin_address()
     yield srv
-    problems = srv.check_stopped_cleanly()
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+    gslbtest.stop_checked(srv)
 
 
 @pytest.fixture
@@ -319,12 +248,12 @@ def test_gslbctl_status_and_explain_text(admind):
 # ---------------------------------------------------------------- overrides
 
 def test_override_round_trip(fresh):
-    wait_answer(fresh, set(POOLS["r1"]))
+    wait_answer(fresh, SERVICE, set(POOLS["r1"]), 5.0)
 
     r = ctl(fresh, "drain", "region:r1")
     assert r.returncode == 0, r.stderr
     assert "region:r1" in r.stdout
-    wait_answer(fresh, set(POOLS["r2"]))
+    wait_answer(fresh, SERVICE, set(POOLS["r2"]), 5.0)
     s = get_json(fresh, "/status")
     assert find_region(s, "r1")["admin"] == "drain"
     assert find_pool(s, "r1")["admin"] == "drain"
@@ -334,7 +263,7 @@ def test_override_round_trip(fresh):
     member = "member:%s/r2/198.18.2.1" % SERVICE
     r = ctl(fresh, "force-down", member)
     assert r.returncode == 0, r.stderr
-    wait_answer(fresh, {"198.18.2.2"})
+    wait_answer(fresh, SERVICE, {"198.18.2.2"}, 5.0)
     s = get_json(fresh, "/status")
     m = [m for m in find_pool(s, "r2")["members"] if m["address"] == "198.18.2.1"][0]
     assert m["admin"] == "force-down" and m["usable"] is False
@@ -347,7 +276,7 @@ def test_override_round_trip(fresh):
 
     r = ctl(fresh, "clear", "region:r1")
     assert r.returncode == 0, r.stderr
-    wait_answer(fresh, set(POOLS["r1"]))
+    wait_answer(fresh, SERVICE, set(POOLS["r1"]), 5.0)
     r = ctl(fresh, "clear", member)
     assert r.returncode == 0, r.stderr
     s = get_json(fresh, "/status")
@@ -358,10 +287,10 @@ def test_override_round_trip(fresh):
     # draining the two first regions leaves r3
     for region in ("r1", "r2"):
         assert ctl(fresh, "drain", "region:" + region).returncode == 0
-    wait_answer(fresh, set(POOLS["r3"]))
+    wait_answer(fresh, SERVICE, set(POOLS["r3"]), 5.0)
     assert ctl(fresh, "undrain", "region:r1").returncode == 0
     assert ctl(fresh, "undrain", "region:r2").returncode == 0
-    wait_answer(fresh, set(POOLS["r1"]))
+    wait_answer(fresh, SERVICE, set(POOLS["r1"]), 5.0)
 
 
 def test_pool_override_and_explain(fresh):
@@ -370,13 +299,13 @@ def test_pool_override_and_explain(fresh):
     assert r.returncode == 0, r.stderr
     j = json.loads(r.stdout)
     assert j == {"ok": True, "target": target, "action": "drain"}
-    wait_answer(fresh, set(POOLS["r2"]))
+    wait_answer(fresh, SERVICE, set(POOLS["r2"]), 5.0)
     q = urllib.parse.urlencode({"address": "198.51.100.7", "name": SERVICE})
     ex = get_json(fresh, "/explain?" + q)
     assert ex["chosen"] == "r2"
     assert "drain" in json.dumps(ex["regions"][0]), ex["regions"]
     assert ctl(fresh, "clear", target).returncode == 0
-    wait_answer(fresh, set(POOLS["r1"]))
+    wait_answer(fresh, SERVICE, set(POOLS["r1"]), 5.0)
 
 
 def test_overrides_survive_restart(tmp_path):
@@ -388,18 +317,18 @@ def test_overrides_survive_restart(tmp_path):
         assert r.returncode == 0, r.stderr
         member = "member:%s/r2/198.18.2.2" % SERVICE
         assert ctl(srv, "force-down", member).returncode == 0
-        wait_answer(srv, {"198.18.2.1"})
+        wait_answer(srv, SERVICE, {"198.18.2.1"}, 5.0)
         problems += srv.check_stopped_cleanly()
         assert os.path.exists(os.path.join(str(tmp_path), "var", "overrides.state"))
 
         srv.start()
-        wait_answer(srv, {"198.18.2.1"})
+        wait_answer(srv, SERVICE, {"198.18.2.1"}, 5.0)
         s = get_json(srv, "/status")
         assert {"region:r1", member} <= override_targets(s)
         assert find_region(s, "r1")["admin"] == "drain"
         r = ctl(srv, "clear", "region:r1")
         assert r.returncode == 0, r.stderr
-        wait_answer(srv, set(POOLS["r1"]))
+        wait_answer(srv, SERVICE, set(POOLS["r1"]), 5.0)
     finally:
         problems += srv.check_stopped_cleanly()
     assert not problems, "\n".join(problems)
@@ -428,7 +357,7 @@ def test_control_refused_from_non_loopback(gslbd_factory):
 # ---------------------------------------------------------------- gslbctl
 
 def test_gslbctl_unreachable_is_3():
-    port = closed_port()
+    port = gslbtest.closed_port()
     r = ctl("127.0.0.1:%d" % port, "status")
     assert r.returncode == 3, (r.returncode, r.stderr)
     assert ("cannot reach the admin listener at 127.0.0.1:%d: Connection refused" % port
@@ -458,7 +387,7 @@ def test_gslbctl_refused_is_1(admind):
 ])
 def test_gslbctl_usage_is_2(args):
     # usage errors are found before anything is sent: no daemon needed
-    r = ctl("127.0.0.1:%d" % closed_port(), *args)
+    r = ctl("127.0.0.1:%d" % gslbtest.closed_port(), *args)
     assert r.returncode == 2, (args, r.returncode, r.stderr)
     assert r.stderr.strip(), args
 
@@ -479,7 +408,7 @@ def test_gslbctl_help():
 
 
 def test_gslbctl_reads_listen_admin_from_config(tmp_path):
-    port = closed_port()
+    port = gslbtest.closed_port()
     conf = tmp_path / "gslb.conf"
     conf.write_text(gslbtest.gslbd_config(str(tmp_path), admin="127.0.0.1:%d" % port,
                                           **{k: v for k, v in admin_conf().items()

@@ -21,8 +21,8 @@ import subprocess
 import pytest
 
 import gslbtest
-from gslbtest import GSLBD
-from test_admin import ADMIN_MARK, admin_conf, ctl, fresh  # noqa: F401 (fixture)
+from gslbtest import GSLBD, ctl
+from test_admin import ADMIN_MARK, admin_conf, fresh  # noqa: F401 (fixture)
 from test_admin_token import TOKEN, tokend  # noqa: F401 (fixture)
 DRAIN = "/override?action=drain&target=region:r1"
 CLEAR = "/override?action=clear&target=region:r1"

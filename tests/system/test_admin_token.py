@@ -4,47 +4,27 @@ admin_require_token they need the token from loopback too (and so do
 reads), which is how these tests reach the check on a machine where only
 loopback is used."""
 
-import http.client
 import os
 import subprocess
 
 import pytest
 
 import gslbtest
-from gslbtest import GSLBCTL, GSLBD
-from test_admin import SERVICE, admin_conf
+from gslbtest import GSLBD, ctl
+from test_admin import admin_conf
 
 TOKEN = "s3cret-token-0123456789abcdef"
 
 
 def post(srv, path, token=None):
-    h, port = srv.admin_address()
-    conn = http.client.HTTPConnection(h, port, timeout=10)
-    try:
-        headers = {"Authorization": "Bearer " + token} if token is not None else {}
-        conn.request("POST", path, headers=headers)
-        r = conn.getresponse()
-        return r.status, r.read().decode()
-    finally:
-        conn.close()
+    headers = {"Authorization": "Bearer " + token} if token is not None else {}
+    st, _, body = gslbtest.admin_request(srv, "POST", path, headers)
+    return st, body
 
 
 def get(srv, path):
-    h, port = srv.admin_address()
-    conn = http.client.HTTPConnection(h, port, timeout=10)
-    try:
-        conn.request("GET", path)
-        r = conn.getresponse()
-        return r.status, r.read().decode()
-    finally:
-        conn.close()
-
-
-def ctl(srv, *args, env=None):
-    h, p = srv.admin_address()
-    return subprocess.run([GSLBCTL, "-s", "%s:%d" % (h, p)] + list(args),
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=30, env=env)
+    st, _, body = gslbtest.admin_request(srv, "GET", path)
+    return st, body
 
 
 @pytest.fixture

@@ -23,13 +23,12 @@ import subprocess
 
 import dns.rdatatype
 
-from gslbtest import GSLBD, make_query
+from gslbtest import GSLBD, ask, make_query, service_conf, wait_for
 from test_health_more import (EU_CLIENT, FALL, FLIP_BOUND, GEO_REGIONS, SLACK, US_CLIENT, WAIT,
-                              ask, backends, backends_on_one_port, check_conf, ctl, health_mmdb,
-                              reload_dns, service_conf, start, status_pool, state_file,
-                              wait_for, wait_log, write_hosts_zone)
+                              backends_on_one_port, check_conf, ctl, health_mmdb, reload_dns,
+                              start, status_pool, state_file, write_hosts_zone)
 
-assert backends and health_mmdb  # fixtures, used by name below
+assert health_mmdb  # a fixture, used by name below
 
 HTTP_SVC, DNS_SVC = "cdn.example.test", "dnscdn.example.test"
 CDN_EU, CDN_US = "cdn-eu.hosts.test", "cdn-us.hosts.test"
@@ -126,19 +125,19 @@ def test_cname_pools_probed_through_their_target(gslbd_factory, backends, tmp_pa
     hosts_zone(zone, 2, [("cdn-us", "127.0.0.3")])
     reload_dns(dnsd)
     took = wait_cname(srv, DNS_SVC, CDN_US, EU_CLIENT, timeout=FLIP_BOUND + SLACK + 1.0)
-    wait_log(srv, r'member state changed service=dnscdn\.example\.test\.? region=eu '
-                  r'member=cdn-eu\.hosts\.test check=dig old=up new=down '
-                  r'reason="DNS NXDOMAIN x%d"' % FALL)
-    wait_log(srv, r"pool state changed service=dnscdn\.example\.test\.? region=eu old=up "
-                  r"new=down")
+    srv.wait_log(r'member state changed service=dnscdn\.example\.test\.? region=eu '
+                 r'member=cdn-eu\.hosts\.test check=dig old=up new=down '
+                 r'reason="DNS NXDOMAIN x%d"' % FALL)
+    srv.wait_log(r"pool state changed service=dnscdn\.example\.test\.? region=eu old=up "
+                 r"new=down")
     assert cname_of(ask(srv, HTTP_SVC, ecs=EU_CLIENT)) == CDN_EU, took
 
     # the eu CDN's server stops: the http pool goes down after `fall`
     be["127.0.0.2"].close()
     took = wait_cname(srv, HTTP_SVC, CDN_US, EU_CLIENT, timeout=FLIP_BOUND + SLACK + WAIT)
-    wait_log(srv, r'member state changed service=cdn\.example\.test\.? region=eu '
-                  r'member=127\.0\.0\.2 host=cdn-eu\.hosts\.test .*old=up new=down '
-                  r'reason="connection refused x%d"' % FALL)
+    srv.wait_log(r'member state changed service=cdn\.example\.test\.? region=eu '
+                 r'member=127\.0\.0\.2 host=cdn-eu\.hosts\.test .*old=up new=down '
+                 r'reason="connection refused x%d"' % FALL)
     _, p = status_pool(srv, HTTP_SVC, "eu")
     assert p["up"] is False and p["members"][0]["state"] == "down", p
     assert cname_of(ask(srv, HTTP_SVC, ecs=US_CLIENT)) == CDN_US

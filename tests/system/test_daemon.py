@@ -10,22 +10,10 @@ import subprocess
 import pytest
 
 import gslbtest
-from gslbtest import GSLBD, DATADIR, make_query
+from gslbtest import DATADIR, make_query, no_sanitizer_report, run_gslbd
 
 BADZONES = os.path.join(DATADIR, "badzones")
 BADCONF = os.path.join(DATADIR, "badconf")
-
-
-def run(args, timeout=30):
-    if not os.access(GSLBD, os.X_OK):
-        pytest.fail("gslbd binary not found at %s (set GSLBD)" % GSLBD, pytrace=False)
-    return subprocess.run([GSLBD] + args, stdin=subprocess.DEVNULL, capture_output=True,
-                          timeout=timeout, text=True, errors="replace")
-
-
-def no_sanitizer_report(text):
-    for m in gslbtest.SANITIZER_MARKERS:
-        assert m not in text, "sanitizer report:\n%s" % text
 
 
 def headers(path, marker):
@@ -60,49 +48,43 @@ def parse_lines(spec):
 
 
 def test_help():
-    r = run(["--help"])
+    r = run_gslbd(["--help"])
     assert r.returncode == 0, r.stderr
     out = r.stdout + r.stderr
     assert "-c" in out and "-t" in out, out
-    no_sanitizer_report(r.stderr)
 
 
 def test_version():
-    r = run(["--version"])
+    r = run_gslbd(["--version"])
     assert r.returncode == 0, r.stderr
     assert re.search(r"\d+\.\d+", r.stdout + r.stderr), r.stdout + r.stderr
-    no_sanitizer_report(r.stderr)
 
 
 def test_unknown_option_fails():
-    r = run(["--no-such-option"])
+    r = run_gslbd(["--no-such-option"])
     assert r.returncode != 0
-    no_sanitizer_report(r.stderr)
 
 
 def test_check_good_config(tmp_path):
     conf = tmp_path / "gslb.conf"
     conf.write_text(gslbtest.gslbd_config(str(tmp_path)))
-    r = run(["-t", "-c", str(conf)])
+    r = run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode == 0, "gslbd -t on the test config failed:\n%s" % r.stderr
-    no_sanitizer_report(r.stderr)
 
 
 def test_check_demo_config():
     conf = os.path.join(gslbtest.SRCDIR, "etc", "gslb.conf")
     if not os.path.exists(conf):
         pytest.skip("no etc/gslb.conf")
-    r = run(["-t", "-c", conf])
+    r = run_gslbd(["-t", "-c", conf])
     assert r.returncode == 0, r.stderr
-    no_sanitizer_report(r.stderr)
 
 
 def test_check_missing_config_file(tmp_path):
     missing = str(tmp_path / "nope.conf")
-    r = run(["-t", "-c", missing])
+    r = run_gslbd(["-t", "-c", missing])
     assert r.returncode == 1, (r.returncode, r.stderr)
     assert "nope.conf" in r.stderr
-    no_sanitizer_report(r.stderr)
 
 
 BAD_ZONE_FILES = sorted(f for f in os.listdir(BADZONES) if f.endswith(".zone"))
@@ -119,7 +101,7 @@ def test_check_bad_zone(tmp_path, fname):
     conf = tmp_path / "gslb.conf"
     conf.write_text(gslbtest.gslbd_config(str(tmp_path), zones=[
         ("example.test", "example.test.zone"), (h["origin"], os.path.join("..", "badzones", fname))]))
-    r = run(["-t", "-c", str(conf)])
+    r = run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode == 1, "gslbd -t exit %d for %s (expected 1):\n%s" % (
         r.returncode, fname, r.stderr)
     # the config gives the zone file as ZONEDIR/../badzones/x.zone: accept the
@@ -134,7 +116,6 @@ def test_check_bad_zone(tmp_path, fname):
             errors.append(str(e))
     else:
         pytest.fail("\n".join(errors[-1:]), pytrace=False)
-    no_sanitizer_report(r.stderr)
 
 
 @pytest.mark.parametrize("fname", ["no-soa.zone", "cname-and-other.zone", "outside-zone.zone"])
@@ -145,13 +126,12 @@ def test_refuses_to_start_with_bad_zone(tmp_path, fname):
     conf.write_text(gslbtest.gslbd_config(str(tmp_path), zones=[
         ("example.test", "example.test.zone"), (h["origin"], os.path.join("..", "badzones", fname))]))
     try:
-        r = run(["-c", str(conf)], timeout=15)
+        r = run_gslbd(["-c", str(conf)], timeout=15)
     except subprocess.TimeoutExpired:
         pytest.fail("gslbd started (still running after 15 s) with a bad zone", pytrace=False)
     assert r.returncode != 0
     assert " ready" not in r.stderr
     assert fname in r.stderr
-    no_sanitizer_report(r.stderr)
 
 
 BAD_CONF_FILES = sorted(f for f in os.listdir(BADCONF) if f.endswith(".conf"))
@@ -169,7 +149,7 @@ def test_check_bad_config(tmp_path, fname):
         text = f.read().replace("@DATADIR@", DATADIR)
     conf = tmp_path / "gslb.conf"
     conf.write_text(text)
-    r = run(["-t", "-c", str(conf)])
+    r = run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode == 1, "gslbd -t exit %d for %s (expected 1):\n%s" % (
         r.returncode, fname, r.stderr)
     if h.get("error-file", "conf") == "conf":
@@ -178,7 +158,6 @@ def test_check_bad_config(tmp_path, fname):
         zone = re.search(r'"(badzones/[^"]+)"', text).group(1)
         check_error(r.stderr, os.path.join(DATADIR, zone), parse_lines(h["error-line"]),
                     h["reason"])
-    no_sanitizer_report(r.stderr)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

@@ -45,8 +45,7 @@ are used; every port is picked at run time. Deadlines are multiplied by
 gslbtest.SLOW (5 under valgrind).
 """
 
-import http.client
-import http.server
+import functools
 import os
 import random
 import re
@@ -68,7 +67,8 @@ import dns.rcode
 import dns.rdatatype
 
 import gslbtest
-from gslbtest import GSLBCTL, make_query
+from gslbtest import (addrs, ask, checked_service_conf, health_conf, log_tail, make_query,
+                      member_conf, wait_answer, wait_for)
 
 SLOW = gslbtest.SLOW
 WAIT = 20.0 * SLOW
@@ -76,7 +76,7 @@ WAIT = 20.0 * SLOW
 TIMEOUT = 0.2 * SLOW
 INTERVAL = TIMEOUT + 0.15 * SLOW
 TIMEOUT_REASON = "timeout after %.1fs" % TIMEOUT
-OTHER = "198.51.100.1"    # region b, unchecked: always up
+OTHER = gslbtest.FALLBACK    # region b, unchecked: always up
 ZONES = [("example.test", "example.test.zone")]
 
 
@@ -186,55 +186,12 @@ class FaultServer:
                 pass
 
 
-class OkBackend:
-    """An HTTP server that answers 200 "ok" (or 503 after fail())."""
-
-    def __init__(self):
-        self.code = 200
-        self.hits = 0
-        backend = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                backend.hits += 1
-                body = b"ok\n" if backend.code == 200 else b"unavailable\n"
-                try:
-                    self.send_response(backend.code)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.send_header("Connection", "close")
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass
-
-            def log_message(self, *args):
-                pass
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-            block_on_close = False
-
-            def handle_error(self, request, client_address):
-                pass
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def url(self):
-        return "http://127.0.0.1:%d/healthz" % self.port
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def servers():
     made = []
 
     def make(kind, *args):
-        s = OkBackend() if kind == "ok" else FaultServer(kind)
+        s = gslbtest.HttpBackend() if kind == "ok" else FaultServer(kind)
         made.append(s)
         return s
 
@@ -245,96 +202,17 @@ def servers():
 
 # ---------------------------------------------------------------- config
 
-def check_conf(name, type_, **opts):
-    base = {"interval": INTERVAL, "timeout": TIMEOUT, "rise": 2, "fall": 1}
-    base.update(opts)
-    items = ['name = "%s";' % name, 'type = "%s";' % type_]
-    for k, v in base.items():
-        if isinstance(v, bool):
-            items.append("%s = %s;" % (k, "true" if v else "false"))
-        elif isinstance(v, str):
-            items.append('%s = "%s";' % (k, v))
-        elif isinstance(v, (list, tuple)):
-            items.append("%s = [ %s ];" % (k, ", ".join(str(x) for x in v)))
-        else:
-            items.append("%s = %s;" % (k, v))
-    return "{ %s }" % " ".join(items)
+check_conf = functools.partial(gslbtest.check_conf, interval=INTERVAL, timeout=TIMEOUT, rise=2,
+                               fall=1)
 
 
 def service_conf(name, check, members):
     """Region a: members {address: target URL} probed by check; region b:
     OTHER, unchecked."""
-    ms = ", ".join('{ address = "%s"; target = "%s"; }' % (a, t) for a, t in members.items())
-    return """{ name = "%s"; ttl = 30; answers = 8;
-    pools = (
-      { region = "a"; check = "%s"; members = ( %s ); },
-      { region = "b"; members = [ "%s" ]; }
-    ); }""" % (name, check, ms, OTHER)
-
-
-def extra_conf(state_dir, checks, services):
-    return """state_dir = "%s";
-checks = (
-  %s
-);
-regions = (
-  { name = "a"; lat = 10.0; lon = 10.0; },
-  { name = "b"; lat = 20.0; lon = 20.0; }
-);
-services = (
-  %s
-);
-""" % (state_dir, ",\n  ".join(checks), ",\n  ".join(services))
+    return checked_service_conf(name, check, [member_conf(a, t) for a, t in members.items()])
 
 
 # ---------------------------------------------------------------- helpers
-
-def ask(srv, name, qtype="A", transport="udp4", timeout=1.0):
-    return srv.query(make_query(name, qtype), transport, timeout=timeout * SLOW)
-
-
-def addrs(msg):
-    if msg is None:
-        return None
-    return frozenset(rd.address for rrset in msg.answer for rd in rrset
-                     if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA))
-
-
-def log_tail(srv, n=4000):
-    return srv.stderr_text()[-n:]
-
-
-def wait_for(what, fn, timeout, srv):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            pytest.fail("%s: not within %.1fs (last: %r)\n%s" % (
-                what, timeout, getattr(fn, "last", None), log_tail(srv)), pytrace=False)
-        time.sleep(0.05)
-
-
-def wait_answer(srv, name, want, timeout=WAIT):
-    want = frozenset(want)
-
-    def probe():
-        probe.last = addrs(ask(srv, name))
-        return probe.last == want
-
-    probe.last = None
-    wait_for("%s A -> %s" % (name, sorted(want)), probe, timeout, srv)
-
-
-def wait_log(srv, pattern, timeout=WAIT, start=0):
-    rx = re.compile(pattern)
-
-    def probe():
-        return rx.search(srv.stderr_text()[start:])
-
-    return wait_for("log line /%s/" % pattern, probe, timeout, srv)
-
 
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
@@ -349,16 +227,9 @@ def rss_kib(pid):
 
 
 def admin_text(srv, path, method="GET"):
-    h, port = srv.admin_address()
-    conn = http.client.HTTPConnection(h, port, timeout=10 * SLOW)
-    try:
-        conn.request(method, path)
-        r = conn.getresponse()
-        body = r.read().decode("utf-8", "replace")
-        assert r.status == 200, "%s %s: HTTP %d %s" % (method, path, r.status, body)
-        return body
-    finally:
-        conn.close()
+    st, _, body = gslbtest.admin_request(srv, method, path, timeout=10 * SLOW)
+    assert st == 200, "%s %s: HTTP %d %s" % (method, path, st, body)
+    return body
 
 
 def metric_sum(text, name):
@@ -370,12 +241,7 @@ def metric_sum(text, name):
 
 
 def ctl(srv, *args):
-    h, p = srv.admin_address()
-    r = subprocess.run([GSLBCTL, "-s", "%s:%d" % (h, p)] + list(args), stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True, timeout=30 * SLOW, errors="replace")
-    assert r.returncode == 0, "gslbctl %s: exit %d\n%s%s" % (" ".join(args), r.returncode,
-                                                             r.stdout, r.stderr)
-    return r.stdout
+    return gslbtest.ctl(srv, *args, timeout=30 * SLOW, check=True).stdout
 
 
 def config_text(workdir, extra="", admin=None, workers=2, zones=ZONES, tcp=None):
@@ -407,13 +273,13 @@ def test_probe_targets_that_misbehave(gslbd_factory, servers, tmp_path):
                 service_conf(tls_svc, "tls", {"192.0.2.11": rst.url("https")})]
     state = tmp_path / "state"
     srv = gslbd_factory(zones=ZONES, workers=2,
-                        extra=extra_conf(str(state), [web, tls], services))
+                        extra=health_conf(str(state), [web, tls], services))
     wait_answer(srv, http_svc, {"192.0.2.1"})
     wait_answer(srv, tls_svc, {OTHER})
 
     def reason_of(address):
-        m = wait_log(srv, r'member state changed service=\S+ region=a member=%s check=\S+ '
-                          r'old=unknown new=down reason="([^"]*)"' % re.escape(address))
+        m = srv.wait_log(r'member state changed service=\S+ region=a member=%s check=\S+ '
+                         r'old=unknown new=down reason="([^"]*)"' % re.escape(address))
         return m.group(1)
 
     reasons = {a: reason_of(a) for a in ("192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5",
@@ -807,7 +673,7 @@ def write_atomic(path, data):
 def sighup(srv, expect_ok):
     start = len(srv.stderr_text())
     srv.proc.send_signal(signal.SIGHUP)
-    m = wait_log(srv, r"reloaded what=config|reload failed", start=start)
+    m = srv.wait_log(r"reloaded what=config|reload failed", start=start)
     assert ("reloaded" in m.group(0)) == expect_ok, "SIGHUP: expected %s\n%s" % (
         "success" if expect_ok else "failure", srv.stderr_text()[start:])
     return srv.stderr_text()[start:]
@@ -871,34 +737,34 @@ def test_state_dir_becomes_unwritable(gslbd_factory, servers, tmp_path):
                      timeout=0.2 * SLOW, rise=1, fall=1)
     svc = "state.faults.example.test"
     state = tmp_path / "state"
-    srv = gslbd_factory(zones=ZONES, workers=1, admin="127.0.0.1:0", extra=extra_conf(
+    srv = gslbd_factory(zones=ZONES, workers=1, admin="127.0.0.1:0", extra=health_conf(
         str(state), [web], [service_conf(svc, "web", {"192.0.2.21": a.url(),
                                                       "192.0.2.22": b.url()})]))
     srv.admin_address()
     wait_answer(srv, svc, {"192.0.2.21", "192.0.2.22"})
     health = state / "health.state"
     wait_for("health.state written", lambda: health.exists() and "192.0.2.22 up" in
-             health.read_text(), WAIT, srv)
+             health.read_text(), WAIT, [srv])
 
     # the directory becomes a regular file
     os.rename(str(state), str(tmp_path / "state.away"))
     state.write_text("not a directory\n")
     mark = len(srv.stderr_text())
-    b.code = 503
+    b.fail()
     wait_answer(srv, svc, {"192.0.2.21"})
-    wait_log(srv, r"cannot save the health state, will keep trying state_dir=%s "
-                  % re.escape(str(state)), start=mark)
+    srv.wait_log(r"cannot save the health state, will keep trying state_dir=%s "
+                 % re.escape(str(state)), start=mark)
     # an admin override still applies, its save fails and says so
     out = ctl(srv, "force-down", "member:%s/a/192.0.2.21" % svc)
     assert "192.0.2.21" in out, out
     wait_answer(srv, svc, {OTHER})
-    wait_log(srv, r"cannot save admin overrides state_dir=%s " % re.escape(str(state)),
-             start=mark)
+    srv.wait_log(r"cannot save admin overrides state_dir=%s " % re.escape(str(state)),
+                 start=mark)
     # more state changes while saving fails: served, and logged only once
-    b.code = 200
+    b.ok()
     ctl(srv, "clear", "member:%s/a/192.0.2.21" % svc)
     wait_answer(srv, svc, {"192.0.2.21", "192.0.2.22"})
-    b.code = 503
+    b.fail()
     wait_answer(srv, svc, {"192.0.2.21"})
     assert srv.stderr_text()[mark:].count("cannot save the health state") == 1, \
         srv.stderr_text()[mark:]
@@ -909,9 +775,9 @@ def test_state_dir_becomes_unwritable(gslbd_factory, servers, tmp_path):
     # the directory comes back: the next save goes through
     state.unlink()
     os.rename(str(tmp_path / "state.away"), str(state))
-    wait_log(srv, r"health state saved again state_dir=%s" % re.escape(str(state)), start=mark)
+    srv.wait_log(r"health state saved again state_dir=%s" % re.escape(str(state)), start=mark)
     wait_for("health.state records 192.0.2.22 down",
-             lambda: re.search(r"192\.0\.2\.22 down ", health.read_text()), WAIT, srv)
+             lambda: re.search(r"192\.0\.2\.22 down ", health.read_text()), WAIT, [srv])
     shutil.rmtree(str(tmp_path / "state.away"), ignore_errors=True)
 
 
@@ -957,7 +823,7 @@ services = (
         assert http_raw(port, b"web.example.test", b"/good") == 302
         assert http_raw(port, host, path) == 400, host
     for path in bad:
-        m = wait_log(srv, r"http request client=127\.0\.0\.1 host=(.*) method=GET path=%s "
-                          r"status=400" % path.decode())
+        m = srv.wait_log(r"http request client=127\.0\.0\.1 host=(.*) method=GET path=%s "
+                         r"status=400" % path.decode())
         assert m.group(1) == "-", "Host %r logged as host=%r" % (bad[path], m.group(1))
     assert srv.alive()

@@ -27,7 +27,6 @@ import shutil
 import signal
 import socket
 import struct
-import subprocess
 import threading
 import time
 
@@ -41,11 +40,10 @@ import dns.rdatatype
 
 import casefile
 import gslbtest
-from gslbtest import GSLBD, DATADIR, SRCDIR, make_query
+from gslbtest import DATADIR, build_mmdb, make_query, run_gslbd
 
 GEODATA = os.path.join(DATADIR, "geoip")
 GEOCASEDIR = os.path.join(DATADIR, "geo-cases")
-BUILD_MMDB = os.path.join(SRCDIR, "geoip", "build-mmdb.pl")
 ZONE = ("geo.test", "geo.test.zone")
 OVERRIDES_SRC = os.path.join(GEODATA, "sys.nets")
 ECS = 8
@@ -181,19 +179,6 @@ def geo_config(datadir, database="geo.mmdb", overrides="overrides.nets", paths=N
 
 # ---------------------------------------------------------------- databases
 
-def build_mmdb(source, out, schema="city", ip_version=6):
-    if shutil.which("perl") is None:
-        pytest.fail("perl not found: the test databases are built with geoip/build-mmdb.pl",
-                    pytrace=False)
-    r = subprocess.run(["perl", BUILD_MMDB, "--schema", schema, "--ip-version", str(ip_version),
-                        "--build-epoch", "1700000000", "-o", str(out), source],
-                       capture_output=True, text=True, timeout=120)
-    if r.returncode != 0:
-        pytest.fail("building %s from %s failed (MaxMind::DB::Writer: Debian "
-                    "libmaxmind-db-writer-perl):\n%s" % (out, source, r.stderr), pytrace=False)
-    return str(out)
-
-
 @pytest.fixture(scope="session")
 def geo_dbs(tmp_path_factory):
     """The test databases, built once per session from their JSON sources."""
@@ -218,19 +203,7 @@ def make_datadir(path, geo_dbs, overrides=True, db="city"):
 # ---------------------------------------------------------------- daemons
 
 def _start(tmp_path_factory, label, config_text):
-    srv = gslbtest.Gslbd(str(tmp_path_factory.mktemp(label)), config_text=config_text)
-    try:
-        srv.start()
-    except gslbtest.ServerError as e:
-        srv.kill()
-        pytest.fail(str(e), pytrace=False)
-    return srv
-
-
-def _finish(srv):
-    problems = srv.check_stopped_cleanly()
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+    return gslbtest.start_gslbd(tmp_path_factory.mktemp(label), config_text=config_text)
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +212,7 @@ def geo(tmp_path_factory, geo_dbs):
     datadir = make_datadir(tmp_path_factory.mktemp("geo-data"), geo_dbs)
     srv = _start(tmp_path_factory, "geo", geo_config(datadir))
     yield srv
-    _finish(srv)
+    gslbtest.stop_checked(srv)
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +222,7 @@ def geo_plain(tmp_path_factory, geo_dbs):
     datadir = make_datadir(tmp_path_factory.mktemp("geo-plain-data"), geo_dbs, overrides=False)
     srv = _start(tmp_path_factory, "geo-plain", geo_config(datadir, overrides=None))
     yield srv
-    _finish(srv)
+    gslbtest.stop_checked(srv)
 
 
 @pytest.fixture
@@ -263,11 +236,7 @@ def geo_factory(tmp_path_factory):
         return srv
 
     yield start
-    problems = []
-    for srv in started:
-        problems += srv.check_stopped_cleanly()
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+    gslbtest.stop_checked(*started)
 
 
 # ---------------------------------------------------------------- ECS helpers
@@ -356,16 +325,6 @@ def haversine(lat1, lon1, lat2, lon2):
 
 
 # ---------------------------------------------------------------- gslbd CLI
-
-def run_gslbd(args, timeout=30):
-    if not os.access(GSLBD, os.X_OK):
-        pytest.fail("gslbd binary not found at %s (set GSLBD)" % GSLBD, pytrace=False)
-    r = subprocess.run([GSLBD] + args, stdin=subprocess.DEVNULL, capture_output=True,
-                       timeout=timeout, text=True, errors="replace")
-    for m in gslbtest.SANITIZER_MARKERS:
-        assert m not in r.stderr, "sanitizer report:\n%s" % r.stderr
-    return r
-
 
 def explain(conf, client, name, as_json=True):
     args = ["-c", conf, "--explain", client, name] + (["--json"] if as_json else [])
@@ -467,7 +426,7 @@ def geo_compact(tmp_path_factory, geo_dbs):
     datadir = make_datadir(tmp_path_factory.mktemp("geo-compact-data"), geo_dbs)
     srv = _start(tmp_path_factory, "geo-compact", geo_config(datadir, compact=True))
     yield srv
-    _finish(srv)
+    gslbtest.stop_checked(srv)
 
 
 GEO_PARAMS_COMPACT = [
@@ -1242,15 +1201,6 @@ def replace_atomically(path, data):
     os.rename(tmp, path)
 
 
-def wait_log(srv, pattern, timeout, start=0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if re.search(pattern, srv.stderr_text()[start:]):
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.parametrize("compact", [False, True], ids=["exact", "compact"])
 def test_database_reload_during_queries(tmp_path, geo_dbs, geo_factory, compact):
     """The database is replaced on disk (temp file, rename) while a thread
@@ -1298,14 +1248,14 @@ def test_garbage_database_keeps_old_data(tmp_path, geo_dbs, geo_factory):
         mark = len(srv.stderr_text())
         t_swap = time.monotonic()
         replace_atomically(db, b"this is not a MaxMind database\n" * 100)
-        assert wait_log(srv, r"reload failed", 10, mark), srv.stderr_text()[mark:]
+        srv.wait_log(r"reload failed", 10, mark)
         time.sleep(1.0)
         # a truncated copy of a real database is no better
         with open(geo_dbs["moved"], "rb") as f:
             head = f.read()[:200]
         mark2 = len(srv.stderr_text())
         replace_atomically(db, head)
-        assert wait_log(srv, r"reload failed", 10, mark2), srv.stderr_text()[mark2:]
+        srv.wait_log(r"reload failed", 10, mark2)
         time.sleep(1.0)
     finally:
         p.finish()
@@ -1356,7 +1306,7 @@ def test_database_truncated_and_rewritten_in_place(tmp_path, geo_dbs, geo_factor
         t_cut = time.monotonic()
         os.truncate(db, 0)
         assert ask_many_subnets(srv) == []
-        assert wait_log(srv, r"reload failed", 10, mark), srv.stderr_text()[mark:]
+        srv.wait_log(r"reload failed", 10, mark)
         assert ask_many_subnets(srv) == []
         # cp: the file grows from empty; half of it stays there for longer
         # than the watcher's poll interval
@@ -1450,7 +1400,7 @@ def test_overrides_file_reload(tmp_path, geo_dbs, geo_factory):
     mark = len(srv.stderr_text())
     replace_atomically(os.path.join(datadir, "overrides.nets"),
                        (nets + "83.16.0.0/12 ap-northeast\n10.0.0.0/40 us-east\n").encode())
-    assert wait_log(srv, r"reload failed", 10, mark), srv.stderr_text()[mark:]
+    srv.wait_log(r"reload failed", 10, mark)
     assert re.search(r"overrides\.nets:%d" % (nets.count("\n") + 2), srv.stderr_text()[mark:])
     r = ask(srv, "www.geo.test", "A", ecs="83.20.0.0/24")
     assert www_region(addrs(r)) == "ap-northeast"
@@ -1470,7 +1420,7 @@ def test_sighup_broken_config_keeps_serving(tmp_path, geo_dbs, geo_factory):
             f.write(broken)
         mark = len(srv.stderr_text())
         srv.proc.send_signal(signal.SIGHUP)
-        assert wait_log(srv, r"reload failed", 10, mark), srv.stderr_text()[mark:]
+        srv.wait_log(r"reload failed", 10, mark)
         for t in ("udp4", "tcp6"):
             assert addrs(ask(srv, "www.geo.test", "A", ecs="83.20.0.0/24", transport=t)) == before
             assert addrs(ask(srv, "routed.geo.test", "A", ecs="83.20.0.0/24", transport=t)) \

@@ -22,13 +22,10 @@ tried in config order ("a" first, then "b"). Only 127.0.0.1 is used; every
 port is picked at run time.
 """
 
-import http.server
+import functools
 import re
-import shutil
 import signal
 import socket
-import ssl
-import subprocess
 import threading
 import time
 
@@ -40,13 +37,14 @@ import dns.rdatatype
 import dns.rrset
 
 import gslbtest
-from gslbtest import make_query
+from gslbtest import (addrs, ask, checked_service_conf, closed_port, health_conf, member_conf,
+                      wait_answer)
 
 INTERVAL = 1.0
 TIMEOUT = 0.5
 RISE = 2
 FALL = 2
-FALLBACK = "198.51.100.1"  # region b, unchecked: always up
+FALLBACK = gslbtest.FALLBACK  # region b, unchecked: always up
 # DESIGN/issue 4: a change is seen within fall * interval + timeout + 1 s;
 # the test adds its own polling slack.
 FLIP_BOUND = max(RISE, FALL) * INTERVAL + TIMEOUT + 1.0
@@ -54,63 +52,6 @@ SLACK = 0.7
 
 
 # ---------------------------------------------------------------- servers
-
-class Backend:
-    """A local HTTP(S) server whose behaviour the test switches: "ok" (200,
-    body "ok host=<Host>"), "fail" (503) or "hang" (answers long after the
-    check's timeout)."""
-
-    def __init__(self, mode="ok", tls=None):
-        self.mode = mode
-        self.hits = 0
-        backend = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                backend.hits += 1
-                mode = backend.mode
-                if mode == "hang":
-                    time.sleep(TIMEOUT * 6)
-                code = 200 if mode == "ok" else 503
-                body = ("ok host=%s\n" % self.headers.get("Host", "")).encode() \
-                    if mode == "ok" else b"unavailable\n"
-                try:
-                    self.send_response(code)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.send_header("Connection", "close")
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass  # the prober gave up (timeout) or stopped reading
-
-            do_HEAD = do_GET
-
-            def log_message(self, *args):
-                pass
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-            block_on_close = False
-
-            def handle_error(self, request, client_address):
-                pass  # resets from the prober closing early are expected
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        if tls:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(*tls)
-            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path="/healthz"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
 
 class DnsResponder:
     """UDP DNS on 127.0.0.1: good.probe.invalid A 192.0.2.1, NXDOMAIN for the
@@ -151,95 +92,22 @@ class DnsResponder:
         self.sock.close()
 
 
-def closed_port():
-    """A loopback TCP port nobody listens on (bound, then closed)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def backends():
-    made = []
-
-    def make(mode="ok", tls=None):
-        b = Backend(mode, tls)
-        made.append(b)
-        return b
-
-    yield make
-    for b in made:
-        b.close()
-
-
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     """A self-signed certificate for www.example.test, made with openssl."""
-    openssl = shutil.which("openssl")
-    if not openssl:
-        pytest.skip("openssl not installed")
-    d = tmp_path_factory.mktemp("tls")
-    cert, key = str(d / "cert.pem"), str(d / "key.pem")
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                    "-out", cert, "-days", "2", "-subj", "/CN=www.example.test",
-                    "-addext", "subjectAltName=DNS:www.example.test"],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return cert, key
+    return gslbtest.self_signed(tmp_path_factory.mktemp("tls"), "cert", "www.example.test")
 
 
 # ---------------------------------------------------------------- config
 
-def check_conf(name, type_, **opts):
-    base = {"interval": INTERVAL, "timeout": TIMEOUT, "rise": RISE, "fall": FALL}
-    base.update(opts)
-    items = ['name = "%s";' % name, 'type = "%s";' % type_]
-    for k, v in base.items():
-        if isinstance(v, bool):
-            items.append("%s = %s;" % (k, "true" if v else "false"))
-        elif isinstance(v, str):
-            items.append('%s = "%s";' % (k, v))
-        elif isinstance(v, (list, tuple)):
-            items.append("%s = [ %s ];" % (k, ", ".join(
-                '"%s"' % x if isinstance(x, str) else str(x) for x in v)))
-        else:
-            items.append("%s = %s;" % (k, v))
-    return "{ %s }" % " ".join(items)
-
-
-def member_conf(address, target=None):
-    if target is None:
-        return '"%s"' % address
-    return '{ address = "%s"; target = "%s"; }' % (address, target)
-
-
-def service_conf(name, check, members):
-    """Region a: the checked members; region b: FALLBACK, unchecked."""
-    return """{ name = "%s"; ttl = 30; answers = 8;
-    pools = (
-      { region = "a"; check = "%s"; members = ( %s ); },
-      { region = "b"; members = [ "%s" ]; }
-    ); }""" % (name, check, ", ".join(members), FALLBACK)
-
-
-def extra_conf(state_dir, checks, services, pools_extra=""):
-    return """state_dir = "%s";
-checks = (
-  %s
-);
-regions = (
-  { name = "a"; lat = 10.0; lon = 10.0; },
-  { name = "b"; lat = 20.0; lon = 20.0; }
-);
-services = (
-  %s
-);
-""" % (state_dir, ",\n  ".join(checks), ",\n  ".join(services))
+check_conf = functools.partial(gslbtest.check_conf, interval=INTERVAL, timeout=TIMEOUT, rise=RISE,
+                               fall=FALL)
 
 
 def start(gslbd_factory, tmp_path, checks, services):
     state = tmp_path / "state"
     state.mkdir(exist_ok=True)
-    srv = gslbd_factory(extra=extra_conf(str(state), checks, services))
+    srv = gslbd_factory(extra=health_conf(str(state), checks, services))
     # Until server.c starts the prober, there is nothing to test here.
     if "prober started" not in srv.stderr_text():
         pytest.skip("this gslbd does not start the prober")
@@ -248,53 +116,19 @@ def start(gslbd_factory, tmp_path, checks, services):
 
 # ---------------------------------------------------------------- helpers
 
-def answer(srv, name):
-    r = srv.udp4(make_query(name, "A"), timeout=1.0)
-    if r is None:
-        return None
-    return frozenset(rd.address for rrset in r.answer for rd in rrset
-                     if rrset.rdtype == dns.rdatatype.A)
-
-
-def wait_answer(srv, name, want, timeout):
-    """Poll until name's A answer is exactly want; returns the seconds it
-    took. Fails with the last answer and the log tail otherwise."""
-    t0 = time.monotonic()
-    last = None
-    while True:
-        last = answer(srv, name)
-        if last == frozenset(want):
-            return time.monotonic() - t0
-        if time.monotonic() - t0 > timeout:
-            pytest.fail("%s: wanted %s within %.1fs, last answer %s\n%s" % (
-                name, sorted(want), timeout, sorted(last) if last is not None else None,
-                srv.stderr_text()[-3000:]))
-        time.sleep(0.05)
-
-
 def state_lines(srv):
     return [l for l in srv.stderr_text().splitlines() if "member state changed" in l]
-
-
-def wait_log(srv, pattern, timeout=FLIP_BOUND + SLACK):
-    rx = re.compile(pattern)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in state_lines(srv):
-            if rx.search(line):
-                return line
-        time.sleep(0.05)
-    pytest.fail("no log line matching %r; state changes logged:\n%s"
-                % (pattern, "\n".join(state_lines(srv))))
 
 
 # ---------------------------------------------------------------- tests
 
 def test_only_healthy_members_answered(gslbd_factory, backends, tmp_path):
-    ok, bad, hang = backends("ok"), backends("fail"), backends("hang")
+    ok, bad, hang = backends(), backends(), backends()
+    bad.fail()
+    hang.hang = True
     refused = closed_port()
     web = check_conf("web", "http", path="/healthz", expect_status=[200], expect_body="ok")
-    svc = service_conf("probe.example.test", "web", [
+    svc = checked_service_conf("probe.example.test", "web", [
         member_conf("192.0.2.1", ok.url()),
         member_conf("192.0.2.2", bad.url()),
         member_conf("192.0.2.3", hang.url()),
@@ -304,18 +138,19 @@ def test_only_healthy_members_answered(gslbd_factory, backends, tmp_path):
     wait_answer(srv, "probe.example.test", {"192.0.2.1"}, FLIP_BOUND + SLACK)
 
     s = r'service=probe\.example\.test region=a member=%s check=web old=unknown new=%s reason="%s"'
-    wait_log(srv, s % (r"192\.0\.2\.1", "up", "HTTP 200"))
-    wait_log(srv, s % (r"192\.0\.2\.2", "down", "HTTP 503"))
-    wait_log(srv, s % (r"192\.0\.2\.3", "down", r"timeout after 0\.5s"))
-    wait_log(srv, s % (r"192\.0\.2\.4", "down", "connection refused"))
+    srv.wait_log(s % (r"192\.0\.2\.1", "up", "HTTP 200"), FLIP_BOUND + SLACK)
+    srv.wait_log(s % (r"192\.0\.2\.2", "down", "HTTP 503"), FLIP_BOUND + SLACK)
+    srv.wait_log(s % (r"192\.0\.2\.3", "down", r"timeout after 0\.5s"), FLIP_BOUND + SLACK)
+    srv.wait_log(s % (r"192\.0\.2\.4", "down", "connection refused"), FLIP_BOUND + SLACK)
     # the probes went to the targets, not to the members' addresses
     assert ok.hits and bad.hits
 
 
 def test_flip_after_fall_and_rise(gslbd_factory, backends, tmp_path):
-    one, two = backends("ok"), backends("fail")
+    one, two = backends(), backends()
+    two.fail()
     web = check_conf("web", "http", expect_body="ok")
-    svc = service_conf("flip.example.test", "web", [
+    svc = checked_service_conf("flip.example.test", "web", [
         member_conf("192.0.2.1", one.url()),
         member_conf("192.0.2.2", two.url()),
     ])
@@ -324,51 +159,55 @@ def test_flip_after_fall_and_rise(gslbd_factory, backends, tmp_path):
     wait_answer(srv, name, {"192.0.2.1"}, FLIP_BOUND + SLACK)
 
     # one goes bad, two comes good
-    one.mode, two.mode = "fail", "ok"
+    one.fail()
+    two.ok()
     t0 = time.monotonic()
     # hysteresis: the first failure alone does not take one out
     time.sleep(0.3)
-    assert "192.0.2.1" in (answer(srv, name) or ()), "down before fall failures"
+    assert "192.0.2.1" in (addrs(ask(srv, name)) or ()), "down before fall failures"
     wait_answer(srv, name, {"192.0.2.2"}, FLIP_BOUND + SLACK)
     took = time.monotonic() - t0
     assert took <= FLIP_BOUND + SLACK, "flip took %.2fs" % took
-    wait_log(srv, r'member=192\.0\.2\.1 check=web old=up new=down reason="HTTP 503 x%d"' % FALL)
-    wait_log(srv, r'member=192\.0\.2\.2 check=web old=down new=up reason="HTTP 200 x%d"' % RISE)
+    srv.wait_log(r'member=192\.0\.2\.1 check=web old=up new=down reason="HTTP 503 x%d"' % FALL,
+                 FLIP_BOUND + SLACK)
+    srv.wait_log(r'member=192\.0\.2\.2 check=web old=down new=up reason="HTTP 200 x%d"' % RISE,
+                 FLIP_BOUND + SLACK)
 
     # every member of region a down: region b answers
-    two.mode = "fail"
+    two.fail()
     wait_answer(srv, name, {FALLBACK}, FLIP_BOUND + SLACK)
     # and back
-    one.mode = two.mode = "ok"
+    one.ok()
+    two.ok()
     wait_answer(srv, name, {"192.0.2.1", "192.0.2.2"}, FLIP_BOUND + SLACK)
 
 
 def test_flapping_member_stays_up(gslbd_factory, backends, tmp_path):
     """Failures that never reach `fall` in a row do not take a member out."""
-    b = backends("ok")
+    b = backends()
     web = check_conf("web", "http", fall=3, rise=2)
-    svc = service_conf("flap.example.test", "web", [member_conf("192.0.2.1", b.url())])
+    svc = checked_service_conf("flap.example.test", "web", [member_conf("192.0.2.1", b.url())])
     srv = start(gslbd_factory, tmp_path, [web], [svc])
     name = "flap.example.test"
     wait_answer(srv, name, {"192.0.2.1"}, FLIP_BOUND + SLACK)
     # alternate: at most 2 consecutive failures with fall = 3
     end = time.monotonic() + 5 * INTERVAL
     while time.monotonic() < end:
-        b.mode = "fail"
+        b.fail()
         hits = b.hits
         while b.hits == hits and time.monotonic() < end:
             time.sleep(0.02)
-        b.mode = "ok"
+        b.ok()
         hits = b.hits
         while b.hits == hits and time.monotonic() < end:
             time.sleep(0.02)
-        assert answer(srv, name) == frozenset({"192.0.2.1"})
+        assert addrs(ask(srv, name)) == frozenset({"192.0.2.1"})
     assert not [l for l in state_lines(srv) if "new=down" in l]
 
 
 def test_https_checks(gslbd_factory, backends, tmp_path, certificate):
     cert, _ = certificate
-    b = backends("ok", tls=certificate)
+    b = backends(tls=certificate, body=b"ok host={host}\n")
     checks = [
         check_conf("tls-off", "https", port=b.port, tls_verify=False, expect_body="ok"),
         # Host and SNI name www.example.test, the connection goes to the
@@ -378,20 +217,21 @@ def test_https_checks(gslbd_factory, backends, tmp_path, certificate):
         check_conf("tls-strict", "https", port=b.port, host="www.example.test"),
         check_conf("tls-wrong", "https", port=b.port, ca_file=cert, host="other.example.test"),
     ]
-    services = [service_conf("%s.example.test" % c, c, [member_conf("127.0.0.1")])
+    services = [checked_service_conf("%s.example.test" % c, c, [member_conf("127.0.0.1")])
                 for c in ("tls-off", "tls-ca", "tls-strict", "tls-wrong")]
     srv = start(gslbd_factory, tmp_path, checks, services)
     wait_answer(srv, "tls-off.example.test", {"127.0.0.1"}, FLIP_BOUND + SLACK)
     wait_answer(srv, "tls-ca.example.test", {"127.0.0.1"}, FLIP_BOUND + SLACK)
     wait_answer(srv, "tls-strict.example.test", {FALLBACK}, FLIP_BOUND + SLACK)
     wait_answer(srv, "tls-wrong.example.test", {FALLBACK}, FLIP_BOUND + SLACK)
-    wait_log(srv, r'check=tls-strict old=unknown new=down reason="TLS: self-signed certificate')
-    wait_log(srv, r'check=tls-wrong old=unknown new=down '
-                  r'reason="TLS: certificate does not match the host name"')
+    srv.wait_log(r'check=tls-strict old=unknown new=down reason="TLS: self-signed certificate',
+                 FLIP_BOUND + SLACK)
+    srv.wait_log(r'check=tls-wrong old=unknown new=down '
+                 r'reason="TLS: certificate does not match the host name"', FLIP_BOUND + SLACK)
 
 
 def test_tcp_and_dns_checks(gslbd_factory, backends, tmp_path):
-    b = backends("ok")
+    b = backends()
     resp = DnsResponder()
     try:
         refused = closed_port()
@@ -404,16 +244,17 @@ def test_tcp_and_dns_checks(gslbd_factory, backends, tmp_path):
         ]
         dns_target = "127.0.0.1:%d" % resp.port
         services = [
-            service_conf("tcp-ok.example.test", "tcp", [member_conf("127.0.0.1")]),
-            service_conf("tcp-refused.example.test", "tcp",
-                         [member_conf("192.0.2.5", "127.0.0.1:%d" % refused)]),
-            service_conf("dns-answer.example.test", "dns-answer",
-                         [member_conf("192.0.2.6", dns_target)]),
-            service_conf("dns-wrong.example.test", "dns-wrong",
-                         [member_conf("192.0.2.7", dns_target)]),
-            service_conf("dns-nx.example.test", "dns-nx", [member_conf("192.0.2.8", dns_target)]),
-            service_conf("dns-nx-ok.example.test", "dns-nx-ok",
-                         [member_conf("192.0.2.9", dns_target)]),
+            checked_service_conf("tcp-ok.example.test", "tcp", [member_conf("127.0.0.1")]),
+            checked_service_conf("tcp-refused.example.test", "tcp",
+                                 [member_conf("192.0.2.5", "127.0.0.1:%d" % refused)]),
+            checked_service_conf("dns-answer.example.test", "dns-answer",
+                                 [member_conf("192.0.2.6", dns_target)]),
+            checked_service_conf("dns-wrong.example.test", "dns-wrong",
+                                 [member_conf("192.0.2.7", dns_target)]),
+            checked_service_conf("dns-nx.example.test", "dns-nx",
+                                 [member_conf("192.0.2.8", dns_target)]),
+            checked_service_conf("dns-nx-ok.example.test", "dns-nx-ok",
+                                 [member_conf("192.0.2.9", dns_target)]),
         ]
         srv = start(gslbd_factory, tmp_path, checks, services)
         bound = FLIP_BOUND + SLACK
@@ -423,8 +264,10 @@ def test_tcp_and_dns_checks(gslbd_factory, backends, tmp_path):
         wait_answer(srv, "dns-wrong.example.test", {FALLBACK}, bound)
         wait_answer(srv, "dns-nx.example.test", {FALLBACK}, bound)
         wait_answer(srv, "dns-nx-ok.example.test", {"192.0.2.9"}, bound)
-        wait_log(srv, r'check=dns-wrong old=unknown new=down reason="no answer 192\.0\.2\.9"')
-        wait_log(srv, r'check=dns-nx old=unknown new=down reason="DNS NXDOMAIN"')
+        srv.wait_log(r'check=dns-wrong old=unknown new=down reason="no answer 192\.0\.2\.9"',
+                     FLIP_BOUND + SLACK)
+        srv.wait_log(r'check=dns-nx old=unknown new=down reason="DNS NXDOMAIN"',
+                     FLIP_BOUND + SLACK)
     finally:
         resp.close()
 
@@ -447,19 +290,20 @@ def test_reload_carries_state(gslbd_factory, backends, tmp_path):
     """SIGHUP with a changed member list: members that stay keep their
     state (a down member is not answered again while it is re-probed), a
     new member is probed, a removed one is gone."""
-    ok, bad, new = backends("ok"), backends("fail"), backends("ok")
+    ok, bad, new = backends(), backends(), backends()
+    bad.fail()
     web = check_conf("web", "http", expect_body="ok")
     name = "reload.example.test"
-    svc = service_conf(name, "web", [member_conf("192.0.2.1", ok.url()),
-                                     member_conf("192.0.2.2", bad.url())])
+    svc = checked_service_conf(name, "web", [member_conf("192.0.2.1", ok.url()),
+                                             member_conf("192.0.2.2", bad.url())])
     srv = start(gslbd_factory, tmp_path, [web], [svc])
     wait_answer(srv, name, {"192.0.2.1"}, FLIP_BOUND + SLACK)
-    wait_log(srv, r'member=192\.0\.2\.2 check=web old=unknown new=down')
+    srv.wait_log(r'member=192\.0\.2\.2 check=web old=unknown new=down', FLIP_BOUND + SLACK)
 
-    svc = service_conf(name, "web", [member_conf("192.0.2.2", bad.url()),
-                                     member_conf("192.0.2.3", new.url())])
+    svc = checked_service_conf(name, "web", [member_conf("192.0.2.2", bad.url()),
+                                             member_conf("192.0.2.3", new.url())])
     with open(srv.config_path, "w") as f:
-        f.write(gslbtest.gslbd_config(srv.workdir, extra=extra_conf(
+        f.write(gslbtest.gslbd_config(srv.workdir, extra=health_conf(
             str(tmp_path / "state"), [web], [svc])))
     srv.proc.send_signal(signal.SIGHUP)
     deadline = time.monotonic() + 10
@@ -469,7 +313,7 @@ def test_reload_carries_state(gslbd_factory, backends, tmp_path):
     assert "prober adopted a new configuration" in srv.stderr_text()
     # 192.0.2.2 was down and stays down across the reload
     for _ in range(10):
-        got = answer(srv, name)
+        got = addrs(ask(srv, name))
         assert got is not None and "192.0.2.2" not in got, got
         time.sleep(0.05)
     wait_answer(srv, name, {"192.0.2.3"}, FLIP_BOUND + SLACK)

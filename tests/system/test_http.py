@@ -34,24 +34,19 @@ import html
 import json
 import os
 import re
-import shutil
-import signal
 import socket
 import ssl
 import subprocess
-import threading
 import time
 import http.client
-import http.server
 from contextlib import closing
 
 import pytest
 
 import gslbtest
-from gslbtest import DATADIR, GSLBD, SRCDIR, ZONEDIR
+from gslbtest import DATADIR, GSLBD, build_mmdb
 
 GEODATA = os.path.join(DATADIR, "geoip")
-BUILD_MMDB = os.path.join(SRCDIR, "geoip", "build-mmdb.pl")
 
 HEADER_LIMIT = 2048
 REQUEST_TIMEOUT = 2
@@ -112,38 +107,15 @@ SERVICES = """services = (
 
 # ---------------------------------------------------------------- setup
 
-def build_mmdb(source, out):
-    if shutil.which("perl") is None:
-        pytest.fail("perl not found: the test databases are built with geoip/build-mmdb.pl",
-                    pytrace=False)
-    r = subprocess.run(["perl", BUILD_MMDB, "--schema", "city", "--ip-version", "6",
-                        "--build-epoch", "1700000000", "-o", str(out), source],
-                       capture_output=True, text=True, timeout=120)
-    if r.returncode != 0:
-        pytest.fail("building %s failed (MaxMind::DB::Writer: Debian "
-                    "libmaxmind-db-writer-perl):\n%s" % (out, r.stderr), pytrace=False)
-    return str(out)
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """The database and two certificates: a default one and one for
     *.geo.test, both self-signed (each is its own CA for the checks)."""
-    openssl = shutil.which("openssl")
-    if not openssl:
-        pytest.skip("openssl not installed")
     d = tmp_path_factory.mktemp("http-files")
-    out = {"dir": str(d), "mmdb": build_mmdb(os.path.join(GEODATA, "sys-city.json"),
-                                             d / "geo.mmdb")}
-    for label, cn, san in (("default", "default.http.test", "DNS:default.http.test"),
-                           ("wild", "wild.geo.test", "DNS:*.geo.test")):
-        cert, key = str(d / ("%s.pem" % label)), str(d / ("%s.key" % label))
-        subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                        key, "-out", cert, "-days", "2", "-subj", "/CN=%s" % cn,
-                        "-addext", "subjectAltName=%s" % san],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        out[label] = (cert, key)
-    return out
+    return {"dir": str(d),
+            "default": gslbtest.self_signed(d, "default", "default.http.test"),
+            "wild": gslbtest.self_signed(d, "wild", "wild.geo.test", "DNS:*.geo.test"),
+            "mmdb": build_mmdb(os.path.join(GEODATA, "sys-city.json"), d / "geo.mmdb")}
 
 
 def http_config(files, workdir, services=SERVICES, http_opts="", extra="", tls=True,
@@ -744,61 +716,9 @@ def test_every_http_answer_counter_moves(gslbd_factory, files, tmp_path):
 
 # ---------------------------------------------------------------- health
 
-class Backend:
-    """A local HTTP server answering the checks: 200 while ok, else 503."""
-
-    def __init__(self):
-        self.ok = True
-        backend = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                code = 200 if backend.ok else 503
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.send_header("Connection", "close")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self):
-        return "http://127.0.0.1:%d/healthz" % self.port
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def backends():
-    made = []
-
-    def make():
-        b = Backend()
-        made.append(b)
-        return b
-
-    yield make
-    for b in made:
-        b.close()
-
-
 def checked(url):
     return ('check = "web"; members = ( { address = "192.0.2.10"; target = "%s"; } );'
             % url)
-
-
-def closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 HEALTH_CHECKS = """checks = ( { name = "web"; type = "http"; path = "/healthz";
@@ -835,16 +755,16 @@ def test_failover_moves_location(gslbd_factory, files, backends, tmp_path):
     ttl = explain_cli(srv, PL, host)["ttl"]
     assert ttl < 30
     assert r.h("Cache-Control") == "private, max-age=%d" % ttl
-    eu.ok = False
+    eu.fail()
     wait_location(srv, PL, "https://us-east.example.com/f?x=1", host)
-    us.ok = False
+    us.fail()
     r = wait_location(srv, PL, 503, host)
     assert r.h("Retry-After") == str(TTL_MIN)
     assert r.body.startswith(b"503")
-    eu.ok = True
+    eu.ok()
     wait_location(srv, PL, "https://eu-east.example.com/f?x=1", host)
     # a server gone altogether (connection refused) counts as down too
-    us.ok = True
+    us.ok()
     eu.close()
     wait_location(srv, PL, "https://us-east.example.com/f?x=1", host)
 
@@ -859,7 +779,7 @@ def test_failover_moves_location(gslbd_factory, files, backends, tmp_path):
     ('when_all_down = "nodata";', 503),
 ])
 def test_all_down_policies(gslbd_factory, files, tmp_path, policy, want):
-    dead = "http://127.0.0.1:%d/healthz" % closed_port()
+    dead = "http://127.0.0.1:%d/healthz" % gslbtest.closed_port()
     services = """services = (
   { name = "down.geo.test"; ttl = 30; %s
     redirect = { target = "https://{region}.example.com"; };
@@ -878,20 +798,12 @@ def test_all_down_policies(gslbd_factory, files, tmp_path, policy, want):
 
 
 def ctl(srv, *args):
-    h, p = srv.admin_address()
-    r = subprocess.run([gslbtest.GSLBCTL, "-s", "%s:%d" % (h, p)] + list(args),
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return r
+    return gslbtest.ctl(srv, *args, check=True)
 
 
 def dns_answer(srv, client, name):
     """The A addresses DNS answers for client (as ECS /32)."""
-    import dns.edns
-    q = gslbtest.make_query(name, "A", edns=0,
-                            options=[dns.edns.ECSOption(client, 32)])
-    r = srv.udp4(q)
-    return sorted(rd.address for rrset in r.answer for rd in rrset if rrset.rdtype == 1)
+    return sorted(gslbtest.addrs(gslbtest.ask(srv, name, ecs=client + "/32", timeout=2.0)))
 
 
 @pytest.mark.parametrize("admin,want", [
@@ -904,7 +816,7 @@ def test_fallback_redirect_skips_admin_down(gslbd_factory, files, tmp_path, admi
     which must name a region, goes where fail-open would, and so never to
     a region an operator drained or forced down (503 when nothing is
     left), as decide() rules for DNS."""
-    dead = "http://127.0.0.1:%d/healthz" % closed_port()
+    dead = "http://127.0.0.1:%d/healthz" % gslbtest.closed_port()
     services = """services = (
   { name = "down.geo.test"; ttl = 30; when_all_down = "fallback"; fallback = [ "198.51.100.7" ];
     redirect = { target = "https://{region}.example.com"; };

@@ -3,7 +3,7 @@
 - `probe_max_inflight`: 600 members with tcp checks against a black hole (a
   loopback listener whose accept queue is full, so every connection attempt
   hangs until the check's timeout). The sockets gslbd holds towards it
-  (SYN-SENT in /proc/net/tcp) never exceed the cap, the metrics say the cap
+  (SYN-SENT, as `ss` lists them) never exceed the cap, the metrics say the cap
   was reached and that probes waited, DNS over TCP answers meanwhile, and
   every member gets its turn (FIFO: none is starved).
 - local errors: a running gslbd's descriptor limit is lowered below what it
@@ -15,18 +15,18 @@
 
 import os
 import resource
+import shutil
 import socket
+import subprocess
 import threading
 import time
 
 import pytest
 
 import gslbtest
-from gslbtest import make_query
-from test_abuse import metrics
-from test_health_more import (OTHER, WAIT, ZONES, addrs, ask, check_conf, extra_conf, member,
-                              pool_conf, service_conf, start, status_pool, wait_answer,
-                              wait_for)
+from gslbtest import (addrs, ask, health_conf, make_query, member_conf, pool_conf, service_conf,
+                      wait_answer, wait_for)
+from test_health_more import OTHER, WAIT, ZONES, check_conf, start, status_pool
 from test_health_probe import DnsResponder
 
 CAP = 50
@@ -52,17 +52,16 @@ class BlackHole:
         time.sleep(0.2)
 
     def syn_sent(self):
-        """Sockets in SYN-SENT towards the listener, from /proc/net/tcp."""
-        want = ":%04X" % self.port
-        mine = {":%04X" % c.getsockname()[1] for c in self.fill}
-        n = 0
-        with open("/proc/net/tcp") as f:
-            for line in f.readlines()[1:]:
-                parts = line.split()
-                if (parts[2].endswith(want) and parts[3] == "02"
-                        and parts[1][-5:] not in mine):
-                    n += 1
-        return n
+        """gslbd's sockets in SYN-SENT towards the listener (this test's own
+        left out). ss asks the kernel in one netlink dump, filtered there:
+        /proc/net/tcp is read page by page while sockets come and go, and
+        counts sockets that never existed together."""
+        mine = {c.getsockname()[1] for c in self.fill}
+        out = subprocess.run(["ss", "-Htn", "state", "syn-sent", "dport", "=",
+                              ":%d" % self.port], capture_output=True, text=True,
+                             timeout=10, check=True).stdout
+        ports = {int(line.split()[2].rsplit(":", 1)[1]) for line in out.splitlines()}
+        return len(ports - mine)
 
     def close(self):
         for c in self.fill:
@@ -101,16 +100,18 @@ def svc_name(i):
 
 @pytest.mark.skipif(gslbtest.VALGRIND, reason="600 probes a second under valgrind")
 def test_probes_in_flight_capped(gslbd_factory, tmp_path):
+    if not shutil.which("ss"):
+        pytest.fail("ss not found (Debian iproute2, in qa/packages.txt)", pytrace=False)
     hole = BlackHole()
     try:
         tcp = check_conf("hole", "tcp", port=hole.port, interval=1.0, timeout=0.5, rise=1, fall=1)
         services = []
         for i in range(SERVICES):
-            members = [member("10.%d.%d.%d" % (i, k // 250, k % 250 + 1),
-                              "127.0.0.1:%d" % hole.port) for k in range(PER_POOL)]
+            members = [member_conf("10.%d.%d.%d" % (i, k // 250, k % 250 + 1),
+                                   "127.0.0.1:%d" % hole.port) for k in range(PER_POOL)]
             services.append(service_conf(svc_name(i), [pool_conf("a", members, "hole"),
-                                                       pool_conf("b", [member(OTHER)])]))
-        extra = extra_conf(str(tmp_path / "state"), [tcp], services)
+                                                       pool_conf("b", [member_conf(OTHER)])]))
+        extra = health_conf(str(tmp_path / "state"), [tcp], services)
         srv = gslbd_factory(zones=ZONES, workers=1, admin="127.0.0.1:0",
                             extra=extra + "probe_max_inflight = %d;\n" % CAP)
         srv.admin_address()
@@ -128,10 +129,15 @@ def test_probes_in_flight_capped(gslbd_factory, tmp_path):
             tcp_times.append(time.monotonic() - q0)
             assert r is not None, "no answer over TCP while probes wait"
             time.sleep(0.02)
-        # the cap holds
-        assert 0 < most <= CAP, "%d sockets towards the black hole (cap %d)" % (most, CAP)
+        # the cap holds (without it, about 300): within a quarter, as curl
+        # may close the socket of a probe that just timed out after the
+        # probe taking its slot has opened its own, and ss lists sockets
+        # still being torn down (51-59 seen under ASan); the in-flight
+        # metric, checked below, must equal the cap exactly
+        assert 0 < most <= CAP + CAP // 4, \
+            "%d sockets towards the black hole (cap %d)" % (most, CAP)
         assert max(tcp_times) < 1.0, tcp_times
-        m = metrics(srv)
+        m = srv.metrics()
         assert m["gslb_probe_max_inflight"] == CAP, m
         assert m["gslb_probes_in_flight_max"] == CAP, m
         assert m["gslb_probes_queued"] > 0, m
@@ -175,20 +181,20 @@ def test_local_errors_leave_members_alone(gslbd_factory, tmp_path):
         dns_members = ["192.0.2.%d" % i for i in (21, 22)]
         services = [
             service_conf("conn.example.test", [
-                pool_conf("a", [member(a, "127.0.0.1:%d" % acc.port) for a in tcp_members],
+                pool_conf("a", [member_conf(a, "127.0.0.1:%d" % acc.port) for a in tcp_members],
                           "conn"),
-                pool_conf("b", [member(OTHER)])]),
+                pool_conf("b", [member_conf(OTHER)])]),
             service_conf("dig.example.test", [
-                pool_conf("a", [member(a, "127.0.0.1:%d" % dnsr.port) for a in dns_members],
+                pool_conf("a", [member_conf(a, "127.0.0.1:%d" % dnsr.port) for a in dns_members],
                           "dig"),
-                pool_conf("b", [member(OTHER)])]),
+                pool_conf("b", [member_conf(OTHER)])]),
         ]
         srv = start(gslbd_factory, tmp_path / "state", [tcp, dnsc], services)
         wait_answer(srv, "conn.example.test", tcp_members)
         wait_answer(srv, "dig.example.test", dns_members)
         pid = srv.proc.pid
         soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
-        m = metrics(srv)
+        m = srv.metrics()
         assert m["gslb_probe_max_inflight"] == max(1, min(1024, soft // 4)), (soft, m)
 
         # out of descriptors: no probe can open a socket for 10 intervals
@@ -204,7 +210,7 @@ def test_local_errors_leave_members_alone(gslbd_factory, tmp_path):
         log = srv.stderr_text()
         assert "new=down" not in log, log[-3000:]
         assert "probe not run for a local error, member state unchanged" in log, log[-3000:]
-        m = metrics(srv)
+        m = srv.metrics()
         assert m['gslb_probes_total{check="conn",result="unknown"}'] > 0, m
         assert m['gslb_probes_total{check="dig",result="unknown"}'] > 0, log[-5000:]
         _, p = status_pool(srv, "conn.example.test", "a")

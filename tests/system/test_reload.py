@@ -23,7 +23,6 @@ Only 127.0.0.1 and ::1 are used; ports are picked at run time.
 """
 
 import http.client
-import http.server
 import json
 import os
 import re
@@ -408,47 +407,6 @@ def test_no_query_lost_or_wrong_across_20_reloads(gslbd_factory, tmp_path):
 
 # ---------------------------------------------------------------- health
 
-class Backend:
-    """A local HTTP server answering 200 "ok" or 503."""
-
-    def __init__(self, code):
-        self.code = code
-        backend = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = b"ok\n" if backend.code == 200 else b"unavailable\n"
-                try:
-                    self.send_response(backend.code)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.send_header("Connection", "close")
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass
-
-            def log_message(self, *args):
-                pass
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-            block_on_close = False
-
-            def handle_error(self, request, client_address):
-                pass
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def url(self):
-        return "http://127.0.0.1:%d/healthz" % self.port
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def member_states(status):
     out = {}
     for svc in status["services"]:
@@ -460,7 +418,8 @@ def member_states(status):
 
 
 def test_health_state_kept_across_reload(gslbd_factory, tmp_path):
-    ok, bad = Backend(200), Backend(503)
+    ok, bad = gslbtest.HttpBackend(), gslbtest.HttpBackend()
+    bad.fail()
     try:
         checks = ('{ name = "web"; type = "http"; interval = 1.0; timeout = 0.5; '
                   'rise = 2; fall = 2; }')

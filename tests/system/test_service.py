@@ -25,7 +25,7 @@ import dns.rcode
 import pytest
 
 import gslbtest
-from test_admin import ctl
+from gslbtest import ctl
 from test_state_files import current_umask, state_extra, tcp_up  # noqa: F401 (fixture)
 
 WAIT = 15.0
@@ -86,21 +86,6 @@ class Daemon(gslbtest.Gslbd):
             for proto, addr, port in gslbtest.LISTEN_RE.findall(self.stderr_text()):
                 self.ports["%s%d" % (proto, 6 if ":" in addr else 4)] = int(port)
         return self
-
-    def wait_log(self, pattern, timeout=WAIT, start=0):
-        """Wait for a regex in stderr after offset start; returns the match."""
-        deadline = time.monotonic() + timeout
-        while True:
-            m = re.search(pattern, self.stderr_text()[start:])
-            if m:
-                return m
-            if not self.alive():
-                raise gslbtest.ServerError("gslbd exited with %s waiting for %r:\n%s" % (
-                    self.proc.poll(), pattern, self.stderr_text()[-4000:]))
-            if time.monotonic() > deadline:
-                raise gslbtest.ServerError("no %r in the log after %.0fs:\n%s" % (
-                    pattern, timeout, self.stderr_text()[-4000:]))
-            time.sleep(0.02)
 
     def soa(self, transport="udp4"):
         return self.query(gslbtest.make_query("example.test", "SOA"), transport)

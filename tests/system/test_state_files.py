@@ -9,20 +9,18 @@ root-only check that nothing runs before the privilege drop is in
 test_service.py.
 """
 
-import http.client
 import json
 import os
 import socket
 import stat
 import subprocess
-import time
 
 import pytest
 
 import gslbtest
-from gslbtest import GSLBD
-from test_admin import ADMIN_MARK, ctl
-from test_health_probe import check_conf, extra_conf, member_conf, service_conf
+from gslbtest import (GSLBD, check_conf, checked_service_conf, ctl, health_conf, member_conf,
+                      wait_for)
+from test_admin import ADMIN_MARK
 
 SVC = "state.example.test"
 VICTIM_TEXT = "precious: must stay as it is\n"
@@ -42,17 +40,8 @@ def tcp_up():
 
 def state_extra(state_dir, port):
     check = check_conf("tcp", "tcp", port=port, interval=0.5, timeout=0.3, rise=1, fall=1)
-    return extra_conf(str(state_dir), [check],
-                      [service_conf(SVC, "tcp", [member_conf("127.0.0.1")])])
-
-
-def wait_for(what, cond, srv=None, timeout=WAIT):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("%s: not within %.0fs\n%s" % (
-                what, timeout, srv.stderr_text()[-3000:] if srv else ""))
-        time.sleep(0.05)
+    return health_conf(str(state_dir), [check],
+                       [checked_service_conf(SVC, "tcp", [member_conf("127.0.0.1")])])
 
 
 def victim(tmp_path, name="victim"):
@@ -70,11 +59,11 @@ def test_planted_symlinks_are_not_followed(gslbd_factory, tmp_path, tcp_up):
     srv = gslbd_factory(workers=1, admin="127.0.0.1:0", extra=state_extra(state, tcp_up))
     health = state / "health.state"
     wait_for("health.state written",
-             lambda: health.exists() and "127.0.0.1 up" in health.read_text(), srv)
+             lambda: health.exists() and "127.0.0.1 up" in health.read_text(), WAIT, [srv])
     r = ctl(srv, "drain", "region:a")
     assert r.returncode == 0, r.stderr
     overrides = state / "overrides.state"
-    wait_for("overrides.state written", lambda: overrides.exists(), srv)
+    wait_for("overrides.state written", lambda: overrides.exists(), WAIT, [srv])
     assert "drain region:a" in overrides.read_text()
     for v in (v1, v2):
         assert v.read_text() == VICTIM_TEXT, v
@@ -112,16 +101,12 @@ def test_symlinked_state_files_are_not_read(gslbd_factory, tmp_path, tcp_up):
     assert "state file is a symbolic link, not read file=%s" % (state / "overrides.state") \
         in text
     assert "cold start from last-known health" not in text
-    h, port = srv.admin_address()
-    conn = http.client.HTTPConnection(h, port, timeout=10)
-    conn.request("GET", "/status", headers=ADMIN_MARK)
-    status = json.loads(conn.getresponse().read())
-    conn.close()
+    status = gslbtest.admin_json(srv, "/status", headers=ADMIN_MARK)
     assert status["overrides"] == [], status["overrides"]
     assert "planted" not in json.dumps(status)
     # The next save replaces the link with a file; the target is untouched.
     wait_for("health.state replaced", lambda: not os.path.islink(str(state / "health.state")),
-             srv)
+             WAIT, [srv])
     assert "planted" in elsewhere.read_text()
 
 

@@ -19,23 +19,20 @@ distances, route rules, defaults and when_all_down, as docs/configuration.md
 describes them. Only 127.0.0.1 is used; daemons pick their own ports.
 """
 
-import http.client
+import functools
 import ipaddress
 import json
 import math
 import os
 import re
-import shutil
-import subprocess
 import time
 
 import pytest
 
 import gslbtest
-from gslbtest import DATADIR, GSLBCTL, GSLBD, SRCDIR
+from gslbtest import DATADIR, SRCDIR, build_mmdb, run_gslbd
 
 SOURCE = os.path.join(DATADIR, "geoip", "whatif.json")
-BUILD_MMDB = os.path.join(SRCDIR, "geoip", "build-mmdb.pl")
 ZONE = ("geo.test", "geo.test.zone")
 
 # config order matters: unknown locations without a default use it
@@ -108,28 +105,6 @@ def config_text(workdir, database="whatif.mmdb", admin=None):
     return gslbtest.gslbd_config(workdir, zones=[ZONE], nsid=None, identity=None, version=None,
                                  workers=1, admin=admin,
                                  extra=geo + regions + services_text())
-
-
-def build_mmdb(source, out):
-    if shutil.which("perl") is None:
-        pytest.fail("perl not found: the test databases are built with geoip/build-mmdb.pl",
-                    pytrace=False)
-    r = subprocess.run(["perl", BUILD_MMDB, "--build-epoch", "1700000000", "-o", str(out),
-                        source], capture_output=True, text=True, timeout=300)
-    if r.returncode != 0:
-        pytest.fail("building %s failed (MaxMind::DB::Writer: Debian "
-                    "libmaxmind-db-writer-perl):\n%s" % (out, r.stderr), pytrace=False)
-    return str(out)
-
-
-def run_gslbd(args, timeout=60):
-    return subprocess.run([GSLBD] + args, stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=timeout, errors="replace")
-
-
-def no_sanitizer_report(text):
-    for marker in gslbtest.SANITIZER_MARKERS:
-        assert marker not in text, text[-4000:]
 
 
 # ---------------------------------------------------------------- the model
@@ -313,18 +288,11 @@ def conf(tmp_path_factory):
 def daemon(tmp_path_factory, conf):
     """A running gslbd with the same config plus an admin listener."""
     d = os.path.dirname(conf)
-    workdir = str(tmp_path_factory.mktemp("whatif-d"))
-    srv = gslbtest.Gslbd(workdir, config_text=config_text(d, admin="127.0.0.1:0"))
-    try:
-        srv.start()
-        srv.admin_address()
-    except gslbtest.ServerError as e:
-        srv.kill()
-        pytest.fail(str(e), pytrace=False)
+    srv = gslbtest.start_gslbd(tmp_path_factory.mktemp("whatif-d"),
+                               config_text=config_text(d, admin="127.0.0.1:0"))
+    srv.admin_address()
     yield srv
-    problems = srv.check_stopped_cleanly()
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+    gslbtest.stop_checked(srv)
 
 
 def whatif_cli(conf, *changes, as_json=True):
@@ -334,7 +302,6 @@ def whatif_cli(conf, *changes, as_json=True):
     if as_json:
         args.append("--json")
     r = run_gslbd(args)
-    no_sanitizer_report(r.stderr)
     return r
 
 
@@ -345,22 +312,11 @@ def whatif_json(conf, *changes):
 
 
 def admin_get(srv, path):
-    h, port = srv.admin_address()
-    c = http.client.HTTPConnection(h, port, timeout=30)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        return r.status, r.read().decode()
-    finally:
-        c.close()
+    st, _, body = gslbtest.admin_request(srv, "GET", path, timeout=30.0)
+    return st, body
 
 
-def ctl(srv, *args):
-    if not os.access(GSLBCTL, os.X_OK):
-        pytest.fail("gslbctl not found at %s (set GSLBCTL)" % GSLBCTL, pytrace=False)
-    h, p = srv.admin_address()
-    return subprocess.run([GSLBCTL, "-s", "%s:%d" % (h, p)] + list(args),
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+ctl = functools.partial(gslbtest.ctl, timeout=60.0)
 
 
 # ---------------------------------------------------------------- -t
@@ -379,7 +335,6 @@ def test_model_sanity():
 def test_check_prints_regions_and_never(conf):
     r = run_gslbd(["-t", "-c", conf])
     assert r.returncode == 0, r.stderr
-    no_sanitizer_report(r.stderr)
     assert re.search(r"gslb\.conf: ok", r.stderr), r.stderr
     out = r.stdout
     blocks = {m.group(1): m.group(2)

@@ -1,7 +1,7 @@
 /* The GeoIP test databases for unit tests run alone (valgrind, a
  * debugger): tests/unit/test_geo.sh --make-dbs builds them from
- * tests/data/geoip/ into a temporary folder. Included by test_geo.c and
- * test_compact.c; TEST_DATADIR must be defined. */
+ * tests/data/geoip/ into a temporary folder. Included by test_geo.c,
+ * test_compact.c and test_decide.c; TEST_DATADIR must be defined. */
 #ifndef GSLB_GEO_TEST_DBS_H
 #define GSLB_GEO_TEST_DBS_H
 
@@ -65,6 +65,25 @@ static void remove_own_dbs(void)
 		char *argv[] = { "rm", "-rf", own_dir, NULL };
 		run(argv);
 	}
+}
+
+/* The folder of the test databases: GEO_TEST_DIR (test_geo.sh built them),
+ * else own_dir with the databases built now. NULL when they could not be
+ * built, with *rc the exit code for the program: 77 (skipped) or 99. */
+static const char *geo_test_dir(const char *who, int *rc)
+{
+	const char *dir = getenv("GEO_TEST_DIR");
+	int r;
+
+	if (dir)
+		return dir;
+	r = make_own_dbs(who);
+	if (r) {
+		remove_own_dbs();
+		*rc = r == 77 ? 77 : 99;
+		return NULL;
+	}
+	return own_dir;
 }
 
 #endif

@@ -3,13 +3,15 @@
  * aliases and the overrides of tests/data/geoip/test.nets, the same data as
  * a flat IPv4 database with its own field paths, a country-only database,
  * an IPv6 tree without aliases, the demo database, and GSLB_COMPACT_DB when
- * set: GeoLite2-City, say), two snapshots are loaded from one config, with
+ * set: GeoLite2-City, say; the city database again with region biases),
+ * two snapshots are loaded from one config, with
  * compact off and on. Then for addresses at both ends and the middle of
  * every database network, at both ends of every merged network, in the
  * IPv6 forms of IPv4 addresses, in the aliased ranges (Teredo, ::, ::1) and
  * at random, and for every service (pure distance with two regions at the
  * same place, route rules of every kind with a limit and a default, a
- * CNAME service with one region), decide() on the compact snapshot must
+ * CNAME service with one region, a split rule with sticky members),
+ * decide() on the compact snapshot must
  * give the same rule, route, region order, states, region, pool and TTL as
  * the database lookup, and an ECS scope no longer than the database's; and
  * the whole merged network must get that same answer from the database.
@@ -48,7 +50,7 @@ static const char *db_dir;
 
 /* ---- configs ----------------------------------------------------------- */
 
-static const char *const regions_conf =
+static const char *const plain_regions_conf =
 	"regions = (\n"
 	"  { name = \"us-east\"; lat = 39.04; lon = -77.49; },\n"
 	"  { name = \"us-west\"; lat = 45.6; lon = -121.2; },\n"
@@ -58,9 +60,24 @@ static const char *const regions_conf =
 	"  { name = \"eu-twin\"; lat = 52.23; lon = 21.01; }\n"
 	");\n";
 
+/* The same regions with proximity biases (regions[].bias): the classes
+ * follow the biased order. */
+static const char *const biased_regions_conf =
+	"regions = (\n"
+	"  { name = \"us-east\"; lat = 39.04; lon = -77.49; bias = -30; },\n"
+	"  { name = \"us-west\"; lat = 45.6; lon = -121.2; },\n"
+	"  { name = \"eu-east\"; lat = 52.23; lon = 21.01; bias = 25; },\n"
+	"  { name = \"eu-west\"; lat = 53.35; lon = -6.26; bias = 60; },\n"
+	"  { name = \"ap-southeast\"; lat = 1.35; lon = 103.82; bias = 10; },\n"
+	"  { name = \"eu-twin\"; lat = 52.23; lon = 21.01; bias = 25; }\n"
+	");\n";
+
+static const char *regions_conf = plain_regions_conf;
+
 /* a: distance over all six regions (two at one place: ties);
  * b: route rules of each kind, a limit, a default, pools listed out of
- *    region order; c: one region (scope 0) as a CNAME. */
+ *    region order; c: one region (scope 0) as a CNAME; s: a split route
+ *    rule and sticky members (the client-subnet hash). */
 static const char *const services_conf =
 	"services = (\n"
 	"  { name = \"a.example.test\"; ttl = 30;\n"
@@ -87,7 +104,15 @@ static const char *const services_conf =
 	"      { region = \"ap-southeast\"; members = [ \"198.51.100.5\" ]; }\n"
 	"    ); },\n"
 	"  { name = \"c.example.test\";\n"
-	"    pools = ( { region = \"us-west\"; cname = \"west.example.net.\"; } ); }\n"
+	"    pools = ( { region = \"us-west\"; cname = \"west.example.net.\"; } ); },\n"
+	"  { name = \"s.example.test\"; members_pick = \"sticky\";\n"
+	"    route = ( { match = \"continent:EU\";\n"
+	"      split = ( { region = \"eu-west\"; weight = 70; }, { region = \"us-east\"; weight = 30; } ); } );\n"
+	"    pools = (\n"
+	"      { region = \"us-east\"; members = [ \"192.0.2.81\", \"192.0.2.82\" ]; },\n"
+	"      { region = \"eu-west\"; members = [ \"192.0.2.84\", \"192.0.2.85\" ]; },\n"
+	"      { region = \"eu-east\"; members = [ \"192.0.2.83\" ]; }\n"
+	"    ); }\n"
 	");\n";
 
 struct dbcase {
@@ -148,7 +173,8 @@ static void same_answer(const struct decision *x, const struct decision *y, cons
 	const struct service *sx = x->svc, *sy = y->svc;
 	if (x->rule != y->rule || x->nsteps != y->nsteps || x->region != y->region ||
 	    x->all_down != y->all_down || x->fail_open != y->fail_open || x->ttl != y->ttl ||
-	    x->located != y->located ||
+	    x->located != y->located || x->split_region != y->split_region ||
+	    x->client_hash != y->client_hash ||
 	    index_of(x->route, sx->routes, sizeof(*sx->routes)) !=
 		    index_of(y->route, sy->routes, sizeof(*sy->routes)) ||
 	    index_of(x->pool, sx->pools, sizeof(*sx->pools)) !=
@@ -383,6 +409,15 @@ static void test_city(void **state)
 	run_case(&c, 20000);
 }
 
+static void test_city_biased(void **state)
+{
+	(void)state;
+	static const struct dbcase c = { "city6 biased", "city6.mmdb", NULL, 1 };
+	regions_conf = biased_regions_conf;
+	run_case(&c, 20000);
+	regions_conf = plain_regions_conf;
+}
+
 static void test_flat(void **state)
 {
 	(void)state;
@@ -555,7 +590,8 @@ static void test_shared_subtrees(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_city),	   cmocka_unit_test(test_flat),
+		cmocka_unit_test(test_city),	   cmocka_unit_test(test_city_biased),
+		cmocka_unit_test(test_flat),
 		cmocka_unit_test(test_country_only), cmocka_unit_test(test_unaliased),
 		cmocka_unit_test(test_demo),	   cmocka_unit_test(test_merges),
 		cmocka_unit_test(test_shared_subtrees), cmocka_unit_test(test_extra),
@@ -563,15 +599,9 @@ int main(void)
 	int rc;
 
 	log_set_level(LOG_LVL_ERR);
-	db_dir = getenv("GEO_TEST_DIR");
-	if (!db_dir) {
-		rc = make_own_dbs("test_compact");
-		if (rc) {
-			remove_own_dbs();
-			return rc == 77 ? 77 : 99;
-		}
-		db_dir = own_dir;
-	}
+	db_dir = geo_test_dir("test_compact", &rc);
+	if (!db_dir)
+		return rc;
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	remove_own_dbs();
 	return rc;

@@ -1046,15 +1046,9 @@ int main(void)
 	};
 	int rc;
 
-	test_dir = getenv("GEO_TEST_DIR");
-	if (!test_dir) {
-		rc = make_own_dbs("test_geo");
-		if (rc) {
-			remove_own_dbs();
-			return rc == 77 ? 77 : 99;
-		}
-		test_dir = own_dir;
-	}
+	test_dir = geo_test_dir("test_geo", &rc);
+	if (!test_dir)
+		return rc;
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	remove_own_dbs();
 	return rc;

@@ -1,0 +1,352 @@
+/* Signing a static zone at load (dnssec.h, dnssec_sign_zone): the DNSKEY
+ * RRset is added at the apex, and every authoritative RRset gets its RRSIGs,
+ * stored beside its RDATA for the query path to send with the DO bit. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gslb/dnsdefs.h"
+#include "gslb/dnssec.h"
+#include "gslb/err.h"
+#include "gslb/zone.h"
+
+/* A growing block of RDLENGTH (host order) + RDATA entries. */
+struct blob {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static int blob_put(struct blob *b, const uint8_t *rd, size_t n)
+{
+	if (n > 65535)
+		return GSLB_ERANGE;
+	if (b->len + 2 + n > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		while (cap < b->len + 2 + n)
+			cap *= 2;
+		uint8_t *p = realloc(b->p, cap);
+		if (!p)
+			return GSLB_ENOMEM;
+		b->p = p;
+		b->cap = cap;
+	}
+	uint16_t l = (uint16_t)n;
+	memcpy(b->p + b->len, &l, 2);
+	memcpy(b->p + b->len + 2, rd, n);
+	b->len += 2 + n;
+	return GSLB_OK;
+}
+
+/* Where each signed RRset's entries start in the blob (set once it stops
+ * moving). */
+struct placed {
+	struct zone_rrset *rs;
+	size_t off;
+	uint16_t n;
+};
+
+struct signer {
+	struct zone *z;
+	const struct dnssec_key *keys;
+	size_t nkeys;
+	int have_zsk; /* a key without the SEP flag signs all but DNSKEY */
+	uint32_t inception, expiration;
+	struct blob blob;
+	struct placed *placed;
+	size_t nplaced, capplaced;
+	char *err;
+	size_t errlen;
+};
+
+/* The RRset as ldns records: owner, type, IN, TTL, each RDATA. */
+static ldns_rr_list *to_ldns(const uint8_t *owner, size_t olen, const struct zone_rrset *rs)
+{
+	ldns_rr_list *l = ldns_rr_list_new();
+	uint8_t buf[DNAME_MAXLEN + 10 + 65535];
+	size_t pos = 0;
+	const uint8_t *rd;
+	uint16_t rdlen;
+	while (l && zone_rrset_next(rs, &pos, &rd, &rdlen)) {
+		size_t n = olen;
+		memcpy(buf, owner, olen);
+		buf[n++] = (uint8_t)(rs->type >> 8);
+		buf[n++] = (uint8_t)rs->type;
+		buf[n++] = 0;
+		buf[n++] = DNS_C_IN;
+		buf[n++] = (uint8_t)(rs->ttl >> 24);
+		buf[n++] = (uint8_t)(rs->ttl >> 16);
+		buf[n++] = (uint8_t)(rs->ttl >> 8);
+		buf[n++] = (uint8_t)rs->ttl;
+		buf[n++] = (uint8_t)(rdlen >> 8);
+		buf[n++] = (uint8_t)rdlen;
+		memcpy(buf + n, rd, rdlen);
+		n += rdlen;
+		size_t at = 0;
+		ldns_rr *rr = NULL;
+		if (ldns_wire2rr(&rr, buf, n, &at, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK ||
+		    !ldns_rr_list_push_rr(l, rr)) {
+			ldns_rr_free(rr);
+			ldns_rr_list_deep_free(l);
+			return NULL;
+		}
+	}
+	return l;
+}
+
+static int sign_one(struct signer *s, const struct zone_node *node, struct zone_rrset *rs)
+{
+	ldns_rr_list *l = to_ldns(node->name, node->name_len, rs);
+	if (!l)
+		return GSLB_ENOMEM;
+	size_t off = s->blob.len;
+	uint16_t n = 0;
+	int rc = GSLB_OK;
+	ldns_buffer *buf = ldns_buffer_new(1024);
+	for (size_t k = 0; k < s->nkeys && rc == GSLB_OK && buf; k++) {
+		int sep = (s->keys[k].flags & DNSSEC_FLAG_SEP) != 0;
+		if (rs->type != DNS_T_DNSKEY && s->have_zsk && sep)
+			continue;
+		ldns_rr *sig = dnssec_sign_rrset(l, &s->keys[k], s->inception, s->expiration);
+		ldns_buffer_clear(buf);
+		if (!sig || ldns_rr_rdata2buffer_wire(buf, sig) != LDNS_STATUS_OK)
+			rc = GSLB_ENOMEM;
+		else
+			rc = blob_put(&s->blob, ldns_buffer_begin(buf), ldns_buffer_position(buf));
+		ldns_rr_free(sig);
+		n++;
+	}
+	if (!buf)
+		rc = GSLB_ENOMEM;
+	ldns_buffer_free(buf);
+	ldns_rr_list_deep_free(l);
+	if (rc)
+		return rc;
+	if (s->nplaced == s->capplaced) {
+		size_t cap = s->capplaced ? s->capplaced * 2 : 256;
+		struct placed *p = realloc(s->placed, cap * sizeof(*p));
+		if (!p)
+			return GSLB_ENOMEM;
+		s->placed = p;
+		s->capplaced = cap;
+	}
+	s->placed[s->nplaced++] = (struct placed){ rs, off, n };
+	return GSLB_OK;
+}
+
+/* DNSKEY RRset at the apex from the keys: the apex's RRsets are copied into
+ * a new array with it in type order. */
+static int add_dnskey(struct signer *s, uint32_t ttl)
+{
+	struct zone *z = s->z;
+	struct zone_node *apex = (struct zone_node *)z->apex;
+	struct zone_rrset *sets = calloc((size_t)apex->nrrsets + 1, sizeof(*sets));
+	ldns_buffer *buf = ldns_buffer_new(512);
+	struct blob keys = { 0 };
+	int rc = sets && buf ? GSLB_OK : GSLB_ENOMEM;
+	for (size_t k = 0; k < s->nkeys && !rc; k++) {
+		ldns_buffer_clear(buf);
+		rc = ldns_rr_rdata2buffer_wire(buf, s->keys[k].dnskey) == LDNS_STATUS_OK ?
+			     blob_put(&keys, ldns_buffer_begin(buf), ldns_buffer_position(buf)) :
+			     GSLB_ENOMEM;
+	}
+	ldns_buffer_free(buf);
+	if (rc) {
+		free(sets);
+		free(keys.p);
+		return rc;
+	}
+	size_t at = 0; /* DNSKEY's place in type order */
+	while (at < apex->nrrsets && apex->rrsets[at].type < DNS_T_DNSKEY)
+		at++;
+	for (size_t i = 0, o = 0; i <= apex->nrrsets; i++)
+		if (i != at)
+			sets[i] = apex->rrsets[o++];
+	sets[at].type = DNS_T_DNSKEY;
+	sets[at].count = (uint16_t)s->nkeys;
+	sets[at].ttl = ttl;
+	sets[at].rdata = keys.p;
+	sets[at].rdata_size = keys.len;
+	z->apex_sets = sets;
+	s->blob = keys; /* the DNSKEY RDATA lead the block; signatures follow */
+	apex->rrsets = sets;
+	apex->nrrsets++;
+	for (size_t i = 0; i < apex->nrrsets; i++)
+		if (sets[i].type == DNS_T_SOA)
+			z->soa = &sets[i];
+	return GSLB_OK;
+}
+
+static int nsec_here(const struct zone_node *nd)
+{
+	return !(nd->flags & ZONE_NODE_GLUE) && (size_t)nd->name_len + 2 <= DNAME_MAXLEN;
+}
+
+/* NSEC RDATA for a node (compact denial, RFC 9824 3.2): next name
+ * \000.owner, the bitmap of the types present plus RRSIG and NSEC. */
+static int nsec_rdata(const struct zone_node *nd, struct blob *b)
+{
+	ldns_rr_type types[65536 / 64];
+	size_t n = 0;
+	int rrsig = 0, nsec = 0;
+	for (size_t j = 0; j < nd->nrrsets && n + 2 < sizeof(types) / sizeof(types[0]); j++) {
+		uint16_t t = nd->rrsets[j].type;
+		if (!rrsig && t > DNS_T_RRSIG)
+			types[n++] = LDNS_RR_TYPE_RRSIG, rrsig = 1;
+		if (!nsec && t > DNS_T_NSEC)
+			types[n++] = LDNS_RR_TYPE_NSEC, nsec = 1;
+		types[n++] = (ldns_rr_type)t;
+	}
+	if (!rrsig)
+		types[n++] = LDNS_RR_TYPE_RRSIG;
+	if (!nsec)
+		types[n++] = LDNS_RR_TYPE_NSEC;
+	ldns_rdf *bitmap = ldns_dnssec_create_nsec_bitmap(types, n, LDNS_RR_TYPE_NSEC);
+	if (!bitmap)
+		return GSLB_ENOMEM;
+	uint8_t rd[DNAME_MAXLEN + 8192];
+	size_t len = 0;
+	rd[len++] = 1;
+	rd[len++] = 0;
+	memcpy(rd + len, nd->name, nd->name_len);
+	len += nd->name_len;
+	int rc = GSLB_ERANGE;
+	if (len + ldns_rdf_size(bitmap) <= sizeof(rd)) {
+		memcpy(rd + len, ldns_rdf_data(bitmap), ldns_rdf_size(bitmap));
+		rc = blob_put(b, rd, len + ldns_rdf_size(bitmap));
+	}
+	ldns_rdf_deep_free(bitmap);
+	return rc;
+}
+
+/* Every authoritative name's NSEC, signed, for NODATA answers. */
+static int add_nsec(struct signer *s)
+{
+	struct zone *z = s->z;
+	size_t count = 0;
+	for (size_t i = 0; i < z->nnodes; i++)
+		count += nsec_here(&z->nodes[i]);
+	struct zone_rrset *sets = calloc(count ? count : 1, sizeof(*sets));
+	size_t *off = calloc(count ? count : 1, sizeof(*off));
+	struct blob b = { 0 };
+	int rc = sets && off ? GSLB_OK : GSLB_ENOMEM;
+	for (size_t i = 0, k = 0; i < z->nnodes && !rc; i++) {
+		if (!nsec_here(&z->nodes[i]))
+			continue;
+		off[k++] = b.len;
+		rc = nsec_rdata(&z->nodes[i], &b);
+	}
+	z->nsec_sets = sets;
+	z->nsec_mem = b.p;
+	uint32_t ttl = zone_negative_ttl(z);
+	for (size_t i = 0, k = 0; i < z->nnodes && !rc; i++) {
+		struct zone_node *nd = &z->nodes[i];
+		if (!nsec_here(nd))
+			continue;
+		struct zone_rrset *rs = &sets[k];
+		rs->type = DNS_T_NSEC;
+		rs->count = 1;
+		rs->ttl = ttl;
+		rs->rdata = b.p + off[k];
+		rs->rdata_size = (k + 1 < count ? off[k + 1] : b.len) - off[k];
+		nd->nsec = rs;
+		k++;
+		rc = sign_one(s, nd, rs);
+	}
+	free(off);
+	return rc;
+}
+
+static int refuse_presigned(struct signer *s)
+{
+	for (size_t i = 0; i < s->z->nnodes; i++) {
+		const struct zone_node *nd = &s->z->nodes[i];
+		for (size_t j = 0; j < nd->nrrsets; j++) {
+			uint16_t t = nd->rrsets[j].type;
+			if (t == DNS_T_DNSKEY || t == DNS_T_RRSIG || t == DNS_T_NSEC ||
+			    t == DNS_T_NSEC3) {
+				snprintf(s->err, s->errlen,
+					 "%s: has %s records; with dnssec, gslbd makes DNSKEY, "
+					 "RRSIG and NSEC itself",
+					 s->z->file,
+					 t == DNS_T_DNSKEY ? "DNSKEY" :
+					 t == DNS_T_RRSIG  ? "RRSIG" :
+					 t == DNS_T_NSEC   ? "NSEC" :
+							     "NSEC3");
+				return GSLB_EINVAL;
+			}
+		}
+	}
+	return GSLB_OK;
+}
+
+int dnssec_sign_zone(struct zone *z, const struct dnssec_key *keys, size_t nkeys,
+		     uint32_t inception, uint32_t expiration, char *err, size_t errlen)
+{
+	struct signer s = { .z = z,
+			    .keys = keys,
+			    .nkeys = nkeys,
+			    .inception = inception,
+			    .expiration = expiration,
+			    .err = err,
+			    .errlen = errlen };
+	if (!nkeys || z->apex_sets)
+		return GSLB_EINVAL;
+	for (size_t k = 0; k < nkeys; k++)
+		s.have_zsk |= !(keys[k].flags & DNSSEC_FLAG_SEP);
+	int rc = refuse_presigned(&s);
+	if (!rc)
+		rc = add_dnskey(&s, z->soa->ttl);
+	/* DNSKEY first, while its RDATA are the whole block */
+	if (!rc)
+		rc = sign_one(&s, z->apex, (struct zone_rrset *)zone_rrset(z->apex, DNS_T_DNSKEY));
+	for (size_t i = 0; i < z->nnodes && !rc; i++) {
+		struct zone_node *nd = &z->nodes[i];
+		if (nd->flags & ZONE_NODE_GLUE)
+			continue;
+		for (size_t j = 0; j < nd->nrrsets && !rc; j++) {
+			struct zone_rrset *rs = (struct zone_rrset *)&nd->rrsets[j];
+			if ((nd->flags & ZONE_NODE_DELEG) && rs->type != DNS_T_DS)
+				continue; /* the child's NS and glue are not ours to sign */
+			if (rs->type == DNS_T_DNSKEY)
+				continue;
+			rc = sign_one(&s, nd, rs);
+		}
+	}
+	if (!rc)
+		rc = add_nsec(&s);
+	if (rc) {
+		if (rc == GSLB_ENOMEM || !err[0])
+			snprintf(err, errlen, "%s: signing: %s", z->file, gslb_strerror(rc));
+		free(s.placed);
+		/* the apex keeps its new array (freed with the zone); the
+		 * DNSKEY RDATA with the block */
+		z->sig_mem = s.blob.p;
+		return rc;
+	}
+	z->sig_mem = s.blob.p;
+	/* the block stopped moving: point the apex's DNSKEY and every RRset
+	 * at their entries */
+	for (size_t i = 0; i < z->apex->nrrsets; i++) {
+		struct zone_rrset *rs = (struct zone_rrset *)&z->apex->rrsets[i];
+		if (rs->type == DNS_T_DNSKEY)
+			rs->rdata = s.blob.p;
+	}
+	for (size_t i = 0; i < s.nplaced; i++) {
+		s.placed[i].rs->sigs = s.blob.p + s.placed[i].off;
+		s.placed[i].rs->nsigs = s.placed[i].n;
+	}
+	free(s.placed);
+	return GSLB_OK;
+}
+
+size_t dnssec_zone_signatures(const struct zone *z)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < z->nnodes; i++) {
+		const struct zone_node *nd = &z->nodes[i];
+		for (size_t j = 0; j < nd->nrrsets; j++)
+			n += nd->rrsets[j].nsigs;
+		if (nd->nsec)
+			n += nd->nsec->nsigs;
+	}
+	return n;
+}

@@ -1,0 +1,164 @@
+/* Metric families of the published state, read from the snapshot at scrape
+ * time (health of pools and members, zone serials, the GeoIP database, the
+ * generation), and of the daemon itself (build, reloads). */
+#include "gslb/metrics.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "gslb/geo.h"
+#include "gslb/health.h"
+#include "gslb/snapshot.h"
+
+static const char *const version[] = { PACKAGE_VERSION };
+static const char *const results[] = { "success", "failure" };
+
+static int geoip(struct metrics_out *o, const struct snapshot *snap)
+{
+	if (!snap || !snap->geo || !geo_db_path(snap->geo)[0])
+		return 0;
+	const char *lv[] = { geo_db_path(snap->geo), geo_db_type(snap->geo) };
+	metrics_sample(o, lv, (int64_t)geo_db_build_epoch(snap->geo));
+	return 1;
+}
+
+static int generation(struct metrics_out *o, const struct snapshot *snap)
+{
+	if (!snap)
+		return 0;
+	metrics_sample(o, NULL, (int64_t)snap->generation);
+	return 1;
+}
+
+static int zone_serial(struct metrics_out *o, const struct snapshot *snap)
+{
+	if (!snap)
+		return 0;
+	for (size_t i = 0; i < snap->zones->nzones; i++) {
+		const char *lv[] = { snap->zones->zones[i]->origin_str };
+		metrics_sample(o, lv, (int64_t)snap->zones->zones[i]->serial);
+	}
+	return 1;
+}
+
+/* A member's label: its address, or for the one member of a CNAME pool
+ * with a dns check (it has no address), the target name. */
+static const char *member_label(const struct pool *pl, const struct hmember *mb, char *buf,
+				size_t len)
+{
+	if (!mb->family && mb->member < pl->nmembers && pl->members[mb->member].hostname)
+		return pl->members[mb->member].hostname;
+	if (!inet_ntop(mb->family, mb->addr, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+enum view_value {
+	POOL_UP,
+	POOL_SINCE,
+	MEMBER_UP,
+	MEMBER_SINCE
+};
+
+/* Every pool (or member) of every service, in config order. */
+static int health_samples(struct metrics_out *o, const struct snapshot *snap, enum view_value v)
+{
+	if (!snap || !snap->health)
+		return 0;
+	const struct conf *c = snap->conf;
+	const struct health *h = snap->health;
+	char at[INET6_ADDRSTRLEN];
+	for (size_t i = 0; i < c->nservices; i++) {
+		const struct service *svc = &c->services[i];
+		for (size_t p = 0; p < svc->npools; p++) {
+			const struct hpool *hp = &h->pools[svc->pools[p].gidx];
+			const char *lv[] = { svc->name, c->regions[svc->pools[p].region].name,
+					     NULL };
+			if (v == POOL_UP || v == POOL_SINCE) {
+				metrics_sample(o, lv, v == POOL_UP ? hp->up != 0 : hp->since);
+				continue;
+			}
+			for (size_t k = 0; k < hp->nmembers; k++) {
+				const struct hmember *mb = &hp->members[k];
+				lv[2] = member_label(&svc->pools[p], mb, at, sizeof(at));
+				metrics_sample(o, lv, v == MEMBER_UP ? mb->usable != 0 : mb->since);
+			}
+		}
+	}
+	return 1;
+}
+
+static int pool_up(struct metrics_out *o, const struct snapshot *snap)
+{
+	return health_samples(o, snap, POOL_UP);
+}
+
+static int pool_since(struct metrics_out *o, const struct snapshot *snap)
+{
+	return health_samples(o, snap, POOL_SINCE);
+}
+
+static int member_up(struct metrics_out *o, const struct snapshot *snap)
+{
+	return health_samples(o, snap, MEMBER_UP);
+}
+
+static int member_since(struct metrics_out *o, const struct snapshot *snap)
+{
+	return health_samples(o, snap, MEMBER_SINCE);
+}
+
+static const struct metric_family view_families[] = {
+	[MVIEW_BUILD_INFO] = { .name = "gslb_build_info",
+			       .help = "Version of gslbd.",
+			       .type = METRIC_GAUGE,
+			       .labels = { METRIC_ENUM("version", version) } },
+	[MVIEW_RELOADS] = { .name = "gslb_reloads_total",
+			    .help = "Configuration reloads, by result.",
+			    .type = METRIC_COUNTER,
+			    .labels = { METRIC_ENUM("result", results) } },
+	[MVIEW_RELOAD_LAST] = { .name = "gslb_reload_last_success_timestamp_seconds",
+				.help = "When the last reload succeeded (0 = never).",
+				.type = METRIC_GAUGE },
+	[MVIEW_GEOIP] = { .name = "gslb_geoip_build_timestamp_seconds",
+			  .help = "Build time of the GeoIP database in use.",
+			  .type = METRIC_GAUGE,
+			  .labels = { METRIC_GIVEN("path"), METRIC_GIVEN("type") },
+			  .collect = geoip },
+	[MVIEW_GENERATION] = { .name = "gslb_config_generation",
+			       .help = "Snapshots published since start.",
+			       .type = METRIC_GAUGE,
+			       .collect = generation },
+	[MVIEW_ZONE_SERIAL] = { .name = "gslb_zone_serial",
+				.help = "SOA serial of each zone served.",
+				.type = METRIC_GAUGE,
+				.labels = { METRIC_GIVEN("zone") },
+				.collect = zone_serial },
+	[MVIEW_POOL_UP] = { .name = "gslb_pool_up",
+			    .help = "1 when the pool counts as up.",
+			    .type = METRIC_GAUGE,
+			    .labels = { METRIC_GIVEN("service"), METRIC_GIVEN("region") },
+			    .collect = pool_up },
+	[MVIEW_POOL_CHANGE] = { .name = "gslb_pool_last_change_timestamp_seconds",
+				.help = "When the pool last went up or down (0 = not since start).",
+				.type = METRIC_GAUGE,
+				.labels = { METRIC_GIVEN("service"), METRIC_GIVEN("region") },
+				.collect = pool_since },
+	[MVIEW_MEMBER_UP] = { .name = "gslb_member_up",
+			      .help = "1 when the member is answered (probe state and admin "
+				      "overrides).",
+			      .type = METRIC_GAUGE,
+			      .labels = { METRIC_GIVEN("service"), METRIC_GIVEN("region"),
+					  METRIC_GIVEN("member") },
+			      .collect = member_up },
+	[MVIEW_MEMBER_CHANGE] = { .name = "gslb_member_last_change_timestamp_seconds",
+				  .help = "When the member's probe state last changed.",
+				  .type = METRIC_GAUGE,
+				  .labels = { METRIC_GIVEN("service"), METRIC_GIVEN("region"),
+					      METRIC_GIVEN("member") },
+				  .collect = member_since },
+};
+
+const struct metric_set metrics_view_set = METRIC_SET(view_families);

@@ -1,0 +1,182 @@
+"""Cluster of gslbd nodes on etcd (issue 13): the real etcd the tests run
+(gslbtest.EtcdCluster) and gslbd's etcd v3 client (gslb/cluster.c)."""
+
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import pytest  # noqa: E402
+
+import gslbtest  # noqa: E402
+
+
+def test_etcd_one_member(etcd_factory):
+    etcd = etcd_factory(1)
+    etcd.put("/gslb/t/a", "one")
+    assert etcd.get("/gslb/t/a") == "one"
+    assert etcd.get("/gslb/t/absent") is None
+
+
+def test_etcd_three_members_survive_one_loss(etcd_factory):
+    etcd = etcd_factory(3)
+    assert len(etcd.endpoints()) == 3
+    etcd.put("/gslb/t/k", "v1", 0)
+    assert all(etcd.get("/gslb/t/k", i) == "v1" for i in range(3))
+    etcd.kill(0)
+    etcd.put("/gslb/t/k", "v2", 1)
+    assert etcd.get("/gslb/t/k", 2) == "v2"
+    etcd.restart(0)
+    assert etcd.get("/gslb/t/k", 0) == "v2"
+
+
+# ------------------------------------------------- gslbd's etcd client
+
+ETCD_CLIENT = os.path.join(gslbtest.BUILDDIR, "tests", "etcd_client")
+
+
+def client(endpoints, *args, check=True, timeout=30):
+    """Runs tests/etcd_client (gslb/cluster.c) with the endpoints; returns
+    (exit status, stdout lines, stderr)."""
+    r = subprocess.run([ETCD_CLIENT, ",".join(endpoints)] + [str(a) for a in args],
+                       capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r.returncode, r.stdout.splitlines(), r.stderr
+
+
+def value(lines, name):
+    return next(line.split(" ", 1)[1] for line in lines if line.startswith(name + " "))
+
+
+def test_client_put_range_watch_resume(etcd_factory):
+    etcd = etcd_factory(1)
+    eps = etcd.endpoints()
+    client(eps, "put", "/gslb/c/a", "1")
+    _, out, _ = client(eps, "put", "/gslb/c/b", "two words")
+    rev = int(value(out, "revision"))
+    etcd.put("/gslb/other", "x")
+    _, out, _ = client(eps, "range", "/gslb/c/")
+    assert [line.split(" rev=")[0] for line in out[:2]] == ["PUT /gslb/c/a=1",
+                                                             "PUT /gslb/c/b=two words"]
+    assert int(value(out, "revision")) == rev + 1
+    # a watch from a past revision replays what happened since, in order
+    client(eps, "put", "/gslb/c/a", "3")
+    client(eps, "del", "/gslb/c/b")
+    _, out, _ = client(eps, "watch", "/gslb/c/", rev + 1, 2, 5000)
+    assert [line.split(" rev=")[0] for line in out[:2]] == ["PUT /gslb/c/a=3", "DELETE /gslb/c/b="]
+    nxt = int(value(out, "next"))
+    # resuming from the returned revision sees only what is new
+    watcher = subprocess.Popen([ETCD_CLIENT, ",".join(eps), "watch", "/gslb/c/", str(nxt), "1", "10000"],
+                               stdout=subprocess.PIPE, text=True)
+    client(eps, "put", "/gslb/c/z", "new")
+    out = watcher.communicate(timeout=20)[0].splitlines()
+    assert out[0].startswith("PUT /gslb/c/z=new rev=%d" % nxt), out
+
+
+def test_client_lease_expires_and_keepalive(etcd_factory):
+    etcd = etcd_factory(1)
+    eps = etcd.endpoints()
+    _, out, _ = client(eps, "grant", 2)
+    kept = value(out, "lease")
+    _, out, _ = client(eps, "grant", 2)
+    lost = value(out, "lease")
+    client(eps, "put", "/gslb/l/kept", "v", kept)
+    client(eps, "put", "/gslb/l/lost", "v", lost)
+    # keep one lease alive for 4 s; the other expires with its key
+    client(eps, "keep", kept, 4)
+    assert etcd.get("/gslb/l/kept") == "v"
+    assert etcd.get("/gslb/l/lost") is None
+    rc, _, err = client(eps, "keepalive", lost, check=False)
+    assert rc == 1 and "expired" in err
+    _, out, _ = client(eps, "keepalive", kept)
+    assert int(value(out, "ttl")) == 2
+
+
+def test_client_fails_over_between_endpoints(etcd_factory):
+    etcd = etcd_factory(3)
+    dead = "http://127.0.0.1:%d" % gslbtest.closed_port()
+    _, out, _ = client([dead] + etcd.endpoints()[:1], "put", "/gslb/f/a", "1")
+    assert value(out, "endpoint") == etcd.endpoints()[0]
+    assert value(out, "errors") == "1"
+    # one etcd member killed: every call still succeeds through the others
+    etcd.kill(0)
+    _, out, _ = client(etcd.endpoints(), "put", "/gslb/f/b", "2")
+    assert value(out, "endpoint") != etcd.endpoints()[0]
+    _, out, _ = client(etcd.endpoints(), "range", "/gslb/f/")
+    assert [line.split(" rev=")[0] for line in out[:2]] == ["PUT /gslb/f/a=1", "PUT /gslb/f/b=2"]
+    _, out, _ = client(etcd.endpoints(), "watch", "/gslb/f/", 1, 2, 5000)
+    assert len([line for line in out if line.startswith("PUT ")]) == 2
+    # no endpoint answers: a clear error, not a hang
+    etcd.stop()
+    rc, _, err = client(etcd.endpoints(), "put", "/gslb/f/c", "3", check=False)
+    assert rc == 1 and "127.0.0.1" in err
+
+
+# ------------------------------------------------- the cluster group
+
+def check_cluster(tmp_path, text):
+    """gslbd -t on a config with a cluster group (text inside it)."""
+    path = tmp_path / "cluster.conf"
+    path.write_text('listen = { dns = [ "127.0.0.1:0" ]; };\n'
+                    'cluster = { %s };\n' % text)
+    r = subprocess.run([gslbtest.GSLBD, "-t", "-c", str(path)], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=30)
+    return r.returncode, r.stderr
+
+
+def test_cluster_group_taken_and_said_inactive(tmp_path):
+    (tmp_path / "ca.pem").write_text("x\n")
+    rc, err = check_cluster(tmp_path, 'name = "prod"; node = "ns1-fra"; '
+                            'etcd = [ "https://10.0.0.1:2379", "https://10.0.0.2:2379/" ]; '
+                            'quorum = 2; lease_ttl = 10; probe_share = 1; '
+                            'tls = { ca_file = "ca.pem"; };')
+    assert rc == 0, err
+    assert "cluster.conf:2: cluster \"prod\": checked, but this gslbd does not join" in err
+    assert "node ns1-fra probes and decides alone" in err
+    for q in ('"majority"', '"any"', '"all"', "64"):
+        rc, err = check_cluster(tmp_path, 'name = "p"; etcd = [ "http://a:1" ]; quorum = %s;' % q)
+        assert rc == 0, err
+
+
+@pytest.mark.parametrize("text,message", [
+    ('etcd = [ "http://a:1" ];', 'cluster: no name given'),
+    ('name = "p";', 'cluster: no etcd given'),
+    ('name = "p/q"; etcd = [ "http://a:1" ];', 'cluster.name: "p/q": use letters'),
+    ('name = "p"; etcd = [ "a:2379" ];', 'cluster.etcd[0]: "a:2379" is not an etcd endpoint'),
+    ('name = "p"; etcd = [ "http://a:1/v3" ];', 'cluster.etcd[0]: "http://a:1/v3" is not an'),
+    ('name = "p"; etcd = [ ];', 'cluster.etcd: give at least one endpoint'),
+    ('name = "p"; etcd = [ "http://a:1", "http://a:1" ];', 'cluster.etcd[1]: "http://a:1" is '
+     'listed twice'),
+    ('name = "p"; etcd = [ "http://a:1" ]; quorum = "most";', 'cluster.quorum: "most": expected'),
+    ('name = "p"; etcd = [ "http://a:1" ]; quorum = 0;', 'cluster.quorum: 0 is out of range (1 to 64)'),
+    ('name = "p"; etcd = [ "http://a:1" ]; lease_ttl = 1;', 'cluster.lease_ttl: 1 is out of range'),
+    ('name = "p"; etcd = [ "http://a:1" ]; probe_share = 65;', 'cluster.probe_share: 65 is out'),
+    ('name = "p"; etcd = [ "http://a:1" ]; node = "a b";', 'cluster.node: "a b": use letters'),
+    ('name = "p"; etcd = [ "http://a:1" ]; prefix = "gslb";', 'cluster.prefix: "gslb": a key prefix'),
+    ('name = "p"; etcd = [ "http://a:1" ]; tls = { ca_file = "cluster.conf"; };',
+     'cluster: tls is given but no etcd endpoint is https://'),
+    ('name = "p"; etcd = [ "https://a:1" ]; tls = { cert_file = "cluster.conf"; };',
+     'cluster: tls: give cert_file and key_file together'),
+    ('name = "p"; etcd = [ "https://a:1" ]; tls = { ca_file = "none.pem"; };',
+     'cluster.tls.ca_file: cannot read'),
+])
+def test_cluster_group_errors(tmp_path, text, message):
+    rc, err = check_cluster(tmp_path, text)
+    assert rc == 1, err
+    assert "cluster.conf:2: " + message in err, err
+
+
+def test_client_watch_says_compacted(etcd_factory):
+    """A watch from a revision etcd compacted away says so (the caller then
+    reads the prefix again) instead of missing changes silently."""
+    etcd = etcd_factory(1)
+    eps = etcd.endpoints()
+    _, out, _ = client(eps, "put", "/gslb/k/a", "1")
+    old = int(value(out, "revision"))
+    _, out, _ = client(eps, "put", "/gslb/k/a", "2")
+    etcd.request("/v3/kv/compaction", {"revision": int(value(out, "revision"))})
+    _, out, _ = client(eps, "watch", "/gslb/k/", old, 1, 5000)
+    assert value(out, "compacted") == str(old), out
+    assert not [line for line in out if line.startswith("PUT ")]

@@ -1,0 +1,341 @@
+"""DNSSEC keys of a zone (issue 14, first steps): the zones[].dnssec group is
+read and checked at load (gslbd -t), and `gslbd --ds -c FILE ZONE` prints the
+DS records for the parent. Keys are made here by ldns-keygen (ldnsutils); the
+DS records are checked against dnspython's own computation (dns.dnssec.make_ds)
+of the DNSKEY in the .key file."""
+
+import os
+import re
+import shutil
+import subprocess
+
+import dns.dnssec
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.name
+import pytest
+
+from gslbtest import ZONEDIR, run_gslbd
+
+pytestmark = pytest.mark.skipif(shutil.which("ldns-keygen") is None,
+                                reason="ldns-keygen (ldnsutils) not installed")
+
+
+def keygen(workdir, *args, zone="example.test"):
+    """A key pair made by ldns-keygen in workdir; returns its base name."""
+    r = subprocess.run(["ldns-keygen"] + list(args) + [zone], cwd=str(workdir),
+                       capture_output=True, text=True, check=True, timeout=60)
+    return r.stdout.strip()
+
+
+def write_conf(workdir, dnssec, origin="example.test"):
+    conf = workdir / "gslb.conf"
+    conf.write_text(
+        'directory = "%s";\n'
+        'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; };\n'
+        'zones = (\n'
+        '  { origin = "%s"; file = "%s";\n'
+        '    dnssec = { %s }; } );\n' % (workdir, origin, os.path.join(ZONEDIR, "example.test.zone"),
+                                          dnssec))
+    return conf
+
+
+def dnskey_of(workdir, base):
+    for line in (workdir / (base + ".key")).read_text().splitlines():
+        if line and not line.startswith(";"):
+            owner, _cls, _type, rest = line.split(None, 3)
+            rest = rest.split(";")[0]
+            return dns.name.from_text(owner), dns.rdata.from_text(
+                dns.rdataclass.IN, dns.rdatatype.DNSKEY, rest)
+    raise AssertionError("no DNSKEY in %s.key" % base)
+
+
+def ds_lines(conf, zone="example.test"):
+    r = run_gslbd(["--ds", "-c", str(conf), zone])
+    assert r.returncode == 0, r.stderr
+    return [line.split() for line in r.stdout.splitlines()]
+
+
+def test_ds_of_the_ksk_only(tmp_path):
+    ksk = keygen(tmp_path, "-a", "ECDSAP256SHA256", "-k")
+    zsk = keygen(tmp_path, "-a", "ED25519")
+    conf = write_conf(tmp_path, 'keys = [ "%s", "%s" ];' % (zsk, ksk))
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    owner, key = dnskey_of(tmp_path, ksk)
+    want = dns.dnssec.make_ds(owner, key, "SHA256")
+    lines = ds_lines(conf, "Example.Test.")
+    assert len(lines) == 1, lines
+    name, ttl, cls, typ = lines[0][:4]
+    assert (name, ttl, cls, typ) == ("example.test.", "3600", "IN", "DS")
+    got = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DS, " ".join(lines[0][4:]))
+    assert got == want
+    assert got.key_tag == dns.dnssec.key_id(key) == int(ksk.rsplit("+", 1)[1])
+
+
+def test_ds_of_a_lone_zsk(tmp_path):
+    # No key with the SEP flag: every key's DS (a CSK without the flag).
+    k1 = keygen(tmp_path, "-a", "ED25519")
+    k2 = keygen(tmp_path, "-a", "ECDSAP256SHA256")
+    conf = write_conf(tmp_path, 'keys = [ "%s", "%s" ];' % (k1, k2))
+    lines = ds_lines(conf)
+    want = [dns.dnssec.make_ds(*dnskey_of(tmp_path, k), "SHA256") for k in (k1, k2)]
+    got = [dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DS, " ".join(x[4:]))
+           for x in lines]
+    assert got == want
+
+
+def test_ds_usage_errors(tmp_path):
+    k = keygen(tmp_path, "-a", "ED25519")
+    conf = write_conf(tmp_path, 'keys = [ "%s" ];' % k)
+    r = run_gslbd(["--ds", "-c", str(conf), "example.org"])
+    assert r.returncode == 1 and "no zone example.org" in r.stderr, r.stderr
+    r = run_gslbd(["--ds", "-c", str(conf)])
+    assert r.returncode == 2 and "--ds needs one ZONE" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("dnssec, error", [
+    ('keys = [ "K-missing" ];', 'gslb.conf:5: zones[0].dnssec.keys[0]: %(dir)s/K-missing.key: '
+     'No such file or directory'),
+    ('keys = [ ];', "gslb.conf:5: zones[0].dnssec.keys: no key given"),
+    ('signature_validity = 3600;', "gslb.conf:5: zones[0].dnssec: no keys given"),
+    ('keys = [ "%(key)s" ]; signature_validity = 86400; signature_refresh = 86400;',
+     "gslb.conf:5: zones[0].dnssec.signature_refresh: signature_refresh (86400) must be "
+     "less than signature_validity (86400)"),
+    ('keys = [ "%(key)s" ]; nsec = "nsec3";', "gslb.conf:5: zones[0].dnssec.nsec:"),
+    ('keys = [ "%(key)s" ]; sig_validity = 3600;', "dnssec.sig_validity: unknown setting"),
+    ('keys = [ "%(key)s", "%(key)s" ];', "given twice"),
+])
+def test_check_rejects(tmp_path, dnssec, error):
+    key = keygen(tmp_path, "-a", "ED25519")
+    subs = {"key": key, "dir": tmp_path}
+    conf = write_conf(tmp_path, dnssec % subs)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 1, r.stderr
+    assert (error % subs) in r.stderr, r.stderr
+
+
+def test_check_rejects_a_key_of_another_zone(tmp_path):
+    key = keygen(tmp_path, "-a", "ED25519", zone="example.org")
+    conf = write_conf(tmp_path, 'keys = [ "%s" ];' % key)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 1
+    assert "gslb.conf:5: zones[0].dnssec.keys[0]: %s/%s.key: key of example.org., not of " \
+        "zone example.test" % (tmp_path, key) in r.stderr, r.stderr
+
+
+def test_check_rejects_a_mismatched_private_key(tmp_path):
+    a = keygen(tmp_path, "-a", "ECDSAP256SHA256")
+    b = keygen(tmp_path, "-a", "ECDSAP256SHA256")
+    shutil.copy(tmp_path / (b + ".private"), tmp_path / (a + ".private"))
+    conf = write_conf(tmp_path, 'keys = [ "%s" ];' % a)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 1
+    assert "%s.private: private key does not match" % a in r.stderr, r.stderr
+
+
+def test_check_warns_of_a_private_key_others_can_read(tmp_path):
+    key = keygen(tmp_path, "-a", "ED25519")
+    conf = write_conf(tmp_path, 'keys = [ "%s" ];' % key)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    assert "can be read by others" not in r.stderr
+    os.chmod(tmp_path / (key + ".private"), 0o644)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    assert "DNSSEC private key can be read by others file=%s/%s.private" % (tmp_path, key) \
+        in r.stderr, r.stderr
+
+
+# ---- signed static answers (DO bit), validated by dnspython -------------
+
+def signed_server(gslbd_factory, tmp_path, *keygen_args):
+    keys = [keygen(tmp_path, *a) for a in keygen_args]
+    conf = write_conf(tmp_path, "keys = [ %s ];" % ", ".join('"%s"' % k for k in keys))
+    return gslbd_factory(config_text=conf.read_text(), workdir=tmp_path), keys
+
+
+def ask(srv, name, rdtype, do=True, tcp=True):
+    q = dns.message.make_query(name, rdtype, want_dnssec=do, use_edns=0, payload=1232)
+    port = srv.ports["tcp4" if tcp else "udp4"]
+    if tcp:
+        return dns.query.tcp(q, "127.0.0.1", port=port, timeout=5)
+    return dns.query.udp(q, "127.0.0.1", port=port, timeout=5)
+
+
+def dnskeys(srv):
+    r = ask(srv, "example.test.", "DNSKEY")
+    keyset = r.find_rrset(r.answer, ZONE, dns.rdataclass.IN, dns.rdatatype.DNSKEY)
+    sig = r.find_rrset(r.answer, ZONE, dns.rdataclass.IN, dns.rdatatype.RRSIG,
+                       dns.rdatatype.DNSKEY)
+    dns.dnssec.validate(keyset, sig, {ZONE: keyset})
+    return keyset
+
+
+ZONE = dns.name.from_text("example.test.")
+
+
+def validated(srv, keyset, name, rdtype):
+    """The answer to name/rdtype with DO, each RRset checked with its RRSIG."""
+    r = ask(srv, name, rdtype)
+    assert r.rcode() == dns.rcode.NOERROR
+    data = [x for x in r.answer if x.rdtype != dns.rdatatype.RRSIG]
+    assert data, r
+    for rrset in data:
+        sig = r.find_rrset(r.answer, rrset.name, dns.rdataclass.IN, dns.rdatatype.RRSIG,
+                           rrset.rdtype)
+        dns.dnssec.validate(rrset, sig, {ZONE: keyset})
+    return r
+
+
+@pytest.mark.parametrize("algs", [
+    (("-a", "ECDSAP256SHA256", "-k"), ("-a", "ECDSAP256SHA256")),
+    (("-a", "ED25519", "-k"),),
+])
+def test_static_answers_validate(gslbd_factory, tmp_path, algs):
+    srv, keys = signed_server(gslbd_factory, tmp_path, *algs)
+    keyset = dnskeys(srv)
+    assert sorted(dns.dnssec.key_id(k) for k in keyset) == \
+        sorted(int(k.rsplit("+", 1)[1]) for k in keys)
+    for name, rdtype in [("www.example.test.", "A"), ("www.example.test.", "AAAA"),
+                         ("example.test.", "MX"), ("example.test.", "NS"),
+                         ("example.test.", "SOA"), ("txt.example.test.", "TXT"),
+                         ("_sip._tcp.example.test.", "SRV"), ("WwW.Example.TEST.", "A")]:
+        validated(srv, keyset, name, rdtype)
+    # The keys and the signing are logged.
+    log = srv.stderr_text()
+    for k in keys:
+        tag = int(k.rsplit("+", 1)[1])
+        assert "dnssec key zone=example.test tag=%d algorithm=" % tag in log, log
+    assert re.search(r"dnssec zone signed zone=example.test signatures=[1-9]\d* valid_until=\d+",
+                     log), log
+    # One key signs (the ZSK when there is one, a lone KSK as a CSK).
+    r = ask(srv, "www.example.test.", "A")
+    sigs = [s for x in r.answer if x.rdtype == dns.rdatatype.RRSIG for s in x]
+    assert len(sigs) == 1
+    # keys[-1]: the ZSK of a KSK + ZSK pair, or the lone KSK
+    assert sigs[0].key_tag == int(keys[-1].rsplit("+", 1)[1])
+
+
+def test_without_do_answers_are_unchanged(gslbd_factory, tmp_path):
+    srv, _ = signed_server(gslbd_factory, tmp_path, ("-a", "ED25519", "-k"))
+    for tcp in (True, False):
+        r = ask(srv, "www.example.test.", "A", do=False, tcp=tcp)
+        assert [x.rdtype for x in r.answer] == [dns.rdatatype.A]
+        assert not r.authority or all(x.rdtype != dns.rdatatype.RRSIG for x in r.authority)
+        r = ask(srv, "example.test.", "DNSKEY", do=False, tcp=tcp)
+        assert [x.rdtype for x in r.answer] == [dns.rdatatype.DNSKEY]
+
+
+def test_zone_with_its_own_dnssec_records_is_refused(tmp_path):
+    key = keygen(tmp_path, "-a", "ED25519")
+    zone = tmp_path / "z.zone"
+    zone.write_text(open(os.path.join(ZONEDIR, "example.test.zone")).read() +
+                    "\nexample.test. 3600 IN DNSKEY 256 3 15 "
+                    "m7xBPQPAYWCTedawzntqqjmoefys70/3J44NxhGZ2VE=\n")
+    conf = write_conf(tmp_path, 'keys = [ "%s" ];' % key)
+    conf.write_text(conf.read_text().replace(os.path.join(ZONEDIR, "example.test.zone"),
+                                             str(zone)))
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 1
+    assert "zone example.test: %s: has DNSKEY records" % zone in r.stderr, r.stderr
+
+
+def write_anchor(path, owner, key):
+    """A delv trust anchor file for the DNSKEY key of owner."""
+    flags, proto, alg, *b64 = key.to_text().split()
+    path.write_text('trust-anchors {\n  %s static-key %s %s %s "%s";\n};\n'
+                    % (owner, flags, proto, alg, "".join(b64)))
+
+
+def delv(srv, anchor, name, rdtype):
+    r = subprocess.run(["delv", "@127.0.0.1", "-p", str(srv.ports["udp4"]), "-a", str(anchor),
+                        "+root=example.test", name, rdtype], capture_output=True, text=True,
+                       timeout=30)
+    return r.stdout + r.stderr
+
+
+@pytest.mark.skipif(shutil.which("delv") is None, reason="delv (bind9-dnsutils) not installed")
+def test_delv_validates_static_answers_and_nodata(gslbd_factory, tmp_path):
+    srv, keys = signed_server(gslbd_factory, tmp_path, ("-a", "ECDSAP256SHA256", "-k"),
+                              ("-a", "ECDSAP256SHA256"))
+    anchor = tmp_path / "anchor.conf"
+    write_anchor(anchor, *dnskey_of(tmp_path, keys[0]))
+    for name, rdtype in [("www.example.test", "A"), ("example.test", "MX"),
+                         ("example.test", "DNSKEY"), ("_sip._tcp.example.test", "SRV")]:
+        out = delv(srv, anchor, name, rdtype)
+        assert "; fully validated" in out, out
+    # NODATA, proved by the name's NSEC (compact denial)
+    for name, rdtype in [("www.example.test", "MX"), ("_udp.example.test", "TXT")]:
+        out = delv(srv, anchor, name, rdtype)
+        assert "; negative response, fully validated" in out, out
+    # Another key as the trust anchor: delv does not validate the answer.
+    other = keygen(tmp_path, "-a", "ECDSAP256SHA256", "-k")
+    write_anchor(anchor, *dnskey_of(tmp_path, other))
+    out = delv(srv, anchor, "www.example.test", "A")
+    assert "; fully validated" not in out, out
+
+
+def nsec_types(rd):
+    """Type names of an NSEC record's bitmap."""
+    return rd.to_text().split()[1:]
+
+
+@pytest.mark.parametrize("name, rdtype, types", [
+    ("www.example.test.", "MX", ["A", "AAAA", "RRSIG", "NSEC"]),
+    ("example.test.", "SRV", ["A", "NS", "SOA", "MX", "TXT", "AAAA", "RRSIG", "NSEC", "DNSKEY",
+                              "HTTPS", "CAA"]),
+    ("_udp.example.test.", "A", ["RRSIG", "NSEC"]),  # an empty non-terminal
+    ("ext.example.test.", "DS", ["NS", "RRSIG", "NSEC"]),  # insecure delegation: no DS
+])
+def test_nodata_is_proved_by_a_compact_nsec(gslbd_factory, tmp_path, name, rdtype, types):
+    srv, _ = signed_server(gslbd_factory, tmp_path, ("-a", "ECDSAP256SHA256", "-k"),
+                           ("-a", "ED25519"))
+    keyset = dnskeys(srv)
+    r = ask(srv, name, rdtype)
+    assert r.rcode() == dns.rcode.NOERROR and not r.answer, r
+    owner = dns.name.from_text(name)
+    for rrset in r.authority:
+        if rrset.rdtype != dns.rdatatype.RRSIG:
+            sig = r.find_rrset(r.authority, rrset.name, dns.rdataclass.IN,
+                               dns.rdatatype.RRSIG, rrset.rdtype)
+            dns.dnssec.validate(rrset, sig, {ZONE: keyset})
+    nsec = r.find_rrset(r.authority, owner, dns.rdataclass.IN, dns.rdatatype.NSEC)
+    assert len(nsec) == 1
+    assert nsec[0].next == dns.name.Name([b"\x00"]).concatenate(owner)
+    assert nsec_types(nsec[0]) == types
+    assert nsec.ttl == 300  # the SOA minimum
+    # Without DO: the SOA alone, as an unsigned zone answers.
+    r = ask(srv, name, rdtype, do=False)
+    assert [x.rdtype for x in r.authority] == [dns.rdatatype.SOA], r
+
+
+@pytest.mark.parametrize("name, proof", [
+    ("host.deleg.example.test.", dns.rdatatype.DS),    # signed child: its DS
+    ("www.ext.example.test.", dns.rdatatype.NSEC),     # insecure child: no DS, proved
+])
+def test_referral_says_whether_the_child_is_signed(gslbd_factory, tmp_path, name, proof):
+    srv, _ = signed_server(gslbd_factory, tmp_path, ("-a", "ED25519", "-k"), ("-a", "ED25519"))
+    keyset = dnskeys(srv)
+    r = ask(srv, name, "A")
+    assert r.rcode() == dns.rcode.NOERROR and not r.answer, r
+    cut = dns.name.from_text(name).parent()
+    types = [x.rdtype for x in r.authority]
+    assert types[0] == dns.rdatatype.NS and proof in types, r
+    # NS at the cut is the child's: not signed
+    assert not any(x.rdtype == dns.rdatatype.RRSIG and x.covers == dns.rdatatype.NS
+                   for x in r.authority), r
+    rrset = r.find_rrset(r.authority, cut, dns.rdataclass.IN, proof)
+    sig = r.find_rrset(r.authority, cut, dns.rdataclass.IN, dns.rdatatype.RRSIG, proof)
+    dns.dnssec.validate(rrset, sig, {ZONE: keyset})
+    if proof == dns.rdatatype.NSEC:
+        assert nsec_types(rrset[0]) == ["NS", "RRSIG", "NSEC"]
+    # glue stays unsigned
+    assert not any(x.rdtype == dns.rdatatype.RRSIG for x in r.additional), r
+    # Without DO: the referral of an unsigned zone, NS and glue only.
+    r = ask(srv, name, "A", do=False)
+    assert [x.rdtype for x in r.authority] == [dns.rdatatype.NS], r
