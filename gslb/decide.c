@@ -345,9 +345,9 @@ static uint64_t hash_bytes(uint64_t h, const uint8_t *p, size_t n)
 	return h;
 }
 
-/* Stage 6, client hash (members_pick = "sticky", or earlier for a split
- * route rule): the client subnet cut
- * to the service's hash prefix (never longer than the subnet itself). */
+/* Client hash (members_pick = "sticky", or a split route rule): the client
+ * subnet cut to the service's hash prefix (never longer than the subnet
+ * itself). */
 static void client_hash(const struct service *svc, struct decision *d)
 {
 	unsigned want = d->family == AF_INET ? svc->hash_prefix_v4 : svc->hash_prefix_v6;
@@ -438,7 +438,6 @@ static uint32_t locate(const struct snapshot *snap, struct decision *d, unsigned
 
 static void order_usual(const struct snapshot *snap, const struct service *svc, struct decision *d,
 			uint32_t cls);
-static void client_hash(const struct service *svc, struct decision *d);
 
 /* A split route rule: the region of the client subnet's bucket first, then
  * the client's usual order (where a down split region's clients go). */
