@@ -339,20 +339,12 @@ static int fail_open_step(const struct service *svc, const struct health *h,
 	return -1;
 }
 
-void decide_ex(const struct snapshot *snap, const struct service *svc, int family,
-	       const uint8_t *addr, uint8_t prefix, unsigned flags, struct decision *d)
+/* Stage 1, locate: the client's location from the compact table or the
+ * database (and the overrides file). Returns the compact class, or
+ * GEO_CLASS_EXACT when the database located the client itself. */
+static uint32_t locate(const struct snapshot *snap, struct decision *d, unsigned flags)
 {
-	memset(d, 0, sizeof(*d));
-	d->svc = svc;
-	d->family = family;
-	d->prefix = prefix;
-	d->region = -1;
-	d->redirect_region = -1;
-	d->ttl = svc->ttl;
-	memcpy(d->addr, addr, family == AF_INET ? 4 : 16);
-	unwrap_v4(d);
-
-	uint32_t cls = GEO_CLASS_EXACT; /* a compact class, when one located the client */
+	uint32_t cls = GEO_CLASS_EXACT;
 	if (snap->geo && snap->gclass && !(flags & DECIDE_EXACT)) {
 		geo_lookup_compact(snap->geo, snap->gclass->table, d->family, d->addr, &d->geo,
 				   &cls);
@@ -363,16 +355,8 @@ void decide_ex(const struct snapshot *snap, const struct service *svc, int famil
 	} else if (snap->geo) {
 		geo_lookup_flags(snap->geo, d->family, d->addr, &d->geo, GEO_NO_NETWORK);
 	}
-
 	const struct geo_override *ov = d->geo.override;
-	if (ov && ov->nregions > 0) {
-		d->rule = RULE_OVERRIDE;
-		d->located = 1;
-		order_by_list(snap, d, snap->override_regions[ov - geo_override_at(snap->geo, 0)],
-			      ov->nregions);
-		goto choose;
-	}
-	if (ov && ov->has_coords) {
+	if (ov && ov->nregions == 0 && ov->has_coords) {
 		/* The override's location replaces the database's. */
 		d->geo.has_coords = 1;
 		d->geo.coords_from_centroid = 0;
@@ -380,13 +364,30 @@ void decide_ex(const struct snapshot *snap, const struct service *svc, int famil
 		d->geo.lon = ov->lon;
 		cls = GEO_CLASS_EXACT;
 	}
+	return cls;
+}
+
+/* Stage 2, order: the regions in the order the client tries them, and the
+ * rule that gave it (override list, route rule, distance, default, config
+ * order). */
+static void order(const struct snapshot *snap, const struct service *svc, struct decision *d,
+		  uint32_t cls)
+{
+	const struct geo_override *ov = d->geo.override;
+	if (ov && ov->nregions > 0) {
+		d->rule = RULE_OVERRIDE;
+		d->located = 1;
+		order_by_list(snap, d, snap->override_regions[ov - geo_override_at(snap->geo, 0)],
+			      ov->nregions);
+		return;
+	}
 	d->located = d->geo.has_coords || d->geo.country[0] != 0;
 	for (size_t i = 0; i < svc->nroutes; i++) {
 		if (route_matches(&svc->routes[i], d)) {
 			d->rule = RULE_ROUTE;
 			d->route = &svc->routes[i];
 			order_by_list(snap, d, d->route->regions, d->route->nregions);
-			goto choose;
+			return;
 		}
 	}
 	if (d->geo.has_coords) {
@@ -402,8 +403,40 @@ void decide_ex(const struct snapshot *snap, const struct service *svc, int famil
 		d->rule = RULE_CONFIG;
 		order_config(snap, d);
 	}
+}
 
-choose:;
+/* Stage 4, all down: every region tried is down, and the service's policy
+ * decides, here for DNS, HTTP and explain alike. */
+static void all_down(const struct service *svc, const struct health *h, struct decision *d,
+		     int first_with_pool)
+{
+	int open = -1;
+	d->all_down = 1;
+	if (svc->when_all_down == ALL_DOWN_FAIL_OPEN || svc->when_all_down == ALL_DOWN_FALLBACK)
+		open = fail_open_step(svc, h, d, (unsigned)first_with_pool);
+	if (svc->when_all_down == ALL_DOWN_FAIL_OPEN && open >= 0) {
+		struct decide_step *st = &d->steps[open];
+		const struct pool *p = &svc->pools[svc->pool_of_region[st->region]];
+		st->state = REGION_TAKEN;
+		d->region = st->region;
+		d->redirect_region = st->region;
+		d->pool = p;
+		d->hpool = h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
+		d->fail_open = 1;
+	} else if (svc->when_all_down == ALL_DOWN_FALLBACK) {
+		/* DNS answers the fallback, which names no region; a redirect
+		 * can only name one: where fail-open would go, never a region
+		 * drained or forced down. */
+		d->pool = &svc->fallback;
+		if (open >= 0)
+			d->redirect_region = d->steps[open].region;
+	}
+}
+
+/* Stage 3, health: the first region in order, within the service's limit,
+ * whose pool is up; then stage 4 when there is none. */
+static void take(const struct snapshot *snap, const struct service *svc, struct decision *d)
+{
 	const struct health *h = rcu_dereference(((struct snapshot *)snap)->health);
 	int first_with_pool = -1;
 	for (unsigned i = 0; i < d->nsteps; i++) {
@@ -433,38 +466,19 @@ choose:;
 		d->hpool = hp;
 	}
 	d->redirect_region = d->region;
-	if (d->region < 0 && first_with_pool >= 0) {
-		/* Every region tried is down: the service's policy decides,
-		 * here for DNS, HTTP and explain alike. */
-		d->all_down = 1;
-		int open = -1;
-		if (svc->when_all_down == ALL_DOWN_FAIL_OPEN ||
-		    svc->when_all_down == ALL_DOWN_FALLBACK)
-			open = fail_open_step(svc, h, d, (unsigned)first_with_pool);
-		if (svc->when_all_down == ALL_DOWN_FAIL_OPEN && open >= 0) {
-			struct decide_step *st = &d->steps[open];
-			const struct pool *p = &svc->pools[svc->pool_of_region[st->region]];
-			st->state = REGION_TAKEN;
-			d->region = st->region;
-			d->redirect_region = st->region;
-			d->pool = p;
-			d->hpool = h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
-			d->fail_open = 1;
-		} else if (svc->when_all_down == ALL_DOWN_FALLBACK) {
-			/* DNS answers the fallback, which names no region; a
-			 * redirect can only name one: where fail-open would
-			 * go, never a region drained or forced down. */
-			d->pool = &svc->fallback;
-			if (open >= 0)
-				d->redirect_region = d->steps[open].region;
-		}
-	}
+	if (d->region < 0 && first_with_pool >= 0)
+		all_down(svc, h, d, first_with_pool);
+}
+
+/* Stage 5, TTL: never longer than the earliest a healthy member could go
+ * down; ttl_min while the answer may soon change. */
+static void set_ttl(const struct snapshot *snap, const struct service *svc, struct decision *d)
+{
 	d->ttl = svc->ttl;
 	if (d->hpool && d->hpool->failing && !d->fail_open) {
 		/* A member answering now may be gone soon: bring resolvers back. */
 		d->ttl = svc->ttl_min;
 	} else if (d->pool && d->pool->check_idx >= 0) {
-		/* Never longer than the earliest a healthy member could go down. */
 		const struct check *ck = &snap->conf->checks[d->pool->check_idx];
 		double soonest = ck->interval * ck->fall;
 		if (soonest < (double)d->ttl)
@@ -472,6 +486,25 @@ choose:;
 	}
 	if (d->all_down)
 		d->ttl = svc->ttl_min; /* the documented TTL of every all-down answer */
+}
+
+void decide_ex(const struct snapshot *snap, const struct service *svc, int family,
+	       const uint8_t *addr, uint8_t prefix, unsigned flags, struct decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->svc = svc;
+	d->family = family;
+	d->prefix = prefix;
+	d->region = -1;
+	d->redirect_region = -1;
+	d->ttl = svc->ttl;
+	memcpy(d->addr, addr, family == AF_INET ? 4 : 16);
+	unwrap_v4(d);
+
+	uint32_t cls = locate(snap, d, flags);
+	order(snap, svc, d, cls);
+	take(snap, svc, d);
+	set_ttl(snap, svc, d);
 	d->scope = compute_scope(snap, d);
 }
 

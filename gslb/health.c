@@ -656,6 +656,94 @@ static int same_cname_probe(const struct pool *a, const struct pool *b)
 	       b->nmembers == 1 && strcasecmp(a->members[0].hostname, b->members[0].hostname) == 0;
 }
 
+static uint8_t known_state(const char *s)
+{
+	return strcmp(s, "up") == 0   ? HEALTH_UP :
+	       strcmp(s, "down") == 0 ? HEALTH_DOWN :
+					HEALTH_UNKNOWN;
+}
+
+/* A member with an address (or a CNAME pool's query member): new, or
+ * carried over from the previous view pp, or from the last-known entries
+ * kp of its pool. */
+static int initial_address(struct hpool *hp, size_t *cap, const struct pool *p, size_t mi,
+			   const struct hpool *pp, const struct pool *pcfg, const struct known *kp,
+			   size_t nkp)
+{
+	const struct member *cm = &p->members[mi];
+	char at[INET6_ADDRSTRLEN + 1];
+	struct hmember m;
+
+	memset(&m, 0, sizeof(m));
+	m.family = cm->family;
+	memcpy(m.addr, cm->addr, 16);
+	m.weight = cm->weight;
+	m.member = (uint16_t)mi;
+	m.state = p->check_idx < 0 ? HEALTH_UP : HEALTH_UNKNOWN;
+	snprintf(m.reason, sizeof(m.reason), "%s",
+		 p->check_idx < 0 ? "not checked" : "not probed yet");
+	for (size_t k = 0; pp && k < pp->nmembers; k++) {
+		const struct hmember *o = &pp->members[k];
+		if (o->family == m.family && !memcmp(o->addr, m.addr, 16) && p->check_idx >= 0 &&
+		    pcfg && pcfg->check_idx >= 0)
+			carry(&m, o);
+	}
+	addr_text(m.family, m.addr, at, sizeof(at));
+	for (size_t k = 0; p->check_idx >= 0 && k < nkp; k++) {
+		if (strcmp(kp[k].addr, at))
+			continue;
+		m.state = known_state(kp[k].state);
+		m.since = kp[k].since;
+		snprintf(m.reason, sizeof(m.reason), "last known: %s", kp[k].reason);
+	}
+	return push_member(hp, cap, &m);
+}
+
+/* A host-name member: the addresses it had (previous view, else the
+ * last-known entries), until the prober resolves it again. */
+static int initial_hostname(struct hpool *hp, size_t *cap, const struct pool *p, size_t mi,
+			    const struct hpool *pp, const struct pool *pcfg, const struct known *kp,
+			    size_t nkp)
+{
+	const struct member *cm = &p->members[mi];
+
+	for (size_t k = 0; pp && pcfg && k < pp->nmembers; k++) {
+		const struct hmember *o = &pp->members[k];
+		const struct member *ocm = &pcfg->members[o->member];
+		if (!o->family || !ocm->hostname || strcasecmp(ocm->hostname, cm->hostname))
+			continue;
+		struct hmember m = *o;
+		m.member = (uint16_t)mi;
+		m.weight = cm->weight;
+		if (p->check_idx < 0) {
+			m.state = HEALTH_UP;
+			m.fails = 0;
+		} else if (pcfg->check_idx < 0) {
+			m.state = HEALTH_UNKNOWN;
+		}
+		if (push_member(hp, cap, &m))
+			return GSLB_ENOMEM;
+	}
+	for (size_t k = 0; k < nkp; k++) {
+		const struct known *kn = &kp[k];
+		struct hmember m;
+		if (strcasecmp(kn->member, cm->hostname))
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.family = net_addr_parse(kn->addr, m.addr);
+		if (!m.family)
+			continue;
+		m.member = (uint16_t)mi;
+		m.weight = cm->weight;
+		m.state = p->check_idx < 0 ? HEALTH_UP : known_state(kn->state);
+		m.since = kn->since;
+		snprintf(m.reason, sizeof(m.reason), "last known: %s", kn->reason);
+		if (push_member(hp, cap, &m))
+			return GSLB_ENOMEM;
+	}
+	return GSLB_OK;
+}
+
 struct health *health_initial(const struct snapshot *snap, const struct health *prev,
 			      const struct snapshot *prev_snap, const char *state_dir,
 			      const struct admin_table *admin, int64_t now)
@@ -664,7 +752,7 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 	size_t nknown = 0;
 	struct known *known = prev ? NULL : known_load(state_dir, &nknown);
 	struct health *h = calloc(1, sizeof(*h));
-	char st[300], at[INET6_ADDRSTRLEN + 1];
+	char st[300];
 
 	if (!h)
 		goto fail;
@@ -688,85 +776,13 @@ struct health *health_initial(const struct snapshot *snap, const struct health *
 			if (pp)
 				hp->since = pp->since;
 			for (size_t mi = 0; mi < p->nmembers; mi++) {
-				const struct member *cm = &p->members[mi];
-				if (cm->family || p->cname_query) {
-					struct hmember m;
-					memset(&m, 0, sizeof(m));
-					m.family = cm->family;
-					memcpy(m.addr, cm->addr, 16);
-					m.weight = cm->weight;
-					m.member = (uint16_t)mi;
-					m.state = p->check_idx < 0 ? HEALTH_UP : HEALTH_UNKNOWN;
-					snprintf(m.reason, sizeof(m.reason), "%s",
-						 p->check_idx < 0 ? "not checked" :
-								    "not probed yet");
-					for (size_t k = 0; pp && k < pp->nmembers; k++) {
-						const struct hmember *o = &pp->members[k];
-						if (o->family == m.family &&
-						    !memcmp(o->addr, m.addr, 16) &&
-						    p->check_idx >= 0 && pcfg &&
-						    pcfg->check_idx >= 0)
-							carry(&m, o);
-					}
-					addr_text(m.family, m.addr, at, sizeof(at));
-					for (size_t k = 0; p->check_idx >= 0 && k < nkp; k++) {
-						const struct known *kn = &kp[k];
-						if (strcmp(kn->addr, at))
-							continue;
-						m.state = strcmp(kn->state, "up") == 0 ?
-								  HEALTH_UP :
-							  strcmp(kn->state, "down") == 0 ?
-								  HEALTH_DOWN :
-								  HEALTH_UNKNOWN;
-						m.since = kn->since;
-						snprintf(m.reason, sizeof(m.reason),
-							 "last known: %s", kn->reason);
-					}
-					if (push_member(hp, &cap, &m))
-						goto fail;
-					continue;
-				}
-				/* Host name: the addresses it had, until the prober
-				 * resolves it again. */
-				for (size_t k = 0; pp && pcfg && k < pp->nmembers; k++) {
-					const struct hmember *o = &pp->members[k];
-					const struct member *ocm = &pcfg->members[o->member];
-					if (!o->family || !ocm->hostname ||
-					    strcasecmp(ocm->hostname, cm->hostname))
-						continue;
-					struct hmember m = *o;
-					m.member = (uint16_t)mi;
-					m.weight = cm->weight;
-					if (p->check_idx < 0) {
-						m.state = HEALTH_UP;
-						m.fails = 0;
-					} else if (pcfg->check_idx < 0) {
-						m.state = HEALTH_UNKNOWN;
-					}
-					if (push_member(hp, &cap, &m))
-						goto fail;
-				}
-				for (size_t k = 0; k < nkp; k++) {
-					const struct known *kn = &kp[k];
-					struct hmember m;
-					if (strcasecmp(kn->member, cm->hostname))
-						continue;
-					memset(&m, 0, sizeof(m));
-					m.family = net_addr_parse(kn->addr, m.addr);
-					if (!m.family)
-						continue;
-					m.member = (uint16_t)mi;
-					m.weight = cm->weight;
-					m.state = p->check_idx < 0               ? HEALTH_UP :
-						  strcmp(kn->state, "up") == 0   ? HEALTH_UP :
-						  strcmp(kn->state, "down") == 0 ? HEALTH_DOWN :
-										   HEALTH_UNKNOWN;
-					m.since = kn->since;
-					snprintf(m.reason, sizeof(m.reason), "last known: %s",
-						 kn->reason);
-					if (push_member(hp, &cap, &m))
-						goto fail;
-				}
+				int rc = p->members[mi].family || p->cname_query ?
+						 initial_address(hp, &cap, p, mi, pp, pcfg, kp,
+								 nkp) :
+						 initial_hostname(hp, &cap, p, mi, pp, pcfg, kp,
+								  nkp);
+				if (rc)
+					goto fail;
 			}
 			hp->cname_pending =
 				p->cname_len && p->check_idx >= 0 && !p->cname_query &&

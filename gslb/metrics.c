@@ -14,6 +14,8 @@
 #include "gslb/fdlimit.h"
 #include "gslb/snapshot.h"
 
+#define SLOT_INDEX (2 * METRICS_SLOTS) /* a power of two, at most half full */
+
 struct slot_name {
 	char service[256];
 	char region[64]; /* "" for the service's own slot */
@@ -36,6 +38,7 @@ struct metrics {
 	size_t nsets;
 	struct slot_name *slots; /* pools and services */
 	size_t nslots;
+	uint16_t *slot_index; /* slot + 1 by hash of its names, 0 = empty */
 	char (*checks)[64];
 	size_t nchecks;
 	struct metrics_shard *own; /* the view set's cells (reloads) */
@@ -58,7 +61,8 @@ struct metrics *metrics_new(void)
 	pthread_mutex_init(&m->mu, NULL);
 	m->slots = calloc(METRICS_SLOTS, sizeof(*m->slots));
 	m->checks = calloc(METRICS_SLOTS, sizeof(*m->checks));
-	if (m->slots && m->checks)
+	m->slot_index = calloc(SLOT_INDEX, sizeof(*m->slot_index));
+	if (m->slots && m->checks && m->slot_index)
 		m->own = metrics_shard_new(m, &metrics_view_set);
 	if (!m->own || metrics_register(m, &fdlimit_metric_set)) {
 		metrics_free(m);
@@ -83,6 +87,7 @@ void metrics_free(struct metrics *m)
 	}
 	free(m->sets);
 	free(m->slots);
+	free(m->slot_index);
 	free(m->checks);
 	pthread_mutex_destroy(&m->mu);
 	free(m);
@@ -180,17 +185,33 @@ struct metrics_shard *metrics_shard_new(struct metrics *m, const struct metric_s
 
 /* ---- slots -------------------------------------------------------------- */
 
-/* Under mu. */
+static uint32_t slot_hash(const char *service, const char *region)
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = service; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	h = (h ^ 0xff) * 16777619u;
+	for (const char *p = region; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h ^ (h >> 15);
+}
+
+/* The slot of (service, region), made on first use; a hash index finds it
+ * (a scan of every slot made metrics_bind quadratic in the services).
+ * Under mu. */
 static int slot_for(struct metrics *m, const char *service, const char *region)
 {
-	for (size_t i = 0; i < m->nslots; i++)
-		if (strcmp(m->slots[i].service, service) == 0 &&
-		    strcmp(m->slots[i].region, region) == 0)
-			return (int)i;
+	size_t i = slot_hash(service, region) & (SLOT_INDEX - 1);
+	for (; m->slot_index[i]; i = (i + 1) & (SLOT_INDEX - 1)) {
+		const struct slot_name *sn = &m->slots[m->slot_index[i] - 1];
+		if (strcmp(sn->service, service) == 0 && strcmp(sn->region, region) == 0)
+			return m->slot_index[i] - 1;
+	}
 	if (m->nslots == METRICS_SLOTS)
 		return -1; /* beyond the cap: not counted per service */
 	snprintf(m->slots[m->nslots].service, sizeof(m->slots[0].service), "%s", service);
 	snprintf(m->slots[m->nslots].region, sizeof(m->slots[0].region), "%s", region);
+	m->slot_index[i] = (uint16_t)(m->nslots + 1);
 	return (int)m->nslots++;
 }
 

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <ldns/ldns.h>
 
@@ -340,8 +341,13 @@ static size_t skip_line_ends(const char *text, size_t len, size_t pos, int *line
  * a record "[owner] [ttl] [IN] type rdata" of a fast type whose every
  * field the fast path reads. Returns FAST_DONE (*pos and *line moved past
  * it, the record stored), FAST_NO (nothing moved: ldns reads it) or a
- * negative gslb_err. */
-static int fast_entry(struct reader *r, const char *text, size_t len, size_t *pos, int *line)
+ * negative gslb_err. *start is the line counter where ldns's read of the
+ * entry would have begun: a line with nothing before its newline or ';'
+ * does not end a read of ldns's, which goes on to the next line (the
+ * record's line is the counter after the record, or *start + 1 when
+ * reading it moved no line). */
+static int fast_entry(struct reader *r, const char *text, size_t len, size_t *pos, int *line,
+		      int *start)
 {
 	const char *s = text + *pos;
 	const char *nl = memchr(s, '\n', len - *pos);
@@ -373,11 +379,16 @@ static int fast_entry(struct reader *r, const char *text, size_t len, size_t *po
 		t[nt].n = (size_t)(c - t[nt].p);
 		nt++;
 	}
-	int before = *line;
 	if (nt == 0) { /* nothing but blanks or a comment */
+		size_t after = (size_t)(e - text) + (nl ? 1 : 0);
 		if (nl)
 			(*line)++;
-		*pos = skip_line_ends(text, len, (size_t)(e - text) + (nl ? 1 : 0), line);
+		if (content_end == s) {
+			*pos = after; /* ldns reads on: its entry has not begun */
+		} else {
+			*pos = skip_line_ends(text, len, after, line);
+			*start = *line;
+		}
 		return FAST_DONE;
 	}
 
@@ -427,7 +438,8 @@ static int fast_entry(struct reader *r, const char *text, size_t len, size_t *po
 	if (nl)
 		(*line)++;
 	*pos = skip_line_ends(text, len, (size_t)(e - text) + (nl ? 1 : 0), line);
-	int at = *line > before ? *line : before + 1;
+	int at = *line > *start ? *line : *start + 1;
+	*start = *line;
 	r->zr->nfast++;
 	int rc = rec_check(r, owner, olen, type, at);
 	if (!rc)
@@ -437,8 +449,9 @@ static int fast_entry(struct reader *r, const char *text, size_t len, size_t *po
 
 /* ---------------------------------------------------------------- ldns */
 
-/* One entry read by ldns from *pos, as ldns_rr_new_frm_fp_l reads a file. */
-static int ldns_entry(struct reader *r, FILE *fp, size_t *pos, int *line)
+/* One entry read by ldns from *pos, as ldns_rr_new_frm_fp_l reads a file
+ * (*start: as for fast_entry). */
+static int ldns_entry(struct reader *r, FILE *fp, size_t *pos, int *line, int *start)
 {
 	if (r->prev_dirty) {
 		ldns_rdf *p = ldns_dname_new_frm_data((uint16_t)r->prev_len, r->prev_wire);
@@ -452,11 +465,18 @@ static int ldns_entry(struct reader *r, FILE *fp, size_t *pos, int *line)
 		errf(r, "%s: read error: %s", r->file, strerror(errno));
 		return GSLB_EIO;
 	}
-	int before = *line;
+	int before = *start;
 	ldns_rr *rr = NULL;
 	ldns_status st = ldns_rr_new_frm_fp_l(&rr, fp, &r->default_ttl, &r->origin, &r->prev, line);
 	long at = ftell(fp);
-	*pos = at < 0 ? (size_t)-1 : (size_t)at;
+	if (at < 0 || (size_t)at <= *pos) {
+		/* ldns reads at least one character of an entry: never here */
+		errf(r, "%s:%d: read error", r->file, *line > 0 ? *line : 1);
+		ldns_rr_free(rr);
+		return GSLB_EIO;
+	}
+	*pos = (size_t)at;
+	*start = *line;
 	if (r->prev) {
 		r->prev_len = ldns_rdf_size(r->prev);
 		memcpy(r->prev_wire, ldns_rdf_data(r->prev), r->prev_len);
@@ -540,7 +560,10 @@ static int slurp(struct reader *r, char **text, size_t *len)
 		errf(r, "%s: cannot open zone file: %s", r->file, strerror(errno));
 		return GSLB_EIO;
 	}
+	struct stat st;
 	size_t cap = 65536, n = 0;
+	if (fstat(fileno(f), &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size < SIZE_MAX / 2)
+		cap = (size_t)st.st_size + 2; /* one read, then one more to see the end */
 	char *buf = malloc(cap);
 	int rc = buf ? GSLB_OK : GSLB_ENOMEM;
 	while (!rc) {
@@ -590,7 +613,7 @@ int zread_file(struct zread *zr, const char *file, const uint8_t *origin, size_t
 	char *text = NULL;
 	size_t len = 0;
 	FILE *fp = NULL;
-	int line = 0;
+	int line = 0, start = 0;
 
 	memset(zr, 0, sizeof(*zr));
 	int rc = slurp(&r, &text, &len);
@@ -609,7 +632,7 @@ int zread_file(struct zread *zr, const char *file, const uint8_t *origin, size_t
 	r.prev_len = origin_len;
 	memcpy(r.prev_wire, origin, origin_len);
 	for (size_t pos = 0; pos < len;) {
-		rc = fast_entry(&r, text, len, &pos, &line);
+		rc = fast_entry(&r, text, len, &pos, &line, &start);
 		if (rc == FAST_DONE) {
 			rc = GSLB_OK;
 			continue;
@@ -623,7 +646,7 @@ int zread_file(struct zread *zr, const char *file, const uint8_t *origin, size_t
 				goto out;
 			}
 		}
-		rc = ldns_entry(&r, fp, &pos, &line);
+		rc = ldns_entry(&r, fp, &pos, &line, &start);
 		if (rc)
 			goto out;
 	}

@@ -97,4 +97,16 @@ struct http_counters {
 };
 void http_counters(const struct http_listener *l, struct http_counters *out);
 
+/* Shared by http.c and http_answer.c (not for other modules). */
+#define HTTP_RETRY_DEFAULT 5u  /* Retry-After of a 503, seconds */
+#define HTTP_URI_TOO_LONG 414u /* answered by status only */
+#define HTTP_HEADERS_TOO_LARGE 431u
+struct wbuf;
+struct conf;
+/* Is the peer (family, addr) in trusted_proxies? */
+int http_trusted_proxy(const struct conf *c, int family, const uint8_t *addr);
+/* s[0..n) into b, with bytes that may not stand in a URL (or a log field)
+ * %-escaped. */
+void http_put_escaped(struct wbuf *b, const char *s, size_t n);
+
 #endif

@@ -13,6 +13,9 @@
  * (then on a cut above or at it). Names derived from the input (new labels
  * under the origin and under each node, raw bytes included) are looked up
  * too, through zone_lookup() and a zoneset, for the sanitizers to watch.
+ * Before any of that, the file is read by zread_file() (whose fast path
+ * takes plain lines) and by ldns alone (tests/zone_oracle.h): both must
+ * give the same records, bytes and lines, or the same error.
  * A violation aborts, so libFuzzer keeps the input. */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +27,7 @@
 #include "gslb/log.h"
 #include "gslb/zone.h"
 #include "fuzz_util.h"
+#include "../zone_oracle.h"
 
 #define HARNESS "fuzz_zone"
 #define ORIGIN "fuzz.test"
@@ -157,6 +161,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 256 * 1024)
 		return 0;
 	fuzz_write(HARNESS, "fuzz.test.zone", data, size, path, sizeof(path));
+	{
+		char diff[9000];
+		size_t nfast;
+		const char *what = zone_oracle_compare(path, ORIGIN, diff, sizeof(diff), &nfast);
+		if (what) {
+			fprintf(stderr, "%s: %s\n", HARNESS, what);
+			fuzz_die(HARNESS, "the fast path and ldns read the file differently");
+		}
+	}
 	memset(err, 'X', sizeof(err));
 	err[sizeof(err) - 1] = '\0';
 	rc = zone_load(ORIGIN, path, &z, err, sizeof(err));

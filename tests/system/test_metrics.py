@@ -19,8 +19,6 @@ import signal
 import socket
 import time
 
-import http.client
-
 import dns.message
 
 from test_http import PL, files, get, start  # noqa: F401 (files: a fixture)
@@ -84,27 +82,13 @@ def parse_exposition(body):
     return fams
 
 
-def admin_get(host, port, path):
-    c = http.client.HTTPConnection(host, port, timeout=10)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        body = r.read().decode()
-        assert r.status == 200, body
-        return body
-    finally:
-        c.close()
-
-
 def test_metrics_match_the_documentation(gslbd_factory, files, tmp_path):  # noqa: F811
     # a tcp check that succeeds (a socket that listens, never accepts:
     # the kernel completes the handshake) and an http check that fails
-    with socket.socket() as listening, socket.socket() as closed:
+    with socket.socket() as listening:
         listening.bind(("127.0.0.1", 0))
         listening.listen(64)
-        closed.bind(("127.0.0.1", 0))
-        up, down = listening.getsockname()[1], closed.getsockname()[1]
-        closed.close()
+        up, down = listening.getsockname()[1], gslbtest.closed_port()
         services = """checks = (
   { name = "conn"; type = "tcp"; port = %d; interval = 1.0; timeout = 0.5; },
   { name = "web"; type = "http"; port = %d; interval = 1.0; timeout = 0.5; }
@@ -129,8 +113,8 @@ services = (
                 break
             assert time.monotonic() < deadline, "no probe results or reload:\n%s" % m
             time.sleep(0.2)
-        h, p = srv.admin_address()
-        body = admin_get(h, p, "/metrics")
+        status, _, body = gslbtest.admin_request(srv, "GET", "/metrics")
+        assert status == 200, body
 
     fams = parse_exposition(body)
     for name, fam in fams.items():

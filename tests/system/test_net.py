@@ -9,12 +9,11 @@ overrides file and cleared in the blocklist and an explained subnet.
 
 import os
 import re
-import subprocess
 
 import pytest
 
 import gslbtest
-from gslbtest import GSLBD
+from gslbtest import run_gslbd
 
 ZONE = ("example.test", os.path.join(gslbtest.ZONEDIR, "example.test.zone"))
 
@@ -75,16 +74,6 @@ def write_config(tmp_path, place, net):
         return str(conf), str(tmp_path / place[2]), 3
     line = next(i for i, ln in enumerate(text.splitlines(), 1) if net in ln)
     return str(conf), str(conf), line
-
-
-def run_gslbd(args):
-    if not os.access(GSLBD, os.X_OK):
-        pytest.fail("gslbd binary not found at %s" % GSLBD, pytrace=False)
-    r = subprocess.run([GSLBD] + args, stdin=subprocess.DEVNULL, capture_output=True,
-                       text=True, timeout=30, errors="replace")
-    for m in gslbtest.SANITIZER_MARKERS:
-        assert m not in r.stderr, "sanitizer report:\n%s" % r.stderr
-    return r
 
 
 @pytest.mark.parametrize("place", PLACES, ids=[p[0] for p in PLACES])

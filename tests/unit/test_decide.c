@@ -28,8 +28,10 @@
 
 #include "gslb/config.h"
 #include "gslb/decide.h"
+#include "gslb/err.h"
 #include "gslb/health.h"
 #include "gslb/log.h"
+#include "gslb/net.h"
 #include "gslb/snapshot.h"
 #include "geo_test_dbs.h"
 
@@ -144,21 +146,15 @@ static const char *region_name(int r)
 	return r < 0 ? "-" : snap->conf->regions[r].name;
 }
 
-/* "ADDRESS" or "ADDRESS/PREFIX"; IPv6 when it has a colon. */
+/* "ADDRESS" or "ADDRESS/PREFIX" (bits beyond PREFIX cleared, as in ECS). */
 static void decide_for(const char *svc, const char *client, struct decision *d)
 {
-	char a[64];
-	uint8_t addr[16];
-	const char *slash = strchr(client, '/');
-	int family = strchr(client, ':') ? AF_INET6 : AF_INET;
-	unsigned prefix = family == AF_INET ? 32 : 128;
+	struct net_cidr c;
+	char why[256];
 
-	snprintf(a, sizeof(a), "%.*s", slash ? (int)(slash - client) : (int)strlen(client), client);
-	if (slash)
-		prefix = (unsigned)strtoul(slash + 1, NULL, 10);
-	if (inet_pton(family, a, addr) != 1)
-		fail_msg("bad client %s", client);
-	decide(snap, service(svc), family, addr, (uint8_t)prefix, d);
+	if (net_parse(client, NET_CLEAR_HOST, &c, why, sizeof(why)) != GSLB_OK)
+		fail_msg("bad client %s: %s", client, why);
+	decide(snap, service(svc), c.family, c.addr, c.prefix, d);
 }
 
 static char state_letter(uint8_t s)
