@@ -5,9 +5,11 @@ DS records are checked against dnspython's own computation (dns.dnssec.make_ds)
 of the DNSKEY in the .key file."""
 
 import os
+import pwd
 import re
 import shutil
 import subprocess
+import tempfile
 
 import dns.dnssec
 import dns.message
@@ -19,7 +21,7 @@ import dns.rdatatype
 import dns.name
 import pytest
 
-from gslbtest import ZONEDIR, run_gslbd, udp_exchange
+from gslbtest import ZONEDIR, ctl, run_gslbd, udp_exchange
 
 pytestmark = pytest.mark.skipif(shutil.which("ldns-keygen") is None,
                                 reason="ldns-keygen (ldnsutils) not installed")
@@ -414,3 +416,74 @@ def test_nodes_with_the_same_keys_send_the_same_key_sets(gslbd_factory, tmp_path
         assert a == b, qtype
         r = dns.message.from_wire(a)
         assert len(r.answer[0]) == (3 if qtype == "DNSKEY" else 2)
+
+
+# ---- keys read as the service user on reload; gslbctl ds ----------------
+
+@pytest.fixture
+def world_dir():
+    """A folder the user nobody can read (pytest's are 0700), with a copy
+    of the test zone: what a daemon that dropped privileges reloads from."""
+    d = tempfile.mkdtemp(prefix="gslb-dnssec-")
+    os.chmod(d, 0o755)
+    shutil.copy(os.path.join(ZONEDIR, "example.test.zone"), d)
+    os.chmod(os.path.join(d, "example.test.zone"), 0o644)
+    yield __import__("pathlib").Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def service_conf(d, keys):
+    return ('directory = "%s";\n'
+            'user = "nobody";\n'
+            'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; admin = "127.0.0.1:0"; };\n'
+            'zones = ( { origin = "example.test"; file = "example.test.zone";\n'
+            '    dnssec = { keys = [ %s ]; }; } );\n'
+            % (d, ", ".join('"%s"' % k for k in keys)))
+
+
+def owned_key(d, owner, *args):
+    """A key pair whose .private only owner (a uid) can read (mode 0600)."""
+    base = keygen(d, *args)
+    for ext, mode in ((".key", 0o644), (".private", 0o600)):
+        os.chown(d / (base + ext), owner, -1)
+        os.chmod(d / (base + ext), mode)
+    return base
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
+def test_reload_after_the_privilege_drop_reads_the_keys(gslbd_factory, world_dir):
+    """Keys are read before the drop at start, as the service user on each
+    reload: a new key the user can read is added (a pre-publication
+    rollover); one only root can read refuses the reload, naming the file,
+    and the old keys keep signing. gslbctl ds prints what gslbd --ds does."""
+    uid = pwd.getpwnam("nobody").pw_uid
+    ksk = owned_key(world_dir, uid, "-a", "ECDSAP256SHA256", "-k")
+    zsk = owned_key(world_dir, uid, "-a", "ECDSAP256SHA256")
+    conf_text = service_conf(world_dir, [ksk, zsk])
+    srv = gslbd_factory(config_text=conf_text, workdir=world_dir)
+    assert "dropped privileges user=nobody" in srv.stderr_text()
+    r = ctl(srv, "ds", "example.test", check=True)
+    assert r.stdout == run_gslbd(["--ds", "-c", srv.config_path, "example.test"]).stdout
+    assert r.stdout.split()[4] == str(tag_of(ksk)), r.stdout
+    r = ctl(srv, "ds", "example.org")
+    assert r.returncode == 1 and "no zone example.org" in r.stdout + r.stderr, r
+    # a second KSK, readable by nobody: the reload takes it
+    ksk2 = owned_key(world_dir, uid, "-a", "ECDSAP256SHA256", "-k")
+    (world_dir / "gslb.conf").write_text(service_conf(world_dir, [ksk, ksk2, zsk]))
+    ctl(srv, "reload", check=True)
+    keyset = dnskeys(srv)
+    assert sorted(dns.dnssec.key_id(k) for k in keyset) == \
+        sorted(tag_of(k) for k in (ksk, ksk2, zsk))
+    assert len(ctl(srv, "ds", "example.test", check=True).stdout.splitlines()) == 2
+    # a key only root can read: refused, the previous keys keep serving
+    rootonly = owned_key(world_dir, 0, "-a", "ECDSAP256SHA256")
+    (world_dir / "gslb.conf").write_text(service_conf(world_dir, [ksk, ksk2, zsk, rootonly]))
+    r = ctl(srv, "reload")
+    assert r.returncode == 1, r
+    msg = "%s/%s.private: Permission denied" % (world_dir, rootonly)
+    assert msg in r.stdout + r.stderr, r
+    assert "reload failed, still serving the previous state" in srv.stderr_text()
+    assert dnskeys(srv) == keyset
+    validated(srv, keyset, "www.example.test.", "A")
+    # gslbd -t as root reads it: the file is fine, only its owner is not
+    assert run_gslbd(["-t", "-c", srv.config_path]).returncode == 0
