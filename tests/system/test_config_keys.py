@@ -47,7 +47,7 @@ KEYS = {
     "geoip": ["database", "overrides", "paths", "compact"],
     "geoip.paths": ["country", "continent", "subdivision", "latitude", "longitude"],
     "regions": ["name", "lat", "lon", "bias", "redirect"],
-    "checks": ["name", "type", "interval", "timeout", "rise", "fall", "port", "path", "host",
+    "checks": ["name", "type", "interval", "timeout", "rise", "fall", "port", "source", "path", "host",
                "method", "expect_status", "expect_body", "headers", "follow_redirects",
                "tls_verify", "ca_file", "query", "qtype", "expect_rcode", "expect_answer"],
     "http": ["explain_from", "access_log", "max_connections", "max_per_ip", "ipv4_prefix",
