@@ -145,6 +145,8 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
 /* gslbd --ds: the DS records of zone's keys (config_dnssec.c) to out; on
  * error a message in err and a negative gslb_err. */
 int conf_dnssec_print_ds(const char *path, const char *zone, FILE *out, char *err, size_t errlen);
+/* The same from a loaded config (the admin's /ds, gslbctl ds). */
+int conf_dnssec_ds(const struct conf *c, const char *zone, FILE *out, char *err, size_t errlen);
 void conf_free(struct conf *c);
 
 /* "127.0.0.1:53", "[::1]:53", "::1" (port defaults to def_port). */
