@@ -30,7 +30,7 @@ import gslbtest
 from gslbtest import GSLBD, ZONEDIR
 
 KEYS = {
-    "top": ["directory", "listen", "workers", "user", "group", "log", "zones", "edns_size",
+    "top": ["directory", "listen", "workers", "user", "group", "log", "tsig", "zones", "edns_size",
             "nsid", "identity", "version", "tcp", "rrl", "geoip", "regions", "acl",
             "trusted_proxies", "http", "admin_token_file", "admin_require_token",
             "admin_hosts", "checks", "state_dir", "services", "resolvers",
@@ -41,7 +41,9 @@ KEYS = {
     "listen.http": ["address", "tls"],
     "listen.http.tls": ["cert", "key", "sni"],
     "listen.http.tls.sni": ["name", "cert", "key"],
-    "zones": ["origin", "file", "dnssec"],
+    "zones": ["origin", "file", "dnssec", "transfer"],
+    "zones.transfer": ["allow", "tsig", "notify", "serial_policy"],
+    "tsig": ["name", "algorithm", "secret"],
     "zones.dnssec": ["keys", "signature_validity", "signature_refresh", "inception_offset",
                      "nsec"],
     "geoip": ["database", "overrides", "paths", "compact"],
@@ -79,7 +81,9 @@ listen = { dns = [ "127.0.0.1:0" ];
              @listen.http@ } );
   @listen@ };
 zones = ( { origin = "geo.test"; file = "%(zone)s";
-            dnssec = { keys = [ "%(key)s" ]; @zones.dnssec@ }; @zones@ } );
+            dnssec = { keys = [ "%(key)s" ]; @zones.dnssec@ };
+            transfer = { allow = [ "127.0.0.1/32" ]; @zones.transfer@ }; @zones@ } );
+tsig = ( { name = "xfr"; secret = "c2VjcmV0"; @tsig@ } );
 geoip = { overrides = "ov.nets"; paths = { country = "country/iso_code"; @geoip.paths@ };
           @geoip@ };
 regions = ( { name = "eu"; lat = 52.0; lon = 21.0; @regions@ } );
