@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "gslb/cluster.h"
+#include "gslb/webhook.h"
 #include "gslb/geo.h"
 #include "gslb/rrl.h"
 #include "gslb/log.h"
@@ -151,6 +152,8 @@ struct conf {
 
 	struct rrl_conf rrl;         /* rrl = { ... }; rate 0 = off */
 	struct cluster_conf cluster; /* cluster = { ... }; enabled 0 = one node alone */
+	struct notify_hook *notify;  /* notify = ( ... ): webhook receivers (webhook.h) */
+	size_t nnotify;
 	/* acl = { allow; deny; blocklist; action; }: checked before any work */
 	struct net_set *acl_allow; /* NULL = everyone */
 	struct net_set *acl_deny;  /* NULL = nobody */

@@ -34,7 +34,8 @@ KEYS = {
             "nsid", "identity", "version", "tcp", "rrl", "geoip", "regions", "acl",
             "trusted_proxies", "http", "admin_token_file", "admin_require_token",
             "admin_hosts", "checks", "state_dir", "services", "resolvers",
-            "cluster", "probe_max_inflight"],
+            "cluster", "probe_max_inflight", "notify"],
+    "notify": ["url", "events", "headers", "queue", "timeout", "retry_max"],
     "cluster": ["name", "prefix", "node", "etcd", "quorum", "lease_ttl", "tls", "probe_share"],
     "cluster.tls": ["ca_file", "cert_file", "key_file"],
     "listen": ["dns", "admin", "http"],
@@ -95,6 +96,7 @@ tcp = { @tcp@ };
 log = { @log@ };
 cluster = { name = "prod"; etcd = [ "https://127.0.0.1:2379" ];
             tls = { ca_file = "c.pem"; @cluster.tls@ }; @cluster@ };
+notify = ( { url = "https://hooks.example.net/gslb"; @notify@ } );
 services = ( { name = "www.geo.test";
   redirect = { target = "https://{region}.example.net"; @services.redirect@ };
   route = ( { match = "country:PL"; regions = [ "eu" ]; @services.route@ },
