@@ -586,6 +586,7 @@ static void h_status(struct admin *a, struct MHD_Connection *conn, struct admin_
 	/* Taken before the read section: the prober's lock is not held
 	 * inside an RCU read-side section. */
 	json_t *overrides = overrides_json(a);
+	char *cl = a->hooks.prober ? prober_cluster_json(a->hooks.prober) : NULL;
 	json_t *j;
 
 	(void)conn;
@@ -593,6 +594,9 @@ static void h_status(struct admin *a, struct MHD_Connection *conn, struct admin_
 	j = snap ? status_json(a, snap, overrides) : NULL;
 	admin_read_end();
 	json_decref(overrides);
+	if (j && cl)
+		json_object_set_new(j, "cluster", json_loads(cl, 0, NULL));
+	free(cl);
 	if (!j) {
 		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "no configuration loaded");
 		return;
@@ -665,9 +669,10 @@ static void h_override(struct admin *a, struct MHD_Connection *conn, struct admi
 	}
 	rc = prober_admin(a->hooks.prober, target, action, err, sizeof(err));
 	if (rc) {
-		unsigned status = (rc == GSLB_EINVAL || rc == GSLB_ENOENT) ?
-					  MHD_HTTP_BAD_REQUEST :
-					  MHD_HTTP_INTERNAL_SERVER_ERROR;
+		/* GSLB_EIO: a cluster's etcd cannot be written (try again). */
+		unsigned status = (rc == GSLB_EINVAL || rc == GSLB_ENOENT) ? MHD_HTTP_BAD_REQUEST :
+				  rc == GSLB_EIO ? MHD_HTTP_SERVICE_UNAVAILABLE :
+						   MHD_HTTP_INTERNAL_SERVER_ERROR;
 		log_warn("admin override refused action=%s target=\"%s\" reason=\"%s\"", action,
 			 target, err[0] ? err : gslb_strerror(rc));
 		reply_error(r, status, err[0] ? err : gslb_strerror(rc));

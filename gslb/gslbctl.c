@@ -478,6 +478,41 @@ static void print_members(const json_t *members)
 	}
 }
 
+/* With a cluster: its state, the nodes seen with their leases, and each
+ * member's verdicts per node. */
+static void print_cluster(const json_t *cl)
+{
+	const json_t *nodes = json_object_get(cl, "nodes");
+	const json_t *members = json_object_get(cl, "members");
+	const json_t *o;
+	size_t i;
+	int w = width(nodes, "name", 4);
+	char since[32];
+
+	fmt_since(json_object_get(cl, "degraded_since"), since, sizeof(since));
+	printf("\ncluster %s: node %s, quorum %s, probe_share %lld\n", jstr(cl, "name", "?"),
+	       jstr(cl, "node", "?"), jstr(cl, "quorum", "?"),
+	       (long long)json_integer_value(json_object_get(cl, "probe_share")));
+	if (jbool(cl, "degraded"))
+		printf("cluster: degraded since %s (etcd unreachable: local verdicts and the "
+		       "last view)\n",
+		       since);
+	else
+		printf("cluster: ok\n");
+	printf("  %-*s  %-4s  %-16s  %s\n", w, "NODE", "LIVE", "LEASE", "TTL");
+	json_array_foreach(nodes, i, o)
+	{
+		printf("  %-*s  %-4s  %-16s  %llds%s\n", w, jstr(o, "name", "?"),
+		       jbool(o, "live") ? "yes" : "no", jstr(o, "lease", "-"),
+		       (long long)json_integer_value(json_object_get(o, "ttl")),
+		       jbool(o, "self") ? "  (this node)" : "");
+	}
+	json_array_foreach(members, i, o)
+	{
+		printf("  member %s: %s\n", jstr(o, "member", "?"), jstr(o, "text", ""));
+	}
+}
+
 static void print_status(const json_t *st)
 {
 	const json_t *regions = json_object_get(st, "regions");
@@ -534,6 +569,8 @@ static void print_status(const json_t *st)
 			printf("%-50s  %-10s  %s\n", jstr(o, "target", "?"), state, since);
 		}
 	}
+	if (json_is_object(json_object_get(st, "cluster")))
+		print_cluster(json_object_get(st, "cluster"));
 	printf("\n(state! = up but failing its latest probes)\n");
 }
 

@@ -571,6 +571,19 @@ int override_table_save(const struct override_table *t, const char *state_dir)
 	return statefile_write(state_dir, "overrides.state", override_table_fill, t);
 }
 
+int override_kind_of(const char *target, enum override_kind *kind)
+{
+	if (strncmp(target, "region:", 7) == 0)
+		*kind = OVERRIDE_REGION;
+	else if (strncmp(target, "pool:", 5) == 0)
+		*kind = OVERRIDE_POOL;
+	else if (strncmp(target, "member:", 7) == 0)
+		*kind = OVERRIDE_MEMBER;
+	else
+		return GSLB_EINVAL;
+	return GSLB_OK;
+}
+
 int override_table_load(struct override_table *t, const char *state_dir)
 {
 	char line[1024];
@@ -588,13 +601,7 @@ int override_table_load(struct override_table *t, const char *state_dir)
 			continue;
 		if (admin_action_parse(state, &o.state) || o.state == OVERRIDE_NONE)
 			continue;
-		if (strncmp(target, "region:", 7) == 0)
-			o.kind = OVERRIDE_REGION;
-		else if (strncmp(target, "pool:", 5) == 0)
-			o.kind = OVERRIDE_POOL;
-		else if (strncmp(target, "member:", 7) == 0)
-			o.kind = OVERRIDE_MEMBER;
-		else
+		if (override_kind_of(target, &o.kind))
 			continue;
 		snprintf(o.target, sizeof(o.target), "%s", target);
 		o.since = since;

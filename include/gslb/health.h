@@ -91,6 +91,11 @@ struct override_table {
 int health_parse_target(const struct snapshot *snap, const char *target, struct override *out,
 			char *err, size_t errlen);
 
+/* The kind of a target by its prefix alone ("region:", "pool:",
+ * "member:"), without checking that it names something. GSLB_EINVAL for
+ * anything else. */
+int override_kind_of(const char *target, enum override_kind *kind);
+
 /* Set (state != OVERRIDE_NONE) or clear an override. Returns 0, or GSLB_ENOENT
  * when clearing something not set. */
 int override_table_set(struct override_table *t, const struct override *o);

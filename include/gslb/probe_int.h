@@ -215,7 +215,20 @@ struct prober {
 	struct metrics *metrics;
 	struct metrics_shard *ms;
 	size_t inflight_max;
+
+	/* cluster = { ... }: this node's part (cluster_node.h). cn is set and
+	 * replaced under mu by the prober thread; cl_dirty (under mu) says
+	 * the cluster view changed; cl_admin (under mu) counts overrides
+	 * being written to etcd, which a reload waits for. */
+	struct cluster_node *cn;
+	uint64_t cl_ovr_version;
+	int cl_dirty;
+	int cl_admin;
 };
+
+/* A member's name in the cluster's keys: "service/region/address" (a
+ * CNAME pool's: its target name). */
+void probe_member_key(const struct ptarget *t, char *buf, size_t len);
 
 /* The prober's metric families (their table is in probe.c). */
 enum probe_family {

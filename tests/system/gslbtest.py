@@ -1283,9 +1283,9 @@ class EtcdCluster:
             self.logs[i].close()
             self.logs[i] = None
 
-    def restart(self, i, timeout=START_TIMEOUT):
+    def restart(self, i, timeout=START_TIMEOUT, wait=True):
         """Start member i again on its ports with its data; wait until the
-        cluster takes writes through it."""
+        cluster takes writes through it (unless wait is false)."""
         self.kill(i)
         argv = self._argv(i)
         argv[argv.index("--initial-cluster-state") + 1] = "existing"
@@ -1293,6 +1293,14 @@ class EtcdCluster:
         self.procs[i] = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=self.logs[i],
             stderr=self.logs[i], cwd=self.workdir, start_new_session=True)
+        if wait:
+            self.wait_ready(timeout)
+
+    def restart_all(self, timeout=START_TIMEOUT):
+        """Start every member again (after all were killed): none can take
+        writes before a quorum of them runs."""
+        for i in range(self.size):
+            self.restart(i, wait=False)
         self.wait_ready(timeout)
 
     def stop(self):
