@@ -424,6 +424,8 @@ static void apply_override(struct cluster_node *cn, enum etcd_event_type type, c
 	    st != OVERRIDE_NONE) {
 		o.state = st;
 		o.since = json_integer_value(json_object_get(v, "since"));
+		o.start = json_integer_value(json_object_get(v, "start"));
+		o.end = json_integer_value(json_object_get(v, "end"));
 		if (override_table_set(&cn->ovr, &o) != GSLB_OK)
 			log_err("cluster %s: out of memory taking an override", cn->cf.name);
 	} else
@@ -1038,8 +1040,14 @@ int cluster_node_override(struct cluster_node *cn, const struct override *o, cha
 		json_t *j = json_pack("{s:s, s:I, s:s}", "state",
 				      override_state_name((enum override_state)o->state), "since",
 				      (json_int_t)o->since, "node", cn->cf.node);
-		char *v = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		char *v;
 
+		/* timed maintenance: when it comes into force and ends */
+		if (j && o->start)
+			json_object_set_new(j, "start", json_integer((json_int_t)o->start));
+		if (j && o->end)
+			json_object_set_new(j, "end", json_integer((json_int_t)o->end));
+		v = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		json_decref(j);
 		rc = v ? etcd_put(cn->ac, key, v, strlen(v), 0, &rev, e2, sizeof(e2)) : GSLB_ENOMEM;
 		free(v);

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "gslb/probe_int.h"
+#include "gslb/webhook.h"
 
 int probe_curl_sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
@@ -333,6 +334,8 @@ void probe_curl_collect(struct prober *p)
 			continue;
 		e = msg->easy_handle;
 		rc = msg->data.result;
+		if (webhooks_done(p->wh, p->multi, e, rc, mono_ms()))
+			continue;
 		char *priv = NULL;
 		curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
 		t = (struct ptarget *)(void *)priv;

@@ -77,6 +77,8 @@ struct override {
 	enum override_kind kind;
 	uint8_t state; /* enum override_state, never OVERRIDE_NONE */
 	int64_t since;
+	int64_t start;    /* unix time it comes into force; 0 = at once */
+	int64_t end;      /* unix time it ends by itself; 0 = never */
 	char target[512]; /* as given, canonical: lower-case service name */
 };
 
@@ -95,6 +97,9 @@ int health_parse_target(const struct snapshot *snap, const char *target, struct 
  * "member:"), without checking that it names something. GSLB_EINVAL for
  * anything else. */
 int override_kind_of(const char *target, enum override_kind *kind);
+
+/* In force at unix time now: started (or no start) and not ended. */
+int override_active(const struct override *o, int64_t now);
 
 /* Set (state != OVERRIDE_NONE) or clear an override. Returns 0, or GSLB_ENOENT
  * when clearing something not set. */

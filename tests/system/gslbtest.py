@@ -667,6 +667,24 @@ class ReferenceServer(Server):
         raise ServerError("%s did not start: %s" % (self.name, last))
 
 
+def nsd_server_common(wd, port):
+    """The lines of an NSD `server:` clause that keep it in folder wd, in
+    the foreground, on port, without privileges or a database."""
+    return """\tport: {port}
+\tserver-count: 1
+\tusername: ""
+\tchroot: ""
+\tzonesdir: "{wd}"
+\tdatabase: ""
+\tzonelistfile: "{wd}/zone.list"
+\txfrdfile: "{wd}/xfrd.state"
+\txfrdir: "{wd}"
+\tpidfile: "{wd}/nsd.pid"
+\tcookie-secret-file: "{wd}/cookiesecrets.txt"
+\tlogfile: ""
+""".format(wd=wd, port=port)
+
+
 class Nsd(ReferenceServer):
     name = "nsd"
 
@@ -679,19 +697,7 @@ class Nsd(ReferenceServer):
             f.write("""server:
 \tip-address: 127.0.0.1@{port}
 \tip-address: ::1@{port}
-\tport: {port}
-\tserver-count: 1
-\tusername: ""
-\tchroot: ""
-\tzonesdir: "{wd}"
-\tdatabase: ""
-\tzonelistfile: "{wd}/zone.list"
-\txfrdfile: "{wd}/xfrd.state"
-\txfrdir: "{wd}"
-\tpidfile: "{wd}/nsd.pid"
-\tcookie-secret-file: "{wd}/cookiesecrets.txt"
-\tlogfile: ""
-\tverbosity: 1
+{common}\tverbosity: 1
 \tminimal-responses: yes
 \trefuse-any: no
 \trrl-ratelimit: 0
@@ -710,7 +716,8 @@ remote-control:
 \tcontrol-enable: no
 
 {zones}""".format(port=port, wd=self.workdir, edns=EDNS_SIZE, nsid=NSID.decode(),
-                  identity=IDENTITY, version=VERSION, zones=zones))
+                  identity=IDENTITY, version=VERSION, zones=zones,
+                  common=nsd_server_common(self.workdir, port)))
         return [exe, "-d", "-c", conf]
 
 
