@@ -271,7 +271,7 @@ static void set_ok(struct cluster_node *cn, int which, int ok, const char *err)
 	was = degraded(cn);
 	cn->failed[which] = !ok;
 	is = degraded(cn);
-	if (is && !cn->announced) {
+	if (is && !ok && !cn->announced) {
 		cn->announced = 1;
 		log_warn("cluster %s: degraded: etcd unreachable, serving local verdicts and the "
 			 "last view node=%s error=\"%s\"",

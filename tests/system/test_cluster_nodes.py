@@ -31,7 +31,7 @@ SOURCES = {"n1": "127.0.0.11", "n2": "127.0.0.12", "n3": "127.0.0.13"}
 FLIP = FALL * INTERVAL + TIMEOUT + 2.0
 
 
-def node_config(workdir, node, endpoints, backend, quorum=2):
+def node_config(workdir, node, endpoints, backend, quorum=2, probe_share=0):
     check = gslbtest.check_conf("web", "http", interval=INTERVAL, timeout=TIMEOUT, rise=RISE,
                                 fall=FALL, source=SOURCES[node])
     svc = gslbtest.checked_service_conf(NAME, "web",
@@ -40,8 +40,8 @@ def node_config(workdir, node, endpoints, backend, quorum=2):
     os.makedirs(state, exist_ok=True)
     extra = gslbtest.health_conf(state, [check], [svc])
     extra += ('cluster = { name = "t"; node = "%s"; etcd = [ %s ]; quorum = %s; '
-              'lease_ttl = %d; };\n' % (node, ", ".join('"%s"' % e for e in endpoints),
-                                         quorum, LEASE_TTL))
+              'lease_ttl = %d; probe_share = %d; };\n'
+              % (node, ", ".join('"%s"' % e for e in endpoints), quorum, LEASE_TTL, probe_share))
     return gslbtest.gslbd_config(workdir, admin="127.0.0.1:0", extra=extra)
 
 
@@ -52,17 +52,43 @@ class Cluster:
         self.backend = backend
         self.nodes = {}
         self.retired = []
+        self.conf = {}  # node_config's keywords the nodes run with
 
-    def start(self, node, quorum=2):
+    def start(self, node):
         workdir = str(self.tmp.mktemp(node))
         srv = gslbtest.Gslbd(workdir, config_text=node_config(
-            workdir, node, self.etcd.endpoints(), self.backend, quorum))
+            workdir, node, self.etcd.endpoints(), self.backend, **self.conf))
         srv.start()
         self.nodes[node] = srv
         return srv
 
     def all(self):
         return [self.nodes[n] for n in sorted(self.nodes)]
+
+    def reload(self, nodes=None, endpoints=None, **kw):
+        """Rewrite the config of nodes (default: all) with kw and SIGHUP
+        them; wait until each has restarted its cluster part."""
+        if nodes is None:
+            nodes = sorted(self.nodes)
+            self.conf = kw
+        before = {}
+        for n in list(nodes):
+            srv = self.nodes[n]
+            before[n] = srv.stderr_text().count("cluster group changed at reload")
+            text = node_config(srv.workdir, n, endpoints or self.etcd.endpoints(),
+                               self.backend, **kw)
+            with open(srv.config_path) as f:
+                if f.read() == text:
+                    nodes.remove(n)
+                    continue
+            with open(srv.config_path, "w") as f:
+                f.write(text)
+            srv.proc.send_signal(signal.SIGHUP)
+        for n in nodes:
+            srv = self.nodes[n]
+            wait_for("%s reloaded its cluster group" % n,
+                     lambda srv=srv, n=n: srv.stderr_text().count(
+                         "cluster group changed at reload") > before[n], 10, [srv])
 
     def status(self, node):
         return gslbtest.admin_json(self.nodes[node], "/status")["cluster"]
@@ -253,20 +279,72 @@ def test_killed_node_stops_counting_after_lease_ttl(cluster):
     answers_all(cluster, {MEMBER})
 
 
+def test_probe_share_spreads_probes_and_respreads(cluster):
+    """probe_share = 2: the member is probed from two sources only; when
+    one of those nodes stops (its lease revoked), the third takes over."""
+    cluster.reload(probe_share=2)
+    try:
+        def probers(seconds=1.5):
+            before = dict(cluster.backend.hits_from)
+            time.sleep(seconds)
+            return {src for src, n in cluster.backend.hits_from.items()
+                    if n > before.get(src, 0)}
+
+        wait_for("two nodes probe", lambda: len(probers()) == 2, 10, cluster.all())
+        sources = probers()
+        assert len(sources) == 2, sources
+        assert cluster.member("n1")["probers"] == 2
+        answers_all(cluster, {MEMBER})
+        # one prober leaves: the node left out takes its place
+        gone = next(n for n, src in SOURCES.items() if src in sources)
+        srv = cluster.nodes.pop(gone)
+        gslbtest.stop_checked(srv)
+        wait_for("the member is re-spread", lambda: len(probers()) == 2 and
+                 probers() == set(SOURCES[n] for n in cluster.nodes), 10, cluster.all())
+        # quorum among the probers: both remaining say down -> down
+        fail_from(cluster, *cluster.nodes)
+        answers_all(cluster, {FALLBACK})
+        fail_from(cluster)
+        answers_all(cluster, {MEMBER})
+        cluster.start(gone)
+    finally:
+        fail_from(cluster)
+        if len(cluster.nodes) == 3:
+            cluster.reload(probe_share=0)
+    answers_all(cluster, {MEMBER})
+
+
+def test_node_cut_off_from_etcd_decides_alone(cluster):
+    """A node that cannot reach etcd (here: its endpoints changed to a dead
+    port by a reload) is degraded and decides alone; the others stop
+    counting it; it rejoins when it reaches etcd again."""
+    dead = ["http://127.0.0.1:%d" % gslbtest.closed_port()]
+    cluster.reload(["n3"], endpoints=dead)
+    try:
+        wait_for("n3 degraded", lambda: cluster.status("n3")["degraded"], 10, cluster.all())
+        wait_for("n1 counts 2 nodes",
+                 lambda: len([x for x in cluster.status("n1")["nodes"] if x["live"]]) == 2,
+                 LEASE_TTL + 3, cluster.all())
+        fail_from(cluster, "n3")
+        wait_answer(cluster.nodes["n3"], NAME, {FALLBACK}, FLIP + LEASE_TTL)
+        for n in ("n1", "n2"):
+            wait_answer(cluster.nodes[n], NAME, {MEMBER}, 1)
+    finally:
+        fail_from(cluster)
+        cluster.reload(["n3"])
+    wait_for("n3 rejoined", lambda: not cluster.status("n3")["degraded"], 10, cluster.all())
+    answers_all(cluster, {MEMBER})
+
+
 def test_reload_with_the_cluster_block_changed(cluster):
     # quorum 2 -> "any": one node's down verdict is enough
     fail_from(cluster, "n3")
     try:
         stays(cluster, {MEMBER}, 1.0)
-        for n, srv in cluster.nodes.items():
-            with open(srv.config_path, "w") as f:
-                f.write(node_config(srv.workdir, n, cluster.etcd.endpoints(), cluster.backend,
-                                    quorum='"any"'))
-            srv.proc.send_signal(signal.SIGHUP)
-        for srv in cluster.all():
-            srv.wait_log(r"cluster group changed at reload", 10)
+        cluster.reload(quorum='"any"')
         answers_all(cluster, {FALLBACK})
         assert cluster.status("n1")["quorum"] == "any"
     finally:
         fail_from(cluster)
+        cluster.reload()
     answers_all(cluster, {MEMBER})
