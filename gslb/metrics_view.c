@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "gslb/dnssec_cache.h"
 #include "gslb/geo.h"
 #include "gslb/health.h"
 #include "gslb/snapshot.h"
@@ -110,6 +111,39 @@ static int member_since(struct metrics_out *o, const struct snapshot *snap)
 	return health_samples(o, snap, MEMBER_SINCE);
 }
 
+/* The signature cache (online signing of signed zones' answers). */
+static int dnssec_sigs(struct metrics_out *o, const struct snapshot *snap)
+{
+	struct sigcache_stats st;
+	(void)snap;
+	sigcache_stats(sigcache_global(), &st);
+	const char *made[] = { "made" }, *refresh[] = { "refresh" };
+	metrics_sample(o, made, (int64_t)st.made);
+	metrics_sample(o, refresh, (int64_t)st.refreshes);
+	return 1;
+}
+
+static int dnssec_cache(struct metrics_out *o, const struct snapshot *snap)
+{
+	struct sigcache_stats st;
+	(void)snap;
+	sigcache_stats(sigcache_global(), &st);
+	const char *hit[] = { "hit" }, *miss[] = { "miss" }, *evict[] = { "evicted" };
+	metrics_sample(o, hit, (int64_t)st.hits);
+	metrics_sample(o, miss, (int64_t)st.misses);
+	metrics_sample(o, evict, (int64_t)st.evictions);
+	return 1;
+}
+
+static int dnssec_entries(struct metrics_out *o, const struct snapshot *snap)
+{
+	struct sigcache_stats st;
+	(void)snap;
+	sigcache_stats(sigcache_global(), &st);
+	metrics_sample(o, NULL, (int64_t)st.entries);
+	return 1;
+}
+
 static const struct metric_family view_families[] = {
 	[MVIEW_BUILD_INFO] = { .name = "gslb_build_info",
 			       .help = "Version of gslbd.",
@@ -159,6 +193,23 @@ static const struct metric_family view_families[] = {
 				  .labels = { METRIC_GIVEN("service"), METRIC_GIVEN("region"),
 					      METRIC_GIVEN("member") },
 				  .collect = member_since },
+	[MVIEW_DNSSEC_SIGS] = { .name = "gslb_dnssec_signatures_total",
+				.help = "RRSIGs made for answers of signed zones: made (on a "
+					"cache miss, at warm-up or refresh), refresh (made again "
+					"before expiry).",
+				.type = METRIC_COUNTER,
+				.labels = { METRIC_GIVEN("event") },
+				.collect = dnssec_sigs },
+	[MVIEW_DNSSEC_CACHE] = { .name = "gslb_dnssec_cache_total",
+				 .help = "Signature cache: lookups found (hit) or signed (miss), "
+					 "entries pushed out (evicted).",
+				 .type = METRIC_COUNTER,
+				 .labels = { METRIC_GIVEN("result") },
+				 .collect = dnssec_cache },
+	[MVIEW_DNSSEC_ENTRIES] = { .name = "gslb_dnssec_cache_entries",
+				   .help = "Signatures in the signature cache.",
+				   .type = METRIC_GAUGE,
+				   .collect = dnssec_entries },
 };
 
 const struct metric_set metrics_view_set = METRIC_SET(view_families);

@@ -217,6 +217,9 @@ enum metrics_view_family {
 	MVIEW_POOL_CHANGE,
 	MVIEW_MEMBER_UP,
 	MVIEW_MEMBER_CHANGE,
+	MVIEW_DNSSEC_SIGS,  /* signature cache (dnssec_cache.h): made, refreshes */
+	MVIEW_DNSSEC_CACHE, /* lookups: hit, miss */
+	MVIEW_DNSSEC_ENTRIES,
 };
 
 /* Reloads, by the control thread. */
