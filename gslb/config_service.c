@@ -550,6 +550,62 @@ static int parse_member(struct conf_ctx *ctx, const config_setting_t *e, struct 
 	return member_address(ctx, e, mb);
 }
 
+/* ---- pools[].load ---------------------------------------------------------- */
+
+/* from = "body-json:KEY" | "header:NAME" | "body-number", and low < high. */
+static int load_finish(struct conf_ctx *ctx, const config_setting_t *e, void *base)
+{
+	struct pool_load *l = base;
+	const char *f = l->from;
+
+	if (strncmp(f, "body-json:", 10) == 0 && f[10]) {
+		l->kind = LOAD_BODY_JSON;
+		l->key = f + 10;
+	} else if (strncmp(f, "header:", 7) == 0 && f[7] && !strpbrk(f + 7, ": \t\r\n")) {
+		l->kind = LOAD_HEADER;
+		l->key = f + 7;
+	} else if (strcmp(f, "body-number") == 0) {
+		l->kind = LOAD_BODY_NUMBER;
+		l->key = NULL;
+	} else {
+		return conf_error(ctx, config_setting_get_member(e, "from"),
+				  "\"%s\": expected \"body-json:KEY\", \"header:NAME\" or "
+				  "\"body-number\"",
+				  f);
+	}
+	if (l->low >= l->high)
+		return conf_error(ctx, e, "low (%g) must be below high (%g)", l->low, l->high);
+	return GSLB_OK;
+}
+
+static const struct conf_item load_items[] = {
+	{ .name = "from",
+	  .type = CONF_STRING,
+	  .flags = CONF_REQUIRED | CONF_NONEMPTY,
+	  CONF_AT(struct pool_load, from),
+	  .maxlen = 200,
+	  .hint = "from = \"body-json:load\";",
+	  .doc_type = "`body-json:KEY`, `header:NAME` or `body-number`" },
+	{ .name = "low",
+	  .type = CONF_FLOAT,
+	  CONF_AT(struct pool_load, low),
+	  .f = { 0, 1, 0.8 },
+	  .doc_type = "number 0..1" },
+	{ .name = "high",
+	  .type = CONF_FLOAT,
+	  CONF_AT(struct pool_load, high),
+	  .f = { 0, 1, 0.95 },
+	  .doc_type = "number 0..1" },
+	{ NULL },
+};
+
+const struct conf_section conf_sec_pool_load = {
+	.path = "services.pools.load",
+	.example = "{ from = \"body-json:load\"; low = 0.8; high = 0.95; }",
+	.items = load_items,
+	.finish = load_finish,
+};
+
 /* ---- pools ---------------------------------------------------------------- */
 
 static int pool_check(struct conf_ctx *ctx, const config_setting_t *s, void *base)
@@ -677,6 +733,18 @@ static int pool_finish(struct conf_ctx *ctx, const config_setting_t *e, void *ba
 
 	if ((members != NULL) == (cname != NULL))
 		return conf_error(ctx, e, "a pool has either members or a cname");
+	if (p->load.kind != LOAD_NONE) {
+		const config_setting_t *ls = config_setting_get_member(e, "load");
+		const struct check *ck = p->check_idx >= 0 ? &ctx->c->checks[p->check_idx] : NULL;
+		if (!ck || (ck->type != CHECK_HTTP && ck->type != CHECK_HTTPS))
+			return conf_error(ctx, ls,
+					  "load is read from the responses of an http or https "
+					  "check: the pool needs one");
+		if (ck->method_head && p->load.kind != LOAD_HEADER)
+			return conf_error(ctx, ls,
+					  "check %s asks with HEAD: a load in the body needs GET",
+					  ck->name);
+	}
 	if (cname)
 		return pool_cname(ctx, cname, p, config_setting_get_member(e, "min_up"));
 	return pool_members(ctx, members, p);
@@ -709,6 +777,12 @@ static const struct conf_item pool_items[] = {
 	  .fn = pool_min_up,
 	  .doc_default = "1",
 	  .doc_type = "number 0..100000: a count, or a fraction below 1" },
+	{ .name = "load",
+	  .type = CONF_GROUP,
+	  .flags = CONF_OFF_UNLESS_SET,
+	  CONF_AT(struct pool, load),
+	  .sub = &conf_sec_pool_load,
+	  .doc_default = "off" },
 	{ NULL },
 };
 

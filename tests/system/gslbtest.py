@@ -926,6 +926,7 @@ class HttpBackend:
         self.code, self.body, self.location, self.hang = code, body, None, False
         self.hang_seconds = hang_seconds
         self.hits = 0
+        self.headers = {}  # extra response headers, name -> value
         self.host_header = None
         self.host = host
         backend = self
@@ -945,6 +946,8 @@ class HttpBackend:
                     self.send_response(code)
                     if backend.location:
                         self.send_header("Location", backend.location)
+                    for k, v in backend.headers.items():
+                        self.send_header(k, v)
                     if code not in (204, 304):
                         self.send_header("Content-Length", str(len(body)))
                     self.send_header("Connection", "close")

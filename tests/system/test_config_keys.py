@@ -63,7 +63,8 @@ KEYS = {
     "services.redirect": ["target", "status", "all_methods"],
     "services.route": ["match", "regions", "split"],
     "services.route.split": ["region", "weight"],
-    "services.pools": ["region", "members", "cname", "check", "min_up"],
+    "services.pools": ["region", "members", "cname", "check", "min_up", "load"],
+    "services.pools.load": ["from", "low", "high"],
     "services.pools.members": ["address", "weight", "target"],
 }
 
@@ -97,6 +98,7 @@ services = ( { name = "www.geo.test";
             { match = "country:DE"; split = ( { region = "eu"; @services.route.split@ } ); } );
   pools = ( { region = "eu"; check = "web";
               members = ( { address = "192.0.2.1"; @services.pools.members@ } );
+              load = { from = "body-number"; @services.pools.load@ };
               @services.pools@ } );
   @services@ } );
 @top@
