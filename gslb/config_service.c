@@ -2,8 +2,11 @@
  * their routes, pools, members, fallback and redirect. Their tables and
  * handlers; the engine is config_schema.c. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -55,7 +58,7 @@ static int geoip_finish(struct conf_ctx *ctx, const config_setting_t *s, void *b
 {
 	struct conf *c = base;
 
-	if (!c->geoip.database && !c->geoip.overrides)
+	if (!c->geoip.database && !c->geoip.overrides && !c->geoip.asn_database)
 		return conf_error(ctx, s, "give a database (database = \"geoip/x.mmdb\";)");
 	c->has_geoip = 1;
 	return GSLB_OK;
@@ -76,6 +79,11 @@ static const struct conf_item geoip_items[] = {
 	  .sub = &conf_sec_geoip_paths,
 	  .doc_default = "GeoIP2 / GeoLite2" },
 	{ .name = "compact", .type = CONF_BOOL, CONF_AT(struct conf, geoip_compact) },
+	{ .name = "asn_database",
+	  .type = CONF_PATH,
+	  .flags = CONF_NONEMPTY,
+	  CONF_AT(struct conf, geoip.asn_database),
+	  .doc_default = "none" },
 	{ NULL },
 };
 
@@ -293,9 +301,32 @@ static int route_code(struct conf_ctx *ctx, const config_setting_t *s, struct ro
 					  val);
 	} else {
 		return conf_error(
-			ctx, s,
-			"\"%s\": expected country:, continent:, subdivision: or net:", r->text);
+			ctx, s, "\"%s\": expected country:, continent:, subdivision:, net: or asn:",
+			r->text);
 	}
+	return GSLB_OK;
+}
+
+/* asn:N (or asn:ASN), N 1..4294967295; needs geoip.asn_database. */
+static int route_asn(struct conf_ctx *ctx, const config_setting_t *s, struct route *r,
+		     const char *val)
+{
+	char *end;
+	if (strncasecmp(val, "as", 2) == 0)
+		val += 2;
+	errno = 0;
+	unsigned long long n = val[0] >= '0' && val[0] <= '9' ? strtoull(val, &end, 10) : 0;
+	if (n == 0 || n > UINT32_MAX || errno || *end)
+		return conf_error(ctx, s, "\"%s\": expected asn:N, an AS number 1..4294967295",
+				  r->text);
+	if (!ctx->c->geoip.asn_database)
+		return conf_error(ctx, s,
+				  "\"%s\" needs an ASN database (geoip = { asn_database = "
+				  "\"GeoLite2-ASN.mmdb\"; };)",
+				  r->text);
+	r->kind = ROUTE_ASN;
+	r->asn = (uint32_t)n;
+	snprintf(r->code, sizeof(r->code), "%u", r->asn);
 	return GSLB_OK;
 }
 
@@ -307,9 +338,11 @@ static int route_match(struct conf_ctx *ctx, const config_setting_t *s, void *ba
 
 	if (!colon)
 		return conf_error(ctx, s,
-				  "\"%s\": expected country:XX, continent:XX, subdivision:XX-YY "
-				  "or net:CIDR",
+				  "\"%s\": expected country:XX, continent:XX, subdivision:XX-YY, "
+				  "net:CIDR or asn:N",
 				  mv);
+	if (colon - mv == 3 && strncasecmp(mv, "asn", 3) == 0)
+		return route_asn(ctx, s, r, colon + 1);
 	if (colon - mv == 3 && strncmp(mv, "net", 3) == 0) {
 		char why[160];
 		r->kind = ROUTE_NET;
@@ -431,7 +464,7 @@ static const struct conf_item route_items[] = {
 	  .flags = CONF_REQUIRED | CONF_LATE,
 	  CONF_AT(struct route, text),
 	  .fn = route_match,
-	  .doc_type = "`country:XX`, `continent:XX`, `subdivision:XX-YY` or `net:CIDR`" },
+	  .doc_type = "`country:XX`, `continent:XX`, `subdivision:XX-YY`, `net:CIDR` or `asn:N`" },
 	{ .name = "regions",
 	  .type = CONF_STRINGS,
 	  .flags = CONF_LATE,

@@ -141,9 +141,16 @@ static void unwrap_v4(struct decision *d)
 	d->unwrap_shift = (uint8_t)shift;
 }
 
-static int route_matches(const struct route *r, const struct decision *d)
+static int route_matches(const struct snapshot *snap, const struct route *r, struct decision *d)
 {
 	switch (r->kind) {
+	case ROUTE_ASN:
+		if (!d->asn_looked) {
+			/* a damaged record is no match (asn.found stays 0) */
+			(void)geo_asn_lookup(snap->geo, d->family, d->addr, 0, &d->asn);
+			d->asn_looked = 1;
+		}
+		return d->asn.found && d->asn.asn == r->asn;
 	case ROUTE_COUNTRY:
 		return d->geo.country[0] && strcmp(r->code, d->geo.country) == 0;
 	case ROUTE_CONTINENT:
@@ -307,6 +314,8 @@ static uint8_t compute_scope(const struct snapshot *snap, const struct decision 
 	unsigned max = d->family == AF_INET ? 32 : 128;
 	if (d->hashed && s < d->hash_prefix)
 		s = d->hash_prefix; /* the answer depends on the hashed subnet */
+	if (d->asn_looked && s < d->asn.prefix)
+		s = d->asn.prefix; /* ... and on the ASN database's network */
 	for (size_t i = 0; i < svc->nroutes; i++) {
 		const struct route *r = &svc->routes[i];
 		if (r->kind != ROUTE_NET || r->net.family != d->family)
@@ -521,7 +530,7 @@ static void order(const struct snapshot *snap, const struct service *svc, struct
 	}
 	d->located = d->geo.has_coords || d->geo.country[0] != 0;
 	for (size_t i = 0; i < svc->nroutes; i++) {
-		if (route_matches(&svc->routes[i], d)) {
+		if (route_matches(snap, &svc->routes[i], d)) {
 			d->rule = RULE_ROUTE;
 			d->route = &svc->routes[i];
 			if (d->route->split_end) {
@@ -742,7 +751,8 @@ static int class_codes(struct class_build *b)
 		const struct service *svc = &c->services[i];
 		for (size_t j = 0; j < svc->nroutes; j++) {
 			const struct route *r = &svc->routes[j];
-			if (r->kind == ROUTE_NET || route_code_used(b, r->kind, r->code))
+			if (r->kind == ROUTE_NET || r->kind == ROUTE_ASN ||
+			    route_code_used(b, r->kind, r->code))
 				continue;
 			b->codes[b->ncodes].kind = r->kind;
 			b->codes[b->ncodes].code = r->code;

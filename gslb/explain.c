@@ -42,6 +42,25 @@ static json_t *location_json(const struct decision *d, const struct snapshot *sn
 		json_object_set_new(o, "latitude", json_null());
 		json_object_set_new(o, "longitude", json_null());
 	}
+	if (geo_has_asn(snap->geo)) {
+		/* geoip.asn_database: the client's autonomous system, named */
+		struct geo_asn asn;
+		char net[NET_CIDR_TEXT_MAX];
+		uint8_t a[16];
+		json_t *aj = json_object();
+		if (geo_asn_lookup(snap->geo, d->family, d->addr, 1, &asn) == 0 && asn.found) {
+			net_mask(a, d->addr, net_alen(d->family), asn.prefix);
+			net_format(d->family, a, asn.prefix, net, sizeof(net));
+			json_object_set_new(aj, "number", json_integer(asn.asn));
+			json_object_set_new(aj, "organization",
+					    asn.org[0] ? json_string(asn.org) : json_null());
+			json_object_set_new(aj, "network", json_string(net));
+		} else {
+			json_object_set_new(aj, "number", json_null());
+		}
+		json_object_set_new(aj, "database", json_string(geo_asn_path(snap->geo)));
+		json_object_set_new(o, "asn", aj);
+	}
 	if (g->override) {
 		char cidr[64];
 		json_t *ov = json_object();
@@ -327,6 +346,15 @@ void explain_print(const json_t *ex, FILE *out)
 			json_real_value(json_object_get(loc, "longitude")),
 			str(loc, "coordinates_from"));
 	fprintf(out, "\n");
+	const json_t *asn = json_object_get(loc, "asn");
+	if (json_is_integer(json_object_get(asn, "number")))
+		fprintf(out, "asn:       AS%lld%s%s%s, network %s\n",
+			(long long)json_integer_value(json_object_get(asn, "number")),
+			str(asn, "organization") ? " (" : "",
+			str(asn, "organization") ? str(asn, "organization") : "",
+			str(asn, "organization") ? ")" : "", str(asn, "network"));
+	else if (asn)
+		fprintf(out, "asn:       not in the ASN database\n");
 	const json_t *ov = json_object_get(loc, "override");
 	if (json_is_object(ov)) {
 		fprintf(out, "override:  %s (%s:%lld)", str(ov, "net"), str(ov, "file"),

@@ -58,6 +58,10 @@ struct decision {
 	uint8_t unwrap_shift; /* bits before the embedded IPv4 address */
 
 	struct geo_result geo;
+	/* asn:N route rules: the client's autonomous system, looked up when
+	 * the first such rule is reached (asn_looked) */
+	int asn_looked;
+	struct geo_asn asn;
 	int located; /* a location (coordinates or a region list) was found */
 	enum decide_rule rule;
 	const struct route *route; /* RULE_ROUTE */

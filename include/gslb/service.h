@@ -125,6 +125,7 @@ enum route_kind {
 	ROUTE_CONTINENT,
 	ROUTE_SUBDIVISION,
 	ROUTE_NET,
+	ROUTE_ASN, /* geoip.asn_database: the client's autonomous system */
 };
 
 #define ROUTE_SPLIT_RING 10000u
@@ -133,6 +134,7 @@ struct route {
 	enum route_kind kind;
 	char code[16];       /* upper-case ISO code, "PL", "EU", "US-CA" */
 	struct net_cidr net; /* ROUTE_NET */
+	uint32_t asn;        /* ROUTE_ASN (code holds it in decimal) */
 	unsigned *regions;
 	size_t nregions;
 	/* split = ( { region; weight; } ): regions are the split's, and a

@@ -44,7 +44,7 @@ KEYS = {
     "zones": ["origin", "file", "dnssec"],
     "zones.dnssec": ["keys", "signature_validity", "signature_refresh", "inception_offset",
                      "nsec"],
-    "geoip": ["database", "overrides", "paths", "compact"],
+    "geoip": ["database", "overrides", "paths", "compact", "asn_database"],
     "geoip.paths": ["country", "continent", "subdivision", "latitude", "longitude"],
     "regions": ["name", "lat", "lon", "bias", "redirect"],
     "checks": ["name", "type", "interval", "timeout", "rise", "fall", "port", "path", "host",

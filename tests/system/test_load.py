@@ -211,13 +211,8 @@ def test_load_from_header(tmp_path_factory):
     ('from = "body-number";', 'method = "HEAD";', "a load in the body needs GET"),
 ])
 def test_load_config_errors(tmp_path, load, check_extra, message):
-    conf = tmp_path / "gslb.conf"
-    text = load_config(str(tmp_path), "http://127.0.0.1:9/", load, check_extra)
-    conf.write_text(text)
-    r = run_gslbd(["-t", "-c", str(conf)])
-    assert r.returncode == 1, r.stderr
-    line = next(i for i, t in enumerate(text.splitlines(), 1) if "load = {" in t)
-    assert re.search(r"gslb\.conf:%d: .*%s" % (line, re.escape(message)), r.stderr), r.stderr
+    gslbtest.refused_at(tmp_path, load_config(str(tmp_path), "http://127.0.0.1:9/", load,
+                                              check_extra), "load = {", message)
 
 
 def test_load_needs_http_check(tmp_path):
