@@ -445,8 +445,15 @@ static json_t *pool_json(const struct snapshot *snap, const struct pool *p, cons
 	json_t *o;
 
 	if (hp) {
-		for (size_t i = 0; i < hp->nmembers; i++)
-			json_array_append_new(members, member_json(p, &hp->members[i]));
+		for (size_t i = 0; i < hp->nmembers; i++) {
+			json_t *mj = member_json(p, &hp->members[i]);
+			if (mj && p->load.kind != LOAD_NONE)
+				json_object_set_new(mj, "load",
+						    hp->members[i].has_load ?
+							    json_real(hp->members[i].load) :
+							    json_null());
+			json_array_append_new(members, mj);
+		}
 	} else {
 		for (size_t i = 0; i < p->nmembers; i++)
 			json_array_append_new(members, member_conf_json(&p->members[i]));
@@ -470,6 +477,17 @@ static json_t *pool_json(const struct snapshot *snap, const struct pool *p, cons
 		json_object_set_new(o, "usable6", json_integer(hp->usable6));
 		json_object_set_new(o, "reason", json_string(hp->reason));
 		json_object_set_new(o, "since", json_since(hp->since));
+		json_object_set_new(o, "state",
+				    json_string(!hp->up  ? "down" :
+						hp->full ? "full" :
+							   "up"));
+		if (p->load.kind != LOAD_NONE) {
+			json_object_set_new(o, "load",
+					    hp->load >= 0 ? json_real(hp->load) : json_null());
+			json_object_set_new(o, "shed_share", json_real(hp->shed));
+			json_object_set_new(o, "load_low", json_real(p->load.low));
+			json_object_set_new(o, "load_high", json_real(p->load.high));
+		}
 	} else {
 		json_object_set_new(o, "up", json_null());
 		json_object_set_new(o, "failing", json_null());

@@ -442,6 +442,8 @@ static const char *pool_state(const json_t *p)
 		return "unknown";
 	if (!json_is_true(up))
 		return "down";
+	if (strcmp(jstr(p, "state", "up"), "full") == 0)
+		return "full";
 	return jbool(p, "failing") ? "failing" : "up";
 }
 
@@ -556,6 +558,12 @@ static void print_status(const json_t *st)
 			       jstr(p, "region", "?"), pool_state(p), cname ? "  cname=" : "",
 			       cname ? cname : "", jstr(p, "admin", "none"), jstr(p, "check", "-"),
 			       min_up, since, jstr(p, "reason", ""));
+			if (json_is_number(json_object_get(p, "load")))
+				printf("    load=%.3f  shed_share=%.3f  (low %g, high %g)\n",
+				       json_number_value(json_object_get(p, "load")),
+				       json_number_value(json_object_get(p, "shed_share")),
+				       json_number_value(json_object_get(p, "load_low")),
+				       json_number_value(json_object_get(p, "load_high")));
 			if (json_array_size(members))
 				print_members(members);
 		}

@@ -22,6 +22,7 @@
  * their own (gslb/probe_int.h lists them). */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,12 @@ static int pool_to_view(struct hpool *hp, const struct ppool *pp)
 		hm->oks = t->oks;
 		hm->since = t->since;
 		hm->failing = t->state != HEALTH_DOWN && t->fails > 0;
+		hm->has_load = t->nloads > 0;
+		hm->load = 0;
+		for (unsigned k = 0; k < t->nloads; k++)
+			hm->load += t->loads[k];
+		if (t->nloads) /* the mean, to 6 places: equal readings give their figure */
+			hm->load = round(hm->load / t->nloads * 1e6) / 1e6;
 		memcpy(hm->reason, t->reason, sizeof(hm->reason));
 	}
 	return GSLB_OK;

@@ -841,6 +841,18 @@ def build_mmdb(source, out, schema=None, ip_version=None, timeout=300):
     return str(out)
 
 
+def refused_at(workdir, text, marker, message):
+    """gslbd -t on config text (written to workdir/gslb.conf) must fail with
+    "gslb.conf:LINE: ...message", LINE the first line holding marker."""
+    conf = os.path.join(str(workdir), "gslb.conf")
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write(text)
+    r = run_gslbd(["-t", "-c", conf])
+    assert r.returncode == 1, r.stderr
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if marker in t)
+    assert re.search(r"gslb\.conf:%d: .*%s" % (line, re.escape(message)), r.stderr), r.stderr
+
+
 def start_gslbd(workdir, **conf):
     """A started Gslbd(workdir, **conf); fails the test (no traceback) when
     it does not start."""
@@ -944,6 +956,7 @@ class HttpBackend:
         self.code, self.body, self.location, self.hang = code, body, None, False
         self.hang_seconds = hang_seconds
         self.hits = 0
+        self.headers = {}  # extra response headers, name -> value
         self.host_header = None
         self.host = host
         self.failing_sources = set()
@@ -968,6 +981,8 @@ class HttpBackend:
                     self.send_response(code)
                     if backend.location:
                         self.send_header("Location", backend.location)
+                    for k, v in backend.headers.items():
+                        self.send_header(k, v)
                     if code not in (204, 304):
                         self.send_header("Content-Length", str(len(body)))
                     self.send_header("Connection", "close")

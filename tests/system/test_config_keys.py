@@ -47,7 +47,7 @@ KEYS = {
     "tsig": ["name", "algorithm", "secret"],
     "zones.dnssec": ["keys", "signature_validity", "signature_refresh", "inception_offset",
                      "nsec"],
-    "geoip": ["database", "overrides", "paths", "compact"],
+    "geoip": ["database", "overrides", "paths", "compact", "asn_database"],
     "geoip.paths": ["country", "continent", "subdivision", "latitude", "longitude"],
     "regions": ["name", "lat", "lon", "bias", "redirect"],
     "checks": ["name", "type", "interval", "timeout", "rise", "fall", "port", "source", "path", "host",
@@ -66,7 +66,8 @@ KEYS = {
     "services.redirect": ["target", "status", "all_methods"],
     "services.route": ["match", "regions", "split"],
     "services.route.split": ["region", "weight"],
-    "services.pools": ["region", "members", "cname", "check", "min_up"],
+    "services.pools": ["region", "members", "cname", "check", "min_up", "load"],
+    "services.pools.load": ["from", "low", "high"],
     "services.pools.members": ["address", "weight", "target"],
 }
 
@@ -103,6 +104,7 @@ services = ( { name = "www.geo.test";
             { match = "country:DE"; split = ( { region = "eu"; @services.route.split@ } ); } );
   pools = ( { region = "eu"; check = "web";
               members = ( { address = "192.0.2.1"; @services.pools.members@ } );
+              load = { from = "body-number"; @services.pools.load@ };
               @services.pools@ } );
   @services@ } );
 @top@
