@@ -98,7 +98,8 @@ services = (
     pools = ( { region = "eu-east"; check = "conn"; members = [ "127.0.0.1" ]; },
               { region = "us-east"; check = "web"; members = [ "127.0.0.2" ]; } ); }
 );
-""" % (up, down)
+dnstap = { socket = "%s"; };
+""" % (up, down, tmp_path / "no-collector.sock")
         srv = start(gslbd_factory, files, tmp_path, tls=False, admin="127.0.0.1:0",
                     services=services)
         srv.udp4(dns.message.make_query("www.geo.test", "A"))
