@@ -106,9 +106,11 @@ struct ctx {
 
 	const struct service *svc; /* the service answered, for counters */
 	int region;
-	int slot;                /* metrics slot of the pool answered */
-	const uint8_t *rrl_name; /* the wildcard owner an answer came from */
-	int all_down;            /* when_all_down was applied */
+	int slot;                  /* metrics slot of the pool answered */
+	const uint8_t *rrl_name;   /* the wildcard owner an answer came from */
+	int all_down;              /* when_all_down was applied */
+	const struct route *route; /* decide()'s rule, for logs (dns_info) */
+	uint8_t rule, scope;
 	uint32_t rng;
 
 	uint16_t comp[COMP_MAX]; /* packet offsets of names already written */
@@ -784,6 +786,9 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 	if (svc->wildcard && !c->rrl_name)
 		c->rrl_name = svc->lname;
 	c->all_down = d.all_down;
+	c->rule = (uint8_t)d.rule;
+	c->route = d.route;
+	c->scope = d.scope;
 	c->slot = d.pool && d.region >= 0 ? d.pool->metric_slot : -1;
 	if (c->ecs && c->ecs_source > 0 && d.scope > c->ecs_scope)
 		c->ecs_scope = d.scope;
@@ -1228,6 +1233,9 @@ static size_t finish(struct ctx *c, int with_opt, struct dns_info *info)
 		info->slot = c->slot;
 		info->rrl_name = c->rrl_name;
 		info->all_down = (uint8_t)c->all_down;
+		info->rule = c->rule;
+		info->route = c->route;
+		info->scope = c->scope;
 	}
 	return c->out.pos;
 }

@@ -20,6 +20,7 @@
 #include "gslb/admin.h"
 #include "gslb/config.h"
 #include "gslb/dns.h"
+#include "gslb/dnstap.h"
 #include "gslb/err.h"
 #include "gslb/fdlimit.h"
 #include "gslb/log.h"
@@ -471,6 +472,7 @@ static void reload_done(uv_work_t *req, int status)
 			 "restart");
 	if (j->kind & RELOAD_FULL)
 		reload_warn_restart(srv, j->result->conf);
+	dnstap_attach(j->result, old, plan.ws ? plan.ws->n : srv->ws->n, plan.ws != NULL);
 	rcu_assign_pointer(srv->snap, j->result);
 	net_commit(srv, &plan, j->result->conf);
 	log_info("reloaded what=%s generation=%llu zones=%zu services=%zu", what,

@@ -31,7 +31,7 @@ from gslbtest import GSLBD, ZONEDIR
 
 KEYS = {
     "top": ["directory", "listen", "workers", "user", "group", "log", "tsig", "zones", "edns_size",
-            "nsid", "identity", "version", "tcp", "rrl", "geoip", "regions", "acl",
+            "nsid", "identity", "version", "tcp", "rrl", "dnstap", "geoip", "regions", "acl",
             "trusted_proxies", "http", "admin_token_file", "admin_require_token",
             "admin_hosts", "checks", "state_dir", "services", "resolvers",
             "cluster", "probe_max_inflight", "notify"],
@@ -55,6 +55,8 @@ KEYS = {
                "tls_verify", "ca_file", "query", "qtype", "expect_rcode", "expect_answer"],
     "http": ["explain_from", "access_log", "max_connections", "max_per_ip", "ipv4_prefix",
              "ipv6_prefix", "header_limit", "request_timeout"],
+    "dnstap": ["socket", "tcp", "log_queries", "log_responses", "identity", "version",
+               "sample"],
     "rrl": ["responses_per_second", "slip", "window", "ipv4_prefix", "ipv6_prefix", "exempt"],
     "acl": ["allow", "deny", "blocklist", "action"],
     "tcp": ["idle_timeout", "max_connections", "max_queries", "max_per_ip", "ipv4_prefix",
@@ -92,6 +94,7 @@ regions = ( { name = "eu"; lat = 52.0; lon = 21.0; @regions@ } );
 checks = ( { name = "web"; type = "http"; @checks@ } );
 http = { @http@ };
 rrl = { @rrl@ };
+dnstap = { socket = "dnstap.sock"; @dnstap@ };
 acl = { @acl@ };
 tcp = { @tcp@ };
 log = { @log@ };

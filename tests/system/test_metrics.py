@@ -104,7 +104,8 @@ services = (
     pools = ( { region = "eu-east"; check = "ld"; members = [ "127.0.0.1" ];
                 load = { from = "body-number"; }; } ); }
 );
-""" % (up, down, loaded.port)
+dnstap = { socket = "%s"; };
+""" % (up, down, loaded.port, tmp_path / "no-collector.sock")
         srv = start(gslbd_factory, files, tmp_path, tls=False, admin="127.0.0.1:0",
                     services=services)
         srv.udp4(dns.message.make_query("www.geo.test", "A"))
