@@ -90,7 +90,13 @@ size_t serve_query(struct snapshot *const *snapp, struct rrl *rrl, struct serve_
 		if (acl == ACL_DROP)
 			*action = SERVE_DROP;
 	} else {
-		len = dns_process(snap, req, &info);
+		/* A query signed with one of our TSIG keys (xfr.h). */
+		size_t tsig_at = snap->conf->ntsig ? xfr_tsig_start(req->query, req->query_len) : 0;
+		int signed_done = 0;
+		if (tsig_at)
+			len = xfr_signed_query(snap, req, tsig_at, &info, &signed_done);
+		if (!signed_done)
+			len = dns_process(snap, req, &info);
 		/* info.service points into the snapshot: count inside. */
 		metrics_dns(t->ms, req->transport == DNS_UDP ? MT_UDP : MT_TCP, len, &info);
 		if (len && rrl && req->transport == DNS_UDP && snap->conf->rrl.rate)

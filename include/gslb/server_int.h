@@ -128,7 +128,11 @@ struct server {
 	uv_stat_t geo_seen[3];
 	int geo_waiting[3];
 
-	struct prober *prober;      /* NULL when nothing needs probing or resolving */
+	struct prober *prober; /* NULL when nothing needs probing or resolving */
+	/* zone serials and NOTIFY (xfr.h); a timer looks for new health views */
+	struct xfr_keeper *xfr;
+	uv_timer_t xfr_timer;
+	int xfr_timer_init;
 	struct admin *admin;        /* NULL without listen.admin */
 	struct http_listener *http; /* NULL without listen.http */
 	struct admin_hooks admin_hooks;

@@ -1,0 +1,421 @@
+/* The serials gslbd gives the zones it transfers, and the NOTIFYs that
+ * announce them (issue 16.4). The main thread (reloads, and a one-second
+ * timer that watches the health view) calls xfr_keeper_update: it hashes
+ * what a transfer would send (the zone file's records, each service's
+ * default answer) and, when that changed, moves the serial on by the
+ * zone's serial_policy, never backwards (the last one is kept in
+ * state_dir/xfr.state), sets it on the zone (xfr_zone_serial) and queues a
+ * NOTIFY to each address of transfer.notify. The NOTIFYs go out from a
+ * thread of their own, with blocking sockets and retries, never from a
+ * DNS worker or the main loop. See xfr.h. */
+#include "gslb/xfr.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ldns/ldns.h>
+#include <urcu/urcu-memb.h>
+
+#include "gslb/config.h"
+#include "gslb/dnsdefs.h"
+#include "gslb/log.h"
+#include "gslb/snapshot.h"
+#include "gslb/statefile.h"
+#include "gslb/zone.h"
+
+#define STATE_FILE "xfr.state"
+#define MAX_ZONES 4096
+/* A NOTIFY is sent this many times, a second apart, until answered. */
+#define NOTIFY_TRIES 5
+#define NOTIFY_WAIT_MS 1000
+
+struct xfr_entry {
+	char origin[DNAME_MAXLEN * 4 + 1];
+	uint32_t serial; /* 0 = none yet */
+	uint64_t hash;   /* of what the transfer sends, but the SOA serial */
+	uint64_t static_hash;
+	const struct zone *zone; /* whose records static_hash covers */
+};
+
+struct notify_job {
+	struct notify_job *next;
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	uint16_t id;
+	char origin[256];
+	uint32_t serial;
+	size_t len;
+	uint8_t wire[];
+};
+
+struct xfr_keeper {
+	char *state_dir;
+	struct xfr_entry *e;
+	size_t n;
+	pthread_t thread;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct notify_job *head, *tail;
+	int stop;
+	uint64_t health_version;
+};
+
+/* ---- hashing what a transfer sends -------------------------------------- */
+
+/* Every record of the zone file; of the SOA, all but the serial. */
+static uint64_t static_hash(const struct zone *z)
+{
+	uint64_t h = XFR_HASH_START;
+	for (size_t i = 0; i < z->nnodes; i++) {
+		const struct zone_node *n = &z->nodes[i];
+		h = xfr_hash(h, n->name, n->name_len);
+		for (uint16_t k = 0; k < n->nrrsets; k++) {
+			const struct zone_rrset *rs = &n->rrsets[k];
+			h = xfr_hash(h, &rs->type, sizeof(rs->type));
+			h = xfr_hash(h, &rs->ttl, sizeof(rs->ttl));
+			if (rs->type == DNS_T_SOA && rs->rdata_size > 20) {
+				h = xfr_hash(h, rs->rdata, rs->rdata_size - 20);
+				h = xfr_hash(h, rs->rdata + rs->rdata_size - 16, 16);
+			} else {
+				h = xfr_hash(h, rs->rdata, rs->rdata_size);
+			}
+		}
+	}
+	return h;
+}
+
+/* ---- the state file ---------------------------------------------------- */
+
+static int state_fill(FILE *fp, const void *arg)
+{
+	const struct xfr_keeper *k = arg;
+	fprintf(fp, "# gslbd zone transfer serials: origin serial hash\n");
+	for (size_t i = 0; i < k->n; i++)
+		if (k->e[i].serial)
+			fprintf(fp, "%s %u %016llx\n", k->e[i].origin, k->e[i].serial,
+				(unsigned long long)k->e[i].hash);
+	return ferror(fp) ? -1 : 0;
+}
+
+static struct xfr_entry *entry(struct xfr_keeper *k, const char *origin)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (strcasecmp(k->e[i].origin, origin) == 0)
+			return &k->e[i];
+	if (k->n >= MAX_ZONES || strlen(origin) >= sizeof(k->e[0].origin))
+		return NULL;
+	struct xfr_entry *e = realloc(k->e, (k->n + 1) * sizeof(*e));
+	if (!e)
+		return NULL;
+	k->e = e;
+	e = &k->e[k->n++];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->origin, sizeof(e->origin), "%s", origin);
+	return e;
+}
+
+static void state_load(struct xfr_keeper *k)
+{
+	FILE *fp = statefile_open(k->state_dir, STATE_FILE);
+	char line[1200];
+	int lineno = 0;
+
+	if (!fp)
+		return;
+	while (fgets(line, sizeof(line), fp)) {
+		char origin[1100];
+		unsigned serial;
+		unsigned long long hash;
+		lineno++;
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		if (sscanf(line, "%1099s %u %llx", origin, &serial, &hash) != 3) {
+			log_warn("state file line ignored file=%s/%s line=%d", k->state_dir,
+				 STATE_FILE, lineno);
+			continue;
+		}
+		struct xfr_entry *e = entry(k, origin);
+		if (e) {
+			e->serial = serial;
+			e->hash = hash;
+		}
+	}
+	fclose(fp);
+}
+
+/* ---- NOTIFY -------------------------------------------------------------- */
+
+/* A NOTIFY for the zone (RFC 1996): its SOA question, the new SOA in the
+ * answer section, signed with the transfer's key when it has one. */
+static struct notify_job *notify_job_new(const struct snapshot *snap, const struct zone *z,
+					 const struct conf_transfer *t, size_t i, uint32_t serial)
+{
+	ldns_pkt *p = ldns_pkt_new();
+	uint8_t *wire = NULL;
+	size_t wlen = 0;
+	struct notify_job *j = NULL;
+	uint16_t id = (uint16_t)(ldns_get_random() & 0xFFFF);
+
+	if (!p)
+		return NULL;
+	ldns_pkt_set_id(p, id);
+	ldns_pkt_set_opcode(p, LDNS_PACKET_NOTIFY);
+	ldns_pkt_set_aa(p, true);
+	ldns_rr *q = ldns_rr_new_frm_type(LDNS_RR_TYPE_SOA);
+	ldns_rdf *owner = ldns_dname_new_frm_str(z->origin_str);
+	if (q && owner) {
+		ldns_rr_set_owner(q, owner);
+		ldns_rr_set_question(q, true);
+		ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, q);
+	} else {
+		ldns_rr_free(q);
+		ldns_rdf_deep_free(owner);
+		goto out;
+	}
+	const struct conf_tsig *key = t->key >= 0 ? &snap->conf->tsig[t->key] : NULL;
+	if (key) {
+		static const char *const algs[] = { "hmac-sha256.", "hmac-sha512." };
+		if (ldns_pkt_tsig_sign(p, key->name, key->secret, 300, algs[key->algorithm],
+				       NULL) != LDNS_STATUS_OK)
+			goto out;
+	}
+	if (ldns_pkt2wire(&wire, p, &wlen) != LDNS_STATUS_OK)
+		goto out;
+	j = calloc(1, sizeof(*j) + wlen);
+	if (!j)
+		goto out;
+	memcpy(j->wire, wire, wlen);
+	j->len = wlen;
+	j->id = id;
+	j->serial = serial;
+	memcpy(&j->to, &t->notify[i], t->notify_len[i]);
+	j->tolen = t->notify_len[i];
+	snprintf(j->origin, sizeof(j->origin), "%s", z->origin_str);
+out:
+	free(wire);
+	ldns_pkt_free(p);
+	return j;
+}
+
+static const char *addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		port = ntohs(a->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		port = ntohs(a->sin6_port);
+	}
+	snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
+	return buf;
+}
+
+/* Send j until a reply with its id comes back, NOTIFY_TRIES times at most. */
+static void notify_send(const struct notify_job *j)
+{
+	char to[80];
+	int fd = socket(j->to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	addr_text(&j->to, to, sizeof(to));
+	if (fd < 0) {
+		log_warn("notify failed zone=%s to=%s error=\"%s\"", j->origin, to,
+			 strerror(errno));
+		return;
+	}
+	for (int i = 0; i < NOTIFY_TRIES; i++) {
+		if (sendto(fd, j->wire, j->len, 0, (const struct sockaddr *)&j->to, j->tolen) < 0) {
+			log_debug("notify send failed zone=%s to=%s error=\"%s\"", j->origin, to,
+				  strerror(errno));
+			poll(NULL, 0, NOTIFY_WAIT_MS);
+			continue;
+		}
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		while (poll(&pfd, 1, NOTIFY_WAIT_MS) > 0) {
+			uint8_t buf[4096];
+			ssize_t n = recv(fd, buf, sizeof(buf), 0);
+			if (n >= 12 && ((buf[0] << 8) | buf[1]) == j->id && (buf[2] & 0x80) &&
+			    ((buf[2] >> 3) & 0xF) == LDNS_PACKET_NOTIFY) {
+				log_info("notify answered zone=%s serial=%u to=%s rcode=%u",
+					 j->origin, j->serial, to, buf[3] & 0xF);
+				close(fd);
+				return;
+			}
+		}
+	}
+	log_warn("notify not answered zone=%s serial=%u to=%s tries=%d", j->origin, j->serial, to,
+		 NOTIFY_TRIES);
+	close(fd);
+}
+
+static void *notify_main(void *arg)
+{
+	struct xfr_keeper *k = arg;
+
+	pthread_mutex_lock(&k->mu);
+	for (;;) {
+		while (!k->head && !k->stop)
+			pthread_cond_wait(&k->cv, &k->mu);
+		if (k->stop)
+			break;
+		struct notify_job *j = k->head;
+		k->head = j->next;
+		if (!k->head)
+			k->tail = NULL;
+		pthread_mutex_unlock(&k->mu);
+		notify_send(j);
+		free(j);
+		pthread_mutex_lock(&k->mu);
+	}
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
+}
+
+static void notify_queue(struct xfr_keeper *k, struct notify_job *j)
+{
+	pthread_mutex_lock(&k->mu);
+	if (k->tail)
+		k->tail->next = j;
+	else
+		k->head = j;
+	k->tail = j;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+}
+
+/* ---- the keeper ---------------------------------------------------------- */
+
+struct xfr_keeper *xfr_keeper_new(const char *state_dir)
+{
+	struct xfr_keeper *k = calloc(1, sizeof(*k));
+	if (!k)
+		return NULL;
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->cv, NULL);
+	if (state_dir) {
+		k->state_dir = strdup(state_dir);
+		if (k->state_dir)
+			state_load(k);
+	}
+	return k;
+}
+
+int xfr_keeper_start(struct xfr_keeper *k)
+{
+	if (!k || k->started)
+		return 0;
+	if (pthread_create(&k->thread, NULL, notify_main, k) != 0)
+		return -1;
+	k->started = 1;
+	return 0;
+}
+
+void xfr_keeper_free(struct xfr_keeper *k)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->mu);
+	k->stop = 1;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	if (k->started)
+		pthread_join(k->thread, NULL);
+	while (k->head) {
+		struct notify_job *j = k->head;
+		k->head = j->next;
+		free(j);
+	}
+	pthread_mutex_destroy(&k->mu);
+	pthread_cond_destroy(&k->cv);
+	free(k->e);
+	free(k->state_dir);
+	free(k);
+}
+
+static int serial_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
+
+static uint32_t serial_next(uint32_t s, int policy)
+{
+	uint32_t next = s + 1;
+	if (policy == CONF_SERIAL_UNIXTIME) {
+		uint32_t now = (uint32_t)time(NULL);
+		if (serial_gt(now, s))
+			next = now;
+	}
+	return next ? next : 1;
+}
+
+int xfr_keeper_needed(const struct snapshot *snap)
+{
+	for (size_t i = 0; i < snap->conf->nzones; i++)
+		if (snap->conf->zones[i].transfer.enabled)
+			return 1;
+	return 0;
+}
+
+void xfr_keeper_update(struct xfr_keeper *k, const struct snapshot *snap, int zones_changed)
+{
+	int save = 0;
+
+	if (!k)
+		return;
+	urcu_memb_read_lock();
+	const struct health *h = rcu_dereference(((struct snapshot *)snap)->health);
+	k->health_version = h ? h->version : 0;
+	for (size_t i = 0; i < snap->zones->nzones && i < snap->conf->nzones; i++) {
+		struct zone *z = snap->zones->zones[i];
+		const struct conf_transfer *t = &snap->conf->zones[i].transfer;
+		if (!t->enabled)
+			continue;
+		struct xfr_entry *e = entry(k, z->origin_str);
+		if (!e)
+			continue;
+		if (zones_changed || e->zone != z) {
+			e->static_hash = static_hash(z);
+			e->zone = z;
+		}
+		uint64_t hash =
+			e->static_hash ^ (xfr_default_hash(snap, z) * 0x9E3779B97F4A7C15ull);
+		uint32_t serial = e->serial;
+		const char *why = NULL;
+		if (serial == 0 || serial_gt(z->serial, serial)) {
+			serial = z->serial; /* the first, or the file's is ahead */
+			why = e->serial ? "zone file serial" : NULL;
+		} else if (hash != e->hash) {
+			serial = serial_next(serial, t->serial_policy);
+			why = "data changed";
+		}
+		if (serial != e->serial || hash != e->hash)
+			save = 1;
+		e->serial = serial;
+		e->hash = hash;
+		__atomic_store_n(&z->live_serial, serial, __ATOMIC_RELAXED);
+		if (!why)
+			continue;
+		log_info("zone serial changed zone=%s serial=%u reason=\"%s\" notify=%zu",
+			 z->origin_str, serial, why, t->nnotify);
+		for (size_t n = 0; n < t->nnotify; n++) {
+			struct notify_job *j = notify_job_new(snap, z, t, n, serial);
+			if (j)
+				notify_queue(k, j);
+		}
+	}
+	urcu_memb_read_unlock();
+	if (save && k->state_dir && statefile_write(k->state_dir, STATE_FILE, state_fill, k))
+		log_warn("cannot save zone serials file=%s/%s error=\"%s\"", k->state_dir,
+			 STATE_FILE, strerror(errno));
+}
+
+uint64_t xfr_keeper_health_version(const struct xfr_keeper *k) { return k->health_version; }
