@@ -110,8 +110,8 @@ size_t serve_query(struct snapshot *const *snapp, struct rrl *rrl, struct serve_
 }
 
 int serve_transfer(struct snapshot *const *snapp, struct serve_thread *t,
-		   const struct dns_request *req, uint8_t **out, size_t *outlen,
-		   enum serve_action *action)
+		   const struct xfr_keeper *keeper, const struct dns_request *req, uint8_t **out,
+		   size_t *outlen, enum serve_action *action)
 {
 	int done = 0;
 
@@ -121,7 +121,7 @@ int serve_transfer(struct snapshot *const *snapp, struct serve_thread *t,
 	urcu_memb_read_lock();
 	const struct snapshot *snap = rcu_dereference(*snapp);
 	if (acl_verdict(snap, req->peer) == ACL_SERVE)
-		done = xfr_answer(snap, req, out, outlen);
+		done = xfr_answer(snap, keeper, req, out, outlen);
 	urcu_memb_read_unlock();
 	(void)t;
 	return done;

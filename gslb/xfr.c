@@ -217,7 +217,7 @@ static ldns_rr *rr_from_wire(struct xfr *x, const uint8_t *owner, size_t olen, u
 	return rr;
 }
 
-static void put_soa(struct xfr *x)
+static void put_soa(struct xfr *x, uint32_t serial_value)
 {
 	const struct zone *z = x->zone;
 	size_t pos = 0;
@@ -230,7 +230,7 @@ static void put_soa(struct xfr *x)
 	}
 	ldns_rr *rr = rr_from_wire(x, z->origin, z->origin_len, DNS_T_SOA, z->soa->ttl, rd, rdlen);
 	if (rr) {
-		ldns_rdf *serial = ldns_native2rdf_int32(LDNS_RDF_TYPE_INT32, xfr_zone_serial(z));
+		ldns_rdf *serial = ldns_native2rdf_int32(LDNS_RDF_TYPE_INT32, serial_value);
 		ldns_rdf *old = serial ? ldns_rr_set_rdf(rr, serial, 2) : NULL;
 		if (!old) {
 			ldns_rdf_deep_free(serial);
@@ -309,25 +309,24 @@ uint64_t xfr_default_hash(const struct snapshot *snap, const struct zone *z)
 
 /* A service's default answer: its members' addresses (host-name members
  * are left out) or its CNAME, with the service's TTL. */
-static void put_service(struct xfr *x, const struct service *svc)
+static void walk_service(const struct snapshot *snap, const struct service *svc, xfr_emit emit,
+			 void *arg)
 {
-	const struct pool *p = default_pool(x->snap, svc);
+	const struct pool *p = default_pool(snap, svc);
 
 	if (!p)
 		return;
 	if (p->cname_len) {
-		put_rr(x, rr_from_wire(x, svc->lname, svc->lname_len, DNS_T_CNAME, svc->ttl,
-				       p->cname, p->cname_len));
+		emit(arg, svc->lname, svc->lname_len, DNS_T_CNAME, svc->ttl, p->cname,
+		     p->cname_len);
 		return;
 	}
 	for (size_t i = 0; i < p->nmembers; i++) {
 		const struct member *m = &p->members[i];
 		if (m->family == AF_INET)
-			put_rr(x, rr_from_wire(x, svc->lname, svc->lname_len, DNS_T_A, svc->ttl,
-					       m->addr, 4));
+			emit(arg, svc->lname, svc->lname_len, DNS_T_A, svc->ttl, m->addr, 4);
 		else if (m->family == AF_INET6)
-			put_rr(x, rr_from_wire(x, svc->lname, svc->lname_len, DNS_T_AAAA, svc->ttl,
-					       m->addr, 16));
+			emit(arg, svc->lname, svc->lname_len, DNS_T_AAAA, svc->ttl, m->addr, 16);
 	}
 }
 
@@ -338,15 +337,13 @@ static int service_type(uint16_t type)
 	return type == DNS_T_A || type == DNS_T_AAAA || type == DNS_T_CNAME;
 }
 
-static void put_zone(struct xfr *x)
+void xfr_walk(const struct snapshot *snap, const struct zone *z, xfr_emit emit, void *arg)
 {
-	const struct zone *z = x->zone;
-	const struct conf *c = x->snap->conf;
+	const struct conf *c = snap->conf;
 
-	put_soa(x);
-	for (size_t i = 0; i < z->nnodes && !x->failed; i++) {
+	for (size_t i = 0; i < z->nnodes; i++) {
 		const struct zone_node *n = &z->nodes[i];
-		const struct service *svc = decide_find_service(x->snap, n->name, n->name_len);
+		const struct service *svc = decide_find_service(snap, n->name, n->name_len);
 		int at_service = svc && svc->lname_len == n->name_len;
 		for (uint16_t k = 0; k < n->nrrsets; k++) {
 			const struct zone_rrset *rs = &n->rrsets[k];
@@ -358,16 +355,57 @@ static void put_zone(struct xfr *x)
 			if (at_service && service_type(rs->type))
 				continue;
 			while (zone_rrset_next(rs, &pos, &rd, &rdlen))
-				put_rr(x, rr_from_wire(x, n->name, n->name_len, rs->type, rs->ttl,
-						       rd, rdlen));
+				emit(arg, n->name, n->name_len, rs->type, rs->ttl, rd, rdlen);
 		}
 	}
-	for (size_t i = 0; i < c->nservices && !x->failed; i++) {
+	for (size_t i = 0; i < c->nservices; i++) {
 		const struct service *svc = &c->services[i];
-		if (zoneset_find(x->snap->zones, svc->lname, svc->lname_len) == z)
-			put_service(x, svc);
+		if (zoneset_find(snap->zones, svc->lname, svc->lname_len) == z)
+			walk_service(snap, svc, emit, arg);
 	}
-	put_soa(x);
+}
+
+static void emit_rr(void *arg, const uint8_t *owner, size_t olen, uint16_t type, uint32_t ttl,
+		    const uint8_t *rd, uint16_t rdlen)
+{
+	struct xfr *x = arg;
+	if (!x->failed)
+		put_rr(x, rr_from_wire(x, owner, olen, type, ttl, rd, rdlen));
+}
+
+static void put_zone(struct xfr *x)
+{
+	put_soa(x, xfr_zone_serial(x->zone));
+	xfr_walk(x->snap, x->zone, emit_rr, x);
+	put_soa(x, xfr_zone_serial(x->zone));
+}
+
+/* A record kept in wire form (xfr_rrs) into the transfer. */
+static void put_blob(struct xfr *x, const uint8_t *b)
+{
+	size_t pos = 0;
+	ldns_rr *rr = NULL;
+	uint16_t len = (uint16_t)(b[0] << 8 | b[1]);
+	if (ldns_wire2rr(&rr, b + 2, len, &pos, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK)
+		rr = NULL;
+	put_rr(x, rr);
+}
+
+/* IXFR (RFC 1995 4): the new SOA; per version, the old SOA, the records
+ * deleted, the new SOA, the records added; the new SOA. */
+static void put_ixfr(struct xfr *x, const struct xfr_diff *d, size_t n)
+{
+	uint32_t serial = xfr_zone_serial(x->zone);
+	put_soa(x, serial);
+	for (size_t i = 0; i < n && !x->failed; i++) {
+		put_soa(x, d[i].from);
+		for (size_t k = 0; k < d[i].del.n; k++)
+			put_blob(x, d[i].del.rr[k]);
+		put_soa(x, d[i].to);
+		for (size_t k = 0; k < d[i].add.n; k++)
+			put_blob(x, d[i].add.rr[k]);
+	}
+	put_soa(x, serial);
 }
 
 /* An error reply: REFUSED, or NOTAUTH with an unsigned TSIG record naming
@@ -497,14 +535,15 @@ static int authorize(struct xfr *x, const struct conf_transfer *t, const struct 
 
 /* IXFR from the serial we have: the SOA alone says "you are current"
  * (RFC 1995 4); any other serial gets the whole zone, AXFR-style. */
-static int ixfr_current(const struct xfr *x)
+static int ixfr_serial(const struct xfr *x, uint32_t *serial)
 {
 	const ldns_rr_list *auth = ldns_pkt_authority(x->query);
 	const ldns_rr *soa =
 		auth && ldns_rr_list_rr_count(auth) == 1 ? ldns_rr_list_rr(auth, 0) : NULL;
 	if (!soa || ldns_rr_get_type(soa) != LDNS_RR_TYPE_SOA || ldns_rr_rd_count(soa) < 3)
 		return 0;
-	return ldns_rdf2native_int32(ldns_rr_rdf(soa, 2)) == xfr_zone_serial(x->zone);
+	*serial = ldns_rdf2native_int32(ldns_rr_rdf(soa, 2));
+	return 1;
 }
 
 static const struct zone *exact_zone(const struct snapshot *snap, const ldns_rdf *owner,
@@ -528,8 +567,8 @@ static const struct zone *exact_zone(const struct snapshot *snap, const ldns_rdf
 	return NULL;
 }
 
-int xfr_answer(const struct snapshot *snap, const struct dns_request *req, uint8_t **out,
-	       size_t *outlen)
+int xfr_answer(const struct snapshot *snap, const struct xfr_keeper *keeper,
+	       const struct dns_request *req, uint8_t **out, size_t *outlen)
 {
 	struct xfr x;
 	size_t zi = 0;
@@ -563,16 +602,25 @@ int xfr_answer(const struct snapshot *snap, const struct dns_request *req, uint8
 	if (!x.scratch)
 		goto out;
 	int ixfr = ldns_rr_get_type(q) == LDNS_RR_TYPE_IXFR;
-	if (ixfr && ixfr_current(&x))
-		put_soa(&x);
-	else
+	uint32_t from = 0;
+	size_t ndiffs = 0;
+	const struct xfr_diff *diffs = NULL;
+	const char *kind = "axfr";
+	if (ixfr && ixfr_serial(&x, &from) && from == xfr_zone_serial(x.zone)) {
+		put_soa(&x, from); /* current */
+		kind = "ixfr-current";
+	} else if (ixfr && (diffs = xfr_keeper_diffs(keeper, x.zone, from, &ndiffs)) != NULL) {
+		put_ixfr(&x, diffs, ndiffs);
+		kind = "ixfr";
+	} else {
 		put_zone(&x);
+		kind = ixfr ? "ixfr-as-axfr" : "axfr";
+	}
 	if (!x.failed && msg_flush(&x) == 0) {
 		log_info("zone transfer zone=%s client=%s type=%s serial=%u records=%zu "
 			 "messages=%u signed=%s",
-			 x.zone->origin_str, peer_text(req, peer, sizeof(peer)),
-			 ixfr ? "ixfr" : "axfr", xfr_zone_serial(x.zone), x.nrecords, x.nmsgs,
-			 x.key ? x.key->name : "no");
+			 x.zone->origin_str, peer_text(req, peer, sizeof(peer)), kind,
+			 xfr_zone_serial(x.zone), x.nrecords, x.nmsgs, x.key ? x.key->name : "no");
 		rc = 1;
 	}
 out:

@@ -38,12 +38,23 @@
 #define NOTIFY_TRIES 5
 #define NOTIFY_WAIT_MS 1000
 
+/* IXFR history: the changes of the last XFR_HISTORY versions, for zones
+ * of at most XFR_HISTORY_MAX_RECORDS records (a copy of the records is
+ * kept to compute the next change). */
+#define XFR_HISTORY 8
+#define XFR_HISTORY_MAX_RECORDS 200000
+
 struct xfr_entry {
 	char origin[DNAME_MAXLEN * 4 + 1];
 	uint32_t serial; /* 0 = none yet */
 	uint64_t hash;   /* of what the transfer sends, but the SOA serial */
 	uint64_t static_hash;
 	const struct zone *zone; /* whose records static_hash covers */
+	struct xfr_rrs cur;      /* what a transfer of cur_serial sends */
+	uint32_t cur_serial;
+	int have_cur;
+	struct xfr_diff hist[XFR_HISTORY]; /* oldest first, each from the one before */
+	size_t nhist;
 };
 
 struct notify_job {
@@ -92,6 +103,187 @@ static uint64_t static_hash(const struct zone *z)
 		}
 	}
 	return h;
+}
+
+/* ---- IXFR history ------------------------------------------------------ */
+
+static void rrs_free(struct xfr_rrs *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->rr[i]);
+	free(r->rr);
+	memset(r, 0, sizeof(*r));
+}
+
+static int rrs_push(struct xfr_rrs *r, uint8_t *b)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		uint8_t **p = realloc(r->rr, cap * sizeof(*p));
+		if (!p)
+			return -1;
+		r->rr = p;
+		r->cap = cap;
+	}
+	r->rr[r->n++] = b;
+	r->bytes += 2u + (size_t)(b[0] << 8 | b[1]);
+	return 0;
+}
+
+static int blob_cmp(const uint8_t *a, const uint8_t *b)
+{
+	size_t la = (size_t)(a[0] << 8 | a[1]), lb = (size_t)(b[0] << 8 | b[1]);
+	int c = memcmp(a + 2, b + 2, la < lb ? la : lb);
+	return c ? c : (la > lb) - (la < lb);
+}
+
+static int blob_qsort_cmp(const void *a, const void *b)
+{
+	return blob_cmp(*(uint8_t *const *)a, *(uint8_t *const *)b);
+}
+
+struct collect {
+	struct xfr_rrs *r;
+	int failed;
+};
+
+static void collect_rr(void *arg, const uint8_t *owner, size_t olen, uint16_t type, uint32_t ttl,
+		       const uint8_t *rd, uint16_t rdlen)
+{
+	struct collect *c = arg;
+	size_t len = olen + 10 + rdlen;
+	uint8_t *b = c->failed || len > 0xFFFF ? NULL : malloc(2 + len);
+	if (!b) {
+		c->failed = 1;
+		return;
+	}
+	uint8_t *p = b + 2;
+	b[0] = (uint8_t)(len >> 8);
+	b[1] = (uint8_t)len;
+	memcpy(p, owner, olen);
+	p += olen;
+	*p++ = (uint8_t)(type >> 8);
+	*p++ = (uint8_t)type;
+	*p++ = 0;
+	*p++ = DNS_C_IN;
+	*p++ = (uint8_t)(ttl >> 24);
+	*p++ = (uint8_t)(ttl >> 16);
+	*p++ = (uint8_t)(ttl >> 8);
+	*p++ = (uint8_t)ttl;
+	*p++ = (uint8_t)(rdlen >> 8);
+	*p++ = (uint8_t)rdlen;
+	memcpy(p, rd, rdlen);
+	if (rrs_push(c->r, b)) {
+		free(b);
+		c->failed = 1;
+	}
+}
+
+/* What a transfer of z sends, sorted, into out (empty); -1 when out of
+ * memory. */
+static int collect(const struct snapshot *snap, const struct zone *z, struct xfr_rrs *out)
+{
+	struct collect c = { out, 0 };
+	xfr_walk(snap, z, collect_rr, &c);
+	if (c.failed) {
+		rrs_free(out);
+		return -1;
+	}
+	qsort(out->rr, out->n, sizeof(*out->rr), blob_qsort_cmp);
+	return 0;
+}
+
+/* old -> new: the records only in old (deleted) and only in new (added),
+ * copied. */
+static int diff(const struct xfr_rrs *old, const struct xfr_rrs *new, struct xfr_diff *d)
+{
+	size_t i = 0, j = 0;
+	while (i < old->n || j < new->n) {
+		int c = i == old->n ? 1 : j == new->n ? -1 : blob_cmp(old->rr[i], new->rr[j]);
+		const uint8_t *b = c < 0 ? old->rr[i] : new->rr[j];
+		if (c == 0) {
+			i++;
+			j++;
+			continue;
+		}
+		size_t len = 2u + (size_t)(b[0] << 8 | b[1]);
+		uint8_t *copy = malloc(len);
+		if (!copy || rrs_push(c < 0 ? &d->del : &d->add, copy)) {
+			free(copy);
+			return -1;
+		}
+		memcpy(copy, b, len);
+		if (c < 0)
+			i++;
+		else
+			j++;
+	}
+	return 0;
+}
+
+static void history_clear(struct xfr_entry *e)
+{
+	for (size_t i = 0; i < e->nhist; i++) {
+		rrs_free(&e->hist[i].del);
+		rrs_free(&e->hist[i].add);
+	}
+	e->nhist = 0;
+}
+
+/* The zone's content is now that of serial; from old_serial (what cur
+ * holds) the change goes into the history. */
+static void history_step(struct xfr_entry *e, const struct snapshot *snap, const struct zone *z,
+			 uint32_t serial)
+{
+	struct xfr_rrs now = { 0 };
+
+	if (z->nrecords > XFR_HISTORY_MAX_RECORDS || collect(snap, z, &now)) {
+		history_clear(e);
+		rrs_free(&e->cur);
+		e->have_cur = 0;
+		return;
+	}
+	if (e->have_cur && e->cur_serial != serial) {
+		struct xfr_diff d = { .from = e->cur_serial, .to = serial };
+		if (diff(&e->cur, &now, &d) == 0 && d.del.n + d.add.n <= now.n) {
+			if (e->nhist == XFR_HISTORY) {
+				rrs_free(&e->hist[0].del);
+				rrs_free(&e->hist[0].add);
+				memmove(&e->hist[0], &e->hist[1],
+					(XFR_HISTORY - 1) * sizeof(e->hist[0]));
+				e->nhist--;
+			}
+			e->hist[e->nhist++] = d;
+		} else {
+			rrs_free(&d.del);
+			rrs_free(&d.add);
+			history_clear(e); /* as big as the zone: AXFR */
+		}
+	}
+	rrs_free(&e->cur);
+	e->cur = now;
+	e->cur_serial = serial;
+	e->have_cur = 1;
+}
+
+const struct xfr_diff *xfr_keeper_diffs(const struct xfr_keeper *k, const struct zone *z,
+					uint32_t from, size_t *n)
+{
+	for (size_t i = 0; k && i < k->n; i++) {
+		const struct xfr_entry *e = &k->e[i];
+		if (strcasecmp(e->origin, z->origin_str) != 0)
+			continue;
+		if (!e->have_cur || e->cur_serial != xfr_zone_serial(z))
+			return NULL;
+		for (size_t h = 0; h < e->nhist; h++) {
+			if (e->hist[h].from == from) {
+				*n = e->nhist - h;
+				return &e->hist[h];
+			}
+		}
+		return NULL;
+	}
+	return NULL;
 }
 
 /* ---- the state file ---------------------------------------------------- */
@@ -339,6 +531,10 @@ void xfr_keeper_free(struct xfr_keeper *k)
 	}
 	pthread_mutex_destroy(&k->mu);
 	pthread_cond_destroy(&k->cv);
+	for (size_t i = 0; i < k->n; i++) {
+		history_clear(&k->e[i]);
+		rrs_free(&k->e[i].cur);
+	}
 	free(k->e);
 	free(k->state_dir);
 	free(k);
@@ -402,6 +598,8 @@ void xfr_keeper_update(struct xfr_keeper *k, const struct snapshot *snap, int zo
 		e->serial = serial;
 		e->hash = hash;
 		__atomic_store_n(&z->live_serial, serial, __ATOMIC_RELAXED);
+		if (why || !e->have_cur)
+			history_step(e, snap, z, serial);
 		if (!why)
 			continue;
 		log_info("zone serial changed zone=%s serial=%u reason=\"%s\" notify=%zu",

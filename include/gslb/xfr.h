@@ -25,8 +25,36 @@ uint32_t xfr_zone_serial(const struct zone *z);
  * caller frees it) holding *outlen bytes of length-framed messages, or 0
  * when the zone has no `transfer` group (the usual query path answers:
  * REFUSED), or the query cannot be read by ldns (FORMERR there). */
-int xfr_answer(const struct snapshot *snap, const struct dns_request *req, uint8_t **out,
-	       size_t *outlen);
+struct xfr_keeper;
+int xfr_answer(const struct snapshot *snap, const struct xfr_keeper *keeper,
+	       const struct dns_request *req, uint8_t **out, size_t *outlen);
+
+/* What a transfer of z sends between its SOAs, record by record in wire
+ * form (names uncompressed): the zone file's records, then the services'
+ * default answers. Under an RCU read-side section. */
+typedef void (*xfr_emit)(void *arg, const uint8_t *owner, size_t olen, uint16_t type, uint32_t ttl,
+			 const uint8_t *rd, uint16_t rdlen);
+void xfr_walk(const struct snapshot *snap, const struct zone *z, xfr_emit emit, void *arg);
+
+/* Records in wire form, each a 2-byte length then the record, sorted. */
+struct xfr_rrs {
+	uint8_t **rr;
+	size_t n, cap;
+	size_t bytes;
+};
+
+/* One version's change: the records deleted and added going from serial
+ * `from` to `to` (IXFR, RFC 1995). */
+struct xfr_diff {
+	uint32_t from, to;
+	struct xfr_rrs del, add;
+};
+
+/* The changes from serial `from` to z's current serial, oldest first
+ * (*n of them), or NULL when the history kept does not reach back to it:
+ * the IXFR is then answered with the whole zone. Main thread. */
+const struct xfr_diff *xfr_keeper_diffs(const struct xfr_keeper *k, const struct zone *z,
+					uint32_t from, size_t *n);
 
 /* Signed queries (RFC 8945) other than transfers. xfr_tsig_start: the
  * offset of the query's last record when it is a TSIG record, else 0 (a
@@ -51,8 +79,6 @@ uint64_t xfr_hash(uint64_t h, const void *p, size_t n);
 uint64_t xfr_default_hash(const struct snapshot *snap, const struct zone *z);
 
 /* ---- serials and NOTIFY (xfr_serial.c), on the main thread ---------- */
-
-struct xfr_keeper;
 
 /* The keeper of the zones' serials, with the last ones read from
  * state_dir/xfr.state (state_dir may be NULL: kept in memory only). */

@@ -234,7 +234,6 @@ def xfr(srv, zone=ORIGIN, keyring=KEYRING, keyname=KEYNAME, rdtype="AXFR", seria
     s.sendall(struct.pack("!H", len(wire)) + wire)
     msgs = []
     ctx = None
-    soas = 0
     while True:
         hdr = gslbtest.recv_exact(s, 2, time.monotonic() + 5)
         body = gslbtest.recv_exact(s, struct.unpack("!H", hdr)[0], time.monotonic() + 5)
@@ -245,8 +244,10 @@ def xfr(srv, zone=ORIGIN, keyring=KEYRING, keyname=KEYNAME, rdtype="AXFR", seria
         msgs.append(m)
         if m.rcode() != dns.rcode.NOERROR:
             break
-        soas += sum(1 for r in m.answer if r.rdtype == dns.rdatatype.SOA)
-        if soas >= 2 or (rdtype == "IXFR" and len(m.answer) == 1 and soas == 1):
+        recs = records(msgs)
+        # the end: the first SOA again, or an IXFR's lone SOA (current)
+        if recs and recs[-1][1] == "SOA" and (len(recs) > 1 and recs[-1] == recs[0]
+                                             or rdtype == "IXFR" and len(recs) == 1):
             break
     s.close()
     return msgs
@@ -417,6 +418,13 @@ def test_health_change_bumps_serial_and_notify_refreshes_secondaries(env):
         assert recs[0][3].split()[2] == str(before + 1)
         assert {r for r in recs if r[0] == SERVICE + "."} == {
             (SERVICE + ".", "A", 30, FALLBACK)}
+        # IXFR from the serial before: that change alone (RFC 1995 4)
+        ixfr = [(r[1], r[3]) for r in records(xfr(srv, rdtype="IXFR", serial=before))]
+        soa = [r[1] for r in ixfr if r[0] == "SOA"]
+        assert [s.split()[2] for s in soa] == [str(before + 1), str(before),
+                                               str(before + 1), str(before + 1)]
+        assert ixfr[1:-1] == [("SOA", soa[1]), ("A", "192.0.2.10"), ("AAAA", "2001:db8::10"),
+                              ("SOA", soa[2]), ("A", FALLBACK)]
         srv.wait_log(r"notify answered zone=example\.test\. serial=%d to=127\.0\.0\.1:%d"
                      % (before + 1, env["knot"].port))
         srv.wait_log(r"notify answered zone=example\.test\. serial=%d to=127\.0\.0\.1:%d"
