@@ -640,6 +640,12 @@ static const struct conf_item root_items[] = {
 	  CONF_AT(struct conf, probe_max_inflight),
 	  .i = { 0, CONF_MAX_PROBE_INFLIGHT, 0 },
 	  .doc_default = "0 (from the descriptor limit)" },
+	{ .name = "notify",
+	  .type = CONF_GROUPS,
+	  .flags = CONF_ANY_TYPE,
+	  .fn = conf_parse_notify,
+	  .sub = &conf_sec_notify,
+	  .doc_default = "none" },
 	{ NULL },
 };
 
@@ -743,6 +749,7 @@ void conf_free(struct conf *c)
 	conf_free_checks(c);
 	conf_release(&conf_sec_cluster, c);
 	conf_free_cluster(c);
+	conf_free_notify(c);
 	free(c->state_dir);
 	free(c->resolvers);
 	if (c->admin)

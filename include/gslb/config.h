@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "gslb/cluster.h"
+#include "gslb/webhook.h"
 #include "gslb/geo.h"
 #include "gslb/rrl.h"
 #include "gslb/log.h"
@@ -151,6 +152,8 @@ struct conf {
 
 	struct rrl_conf rrl;         /* rrl = { ... }; rate 0 = off */
 	struct cluster_conf cluster; /* cluster = { ... }; enabled 0 = one node alone */
+	struct notify_hook *notify;  /* notify = ( ... ): webhook receivers (webhook.h) */
+	size_t nnotify;
 	/* acl = { allow; deny; blocklist; action; }: checked before any work */
 	struct net_set *acl_allow; /* NULL = everyone */
 	struct net_set *acl_deny;  /* NULL = nobody */
@@ -178,6 +181,8 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
 /* gslbd --ds: the DS records of zone's keys (config_dnssec.c) to out; on
  * error a message in err and a negative gslb_err. */
 int conf_dnssec_print_ds(const char *path, const char *zone, FILE *out, char *err, size_t errlen);
+/* The same from a loaded config (the admin's /ds, gslbctl ds). */
+int conf_dnssec_ds(const struct conf *c, const char *zone, FILE *out, char *err, size_t errlen);
 void conf_free(struct conf *c);
 
 /* Two TSIG key names are the same domain name (config_xfr.c). */

@@ -121,6 +121,7 @@ extern const struct conf_section conf_sec_zone, conf_sec_dnssec, conf_sec_geoip,
 extern const struct conf_section conf_sec_region, conf_sec_check, conf_sec_service;
 extern const struct conf_section conf_sec_redirect, conf_sec_route, conf_sec_pool, conf_sec_member;
 extern const struct conf_section conf_sec_cluster, conf_sec_cluster_tls;
+extern const struct conf_section conf_sec_notify;
 extern const struct conf_section conf_sec_split;
 extern const struct conf_section conf_sec_tsig, conf_sec_transfer;
 extern const struct conf_section conf_sec_http, conf_sec_rrl, conf_sec_acl, conf_sec_tcp,
@@ -217,5 +218,8 @@ conf_fn conf_parse_regions, conf_parse_checks, conf_parse_services, conf_parse_t
 /* tsig keys and zones[].transfer (config_xfr.c) */
 void conf_free_tsig(struct conf *c);
 void conf_transfer_free(struct conf_transfer *t);
+/* notify = ( ... ) (config_notify.c): the webhook receivers. */
+conf_fn conf_parse_notify;
+void conf_free_notify(struct conf *c);
 
 #endif

@@ -34,7 +34,8 @@ KEYS = {
             "nsid", "identity", "version", "tcp", "rrl", "geoip", "regions", "acl",
             "trusted_proxies", "http", "admin_token_file", "admin_require_token",
             "admin_hosts", "checks", "state_dir", "services", "resolvers",
-            "cluster", "probe_max_inflight"],
+            "cluster", "probe_max_inflight", "notify"],
+    "notify": ["url", "events", "headers", "queue", "timeout", "retry_max"],
     "cluster": ["name", "prefix", "node", "etcd", "quorum", "lease_ttl", "tls", "probe_share"],
     "cluster.tls": ["ca_file", "cert_file", "key_file"],
     "listen": ["dns", "admin", "http"],
@@ -49,7 +50,7 @@ KEYS = {
     "geoip": ["database", "overrides", "paths", "compact"],
     "geoip.paths": ["country", "continent", "subdivision", "latitude", "longitude"],
     "regions": ["name", "lat", "lon", "bias", "redirect"],
-    "checks": ["name", "type", "interval", "timeout", "rise", "fall", "port", "path", "host",
+    "checks": ["name", "type", "interval", "timeout", "rise", "fall", "port", "source", "path", "host",
                "method", "expect_status", "expect_body", "headers", "follow_redirects",
                "tls_verify", "ca_file", "query", "qtype", "expect_rcode", "expect_answer"],
     "http": ["explain_from", "access_log", "max_connections", "max_per_ip", "ipv4_prefix",
@@ -96,6 +97,7 @@ tcp = { @tcp@ };
 log = { @log@ };
 cluster = { name = "prod"; etcd = [ "https://127.0.0.1:2379" ];
             tls = { ca_file = "c.pem"; @cluster.tls@ }; @cluster@ };
+notify = ( { url = "https://hooks.example.net/gslb"; @notify@ } );
 services = ( { name = "www.geo.test";
   redirect = { target = "https://{region}.example.net"; @services.redirect@ };
   route = ( { match = "country:PL"; regions = [ "eu" ]; @services.route@ },
