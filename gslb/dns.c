@@ -297,6 +297,23 @@ static void put_online_sigs(struct ctx *c, int sec, const struct zone *z,
 
 #define RRSET_MAX 256
 
+/* A zone given to secondaries answers its SOA with the serial gslbd keeps
+ * for it (xfr.h), not the file's: the serial field, the 20 bytes' first
+ * four, ends the RDATA just written. */
+static void put_live_serial(struct ctx *c, const uint8_t *owner, const struct zone_rrset *rs)
+{
+	const struct zone *z = zoneset_find(c->snap->zones, owner, dname_len(owner));
+	uint32_t serial =
+		z && z->soa == rs ? __atomic_load_n(&z->live_serial, __ATOMIC_RELAXED) : 0;
+	if (serial == 0 || c->out.err || c->out.pos < 20)
+		return;
+	uint8_t *p = c->out.buf + c->out.pos - 20;
+	p[0] = (uint8_t)(serial >> 24);
+	p[1] = (uint8_t)(serial >> 16);
+	p[2] = (uint8_t)(serial >> 8);
+	p[3] = (uint8_t)serial;
+}
+
 /* Append a whole RRset to a section; all or nothing. Returns 0 on success,
  * -1 when it did not fit (the output is rolled back). online: a signed
  * zone whose RRset is sent under another owner than its own (a wildcard
@@ -317,6 +334,8 @@ static int put_rrset_as(struct ctx *c, int sec, const uint8_t *owner, const stru
 		wbuf_u16(&c->out, DNS_C_IN);
 		wbuf_u32(&c->out, ttl);
 		put_rdata(c, rs->type, rd, rdlen);
+		if (rs->type == DNS_T_SOA)
+			put_live_serial(c, owner, rs);
 		c->counts[sec]++;
 		if (n < RRSET_MAX) {
 			rds[n] = rd;

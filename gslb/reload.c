@@ -30,6 +30,7 @@
 #include "gslb/probe.h"
 #include "gslb/server_int.h"
 #include "gslb/snapshot.h"
+#include "gslb/xfr.h"
 
 /* How long an admin listener replaced by a reload may finish the requests
  * it has (the POST /reload itself) before it is stopped. */
@@ -473,6 +474,7 @@ static void reload_done(uv_work_t *req, int status)
 	if (j->kind & RELOAD_FULL)
 		reload_warn_restart(srv, j->result->conf);
 	dnstap_attach(j->result, old, plan.ws ? plan.ws->n : srv->ws->n, plan.ws != NULL);
+	xfr_keeper_update(srv->xfr, j->result, 1);
 	rcu_assign_pointer(srv->snap, j->result);
 	net_commit(srv, &plan, j->result->conf);
 	log_info("reloaded what=%s generation=%llu zones=%zu services=%zu", what,

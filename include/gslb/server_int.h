@@ -131,7 +131,11 @@ struct server {
 	uv_stat_t geo_seen[GEO_WATCHED];
 	int geo_waiting[GEO_WATCHED];
 
-	struct prober *prober;      /* NULL when nothing needs probing or resolving */
+	struct prober *prober; /* NULL when nothing needs probing or resolving */
+	/* zone serials and NOTIFY (xfr.h); a timer looks for new health views */
+	struct xfr_keeper *xfr;
+	uv_timer_t xfr_timer;
+	int xfr_timer_init;
 	struct admin *admin;        /* NULL without listen.admin */
 	struct http_listener *http; /* NULL without listen.http */
 	struct admin_hooks admin_hooks;

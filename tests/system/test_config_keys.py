@@ -85,8 +85,9 @@ listen = { dns = [ "127.0.0.1:0" ];
              @listen.http@ } );
   @listen@ };
 zones = ( { origin = "geo.test"; file = "%(zone)s";
-            dnssec = { keys = [ "%(key)s" ]; @zones.dnssec@ };
-            transfer = { allow = [ "127.0.0.1/32" ]; @zones.transfer@ }; @zones@ } );
+            dnssec = { keys = [ "%(key)s" ]; @zones.dnssec@ }; @zones@ },
+          { origin = "example.test"; file = "%(zone2)s";
+            transfer = { allow = [ "127.0.0.1/32" ]; @zones.transfer@ }; } );
 tsig = ( { name = "xfr"; secret = "c2VjcmV0"; @tsig@ } );
 geoip = { overrides = "ov.nets"; paths = { country = "country/iso_code"; @geoip.paths@ };
           @geoip@ };
@@ -134,7 +135,7 @@ def check(workdir, group, text, template=TEMPLATE):
     """gslbd -t on the template with text at group's marker."""
     key = next(workdir.glob("Kgeo.test.*.key")).name[:-len(".key")]
     conf = template % {"dir": str(workdir), "zone": os.path.join(ZONEDIR, "geo.test.zone"),
-                       "key": key}
+                       "zone2": os.path.join(ZONEDIR, "example.test.zone"), "key": key}
     conf = MARK_RE.sub(lambda m: text if m.group(1) == group else "", conf)
     path = workdir / ("%s.conf" % group)
     path.write_text(conf)
