@@ -157,6 +157,12 @@ void probe_curl_start(struct prober *p, struct ptarget *t, int64_t now)
 #endif
 	if (t->connect_to)
 		SETOPT(e, CURLOPT_CONNECT_TO, t->connect_to);
+	if (c->source) {
+		char itf[80];
+
+		snprintf(itf, sizeof(itf), "host!%s", c->source);
+		SETOPT(e, CURLOPT_INTERFACE, itf);
+	}
 	if (c->type == CHECK_TCP) {
 		SETOPT(e, CURLOPT_CONNECT_ONLY, 1L);
 	} else {

@@ -50,12 +50,43 @@ struct conf_dnssec {
 	int nsec;                    /* 0 = compact (RFC 9824) */
 };
 
+/* tsig = ( { name; algorithm; secret; } ) (config_xfr.c): a shared key. */
+struct conf_tsig {
+	char *name;    /* key name, a domain name as written */
+	int algorithm; /* enum conf_tsig_alg */
+	char *secret;  /* base64, checked at load */
+	int line;
+};
+
+enum conf_tsig_alg {
+	CONF_TSIG_HMAC_SHA256 = 0,
+	CONF_TSIG_HMAC_SHA512 = 1,
+};
+
+enum conf_serial_policy {
+	CONF_SERIAL_INCREMENT = 0,
+	CONF_SERIAL_UNIXTIME = 1,
+};
+
+/* zones[].transfer (config_xfr.c); enabled = 0 when the group is absent. */
+struct conf_transfer {
+	int enabled;
+	struct net_set *allow;           /* who may transfer; NULL = nobody */
+	char *tsig;                      /* key name as written, NULL = none */
+	int key;                         /* index into conf.tsig, -1 = none */
+	struct sockaddr_storage *notify; /* secondaries told of new serials */
+	socklen_t *notify_len;
+	size_t nnotify;
+	int serial_policy; /* enum conf_serial_policy */
+};
+
 struct conf_zone {
 	char *origin; /* presentation form */
 	char *file;   /* resolved path */
 	int line;     /* line of the entry in the config, for messages */
 	const char *conf_file;
 	struct conf_dnssec dnssec;
+	struct conf_transfer transfer;
 };
 
 struct conf {
@@ -87,6 +118,8 @@ struct conf {
 
 	struct conf_zone *zones;
 	size_t nzones;
+	struct conf_tsig *tsig; /* TSIG keys (zone transfers, NOTIFY, signed queries) */
+	size_t ntsig;
 
 	uint16_t edns_size; /* advertised and maximum UDP payload */
 	uint8_t *nsid;      /* NSID option payload, NULL when off */
@@ -148,7 +181,12 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
 /* gslbd --ds: the DS records of zone's keys (config_dnssec.c) to out; on
  * error a message in err and a negative gslb_err. */
 int conf_dnssec_print_ds(const char *path, const char *zone, FILE *out, char *err, size_t errlen);
+/* The same from a loaded config (the admin's /ds, gslbctl ds). */
+int conf_dnssec_ds(const struct conf *c, const char *zone, FILE *out, char *err, size_t errlen);
 void conf_free(struct conf *c);
+
+/* Two TSIG key names are the same domain name (config_xfr.c). */
+int conf_tsig_same(const char *a, const char *b);
 
 /* "127.0.0.1:53", "[::1]:53", "::1" (port defaults to def_port). */
 int conf_parse_hostport(const char *s, uint16_t def_port, struct sockaddr_storage *ss,
