@@ -514,6 +514,8 @@ static const char *region_admin(const json_t *overrides, const char *name)
 			s = json_string_value(json_object_get(ov, "admin"));
 		if (!s)
 			s = json_string_value(json_object_get(ov, "action"));
+		if (json_is_false(json_object_get(ov, "active")))
+			continue; /* scheduled, not started */
 		if (t && s && strncmp(t, "region:", 7) == 0 && strcmp(t + 7, name) == 0)
 			return s;
 	}
@@ -692,11 +694,31 @@ static void canonical_target(const struct admin *a, const char *target, char *ou
 	snprintf(out, len, "%s", rc ? target : ov.target);
 }
 
+/* A unix time argument: absent or "" is 0; else digits only. */
+static int time_arg(struct MHD_Connection *conn, const char *name, int64_t *out)
+{
+	const char *v = arg(conn, name);
+	char *end;
+
+	*out = 0;
+	if (!v || !*v)
+		return GSLB_OK;
+	if (*v < '0' || *v > '9')
+		return GSLB_EINVAL;
+	errno = 0;
+	long long t = strtoll(v, &end, 10);
+	if (errno || *end || t < 0)
+		return GSLB_EINVAL;
+	*out = (int64_t)t;
+	return GSLB_OK;
+}
+
 static void h_override(struct admin *a, struct MHD_Connection *conn, struct admin_reply *r)
 {
 	const char *action = arg(conn, "action"), *target = arg(conn, "target");
 	char err[ADMIN_ERRLEN] = "";
 	char canon[sizeof(((struct override *)0)->target)];
+	int64_t start, end;
 	uint8_t state;
 	int rc;
 
@@ -713,12 +735,16 @@ static void h_override(struct admin *a, struct MHD_Connection *conn, struct admi
 		reply_error(r, MHD_HTTP_BAD_REQUEST, err);
 		return;
 	}
+	if (time_arg(conn, "start", &start) || time_arg(conn, "end", &end)) {
+		reply_error(r, MHD_HTTP_BAD_REQUEST, "start and end are unix times in seconds");
+		return;
+	}
 	if (!a->hooks.prober) {
 		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
 			    "no prober running: overrides are unavailable");
 		return;
 	}
-	rc = prober_admin(a->hooks.prober, target, action, err, sizeof(err));
+	rc = prober_admin(a->hooks.prober, target, action, start, end, err, sizeof(err));
 	if (rc) {
 		/* GSLB_EIO: a cluster's etcd cannot be written (try again). */
 		unsigned status = (rc == GSLB_EINVAL || rc == GSLB_ENOENT) ? MHD_HTTP_BAD_REQUEST :
@@ -731,8 +757,13 @@ static void h_override(struct admin *a, struct MHD_Connection *conn, struct admi
 	}
 	/* The prober logs the change itself: one line per event. */
 	canonical_target(a, target, canon, sizeof(canon));
-	reply_json(r, MHD_HTTP_OK,
-		   json_pack("{s:b, s:s, s:s}", "ok", 1, "target", canon, "action", action));
+	json_t *j = json_pack("{s:b, s:s, s:s}", "ok", 1, "target", canon, "action", action);
+	/* the times of a scheduled override, when it has them */
+	if (j && (start || end)) {
+		json_object_set_new(j, "start", json_integer((json_int_t)start));
+		json_object_set_new(j, "end", json_integer((json_int_t)end));
+	}
+	reply_json(r, MHD_HTTP_OK, j);
 }
 
 static void h_reload(struct admin *a, struct MHD_Connection *conn, struct admin_reply *r)

@@ -12,7 +12,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "gslb/decide.h"
 #include "gslb/err.h"
@@ -599,15 +602,50 @@ int health_save(const struct health *h, const struct snapshot *snap, const char 
 	return statefile_write(state_dir, "health.state", health_fill, &arg);
 }
 
+/* Lines: STATE TARGET SINCE [{JSON}]: the object holds what an override
+ * has beyond the first three fields ("start", "end": unix times), so that
+ * more can be added without a new format; a reader ignores keys it does
+ * not know. */
 static int override_table_fill(FILE *fp, const void *arg)
 {
 	const struct override_table *t = arg;
 
-	fprintf(fp, "# gslbd admin overrides: STATE TARGET SINCE\n");
-	for (size_t i = 0; i < t->n; i++)
-		fprintf(fp, "%s %s %lld\n", override_state_name(t->v[i].state), t->v[i].target,
-			(long long)t->v[i].since);
+	fprintf(fp, "# gslbd admin overrides: STATE TARGET SINCE [{\"start\":T,\"end\":T}]\n");
+	for (size_t i = 0; i < t->n; i++) {
+		const struct override *o = &t->v[i];
+		fprintf(fp, "%s %s %lld", override_state_name(o->state), o->target,
+			(long long)o->since);
+		if (o->start || o->end)
+			fprintf(fp, " {\"start\":%lld,\"end\":%lld}", (long long)o->start,
+				(long long)o->end);
+		fprintf(fp, "\n");
+	}
 	return 0;
+}
+
+/* The JSON object after the first fields of a line of overrides.state. */
+static void override_extra(const char *text, struct override *o)
+{
+	json_t *j;
+
+	while (*text == ' ' || *text == '\t')
+		text++;
+	if (*text != '{')
+		return;
+	j = json_loads(text, JSON_DISABLE_EOF_CHECK, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return;
+	}
+	if (json_is_integer(json_object_get(j, "start")))
+		o->start = (int64_t)json_integer_value(json_object_get(j, "start"));
+	if (json_is_integer(json_object_get(j, "end")))
+		o->end = (int64_t)json_integer_value(json_object_get(j, "end"));
+	if (o->start < 0)
+		o->start = 0;
+	if (o->end < 0)
+		o->end = 0;
+	json_decref(j);
 }
 
 int override_table_save(const struct override_table *t, const char *state_dir)
@@ -633,6 +671,7 @@ int override_kind_of(const char *target, enum override_kind *kind)
 int override_table_load(struct override_table *t, const char *state_dir)
 {
 	char line[1024];
+	int64_t now = (int64_t)time(NULL);
 	if (!state_dir)
 		return GSLB_OK;
 	FILE *fp = statefile_open(state_dir, "overrides.state");
@@ -643,8 +682,14 @@ int override_table_load(struct override_table *t, const char *state_dir)
 		long long since = 0;
 		struct override o;
 		memset(&o, 0, sizeof(o));
-		if (line[0] == '#' || sscanf(line, "%31s %511s %lld", state, target, &since) < 2)
+		int used = 0;
+		if (line[0] == '#' ||
+		    sscanf(line, "%31s %511s %lld%n", state, target, &since, &used) < 2)
 			continue;
+		if (used > 0)
+			override_extra(line + used, &o);
+		if (o.end && o.end <= now)
+			continue; /* ended while gslbd was not running */
 		if (admin_action_parse(state, &o.state) || o.state == OVERRIDE_NONE)
 			continue;
 		if (override_kind_of(target, &o.kind))
