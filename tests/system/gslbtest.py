@@ -841,6 +841,18 @@ def build_mmdb(source, out, schema=None, ip_version=None, timeout=300):
     return str(out)
 
 
+def refused_at(workdir, text, marker, message):
+    """gslbd -t on config text (written to workdir/gslb.conf) must fail with
+    "gslb.conf:LINE: ...message", LINE the first line holding marker."""
+    conf = os.path.join(str(workdir), "gslb.conf")
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write(text)
+    r = run_gslbd(["-t", "-c", conf])
+    assert r.returncode == 1, r.stderr
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if marker in t)
+    assert re.search(r"gslb\.conf:%d: .*%s" % (line, re.escape(message)), r.stderr), r.stderr
+
+
 def start_gslbd(workdir, **conf):
     """A started Gslbd(workdir, **conf); fails the test (no traceback) when
     it does not start."""
@@ -944,6 +956,7 @@ class HttpBackend:
         self.code, self.body, self.location, self.hang = code, body, None, False
         self.hang_seconds = hang_seconds
         self.hits = 0
+        self.headers = {}  # extra response headers, name -> value
         self.host_header = None
         self.host = host
         self.failing_sources = set()
@@ -968,6 +981,8 @@ class HttpBackend:
                     self.send_response(code)
                     if backend.location:
                         self.send_header("Location", backend.location)
+                    for k, v in backend.headers.items():
+                        self.send_header(k, v)
                     if code not in (204, 304):
                         self.send_header("Content-Length", str(len(body)))
                     self.send_header("Connection", "close")
@@ -1297,9 +1312,9 @@ class EtcdCluster:
             self.logs[i].close()
             self.logs[i] = None
 
-    def restart(self, i, timeout=START_TIMEOUT):
+    def restart(self, i, timeout=START_TIMEOUT, wait=True):
         """Start member i again on its ports with its data; wait until the
-        cluster takes writes through it."""
+        cluster takes writes through it (unless wait is false)."""
         self.kill(i)
         argv = self._argv(i)
         argv[argv.index("--initial-cluster-state") + 1] = "existing"
@@ -1307,6 +1322,14 @@ class EtcdCluster:
         self.procs[i] = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=self.logs[i],
             stderr=self.logs[i], cwd=self.workdir, start_new_session=True)
+        if wait:
+            self.wait_ready(timeout)
+
+    def restart_all(self, timeout=START_TIMEOUT):
+        """Start every member again (after all were killed): none can take
+        writes before a quorum of them runs."""
+        for i in range(self.size):
+            self.restart(i, wait=False)
         self.wait_ready(timeout)
 
     def stop(self):
