@@ -253,6 +253,16 @@ static int degraded(const struct cluster_node *cn)
 	return cn->failed[FAIL_WRITER] || cn->failed[FAIL_WATCHER];
 }
 
+static int degraded_now(struct cluster_node *cn)
+{
+	int d;
+
+	pthread_mutex_lock(&cn->mu);
+	d = degraded(cn);
+	pthread_mutex_unlock(&cn->mu);
+	return d;
+}
+
 static void notify(struct cluster_node *cn)
 {
 	if (cn->changed)
@@ -858,12 +868,12 @@ static void *writer_main(void *arg)
 
 			if (next_refresh - now < w)
 				w = next_refresh - now;
-			if (degraded(cn) && w > RETRY_MS)
+			if (w > RETRY_MS && degraded_now(cn))
 				w = RETRY_MS;
 			nap(cn, w, 1);
 		}
 	}
-	if (cn->lease && !degraded(cn)) {
+	if (cn->lease && !degraded_now(cn)) {
 		/* Leave at once rather than after lease_ttl: the other nodes
 		 * stop counting this one now. A stopped transfer flag would
 		 * abort the request: this client has its own, cleared. */
