@@ -173,8 +173,9 @@ static void cluster_notes(json_t *r, const struct hpool *hp)
 		if (!notes)
 			notes = json_array();
 		if (notes)
-			json_array_append_new(notes, json_sprintf("%s: %s", addr[0] ? addr : "member",
-								  m->reason));
+			json_array_append_new(
+				notes,
+				json_sprintf("%s: %s", addr[0] ? addr : "member", m->reason));
 	}
 	if (notes)
 		json_object_set_new(r, "cluster", notes);
@@ -389,7 +390,8 @@ void explain_print(const json_t *ex, FILE *out)
 		fprintf(out, "\n");
 		const json_t *notes = json_object_get(r, "cluster");
 		for (size_t k = 0; k < json_array_size(notes); k++)
-			fprintf(out, "      cluster: %s\n", json_string_value(json_array_get(notes, k)));
+			fprintf(out, "      cluster: %s\n",
+				json_string_value(json_array_get(notes, k)));
 	}
 	const json_t *ans = json_object_get(ex, "answer");
 	fprintf(out, "answer:    ");
