@@ -205,7 +205,7 @@ static void cluster_merge(struct prober *p, struct health *nw)
 			struct hmember *hm = &hp->members[k];
 
 			probe_member_key(t, key, sizeof(key));
-			hm->state = cluster_node_vote(p->cn, key, t->state, why);
+			hm->state = cluster_node_vote(p->cn, key, t->state, t->reason, why);
 			memcpy(hm->reason, why[0] ? why : t->reason, sizeof(hm->reason));
 		}
 	}
