@@ -346,7 +346,6 @@ void sigcache_sweep(struct sigcache *sc, const struct zone_signer *const *signer
 {
 	if (!sc)
 		return;
-	struct sig_entry *dead = __atomic_exchange_n(&sc->retired, NULL, __ATOMIC_ACQUIRE);
 	for (size_t i = 0; i <= sc->mask; i++) {
 		struct sig_entry *e = __atomic_load_n(&sc->slots[i], __ATOMIC_ACQUIRE);
 		if (!e)
@@ -354,34 +353,32 @@ void sigcache_sweep(struct sigcache *sc, const struct zone_signer *const *signer
 		size_t k = 0;
 		const struct zone_signer *zs = signer_of(signers, n, e->fp, &k);
 		int used = __atomic_exchange_n(&e->used, 0, __ATOMIC_RELAXED);
-		struct sig_entry *nw = NULL;
 		if (zs && (int32_t)(e->expire - now) > (int32_t)zs->refresh)
 			continue; /* not due yet */
-		if (zs && used) {
+		struct sig_entry *nw = NULL;
+		if (zs && used)
 			nw = make_entry(e->key, e->keylen, e->hash, zs, k, now);
-			if (nw) {
-				ATOMIC_ADD(&sc->made, 1);
-				ATOMIC_ADD(&sc->refreshes, 1);
-			}
-		}
 		struct sig_entry *old = e;
-		if (__atomic_compare_exchange_n(&sc->slots[i], &old, nw, 0, __ATOMIC_RELEASE,
-						__ATOMIC_RELAXED)) {
-			e->next = dead;
-			dead = e;
-			if (!nw) {
-				ATOMIC_ADD(&sc->evictions, 1);
-				ATOMIC_SUB(&sc->entries, 1);
-			}
-		} else {
+		if (!__atomic_compare_exchange_n(&sc->slots[i], &old, nw, 0, __ATOMIC_RELEASE,
+						 __ATOMIC_RELAXED)) {
 			free(nw); /* a worker replaced it meanwhile */
-			if (nw)
-				ATOMIC_SUB(&sc->refreshes, 1);
+			continue;
 		}
+		if (nw) {
+			ATOMIC_ADD(&sc->made, 1);
+			ATOMIC_ADD(&sc->refreshes, 1);
+			ATOMIC_ADD(&sc->entries, 1);
+		}
+		retire(sc, e);
 	}
-	if (!dead)
-		return;
-	urcu_memb_synchronize_rcu();
+}
+
+void sigcache_reclaim(struct sigcache *sc, int sync)
+{
+	struct sig_entry *dead =
+		sc ? __atomic_exchange_n(&sc->retired, NULL, __ATOMIC_ACQUIRE) : NULL;
+	if (dead || sync)
+		urcu_memb_synchronize_rcu();
 	for (struct sig_entry *nx; dead; dead = nx) {
 		nx = dead->next;
 		free(dead);

@@ -80,14 +80,18 @@ struct sigcache *sigcache_global(void);
 const struct sig_entry *sigcache_get(struct sigcache *sc, const struct zone_signer *zs, size_t k,
 				     const struct sig_rrset *rs, uint32_t now);
 
-/* Maintenance (control thread or thread pool, one at a time; the thread
- * must be registered with RCU and outside a read-side section): entries
- * used since the last sweep and expiring within their zone's
- * signature_refresh are signed again; unused ones near expiry, and those
- * whose key is in none of the signers given, are dropped; entries pushed
- * out since the last sweep are freed after a grace period. */
+/* Maintenance (one thread at a time, inside an RCU read-side section as
+ * signers belong to a snapshot): entries used since the last sweep and
+ * expiring within their zone's signature_refresh are signed again; unused
+ * ones near expiry, and those whose key is in none of the signers given,
+ * are dropped. What is replaced waits for sigcache_reclaim. */
 void sigcache_sweep(struct sigcache *sc, const struct zone_signer *const *signers, size_t n,
 		    uint32_t now);
+
+/* Frees the entries pushed out so far, after an RCU grace period (also
+ * waited for when sync is set). Call registered with RCU, outside any
+ * read-side section. */
+void sigcache_reclaim(struct sigcache *sc, int sync);
 
 struct sigcache_stats {
 	uint64_t made;      /* signatures made on the query path and at warm-up */

@@ -13,6 +13,7 @@ GeoIP database needed)."""
 import os
 import shutil
 import subprocess
+import time
 
 import dns.dnssec
 import dns.edns
@@ -351,3 +352,36 @@ def test_delv_validates_built_answers(servers, tmp_path):
                          ("cdn.example.test", "A")]:
         out = delv(name, rdtype)
         assert "; negative response, fully validated" in out, (name, out)
+
+
+def test_signatures_are_made_again_before_they_expire(gslbd_factory, tmp_path):
+    # validity 20 s, refresh 10 s: the zone file's signatures and the cached
+    # ones are made again from 10 s on; answers past the first 20 s validate
+    key = keygen(tmp_path, "-a", "ECDSAP256SHA256")
+    srv = gslbd_factory(workdir=tmp_path, config_text=config(
+        tmp_path, 'keys = [ "%s" ]; signature_validity = 20; signature_refresh = 10; '
+        'inception_offset = 0;' % key, services(closed_port())))
+    keyset = dnskeys(srv)
+    first = time.time()
+
+    def expiry(r):
+        return min(s.expiration for x in r.answer + r.authority
+                   if x.rdtype == dns.rdatatype.RRSIG for s in x)
+
+    names = [("www.example.test.", "A", None), ("geo.example.test.", "A", US),
+             ("nothere.example.test.", "A", None)]
+    ends = {n: expiry(ask(srv, n, t, ecs=e)) for n, t, e in names}
+    assert all(e <= first + 21 for e in ends.values()), ends
+    # the geo answer is asked for all along (its cache entry is in use)
+    while time.time() < first + 22:
+        ask(srv, "geo.example.test.", "A", ecs=US)
+        time.sleep(0.5)
+    for name, rdtype, ecs in names:
+        r = ask(srv, name, rdtype, ecs=ecs)
+        assert expiry(r) > ends[name], name
+        check_section(r.answer, keyset)
+        check_section(r.authority, keyset)
+    keyset = dnskeys(srv)  # the DNSKEY RRset's own signature too
+    assert "dnssec zone signed again zone=example.test." in srv.stderr_text()
+    m = srv.metrics()
+    assert m['gslb_dnssec_signatures_total{event="refresh"}'] >= 1
