@@ -734,7 +734,9 @@ static int put_members(struct ctx *c, const struct zone *z, const uint8_t *owner
 		lens[i] = (uint16_t)alen;
 	}
 	/* signed as the RRset actually sent (the cache sorts it) */
-	struct sig_rrset srs = { owner, dname_len(owner), type, ttl, k, sent, lens };
+	struct sig_rrset srs = {
+		owner, dname_len(owner), type, dnssec_answer_ttl(d->svc, ttl), k, sent, lens
+	};
 	put_online_sigs(c, SEC_AN, z, &srs, ttl);
 	if (c->out.err) {
 		mark_restore(c, &mk);
@@ -807,7 +809,8 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 		c->counts[SEC_AN]++;
 		const uint8_t *target[1] = { d.pool->cname };
 		uint16_t tlen[1] = { d.pool->cname_len };
-		struct sig_rrset srs = { name, *len, DNS_T_CNAME, d.ttl, 1, target, tlen };
+		struct sig_rrset srs = { name, *len,   DNS_T_CNAME, dnssec_answer_ttl(svc, d.ttl),
+					 1,    target, tlen };
 		put_online_sigs(c, SEC_AN, z, &srs, d.ttl);
 		if (c->out.err) {
 			mark_restore(c, &mk);

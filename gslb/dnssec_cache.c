@@ -32,6 +32,10 @@ struct sigcache {
 	size_t mask;
 	struct sig_entry *retired; /* atomic, a push-only stack */
 	uint8_t seed[SIPHASH_KEY_LEN];
+	/* held by threads that look up outside an RCU read-side section
+	 * (sigcache_outside_begin), and by sigcache_reclaim while it takes
+	 * the retired list; never by the workers */
+	pthread_mutex_t mu;
 	uint64_t made, hits, misses, refreshes, evictions, entries; /* atomic */
 };
 
@@ -64,6 +68,7 @@ struct sigcache *sigcache_new(size_t slots)
 		return NULL;
 	}
 	sc->mask = n - 1;
+	pthread_mutex_init(&sc->mu, NULL);
 	return sc;
 }
 
@@ -78,8 +83,13 @@ void sigcache_free(struct sigcache *sc)
 		free(e);
 	}
 	free(sc->slots);
+	pthread_mutex_destroy(&sc->mu);
 	free(sc);
 }
+
+void sigcache_outside_begin(struct sigcache *sc) { pthread_mutex_lock(&sc->mu); }
+
+void sigcache_outside_end(struct sigcache *sc) { pthread_mutex_unlock(&sc->mu); }
 
 static struct sigcache *global;
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -375,8 +385,18 @@ void sigcache_sweep(struct sigcache *sc, const struct zone_signer *const *signer
 
 void sigcache_reclaim(struct sigcache *sc, int sync)
 {
-	struct sig_entry *dead =
-		sc ? __atomic_exchange_n(&sc->retired, NULL, __ATOMIC_ACQUIRE) : NULL;
+	if (!sc) {
+		if (sync)
+			urcu_memb_synchronize_rcu();
+		return;
+	}
+	/* Taken while no thread looks up outside RCU: one that starts after
+	 * cannot see these entries (they left their slots before), and the
+	 * workers' read-side sections are waited for; the mutex is not held
+	 * during the wait, so a thread holding it never waits for a reader. */
+	pthread_mutex_lock(&sc->mu);
+	struct sig_entry *dead = __atomic_exchange_n(&sc->retired, NULL, __ATOMIC_ACQUIRE);
+	pthread_mutex_unlock(&sc->mu);
 	if (dead || sync)
 		urcu_memb_synchronize_rcu();
 	for (struct sig_entry *nx; dead; dead = nx) {

@@ -34,6 +34,7 @@
 #include <jansson.h>
 #include <urcu/urcu-memb.h>
 
+#include "gslb/dnssec_cache.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/probe.h"
@@ -213,6 +214,9 @@ static int publish(struct prober *p, int64_t now)
 		}
 	}
 	health_compute(nw, p->snap, &p->admin, old, wall);
+	/* signed zones: the answer sets of this view signed before it is
+	 * published (a failover is no signing storm) */
+	dnssec_warm(p->snap, nw);
 	rcu_assign_pointer(p->snap->health, nw);
 	p->pub_done = served;
 	int act_rc = overrides_in_force(p, wall, &active);

@@ -12,6 +12,7 @@ GeoIP database needed)."""
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 
@@ -42,7 +43,7 @@ US_V4 = {"192.0.2.21", "192.0.2.22"}
 MANY = ["10.9.0.%d" % i for i in range(1, 65)]
 
 
-def services(dead_port):
+def services(dead_port, live_port=None):
     route = ('route = ( { match = "net:%s"; regions = [ "eu", "us" ]; },\n'
              '          { match = "net:%s"; regions = [ "us", "eu" ]; } );' % (EU, US))
     return """
@@ -63,10 +64,15 @@ services = (
               { region = "us"; cname = "geo.example.test."; } ); },
   { name = "*.cdn.example.test"; ttl = 45;
     pools = ( { region = "eu"; members = [ "192.0.2.61" ]; } ); },
+  { name = "half.example.test"; ttl = 30;
+    pools = ( { region = "eu"; check = "dead";
+                members = ( { address = "192.0.2.71"; target = "127.0.0.1:%(port)d"; },
+                            { address = "192.0.2.72"; target = "127.0.0.1:%(live)d"; } ); } ); },
   { name = "many.example.test"; ttl = 30; answers = 64;
     pools = ( { region = "eu"; members = [ %(many)s ]; } ); }
 );
-""" % {"port": dead_port, "route": route, "many": ", ".join('"%s"' % a for a in MANY)}
+""" % {"port": dead_port, "live": live_port or dead_port, "route": route,
+       "many": ", ".join('"%s"' % a for a in MANY)}
 
 
 def keygen(workdir, *args):
@@ -90,13 +96,17 @@ def servers(tmp_path_factory):
     """(signed server, unsigned server, keys dir, key base names)"""
     d = tmp_path_factory.mktemp("dnssec-answers")
     keys = [keygen(d, "-a", "ECDSAP256SHA256", "-k"), keygen(d, "-a", "ECDSAP256SHA256")]
-    extra = services(closed_port())
+    live = socket.socket()  # a TCP port the checks find open
+    live.bind(("127.0.0.1", 0))
+    live.listen(16)
+    extra = services(closed_port(), live.getsockname()[1])
     signed = gslbtest.start_gslbd(d, config_text=config(
         d, 'keys = [ "%s", "%s" ];' % tuple(keys), extra))
     u = tmp_path_factory.mktemp("dnssec-unsigned")
     unsigned = gslbtest.start_gslbd(u, config_text=config(u, None, extra))
     yield signed, unsigned, d, keys
     gslbtest.stop_checked(signed, unsigned)
+    live.close()
 
 
 def query(name, rdtype, do=True, ecs=None, flags=0, payload=1232):
@@ -180,6 +190,28 @@ def test_a_failed_region_is_signed_too(servers):
     gslbtest.wait_answer(srv, "failed.example.test.", {"192.0.2.41"}, 10, ecs=EU)
     assert members(validated(srv, keyset, "failed.example.test.", "A", EU)) == {"192.0.2.41"}
     assert members(validated(srv, keyset, "failed.example.test.", "A", US)) == {"192.0.2.41"}
+
+
+def test_answer_sets_are_signed_before_they_are_asked(servers):
+    # at load, and when a health change is published: no signing on the
+    # query path for sets the config and the health view give
+    srv, _, _, _ = servers
+    # half's pool lost a member: its new set was signed with the view
+    gslbtest.wait_answer(srv, "half.example.test.", {"192.0.2.72"}, 10)
+    gslbtest.wait_answer(srv, "failed.example.test.", {"192.0.2.41"}, 10, ecs=EU)
+    keyset = dnskeys(srv)
+    before = srv.metrics()
+    for name, rdtype, ecs in [("geo.example.test.", "A", EU), ("geo.example.test.", "A", US),
+                              ("geo.example.test.", "AAAA", EU), ("edge.example.test.", "A", EU),
+                              ("edge.example.test.", "A", US), ("failed.example.test.", "A", EU),
+                              ("half.example.test.", "A", None)]:
+        validated(srv, keyset, name, rdtype, ecs)
+    after = srv.metrics()
+    miss = 'gslb_dnssec_cache_total{result="miss"}'
+    hit = 'gslb_dnssec_cache_total{result="hit"}'
+    assert after[miss] == before[miss]
+    assert after[hit] >= before[hit] + 8
+    assert "dnssec answer sets signed signatures=" in srv.stderr_text()
 
 
 def test_cname_pool_and_the_chased_chain_are_signed(servers):
