@@ -10,6 +10,7 @@ One signed and one unsigned daemon are shared by the module; clients in
 regions are told apart by EDNS Client Subnet and `net:` route rules (no
 GeoIP database needed)."""
 
+import json
 import os
 import shutil
 import socket
@@ -417,3 +418,27 @@ def test_signatures_are_made_again_before_they_expire(gslbd_factory, tmp_path):
     assert "dnssec zone signed again zone=example.test." in srv.stderr_text()
     m = srv.metrics()
     assert m['gslb_dnssec_signatures_total{event="refresh"}'] >= 1
+
+
+def test_explain_says_whether_the_answer_is_signed(servers):
+    srv, unsigned, d, keys = servers
+    zsk = int(keys[1].rsplit("+", 1)[1])
+    conf = os.path.join(str(d), "gslb.conf")
+    for name in ("geo.example.test", "www.example.test"):
+        r = gslbtest.run_gslbd(["-c", conf, "--explain", "198.51.100.7", name, "--json"])
+        assert r.returncode == 0, r.stderr
+        ex = json.loads(r.stdout)
+        assert ex["dnssec"] == {"signed": True, "keys": [{"tag": zsk, "algorithm": 13}]}
+        r = gslbtest.run_gslbd(["-c", conf, "--explain", "198.51.100.7", name])
+        assert "dnssec:    signed to queries with DO, key tag %d (algorithm 13)" % zsk \
+            in r.stdout, r.stdout
+    # the live daemon says the same (/explain)
+    status, _, body = gslbtest.admin_request(srv, "GET",
+                                             "/explain?address=198.51.100.7&name=geo.example.test")
+    assert status == 200 and json.loads(body)["dnssec"]["keys"][0]["tag"] == zsk
+    uconf = os.path.join(unsigned.workdir, "gslb.conf")
+    r = gslbtest.run_gslbd(["-c", uconf, "--explain", "198.51.100.7", "geo.example.test",
+                            "--json"])
+    assert json.loads(r.stdout)["dnssec"] == {"signed": False, "keys": []}
+    r = gslbtest.run_gslbd(["-c", uconf, "--explain", "198.51.100.7", "geo.example.test"])
+    assert "dnssec:    unsigned (the zone has no dnssec group)" in r.stdout, r.stdout
