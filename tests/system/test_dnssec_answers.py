@@ -13,6 +13,7 @@ GeoIP database needed)."""
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -442,3 +443,54 @@ def test_explain_says_whether_the_answer_is_signed(servers):
     assert json.loads(r.stdout)["dnssec"] == {"signed": False, "keys": []}
     r = gslbtest.run_gslbd(["-c", uconf, "--explain", "198.51.100.7", "geo.example.test"])
     assert "dnssec:    unsigned (the zone has no dnssec group)" in r.stdout, r.stdout
+
+
+def reload_config(srv, path, text):
+    path.write_text(text)
+    done = srv.stderr_text().count("reloaded what=config")
+    srv.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while srv.stderr_text().count("reloaded what=config") == done:
+        assert "reload failed" not in srv.stderr_text(), srv.stderr_text()[-2000:]
+        assert time.monotonic() < deadline, srv.stderr_text()[-2000:]
+        time.sleep(0.05)
+
+
+def tags(keyset):
+    return sorted(dns.dnssec.key_id(k) for k in keyset)
+
+
+def test_rollover_by_reload_without_restart(gslbd_factory, tmp_path):
+    # pre-publication: the new key is added (both DNSKEYs published, the
+    # old one still signs), then the old one removed: every answer on the
+    # way validates with the DNSKEY RRset served at that moment
+    old = keygen(tmp_path, "-a", "ECDSAP256SHA256")
+    new = keygen(tmp_path, "-a", "ED25519")
+    extra = services(closed_port())
+    conf = tmp_path / "gslb.conf"
+    srv = gslbd_factory(workdir=tmp_path, config_text=config(
+        tmp_path, 'keys = [ "%s" ];' % old, extra))
+    tag_old, tag_new = (int(k.rsplit("+", 1)[1]) for k in (old, new))
+
+    def answers_validate():
+        keyset = dnskeys(srv)
+        for name, rdtype, ecs in [("www.example.test.", "A", None),
+                                  ("geo.example.test.", "A", US),
+                                  ("nothere.example.test.", "A", None)]:
+            r = ask(srv, name, rdtype, ecs=ecs)
+            check_section(r.answer, keyset)
+            check_section(r.authority, keyset)
+        return keyset
+
+    ask(srv, "geo.example.test.", "A", ecs=US)  # cached under the old key
+    assert tags(answers_validate()) == [tag_old]
+    pid = srv.proc.pid
+    reload_config(srv, conf, config(tmp_path, 'keys = [ "%s", "%s" ];' % (old, new), extra))
+    assert tags(answers_validate()) == sorted([tag_old, tag_new])
+    reload_config(srv, conf, config(tmp_path, 'keys = [ "%s" ];' % new, extra))
+    keyset = answers_validate()
+    assert tags(keyset) == [tag_new]
+    r = ask(srv, "geo.example.test.", "A", ecs=US)
+    assert {s.key_tag for x in r.answer if x.rdtype == dns.rdatatype.RRSIG for s in x} == \
+        {tag_new}
+    assert srv.proc.pid == pid and srv.alive()
