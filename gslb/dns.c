@@ -84,7 +84,8 @@ struct ctx {
 	uint16_t udp_size;
 	uint8_t edns_version;
 	int do_bit;
-	int co_bit; /* Compact Answers OK (RFC 9824), with do_bit only */
+	int co_bit;  /* Compact Answers OK (RFC 9824), with do_bit only */
+	int co_echo; /* the answer came from a signed zone: CO set in the reply */
 	int nsid_req;
 	uint32_t now; /* signing time, read on first use */
 
@@ -850,6 +851,7 @@ static void answer_in(struct ctx *c)
 		if (parent)
 			z = parent;
 	}
+	c->co_echo = c->co_bit && z->signer;
 	if (c->qtype == DNS_T_NXNAME && z->signer) {
 		c->rcode = RCODE_FORMERR; /* RFC 9824 3.5 */
 		return;
@@ -1110,7 +1112,7 @@ static void put_opt(struct ctx *c)
 	wbuf_u16(&c->out, cf->edns_size);
 	wbuf_u8(&c->out, (uint8_t)(c->rcode >> 4));
 	wbuf_u8(&c->out, 0);
-	wbuf_u16(&c->out, (uint16_t)((c->do_bit ? EDNS_F_DO : 0) | (c->co_bit ? EDNS_F_CO : 0)));
+	wbuf_u16(&c->out, (uint16_t)((c->do_bit ? EDNS_F_DO : 0) | (c->co_echo ? EDNS_F_CO : 0)));
 	wbuf_u16(&c->out, rdlen);
 	if (nsid) {
 		wbuf_u16(&c->out, EDNS_NSID);

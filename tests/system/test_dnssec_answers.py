@@ -271,6 +271,10 @@ def test_nxdomain_is_a_compact_denial(servers, name):
     assert r.ednsflags & CO
     check_section(r.authority, keyset)
     assert bitmap(nsec_of(r, name)) == ["RRSIG", "NSEC", "TYPE128"]
+    # an unsigned zone: NXDOMAIN as always, CO not echoed
+    _, unsigned, _, _ = servers
+    r = ask(unsigned, name, "A", flags=CO)
+    assert r.rcode() == dns.rcode.NXDOMAIN and not r.ednsflags & CO
     # without DO: NXDOMAIN and the SOA, as always (CO alone means nothing)
     r = ask(srv, name, "A", do=False, flags=CO)
     assert r.rcode() == dns.rcode.NXDOMAIN and not r.ednsflags & CO
