@@ -107,9 +107,11 @@ struct ctx {
 
 	const struct service *svc; /* the service answered, for counters */
 	int region;
-	int slot;                /* metrics slot of the pool answered */
-	const uint8_t *rrl_name; /* the wildcard owner an answer came from */
-	int all_down;            /* when_all_down was applied */
+	int slot;                  /* metrics slot of the pool answered */
+	const uint8_t *rrl_name;   /* the wildcard owner an answer came from */
+	int all_down;              /* when_all_down was applied */
+	const struct route *route; /* decide()'s rule, for logs (dns_info) */
+	uint8_t rule, scope;
 	uint32_t rng;
 
 	uint16_t comp[COMP_MAX]; /* packet offsets of names already written */
@@ -296,6 +298,23 @@ static void put_online_sigs(struct ctx *c, int sec, const struct zone *z,
 
 #define RRSET_MAX 256
 
+/* A zone given to secondaries answers its SOA with the serial gslbd keeps
+ * for it (xfr.h), not the file's: the serial field, the 20 bytes' first
+ * four, ends the RDATA just written. */
+static void put_live_serial(struct ctx *c, const uint8_t *owner, const struct zone_rrset *rs)
+{
+	const struct zone *z = zoneset_find(c->snap->zones, owner, dname_len(owner));
+	uint32_t serial =
+		z && z->soa == rs ? __atomic_load_n(&z->live_serial, __ATOMIC_RELAXED) : 0;
+	if (serial == 0 || c->out.err || c->out.pos < 20)
+		return;
+	uint8_t *p = c->out.buf + c->out.pos - 20;
+	p[0] = (uint8_t)(serial >> 24);
+	p[1] = (uint8_t)(serial >> 16);
+	p[2] = (uint8_t)(serial >> 8);
+	p[3] = (uint8_t)serial;
+}
+
 /* Append a whole RRset to a section; all or nothing. Returns 0 on success,
  * -1 when it did not fit (the output is rolled back). online: a signed
  * zone whose RRset is sent under another owner than its own (a wildcard
@@ -316,6 +335,8 @@ static int put_rrset_as(struct ctx *c, int sec, const uint8_t *owner, const stru
 		wbuf_u16(&c->out, DNS_C_IN);
 		wbuf_u32(&c->out, ttl);
 		put_rdata(c, rs->type, rd, rdlen);
+		if (rs->type == DNS_T_SOA)
+			put_live_serial(c, owner, rs);
 		c->counts[sec]++;
 		if (n < RRSET_MAX) {
 			rds[n] = rd;
@@ -787,6 +808,9 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 	if (svc->wildcard && !c->rrl_name)
 		c->rrl_name = svc->lname;
 	c->all_down = d.all_down;
+	c->rule = (uint8_t)d.rule;
+	c->route = d.route;
+	c->scope = d.scope;
 	c->slot = d.pool && d.region >= 0 ? d.pool->metric_slot : -1;
 	if (c->ecs && c->ecs_source > 0 && d.scope > c->ecs_scope)
 		c->ecs_scope = d.scope;
@@ -1233,6 +1257,9 @@ static size_t finish(struct ctx *c, int with_opt, struct dns_info *info)
 		info->slot = c->slot;
 		info->rrl_name = c->rrl_name;
 		info->all_down = (uint8_t)c->all_down;
+		info->rule = c->rule;
+		info->route = c->route;
+		info->scope = c->scope;
 	}
 	return c->out.pos;
 }

@@ -59,6 +59,9 @@ static const char *member_label(const struct pool *pl, const struct hmember *mb,
 enum view_value {
 	POOL_UP,
 	POOL_SINCE,
+	POOL_FULL,
+	POOL_LOAD,
+	POOL_SHED,
 	MEMBER_UP,
 	MEMBER_SINCE
 };
@@ -71,6 +74,7 @@ static int health_samples(struct metrics_out *o, const struct snapshot *snap, en
 	const struct conf *c = snap->conf;
 	const struct health *h = snap->health;
 	char at[INET6_ADDRSTRLEN];
+	int shown = 0;
 	for (size_t i = 0; i < c->nservices; i++) {
 		const struct service *svc = &c->services[i];
 		for (size_t p = 0; p < svc->npools; p++) {
@@ -81,6 +85,21 @@ static int health_samples(struct metrics_out *o, const struct snapshot *snap, en
 				metrics_sample(o, lv, v == POOL_UP ? hp->up != 0 : hp->since);
 				continue;
 			}
+			if (v == POOL_FULL || v == POOL_LOAD || v == POOL_SHED) {
+				/* only pools that read a load figure */
+				if (svc->pools[p].load.kind == LOAD_NONE)
+					continue;
+				if (v == POOL_LOAD && hp->load < 0)
+					continue; /* no figure reported yet */
+				shown = 1;
+				if (v == POOL_FULL)
+					metrics_sample(o, lv, hp->full != 0);
+				else if (v == POOL_SHED)
+					metrics_sample_real(o, lv, hp->shed);
+				else
+					metrics_sample_real(o, lv, hp->load);
+				continue;
+			}
 			for (size_t k = 0; k < hp->nmembers; k++) {
 				const struct hmember *mb = &hp->members[k];
 				lv[2] = member_label(&svc->pools[p], mb, at, sizeof(at));
@@ -88,7 +107,7 @@ static int health_samples(struct metrics_out *o, const struct snapshot *snap, en
 			}
 		}
 	}
-	return 1;
+	return v == POOL_FULL || v == POOL_LOAD || v == POOL_SHED ? shown : 1;
 }
 
 static int pool_up(struct metrics_out *o, const struct snapshot *snap)
@@ -99,6 +118,22 @@ static int pool_up(struct metrics_out *o, const struct snapshot *snap)
 static int pool_since(struct metrics_out *o, const struct snapshot *snap)
 {
 	return health_samples(o, snap, POOL_SINCE);
+}
+
+/* The load families are shown only when some pool reads a load. */
+static int pool_full(struct metrics_out *o, const struct snapshot *snap)
+{
+	return health_samples(o, snap, POOL_FULL);
+}
+
+static int pool_load(struct metrics_out *o, const struct snapshot *snap)
+{
+	return health_samples(o, snap, POOL_LOAD);
+}
+
+static int pool_shed(struct metrics_out *o, const struct snapshot *snap)
+{
+	return health_samples(o, snap, POOL_SHED);
 }
 
 static int member_up(struct metrics_out *o, const struct snapshot *snap)
@@ -210,6 +245,23 @@ static const struct metric_family view_families[] = {
 				   .help = "Signatures in the signature cache.",
 				   .type = METRIC_GAUGE,
 				   .collect = dnssec_entries },
+	[MVIEW_POOL_FULL] = { .name = "gslb_pool_full",
+			      .help = "1 when the pool's load is at or above its high mark "
+				      "(up, taking no clients).",
+			      .type = METRIC_GAUGE,
+			      .labels = { METRIC_GIVEN("service"), METRIC_GIVEN("region") },
+			      .collect = pool_full },
+	[MVIEW_POOL_LOAD] = { .name = "gslb_pool_load",
+			      .help = "The pool's load figure 0..1 read by its probes (smoothed).",
+			      .type = METRIC_GAUGE,
+			      .labels = { METRIC_GIVEN("service"), METRIC_GIVEN("region") },
+			      .collect = pool_load },
+	[MVIEW_POOL_SHED] = { .name = "gslb_pool_shed_share",
+			      .help = "Share 0..1 of the pool's clients sent to their next region "
+				      "for its load.",
+			      .type = METRIC_GAUGE,
+			      .labels = { METRIC_GIVEN("service"), METRIC_GIVEN("region") },
+			      .collect = pool_shed },
 };
 
 const struct metric_set metrics_view_set = METRIC_SET(view_families);

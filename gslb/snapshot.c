@@ -11,6 +11,7 @@
 #include "gslb/decide.h"
 #include "gslb/dnssec.h"
 #include "gslb/dnssec_cache.h"
+#include "gslb/dnstap.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/net.h"
@@ -468,6 +469,7 @@ int snapshot_regeo(const struct snapshot *old, struct snapshot **out, char *err,
 	s->noverride_regions = 0;
 	s->location_free = NULL;
 	s->acl_block = NULL; /* before any failure return: old's stays old's */
+	s->dnstap = NULL;    /* the server attaches it (dnstap_attach) */
 	s->base->refs++;
 	/* Until the prober adopts this snapshot, it shows the old states. */
 	s->health = old->health ? health_clone(old->health) : NULL;
@@ -537,6 +539,7 @@ void snapshot_free(struct snapshot *s)
 	free(s->location_free);
 	geo_close(s->geo);
 	net_set_free(s->acl_block);
+	dnstap_unref(s->dnstap);
 	if (s->base)
 		base_put(s->base);
 	free(s);
