@@ -84,7 +84,8 @@ struct ctx {
 	uint16_t udp_size;
 	uint8_t edns_version;
 	int do_bit;
-	int co_bit; /* Compact Answers OK (RFC 9824), with do_bit only */
+	int co_bit;  /* Compact Answers OK (RFC 9824), with do_bit only */
+	int co_echo; /* the answer came from a signed zone: CO set in the reply */
 	int nsid_req;
 	uint32_t now; /* signing time, read on first use */
 
@@ -755,7 +756,9 @@ static int put_members(struct ctx *c, const struct zone *z, const uint8_t *owner
 		lens[i] = (uint16_t)alen;
 	}
 	/* signed as the RRset actually sent (the cache sorts it) */
-	struct sig_rrset srs = { owner, dname_len(owner), type, ttl, k, sent, lens };
+	struct sig_rrset srs = {
+		owner, dname_len(owner), type, dnssec_answer_ttl(d->svc, ttl), k, sent, lens
+	};
 	put_online_sigs(c, SEC_AN, z, &srs, ttl);
 	if (c->out.err) {
 		mark_restore(c, &mk);
@@ -831,7 +834,8 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 		c->counts[SEC_AN]++;
 		const uint8_t *target[1] = { d.pool->cname };
 		uint16_t tlen[1] = { d.pool->cname_len };
-		struct sig_rrset srs = { name, *len, DNS_T_CNAME, d.ttl, 1, target, tlen };
+		struct sig_rrset srs = { name, *len,   DNS_T_CNAME, dnssec_answer_ttl(svc, d.ttl),
+					 1,    target, tlen };
 		put_online_sigs(c, SEC_AN, z, &srs, d.ttl);
 		if (c->out.err) {
 			mark_restore(c, &mk);
@@ -871,6 +875,7 @@ static void answer_in(struct ctx *c)
 		if (parent)
 			z = parent;
 	}
+	c->co_echo = c->co_bit && z->signer;
 	if (c->qtype == DNS_T_NXNAME && z->signer) {
 		c->rcode = RCODE_FORMERR; /* RFC 9824 3.5 */
 		return;
@@ -1131,7 +1136,7 @@ static void put_opt(struct ctx *c)
 	wbuf_u16(&c->out, cf->edns_size);
 	wbuf_u8(&c->out, (uint8_t)(c->rcode >> 4));
 	wbuf_u8(&c->out, 0);
-	wbuf_u16(&c->out, (uint16_t)((c->do_bit ? EDNS_F_DO : 0) | (c->co_bit ? EDNS_F_CO : 0)));
+	wbuf_u16(&c->out, (uint16_t)((c->do_bit ? EDNS_F_DO : 0) | (c->co_echo ? EDNS_F_CO : 0)));
 	wbuf_u16(&c->out, rdlen);
 	if (nsid) {
 		wbuf_u16(&c->out, EDNS_NSID);
