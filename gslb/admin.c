@@ -640,6 +640,39 @@ static void h_explain(struct admin *a, struct MHD_Connection *conn, struct admin
 	reply_json(r, MHD_HTTP_OK, j);
 }
 
+/* GET /ds?zone=Z: the DS records of the zone's keys, as gslbd --ds prints
+ * them, from the loaded config (gslbctl ds). */
+static void h_ds(struct admin *a, struct MHD_Connection *conn, struct admin_reply *r)
+{
+	const char *zone = arg(conn, "zone");
+	char err[ADMIN_ERRLEN] = "";
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!zone || !*zone) {
+		reply_error(r, MHD_HTTP_BAD_REQUEST, "ds needs a zone: /ds?zone=Z");
+		return;
+	}
+	FILE *out = open_memstream(&text, &len);
+	if (!out) {
+		reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		return;
+	}
+	const struct snapshot *snap = admin_read_begin(a);
+	rc = snap ? conf_dnssec_ds(snap->conf, zone, out, err, sizeof(err)) : GSLB_ENOENT;
+	admin_read_end();
+	if (fclose(out) && !rc)
+		rc = GSLB_ENOMEM;
+	if (rc)
+		reply_error(r,
+			    rc == GSLB_ENOMEM ? MHD_HTTP_INTERNAL_SERVER_ERROR : MHD_HTTP_NOT_FOUND,
+			    err[0] ? err : gslb_strerror(rc));
+	else
+		reply_text(r, MHD_HTTP_OK, "text/plain; charset=utf-8", text ? text : "");
+	free(text);
+}
+
 /* The canonical spelling of target (lower-case service name), for the
  * reply; the target as given when it no longer parses (a clear of
  * something a reload removed). */
@@ -813,6 +846,7 @@ static const struct admin_route admin_routes[] = {
 	{ "/healthz", "GET", ADMIN_OPEN, h_healthz },
 	{ "/status", "GET", ADMIN_READ, h_status },
 	{ "/explain", "GET", ADMIN_READ, h_explain },
+	{ "/ds", "GET", ADMIN_READ, h_ds },
 	{ "/what-if", "GET", ADMIN_READ, h_whatif },
 	{ "/override", "POST", ADMIN_CONTROL, h_override },
 	{ "/reload", "POST", ADMIN_CONTROL, h_reload },

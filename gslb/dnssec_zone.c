@@ -1,5 +1,5 @@
-/* Signing a static zone at load (dnssec.h, dnssec_sign_zone): the DNSKEY
- * RRset is added at the apex, and every authoritative RRset gets its RRSIGs,
+/* Signing a static zone at load (dnssec.h, dnssec_sign_zone): the DNSKEY,
+ * CDS and CDNSKEY RRsets are added at the apex, and every authoritative RRset gets its RRSIGs,
  * stored beside its RDATA for the query path to send with the DO bit. */
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +44,18 @@ struct placed {
 	uint16_t n;
 };
 
+enum {
+	APEX_KEY_SETS = 3
+};
+
 struct signer {
 	struct zone *z;
 	const struct dnssec_key *keys;
 	size_t nkeys;
-	int have_zsk; /* a key without the SEP flag signs all but DNSKEY */
+	/* with both, SEP keys (KSKs) sign the key RRsets, the others (ZSKs)
+	 * the rest; else every key signs all */
+	int have_zsk, have_ksk;
+	size_t key_off[APEX_KEY_SETS]; /* the key RRsets' RDATA in the block */
 	uint32_t inception, expiration;
 	struct blob blob;
 	struct placed *placed;
@@ -56,6 +63,11 @@ struct signer {
 	char *err;
 	size_t errlen;
 };
+
+static int is_key_type(uint16_t t)
+{
+	return t == DNS_T_DNSKEY || t == DNS_T_CDS || t == DNS_T_CDNSKEY;
+}
 
 /* The RRset as ldns records: owner, type, IN, TTL, each RDATA. */
 static ldns_rr_list *to_ldns(const uint8_t *owner, size_t olen, const struct zone_rrset *rs)
@@ -103,7 +115,7 @@ static int sign_one(struct signer *s, const struct zone_node *node, struct zone_
 	ldns_buffer *buf = ldns_buffer_new(1024);
 	for (size_t k = 0; k < s->nkeys && rc == GSLB_OK && buf; k++) {
 		int sep = (s->keys[k].flags & DNSSEC_FLAG_SEP) != 0;
-		if (rs->type != DNS_T_DNSKEY && s->have_zsk && sep)
+		if (s->have_zsk && s->have_ksk && sep != is_key_type(rs->type))
 			continue;
 		ldns_rr *sig = dnssec_sign_rrset(l, &s->keys[k], s->inception, s->expiration);
 		ldns_buffer_clear(buf);
@@ -132,46 +144,121 @@ static int sign_one(struct signer *s, const struct zone_node *node, struct zone_
 	return GSLB_OK;
 }
 
-/* DNSKEY RRset at the apex from the keys: the apex's RRsets are copied into
- * a new array with it in type order. */
-static int add_dnskey(struct signer *s, uint32_t ttl)
+/* The apex RRsets made from the keys: DNSKEY, CDS, CDNSKEY (type order). */
+static const uint16_t key_types[APEX_KEY_SETS] = { DNS_T_DNSKEY, DNS_T_CDS, DNS_T_CDNSKEY };
+
+/* RDATA of one key's record of type t into the block. */
+static int put_key_rdata(struct blob *b, const struct dnssec_key *k, uint16_t t, ldns_buffer *buf)
+{
+	ldns_rr *ds = t == DNS_T_CDS ? dnssec_key_ds(k, LDNS_SHA256, 0) : NULL;
+	if (t == DNS_T_CDS && !ds)
+		return GSLB_ENOMEM;
+	ldns_buffer_clear(buf);
+	int rc = ldns_rr_rdata2buffer_wire(buf, ds ? ds : k->dnskey) == LDNS_STATUS_OK ?
+			 blob_put(b, ldns_buffer_begin(buf), ldns_buffer_position(buf)) :
+			 GSLB_ENOMEM;
+	ldns_rr_free(ds);
+	return rc;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const uint8_t *x = *(const uint8_t *const *)a, *y = *(const uint8_t *const *)b;
+	uint16_t lx, ly;
+	memcpy(&lx, x, 2);
+	memcpy(&ly, y, 2);
+	int c = memcmp(x + 2, y + 2, lx < ly ? lx : ly);
+	return c ? c : (lx > ly) - (lx < ly);
+}
+
+/* The n entries of p[0..len) in canonical RDATA order (RFC 4034 6.3), so
+ * that nodes given the same keys in another order send the same bytes. */
+static int sort_entries(uint8_t *p, size_t len, size_t n)
+{
+	const uint8_t **at = calloc(n ? n : 1, sizeof(*at));
+	uint8_t *copy = malloc(len ? len : 1);
+	if (!at || !copy) {
+		free(at);
+		free(copy);
+		return GSLB_ENOMEM;
+	}
+	memcpy(copy, p, len);
+	for (size_t i = 0, off = 0; i < n; i++) {
+		uint16_t l;
+		memcpy(&l, copy + off, 2);
+		at[i] = copy + off;
+		off += 2 + (size_t)l;
+	}
+	qsort(at, n, sizeof(*at), cmp_entry);
+	for (size_t i = 0, off = 0; i < n; i++) {
+		uint16_t l;
+		memcpy(&l, at[i], 2);
+		memcpy(p + off, at[i], 2 + (size_t)l);
+		off += 2 + (size_t)l;
+	}
+	free(at);
+	free(copy);
+	return GSLB_OK;
+}
+
+/* The apex's key RRsets at their entries in the block (it moves as
+ * signatures are added). */
+static void point_key_sets(struct signer *s)
+{
+	for (size_t i = 0; i < s->z->apex->nrrsets; i++) {
+		struct zone_rrset *rs = (struct zone_rrset *)&s->z->apex->rrsets[i];
+		for (size_t t = 0; t < APEX_KEY_SETS; t++)
+			if (rs->type == key_types[t])
+				rs->rdata = s->blob.p + s->key_off[t];
+	}
+}
+
+/* DNSKEY RRset at the apex from every key, CDS (SHA-256) and CDNSKEY
+ * (RFC 7344) from the keys the parent's DS names: the apex's RRsets are
+ * copied into a new array with them in type order; their RDATA lead the
+ * block, signatures follow. */
+static int add_key_sets(struct signer *s, uint32_t ttl)
 {
 	struct zone *z = s->z;
 	struct zone_node *apex = (struct zone_node *)z->apex;
-	struct zone_rrset *sets = calloc((size_t)apex->nrrsets + 1, sizeof(*sets));
+	size_t total = (size_t)apex->nrrsets + APEX_KEY_SETS;
+	struct zone_rrset *sets = calloc(total, sizeof(*sets));
 	ldns_buffer *buf = ldns_buffer_new(512);
-	struct blob keys = { 0 };
+	struct zone_rrset made[APEX_KEY_SETS] = { 0 };
 	int rc = sets && buf ? GSLB_OK : GSLB_ENOMEM;
-	for (size_t k = 0; k < s->nkeys && !rc; k++) {
-		ldns_buffer_clear(buf);
-		rc = ldns_rr_rdata2buffer_wire(buf, s->keys[k].dnskey) == LDNS_STATUS_OK ?
-			     blob_put(&keys, ldns_buffer_begin(buf), ldns_buffer_position(buf)) :
-			     GSLB_ENOMEM;
+	for (size_t t = 0; t < APEX_KEY_SETS && !rc; t++) {
+		s->key_off[t] = s->blob.len;
+		made[t].type = key_types[t];
+		made[t].ttl = ttl;
+		for (size_t k = 0; k < s->nkeys && !rc; k++) {
+			if (key_types[t] != DNS_T_DNSKEY &&
+			    !dnssec_key_for_ds(s->keys, s->nkeys, k))
+				continue;
+			rc = put_key_rdata(&s->blob, &s->keys[k], key_types[t], buf);
+			made[t].count++;
+		}
+		made[t].rdata_size = s->blob.len - s->key_off[t];
+		if (!rc)
+			rc = sort_entries(s->blob.p + s->key_off[t], made[t].rdata_size,
+					  made[t].count);
 	}
 	ldns_buffer_free(buf);
 	if (rc) {
 		free(sets);
-		free(keys.p);
 		return rc;
 	}
-	size_t at = 0; /* DNSKEY's place in type order */
-	while (at < apex->nrrsets && apex->rrsets[at].type < DNS_T_DNSKEY)
-		at++;
-	for (size_t i = 0, o = 0; i <= apex->nrrsets; i++)
-		if (i != at)
-			sets[i] = apex->rrsets[o++];
-	sets[at].type = DNS_T_DNSKEY;
-	sets[at].count = (uint16_t)s->nkeys;
-	sets[at].ttl = ttl;
-	sets[at].rdata = keys.p;
-	sets[at].rdata_size = keys.len;
+	for (size_t i = 0, o = 0, t = 0; i < total; i++)
+		sets[i] = t < APEX_KEY_SETS && (o == apex->nrrsets ||
+						apex->rrsets[o].type > key_types[t]) ?
+				  made[t++] :
+				  apex->rrsets[o++];
 	z->apex_sets = sets;
-	s->blob = keys; /* the DNSKEY RDATA lead the block; signatures follow */
 	apex->rrsets = sets;
-	apex->nrrsets++;
+	apex->nrrsets = (uint16_t)total;
 	for (size_t i = 0; i < apex->nrrsets; i++)
 		if (sets[i].type == DNS_T_SOA)
 			z->soa = &sets[i];
+	point_key_sets(s);
 	return GSLB_OK;
 }
 
@@ -261,16 +348,18 @@ static int refuse_presigned(struct signer *s)
 		const struct zone_node *nd = &s->z->nodes[i];
 		for (size_t j = 0; j < nd->nrrsets; j++) {
 			uint16_t t = nd->rrsets[j].type;
-			if (t == DNS_T_DNSKEY || t == DNS_T_RRSIG || t == DNS_T_NSEC ||
+			if (is_key_type(t) || t == DNS_T_RRSIG || t == DNS_T_NSEC ||
 			    t == DNS_T_NSEC3) {
 				snprintf(s->err, s->errlen,
 					 "%s: has %s records; with dnssec, gslbd makes DNSKEY, "
-					 "RRSIG and NSEC itself",
+					 "CDS, CDNSKEY, RRSIG and NSEC itself",
 					 s->z->file,
-					 t == DNS_T_DNSKEY ? "DNSKEY" :
-					 t == DNS_T_RRSIG  ? "RRSIG" :
-					 t == DNS_T_NSEC   ? "NSEC" :
-							     "NSEC3");
+					 t == DNS_T_DNSKEY  ? "DNSKEY" :
+					 t == DNS_T_CDS     ? "CDS" :
+					 t == DNS_T_CDNSKEY ? "CDNSKEY" :
+					 t == DNS_T_RRSIG   ? "RRSIG" :
+					 t == DNS_T_NSEC    ? "NSEC" :
+							      "NSEC3");
 				return GSLB_EINVAL;
 			}
 		}
@@ -290,14 +379,19 @@ int dnssec_sign_zone(struct zone *z, const struct dnssec_key *keys, size_t nkeys
 			    .errlen = errlen };
 	if (!nkeys || z->apex_sets)
 		return GSLB_EINVAL;
-	for (size_t k = 0; k < nkeys; k++)
+	for (size_t k = 0; k < nkeys; k++) {
 		s.have_zsk |= !(keys[k].flags & DNSSEC_FLAG_SEP);
+		s.have_ksk |= (keys[k].flags & DNSSEC_FLAG_SEP) != 0;
+	}
 	int rc = refuse_presigned(&s);
 	if (!rc)
-		rc = add_dnskey(&s, z->soa->ttl);
-	/* DNSKEY first, while its RDATA are the whole block */
-	if (!rc)
-		rc = sign_one(&s, z->apex, (struct zone_rrset *)zone_rrset(z->apex, DNS_T_DNSKEY));
+		rc = add_key_sets(&s, z->soa->ttl);
+	/* the key RRsets first, pointed at their RDATA before each (the
+	 * block moves as signatures are added) */
+	for (size_t t = 0; t < APEX_KEY_SETS && !rc; t++) {
+		point_key_sets(&s);
+		rc = sign_one(&s, z->apex, (struct zone_rrset *)zone_rrset(z->apex, key_types[t]));
+	}
 	for (size_t i = 0; i < z->nnodes && !rc; i++) {
 		struct zone_node *nd = &z->nodes[i];
 		if (nd->flags & ZONE_NODE_GLUE)
@@ -306,7 +400,7 @@ int dnssec_sign_zone(struct zone *z, const struct dnssec_key *keys, size_t nkeys
 			struct zone_rrset *rs = (struct zone_rrset *)&nd->rrsets[j];
 			if ((nd->flags & ZONE_NODE_DELEG) && rs->type != DNS_T_DS)
 				continue; /* the child's NS and glue are not ours to sign */
-			if (rs->type == DNS_T_DNSKEY)
+			if (is_key_type(rs->type) && nd == z->apex)
 				continue;
 			rc = sign_one(&s, nd, rs);
 		}
@@ -318,18 +412,14 @@ int dnssec_sign_zone(struct zone *z, const struct dnssec_key *keys, size_t nkeys
 			snprintf(err, errlen, "%s: signing: %s", z->file, gslb_strerror(rc));
 		free(s.placed);
 		/* the apex keeps its new array (freed with the zone); the
-		 * DNSKEY RDATA with the block */
+		 * key RRsets' RDATA with the block */
 		z->sig_mem = s.blob.p;
 		return rc;
 	}
 	z->sig_mem = s.blob.p;
-	/* the block stopped moving: point the apex's DNSKEY and every RRset
-	 * at their entries */
-	for (size_t i = 0; i < z->apex->nrrsets; i++) {
-		struct zone_rrset *rs = (struct zone_rrset *)&z->apex->rrsets[i];
-		if (rs->type == DNS_T_DNSKEY)
-			rs->rdata = s.blob.p;
-	}
+	/* the block stopped moving: point the apex's key RRsets and every
+	 * RRset's signatures at their entries */
+	point_key_sets(&s);
 	for (size_t i = 0; i < s.nplaced; i++) {
 		s.placed[i].rs->sigs = s.blob.p + s.placed[i].off;
 		s.placed[i].rs->nsigs = s.placed[i].n;

@@ -76,6 +76,8 @@ static void usage(FILE *out)
 		"                         separated by commas), against the live health state;\n"
 		"                         without CHANGE, where they go now\n"
 		"  reload                 re-read the configuration, zones and GeoIP data\n"
+		"  ds ZONE                the DS records of ZONE's DNSSEC keys, for the\n"
+		"                         parent (as gslbd --ds)\n"
 		"  metrics                print the Prometheus metrics\n"
 		"\n"
 		"Targets:\n"
@@ -673,19 +675,32 @@ static int cmd_reload(const struct ctl *c)
 	return rc;
 }
 
-static int cmd_metrics(const struct ctl *c)
+/* GET path and print the text body (metrics, ds). */
+static int cmd_text(const struct ctl *c, const char *path, const char *what)
 {
 	struct ctl_resp r;
-	int rc = request(c, "GET", "/metrics", &r);
+	int rc = request(c, "GET", path, &r);
 
 	if (rc)
 		return rc;
 	if (r.status != 200)
-		rc = refused("metrics", &r);
+		rc = refused(what, &r);
 	else if (r.body.len)
 		fwrite(r.body.data, 1, r.body.len, stdout);
 	resp_free(&r);
 	return rc;
+}
+
+static int cmd_ds(const struct ctl *c, const char *zone)
+{
+	char path[1200];
+	char *ez = escape(zone);
+
+	if (!ez)
+		return CTL_REFUSED;
+	snprintf(path, sizeof(path), "/ds?zone=%s", ez);
+	curl_free(ez);
+	return cmd_text(c, path, "ds");
 }
 
 static int is_override_action(const char *s)
@@ -714,7 +729,7 @@ static int run(const struct ctl *c, int argc, char **argv)
 			return cmd_status(c);
 		if (cmd[0] == 'r')
 			return cmd_reload(c);
-		return cmd_metrics(c);
+		return cmd_text(c, "/metrics", "metrics");
 	}
 	if (is_override_action(cmd)) {
 		if (nargs != 1)
@@ -725,6 +740,11 @@ static int run(const struct ctl *c, int argc, char **argv)
 	}
 	if (strcmp(cmd, "what-if") == 0)
 		return cmd_whatif(c, nargs, argv + 1);
+	if (strcmp(cmd, "ds") == 0) {
+		if (nargs != 1)
+			return usage_error("%s needs one ZONE", cmd);
+		return cmd_ds(c, argv[1]);
+	}
 	if (strcmp(cmd, "explain") == 0) {
 		if (nargs != 2)
 			return usage_error("%s needs ADDRESS[/PREFIX] and NAME", cmd);

@@ -244,13 +244,18 @@ void override_table_free(struct override_table *t)
 	t->n = 0;
 }
 
-static uint8_t admin_lookup(const struct override_table *t, const char *target)
+int override_active(const struct override *o, int64_t now)
+{
+	return o->start <= now && (o->end == 0 || now < o->end);
+}
+
+static uint8_t admin_lookup(const struct override_table *t, const char *target, int64_t now)
 {
 	if (!t)
 		return OVERRIDE_NONE;
 	for (size_t i = 0; i < t->n; i++)
 		if (strcmp(t->v[i].target, target) == 0)
-			return t->v[i].state;
+			return override_active(&t->v[i], now) ? t->v[i].state : OVERRIDE_NONE;
 	return OVERRIDE_NONE;
 }
 
@@ -375,9 +380,9 @@ void health_compute(struct health *h, const struct snapshot *snap,
 			struct hpool *hp = &h->pools[p->gidx];
 			const char *rname = c->regions[p->region].name;
 			snprintf(key, sizeof(key), "region:%s", rname);
-			uint8_t radm = admin_lookup(admin, key);
+			uint8_t radm = admin_lookup(admin, key, now);
 			snprintf(key, sizeof(key), "pool:%s/%s", st, rname);
-			uint8_t padm = admin_lookup(admin, key);
+			uint8_t padm = admin_lookup(admin, key, now);
 			hp->admin = padm != OVERRIDE_NONE ? padm : radm;
 			hp->usable4 = hp->usable6 = 0;
 			hp->failing = 0;
@@ -387,11 +392,11 @@ void health_compute(struct health *h, const struct snapshot *snap,
 				const struct member *cm = &p->members[m->member];
 				addr_text(m->family, m->addr, at, sizeof(at));
 				snprintf(key, sizeof(key), "member:%s/%s/%s", st, rname, at);
-				uint8_t madm = admin_lookup(admin, key);
+				uint8_t madm = admin_lookup(admin, key, now);
 				if (madm == OVERRIDE_NONE && cm->hostname) {
 					snprintf(key, sizeof(key), "member:%s/%s/%s", st, rname,
 						 cm->hostname);
-					madm = admin_lookup(admin, key);
+					madm = admin_lookup(admin, key, now);
 				}
 				m->admin = madm != OVERRIDE_NONE ? madm : hp->admin;
 				m->failing = m->state != HEALTH_DOWN && m->fails > 0;

@@ -40,6 +40,7 @@
 #include "gslb/probe.h"
 #include "gslb/probe_int.h"
 #include "gslb/resolve.h"
+#include "gslb/webhook.h"
 
 /* ---- metrics ------------------------------------------------------------ */
 
@@ -178,11 +179,22 @@ static int pool_to_view(struct hpool *hp, const struct ppool *pp)
 
 /* A new view from the model's dirty pools and the admin table, published
  * through snap->health; the old one is freed after a grace period. */
+/* Under p->mu: the overrides in force at wall time now into *out. */
+static int overrides_in_force(const struct prober *p, int64_t now, struct override_table *out)
+{
+	for (size_t i = 0; i < p->admin.n; i++)
+		if (override_active(&p->admin.v[i], now) && override_table_set(out, &p->admin.v[i]))
+			return GSLB_ENOMEM;
+	return GSLB_OK;
+}
+
 static int publish(struct prober *p, int64_t now)
 {
 	struct health *old, *nw;
+	struct override_table active = { 0 };
 	uint64_t served;
 	struct model *m = p->m;
+	int64_t wall = wall_s();
 
 	pthread_mutex_lock(&p->mu);
 	served = p->pub_req;
@@ -207,11 +219,23 @@ static int publish(struct prober *p, int64_t now)
 			return GSLB_ENOMEM;
 		}
 	}
-	health_compute(nw, p->snap, &p->admin, old, wall_s());
+	health_compute(nw, p->snap, &p->admin, old, wall);
 	rcu_assign_pointer(p->snap->health, nw);
 	p->pub_done = served;
+	int act_rc = overrides_in_force(p, wall, &active);
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->mu);
+
+	/* Webhook events: the overrides first (they are the cause), then what
+	 * they and the probes changed. */
+	if (act_rc == GSLB_OK) {
+		probe_events_overrides(p, &active, wall);
+		override_table_free(&p->shown);
+		p->shown = active;
+	} else {
+		override_table_free(&active);
+	}
+	probe_events_view(p, p->snap, old, nw);
 
 	for (size_t i = 0; i < m->npools; i++)
 		m->pools[i].dirty = 0;
@@ -304,6 +328,7 @@ static int do_adopt(struct prober *p, struct snapshot *ns)
 	p->m = nm;
 	p->snap = ns;
 	pthread_mutex_unlock(&p->mu);
+	webhooks_configure(p->wh, ns->conf, p->multi);
 	p->cap = probe_inflight_cap(ns->conf);
 	probe_gauges(p);
 
@@ -401,6 +426,9 @@ static int wait_ms(struct prober *p, int64_t now)
 		w = p->last_save + SAVE_EVERY_MS - now;
 	if (p->publish_failing && w > 100)
 		w = 100;
+	int64_t wh = webhooks_next_ms(p->wh);
+	if (wh >= 0 && wh - now < w)
+		w = wh - now;
 	return w < 0 ? 0 : (int)w;
 }
 
@@ -458,6 +486,7 @@ static void *prober_main(void *arg)
 		now = mono_ms();
 		if (p->hard_dirty || (p->soft_dirty && now - p->last_pub >= SOFT_PUBLISH_MS))
 			publish(p, now);
+		webhooks_run(p->wh, p->multi, now);
 		if (!p->hard_dirty && p->first_pending == 0) {
 			pthread_mutex_lock(&p->mu);
 			if (!p->first_done) {
@@ -514,6 +543,8 @@ static void prober_free(struct prober *p)
 	resolve_free(p->res);
 	p->res = NULL;
 	probe_model_free(p, p->m);
+	webhooks_free(p->wh, p->multi);
+	override_table_free(&p->shown);
 	if (p->multi)
 		curl_multi_cleanup(p->multi);
 	if (p->curl_inited) {
@@ -611,6 +642,16 @@ int prober_new(struct snapshot *snap, const char *state_dir, struct metrics *met
 	p->snap = snap;
 	p->cap = probe_inflight_cap(snap->conf);
 	probe_gauges(p);
+	p->wh = webhooks_new(metrics);
+	if (!p->wh) {
+		rc = GSLB_ENOMEM;
+		goto fail;
+	}
+	webhooks_configure(p->wh, snap->conf, p->multi);
+	/* Overrides in force at the start are not announced again. */
+	rc = overrides_in_force(p, wall_s(), &p->shown);
+	if (rc)
+		goto fail;
 	if (!snap->health) {
 		snap->health = health_initial(snap, NULL, NULL, p->state_dir, &p->admin, wall_s());
 		if (!snap->health) {
@@ -783,6 +824,13 @@ char *prober_admin_json(struct prober *p)
 	s = json_dumps(arr, JSON_COMPACT);
 	json_decref(arr);
 	return s;
+}
+
+void prober_event(struct prober *p, int what, const char *name, const char *from, const char *to,
+		  const char *why)
+{
+	if (p && webhook_emit(p->wh, (enum webhook_what)what, name, from, to, why))
+		wake(p);
 }
 
 void prober_stop(struct prober *p)

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "gslb/probe_int.h"
+#include "gslb/webhook.h"
 
 int probe_curl_sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
@@ -276,6 +277,12 @@ void probe_curl_start(struct prober *p, struct ptarget *t, int64_t now)
 #endif
 	if (t->connect_to)
 		SETOPT(e, CURLOPT_CONNECT_TO, t->connect_to);
+	if (c->source) {
+		char itf[80];
+
+		snprintf(itf, sizeof(itf), "host!%s", c->source);
+		SETOPT(e, CURLOPT_INTERFACE, itf);
+	}
 	if (c->type == CHECK_TCP) {
 		SETOPT(e, CURLOPT_CONNECT_ONLY, 1L);
 	} else {
@@ -451,6 +458,8 @@ void probe_curl_collect(struct prober *p)
 			continue;
 		e = msg->easy_handle;
 		rc = msg->data.result;
+		if (webhooks_done(p->wh, p->multi, e, rc, mono_ms()))
+			continue;
 		char *priv = NULL;
 		curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
 		t = (struct ptarget *)(void *)priv;

@@ -97,6 +97,12 @@ static int target_spec(struct ptarget *t)
 
 	if (!c)
 		return GSLB_OK;
+	if (c->source_family && !tg && !t->pp->pool->cname_query && t->family &&
+	    t->family != c->source_family) {
+		t->spec_error = c->source_family == AF_INET ? "source is IPv4, the member IPv6" :
+							      "source is IPv6, the member IPv4";
+		return GSLB_OK;
+	}
 	if (t->pp->pool->cname_query) {
 		/* the CNAME target itself, asked of the resolvers */
 		t->qname = c->query && c->query[0] ? c->query : mb->hostname;

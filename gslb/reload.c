@@ -392,10 +392,23 @@ static void admin_retire_later(struct server *srv, struct admin *a)
 }
 
 /* A reload that fails after the snapshot was built: nothing was switched. */
+/* A webhook event for a reload: the generations before and after (the
+ * same when it failed) and why. */
+static void reload_event(struct server *srv, const char *what, uint64_t from, uint64_t to,
+			 const char *why)
+{
+	char f[24], t[24];
+
+	snprintf(f, sizeof(f), "%llu", (unsigned long long)from);
+	snprintf(t, sizeof(t), "%llu", (unsigned long long)to);
+	prober_event(srv->prober, WH_RELOAD, what, f, t, why);
+}
+
 static void reload_failed(struct server *srv, struct reload_job *j, const char *what, int rc,
 			  const char *err)
 {
 	log_err("reload failed, still serving the previous state what=%s error=\"%s\"", what, err);
+	reload_event(srv, what, srv->snap->generation, srv->snap->generation, err);
 	reload_answer(srv, j->ticket, rc, err);
 	metrics_reload(srv->metrics, 0, (int64_t)time(NULL));
 	if (j->kind & RELOAD_FULL) {
@@ -419,6 +432,9 @@ static void reload_done(uv_work_t *req, int status)
 			log_err("reload failed, still serving the previous state what=%s "
 				"error=\"%s\"",
 				what, j->err);
+		if (status == 0 && j->rc != 0)
+			reload_event(srv, what, srv->snap->generation, srv->snap->generation,
+				     j->err);
 		reload_answer(srv, j->ticket, j->rc ? j->rc : GSLB_EINVAL,
 			      j->rc ? j->err : "stopping");
 		if (status == 0 && j->rc != 0)
@@ -460,6 +476,7 @@ static void reload_done(uv_work_t *req, int status)
 	log_info("reloaded what=%s generation=%llu zones=%zu services=%zu", what,
 		 (unsigned long long)j->result->generation, j->result->zones->nzones,
 		 j->result->conf->nservices);
+	reload_event(srv, what, old->generation, j->result->generation, "reloaded");
 	reload_answer(srv, j->ticket, GSLB_OK, NULL);
 	if (j->kind & RELOAD_FULL)
 		admin_set_token(srv->admin, srv->snap->conf->admin_token,

@@ -17,6 +17,7 @@
 #include "gslb/metrics.h"
 #include "gslb/rrl.h"
 #include "gslb/snapshot.h"
+#include "gslb/xfr.h"
 
 enum acl_verdict {
 	ACL_SERVE = 0,
@@ -100,6 +101,24 @@ size_t serve_query(struct snapshot *const *snapp, struct rrl *rrl, struct serve_
 	 * memory past the reply. */
 	assert(len <= req->resp_cap);
 	return len;
+}
+
+int serve_transfer(struct snapshot *const *snapp, struct serve_thread *t,
+		   const struct dns_request *req, uint8_t **out, size_t *outlen,
+		   enum serve_action *action)
+{
+	int done = 0;
+
+	*action = SERVE_SEND;
+	*out = NULL;
+	*outlen = 0;
+	urcu_memb_read_lock();
+	const struct snapshot *snap = rcu_dereference(*snapp);
+	if (acl_verdict(snap, req->peer) == ACL_SERVE)
+		done = xfr_answer(snap, req, out, outlen);
+	urcu_memb_read_unlock();
+	(void)t;
+	return done;
 }
 
 uint64_t serve_rng_seed(unsigned salt)

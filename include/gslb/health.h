@@ -86,6 +86,8 @@ struct override {
 	enum override_kind kind;
 	uint8_t state; /* enum override_state, never OVERRIDE_NONE */
 	int64_t since;
+	int64_t start;    /* unix time it comes into force; 0 = at once */
+	int64_t end;      /* unix time it ends by itself; 0 = never */
 	char target[512]; /* as given, canonical: lower-case service name */
 };
 
@@ -99,6 +101,9 @@ struct override_table {
  * reason in err. */
 int health_parse_target(const struct snapshot *snap, const char *target, struct override *out,
 			char *err, size_t errlen);
+
+/* In force at unix time now: started (or no start) and not ended. */
+int override_active(const struct override *o, int64_t now);
 
 /* Set (state != OVERRIDE_NONE) or clear an override. Returns 0, or GSLB_ENOENT
  * when clearing something not set. */

@@ -51,6 +51,12 @@ int prober_admin(struct prober *p, const char *target, const char *action, char 
 /* Copy of the overrides in force, as JSON text (caller frees), for status. */
 char *prober_admin_json(struct prober *p);
 
+/* A webhook event from another module (what: enum webhook_what, e.g. a
+ * reload): queued for the receivers that want it, sent by the prober
+ * thread. Any thread; NULL p does nothing. */
+void prober_event(struct prober *p, int what, const char *name, const char *from, const char *to,
+		  const char *why);
+
 /* Stop the thread, save the state, free everything. NULL is fine. */
 void prober_stop(struct prober *p);
 

@@ -222,6 +222,14 @@ struct prober {
 	struct metrics *metrics;
 	struct metrics_shard *ms;
 	size_t inflight_max;
+
+	/* Webhooks (webhook.h): their POSTs share the curl multi handle and
+	 * are not counted in probe_max_inflight. shown is the overrides in
+	 * force at the last publication (prober thread only); override_tick
+	 * is the wall second the schedule was last looked at. */
+	struct webhooks *wh;
+	struct override_table shown;
+	int64_t override_tick;
 };
 
 /* The prober's metric families (their table is in probe.c). */
@@ -326,6 +334,13 @@ int probe_curl_sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *so
 int probe_curl_timer_cb(CURLM *multi, long timeout_ms, void *userp);
 void probe_curl_start(struct prober *p, struct ptarget *t, int64_t now);
 void probe_curl_collect(struct prober *p);
+
+/* probe_notify.c: webhook events for what changed between two views of
+ * one snapshot, and for the overrides in force now (active) against
+ * p->shown. */
+void probe_events_view(struct prober *p, const struct snapshot *snap, const struct health *old,
+		       const struct health *nw);
+void probe_events_overrides(struct prober *p, const struct override_table *active, int64_t now);
 
 /* probe_dns.c: a query started; the backstop deadline of one in flight. */
 void probe_dns_start(struct prober *p, struct ptarget *t, int64_t now);

@@ -32,11 +32,14 @@ enum check_type {
 struct check {
 	char *name;
 	enum check_type type;
-	double interval; /* seconds between probes of one member */
-	double timeout;  /* seconds, < interval */
-	unsigned rise;   /* consecutive successes to go up */
-	unsigned fall;   /* consecutive failures to go down */
-	uint16_t port;   /* 0 = the type's default (80, 443, 53); tcp needs one */
+	double interval;         /* seconds between probes of one member */
+	double timeout;          /* seconds, < interval */
+	unsigned rise;           /* consecutive successes to go up */
+	unsigned fall;           /* consecutive failures to go down */
+	uint16_t port;           /* 0 = the type's default (80, 443, 53); tcp needs one */
+	char *source;            /* local address probes leave from, NULL = the kernel's choice */
+	int source_family;       /* AF_INET, AF_INET6; 0 without source */
+	uint8_t source_addr[16]; /* source, parsed */
 	/* http, https */
 	char *path;              /* default "/" */
 	char *host;              /* Host header and TLS SNI; NULL = the member address */

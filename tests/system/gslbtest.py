@@ -667,6 +667,24 @@ class ReferenceServer(Server):
         raise ServerError("%s did not start: %s" % (self.name, last))
 
 
+def nsd_server_common(wd, port):
+    """The lines of an NSD `server:` clause that keep it in folder wd, in
+    the foreground, on port, without privileges or a database."""
+    return """\tport: {port}
+\tserver-count: 1
+\tusername: ""
+\tchroot: ""
+\tzonesdir: "{wd}"
+\tdatabase: ""
+\tzonelistfile: "{wd}/zone.list"
+\txfrdfile: "{wd}/xfrd.state"
+\txfrdir: "{wd}"
+\tpidfile: "{wd}/nsd.pid"
+\tcookie-secret-file: "{wd}/cookiesecrets.txt"
+\tlogfile: ""
+""".format(wd=wd, port=port)
+
+
 class Nsd(ReferenceServer):
     name = "nsd"
 
@@ -679,19 +697,7 @@ class Nsd(ReferenceServer):
             f.write("""server:
 \tip-address: 127.0.0.1@{port}
 \tip-address: ::1@{port}
-\tport: {port}
-\tserver-count: 1
-\tusername: ""
-\tchroot: ""
-\tzonesdir: "{wd}"
-\tdatabase: ""
-\tzonelistfile: "{wd}/zone.list"
-\txfrdfile: "{wd}/xfrd.state"
-\txfrdir: "{wd}"
-\tpidfile: "{wd}/nsd.pid"
-\tcookie-secret-file: "{wd}/cookiesecrets.txt"
-\tlogfile: ""
-\tverbosity: 1
+{common}\tverbosity: 1
 \tminimal-responses: yes
 \trefuse-any: no
 \trrl-ratelimit: 0
@@ -710,7 +716,8 @@ remote-control:
 \tcontrol-enable: no
 
 {zones}""".format(port=port, wd=self.workdir, edns=EDNS_SIZE, nsid=NSID.decode(),
-                  identity=IDENTITY, version=VERSION, zones=zones))
+                  identity=IDENTITY, version=VERSION, zones=zones,
+                  common=nsd_server_common(self.workdir, port)))
         return [exe, "-d", "-c", conf]
 
 
@@ -930,7 +937,11 @@ class HttpBackend:
     only after hang_seconds (past a check's timeout). ok() and fail() switch
     to 200 with the body given at start, or 503 "unavailable". `hits` counts
     requests, `host_header` is the latest Host. Binds host:port (port 0: a
-    free one), with TLS when tls=(certificate file, key file)."""
+    free one), with TLS when tls=(certificate file, key file).
+    Per source address: a request from an address in `failing_sources`
+    gets 503 "unavailable" whatever the rest says, so that probes leaving
+    from 127.0.0.11 can see a member down while those from .12 see it up;
+    `hits_from` counts requests by source address."""
 
     def __init__(self, host="127.0.0.1", port=0, tls=None, code=200, body=b"ok\n",
                  hang_seconds=3.0):
@@ -941,17 +952,22 @@ class HttpBackend:
         self.headers = {}  # extra response headers, name -> value
         self.host_header = None
         self.host = host
+        self.failing_sources = set()
+        self.hits_from = {}
         backend = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 backend.hits += 1
+                src = self.client_address[0]
+                backend.hits_from[src] = backend.hits_from.get(src, 0) + 1
                 backend.host_header = self.headers.get("Host")
                 if backend.hang:
                     time.sleep(backend.hang_seconds)
-                code = backend.code
-                body = backend.body.replace(b"{host}",
-                                            (backend.host_header or "").encode())
+                code, body = backend.code, backend.body
+                if src in backend.failing_sources:
+                    code, body = 503, b"unavailable\n"
+                body = body.replace(b"{host}", (backend.host_header or "").encode())
                 if code in (204, 304):
                     body = b""
                 try:
