@@ -91,6 +91,7 @@ struct ctx {
 	const struct service *svc; /* the service answered, for counters */
 	int region;
 	int slot;                /* metrics slot of the pool answered */
+	int split_rule;          /* index of the split rule that decided, -1 = none */
 	const uint8_t *rrl_name; /* the wildcard owner an answer came from */
 	int all_down;            /* when_all_down was applied */
 	uint32_t rng;
@@ -610,6 +611,7 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 		c->rrl_name = svc->lname;
 	c->all_down = d.all_down;
 	c->slot = d.pool && d.region >= 0 ? d.pool->metric_slot : -1;
+	c->split_rule = d.split_region >= 0 && d.route ? (int)(d.route - svc->routes) : -1;
 	if (c->ecs && c->ecs_source > 0 && d.scope > c->ecs_scope)
 		c->ecs_scope = d.scope;
 	if (d.all_down && svc->when_all_down == ALL_DOWN_SERVFAIL) {
@@ -1024,6 +1026,7 @@ static size_t finish(struct ctx *c, int with_opt, struct dns_info *info)
 		info->service = c->svc;
 		info->region = c->region;
 		info->slot = c->slot;
+		info->split_rule = c->split_rule;
 		info->rrl_name = c->rrl_name;
 		info->all_down = (uint8_t)c->all_down;
 	}
@@ -1182,6 +1185,7 @@ size_t dns_process(const struct snapshot *snap, const struct dns_request *req,
 	c.req = req;
 	c.region = -1;
 	c.slot = -1;
+	c.split_rule = -1;
 	c.rng = req->entropy | 1;
 	if (info)
 		memset(info, 0, sizeof(*info));

@@ -56,7 +56,8 @@ struct dns_info {
 	const struct service *service; /* the service answered, or NULL */
 	int region;                    /* the region chosen, or -1 */
 	int slot;                      /* metrics slot of the pool answered, -1 = none */
-	uint8_t all_down;              /* the service's when_all_down applied */
+	int split_rule; /* a split route rule decided: its index in the service's routes, else -1 */
+	uint8_t all_down; /* the service's when_all_down applied */
 	/* For rate limiting: the name an answer was made from when it is not the
 	 * question (a zone wildcard "*.x", a wildcard service), else NULL. */
 	const uint8_t *rrl_name;

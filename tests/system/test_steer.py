@@ -244,6 +244,13 @@ def test_split_route(tmp_path_factory, line_db):
         east = sum(1 for v in before.values() if v == "eu-east")
         assert 8800 <= east <= 9200, east  # 90% +- 2 points
         assert set(before.values()) == {"eu-east", "eu-central"}
+        # the split's answers per region, counted under its rule (the first)
+        m = srv.metrics()
+        key = 'gslb_split_answers_total{service="split.geo.test",region="%s",rule="1"}'
+        assert m.get(key % "eu-east") == east, m
+        assert m.get(key % "eu-central") == 10000 - east, m
+        assert m.get('gslb_service_answers_total{service="split.geo.test",region="eu-east"}') \
+            == east
         assert split_answers(srv, subnets[:500]) == {n: before[n] for n in subnets[:500]}
         # eu-central down: its clients go to their next region (the
         # default order's us-east), and no other client moves
