@@ -468,8 +468,14 @@ static void sticky_order(const struct decision *d, struct cand *cand, unsigned n
 			 int family)
 {
 	double score[PICK_MAX];
+	int same_weight = 1;
+	for (unsigned i = 1; i < n && same_weight; i++)
+		same_weight = cand[i].weight == cand[0].weight;
+	/* equal weights: the draw orders as the score does, no logarithm */
 	for (unsigned i = 0; i < n; i++)
-		score[i] = decide_member_score(d, family, cand[i].addr, cand[i].weight);
+		score[i] = same_weight ?
+				   (double)decide_member_draw(d, family, cand[i].addr) :
+				   decide_member_score(d, family, cand[i].addr, cand[i].weight);
 	for (unsigned i = 0; i < k; i++) {
 		unsigned best = i;
 		for (unsigned j = i + 1; j < n; j++)
