@@ -393,6 +393,12 @@ static const struct conf_item zone_items[] = {
 	  CONF_AT(struct conf_zone, dnssec),
 	  .sub = &conf_sec_dnssec,
 	  .doc_default = "off" },
+	{ .name = "transfer",
+	  .type = CONF_GROUP,
+	  .flags = CONF_LATE | CONF_OFF_UNLESS_SET,
+	  CONF_AT(struct conf_zone, transfer),
+	  .sub = &conf_sec_transfer,
+	  .doc_default = "off (AXFR and IXFR refused)" },
 	{ NULL },
 };
 
@@ -415,6 +421,9 @@ static int zone_each(struct conf_ctx *ctx, const config_setting_t *e, void *arr,
 		if (rc)
 			return rc;
 	}
+	if (z->dnssec.enabled && z->transfer.enabled)
+		return conf_error(ctx, config_setting_get_member(e, "transfer"),
+				  "a zone with dnssec cannot be transferred yet (issue 16.4)");
 
 	for (size_t j = 0; j < i; j++) {
 		if (dname_from_str(zones[j].origin, other) == len &&
@@ -529,6 +538,12 @@ static const struct conf_item root_items[] = {
 	  .fn = parse_group,
 	  .doc_default = "the user's primary group" },
 	{ .name = "log", .type = CONF_GROUP, .sub = &conf_sec_log },
+	{ .name = "tsig",
+	  .type = CONF_GROUPS,
+	  .flags = CONF_ANY_TYPE,
+	  .fn = conf_parse_tsig,
+	  .sub = &conf_sec_tsig,
+	  .doc_default = "none" },
 	{ .name = "zones",
 	  .type = CONF_GROUPS,
 	  .flags = CONF_LATE | CONF_ANY_TYPE,
@@ -630,6 +645,12 @@ static const struct conf_item root_items[] = {
 	  CONF_AT(struct conf, probe_max_inflight),
 	  .i = { 0, CONF_MAX_PROBE_INFLIGHT, 0 },
 	  .doc_default = "0 (from the descriptor limit)" },
+	{ .name = "notify",
+	  .type = CONF_GROUPS,
+	  .flags = CONF_ANY_TYPE,
+	  .fn = conf_parse_notify,
+	  .sub = &conf_sec_notify,
+	  .doc_default = "none" },
 	{ NULL },
 };
 
@@ -725,12 +746,15 @@ void conf_free(struct conf *c)
 	for (size_t i = 0; i < c->nzones; i++) {
 		conf_release(&conf_sec_zone, &c->zones[i]);
 		conf_dnssec_free(&c->zones[i].dnssec);
+		conf_transfer_free(&c->zones[i].transfer);
 	}
 	free(c->zones);
+	conf_free_tsig(c);
 	conf_free_services(c);
 	conf_free_checks(c);
 	conf_release(&conf_sec_cluster, c);
 	conf_free_cluster(c);
+	conf_free_notify(c);
 	free(c->state_dir);
 	free(c->resolvers);
 	if (c->admin)

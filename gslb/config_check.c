@@ -1,7 +1,12 @@
 /* gslb.conf, checks = ( { name; type; ... } ): the probe templates pools
  * name. Their table and handlers; the engine is config_schema.c. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "gslb/dnsdefs.h"
 #include "gslb/config_schema.h"
@@ -27,6 +32,44 @@ static int check_port(struct conf_ctx *ctx, const config_setting_t *s, void *bas
 
 	(void)ctx;
 	ck->port = (uint16_t)config_setting_get_int(s);
+	return GSLB_OK;
+}
+
+/* source = "192.0.2.53": an address of this host (a socket binds to it
+ * now), so that a typo is an error at load, not a check failing forever. */
+static int check_source(struct conf_ctx *ctx, const config_setting_t *s, void *base)
+{
+	struct check *ck = base;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, e = 0;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, ck->source, ck->source_addr) == 1) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		ck->source_family = AF_INET;
+		a->sin_family = AF_INET;
+		memcpy(&a->sin_addr, ck->source_addr, 4);
+		sl = sizeof(*a);
+	} else if (inet_pton(AF_INET6, ck->source, ck->source_addr) == 1) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		ck->source_family = AF_INET6;
+		a->sin6_family = AF_INET6;
+		memcpy(&a->sin6_addr, ck->source_addr, 16);
+		sl = sizeof(*a);
+	} else
+		return conf_error(ctx, s, "\"%s\" is not an IPv4 or IPv6 address", ck->source);
+	fd = socket(ck->source_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) != 0)
+		e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (e == EADDRNOTAVAIL)
+		return conf_error(ctx, s, "%s is not an address of this host", ck->source);
+	if (e)
+		return conf_error(ctx, s, "cannot use %s as a source: %s", ck->source, strerror(e));
 	return GSLB_OK;
 }
 
@@ -162,6 +205,12 @@ static const struct conf_item check_items[] = {
 	  .i = { 1, 65535, 0 },
 	  .fn = check_port,
 	  .doc_default = "80, 443 or 53 by type; tcp needs one" },
+	{ .name = "source",
+	  .type = CONF_STRING,
+	  CONF_AT(struct check, source),
+	  .maxlen = 64,
+	  .fn = check_source,
+	  .doc_default = "the kernel's choice" },
 	{ .name = "path",
 	  .type = CONF_STRING,
 	  CONF_AT(struct check, path),

@@ -145,19 +145,13 @@ void conf_dnssec_free(struct conf_dnssec *d)
 	d->nkeys = d->nkey_paths = 0;
 }
 
-int conf_dnssec_print_ds(const char *path, const char *zone, FILE *out, char *err, size_t errlen)
+int conf_dnssec_ds(const struct conf *c, const char *zone, FILE *out, char *err, size_t errlen)
 {
-	struct conf *c = NULL;
 	uint8_t want[DNAME_MAXLEN], have[DNAME_MAXLEN];
 	if (!dname_from_str(zone, want)) {
-		snprintf(err, errlen, "gslbd: --ds: \"%s\" is not a domain name", zone);
+		snprintf(err, errlen, "\"%s\" is not a domain name", zone);
 		return GSLB_EINVAL;
 	}
-	int rc = conf_load(path, &c, err, errlen);
-	if (rc)
-		return rc;
-	rc = GSLB_ENOENT;
-	snprintf(err, errlen, "%s: no zone %s", path, zone);
 	for (size_t i = 0; i < c->nzones; i++) {
 		const struct conf_zone *z = &c->zones[i];
 		if (!dname_from_str(z->origin, have) || !dname_equal(want, have))
@@ -165,13 +159,29 @@ int conf_dnssec_print_ds(const char *path, const char *zone, FILE *out, char *er
 		if (!z->dnssec.enabled) {
 			snprintf(err, errlen, "%s:%d: zone %s has no dnssec group", z->conf_file,
 				 z->line, z->origin);
-			break;
+			return GSLB_ENOENT;
 		}
-		rc = dnssec_print_ds(out, z->dnssec.keys, z->dnssec.nkeys, DNSSEC_DS_TTL);
+		int rc = dnssec_print_ds(out, z->dnssec.keys, z->dnssec.nkeys, DNSSEC_DS_TTL);
 		if (rc)
-			snprintf(err, errlen, "--ds: %s", gslb_strerror(rc));
-		break;
+			snprintf(err, errlen, "DS records of %s: %s", z->origin, gslb_strerror(rc));
+		return rc;
 	}
+	snprintf(err, errlen, "%s: no zone %s", c->path, zone);
+	return GSLB_ENOENT;
+}
+
+int conf_dnssec_print_ds(const char *path, const char *zone, FILE *out, char *err, size_t errlen)
+{
+	struct conf *c = NULL;
+	uint8_t want[DNAME_MAXLEN];
+	if (!dname_from_str(zone, want)) {
+		snprintf(err, errlen, "gslbd: --ds: \"%s\" is not a domain name", zone);
+		return GSLB_EINVAL;
+	}
+	int rc = conf_load(path, &c, err, errlen);
+	if (rc)
+		return rc;
+	rc = conf_dnssec_ds(c, zone, out, err, errlen);
 	conf_free(c);
 	return rc;
 }

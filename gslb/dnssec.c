@@ -167,13 +167,20 @@ ldns_rr *dnssec_key_ds(const struct dnssec_key *k, int digest_type, uint32_t ttl
 	return ds;
 }
 
+bool dnssec_key_for_ds(const struct dnssec_key *keys, size_t n, size_t i)
+{
+	if (keys[i].flags & DNSSEC_FLAG_SEP)
+		return true;
+	for (size_t j = 0; j < n; j++)
+		if (keys[j].flags & DNSSEC_FLAG_SEP)
+			return false;
+	return true;
+}
+
 int dnssec_print_ds(FILE *out, const struct dnssec_key *keys, size_t n, uint32_t ttl)
 {
-	bool any_sep = false;
-	for (size_t i = 0; i < n; i++)
-		any_sep |= (keys[i].flags & DNSSEC_FLAG_SEP) != 0;
 	for (size_t i = 0; i < n; i++) {
-		if (any_sep && !(keys[i].flags & DNSSEC_FLAG_SEP))
+		if (!dnssec_key_for_ds(keys, n, i))
 			continue;
 		ldns_rr *ds = dnssec_key_ds(&keys[i], LDNS_SHA256, ttl);
 		if (!ds)

@@ -1,12 +1,14 @@
-/* Signing a static zone at load (dnssec.h, dnssec_sign_zone): the DNSKEY
- * RRset is added at the apex, and every authoritative RRset gets its RRSIGs,
+/* Signing a static zone at load (dnssec.h, dnssec_sign_zone): the DNSKEY,
+ * CDS and CDNSKEY RRsets are added at the apex, and every authoritative RRset gets its RRSIGs,
  * stored beside its RDATA for the query path to send with the DO bit. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "gslb/dnsdefs.h"
 #include "gslb/dnssec.h"
+#include "gslb/dnssec_cache.h"
 #include "gslb/err.h"
+#include "gslb/siphash.h"
 #include "gslb/zone.h"
 
 /* A growing block of RDLENGTH (host order) + RDATA entries. */
@@ -44,11 +46,18 @@ struct placed {
 	uint16_t n;
 };
 
+enum {
+	APEX_KEY_SETS = 3
+};
+
 struct signer {
 	struct zone *z;
 	const struct dnssec_key *keys;
 	size_t nkeys;
-	int have_zsk; /* a key without the SEP flag signs all but DNSKEY */
+	/* with both, SEP keys (KSKs) sign the key RRsets, the others (ZSKs)
+	 * the rest; else every key signs all */
+	int have_zsk, have_ksk;
+	size_t key_off[APEX_KEY_SETS]; /* the key RRsets' RDATA in the block */
 	uint32_t inception, expiration;
 	struct blob blob;
 	struct placed *placed;
@@ -57,34 +66,20 @@ struct signer {
 	size_t errlen;
 };
 
+static int is_key_type(uint16_t t)
+{
+	return t == DNS_T_DNSKEY || t == DNS_T_CDS || t == DNS_T_CDNSKEY;
+}
+
 /* The RRset as ldns records: owner, type, IN, TTL, each RDATA. */
 static ldns_rr_list *to_ldns(const uint8_t *owner, size_t olen, const struct zone_rrset *rs)
 {
 	ldns_rr_list *l = ldns_rr_list_new();
-	uint8_t buf[DNAME_MAXLEN + 10 + 65535];
 	size_t pos = 0;
 	const uint8_t *rd;
 	uint16_t rdlen;
 	while (l && zone_rrset_next(rs, &pos, &rd, &rdlen)) {
-		size_t n = olen;
-		memcpy(buf, owner, olen);
-		buf[n++] = (uint8_t)(rs->type >> 8);
-		buf[n++] = (uint8_t)rs->type;
-		buf[n++] = 0;
-		buf[n++] = DNS_C_IN;
-		buf[n++] = (uint8_t)(rs->ttl >> 24);
-		buf[n++] = (uint8_t)(rs->ttl >> 16);
-		buf[n++] = (uint8_t)(rs->ttl >> 8);
-		buf[n++] = (uint8_t)rs->ttl;
-		buf[n++] = (uint8_t)(rdlen >> 8);
-		buf[n++] = (uint8_t)rdlen;
-		memcpy(buf + n, rd, rdlen);
-		n += rdlen;
-		size_t at = 0;
-		ldns_rr *rr = NULL;
-		if (ldns_wire2rr(&rr, buf, n, &at, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK ||
-		    !ldns_rr_list_push_rr(l, rr)) {
-			ldns_rr_free(rr);
+		if (dnssec_rr_push(l, owner, olen, rs->type, rs->ttl, rd, rdlen)) {
 			ldns_rr_list_deep_free(l);
 			return NULL;
 		}
@@ -103,7 +98,7 @@ static int sign_one(struct signer *s, const struct zone_node *node, struct zone_
 	ldns_buffer *buf = ldns_buffer_new(1024);
 	for (size_t k = 0; k < s->nkeys && rc == GSLB_OK && buf; k++) {
 		int sep = (s->keys[k].flags & DNSSEC_FLAG_SEP) != 0;
-		if (rs->type != DNS_T_DNSKEY && s->have_zsk && sep)
+		if (s->have_zsk && s->have_ksk && sep != is_key_type(rs->type))
 			continue;
 		ldns_rr *sig = dnssec_sign_rrset(l, &s->keys[k], s->inception, s->expiration);
 		ldns_buffer_clear(buf);
@@ -132,46 +127,121 @@ static int sign_one(struct signer *s, const struct zone_node *node, struct zone_
 	return GSLB_OK;
 }
 
-/* DNSKEY RRset at the apex from the keys: the apex's RRsets are copied into
- * a new array with it in type order. */
-static int add_dnskey(struct signer *s, uint32_t ttl)
+/* The apex RRsets made from the keys: DNSKEY, CDS, CDNSKEY (type order). */
+static const uint16_t key_types[APEX_KEY_SETS] = { DNS_T_DNSKEY, DNS_T_CDS, DNS_T_CDNSKEY };
+
+/* RDATA of one key's record of type t into the block. */
+static int put_key_rdata(struct blob *b, const struct dnssec_key *k, uint16_t t, ldns_buffer *buf)
+{
+	ldns_rr *ds = t == DNS_T_CDS ? dnssec_key_ds(k, LDNS_SHA256, 0) : NULL;
+	if (t == DNS_T_CDS && !ds)
+		return GSLB_ENOMEM;
+	ldns_buffer_clear(buf);
+	int rc = ldns_rr_rdata2buffer_wire(buf, ds ? ds : k->dnskey) == LDNS_STATUS_OK ?
+			 blob_put(b, ldns_buffer_begin(buf), ldns_buffer_position(buf)) :
+			 GSLB_ENOMEM;
+	ldns_rr_free(ds);
+	return rc;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const uint8_t *x = *(const uint8_t *const *)a, *y = *(const uint8_t *const *)b;
+	uint16_t lx, ly;
+	memcpy(&lx, x, 2);
+	memcpy(&ly, y, 2);
+	int c = memcmp(x + 2, y + 2, lx < ly ? lx : ly);
+	return c ? c : (lx > ly) - (lx < ly);
+}
+
+/* The n entries of p[0..len) in canonical RDATA order (RFC 4034 6.3), so
+ * that nodes given the same keys in another order send the same bytes. */
+static int sort_entries(uint8_t *p, size_t len, size_t n)
+{
+	const uint8_t **at = calloc(n ? n : 1, sizeof(*at));
+	uint8_t *copy = malloc(len ? len : 1);
+	if (!at || !copy) {
+		free(at);
+		free(copy);
+		return GSLB_ENOMEM;
+	}
+	memcpy(copy, p, len);
+	for (size_t i = 0, off = 0; i < n; i++) {
+		uint16_t l;
+		memcpy(&l, copy + off, 2);
+		at[i] = copy + off;
+		off += 2 + (size_t)l;
+	}
+	qsort(at, n, sizeof(*at), cmp_entry);
+	for (size_t i = 0, off = 0; i < n; i++) {
+		uint16_t l;
+		memcpy(&l, at[i], 2);
+		memcpy(p + off, at[i], 2 + (size_t)l);
+		off += 2 + (size_t)l;
+	}
+	free(at);
+	free(copy);
+	return GSLB_OK;
+}
+
+/* The apex's key RRsets at their entries in the block (it moves as
+ * signatures are added). */
+static void point_key_sets(struct signer *s)
+{
+	for (size_t i = 0; i < s->z->apex->nrrsets; i++) {
+		struct zone_rrset *rs = (struct zone_rrset *)&s->z->apex->rrsets[i];
+		for (size_t t = 0; t < APEX_KEY_SETS; t++)
+			if (rs->type == key_types[t])
+				rs->rdata = s->blob.p + s->key_off[t];
+	}
+}
+
+/* DNSKEY RRset at the apex from every key, CDS (SHA-256) and CDNSKEY
+ * (RFC 7344) from the keys the parent's DS names: the apex's RRsets are
+ * copied into a new array with them in type order; their RDATA lead the
+ * block, signatures follow. */
+static int add_key_sets(struct signer *s, uint32_t ttl)
 {
 	struct zone *z = s->z;
 	struct zone_node *apex = (struct zone_node *)z->apex;
-	struct zone_rrset *sets = calloc((size_t)apex->nrrsets + 1, sizeof(*sets));
+	size_t total = (size_t)apex->nrrsets + APEX_KEY_SETS;
+	struct zone_rrset *sets = calloc(total, sizeof(*sets));
 	ldns_buffer *buf = ldns_buffer_new(512);
-	struct blob keys = { 0 };
+	struct zone_rrset made[APEX_KEY_SETS] = { 0 };
 	int rc = sets && buf ? GSLB_OK : GSLB_ENOMEM;
-	for (size_t k = 0; k < s->nkeys && !rc; k++) {
-		ldns_buffer_clear(buf);
-		rc = ldns_rr_rdata2buffer_wire(buf, s->keys[k].dnskey) == LDNS_STATUS_OK ?
-			     blob_put(&keys, ldns_buffer_begin(buf), ldns_buffer_position(buf)) :
-			     GSLB_ENOMEM;
+	for (size_t t = 0; t < APEX_KEY_SETS && !rc; t++) {
+		s->key_off[t] = s->blob.len;
+		made[t].type = key_types[t];
+		made[t].ttl = ttl;
+		for (size_t k = 0; k < s->nkeys && !rc; k++) {
+			if (key_types[t] != DNS_T_DNSKEY &&
+			    !dnssec_key_for_ds(s->keys, s->nkeys, k))
+				continue;
+			rc = put_key_rdata(&s->blob, &s->keys[k], key_types[t], buf);
+			made[t].count++;
+		}
+		made[t].rdata_size = s->blob.len - s->key_off[t];
+		if (!rc)
+			rc = sort_entries(s->blob.p + s->key_off[t], made[t].rdata_size,
+					  made[t].count);
 	}
 	ldns_buffer_free(buf);
 	if (rc) {
 		free(sets);
-		free(keys.p);
 		return rc;
 	}
-	size_t at = 0; /* DNSKEY's place in type order */
-	while (at < apex->nrrsets && apex->rrsets[at].type < DNS_T_DNSKEY)
-		at++;
-	for (size_t i = 0, o = 0; i <= apex->nrrsets; i++)
-		if (i != at)
-			sets[i] = apex->rrsets[o++];
-	sets[at].type = DNS_T_DNSKEY;
-	sets[at].count = (uint16_t)s->nkeys;
-	sets[at].ttl = ttl;
-	sets[at].rdata = keys.p;
-	sets[at].rdata_size = keys.len;
+	for (size_t i = 0, o = 0, t = 0; i < total; i++)
+		sets[i] = t < APEX_KEY_SETS && (o == apex->nrrsets ||
+						apex->rrsets[o].type > key_types[t]) ?
+				  made[t++] :
+				  apex->rrsets[o++];
 	z->apex_sets = sets;
-	s->blob = keys; /* the DNSKEY RDATA lead the block; signatures follow */
 	apex->rrsets = sets;
-	apex->nrrsets++;
+	apex->nrrsets = (uint16_t)total;
 	for (size_t i = 0; i < apex->nrrsets; i++)
 		if (sets[i].type == DNS_T_SOA)
 			z->soa = &sets[i];
+	point_key_sets(s);
 	return GSLB_OK;
 }
 
@@ -261,16 +331,18 @@ static int refuse_presigned(struct signer *s)
 		const struct zone_node *nd = &s->z->nodes[i];
 		for (size_t j = 0; j < nd->nrrsets; j++) {
 			uint16_t t = nd->rrsets[j].type;
-			if (t == DNS_T_DNSKEY || t == DNS_T_RRSIG || t == DNS_T_NSEC ||
+			if (is_key_type(t) || t == DNS_T_RRSIG || t == DNS_T_NSEC ||
 			    t == DNS_T_NSEC3) {
 				snprintf(s->err, s->errlen,
 					 "%s: has %s records; with dnssec, gslbd makes DNSKEY, "
-					 "RRSIG and NSEC itself",
+					 "CDS, CDNSKEY, RRSIG and NSEC itself",
 					 s->z->file,
-					 t == DNS_T_DNSKEY ? "DNSKEY" :
-					 t == DNS_T_RRSIG  ? "RRSIG" :
-					 t == DNS_T_NSEC   ? "NSEC" :
-							     "NSEC3");
+					 t == DNS_T_DNSKEY  ? "DNSKEY" :
+					 t == DNS_T_CDS     ? "CDS" :
+					 t == DNS_T_CDNSKEY ? "CDNSKEY" :
+					 t == DNS_T_RRSIG   ? "RRSIG" :
+					 t == DNS_T_NSEC    ? "NSEC" :
+							      "NSEC3");
 				return GSLB_EINVAL;
 			}
 		}
@@ -290,14 +362,19 @@ int dnssec_sign_zone(struct zone *z, const struct dnssec_key *keys, size_t nkeys
 			    .errlen = errlen };
 	if (!nkeys || z->apex_sets)
 		return GSLB_EINVAL;
-	for (size_t k = 0; k < nkeys; k++)
+	for (size_t k = 0; k < nkeys; k++) {
 		s.have_zsk |= !(keys[k].flags & DNSSEC_FLAG_SEP);
+		s.have_ksk |= (keys[k].flags & DNSSEC_FLAG_SEP) != 0;
+	}
 	int rc = refuse_presigned(&s);
 	if (!rc)
-		rc = add_dnskey(&s, z->soa->ttl);
-	/* DNSKEY first, while its RDATA are the whole block */
-	if (!rc)
-		rc = sign_one(&s, z->apex, (struct zone_rrset *)zone_rrset(z->apex, DNS_T_DNSKEY));
+		rc = add_key_sets(&s, z->soa->ttl);
+	/* the key RRsets first, pointed at their RDATA before each (the
+	 * block moves as signatures are added) */
+	for (size_t t = 0; t < APEX_KEY_SETS && !rc; t++) {
+		point_key_sets(&s);
+		rc = sign_one(&s, z->apex, (struct zone_rrset *)zone_rrset(z->apex, key_types[t]));
+	}
 	for (size_t i = 0; i < z->nnodes && !rc; i++) {
 		struct zone_node *nd = &z->nodes[i];
 		if (nd->flags & ZONE_NODE_GLUE)
@@ -306,7 +383,7 @@ int dnssec_sign_zone(struct zone *z, const struct dnssec_key *keys, size_t nkeys
 			struct zone_rrset *rs = (struct zone_rrset *)&nd->rrsets[j];
 			if ((nd->flags & ZONE_NODE_DELEG) && rs->type != DNS_T_DS)
 				continue; /* the child's NS and glue are not ours to sign */
-			if (rs->type == DNS_T_DNSKEY)
+			if (is_key_type(rs->type) && nd == z->apex)
 				continue;
 			rc = sign_one(&s, nd, rs);
 		}
@@ -318,18 +395,14 @@ int dnssec_sign_zone(struct zone *z, const struct dnssec_key *keys, size_t nkeys
 			snprintf(err, errlen, "%s: signing: %s", z->file, gslb_strerror(rc));
 		free(s.placed);
 		/* the apex keeps its new array (freed with the zone); the
-		 * DNSKEY RDATA with the block */
+		 * key RRsets' RDATA with the block */
 		z->sig_mem = s.blob.p;
 		return rc;
 	}
 	z->sig_mem = s.blob.p;
-	/* the block stopped moving: point the apex's DNSKEY and every RRset
-	 * at their entries */
-	for (size_t i = 0; i < z->apex->nrrsets; i++) {
-		struct zone_rrset *rs = (struct zone_rrset *)&z->apex->rrsets[i];
-		if (rs->type == DNS_T_DNSKEY)
-			rs->rdata = s.blob.p;
-	}
+	/* the block stopped moving: point the apex's key RRsets and every
+	 * RRset's signatures at their entries */
+	point_key_sets(&s);
 	for (size_t i = 0; i < s.nplaced; i++) {
 		s.placed[i].rs->sigs = s.blob.p + s.placed[i].off;
 		s.placed[i].rs->nsigs = s.placed[i].n;
@@ -349,4 +422,87 @@ size_t dnssec_zone_signatures(const struct zone *z)
 			n += nd->nsec->nsigs;
 	}
 	return n;
+}
+
+/* Every RRset of z signed at load, and the nodes' NSEC: new signatures into
+ * a new block, published RRset by RRset (a reader sees the old or the new
+ * signatures, both valid); the replaced block is returned in *old for the
+ * caller to free after an RCU grace period. */
+int dnssec_resign_zone(struct zone *z, uint32_t inception, uint32_t expiration, void **old)
+{
+	const struct zone_signer *zs = z->signer;
+	*old = NULL;
+	if (!zs)
+		return GSLB_EINVAL;
+	char err[256];
+	struct signer s = { .z = z,
+			    .keys = zs->keys,
+			    .nkeys = zs->nkeys,
+			    .inception = inception,
+			    .expiration = expiration,
+			    .err = err,
+			    .errlen = sizeof(err) };
+	for (size_t k = 0; k < zs->nkeys; k++) {
+		s.have_zsk |= !(zs->keys[k].flags & DNSSEC_FLAG_SEP);
+		s.have_ksk |= (zs->keys[k].flags & DNSSEC_FLAG_SEP) != 0;
+	}
+	int rc = GSLB_OK;
+	for (size_t i = 0; i < z->nnodes && !rc; i++) {
+		struct zone_node *nd = &z->nodes[i];
+		for (size_t j = 0; j < nd->nrrsets && !rc; j++)
+			if (nd->rrsets[j].nsigs)
+				rc = sign_one(&s, nd, (struct zone_rrset *)&nd->rrsets[j]);
+		if (!rc && nd->nsec && nd->nsec->nsigs)
+			rc = sign_one(&s, nd, (struct zone_rrset *)nd->nsec);
+	}
+	for (size_t i = 0; i < s.nplaced && !rc; i++)
+		if (s.placed[i].n != s.placed[i].rs->nsigs)
+			rc = GSLB_EINVAL; /* not the keys it was signed with */
+	if (rc) {
+		free(s.blob.p);
+		free(s.placed);
+		return rc;
+	}
+	for (size_t i = 0; i < s.nplaced; i++)
+		__atomic_store_n(&s.placed[i].rs->sigs, s.blob.p + s.placed[i].off,
+				 __ATOMIC_RELEASE);
+	free(s.placed);
+	*old = z->resig_mem;
+	z->resig_mem = s.blob.p;
+	((struct zone_signer *)zs)->expire = expiration;
+	return GSLB_OK;
+}
+
+int dnssec_zone_signer(struct zone *z, const struct dnssec_key *keys, size_t nkeys,
+		       uint32_t validity, uint32_t refresh, uint32_t inception_offset,
+		       uint32_t expire)
+{
+	static const uint8_t fpkey[SIPHASH_KEY_LEN] = "gslb dnssec key";
+	struct zone_signer *zs = calloc(1, sizeof(*zs));
+	uint64_t *fp = calloc(nkeys ? nkeys : 1, sizeof(*fp));
+	ldns_buffer *buf = ldns_buffer_new(512);
+	int rc = zs && fp && buf ? GSLB_OK : GSLB_ENOMEM;
+	for (size_t k = 0; k < nkeys && !rc; k++) {
+		ldns_buffer_clear(buf);
+		if (ldns_rr_rdata2buffer_wire(buf, keys[k].dnskey) != LDNS_STATUS_OK)
+			rc = GSLB_ENOMEM;
+		else
+			fp[k] = siphash24(fpkey, ldns_buffer_begin(buf), ldns_buffer_position(buf));
+		zs->have_zsk |= !(keys[k].flags & DNSSEC_FLAG_SEP);
+	}
+	ldns_buffer_free(buf);
+	if (rc) {
+		free(zs);
+		free(fp);
+		return rc;
+	}
+	zs->keys = keys;
+	zs->nkeys = nkeys;
+	zs->fp = fp;
+	zs->validity = validity;
+	zs->refresh = refresh;
+	zs->inception_offset = inception_offset;
+	zs->expire = expire;
+	z->signer = zs;
+	return GSLB_OK;
 }

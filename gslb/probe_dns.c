@@ -154,6 +154,13 @@ static int dns_channel(struct ptarget *t)
 		t->chan = NULL;
 		return rc;
 	}
+	if (t->pp->pc->c->source_family == AF_INET) {
+		const uint8_t *a = t->pp->pc->c->source_addr;
+
+		ares_set_local_ip4(t->chan, (unsigned)a[0] << 24 | (unsigned)a[1] << 16 |
+						    (unsigned)a[2] << 8 | a[3]);
+	} else if (t->pp->pc->c->source_family == AF_INET6)
+		ares_set_local_ip6(t->chan, t->pp->pc->c->source_addr);
 	if (!t->dns_server)
 		return ARES_SUCCESS; /* the system's resolvers */
 	rc = ares_set_servers_ports_csv(t->chan, t->dns_server);

@@ -97,6 +97,12 @@ static int target_spec(struct ptarget *t)
 
 	if (!c)
 		return GSLB_OK;
+	if (c->source_family && !tg && !t->pp->pool->cname_query && t->family &&
+	    t->family != c->source_family) {
+		t->spec_error = c->source_family == AF_INET ? "source is IPv4, the member IPv6" :
+							      "source is IPv6, the member IPv4";
+		return GSLB_OK;
+	}
 	if (t->pp->pool->cname_query) {
 		/* the CNAME target itself, asked of the resolvers */
 		t->qname = c->query && c->query[0] ? c->query : mb->hostname;
@@ -202,6 +208,12 @@ static struct ptarget *target_new(struct ppool *pp, const struct hmember *hm)
 	t->fails = hm->fails;
 	t->oks = hm->oks;
 	t->since = hm->since;
+	if (hm->has_load) {
+		/* the smoothed figure carried over stands for one reading */
+		t->loads[0] = hm->load;
+		t->nloads = 1;
+		t->load_pos = 1 % LOAD_WINDOW;
+	}
 	memcpy(t->reason, hm->reason, sizeof(t->reason));
 	t->reason[sizeof(t->reason) - 1] = '\0';
 	if (target_spec(t)) {

@@ -30,6 +30,7 @@
 #include "gslb/probe.h"
 #include "gslb/server_int.h"
 #include "gslb/snapshot.h"
+#include "gslb/xfr.h"
 
 /* How long an admin listener replaced by a reload may finish the requests
  * it has (the POST /reload itself) before it is stopped. */
@@ -393,10 +394,23 @@ static void admin_retire_later(struct server *srv, struct admin *a)
 }
 
 /* A reload that fails after the snapshot was built: nothing was switched. */
+/* A webhook event for a reload: the generations before and after (the
+ * same when it failed) and why. */
+static void reload_event(struct server *srv, const char *what, uint64_t from, uint64_t to,
+			 const char *why)
+{
+	char f[24], t[24];
+
+	snprintf(f, sizeof(f), "%llu", (unsigned long long)from);
+	snprintf(t, sizeof(t), "%llu", (unsigned long long)to);
+	prober_event(srv->prober, WH_RELOAD, what, f, t, why);
+}
+
 static void reload_failed(struct server *srv, struct reload_job *j, const char *what, int rc,
 			  const char *err)
 {
 	log_err("reload failed, still serving the previous state what=%s error=\"%s\"", what, err);
+	reload_event(srv, what, srv->snap->generation, srv->snap->generation, err);
 	reload_answer(srv, j->ticket, rc, err);
 	metrics_reload(srv->metrics, 0, (int64_t)time(NULL));
 	if (j->kind & RELOAD_FULL) {
@@ -420,6 +434,9 @@ static void reload_done(uv_work_t *req, int status)
 			log_err("reload failed, still serving the previous state what=%s "
 				"error=\"%s\"",
 				what, j->err);
+		if (status == 0 && j->rc != 0)
+			reload_event(srv, what, srv->snap->generation, srv->snap->generation,
+				     j->err);
 		reload_answer(srv, j->ticket, j->rc ? j->rc : GSLB_EINVAL,
 			      j->rc ? j->err : "stopping");
 		if (status == 0 && j->rc != 0)
@@ -457,11 +474,13 @@ static void reload_done(uv_work_t *req, int status)
 	if (j->kind & RELOAD_FULL)
 		reload_warn_restart(srv, j->result->conf);
 	dnstap_attach(j->result, old, plan.ws ? plan.ws->n : srv->ws->n, plan.ws != NULL);
+	xfr_keeper_update(srv->xfr, j->result, 1);
 	rcu_assign_pointer(srv->snap, j->result);
 	net_commit(srv, &plan, j->result->conf);
 	log_info("reloaded what=%s generation=%llu zones=%zu services=%zu", what,
 		 (unsigned long long)j->result->generation, j->result->zones->nzones,
 		 j->result->conf->nservices);
+	reload_event(srv, what, old->generation, j->result->generation, "reloaded");
 	reload_answer(srv, j->ticket, GSLB_OK, NULL);
 	if (j->kind & RELOAD_FULL)
 		admin_set_token(srv->admin, srv->snap->conf->admin_token,
@@ -541,9 +560,9 @@ static int same_stat(const uv_stat_t *a, const uv_stat_t *b)
 static void on_geo_settle(uv_timer_t *t)
 {
 	struct server *srv = t->data;
-	char path[3][1024];
+	char path[GEO_WATCHED][1024];
 	int again = 0, ready = 0;
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < GEO_WATCHED; i++) {
 		size_t plen = sizeof(path[i]);
 		uv_fs_t req;
 		if (!srv->geo_waiting[i] || !srv->geo_poll[i] ||
@@ -564,7 +583,7 @@ static void on_geo_settle(uv_timer_t *t)
 		uv_timer_start(&srv->geo_settle, on_geo_settle, GEO_SETTLE_MS, 0);
 		return;
 	}
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < GEO_WATCHED; i++) {
 		if (!srv->geo_waiting[i])
 			continue;
 		srv->geo_waiting[i] = 0;
@@ -589,9 +608,9 @@ static void on_geo_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev, co
 		return;
 	}
 	int i = 0;
-	while (i < 3 && srv->geo_poll[i] != h)
+	while (i < GEO_WATCHED && srv->geo_poll[i] != h)
 		i++;
-	if (i == 3)
+	if (i == GEO_WATCHED)
 		return; /* a watcher being replaced */
 	srv->geo_seen[i] = *curr;
 	srv->geo_waiting[i] = 1;
@@ -612,13 +631,14 @@ static void on_geo_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev, co
 void geo_watch(struct server *srv)
 {
 	const struct geo_conf *g = &srv->snap->conf->geoip;
-	const char *paths[3] = { NULL, NULL, NULL };
+	const char *paths[GEO_WATCHED] = { NULL, NULL, NULL, NULL };
 	if (srv->snap->conf->has_geoip) {
 		paths[0] = g->database;
 		paths[1] = g->overrides;
+		paths[3] = g->asn_database;
 	}
 	paths[2] = srv->snap->conf->acl_blocklist;
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < GEO_WATCHED; i++) {
 		uv_fs_poll_t *h = srv->geo_poll[i];
 		if (h) {
 			char cur[PATH_MAX];
@@ -684,7 +704,7 @@ void reload_init(struct server *srv)
 
 void geo_unwatch(struct server *srv)
 {
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < GEO_WATCHED; i++) {
 		if (srv->geo_poll[i]) {
 			uv_close((uv_handle_t *)srv->geo_poll[i], free_handle);
 			srv->geo_poll[i] = NULL;

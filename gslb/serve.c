@@ -18,6 +18,7 @@
 #include "gslb/metrics.h"
 #include "gslb/rrl.h"
 #include "gslb/snapshot.h"
+#include "gslb/xfr.h"
 
 enum acl_verdict {
 	ACL_SERVE = 0,
@@ -90,7 +91,13 @@ size_t serve_query(struct snapshot *const *snapp, struct rrl *rrl, struct serve_
 		if (acl == ACL_DROP)
 			*action = SERVE_DROP;
 	} else {
-		len = dns_process(snap, req, &info);
+		/* A query signed with one of our TSIG keys (xfr.h). */
+		size_t tsig_at = snap->conf->ntsig ? xfr_tsig_start(req->query, req->query_len) : 0;
+		int signed_done = 0;
+		if (tsig_at)
+			len = xfr_signed_query(snap, req, tsig_at, &info, &signed_done);
+		if (!signed_done)
+			len = dns_process(snap, req, &info);
 		/* info.service points into the snapshot: count inside. */
 		metrics_dns(t->ms, req->transport == DNS_UDP ? MT_UDP : MT_TCP, len, &info);
 		if (len && rrl && req->transport == DNS_UDP && snap->conf->rrl.rate)
@@ -103,6 +110,24 @@ size_t serve_query(struct snapshot *const *snapp, struct rrl *rrl, struct serve_
 	 * memory past the reply. */
 	assert(len <= req->resp_cap);
 	return len;
+}
+
+int serve_transfer(struct snapshot *const *snapp, struct serve_thread *t,
+		   const struct xfr_keeper *keeper, const struct dns_request *req, uint8_t **out,
+		   size_t *outlen, enum serve_action *action)
+{
+	int done = 0;
+
+	*action = SERVE_SEND;
+	*out = NULL;
+	*outlen = 0;
+	urcu_memb_read_lock();
+	const struct snapshot *snap = rcu_dereference(*snapp);
+	if (acl_verdict(snap, req->peer) == ACL_SERVE)
+		done = xfr_answer(snap, keeper, req, out, outlen);
+	urcu_memb_read_unlock();
+	(void)t;
+	return done;
 }
 
 uint64_t serve_rng_seed(unsigned salt)

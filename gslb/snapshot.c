@@ -10,6 +10,7 @@
 
 #include "gslb/decide.h"
 #include "gslb/dnssec.h"
+#include "gslb/dnssec_cache.h"
 #include "gslb/dnstap.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
@@ -323,6 +324,10 @@ static int sign_zone(struct zone *z, const struct conf_zone *cz, char *err, size
 	char zerr[768] = "";
 	int rc = dnssec_sign_zone(z, d->keys, d->nkeys, now - d->inception_offset,
 				  now + d->signature_validity, zerr, sizeof(zerr));
+	if (!rc &&
+	    dnssec_zone_signer(z, d->keys, d->nkeys, d->signature_validity, d->signature_refresh,
+			       d->inception_offset, now + d->signature_validity))
+		rc = GSLB_ENOMEM;
 	if (rc) {
 		snprintf(err, errlen, "%s:%d: zone %s: %s", cz->conf_file, cz->line, cz->origin,
 			 zerr);

@@ -26,6 +26,7 @@
 #include "gslb/server_int.h"
 #include "gslb/snapshot.h"
 #include "gslb/wire.h"
+#include "gslb/xfr.h"
 
 /* Length prefix plus the largest DNS message. */
 #define TCP_FRAME_MAX (2 + DNS_MAX_MSG)
@@ -53,6 +54,7 @@ struct tcp_conn {
 	size_t rlen;   /* bytes in rbuf */
 	uint8_t *rbuf; /* TCP_FRAME_MAX bytes each, in the same allocation */
 	uint8_t *wbuf;
+	uint8_t *xbuf; /* a zone transfer's messages being written, or NULL */
 	uint8_t mem[];
 };
 
@@ -99,8 +101,10 @@ static void conn_closed(uv_handle_t *h)
 
 	assert(c->pending_close > 0); /* one callback per handle closed */
 	c->pending_close--;
-	if (c->pending_close == 0)
+	if (c->pending_close == 0) {
+		free(c->xbuf);
 		free(c);
+	}
 }
 
 static void conn_unlink(struct tcp_conn *c)
@@ -263,6 +267,8 @@ static void conn_written(uv_write_t *req, int status)
 
 	assert(c->writing);
 	c->writing = 0;
+	free(c->xbuf);
+	c->xbuf = NULL;
 	if (status < 0) {
 		conn_close(c);
 		return;
@@ -274,26 +280,30 @@ static void conn_written(uv_write_t *req, int status)
 	conn_serve(c);
 }
 
-/* Send wbuf[0..total): straight away when the socket takes it all (the
- * usual case), else through uv_write, pausing input until it is done. */
-static int conn_send(struct tcp_conn *c, size_t total)
+/* Send buf[0..total) (wbuf, or a transfer's xbuf): straight away when the
+ * socket takes it all (the usual case), else through uv_write, pausing
+ * input until it is done. */
+static int conn_send(struct tcp_conn *c, const uint8_t *buf, size_t total)
 {
 	uv_stream_t *s = (uv_stream_t *)&c->h;
-	uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)total);
+	uv_buf_t b = uv_buf_init((char *)buf, (unsigned)total);
 	int r;
 
 	/* One reply in flight: wreq and wbuf are the connection's only ones. */
-	assert(!c->writing && total <= TCP_FRAME_MAX);
+	assert(!c->writing && (buf == c->xbuf || total <= TCP_FRAME_MAX));
 	r = uv_try_write(s, &b, 1);
-	if (r >= 0 && (size_t)r == total)
+	if (r >= 0 && (size_t)r == total) {
+		free(c->xbuf);
+		c->xbuf = NULL;
 		return GSLB_OK;
+	}
 	if (r < 0 && r != UV_EAGAIN) {
 		conn_close(c);
 		return GSLB_EIO;
 	}
 	if (r < 0)
 		r = 0;
-	b = uv_buf_init((char *)c->wbuf + r, (unsigned)(total - (size_t)r));
+	b = uv_buf_init((char *)buf + r, (unsigned)(total - (size_t)r));
 	r = uv_write(&c->wreq, s, &b, 1, conn_written);
 	if (r) {
 		conn_close(c);
@@ -336,7 +346,22 @@ static void conn_serve(struct tcp_conn *c)
 				.entropy = serve_rng_next(&srv->tcp.rng),
 			};
 			enum serve_action action;
+			size_t xlen = 0;
 
+			if (xfr_is_transfer(msg, mlen) &&
+			    serve_transfer(&srv->snap, &srv->tcp, srv->xfr, &req, &c->xbuf, &xlen,
+					   &action)) {
+				/* A zone transfer: its messages, framed, at once. */
+				if (maxq && c->nqueries >= maxq)
+					c->draining = 1;
+				if (action == SERVE_DROP || !c->xbuf) {
+					conn_close(c);
+					return;
+				}
+				if (conn_send(c, c->xbuf, xlen))
+					return;
+				continue;
+			}
 			/* TCP answers are never rate limited: a TCP client
 			 * cannot forge its address. */
 			len = serve_query(&srv->snap, NULL, &srv->tcp, &req, 0, &action);
@@ -351,7 +376,7 @@ static void conn_serve(struct tcp_conn *c)
 			assert(len <= DNS_MAX_MSG); /* the frame's length field */
 			c->wbuf[0] = (uint8_t)(len >> 8);
 			c->wbuf[1] = (uint8_t)len;
-			if (conn_send(c, len + 2))
+			if (conn_send(c, c->wbuf, len + 2))
 				return;
 		}
 	}

@@ -2,7 +2,7 @@
 # Install every Debian package gslb needs (the list is qa/packages.txt). Run as
 # root: sudo ./qa/setup.sh
 #
-# nsd, knot and gdnsd are only used by the tests and benchmarks, which start
+# nsd, knot, gdnsd and unbound are only used by the tests and benchmarks, which start
 # their own instances on loopback ports; their system services must never
 # start. A policy-rc.d that exits 101 is put in place for the install (the
 # usual Debian container practice) and removed afterwards if this script
@@ -38,7 +38,7 @@ apt-get install -y --no-install-recommends "${pkgs[@]}"
 # Should a service have started anyway (a system without policy-rc.d support),
 # stop it: the tests need neither, and they must not hold port 53.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-	for svc in nsd knot gdnsd; do
+	for svc in nsd knot gdnsd unbound; do
 		systemctl disable --now "$svc" >/dev/null 2>&1 || true
 	done
 fi

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "gslb/cluster.h"
+#include "gslb/webhook.h"
 #include "gslb/geo.h"
 #include "gslb/rrl.h"
 #include "gslb/log.h"
@@ -49,12 +50,43 @@ struct conf_dnssec {
 	int nsec;                    /* 0 = compact (RFC 9824) */
 };
 
+/* tsig = ( { name; algorithm; secret; } ) (config_xfr.c): a shared key. */
+struct conf_tsig {
+	char *name;    /* key name, a domain name as written */
+	int algorithm; /* enum conf_tsig_alg */
+	char *secret;  /* base64, checked at load */
+	int line;
+};
+
+enum conf_tsig_alg {
+	CONF_TSIG_HMAC_SHA256 = 0,
+	CONF_TSIG_HMAC_SHA512 = 1,
+};
+
+enum conf_serial_policy {
+	CONF_SERIAL_INCREMENT = 0,
+	CONF_SERIAL_UNIXTIME = 1,
+};
+
+/* zones[].transfer (config_xfr.c); enabled = 0 when the group is absent. */
+struct conf_transfer {
+	int enabled;
+	struct net_set *allow;           /* who may transfer; NULL = nobody */
+	char *tsig;                      /* key name as written, NULL = none */
+	int key;                         /* index into conf.tsig, -1 = none */
+	struct sockaddr_storage *notify; /* secondaries told of new serials */
+	socklen_t *notify_len;
+	size_t nnotify;
+	int serial_policy; /* enum conf_serial_policy */
+};
+
 struct conf_zone {
 	char *origin; /* presentation form */
 	char *file;   /* resolved path */
 	int line;     /* line of the entry in the config, for messages */
 	const char *conf_file;
 	struct conf_dnssec dnssec;
+	struct conf_transfer transfer;
 };
 
 /* dnstap = { socket | tcp; log_queries; log_responses; identity; version;
@@ -101,6 +133,8 @@ struct conf {
 
 	struct conf_zone *zones;
 	size_t nzones;
+	struct conf_tsig *tsig; /* TSIG keys (zone transfers, NOTIFY, signed queries) */
+	size_t ntsig;
 
 	uint16_t edns_size; /* advertised and maximum UDP payload */
 	uint8_t *nsid;      /* NSID option payload, NULL when off */
@@ -134,6 +168,8 @@ struct conf {
 	struct rrl_conf rrl;         /* rrl = { ... }; rate 0 = off */
 	struct dnstap_conf dnstap;   /* dnstap = { ... }; enabled 0 = off */
 	struct cluster_conf cluster; /* cluster = { ... }; enabled 0 = one node alone */
+	struct notify_hook *notify;  /* notify = ( ... ): webhook receivers (webhook.h) */
+	size_t nnotify;
 	/* acl = { allow; deny; blocklist; action; }: checked before any work */
 	struct net_set *acl_allow; /* NULL = everyone */
 	struct net_set *acl_deny;  /* NULL = nobody */
@@ -161,7 +197,12 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
 /* gslbd --ds: the DS records of zone's keys (config_dnssec.c) to out; on
  * error a message in err and a negative gslb_err. */
 int conf_dnssec_print_ds(const char *path, const char *zone, FILE *out, char *err, size_t errlen);
+/* The same from a loaded config (the admin's /ds, gslbctl ds). */
+int conf_dnssec_ds(const struct conf *c, const char *zone, FILE *out, char *err, size_t errlen);
 void conf_free(struct conf *c);
+
+/* Two TSIG key names are the same domain name (config_xfr.c). */
+int conf_tsig_same(const char *a, const char *b);
 
 /* "127.0.0.1:53", "[::1]:53", "::1" (port defaults to def_port). */
 int conf_parse_hostport(const char *s, uint16_t def_port, struct sockaddr_storage *ss,

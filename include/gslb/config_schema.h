@@ -121,7 +121,9 @@ extern const struct conf_section conf_sec_zone, conf_sec_dnssec, conf_sec_geoip,
 extern const struct conf_section conf_sec_region, conf_sec_check, conf_sec_service;
 extern const struct conf_section conf_sec_redirect, conf_sec_route, conf_sec_pool, conf_sec_member;
 extern const struct conf_section conf_sec_cluster, conf_sec_cluster_tls;
-extern const struct conf_section conf_sec_split;
+extern const struct conf_section conf_sec_notify;
+extern const struct conf_section conf_sec_tsig, conf_sec_transfer;
+extern const struct conf_section conf_sec_split, conf_sec_pool_load;
 extern const struct conf_section conf_sec_dnstap;
 extern const struct conf_section conf_sec_http, conf_sec_rrl, conf_sec_acl, conf_sec_tcp,
 	conf_sec_log;
@@ -213,6 +215,12 @@ void conf_free_cluster(struct conf *c);
  * (config_include.c); GSLB_OK or an error written to err. */
 int conf_check_includes(const char *file, const char *incdir, int depth, char *err, size_t errlen);
 /* The handlers of the lists at the top level. */
-conf_fn conf_parse_regions, conf_parse_checks, conf_parse_services;
+conf_fn conf_parse_regions, conf_parse_checks, conf_parse_services, conf_parse_tsig;
+/* tsig keys and zones[].transfer (config_xfr.c) */
+void conf_free_tsig(struct conf *c);
+void conf_transfer_free(struct conf_transfer *t);
+/* notify = ( ... ) (config_notify.c): the webhook receivers. */
+conf_fn conf_parse_notify;
+void conf_free_notify(struct conf *c);
 
 #endif

@@ -21,6 +21,8 @@ enum dns_type {
 	DNS_T_NSEC = 47,
 	DNS_T_DNSKEY = 48,
 	DNS_T_NSEC3 = 50,
+	DNS_T_CDS = 59,
+	DNS_T_CDNSKEY = 60,
 	DNS_T_SVCB = 64,
 	DNS_T_HTTPS = 65,
 	DNS_T_TKEY = 249,

@@ -45,6 +45,10 @@ void dnssec_key_free(struct dnssec_key *k);
  * NULL on error. The caller frees it with ldns_rr_free. */
 ldns_rr *dnssec_key_ds(const struct dnssec_key *k, int digest_type, uint32_t ttl);
 
+/* Whether keys[i] is one the parent's DS records name: a key with the SEP
+ * flag, or any key when none of keys[0..n) has it. */
+bool dnssec_key_for_ds(const struct dnssec_key *keys, size_t n, size_t i);
+
 /* Prints the DS records (SHA-256) of the keys with the SEP flag, or of
  * every key when none has it, one per line in presentation form. */
 int dnssec_print_ds(FILE *out, const struct dnssec_key *keys, size_t n, uint32_t ttl);
@@ -57,12 +61,14 @@ int dnssec_print_ds(FILE *out, const struct dnssec_key *keys, size_t n, uint32_t
 ldns_rr *dnssec_sign_rrset(const ldns_rr_list *rrset, const struct dnssec_key *k,
 			   uint32_t inception, uint32_t expiration);
 
-/* Signs a loaded zone (zone.h) in place with keys[0..nkeys): adds the
- * DNSKEY RRset at the apex (TTL of the SOA; signed by every key) and an
- * RRSIG per signing key to every authoritative RRset: keys without the SEP
- * flag sign them when there are some (ZSKs), else every key does (CSK).
+/* Signs a loaded zone (zone.h) in place with keys[0..nkeys): adds at the
+ * apex, with the TTL of the SOA, the DNSKEY RRset (every key) and the CDS
+ * (SHA-256) and CDNSKEY RRsets (RFC 7344) of the keys dnssec_key_for_ds
+ * names, and an RRSIG per signing key to every authoritative RRset. With
+ * both SEP and other keys, the SEP keys (KSKs) sign DNSKEY, CDS and
+ * CDNSKEY and the others (ZSKs) the rest; else every key signs all (CSK).
  * Not signed: NS at a zone cut and everything below one (glue). A zone
- * file with DNSKEY, RRSIG, NSEC or NSEC3 records is refused. On error a
+ * file with DNSKEY, CDS, CDNSKEY, RRSIG, NSEC or NSEC3 records is refused. On error a
  * negative gslb_err and "file: reason" in err; the zone is then only fit
  * for zone_free. */
 struct zone;

@@ -52,6 +52,10 @@ struct zone {
 	uint8_t origin_len;
 	uint8_t origin_labels;
 	uint32_t serial;
+	/* zones with transfer: the serial gslbd bumped for changes of its own
+	 * (xfr_zone_serial), 0 = the file's; written by the main thread,
+	 * read with relaxed atomics */
+	uint32_t live_serial;
 	const struct zone_node *apex;
 	const struct zone_rrset *soa;
 	size_t nnodes;
@@ -67,6 +71,10 @@ struct zone {
 	void *apex_sets;
 	void *nsec_sets; /* the nodes' NSEC RRsets, and their RDATA */
 	void *nsec_mem;
+	/* what answers built per query are signed with (dnssec_cache.h);
+	 * NULL for an unsigned zone */
+	struct zone_signer *signer;
+	void *resig_mem; /* signatures made by dnssec_resign_zone */
 };
 
 /* Load and validate a zone. origin is presentation text ("example.com").

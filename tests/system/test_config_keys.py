@@ -30,24 +30,27 @@ import gslbtest
 from gslbtest import GSLBD, ZONEDIR
 
 KEYS = {
-    "top": ["directory", "listen", "workers", "user", "group", "log", "zones", "edns_size",
+    "top": ["directory", "listen", "workers", "user", "group", "log", "tsig", "zones", "edns_size",
             "nsid", "identity", "version", "tcp", "rrl", "dnstap", "geoip", "regions", "acl",
             "trusted_proxies", "http", "admin_token_file", "admin_require_token",
             "admin_hosts", "checks", "state_dir", "services", "resolvers",
-            "cluster", "probe_max_inflight"],
+            "cluster", "probe_max_inflight", "notify"],
+    "notify": ["url", "events", "headers", "queue", "timeout", "retry_max"],
     "cluster": ["name", "prefix", "node", "etcd", "quorum", "lease_ttl", "tls", "probe_share"],
     "cluster.tls": ["ca_file", "cert_file", "key_file"],
     "listen": ["dns", "admin", "http"],
     "listen.http": ["address", "tls"],
     "listen.http.tls": ["cert", "key", "sni"],
     "listen.http.tls.sni": ["name", "cert", "key"],
-    "zones": ["origin", "file", "dnssec"],
+    "zones": ["origin", "file", "dnssec", "transfer"],
+    "zones.transfer": ["allow", "tsig", "notify", "serial_policy"],
+    "tsig": ["name", "algorithm", "secret"],
     "zones.dnssec": ["keys", "signature_validity", "signature_refresh", "inception_offset",
                      "nsec"],
-    "geoip": ["database", "overrides", "paths", "compact"],
+    "geoip": ["database", "overrides", "paths", "compact", "asn_database"],
     "geoip.paths": ["country", "continent", "subdivision", "latitude", "longitude"],
     "regions": ["name", "lat", "lon", "bias", "redirect"],
-    "checks": ["name", "type", "interval", "timeout", "rise", "fall", "port", "path", "host",
+    "checks": ["name", "type", "interval", "timeout", "rise", "fall", "port", "source", "path", "host",
                "method", "expect_status", "expect_body", "headers", "follow_redirects",
                "tls_verify", "ca_file", "query", "qtype", "expect_rcode", "expect_answer"],
     "http": ["explain_from", "access_log", "max_connections", "max_per_ip", "ipv4_prefix",
@@ -65,7 +68,8 @@ KEYS = {
     "services.redirect": ["target", "status", "all_methods"],
     "services.route": ["match", "regions", "split"],
     "services.route.split": ["region", "weight"],
-    "services.pools": ["region", "members", "cname", "check", "min_up"],
+    "services.pools": ["region", "members", "cname", "check", "min_up", "load"],
+    "services.pools.load": ["from", "low", "high"],
     "services.pools.members": ["address", "weight", "target"],
 }
 
@@ -81,7 +85,10 @@ listen = { dns = [ "127.0.0.1:0" ];
              @listen.http@ } );
   @listen@ };
 zones = ( { origin = "geo.test"; file = "%(zone)s";
-            dnssec = { keys = [ "%(key)s" ]; @zones.dnssec@ }; @zones@ } );
+            dnssec = { keys = [ "%(key)s" ]; @zones.dnssec@ }; @zones@ },
+          { origin = "example.test"; file = "%(zone2)s";
+            transfer = { allow = [ "127.0.0.1/32" ]; @zones.transfer@ }; } );
+tsig = ( { name = "xfr"; secret = "c2VjcmV0"; @tsig@ } );
 geoip = { overrides = "ov.nets"; paths = { country = "country/iso_code"; @geoip.paths@ };
           @geoip@ };
 regions = ( { name = "eu"; lat = 52.0; lon = 21.0; @regions@ } );
@@ -94,12 +101,14 @@ tcp = { @tcp@ };
 log = { @log@ };
 cluster = { name = "prod"; etcd = [ "https://127.0.0.1:2379" ];
             tls = { ca_file = "c.pem"; @cluster.tls@ }; @cluster@ };
+notify = ( { url = "https://hooks.example.net/gslb"; @notify@ } );
 services = ( { name = "www.geo.test";
   redirect = { target = "https://{region}.example.net"; @services.redirect@ };
   route = ( { match = "country:PL"; regions = [ "eu" ]; @services.route@ },
             { match = "country:DE"; split = ( { region = "eu"; @services.route.split@ } ); } );
   pools = ( { region = "eu"; check = "web";
               members = ( { address = "192.0.2.1"; @services.pools.members@ } );
+              load = { from = "body-number"; @services.pools.load@ };
               @services.pools@ } );
   @services@ } );
 @top@
@@ -126,7 +135,7 @@ def check(workdir, group, text, template=TEMPLATE):
     """gslbd -t on the template with text at group's marker."""
     key = next(workdir.glob("Kgeo.test.*.key")).name[:-len(".key")]
     conf = template % {"dir": str(workdir), "zone": os.path.join(ZONEDIR, "geo.test.zone"),
-                       "key": key}
+                       "zone2": os.path.join(ZONEDIR, "example.test.zone"), "key": key}
     conf = MARK_RE.sub(lambda m: text if m.group(1) == group else "", conf)
     path = workdir / ("%s.conf" % group)
     path.write_text(conf)

@@ -5,9 +5,11 @@ DS records are checked against dnspython's own computation (dns.dnssec.make_ds)
 of the DNSKEY in the .key file."""
 
 import os
+import pwd
 import re
 import shutil
 import subprocess
+import tempfile
 
 import dns.dnssec
 import dns.message
@@ -19,7 +21,7 @@ import dns.rdatatype
 import dns.name
 import pytest
 
-from gslbtest import ZONEDIR, run_gslbd
+from gslbtest import ZONEDIR, ctl, run_gslbd, udp_exchange
 
 pytestmark = pytest.mark.skipif(shutil.which("ldns-keygen") is None,
                                 reason="ldns-keygen (ldnsutils) not installed")
@@ -231,18 +233,22 @@ def test_without_do_answers_are_unchanged(gslbd_factory, tmp_path):
         assert [x.rdtype for x in r.answer] == [dns.rdatatype.DNSKEY]
 
 
-def test_zone_with_its_own_dnssec_records_is_refused(tmp_path):
+@pytest.mark.parametrize("record, name", [
+    ("example.test. 3600 IN DNSKEY 256 3 15 m7xBPQPAYWCTedawzntqqjmoefys70/3J44NxhGZ2VE=",
+     "DNSKEY"),
+    ("example.test. 3600 IN CDS 0 0 0 00", "CDS"),
+])
+def test_zone_with_its_own_dnssec_records_is_refused(tmp_path, record, name):
     key = keygen(tmp_path, "-a", "ED25519")
     zone = tmp_path / "z.zone"
     zone.write_text(open(os.path.join(ZONEDIR, "example.test.zone")).read() +
-                    "\nexample.test. 3600 IN DNSKEY 256 3 15 "
-                    "m7xBPQPAYWCTedawzntqqjmoefys70/3J44NxhGZ2VE=\n")
+                    "\n%s\n" % record)
     conf = write_conf(tmp_path, 'keys = [ "%s" ];' % key)
     conf.write_text(conf.read_text().replace(os.path.join(ZONEDIR, "example.test.zone"),
                                              str(zone)))
     r = run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode == 1
-    assert "zone example.test: %s: has DNSKEY records" % zone in r.stderr, r.stderr
+    assert "zone example.test: %s: has %s records" % (zone, name) in r.stderr, r.stderr
 
 
 def write_anchor(path, owner, key):
@@ -288,7 +294,7 @@ def nsec_types(rd):
 @pytest.mark.parametrize("name, rdtype, types", [
     ("www.example.test.", "MX", ["A", "AAAA", "RRSIG", "NSEC"]),
     ("example.test.", "SRV", ["A", "NS", "SOA", "MX", "TXT", "AAAA", "RRSIG", "NSEC", "DNSKEY",
-                              "HTTPS", "CAA"]),
+                              "CDS", "CDNSKEY", "HTTPS", "CAA"]),
     ("_udp.example.test.", "A", ["RRSIG", "NSEC"]),  # an empty non-terminal
     ("ext.example.test.", "DS", ["NS", "RRSIG", "NSEC"]),  # insecure delegation: no DS
 ])
@@ -339,3 +345,145 @@ def test_referral_says_whether_the_child_is_signed(gslbd_factory, tmp_path, name
     # Without DO: the referral of an unsigned zone, NS and glue only.
     r = ask(srv, name, "A", do=False)
     assert [x.rdtype for x in r.authority] == [dns.rdatatype.NS], r
+
+
+# ---- DNSKEY, CDS and CDNSKEY at the apex ---------------------------------
+
+def tag_of(base):
+    return int(base.rsplit("+", 1)[1])
+
+
+def signers(r, rdtype):
+    return sorted(s.key_tag for x in r.answer
+                  if x.rdtype == dns.rdatatype.RRSIG and x.covers == rdtype for s in x)
+
+
+@pytest.mark.parametrize("algs, ksks", [
+    # KSK + ZSK: the KSK signs the key RRsets, the ZSK the rest
+    ((("-a", "ECDSAP256SHA256", "-k"), ("-a", "ED25519")), [0]),
+    # two KSKs (a KSK rollover) + a ZSK: both KSKs sign, both have a CDS
+    ((("-a", "ECDSAP256SHA256", "-k"), ("-a", "ECDSAP256SHA256", "-k"),
+      ("-a", "ECDSAP256SHA256")), [0, 1]),
+    # a lone CSK signs everything
+    ((("-a", "ED25519", "-k"),), [0]),
+])
+def test_cds_and_cdnskey_of_the_ksks(gslbd_factory, tmp_path, algs, ksks):
+    srv, keys = signed_server(gslbd_factory, tmp_path, *algs)
+    keyset = dnskeys(srv)
+    want = sorted(tag_of(keys[i]) for i in ksks)
+    zsks = sorted(tag_of(k) for i, k in enumerate(keys) if i not in ksks) or want
+    for rdtype in ("DNSKEY", "CDS", "CDNSKEY"):
+        r = validated(srv, keyset, "example.test.", rdtype)
+        assert signers(r, dns.rdatatype.from_text(rdtype)) == want, r
+    r = validated(srv, keyset, "example.test.", "CDS")
+    cds = r.find_rrset(r.answer, ZONE, dns.rdataclass.IN, dns.rdatatype.CDS)
+    assert cds.ttl == 3600  # the SOA's
+    assert sorted(x.to_text() for x in cds) == sorted(
+        dns.dnssec.make_ds(ZONE, dnskey_of(tmp_path, keys[i])[1], "SHA256").to_text()
+        for i in ksks)
+    # the CDS records are the DS records gslbd --ds prints
+    assert sorted(" ".join(x[4:]) for x in ds_lines(tmp_path / "gslb.conf")) == \
+        sorted(x.to_text() for x in cds)
+    r = validated(srv, keyset, "example.test.", "CDNSKEY")
+    cdnskey = r.find_rrset(r.answer, ZONE, dns.rdataclass.IN, dns.rdatatype.CDNSKEY)
+    assert sorted(x.to_text() for x in cdnskey) == sorted(
+        dnskey_of(tmp_path, keys[i])[1].to_text() for i in ksks)
+    r = validated(srv, keyset, "www.example.test.", "A")
+    assert signers(r, dns.rdatatype.A) == zsks
+
+
+def raw_answer(srv, qtype):
+    """The reply's bytes to a fixed query without DO (id 4242)."""
+    q = dns.message.make_query("example.test.", qtype, use_edns=0, payload=1232)
+    q.id = 4242
+    return udp_exchange(q.to_wire(), 4, srv.ports["udp4"])
+
+
+def test_nodes_with_the_same_keys_send_the_same_key_sets(gslbd_factory, tmp_path):
+    """Two nodes given the same key files, in another order: the DNSKEY, CDS
+    and CDNSKEY RRsets are the same bytes (canonical order)."""
+    keys = [keygen(tmp_path, "-a", "ECDSAP256SHA256", "-k"),
+            keygen(tmp_path, "-a", "ECDSAP256SHA256", "-k"),
+            keygen(tmp_path, "-a", "ED25519")]
+    nodes = []
+    for i, order in enumerate((keys, keys[::-1])):
+        d = tmp_path / ("node%d" % i)
+        d.mkdir()
+        conf = write_conf(tmp_path, "keys = [ %s ];" % ", ".join('"%s"' % k for k in order))
+        nodes.append(gslbd_factory(config_text=conf.read_text(), workdir=d))
+    for qtype in ("DNSKEY", "CDS", "CDNSKEY"):
+        a, b = (raw_answer(n, qtype) for n in nodes)
+        assert a == b, qtype
+        r = dns.message.from_wire(a)
+        assert len(r.answer[0]) == (3 if qtype == "DNSKEY" else 2)
+
+
+# ---- keys read as the service user on reload; gslbctl ds ----------------
+
+@pytest.fixture
+def world_dir():
+    """A folder the user nobody can read (pytest's are 0700), with a copy
+    of the test zone: what a daemon that dropped privileges reloads from."""
+    d = tempfile.mkdtemp(prefix="gslb-dnssec-")
+    os.chmod(d, 0o755)
+    shutil.copy(os.path.join(ZONEDIR, "example.test.zone"), d)
+    os.chmod(os.path.join(d, "example.test.zone"), 0o644)
+    yield __import__("pathlib").Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def service_conf(d, keys):
+    return ('directory = "%s";\n'
+            'user = "nobody";\n'
+            'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; admin = "127.0.0.1:0"; };\n'
+            'zones = ( { origin = "example.test"; file = "example.test.zone";\n'
+            '    dnssec = { keys = [ %s ]; }; } );\n'
+            % (d, ", ".join('"%s"' % k for k in keys)))
+
+
+def owned_key(d, owner, *args):
+    """A key pair whose .private only owner (a uid) can read (mode 0600)."""
+    base = keygen(d, *args)
+    for ext, mode in ((".key", 0o644), (".private", 0o600)):
+        os.chown(d / (base + ext), owner, -1)
+        os.chmod(d / (base + ext), mode)
+    return base
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
+def test_reload_after_the_privilege_drop_reads_the_keys(gslbd_factory, world_dir):
+    """Keys are read before the drop at start, as the service user on each
+    reload: a new key the user can read is added (a pre-publication
+    rollover); one only root can read refuses the reload, naming the file,
+    and the old keys keep signing. gslbctl ds prints what gslbd --ds does."""
+    uid = pwd.getpwnam("nobody").pw_uid
+    ksk = owned_key(world_dir, uid, "-a", "ECDSAP256SHA256", "-k")
+    zsk = owned_key(world_dir, uid, "-a", "ECDSAP256SHA256")
+    conf_text = service_conf(world_dir, [ksk, zsk])
+    srv = gslbd_factory(config_text=conf_text, workdir=world_dir)
+    assert "dropped privileges user=nobody" in srv.stderr_text()
+    r = ctl(srv, "ds", "example.test", check=True)
+    assert r.stdout == run_gslbd(["--ds", "-c", srv.config_path, "example.test"]).stdout
+    assert r.stdout.split()[4] == str(tag_of(ksk)), r.stdout
+    r = ctl(srv, "ds", "example.org")
+    assert r.returncode == 1 and "no zone example.org" in r.stdout + r.stderr, r
+    # a second KSK, readable by nobody: the reload takes it
+    ksk2 = owned_key(world_dir, uid, "-a", "ECDSAP256SHA256", "-k")
+    (world_dir / "gslb.conf").write_text(service_conf(world_dir, [ksk, ksk2, zsk]))
+    ctl(srv, "reload", check=True)
+    keyset = dnskeys(srv)
+    assert sorted(dns.dnssec.key_id(k) for k in keyset) == \
+        sorted(tag_of(k) for k in (ksk, ksk2, zsk))
+    assert len(ctl(srv, "ds", "example.test", check=True).stdout.splitlines()) == 2
+    # a key only root can read: refused, the previous keys keep serving
+    rootonly = owned_key(world_dir, 0, "-a", "ECDSAP256SHA256")
+    (world_dir / "gslb.conf").write_text(service_conf(world_dir, [ksk, ksk2, zsk, rootonly]))
+    r = ctl(srv, "reload")
+    assert r.returncode == 1, r
+    msg = "%s/%s.private: Permission denied" % (world_dir, rootonly)
+    assert msg in r.stdout + r.stderr, r
+    assert "reload failed, still serving the previous state" in srv.stderr_text()
+    assert dnskeys(srv) == keyset
+    validated(srv, keyset, "www.example.test.", "A")
+    # gslbd -t as root reads it: the file is fine, only its owner is not
+    assert run_gslbd(["-t", "-c", srv.config_path]).returncode == 0

@@ -1,0 +1,516 @@
+"""Zone transfers to secondaries with TSIG (issue 16.4).
+
+One gslbd serves example.test with `transfer = { allow = [ 127.0.0.1/32 ];
+tsig = "xfr"; notify = [ knot, nsd ]; }`, a geo service whose default
+answer (region a, probed over HTTP; region b otherwise) the test steers,
+and a big zone (several messages). dnspython checks each message's TSIG
+(RFC 8945 5.3.1); Knot and NSD, started once each on loopback with their
+own folders, transfer the zone as secondaries and must answer the same
+static data and the service's default answer; after NOTIFY they pick up
+the new serial."""
+import base64
+import os
+import signal
+import re
+import socket
+import struct
+import time
+
+import pytest
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import dns.tsig
+import dns.tsigkeyring
+import dns.xfr
+import dns.zone
+
+import gslbtest
+from gslbtest import make_query
+
+ORIGIN = "example.test"
+KEYNAME = "xfr."
+SECRET = base64.b64encode(b"gslb-xfr-test-secret-0123456789a").decode()
+KEYRING = dns.tsigkeyring.from_text({KEYNAME: SECRET})
+SERVICE = "geo.example.test"
+FALLBACK = "198.51.100.1"
+BIG = "big.xfr.test"
+BIG_RECORDS = 3000
+
+# static names of example.test (not below the child zone) the secondaries
+# must answer as gslbd does
+NAMES = ["example.test", "ns1.example.test", "mail.example.test", "www.example.test",
+         "txt.example.test", "ptr.example.test", "naptr.example.test", "svc.example.test",
+         "alias.example.test", "wild.example.test", "foo.wild.example.test",
+         "ent2.example.test", "a.ent2.example.test", "mid.example.test",
+         "nx.example.test"]
+TYPES = ["A", "AAAA", "MX", "TXT", "NS", "SOA", "SVCB", "PTR", "NAPTR"]
+
+
+def big_zone(path):
+    with open(path, "w") as f:
+        f.write("$ORIGIN %s.\n$TTL 300\n" % BIG)
+        f.write("@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n")
+        for i in range(BIG_RECORDS):
+            f.write('r%d TXT "record %d %s"\n' % (i, i, "x" * 40))
+
+
+class Secondary(gslbtest.Server):
+    """A secondary (Knot or NSD) of example.test, primary gslbd with the
+    key; waits until it serves the zone."""
+
+    def soa_serial(self):
+        try:
+            r = self.query(make_query(ORIGIN, "SOA"), "udp4", timeout=0.5)
+        except Exception:
+            return None
+        if r is None or r.rcode() != dns.rcode.NOERROR or not r.answer:
+            return None
+        return r.answer[0][0].serial
+
+
+class KnotSecondary(Secondary):
+    name = "knot"
+
+    def argv(self, primary_port):
+        wd = self.workdir
+        conf = os.path.join(wd, "knot.conf")
+        with open(conf, "w") as f:
+            f.write("""server:
+    rundir: "{wd}"
+    pidfile: "{wd}/knot.pid"
+    listen: [ 127.0.0.1@{port} ]
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+control:
+    listen: "{wd}/knot.sock"
+log:
+  - target: stderr
+    any: info
+database:
+    storage: "{wd}/db"
+key:
+  - id: {key}
+    algorithm: hmac-sha256
+    secret: {secret}
+remote:
+  - id: primary
+    address: 127.0.0.1@{pport}
+    key: {key}
+acl:
+  - id: notify
+    address: 127.0.0.1
+    key: {key}
+    action: notify
+template:
+  - id: default
+    storage: "{wd}"
+    zonefile-sync: -1
+    journal-content: none
+zone:
+  - domain: {origin}
+    master: primary
+    acl: notify
+""".format(wd=wd, port=self.port, pport=primary_port, key=KEYNAME, secret=SECRET,
+           origin=ORIGIN))
+        return [gslbtest.tool("knotd"), "-c", conf]
+
+
+class NsdSecondary(Secondary):
+    name = "nsd"
+
+    def argv(self, primary_port):
+        wd = self.workdir
+        conf = os.path.join(wd, "nsd.conf")
+        with open(conf, "w") as f:
+            f.write("""server:
+\tip-address: 127.0.0.1@{port}
+{common}\tverbosity: 2
+\trrl-ratelimit: 0
+\trrl-whitelist-ratelimit: 0
+\tminimal-responses: yes
+\trefuse-any: no
+
+remote-control:
+\tcontrol-enable: no
+
+key:
+\tname: "{key}"
+\talgorithm: hmac-sha256
+\tsecret: "{secret}"
+
+zone:
+\tname: "{origin}"
+\tzonefile: "{wd}/{origin}.zone"
+\trequest-xfr: AXFR 127.0.0.1@{pport} {key}
+\tallow-notify: 127.0.0.1 {key}
+""".format(wd=wd, port=self.port, pport=primary_port, key=KEYNAME, secret=SECRET,
+           origin=ORIGIN, common=gslbtest.nsd_server_common(wd, self.port)))
+        return [gslbtest.tool("nsd"), "-d", "-c", conf]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    for t in ("knotd", "nsd"):
+        if not gslbtest.tool(t):
+            if os.environ.get("CI"):
+                pytest.fail("%s is missing" % t)
+            pytest.skip("%s is not installed" % t)
+    wd = str(tmp_path_factory.mktemp("xfr"))
+    backend = gslbtest.HttpBackend()
+    big = os.path.join(wd, "big.zone")
+    big_zone(big)
+    knot = KnotSecondary(os.path.join(wd, "knot"))
+    nsd = NsdSecondary(os.path.join(wd, "nsd"))
+    knot.port = gslbtest.free_port()
+    nsd.port = gslbtest.free_port()
+    state = os.path.join(wd, "state")
+    check = gslbtest.check_conf("web", "http", interval=0.3, timeout=0.2, rise=1, fall=1,
+                                path="/healthz")
+    svc = gslbtest.service_conf(SERVICE, [
+        gslbtest.pool_conf("a", [gslbtest.member_conf("192.0.2.10", "127.0.0.1:%d"
+                                                      % backend.port),
+                                 gslbtest.member_conf("2001:db8::10", "127.0.0.1:%d"
+                                                      % backend.port)], "web"),
+        gslbtest.pool_conf("b", [gslbtest.member_conf(FALLBACK)])])
+    transfer = ('transfer = { allow = [ "127.0.0.1/32" ]; tsig = "%s"; '
+                'notify = [ "127.0.0.1:%d", "127.0.0.1:%d" ]; }; ' % (KEYNAME, knot.port,
+                                                                      nsd.port))
+    text = "\n".join([
+        'directory = "%s";' % wd,
+        'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; };',
+        "workers = 1;",
+        'tsig = ( { name = "%s"; algorithm = "hmac-sha256"; secret = "%s"; },' % (KEYNAME,
+                                                                                  SECRET),
+        '         { name = "other"; algorithm = "hmac-sha512"; secret = "%s"; } );' % SECRET,
+        "zones = (",
+        '  { origin = "%s"; file = "%s"; %s},' % (
+            ORIGIN, os.path.join(gslbtest.ZONEDIR, "example.test.zone"), transfer),
+        '  { origin = "child.example.test"; file = "%s"; },' % os.path.join(
+            gslbtest.ZONEDIR, "child.example.test.zone"),
+        '  { origin = "%s"; file = "%s"; transfer = { allow = [ "127.0.0.1/32" ]; }; }'
+        % (BIG, big),
+        ");",
+        gslbtest.health_conf(state, [check], [svc]),
+    ])
+    srv = gslbtest.Gslbd(os.path.join(wd, "gslbd"), config_text=text).start()
+    gslbtest.wait_answer(srv, SERVICE, {"192.0.2.10"})
+    started = [srv]
+    try:
+        for s in (knot, nsd):
+            port = s.port
+            s.ports = {t: port for t in ("udp4", "udp6", "tcp4", "tcp6")}
+            s._spawn(s.argv(srv.ports["tcp4"]))
+            started.append(s)
+        yield {"gslbd": srv, "knot": knot, "nsd": nsd, "backend": backend}
+    finally:
+        for s in started[1:]:
+            s.stop()
+        gslbtest.stop_checked(srv)
+        backend.close()
+
+
+def xfr(srv, zone=ORIGIN, keyring=KEYRING, keyname=KEYNAME, rdtype="AXFR", serial=0,
+        port=None, family=socket.AF_INET):
+    """The messages of a transfer, each TSIG-checked by dnspython."""
+    host = "127.0.0.1" if family == socket.AF_INET else "::1"
+    port = port or srv.ports["tcp4" if family == socket.AF_INET else "tcp6"]
+    q = dns.message.make_query(zone, rdtype)
+    if rdtype == "IXFR":
+        soa = dns.rrset.from_text(zone + ".", 0, "IN", "SOA", "ns. host. %d 0 0 0 0" % serial)
+        q.authority.append(soa)
+    if keyring:
+        q.use_tsig(keyring, keyname=keyname, algorithm=dns.tsig.HMAC_SHA256)
+    wire = q.to_wire()
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect((host, port))
+    s.sendall(struct.pack("!H", len(wire)) + wire)
+    msgs = []
+    ctx = None
+    while True:
+        hdr = gslbtest.recv_exact(s, 2, time.monotonic() + 5)
+        body = gslbtest.recv_exact(s, struct.unpack("!H", hdr)[0], time.monotonic() + 5)
+        m = dns.message.from_wire(body, keyring=keyring, request_mac=q.mac if keyring
+                                  else b"", xfr=True, tsig_ctx=ctx, multi=True,
+                                  one_rr_per_rrset=True)
+        ctx = m.tsig_ctx
+        msgs.append(m)
+        if m.rcode() != dns.rcode.NOERROR:
+            break
+        recs = records(msgs)
+        # the end: the first SOA again, or an IXFR's lone SOA (current)
+        if recs and recs[-1][1] == "SOA" and (len(recs) > 1 and recs[-1] == recs[0]
+                                             or rdtype == "IXFR" and len(recs) == 1):
+            break
+    s.close()
+    return msgs
+
+
+def records(msgs):
+    out = []
+    for m in msgs:
+        for rrset in m.answer:
+            for rd in rrset:
+                out.append((rrset.name.to_text().lower(), dns.rdatatype.to_text(rrset.rdtype),
+                            rrset.ttl, rd.to_text().lower()))
+    return out
+
+
+def test_axfr_signed_static_data_and_default_answer(env):
+    srv = env["gslbd"]
+    msgs = xfr(srv)
+    recs = records(msgs)
+    assert recs[0][1] == "SOA" and recs[-1][1] == "SOA" and recs[0] == recs[-1]
+    assert all(m.had_tsig for m in msgs)
+    zone = dns.zone.from_file(os.path.join(gslbtest.ZONEDIR, "example.test.zone"),
+                              origin=ORIGIN, relativize=False)
+    want = set()
+    for name, node in zone.nodes.items():
+        for rds in node.rdatasets:
+            for rd in rds:
+                want.add((name.to_text().lower(), dns.rdatatype.to_text(rds.rdtype), rds.ttl,
+                          rd.to_text().lower()))
+    got = set(recs)
+    soa = [r for r in want if r[1] == "SOA"][0]
+    want.discard(soa)
+    got = {r for r in got if r[1] != "SOA"}
+    service = {r for r in got if r[0] == SERVICE + "."}
+    assert service == {(SERVICE + ".", "A", 30, "192.0.2.10"),
+                       (SERVICE + ".", "AAAA", 30, "2001:db8::10")}
+    assert got - service == want
+
+
+def test_big_zone_several_messages_each_signed(env):
+    msgs = xfr(env["gslbd"], zone=BIG, keyring=None)
+    assert len(msgs) > 3
+    assert len(records(msgs)) == BIG_RECORDS + 4
+    # signed with a key that is not this zone's (it has none): BADKEY
+    with pytest.raises(dns.tsig.PeerBadKey):
+        xfr(env["gslbd"], zone=BIG)
+
+
+def test_ixfr_current_gets_soa_else_whole_zone(env):
+    srv = env["gslbd"]
+    serial = records(xfr(srv))[0][3].split()[2]
+    same = xfr(srv, rdtype="IXFR", serial=int(serial))
+    assert len(records(same)) == 1 and records(same)[0][1] == "SOA"
+    old = xfr(srv, rdtype="IXFR", serial=int(serial) - 1)
+    assert len(records(old)) > 20
+
+
+def raw_xfr(srv, q, transport="tcp4"):
+    wire = srv.exchange(q.to_wire(), transport)
+    assert wire is not None
+    return wire
+
+
+def test_refused_wrong_key_bad_signature_unsigned_address(env):
+    srv = env["gslbd"]
+    # a key gslbd does not have for this zone: NOTAUTH, BADKEY
+    other = dns.tsigkeyring.from_text({"other.": SECRET})
+    q = dns.message.make_query(ORIGIN, "AXFR")
+    q.use_tsig(other, keyname="other.", algorithm=dns.tsig.HMAC_SHA256)
+    with pytest.raises(dns.tsig.PeerBadKey):
+        dns.message.from_wire(raw_xfr(srv, q), keyring=other, request_mac=q.mac)
+    # the right name, the wrong secret: BADSIG
+    wrong = dns.tsigkeyring.from_text({KEYNAME: base64.b64encode(b"w" * 32).decode()})
+    q = dns.message.make_query(ORIGIN, "AXFR")
+    q.use_tsig(wrong, keyname=KEYNAME, algorithm=dns.tsig.HMAC_SHA256)
+    with pytest.raises(dns.tsig.PeerBadSignature):
+        dns.message.from_wire(raw_xfr(srv, q), keyring=wrong, request_mac=q.mac)
+    # unsigned, or from an address not allowed: REFUSED
+    q = dns.message.make_query(ORIGIN, "AXFR")
+    assert dns.message.from_wire(raw_xfr(srv, q)).rcode() == dns.rcode.REFUSED
+    assert xfr(srv, family=socket.AF_INET6)[0].rcode() == dns.rcode.REFUSED
+    # over UDP: REFUSED, as before
+    assert dns.message.from_wire(raw_xfr(srv, q, "udp4")).rcode() == dns.rcode.REFUSED
+    # a zone without transfer: REFUSED, as before
+    q = dns.message.make_query("child.example.test", "AXFR")
+    assert dns.message.from_wire(raw_xfr(srv, q)).rcode() == dns.rcode.REFUSED
+
+
+def test_badtime(env, monkeypatch):
+    srv = env["gslbd"]
+    q = dns.message.make_query(ORIGIN, "AXFR")
+    q.use_tsig(KEYRING, keyname=KEYNAME, algorithm=dns.tsig.HMAC_SHA256)
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 3600)
+    wire = q.to_wire()
+    monkeypatch.setattr(time, "time", real)
+    reply = srv.exchange(wire, "tcp4")
+    with pytest.raises(dns.tsig.PeerBadTime):
+        dns.message.from_wire(reply, keyring=KEYRING, request_mac=q.mac)
+
+
+def answers(srv, name, qtype):
+    r = srv.query(make_query(name, qtype), "udp4", timeout=1.0)
+    assert r is not None
+    return r.rcode(), sorted(gslbtest.rr_lines(r.answer))
+
+
+def wait_serial(sec, serial, timeout=30.0):
+    gslbtest.wait_for("%s serves serial %s" % (sec.name, serial),
+                      lambda: sec.soa_serial() == serial, timeout=timeout, servers=[sec])
+
+
+def test_secondaries_serve_the_same_static_data(env):
+    srv = env["gslbd"]
+    serial = xfr(srv)[0].answer[0][0].serial
+    for sec in (env["knot"], env["nsd"]):
+        wait_serial(sec, serial)
+        for name in NAMES:
+            for t in TYPES:
+                assert answers(sec, name, t) == answers(srv, name, t), (sec.name, name, t)
+        # the default answer, with the service's TTL (gslbd's own answers
+        # are capped by the check's interval)
+        assert answers(sec, SERVICE, "A")[1] == ["%s. 30 IN A 192.0.2.10" % SERVICE]
+        assert answers(sec, SERVICE, "AAAA")[1] == ["%s. 30 IN AAAA 2001:db8::10" % SERVICE]
+
+
+@pytest.mark.parametrize("tsig,transfer,error", [
+    ('{ name = "xfr"; secret = "%s"; }' % SECRET, 'tsig = "nokey";',
+     r':3: zones\[0\]\.transfer\.tsig: unknown key "nokey"'),
+    ('{ name = "xfr"; secret = "not base64!"; }', "",
+     r':1: tsig\[0\]\.secret: not a base64 key'),
+    ('{ name = "xfr"; secret = "%s"; }' % SECRET, 'notify = [ "192.0.2.1:99999" ];',
+     r':3: zones\[0\]\.transfer\.notify\[0\]: invalid address "192\.0\.2\.1:99999"'),
+    ('{ name = "xfr"; secret = "%s"; }' % SECRET, 'allow = [ "192.0.2.300/32" ];',
+     r':3: zones\[0\]\.transfer\.allow'),
+    ('{ name = "xfr"; algorithm = "hmac-md5"; secret = "%s"; }' % SECRET, "",
+     r':1: tsig\[0\]\.algorithm'),
+])
+def test_config_errors_name_file_and_line(tmp_path, tsig, transfer, error):
+    conf = tmp_path / "x.conf"
+    conf.write_text('tsig = ( %s );\nlisten = { dns = [ "127.0.0.1:0" ]; };\n'
+                    'zones = ( { origin = "example.test"; file = "%s"; transfer = { %s %s }; } );\n'
+                    % (tsig, os.path.join(gslbtest.ZONEDIR, "example.test.zone"),
+                       'allow = [ "127.0.0.1/32" ];' if "allow" not in transfer else "",
+                       transfer))
+    r = gslbtest.run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode != 0
+    assert re.search(re.escape(str(conf)) + error, r.stderr), r.stderr
+
+
+def gslbd_serial(srv):
+    r = srv.query(make_query(ORIGIN, "SOA"), "udp4")
+    return r.answer[0][0].serial
+
+
+def test_health_change_bumps_serial_and_notify_refreshes_secondaries(env):
+    srv, backend = env["gslbd"], env["backend"]
+    before = gslbd_serial(srv)
+    for sec in (env["knot"], env["nsd"]):
+        wait_serial(sec, before)
+    backend.fail()
+    try:
+        gslbtest.wait_answer(srv, SERVICE, {FALLBACK})
+        gslbtest.wait_for("serial bumped", lambda: gslbd_serial(srv) == before + 1,
+                          servers=[srv])
+        # the transfer says the same serial, with the new default answer
+        recs = records(xfr(srv))
+        assert recs[0][3].split()[2] == str(before + 1)
+        assert {r for r in recs if r[0] == SERVICE + "."} == {
+            (SERVICE + ".", "A", 30, FALLBACK)}
+        # IXFR from the serial before: that change alone (RFC 1995 4)
+        ixfr = [(r[1], r[3]) for r in records(xfr(srv, rdtype="IXFR", serial=before))]
+        soa = [r[1] for r in ixfr if r[0] == "SOA"]
+        assert [s.split()[2] for s in soa] == [str(before + 1), str(before),
+                                               str(before + 1), str(before + 1)]
+        assert ixfr[1:-1] == [("SOA", soa[1]), ("A", "192.0.2.10"), ("AAAA", "2001:db8::10"),
+                              ("SOA", soa[2]), ("A", FALLBACK)]
+        srv.wait_log(r"notify answered zone=example\.test\. serial=%d to=127\.0\.0\.1:%d"
+                     % (before + 1, env["knot"].port))
+        srv.wait_log(r"notify answered zone=example\.test\. serial=%d to=127\.0\.0\.1:%d"
+                     % (before + 1, env["nsd"].port))
+        for sec in (env["knot"], env["nsd"]):
+            wait_serial(sec, before + 1)
+            assert answers(sec, SERVICE, "A")[1] == ["%s. 30 IN A %s" % (SERVICE, FALLBACK)]
+            assert answers(sec, SERVICE, "AAAA")[1] == []
+    finally:
+        backend.ok()
+    gslbtest.wait_answer(srv, SERVICE, {"192.0.2.10"})
+    gslbtest.wait_for("serial bumped again", lambda: gslbd_serial(srv) == before + 2,
+                      servers=[srv])
+    state = open(os.path.join(os.path.dirname(srv.workdir), "state", "xfr.state")).read()
+    assert "example.test. %d " % (before + 2) in state
+
+
+def signed(qname, qtype, keyring=KEYRING, keyname=KEYNAME, edns=0):
+    q = make_query(qname, qtype, edns=edns)
+    q.use_tsig(keyring, keyname=keyname, algorithm=dns.tsig.HMAC_SHA256)
+    return q
+
+
+@pytest.mark.parametrize("transport", ["udp4", "tcp4"])
+def test_signed_queries_verified_and_answers_signed(env, transport):
+    srv = env["gslbd"]
+    q = signed(ORIGIN, "SOA")
+    r = dns.message.from_wire(srv.exchange(q.to_wire(), transport), keyring=KEYRING,
+                              request_mac=q.mac)
+    assert r.had_tsig and r.rcode() == dns.rcode.NOERROR
+    assert r.answer[0][0].serial == gslbd_serial(srv)
+    q = signed("www.example.test", "A", edns=None)
+    r = dns.message.from_wire(srv.exchange(q.to_wire(), transport), keyring=KEYRING,
+                              request_mac=q.mac)
+    assert r.had_tsig
+    assert gslbtest.rr_lines(r.answer) == gslbtest.rr_lines(srv.query(
+        make_query("www.example.test", "A"), transport).answer)
+    # the wrong secret: BADSIG
+    wrong = dns.tsigkeyring.from_text({KEYNAME: base64.b64encode(b"w" * 32).decode()})
+    q = signed(ORIGIN, "SOA", keyring=wrong)
+    with pytest.raises(dns.tsig.PeerBadSignature):
+        dns.message.from_wire(srv.exchange(q.to_wire(), transport), keyring=wrong,
+                              request_mac=q.mac)
+    # a key gslbd does not have: BADKEY, as before
+    nobody = dns.tsigkeyring.from_text({"nobody.": SECRET})
+    q = signed(ORIGIN, "SOA", keyring=nobody, keyname="nobody.")
+    with pytest.raises(dns.tsig.PeerBadKey):
+        dns.message.from_wire(srv.exchange(q.to_wire(), transport), keyring=nobody,
+                              request_mac=q.mac)
+
+
+def test_signed_answer_too_long_for_udp_is_truncated_and_signed(env):
+    srv = env["gslbd"]
+    q = signed("big.example.test", "TXT", edns=None)
+    r = dns.message.from_wire(srv.exchange(q.to_wire(), "udp4"), keyring=KEYRING,
+                              request_mac=q.mac)
+    assert r.had_tsig and r.flags & dns.flags.TC and not r.answer
+
+
+def test_serial_follows_zone_file_changes_and_never_goes_back(tmp_path):
+    zone = tmp_path / "example.test.zone"
+    text = open(os.path.join(gslbtest.ZONEDIR, "example.test.zone")).read()
+    zone.write_text(text)
+    conf = "\n".join([
+        'directory = "%s";' % tmp_path,
+        'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; };',
+        "workers = 1;",
+        'state_dir = "state";',
+        'zones = ( { origin = "%s"; file = "%s"; transfer = { allow = [ "127.0.0.1/32" ]; '
+        'serial_policy = "unixtime"; }; } );' % (ORIGIN, zone), ""])
+    srv = gslbtest.Gslbd(str(tmp_path / "a"), config_text=conf).start()
+    try:
+        file_serial = gslbd_serial(srv)
+        zone.write_text(text + "added 300 A 192.0.2.99\n")
+        start = int(time.time())
+        srv.proc.send_signal(signal.SIGHUP)
+        srv.wait_log("reloaded what=")
+        bumped = gslbd_serial(srv)
+        assert bumped >= start, "unixtime: the time of the change"
+        assert records(xfr(srv, keyring=None))[0][3].split()[2] == str(bumped)
+    finally:
+        assert srv.check_stopped_cleanly() == []
+    # restarted with the same data: the serial kept in state_dir, not the
+    # file's (which is lower)
+    srv = gslbtest.Gslbd(str(tmp_path / "b"), config_text=conf).start()
+    try:
+        assert gslbd_serial(srv) == bumped > file_serial
+    finally:
+        assert srv.check_stopped_cleanly() == []
