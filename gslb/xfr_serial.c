@@ -416,8 +416,9 @@ static const char *addr_text(const struct sockaddr_storage *ss, char *buf, size_
 	return buf;
 }
 
-/* Send j until a reply with its id comes back, NOTIFY_TRIES times at most. */
-static void notify_send(const struct notify_job *j)
+/* Send j until a reply with its id comes back, NOTIFY_TRIES times at most,
+ * or until the keeper stops. */
+static void notify_send(struct xfr_keeper *k, const struct notify_job *j)
 {
 	char to[80];
 	int fd = socket(j->to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -427,16 +428,30 @@ static void notify_send(const struct notify_job *j)
 			 strerror(errno));
 		return;
 	}
-	for (int i = 0; i < NOTIFY_TRIES; i++) {
-		if (sendto(fd, j->wire, j->len, 0, (const struct sockaddr *)&j->to, j->tolen) < 0) {
+	/* Connected: only the secondary's datagrams come back. */
+	if (connect(fd, (const struct sockaddr *)&j->to, j->tolen) < 0) {
+		log_warn("notify failed zone=%s to=%s error=\"%s\"", j->origin, to,
+			 strerror(errno));
+		close(fd);
+		return;
+	}
+	int tries = 0;
+	while (tries < NOTIFY_TRIES && !__atomic_load_n(&k->stop, __ATOMIC_RELAXED)) {
+		tries++;
+		if (send(fd, j->wire, j->len, 0) < 0)
 			log_debug("notify send failed zone=%s to=%s error=\"%s\"", j->origin, to,
 				  strerror(errno));
-			poll(NULL, 0, NOTIFY_WAIT_MS);
-			continue;
-		}
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		while (poll(&pfd, 1, NOTIFY_WAIT_MS) > 0) {
-			uint8_t buf[4096];
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (;;) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			long waited = (t1.tv_sec - t0.tv_sec) * 1000 +
+				      (t1.tv_nsec - t0.tv_nsec) / 1000000;
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+			if (waited >= NOTIFY_WAIT_MS ||
+			    poll(&pfd, 1, (int)(NOTIFY_WAIT_MS - waited)) <= 0)
+				break;
+			uint8_t buf[512];
 			ssize_t n = recv(fd, buf, sizeof(buf), 0);
 			if (n >= 12 && ((buf[0] << 8) | buf[1]) == j->id && (buf[2] & 0x80) &&
 			    ((buf[2] >> 3) & 0xF) == LDNS_PACKET_NOTIFY) {
@@ -448,7 +463,7 @@ static void notify_send(const struct notify_job *j)
 		}
 	}
 	log_warn("notify not answered zone=%s serial=%u to=%s tries=%d", j->origin, j->serial, to,
-		 NOTIFY_TRIES);
+		 tries);
 	close(fd);
 }
 
@@ -467,7 +482,7 @@ static void *notify_main(void *arg)
 		if (!k->head)
 			k->tail = NULL;
 		pthread_mutex_unlock(&k->mu);
-		notify_send(j);
+		notify_send(k, j);
 		free(j);
 		pthread_mutex_lock(&k->mu);
 	}
@@ -519,7 +534,7 @@ void xfr_keeper_free(struct xfr_keeper *k)
 	if (!k)
 		return;
 	pthread_mutex_lock(&k->mu);
-	k->stop = 1;
+	__atomic_store_n(&k->stop, 1, __ATOMIC_RELAXED);
 	pthread_cond_signal(&k->cv);
 	pthread_mutex_unlock(&k->mu);
 	if (k->started)

@@ -179,9 +179,10 @@ def env(tmp_path_factory):
                                  gslbtest.member_conf("2001:db8::10", "127.0.0.1:%d"
                                                       % backend.port)], "web"),
         gslbtest.pool_conf("b", [gslbtest.member_conf(FALLBACK)])])
+    dead = gslbtest.closed_port()
     transfer = ('transfer = { allow = [ "127.0.0.1/32" ]; tsig = "%s"; '
-                'notify = [ "127.0.0.1:%d", "127.0.0.1:%d" ]; }; ' % (KEYNAME, knot.port,
-                                                                      nsd.port))
+                'notify = [ "127.0.0.1:%d", "127.0.0.1:%d", "127.0.0.1:%d" ]; }; '
+                % (KEYNAME, knot.port, nsd.port, dead))
     text = "\n".join([
         'directory = "%s";' % wd,
         'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; };',
@@ -208,7 +209,7 @@ def env(tmp_path_factory):
             s.ports = {t: port for t in ("udp4", "udp6", "tcp4", "tcp6")}
             s._spawn(s.argv(srv.ports["tcp4"]))
             started.append(s)
-        yield {"gslbd": srv, "knot": knot, "nsd": nsd, "backend": backend}
+        yield {"gslbd": srv, "knot": knot, "nsd": nsd, "backend": backend, "dead": dead}
     finally:
         for s in started[1:]:
             s.stop()
@@ -438,6 +439,9 @@ def test_health_change_bumps_serial_and_notify_refreshes_secondaries(env):
     gslbtest.wait_answer(srv, SERVICE, {"192.0.2.10"})
     gslbtest.wait_for("serial bumped again", lambda: gslbd_serial(srv) == before + 2,
                       servers=[srv])
+    # a secondary that never answers: 5 tries, then a warning
+    srv.wait_log(r"notify not answered zone=example\.test\. serial=%d to=127\.0\.0\.1:%d "
+                 r"tries=5" % (before + 1, env["dead"]), timeout=15)
     state = open(os.path.join(os.path.dirname(srv.workdir), "state", "xfr.state")).read()
     assert "example.test. %d " % (before + 2) in state
 
