@@ -490,31 +490,55 @@ def test_signed_answer_too_long_for_udp_is_truncated_and_signed(env):
 
 def test_serial_follows_zone_file_changes_and_never_goes_back(tmp_path):
     zone = tmp_path / "example.test.zone"
+    # serial 1: below the Unix time, so that unixtime takes the time
     text = open(os.path.join(gslbtest.ZONEDIR, "example.test.zone")).read()
+    text = text.replace("2024010101", "1")
     zone.write_text(text)
     conf = "\n".join([
         'directory = "%s";' % tmp_path,
         'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; };',
         "workers = 1;",
-        'state_dir = "state";',
         'zones = ( { origin = "%s"; file = "%s"; transfer = { allow = [ "127.0.0.1/32" ]; '
-        'serial_policy = "unixtime"; }; } );' % (ORIGIN, zone), ""])
+        'serial_policy = "unixtime"; }; } );' % (ORIGIN, zone),
+        gslbtest.health_conf("state", [], [gslbtest.service_conf(
+            SERVICE, [gslbtest.pool_conf("a", [gslbtest.member_conf("192.0.2.10")])])]), ""])
     srv = gslbtest.Gslbd(str(tmp_path / "a"), config_text=conf).start()
+
+    def reload(n):
+        srv.proc.send_signal(signal.SIGHUP)
+        srv.wait_log(r"(?s)(reloaded what=.*){%d}" % n)
+        return gslbd_serial(srv)
+
     try:
         file_serial = gslbd_serial(srv)
+        assert file_serial == 1
         zone.write_text(text + "added 300 A 192.0.2.99\n")
         start = int(time.time())
-        srv.proc.send_signal(signal.SIGHUP)
-        srv.wait_log("reloaded what=")
-        bumped = gslbd_serial(srv)
+        bumped = reload(1)
         assert bumped >= start, "unixtime: the time of the change"
         assert records(xfr(srv, keyring=None))[0][3].split()[2] == str(bumped)
+        assert reload(2) == bumped, "nothing changed, the same serial"
+        # a service's members changed: a new serial, and the new answer
+        conf = conf.replace('"192.0.2.10"', '"192.0.2.11"')
+        with open(srv.config_path, "w") as f:
+            f.write(conf)
+        serial = reload(3)
+        assert serial > bumped
+        assert (SERVICE + ".", "A", 30, "192.0.2.11") in records(xfr(srv, keyring=None))
+        bumped = serial
     finally:
         assert srv.check_stopped_cleanly() == []
     # restarted with the same data: the serial kept in state_dir, not the
-    # file's (which is lower)
+    # file's (which is lower); with other data, the next one
+
     srv = gslbtest.Gslbd(str(tmp_path / "b"), config_text=conf).start()
     try:
         assert gslbd_serial(srv) == bumped > file_serial
+    finally:
+        assert srv.check_stopped_cleanly() == []
+    conf = conf.replace('"192.0.2.11"', '"192.0.2.12"')
+    srv = gslbtest.Gslbd(str(tmp_path / "c"), config_text=conf).start()
+    try:
+        assert gslbd_serial(srv) > bumped
     finally:
         assert srv.check_stopped_cleanly() == []
