@@ -593,6 +593,7 @@ int xfr_answer(const struct snapshot *snap, const struct xfr_keeper *keeper,
 	if (auth == 1) {
 		log_info("zone transfer refused zone=%s client=%s reason=\"%s\"",
 			 x.zone->origin_str, peer_text(req, peer, sizeof(peer)), why);
+		xfr_keeper_count(keeper, XFR_REFUSED);
 		rc = 1;
 		goto out;
 	}
@@ -606,12 +607,15 @@ int xfr_answer(const struct snapshot *snap, const struct xfr_keeper *keeper,
 	size_t ndiffs = 0;
 	const struct xfr_diff *diffs = NULL;
 	const char *kind = "axfr";
+	enum xfr_result result = XFR_AXFR;
 	if (ixfr && ixfr_serial(&x, &from) && from == xfr_zone_serial(x.zone)) {
 		put_soa(&x, from); /* current */
 		kind = "ixfr-current";
+		result = XFR_CURRENT;
 	} else if (ixfr && (diffs = xfr_keeper_diffs(keeper, x.zone, from, &ndiffs)) != NULL) {
 		put_ixfr(&x, diffs, ndiffs);
 		kind = "ixfr";
+		result = XFR_IXFR;
 	} else {
 		put_zone(&x);
 		kind = ixfr ? "ixfr-as-axfr" : "axfr";
@@ -621,6 +625,7 @@ int xfr_answer(const struct snapshot *snap, const struct xfr_keeper *keeper,
 			 "messages=%u signed=%s",
 			 x.zone->origin_str, peer_text(req, peer, sizeof(peer)), kind,
 			 xfr_zone_serial(x.zone), x.nrecords, x.nmsgs, x.key ? x.key->name : "no");
+		xfr_keeper_count(keeper, result);
 		rc = 1;
 	}
 out:

@@ -28,6 +28,7 @@
 #include "gslb/config.h"
 #include "gslb/dnsdefs.h"
 #include "gslb/log.h"
+#include "gslb/metrics.h"
 #include "gslb/snapshot.h"
 #include "gslb/statefile.h"
 #include "gslb/zone.h"
@@ -68,7 +69,31 @@ struct notify_job {
 	uint8_t wire[];
 };
 
+enum xfr_family {
+	MX_TRANSFERS,
+	MX_NOTIFY,
+};
+
+static const char *const transfer_results[] = { "axfr", "ixfr", "current", "refused" };
+static const char *const notify_results[] = { "answered", "unanswered" };
+
+static const struct metric_family xfr_families[] = {
+	[MX_TRANSFERS] = { .name = "gslb_zone_transfers_total",
+			   .help = "Zone transfers answered, by what was sent: the whole "
+				   "zone, changes (IXFR), the SOA alone (current), or a refusal.",
+			   .type = METRIC_COUNTER,
+			   .labels = { METRIC_ENUM("result", transfer_results) } },
+	[MX_NOTIFY] = { .name = "gslb_zone_notify_total",
+			.help = "NOTIFYs sent to secondaries, by whether they answered.",
+			.type = METRIC_COUNTER,
+			.labels = { METRIC_ENUM("result", notify_results) } },
+};
+
+static const struct metric_set xfr_metric_set = METRIC_SET(xfr_families);
+
 struct xfr_keeper {
+	struct metrics_shard *ms_main;   /* transfers, on the main thread */
+	struct metrics_shard *ms_notify; /* the NOTIFY thread's */
 	char *state_dir;
 	struct xfr_entry *e;
 	size_t n;
@@ -457,6 +482,7 @@ static void notify_send(struct xfr_keeper *k, const struct notify_job *j)
 			    ((buf[2] >> 3) & 0xF) == LDNS_PACKET_NOTIFY) {
 				log_info("notify answered zone=%s serial=%u to=%s rcode=%u",
 					 j->origin, j->serial, to, buf[3] & 0xF);
+				metrics_inc(k->ms_notify, MX_NOTIFY, 0);
 				close(fd);
 				return;
 			}
@@ -464,6 +490,7 @@ static void notify_send(struct xfr_keeper *k, const struct notify_job *j)
 	}
 	log_warn("notify not answered zone=%s serial=%u to=%s tries=%d", j->origin, j->serial, to,
 		 tries);
+	metrics_inc(k->ms_notify, MX_NOTIFY, 1);
 	close(fd);
 }
 
@@ -504,11 +531,13 @@ static void notify_queue(struct xfr_keeper *k, struct notify_job *j)
 
 /* ---- the keeper ---------------------------------------------------------- */
 
-struct xfr_keeper *xfr_keeper_new(const char *state_dir)
+struct xfr_keeper *xfr_keeper_new(const char *state_dir, struct metrics *metrics)
 {
 	struct xfr_keeper *k = calloc(1, sizeof(*k));
 	if (!k)
 		return NULL;
+	k->ms_main = metrics_shard_new(metrics, &xfr_metric_set);
+	k->ms_notify = metrics_shard_new(metrics, &xfr_metric_set);
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_cond_init(&k->cv, NULL);
 	if (state_dir) {
@@ -632,3 +661,9 @@ void xfr_keeper_update(struct xfr_keeper *k, const struct snapshot *snap, int zo
 }
 
 uint64_t xfr_keeper_health_version(const struct xfr_keeper *k) { return k->health_version; }
+
+void xfr_keeper_count(const struct xfr_keeper *k, enum xfr_result r)
+{
+	if (k)
+		metrics_inc(k->ms_main, MX_TRANSFERS, (size_t)r);
+}

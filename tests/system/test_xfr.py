@@ -185,7 +185,7 @@ def env(tmp_path_factory):
                 % (KEYNAME, knot.port, nsd.port, dead))
     text = "\n".join([
         'directory = "%s";' % wd,
-        'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; };',
+        'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; admin = "127.0.0.1:0"; };',
         "workers = 1;",
         'tsig = ( { name = "%s"; algorithm = "hmac-sha256"; secret = "%s"; },' % (KEYNAME,
                                                                                   SECRET),
@@ -330,6 +330,7 @@ def test_refused_wrong_key_bad_signature_unsigned_address(env):
     q = dns.message.make_query(ORIGIN, "AXFR")
     assert dns.message.from_wire(raw_xfr(srv, q)).rcode() == dns.rcode.REFUSED
     assert xfr(srv, family=socket.AF_INET6)[0].rcode() == dns.rcode.REFUSED
+    assert srv.metrics()['gslb_zone_transfers_total{result="refused"}'] >= 4
     # over UDP: REFUSED, as before
     assert dns.message.from_wire(raw_xfr(srv, q, "udp4")).rcode() == dns.rcode.REFUSED
     # a zone without transfer: REFUSED, as before
@@ -442,6 +443,11 @@ def test_health_change_bumps_serial_and_notify_refreshes_secondaries(env):
     # a secondary that never answers: 5 tries, then a warning
     srv.wait_log(r"notify not answered zone=example\.test\. serial=%d to=127\.0\.0\.1:%d "
                  r"tries=5" % (before + 1, env["dead"]), timeout=15)
+    m = srv.metrics()
+    assert m['gslb_zone_notify_total{result="answered"}'] >= 2
+    assert m['gslb_zone_notify_total{result="unanswered"}'] >= 1
+    assert m['gslb_zone_transfers_total{result="ixfr"}'] >= 2, "ours and Knot's"
+    assert m['gslb_zone_transfers_total{result="axfr"}'] >= 3
     state = open(os.path.join(os.path.dirname(srv.workdir), "state", "xfr.state")).read()
     assert "example.test. %d " % (before + 2) in state
 
