@@ -23,6 +23,8 @@ import dns.message
 import dns.name
 import dns.query
 import dns.rcode
+import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import dns.tsig
@@ -338,17 +340,56 @@ def test_refused_wrong_key_bad_signature_unsigned_address(env):
     assert dns.message.from_wire(raw_xfr(srv, q)).rcode() == dns.rcode.REFUSED
 
 
-def test_badtime(env, monkeypatch):
+OTHER = dns.tsigkeyring.from_text({"other.": (dns.tsig.HMAC_SHA512, SECRET)})
+
+
+@pytest.mark.parametrize("qtype,keyname,alg,transport", [
+    ("AXFR", KEYNAME, dns.tsig.HMAC_SHA256, "tcp4"),
+    ("SOA", "other.", dns.tsig.HMAC_SHA512, "udp4")])
+def test_badtime(env, monkeypatch, qtype, keyname, alg, transport):
     srv = env["gslbd"]
-    q = dns.message.make_query(ORIGIN, "AXFR")
-    q.use_tsig(KEYRING, keyname=KEYNAME, algorithm=dns.tsig.HMAC_SHA256)
+    keyring = KEYRING if keyname == KEYNAME else OTHER
+    q = dns.message.make_query(ORIGIN, qtype)
+    q.use_tsig(keyring, keyname=keyname, algorithm=alg)
     real = time.time
     monkeypatch.setattr(time, "time", lambda: real() - 3600)
     wire = q.to_wire()
     monkeypatch.setattr(time, "time", real)
-    reply = srv.exchange(wire, "tcp4")
+    reply = srv.exchange(wire, transport)
     with pytest.raises(dns.tsig.PeerBadTime):
-        dns.message.from_wire(reply, keyring=KEYRING, request_mac=q.mac)
+        dns.message.from_wire(reply, keyring=keyring, request_mac=q.mac)
+    # signed with the key (RFC 8945 5.2.3): the request's time signed, ours
+    # in other data, a MAC over the request's MAC, the reply and the TSIG
+    # variables
+    at = tsig_at(reply)
+    rd = dns.rdata.from_wire(dns.rdataclass.ANY, dns.rdatatype.TSIG, reply, at[1],
+                             len(reply) - at[1])
+    assert rd.error == dns.rcode.BADTIME
+    assert len(rd.mac) == (32 if alg == dns.tsig.HMAC_SHA256 else 64)
+    assert rd.time_signed == q.tsig[0].time_signed
+    assert abs(int.from_bytes(rd.other, "big") - time.time()) < 5
+    ar = struct.unpack("!H", reply[10:12])[0]
+    body = reply[:10] + struct.pack("!H", ar - 1) + reply[12:at[0]]
+    key = dns.tsig.Key(keyname, SECRET, alg)
+    dns.tsig._digest(body, key, rd, None, q.mac, None, False).verify(rd.mac)
+
+
+def tsig_at(wire):
+    """(start of the last record, start of its rdata)."""
+    qd, an, ns, ar = struct.unpack("!HHHH", wire[4:12])
+    pos = 12
+    for _ in range(qd):
+        _, used = dns.name.from_wire(wire, pos)
+        pos += used + 4
+    start = rdata = None
+    for _ in range(an + ns + ar):
+        start = pos
+        _, used = dns.name.from_wire(wire, pos)
+        pos += used
+        rdlen = struct.unpack("!H", wire[pos + 8:pos + 10])[0]
+        rdata = pos + 10
+        pos += 10 + rdlen
+    return start, rdata
 
 
 def answers(srv, name, qtype):
@@ -478,6 +519,12 @@ def test_signed_queries_verified_and_answers_signed(env, transport):
     with pytest.raises(dns.tsig.PeerBadSignature):
         dns.message.from_wire(srv.exchange(q.to_wire(), transport), keyring=wrong,
                               request_mac=q.mac)
+    # the other key, HMAC-SHA512, for any zone
+    q = signed(ORIGIN, "SOA", keyring=OTHER, keyname="other.")
+    q.use_tsig(OTHER, keyname="other.", algorithm=dns.tsig.HMAC_SHA512)
+    r = dns.message.from_wire(srv.exchange(q.to_wire(), transport), keyring=OTHER,
+                              request_mac=q.mac)
+    assert r.had_tsig and r.rcode() == dns.rcode.NOERROR
     # a key gslbd does not have: BADKEY, as before
     nobody = dns.tsigkeyring.from_text({"nobody.": SECRET})
     q = signed(ORIGIN, "SOA", keyring=nobody, keyname="nobody.")
