@@ -14,6 +14,7 @@
 #include "gslb/net.h"
 #include "gslb/config.h"
 #include "gslb/dns.h"
+#include "gslb/dnstap.h"
 #include "gslb/metrics.h"
 #include "gslb/rrl.h"
 #include "gslb/snapshot.h"
@@ -102,6 +103,8 @@ size_t serve_query(struct snapshot *const *snapp, struct rrl *rrl, struct serve_
 		if (len && rrl && req->transport == DNS_UDP && snap->conf->rrl.rate)
 			len = rate_limit(snap, rrl, t, req, len, info.rrl_name, now_s);
 	}
+	if (snap->dnstap)
+		dnstap_log(snap->dnstap, snap, req, len, acl == ACL_SERVE ? &info : NULL);
 	urcu_memb_read_unlock();
 	/* Never more than the caller's buffer: a longer length would send
 	 * memory past the reply. */

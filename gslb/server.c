@@ -18,6 +18,7 @@
 
 #include "gslb/admin.h"
 #include "gslb/config.h"
+#include "gslb/dnstap.h"
 #include "gslb/err.h"
 #include "gslb/fdlimit.h"
 #include "gslb/http.h"
@@ -124,6 +125,7 @@ int server_new(struct snapshot *snap, struct server **out)
 		goto out;
 	}
 	metrics_bind(srv->metrics, snap);
+	metrics_register(srv->metrics, &dnstap_metric_set);
 	nworkers = conf->workers ? conf->workers : 1;
 	srv->ls = calloc(conf->ndns ? conf->ndns : 1, sizeof(*srv->ls));
 	if (srv->ls == NULL) {
@@ -314,6 +316,9 @@ int server_run(struct server *srv)
 	 * that no probe, state save or request ever runs as root. */
 	if (rc == GSLB_OK)
 		rc = privs_drop(srv->conf);
+	/* A thread of its own: after the drop too. No reader yet. */
+	if (rc == GSLB_OK)
+		dnstap_attach(srv->snap, NULL, srv->ws->n, 1);
 	if (rc == GSLB_OK)
 		rc = start_prober(srv);
 	if (rc == GSLB_OK && xfr_keeper_start(srv->xfr))

@@ -1254,7 +1254,7 @@ int whatif_admin_from_json(const json_t *arr, struct override_table *t)
 		int rc;
 		memset(&ov, 0, sizeof(ov));
 		if (!target || !state || admin_action_parse(state, &ov.state) ||
-		    ov.state == OVERRIDE_NONE)
+		    ov.state == OVERRIDE_NONE || json_is_false(json_object_get(o, "active")))
 			continue;
 		ov.kind = !strncmp(target, "member:", 7) ? OVERRIDE_MEMBER :
 			  !strncmp(target, "pool:", 5)   ? OVERRIDE_POOL :

@@ -15,7 +15,7 @@ import pytest
 import gslbtest
 from gslbtest import (HttpBackend, check_conf, checked_service_conf, ctl, health_conf,
                       member_conf, wait_for)
-from webhook_receiver import Receiver
+from webhook_receiver import Receiver, workdir_with_state
 
 SVC = "hook.example.test"
 SECRET = "s3cret-token-never-logged"
@@ -25,9 +25,7 @@ FIELDS = {"what", "name", "from", "to", "why", "when", "node", "seq"}
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    work = tmp_path_factory.mktemp("webhooks")
-    state = work / "state"
-    state.mkdir(mode=0o750)
+    work, state = workdir_with_state(tmp_path_factory, "webhooks")
     backend = HttpBackend()
     rx = Receiver()
     rq = Receiver(start=False)

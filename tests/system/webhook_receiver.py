@@ -7,6 +7,14 @@ import json
 import threading
 
 
+def workdir_with_state(tmp_path_factory, label):
+    """A fresh folder for a daemon, and its state_dir inside (mode 0750)."""
+    work = tmp_path_factory.mktemp(label)
+    state = work / "state"
+    state.mkdir(mode=0o750)
+    return work, state
+
+
 class Receiver:
     def __init__(self, port=0, code=200, start=True):
         self.lock = threading.Lock()
