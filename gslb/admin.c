@@ -445,8 +445,15 @@ static json_t *pool_json(const struct snapshot *snap, const struct pool *p, cons
 	json_t *o;
 
 	if (hp) {
-		for (size_t i = 0; i < hp->nmembers; i++)
-			json_array_append_new(members, member_json(p, &hp->members[i]));
+		for (size_t i = 0; i < hp->nmembers; i++) {
+			json_t *mj = member_json(p, &hp->members[i]);
+			if (mj && p->load.kind != LOAD_NONE)
+				json_object_set_new(mj, "load",
+						    hp->members[i].has_load ?
+							    json_real(hp->members[i].load) :
+							    json_null());
+			json_array_append_new(members, mj);
+		}
 	} else {
 		for (size_t i = 0; i < p->nmembers; i++)
 			json_array_append_new(members, member_conf_json(&p->members[i]));
@@ -470,6 +477,17 @@ static json_t *pool_json(const struct snapshot *snap, const struct pool *p, cons
 		json_object_set_new(o, "usable6", json_integer(hp->usable6));
 		json_object_set_new(o, "reason", json_string(hp->reason));
 		json_object_set_new(o, "since", json_since(hp->since));
+		json_object_set_new(o, "state",
+				    json_string(!hp->up  ? "down" :
+						hp->full ? "full" :
+							   "up"));
+		if (p->load.kind != LOAD_NONE) {
+			json_object_set_new(o, "load",
+					    hp->load >= 0 ? json_real(hp->load) : json_null());
+			json_object_set_new(o, "shed_share", json_real(hp->shed));
+			json_object_set_new(o, "load_low", json_real(p->load.low));
+			json_object_set_new(o, "load_high", json_real(p->load.high));
+		}
 	} else {
 		json_object_set_new(o, "up", json_null());
 		json_object_set_new(o, "failing", json_null());
@@ -588,6 +606,7 @@ static void h_status(struct admin *a, struct MHD_Connection *conn, struct admin_
 	/* Taken before the read section: the prober's lock is not held
 	 * inside an RCU read-side section. */
 	json_t *overrides = overrides_json(a);
+	char *cl = a->hooks.prober ? prober_cluster_json(a->hooks.prober) : NULL;
 	json_t *j;
 
 	(void)conn;
@@ -595,6 +614,9 @@ static void h_status(struct admin *a, struct MHD_Connection *conn, struct admin_
 	j = snap ? status_json(a, snap, overrides) : NULL;
 	admin_read_end();
 	json_decref(overrides);
+	if (j && cl)
+		json_object_set_new(j, "cluster", json_loads(cl, 0, NULL));
+	free(cl);
 	if (!j) {
 		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "no configuration loaded");
 		return;
@@ -724,9 +746,10 @@ static void h_override(struct admin *a, struct MHD_Connection *conn, struct admi
 	}
 	rc = prober_admin(a->hooks.prober, target, action, start, end, err, sizeof(err));
 	if (rc) {
-		unsigned status = (rc == GSLB_EINVAL || rc == GSLB_ENOENT) ?
-					  MHD_HTTP_BAD_REQUEST :
-					  MHD_HTTP_INTERNAL_SERVER_ERROR;
+		/* GSLB_EIO: a cluster's etcd cannot be written (try again). */
+		unsigned status = (rc == GSLB_EINVAL || rc == GSLB_ENOENT) ? MHD_HTTP_BAD_REQUEST :
+				  rc == GSLB_EIO ? MHD_HTTP_SERVICE_UNAVAILABLE :
+						   MHD_HTTP_INTERNAL_SERVER_ERROR;
 		log_warn("admin override refused action=%s target=\"%s\" reason=\"%s\"", action,
 			 target, err[0] ? err : gslb_strerror(rc));
 		reply_error(r, status, err[0] ? err : gslb_strerror(rc));

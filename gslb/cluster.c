@@ -27,6 +27,7 @@ struct etcd_client {
 	char *key_file;
 	long timeout_ms;
 	uint64_t errors;
+	const int *abort_flag;
 	CURL *h;
 };
 
@@ -121,6 +122,21 @@ void etcd_client_free(struct etcd_client *c)
 const char *etcd_client_endpoint(const struct etcd_client *c) { return c->endpoints[c->cur]; }
 
 uint64_t etcd_client_errors(const struct etcd_client *c) { return c->errors; }
+
+void etcd_client_abort_on(struct etcd_client *c, const int *flag) { c->abort_flag = flag; }
+
+/* A transfer in progress stops when the owner's flag is set (a thread
+ * that must stop does not wait for a watch to run its time). */
+static int on_progress(void *user, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	const int *flag = user;
+
+	(void)dt;
+	(void)dn;
+	(void)ut;
+	(void)un;
+	return flag && __atomic_load_n(flag, __ATOMIC_RELAXED);
+}
 
 /* --- JSON and base64 helpers -------------------------------------------- */
 
@@ -296,6 +312,11 @@ static int post_once(struct etcd_client *c, size_t i, const char *path, const ch
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms < 1000 ? c->timeout_ms : 1000);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->abort_flag) {
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)(uintptr_t)c->abort_flag);
+	}
 	if (c->ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
 	if (c->cert_file)
@@ -474,12 +495,24 @@ int etcd_put(struct etcd_client *c, const char *key, const void *value, size_t l
 	return GSLB_OK;
 }
 
-int etcd_delete(struct etcd_client *c, const char *key, char *err, size_t errlen)
+int etcd_lease_revoke(struct etcd_client *c, int64_t lease, char *err, size_t errlen)
+{
+	json_t *a;
+	int rc = request(c, "/v3/lease/revoke", json_pack("{s:I}", "ID", (json_int_t)lease), &a,
+			 err, errlen);
+
+	json_decref(a);
+	return rc;
+}
+
+int etcd_delete(struct etcd_client *c, const char *key, int64_t *revision, char *err, size_t errlen)
 {
 	json_t *a;
 	int rc = request(c, "/v3/kv/deleterange",
 			 json_pack("{s:o}", "key", b64_json(key, strlen(key))), &a, err, errlen);
 
+	if (rc == GSLB_OK && revision)
+		*revision = json_i64(json_object_get(a, "header"), "revision");
 	json_decref(a);
 	return rc;
 }

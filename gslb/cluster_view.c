@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "gslb/cluster.h"
 #include "gslb/err.h"
 #include "gslb/siphash.h"
@@ -138,9 +140,20 @@ int cluster_verdict_parse(const char *prefix, const char *key, char *node, size_
 
 int cluster_verdict_value(const unsigned char *v, size_t len)
 {
+	json_t *j;
+	const char *s;
+	int d = -1;
+
 	if (len == 4 && memcmp(v, "down", 4) == 0)
 		return 1;
 	if (len == 2 && memcmp(v, "up", 2) == 0)
 		return 0;
-	return -1;
+	j = json_loadb((const char *)v, len, 0, NULL);
+	s = json_string_value(json_object_get(j, "state"));
+	if (s && strcmp(s, "down") == 0)
+		d = 1;
+	else if (s && strcmp(s, "up") == 0)
+		d = 0;
+	json_decref(j);
+	return d;
 }

@@ -208,9 +208,6 @@ static int cluster_finish(struct conf_ctx *ctx, const config_setting_t *s, void 
 		return conf_error(ctx, s, "tls is given but no etcd endpoint is https://");
 	if (!k->cert_file != !k->key_file)
 		return conf_error(ctx, s, "tls: give cert_file and key_file together");
-	log_warn("%s:%d: cluster \"%s\": checked, but this gslbd does not join a cluster yet: "
-		 "node %s probes and decides alone",
-		 conf_setting_file(ctx, s), config_setting_source_line(s), k->name, k->node);
 	return GSLB_OK;
 }
 

@@ -42,6 +42,25 @@ static json_t *location_json(const struct decision *d, const struct snapshot *sn
 		json_object_set_new(o, "latitude", json_null());
 		json_object_set_new(o, "longitude", json_null());
 	}
+	if (geo_has_asn(snap->geo)) {
+		/* geoip.asn_database: the client's autonomous system, named */
+		struct geo_asn asn;
+		char net[NET_CIDR_TEXT_MAX];
+		uint8_t a[16];
+		json_t *aj = json_object();
+		if (geo_asn_lookup(snap->geo, d->family, d->addr, 1, &asn) == 0 && asn.found) {
+			net_mask(a, d->addr, net_alen(d->family), asn.prefix);
+			net_format(d->family, a, asn.prefix, net, sizeof(net));
+			json_object_set_new(aj, "number", json_integer(asn.asn));
+			json_object_set_new(aj, "organization",
+					    asn.org[0] ? json_string(asn.org) : json_null());
+			json_object_set_new(aj, "network", json_string(net));
+		} else {
+			json_object_set_new(aj, "number", json_null());
+		}
+		json_object_set_new(aj, "database", json_string(geo_asn_path(snap->geo)));
+		json_object_set_new(o, "asn", aj);
+	}
 	if (g->override) {
 		char cidr[64];
 		json_t *ov = json_object();
@@ -245,8 +264,15 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 		const struct health *h = rcu_dereference(((struct snapshot *)snap)->health);
 		if (pi >= 0 && h && svc->pools[pi].gidx < h->npools) {
 			const struct hpool *hp = &h->pools[svc->pools[pi].gidx];
-			json_object_set_new(r, "pool", json_string(hp->up ? "up" : "down"));
+			json_object_set_new(r, "pool",
+					    json_string(!hp->up  ? "down" :
+							hp->full ? "full" :
+								   "up"));
 			json_object_set_new(r, "pool_reason", json_string(hp->reason));
+			if (hp->load >= 0) {
+				json_object_set_new(r, "load", json_real(hp->load));
+				json_object_set_new(r, "shed_share", json_real(hp->shed));
+			}
 			if (hp->admin)
 				json_object_set_new(r, "admin",
 						    json_string(override_state_name(hp->admin)));
@@ -254,6 +280,13 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 		json_array_append_new(regions, r);
 	}
 	json_object_set_new(o, "regions", regions);
+	if (d.shed_moved || d.shed_drawn) {
+		json_t *ls = json_object();
+		json_object_set_new(ls, "draw",
+				    d.shed_drawn ? json_real(d.shed_draw) : json_null());
+		json_object_set_new(ls, "moved", json_boolean(d.shed_moved));
+		json_object_set_new(o, "load_shedding", ls);
+	}
 	json_object_set_new(o, "chosen",
 			    d.region >= 0 ? json_string(snap->conf->regions[d.region].name) :
 					    json_null());
@@ -313,6 +346,15 @@ void explain_print(const json_t *ex, FILE *out)
 			json_real_value(json_object_get(loc, "longitude")),
 			str(loc, "coordinates_from"));
 	fprintf(out, "\n");
+	const json_t *asn = json_object_get(loc, "asn");
+	if (json_is_integer(json_object_get(asn, "number")))
+		fprintf(out, "asn:       AS%lld%s%s%s, network %s\n",
+			(long long)json_integer_value(json_object_get(asn, "number")),
+			str(asn, "organization") ? " (" : "",
+			str(asn, "organization") ? str(asn, "organization") : "",
+			str(asn, "organization") ? ")" : "", str(asn, "network"));
+	else if (asn)
+		fprintf(out, "asn:       not in the ASN database\n");
 	const json_t *ov = json_object_get(loc, "override");
 	if (json_is_object(ov)) {
 		fprintf(out, "override:  %s (%s:%lld)", str(ov, "net"), str(ov, "file"),
@@ -359,8 +401,21 @@ void explain_print(const json_t *ex, FILE *out)
 				(long long)json_integer_value(json_object_get(r, "biased_km")));
 		if (str(r, "pool"))
 			fprintf(out, " (pool %s: %s)", str(r, "pool"), str(r, "pool_reason"));
+		if (json_is_number(json_object_get(r, "load")))
+			fprintf(out, " (load %.3f, shedding %.0f%%)",
+				json_number_value(json_object_get(r, "load")),
+				100 * json_number_value(json_object_get(r, "shed_share")));
 		fprintf(out, "\n");
 	}
+	const json_t *ls = json_object_get(ex, "load_shedding");
+	if (ls && json_is_number(json_object_get(ls, "draw")))
+		fprintf(out, "load:      client draw %.4f: %s\n",
+			json_number_value(json_object_get(ls, "draw")),
+			json_is_true(json_object_get(ls, "moved")) ?
+				"moved past a region for its load" :
+				"not moved (draw at or above every share shed)");
+	else if (ls)
+		fprintf(out, "load:      moved past a full region\n");
 	const json_t *ans = json_object_get(ex, "answer");
 	fprintf(out, "answer:    ");
 	if (str(ans, "when_all_down"))

@@ -452,6 +452,8 @@ static const char *pool_state(const json_t *p)
 		return "unknown";
 	if (!json_is_true(up))
 		return "down";
+	if (strcmp(jstr(p, "state", "up"), "full") == 0)
+		return "full";
 	return jbool(p, "failing") ? "failing" : "up";
 }
 
@@ -487,6 +489,41 @@ static void print_members(const json_t *members)
 		if (addr && strcmp(addr, text) != 0 && *text)
 			printf("%s(member %s)", *jstr(m, "reason", "") ? " " : "", text);
 		printf("\n");
+	}
+}
+
+/* With a cluster: its state, the nodes seen with their leases, and each
+ * member's verdicts per node. */
+static void print_cluster(const json_t *cl)
+{
+	const json_t *nodes = json_object_get(cl, "nodes");
+	const json_t *members = json_object_get(cl, "members");
+	const json_t *o;
+	size_t i;
+	int w = width(nodes, "name", 4);
+	char since[32];
+
+	fmt_since(json_object_get(cl, "degraded_since"), since, sizeof(since));
+	printf("\ncluster %s: node %s, quorum %s, probe_share %lld\n", jstr(cl, "name", "?"),
+	       jstr(cl, "node", "?"), jstr(cl, "quorum", "?"),
+	       (long long)json_integer_value(json_object_get(cl, "probe_share")));
+	if (jbool(cl, "degraded"))
+		printf("cluster: degraded since %s (etcd unreachable: local verdicts and the "
+		       "last view)\n",
+		       since);
+	else
+		printf("cluster: ok\n");
+	printf("  %-*s  %-4s  %-16s  %s\n", w, "NODE", "LIVE", "LEASE", "TTL");
+	json_array_foreach(nodes, i, o)
+	{
+		printf("  %-*s  %-4s  %-16s  %llds%s\n", w, jstr(o, "name", "?"),
+		       jbool(o, "live") ? "yes" : "no", jstr(o, "lease", "-"),
+		       (long long)json_integer_value(json_object_get(o, "ttl")),
+		       jbool(o, "self") ? "  (this node)" : "");
+	}
+	json_array_foreach(members, i, o)
+	{
+		printf("  member %s: %s\n", jstr(o, "member", "?"), jstr(o, "text", ""));
 	}
 }
 
@@ -531,6 +568,12 @@ static void print_status(const json_t *st)
 			       jstr(p, "region", "?"), pool_state(p), cname ? "  cname=" : "",
 			       cname ? cname : "", jstr(p, "admin", "none"), jstr(p, "check", "-"),
 			       min_up, since, jstr(p, "reason", ""));
+			if (json_is_number(json_object_get(p, "load")))
+				printf("    load=%.3f  shed_share=%.3f  (low %g, high %g)\n",
+				       json_number_value(json_object_get(p, "load")),
+				       json_number_value(json_object_get(p, "shed_share")),
+				       json_number_value(json_object_get(p, "load_low")),
+				       json_number_value(json_object_get(p, "load_high")));
 			if (json_array_size(members))
 				print_members(members);
 		}
@@ -551,6 +594,8 @@ static void print_status(const json_t *st)
 			       since, start, end);
 		}
 	}
+	if (json_is_object(json_object_get(st, "cluster")))
+		print_cluster(json_object_get(st, "cluster"));
 	printf("\n(state! = up but failing its latest probes)\n");
 }
 

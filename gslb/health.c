@@ -335,6 +335,39 @@ static unsigned needed(const struct pool *p, size_t nmembers)
 	return n ? n : 1;
 }
 
+/* pools[].load: the pool's figure, the mean of its usable members' (those
+ * with a figure), and from it the share shed and whether it is full. A
+ * pool down sheds nothing: it takes no clients anyway. */
+static void pool_load(struct hpool *hp, const struct pool *p)
+{
+	double sum = 0;
+	unsigned n = 0;
+
+	hp->load = -1;
+	hp->shed = 0;
+	hp->full = 0;
+	if (p->load.kind == LOAD_NONE)
+		return;
+	for (size_t mi = 0; mi < hp->nmembers; mi++) {
+		const struct hmember *m = &hp->members[mi];
+		if (m->usable && m->has_load) {
+			sum += m->load;
+			n++;
+		}
+	}
+	if (n == 0)
+		return;
+	hp->load = round(sum / n * 1e6) / 1e6; /* 0.8 stays 0.8, not 0.8 + 1e-16 */
+	if (!hp->up || hp->admin == OVERRIDE_FORCE_UP)
+		return;
+	if (hp->load >= p->load.high) {
+		hp->full = 1;
+		hp->shed = 1;
+	} else if (hp->load > p->load.low) {
+		hp->shed = (hp->load - p->load.low) / (p->load.high - p->load.low);
+	}
+}
+
 void health_compute(struct health *h, const struct snapshot *snap,
 		    const struct override_table *admin, const struct health *prev, int64_t now)
 {
@@ -414,6 +447,14 @@ void health_compute(struct health *h, const struct snapshot *snap,
 			}
 			const struct hpool *pp =
 				prev && p->gidx < prev->npools ? &prev->pools[p->gidx] : NULL;
+			pool_load(hp, p);
+			if (pp && hp->up && pp->full != hp->full)
+				log_msg(hp->full ? LOG_LVL_WARN : LOG_LVL_INFO,
+					"pool load state changed service=%s region=%s old=%s new=%s "
+					"load=%.3f low=%g high=%g",
+					st, rname, pp->full ? "full" : "up",
+					hp->full ? "full" : "up", (double)hp->load, p->load.low,
+					p->load.high);
 			if (pp && pp->up != hp->up) {
 				hp->since = now;
 				log_info("pool state changed service=%s region=%s old=%s new=%s "
@@ -614,6 +655,19 @@ int override_table_save(const struct override_table *t, const char *state_dir)
 	return statefile_write(state_dir, "overrides.state", override_table_fill, t);
 }
 
+int override_kind_of(const char *target, enum override_kind *kind)
+{
+	if (strncmp(target, "region:", 7) == 0)
+		*kind = OVERRIDE_REGION;
+	else if (strncmp(target, "pool:", 5) == 0)
+		*kind = OVERRIDE_POOL;
+	else if (strncmp(target, "member:", 7) == 0)
+		*kind = OVERRIDE_MEMBER;
+	else
+		return GSLB_EINVAL;
+	return GSLB_OK;
+}
+
 int override_table_load(struct override_table *t, const char *state_dir)
 {
 	char line[1024];
@@ -638,13 +692,7 @@ int override_table_load(struct override_table *t, const char *state_dir)
 			continue; /* ended while gslbd was not running */
 		if (admin_action_parse(state, &o.state) || o.state == OVERRIDE_NONE)
 			continue;
-		if (strncmp(target, "region:", 7) == 0)
-			o.kind = OVERRIDE_REGION;
-		else if (strncmp(target, "pool:", 5) == 0)
-			o.kind = OVERRIDE_POOL;
-		else if (strncmp(target, "member:", 7) == 0)
-			o.kind = OVERRIDE_MEMBER;
-		else
+		if (override_kind_of(target, &o.kind))
 			continue;
 		snprintf(o.target, sizeof(o.target), "%s", target);
 		o.since = since;
@@ -698,6 +746,8 @@ static void carry(struct hmember *m, const struct hmember *old)
 	m->fails = old->fails;
 	m->oks = old->oks;
 	m->since = old->since;
+	m->has_load = old->has_load;
+	m->load = old->load;
 	memcpy(m->reason, old->reason, sizeof(m->reason));
 }
 

@@ -22,6 +22,7 @@
  * their own (gslb/probe_int.h lists them). */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 #include <jansson.h>
 #include <urcu/urcu-memb.h>
 
+#include "gslb/cluster_node.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/probe.h"
@@ -165,9 +167,49 @@ static int pool_to_view(struct hpool *hp, const struct ppool *pp)
 		hm->oks = t->oks;
 		hm->since = t->since;
 		hm->failing = t->state != HEALTH_DOWN && t->fails > 0;
+		hm->has_load = t->nloads > 0;
+		hm->load = 0;
+		for (unsigned k = 0; k < t->nloads; k++)
+			hm->load += t->loads[k];
+		if (t->nloads) /* the mean, to 6 places: equal readings give their figure */
+			hm->load = round(hm->load / t->nloads * 1e6) / 1e6;
 		memcpy(hm->reason, t->reason, sizeof(hm->reason));
 	}
 	return GSLB_OK;
+}
+
+void probe_member_key(const struct ptarget *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s/%s", t->pp->svc->name, t->pp->region, t->atext);
+}
+
+/* With a cluster: every checked member's state becomes its state in the
+ * cluster view (this node's verdict is one vote), and the overrides are
+ * the cluster's. Under mu. */
+static void cluster_merge(struct prober *p, struct health *nw)
+{
+	struct model *m = p->m;
+	char key[1024], why[HEALTH_REASON_MAX];
+
+	if (cluster_node_overrides(p->cn, &p->cl_ovr_version, &p->admin) && p->state_dir)
+		override_table_save(&p->admin, p->state_dir);
+	cluster_node_votes_begin(p->cn);
+	for (size_t i = 0; i < m->npools && i < nw->npools; i++) {
+		const struct ppool *pp = &m->pools[i];
+		struct hpool *hp = &nw->pools[i];
+
+		if (!pp->pc)
+			continue; /* unchecked: up everywhere, nothing to share */
+		for (size_t k = 0; k < pp->n && k < hp->nmembers; k++) {
+			const struct ptarget *t = pp->t[k];
+			struct hmember *hm = &hp->members[k];
+
+			probe_member_key(t, key, sizeof(key));
+			hm->state = cluster_node_vote(p->cn, key, t->state, why);
+			memcpy(hm->reason, why[0] ? why : t->reason, sizeof(hm->reason));
+		}
+	}
+	cluster_node_votes_end(p->cn);
 }
 
 /* A new view from the model's dirty pools and the admin table, published
@@ -212,6 +254,8 @@ static int publish(struct prober *p, int64_t now)
 			return GSLB_ENOMEM;
 		}
 	}
+	if (p->cn)
+		cluster_merge(p, nw);
 	health_compute(nw, p->snap, &p->admin, old, wall);
 	rcu_assign_pointer(p->snap->health, nw);
 	p->pub_done = served;
@@ -287,6 +331,42 @@ static void cancel_all(struct prober *p)
 		resolve_cancel(p->res);
 }
 
+static void on_cluster_change(void *arg)
+{
+	struct prober *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	p->cl_dirty = 1;
+	pthread_mutex_unlock(&p->mu);
+	wake(p);
+}
+
+/* The cluster group of a new configuration: the node restarts when it
+ * changed (a new lease; the old one is revoked), stops when it went. */
+static void cluster_adopt(struct prober *p, const struct cluster_conf *cf)
+{
+	struct cluster_node *old = p->cn, *nw = NULL;
+
+	if (old && cf->enabled && cluster_conf_same(cf, cluster_node_conf(old)))
+		return;
+	if (!old && !cf->enabled)
+		return;
+	pthread_mutex_lock(&p->mu);
+	while (p->cl_admin)
+		pthread_cond_wait(&p->cond, &p->mu);
+	p->cn = NULL;
+	pthread_mutex_unlock(&p->mu);
+	cluster_node_stop(old);
+	if (cf->enabled)
+		nw = cluster_node_start(cf, p->metrics, on_cluster_change, p);
+	pthread_mutex_lock(&p->mu);
+	p->cn = nw;
+	p->cl_ovr_version = UINT64_MAX;
+	pthread_mutex_unlock(&p->mu);
+	p->hard_dirty = 1;
+	log_info("cluster group %s at reload", old && nw ? "changed" : nw ? "added" : "removed");
+}
+
 static int do_adopt(struct prober *p, struct snapshot *ns)
 {
 	int64_t now = mono_ms();
@@ -333,6 +413,7 @@ static int do_adopt(struct prober *p, struct snapshot *ns)
 	probe_model_schedule(p, nm, now);
 	p->hard_dirty = p->soft_dirty = 0;
 	p->save_pending = 1;
+	cluster_adopt(p, &ns->conf->cluster);
 	if (given) {
 		/* not published yet by contract; the grace period costs little */
 		urcu_memb_synchronize_rcu();
@@ -474,8 +555,9 @@ static int requests(struct prober *p)
 	ns = p->adopt_req;
 	seq = p->adopt_seq;
 	p->adopt_req = NULL;
-	if (p->pub_req != p->pub_done)
+	if (p->pub_req != p->pub_done || p->cl_dirty)
 		p->hard_dirty = 1;
+	p->cl_dirty = 0;
 	pthread_mutex_unlock(&p->mu);
 	if (stop)
 		return 1;
@@ -570,6 +652,8 @@ static void prober_free(struct prober *p)
 {
 	if (!p)
 		return;
+	cluster_node_stop(p->cn);
+	p->cn = NULL;
 	/* the resolver first: its cancelled callbacks still see the hosts */
 	resolve_free(p->res);
 	p->res = NULL;
@@ -709,7 +793,20 @@ fail:
 
 int prober_run(struct prober *p)
 {
-	int rc = pthread_create(&p->thread, NULL, prober_main, p);
+	int rc;
+
+	/* After the privilege drop, as the probes: the cluster's threads talk
+	 * to etcd. A node that cannot start goes on alone (logged). */
+	if (p->snap->conf->cluster.enabled) {
+		struct cluster_node *cn = cluster_node_start(&p->snap->conf->cluster, p->metrics,
+							     on_cluster_change, p);
+
+		pthread_mutex_lock(&p->mu);
+		p->cn = cn;
+		p->cl_ovr_version = UINT64_MAX;
+		pthread_mutex_unlock(&p->mu);
+	}
+	rc = pthread_create(&p->thread, NULL, prober_main, p);
 	if (rc) {
 		log_err("prober: cannot start its thread: %s", strerror(rc));
 		return GSLB_ESYS;
@@ -769,6 +866,54 @@ int prober_adopt(struct prober *p, struct snapshot *new_snap)
 	return rc;
 }
 
+/* An override with a cluster: written to etcd (every node applies it from
+ * its watch), never only here; refused when etcd cannot take it. Under mu,
+ * released while etcd is written. */
+static int cluster_admin(struct prober *p, struct override *o, const char *action, uint8_t state,
+			 char *err, size_t errlen)
+{
+	struct cluster_node *cn = p->cn;
+	const struct override *cur = NULL;
+	int rc;
+
+	for (size_t i = 0; i < p->admin.n; i++)
+		if (strcmp(p->admin.v[i].target, o->target) == 0)
+			cur = &p->admin.v[i];
+	if (state == OVERRIDE_NONE && !cur) {
+		snprintf(err, errlen, "no override on %s", o->target);
+		return GSLB_ENOENT;
+	}
+	if (state == OVERRIDE_NONE && strcmp(action, "undrain") == 0 &&
+	    cur->state != OVERRIDE_DRAIN) {
+		snprintf(err, errlen, "%s is %s, not drained: use clear", o->target,
+			 override_state_name((enum override_state)cur->state));
+		return GSLB_EINVAL;
+	}
+	o->state = state;
+	o->since = wall_s();
+	p->cl_admin++;
+	pthread_mutex_unlock(&p->mu);
+	rc = cluster_node_override(cn, o, err, errlen);
+	pthread_mutex_lock(&p->mu);
+	p->cl_admin--;
+	pthread_cond_broadcast(&p->cond);
+	if (rc == GSLB_OK)
+		log_info("admin override %s target=%s cluster=%s", action, o->target,
+			 cluster_node_conf(cn)->name);
+	return rc;
+}
+
+char *prober_cluster_json(struct prober *p)
+{
+	char *s = NULL;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->cn)
+		s = cluster_node_status(p->cn);
+	pthread_mutex_unlock(&p->mu);
+	return s;
+}
+
 /* The times of a scheduled override: 0 or a sane pair, else err. */
 static int check_times(uint8_t state, int64_t *start, int64_t end, int64_t now, char *err,
 		       size_t errlen)
@@ -824,6 +969,12 @@ int prober_admin(struct prober *p, const char *target, const char *action, int64
 	rc = health_parse_target(p->snap, target, &o, err, errlen);
 	if (rc)
 		goto out;
+	if (p->cn) {
+		o.start = start;
+		o.end = end;
+		rc = cluster_admin(p, &o, action, state, err, errlen);
+		goto wait;
+	}
 	if (state == OVERRIDE_NONE) {
 		size_t i;
 		for (i = 0; i < p->admin.n; i++)
@@ -863,6 +1014,9 @@ int prober_admin(struct prober *p, const char *target, const char *action, int64
 			log_warn("cannot save admin overrides state_dir=%s error=\"%s\"",
 				 p->state_dir, gslb_strerror(src));
 	}
+wait:
+	if (rc)
+		goto out;
 	/* Published by the prober thread, the only writer of the view; wait
 	 * so the caller sees the change when we return. */
 	seq = ++p->pub_req;

@@ -9,6 +9,7 @@
 
 #include "gslb/err.h"
 #include "gslb/log.h"
+#include "gslb/cluster_node.h"
 #include "gslb/probe_int.h"
 
 /* Reasons end up inside reason="..." in logs and in health.state lines:
@@ -277,10 +278,38 @@ static void probe_run(struct prober *p, struct ptarget *t, int64_t now)
 
 /* A due probe runs now when a slot is free and nobody waits, else it
  * waits its turn. */
+/* probe_share: a member that other nodes probe is not probed here; its
+ * state here is forgotten (no stale vote when it comes back to us). */
+static int probed_elsewhere(struct prober *p, struct ptarget *t)
+{
+	char key[1024];
+
+	if (!p->cn)
+		return 0;
+	probe_member_key(t, key, sizeof(key));
+	if (cluster_node_probes(p->cn, key))
+		return 0;
+	if (t->state != HEALTH_UNKNOWN) {
+		t->state = HEALTH_UNKNOWN;
+		t->oks = t->fails = 0;
+		snprintf(t->reason, sizeof(t->reason), "probed by other nodes");
+		t->pp->dirty = 1;
+		p->hard_dirty = 1;
+	}
+	if (!t->fresh) {
+		t->fresh = 1;
+		if (p->first_pending)
+			p->first_pending--;
+	}
+	return 1;
+}
+
 void probe_start(struct prober *p, struct ptarget *t, int64_t now)
 {
 	if (t->running || t->queued)
 		return; /* the timeout is shorter than the interval, or the queue is long */
+	if (probed_elsewhere(p, t))
+		return;
 	if (t->spec_error) {
 		probe_target_result(p, t, 0, t->spec_error);
 		return;

@@ -66,7 +66,7 @@ static int run(struct etcd_client *c, int argc, char **argv, char *err, size_t e
 		if (rc == GSLB_OK)
 			printf("revision %" PRId64 "\n", v);
 	} else if (strcmp(cmd, "del") == 0 && argc == 2) {
-		rc = etcd_delete(c, argv[1], err, errlen);
+		rc = etcd_delete(c, argv[1], NULL, err, errlen);
 	} else if (strcmp(cmd, "range") == 0 && argc == 2) {
 		rc = etcd_range_prefix(c, argv[1], print_kv, NULL, &v, err, errlen);
 		if (rc == GSLB_OK)

@@ -89,8 +89,14 @@ int etcd_lease_keepalive(struct etcd_client *c, int64_t lease, long *ttl, char *
  * NULL) gets the store's revision after the put. */
 int etcd_put(struct etcd_client *c, const char *key, const void *value, size_t len, int64_t lease,
 	     int64_t *revision, char *err, size_t errlen);
-/* Deletes key. */
-int etcd_delete(struct etcd_client *c, const char *key, char *err, size_t errlen);
+/* Deletes key; *revision (may be NULL) gets the store's revision after. */
+int etcd_delete(struct etcd_client *c, const char *key, int64_t *revision, char *err,
+		size_t errlen);
+/* Revokes lease: its keys go at once. */
+int etcd_lease_revoke(struct etcd_client *c, int64_t lease, char *err, size_t errlen);
+/* Every transfer of c stops (as a failed request) while *flag is non-zero
+ * (read atomically): how a thread blocked in a watch is told to stop. */
+void etcd_client_abort_on(struct etcd_client *c, const int *flag);
 /* Calls fn (type ETCD_EV_PUT) for every key under prefix, in key order;
  * *revision (may be NULL) gets the store's revision of this view. */
 int etcd_range_prefix(struct etcd_client *c, const char *prefix, etcd_kv_fn fn, void *user,
@@ -128,7 +134,9 @@ int cluster_probes(const char *const *nodes, size_t n, const char *self, const c
 		   unsigned k);
 
 /* etcd keys of the cluster's state, under the cluster's prefix:
- *   <prefix>verdicts/<node>/<member>   "up" or "down", under node's lease
+ *   <prefix>nodes/<node>               {"ttl": s, "started": t, ...}, under node's lease
+ *   <prefix>verdicts/<node>/<member>   {"state": "up"|"down", ...}, under node's lease
+ *   <prefix>overrides/<target>         {"state": "drain", "since": t, "node": n}, no lease
  * member is "<service>/<region>/<address or host>"; node names hold no
  * '/'. cluster_verdict_key writes one into buf[len] (GSLB_ERANGE when it
  * does not fit, GSLB_EINVAL for a node with '/' or an empty part). */
@@ -138,7 +146,9 @@ int cluster_verdict_key(char *buf, size_t len, const char *prefix, const char *n
  * key) of a verdict key under prefix; GSLB_EINVAL when key is not one. */
 int cluster_verdict_parse(const char *prefix, const char *key, char *node, size_t nodelen,
 			  const char **member);
-/* A verdict value: 1 down, 0 up, -1 anything else (ignored). */
+/* A verdict value, JSON {"state": "down" or "up", "since": unix time,
+ * "reason": "..."} (or the bare word): 1 down, 0 up, -1 anything else
+ * (ignored). */
 int cluster_verdict_value(const unsigned char *v, size_t len);
 
 #endif

@@ -53,6 +53,14 @@ int prober_adopt(struct prober *p, struct snapshot *new_snap);
 int prober_admin(struct prober *p, const char *target, const char *action, int64_t start,
 		 int64_t end, char *err, size_t errlen);
 
+/* With a cluster (cluster = { ... }), overrides are written to etcd and
+ * applied by every node from its watch; when etcd cannot be written the
+ * override is refused with GSLB_EIO and err says so. */
+
+/* The cluster's state for status as JSON text (caller frees), NULL
+ * without a cluster (cluster_node_status). */
+char *prober_cluster_json(struct prober *p);
+
 /* Copy of the overrides in force, as JSON text (caller frees), for status. */
 char *prober_admin_json(struct prober *p);
 

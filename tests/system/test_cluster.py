@@ -126,15 +126,14 @@ def check_cluster(tmp_path, text):
     return r.returncode, r.stderr
 
 
-def test_cluster_group_taken_and_said_inactive(tmp_path):
+def test_cluster_group_taken(tmp_path):
     (tmp_path / "ca.pem").write_text("x\n")
     rc, err = check_cluster(tmp_path, 'name = "prod"; node = "ns1-fra"; '
                             'etcd = [ "https://10.0.0.1:2379", "https://10.0.0.2:2379/" ]; '
                             'quorum = 2; lease_ttl = 10; probe_share = 1; '
                             'tls = { ca_file = "ca.pem"; };')
     assert rc == 0, err
-    assert "cluster.conf:2: cluster \"prod\": checked, but this gslbd does not join" in err
-    assert "node ns1-fra probes and decides alone" in err
+    assert "does not join" not in err
     for q in ('"majority"', '"any"', '"all"', "64"):
         rc, err = check_cluster(tmp_path, 'name = "p"; etcd = [ "http://a:1" ]; quorum = %s;' % q)
         assert rc == 0, err

@@ -10,6 +10,7 @@ static data and the service's default answer; after NOTIFY they pick up
 the new serial."""
 import base64
 import os
+import signal
 import re
 import socket
 import struct
@@ -17,6 +18,7 @@ import time
 
 import pytest
 
+import dns.flags
 import dns.message
 import dns.name
 import dns.query
@@ -232,7 +234,6 @@ def xfr(srv, zone=ORIGIN, keyring=KEYRING, keyname=KEYNAME, rdtype="AXFR", seria
     s.sendall(struct.pack("!H", len(wire)) + wire)
     msgs = []
     ctx = None
-    soas = 0
     while True:
         hdr = gslbtest.recv_exact(s, 2, time.monotonic() + 5)
         body = gslbtest.recv_exact(s, struct.unpack("!H", hdr)[0], time.monotonic() + 5)
@@ -243,8 +244,10 @@ def xfr(srv, zone=ORIGIN, keyring=KEYRING, keyname=KEYNAME, rdtype="AXFR", seria
         msgs.append(m)
         if m.rcode() != dns.rcode.NOERROR:
             break
-        soas += sum(1 for r in m.answer if r.rdtype == dns.rdatatype.SOA)
-        if soas >= 2 or (rdtype == "IXFR" and len(m.answer) == 1 and soas == 1):
+        recs = records(msgs)
+        # the end: the first SOA again, or an IXFR's lone SOA (current)
+        if recs and recs[-1][1] == "SOA" and (len(recs) > 1 and recs[-1] == recs[0]
+                                             or rdtype == "IXFR" and len(recs) == 1):
             break
     s.close()
     return msgs
@@ -393,3 +396,121 @@ def test_config_errors_name_file_and_line(tmp_path, tsig, transfer, error):
     r = gslbtest.run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode != 0
     assert re.search(re.escape(str(conf)) + error, r.stderr), r.stderr
+
+
+def gslbd_serial(srv):
+    r = srv.query(make_query(ORIGIN, "SOA"), "udp4")
+    return r.answer[0][0].serial
+
+
+def test_health_change_bumps_serial_and_notify_refreshes_secondaries(env):
+    srv, backend = env["gslbd"], env["backend"]
+    before = gslbd_serial(srv)
+    for sec in (env["knot"], env["nsd"]):
+        wait_serial(sec, before)
+    backend.fail()
+    try:
+        gslbtest.wait_answer(srv, SERVICE, {FALLBACK})
+        gslbtest.wait_for("serial bumped", lambda: gslbd_serial(srv) == before + 1,
+                          servers=[srv])
+        # the transfer says the same serial, with the new default answer
+        recs = records(xfr(srv))
+        assert recs[0][3].split()[2] == str(before + 1)
+        assert {r for r in recs if r[0] == SERVICE + "."} == {
+            (SERVICE + ".", "A", 30, FALLBACK)}
+        # IXFR from the serial before: that change alone (RFC 1995 4)
+        ixfr = [(r[1], r[3]) for r in records(xfr(srv, rdtype="IXFR", serial=before))]
+        soa = [r[1] for r in ixfr if r[0] == "SOA"]
+        assert [s.split()[2] for s in soa] == [str(before + 1), str(before),
+                                               str(before + 1), str(before + 1)]
+        assert ixfr[1:-1] == [("SOA", soa[1]), ("A", "192.0.2.10"), ("AAAA", "2001:db8::10"),
+                              ("SOA", soa[2]), ("A", FALLBACK)]
+        srv.wait_log(r"notify answered zone=example\.test\. serial=%d to=127\.0\.0\.1:%d"
+                     % (before + 1, env["knot"].port))
+        srv.wait_log(r"notify answered zone=example\.test\. serial=%d to=127\.0\.0\.1:%d"
+                     % (before + 1, env["nsd"].port))
+        for sec in (env["knot"], env["nsd"]):
+            wait_serial(sec, before + 1)
+            assert answers(sec, SERVICE, "A")[1] == ["%s. 30 IN A %s" % (SERVICE, FALLBACK)]
+            assert answers(sec, SERVICE, "AAAA")[1] == []
+    finally:
+        backend.ok()
+    gslbtest.wait_answer(srv, SERVICE, {"192.0.2.10"})
+    gslbtest.wait_for("serial bumped again", lambda: gslbd_serial(srv) == before + 2,
+                      servers=[srv])
+    state = open(os.path.join(os.path.dirname(srv.workdir), "state", "xfr.state")).read()
+    assert "example.test. %d " % (before + 2) in state
+
+
+def signed(qname, qtype, keyring=KEYRING, keyname=KEYNAME, edns=0):
+    q = make_query(qname, qtype, edns=edns)
+    q.use_tsig(keyring, keyname=keyname, algorithm=dns.tsig.HMAC_SHA256)
+    return q
+
+
+@pytest.mark.parametrize("transport", ["udp4", "tcp4"])
+def test_signed_queries_verified_and_answers_signed(env, transport):
+    srv = env["gslbd"]
+    q = signed(ORIGIN, "SOA")
+    r = dns.message.from_wire(srv.exchange(q.to_wire(), transport), keyring=KEYRING,
+                              request_mac=q.mac)
+    assert r.had_tsig and r.rcode() == dns.rcode.NOERROR
+    assert r.answer[0][0].serial == gslbd_serial(srv)
+    q = signed("www.example.test", "A", edns=None)
+    r = dns.message.from_wire(srv.exchange(q.to_wire(), transport), keyring=KEYRING,
+                              request_mac=q.mac)
+    assert r.had_tsig
+    assert gslbtest.rr_lines(r.answer) == gslbtest.rr_lines(srv.query(
+        make_query("www.example.test", "A"), transport).answer)
+    # the wrong secret: BADSIG
+    wrong = dns.tsigkeyring.from_text({KEYNAME: base64.b64encode(b"w" * 32).decode()})
+    q = signed(ORIGIN, "SOA", keyring=wrong)
+    with pytest.raises(dns.tsig.PeerBadSignature):
+        dns.message.from_wire(srv.exchange(q.to_wire(), transport), keyring=wrong,
+                              request_mac=q.mac)
+    # a key gslbd does not have: BADKEY, as before
+    nobody = dns.tsigkeyring.from_text({"nobody.": SECRET})
+    q = signed(ORIGIN, "SOA", keyring=nobody, keyname="nobody.")
+    with pytest.raises(dns.tsig.PeerBadKey):
+        dns.message.from_wire(srv.exchange(q.to_wire(), transport), keyring=nobody,
+                              request_mac=q.mac)
+
+
+def test_signed_answer_too_long_for_udp_is_truncated_and_signed(env):
+    srv = env["gslbd"]
+    q = signed("big.example.test", "TXT", edns=None)
+    r = dns.message.from_wire(srv.exchange(q.to_wire(), "udp4"), keyring=KEYRING,
+                              request_mac=q.mac)
+    assert r.had_tsig and r.flags & dns.flags.TC and not r.answer
+
+
+def test_serial_follows_zone_file_changes_and_never_goes_back(tmp_path):
+    zone = tmp_path / "example.test.zone"
+    text = open(os.path.join(gslbtest.ZONEDIR, "example.test.zone")).read()
+    zone.write_text(text)
+    conf = "\n".join([
+        'directory = "%s";' % tmp_path,
+        'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; };',
+        "workers = 1;",
+        'state_dir = "state";',
+        'zones = ( { origin = "%s"; file = "%s"; transfer = { allow = [ "127.0.0.1/32" ]; '
+        'serial_policy = "unixtime"; }; } );' % (ORIGIN, zone), ""])
+    srv = gslbtest.Gslbd(str(tmp_path / "a"), config_text=conf).start()
+    try:
+        file_serial = gslbd_serial(srv)
+        zone.write_text(text + "added 300 A 192.0.2.99\n")
+        start = int(time.time())
+        srv.proc.send_signal(signal.SIGHUP)
+        srv.wait_log("reloaded what=")
+        bumped = gslbd_serial(srv)
+        assert bumped >= start, "unixtime: the time of the change"
+        assert records(xfr(srv, keyring=None))[0][3].split()[2] == str(bumped)
+    finally:
+        assert srv.check_stopped_cleanly() == []
+    # restarted with the same data: the serial kept in state_dir, not the
+    # file's (which is lower)
+    srv = gslbtest.Gslbd(str(tmp_path / "b"), config_text=conf).start()
+    try:
+        assert gslbd_serial(srv) == bumped > file_serial
+    finally:
+        assert srv.check_stopped_cleanly() == []

@@ -164,6 +164,15 @@ static void test_verdict_keys(void **state)
 	assert_int_equal(cluster_verdict_value((const unsigned char *)"up", 2), 0);
 	assert_int_equal(cluster_verdict_value(v, 3), -1);
 	assert_int_equal(cluster_verdict_value((const unsigned char *)"", 0), -1);
+	/* the JSON the nodes write; fields beyond state are ignored */
+	v = (const unsigned char *)"{\"state\":\"down\",\"since\":1,\"reason\":\"HTTP 503\"}";
+	assert_int_equal(cluster_verdict_value(v, strlen((const char *)v)), 1);
+	v = (const unsigned char *)"{\"state\":\"up\",\"later\":[1,2]}";
+	assert_int_equal(cluster_verdict_value(v, strlen((const char *)v)), 0);
+	v = (const unsigned char *)"{\"state\":\"maybe\"}";
+	assert_int_equal(cluster_verdict_value(v, strlen((const char *)v)), -1);
+	v = (const unsigned char *)"{\"state\":";
+	assert_int_equal(cluster_verdict_value(v, strlen((const char *)v)), -1);
 }
 
 int main(void)

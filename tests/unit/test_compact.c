@@ -77,7 +77,9 @@ static const char *regions_conf = plain_regions_conf;
 /* a: distance over all six regions (two at one place: ties);
  * b: route rules of each kind, a limit, a default, pools listed out of
  *    region order; c: one region (scope 0) as a CNAME; s: a split route
- *    rule and sticky members (the client-subnet hash). */
+ *    rule and sticky members (the client-subnet hash); n: asn: rules (the
+ *    ASN database's networks cut across the city database's), then
+ *    distance. */
 static const char *const services_conf =
 	"services = (\n"
 	"  { name = \"a.example.test\"; ttl = 30;\n"
@@ -112,6 +114,17 @@ static const char *const services_conf =
 	"      { region = \"us-east\"; members = [ \"192.0.2.81\", \"192.0.2.82\" ]; },\n"
 	"      { region = \"eu-west\"; members = [ \"192.0.2.84\", \"192.0.2.85\" ]; },\n"
 	"      { region = \"eu-east\"; members = [ \"192.0.2.83\" ]; }\n"
+	"    ); },\n"
+	"  { name = \"n.example.test\";\n"
+	"    route = ( { match = \"asn:64510\"; regions = [ \"us-west\", \"eu-east\" ]; },\n"
+	"      { match = \"asn:64512\"; regions = [ \"ap-southeast\" ]; },\n"
+	"      { match = \"continent:EU\"; regions = [ \"eu-west\" ]; } );\n"
+	"    pools = (\n"
+	"      { region = \"us-east\"; members = [ \"192.0.2.91\" ]; },\n"
+	"      { region = \"us-west\"; members = [ \"192.0.2.92\" ]; },\n"
+	"      { region = \"eu-east\"; members = [ \"192.0.2.93\" ]; },\n"
+	"      { region = \"eu-west\"; members = [ \"192.0.2.94\" ]; },\n"
+	"      { region = \"ap-southeast\"; members = [ \"192.0.2.95\" ]; }\n"
 	"    ); }\n"
 	");\n";
 
@@ -129,7 +142,8 @@ static void write_conf(const char *path, const struct dbcase *dc, const char *db
 	fprintf(f, "listen = { dns = [ \"127.0.0.1:0\" ]; };\n");
 	fprintf(f, "zones = ( { origin = \"example.test\"; file = \"%s/zones/example.test.zone\"; } );\n",
 		TEST_DATADIR);
-	fprintf(f, "geoip = { database = \"%s\"; compact = %s;", db, compact ? "true" : "false");
+	fprintf(f, "geoip = { database = \"%s\"; compact = %s; asn_database = \"%s/asn6.mmdb\";", db,
+		compact ? "true" : "false", db_dir);
 	if (dc->overrides)
 		fprintf(f, " overrides = \"%s/geoip/test.nets\";", TEST_DATADIR);
 	if (dc->paths)
@@ -374,7 +388,11 @@ static void run_case(const struct dbcase *dc, long randoms)
 					       "2001:db8:1:2::5", "0.0.0.0", "255.255.255.255",
 					       "10.1.2.3",      "192.0.2.77",   "ffff::",
 					       "2003::1",       "2001:ffff::1", "64:ff9b:1::1",
-					       "::fffe:0:1",    "::1:0:0:1",    "64:ff9a::1" };
+					       "::fffe:0:1",    "::1:0:0:1",    "64:ff9a::1",
+					       /* the ASN database's edges (asn6.mmdb) */
+					       "83.15.255.255", "83.16.0.0", "83.16.15.255", "83.16.16.0",
+					       "4.63.255.255", "4.64.0.0", "41.255.255.255",
+					       "2a00:1450:7fff::1", "2a00:1450:8000::" };
 	for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
 		uint8_t a[16];
 		int family = strchr(special[i], ':') ? AF_INET6 : AF_INET;

@@ -1,0 +1,350 @@
+"""Three gslbd nodes in a cluster on a real 3-member etcd (issue 13).
+
+One etcd cluster, one health server and three nodes for the whole module:
+n1, n2 and n3 probe the same member (192.0.2.1, region a) from 127.0.0.11,
+.12 and .13 (`source`), and the health server fails the requests of the
+sources a test names, so nodes can disagree. Region b (FALLBACK) is
+unchecked: with no GeoIP database every client tries a, then b.
+
+quorum = 2 of the live nodes, lease_ttl = 2 s, checks every 0.3 s with
+fall 2: a test that waits for a change waits at most a few seconds.
+"""
+
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import pytest  # noqa: E402
+
+import gslbtest  # noqa: E402
+from gslbtest import FALLBACK, wait_answer, wait_for  # noqa: E402
+
+NAME = "c.example.test"
+MEMBER = "192.0.2.1"
+LEASE_TTL = 2
+INTERVAL, TIMEOUT, RISE, FALL = 0.3, 0.2, 1, 2
+SOURCES = {"n1": "127.0.0.11", "n2": "127.0.0.12", "n3": "127.0.0.13"}
+# a member's change seen by the probes, then spread through etcd
+FLIP = FALL * INTERVAL + TIMEOUT + 2.0
+
+
+def node_config(workdir, node, endpoints, backend, quorum=2, probe_share=0):
+    check = gslbtest.check_conf("web", "http", interval=INTERVAL, timeout=TIMEOUT, rise=RISE,
+                                fall=FALL, source=SOURCES[node])
+    svc = gslbtest.checked_service_conf(NAME, "web",
+                                        [gslbtest.member_conf(MEMBER, backend.url())])
+    state = os.path.join(workdir, "state")
+    os.makedirs(state, exist_ok=True)
+    extra = gslbtest.health_conf(state, [check], [svc])
+    extra += ('cluster = { name = "t"; node = "%s"; etcd = [ %s ]; quorum = %s; '
+              'lease_ttl = %d; probe_share = %d; };\n'
+              % (node, ", ".join('"%s"' % e for e in endpoints), quorum, LEASE_TTL, probe_share))
+    return gslbtest.gslbd_config(workdir, admin="127.0.0.1:0", extra=extra)
+
+
+class Cluster:
+    def __init__(self, tmp_path_factory, etcd, backend):
+        self.tmp = tmp_path_factory
+        self.etcd = etcd
+        self.backend = backend
+        self.nodes = {}
+        self.retired = []
+        self.conf = {}  # node_config's keywords the nodes run with
+
+    def start(self, node):
+        workdir = str(self.tmp.mktemp(node))
+        srv = gslbtest.Gslbd(workdir, config_text=node_config(
+            workdir, node, self.etcd.endpoints(), self.backend, **self.conf))
+        srv.start()
+        self.nodes[node] = srv
+        return srv
+
+    def all(self):
+        return [self.nodes[n] for n in sorted(self.nodes)]
+
+    def reload(self, nodes=None, endpoints=None, **kw):
+        """Rewrite the config of nodes (default: all) with kw and SIGHUP
+        them; wait until each has restarted its cluster part."""
+        if nodes is None:
+            nodes = sorted(self.nodes)
+            self.conf = kw
+        before = {}
+        for n in list(nodes):
+            srv = self.nodes[n]
+            before[n] = srv.stderr_text().count("cluster group changed at reload")
+            text = node_config(srv.workdir, n, endpoints or self.etcd.endpoints(),
+                               self.backend, **kw)
+            with open(srv.config_path) as f:
+                if f.read() == text:
+                    nodes.remove(n)
+                    continue
+            with open(srv.config_path, "w") as f:
+                f.write(text)
+            srv.proc.send_signal(signal.SIGHUP)
+        for n in nodes:
+            srv = self.nodes[n]
+            wait_for("%s reloaded its cluster group" % n,
+                     lambda srv=srv, n=n: srv.stderr_text().count(
+                         "cluster group changed at reload") > before[n], 10, [srv])
+
+    def status(self, node):
+        return gslbtest.admin_json(self.nodes[node], "/status")["cluster"]
+
+    def member(self, node):
+        for m in self.status(node)["members"]:
+            if m["member"].startswith(NAME + "/a/"):
+                return m
+        return None
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    gslbtest.require_etcd()
+    etcd = gslbtest.EtcdCluster(str(tmp_path_factory.mktemp("etcd")), 3).start()
+    backend = gslbtest.HttpBackend()
+    c = Cluster(tmp_path_factory, etcd, backend)
+    try:
+        for n in ("n1", "n2", "n3"):
+            c.start(n)
+        for n in c.nodes:
+            wait_for("%s sees 3 live nodes" % n,
+                     lambda n=n: len([x for x in c.status(n)["nodes"] if x["live"]]) == 3,
+                     15, c.all())
+        yield c
+    finally:
+        try:
+            gslbtest.stop_checked(*(c.all() + c.retired))
+        finally:
+            backend.close()
+            etcd.stop()
+
+
+def answers_all(c, want, timeout=FLIP):
+    for srv in c.all():
+        wait_answer(srv, NAME, want, timeout)
+
+
+def stays(c, want, seconds):
+    """Every node answers want for `seconds` (probes keep running)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for srv in c.all():
+            got = gslbtest.addrs(gslbtest.ask(srv, NAME))
+            assert got == frozenset(want), "%s answered %s\n%s" % (
+                srv.workdir, got, gslbtest.log_tail(srv))
+        time.sleep(0.1)
+
+
+def fail_from(c, *nodes):
+    c.backend.failing_sources = {SOURCES[n] for n in nodes}
+
+
+def test_joined_and_status(cluster):
+    answers_all(cluster, {MEMBER})
+    st = cluster.status("n1")
+    assert st["node"] == "n1" and st["degraded"] is False and st["quorum"] == "2"
+    assert sorted(x["name"] for x in st["nodes"]) == ["n1", "n2", "n3"]
+    assert all(x["lease"] != "0" and x["ttl"] == LEASE_TTL for x in st["nodes"])
+    m = wait_for("n1 has every node's verdict",
+                 lambda: (cluster.member("n1") or {}).get("probers") == 3, 10)[0]
+    assert m is not None
+    metrics = cluster.nodes["n1"].metrics()
+    assert metrics["gslb_cluster_nodes"] == 3
+    assert metrics["gslb_cluster_degraded"] == 0
+    assert metrics['gslb_cluster_members{verdict="up"}'] == 1
+
+
+def test_one_node_sees_down_nobody_moves(cluster):
+    fail_from(cluster, "n1")
+    try:
+        def seen():
+            m = cluster.member("n2")
+            seen.last = m
+            return m and m["down_votes"] == 1 and m["down_by"] == "n1"
+        wait_for("n2 sees n1's down verdict", seen, FLIP, cluster.all())
+        assert cluster.member("n2")["text"] == "up; down by 1 of 3 nodes: n1"
+        stays(cluster, {MEMBER}, 1.5)
+        assert cluster.nodes["n1"].metrics()['gslb_cluster_members{verdict="disputed"}'] == 1
+    finally:
+        fail_from(cluster)
+    answers_all(cluster, {MEMBER})
+
+
+def test_two_nodes_see_down_all_move(cluster):
+    fail_from(cluster, "n1", "n2")
+    try:
+        answers_all(cluster, {FALLBACK})
+        m = cluster.member("n3")
+        assert m["verdict"] == "down" and m["text"] == "down by 2 of 3 nodes: n1, n2", m
+        # explain tells why, on the node that sees the member up itself
+        r = gslbtest.ctl(cluster.nodes["n3"], "status", check=True)
+        assert "down by 2 of 3 nodes: n1, n2" in r.stdout, r.stdout
+    finally:
+        fail_from(cluster)
+    answers_all(cluster, {MEMBER})
+
+
+def test_drain_through_one_node_reaches_the_others(cluster):
+    answers_all(cluster, {MEMBER})
+    gslbtest.ctl(cluster.nodes["n1"], "drain", "region:a", check=True)
+    t0 = time.monotonic()
+    try:
+        for n in ("n2", "n3"):
+            wait_answer(cluster.nodes[n], NAME, {FALLBACK}, 3)
+        took = time.monotonic() - t0
+        assert took <= 1.0, "drain reached n2 and n3 in %.2fs" % took
+        # etcd holds it: a node's status lists it
+        ov = gslbtest.admin_json(cluster.nodes["n3"], "/status")["overrides"]
+        assert [o["target"] for o in ov] == ["region:a"], ov
+        assert cluster.etcd.get("/gslb/t/overrides/region:a") is not None
+    finally:
+        gslbtest.ctl(cluster.nodes["n2"], "clear", "region:a", check=True)
+    answers_all(cluster, {MEMBER}, 3)
+
+
+def test_one_etcd_member_killed_nothing_changes(cluster):
+    cluster.etcd.kill(0)
+    try:
+        stays(cluster, {MEMBER}, 1.0)
+        fail_from(cluster, "n1", "n3")
+        answers_all(cluster, {FALLBACK})
+        fail_from(cluster)
+        answers_all(cluster, {MEMBER})
+        for n in cluster.nodes:
+            assert cluster.status(n)["degraded"] is False
+    finally:
+        fail_from(cluster)
+        cluster.etcd.restart(0)
+
+
+def test_all_etcd_killed_serving_goes_on_then_recovers(cluster):
+    etcd = cluster.etcd
+    for i in range(3):
+        etcd.kill(i)
+    try:
+        for srv in cluster.all():
+            srv.wait_log(r"cluster t: degraded: etcd unreachable", 10)
+        stays(cluster, {MEMBER}, 1.0)
+        st = cluster.status("n1")
+        assert st["degraded"] is True and st["degraded_since"] > 0
+        r = gslbtest.ctl(cluster.nodes["n1"], "status")
+        assert "cluster: degraded since " in r.stdout, r.stdout
+        metrics = cluster.nodes["n1"].metrics()
+        assert metrics["gslb_cluster_degraded"] == 1
+        assert metrics["gslb_cluster_etcd_errors_total"] > 0
+        # an override cannot be made cluster-wide: refused, not local
+        r = gslbtest.ctl(cluster.nodes["n1"], "drain", "region:a")
+        assert r.returncode != 0
+        assert "etcd unreachable: the override was not applied" in r.stderr + r.stdout
+        # remote verdicts expire with their leases as known here: then
+        # each node decides alone (quorum capped at the live probers)
+        fail_from(cluster, "n1")
+        wait_answer(cluster.nodes["n1"], NAME, {FALLBACK}, FLIP + LEASE_TTL)
+        wait_answer(cluster.nodes["n2"], NAME, {MEMBER}, 1)
+        fail_from(cluster)
+    finally:
+        fail_from(cluster)
+        etcd.restart_all()
+    for n in cluster.nodes:
+        wait_for("%s rejoined" % n, lambda n=n: cluster.status(n)["degraded"] is False, 15,
+                 cluster.all())
+        cluster.nodes[n].wait_log(r"cluster t: etcd reachable again", 5)
+    answers_all(cluster, {MEMBER})
+    gslbtest.ctl(cluster.nodes["n1"], "drain", "region:a", check=True)
+    answers_all(cluster, {FALLBACK}, 3)
+    gslbtest.ctl(cluster.nodes["n1"], "clear", "region:a", check=True)
+    answers_all(cluster, {MEMBER}, 3)
+
+
+def test_killed_node_stops_counting_after_lease_ttl(cluster):
+    fail_from(cluster, "n1", "n2")
+    try:
+        answers_all(cluster, {FALLBACK})
+        n2 = cluster.nodes.pop("n2")
+        n2.proc.send_signal(signal.SIGKILL)
+        n2.proc.wait(10)
+        t0 = time.monotonic()
+        # n1 down, n3 up, of 2 live nodes: quorum 2 is not reached
+        for n in ("n1", "n3"):
+            wait_answer(cluster.nodes[n], NAME, {MEMBER}, LEASE_TTL + FLIP)
+        took = time.monotonic() - t0
+        assert took >= LEASE_TTL - 1.0, "n2 stopped counting after %.2fs" % took
+        assert sorted(x["name"] for x in cluster.status("n1")["nodes"]) == ["n1", "n3"]
+    finally:
+        fail_from(cluster)
+        cluster.start("n2")
+    answers_all(cluster, {MEMBER})
+
+
+def test_probe_share_spreads_probes_and_respreads(cluster):
+    """probe_share = 2: the member is probed from two sources only; when
+    one of those nodes stops (its lease revoked), the third takes over."""
+    cluster.reload(probe_share=2)
+    try:
+        def probers(seconds=1.5):
+            before = dict(cluster.backend.hits_from)
+            time.sleep(seconds)
+            return {src for src, n in cluster.backend.hits_from.items()
+                    if n > before.get(src, 0)}
+
+        wait_for("two nodes probe", lambda: len(probers()) == 2, 10, cluster.all())
+        sources = probers()
+        assert len(sources) == 2, sources
+        assert cluster.member("n1")["probers"] == 2
+        answers_all(cluster, {MEMBER})
+        # one prober leaves: the node left out takes its place
+        gone = next(n for n, src in SOURCES.items() if src in sources)
+        srv = cluster.nodes.pop(gone)
+        gslbtest.stop_checked(srv)
+        wait_for("the member is re-spread", lambda: len(probers()) == 2 and
+                 probers() == set(SOURCES[n] for n in cluster.nodes), 10, cluster.all())
+        # quorum among the probers: both remaining say down -> down
+        fail_from(cluster, *cluster.nodes)
+        answers_all(cluster, {FALLBACK})
+        fail_from(cluster)
+        answers_all(cluster, {MEMBER})
+        cluster.start(gone)
+    finally:
+        fail_from(cluster)
+        if len(cluster.nodes) == 3:
+            cluster.reload(probe_share=0)
+    answers_all(cluster, {MEMBER})
+
+
+def test_node_cut_off_from_etcd_decides_alone(cluster):
+    """A node that cannot reach etcd (here: its endpoints changed to a dead
+    port by a reload) is degraded and decides alone; the others stop
+    counting it; it rejoins when it reaches etcd again."""
+    dead = ["http://127.0.0.1:%d" % gslbtest.closed_port()]
+    cluster.reload(["n3"], endpoints=dead)
+    try:
+        wait_for("n3 degraded", lambda: cluster.status("n3")["degraded"], 10, cluster.all())
+        wait_for("n1 counts 2 nodes",
+                 lambda: len([x for x in cluster.status("n1")["nodes"] if x["live"]]) == 2,
+                 LEASE_TTL + 3, cluster.all())
+        fail_from(cluster, "n3")
+        wait_answer(cluster.nodes["n3"], NAME, {FALLBACK}, FLIP + LEASE_TTL)
+        for n in ("n1", "n2"):
+            wait_answer(cluster.nodes[n], NAME, {MEMBER}, 1)
+    finally:
+        fail_from(cluster)
+        cluster.reload(["n3"])
+    wait_for("n3 rejoined", lambda: not cluster.status("n3")["degraded"], 10, cluster.all())
+    answers_all(cluster, {MEMBER})
+
+
+def test_reload_with_the_cluster_block_changed(cluster):
+    # quorum 2 -> "any": one node's down verdict is enough
+    fail_from(cluster, "n3")
+    try:
+        stays(cluster, {MEMBER}, 1.0)
+        cluster.reload(quorum='"any"')
+        answers_all(cluster, {FALLBACK})
+        assert cluster.status("n1")["quorum"] == "any"
+    finally:
+        fail_from(cluster)
+        cluster.reload()
+    answers_all(cluster, {MEMBER})
