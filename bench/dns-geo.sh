@@ -14,6 +14,13 @@
 # after the runs (VmRSS, and its anonymous and file-backed parts), the
 # medians and the ratios gslbd/gdnsd.
 #
+# STEER=1 adds a third server, "steer": gslbd with the same service steered
+# beyond "nearest" (issue 15): members_pick = "sticky" (rendezvous hash of
+# the client /24) and split route rules for Europe (90/10 eu-east/eu-west)
+# and North America (50/50 us-east/us-west), the rest by distance. It is
+# measured in the same rounds, and the script prints its CPU per query
+# against plain gslbd's (target: within 5%).
+#
 # The figures that count are with the full GeoLite2-City database (the issue's
 # target: gslbd's CPU per query at most 0.8x gdnsd's, RSS no more than
 # gdnsd's). It is not in the tree (licence, size); bench/README.md says where
@@ -54,6 +61,7 @@ rounds=${ROUNDS:-3}
 # bench/lib.sh
 callgrind=${CALLGRIND:-}
 compact=${COMPACT:-1}
+steer=${STEER:-}
 case $compact in
 0) compact_conf=false ;;
 *) compact_conf=true ;;
@@ -119,29 +127,57 @@ esac
 
 # --- gslbd ----------------------------------------------------------------
 zone_head >"$work/bench.zone"
-gslbd_geo_conf "$compact_conf" "" >"$work/gslb.conf"
-"$gslbd" -t -c "$work/gslb.conf" >"$work/check.log" 2>&1 || {
-	cat "$work/check.log" >&2
-	exit 1
+# The STEER=1 server's service keys: splits and sticky members.
+steer_service() { # steer: 0 plain nearest (nothing), 1 splits and sticky members
+	[ "$1" = 1 ] || return 0
+	cat <<EOF
+    members_pick = "sticky";
+    route = (
+      { match = "continent:EU";
+        split = ( { region = "eu-east"; weight = 90; }, { region = "eu-west"; weight = 10; } ); },
+      { match = "continent:NA";
+        split = ( { region = "us-east"; weight = 50; }, { region = "us-west"; weight = 50; } ); }
+    );
+EOF
 }
-# shellcheck disable=SC2046
-taskset -c "$server_cpu" $(under gslbd) "$gslbd" -c "$work/gslb.conf" 2>"$work/gslbd.log" &
-gslbd_pid=$!
-pids+=("$gslbd_pid")
-gslbd_port=
-for _ in $(seq 1 600); do
-	gslbd_port=$(sed -n 's/.*listening proto=udp address=127\.0\.0\.1 port=\([0-9]*\).*/\1/p' \
-		"$work/gslbd.log" | head -n1)
-	if [ -n "$gslbd_port" ] && grep -q ready "$work/gslbd.log"; then
-		break
+
+start_gslbd() { # name steer: sets started_pid and started_port
+	local name=$1 conf=$work/$1.conf
+	gslbd_geo_conf "$compact_conf" "" "$(steer_service "$2")" >"$conf"
+	"$gslbd" -t -c "$conf" >"$work/check-$name.log" 2>&1 || {
+		cat "$work/check-$name.log" >&2
+		exit 1
+	}
+	# shellcheck disable=SC2046
+	taskset -c "$server_cpu" $(under "$name") "$gslbd" -c "$conf" 2>"$work/$name.log" &
+	started_pid=$!
+	pids+=("$started_pid")
+	started_port=
+	for _ in $(seq 1 600); do
+		started_port=$(sed -n \
+			's/.*listening proto=udp address=127\.0\.0\.1 port=\([0-9]*\).*/\1/p' \
+			"$work/$name.log" | head -n1)
+		if [ -n "$started_port" ] && grep -q ready "$work/$name.log"; then
+			break
+		fi
+		kill -0 "$started_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ -z "$started_port" ] || ! wait_answer "$started_port" "$origin"; then
+		echo "dns-geo.sh: $name did not start:" >&2
+		cat "$work/$name.log" >&2
+		exit 1
 	fi
-	kill -0 "$gslbd_pid" 2>/dev/null || break
-	sleep 0.1
-done
-if [ -z "$gslbd_port" ] || ! wait_answer "$gslbd_port" "$origin"; then
-	echo "dns-geo.sh: gslbd did not start:" >&2
-	cat "$work/gslbd.log" >&2
-	exit 1
+}
+start_gslbd gslbd 0
+gslbd_pid=$started_pid
+gslbd_port=$started_port
+servers=(gslbd gdnsd)
+if [ -n "$steer" ]; then
+	start_gslbd steer 1
+	steer_pid=$started_pid
+	steer_port=$started_port
+	servers=(gslbd steer gdnsd)
 fi
 
 # --- gdnsd ----------------------------------------------------------------
@@ -239,6 +275,10 @@ echo "answers: gslbd and gdnsd give the same address set for $same of $sample sa
 if [ "$same" -lt "$sample" ]; then
 	sed 's/^/  /' "$work/compare.log"
 fi
+if [ -n "$steer" ]; then
+	echo "steer: the same service in a third server, gslbd with members_pick = sticky and split"
+	echo "       rules for continent:EU (90/10) and continent:NA (50/50)"
+fi
 echo
 
 if [ -n "$callgrind" ]; then
@@ -259,6 +299,9 @@ if [ -n "$callgrind" ]; then
 		echo "$1 $ir $ndone" >>"$work/callgrind.txt"
 	}
 	cg_run gslbd "$gslbd_pid" "$gslbd_port"
+	if [ -n "$steer" ]; then
+		cg_run steer "$steer_pid" "$steer_port"
+	fi
 	cg_run gdnsd "$gdnsd_pid" "$gdnsd_port"
 	echo "user-space instructions per query (callgrind; one pass over the query file;"
 	echo "kernel time not counted)"
@@ -270,6 +313,8 @@ for line in open(sys.argv[1]):
     v[n] = int(ir) / int(done)
     print(f"{n:6s} {int(ir):14d} instructions {int(done):8d} queries {v[n]:10.0f} per query")
 print(f"ratio gslbd/gdnsd: instructions per query {v['gslbd'] / v['gdnsd']:.2f}")
+if "steer" in v:
+    print(f"ratio steer/gslbd: instructions per query {v['steer'] / v['gslbd']:.3f}")
 EOF
 	echo
 	echo "gslbd, inclusive, heaviest first (callgrind_annotate --inclusive=yes):"
@@ -281,17 +326,20 @@ fi
 # Warm both up (caches, page faults) before measuring.
 run_dnsperf "$gslbd_port" "$warmup" "$work/warmup-gslbd.txt"
 run_dnsperf "$gdnsd_port" "$warmup" "$work/warmup-gdnsd.txt"
+if [ -n "$steer" ]; then
+	run_dnsperf "$steer_port" "$warmup" "$work/warmup-steer.txt"
+fi
 
 printf '%-6s %-6s %12s %14s %16s %12s\n' round server "queries/s" "CPU us/query" "(user + sys)" completed
 results="$work/results.txt"
 : >"$results"
 for r in $(seq 1 "$rounds"); do
-	for s in gslbd gdnsd; do
-		if [ "$s" = gslbd ]; then
-			line=$(measure gslbd "$gslbd_pid" "$gslbd_port" "$r")
-		else
-			line=$(measure gdnsd "$gdnsd_pid" "$gdnsd_port" "$r")
-		fi
+	for s in "${servers[@]}"; do
+		case $s in
+		gslbd) line=$(measure gslbd "$gslbd_pid" "$gslbd_port" "$r") ;;
+		steer) line=$(measure steer "$steer_pid" "$steer_port" "$r") ;;
+		*) line=$(measure gdnsd "$gdnsd_pid" "$gdnsd_port" "$r") ;;
+		esac
 		echo "$s $line" >>"$results"
 		read -r qps cpu ndone us sy <<<"$line"
 		printf '%-6s %-6s %12s %14s %16s %12s\n' "$r" "$s" "$qps" "$cpu" "($us + $sy)" "$ndone"
@@ -299,9 +347,12 @@ for r in $(seq 1 "$rounds"); do
 done
 echo "rss gslbd $(rss_kb "$gslbd_pid")" >>"$results"
 echo "rss gdnsd $(rss_kb "$gdnsd_pid")" >>"$results"
+if [ -n "$steer" ]; then
+	echo "rss steer $(rss_kb "$steer_pid")" >>"$results"
+fi
 
 echo
-for s in gslbd gdnsd; do
+for s in "${servers[@]}"; do
 	printf '%-6s %s; %s\n' "$s" \
 		"$(sed -n 's/^ *Response codes: *//p' "$work/dnsperf-$s-1.txt")" \
 		"$(sed -n 's/^ *Average packet size: *//p' "$work/dnsperf-$s-1.txt")"
@@ -319,6 +370,11 @@ rr = rss["gslbd"][0] / rss["gdnsd"][0]
 print(f"ratio gslbd/gdnsd: queries/s {g[0] / d[0]:.2f}, CPU per query {cr:.2f}"
       f" (target <= 0.80: {'met' if cr <= 0.8 else 'NOT met'}), RSS {rr:.2f}"
       f" (target <= 1.00: {'met' if rr <= 1.0 else 'NOT met'})")
+if "steer" in med:
+    sr = med["steer"][1] / g[1]
+    print(f"ratio steer/gslbd (splits and sticky members against plain nearest): CPU per query"
+          f" {sr:.3f} (target <= 1.05: {'met' if sr <= 1.05 else 'NOT met'}),"
+          f" queries/s {med['steer'][0] / g[0]:.3f}")
 EOF
 if [ "$headline" -eq 0 ]; then
 	echo "(not a full City database: not the headline figures)"

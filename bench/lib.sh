@@ -235,8 +235,9 @@ EOF
 
 # A gslbd config for the geo benchmarks: one worker on 127.0.0.1, database
 # db, the zone origin from bench.zone in work with zone_extra (a dnssec
-# group, say) in its group, one service with the five regions' pools.
-gslbd_geo_conf() { # compact zone_extra
+# group, say) in its group, one service with the five regions' pools and
+# service_extra (keys of the service's group: route rules, say) before them.
+gslbd_geo_conf() { # compact zone_extra [service_extra]
 	cat <<EOF
 directory = "$work";
 listen = { dns = [ "127.0.0.1:0" ]; };
@@ -246,7 +247,10 @@ zones = ( { origin = "$origin"; file = "bench.zone"; $2 } );
 regions = (
 EOF
 	conf_regions
-	printf '\n);\nservices = (\n  { name = "%s"; ttl = %s; answers = 2;\n    pools = (\n' \
-		"$service" "$ttl"
+	printf '\n);\nservices = (\n  { name = "%s"; ttl = %s; answers = 2;\n' "$service" "$ttl"
+	if [ -n "${3:-}" ]; then
+		printf '%s\n' "$3"
+	fi
+	printf '    pools = (\n'
 	conf_pools
 }
