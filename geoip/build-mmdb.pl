@@ -16,6 +16,9 @@
 #   flat     country_code, continent_code, region_code ("PL-14"), city,
 #            latitude, longitude (a single-level map, as some vendors use)
 #   country  GeoIP2-Country: country.iso_code and continent.code only
+#   asn      GeoLite2-ASN: autonomous_system_number and
+#            autonomous_system_organization, from the source's "asn" (a
+#            number) and "org"
 #
 # With --ip-version 6 (the default) IPv4 networks live in ::/96 and the
 # IPv4-mapped, 6to4 and Teredo ranges are aliased to them, as in MaxMind's own
@@ -38,8 +41,9 @@ GetOptions(\%opt, 'schema=s', 'ip-version=i', 'output|o=s', 'database-type=s',
 usage(0) if $opt{help};
 usage(2) unless @ARGV == 1 && defined $opt{output};
 
-my %schemas = (city => \&record_city, flat => \&record_flat, country => \&record_country);
-my $make = $schemas{ $opt{schema} } or die "build-mmdb: unknown --schema $opt{schema} (city, flat, country)\n";
+my %schemas = (city => \&record_city, flat => \&record_flat, country => \&record_country,
+	asn => \&record_asn);
+my $make = $schemas{ $opt{schema} } or die "build-mmdb: unknown --schema $opt{schema} (city, flat, country, asn)\n";
 my $ipv = $opt{'ip-version'};
 die "build-mmdb: --ip-version must be 4 or 6\n" unless $ipv == 4 || $ipv == 6;
 
@@ -70,6 +74,9 @@ my %types = (
 	country_code   => 'utf8_string',
 	continent_code => 'utf8_string',
 	region_code    => 'utf8_string',
+	# asn schema
+	autonomous_system_number       => 'uint32',
+	autonomous_system_organization => 'utf8_string',
 );
 
 my $tree = MaxMind::DB::Writer::Tree->new(
@@ -99,6 +106,8 @@ for my $e (@$list) {
 	my $v6 = $addr =~ /:/;
 	next if $v6 && $ipv == 4;
 	die "build-mmdb: $src: entry $i: prefix too long in $net\n" if $len > ($v6 ? 128 : 32);
+	die "build-mmdb: $src: entry $i: asn is not a number 1..4294967295\n"
+		if defined $e->{asn} && !($e->{asn} =~ /^\d+$/ && $e->{asn} >= 1 && $e->{asn} <= 4294967295);
 	for my $k (qw(lat lon)) {
 		next unless defined $e->{$k};
 		die "build-mmdb: $src: entry $i: $k is not a number\n"
@@ -153,10 +162,18 @@ sub record_country {
 	return \%r;
 }
 
+sub record_asn {
+	my ($e) = @_;
+	my %r;
+	$r{autonomous_system_number} = 0 + $e->{asn} if defined $e->{asn};
+	$r{autonomous_system_organization} = $e->{org} if defined $e->{org};
+	return \%r;
+}
+
 sub usage {
 	my ($rc) = @_;
 	print STDERR <<"EOF";
-usage: $0 [--schema city|flat|country] [--ip-version 6|4] [--database-type NAME]
+usage: $0 [--schema city|flat|country|asn] [--ip-version 6|4] [--database-type NAME]
        [--description TEXT] [--build-epoch SECONDS] [--no-alias] -o OUT.mmdb SOURCE.json
 EOF
 	exit $rc;

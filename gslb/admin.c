@@ -445,8 +445,15 @@ static json_t *pool_json(const struct snapshot *snap, const struct pool *p, cons
 	json_t *o;
 
 	if (hp) {
-		for (size_t i = 0; i < hp->nmembers; i++)
-			json_array_append_new(members, member_json(p, &hp->members[i]));
+		for (size_t i = 0; i < hp->nmembers; i++) {
+			json_t *mj = member_json(p, &hp->members[i]);
+			if (mj && p->load.kind != LOAD_NONE)
+				json_object_set_new(mj, "load",
+						    hp->members[i].has_load ?
+							    json_real(hp->members[i].load) :
+							    json_null());
+			json_array_append_new(members, mj);
+		}
 	} else {
 		for (size_t i = 0; i < p->nmembers; i++)
 			json_array_append_new(members, member_conf_json(&p->members[i]));
@@ -470,6 +477,17 @@ static json_t *pool_json(const struct snapshot *snap, const struct pool *p, cons
 		json_object_set_new(o, "usable6", json_integer(hp->usable6));
 		json_object_set_new(o, "reason", json_string(hp->reason));
 		json_object_set_new(o, "since", json_since(hp->since));
+		json_object_set_new(o, "state",
+				    json_string(!hp->up  ? "down" :
+						hp->full ? "full" :
+							   "up"));
+		if (p->load.kind != LOAD_NONE) {
+			json_object_set_new(o, "load",
+					    hp->load >= 0 ? json_real(hp->load) : json_null());
+			json_object_set_new(o, "shed_share", json_real(hp->shed));
+			json_object_set_new(o, "load_low", json_real(p->load.low));
+			json_object_set_new(o, "load_high", json_real(p->load.high));
+		}
 	} else {
 		json_object_set_new(o, "up", json_null());
 		json_object_set_new(o, "failing", json_null());
@@ -496,6 +514,8 @@ static const char *region_admin(const json_t *overrides, const char *name)
 			s = json_string_value(json_object_get(ov, "admin"));
 		if (!s)
 			s = json_string_value(json_object_get(ov, "action"));
+		if (json_is_false(json_object_get(ov, "active")))
+			continue; /* scheduled, not started */
 		if (t && s && strncmp(t, "region:", 7) == 0 && strcmp(t + 7, name) == 0)
 			return s;
 	}
@@ -674,11 +694,31 @@ static void canonical_target(const struct admin *a, const char *target, char *ou
 	snprintf(out, len, "%s", rc ? target : ov.target);
 }
 
+/* A unix time argument: absent or "" is 0; else digits only. */
+static int time_arg(struct MHD_Connection *conn, const char *name, int64_t *out)
+{
+	const char *v = arg(conn, name);
+	char *end;
+
+	*out = 0;
+	if (!v || !*v)
+		return GSLB_OK;
+	if (*v < '0' || *v > '9')
+		return GSLB_EINVAL;
+	errno = 0;
+	long long t = strtoll(v, &end, 10);
+	if (errno || *end || t < 0)
+		return GSLB_EINVAL;
+	*out = (int64_t)t;
+	return GSLB_OK;
+}
+
 static void h_override(struct admin *a, struct MHD_Connection *conn, struct admin_reply *r)
 {
 	const char *action = arg(conn, "action"), *target = arg(conn, "target");
 	char err[ADMIN_ERRLEN] = "";
 	char canon[sizeof(((struct override *)0)->target)];
+	int64_t start, end;
 	uint8_t state;
 	int rc;
 
@@ -695,12 +735,16 @@ static void h_override(struct admin *a, struct MHD_Connection *conn, struct admi
 		reply_error(r, MHD_HTTP_BAD_REQUEST, err);
 		return;
 	}
+	if (time_arg(conn, "start", &start) || time_arg(conn, "end", &end)) {
+		reply_error(r, MHD_HTTP_BAD_REQUEST, "start and end are unix times in seconds");
+		return;
+	}
 	if (!a->hooks.prober) {
 		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
 			    "no prober running: overrides are unavailable");
 		return;
 	}
-	rc = prober_admin(a->hooks.prober, target, action, err, sizeof(err));
+	rc = prober_admin(a->hooks.prober, target, action, start, end, err, sizeof(err));
 	if (rc) {
 		/* GSLB_EIO: a cluster's etcd cannot be written (try again). */
 		unsigned status = (rc == GSLB_EINVAL || rc == GSLB_ENOENT) ? MHD_HTTP_BAD_REQUEST :
@@ -713,8 +757,13 @@ static void h_override(struct admin *a, struct MHD_Connection *conn, struct admi
 	}
 	/* The prober logs the change itself: one line per event. */
 	canonical_target(a, target, canon, sizeof(canon));
-	reply_json(r, MHD_HTTP_OK,
-		   json_pack("{s:b, s:s, s:s}", "ok", 1, "target", canon, "action", action));
+	json_t *j = json_pack("{s:b, s:s, s:s}", "ok", 1, "target", canon, "action", action);
+	/* the times of a scheduled override, when it has them */
+	if (j && (start || end)) {
+		json_object_set_new(j, "start", json_integer((json_int_t)start));
+		json_object_set_new(j, "end", json_integer((json_int_t)end));
+	}
+	reply_json(r, MHD_HTTP_OK, j);
 }
 
 static void h_reload(struct admin *a, struct MHD_Connection *conn, struct admin_reply *r)

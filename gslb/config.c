@@ -421,6 +421,9 @@ static int zone_each(struct conf_ctx *ctx, const config_setting_t *e, void *arr,
 		if (rc)
 			return rc;
 	}
+	if (z->dnssec.enabled && z->transfer.enabled)
+		return conf_error(ctx, config_setting_get_member(e, "transfer"),
+				  "a zone with dnssec cannot be transferred yet (issue 16.4)");
 
 	for (size_t j = 0; j < i; j++) {
 		if (dname_from_str(zones[j].origin, other) == len &&
@@ -571,6 +574,11 @@ static const struct conf_item root_items[] = {
 	  .type = CONF_GROUP,
 	  .flags = CONF_OFF_UNLESS_SET,
 	  .sub = &conf_sec_rrl,
+	  .doc_default = "off" },
+	{ .name = "dnstap",
+	  .type = CONF_GROUP,
+	  .flags = CONF_LATE | CONF_OFF_UNLESS_SET,
+	  .sub = &conf_sec_dnstap,
 	  .doc_default = "off" },
 	{ .name = "geoip",
 	  .type = CONF_GROUP,

@@ -2,8 +2,11 @@
  * their routes, pools, members, fallback and redirect. Their tables and
  * handlers; the engine is config_schema.c. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -55,7 +58,7 @@ static int geoip_finish(struct conf_ctx *ctx, const config_setting_t *s, void *b
 {
 	struct conf *c = base;
 
-	if (!c->geoip.database && !c->geoip.overrides)
+	if (!c->geoip.database && !c->geoip.overrides && !c->geoip.asn_database)
 		return conf_error(ctx, s, "give a database (database = \"geoip/x.mmdb\";)");
 	c->has_geoip = 1;
 	return GSLB_OK;
@@ -76,6 +79,11 @@ static const struct conf_item geoip_items[] = {
 	  .sub = &conf_sec_geoip_paths,
 	  .doc_default = "GeoIP2 / GeoLite2" },
 	{ .name = "compact", .type = CONF_BOOL, CONF_AT(struct conf, geoip_compact) },
+	{ .name = "asn_database",
+	  .type = CONF_PATH,
+	  .flags = CONF_NONEMPTY,
+	  CONF_AT(struct conf, geoip.asn_database),
+	  .doc_default = "none" },
 	{ NULL },
 };
 
@@ -293,9 +301,32 @@ static int route_code(struct conf_ctx *ctx, const config_setting_t *s, struct ro
 					  val);
 	} else {
 		return conf_error(
-			ctx, s,
-			"\"%s\": expected country:, continent:, subdivision: or net:", r->text);
+			ctx, s, "\"%s\": expected country:, continent:, subdivision:, net: or asn:",
+			r->text);
 	}
+	return GSLB_OK;
+}
+
+/* asn:N (or asn:ASN), N 1..4294967295; needs geoip.asn_database. */
+static int route_asn(struct conf_ctx *ctx, const config_setting_t *s, struct route *r,
+		     const char *val)
+{
+	char *end;
+	if (strncasecmp(val, "as", 2) == 0)
+		val += 2;
+	errno = 0;
+	unsigned long long n = val[0] >= '0' && val[0] <= '9' ? strtoull(val, &end, 10) : 0;
+	if (n == 0 || n > UINT32_MAX || errno || *end)
+		return conf_error(ctx, s, "\"%s\": expected asn:N, an AS number 1..4294967295",
+				  r->text);
+	if (!ctx->c->geoip.asn_database)
+		return conf_error(ctx, s,
+				  "\"%s\" needs an ASN database (geoip = { asn_database = "
+				  "\"GeoLite2-ASN.mmdb\"; };)",
+				  r->text);
+	r->kind = ROUTE_ASN;
+	r->asn = (uint32_t)n;
+	snprintf(r->code, sizeof(r->code), "%u", r->asn);
 	return GSLB_OK;
 }
 
@@ -307,9 +338,11 @@ static int route_match(struct conf_ctx *ctx, const config_setting_t *s, void *ba
 
 	if (!colon)
 		return conf_error(ctx, s,
-				  "\"%s\": expected country:XX, continent:XX, subdivision:XX-YY "
-				  "or net:CIDR",
+				  "\"%s\": expected country:XX, continent:XX, subdivision:XX-YY, "
+				  "net:CIDR or asn:N",
 				  mv);
+	if (colon - mv == 3 && strncasecmp(mv, "asn", 3) == 0)
+		return route_asn(ctx, s, r, colon + 1);
 	if (colon - mv == 3 && strncmp(mv, "net", 3) == 0) {
 		char why[160];
 		r->kind = ROUTE_NET;
@@ -431,7 +464,7 @@ static const struct conf_item route_items[] = {
 	  .flags = CONF_REQUIRED | CONF_LATE,
 	  CONF_AT(struct route, text),
 	  .fn = route_match,
-	  .doc_type = "`country:XX`, `continent:XX`, `subdivision:XX-YY` or `net:CIDR`" },
+	  .doc_type = "`country:XX`, `continent:XX`, `subdivision:XX-YY`, `net:CIDR` or `asn:N`" },
 	{ .name = "regions",
 	  .type = CONF_STRINGS,
 	  .flags = CONF_LATE,
@@ -549,6 +582,62 @@ static int parse_member(struct conf_ctx *ctx, const config_setting_t *e, struct 
 	member_init(ctx, e, mb);
 	return member_address(ctx, e, mb);
 }
+
+/* ---- pools[].load ---------------------------------------------------------- */
+
+/* from = "body-json:KEY" | "header:NAME" | "body-number", and low < high. */
+static int load_finish(struct conf_ctx *ctx, const config_setting_t *e, void *base)
+{
+	struct pool_load *l = base;
+	const char *f = l->from;
+
+	if (strncmp(f, "body-json:", 10) == 0 && f[10]) {
+		l->kind = LOAD_BODY_JSON;
+		l->key = f + 10;
+	} else if (strncmp(f, "header:", 7) == 0 && f[7] && !strpbrk(f + 7, ": \t\r\n")) {
+		l->kind = LOAD_HEADER;
+		l->key = f + 7;
+	} else if (strcmp(f, "body-number") == 0) {
+		l->kind = LOAD_BODY_NUMBER;
+		l->key = NULL;
+	} else {
+		return conf_error(ctx, config_setting_get_member(e, "from"),
+				  "\"%s\": expected \"body-json:KEY\", \"header:NAME\" or "
+				  "\"body-number\"",
+				  f);
+	}
+	if (l->low >= l->high)
+		return conf_error(ctx, e, "low (%g) must be below high (%g)", l->low, l->high);
+	return GSLB_OK;
+}
+
+static const struct conf_item load_items[] = {
+	{ .name = "from",
+	  .type = CONF_STRING,
+	  .flags = CONF_REQUIRED | CONF_NONEMPTY,
+	  CONF_AT(struct pool_load, from),
+	  .maxlen = 200,
+	  .hint = "from = \"body-json:load\";",
+	  .doc_type = "`body-json:KEY`, `header:NAME` or `body-number`" },
+	{ .name = "low",
+	  .type = CONF_FLOAT,
+	  CONF_AT(struct pool_load, low),
+	  .f = { 0, 1, 0.8 },
+	  .doc_type = "number 0..1" },
+	{ .name = "high",
+	  .type = CONF_FLOAT,
+	  CONF_AT(struct pool_load, high),
+	  .f = { 0, 1, 0.95 },
+	  .doc_type = "number 0..1" },
+	{ NULL },
+};
+
+const struct conf_section conf_sec_pool_load = {
+	.path = "services.pools.load",
+	.example = "{ from = \"body-json:load\"; low = 0.8; high = 0.95; }",
+	.items = load_items,
+	.finish = load_finish,
+};
 
 /* ---- pools ---------------------------------------------------------------- */
 
@@ -677,6 +766,18 @@ static int pool_finish(struct conf_ctx *ctx, const config_setting_t *e, void *ba
 
 	if ((members != NULL) == (cname != NULL))
 		return conf_error(ctx, e, "a pool has either members or a cname");
+	if (p->load.kind != LOAD_NONE) {
+		const config_setting_t *ls = config_setting_get_member(e, "load");
+		const struct check *ck = p->check_idx >= 0 ? &ctx->c->checks[p->check_idx] : NULL;
+		if (!ck || (ck->type != CHECK_HTTP && ck->type != CHECK_HTTPS))
+			return conf_error(ctx, ls,
+					  "load is read from the responses of an http or https "
+					  "check: the pool needs one");
+		if (ck->method_head && p->load.kind != LOAD_HEADER)
+			return conf_error(ctx, ls,
+					  "check %s asks with HEAD: a load in the body needs GET",
+					  ck->name);
+	}
 	if (cname)
 		return pool_cname(ctx, cname, p, config_setting_get_member(e, "min_up"));
 	return pool_members(ctx, members, p);
@@ -709,6 +810,12 @@ static const struct conf_item pool_items[] = {
 	  .fn = pool_min_up,
 	  .doc_default = "1",
 	  .doc_type = "number 0..100000: a count, or a fraction below 1" },
+	{ .name = "load",
+	  .type = CONF_GROUP,
+	  .flags = CONF_OFF_UNLESS_SET,
+	  CONF_AT(struct pool, load),
+	  .sub = &conf_sec_pool_load,
+	  .doc_default = "off" },
 	{ NULL },
 };
 

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <endian.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -47,6 +48,12 @@ const char *decide_state_name(enum decide_state s)
 		return "not tried";
 	case REGION_BEYOND_LIMIT:
 		return "not tried: beyond the service limit";
+	case REGION_SKIP_FULL:
+		return "skipped: pool full (load at or above high)";
+	case REGION_SKIP_SHED:
+		return "skipped: load shedding (client within the share shed)";
+	case REGION_TAKEN_LOADED:
+		return "taken although loaded: no other region takes clients";
 	}
 	return "?";
 }
@@ -135,9 +142,16 @@ static void unwrap_v4(struct decision *d)
 	d->unwrap_shift = (uint8_t)shift;
 }
 
-static int route_matches(const struct route *r, const struct decision *d)
+static int route_matches(const struct snapshot *snap, const struct route *r, struct decision *d)
 {
 	switch (r->kind) {
+	case ROUTE_ASN:
+		if (!d->asn_looked) {
+			/* a damaged record is no match (asn.found stays 0) */
+			(void)geo_asn_lookup(snap->geo, d->family, d->addr, 0, &d->asn);
+			d->asn_looked = 1;
+		}
+		return d->asn.found && d->asn.asn == r->asn;
 	case ROUTE_COUNTRY:
 		return d->geo.country[0] && strcmp(r->code, d->geo.country) == 0;
 	case ROUTE_CONTINENT:
@@ -301,6 +315,8 @@ static uint8_t compute_scope(const struct snapshot *snap, const struct decision 
 	unsigned max = d->family == AF_INET ? 32 : 128;
 	if (d->hashed && s < d->hash_prefix)
 		s = d->hash_prefix; /* the answer depends on the hashed subnet */
+	if (d->asn_looked && s < d->asn.prefix)
+		s = d->asn.prefix; /* ... and on the ASN database's network */
 	for (size_t i = 0; i < svc->nroutes; i++) {
 		const struct route *r = &svc->routes[i];
 		if (r->kind != ROUTE_NET || r->net.family != d->family)
@@ -334,12 +350,25 @@ static uint64_t mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* p's bytes, 8 at a time, each group read big-endian (a short last group
+ * in its low bytes), through mix64. Addresses are 4 or 16 bytes: those
+ * groups are read whole (the query path hashes one or more per answer). */
 static uint64_t hash_bytes(uint64_t h, const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i += 8) {
 		uint64_t w = 0;
-		for (size_t j = i; j < n && j < i + 8; j++)
-			w = (w << 8) | p[j];
+		if (n - i >= 8) {
+			uint64_t v;
+			memcpy(&v, p + i, 8);
+			w = be64toh(v);
+		} else if (n - i == 4) {
+			uint32_t v;
+			memcpy(&v, p + i, 4);
+			w = be32toh(v);
+		} else {
+			for (size_t j = i; j < n; j++)
+				w = (w << 8) | p[j];
+		}
 		h = mix64(h ^ w);
 	}
 	return h;
@@ -352,21 +381,58 @@ static void client_hash(const struct service *svc, struct decision *d)
 {
 	unsigned want = d->family == AF_INET ? svc->hash_prefix_v4 : svc->hash_prefix_v6;
 	unsigned bits = want < d->prefix ? want : d->prefix;
-	uint8_t a[16];
-	unsigned alen = net_alen(d->family);
-	net_mask(a, d->addr, alen, bits);
+	uint64_t seed = mix64(((uint64_t)d->family << 8) | bits);
 	d->hashed = 1;
 	d->hash_prefix = (uint8_t)want;
-	d->client_hash = hash_bytes(mix64(((uint64_t)d->family << 8) | bits), a, alen);
+	if (d->family == AF_INET) {
+		/* hash_bytes of the masked 4 bytes, without the copy */
+		uint32_t v;
+		memcpy(&v, d->addr, 4);
+		v = bits ? be32toh(v) & (0xffffffffu << (32 - bits)) : 0;
+		d->client_hash = mix64(seed ^ v);
+		return;
+	}
+	uint8_t a[16];
+	net_mask(a, d->addr, 16, bits);
+	d->client_hash = hash_bytes(seed, a, 16);
+}
+
+double decide_shed_draw(uint64_t client_hash)
+{
+	/* a hash of its own, so that the clients shed are not those of one
+	 * split bucket range */
+	return (double)(mix64(client_hash ^ 0x5e4d10ad5e4d10adull) >> 11) *
+	       (1.0 / 9007199254740992.0);
+}
+
+/* pools[].load: does this pool pass the client over? Full pools pass
+ * every client; a pool shedding a share s the clients whose draw is
+ * below s (the same clients while the figure holds, more of them as it
+ * grows). */
+static int load_skips(const struct service *svc, const struct hpool *hp, struct decision *d)
+{
+	if (hp->full)
+		return REGION_SKIP_FULL;
+	if (hp->shed <= 0)
+		return 0;
+	if (!d->hashed)
+		client_hash(svc, d); /* the answer now depends on the subnet */
+	d->shed_draw = decide_shed_draw(d->client_hash);
+	d->shed_drawn = 1;
+	return d->shed_draw < hp->shed ? REGION_SKIP_SHED : 0;
+}
+
+uint64_t decide_member_draw(const struct decision *d, int family, const uint8_t *addr)
+{
+	return hash_bytes(d->client_hash ^ (uint64_t)family, addr, family == AF_INET ? 4 : 16) >>
+	       11;
 }
 
 double decide_member_score(const struct decision *d, int family, const uint8_t *addr,
 			   uint32_t weight)
 {
-	uint64_t h =
-		hash_bytes(d->client_hash ^ (uint64_t)family, addr, family == AF_INET ? 4 : 16);
 	/* u in (0, 1); weighted rendezvous: -w / ln(u), highest wins */
-	double u = ((double)(h >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+	double u = ((double)decide_member_draw(d, family, addr) + 0.5) * (1.0 / 9007199254740992.0);
 	return -(double)weight / log(u);
 }
 
@@ -490,7 +556,7 @@ static void order(const struct snapshot *snap, const struct service *svc, struct
 	}
 	d->located = d->geo.has_coords || d->geo.country[0] != 0;
 	for (size_t i = 0; i < svc->nroutes; i++) {
-		if (route_matches(&svc->routes[i], d)) {
+		if (route_matches(snap, &svc->routes[i], d)) {
 			d->rule = RULE_ROUTE;
 			d->route = &svc->routes[i];
 			if (d->route->split_end) {
@@ -556,7 +622,7 @@ static void all_down(const struct service *svc, const struct health *h, struct d
 static void take(const struct snapshot *snap, const struct service *svc, struct decision *d)
 {
 	const struct health *h = rcu_dereference(((struct snapshot *)snap)->health);
-	int first_with_pool = -1;
+	int first_with_pool = -1, first_loaded = -1;
 	for (unsigned i = 0; i < d->nsteps; i++) {
 		struct decide_step *st = &d->steps[i];
 		if (svc->limit && i >= svc->limit) {
@@ -578,10 +644,28 @@ static void take(const struct snapshot *snap, const struct service *svc, struct 
 			st->state = REGION_SKIP_DOWN;
 			continue;
 		}
+		int skip = hp ? load_skips(svc, hp, d) : 0;
+		if (skip) {
+			st->state = (uint8_t)skip;
+			d->shed_moved = 1;
+			if (first_loaded < 0)
+				first_loaded = (int)i;
+			continue;
+		}
 		st->state = REGION_TAKEN;
 		d->region = st->region;
 		d->pool = p;
 		d->hpool = hp;
+	}
+	if (d->region < 0 && first_loaded >= 0) {
+		/* Every region up is full or sheds this client: a loaded
+		 * region is better than none; the first of them answers. */
+		struct decide_step *st = &d->steps[first_loaded];
+		const struct pool *p = &svc->pools[svc->pool_of_region[st->region]];
+		st->state = REGION_TAKEN_LOADED;
+		d->region = st->region;
+		d->pool = p;
+		d->hpool = h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
 	}
 	d->redirect_region = d->region;
 	if (d->region < 0 && first_with_pool >= 0)
@@ -693,7 +777,8 @@ static int class_codes(struct class_build *b)
 		const struct service *svc = &c->services[i];
 		for (size_t j = 0; j < svc->nroutes; j++) {
 			const struct route *r = &svc->routes[j];
-			if (r->kind == ROUTE_NET || route_code_used(b, r->kind, r->code))
+			if (r->kind == ROUTE_NET || r->kind == ROUTE_ASN ||
+			    route_code_used(b, r->kind, r->code))
 				continue;
 			b->codes[b->ncodes].kind = r->kind;
 			b->codes[b->ncodes].code = r->code;

@@ -6,7 +6,12 @@
  * immutable (readers hold it under RCU), every piece of per-query state lives
  * in struct ctx on the caller's stack (fixed-size name buffers, a fixed
  * compression table), and output goes only into req->resp through a wbuf that
- * refuses to grow. Nothing in this file calls malloc or takes a mutex. */
+ * refuses to grow. Nothing in this file calls malloc or takes a mutex.
+ *
+ * Signed zones (issue 14): RRsets built per query (geo members, CNAME pools,
+ * wildcard expansions, compact-denial NSECs) get their RRSIGs from the
+ * shared signature cache (dnssec_cache.c), which signs on a miss; that
+ * module allocates, this one still does not. */
 #include "gslb/dns.h"
 #include "gslb/dnsdefs.h"
 
@@ -14,10 +19,12 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "gslb/config.h"
 #include "gslb/decide.h"
 #include "gslb/dname.h"
+#include "gslb/dnssec_cache.h"
 #include "gslb/snapshot.h"
 #include "gslb/wire.h"
 #include "gslb/zone.h"
@@ -49,6 +56,13 @@ enum {
 	EDNS_ECS = 8
 };
 
+/* EDNS header flags: DNSSEC OK (RFC 3225), Compact Answers OK (RFC 9824) */
+#define EDNS_F_DO 0x8000
+#define EDNS_F_CO 0x4000
+
+/* NXNAME, the meta type of RFC 9824's NSEC for a name that does not exist */
+#define DNS_T_NXNAME 128
+
 #define COMP_MAX 64
 #define CHAIN_MAX 12
 #define ADDL_MAX 32
@@ -70,7 +84,10 @@ struct ctx {
 	uint16_t udp_size;
 	uint8_t edns_version;
 	int do_bit;
+	int co_bit;  /* Compact Answers OK (RFC 9824), with do_bit only */
+	int co_echo; /* the answer came from a signed zone: CO set in the reply */
 	int nsid_req;
+	uint32_t now; /* signing time, read on first use */
 
 	/* EDNS Client Subnet (RFC 7871) as received */
 	int ecs;
@@ -90,9 +107,12 @@ struct ctx {
 
 	const struct service *svc; /* the service answered, for counters */
 	int region;
-	int slot;                /* metrics slot of the pool answered */
-	const uint8_t *rrl_name; /* the wildcard owner an answer came from */
-	int all_down;            /* when_all_down was applied */
+	int slot;                  /* metrics slot of the pool answered */
+	int split_rule;            /* index of the split rule that decided, -1 = none */
+	const uint8_t *rrl_name;   /* the wildcard owner an answer came from */
+	int all_down;              /* when_all_down was applied */
+	const struct route *route; /* decide()'s rule, for logs (dns_info) */
+	uint8_t rule, scope;
 	uint32_t rng;
 
 	uint16_t comp[COMP_MAX]; /* packet offsets of names already written */
@@ -105,6 +125,8 @@ struct ctx {
 
 	const struct zone_node *addl_done[ADDL_MAX];
 	unsigned naddl;
+
+	unsigned nsigs_online; /* RRSIGs made or found in the cache */
 };
 
 enum {
@@ -233,42 +255,123 @@ static void put_rdata(struct ctx *c, uint16_t type, const uint8_t *rd, uint16_t 
 		wbuf_set_u16(&c->out, lenpos, (uint16_t)(c->out.pos - start));
 }
 
+static void put_rrsig(struct ctx *c, int sec, const uint8_t *owner, uint32_t ttl, const uint8_t *rd,
+		      uint16_t len)
+{
+	put_name(c, owner, 1);
+	wbuf_u16(&c->out, DNS_T_RRSIG);
+	wbuf_u16(&c->out, DNS_C_IN);
+	wbuf_u32(&c->out, ttl);
+	wbuf_u16(&c->out, len);
+	wbuf_put(&c->out, rd, len);
+	c->counts[sec]++;
+}
+
+/* The RRSIGs of an RRset built for this answer (owner lower-cased), made
+ * online with z's signing keys or found in the signature cache, when the
+ * query has the DO bit and z is signed. A signature that cannot be made
+ * leaves the RRset unsigned (validators then fail it). */
+static void put_online_sigs(struct ctx *c, int sec, const struct zone *z,
+			    const struct sig_rrset *rs, uint32_t ttl)
+{
+	const struct zone_signer *zs = z ? z->signer : NULL;
+	if (!c->do_bit || !zs || !rs->n)
+		return;
+	uint8_t lowner[DNAME_MAXLEN];
+	struct sig_rrset l = *rs;
+	dname_tolower(lowner, rs->owner, rs->owner_len);
+	l.owner = lowner;
+	rs = &l;
+	if (!c->now)
+		c->now = (uint32_t)time(NULL);
+	for (size_t k = 0; k < zs->nkeys; k++) {
+		if (!zone_signer_signs(zs, k))
+			continue;
+		const struct sig_entry *e = sigcache_get(sigcache_global(), zs, k, rs, c->now);
+		if (!e)
+			continue;
+		uint16_t len;
+		const uint8_t *rd = sig_entry_rdata(e, &len);
+		put_rrsig(c, sec, rs->owner, ttl, rd, len);
+		c->nsigs_online++;
+	}
+}
+
+#define RRSET_MAX 256
+
+/* A zone given to secondaries answers its SOA with the serial gslbd keeps
+ * for it (xfr.h), not the file's: the serial field, the 20 bytes' first
+ * four, ends the RDATA just written. */
+static void put_live_serial(struct ctx *c, const uint8_t *owner, const struct zone_rrset *rs)
+{
+	const struct zone *z = zoneset_find(c->snap->zones, owner, dname_len(owner));
+	uint32_t serial =
+		z && z->soa == rs ? __atomic_load_n(&z->live_serial, __ATOMIC_RELAXED) : 0;
+	if (serial == 0 || c->out.err || c->out.pos < 20)
+		return;
+	uint8_t *p = c->out.buf + c->out.pos - 20;
+	p[0] = (uint8_t)(serial >> 24);
+	p[1] = (uint8_t)(serial >> 16);
+	p[2] = (uint8_t)(serial >> 8);
+	p[3] = (uint8_t)serial;
+}
+
 /* Append a whole RRset to a section; all or nothing. Returns 0 on success,
- * -1 when it did not fit (the output is rolled back). */
-static int put_rrset(struct ctx *c, int sec, const uint8_t *owner, const struct zone_rrset *rs,
-		     uint32_t ttl)
+ * -1 when it did not fit (the output is rolled back). online: a signed
+ * zone whose RRset is sent under another owner than its own (a wildcard
+ * expansion): its RRSIGs are made for owner, not the stored ones. */
+static int put_rrset_as(struct ctx *c, int sec, const uint8_t *owner, const struct zone_rrset *rs,
+			uint32_t ttl, const struct zone *online)
 {
 	struct mark m = mark_get(c);
 	size_t pos = 0;
 	const uint8_t *rd;
 	uint16_t rdlen;
+	const uint8_t *rds[RRSET_MAX];
+	uint16_t lens[RRSET_MAX];
+	size_t n = 0;
 	while (zone_rrset_next(rs, &pos, &rd, &rdlen)) {
 		put_name(c, owner, 1);
 		wbuf_u16(&c->out, rs->type);
 		wbuf_u16(&c->out, DNS_C_IN);
 		wbuf_u32(&c->out, ttl);
 		put_rdata(c, rs->type, rd, rdlen);
+		if (rs->type == DNS_T_SOA)
+			put_live_serial(c, owner, rs);
 		c->counts[sec]++;
+		if (n < RRSET_MAX) {
+			rds[n] = rd;
+			lens[n] = rdlen;
+		}
+		n++;
 	}
-	/* a signed zone's RRSIGs, to a query with the DO bit (RFC 4035 3.1.1) */
-	pos = 0;
-	for (uint16_t k = 0; c->do_bit && k < rs->nsigs; k++) {
-		uint16_t len;
-		memcpy(&len, rs->sigs + pos, 2);
-		put_name(c, owner, 1);
-		wbuf_u16(&c->out, DNS_T_RRSIG);
-		wbuf_u16(&c->out, DNS_C_IN);
-		wbuf_u32(&c->out, ttl);
-		wbuf_u16(&c->out, len);
-		wbuf_put(&c->out, rs->sigs + pos + 2, len);
-		pos += 2 + (size_t)len;
-		c->counts[sec]++;
+	if (online && online->signer && c->do_bit) {
+		struct sig_rrset srs = { owner, dname_len(owner), rs->type, rs->ttl, n, rds, lens };
+		if (n <= RRSET_MAX)
+			put_online_sigs(c, sec, online, &srs, ttl);
+	} else {
+		/* a signed zone's RRSIGs, to a query with the DO bit (RFC 4035
+		 * 3.1.1); the maintenance replaces them before they expire */
+		const uint8_t *sigs = __atomic_load_n(&rs->sigs, __ATOMIC_ACQUIRE);
+		pos = 0;
+		for (uint16_t k = 0; c->do_bit && k < rs->nsigs; k++) {
+			uint16_t len;
+			memcpy(&len, sigs + pos, 2);
+			put_rrsig(c, sec, owner, ttl, sigs + pos + 2, len);
+			pos += 2 + (size_t)len;
+		}
 	}
 	if (c->out.err) {
 		mark_restore(c, &m);
 		return -1;
 	}
 	return 0;
+}
+
+static int put_rrset(struct ctx *c, int sec, const uint8_t *owner, const struct zone_rrset *rs,
+		     uint32_t ttl)
+{
+	return put_rrset_as(c, sec, owner, rs, ttl, NULL);
 }
 
 /* Whole response no longer fits: RFC 2181 9 - set TC, keep only the
@@ -294,6 +397,94 @@ static int put_soa_authority(struct ctx *c, const struct zone *z)
 		return -1;
 	}
 	return 0;
+}
+
+#define NSEC_TYPES_MAX 64
+
+/* Compact denial made online (RFC 9824): an NSEC at name whose bitmap
+ * holds types[0..n) (any order) and RRSIG and NSEC, with its RRSIGs, in
+ * authority. -1 when it did not fit (rolled back). */
+static int put_online_nsec(struct ctx *c, const struct zone *z, const uint8_t *name, size_t len,
+			   const uint16_t *types, size_t n)
+{
+	uint16_t all[NSEC_TYPES_MAX + 2];
+	size_t na = 0;
+	all[na++] = DNS_T_RRSIG;
+	all[na++] = DNS_T_NSEC;
+	for (size_t i = 0; i < n && na < NSEC_TYPES_MAX + 2; i++) {
+		size_t j = na;
+		while (j > 0 && all[j - 1] > types[i])
+			j--;
+		if (j > 0 && all[j - 1] == types[i])
+			continue;
+		memmove(all + j + 1, all + j, (na - j) * sizeof(all[0]));
+		all[j] = types[i];
+		na++;
+	}
+	uint8_t lname[DNAME_MAXLEN];
+	uint8_t rd[DNAME_MAXLEN + 2 + (NSEC_TYPES_MAX + 2) * 34];
+	dname_tolower(lname, name, len);
+	size_t rdlen = dnssec_nsec_rdata(rd, sizeof(rd), lname, len, all, na);
+	if (!rdlen)
+		return 0; /* a name too long for \000 in front: no proof */
+	uint32_t ttl = zone_negative_ttl(z);
+	struct mark m = mark_get(c);
+	put_name(c, lname, 1);
+	wbuf_u16(&c->out, DNS_T_NSEC);
+	wbuf_u16(&c->out, DNS_C_IN);
+	wbuf_u32(&c->out, ttl);
+	wbuf_u16(&c->out, (uint16_t)rdlen);
+	wbuf_put(&c->out, rd, rdlen);
+	c->counts[SEC_NS]++;
+	const uint8_t *rds[1] = { rd };
+	uint16_t lens[1] = { (uint16_t)rdlen };
+	struct sig_rrset srs = { lname, len, DNS_T_NSEC, ttl, 1, rds, lens };
+	put_online_sigs(c, SEC_NS, z, &srs, ttl);
+	if (c->out.err) {
+		mark_restore(c, &m);
+		return -1;
+	}
+	return 0;
+}
+
+/* A negative answer at name: the SOA, and to a DO query in a signed zone
+ * the NSEC made for it, listing types[0..n) (the types at name but the
+ * one asked). */
+static void deny(struct ctx *c, const struct zone *z, const uint8_t *name, size_t len,
+		 const uint16_t *types, size_t n)
+{
+	if (put_soa_authority(c, z))
+		return;
+	if (c->do_bit && z->signer && put_online_nsec(c, z, name, len, types, n))
+		truncate_all(c);
+}
+
+/* The types that exist at a node and at a service there, but qtype. */
+static size_t name_types(const struct ctx *c, const struct zone_node *nd, const struct service *svc,
+			 uint16_t *out)
+{
+	size_t n = 0;
+	for (size_t i = 0; nd && i < nd->nrrsets && n + 2 < NSEC_TYPES_MAX; i++)
+		if (nd->rrsets[i].type != c->qtype)
+			out[n++] = nd->rrsets[i].type;
+	if (svc && svc->npools > 0 && svc->pools[0].cname_len > 0) {
+		if (c->qtype != DNS_T_CNAME)
+			out[n++] = DNS_T_CNAME;
+	} else if (svc) {
+		if (c->qtype != DNS_T_A)
+			out[n++] = DNS_T_A;
+		if (c->qtype != DNS_T_AAAA)
+			out[n++] = DNS_T_AAAA;
+	}
+	return n;
+}
+
+static void deny_service(struct ctx *c, const struct zone *z, const struct service *svc,
+			 const uint8_t *name, size_t len)
+{
+	uint16_t types[NSEC_TYPES_MAX];
+	const struct zone_node *nd = c->do_bit && z->signer ? zone_find(z, name, len) : NULL;
+	deny(c, z, name, len, types, name_types(c, nd, svc, types));
 }
 
 static int addl_seen(struct ctx *c, const struct zone_node *n)
@@ -467,8 +658,14 @@ static void sticky_order(const struct decision *d, struct cand *cand, unsigned n
 			 int family)
 {
 	double score[PICK_MAX];
+	int same_weight = 1;
+	for (unsigned i = 1; i < n && same_weight; i++)
+		same_weight = cand[i].weight == cand[0].weight;
+	/* equal weights: the draw orders as the score does, no logarithm */
 	for (unsigned i = 0; i < n; i++)
-		score[i] = decide_member_score(d, family, cand[i].addr, cand[i].weight);
+		score[i] = same_weight ?
+				   (double)decide_member_draw(d, family, cand[i].addr) :
+				   decide_member_score(d, family, cand[i].addr, cand[i].weight);
 	for (unsigned i = 0; i < k; i++) {
 		unsigned best = i;
 		for (unsigned j = i + 1; j < n; j++)
@@ -483,8 +680,8 @@ static void sticky_order(const struct decision *d, struct cand *cand, unsigned n
 	}
 }
 
-static int put_members(struct ctx *c, const uint8_t *owner, const struct decision *d, int family,
-		       unsigned answers)
+static int put_members(struct ctx *c, const struct zone *z, const uint8_t *owner,
+		       const struct decision *d, int family, unsigned answers)
 {
 	const struct pool *p = d->pool;
 	const struct hpool *hp = d->hpool;
@@ -528,6 +725,8 @@ static int put_members(struct ctx *c, const uint8_t *owner, const struct decisio
 	uint16_t type = family == AF_INET ? DNS_T_A : DNS_T_AAAA;
 	size_t alen = family == AF_INET ? 4 : 16;
 	struct mark mk = mark_get(c);
+	const uint8_t *sent[PICK_MAX];
+	uint16_t lens[PICK_MAX];
 	unsigned start = rnd(c) % n;
 	if (d->hashed) {
 		sticky_order(d, cand, n, k, family);
@@ -560,7 +759,14 @@ static int put_members(struct ctx *c, const uint8_t *owner, const struct decisio
 		wbuf_u16(&c->out, (uint16_t)alen);
 		wbuf_put(&c->out, m->addr, alen);
 		c->counts[SEC_AN]++;
+		sent[i] = m->addr;
+		lens[i] = (uint16_t)alen;
 	}
+	/* signed as the RRset actually sent (the cache sorts it) */
+	struct sig_rrset srs = {
+		owner, dname_len(owner), type, dnssec_answer_ttl(d->svc, ttl), k, sent, lens
+	};
+	put_online_sigs(c, SEC_AN, z, &srs, ttl);
 	if (c->out.err) {
 		mark_restore(c, &mk);
 		return -1;
@@ -594,7 +800,7 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 			else
 				additional_for(c, rs);
 		} else {
-			put_soa_authority(c, z);
+			deny_service(c, z, svc, name, *len);
 		}
 		return SVC_DONE;
 	}
@@ -609,7 +815,11 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 	if (svc->wildcard && !c->rrl_name)
 		c->rrl_name = svc->lname;
 	c->all_down = d.all_down;
+	c->rule = (uint8_t)d.rule;
+	c->route = d.route;
+	c->scope = d.scope;
 	c->slot = d.pool && d.region >= 0 ? d.pool->metric_slot : -1;
+	c->split_rule = d.split_region >= 0 && d.route ? (int)(d.route - svc->routes) : -1;
 	if (c->ecs && c->ecs_source > 0 && d.scope > c->ecs_scope)
 		c->ecs_scope = d.scope;
 	if (d.all_down && svc->when_all_down == ALL_DOWN_SERVFAIL) {
@@ -619,7 +829,7 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 	}
 	if (!d.pool) {
 		/* No region left (or when_all_down = nodata): NODATA. */
-		put_soa_authority(c, z);
+		deny_service(c, z, svc, name, *len);
 		return SVC_DONE;
 	}
 	if (d.pool->cname_len) {
@@ -630,6 +840,11 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 		wbuf_u32(&c->out, d.ttl);
 		put_rdata(c, DNS_T_CNAME, d.pool->cname, d.pool->cname_len);
 		c->counts[SEC_AN]++;
+		const uint8_t *target[1] = { d.pool->cname };
+		uint16_t tlen[1] = { d.pool->cname_len };
+		struct sig_rrset srs = { name, *len,   DNS_T_CNAME, dnssec_answer_ttl(svc, d.ttl),
+					 1,    target, tlen };
+		put_online_sigs(c, SEC_AN, z, &srs, d.ttl);
 		if (c->out.err) {
 			mark_restore(c, &mk);
 			truncate_all(c);
@@ -642,11 +857,11 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 		return SVC_FOLLOW;
 	}
 	int fam = qt == DNS_T_A ? AF_INET : AF_INET6;
-	int n = put_members(c, name, &d, fam, svc->answers);
+	int n = put_members(c, z, name, &d, fam, svc->answers);
 	if (n < 0)
 		truncate_all(c);
 	else if (n == 0)
-		put_soa_authority(c, z); /* no member of this family here: NODATA */
+		deny_service(c, z, svc, name, *len); /* no member of this family here: NODATA */
 	return SVC_DONE;
 }
 
@@ -667,6 +882,11 @@ static void answer_in(struct ctx *c)
 			zoneset_find(c->snap->zones, name + 1 + name[0], len - 1 - name[0]);
 		if (parent)
 			z = parent;
+	}
+	c->co_echo = c->co_bit && z->signer;
+	if (c->qtype == DNS_T_NXNAME && z->signer) {
+		c->rcode = RCODE_FORMERR; /* RFC 9824 3.5 */
+		return;
 	}
 	c->flags |= F_AA;
 
@@ -691,7 +911,17 @@ static void answer_in(struct ctx *c)
 		    decide_is_service_ent(c->snap, name, len)) {
 			/* An empty non-terminal above a service name: it exists,
 			 * and it blocks zone wildcards like any other (RFC 4592). */
-			put_soa_authority(c, z);
+			deny(c, z, name, len, NULL, 0);
+			return;
+		}
+		if (za.result == ZONE_NXDOMAIN && c->do_bit && z->signer) {
+			/* compact denial (RFC 9824): the name "exists" with no
+			 * type but NXNAME; NXDOMAIN only when the client says it
+			 * understands that (CO) */
+			static const uint16_t nx[1] = { DNS_T_NXNAME };
+			if (c->co_bit)
+				c->rcode = RCODE_NXDOMAIN;
+			deny(c, z, name, len, nx, 1);
 			return;
 		}
 		if (za.result == ZONE_NXDOMAIN) {
@@ -709,8 +939,11 @@ static void answer_in(struct ctx *c)
 			rs = any_choice(n);
 		else
 			rs = zone_rrset(n, c->qtype);
+		/* a wildcard's RRsets are signed online under the name asked:
+		 * no proof of the wildcard's use is needed */
+		const struct zone *synth = za.result == ZONE_WILDCARD ? z : NULL;
 		if (rs) {
-			if (put_rrset(c, SEC_AN, name, rs, rs->ttl)) {
+			if (put_rrset_as(c, SEC_AN, name, rs, rs->ttl, synth)) {
 				truncate_all(c);
 				return;
 			}
@@ -722,12 +955,17 @@ static void answer_in(struct ctx *c)
 		if (!cn) {
 			/* NODATA; a signed zone proves it to DO queries with the
 			 * name's NSEC (RFC 9824) */
+			if (synth) {
+				uint16_t types[NSEC_TYPES_MAX];
+				deny(c, z, name, len, types, name_types(c, n, NULL, types));
+				return;
+			}
 			if (put_soa_authority(c, z) == 0 && c->do_bit && za.result == ZONE_EXACT &&
 			    n->nsec && put_rrset(c, SEC_NS, name, n->nsec, n->nsec->ttl))
 				truncate_all(c);
 			return;
 		}
-		if (put_rrset(c, SEC_AN, name, cn, cn->ttl)) {
+		if (put_rrset_as(c, SEC_AN, name, cn, cn->ttl, synth)) {
 			truncate_all(c);
 			return;
 		}
@@ -873,7 +1111,8 @@ static enum dns_decode parse_additional(struct ctx *c, struct wire *w, uint16_t 
 		c->edns = 1;
 		c->udp_size = klass < DNS_MIN_UDP ? DNS_MIN_UDP : klass;
 		c->edns_version = (uint8_t)(ttl >> 16);
-		c->do_bit = (ttl & 0x8000) != 0;
+		c->do_bit = (ttl & EDNS_F_DO) != 0;
+		c->co_bit = c->do_bit && (ttl & EDNS_F_CO) != 0;
 		struct wire o;
 		wire_init(&o, rd, rdlen);
 		while (wire_left(&o) > 0) {
@@ -905,7 +1144,7 @@ static void put_opt(struct ctx *c)
 	wbuf_u16(&c->out, cf->edns_size);
 	wbuf_u8(&c->out, (uint8_t)(c->rcode >> 4));
 	wbuf_u8(&c->out, 0);
-	wbuf_u16(&c->out, c->do_bit ? 0x8000 : 0);
+	wbuf_u16(&c->out, (uint16_t)((c->do_bit ? EDNS_F_DO : 0) | (c->co_echo ? EDNS_F_CO : 0)));
 	wbuf_u16(&c->out, rdlen);
 	if (nsid) {
 		wbuf_u16(&c->out, EDNS_NSID);
@@ -1024,8 +1263,12 @@ static size_t finish(struct ctx *c, int with_opt, struct dns_info *info)
 		info->service = c->svc;
 		info->region = c->region;
 		info->slot = c->slot;
+		info->split_rule = c->split_rule;
 		info->rrl_name = c->rrl_name;
 		info->all_down = (uint8_t)c->all_down;
+		info->rule = c->rule;
+		info->route = c->route;
+		info->scope = c->scope;
 	}
 	return c->out.pos;
 }
@@ -1182,6 +1425,7 @@ size_t dns_process(const struct snapshot *snap, const struct dns_request *req,
 	c.req = req;
 	c.region = -1;
 	c.slot = -1;
+	c.split_rule = -1;
 	c.rng = req->entropy | 1;
 	if (info)
 		memset(info, 0, sizeof(*info));

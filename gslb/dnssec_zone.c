@@ -6,7 +6,9 @@
 
 #include "gslb/dnsdefs.h"
 #include "gslb/dnssec.h"
+#include "gslb/dnssec_cache.h"
 #include "gslb/err.h"
+#include "gslb/siphash.h"
 #include "gslb/zone.h"
 
 /* A growing block of RDLENGTH (host order) + RDATA entries. */
@@ -73,30 +75,11 @@ static int is_key_type(uint16_t t)
 static ldns_rr_list *to_ldns(const uint8_t *owner, size_t olen, const struct zone_rrset *rs)
 {
 	ldns_rr_list *l = ldns_rr_list_new();
-	uint8_t buf[DNAME_MAXLEN + 10 + 65535];
 	size_t pos = 0;
 	const uint8_t *rd;
 	uint16_t rdlen;
 	while (l && zone_rrset_next(rs, &pos, &rd, &rdlen)) {
-		size_t n = olen;
-		memcpy(buf, owner, olen);
-		buf[n++] = (uint8_t)(rs->type >> 8);
-		buf[n++] = (uint8_t)rs->type;
-		buf[n++] = 0;
-		buf[n++] = DNS_C_IN;
-		buf[n++] = (uint8_t)(rs->ttl >> 24);
-		buf[n++] = (uint8_t)(rs->ttl >> 16);
-		buf[n++] = (uint8_t)(rs->ttl >> 8);
-		buf[n++] = (uint8_t)rs->ttl;
-		buf[n++] = (uint8_t)(rdlen >> 8);
-		buf[n++] = (uint8_t)rdlen;
-		memcpy(buf + n, rd, rdlen);
-		n += rdlen;
-		size_t at = 0;
-		ldns_rr *rr = NULL;
-		if (ldns_wire2rr(&rr, buf, n, &at, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK ||
-		    !ldns_rr_list_push_rr(l, rr)) {
-			ldns_rr_free(rr);
+		if (dnssec_rr_push(l, owner, olen, rs->type, rs->ttl, rd, rdlen)) {
 			ldns_rr_list_deep_free(l);
 			return NULL;
 		}
@@ -439,4 +422,87 @@ size_t dnssec_zone_signatures(const struct zone *z)
 			n += nd->nsec->nsigs;
 	}
 	return n;
+}
+
+/* Every RRset of z signed at load, and the nodes' NSEC: new signatures into
+ * a new block, published RRset by RRset (a reader sees the old or the new
+ * signatures, both valid); the replaced block is returned in *old for the
+ * caller to free after an RCU grace period. */
+int dnssec_resign_zone(struct zone *z, uint32_t inception, uint32_t expiration, void **old)
+{
+	const struct zone_signer *zs = z->signer;
+	*old = NULL;
+	if (!zs)
+		return GSLB_EINVAL;
+	char err[256];
+	struct signer s = { .z = z,
+			    .keys = zs->keys,
+			    .nkeys = zs->nkeys,
+			    .inception = inception,
+			    .expiration = expiration,
+			    .err = err,
+			    .errlen = sizeof(err) };
+	for (size_t k = 0; k < zs->nkeys; k++) {
+		s.have_zsk |= !(zs->keys[k].flags & DNSSEC_FLAG_SEP);
+		s.have_ksk |= (zs->keys[k].flags & DNSSEC_FLAG_SEP) != 0;
+	}
+	int rc = GSLB_OK;
+	for (size_t i = 0; i < z->nnodes && !rc; i++) {
+		struct zone_node *nd = &z->nodes[i];
+		for (size_t j = 0; j < nd->nrrsets && !rc; j++)
+			if (nd->rrsets[j].nsigs)
+				rc = sign_one(&s, nd, (struct zone_rrset *)&nd->rrsets[j]);
+		if (!rc && nd->nsec && nd->nsec->nsigs)
+			rc = sign_one(&s, nd, (struct zone_rrset *)nd->nsec);
+	}
+	for (size_t i = 0; i < s.nplaced && !rc; i++)
+		if (s.placed[i].n != s.placed[i].rs->nsigs)
+			rc = GSLB_EINVAL; /* not the keys it was signed with */
+	if (rc) {
+		free(s.blob.p);
+		free(s.placed);
+		return rc;
+	}
+	for (size_t i = 0; i < s.nplaced; i++)
+		__atomic_store_n(&s.placed[i].rs->sigs, s.blob.p + s.placed[i].off,
+				 __ATOMIC_RELEASE);
+	free(s.placed);
+	*old = z->resig_mem;
+	z->resig_mem = s.blob.p;
+	((struct zone_signer *)zs)->expire = expiration;
+	return GSLB_OK;
+}
+
+int dnssec_zone_signer(struct zone *z, const struct dnssec_key *keys, size_t nkeys,
+		       uint32_t validity, uint32_t refresh, uint32_t inception_offset,
+		       uint32_t expire)
+{
+	static const uint8_t fpkey[SIPHASH_KEY_LEN] = "gslb dnssec key";
+	struct zone_signer *zs = calloc(1, sizeof(*zs));
+	uint64_t *fp = calloc(nkeys ? nkeys : 1, sizeof(*fp));
+	ldns_buffer *buf = ldns_buffer_new(512);
+	int rc = zs && fp && buf ? GSLB_OK : GSLB_ENOMEM;
+	for (size_t k = 0; k < nkeys && !rc; k++) {
+		ldns_buffer_clear(buf);
+		if (ldns_rr_rdata2buffer_wire(buf, keys[k].dnskey) != LDNS_STATUS_OK)
+			rc = GSLB_ENOMEM;
+		else
+			fp[k] = siphash24(fpkey, ldns_buffer_begin(buf), ldns_buffer_position(buf));
+		zs->have_zsk |= !(keys[k].flags & DNSSEC_FLAG_SEP);
+	}
+	ldns_buffer_free(buf);
+	if (rc) {
+		free(zs);
+		free(fp);
+		return rc;
+	}
+	zs->keys = keys;
+	zs->nkeys = nkeys;
+	zs->fp = fp;
+	zs->validity = validity;
+	zs->refresh = refresh;
+	zs->inception_offset = inception_offset;
+	zs->expire = expire;
+	z->signer = zs;
+	return GSLB_OK;
 }

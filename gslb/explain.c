@@ -10,6 +10,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "gslb/decide.h"
+#include "gslb/dnssec_cache.h"
 #include "gslb/err.h"
 #include "gslb/net.h"
 #include "gslb/snapshot.h"
@@ -41,6 +42,25 @@ static json_t *location_json(const struct decision *d, const struct snapshot *sn
 	} else {
 		json_object_set_new(o, "latitude", json_null());
 		json_object_set_new(o, "longitude", json_null());
+	}
+	if (geo_has_asn(snap->geo)) {
+		/* geoip.asn_database: the client's autonomous system, named */
+		struct geo_asn asn;
+		char net[NET_CIDR_TEXT_MAX];
+		uint8_t a[16];
+		json_t *aj = json_object();
+		if (geo_asn_lookup(snap->geo, d->family, d->addr, 1, &asn) == 0 && asn.found) {
+			net_mask(a, d->addr, net_alen(d->family), asn.prefix);
+			net_format(d->family, a, asn.prefix, net, sizeof(net));
+			json_object_set_new(aj, "number", json_integer(asn.asn));
+			json_object_set_new(aj, "organization",
+					    asn.org[0] ? json_string(asn.org) : json_null());
+			json_object_set_new(aj, "network", json_string(net));
+		} else {
+			json_object_set_new(aj, "number", json_null());
+		}
+		json_object_set_new(aj, "database", json_string(geo_asn_path(snap->geo)));
+		json_object_set_new(o, "asn", aj);
 	}
 	if (g->override) {
 		char cidr[64];
@@ -181,6 +201,26 @@ static void cluster_notes(json_t *r, const struct hpool *hp)
 		json_object_set_new(r, "cluster", notes);
 }
 
+/* Whether a DO query's answer is signed, and by which keys (tags):
+ * those that sign all but the key RRsets (dnssec_cache.h). */
+static json_t *dnssec_json(const struct zone *z)
+{
+	json_t *o = json_object();
+	const struct zone_signer *zs = z ? z->signer : NULL;
+	json_object_set_new(o, "signed", json_boolean(zs != NULL));
+	json_t *keys = json_array();
+	for (size_t k = 0; zs && k < zs->nkeys; k++) {
+		if (!zone_signer_signs(zs, k))
+			continue;
+		json_t *kj = json_object();
+		json_object_set_new(kj, "tag", json_integer(zs->keys[k].tag));
+		json_object_set_new(kj, "algorithm", json_integer(zs->keys[k].alg));
+		json_array_append_new(keys, kj);
+	}
+	json_object_set_new(o, "keys", keys);
+	return o;
+}
+
 int explain_json(const struct snapshot *snap, const char *address, const char *name, json_t **out,
 		 char *err, size_t errlen)
 {
@@ -207,6 +247,7 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 
 	const struct zone *z = zoneset_find(snap->zones, lname, len);
 	json_object_set_new(o, "zone", z ? json_string(z->origin_str) : json_null());
+	json_object_set_new(o, "dnssec", dnssec_json(z));
 	const struct service *svc = z ? decide_find_service(snap, lname, len) : NULL;
 	if (!svc) {
 		json_object_set_new(o, "service", json_null());
@@ -272,8 +313,15 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 		const struct health *h = rcu_dereference(((struct snapshot *)snap)->health);
 		if (pi >= 0 && h && svc->pools[pi].gidx < h->npools) {
 			const struct hpool *hp = &h->pools[svc->pools[pi].gidx];
-			json_object_set_new(r, "pool", json_string(hp->up ? "up" : "down"));
+			json_object_set_new(r, "pool",
+					    json_string(!hp->up  ? "down" :
+							hp->full ? "full" :
+								   "up"));
 			json_object_set_new(r, "pool_reason", json_string(hp->reason));
+			if (hp->load >= 0) {
+				json_object_set_new(r, "load", json_real(hp->load));
+				json_object_set_new(r, "shed_share", json_real(hp->shed));
+			}
 			if (hp->admin)
 				json_object_set_new(r, "admin",
 						    json_string(override_state_name(hp->admin)));
@@ -282,6 +330,13 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 		json_array_append_new(regions, r);
 	}
 	json_object_set_new(o, "regions", regions);
+	if (d.shed_moved || d.shed_drawn) {
+		json_t *ls = json_object();
+		json_object_set_new(ls, "draw",
+				    d.shed_drawn ? json_real(d.shed_draw) : json_null());
+		json_object_set_new(ls, "moved", json_boolean(d.shed_moved));
+		json_object_set_new(o, "load_shedding", ls);
+	}
 	json_object_set_new(o, "chosen",
 			    d.region >= 0 ? json_string(snap->conf->regions[d.region].name) :
 					    json_null());
@@ -306,6 +361,24 @@ static const char *str(const json_t *o, const char *k)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+static void print_dnssec(const json_t *ex, FILE *out)
+{
+	const json_t *d = json_object_get(ex, "dnssec");
+	if (!json_is_true(json_object_get(d, "signed"))) {
+		fprintf(out, "dnssec:    unsigned (the zone has no dnssec group)\n");
+		return;
+	}
+	const json_t *keys = json_object_get(d, "keys");
+	fprintf(out, "dnssec:    signed to queries with DO, key tag");
+	for (size_t i = 0; i < json_array_size(keys); i++) {
+		const json_t *k = json_array_get(keys, i);
+		fprintf(out, "%s%lld (algorithm %lld)", i ? ", " : " ",
+			(long long)json_integer_value(json_object_get(k, "tag")),
+			(long long)json_integer_value(json_object_get(k, "algorithm")));
+	}
+	fprintf(out, "\n");
+}
+
 void explain_print(const json_t *ex, FILE *out)
 {
 	fprintf(out, "name:      %s\n", str(ex, "name"));
@@ -314,6 +387,8 @@ void explain_print(const json_t *ex, FILE *out)
 	if (!json_is_object(svc)) {
 		fprintf(out, "zone:      %s\n", str(ex, "zone") ? str(ex, "zone") : "(none)");
 		fprintf(out, "note:      %s\n", str(ex, "note"));
+		if (str(ex, "zone"))
+			print_dnssec(ex, out);
 		return;
 	}
 	fprintf(out, "service:   %s (%s:%lld)\n", str(svc, "name"), str(svc, "file"),
@@ -341,6 +416,15 @@ void explain_print(const json_t *ex, FILE *out)
 			json_real_value(json_object_get(loc, "longitude")),
 			str(loc, "coordinates_from"));
 	fprintf(out, "\n");
+	const json_t *asn = json_object_get(loc, "asn");
+	if (json_is_integer(json_object_get(asn, "number")))
+		fprintf(out, "asn:       AS%lld%s%s%s, network %s\n",
+			(long long)json_integer_value(json_object_get(asn, "number")),
+			str(asn, "organization") ? " (" : "",
+			str(asn, "organization") ? str(asn, "organization") : "",
+			str(asn, "organization") ? ")" : "", str(asn, "network"));
+	else if (asn)
+		fprintf(out, "asn:       not in the ASN database\n");
 	const json_t *ov = json_object_get(loc, "override");
 	if (json_is_object(ov)) {
 		fprintf(out, "override:  %s (%s:%lld)", str(ov, "net"), str(ov, "file"),
@@ -387,12 +471,25 @@ void explain_print(const json_t *ex, FILE *out)
 				(long long)json_integer_value(json_object_get(r, "biased_km")));
 		if (str(r, "pool"))
 			fprintf(out, " (pool %s: %s)", str(r, "pool"), str(r, "pool_reason"));
+		if (json_is_number(json_object_get(r, "load")))
+			fprintf(out, " (load %.3f, shedding %.0f%%)",
+				json_number_value(json_object_get(r, "load")),
+				100 * json_number_value(json_object_get(r, "shed_share")));
 		fprintf(out, "\n");
 		const json_t *notes = json_object_get(r, "cluster");
 		for (size_t k = 0; k < json_array_size(notes); k++)
 			fprintf(out, "      cluster: %s\n",
 				json_string_value(json_array_get(notes, k)));
 	}
+	const json_t *ls = json_object_get(ex, "load_shedding");
+	if (ls && json_is_number(json_object_get(ls, "draw")))
+		fprintf(out, "load:      client draw %.4f: %s\n",
+			json_number_value(json_object_get(ls, "draw")),
+			json_is_true(json_object_get(ls, "moved")) ?
+				"moved past a region for its load" :
+				"not moved (draw at or above every share shed)");
+	else if (ls)
+		fprintf(out, "load:      moved past a full region\n");
 	const json_t *ans = json_object_get(ex, "answer");
 	fprintf(out, "answer:    ");
 	if (str(ans, "when_all_down"))
@@ -426,4 +523,5 @@ void explain_print(const json_t *ex, FILE *out)
 	fprintf(out, "\necs scope: /%lld\nttl:       %lld\n",
 		(long long)json_integer_value(json_object_get(ex, "ecs_scope")),
 		(long long)json_integer_value(json_object_get(ex, "ttl")));
+	print_dnssec(ex, out);
 }

@@ -384,18 +384,18 @@ static void cache_put(const struct geo_db *g, uint32_t offset, const struct geo_
 	__atomic_store_n(&e->seq, s + 2, __ATOMIC_RELEASE);
 }
 
-static int db_lookup(const struct geo_db *g, int family, const uint8_t *a, struct geo_result *res,
-		     int *mmdb_status, int want_network)
+/* One lookup in a database: its result and the network's prefix length in
+ * the family asked. Returns 1 when found, 0 when not (an IPv4-only database
+ * knows nothing of any IPv6 address), GSLB_EIO with *st from a damaged file. */
+static int mmdb_find(const MMDB_s *db, int family, const uint8_t *a, MMDB_lookup_result_s *lr,
+		     unsigned *prefix, int *st)
 {
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in sin;
 		struct sockaddr_in6 sin6;
 	} su;
-	MMDB_lookup_result_s lr;
-	unsigned alen = family == AF_INET ? 4 : 16, prefix;
-	uint8_t net[16];
-	int st = MMDB_SUCCESS;
+	unsigned alen = family == AF_INET ? 4 : 16;
 
 	memset(&su, 0, sizeof(su));
 	if (family == AF_INET) {
@@ -405,21 +405,38 @@ static int db_lookup(const struct geo_db *g, int family, const uint8_t *a, struc
 		su.sin6.sin6_family = AF_INET6;
 		memcpy(&su.sin6.sin6_addr, a, 16);
 	}
-	lr = MMDB_lookup_sockaddr(&g->mmdb, &su.sa, &st);
-	if (st == MMDB_IPV6_LOOKUP_IN_IPV4_DATABASE_ERROR)
-		return 0; /* an IPv4-only database knows nothing of any IPv6 address */
-	if (st != MMDB_SUCCESS) {
+	*st = MMDB_SUCCESS;
+	*prefix = 0;
+	*lr = MMDB_lookup_sockaddr((MMDB_s *)db, &su.sa, st);
+	if (*st == MMDB_IPV6_LOOKUP_IN_IPV4_DATABASE_ERROR)
+		return 0;
+	if (*st != MMDB_SUCCESS)
+		return GSLB_EIO;
+	unsigned p = lr->netmask;
+	/* IPv4 sits at ::/96 of an IPv6 tree; the library counts from bit 0 */
+	if (family == AF_INET && db->metadata.ip_version == 6)
+		p = p >= 96 ? p - 96 : 0;
+	*prefix = p > alen * 8 ? alen * 8 : p;
+	return lr->found_entry ? 1 : 0;
+}
+
+static int db_lookup(const struct geo_db *g, int family, const uint8_t *a, struct geo_result *res,
+		     int *mmdb_status, int want_network)
+{
+	MMDB_lookup_result_s lr;
+	unsigned alen = family == AF_INET ? 4 : 16, prefix;
+	uint8_t net[16];
+	int st = MMDB_SUCCESS;
+
+	int found = mmdb_find(&g->mmdb, family, a, &lr, &prefix, &st);
+	if (found < 0) {
 		*mmdb_status = st;
 		return GSLB_EIO;
 	}
-	prefix = lr.netmask;
-	/* IPv4 sits at ::/96 of an IPv6 tree; the library counts from bit 0 */
-	if (family == AF_INET && g->mmdb.metadata.ip_version == 6)
-		prefix = prefix >= 96 ? prefix - 96 : 0;
-	if (prefix > alen * 8)
-		prefix = alen * 8;
+	if (st == MMDB_IPV6_LOOKUP_IN_IPV4_DATABASE_ERROR)
+		return 0; /* as before: nothing known, db_prefix untouched */
 	res->db_prefix = (uint8_t)prefix;
-	if (!lr.found_entry)
+	if (!found)
 		return 0;
 	res->db_found = 1;
 	if (want_network) {
@@ -538,14 +555,13 @@ out:
 	return rc;
 }
 
-static int db_open(struct geo_db *g, const char *path, char *err, size_t errlen)
+/* A database file into *mmdb through a sealed private copy (or, without
+ * memfd, the file itself). */
+static int mmdb_open_private(MMDB_s *mmdb, const char *path, char *err, size_t errlen)
 {
 	int st, memfd = -1;
 	char fdpath[64];
 	const char *src = path;
-	g->db_path = dupstr(path);
-	if (!g->db_path)
-		return GSLB_ENOMEM;
 	int rc = db_private_copy(path, &memfd, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -554,13 +570,13 @@ static int db_open(struct geo_db *g, const char *path, char *err, size_t errlen)
 		src = fdpath;
 	}
 	errno = 0;
-	st = MMDB_open(src, MMDB_MODE_MMAP, &g->mmdb);
+	st = MMDB_open(src, MMDB_MODE_MMAP, mmdb);
 	if (memfd >= 0 && st == MMDB_FILE_OPEN_ERROR) {
 		/* no /proc to reach the copy through */
 		close(memfd);
 		memfd = -1;
 		errno = 0;
-		st = MMDB_open(path, MMDB_MODE_MMAP, &g->mmdb);
+		st = MMDB_open(path, MMDB_MODE_MMAP, mmdb);
 	}
 	if (memfd >= 0)
 		close(memfd); /* the mapping keeps the copy */
@@ -578,18 +594,103 @@ static int db_open(struct geo_db *g, const char *path, char *err, size_t errlen)
 		       st == MMDB_FILE_OPEN_ERROR     ? GSLB_EIO :
 							GSLB_EINVAL;
 	}
+	if (mmdb->metadata.ip_version != 4 && mmdb->metadata.ip_version != 6) {
+		errf(err, errlen, "%s: unsupported ip_version %u", path,
+		     (unsigned)mmdb->metadata.ip_version);
+		MMDB_close(mmdb);
+		return GSLB_EINVAL;
+	}
+	return 0;
+}
+
+static int db_open(struct geo_db *g, const char *path, char *err, size_t errlen)
+{
+	g->db_path = dupstr(path);
+	if (!g->db_path)
+		return GSLB_ENOMEM;
+	int rc = mmdb_open_private(&g->mmdb, path, err, errlen);
+	if (rc)
+		return rc;
 	g->has_mmdb = 1;
 	g->cache = calloc((size_t)1 << GEO_CACHE_BITS, sizeof(*g->cache));
 	if (!g->cache) {
 		errf(err, errlen, "%s: out of memory", path);
 		return GSLB_ENOMEM;
 	}
-	if (g->mmdb.metadata.ip_version != 4 && g->mmdb.metadata.ip_version != 6) {
-		errf(err, errlen, "%s: unsupported ip_version %u", path,
-		     (unsigned)g->mmdb.metadata.ip_version);
-		return GSLB_EINVAL;
-	}
 	return db_probe(g, err, errlen);
+}
+
+/* ---- the ASN database ----------------------------------------------------- */
+
+int geo_asn_lookup(const struct geo_db *g, int family, const uint8_t *addr, int want_org,
+		   struct geo_asn *out)
+{
+	MMDB_lookup_result_s lr;
+	MMDB_entry_data_s v;
+	unsigned prefix;
+	int st;
+
+	memset(out, 0, sizeof(*out));
+	if (!g || !g->has_asn)
+		return 0;
+	int found = mmdb_find(&g->asn, family, addr, &lr, &prefix, &st);
+	out->prefix = (uint8_t)prefix;
+	if (found <= 0)
+		return found;
+	st = MMDB_get_value(&lr.entry, &v, "autonomous_system_number", NULL);
+	if (st != MMDB_SUCCESS && st != MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR)
+		return GSLB_EIO;
+	if (st == MMDB_SUCCESS && v.has_data) {
+		if (v.type == MMDB_DATA_TYPE_UINT32) {
+			out->asn = v.uint32;
+			out->found = 1;
+		} else if (v.type == MMDB_DATA_TYPE_UINT16) {
+			out->asn = v.uint16;
+			out->found = 1;
+		} else if (v.type == MMDB_DATA_TYPE_UINT64 && v.uint64 <= UINT32_MAX) {
+			out->asn = (uint32_t)v.uint64;
+			out->found = 1;
+		}
+	}
+	if (!want_org)
+		return 0;
+	st = MMDB_get_value(&lr.entry, &v, "autonomous_system_organization", NULL);
+	if (st == MMDB_SUCCESS && v.has_data && v.type == MMDB_DATA_TYPE_UTF8_STRING) {
+		size_t n = v.data_size < sizeof(out->org) - 1 ? v.data_size : sizeof(out->org) - 1;
+		memcpy(out->org, v.utf8_string, n);
+		out->org[n] = '\0';
+	}
+	return 0;
+}
+
+int geo_has_asn(const struct geo_db *g) { return g && g->has_asn; }
+
+const char *geo_asn_path(const struct geo_db *g) { return g && g->asn_path ? g->asn_path : ""; }
+
+/* geoip.asn_database: opened as the city database is, then a few lookups
+ * to refuse a damaged file at load rather than at query time. */
+static int asn_open(struct geo_db *g, const char *path, char *err, size_t errlen)
+{
+	static const char *const probes[] = { "1.1.1.1", "8.8.8.8", "2001:4860::1" };
+	g->asn_path = dupstr(path);
+	if (!g->asn_path)
+		return GSLB_ENOMEM;
+	int rc = mmdb_open_private(&g->asn, path, err, errlen);
+	if (rc)
+		return rc;
+	g->has_asn = 1;
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		uint8_t a[16];
+		struct geo_asn r;
+		int family = strchr(probes[i], ':') ? AF_INET6 : AF_INET;
+		if (inet_pton(family, probes[i], a) != 1)
+			continue;
+		if (geo_asn_lookup(g, family, a, 1, &r)) {
+			errf(err, errlen, "%s: damaged database (lookup of %s)", path, probes[i]);
+			return GSLB_EINVAL;
+		}
+	}
+	return 0;
 }
 
 /* ---- walking the database ---------------------------------------------- */
@@ -1060,6 +1161,11 @@ int geo_open(const struct geo_conf *gc, struct geo_db **out, char *err, size_t e
 		if (rc)
 			goto out;
 	}
+	if (gc->asn_database) {
+		rc = asn_open(g, gc->asn_database, err, errlen);
+		if (rc)
+			goto out;
+	}
 	*out = g;
 	g = NULL;
 	rc = 0;
@@ -1076,6 +1182,9 @@ void geo_close(struct geo_db *g)
 		return;
 	if (g->has_mmdb)
 		MMDB_close(&g->mmdb);
+	if (g->has_asn)
+		MMDB_close(&g->asn);
+	free(g->asn_path);
 	free(g->cache);
 	for (int i = 0; i < GEO_NFIELDS; i++) {
 		free(g->paths[i]);

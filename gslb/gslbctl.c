@@ -42,6 +42,8 @@ struct ctl {
 	int json;
 	long timeout;
 	char auth[600]; /* "Authorization: Bearer ..." or "" */
+	/* --at, --until, --for: a scheduled override, as given */
+	const char *at, *until, *dur;
 };
 
 struct ctl_buf {
@@ -70,6 +72,11 @@ static void usage(FILE *out)
 		"  force-up TARGET        answer TARGET whatever the probes say\n"
 		"  force-down TARGET      never answer TARGET\n"
 		"  clear TARGET           remove any override on TARGET\n"
+		"  drain|force-up|force-down TARGET [--at TIME] [--for DURATION | --until TIME]\n"
+		"                         a scheduled override: in force from --at (default\n"
+		"                         now) for DURATION (30m, 2h, 1h30m, 1d) or until\n"
+		"                         TIME (UTC: 2026-12-24T06:00Z, or with an offset,\n"
+		"                         2026-12-24T07:00+01:00), then gone by itself\n"
 		"  explain ADDRESS NAME   how NAME is answered for a client in ADDRESS[/PREFIX]\n"
 		"  what-if [CHANGE]...    where each service's clients would go after CHANGE\n"
 		"                         (\"down REGION\", \"drain REGION\", \"up TARGET\", several\n"
@@ -94,6 +101,9 @@ static void usage(FILE *out)
 		"                          (also GSLB_ADMIN_TOKEN in the environment)\n"
 		"  -j, --json              print the daemon's JSON instead of text\n"
 		"  -t, --timeout SECONDS   give up on the daemon after this long (default 30)\n"
+		"      --at TIME           start a drain, force-up or force-down at TIME\n"
+		"      --for DURATION      ... and end it DURATION later\n"
+		"      --until TIME        ... or end it at TIME\n"
 		"  -h, --help              show this help and exit\n"
 		"  -V, --version           show the version and exit\n"
 		"\n"
@@ -442,6 +452,8 @@ static const char *pool_state(const json_t *p)
 		return "unknown";
 	if (!json_is_true(up))
 		return "down";
+	if (strcmp(jstr(p, "state", "up"), "full") == 0)
+		return "full";
 	return jbool(p, "failing") ? "failing" : "up";
 }
 
@@ -556,19 +568,30 @@ static void print_status(const json_t *st)
 			       jstr(p, "region", "?"), pool_state(p), cname ? "  cname=" : "",
 			       cname ? cname : "", jstr(p, "admin", "none"), jstr(p, "check", "-"),
 			       min_up, since, jstr(p, "reason", ""));
+			if (json_is_number(json_object_get(p, "load")))
+				printf("    load=%.3f  shed_share=%.3f  (low %g, high %g)\n",
+				       json_number_value(json_object_get(p, "load")),
+				       json_number_value(json_object_get(p, "shed_share")),
+				       json_number_value(json_object_get(p, "load_low")),
+				       json_number_value(json_object_get(p, "load_high")));
 			if (json_array_size(members))
 				print_members(members);
 		}
 	}
 	if (json_array_size(overrides)) {
-		printf("\n%-50s  %-10s  %s\n", "OVERRIDE", "STATE", "SINCE");
+		printf("\n%-50s  %-22s  %-20s  %-20s  %s\n", "OVERRIDE", "STATE", "SINCE", "START",
+		       "END");
 		json_array_foreach(overrides, i, o)
 		{
-			char since[32];
-			const char *state =
-				jstr(o, "state", jstr(o, "admin", jstr(o, "action", "?")));
+			char since[32], start[32], end[32], state[40];
 			fmt_since(json_object_get(o, "since"), since, sizeof(since));
-			printf("%-50s  %-10s  %s\n", jstr(o, "target", "?"), state, since);
+			fmt_since(json_object_get(o, "start"), start, sizeof(start));
+			fmt_since(json_object_get(o, "end"), end, sizeof(end));
+			snprintf(state, sizeof(state), "%s%s",
+				 jstr(o, "state", jstr(o, "admin", jstr(o, "action", "?"))),
+				 json_is_false(json_object_get(o, "active")) ? " (scheduled)" : "");
+			printf("%-50s  %-22s  %-20s  %-20s  %s\n", jstr(o, "target", "?"), state,
+			       since, start, end);
 		}
 	}
 	if (json_is_object(json_object_get(st, "cluster")))
@@ -599,16 +622,188 @@ static int cmd_status(const struct ctl *c)
 
 static char *escape(const char *s) { return curl_easy_escape(NULL, s, 0); }
 
+/* "2026-12-24T06:00Z", seconds optional, Z or an offset (+01:00, -0530)
+ * required: unix seconds, or -1. */
+static int digits(const char *p, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static long long parse_utc(const char *s)
+{
+	int y, mo, d, h, mi, sec = 0, oh = 0, om = 0, sign = 1;
+	struct tm tm, back;
+	const char *p = s;
+	time_t t;
+
+	if (strlen(s) < 17 || digits(p, 4, &y) || p[4] != '-' || digits(p + 5, 2, &mo) ||
+	    p[7] != '-' || digits(p + 8, 2, &d) || (p[10] != 'T' && p[10] != 't') ||
+	    digits(p + 11, 2, &h) || p[13] != ':' || digits(p + 14, 2, &mi))
+		return -1;
+	p += 16;
+	if (*p == ':') {
+		if (digits(p + 1, 2, &sec))
+			return -1;
+		p += 3;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p == '-' ? -1 : 1;
+		if (digits(p + 1, 2, &oh))
+			return -1;
+		p += 3;
+		if (*p == ':')
+			p++;
+		if (digits(p, 2, &om))
+			return -1;
+		p += 2;
+	} else {
+		return -1;
+	}
+	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 ||
+	    oh > 23 || om > 59)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	/* 2026-02-30 is not a day */
+	if (t == (time_t)-1 || !gmtime_r(&t, &back) || back.tm_mday != d || back.tm_mon != mo - 1)
+		return -1;
+	return (long long)t - sign * (oh * 3600LL + om * 60LL);
+}
+
+/* "90s", "30m", "2h", "1d", "1h30m", "90" (seconds): seconds, or -1. */
+static long long parse_duration(const char *s)
+{
+	long long total = 0;
+	const char *p = s;
+
+	if (!*p)
+		return -1;
+	while (*p) {
+		long long n = 0, unit;
+		const char *q = p;
+		while (*q >= '0' && *q <= '9' && n < 100000000LL)
+			n = n * 10 + (*q++ - '0');
+		if (q == p)
+			return -1;
+		switch (*q) {
+		case '\0': /* a bare number: seconds */
+			return *p ? total + n : -1;
+		case 's':
+			unit = 1;
+			break;
+		case 'm':
+			unit = 60;
+			break;
+		case 'h':
+			unit = 3600;
+			break;
+		case 'd':
+			unit = 86400;
+			break;
+		default:
+			return -1;
+		}
+		total += n * unit;
+		if (total > 10LL * 366 * 86400)
+			return -1;
+		p = q + 1;
+	}
+	return total;
+}
+
+static void fmt_time(long long t, char *buf, size_t len)
+{
+	json_t *v = json_integer(t);
+	fmt_since(v, buf, len);
+	json_decref(v);
+}
+
+/* The time text of option opt into *out: a usage error (returned) unless
+ * it parses and is after now. */
+static int future_time(const char *opt, const char *text, long long now, long long *out)
+{
+	*out = parse_utc(text);
+	if (*out < 0)
+		return usage_error("%s \"%s\": expected a UTC time such as 2026-12-24T02:00Z (or "
+				   "with an offset, +01:00)",
+				   opt, text);
+	if (*out <= now)
+		return usage_error("%s \"%s\" is in the past", opt, text);
+	return CTL_OK;
+}
+
+/* --at, --for, --until into unix times (0 = none); a usage error when they
+ * make no sense. */
+static int schedule(const struct ctl *c, const char *action, long long *start, long long *end)
+{
+	long long now = (long long)time(NULL);
+
+	*start = *end = 0;
+	if (!c->at && !c->until && !c->dur)
+		return CTL_OK;
+	if (strcmp(action, "drain") && strcmp(action, "force-up") && strcmp(action, "force-down"))
+		return usage_error("--at, --for and --until go with drain, force-up and "
+				   "force-down, not %s",
+				   action);
+	if (c->dur && c->until)
+		return usage_error("%s", "give --for or --until, not both");
+	if (c->at && future_time("--at", c->at, now, start))
+		return CTL_USAGE;
+	if (c->dur) {
+		long long d = parse_duration(c->dur);
+		if (d < 0)
+			return usage_error("--for \"%s\": expected a duration such as 30m, 2h, "
+					   "1h30m or 1d",
+					   c->dur);
+		if (d == 0)
+			return usage_error("--for \"%s\": the duration must be more than 0",
+					   c->dur);
+		*end = (*start ? *start : now) + d;
+	}
+	if (c->until) {
+		if (future_time("--until", c->until, now, end))
+			return CTL_USAGE;
+		if (*start && *end <= *start)
+			return usage_error("--until \"%s\" is not after --at \"%s\"", c->until,
+					   c->at);
+	}
+	return CTL_OK;
+}
+
 static int cmd_override(const struct ctl *c, const char *action, const char *target)
 {
 	char path[2048], what[600];
 	struct ctl_resp r;
-	char *t = escape(target);
+	long long start, end;
+	char *t;
 	int rc;
 
+	rc = schedule(c, action, &start, &end);
+	if (rc)
+		return rc;
+	t = escape(target);
 	if (!t)
 		return CTL_REFUSED;
 	snprintf(path, sizeof(path), "/override?action=%s&target=%s", action, t);
+	if (start || end)
+		snprintf(path + strlen(path), sizeof(path) - strlen(path), "&start=%lld&end=%lld",
+			 start, end);
 	curl_free(t);
 	snprintf(what, sizeof(what), "%s %s", action, target);
 	rc = request(c, "POST", path, &r);
@@ -619,7 +814,12 @@ static int cmd_override(const struct ctl *c, const char *action, const char *tar
 	} else if (c->json && r.json) {
 		print_json(r.json);
 	} else {
-		printf("%s %s: ok\n", action, jstr(r.json, "target", target));
+		char from[32], until[32];
+		fmt_time(start, from, sizeof(from));
+		fmt_time(end, until, sizeof(until));
+		printf("%s %s: ok%s%s%s%s\n", action, jstr(r.json, "target", target),
+		       start ? ", from " : "", start ? from : "", end ? ", until " : "",
+		       end ? until : "");
 	}
 	resp_free(&r);
 	return rc;
@@ -750,6 +950,11 @@ static int run(const struct ctl *c, int argc, char **argv)
 	const char *cmd = argv[0];
 	int nargs = argc - 1;
 
+	if ((c->at || c->until || c->dur) && !is_override_action(cmd))
+		return usage_error("--at, --for and --until go with drain, force-up and "
+				   "force-down, not %s",
+				   cmd);
+
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "reload") == 0 ||
 	    strcmp(cmd, "metrics") == 0) {
 		if (nargs != 0)
@@ -792,6 +997,9 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "at", required_argument, NULL, 'A' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "for", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl c = { .timeout = 30 };
@@ -825,6 +1033,15 @@ int main(int argc, char **argv)
 			c.timeout = t;
 			break;
 		}
+		case 'A':
+			c.at = optarg;
+			break;
+		case 'U':
+			c.until = optarg;
+			break;
+		case 'F':
+			c.dur = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return CTL_OK;

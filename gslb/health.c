@@ -12,7 +12,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "gslb/decide.h"
 #include "gslb/err.h"
@@ -332,6 +335,39 @@ static unsigned needed(const struct pool *p, size_t nmembers)
 	return n ? n : 1;
 }
 
+/* pools[].load: the pool's figure, the mean of its usable members' (those
+ * with a figure), and from it the share shed and whether it is full. A
+ * pool down sheds nothing: it takes no clients anyway. */
+static void pool_load(struct hpool *hp, const struct pool *p)
+{
+	double sum = 0;
+	unsigned n = 0;
+
+	hp->load = -1;
+	hp->shed = 0;
+	hp->full = 0;
+	if (p->load.kind == LOAD_NONE)
+		return;
+	for (size_t mi = 0; mi < hp->nmembers; mi++) {
+		const struct hmember *m = &hp->members[mi];
+		if (m->usable && m->has_load) {
+			sum += m->load;
+			n++;
+		}
+	}
+	if (n == 0)
+		return;
+	hp->load = round(sum / n * 1e6) / 1e6; /* 0.8 stays 0.8, not 0.8 + 1e-16 */
+	if (!hp->up || hp->admin == OVERRIDE_FORCE_UP)
+		return;
+	if (hp->load >= p->load.high) {
+		hp->full = 1;
+		hp->shed = 1;
+	} else if (hp->load > p->load.low) {
+		hp->shed = (hp->load - p->load.low) / (p->load.high - p->load.low);
+	}
+}
+
 void health_compute(struct health *h, const struct snapshot *snap,
 		    const struct override_table *admin, const struct health *prev, int64_t now)
 {
@@ -411,6 +447,14 @@ void health_compute(struct health *h, const struct snapshot *snap,
 			}
 			const struct hpool *pp =
 				prev && p->gidx < prev->npools ? &prev->pools[p->gidx] : NULL;
+			pool_load(hp, p);
+			if (pp && hp->up && pp->full != hp->full)
+				log_msg(hp->full ? LOG_LVL_WARN : LOG_LVL_INFO,
+					"pool load state changed service=%s region=%s old=%s new=%s "
+					"load=%.3f low=%g high=%g",
+					st, rname, pp->full ? "full" : "up",
+					hp->full ? "full" : "up", (double)hp->load, p->load.low,
+					p->load.high);
 			if (pp && pp->up != hp->up) {
 				hp->since = now;
 				log_info("pool state changed service=%s region=%s old=%s new=%s "
@@ -558,15 +602,50 @@ int health_save(const struct health *h, const struct snapshot *snap, const char 
 	return statefile_write(state_dir, "health.state", health_fill, &arg);
 }
 
+/* Lines: STATE TARGET SINCE [{JSON}]: the object holds what an override
+ * has beyond the first three fields ("start", "end": unix times), so that
+ * more can be added without a new format; a reader ignores keys it does
+ * not know. */
 static int override_table_fill(FILE *fp, const void *arg)
 {
 	const struct override_table *t = arg;
 
-	fprintf(fp, "# gslbd admin overrides: STATE TARGET SINCE\n");
-	for (size_t i = 0; i < t->n; i++)
-		fprintf(fp, "%s %s %lld\n", override_state_name(t->v[i].state), t->v[i].target,
-			(long long)t->v[i].since);
+	fprintf(fp, "# gslbd admin overrides: STATE TARGET SINCE [{\"start\":T,\"end\":T}]\n");
+	for (size_t i = 0; i < t->n; i++) {
+		const struct override *o = &t->v[i];
+		fprintf(fp, "%s %s %lld", override_state_name(o->state), o->target,
+			(long long)o->since);
+		if (o->start || o->end)
+			fprintf(fp, " {\"start\":%lld,\"end\":%lld}", (long long)o->start,
+				(long long)o->end);
+		fprintf(fp, "\n");
+	}
 	return 0;
+}
+
+/* The JSON object after the first fields of a line of overrides.state. */
+static void override_extra(const char *text, struct override *o)
+{
+	json_t *j;
+
+	while (*text == ' ' || *text == '\t')
+		text++;
+	if (*text != '{')
+		return;
+	j = json_loads(text, JSON_DISABLE_EOF_CHECK, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return;
+	}
+	if (json_is_integer(json_object_get(j, "start")))
+		o->start = (int64_t)json_integer_value(json_object_get(j, "start"));
+	if (json_is_integer(json_object_get(j, "end")))
+		o->end = (int64_t)json_integer_value(json_object_get(j, "end"));
+	if (o->start < 0)
+		o->start = 0;
+	if (o->end < 0)
+		o->end = 0;
+	json_decref(j);
 }
 
 int override_table_save(const struct override_table *t, const char *state_dir)
@@ -592,6 +671,7 @@ int override_kind_of(const char *target, enum override_kind *kind)
 int override_table_load(struct override_table *t, const char *state_dir)
 {
 	char line[1024];
+	int64_t now = (int64_t)time(NULL);
 	if (!state_dir)
 		return GSLB_OK;
 	FILE *fp = statefile_open(state_dir, "overrides.state");
@@ -602,8 +682,14 @@ int override_table_load(struct override_table *t, const char *state_dir)
 		long long since = 0;
 		struct override o;
 		memset(&o, 0, sizeof(o));
-		if (line[0] == '#' || sscanf(line, "%31s %511s %lld", state, target, &since) < 2)
+		int used = 0;
+		if (line[0] == '#' ||
+		    sscanf(line, "%31s %511s %lld%n", state, target, &since, &used) < 2)
 			continue;
+		if (used > 0)
+			override_extra(line + used, &o);
+		if (o.end && o.end <= now)
+			continue; /* ended while gslbd was not running */
 		if (admin_action_parse(state, &o.state) || o.state == OVERRIDE_NONE)
 			continue;
 		if (override_kind_of(target, &o.kind))
@@ -660,6 +746,8 @@ static void carry(struct hmember *m, const struct hmember *old)
 	m->fails = old->fails;
 	m->oks = old->oks;
 	m->since = old->since;
+	m->has_load = old->has_load;
+	m->load = old->load;
 	memcpy(m->reason, old->reason, sizeof(m->reason));
 }
 

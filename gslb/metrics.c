@@ -313,7 +313,8 @@ static void header(struct metrics_out *o)
 		type_names[o->fam->type]);
 }
 
-void metrics_sample(struct metrics_out *o, const char *const *lv, int64_t v)
+/* A sample's name and labels, up to its value. */
+static void sample_head(struct metrics_out *o, const char *const *lv)
 {
 	const struct metric_family *fam = o->fam;
 	int n = 0;
@@ -325,7 +326,18 @@ void metrics_sample(struct metrics_out *o, const char *const *lv, int64_t v)
 		if (fam->labels[k].kind == ML_GIVEN)
 			label(o->f, &n, fam->labels[k].name, lv[j++]);
 	labels_end(o->f, n);
+}
+
+void metrics_sample(struct metrics_out *o, const char *const *lv, int64_t v)
+{
+	sample_head(o, lv);
 	fprintf(o->f, " %lld\n", (long long)v);
+}
+
+void metrics_sample_real(struct metrics_out *o, const char *const *lv, double v)
+{
+	sample_head(o, lv);
+	fprintf(o->f, " %.6g\n", v);
 }
 
 /* A label combination of a family kept in cells: the index of each label's

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "gslb/dnssec_cache.h"
 #include "gslb/geo.h"
 #include "gslb/health.h"
 #include "gslb/snapshot.h"
@@ -58,6 +59,9 @@ static const char *member_label(const struct pool *pl, const struct hmember *mb,
 enum view_value {
 	POOL_UP,
 	POOL_SINCE,
+	POOL_FULL,
+	POOL_LOAD,
+	POOL_SHED,
 	MEMBER_UP,
 	MEMBER_SINCE
 };
@@ -70,6 +74,7 @@ static int health_samples(struct metrics_out *o, const struct snapshot *snap, en
 	const struct conf *c = snap->conf;
 	const struct health *h = snap->health;
 	char at[INET6_ADDRSTRLEN];
+	int shown = 0;
 	for (size_t i = 0; i < c->nservices; i++) {
 		const struct service *svc = &c->services[i];
 		for (size_t p = 0; p < svc->npools; p++) {
@@ -80,6 +85,21 @@ static int health_samples(struct metrics_out *o, const struct snapshot *snap, en
 				metrics_sample(o, lv, v == POOL_UP ? hp->up != 0 : hp->since);
 				continue;
 			}
+			if (v == POOL_FULL || v == POOL_LOAD || v == POOL_SHED) {
+				/* only pools that read a load figure */
+				if (svc->pools[p].load.kind == LOAD_NONE)
+					continue;
+				if (v == POOL_LOAD && hp->load < 0)
+					continue; /* no figure reported yet */
+				shown = 1;
+				if (v == POOL_FULL)
+					metrics_sample(o, lv, hp->full != 0);
+				else if (v == POOL_SHED)
+					metrics_sample_real(o, lv, hp->shed);
+				else
+					metrics_sample_real(o, lv, hp->load);
+				continue;
+			}
 			for (size_t k = 0; k < hp->nmembers; k++) {
 				const struct hmember *mb = &hp->members[k];
 				lv[2] = member_label(&svc->pools[p], mb, at, sizeof(at));
@@ -87,7 +107,7 @@ static int health_samples(struct metrics_out *o, const struct snapshot *snap, en
 			}
 		}
 	}
-	return 1;
+	return v == POOL_FULL || v == POOL_LOAD || v == POOL_SHED ? shown : 1;
 }
 
 static int pool_up(struct metrics_out *o, const struct snapshot *snap)
@@ -100,6 +120,22 @@ static int pool_since(struct metrics_out *o, const struct snapshot *snap)
 	return health_samples(o, snap, POOL_SINCE);
 }
 
+/* The load families are shown only when some pool reads a load. */
+static int pool_full(struct metrics_out *o, const struct snapshot *snap)
+{
+	return health_samples(o, snap, POOL_FULL);
+}
+
+static int pool_load(struct metrics_out *o, const struct snapshot *snap)
+{
+	return health_samples(o, snap, POOL_LOAD);
+}
+
+static int pool_shed(struct metrics_out *o, const struct snapshot *snap)
+{
+	return health_samples(o, snap, POOL_SHED);
+}
+
 static int member_up(struct metrics_out *o, const struct snapshot *snap)
 {
 	return health_samples(o, snap, MEMBER_UP);
@@ -108,6 +144,39 @@ static int member_up(struct metrics_out *o, const struct snapshot *snap)
 static int member_since(struct metrics_out *o, const struct snapshot *snap)
 {
 	return health_samples(o, snap, MEMBER_SINCE);
+}
+
+/* The signature cache (online signing of signed zones' answers). */
+static int dnssec_sigs(struct metrics_out *o, const struct snapshot *snap)
+{
+	struct sigcache_stats st;
+	(void)snap;
+	sigcache_stats(sigcache_global(), &st);
+	const char *made[] = { "made" }, *refresh[] = { "refresh" };
+	metrics_sample(o, made, (int64_t)st.made);
+	metrics_sample(o, refresh, (int64_t)st.refreshes);
+	return 1;
+}
+
+static int dnssec_cache(struct metrics_out *o, const struct snapshot *snap)
+{
+	struct sigcache_stats st;
+	(void)snap;
+	sigcache_stats(sigcache_global(), &st);
+	const char *hit[] = { "hit" }, *miss[] = { "miss" }, *evict[] = { "evicted" };
+	metrics_sample(o, hit, (int64_t)st.hits);
+	metrics_sample(o, miss, (int64_t)st.misses);
+	metrics_sample(o, evict, (int64_t)st.evictions);
+	return 1;
+}
+
+static int dnssec_entries(struct metrics_out *o, const struct snapshot *snap)
+{
+	struct sigcache_stats st;
+	(void)snap;
+	sigcache_stats(sigcache_global(), &st);
+	metrics_sample(o, NULL, (int64_t)st.entries);
+	return 1;
 }
 
 static const struct metric_family view_families[] = {
@@ -159,6 +228,40 @@ static const struct metric_family view_families[] = {
 				  .labels = { METRIC_GIVEN("service"), METRIC_GIVEN("region"),
 					      METRIC_GIVEN("member") },
 				  .collect = member_since },
+	[MVIEW_DNSSEC_SIGS] = { .name = "gslb_dnssec_signatures_total",
+				.help = "RRSIGs made for answers of signed zones: made (on a "
+					"cache miss, at warm-up or refresh), refresh (made again "
+					"before expiry).",
+				.type = METRIC_COUNTER,
+				.labels = { METRIC_GIVEN("event") },
+				.collect = dnssec_sigs },
+	[MVIEW_DNSSEC_CACHE] = { .name = "gslb_dnssec_cache_total",
+				 .help = "Signature cache: lookups found (hit) or signed (miss), "
+					 "entries pushed out (evicted).",
+				 .type = METRIC_COUNTER,
+				 .labels = { METRIC_GIVEN("result") },
+				 .collect = dnssec_cache },
+	[MVIEW_DNSSEC_ENTRIES] = { .name = "gslb_dnssec_cache_entries",
+				   .help = "Signatures in the signature cache.",
+				   .type = METRIC_GAUGE,
+				   .collect = dnssec_entries },
+	[MVIEW_POOL_FULL] = { .name = "gslb_pool_full",
+			      .help = "1 when the pool's load is at or above its high mark "
+				      "(up, taking no clients).",
+			      .type = METRIC_GAUGE,
+			      .labels = { METRIC_GIVEN("service"), METRIC_GIVEN("region") },
+			      .collect = pool_full },
+	[MVIEW_POOL_LOAD] = { .name = "gslb_pool_load",
+			      .help = "The pool's load figure 0..1 read by its probes (smoothed).",
+			      .type = METRIC_GAUGE,
+			      .labels = { METRIC_GIVEN("service"), METRIC_GIVEN("region") },
+			      .collect = pool_load },
+	[MVIEW_POOL_SHED] = { .name = "gslb_pool_shed_share",
+			      .help = "Share 0..1 of the pool's clients sent to their next region "
+				      "for its load.",
+			      .type = METRIC_GAUGE,
+			      .labels = { METRIC_GIVEN("service"), METRIC_GIVEN("region") },
+			      .collect = pool_shed },
 };
 
 const struct metric_set metrics_view_set = METRIC_SET(view_families);

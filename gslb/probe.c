@@ -22,6 +22,7 @@
  * their own (gslb/probe_int.h lists them). */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "gslb/cluster_node.h"
+#include "gslb/dnssec_cache.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/probe.h"
@@ -166,6 +168,12 @@ static int pool_to_view(struct hpool *hp, const struct ppool *pp)
 		hm->oks = t->oks;
 		hm->since = t->since;
 		hm->failing = t->state != HEALTH_DOWN && t->fails > 0;
+		hm->has_load = t->nloads > 0;
+		hm->load = 0;
+		for (unsigned k = 0; k < t->nloads; k++)
+			hm->load += t->loads[k];
+		if (t->nloads) /* the mean, to 6 places: equal readings give their figure */
+			hm->load = round(hm->load / t->nloads * 1e6) / 1e6;
 		memcpy(hm->reason, t->reason, sizeof(hm->reason));
 	}
 	return GSLB_OK;
@@ -205,8 +213,6 @@ static void cluster_merge(struct prober *p, struct health *nw)
 	cluster_node_votes_end(p->cn);
 }
 
-/* A new view from the model's dirty pools and the admin table, published
- * through snap->health; the old one is freed after a grace period. */
 /* Under p->mu: the overrides in force at wall time now into *out. */
 static int overrides_in_force(const struct prober *p, int64_t now, struct override_table *out)
 {
@@ -216,6 +222,8 @@ static int overrides_in_force(const struct prober *p, int64_t now, struct overri
 	return GSLB_OK;
 }
 
+/* A new view from the model's dirty pools and the admin table, published
+ * through snap->health; the old one is freed after a grace period. */
 static int publish(struct prober *p, int64_t now)
 {
 	struct health *old, *nw;
@@ -250,6 +258,9 @@ static int publish(struct prober *p, int64_t now)
 	if (p->cn)
 		cluster_merge(p, nw);
 	health_compute(nw, p->snap, &p->admin, old, wall);
+	/* signed zones: the answer sets of this view signed before it is
+	 * published (a failover is no signing storm) */
+	dnssec_warm(p->snap, nw);
 	rcu_assign_pointer(p->snap->health, nw);
 	p->pub_done = served;
 	int act_rc = overrides_in_force(p, wall, &active);
@@ -418,6 +429,43 @@ static int do_adopt(struct prober *p, struct snapshot *ns)
 
 /* ---- the thread --------------------------------------------------------- */
 
+/* Scheduled overrides, once a wall-clock second: those whose end has come
+ * leave the table (and state_dir); when one started or ended since the
+ * last view, a new view is published (and announced). */
+static void override_schedule(struct prober *p)
+{
+	int64_t now = wall_s();
+	int removed = 0, changed = 0;
+
+	if (now == p->override_tick)
+		return;
+	p->override_tick = now;
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < p->admin.n;) {
+		const struct override *o = &p->admin.v[i];
+		if (o->end && o->end <= now) {
+			p->admin.v[i] = p->admin.v[--p->admin.n];
+			removed = 1;
+			continue;
+		}
+		int shown = 0;
+		for (size_t k = 0; k < p->shown.n && !shown; k++)
+			shown = strcmp(p->shown.v[k].target, o->target) == 0 &&
+				p->shown.v[k].state == o->state;
+		changed |= shown != override_active(o, now);
+		i++;
+	}
+	if (removed && p->state_dir) {
+		int rc = override_table_save(&p->admin, p->state_dir);
+		if (rc)
+			log_warn("cannot save admin overrides state_dir=%s error=\"%s\"",
+				 p->state_dir, gslb_strerror(rc));
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (removed || changed)
+		p->hard_dirty = 1;
+}
+
 static void run_due(struct prober *p, int64_t now)
 {
 	while (p->heap.n && p->heap.v[0]->at <= now) {
@@ -541,6 +589,7 @@ static void *prober_main(void *arg)
 
 		if (requests(p))
 			break;
+		override_schedule(p);
 		run_due(p, now);
 		if (p->curl_timer >= 0 && now >= p->curl_timer) {
 			p->curl_timer = -1;
@@ -869,7 +918,41 @@ char *prober_cluster_json(struct prober *p)
 	return s;
 }
 
-int prober_admin(struct prober *p, const char *target, const char *action, char *err, size_t errlen)
+/* The times of a scheduled override: 0 or a sane pair, else err. */
+static int check_times(uint8_t state, int64_t *start, int64_t end, int64_t now, char *err,
+		       size_t errlen)
+{
+	char when[32];
+
+	if (!*start && !end)
+		return GSLB_OK;
+	if (state == OVERRIDE_NONE) {
+		snprintf(err, errlen, "start and end are for drain, force-up and force-down");
+		return GSLB_EINVAL;
+	}
+	if (*start < 0 || end < 0) {
+		snprintf(err, errlen, "start and end are unix times, not negative");
+		return GSLB_EINVAL;
+	}
+	if (end && end <= now) {
+		time_t t = (time_t)end;
+		struct tm tm;
+		if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+			snprintf(when, sizeof(when), "%lld", (long long)end);
+		snprintf(err, errlen, "the end, %s, is not in the future", when);
+		return GSLB_EINVAL;
+	}
+	if (*start <= now)
+		*start = 0; /* started: in force at once */
+	if (end && *start && end <= *start) {
+		snprintf(err, errlen, "the end must come after the start");
+		return GSLB_EINVAL;
+	}
+	return GSLB_OK;
+}
+
+int prober_admin(struct prober *p, const char *target, const char *action, int64_t start,
+		 int64_t end, char *err, size_t errlen)
 {
 	struct override o;
 	struct timespec dl;
@@ -883,11 +966,16 @@ int prober_admin(struct prober *p, const char *target, const char *action, char 
 			 action ? action : "");
 		return GSLB_EINVAL;
 	}
+	rc = check_times(state, &start, end, wall_s(), err, errlen);
+	if (rc)
+		return rc;
 	pthread_mutex_lock(&p->mu);
 	rc = health_parse_target(p->snap, target, &o, err, errlen);
 	if (rc)
 		goto out;
 	if (p->cn) {
+		o.start = start;
+		o.end = end;
 		rc = cluster_admin(p, &o, action, state, err, errlen);
 		goto wait;
 	}
@@ -911,13 +999,19 @@ int prober_admin(struct prober *p, const char *target, const char *action, char 
 	} else {
 		o.state = state;
 		o.since = wall_s();
+		o.start = start;
+		o.end = end;
 		rc = override_table_set(&p->admin, &o);
 	}
 	if (rc) {
 		snprintf(err, errlen, "%s", gslb_strerror(rc));
 		goto out;
 	}
-	log_info("admin override %s target=%s", action, o.target);
+	if (start || end)
+		log_info("admin override %s target=%s start=%lld end=%lld", action, o.target,
+			 (long long)start, (long long)end);
+	else
+		log_info("admin override %s target=%s", action, o.target);
 	if (p->state_dir) {
 		int src = override_table_save(&p->admin, p->state_dir);
 		if (src)
@@ -946,15 +1040,18 @@ char *prober_admin_json(struct prober *p)
 	json_t *arr = json_array();
 	char *s;
 
+	int64_t now = wall_s();
+
 	if (!arr)
 		return NULL;
 	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < p->admin.n; i++) {
 		const struct override *o = &p->admin.v[i];
-		json_t *j = json_pack("{s:s, s:s, s:s, s:I}", "target", o->target, "kind",
-				      (unsigned)o->kind < 3 ? kinds[o->kind] : "?", "state",
+		json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:b}", "target", o->target,
+				      "kind", (unsigned)o->kind < 3 ? kinds[o->kind] : "?", "state",
 				      override_state_name((enum override_state)o->state), "since",
-				      (json_int_t)o->since);
+				      (json_int_t)o->since, "start", (json_int_t)o->start, "end",
+				      (json_int_t)o->end, "active", override_active(o, now));
 		if (j)
 			json_array_append_new(arr, j);
 	}

@@ -8,6 +8,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <jansson.h>
+#include <math.h>
+#include <strings.h>
+
 #include "config.h"
 #include "gslb/probe_int.h"
 #include "gslb/webhook.h"
@@ -83,6 +87,121 @@ static const char *curl_local(const struct ptarget *t, CURLcode rc, long oserr, 
 	}
 }
 
+static int load_in_body(const struct ptarget *t)
+{
+	unsigned k = t->pp->pool->load.kind;
+	return k == LOAD_BODY_JSON || k == LOAD_BODY_NUMBER;
+}
+
+/* pools[].load = { from = "header:NAME" }: the value of that header in the
+ * last response (a redirect's headers are forgotten at the next status
+ * line), cut to LOAD_HEADER_MAX bytes. */
+static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct ptarget *t = userdata;
+	const char *name = t->pp->pool->load.key;
+	size_t n = size * nmemb, nl = strlen(name);
+
+	if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
+		t->has_load_hdr = 0;
+		return n;
+	}
+	if (n <= nl || ptr[nl] != ':' || strncasecmp(ptr, name, nl) != 0)
+		return n;
+	size_t i = nl + 1, j = n;
+	while (i < j && (ptr[i] == ' ' || ptr[i] == '\t'))
+		i++;
+	while (j > i && (ptr[j - 1] == '\r' || ptr[j - 1] == '\n' || ptr[j - 1] == ' ' ||
+			 ptr[j - 1] == '\t'))
+		j--;
+	size_t len = j - i < LOAD_HEADER_MAX - 1 ? j - i : LOAD_HEADER_MAX - 1;
+	memcpy(t->load_hdr, ptr + i, len);
+	t->load_hdr[len] = '\0';
+	t->has_load_hdr = 1;
+	return n;
+}
+
+/* A whole number text ("0.85", " 0.85\n") into *v: 1, or 0 when it is not. */
+static int load_number(const char *s, size_t n, double *v)
+{
+	char buf[64];
+	char *end;
+	while (n && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')) {
+		s++;
+		n--;
+	}
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+		n--;
+	if (n == 0 || n >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	*v = strtod(buf, &end);
+	return !*end && isfinite(*v);
+}
+
+/* The number at "a.b.c" in a JSON body into *v: 1, or 0 when there is none. */
+static int load_json(const char *body, size_t len, const char *path, double *v)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+	const json_t *at = root;
+	char key[201];
+	int ok = 0;
+
+	while (at && *path) {
+		const char *dot = strchr(path, '.');
+		size_t kl = dot ? (size_t)(dot - path) : strlen(path);
+		if (kl >= sizeof(key))
+			break;
+		memcpy(key, path, kl);
+		key[kl] = '\0';
+		at = json_is_object(at) ? json_object_get(at, key) : NULL;
+		path += kl + (dot ? 1 : 0);
+	}
+	if (at && !*path && json_is_number(at)) {
+		*v = json_number_value(at);
+		ok = 1;
+	}
+	json_decref(root);
+	return ok;
+}
+
+/* The load figure of a successful probe (pools[].load) into *v, clamped
+ * to 0..1: 1, or 0 when the response has none. */
+static int load_read(const struct ptarget *t, double *v)
+{
+	const struct pool_load *l = &t->pp->pool->load;
+	int ok = 0;
+
+	if (l->kind == LOAD_HEADER && t->has_load_hdr)
+		ok = load_number(t->load_hdr, strlen(t->load_hdr), v);
+	else if (l->kind == LOAD_BODY_NUMBER && t->body)
+		ok = load_number(t->body, t->blen, v);
+	else if (l->kind == LOAD_BODY_JSON && t->body)
+		ok = load_json(t->body, t->blen, l->key, v);
+	if (ok)
+		*v = *v > 1 ? 1 : *v < 0 ? 0 : *v;
+	return ok;
+}
+
+/* One probe's figure into the member's window, and its reason told. */
+static void load_take(struct ptarget *t, char *reason, size_t len)
+{
+	double v = 0;
+	size_t n = strlen(reason);
+
+	if (!load_read(t, &v)) {
+		snprintf(reason + n, len - n, ", no load figure");
+		return;
+	}
+	t->loads[t->load_pos] = v;
+	t->load_pos = (uint8_t)((t->load_pos + 1) % LOAD_WINDOW);
+	if (t->nloads < LOAD_WINDOW)
+		t->nloads++;
+	snprintf(reason + n, len - n, ", load %.3g", v);
+}
+
 static size_t body_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct ptarget *t = userdata;
@@ -91,7 +210,7 @@ static size_t body_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 	/* Nothing to look for, or looked far enough: stop the transfer (the
 	 * connection is not reused anyway). */
-	if (!c->expect_body || t->blen >= BODY_MAX) {
+	if ((!c->expect_body && !load_in_body(t)) || t->blen >= BODY_MAX) {
 		t->body_stop = 1;
 		return 0;
 	}
@@ -137,6 +256,7 @@ void probe_curl_start(struct prober *p, struct ptarget *t, int64_t now)
 	t->errbuf[0] = '\0';
 	t->blen = 0;
 	t->body_stop = 0;
+	t->has_load_hdr = 0;
 	SETOPT(e, CURLOPT_URL, t->url);
 	SETOPT(e, CURLOPT_PRIVATE, (void *)t);
 	SETOPT(e, CURLOPT_ERRORBUFFER, t->errbuf);
@@ -168,6 +288,10 @@ void probe_curl_start(struct prober *p, struct ptarget *t, int64_t now)
 	} else {
 		SETOPT(e, CURLOPT_WRITEFUNCTION, body_cb);
 		SETOPT(e, CURLOPT_WRITEDATA, (void *)t);
+		if (t->pp->pool->load.kind == LOAD_HEADER) {
+			SETOPT(e, CURLOPT_HEADERFUNCTION, header_cb);
+			SETOPT(e, CURLOPT_HEADERDATA, (void *)t);
+		}
 		if (c->method_head)
 			SETOPT(e, CURLOPT_NOBODY, 1L);
 		if (c->follow_redirects) {
@@ -345,6 +469,8 @@ void probe_curl_collect(struct prober *p)
 			continue;
 		const char *local = curl_local(t, rc, oserr, reason, sizeof(reason));
 		ok = local ? 0 : http_verdict(t, rc, code, oserr, reason, sizeof(reason));
+		if (ok && t->pp->pool->load.kind != LOAD_NONE)
+			load_take(t, reason, sizeof(reason));
 		curl_multi_remove_handle(p->multi, e);
 		curl_easy_cleanup(e);
 		t->easy = NULL;

@@ -208,6 +208,12 @@ static struct ptarget *target_new(struct ppool *pp, const struct hmember *hm)
 	t->fails = hm->fails;
 	t->oks = hm->oks;
 	t->since = hm->since;
+	if (hm->has_load) {
+		/* the smoothed figure carried over stands for one reading */
+		t->loads[0] = hm->load;
+		t->nloads = 1;
+		t->load_pos = 1 % LOAD_WINDOW;
+	}
 	memcpy(t->reason, hm->reason, sizeof(t->reason));
 	t->reason[sizeof(t->reason) - 1] = '\0';
 	if (target_spec(t)) {

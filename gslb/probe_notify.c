@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "gslb/dname.h"
+#include "gslb/log.h"
 #include "gslb/probe_int.h"
 #include "gslb/webhook.h"
 
@@ -114,17 +115,26 @@ void probe_events_overrides(struct prober *p, const struct override_table *activ
 		const struct override *was = find_override(&p->shown, o->target);
 		if (was && was->state == o->state)
 			continue;
+		int scheduled = o->start && o->start <= now;
+		if (scheduled)
+			log_info("scheduled override started target=%s state=%s end=%lld",
+				 o->target, override_state_name((enum override_state)o->state),
+				 (long long)o->end);
 		webhook_emit(p->wh, WH_OVERRIDE, o->target,
 			     was ? override_state_name((enum override_state)was->state) : "none",
 			     override_state_name((enum override_state)o->state),
-			     o->start && o->start <= now ? "scheduled start" : "set by admin");
+			     scheduled ? "scheduled start" : "set by admin");
 	}
 	for (size_t i = 0; i < p->shown.n; i++) {
 		const struct override *o = &p->shown.v[i];
 		if (find_override(active, o->target))
 			continue;
+		int scheduled = o->end && o->end <= now;
+		if (scheduled)
+			log_info("scheduled override ended target=%s state=%s", o->target,
+				 override_state_name((enum override_state)o->state));
 		webhook_emit(p->wh, WH_OVERRIDE, o->target,
 			     override_state_name((enum override_state)o->state), "none",
-			     o->end && o->end <= now ? "scheduled end" : "cleared by admin");
+			     scheduled ? "scheduled end" : "cleared by admin");
 	}
 }

@@ -20,6 +20,7 @@
 #include "gslb/admin.h"
 #include "gslb/config.h"
 #include "gslb/dns.h"
+#include "gslb/dnstap.h"
 #include "gslb/err.h"
 #include "gslb/fdlimit.h"
 #include "gslb/log.h"
@@ -29,6 +30,7 @@
 #include "gslb/probe.h"
 #include "gslb/server_int.h"
 #include "gslb/snapshot.h"
+#include "gslb/xfr.h"
 
 /* How long an admin listener replaced by a reload may finish the requests
  * it has (the POST /reload itself) before it is stopped. */
@@ -471,6 +473,8 @@ static void reload_done(uv_work_t *req, int status)
 			 "restart");
 	if (j->kind & RELOAD_FULL)
 		reload_warn_restart(srv, j->result->conf);
+	dnstap_attach(j->result, old, plan.ws ? plan.ws->n : srv->ws->n, plan.ws != NULL);
+	xfr_keeper_update(srv->xfr, j->result, 1);
 	rcu_assign_pointer(srv->snap, j->result);
 	net_commit(srv, &plan, j->result->conf);
 	log_info("reloaded what=%s generation=%llu zones=%zu services=%zu", what,
@@ -556,9 +560,9 @@ static int same_stat(const uv_stat_t *a, const uv_stat_t *b)
 static void on_geo_settle(uv_timer_t *t)
 {
 	struct server *srv = t->data;
-	char path[3][1024];
+	char path[GEO_WATCHED][1024];
 	int again = 0, ready = 0;
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < GEO_WATCHED; i++) {
 		size_t plen = sizeof(path[i]);
 		uv_fs_t req;
 		if (!srv->geo_waiting[i] || !srv->geo_poll[i] ||
@@ -579,7 +583,7 @@ static void on_geo_settle(uv_timer_t *t)
 		uv_timer_start(&srv->geo_settle, on_geo_settle, GEO_SETTLE_MS, 0);
 		return;
 	}
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < GEO_WATCHED; i++) {
 		if (!srv->geo_waiting[i])
 			continue;
 		srv->geo_waiting[i] = 0;
@@ -604,9 +608,9 @@ static void on_geo_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev, co
 		return;
 	}
 	int i = 0;
-	while (i < 3 && srv->geo_poll[i] != h)
+	while (i < GEO_WATCHED && srv->geo_poll[i] != h)
 		i++;
-	if (i == 3)
+	if (i == GEO_WATCHED)
 		return; /* a watcher being replaced */
 	srv->geo_seen[i] = *curr;
 	srv->geo_waiting[i] = 1;
@@ -627,13 +631,14 @@ static void on_geo_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev, co
 void geo_watch(struct server *srv)
 {
 	const struct geo_conf *g = &srv->snap->conf->geoip;
-	const char *paths[3] = { NULL, NULL, NULL };
+	const char *paths[GEO_WATCHED] = { NULL, NULL, NULL, NULL };
 	if (srv->snap->conf->has_geoip) {
 		paths[0] = g->database;
 		paths[1] = g->overrides;
+		paths[3] = g->asn_database;
 	}
 	paths[2] = srv->snap->conf->acl_blocklist;
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < GEO_WATCHED; i++) {
 		uv_fs_poll_t *h = srv->geo_poll[i];
 		if (h) {
 			char cur[PATH_MAX];
@@ -699,7 +704,7 @@ void reload_init(struct server *srv)
 
 void geo_unwatch(struct server *srv)
 {
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < GEO_WATCHED; i++) {
 		if (srv->geo_poll[i]) {
 			uv_close((uv_handle_t *)srv->geo_poll[i], free_handle);
 			srv->geo_poll[i] = NULL;

@@ -14,6 +14,7 @@
 #include "gslb/net.h"
 #include "gslb/config.h"
 #include "gslb/dns.h"
+#include "gslb/dnstap.h"
 #include "gslb/metrics.h"
 #include "gslb/rrl.h"
 #include "gslb/snapshot.h"
@@ -90,12 +91,20 @@ size_t serve_query(struct snapshot *const *snapp, struct rrl *rrl, struct serve_
 		if (acl == ACL_DROP)
 			*action = SERVE_DROP;
 	} else {
-		len = dns_process(snap, req, &info);
+		/* A query signed with one of our TSIG keys (xfr.h). */
+		size_t tsig_at = snap->conf->ntsig ? xfr_tsig_start(req->query, req->query_len) : 0;
+		int signed_done = 0;
+		if (tsig_at)
+			len = xfr_signed_query(snap, req, tsig_at, &info, &signed_done);
+		if (!signed_done)
+			len = dns_process(snap, req, &info);
 		/* info.service points into the snapshot: count inside. */
 		metrics_dns(t->ms, req->transport == DNS_UDP ? MT_UDP : MT_TCP, len, &info);
 		if (len && rrl && req->transport == DNS_UDP && snap->conf->rrl.rate)
 			len = rate_limit(snap, rrl, t, req, len, info.rrl_name, now_s);
 	}
+	if (snap->dnstap)
+		dnstap_log(snap->dnstap, snap, req, len, acl == ACL_SERVE ? &info : NULL);
 	urcu_memb_read_unlock();
 	/* Never more than the caller's buffer: a longer length would send
 	 * memory past the reply. */
@@ -104,8 +113,8 @@ size_t serve_query(struct snapshot *const *snapp, struct rrl *rrl, struct serve_
 }
 
 int serve_transfer(struct snapshot *const *snapp, struct serve_thread *t,
-		   const struct dns_request *req, uint8_t **out, size_t *outlen,
-		   enum serve_action *action)
+		   const struct xfr_keeper *keeper, const struct dns_request *req, uint8_t **out,
+		   size_t *outlen, enum serve_action *action)
 {
 	int done = 0;
 
@@ -115,7 +124,7 @@ int serve_transfer(struct snapshot *const *snapp, struct serve_thread *t,
 	urcu_memb_read_lock();
 	const struct snapshot *snap = rcu_dereference(*snapp);
 	if (acl_verdict(snap, req->peer) == ACL_SERVE)
-		done = xfr_answer(snap, req, out, outlen);
+		done = xfr_answer(snap, keeper, req, out, outlen);
 	urcu_memb_read_unlock();
 	(void)t;
 	return done;

@@ -18,6 +18,7 @@
 
 #include "gslb/admin.h"
 #include "gslb/config.h"
+#include "gslb/dnstap.h"
 #include "gslb/err.h"
 #include "gslb/fdlimit.h"
 #include "gslb/http.h"
@@ -31,6 +32,7 @@
 #include "gslb/server.h"
 #include "gslb/server_int.h"
 #include "gslb/snapshot.h"
+#include "gslb/xfr.h"
 
 /* Begin a clean stop from the loop: wake the workers, close every handle;
  * uv_run() returns once the last close callback has run. */
@@ -52,6 +54,10 @@ static void server_stop(struct server *srv)
 	srv->stopping = 1;
 	workers_wake(srv->ws);
 	tcp_stop(srv);
+	if (srv->xfr_timer_init) {
+		uv_close((uv_handle_t *)&srv->xfr_timer, NULL);
+		srv->xfr_timer_init = 0;
+	}
 	if (srv->sig_init) {
 		uv_close((uv_handle_t *)&srv->sig_term, NULL);
 		uv_close((uv_handle_t *)&srv->sig_int, NULL);
@@ -59,6 +65,7 @@ static void server_stop(struct server *srv)
 		srv->sig_init = 0;
 	}
 	geo_unwatch(srv);
+	dnssec_maint_stop(srv);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -119,6 +126,7 @@ int server_new(struct snapshot *snap, struct server **out)
 		goto out;
 	}
 	metrics_bind(srv->metrics, snap);
+	metrics_register(srv->metrics, &dnstap_metric_set);
 	nworkers = conf->workers ? conf->workers : 1;
 	srv->ls = calloc(conf->ndns ? conf->ndns : 1, sizeof(*srv->ls));
 	if (srv->ls == NULL) {
@@ -245,6 +253,24 @@ static int start_prober(struct server *srv)
 	return GSLB_OK;
 }
 
+/* Every second: a new health view may change the default answers that
+ * transfers send, and so the serial of zones with transfer (xfr.h). */
+#define XFR_TIMER_MS 1000
+
+static void on_xfr_timer(uv_timer_t *t)
+{
+	struct server *srv = t->data;
+
+	urcu_memb_read_lock();
+	struct snapshot *snap = rcu_dereference(srv->snap);
+	const struct health *h = rcu_dereference(snap->health);
+	uint64_t version = h ? h->version : 0;
+	urcu_memb_read_unlock();
+	/* The loop thread publishes and retires snapshots: snap stays. */
+	if (version != xfr_keeper_health_version(srv->xfr) && xfr_keeper_needed(snap))
+		xfr_keeper_update(srv->xfr, snap, 0);
+}
+
 int server_run(struct server *srv)
 {
 	struct sigaction ign = { .sa_handler = SIG_IGN };
@@ -279,12 +305,25 @@ int server_run(struct server *srv)
 	}
 	if (rc == GSLB_OK)
 		rc = http_bind(srv->conf, &srv->snap, srv->metrics, &srv->http);
+	if (rc == GSLB_OK) {
+		/* zone serials from state_dir, set before the first query */
+		srv->xfr = xfr_keeper_new(srv->conf->state_dir, srv->metrics);
+		if (!srv->xfr)
+			rc = GSLB_ENOMEM;
+		else
+			xfr_keeper_update(srv->xfr, srv->snap, 1);
+	}
 	/* Nothing needs root any more: drop it before the first thread, so
 	 * that no probe, state save or request ever runs as root. */
 	if (rc == GSLB_OK)
 		rc = privs_drop(srv->conf);
+	/* A thread of its own: after the drop too. No reader yet. */
+	if (rc == GSLB_OK)
+		dnstap_attach(srv->snap, NULL, srv->ws->n, 1);
 	if (rc == GSLB_OK)
 		rc = start_prober(srv);
+	if (rc == GSLB_OK && xfr_keeper_start(srv->xfr))
+		rc = GSLB_ESYS;
 	if (rc == GSLB_OK && srv->admin)
 		rc = admin_serve(srv->admin);
 	if (rc == GSLB_OK)
@@ -296,6 +335,8 @@ int server_run(struct server *srv)
 		srv->admin = NULL;
 		prober_stop(srv->prober);
 		srv->prober = NULL;
+		xfr_keeper_free(srv->xfr);
+		srv->xfr = NULL;
 		urcu_memb_unregister_thread();
 		return rc;
 	}
@@ -309,9 +350,15 @@ int server_run(struct server *srv)
 	uv_signal_start(&srv->sig_int, on_signal, SIGINT);
 	uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
 
+	uv_timer_init(&srv->loop, &srv->xfr_timer);
+	srv->xfr_timer.data = srv;
+	srv->xfr_timer_init = 1;
+	uv_timer_start(&srv->xfr_timer, on_xfr_timer, XFR_TIMER_MS, XFR_TIMER_MS);
+
 	rc = workers_start(srv->ws);
 	if (rc == GSLB_OK) {
 		geo_watch(srv);
+		dnssec_maint_start(srv);
 		log_info("ready workers=%u zones=%zu", srv->ws->n, srv->snap->conf->nzones);
 		notify_ready();
 	} else
@@ -325,6 +372,8 @@ int server_run(struct server *srv)
 	srv->http = NULL;
 	prober_stop(srv->prober);
 	srv->prober = NULL;
+	xfr_keeper_free(srv->xfr);
+	srv->xfr = NULL;
 	urcu_memb_unregister_thread();
 	if (rc == GSLB_OK)
 		log_info("stopped");

@@ -10,6 +10,8 @@
 
 #include "gslb/decide.h"
 #include "gslb/dnssec.h"
+#include "gslb/dnssec_cache.h"
+#include "gslb/dnstap.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/net.h"
@@ -322,6 +324,10 @@ static int sign_zone(struct zone *z, const struct conf_zone *cz, char *err, size
 	char zerr[768] = "";
 	int rc = dnssec_sign_zone(z, d->keys, d->nkeys, now - d->inception_offset,
 				  now + d->signature_validity, zerr, sizeof(zerr));
+	if (!rc &&
+	    dnssec_zone_signer(z, d->keys, d->nkeys, d->signature_validity, d->signature_refresh,
+			       d->inception_offset, now + d->signature_validity))
+		rc = GSLB_ENOMEM;
 	if (rc) {
 		snprintf(err, errlen, "%s:%d: zone %s: %s", cz->conf_file, cz->line, cz->origin,
 			 zerr);
@@ -333,6 +339,20 @@ static int sign_zone(struct zone *z, const struct conf_zone *cz, char *err, size
 	log_info("dnssec zone signed zone=%s signatures=%zu valid_until=%u", cz->origin,
 		 dnssec_zone_signatures(z), now + d->signature_validity);
 	return GSLB_OK;
+}
+
+/* Signed zones: the services' answer sets into the signature cache
+ * (dnssec_warm.c), so that the first queries find them signed. */
+static void warm_signatures(const struct snapshot *s)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	size_t n = dnssec_warm(s, s->health);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (n)
+		log_info("dnssec answer sets signed signatures=%zu ms=%.0f", n,
+			 (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+				 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 }
 
 int snapshot_load(const char *path, struct snapshot **out, char *err, size_t errlen)
@@ -416,6 +436,7 @@ int snapshot_load(const char *path, struct snapshot **out, char *err, size_t err
 		}
 	}
 	lint(s);
+	warm_signatures(s);
 	s->generation = 1;
 	*out = s;
 	s = NULL;
@@ -448,6 +469,7 @@ int snapshot_regeo(const struct snapshot *old, struct snapshot **out, char *err,
 	s->noverride_regions = 0;
 	s->location_free = NULL;
 	s->acl_block = NULL; /* before any failure return: old's stays old's */
+	s->dnstap = NULL;    /* the server attaches it (dnstap_attach) */
 	s->base->refs++;
 	/* Until the prober adopts this snapshot, it shows the old states. */
 	s->health = old->health ? health_clone(old->health) : NULL;
@@ -517,6 +539,7 @@ void snapshot_free(struct snapshot *s)
 	free(s->location_free);
 	geo_close(s->geo);
 	net_set_free(s->acl_block);
+	dnstap_unref(s->dnstap);
 	if (s->base)
 		base_put(s->base);
 	free(s);

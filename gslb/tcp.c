@@ -349,7 +349,8 @@ static void conn_serve(struct tcp_conn *c)
 			size_t xlen = 0;
 
 			if (xfr_is_transfer(msg, mlen) &&
-			    serve_transfer(&srv->snap, &srv->tcp, &req, &c->xbuf, &xlen, &action)) {
+			    serve_transfer(&srv->snap, &srv->tcp, srv->xfr, &req, &c->xbuf, &xlen,
+					   &action)) {
 				/* A zone transfer: its messages, framed, at once. */
 				if (maxq && c->nqueries >= maxq)
 					c->draining = 1;

@@ -217,7 +217,7 @@ static ldns_rr *rr_from_wire(struct xfr *x, const uint8_t *owner, size_t olen, u
 	return rr;
 }
 
-static void put_soa(struct xfr *x)
+static void put_soa(struct xfr *x, uint32_t serial_value)
 {
 	const struct zone *z = x->zone;
 	size_t pos = 0;
@@ -230,7 +230,7 @@ static void put_soa(struct xfr *x)
 	}
 	ldns_rr *rr = rr_from_wire(x, z->origin, z->origin_len, DNS_T_SOA, z->soa->ttl, rd, rdlen);
 	if (rr) {
-		ldns_rdf *serial = ldns_native2rdf_int32(LDNS_RDF_TYPE_INT32, xfr_zone_serial(z));
+		ldns_rdf *serial = ldns_native2rdf_int32(LDNS_RDF_TYPE_INT32, serial_value);
 		ldns_rdf *old = serial ? ldns_rr_set_rdf(rr, serial, 2) : NULL;
 		if (!old) {
 			ldns_rdf_deep_free(serial);
@@ -240,6 +240,16 @@ static void put_soa(struct xfr *x)
 		ldns_rdf_deep_free(old);
 	}
 	put_rr(x, rr);
+}
+
+uint64_t xfr_hash(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
 }
 
 /* The pool a client gets that the database does not locate: the service's
@@ -271,27 +281,52 @@ static const struct pool *default_pool(const struct snapshot *snap, const struct
 	return NULL;
 }
 
+uint64_t xfr_default_hash(const struct snapshot *snap, const struct zone *z)
+{
+	const struct conf *c = snap->conf;
+	uint64_t h = XFR_HASH_START;
+
+	for (size_t i = 0; i < c->nservices; i++) {
+		const struct service *svc = &c->services[i];
+		if (zoneset_find(snap->zones, svc->lname, svc->lname_len) != z)
+			continue;
+		const struct pool *p = default_pool(snap, svc);
+		uint8_t buf[DNAME_MAXLEN + 8];
+		size_t n = 0;
+		memcpy(buf, svc->lname, svc->lname_len);
+		n = svc->lname_len;
+		memcpy(buf + n, &svc->ttl, 4);
+		n += 4;
+		h = xfr_hash(h, buf, n);
+		if (!p)
+			continue;
+		h = xfr_hash(h, p->cname, p->cname_len);
+		for (size_t k = 0; k < p->nmembers; k++)
+			h = xfr_hash(h, p->members[k].addr, sizeof(p->members[k].addr));
+	}
+	return h;
+}
+
 /* A service's default answer: its members' addresses (host-name members
  * are left out) or its CNAME, with the service's TTL. */
-static void put_service(struct xfr *x, const struct service *svc)
+static void walk_service(const struct snapshot *snap, const struct service *svc, xfr_emit emit,
+			 void *arg)
 {
-	const struct pool *p = default_pool(x->snap, svc);
+	const struct pool *p = default_pool(snap, svc);
 
 	if (!p)
 		return;
 	if (p->cname_len) {
-		put_rr(x, rr_from_wire(x, svc->lname, svc->lname_len, DNS_T_CNAME, svc->ttl,
-				       p->cname, p->cname_len));
+		emit(arg, svc->lname, svc->lname_len, DNS_T_CNAME, svc->ttl, p->cname,
+		     p->cname_len);
 		return;
 	}
 	for (size_t i = 0; i < p->nmembers; i++) {
 		const struct member *m = &p->members[i];
 		if (m->family == AF_INET)
-			put_rr(x, rr_from_wire(x, svc->lname, svc->lname_len, DNS_T_A, svc->ttl,
-					       m->addr, 4));
+			emit(arg, svc->lname, svc->lname_len, DNS_T_A, svc->ttl, m->addr, 4);
 		else if (m->family == AF_INET6)
-			put_rr(x, rr_from_wire(x, svc->lname, svc->lname_len, DNS_T_AAAA, svc->ttl,
-					       m->addr, 16));
+			emit(arg, svc->lname, svc->lname_len, DNS_T_AAAA, svc->ttl, m->addr, 16);
 	}
 }
 
@@ -302,15 +337,13 @@ static int service_type(uint16_t type)
 	return type == DNS_T_A || type == DNS_T_AAAA || type == DNS_T_CNAME;
 }
 
-static void put_zone(struct xfr *x)
+void xfr_walk(const struct snapshot *snap, const struct zone *z, xfr_emit emit, void *arg)
 {
-	const struct zone *z = x->zone;
-	const struct conf *c = x->snap->conf;
+	const struct conf *c = snap->conf;
 
-	put_soa(x);
-	for (size_t i = 0; i < z->nnodes && !x->failed; i++) {
+	for (size_t i = 0; i < z->nnodes; i++) {
 		const struct zone_node *n = &z->nodes[i];
-		const struct service *svc = decide_find_service(x->snap, n->name, n->name_len);
+		const struct service *svc = decide_find_service(snap, n->name, n->name_len);
 		int at_service = svc && svc->lname_len == n->name_len;
 		for (uint16_t k = 0; k < n->nrrsets; k++) {
 			const struct zone_rrset *rs = &n->rrsets[k];
@@ -322,35 +355,163 @@ static void put_zone(struct xfr *x)
 			if (at_service && service_type(rs->type))
 				continue;
 			while (zone_rrset_next(rs, &pos, &rd, &rdlen))
-				put_rr(x, rr_from_wire(x, n->name, n->name_len, rs->type, rs->ttl,
-						       rd, rdlen));
+				emit(arg, n->name, n->name_len, rs->type, rs->ttl, rd, rdlen);
 		}
 	}
-	for (size_t i = 0; i < c->nservices && !x->failed; i++) {
+	for (size_t i = 0; i < c->nservices; i++) {
 		const struct service *svc = &c->services[i];
-		if (zoneset_find(x->snap->zones, svc->lname, svc->lname_len) == z)
-			put_service(x, svc);
+		if (zoneset_find(snap->zones, svc->lname, svc->lname_len) == z)
+			walk_service(snap, svc, emit, arg);
 	}
-	put_soa(x);
 }
 
-/* An error reply: REFUSED, or NOTAUTH with an unsigned TSIG record naming
- * the error (BADKEY, BADSIG) or, for BADTIME, our time in its other data
- * (RFC 8945 5.2). */
-static int error_reply(struct xfr *x, ldns_pkt_rcode rcode, uint16_t tsig_error)
+static void emit_rr(void *arg, const uint8_t *owner, size_t olen, uint16_t type, uint32_t ttl,
+		    const uint8_t *rd, uint16_t rdlen)
 {
-	ldns_pkt *r = reply_new(x->query, rcode);
-	const ldns_rr *qt = ldns_pkt_tsig(x->query);
-	int rc = -1;
+	struct xfr *x = arg;
+	if (!x->failed)
+		put_rr(x, rr_from_wire(x, owner, olen, type, ttl, rd, rdlen));
+}
+
+static void put_zone(struct xfr *x)
+{
+	put_soa(x, xfr_zone_serial(x->zone));
+	xfr_walk(x->snap, x->zone, emit_rr, x);
+	put_soa(x, xfr_zone_serial(x->zone));
+}
+
+/* A record kept in wire form (xfr_rrs) into the transfer. */
+static void put_blob(struct xfr *x, const uint8_t *b)
+{
+	size_t pos = 0;
+	ldns_rr *rr = NULL;
+	uint16_t len = (uint16_t)(b[0] << 8 | b[1]);
+	if (ldns_wire2rr(&rr, b + 2, len, &pos, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK)
+		rr = NULL;
+	put_rr(x, rr);
+}
+
+/* IXFR (RFC 1995 4): the new SOA; per version, the old SOA, the records
+ * deleted, the new SOA, the records added; the new SOA. */
+static void put_ixfr(struct xfr *x, const struct xfr_diff *d, size_t n)
+{
+	uint32_t serial = xfr_zone_serial(x->zone);
+	put_soa(x, serial);
+	for (size_t i = 0; i < n && !x->failed; i++) {
+		put_soa(x, d[i].from);
+		for (size_t k = 0; k < d[i].del.n; k++)
+			put_blob(x, d[i].del.rr[k]);
+		put_soa(x, d[i].to);
+		for (size_t k = 0; k < d[i].add.n; k++)
+			put_blob(x, d[i].add.rr[k]);
+	}
+	put_soa(x, serial);
+}
+
+static void digest(int alg, const uint8_t *data, size_t len, uint8_t *out)
+{
+	if (alg == CONF_TSIG_HMAC_SHA512)
+		ldns_sha512((unsigned char *)data, (unsigned)len, out);
+	else
+		ldns_sha256((unsigned char *)data, (unsigned)len, out);
+}
+
+/* HMAC (RFC 2104) with ldns's SHA-256 or SHA-512, over the parts of
+ * data; out holds the digest's length. For the one MAC ldns cannot make:
+ * a signed BADTIME (its signing sets no error). */
+static size_t hmac(int alg, const uint8_t *key, size_t klen, const uint8_t *data, size_t len,
+		   uint8_t out[LDNS_SHA512_DIGEST_LENGTH])
+{
+	size_t block =
+		alg == CONF_TSIG_HMAC_SHA512 ? LDNS_SHA512_BLOCK_LENGTH : LDNS_SHA256_BLOCK_LENGTH;
+	size_t dlen = alg == CONF_TSIG_HMAC_SHA512 ? LDNS_SHA512_DIGEST_LENGTH :
+						     LDNS_SHA256_DIGEST_LENGTH;
+	uint8_t k[LDNS_SHA512_BLOCK_LENGTH] = { 0 }, inner[LDNS_SHA512_DIGEST_LENGTH];
+	uint8_t *buf = malloc(block + (len > dlen ? len : dlen));
+
+	if (!buf)
+		return 0;
+	if (klen > block)
+		digest(alg, key, klen, k);
+	else
+		memcpy(k, key, klen);
+	/* inner: H(K ^ ipad, data); outer: H(K ^ opad, inner) */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < block; i++)
+			buf[i] = k[i] ^ (pass ? 0x5c : 0x36);
+		memcpy(buf + block, pass ? inner : data, pass ? dlen : len);
+		digest(alg, buf, block + (pass ? dlen : len), pass ? out : inner);
+	}
+	free(buf);
+	return dlen;
+}
+
+/* The MAC of a response r (without its TSIG yet) to a request with MAC
+ * qmac, for the TSIG variables given (RFC 8945 4.3.3), or NULL. */
+static ldns_rdf *error_mac(const ldns_pkt *r, const ldns_rdf *qmac, const struct conf_tsig *key,
+			   const uint8_t time_signed[6], uint16_t fudge, uint16_t error,
+			   const uint8_t *other, uint16_t olen)
+{
+	uint8_t *wire = NULL;
+	size_t wlen = 0;
+	ldns_rdf *secret = NULL, *out = NULL;
+	ldns_buffer *b = ldns_buffer_new(LDNS_MAX_PACKETLEN);
+	uint8_t kname[DNAME_MAXLEN], aname[DNAME_MAXLEN];
+	size_t kl = dname_from_str(key->name, kname),
+	       al = dname_from_str(alg_names[key->algorithm], aname);
+
+	if (!b || !kl || !al || ldns_pkt2wire(&wire, r, &wlen) != LDNS_STATUS_OK ||
+	    ldns_str2rdf_b64(&secret, key->secret) != LDNS_STATUS_OK)
+		goto done;
+	dname_tolower(kname, kname, kl);
+	ldns_buffer_write(b, ldns_rdf_data(qmac), ldns_rdf_size(qmac));
+	ldns_buffer_write(b, wire, wlen);
+	ldns_buffer_write(b, kname, kl);
+	ldns_buffer_write_u16(b, LDNS_RR_CLASS_ANY);
+	ldns_buffer_write_u32(b, 0);
+	ldns_buffer_write(b, aname, al);
+	ldns_buffer_write(b, time_signed, 6);
+	ldns_buffer_write_u16(b, fudge);
+	ldns_buffer_write_u16(b, error);
+	ldns_buffer_write_u16(b, olen);
+	ldns_buffer_write(b, other, olen);
+	if (ldns_buffer_status_ok(b)) {
+		uint8_t mac[LDNS_SHA512_DIGEST_LENGTH];
+		size_t n = hmac(key->algorithm, ldns_rdf_data(secret), ldns_rdf_size(secret),
+				ldns_buffer_begin(b), ldns_buffer_position(b), mac);
+		if (n)
+			out = ldns_native2rdf_int16_data(n, mac);
+	}
+done:
+	free(wire);
+	ldns_rdf_deep_free(secret);
+	ldns_buffer_free(b);
+	return out;
+}
+
+/* An error reply: REFUSED, or NOTAUTH with a TSIG record naming the error
+ * (RFC 8945 5.2): unsigned for BADKEY and BADSIG; for BADTIME signed with
+ * key (when given), our time in its other data. */
+static ldns_pkt *error_pkt(const ldns_pkt *query, ldns_pkt_rcode rcode, uint16_t tsig_error,
+			   const struct conf_tsig *key)
+{
+	ldns_pkt *r = reply_new(query, rcode);
+	const ldns_rr *qt = ldns_pkt_tsig(query);
 
 	if (!r)
-		return -1;
+		return NULL;
 	if (tsig_error && qt && ldns_rr_rd_count(qt) >= 7) {
 		ldns_rr *t = ldns_rr_new();
 		uint8_t now[6];
 		uint64_t s = (uint64_t)time(NULL);
 		for (int i = 5; i >= 0; i--, s >>= 8)
 			now[i] = (uint8_t)s;
+		int badtime = tsig_error == TSIG_BADTIME;
+		ldns_rdf *mac = NULL;
+		if (badtime && key && ldns_rdf_size(ldns_rr_rdf(qt, 1)) == 6)
+			mac = error_mac(
+				r, ldns_rr_rdf(qt, 3), key, ldns_rdf_data(ldns_rr_rdf(qt, 1)),
+				ldns_rdf2native_int16(ldns_rr_rdf(qt, 2)), tsig_error, now, 6);
 		if (t) {
 			ldns_rr_set_owner(t, ldns_rdf_clone(ldns_rr_owner(qt)));
 			ldns_rr_set_class(t, LDNS_RR_CLASS_ANY);
@@ -359,16 +520,27 @@ static int error_reply(struct xfr *x, ldns_pkt_rcode rcode, uint16_t tsig_error)
 			ldns_rr_push_rdf(t, ldns_rdf_clone(ldns_rr_rdf(qt, 0)));
 			ldns_rr_push_rdf(t, ldns_rdf_clone(ldns_rr_rdf(qt, 1)));
 			ldns_rr_push_rdf(t, ldns_rdf_clone(ldns_rr_rdf(qt, 2)));
-			ldns_rr_push_rdf(t, ldns_native2rdf_int16_data(0, NULL));
-			ldns_rr_push_rdf(t, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16,
-								  ldns_pkt_id(x->query)));
+			ldns_rr_push_rdf(t, mac ? mac : ldns_native2rdf_int16_data(0, NULL));
+			mac = NULL;
+			ldns_rr_push_rdf(
+				t, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, ldns_pkt_id(query)));
 			ldns_rr_push_rdf(t, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, tsig_error));
-			ldns_rr_push_rdf(t, tsig_error == TSIG_BADTIME ?
-						    ldns_native2rdf_int16_data(6, now) :
-						    ldns_native2rdf_int16_data(0, NULL));
+			ldns_rr_push_rdf(t, badtime ? ldns_native2rdf_int16_data(6, now) :
+						      ldns_native2rdf_int16_data(0, NULL));
 			ldns_pkt_set_tsig(r, t);
 		}
+		ldns_rdf_deep_free(mac);
 	}
+	return r;
+}
+
+static int error_reply(struct xfr *x, ldns_pkt_rcode rcode, uint16_t tsig_error)
+{
+	ldns_pkt *r = error_pkt(x->query, rcode, tsig_error, x->key);
+	int rc = -1;
+
+	if (!r)
+		return -1;
 	uint8_t *wire = NULL;
 	size_t wlen = 0;
 	if (ldns_pkt2wire(&wire, r, &wlen) == LDNS_STATUS_OK)
@@ -385,6 +557,35 @@ static const char *peer_text(const struct dns_request *req, char *buf, size_t le
 	if (!fam || !inet_ntop(fam, a, buf, (socklen_t)len))
 		snprintf(buf, len, "unknown");
 	return buf;
+}
+
+/* The query's TSIG against key (NULL: none known): 0 when it is that key,
+ * the MAC is right and the time within the fudge, else the TSIG error
+ * (RFC 8945 5.2). */
+static uint16_t tsig_check(ldns_pkt *q, const struct dns_request *req, const struct conf_tsig *key)
+{
+	const ldns_rr *qt = ldns_pkt_tsig(q);
+	if (!qt || ldns_rr_rd_count(qt) < 7)
+		return TSIG_BADKEY;
+	char *owner = ldns_rdf2str(ldns_rr_owner(qt));
+	char *alg = ldns_rdf2str(ldns_rr_rdf(qt, 0));
+	int known = key && owner && alg && conf_tsig_same(owner, key->name) &&
+		    conf_tsig_same(alg, alg_names[key->algorithm]);
+	free(owner);
+	free(alg);
+	if (!known)
+		return TSIG_BADKEY;
+	if (!ldns_pkt_tsig_verify(q, req->query, req->query_len, key->name, key->secret, NULL))
+		return TSIG_BADSIG;
+	const ldns_rdf *ts = ldns_rr_rdf(qt, 1);
+	uint64_t signed_at = 0;
+	for (size_t i = 0; i < 6 && i < ldns_rdf_size(ts); i++)
+		signed_at = (signed_at << 8) | ldns_rdf_data(ts)[i];
+	uint16_t fudge = ldns_rdf2native_int16(ldns_rr_rdf(qt, 2));
+	int64_t skew = (int64_t)time(NULL) - (int64_t)signed_at;
+	if (skew > fudge || -skew > fudge)
+		return TSIG_BADTIME;
+	return 0;
 }
 
 /* Who may transfer: an address in allow; then, with a key, a query signed
@@ -407,30 +608,15 @@ static int authorize(struct xfr *x, const struct conf_transfer *t, const struct 
 		*why = "not signed";
 		return error_reply(x, LDNS_RCODE_REFUSED, 0) ? -1 : 1;
 	}
-	char *owner = ldns_rdf2str(ldns_rr_owner(qt));
-	char *alg = ldns_rr_rd_count(qt) >= 7 ? ldns_rdf2str(ldns_rr_rdf(qt, 0)) : NULL;
-	int known = x->key && owner && alg && conf_tsig_same(owner, x->key->name) &&
-		    conf_tsig_same(alg, alg_names[x->key->algorithm]);
-	free(owner);
-	free(alg);
-	if (!known) {
-		*why = "unknown key (BADKEY)";
-		return error_reply(x, LDNS_RCODE_NOTAUTH, TSIG_BADKEY) ? -1 : 1;
-	}
-	if (!ldns_pkt_tsig_verify(x->query, req->query, req->query_len, x->key->name,
-				  x->key->secret, NULL)) {
-		*why = "bad signature (BADSIG)";
-		return error_reply(x, LDNS_RCODE_NOTAUTH, TSIG_BADSIG) ? -1 : 1;
-	}
-	const ldns_rdf *ts = ldns_rr_rdf(qt, 1);
-	uint64_t signed_at = 0;
-	for (size_t i = 0; i < 6 && i < ldns_rdf_size(ts); i++)
-		signed_at = (signed_at << 8) | ldns_rdf_data(ts)[i];
-	uint16_t fudge = ldns_rdf2native_int16(ldns_rr_rdf(qt, 2));
-	int64_t skew = (int64_t)time(NULL) - (int64_t)signed_at;
-	if (skew > fudge || -skew > fudge) {
-		*why = "time out of fudge (BADTIME)";
-		return error_reply(x, LDNS_RCODE_NOTAUTH, TSIG_BADTIME) ? -1 : 1;
+	static const char *const whys[] = {
+		[TSIG_BADKEY] = "unknown key (BADKEY)",
+		[TSIG_BADSIG] = "bad signature (BADSIG)",
+		[TSIG_BADTIME] = "time out of fudge (BADTIME)",
+	};
+	uint16_t err = tsig_check(x->query, req, x->key);
+	if (err) {
+		*why = whys[err];
+		return error_reply(x, LDNS_RCODE_NOTAUTH, err) ? -1 : 1;
 	}
 	x->mac = ldns_rdf_clone(ldns_rr_rdf(qt, 3));
 	return x->mac ? 0 : -1;
@@ -438,14 +624,15 @@ static int authorize(struct xfr *x, const struct conf_transfer *t, const struct 
 
 /* IXFR from the serial we have: the SOA alone says "you are current"
  * (RFC 1995 4); any other serial gets the whole zone, AXFR-style. */
-static int ixfr_current(const struct xfr *x)
+static int ixfr_serial(const struct xfr *x, uint32_t *serial)
 {
 	const ldns_rr_list *auth = ldns_pkt_authority(x->query);
 	const ldns_rr *soa =
 		auth && ldns_rr_list_rr_count(auth) == 1 ? ldns_rr_list_rr(auth, 0) : NULL;
 	if (!soa || ldns_rr_get_type(soa) != LDNS_RR_TYPE_SOA || ldns_rr_rd_count(soa) < 3)
 		return 0;
-	return ldns_rdf2native_int32(ldns_rr_rdf(soa, 2)) == xfr_zone_serial(x->zone);
+	*serial = ldns_rdf2native_int32(ldns_rr_rdf(soa, 2));
+	return 1;
 }
 
 static const struct zone *exact_zone(const struct snapshot *snap, const ldns_rdf *owner,
@@ -469,8 +656,8 @@ static const struct zone *exact_zone(const struct snapshot *snap, const ldns_rdf
 	return NULL;
 }
 
-int xfr_answer(const struct snapshot *snap, const struct dns_request *req, uint8_t **out,
-	       size_t *outlen)
+int xfr_answer(const struct snapshot *snap, const struct xfr_keeper *keeper,
+	       const struct dns_request *req, uint8_t **out, size_t *outlen)
 {
 	struct xfr x;
 	size_t zi = 0;
@@ -495,6 +682,7 @@ int xfr_answer(const struct snapshot *snap, const struct dns_request *req, uint8
 	if (auth == 1) {
 		log_info("zone transfer refused zone=%s client=%s reason=\"%s\"",
 			 x.zone->origin_str, peer_text(req, peer, sizeof(peer)), why);
+		xfr_keeper_count(keeper, XFR_REFUSED);
 		rc = 1;
 		goto out;
 	}
@@ -504,16 +692,29 @@ int xfr_answer(const struct snapshot *snap, const struct dns_request *req, uint8
 	if (!x.scratch)
 		goto out;
 	int ixfr = ldns_rr_get_type(q) == LDNS_RR_TYPE_IXFR;
-	if (ixfr && ixfr_current(&x))
-		put_soa(&x);
-	else
+	uint32_t from = 0;
+	size_t ndiffs = 0;
+	const struct xfr_diff *diffs = NULL;
+	const char *kind = "axfr";
+	enum xfr_result result = XFR_AXFR;
+	if (ixfr && ixfr_serial(&x, &from) && from == xfr_zone_serial(x.zone)) {
+		put_soa(&x, from); /* current */
+		kind = "ixfr-current";
+		result = XFR_CURRENT;
+	} else if (ixfr && (diffs = xfr_keeper_diffs(keeper, x.zone, from, &ndiffs)) != NULL) {
+		put_ixfr(&x, diffs, ndiffs);
+		kind = "ixfr";
+		result = XFR_IXFR;
+	} else {
 		put_zone(&x);
+		kind = ixfr ? "ixfr-as-axfr" : "axfr";
+	}
 	if (!x.failed && msg_flush(&x) == 0) {
 		log_info("zone transfer zone=%s client=%s type=%s serial=%u records=%zu "
 			 "messages=%u signed=%s",
-			 x.zone->origin_str, peer_text(req, peer, sizeof(peer)),
-			 ixfr ? "ixfr" : "axfr", xfr_zone_serial(x.zone), x.nrecords, x.nmsgs,
-			 x.key ? x.key->name : "no");
+			 x.zone->origin_str, peer_text(req, peer, sizeof(peer)), kind,
+			 xfr_zone_serial(x.zone), x.nrecords, x.nmsgs, x.key ? x.key->name : "no");
+		xfr_keeper_count(keeper, result);
 		rc = 1;
 	}
 out:
@@ -534,4 +735,183 @@ out:
 	ldns_rdf_deep_free(x.mac);
 	ldns_pkt_free(x.query);
 	return rc;
+}
+
+/* ---- signed queries ------------------------------------------------------ */
+
+/* The end of the name at pos, or 0 when it runs past len. */
+static size_t skip_name(const uint8_t *q, size_t len, size_t pos)
+{
+	while (pos < len) {
+		uint8_t l = q[pos];
+		if (l == 0)
+			return pos + 1;
+		if ((l & 0xC0) == 0xC0)
+			return pos + 2 <= len ? pos + 2 : 0;
+		if (l & 0xC0)
+			return 0;
+		pos += 1u + l;
+	}
+	return 0;
+}
+
+size_t xfr_tsig_start(const uint8_t *q, size_t len)
+{
+	if (len < DNS_HEADER_LEN)
+		return 0;
+	unsigned qd = (unsigned)(q[4] << 8 | q[5]);
+	unsigned total = (unsigned)(q[6] << 8 | q[7]) + (unsigned)(q[8] << 8 | q[9]) +
+			 (unsigned)(q[10] << 8 | q[11]);
+	size_t pos = DNS_HEADER_LEN;
+	if ((q[10] | q[11]) == 0)
+		return 0;
+	for (unsigned i = 0; i < qd; i++) {
+		pos = skip_name(q, len, pos);
+		if (!pos || pos + 4 > len)
+			return 0;
+		pos += 4;
+	}
+	for (unsigned i = 0; i < total; i++) {
+		size_t start = pos;
+		pos = skip_name(q, len, pos);
+		if (!pos || pos + 10 > len)
+			return 0;
+		uint16_t type = (uint16_t)(q[pos] << 8 | q[pos + 1]);
+		pos += 10u + (size_t)(q[pos + 8] << 8 | q[pos + 9]);
+		if (pos > len)
+			return 0;
+		if (i + 1 == total && type == DNS_T_TSIG)
+			return start;
+	}
+	return 0;
+}
+
+/* Bytes kept free for the TSIG record of a signed answer: owner, fixed
+ * fields, algorithm name and a SHA-512 MAC. */
+#define TSIG_ROOM 400
+
+/* The largest reply the client takes: its EDNS size (512 without), at most
+ * ours, over UDP; the buffer over TCP. */
+static size_t reply_limit(const struct snapshot *snap, const struct dns_request *req,
+			  const ldns_pkt *q)
+{
+	size_t lim = req->resp_cap;
+	if (req->transport == DNS_UDP) {
+		size_t want = ldns_pkt_edns(q) ? ldns_pkt_edns_udp_size(q) : DNS_MIN_UDP;
+		if (want > snap->conf->edns_size)
+			want = snap->conf->edns_size;
+		if (want < DNS_MIN_UDP)
+			want = DNS_MIN_UDP;
+		if (want < lim)
+			lim = want;
+	}
+	return lim;
+}
+
+/* r signed over the query's MAC into req->resp, or truncated (TC, no
+ * records) and signed when it does not fit (RFC 8945 5.3). */
+static size_t sign_into(const struct snapshot *snap, const struct dns_request *req,
+			const ldns_pkt *q, ldns_pkt *r, const struct conf_tsig *key)
+{
+	const ldns_rdf *mac = ldns_rr_rdf(ldns_pkt_tsig(q), 3);
+	size_t lim = reply_limit(snap, req, q);
+	uint8_t *wire = NULL;
+	size_t wlen = 0;
+
+	for (int tries = 0; tries < 2; tries++) {
+		if (ldns_pkt_tsig_sign(r, key->name, key->secret, XFR_FUDGE,
+				       alg_names[key->algorithm], mac) != LDNS_STATUS_OK ||
+		    ldns_pkt2wire(&wire, r, &wlen) != LDNS_STATUS_OK)
+			break;
+		if (wlen <= lim) {
+			memcpy(req->resp, wire, wlen);
+			free(wire);
+			return wlen;
+		}
+		free(wire);
+		wire = NULL;
+		ldns_rr_free(ldns_pkt_tsig(r));
+		ldns_pkt_set_tsig(r, NULL);
+		ldns_rr_list_deep_free(ldns_pkt_answer(r));
+		ldns_rr_list_deep_free(ldns_pkt_authority(r));
+		ldns_rr_list_deep_free(ldns_pkt_additional(r));
+		ldns_pkt_set_answer(r, ldns_rr_list_new());
+		ldns_pkt_set_authority(r, ldns_rr_list_new());
+		ldns_pkt_set_additional(r, ldns_rr_list_new());
+		ldns_pkt_set_ancount(r, 0);
+		ldns_pkt_set_nscount(r, 0);
+		ldns_pkt_set_arcount(r, 0);
+		ldns_pkt_set_tc(r, true);
+	}
+	free(wire);
+	return 0;
+}
+
+size_t xfr_signed_query(const struct snapshot *snap, const struct dns_request *req, size_t tsig_at,
+			struct dns_info *info, int *handled)
+{
+	const struct conf *c = snap->conf;
+	const struct conf_tsig *key = NULL;
+	ldns_pkt *q = NULL, *r = NULL;
+	uint8_t *stripped = NULL;
+	size_t len = 0;
+
+	*handled = 0;
+	if (ldns_wire2pkt(&q, req->query, req->query_len) != LDNS_STATUS_OK)
+		return 0;
+	const ldns_rr *qt = ldns_pkt_tsig(q);
+	char *owner = qt ? ldns_rdf2str(ldns_rr_owner(qt)) : NULL;
+	for (size_t i = 0; owner && i < c->ntsig && !key; i++)
+		if (conf_tsig_same(owner, c->tsig[i].name))
+			key = &c->tsig[i];
+	free(owner);
+	if (!key || ldns_rr_rd_count(qt) < 7)
+		goto out; /* a key we do not have: the query path says BADKEY */
+	*handled = 1;
+	uint16_t err = tsig_check(q, req, key);
+	if (err) {
+		r = error_pkt(q, LDNS_RCODE_NOTAUTH, err, key);
+		uint8_t *wire = NULL;
+		size_t wlen = 0;
+		if (r && ldns_pkt2wire(&wire, r, &wlen) == LDNS_STATUS_OK &&
+		    wlen <= reply_limit(snap, req, q)) {
+			memcpy(req->resp, wire, wlen);
+			len = wlen;
+		}
+		free(wire);
+		if (info) {
+			memset(info, 0, sizeof(*info));
+			info->verdict = DECODE_NOTAUTH;
+			info->rcode = LDNS_RCODE_NOTAUTH;
+			info->region = info->slot = -1;
+		}
+		goto out;
+	}
+	/* The query without its TSIG record, answered as any other. */
+	stripped = malloc(tsig_at);
+	if (!stripped)
+		goto out;
+	memcpy(stripped, req->query, tsig_at);
+	uint16_t ar = (uint16_t)((stripped[10] << 8 | stripped[11]) - 1);
+	stripped[10] = (uint8_t)(ar >> 8);
+	stripped[11] = (uint8_t)ar;
+	struct dns_request sub = *req;
+	sub.query = stripped;
+	sub.query_len = tsig_at;
+	sub.resp_cap =
+		req->resp_cap > DNS_MIN_UDP + TSIG_ROOM ? req->resp_cap - TSIG_ROOM : req->resp_cap;
+	len = dns_process(snap, &sub, info);
+	if (len == 0)
+		goto out;
+	if (ldns_wire2pkt(&r, req->resp, len) != LDNS_STATUS_OK) {
+		len = 0;
+		goto out;
+	}
+	len = sign_into(snap, req, q, r, key);
+out:
+	free(stripped);
+	if (r)
+		ldns_pkt_free(r);
+	ldns_pkt_free(q);
+	return len;
 }

@@ -12,6 +12,7 @@
 
 #include <ldns/ldns.h>
 
+#include "gslb/dnssec_cache.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/zone_read.h"
@@ -646,6 +647,10 @@ void zone_free(struct zone *z)
 	free(z->apex_sets);
 	free(z->nsec_sets);
 	free(z->nsec_mem);
+	free(z->resig_mem);
+	if (z->signer)
+		free(z->signer->fp);
+	free(z->signer);
 	free(z->nodes);
 	free(z->table);
 	free(z->origin_str);

@@ -89,6 +89,21 @@ struct conf_zone {
 	struct conf_transfer transfer;
 };
 
+/* dnstap = { socket | tcp; log_queries; log_responses; identity; version;
+ * sample; }: query and response logging to a Frame Streams collector
+ * (dnstap.c). */
+struct dnstap_conf {
+	int enabled;  /* the group was given */
+	char *socket; /* a Unix socket (resolved against directory), or NULL */
+	char *tcp;    /* "host:port" as written, or NULL */
+	struct sockaddr_storage tcp_addr;
+	socklen_t tcp_addr_len;
+	int log_queries, log_responses;
+	char *identity;  /* the host name when not given */
+	char *version;   /* "gslbd VERSION" when not given */
+	unsigned sample; /* one query in sample is logged (per worker) */
+};
+
 struct conf {
 	char *path;      /* the config file */
 	char *directory; /* base for relative paths */
@@ -151,6 +166,7 @@ struct conf {
 	unsigned probe_max_inflight; /* probes running at once; 0 = from RLIMIT_NOFILE */
 
 	struct rrl_conf rrl;         /* rrl = { ... }; rate 0 = off */
+	struct dnstap_conf dnstap;   /* dnstap = { ... }; enabled 0 = off */
 	struct cluster_conf cluster; /* cluster = { ... }; enabled 0 = one node alone */
 	struct notify_hook *notify;  /* notify = ( ... ): webhook receivers (webhook.h) */
 	size_t nnotify;

@@ -122,8 +122,9 @@ extern const struct conf_section conf_sec_region, conf_sec_check, conf_sec_servi
 extern const struct conf_section conf_sec_redirect, conf_sec_route, conf_sec_pool, conf_sec_member;
 extern const struct conf_section conf_sec_cluster, conf_sec_cluster_tls;
 extern const struct conf_section conf_sec_notify;
-extern const struct conf_section conf_sec_split;
 extern const struct conf_section conf_sec_tsig, conf_sec_transfer;
+extern const struct conf_section conf_sec_split, conf_sec_pool_load;
+extern const struct conf_section conf_sec_dnstap;
 extern const struct conf_section conf_sec_http, conf_sec_rrl, conf_sec_acl, conf_sec_tcp,
 	conf_sec_log;
 

@@ -28,6 +28,9 @@ enum decide_state {
 	REGION_SKIP_DOWN,      /* its pool is down (probes or admin) */
 	REGION_NOT_TRIED,      /* after the chosen one */
 	REGION_BEYOND_LIMIT,   /* cut by the service's limit */
+	REGION_SKIP_FULL,      /* pools[].load: its pool is full (load >= high) */
+	REGION_SKIP_SHED,      /* pools[].load: the client is in the share its pool sheds */
+	REGION_TAKEN_LOADED,   /* taken although full or shedding: every other region was out */
 };
 
 struct decide_step {
@@ -55,6 +58,10 @@ struct decision {
 	uint8_t unwrap_shift; /* bits before the embedded IPv4 address */
 
 	struct geo_result geo;
+	/* asn:N route rules: the client's autonomous system, looked up when
+	 * the first such rule is reached (asn_looked) */
+	int asn_looked;
+	struct geo_asn asn;
 	int located; /* a location (coordinates or a region list) was found */
 	enum decide_rule rule;
 	const struct route *route; /* RULE_ROUTE */
@@ -82,7 +89,17 @@ struct decision {
 	int hashed;
 	uint8_t hash_prefix;
 	uint64_t client_hash;
+	/* pools[].load: the client's draw in 0..1 from its subnet hash (a pool
+	 * shedding share s sends the clients whose draw is below s to their next
+	 * region), valid when shed_drawn (a pool shedding was tried); shed_moved:
+	 * a region was passed over for its load (full or shedding) */
+	double shed_draw;
+	int shed_drawn;
+	int shed_moved;
 };
+
+/* The client's load-shedding draw, from its subnet hash (decide.c). */
+double decide_shed_draw(uint64_t client_hash);
 
 /* Decide for svc. family/addr/prefix: the client subnet as received (ECS
  * source prefix, or the full source address). With geoip.compact the
@@ -132,6 +149,10 @@ int decide_is_service_ent(const struct snapshot *snap, const uint8_t *lname, siz
  * they are up and a member going down moves only its own clients. */
 double decide_member_score(const struct decision *d, int family, const uint8_t *addr,
 			   uint32_t weight);
+/* The member's draw (53 bits) the score is made of: among members of equal
+ * weight the score grows with it, so it orders them alike without the
+ * logarithm (the query path's fast case). */
+uint64_t decide_member_draw(const struct decision *d, int family, const uint8_t *addr);
 
 const char *decide_rule_name(enum decide_rule r);
 const char *decide_state_name(enum decide_state s);

@@ -14,6 +14,9 @@
 struct geo_conf {
 	char *database;  /* path to a MaxMind-format .mmdb; NULL: overrides only */
 	char *overrides; /* optional path, NULL when unset */
+	/* optional GeoLite2-ASN format database (autonomous_system_number,
+	 * autonomous_system_organization), for asn:N route rules */
+	char *asn_database;
 	/* Lookup paths into a database record, '/'-separated; numeric
 	 * components index arrays. NULL selects the GeoIP2/GeoLite2 default
 	 * shown; "" means the database has no such field. */
@@ -69,6 +72,25 @@ struct geo_result {
 };
 
 struct geo_db;
+
+/* geoip.asn_database: the autonomous system of an address. */
+#define GEO_ASN_ORG_MAX 96
+struct geo_asn {
+	int found;                 /* the database has a record with a number */
+	uint32_t asn;              /* autonomous_system_number */
+	uint8_t prefix;            /* the database network's prefix length, in the family asked */
+	char org[GEO_ASN_ORG_MAX]; /* autonomous_system_organization, "" if none */
+};
+
+/* Look addr up in the ASN database (4 bytes for AF_INET, 16 for AF_INET6);
+ * with want_org the organisation too. Returns 0 (out->found says whether
+ * there was a number), or GSLB_EIO from a damaged file. Without an ASN
+ * database out->found is 0 and prefix 0. Thread-safe, no heap. */
+int geo_asn_lookup(const struct geo_db *g, int family, const uint8_t *addr, int want_org,
+		   struct geo_asn *out);
+/* Is an ASN database loaded? Its path, "" when none. */
+int geo_has_asn(const struct geo_db *g);
+const char *geo_asn_path(const struct geo_db *g);
 
 /* Open the database (memory-mapped) and load and validate the overrides.
  * On failure returns a negative gslb_err and writes "FILE:LINE: reason"

@@ -51,6 +51,10 @@ struct geo_db {
 	struct geo_override *ov; /* file order */
 	size_t nov;
 	struct net_set *ovset; /* the overrides' networks, indexes into ov */
+	/* geoip.asn_database, its own sealed private copy */
+	int has_asn;
+	MMDB_s asn;
+	char *asn_path;
 };
 
 /* The location fields of one database record into res (country,

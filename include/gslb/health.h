@@ -34,14 +34,16 @@ struct hmember {
 	int family; /* AF_INET, AF_INET6 */
 	uint8_t addr[16];
 	uint32_t weight;
-	uint16_t member; /* index of the config entry in pool->members */
-	uint8_t state;   /* enum health_state, from probes; UP when unchecked */
-	uint8_t admin;   /* enum override_state in force (own, else pool's, else region's) */
-	uint8_t failing; /* up, but the latest probes failed (TTL drops to ttl_min) */
-	uint8_t usable;  /* answered: state not DOWN (or forced up), not drained or forced down */
-	uint16_t fails;  /* consecutive failures */
-	uint16_t oks;    /* consecutive successes */
-	int64_t since;   /* unix time of the last state change, 0 = never */
+	uint16_t member;  /* index of the config entry in pool->members */
+	uint8_t state;    /* enum health_state, from probes; UP when unchecked */
+	uint8_t admin;    /* enum override_state in force (own, else pool's, else region's) */
+	uint8_t failing;  /* up, but the latest probes failed (TTL drops to ttl_min) */
+	uint8_t usable;   /* answered: state not DOWN (or forced up), not drained or forced down */
+	uint16_t fails;   /* consecutive failures */
+	uint16_t oks;     /* consecutive successes */
+	int64_t since;    /* unix time of the last state change, 0 = never */
+	uint8_t has_load; /* pools[].load: a figure was read from its probes */
+	double load;      /* ... the member's smoothed figure, 0..1 */
 	char reason[HEALTH_REASON_MAX]; /* latest probe result */
 };
 
@@ -53,7 +55,14 @@ struct hpool {
 	uint8_t failing;           /* a usable member is failing probes */
 	uint8_t admin;             /* pool's own override, else its region's */
 	uint8_t cname_pending;     /* a checked CNAME pool whose target was never resolved */
-	int64_t since;             /* last change of `up` */
+	/* pools[].load: the pool's figure (mean of its usable members'), < 0
+	 * = none; the share of its clients sent to their next region (0 at or
+	 * below low, rising linearly to 1 at high); full: at or above high, up
+	 * but taking no clients */
+	double load;
+	double shed;
+	uint8_t full;
+	int64_t since; /* last change of `up` */
 	char reason[HEALTH_REASON_MAX];
 };
 

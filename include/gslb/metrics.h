@@ -128,6 +128,8 @@ char *metrics_render(struct metrics *m, const struct snapshot *snap);
 /* For collect functions: one sample; lv holds the values of the family's
  * ML_GIVEN labels, in order. */
 void metrics_sample(struct metrics_out *o, const char *const *lv, int64_t v);
+/* The same with a fractional value (a gauge such as a load figure). */
+void metrics_sample_real(struct metrics_out *o, const char *const *lv, double v);
 
 /* Counting. i is the cell within the family (label order, row-major). */
 static inline void metrics_add(struct metrics_shard *s, unsigned fam, size_t i, uint64_t n)
@@ -171,6 +173,7 @@ enum metrics_dns_family {
 	MDNS_ACL,         /* enum metrics_acl_action */
 	MDNS_TCP_REFUSED, /* enum metrics_tcp_limit */
 	MDNS_TCP_EVICTED, /* */
+	MDNS_SPLIT,       /* pool slot x split rule (MDNS_SPLIT_RULES) */
 };
 
 enum metrics_transport {
@@ -178,6 +181,10 @@ enum metrics_transport {
 	MT_TCP = 1,
 	MT_N,
 };
+
+/* MDNS_SPLIT: the split rule's place in its service's routes, 1..8, then
+ * one series for the rest. */
+#define MDNS_SPLIT_RULES 9
 
 /* MDNS_QUERIES: qtype buckets exported by name (everything else is
  * "other"), and rcodes (NOERROR..REFUSED, NOTAUTH, BADVERS, other). */
@@ -217,6 +224,12 @@ enum metrics_view_family {
 	MVIEW_POOL_CHANGE,
 	MVIEW_MEMBER_UP,
 	MVIEW_MEMBER_CHANGE,
+	MVIEW_DNSSEC_SIGS,  /* signature cache (dnssec_cache.h): made, refreshes */
+	MVIEW_DNSSEC_CACHE, /* lookups: hit, miss */
+	MVIEW_DNSSEC_ENTRIES,
+	MVIEW_POOL_FULL, /* pools[].load */
+	MVIEW_POOL_LOAD,
+	MVIEW_POOL_SHED,
 };
 
 /* Reloads, by the control thread. */

@@ -7,6 +7,7 @@
 #define GSLB_PROBE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct conf;
 struct metrics;
@@ -43,10 +44,14 @@ int prober_wait_first_round(struct prober *p, double max_seconds);
 int prober_adopt(struct prober *p, struct snapshot *new_snap);
 
 /* Admin overrides: action is drain, undrain, force-up, force-down or clear;
- * target as in health_parse_target(). Thread-safe; persisted in state_dir;
- * published at once. Returns 0 or a negative gslb_err with err filled. */
-int prober_admin(struct prober *p, const char *target, const char *action, char *err,
-		 size_t errlen);
+ * target as in health_parse_target(). start and end (unix seconds, 0 =
+ * none) schedule a drain, force-up or force-down: in force from start (at
+ * once when 0 or past) until end (for good when 0), then gone by itself;
+ * an end not after now, or not after start, is refused. Thread-safe;
+ * persisted in state_dir; published at once. Returns 0 or a negative
+ * gslb_err with err filled. */
+int prober_admin(struct prober *p, const char *target, const char *action, int64_t start,
+		 int64_t end, char *err, size_t errlen);
 
 /* With a cluster (cluster = { ... }), overrides are written to etcd and
  * applied by every node from its watch; when etcd cannot be written the

@@ -30,7 +30,9 @@
 
 struct resolver;
 
-#define BODY_MAX (64 * 1024)   /* expect_body looks this far into a body */
+#define BODY_MAX (64 * 1024)   /* expect_body and pools[].load look this far into a body */
+#define LOAD_WINDOW 3          /* a member's load figure: the mean of its last readings */
+#define LOAD_HEADER_MAX 32     /* pools[].load from a header: its value, bounded */
 #define EV_BATCH 256           /* epoll events per wait */
 #define SAVE_EVERY_MS 1000     /* health.state written at most this often */
 #define SOFT_PUBLISH_MS 1000   /* counters and reasons published this often */
@@ -107,6 +109,9 @@ struct ptarget {
 	uint16_t fails, oks;
 	int64_t since;
 	char reason[HEALTH_REASON_MAX];
+	/* pools[].load: the last LOAD_WINDOW figures read (a ring) */
+	double loads[LOAD_WINDOW];
+	uint8_t nloads, load_pos;
 	uint8_t fresh;   /* has a result from this process */
 	uint8_t carried; /* schedule carried over from the previous model */
 	int64_t phase;   /* ms: its slot within the check's interval */
@@ -126,6 +131,8 @@ struct ptarget {
 	int local_err;     /* errno of a socket that could not be opened */
 	struct ptarget *qnext, *qprev;
 	int64_t started;
+	char load_hdr[LOAD_HEADER_MAX]; /* pools[].load = { from = "header:..." } */
+	uint8_t has_load_hdr;
 	char *body; /* grows up to BODY_MAX: hanging probes hold little */
 	size_t blen, bcap;
 	char errbuf[CURL_ERROR_SIZE];

@@ -41,12 +41,14 @@ size_t serve_query(struct snapshot *const *snap, struct rrl *rrl, struct serve_t
 		   const struct dns_request *req, int64_t now_s, enum serve_action *action);
 
 /* A zone transfer query (xfr.h) over TCP: the ACL, then xfr_answer under
- * an RCU read-side section. Returns 1 when handled: *out (caller frees, may
+ * an RCU read-side section (keeper: the IXFR history, read on the main
+ * thread that keeps it). Returns 1 when handled: *out (caller frees, may
  * be NULL with *action = SERVE_DROP) holds *outlen bytes of framed
  * messages; 0 when serve_query answers it instead. */
+struct xfr_keeper;
 int serve_transfer(struct snapshot *const *snap, struct serve_thread *t,
-		   const struct dns_request *req, uint8_t **out, size_t *outlen,
-		   enum serve_action *action);
+		   const struct xfr_keeper *keeper, const struct dns_request *req, uint8_t **out,
+		   size_t *outlen, enum serve_action *action);
 
 /* splitmix64: cheap, decent, and each thread owns its state, so weighted
  * answer picks need no shared counter. */

@@ -77,6 +77,8 @@ struct workers {
 	int woken;
 };
 
+#define GEO_WATCHED 4 /* data files watched: database, overrides, blocklist, ASN */
+
 struct server {
 	struct snapshot *snap;   /* RCU-protected: rcu_dereference() to read */
 	const struct conf *conf; /* the config the server was started with */
@@ -117,18 +119,25 @@ struct server {
 	char *conf_path;
 	int reload_running; /* one reload at a time, on the thread pool */
 	int reload_pending; /* RELOAD_* bits asked for meanwhile */
-	/* Watchers of the database, overrides and ACL blocklist files; NULL when
-	 * that file is not configured. Each is allocated on its own and never
-	 * restarted: one whose path changes is closed and replaced. */
-	uv_fs_poll_t *geo_poll[3];
+	/* Watchers of the database, overrides, ACL blocklist and ASN database
+	 * files; NULL when that file is not configured. Each is allocated on its
+	 * own and never restarted: one whose path changes is closed and
+	 * replaced. */
+	uv_fs_poll_t *geo_poll[GEO_WATCHED];
 	/* A changed file is loaded once it has stopped changing: its size and
 	 * modification time as last seen, and whether it waits to settle. */
 	uv_timer_t geo_settle;
 	int geo_settle_init;
-	uv_stat_t geo_seen[3];
-	int geo_waiting[3];
+	/* signing again before expiry (dnssec_maint.c); NULL when stopped */
+	struct dnssec_maint *dnssec_maint;
+	uv_stat_t geo_seen[GEO_WATCHED];
+	int geo_waiting[GEO_WATCHED];
 
-	struct prober *prober;      /* NULL when nothing needs probing or resolving */
+	struct prober *prober; /* NULL when nothing needs probing or resolving */
+	/* zone serials and NOTIFY (xfr.h); a timer looks for new health views */
+	struct xfr_keeper *xfr;
+	uv_timer_t xfr_timer;
+	int xfr_timer_init;
 	struct admin *admin;        /* NULL without listen.admin */
 	struct http_listener *http; /* NULL without listen.http */
 	struct admin_hooks admin_hooks;
@@ -225,5 +234,10 @@ int admin_reload(void *ctx, char *err, unsigned long errlen);
 /* Watch the data files the current snapshot's config names; stop it. */
 void geo_watch(struct server *srv);
 void geo_unwatch(struct server *srv);
+
+/* The DNSSEC maintenance timer (dnssec_maint.c): started with the
+ * workers, stopped with the loop. */
+void dnssec_maint_start(struct server *srv);
+void dnssec_maint_stop(struct server *srv);
 
 #endif

@@ -86,6 +86,23 @@ struct member {
 	int line;
 };
 
+/* pools[].load: where a pool's probes read a load figure (0..1), and the
+ * thresholds of load shedding (health.c computes the pool's share). */
+enum load_from {
+	LOAD_NONE,        /* no load = { } */
+	LOAD_BODY_JSON,   /* "body-json:KEY": a number at KEY (dots: nested) */
+	LOAD_HEADER,      /* "header:NAME": a response header holding a number */
+	LOAD_BODY_NUMBER, /* "body-number": the body is a number */
+};
+
+struct pool_load {
+	char *from;      /* as written */
+	unsigned kind;   /* enum load_from */
+	const char *key; /* inside `from`: the JSON key path or header name */
+	double low;      /* below or at: nothing shed */
+	double high;     /* at or above: the pool is full (takes no clients) */
+};
+
 struct pool {
 	unsigned region; /* index into conf->regions */
 	unsigned gidx;   /* index of this pool in health views */
@@ -102,6 +119,7 @@ struct pool {
 	 * probed (never answered) like any host-name member, or, with a dns
 	 * check (cname_query), asked for itself with no address of its own. */
 	uint8_t cname_query;
+	struct pool_load load; /* load shedding, kind LOAD_NONE when off */
 	int line;
 };
 
@@ -110,6 +128,7 @@ enum route_kind {
 	ROUTE_CONTINENT,
 	ROUTE_SUBDIVISION,
 	ROUTE_NET,
+	ROUTE_ASN, /* geoip.asn_database: the client's autonomous system */
 };
 
 #define ROUTE_SPLIT_RING 10000u
@@ -118,6 +137,7 @@ struct route {
 	enum route_kind kind;
 	char code[16];       /* upper-case ISO code, "PL", "EU", "US-CA" */
 	struct net_cidr net; /* ROUTE_NET */
+	uint32_t asn;        /* ROUTE_ASN (code holds it in decimal) */
 	unsigned *regions;
 	size_t nregions;
 	/* split = ( { region; weight; } ): regions are the split's, and a

@@ -15,6 +15,7 @@
  * snapshots that differ only in GeoIP data (a database file replaced on
  * disk is reloaded alone). Reference counts change on the control thread
  * only. */
+struct dnstap;
 struct snapshot_base;
 
 struct snapshot {
@@ -48,6 +49,9 @@ struct snapshot {
 	 * section. Replaced by the prober; freed with the snapshot. */
 	struct health *health;
 	uint64_t generation;
+	/* dnstap logging (dnstap.h), NULL = off; set by the server before
+	 * publishing (dnstap_attach), shared by reference between snapshots. */
+	struct dnstap *dnstap;
 };
 
 /* Load the config at path and everything it names. On failure returns a

@@ -71,6 +71,10 @@ struct zone {
 	void *apex_sets;
 	void *nsec_sets; /* the nodes' NSEC RRsets, and their RDATA */
 	void *nsec_mem;
+	/* what answers built per query are signed with (dnssec_cache.h);
+	 * NULL for an unsigned zone */
+	struct zone_signer *signer;
+	void *resig_mem; /* signatures made by dnssec_resign_zone */
 };
 
 /* Load and validate a zone. origin is presentation text ("example.com").

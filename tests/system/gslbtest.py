@@ -650,6 +650,10 @@ class ReferenceServer(Server):
     """A reference server (NSD, Knot) serving TEST_ZONES on a free port;
     subclasses write its config in _write_conf(port) and return its argv."""
 
+    def zone_files(self):
+        """(origin, zone file path) of the zones it serves."""
+        return [(o, os.path.join(ZONEDIR, f)) for o, f in TEST_ZONES]
+
     def start(self, timeout=START_TIMEOUT, attempts=5):
         """Start until the test zones answer; another program may take a
         free port first, so each attempt takes a new one."""
@@ -659,7 +663,7 @@ class ReferenceServer(Server):
             self._spawn(self._write_conf(port))
             self.ports = {t: port for t in ("udp4", "udp6", "tcp4", "tcp6")}
             try:
-                self.wait_soa([o for o, _ in TEST_ZONES], timeout)
+                self.wait_soa([o for o, _ in self.zone_files()], timeout)
                 return self
             except ServerError as e:
                 last = str(e)
@@ -723,14 +727,16 @@ remote-control:
 
 class Knot(ReferenceServer):
     name = "knot"
+    extra = ""       # more sections (policies, module settings)
+    zone_extra = ""  # more lines of each zone (a module)
 
     def _write_conf(self, port):
         exe = tool("knotd")
         conf = os.path.join(self.workdir, "knot.conf")
         storage = os.path.join(self.workdir, "knot-db")
         os.makedirs(storage, exist_ok=True)
-        zones = "".join('  - domain: "%s"\n    file: "%s"\n'
-                        % (o, os.path.join(ZONEDIR, f)) for o, f in TEST_ZONES)
+        zones = "".join('  - domain: "%s"\n    file: "%s"\n%s'
+                        % (o, f, self.zone_extra) for o, f in self.zone_files())
         with open(conf, "w") as f:
             f.write("""server:
     rundir: "{wd}"
@@ -753,7 +759,7 @@ log:
 
 database:
     storage: "{storage}"
-
+{extra}
 template:
   - id: default
     storage: "{wd}"
@@ -764,7 +770,8 @@ template:
 
 zone:
 {zones}""".format(port=port, wd=self.workdir, storage=storage, edns=EDNS_SIZE,
-                  nsid=NSID.decode(), identity=IDENTITY, version=VERSION, zones=zones))
+                  nsid=NSID.decode(), identity=IDENTITY, version=VERSION, zones=zones,
+                  extra=self.extra))
         return [exe, "-c", conf]
 
 
@@ -832,6 +839,18 @@ def build_mmdb(source, out, schema=None, ip_version=None, timeout=300):
         pytest.fail("building %s from %s failed (MaxMind::DB::Writer: Debian "
                     "libmaxmind-db-writer-perl):\n%s" % (out, source, r.stderr), pytrace=False)
     return str(out)
+
+
+def refused_at(workdir, text, marker, message):
+    """gslbd -t on config text (written to workdir/gslb.conf) must fail with
+    "gslb.conf:LINE: ...message", LINE the first line holding marker."""
+    conf = os.path.join(str(workdir), "gslb.conf")
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write(text)
+    r = run_gslbd(["-t", "-c", conf])
+    assert r.returncode == 1, r.stderr
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if marker in t)
+    assert re.search(r"gslb\.conf:%d: .*%s" % (line, re.escape(message)), r.stderr), r.stderr
 
 
 def start_gslbd(workdir, **conf):
@@ -937,6 +956,7 @@ class HttpBackend:
         self.code, self.body, self.location, self.hang = code, body, None, False
         self.hang_seconds = hang_seconds
         self.hits = 0
+        self.headers = {}  # extra response headers, name -> value
         self.host_header = None
         self.host = host
         self.failing_sources = set()
@@ -961,6 +981,8 @@ class HttpBackend:
                     self.send_response(code)
                     if backend.location:
                         self.send_header("Location", backend.location)
+                    for k, v in backend.headers.items():
+                        self.send_header(k, v)
                     if code not in (204, 304):
                         self.send_header("Content-Length", str(len(body)))
                     self.send_header("Connection", "close")

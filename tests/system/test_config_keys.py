@@ -31,11 +31,11 @@ from gslbtest import GSLBD, ZONEDIR
 
 KEYS = {
     "top": ["directory", "listen", "workers", "user", "group", "log", "tsig", "zones", "edns_size",
-            "nsid", "identity", "version", "tcp", "rrl", "geoip", "regions", "acl",
+            "nsid", "identity", "version", "tcp", "rrl", "dnstap", "geoip", "regions", "acl",
             "trusted_proxies", "http", "admin_token_file", "admin_require_token",
             "admin_hosts", "checks", "state_dir", "services", "resolvers",
             "cluster", "probe_max_inflight", "notify"],
-    "notify": ["url", "events", "headers", "queue", "timeout", "retry_max"],
+    "notify": ["url", "events", "headers", "ca_file", "queue", "timeout", "retry_max"],
     "cluster": ["name", "prefix", "node", "etcd", "quorum", "lease_ttl", "tls", "probe_share"],
     "cluster.tls": ["ca_file", "cert_file", "key_file"],
     "listen": ["dns", "admin", "http"],
@@ -47,7 +47,7 @@ KEYS = {
     "tsig": ["name", "algorithm", "secret"],
     "zones.dnssec": ["keys", "signature_validity", "signature_refresh", "inception_offset",
                      "nsec"],
-    "geoip": ["database", "overrides", "paths", "compact"],
+    "geoip": ["database", "overrides", "paths", "compact", "asn_database"],
     "geoip.paths": ["country", "continent", "subdivision", "latitude", "longitude"],
     "regions": ["name", "lat", "lon", "bias", "redirect"],
     "checks": ["name", "type", "interval", "timeout", "rise", "fall", "port", "source", "path", "host",
@@ -55,6 +55,8 @@ KEYS = {
                "tls_verify", "ca_file", "query", "qtype", "expect_rcode", "expect_answer"],
     "http": ["explain_from", "access_log", "max_connections", "max_per_ip", "ipv4_prefix",
              "ipv6_prefix", "header_limit", "request_timeout"],
+    "dnstap": ["socket", "tcp", "log_queries", "log_responses", "identity", "version",
+               "sample"],
     "rrl": ["responses_per_second", "slip", "window", "ipv4_prefix", "ipv6_prefix", "exempt"],
     "acl": ["allow", "deny", "blocklist", "action"],
     "tcp": ["idle_timeout", "max_connections", "max_queries", "max_per_ip", "ipv4_prefix",
@@ -66,7 +68,8 @@ KEYS = {
     "services.redirect": ["target", "status", "all_methods"],
     "services.route": ["match", "regions", "split"],
     "services.route.split": ["region", "weight"],
-    "services.pools": ["region", "members", "cname", "check", "min_up"],
+    "services.pools": ["region", "members", "cname", "check", "min_up", "load"],
+    "services.pools.load": ["from", "low", "high"],
     "services.pools.members": ["address", "weight", "target"],
 }
 
@@ -82,8 +85,9 @@ listen = { dns = [ "127.0.0.1:0" ];
              @listen.http@ } );
   @listen@ };
 zones = ( { origin = "geo.test"; file = "%(zone)s";
-            dnssec = { keys = [ "%(key)s" ]; @zones.dnssec@ };
-            transfer = { allow = [ "127.0.0.1/32" ]; @zones.transfer@ }; @zones@ } );
+            dnssec = { keys = [ "%(key)s" ]; @zones.dnssec@ }; @zones@ },
+          { origin = "example.test"; file = "%(zone2)s";
+            transfer = { allow = [ "127.0.0.1/32" ]; @zones.transfer@ }; } );
 tsig = ( { name = "xfr"; secret = "c2VjcmV0"; @tsig@ } );
 geoip = { overrides = "ov.nets"; paths = { country = "country/iso_code"; @geoip.paths@ };
           @geoip@ };
@@ -91,6 +95,7 @@ regions = ( { name = "eu"; lat = 52.0; lon = 21.0; @regions@ } );
 checks = ( { name = "web"; type = "http"; @checks@ } );
 http = { @http@ };
 rrl = { @rrl@ };
+dnstap = { socket = "dnstap.sock"; @dnstap@ };
 acl = { @acl@ };
 tcp = { @tcp@ };
 log = { @log@ };
@@ -103,6 +108,7 @@ services = ( { name = "www.geo.test";
             { match = "country:DE"; split = ( { region = "eu"; @services.route.split@ } ); } );
   pools = ( { region = "eu"; check = "web";
               members = ( { address = "192.0.2.1"; @services.pools.members@ } );
+              load = { from = "body-number"; @services.pools.load@ };
               @services.pools@ } );
   @services@ } );
 @top@
@@ -129,7 +135,7 @@ def check(workdir, group, text, template=TEMPLATE):
     """gslbd -t on the template with text at group's marker."""
     key = next(workdir.glob("Kgeo.test.*.key")).name[:-len(".key")]
     conf = template % {"dir": str(workdir), "zone": os.path.join(ZONEDIR, "geo.test.zone"),
-                       "key": key}
+                       "zone2": os.path.join(ZONEDIR, "example.test.zone"), "key": key}
     conf = MARK_RE.sub(lambda m: text if m.group(1) == group else "", conf)
     path = workdir / ("%s.conf" % group)
     path.write_text(conf)

@@ -85,23 +85,34 @@ def parse_exposition(body):
 def test_metrics_match_the_documentation(gslbd_factory, files, tmp_path):  # noqa: F811
     # a tcp check that succeeds (a socket that listens, never accepts:
     # the kernel completes the handshake) and an http check that fails
+    # and an http check that reads a load figure (pools[].load)
+    loaded = gslbtest.HttpBackend(body=b"0.5\n")
     with socket.socket() as listening:
         listening.bind(("127.0.0.1", 0))
         listening.listen(64)
         up, down = listening.getsockname()[1], gslbtest.closed_port()
         services = """checks = (
   { name = "conn"; type = "tcp"; port = %d; interval = 1.0; timeout = 0.5; },
-  { name = "web"; type = "http"; port = %d; interval = 1.0; timeout = 0.5; }
+  { name = "web"; type = "http"; port = %d; interval = 1.0; timeout = 0.5; },
+  { name = "ld"; type = "http"; port = %d; interval = 1.0; timeout = 0.5; }
 );
 services = (
   { name = "www.geo.test"; ttl = 30; redirect = { target = "http://{region}.example.com"; };
     pools = ( { region = "eu-east"; check = "conn"; members = [ "127.0.0.1" ]; },
-              { region = "us-east"; check = "web"; members = [ "127.0.0.2" ]; } ); }
+              { region = "us-east"; check = "web"; members = [ "127.0.0.2" ]; } ); },
+  { name = "split.geo.test"; ttl = 30;
+    route = ( { match = "net:0.0.0.0/0"; split = ( { region = "eu-east"; weight = 1; } ); } );
+    pools = ( { region = "eu-east"; members = [ "127.0.0.1" ]; } ); },
+  { name = "load.geo.test"; ttl = 30;
+    pools = ( { region = "eu-east"; check = "ld"; members = [ "127.0.0.1" ];
+                load = { from = "body-number"; }; } ); }
 );
-""" % (up, down)
+dnstap = { socket = "%s"; };
+""" % (up, down, loaded.port, tmp_path / "no-collector.sock")
         srv = start(gslbd_factory, files, tmp_path, tls=False, admin="127.0.0.1:0",
                     services=services)
         srv.udp4(dns.message.make_query("www.geo.test", "A"))
+        srv.udp4(dns.message.make_query("split.geo.test", "A"))
         assert get(srv, "/p", PL).status == 302
         srv.proc.send_signal(signal.SIGHUP)  # a reload: gslb_reloads_total
         deadline = time.monotonic() + 10
@@ -109,12 +120,14 @@ services = (
             m = srv.metrics()
             if (m.get('gslb_probes_total{check="web",result="failure"}', 0) >= 1
                     and m.get('gslb_probes_total{check="conn",result="success"}', 0) >= 1
-                    and m.get('gslb_reloads_total{result="success"}', 0) >= 1):
+                    and m.get('gslb_reloads_total{result="success"}', 0) >= 1
+                    and 'gslb_pool_load{service="load.geo.test",region="eu-east"}' in m):
                 break
             assert time.monotonic() < deadline, "no probe results or reload:\n%s" % m
             time.sleep(0.2)
         status, _, body = gslbtest.admin_request(srv, "GET", "/metrics")
         assert status == 200, body
+    loaded.close()
 
     fams = parse_exposition(body)
     for name, fam in fams.items():

@@ -10,7 +10,8 @@
  * IPv6 forms of IPv4 addresses, in the aliased ranges (Teredo, ::, ::1) and
  * at random, and for every service (pure distance with two regions at the
  * same place, route rules of every kind with a limit and a default, a
- * CNAME service with one region, a split rule with sticky members),
+ * CNAME service with one region, a split rule with sticky members, asn:
+ * rules, pools shedding load or full),
  * decide() on the compact snapshot must
  * give the same rule, route, region order, states, region, pool and TTL as
  * the database lookup, and an ECS scope no longer than the database's; and
@@ -77,7 +78,9 @@ static const char *regions_conf = plain_regions_conf;
 /* a: distance over all six regions (two at one place: ties);
  * b: route rules of each kind, a limit, a default, pools listed out of
  *    region order; c: one region (scope 0) as a CNAME; s: a split route
- *    rule and sticky members (the client-subnet hash). */
+ *    rule and sticky members (the client-subnet hash); n: asn: rules (the
+ *    ASN database's networks cut across the city database's), then
+ *    distance. */
 static const char *const services_conf =
 	"services = (\n"
 	"  { name = \"a.example.test\"; ttl = 30;\n"
@@ -112,6 +115,17 @@ static const char *const services_conf =
 	"      { region = \"us-east\"; members = [ \"192.0.2.81\", \"192.0.2.82\" ]; },\n"
 	"      { region = \"eu-west\"; members = [ \"192.0.2.84\", \"192.0.2.85\" ]; },\n"
 	"      { region = \"eu-east\"; members = [ \"192.0.2.83\" ]; }\n"
+	"    ); },\n"
+	"  { name = \"n.example.test\";\n"
+	"    route = ( { match = \"asn:64510\"; regions = [ \"us-west\", \"eu-east\" ]; },\n"
+	"      { match = \"asn:64512\"; regions = [ \"ap-southeast\" ]; },\n"
+	"      { match = \"continent:EU\"; regions = [ \"eu-west\" ]; } );\n"
+	"    pools = (\n"
+	"      { region = \"us-east\"; members = [ \"192.0.2.91\" ]; },\n"
+	"      { region = \"us-west\"; members = [ \"192.0.2.92\" ]; },\n"
+	"      { region = \"eu-east\"; members = [ \"192.0.2.93\" ]; },\n"
+	"      { region = \"eu-west\"; members = [ \"192.0.2.94\" ]; },\n"
+	"      { region = \"ap-southeast\"; members = [ \"192.0.2.95\" ]; }\n"
 	"    ); }\n"
 	");\n";
 
@@ -129,7 +143,8 @@ static void write_conf(const char *path, const struct dbcase *dc, const char *db
 	fprintf(f, "listen = { dns = [ \"127.0.0.1:0\" ]; };\n");
 	fprintf(f, "zones = ( { origin = \"example.test\"; file = \"%s/zones/example.test.zone\"; } );\n",
 		TEST_DATADIR);
-	fprintf(f, "geoip = { database = \"%s\"; compact = %s;", db, compact ? "true" : "false");
+	fprintf(f, "geoip = { database = \"%s\"; compact = %s; asn_database = \"%s/asn6.mmdb\";", db,
+		compact ? "true" : "false", db_dir);
 	if (dc->overrides)
 		fprintf(f, " overrides = \"%s/geoip/test.nets\";", TEST_DATADIR);
 	if (dc->paths)
@@ -347,6 +362,30 @@ static uint64_t next_rand(void)
 	return rng;
 }
 
+/* pools[].load as the prober would publish it: a's eu-east sheds 40% of
+ * its clients (by their subnet hash), s's eu-west is full. Load does not
+ * depend on location, so both modes must still agree. */
+static void set_load(struct snapshot *snap)
+{
+	const struct conf *c = snap->conf;
+	for (size_t i = 0; i < c->nservices; i++) {
+		const struct service *svc = &c->services[i];
+		for (size_t k = 0; k < svc->npools; k++) {
+			const char *r = c->regions[svc->pools[k].region].name;
+			struct hpool *hp = &snap->health->pools[svc->pools[k].gidx];
+			if (strcmp(svc->name, "a.example.test") == 0 && strcmp(r, "eu-east") == 0) {
+				hp->load = 0.86;
+				hp->shed = 0.4;
+			} else if (strcmp(svc->name, "s.example.test") == 0 &&
+				   strcmp(r, "eu-west") == 0) {
+				hp->load = 0.99;
+				hp->shed = 1;
+				hp->full = 1;
+			}
+		}
+	}
+}
+
 static void run_case(const struct dbcase *dc, long randoms)
 {
 	char dir[512], cx[600], cy[600], db[1024];
@@ -367,6 +406,8 @@ static void run_case(const struct dbcase *dc, long randoms)
 	p.compact = load(cy);
 	assert_null(p.exact->gclass);
 	assert_non_null(p.compact->gclass);
+	set_load(p.exact);
+	set_load(p.compact);
 
 	assert_int_equal(geo_walk(p.exact->geo, walk_cb, &p), 0);
 	static const char *const special[] = { "::",	      "::1",	       "2001::1",
@@ -374,7 +415,11 @@ static void run_case(const struct dbcase *dc, long randoms)
 					       "2001:db8:1:2::5", "0.0.0.0", "255.255.255.255",
 					       "10.1.2.3",      "192.0.2.77",   "ffff::",
 					       "2003::1",       "2001:ffff::1", "64:ff9b:1::1",
-					       "::fffe:0:1",    "::1:0:0:1",    "64:ff9a::1" };
+					       "::fffe:0:1",    "::1:0:0:1",    "64:ff9a::1",
+					       /* the ASN database's edges (asn6.mmdb) */
+					       "83.15.255.255", "83.16.0.0", "83.16.15.255", "83.16.16.0",
+					       "4.63.255.255", "4.64.0.0", "41.255.255.255",
+					       "2a00:1450:7fff::1", "2a00:1450:8000::" };
 	for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
 		uint8_t a[16];
 		int family = strchr(special[i], ':') ? AF_INET6 : AF_INET;

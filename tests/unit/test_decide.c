@@ -56,7 +56,8 @@ static struct snapshot *load(int overrides);
  * o: one region (every client gets the same answer);
  * t: a checked pool (TTL capped by interval x fall);
  * k: one region, sticky members (hash prefixes /24 and /48);
- * p: split route rules (90/10 for a net, 1/0 for PL: distance after). */
+ * p: split route rules (90/10 for a net, 1/0 for PL: distance after);
+ * l: pools reading a load figure, a net rule's order eu-east, eu-west, us-east. */
 static const char *const decide_regions =
 	"regions = (\n"
 	"  { name = \"us-east\"; lat = 39.04; lon = -77.49; },\n"
@@ -130,6 +131,17 @@ static const char *const decide_conf =
 	"      { region = \"eu-east\"; members = [ \"192.0.2.61\", \"192.0.2.62\",\n"
 	"        \"192.0.2.63\", \"192.0.2.64\" ]; }\n"
 	"    ); },\n"
+	"  { name = \"l.example.test\";\n"
+	"    route = ( { match = \"net:100.64.0.0/10\"; regions = [ \"eu-east\", \"eu-west\", "
+	"\"us-east\" ]; } );\n"
+	"    pools = (\n"
+	"      { region = \"eu-east\"; check = \"web\"; members = [ \"192.0.2.81\" ];\n"
+	"        load = { from = \"body-json:load\"; low = 0.8; high = 0.95; }; },\n"
+	"      { region = \"eu-west\"; check = \"web\"; members = [ \"192.0.2.82\" ];\n"
+	"        load = { from = \"header:X-Load\"; low = 0.5; high = 0.7; }; },\n"
+	"      { region = \"us-east\"; check = \"web\"; members = [ \"192.0.2.83\" ];\n"
+	"        load = { from = \"body-number\"; }; }\n"
+	"    ); },\n"
 	"  { name = \"t.example.test\"; ttl = 30; ttl_min = 3;\n"
 	"    pools = (\n"
 	"      { region = \"eu-east\"; check = \"web\";\n"
@@ -178,6 +190,12 @@ static const char *region_name(int r)
 	return r < 0 ? "-" : snap->conf->regions[r].name;
 }
 
+/* The i-th of 10,000 client /24s in 100.64.0.0/10. */
+static void nth_client(unsigned i, char *buf, size_t len)
+{
+	snprintf(buf, len, "100.%u.%u.0/24", 64 + i / 256, i % 256);
+}
+
 /* "ADDRESS" or "ADDRESS/PREFIX" (bits beyond PREFIX cleared, as in ECS). */
 static void decide_for(const char *svc, const char *client, struct decision *d)
 {
@@ -204,6 +222,12 @@ static char state_letter(uint8_t s)
 		return 'N';
 	case REGION_BEYOND_LIMIT:
 		return 'L';
+	case REGION_SKIP_FULL:
+		return 'X';
+	case REGION_SKIP_SHED:
+		return 'S';
+	case REGION_TAKEN_LOADED:
+		return 'O';
 	}
 	return '?';
 }
@@ -691,7 +715,7 @@ static void test_split(void **state)
 	for (unsigned i = 0; i < 10000; i++) {
 		char client[32];
 		struct decision d, d2;
-		snprintf(client, sizeof(client), "100.%u.%u.0/24", 64 + i / 256, i % 256);
+		nth_client(i, client, sizeof(client));
 		decide_for("p", client, &d);
 		decide_for("p", client, &d2);
 		assert_int_equal(d.rule, RULE_ROUTE);
@@ -710,7 +734,7 @@ static void test_split(void **state)
 	for (unsigned i = 0; i < 10000; i++) {
 		char client[32];
 		struct decision d;
-		snprintf(client, sizeof(client), "100.%u.%u.0/24", 64 + i / 256, i % 256);
+		nth_client(i, client, sizeof(client));
 		decide_for("p", client, &d);
 		int want = was[i] == ew ? ue : was[i];
 		if (d.region != want)
@@ -724,6 +748,122 @@ static void test_split(void **state)
 	decide_steps("p", "83.1.2.3", &d, got, sizeof(got));
 	assert_string_equal(got, "eu-west=T eu-east=N us-east=N");
 	assert_int_equal(d.split_region, ew);
+}
+
+/* ---- load shedding ---------------------------------------------------------- */
+
+/* Every member of l's pools in eu-east, eu-west, us-east reports these
+ * figures (< 0: none), and health_compute derives the pools'. */
+static void set_loads(double east, double west, double us)
+{
+	const struct service *s = service("l");
+	const char *const names[] = { "eu-east", "eu-west", "us-east" };
+	const double figures[] = { east, west, us };
+	struct override_table t = { 0 };
+	struct health *h = health_clone(initial);
+	assert_non_null(h);
+	for (size_t i = 0; i < N(names); i++) {
+		struct hpool *hp = &h->pools[pool_in(s, names[i])->gidx];
+		for (size_t m = 0; m < hp->nmembers; m++) {
+			hp->members[m].has_load = figures[i] >= 0;
+			hp->members[m].load = figures[i];
+		}
+	}
+	health_compute(h, snap, &t, NULL, 0);
+	health_free(snap->health);
+	snap->health = h;
+}
+
+/* How many of 10,000 client /24s eu-east passes over, each marked in moved. */
+static unsigned shed_count(uint8_t *moved)
+{
+	int ee = region_index("eu-east", 7);
+	unsigned n = 0;
+	for (unsigned i = 0; i < 10000; i++) {
+		char client[32];
+		struct decision d, d2;
+		nth_client(i, client, sizeof(client));
+		decide_for("l", client, &d);
+		decide_for("l", client, &d2);
+		assert_int_equal(d.region, d2.region);
+		moved[i] = d.region != ee;
+		n += moved[i];
+		/* shed by its draw, the answer depends on the /24 (a full
+		 * pool passes every client: the route net's scope) */
+		if (moved[i] && !(d.shed_moved &&
+				  (d.steps[0].state != REGION_SKIP_SHED || d.scope >= 24)))
+			fail_msg("%s moved: shed_moved %d scope %u", client, d.shed_moved, d.scope);
+	}
+	return n;
+}
+
+static void test_load_shed(void **state)
+{
+	static uint8_t third[10000], two[10000];
+	const struct service *s = service("l");
+	char got[512];
+	struct decision d;
+	(void)state;
+
+	/* no figure, or at low: nothing shed, nothing hashed */
+	set_loads(-1, -1, -1);
+	assert_true(snap->health->pools[pool_in(s, "eu-east")->gidx].load < 0);
+	assert_int_equal(shed_count(third), 0);
+	set_loads(0.8, 0, 0);
+	assert_int_equal(shed_count(third), 0);
+	decide_steps("l", "100.64.0.0/24", &d, got, sizeof(got));
+	assert_string_equal(got, "eu-east=T eu-west=N us-east=N");
+	assert_int_equal(d.hashed, 0);
+
+	/* 0.85 of 0.8..0.95: a third shed, to the next region */
+	set_loads(0.85, 0, 0);
+	const struct hpool *hp = &snap->health->pools[pool_in(s, "eu-east")->gidx];
+	assert_true(fabs(hp->shed - 1.0 / 3) < 1e-3 && !hp->full && hp->up);
+	unsigned n3 = shed_count(third);
+	if (n3 < 3133 || n3 > 3533)
+		fail_msg("load 0.85: %u of 10000 shed, expected about 3333", n3);
+	/* 0.9: two thirds, every client moved before among them */
+	set_loads(0.9, 0, 0);
+	unsigned n6 = shed_count(two);
+	if (n6 < 6467 || n6 > 6867)
+		fail_msg("load 0.9: %u of 10000 shed, expected about 6667", n6);
+	for (unsigned i = 0; i < 10000; i++)
+		if (third[i] && !two[i])
+			fail_msg("client %u moved at 0.85 and back at 0.9", i);
+	for (unsigned i = 0; i < 10000; i++) {
+		if (!two[i])
+			continue;
+		char client[32];
+		nth_client(i, client, sizeof(client));
+		decide_steps("l", client, &d, got, sizeof(got));
+		assert_string_equal(got, "eu-east=S eu-west=T us-east=N");
+		assert_true(d.shed_draw < 2.0 / 3);
+		break;
+	}
+
+	/* full: every client on; two full: the third region; all full: the
+	 * first of them anyway */
+	set_loads(0.97, 0, 0);
+	hp = &snap->health->pools[pool_in(s, "eu-east")->gidx];
+	assert_true(hp->full && hp->up && hp->shed == 1);
+	assert_int_equal(shed_count(third), 10000);
+	decide_steps("l", "100.64.0.0/24", &d, got, sizeof(got));
+	assert_string_equal(got, "eu-east=X eu-west=T us-east=N");
+	set_loads(1, 0.7, 0);
+	decide_steps("l", "100.64.0.0/24", &d, got, sizeof(got));
+	assert_string_equal(got, "eu-east=X eu-west=X us-east=T");
+	set_loads(1, 0.9, 0.96);
+	decide_steps("l", "100.64.0.0/24", &d, got, sizeof(got));
+	assert_string_equal(got, "eu-east=O eu-west=X us-east=X");
+	assert_int_equal(d.region, region_index("eu-east", 7));
+	assert_int_equal(d.all_down, 0);
+
+	/* a pool down is down, not full; forced up takes every client */
+	set_health("l", "eu-east", "", "");
+	decide_steps("l", "100.64.0.0/24", &d, got, sizeof(got));
+	assert_string_equal(got, "eu-east=D eu-west=T us-east=N");
+	reset_health();
+	assert_int_equal(shed_count(third), 0);
 }
 
 /* ---- setup ------------------------------------------------------------------ */
@@ -775,7 +915,7 @@ int main(void)
 		cmocka_unit_test(test_when_all_down), cmocka_unit_test(test_ttl),
 		cmocka_unit_test(test_scope),	     cmocka_unit_test(test_scope_one_region),
 		cmocka_unit_test(test_bias),	     cmocka_unit_test(test_sticky),
-		cmocka_unit_test(test_split),
+		cmocka_unit_test(test_split), cmocka_unit_test(test_load_shed),
 	};
 	int rc;
 

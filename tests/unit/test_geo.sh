@@ -30,6 +30,9 @@ make_dbs() {
 		-o "$dir/flat4.mmdb" "$src" || return 1
 	$build --schema country --ip-version 6 --database-type gslb-Test-Country \
 		-o "$dir/country6.mmdb" "$src" || return 1
+	# asn: route rules (test_compact, test_decide)
+	$build --schema asn --ip-version 6 --database-type gslb-Test-ASN \
+		-o "$dir/asn6.mmdb" "$srcdir/tests/data/geoip/test-asn.json" || return 1
 	# geo_walk: an IPv6 tree with its own data where others alias IPv4
 	$build --schema country --ip-version 6 --no-alias --database-type gslb-Test-Walk \
 		-o "$dir/walk6.mmdb" "$srcdir/tests/data/geoip/walk-noalias.json" || return 1

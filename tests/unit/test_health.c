@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -203,7 +204,7 @@ static void remove_dir(const char *dir, const char *const *names, size_t n)
 
 static int teardown(void **state)
 {
-	static const char *const files[] = { "health.conf" };
+	static const char *const files[] = { "health.conf", "overrides.state" };
 	(void)state;
 	remove_dir(tmp_dir, files, N(files));
 	return 0;
@@ -380,6 +381,69 @@ static void test_admin_precedence(void **state)
 	snapshot_free(s);
 }
 
+/* A scheduled override is in force from its start until its end, and
+ * overrides.state keeps the times (in the JSON object after the first
+ * fields; a line without one is read as before; one that has ended is not
+ * read back). */
+static void test_override_schedule(void **state)
+{
+	struct snapshot *s = load(NULL);
+	struct override_table t = { 0 }, back = { 0 };
+	int64_t now = (int64_t)time(NULL);
+	char path[600];
+	FILE *fp;
+	(void)state;
+
+	set_override(s, &t, "pool:h.example.test/a", "drain");
+	t.v[0].start = 2000;
+	t.v[0].end = 3000;
+	struct health *h = health_clone(s->health);
+	assert_non_null(h);
+	struct hpool *hp = hpool_of(h, s, "a");
+	health_compute(h, s, &t, NULL, 1999);
+	assert_int_equal(hp->admin, OVERRIDE_NONE);
+	health_compute(h, s, &t, NULL, 2000);
+	assert_int_equal(hp->admin, OVERRIDE_DRAIN);
+	health_compute(h, s, &t, NULL, 2999);
+	assert_int_equal(hp->admin, OVERRIDE_DRAIN);
+	health_compute(h, s, &t, NULL, 3000);
+	assert_int_equal(hp->admin, OVERRIDE_NONE);
+	health_free(h);
+
+	t.v[0].start = now + 100;
+	t.v[0].end = 0;
+	set_override(s, &t, "region:b", "force-down");
+	t.v[1].end = now + 7200;
+	set_override(s, &t, "region:c", "drain");
+	t.v[2].end = now - 1; /* ended */
+	assert_int_equal(override_table_save(&t, tmp_dir), 0);
+	snprintf(path, sizeof(path), "%s/overrides.state", tmp_dir);
+	fp = fopen(path, "a");
+	assert_non_null(fp);
+	fprintf(fp, "force-up member:h.example.test/a/192.0.2.1 77\n");
+	fprintf(fp, "drain region:a 78 {\"start\":0,\"end\":%lld,\"later\":\"x\"}\n",
+		(long long)now + 60);
+	fclose(fp);
+	assert_int_equal(override_table_load(&back, tmp_dir), 0);
+	assert_int_equal(back.n, 4);
+	assert_string_equal(back.v[0].target, "pool:h.example.test/a");
+	assert_int_equal(back.v[0].start, now + 100);
+	assert_int_equal(back.v[0].end, 0);
+	assert_int_equal(back.v[0].since, 500);
+	assert_string_equal(back.v[1].target, "region:b");
+	assert_int_equal(back.v[1].state, OVERRIDE_FORCE_DOWN);
+	assert_int_equal(back.v[1].end, now + 7200);
+	assert_string_equal(back.v[2].target, "member:h.example.test/a/192.0.2.1");
+	assert_int_equal(back.v[2].start, 0);
+	assert_int_equal(back.v[2].end, 0);
+	assert_int_equal(back.v[2].since, 77);
+	assert_string_equal(back.v[3].target, "region:a");
+	assert_int_equal(back.v[3].end, now + 60);
+	override_table_free(&t);
+	override_table_free(&back);
+	snapshot_free(s);
+}
+
 /* Targets are checked against the snapshot and written canonically. */
 static void test_admin_targets(void **state)
 {
@@ -513,6 +577,7 @@ int main(void)
 		cmocka_unit_test(test_failing),
 		cmocka_unit_test(test_admin_precedence),
 		cmocka_unit_test(test_admin_targets),
+		cmocka_unit_test(test_override_schedule),
 		cmocka_unit_test(test_pool_since),
 		cmocka_unit_test(test_member_since_carried),
 	};
