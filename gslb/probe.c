@@ -181,7 +181,10 @@ static int pool_to_view(struct hpool *hp, const struct ppool *pp)
 
 void probe_member_key(const struct ptarget *t, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/%s/%s", t->pp->svc->name, t->pp->region, t->atext);
+	const char *m =
+		!t->family && target_member(t)->hostname ? target_member(t)->hostname : t->atext;
+
+	snprintf(buf, len, "%s/%s/%s", t->pp->svc->name, t->pp->region, m);
 }
 
 /* With a cluster: every checked member's state becomes its state in the

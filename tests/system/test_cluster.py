@@ -183,23 +183,31 @@ def test_client_watch_says_compacted(etcd_factory):
 
 # ------------------------------------------------- probes' source address
 
-def test_checks_with_different_sources_see_different_states(gslbd_factory, backends, tmp_path):
-    """source = "127.0.0.11": probes leave from that address; the health
-    server fails those from .11 only, so one check sees the member down and
-    the other up (what lets three nodes on one host disagree in tests)."""
-    b = backends()
-    b.failing_sources = {"127.0.0.11"}
-    opts = dict(interval=0.3, timeout=0.2, rise=1, fall=1)
-    checks = [gslbtest.check_conf("from11", "http", source="127.0.0.11", **opts),
-              gslbtest.check_conf("from12", "http", source="127.0.0.12", **opts)]
+def two_sources(gslbd_factory, tmp_path, type_, target, **opts):
+    """A gslbd with two checks of type_ on one member (probed at target),
+    from 127.0.0.11 and 127.0.0.12; waits until the check from .11 sees it
+    down (s11 answers the fallback) and the one from .12 up."""
+    opts.update(interval=0.3, timeout=0.2, rise=1, fall=1)
+    checks = [gslbtest.check_conf("c%s" % n, type_, source="127.0.0.%s" % n, **opts)
+              for n in ("11", "12")]
     services = [gslbtest.checked_service_conf(
-        "s%s.example.test" % n, "from%s" % n, [gslbtest.member_conf("192.0.2.1", b.url())])
+        "s%s.example.test" % n, "c%s" % n, [gslbtest.member_conf("192.0.2.1", target)])
         for n in ("11", "12")]
     state = tmp_path / "state"
     state.mkdir()
     srv = gslbd_factory(extra=gslbtest.health_conf(str(state), checks, services))
     gslbtest.wait_answer(srv, "s11.example.test", {gslbtest.FALLBACK})
     gslbtest.wait_answer(srv, "s12.example.test", {"192.0.2.1"})
+    return srv
+
+
+def test_checks_with_different_sources_see_different_states(gslbd_factory, backends, tmp_path):
+    """source = "127.0.0.11": probes leave from that address; the health
+    server fails those from .11 only, so one check sees the member down and
+    the other up (what lets three nodes on one host disagree in tests)."""
+    b = backends()
+    b.failing_sources = {"127.0.0.11"}
+    two_sources(gslbd_factory, tmp_path, "http", b.url())
     assert b.hits_from.get("127.0.0.11") and b.hits_from.get("127.0.0.12"), b.hits_from
     assert not b.hits_from.get("127.0.0.1"), b.hits_from
 
@@ -215,3 +223,25 @@ def test_source_must_be_local(tmp_path):
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 1, r.stderr
         assert "source.conf:3: checks[0].source: " + message in r.stderr, r.stderr
+
+
+
+def refuse_11(q, r, peer):
+    """A DnsResponder that refuses 127.0.0.11 and answers the rest."""
+    import dns.rcode
+    import dns.rrset
+    if peer[0] == "127.0.0.11":
+        r.set_rcode(dns.rcode.REFUSED)
+    else:
+        r.answer.append(dns.rrset.from_text(q.question[0].name, 60, "IN", "A", "192.0.2.1"))
+
+
+def test_dns_checks_leave_from_their_source(gslbd_factory, tmp_path):
+    """dns checks bind c-ares to source: the responder refuses .11 only."""
+    from test_health_probe import DnsResponder
+    d = DnsResponder(refuse_11)
+    try:
+        two_sources(gslbd_factory, tmp_path, "dns", "127.0.0.1:%d" % d.port, port=d.port)
+        assert d.sources == {"127.0.0.11", "127.0.0.12"}, d.sources
+    finally:
+        d.close()
