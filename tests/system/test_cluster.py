@@ -245,3 +245,45 @@ def test_dns_checks_leave_from_their_source(gslbd_factory, tmp_path):
         assert d.sources == {"127.0.0.11", "127.0.0.12"}, d.sources
     finally:
         d.close()
+
+
+# ------------------------------------------------- TLS to etcd
+
+def tls_node(gslbd_factory, tmp_path, name, endpoints, tls_text):
+    state = tmp_path / ("state-" + name)
+    state.mkdir()
+    svc = gslbtest.service_conf("t.example.test", [gslbtest.pool_conf(
+        "a", [gslbtest.member_conf("192.0.2.1")])])
+    extra = gslbtest.health_conf(str(state), [], [svc])
+    extra += ('cluster = { name = "t"; node = "%s"; etcd = [ %s ]; lease_ttl = 2; '
+              'tls = { %s }; };\n' % (name, ", ".join('"%s"' % e for e in endpoints), tls_text))
+    return gslbd_factory(admin="127.0.0.1:0", extra=extra)
+
+
+def test_node_joins_etcd_over_tls(gslbd_factory, tmp_path):
+    """https endpoints with tls = { ca_file; cert_file; key_file; }: the
+    node joins an etcd that checks client certificates; one without a
+    client certificate is refused by etcd and says so (degraded)."""
+    gslbtest.require_etcd()
+    d = tmp_path / "tls"
+    d.mkdir()
+    scert, skey = gslbtest.self_signed(d, "etcd", "etcd.test", "IP:127.0.0.1")
+    ccert, ckey = gslbtest.self_signed(d, "node", "ns1")
+    bundle = d / "trusted.pem"
+    bundle.write_text(open(scert).read() + open(ccert).read())
+    etcd = gslbtest.EtcdCluster(str(tmp_path / "etcd"), 1, tls=(scert, skey, str(bundle)))
+    etcd.start()
+    try:
+        assert etcd.endpoints()[0].startswith("https://")
+        srv = tls_node(gslbd_factory, tmp_path, "ns1", etcd.endpoints(),
+                       'ca_file = "%s"; cert_file = "%s"; key_file = "%s";' % (scert, ccert, ckey))
+        gslbtest.wait_for("ns1 joined over TLS", lambda: not gslbtest.admin_json(
+            srv, "/status")["cluster"]["degraded"], 10, [srv])
+        assert etcd.get("/gslb/t/nodes/ns1") is not None
+        bad = tls_node(gslbd_factory, tmp_path, "ns2", etcd.endpoints(),
+                       'ca_file = "%s";' % scert)
+        bad.wait_log(r"cluster t: degraded: etcd unreachable", 10)
+        assert gslbtest.admin_json(bad, "/status")["cluster"]["degraded"] is True
+        assert etcd.get("/gslb/t/nodes/ns2") is None
+    finally:
+        etcd.stop()
