@@ -78,6 +78,7 @@ struct cluster_node {
 	struct mtable t;
 	struct override_table ovr;
 	uint64_t ovr_version;
+	int synced; /* a range has succeeded: ovr is the cluster's */
 	int64_t lease;
 	int failed[2];
 	int64_t degraded_since; /* unix time, 0 = not degraded */
@@ -549,6 +550,7 @@ static int full_range(struct cluster_node *cn, int64_t *rev, char *err, size_t e
 			apply(cn, l.v[i].type, &l.v[i].kv);
 		if (*rev > cn->applied_rev)
 			cn->applied_rev = *rev;
+		cn->synced = 1;
 		pthread_cond_broadcast(&cn->cond);
 		pthread_mutex_unlock(&cn->mu);
 		(*rev)++;
@@ -1033,7 +1035,8 @@ int cluster_node_overrides(struct cluster_node *cn, uint64_t *version, struct ov
 	int copied = 0;
 
 	pthread_mutex_lock(&cn->mu);
-	if (cn->ovr_version != *version) {
+	/* Until etcd has been read, the overrides last seen (state_dir) hold. */
+	if (cn->synced && cn->ovr_version != *version) {
 		struct override *v = cn->ovr.n ? malloc(cn->ovr.n * sizeof(*v)) : NULL;
 
 		if (!cn->ovr.n || v) {

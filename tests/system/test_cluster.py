@@ -3,6 +3,7 @@
 
 import os
 import subprocess
+import time
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -287,3 +288,28 @@ def test_node_joins_etcd_over_tls(gslbd_factory, tmp_path):
         assert etcd.get("/gslb/t/nodes/ns2") is None
     finally:
         etcd.stop()
+
+
+def test_overrides_kept_when_etcd_is_unreachable_at_start(gslbd_factory, backends, tmp_path):
+    """A node that starts while etcd cannot be reached keeps the overrides
+    last seen (state_dir) until it has read the cluster's own, while its
+    probes go on (each result publishes a view)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "overrides.state").write_text("drain region:a 1765000000\n")
+    b = backends()
+    check = gslbtest.check_conf("web", "http", interval=0.2, timeout=0.1, rise=1, fall=1)
+    svc = gslbtest.checked_service_conf("k.example.test", "web",
+                                        [gslbtest.member_conf("192.0.2.1", b.url())])
+    extra = gslbtest.health_conf(str(state), [check], [svc])
+    extra += ('cluster = { name = "t"; node = "ns1"; lease_ttl = 2; '
+              'etcd = [ "http://127.0.0.1:%d" ]; };\n' % gslbtest.closed_port())
+    srv = gslbd_factory(admin="127.0.0.1:0", extra=extra)
+    srv.wait_log(r"cluster t: degraded: etcd unreachable", 10)
+    gslbtest.wait_answer(srv, "k.example.test", {gslbtest.FALLBACK})
+    b.fail()  # a state change: a publication with the cluster's view merged
+    gslbtest.wait_for("member down", lambda: b.hits > 3, 10, [srv])
+    b.ok()
+    time.sleep(1.0)
+    assert gslbtest.addrs(gslbtest.ask(srv, "k.example.test")) == {gslbtest.FALLBACK}
+    assert "drain region:a" in (state / "overrides.state").read_text()
