@@ -108,6 +108,7 @@ struct ctx {
 	const struct service *svc; /* the service answered, for counters */
 	int region;
 	int slot;                  /* metrics slot of the pool answered */
+	int split_rule;            /* index of the split rule that decided, -1 = none */
 	const uint8_t *rrl_name;   /* the wildcard owner an answer came from */
 	int all_down;              /* when_all_down was applied */
 	const struct route *route; /* decide()'s rule, for logs (dns_info) */
@@ -657,8 +658,14 @@ static void sticky_order(const struct decision *d, struct cand *cand, unsigned n
 			 int family)
 {
 	double score[PICK_MAX];
+	int same_weight = 1;
+	for (unsigned i = 1; i < n && same_weight; i++)
+		same_weight = cand[i].weight == cand[0].weight;
+	/* equal weights: the draw orders as the score does, no logarithm */
 	for (unsigned i = 0; i < n; i++)
-		score[i] = decide_member_score(d, family, cand[i].addr, cand[i].weight);
+		score[i] = same_weight ?
+				   (double)decide_member_draw(d, family, cand[i].addr) :
+				   decide_member_score(d, family, cand[i].addr, cand[i].weight);
 	for (unsigned i = 0; i < k; i++) {
 		unsigned best = i;
 		for (unsigned j = i + 1; j < n; j++)
@@ -812,6 +819,7 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 	c->route = d.route;
 	c->scope = d.scope;
 	c->slot = d.pool && d.region >= 0 ? d.pool->metric_slot : -1;
+	c->split_rule = d.split_region >= 0 && d.route ? (int)(d.route - svc->routes) : -1;
 	if (c->ecs && c->ecs_source > 0 && d.scope > c->ecs_scope)
 		c->ecs_scope = d.scope;
 	if (d.all_down && svc->when_all_down == ALL_DOWN_SERVFAIL) {
@@ -1255,6 +1263,7 @@ static size_t finish(struct ctx *c, int with_opt, struct dns_info *info)
 		info->service = c->svc;
 		info->region = c->region;
 		info->slot = c->slot;
+		info->split_rule = c->split_rule;
 		info->rrl_name = c->rrl_name;
 		info->all_down = (uint8_t)c->all_down;
 		info->rule = c->rule;
@@ -1416,6 +1425,7 @@ size_t dns_process(const struct snapshot *snap, const struct dns_request *req,
 	c.req = req;
 	c.region = -1;
 	c.slot = -1;
+	c.split_rule = -1;
 	c.rng = req->entropy | 1;
 	if (info)
 		memset(info, 0, sizeof(*info));

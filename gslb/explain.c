@@ -174,6 +174,33 @@ static json_t *answer_json(const struct decision *d)
 	return a;
 }
 
+/* With a cluster: the members some node says down, with the cluster's
+ * verdict per node ("192.0.2.10: down by 2 of 3 nodes: ns1-fra, ns2-ams"),
+ * from the reasons the prober wrote into the view. */
+static void cluster_notes(json_t *r, const struct hpool *hp)
+{
+	json_t *notes = NULL;
+
+	for (size_t k = 0; k < hp->nmembers; k++) {
+		const struct hmember *m = &hp->members[k];
+		char addr[INET6_ADDRSTRLEN] = "";
+
+		if (strncmp(m->reason, "down by ", 8) != 0 &&
+		    strncmp(m->reason, "up; down by ", 12) != 0)
+			continue;
+		if (m->family && !inet_ntop(m->family, m->addr, addr, sizeof(addr)))
+			addr[0] = '\0';
+		if (!notes)
+			notes = json_array();
+		if (notes)
+			json_array_append_new(
+				notes,
+				json_sprintf("%s: %s", addr[0] ? addr : "member", m->reason));
+	}
+	if (notes)
+		json_object_set_new(r, "cluster", notes);
+}
+
 /* Whether a DO query's answer is signed, and by which keys (tags):
  * those that sign all but the key RRsets (dnssec_cache.h). */
 static json_t *dnssec_json(const struct zone *z)
@@ -298,6 +325,7 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 			if (hp->admin)
 				json_object_set_new(r, "admin",
 						    json_string(override_state_name(hp->admin)));
+			cluster_notes(r, hp);
 		}
 		json_array_append_new(regions, r);
 	}
@@ -448,6 +476,10 @@ void explain_print(const json_t *ex, FILE *out)
 				json_number_value(json_object_get(r, "load")),
 				100 * json_number_value(json_object_get(r, "shed_share")));
 		fprintf(out, "\n");
+		const json_t *notes = json_object_get(r, "cluster");
+		for (size_t k = 0; k < json_array_size(notes); k++)
+			fprintf(out, "      cluster: %s\n",
+				json_string_value(json_array_get(notes, k)));
 	}
 	const json_t *ls = json_object_get(ex, "load_shedding");
 	if (ls && json_is_number(json_object_get(ls, "draw")))

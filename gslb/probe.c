@@ -206,15 +206,13 @@ static void cluster_merge(struct prober *p, struct health *nw)
 			struct hmember *hm = &hp->members[k];
 
 			probe_member_key(t, key, sizeof(key));
-			hm->state = cluster_node_vote(p->cn, key, t->state, why);
+			hm->state = cluster_node_vote(p->cn, key, t->state, t->reason, why);
 			memcpy(hm->reason, why[0] ? why : t->reason, sizeof(hm->reason));
 		}
 	}
 	cluster_node_votes_end(p->cn);
 }
 
-/* A new view from the model's dirty pools and the admin table, published
- * through snap->health; the old one is freed after a grace period. */
 /* Under p->mu: the overrides in force at wall time now into *out. */
 static int overrides_in_force(const struct prober *p, int64_t now, struct override_table *out)
 {
@@ -224,6 +222,8 @@ static int overrides_in_force(const struct prober *p, int64_t now, struct overri
 	return GSLB_OK;
 }
 
+/* A new view from the model's dirty pools and the admin table, published
+ * through snap->health; the old one is freed after a grace period. */
 static int publish(struct prober *p, int64_t now)
 {
 	struct health *old, *nw;

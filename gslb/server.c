@@ -307,7 +307,7 @@ int server_run(struct server *srv)
 		rc = http_bind(srv->conf, &srv->snap, srv->metrics, &srv->http);
 	if (rc == GSLB_OK) {
 		/* zone serials from state_dir, set before the first query */
-		srv->xfr = xfr_keeper_new(srv->conf->state_dir);
+		srv->xfr = xfr_keeper_new(srv->conf->state_dir, srv->metrics);
 		if (!srv->xfr)
 			rc = GSLB_ENOMEM;
 		else
