@@ -72,6 +72,18 @@ common="-g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all -Wall -Wno-unus
 
 echo "fuzz: building with $($cc --version | head -n1)"
 objs=()
+# dnstap's protobuf-c code, generated as the Makefile does in the build tree.
+if [ -f "$root/proto/dnstap.proto" ]; then
+	command -v protoc-c >/dev/null || {
+		echo "$0: protoc-c not found (Debian: protobuf-c-compiler)" >&2
+		exit 1
+	}
+	protoc-c --c_out="$work/include" -I"$root/proto" "$root/proto/dnstap.proto"
+	# shellcheck disable=SC2086
+	"$cc" $common $deps_cflags -fsanitize=fuzzer-no-link,address,undefined \
+		-c "$work/include/dnstap.pb-c.c" -o "$work/obj/dnstap.pb-c.o"
+	objs+=("$work/obj/dnstap.pb-c.o")
+fi
 # Every module but the daemon's network side and the programs' main()s.
 for src in "$root"/gslb/*.c; do
 	base=$(basename "$src" .c)

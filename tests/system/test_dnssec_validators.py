@@ -1,12 +1,15 @@
 """Signed answers of gslbd checked by real validators (issue 14).
 
 One gslbd per module serves example.test signed with a KSK and a ZSK
-(ECDSAP256SHA256, made by ldns-keygen); beside it run:
+(ECDSAP256SHA256, made by ldns-keygen), with geo services (a net: rule
+sends loopback clients to region "eu"), a CNAME pool and a wildcard
+service; beside it run:
 
 - Unbound (Debian `unbound`) as a validating resolver on a free loopback
   port with its own folder: a stub-zone to gslbd, the KSK's DS as the trust
   anchor, no root hints needed (nothing outside example.test is asked).
-  Signed answers get the AD bit; when gslbd is reloaded with other keys
+  Signed answers get the AD bit (static, geo, CNAME pool, wildcard
+  service, NODATA, a name that does not exist); when gslbd is reloaded with other keys
   (the anchor no longer matches) the answers are SERVFAIL, and AD again
   once the keys are put back.
 
@@ -70,12 +73,31 @@ def zone_copy(workdir):
     return path
 
 
+# Services (geo answers signed per answer set): loopback clients, as the
+# validators are, get region "eu" by a net: rule; no GeoIP database needed.
+SERVICES = """
+regions = ( { name = "eu"; lat = 52.2; lon = 21.0; }, { name = "us"; lat = 39.0; lon = -77.5; } );
+services = (
+  { name = "geo.example.test"; ttl = 30;
+    route = ( { match = "net:127.0.0.0/8"; regions = [ "eu", "us" ]; } );
+    pools = ( { region = "eu"; members = [ "192.0.2.11", "192.0.2.12", "2001:db8::11" ]; },
+              { region = "us"; members = [ "192.0.2.21", "192.0.2.22" ]; } ); },
+  { name = "pool.example.test"; ttl = 30;
+    route = ( { match = "net:127.0.0.0/8"; regions = [ "eu", "us" ]; } );
+    pools = ( { region = "eu"; cname = "www.example.test."; },
+              { region = "us"; cname = "geo.example.test."; } ); },
+  { name = "*.cdn.example.test"; ttl = 45;
+    pools = ( { region = "eu"; members = [ "192.0.2.61" ]; } ); }
+);
+"""
+
+
 def gslbd_conf(workdir, keys):
     return ('directory = "%s";\n'
             'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; };\n'
             'zones = ( { origin = "%s"; file = "example.test.zone";\n'
-            '    dnssec = { keys = [ %s ]; }; } );\n'
-            % (workdir, ZONE, ", ".join('"%s"' % k for k in keys)))
+            '    dnssec = { keys = [ %s ]; }; } );\n%s'
+            % (workdir, ZONE, ", ".join('"%s"' % k for k in keys), SERVICES))
 
 
 def reload_gslbd(srv, keys):
@@ -212,6 +234,11 @@ SECURE = [("www.example.test.", "A"), ("www.example.test.", "AAAA"),
           ("example.test.", "MX"), ("example.test.", "DNSKEY"), ("example.test.", "CDS"),
           ("txt.example.test.", "TXT"), ("_sip._tcp.example.test.", "SRV"),
           ("www.example.test.", "MX"), ("_udp.example.test.", "TXT")]
+# Geo answers, a CNAME pool (and the chased name), a wildcard service, a
+# service name's missing type.
+SECURE_GEO = [("geo.example.test.", "A"), ("geo.example.test.", "AAAA"),
+              ("pool.example.test.", "A"), ("img.cdn.example.test.", "A"),
+              ("geo.example.test.", "MX")]
 
 
 def test_unbound_sets_ad_on_signed_answers(signed, unbound):
@@ -219,6 +246,27 @@ def test_unbound_sets_ad_on_signed_answers(signed, unbound):
         r = unbound.ask(name, rdtype)
         assert r.rcode() == dns.rcode.NOERROR, (name, rdtype, r)
         assert r.flags & dns.flags.AD, (name, rdtype, r)
+    assert "validation failure" not in unbound.stderr_text(), unbound.stderr_text()
+
+
+def test_unbound_sets_ad_on_geo_answers_and_denials(signed, unbound):
+    """The answers gslbd builds per query: the members of the client's
+    region, a CNAME pool with its target, a wildcard service, NODATA at a
+    service name, and a name that does not exist (compact denial: NOERROR
+    with an NSEC whose bitmap has NXNAME, or NXDOMAIN)."""
+    for name, rdtype in SECURE_GEO:
+        r = unbound.ask(name, rdtype)
+        assert r.rcode() == dns.rcode.NOERROR, (name, rdtype, r)
+        assert r.flags & dns.flags.AD, (name, rdtype, r)
+    r = unbound.ask("geo.example.test.", "A")
+    assert {rd.to_text() for x in r.answer if x.rdtype == dns.rdatatype.A for rd in x} == \
+        {"192.0.2.11", "192.0.2.12"}, r  # region eu: the net: rule
+    r = unbound.ask("pool.example.test.", "A")
+    assert [x.rdtype for x in r.answer if x.rdtype != dns.rdatatype.RRSIG] == \
+        [dns.rdatatype.CNAME, dns.rdatatype.A], r
+    r = unbound.ask("no-such-name.example.test.", "A")
+    assert r.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN) and not r.answer, r
+    assert r.flags & dns.flags.AD, r
     assert "validation failure" not in unbound.stderr_text(), unbound.stderr_text()
 
 
@@ -260,6 +308,8 @@ runpy.run_path(sys.argv.pop(1), run_name="__main__")
 """
 
 NAMES = ["example.test", "www.example.test", "_sip._tcp.example.test", "txt.example.test"]
+# gslbd's own names besides: a geo service, a CNAME pool, a wildcard service
+GSLBD_NAMES = NAMES + ["geo.example.test", "pool.example.test", "img.cdn.example.test"]
 GOOD = {"SECURE", "VALID", "NOERROR"}
 
 
@@ -271,11 +321,11 @@ def need(*tools):
             pytest.skip("%s not installed" % t)
 
 
-def dnsviz(port, anchor_file, workdir):
-    """dnsviz probe + grok of example.test at 127.0.0.1:port: the grok
-    JSON (every name, query, RRset, RRSIG and proof with its status)."""
+def dnsviz(port, anchor_file, workdir, names=NAMES):
+    """dnsviz probe + grok of names in example.test at 127.0.0.1:port: the
+    grok JSON (every name, query, RRset, RRSIG and proof with its status)."""
     probe = subprocess.run(
-        [tool("dnsviz"), "probe", "-4", "-A", "-x", "%s+:127.0.0.1:%d" % (ZONE, port)] + NAMES,
+        [tool("dnsviz"), "probe", "-4", "-A", "-x", "%s+:127.0.0.1:%d" % (ZONE, port)] + names,
         capture_output=True, timeout=120, cwd=workdir)
     assert probe.returncode == 0, probe.stderr.decode()
     grok = subprocess.run(["/usr/bin/python3", "-c", DNSVIZ, tool("dnsviz"), "grok", "-t",
@@ -365,7 +415,7 @@ def anchor_file(signed):
 def test_dnsviz_finds_no_error_in_gslbd(signed, anchor_file):
     need("dnsviz")
     status, errors = verdicts(dnsviz(signed.srv.ports["udp4"], anchor_file,
-                                     str(signed.workdir)))
+                                     str(signed.workdir), GSLBD_NAMES))
     if not nxdomain_proved(signed.srv.ports["udp4"]):
         # NXDOMAIN is not proved yet (issue 14, the answer path): the only
         # error allowed, and only while gslbd sends no NSEC for it.
@@ -376,7 +426,7 @@ def test_dnsviz_finds_no_error_in_gslbd(signed, anchor_file):
     assert not bad, bad
     # the DNSKEYs are SECURE from the anchor, the answers signed
     assert any("/dnskey[" in p and s == "SECURE" for p, s in status.items()), status
-    for name in NAMES[1:3]:
+    for name in NAMES[1:3] + GSLBD_NAMES[-3:]:
         assert any(p.startswith("/%s./queries/" % name) and "/rrsig[" in p and s == "VALID"
                    for p, s in status.items()), (name, status)
 
