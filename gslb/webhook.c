@@ -70,6 +70,7 @@ struct hook {
 	char *shown; /* the URL without user info, query or fragment: for logs */
 	unsigned events;
 	struct curl_slist *headers;
+	char *ca_file; /* NULL: the system's CAs */
 	size_t cap;
 	double timeout, retry_max;
 	char **q; /* ring of cap events */
@@ -129,6 +130,7 @@ static void hook_release(struct hook *h, CURLM *multi)
 	curl_slist_free_all(h->headers);
 	free(h->url);
 	free(h->shown);
+	free(h->ca_file);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -147,6 +149,8 @@ static int hook_init(struct hook *h, const struct notify_hook *nh)
 	h->cap = nh->queue ? nh->queue : 1;
 	h->q = calloc(h->cap, sizeof(char *));
 	if (!h->url || !h->shown || !h->q)
+		return -1;
+	if (nh->ca_file && !(h->ca_file = strdup(nh->ca_file)))
 		return -1;
 	h->events = nh->events;
 	h->timeout = nh->timeout;
@@ -220,6 +224,9 @@ void webhooks_configure(struct webhooks *w, const struct conf *c, CURLM *multi)
 			h->next_at = o->next_at;
 			h->backoff_ms = o->backoff_ms;
 			h->failures = o->failures;
+			h->unlogged = o->unlogged;
+			h->log_at = o->log_at;
+			h->dropping = o->dropping;
 			for (size_t j = 0; j < o->qn; j++) {
 				char *ev = o->q[(o->qhead + j) % o->cap];
 				if (h->qn == h->cap) {
@@ -347,6 +354,8 @@ static void hook_start(struct webhooks *w, struct hook *h, CURLM *multi)
 	WSET(CURLOPT_TIMEOUT_MS, (long)(h->timeout * 1000.0));
 	WSET(CURLOPT_WRITEFUNCTION, discard_cb);
 	WSET(CURLOPT_USERAGENT, "gslbd-webhook");
+	if (h->ca_file)
+		WSET(CURLOPT_CAINFO, h->ca_file);
 #undef WSET
 	if (cc != CURLE_OK || curl_multi_add_handle(multi, e) != CURLM_OK) {
 		log_err("webhooks: cannot start a POST url=%s error=\"%s\"", h->shown,

@@ -38,6 +38,7 @@ struct notify_hook {
 	char *url;
 	unsigned events; /* mask of 1 << enum webhook_what */
 	char **headers;  /* "Name: value", never logged */
+	char *ca_file;   /* PEM CAs for https, NULL = the system's */
 	size_t nheaders;
 	unsigned queue;   /* events kept waiting at most */
 	double timeout;   /* seconds for one POST */

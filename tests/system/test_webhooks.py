@@ -29,27 +29,31 @@ def env(tmp_path_factory):
     backend = HttpBackend()
     rx = Receiver()
     rq = Receiver(start=False)
+    cert, key = gslbtest.self_signed(work, "rx", "127.0.0.1", san="IP:127.0.0.1")
+    rt = Receiver(tls=(cert, key))
     check = check_conf("web", "http", port=backend.port, path="/healthz", interval=0.5,
                        timeout=0.3, rise=1, fall=1)
     extra = health_conf(str(state), [check],
                         [checked_service_conf(SVC, "web", [member_conf("127.0.0.1")])])
     extra += """notify = (
   { url = "%s"; headers = [ "Authorization: Bearer %s" ]; },
-  { url = "%s"; events = [ "override" ]; queue = 3; retry_max = 0.3; }
+  { url = "%s"; events = [ "override" ]; queue = 3; retry_max = 0.3; },
+  { url = "%s"; events = [ "reload" ]; ca_file = "%s"; }
 );
-""" % (rx.url(), SECRET, rq.url())
+""" % (rx.url(), SECRET, rq.url(), rt.url(), cert)
     srv = gslbtest.start_gslbd(work, workers=1, admin="127.0.0.1:0", extra=extra)
     member = "member:%s/a/127.0.0.1" % SVC
     wait_for("the member probed up",
              lambda: '"state":"up"' in json.dumps(gslbtest.admin_json(srv, "/status"),
                                                  separators=(",", ":")),
              WAIT, [srv])
-    yield {"srv": srv, "backend": backend, "rx": rx, "rq": rq, "member": member}
+    yield {"srv": srv, "backend": backend, "rx": rx, "rq": rq, "rt": rt, "member": member}
     gslbtest.stop_checked(srv)
     assert SECRET not in srv.stderr_text()
     backend.close()
     rx.down()
     rq.down()
+    rt.down()
 
 
 def wait_events(rx, n, what=None, servers=()):
@@ -121,6 +125,29 @@ def test_reload_event(env):
     ctl(srv, "reload", check=True)
     ev = wait_events(rx, 1, "reload", [srv])
     assert brief(ev) == [("reload", "config", "1", "2")], ev
+    # Over https, verified against ca_file.
+    ev = wait_events(env["rt"], 1, "reload", [srv])
+    assert brief(ev) == [("reload", "config", "1", "2")], ev
+
+
+def test_https_receiver_is_verified(gslbd_factory, tmp_path):
+    """Without ca_file, a receiver whose certificate the system's CAs did
+    not sign gets nothing: the POST fails (and is retried)."""
+    cert, key = gslbtest.self_signed(tmp_path, "rt", "127.0.0.1", san="IP:127.0.0.1")
+    rt = Receiver(tls=(cert, key))
+    try:
+        svc = gslbtest.service_conf("v.example.test",
+                                    [gslbtest.pool_conf("a", [member_conf("192.0.2.9")])])
+        extra = health_conf(str(tmp_path), [], [svc])
+        extra += 'notify = ( { url = "%s"; events = [ "reload" ]; } );\n' % rt.url()
+        srv = gslbd_factory(workers=1, admin="127.0.0.1:0", extra=extra)
+        ctl(srv, "reload", check=True)
+        wait_for("the POST failed", lambda: "webhook failed, will retry url=%s" % rt.url()
+                 in srv.stderr_text(), WAIT, [srv])
+        assert "certificate" in srv.stderr_text()
+        assert rt.seen() == []
+    finally:
+        rt.down()
 
 
 def toggle(srv, n):
@@ -145,7 +172,7 @@ def test_receiver_down_loses_nothing_until_the_bound(env):
     failed0 = srv.metrics()["gslb_notify_failed_total"]
     # rq is down: one event is being retried, three wait (queue = 3).
     toggle(srv, 4)
-    wait_for("retries fail", lambda: srv.metrics()["gslb_notify_failed_total"] > failed0 + 1,
+    wait_for("retries fail", lambda: srv.metrics()["gslb_notify_failed_total"] > failed0 + 6,
              WAIT, [srv])
     assert srv.metrics()["gslb_notify_queued"] == 4
     assert dropped(srv) == d0
@@ -172,7 +199,13 @@ def test_receiver_down_loses_nothing_until_the_bound(env):
     wait_for("sent counted", lambda: srv.metrics()["gslb_notify_sent_total"] >= sent0 + 4,
              WAIT, [srv])
     assert dropped(srv) == d0 + 3
-    assert "webhook failed, will retry" in srv.stderr_text()
+    # Rate-limited: one line per failing period (three here, the first
+    # since the start), however many retries failed.
+    log = srv.stderr_text()
+    lines = log.count("webhook failed, will retry")
+    assert 1 <= lines <= 3, "\n".join(l for l in log.splitlines() if "webhook" in l)
+    assert srv.metrics()["gslb_notify_failed_total"] > lines + 5
+    assert log.count("webhook delivered again") == lines
     ctl(srv, "clear", "member:%s/b/%s" % (SVC, gslbtest.FALLBACK))
 
 

@@ -4,6 +4,7 @@ taken down and brought back on the same port."""
 
 import http.server
 import json
+import ssl
 import threading
 
 
@@ -16,12 +17,13 @@ def workdir_with_state(tmp_path_factory, label):
 
 
 class Receiver:
-    def __init__(self, port=0, code=200, start=True):
+    def __init__(self, port=0, code=200, start=True, tls=None):
         self.lock = threading.Lock()
         self.events = []   # decoded JSON bodies, in arrival order
         self.headers = []  # the request headers of each, as dicts
         self.code = code
         self.httpd = None
+        self.tls = tls  # (certificate file, key file): HTTPS
         self.port = port
         if start:
             self.up()
@@ -58,6 +60,10 @@ class Receiver:
                 pass
 
         self.httpd = Server(("127.0.0.1", self.port), Handler)
+        if self.tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self.tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -69,7 +75,7 @@ class Receiver:
             self.httpd = None
 
     def url(self, path="/hook"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        return "%s://127.0.0.1:%d%s" % ("https" if self.tls else "http", self.port, path)
 
     def take(self, what=None):
         """The events received so far (of kind what), and forget them all."""
