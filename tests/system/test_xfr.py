@@ -150,7 +150,7 @@ key:
 zone:
 \tname: "{origin}"
 \tzonefile: "{wd}/{origin}.zone"
-\trequest-xfr: AXFR 127.0.0.1@{pport} {key}
+\trequest-xfr: 127.0.0.1@{pport} {key}
 \tallow-notify: 127.0.0.1 {key}
 """.format(wd=wd, port=self.port, pport=primary_port, key=KEYNAME, secret=SECRET,
            origin=ORIGIN, common=gslbtest.nsd_server_common(wd, self.port)))
