@@ -868,6 +868,13 @@ size_t xfr_signed_query(const struct snapshot *snap, const struct dns_request *r
 	if (!key || ldns_rr_rd_count(qt) < 7)
 		goto out; /* a key we do not have: the query path says BADKEY */
 	*handled = 1;
+	if (info) {
+		/* what is counted when no answer is made */
+		memset(info, 0, sizeof(*info));
+		info->verdict = DECODE_NOTAUTH;
+		info->rcode = LDNS_RCODE_NOTAUTH;
+		info->region = info->slot = -1;
+	}
 	uint16_t err = tsig_check(q, req, key);
 	if (err) {
 		r = error_pkt(q, LDNS_RCODE_NOTAUTH, err, key);
@@ -879,12 +886,6 @@ size_t xfr_signed_query(const struct snapshot *snap, const struct dns_request *r
 			len = wlen;
 		}
 		free(wire);
-		if (info) {
-			memset(info, 0, sizeof(*info));
-			info->verdict = DECODE_NOTAUTH;
-			info->rcode = LDNS_RCODE_NOTAUTH;
-			info->region = info->slot = -1;
-		}
 		goto out;
 	}
 	/* The query without its TSIG record, answered as any other. */
