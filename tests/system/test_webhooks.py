@@ -175,7 +175,8 @@ def test_receiver_down_loses_nothing_until_the_bound(env):
     toggle(srv, 4)
     wait_for("retries fail", lambda: srv.metrics()["gslb_notify_failed_total"] > failed0 + 6,
              WAIT, [srv])
-    assert srv.metrics()["gslb_notify_queued"] == 4
+    # 4 wait for rq (rx, up, empties its own queue)
+    wait_for("4 events queued", lambda: srv.metrics()["gslb_notify_queued"] == 4, WAIT, [srv])
     assert dropped(srv) == d0
     rq.up()
     ev = wait_events(rq, 4, "override", [srv])
