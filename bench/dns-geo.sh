@@ -14,6 +14,13 @@
 # after the runs (VmRSS, and its anonymous and file-backed parts), the
 # medians and the ratios gslbd/gdnsd.
 #
+# STEER=1 adds a third server, "steer": gslbd with the same service steered
+# beyond "nearest" (issue 15): members_pick = "sticky" (rendezvous hash of
+# the client /24) and split route rules for Europe (90/10 eu-east/eu-west)
+# and North America (50/50 us-east/us-west), the rest by distance. It is
+# measured in the same rounds, and the script prints its CPU per query
+# against plain gslbd's (target: within 5%).
+#
 # The figures that count are with the full GeoLite2-City database (the issue's
 # target: gslbd's CPU per query at most 0.8x gdnsd's, RSS no more than
 # gdnsd's). It is not in the tree (licence, size); bench/README.md says where
@@ -45,19 +52,16 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+prog=dns-geo.sh
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 duration=${DURATION:-15}
 rounds=${ROUNDS:-3}
-warmup=${WARMUP:-3}
-nqueries=${QUERIES:-100000}
-origin=bench.test
-service=www.$origin
-server_cpu=${SERVER_CPU:-0}
-client_cpu=${CLIENT_CPU:-1}
-# dnsperf: one thread, a few sockets, enough queries in flight to keep a
-# single-threaded server busy. The query file carries its own EDNS and ECS.
-dnsperf_opts=${DNSPERF_OPTS:--T 1 -c 8 -q 200}
+# origin, service, warmup, nqueries, server_cpu, client_cpu, dnsperf_opts:
+# bench/lib.sh
 callgrind=${CALLGRIND:-}
 compact=${COMPACT:-1}
+steer=${STEER:-}
 case $compact in
 0) compact_conf=false ;;
 *) compact_conf=true ;;
@@ -74,20 +78,7 @@ fi
 }
 db=$(cd "$(dirname "$db")" && pwd)/$(basename "$db")
 
-gslbd=${GSLBD:-}
-if [ -z "$gslbd" ]; then
-	for c in ./gslbd "$root/gslbd" "$root/build/gslbd"; do
-		if [ -x "$c" ]; then
-			gslbd=$c
-			break
-		fi
-	done
-fi
-if [ -z "$gslbd" ] || [ ! -x "$gslbd" ]; then
-	echo "dns-geo.sh: gslbd not found: build it, or set GSLBD=/path/to/gslbd" >&2
-	exit 1
-fi
-gslbd=$(cd "$(dirname "$gslbd")" && pwd)/$(basename "$gslbd")
+find_gslbd
 gdnsd_bin=${GDNSD:-$(command -v gdnsd || echo /usr/sbin/gdnsd)}
 tools=("$gdnsd_bin" dnsperf dig taskset /usr/bin/python3)
 if [ -n "$callgrind" ]; then
@@ -116,139 +107,13 @@ under() { # name
 	fi
 }
 pids=()
-cleanup() {
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${pids[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	if [ -z "${KEEP:-}" ]; then
-		rm -rf "$work"
-	else
-		echo "work files kept in $work"
-	fi
-}
 trap cleanup EXIT
 
-# A port free for both UDP and TCP on 127.0.0.1 right now.
-free_port() {
-	/usr/bin/python3 - <<'EOF'
-import socket
-for _ in range(100):
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("127.0.0.1", 0))
-    port = u.getsockname()[1]
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        t.bind(("127.0.0.1", port))
-    except OSError:
-        u.close()
-        continue
-    t.close()
-    u.close()
-    print(port)
-    break
-EOF
-}
 
-# utime and stime in clock ticks of a process and all its descendants (all
-# the threads of a process are counted in its own /proc/PID/stat).
-cpu_ticks() {
-	/usr/bin/python3 - "$1" <<'EOF'
-import os, sys
-root = int(sys.argv[1])
-stats = {}
-for d in os.listdir("/proc"):
-    if not d.isdigit():
-        continue
-    try:
-        with open(f"/proc/{d}/stat") as f:
-            s = f.read()
-    except OSError:
-        continue
-    f = s[s.rindex(")") + 2:].split()
-    stats[int(d)] = (int(f[1]), int(f[11]), int(f[12]))  # ppid, utime, stime
-todo, user, system = [root], 0, 0
-while todo:
-    p = todo.pop()
-    if p in stats:
-        user += stats[p][1]
-        system += stats[p][2]
-        todo.extend(c for c, (pp, _, _) in stats.items() if pp == p)
-print(user, system)
-EOF
-}
-
-# VmRSS, RssAnon and RssFile in kB of a process and its descendants.
-rss_kb() {
-	/usr/bin/python3 - "$1" <<'EOF'
-import os, sys
-root = int(sys.argv[1])
-kids = {}
-for d in os.listdir("/proc"):
-    if d.isdigit():
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                s = f.read()
-        except OSError:
-            continue
-        kids.setdefault(int(s[s.rindex(")") + 2:].split()[1]), []).append(int(d))
-tot = {"VmRSS": 0, "RssAnon": 0, "RssFile": 0}
-todo = [root]
-while todo:
-    p = todo.pop()
-    todo.extend(kids.get(p, []))
-    try:
-        with open(f"/proc/{p}/status") as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k in tot:
-                    tot[k] += int(v.split()[0])
-    except OSError:
-        pass
-print(tot["VmRSS"], tot["RssAnon"], tot["RssFile"])
-EOF
-}
-
-wait_answer() { # port name tries
-	local out
-	for _ in $(seq 1 "${3:-100}"); do
-		# dig prints its errors (";; ... connection refused") on stdout too
-		if out=$(dig +time=1 +tries=1 +short @127.0.0.1 -p "$1" "$2" SOA 2>/dev/null) &&
-			[ -n "$out" ] && [ "${out#;}" = "$out" ]; then
-			return 0
-		fi
-		sleep 0.2
-	done
-	return 1
-}
-
-# Five regions (gdnsd: datacenters) with coordinates, two members each.
-regions=(us-east us-west eu-east eu-west ap-southeast)
-declare -A lat=([us-east]=39.04 [us-west]=45.6 [eu-east]=52.23 [eu-west]=53.35 [ap-southeast]=1.35)
-declare -A lon=([us-east]=-77.49 [us-west]=-121.2 [eu-east]=21.01 [eu-west]=-6.26 [ap-southeast]=103.82)
-declare -A members=(
-	[us-east]="192.0.2.1 192.0.2.2"
-	[us-west]="192.0.2.11 192.0.2.12"
-	[eu-east]="198.51.100.1 198.51.100.2"
-	[eu-west]="198.51.100.11 198.51.100.12"
-	[ap-southeast]="203.0.113.1 203.0.113.2"
-)
+# regions, lat, lon, members: bench/lib.sh
 ttl=30
 
-# The static part of the zone, the same for both.
-zone_head() {
-	cat <<EOF
-\$ORIGIN $origin.
-\$TTL 300
-@	SOA	ns1 hostmaster 2024010101 7200 3600 1209600 300
-@	NS	ns1
-@	NS	ns2
-ns1	A	192.0.2.53
-ns2	A	198.51.100.53
-EOF
-}
+# zone_head (the static part of the zone, the same for both): bench/lib.sh
 
 # --- query file -----------------------------------------------------------
 queries=$work/queries.bin
@@ -262,52 +127,57 @@ esac
 
 # --- gslbd ----------------------------------------------------------------
 zone_head >"$work/bench.zone"
-{
+# The STEER=1 server's service keys: splits and sticky members.
+steer_service() { # steer: 0 plain nearest (nothing), 1 splits and sticky members
+	[ "$1" = 1 ] || return 0
 	cat <<EOF
-directory = "$work";
-listen = { dns = [ "127.0.0.1:0" ]; };
-workers = 1;
-geoip = { database = "$db"; compact = $compact_conf; };
-zones = ( { origin = "$origin"; file = "bench.zone"; } );
-regions = (
+    members_pick = "sticky";
+    route = (
+      { match = "continent:EU";
+        split = ( { region = "eu-east"; weight = 90; }, { region = "eu-west"; weight = 10; } ); },
+      { match = "continent:NA";
+        split = ( { region = "us-east"; weight = 50; }, { region = "us-west"; weight = 50; } ); }
+    );
 EOF
-	sep=
-	for r in "${regions[@]}"; do
-		printf '%s  { name = "%s"; lat = %s; lon = %s; }' "$sep" "$r" "${lat[$r]}" "${lon[$r]}"
-		sep=$',\n'
-	done
-	printf '\n);\nservices = (\n  { name = "%s"; ttl = %s; answers = 2;\n    pools = (\n' \
-		"$service" "$ttl"
-	sep=
-	for r in "${regions[@]}"; do
-		read -r m1 m2 <<<"${members[$r]}"
-		printf '%s      { region = "%s"; members = [ "%s", "%s" ]; }' "$sep" "$r" "$m1" "$m2"
-		sep=$',\n'
-	done
-	printf '\n    );\n  }\n);\n'
-} >"$work/gslb.conf"
-"$gslbd" -t -c "$work/gslb.conf" >"$work/check.log" 2>&1 || {
-	cat "$work/check.log" >&2
-	exit 1
 }
-# shellcheck disable=SC2046
-taskset -c "$server_cpu" $(under gslbd) "$gslbd" -c "$work/gslb.conf" 2>"$work/gslbd.log" &
-gslbd_pid=$!
-pids+=("$gslbd_pid")
-gslbd_port=
-for _ in $(seq 1 600); do
-	gslbd_port=$(sed -n 's/.*listening proto=udp address=127\.0\.0\.1 port=\([0-9]*\).*/\1/p' \
-		"$work/gslbd.log" | head -n1)
-	if [ -n "$gslbd_port" ] && grep -q ready "$work/gslbd.log"; then
-		break
+
+start_gslbd() { # name steer: sets started_pid and started_port
+	local name=$1 conf=$work/$1.conf
+	gslbd_geo_conf "$compact_conf" "" "$(steer_service "$2")" >"$conf"
+	"$gslbd" -t -c "$conf" >"$work/check-$name.log" 2>&1 || {
+		cat "$work/check-$name.log" >&2
+		exit 1
+	}
+	# shellcheck disable=SC2046
+	taskset -c "$server_cpu" $(under "$name") "$gslbd" -c "$conf" 2>"$work/$name.log" &
+	started_pid=$!
+	pids+=("$started_pid")
+	started_port=
+	for _ in $(seq 1 600); do
+		started_port=$(sed -n \
+			's/.*listening proto=udp address=127\.0\.0\.1 port=\([0-9]*\).*/\1/p' \
+			"$work/$name.log" | head -n1)
+		if [ -n "$started_port" ] && grep -q ready "$work/$name.log"; then
+			break
+		fi
+		kill -0 "$started_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ -z "$started_port" ] || ! wait_answer "$started_port" "$origin"; then
+		echo "dns-geo.sh: $name did not start:" >&2
+		cat "$work/$name.log" >&2
+		exit 1
 	fi
-	kill -0 "$gslbd_pid" 2>/dev/null || break
-	sleep 0.1
-done
-if [ -z "$gslbd_port" ] || ! wait_answer "$gslbd_port" "$origin"; then
-	echo "dns-geo.sh: gslbd did not start:" >&2
-	cat "$work/gslbd.log" >&2
-	exit 1
+}
+start_gslbd gslbd 0
+gslbd_pid=$started_pid
+gslbd_port=$started_port
+servers=(gslbd gdnsd)
+if [ -n "$steer" ]; then
+	start_gslbd steer 1
+	steer_pid=$started_pid
+	steer_port=$started_port
+	servers=(gslbd steer gdnsd)
 fi
 
 # --- gdnsd ----------------------------------------------------------------
@@ -381,41 +251,6 @@ fi
 read -r same sample < <(/usr/bin/python3 "$root/bench/geo/queries.py" compare \
 	"$queries" "$gslbd_port" "$gdnsd_port" --count 1000 2>"$work/compare.log")
 
-run_dnsperf() { # port seconds outfile
-	# shellcheck disable=SC2086
-	taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p "$1" -B -d "$queries" -l "$2" \
-		$dnsperf_opts >"$3" 2>&1
-}
-
-# One measured run: prints "qps cpu_us_per_query completed user_us sys_us"
-# (the last two: the CPU time per query split into user and kernel time).
-measure() { # name pid port round
-	local name=$1 pid=$2 port=$3 round=$4 out t0 t1 ndone qps
-	out="$work/dnsperf-$name-$round.txt"
-	t0=$(cpu_ticks "$pid")
-	run_dnsperf "$port" "$duration" "$out"
-	t1=$(cpu_ticks "$pid")
-	ndone=$(sed -n 's/^ *Queries completed: *\([0-9]*\).*/\1/p' "$out")
-	qps=$(sed -n 's/^ *Queries per second: *\([0-9.]*\).*/\1/p' "$out")
-	if [ -z "$ndone" ] || [ "$ndone" -eq 0 ]; then
-		echo "dns-geo.sh: dnsperf against $name completed no query:" >&2
-		grep -v '^\[Timeout\]' "$out" | tail -n 15 >&2
-		if ! kill -0 "$pid" 2>/dev/null; then
-			echo "dns-geo.sh: $name is no longer running" >&2
-		fi
-		echo "dns-geo.sh: last lines of $name's log:" >&2
-		tail -n 20 "$work/$name.log" >&2 || true
-		exit 1
-	fi
-	/usr/bin/python3 - "$qps" "$t0" "$t1" "$ndone" <<'EOF'
-import os, sys
-t = os.sysconf("SC_CLK_TCK")
-qps, t0, t1, done = float(sys.argv[1]), sys.argv[2].split(), sys.argv[3].split(), int(sys.argv[4])
-u, s = ((int(b) - int(a)) / t / done * 1e6 for a, b in zip(t0, t1))
-print(f"{qps:.0f} {u + s:.3f} {done} {u:.3f} {s:.3f}")
-EOF
-}
-
 echo "gslb geo DNS benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)," \
 	"kernel $(uname -r)"
@@ -440,6 +275,10 @@ echo "answers: gslbd and gdnsd give the same address set for $same of $sample sa
 if [ "$same" -lt "$sample" ]; then
 	sed 's/^/  /' "$work/compare.log"
 fi
+if [ -n "$steer" ]; then
+	echo "steer: the same service in a third server, gslbd with members_pick = sticky and split"
+	echo "       rules for continent:EU (90/10) and continent:NA (50/50)"
+fi
 echo
 
 if [ -n "$callgrind" ]; then
@@ -460,6 +299,9 @@ if [ -n "$callgrind" ]; then
 		echo "$1 $ir $ndone" >>"$work/callgrind.txt"
 	}
 	cg_run gslbd "$gslbd_pid" "$gslbd_port"
+	if [ -n "$steer" ]; then
+		cg_run steer "$steer_pid" "$steer_port"
+	fi
 	cg_run gdnsd "$gdnsd_pid" "$gdnsd_port"
 	echo "user-space instructions per query (callgrind; one pass over the query file;"
 	echo "kernel time not counted)"
@@ -471,6 +313,8 @@ for line in open(sys.argv[1]):
     v[n] = int(ir) / int(done)
     print(f"{n:6s} {int(ir):14d} instructions {int(done):8d} queries {v[n]:10.0f} per query")
 print(f"ratio gslbd/gdnsd: instructions per query {v['gslbd'] / v['gdnsd']:.2f}")
+if "steer" in v:
+    print(f"ratio steer/gslbd: instructions per query {v['steer'] / v['gslbd']:.3f}")
 EOF
 	echo
 	echo "gslbd, inclusive, heaviest first (callgrind_annotate --inclusive=yes):"
@@ -482,17 +326,20 @@ fi
 # Warm both up (caches, page faults) before measuring.
 run_dnsperf "$gslbd_port" "$warmup" "$work/warmup-gslbd.txt"
 run_dnsperf "$gdnsd_port" "$warmup" "$work/warmup-gdnsd.txt"
+if [ -n "$steer" ]; then
+	run_dnsperf "$steer_port" "$warmup" "$work/warmup-steer.txt"
+fi
 
 printf '%-6s %-6s %12s %14s %16s %12s\n' round server "queries/s" "CPU us/query" "(user + sys)" completed
 results="$work/results.txt"
 : >"$results"
 for r in $(seq 1 "$rounds"); do
-	for s in gslbd gdnsd; do
-		if [ "$s" = gslbd ]; then
-			line=$(measure gslbd "$gslbd_pid" "$gslbd_port" "$r")
-		else
-			line=$(measure gdnsd "$gdnsd_pid" "$gdnsd_port" "$r")
-		fi
+	for s in "${servers[@]}"; do
+		case $s in
+		gslbd) line=$(measure gslbd "$gslbd_pid" "$gslbd_port" "$r") ;;
+		steer) line=$(measure steer "$steer_pid" "$steer_port" "$r") ;;
+		*) line=$(measure gdnsd "$gdnsd_pid" "$gdnsd_port" "$r") ;;
+		esac
 		echo "$s $line" >>"$results"
 		read -r qps cpu ndone us sy <<<"$line"
 		printf '%-6s %-6s %12s %14s %16s %12s\n' "$r" "$s" "$qps" "$cpu" "($us + $sy)" "$ndone"
@@ -500,36 +347,34 @@ for r in $(seq 1 "$rounds"); do
 done
 echo "rss gslbd $(rss_kb "$gslbd_pid")" >>"$results"
 echo "rss gdnsd $(rss_kb "$gdnsd_pid")" >>"$results"
+if [ -n "$steer" ]; then
+	echo "rss steer $(rss_kb "$steer_pid")" >>"$results"
+fi
 
 echo
-for s in gslbd gdnsd; do
+for s in "${servers[@]}"; do
 	printf '%-6s %s; %s\n' "$s" \
 		"$(sed -n 's/^ *Response codes: *//p' "$work/dnsperf-$s-1.txt")" \
 		"$(sed -n 's/^ *Average packet size: *//p' "$work/dnsperf-$s-1.txt")"
 done
 echo
-/usr/bin/python3 - "$results" <<'EOF'
-import statistics, sys
-runs, rss = {}, {}
-for line in open(sys.argv[1]):
-    f = line.split()
-    if f[0] == "rss":
-        rss[f[1]] = [int(x) for x in f[2:]]
-        continue
-    name, qps, cpu = f[:3]
-    runs.setdefault(name, []).append((float(qps), float(cpu)))
-med = {n: (statistics.median(q for q, _ in r), statistics.median(c for _, c in r))
-       for n, r in runs.items()}
-for n in ("gslbd", "gdnsd"):
-    v, a, fl = rss[n]
-    print(f"median {n:6s} {med[n][0]:12.0f} queries/s {med[n][1]:10.3f} CPU us/query"
-          f"   RSS {v / 1024:7.1f} MB (anon {a / 1024:.1f}, file {fl / 1024:.1f})")
+/usr/bin/python3 - "$results" "$root/bench/geo" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[2])
+import medians
+med, rss = medians.read(sys.argv[1])
+medians.show(med, rss)
 g, d = med["gslbd"], med["gdnsd"]
 cr = g[1] / d[1]
 rr = rss["gslbd"][0] / rss["gdnsd"][0]
 print(f"ratio gslbd/gdnsd: queries/s {g[0] / d[0]:.2f}, CPU per query {cr:.2f}"
       f" (target <= 0.80: {'met' if cr <= 0.8 else 'NOT met'}), RSS {rr:.2f}"
       f" (target <= 1.00: {'met' if rr <= 1.0 else 'NOT met'})")
+if "steer" in med:
+    sr = med["steer"][1] / g[1]
+    print(f"ratio steer/gslbd (splits and sticky members against plain nearest): CPU per query"
+          f" {sr:.3f} (target <= 1.05: {'met' if sr <= 1.05 else 'NOT met'}),"
+          f" queries/s {med['steer'][0] / g[0]:.3f}")
 EOF
 if [ "$headline" -eq 0 ]; then
 	echo "(not a full City database: not the headline figures)"

@@ -58,70 +58,15 @@ if [ "$(nproc)" -lt 2 ]; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/gslb-bench.XXXXXX")
+# for bench/lib.sh: a text query file, this name in messages
+dnsperf_input=""
+prog=dns-static.sh
 pids=()
-cleanup() {
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${pids[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	if [ -z "${KEEP:-}" ]; then
-		rm -rf "$work"
-	else
-		echo "work files kept in $work"
-	fi
-}
+# cleanup (stops pids, removes work unless KEEP=1), free_port, cpu_ticks, ...
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
 
-# A port free for both UDP and TCP on 127.0.0.1 right now.
-free_port() {
-	/usr/bin/python3 - <<'EOF'
-import socket
-for _ in range(100):
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("127.0.0.1", 0))
-    port = u.getsockname()[1]
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        t.bind(("127.0.0.1", port))
-    except OSError:
-        u.close()
-        continue
-    t.close()
-    u.close()
-    print(port)
-    break
-EOF
-}
-
-# utime+stime in clock ticks of a process and all its descendants (NSD runs
-# its server and xfrd as children; gslbd's threads are counted in its own
-# /proc/PID/stat).
-cpu_ticks() {
-	/usr/bin/python3 - "$1" <<'EOF'
-import os, sys
-root = int(sys.argv[1])
-stats = {}
-for d in os.listdir("/proc"):
-    if not d.isdigit():
-        continue
-    try:
-        with open(f"/proc/{d}/stat") as f:
-            s = f.read()
-    except OSError:
-        continue
-    f = s[s.rindex(")") + 2:].split()
-    stats[int(d)] = (int(f[1]), int(f[11]) + int(f[12]))  # ppid, utime+stime
-todo, total = [root], 0
-while todo:
-    p = todo.pop()
-    if p in stats:
-        total += stats[p][1]
-        todo.extend(c for c, (pp, _) in stats.items() if pp == p)
-print(total)
-EOF
-}
 
 wait_answer() { # port name
 	local i
@@ -218,35 +163,6 @@ for q in "host1.$origin A" "host3.$origin AAAA" "www5.$origin A" "nx1.$origin A"
 	fi
 done
 
-run_dnsperf() { # port seconds outfile
-	# shellcheck disable=SC2086
-	taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p "$1" -d "$queries" -l "$2" \
-		$dnsperf_opts >"$3" 2>&1
-}
-
-# One measured run: prints "qps cpu_us_per_query completed".
-measure() { # name pid port round
-	local name=$1 pid=$2 port=$3 round=$4 out t0 t1 done qps
-	out="$work/dnsperf-$name-$round.txt"
-	t0=$(cpu_ticks "$pid")
-	run_dnsperf "$port" "$duration" "$out"
-	t1=$(cpu_ticks "$pid")
-	done=$(sed -n 's/^ *Queries completed: *\([0-9]*\).*/\1/p' "$out")
-	qps=$(sed -n 's/^ *Queries per second: *\([0-9.]*\).*/\1/p' "$out")
-	if [ -z "$done" ] || [ "$done" -eq 0 ]; then
-		echo "dns-static.sh: dnsperf against $name completed no query:" >&2
-		grep -v '^\[Timeout\]' "$out" | tail -n 15 >&2
-		if ! kill -0 "$pid" 2>/dev/null; then
-			echo "dns-static.sh: $name is no longer running" >&2
-		fi
-		echo "dns-static.sh: last lines of $name's log:" >&2
-		tail -n 20 "$work/$name.log" "$work/nsd/nsd.log" 2>/dev/null >&2 || true
-		exit 1
-	fi
-	/usr/bin/python3 -c "import os,sys; t=os.sysconf('SC_CLK_TCK'); \
-print(f'{float(sys.argv[1]):.0f} {(int(sys.argv[3])-int(sys.argv[2]))/t/int(sys.argv[4])*1e6:.3f} {sys.argv[4]}')" \
-		"$qps" "$t0" "$t1" "$done"
-}
 
 echo "gslb static DNS benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)," \
@@ -269,9 +185,9 @@ results="$work/results.txt"
 for r in $(seq 1 "$rounds"); do
 	for s in gslbd nsd; do
 		if [ "$s" = gslbd ]; then
-			line=$(measure gslbd "$gslbd_pid" "$gslbd_port" "$r")
+			line=$(measure gslbd "$gslbd_pid" "$gslbd_port" "$r" | cut -d" " -f1-3)
 		else
-			line=$(measure nsd "$nsd_pid" "$nsd_port" "$r")
+			line=$(measure nsd "$nsd_pid" "$nsd_port" "$r" | cut -d" " -f1-3)
 		fi
 		echo "$s $line" >>"$results"
 		read -r qps cpu done <<<"$line"

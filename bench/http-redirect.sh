@@ -133,60 +133,15 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/gslb-bench-http.XXXXXX")
 pids=()
-cleanup() {
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${pids[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	if [ -z "${KEEP:-}" ]; then
-		rm -rf "$work"
-	else
-		echo "work files kept in $work"
-	fi
-}
+# cleanup (stops pids, removes work unless KEEP=1), free_port, cpu_ticks, ...
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
 
 free_port() {
 	$py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# utime and stime in clock ticks of a process and its descendants (all the
-# threads of a process are counted in its own /proc/PID/stat), and the
-# nanoseconds its threads spent ready to run but waiting for a CPU (from
-# /proc/PID/task/TID/schedstat: what other programs took from it).
-cpu_ticks() {
-	$py - "$1" <<'EOF'
-import os, sys
-root = int(sys.argv[1])
-stats = {}
-for d in os.listdir("/proc"):
-    if not d.isdigit():
-        continue
-    try:
-        with open(f"/proc/{d}/stat") as f:
-            s = f.read()
-    except OSError:
-        continue
-    f = s[s.rindex(")") + 2:].split()
-    stats[int(d)] = (int(f[1]), int(f[11]), int(f[12]))  # ppid, utime, stime
-todo, user, system, wait = [root], 0, 0, 0
-while todo:
-    p = todo.pop()
-    if p in stats:
-        user += stats[p][1]
-        system += stats[p][2]
-        todo.extend(c for c, (pp, _, _) in stats.items() if pp == p)
-        try:
-            for t in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{t}/schedstat") as f:
-                    wait += int(f.read().split()[1])
-        except OSError:
-            pass
-print(user, system, wait)
-EOF
-}
 
 wait_http() { # port
 	for _ in $(seq 1 300); do
@@ -203,16 +158,7 @@ EOF
 	return 1
 }
 
-regions=(us-east us-west eu-east eu-west ap-southeast)
-declare -A lat=([us-east]=39.04 [us-west]=45.6 [eu-east]=52.23 [eu-west]=53.35 [ap-southeast]=1.35)
-declare -A lon=([us-east]=-77.49 [us-west]=-121.2 [eu-east]=21.01 [eu-west]=-6.26 [ap-southeast]=103.82)
-declare -A members=(
-	[us-east]="192.0.2.1 192.0.2.2"
-	[us-west]="192.0.2.11 192.0.2.12"
-	[eu-east]="198.51.100.1 198.51.100.2"
-	[eu-west]="198.51.100.11 198.51.100.12"
-	[ap-southeast]="203.0.113.1 203.0.113.2"
-)
+# regions, lat, lon, members: bench/lib.sh
 region_args=()
 for r in "${regions[@]}"; do
 	region_args+=(--region "$r:${lat[$r]}:${lon[$r]}")
@@ -250,21 +196,11 @@ geoip = { database = "$db"; compact = $compact_conf; };
 zones = ( { origin = "bench.test"; file = "bench.zone"; } );
 regions = (
 EOF
-	sep=
-	for r in "${regions[@]}"; do
-		printf '%s  { name = "%s"; lat = %s; lon = %s; }' "$sep" "$r" "${lat[$r]}" "${lon[$r]}"
-		sep=$',\n'
-	done
+	conf_regions
 	printf '\n);\nservices = (\n  { name = "%s"; ttl = %s; answers = 2;\n' "$host" "$ttl"
 	printf '    redirect = { target = "https://{region}.example.com"; status = 302; };\n'
 	printf '    pools = (\n'
-	sep=
-	for r in "${regions[@]}"; do
-		read -r m1 m2 <<<"${members[$r]}"
-		printf '%s      { region = "%s"; members = [ "%s", "%s" ]; }' "$sep" "$r" "$m1" "$m2"
-		sep=$',\n'
-	done
-	printf '\n    );\n  }\n);\n'
+	conf_pools
 } >"$work/gslb.conf"
 "$gslbd" -t -c "$work/gslb.conf" >"$work/check.log" 2>&1 || {
 	cat "$work/check.log" >&2

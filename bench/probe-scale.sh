@@ -65,19 +65,9 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/gslb-probe-bench.XXXXXX")
 pids=()
-cleanup() {
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${pids[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	if [ -z "${KEEP:-}" ]; then
-		rm -rf "$work"
-	else
-		echo "work files kept in $work"
-	fi
-}
+# cleanup (stops pids, removes work unless KEEP=1), free_port, cpu_ticks, ...
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
 
 # --- nginx --------------------------------------------------------------

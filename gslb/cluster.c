@@ -495,6 +495,41 @@ int etcd_put(struct etcd_client *c, const char *key, const void *value, size_t l
 	return GSLB_OK;
 }
 
+int etcd_txn(struct etcd_client *c, const struct etcd_op *ops, size_t n, int64_t lease, char *err,
+	     size_t errlen)
+{
+	json_t *succ = json_array(), *a;
+	int rc;
+
+	if (!succ) {
+		seterr(err, errlen, "out of memory");
+		return GSLB_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *key = b64_json(ops[i].key, strlen(ops[i].key));
+		json_t *op;
+
+		if (ops[i].value) {
+			json_t *put = json_pack("{s:o,s:o}", "key", key, "value",
+						b64_json(ops[i].value, ops[i].value_len));
+
+			if (put && lease)
+				json_object_set_new(put, "lease", json_integer((json_int_t)lease));
+			op = json_pack("{s:o}", "request_put", put);
+		} else
+			op = json_pack("{s:{s:o}}", "request_delete_range", "key", key);
+		if (!op || json_array_append_new(succ, op)) {
+			json_decref(succ);
+			seterr(err, errlen, "out of memory");
+			return GSLB_ENOMEM;
+		}
+	}
+	/* No compare: the success branch always runs, all or nothing. */
+	rc = request(c, "/v3/kv/txn", json_pack("{s:o}", "success", succ), &a, err, errlen);
+	json_decref(a);
+	return rc;
+}
+
 int etcd_lease_revoke(struct etcd_client *c, int64_t lease, char *err, size_t errlen)
 {
 	json_t *a;

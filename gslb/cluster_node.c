@@ -253,6 +253,16 @@ static int degraded(const struct cluster_node *cn)
 	return cn->failed[FAIL_WRITER] || cn->failed[FAIL_WATCHER];
 }
 
+static int degraded_now(struct cluster_node *cn)
+{
+	int d;
+
+	pthread_mutex_lock(&cn->mu);
+	d = degraded(cn);
+	pthread_mutex_unlock(&cn->mu);
+	return d;
+}
+
 static void notify(struct cluster_node *cn)
 {
 	if (cn->changed)
@@ -645,15 +655,19 @@ static int join(struct cluster_node *cn, char *err, size_t errlen)
 	return GSLB_OK;
 }
 
-/* Writes the own verdicts that changed, a batch at a time; stops at the
- * first failure. */
-static int flush(struct cluster_node *cn, char *err, size_t errlen)
+/* Writes the own verdicts that changed, a batch (one etcd transaction) at
+ * a time, until none is left or the monotonic ms `until` (the next
+ * keepalive) has passed; stops at the first failure. */
+static int flush(struct cluster_node *cn, int64_t until, char *err, size_t errlen)
 {
 	struct pending *batch = cn->batch;
 
 	for (;;) {
-		size_t n = 0;
+		struct etcd_op ops[BATCH];
+		char *keys[BATCH], *vals[BATCH];
+		size_t n = 0, nops = 0;
 		int64_t lease;
+		int rc = GSLB_OK;
 
 		pthread_mutex_lock(&cn->mu);
 		lease = cn->lease;
@@ -672,35 +686,48 @@ static int flush(struct cluster_node *cn, char *err, size_t errlen)
 		pthread_mutex_unlock(&cn->mu);
 		if (n == 0)
 			return GSLB_OK;
-		for (size_t i = 0; i < n; i++) {
-			char key[KEY_MAX];
-			int rc;
-
-			if (cluster_verdict_key(key, sizeof(key), cn->cf.prefix, cn->cf.node,
-						batch[i].member) != GSLB_OK)
-				rc = GSLB_OK; /* cannot be named: never written */
-			else if (batch[i].want == 0)
-				rc = etcd_delete(cn->wc, key, NULL, err, errlen);
-			else {
-				char *v = verdict_json(batch[i].want, batch[i].since,
-						       batch[i].reason);
-
-				rc = v ? etcd_put(cn->wc, key, v, strlen(v), lease, NULL, err,
-						  errlen) :
-					 GSLB_ENOMEM;
-				free(v);
+		for (size_t i = 0; i < n && rc == GSLB_OK; i++) {
+			keys[nops] = malloc(KEY_MAX);
+			vals[nops] = batch[i].want ? verdict_json(batch[i].want, batch[i].since,
+								  batch[i].reason) :
+						     NULL;
+			if (!keys[nops] || (batch[i].want && !vals[nops])) {
+				free(keys[nops]);
+				free(vals[nops]);
+				rc = GSLB_ENOMEM;
+				break;
 			}
-			if (rc)
-				return rc;
-			pthread_mutex_lock(&cn->mu);
-			{
-				struct ment *e = mfind(&cn->t, batch[i].member, 0);
-
-				if (e)
-					e->put = batch[i].want;
+			if (cluster_verdict_key(keys[nops], KEY_MAX, cn->cf.prefix, cn->cf.node,
+						batch[i].member) != GSLB_OK) {
+				free(keys[nops]); /* cannot be named: never written */
+				free(vals[nops]);
+				continue;
 			}
-			pthread_mutex_unlock(&cn->mu);
+			ops[nops].key = keys[nops];
+			ops[nops].value = vals[nops];
+			ops[nops].value_len = vals[nops] ? strlen(vals[nops]) : 0;
+			nops++;
 		}
+		if (rc == GSLB_OK && nops)
+			rc = etcd_txn(cn->wc, ops, nops, lease, err, errlen);
+		else if (rc)
+			snprintf(err, errlen, "out of memory");
+		for (size_t i = 0; i < nops; i++) {
+			free(keys[i]);
+			free(vals[i]);
+		}
+		if (rc)
+			return rc;
+		pthread_mutex_lock(&cn->mu);
+		for (size_t i = 0; i < n; i++) {
+			struct ment *e = mfind(&cn->t, batch[i].member, 0);
+
+			if (e)
+				e->put = batch[i].want;
+		}
+		pthread_mutex_unlock(&cn->mu);
+		if (now_ms() >= until)
+			return GSLB_OK; /* the lease first; the rest next turn */
 	}
 }
 
@@ -827,7 +854,7 @@ static void *writer_main(void *arg)
 				next_refresh = now + REFRESH_S * 1000;
 		}
 		if (rc == GSLB_OK && cn->lease)
-			rc = flush(cn, err, sizeof(err));
+			rc = flush(cn, next_keep, err, sizeof(err));
 		if (stopping(cn))
 			break;
 		set_ok(cn, FAIL_WRITER, rc == GSLB_OK, err);
@@ -841,12 +868,12 @@ static void *writer_main(void *arg)
 
 			if (next_refresh - now < w)
 				w = next_refresh - now;
-			if (degraded(cn) && w > RETRY_MS)
+			if (w > RETRY_MS && degraded_now(cn))
 				w = RETRY_MS;
 			nap(cn, w, 1);
 		}
 	}
-	if (cn->lease && !degraded(cn)) {
+	if (cn->lease && !degraded_now(cn)) {
 		/* Leave at once rather than after lease_ttl: the other nodes
 		 * stop counting this one now. A stopped transfer flag would
 		 * abort the request: this client has its own, cleared. */
@@ -909,7 +936,8 @@ static void names_of(const struct cluster_node *cn, uint64_t mask, char *buf, si
 		}
 }
 
-uint8_t cluster_node_vote(struct cluster_node *cn, const char *member, uint8_t local, char *reason)
+uint8_t cluster_node_vote(struct cluster_node *cn, const char *member, uint8_t local,
+			  const char *local_reason, char *reason)
 {
 	struct ment *e = mfind(&cn->t, member, 1);
 	uint64_t probers;
@@ -924,6 +952,7 @@ uint8_t cluster_node_vote(struct cluster_node *cn, const char *member, uint8_t l
 	if (want != e->want) {
 		e->want = want;
 		e->since = (int64_t)time(NULL);
+		snprintf(e->reason, sizeof(e->reason), "%s", local_reason);
 		cn->local_dirty = 1;
 	}
 	e->down &= ~1ull;

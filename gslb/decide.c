@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <endian.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -349,12 +350,25 @@ static uint64_t mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* p's bytes, 8 at a time, each group read big-endian (a short last group
+ * in its low bytes), through mix64. Addresses are 4 or 16 bytes: those
+ * groups are read whole (the query path hashes one or more per answer). */
 static uint64_t hash_bytes(uint64_t h, const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i += 8) {
 		uint64_t w = 0;
-		for (size_t j = i; j < n && j < i + 8; j++)
-			w = (w << 8) | p[j];
+		if (n - i >= 8) {
+			uint64_t v;
+			memcpy(&v, p + i, 8);
+			w = be64toh(v);
+		} else if (n - i == 4) {
+			uint32_t v;
+			memcpy(&v, p + i, 4);
+			w = be32toh(v);
+		} else {
+			for (size_t j = i; j < n; j++)
+				w = (w << 8) | p[j];
+		}
 		h = mix64(h ^ w);
 	}
 	return h;
@@ -367,12 +381,20 @@ static void client_hash(const struct service *svc, struct decision *d)
 {
 	unsigned want = d->family == AF_INET ? svc->hash_prefix_v4 : svc->hash_prefix_v6;
 	unsigned bits = want < d->prefix ? want : d->prefix;
-	uint8_t a[16];
-	unsigned alen = net_alen(d->family);
-	net_mask(a, d->addr, alen, bits);
+	uint64_t seed = mix64(((uint64_t)d->family << 8) | bits);
 	d->hashed = 1;
 	d->hash_prefix = (uint8_t)want;
-	d->client_hash = hash_bytes(mix64(((uint64_t)d->family << 8) | bits), a, alen);
+	if (d->family == AF_INET) {
+		/* hash_bytes of the masked 4 bytes, without the copy */
+		uint32_t v;
+		memcpy(&v, d->addr, 4);
+		v = bits ? be32toh(v) & (0xffffffffu << (32 - bits)) : 0;
+		d->client_hash = mix64(seed ^ v);
+		return;
+	}
+	uint8_t a[16];
+	net_mask(a, d->addr, 16, bits);
+	d->client_hash = hash_bytes(seed, a, 16);
 }
 
 double decide_shed_draw(uint64_t client_hash)
@@ -400,13 +422,17 @@ static int load_skips(const struct service *svc, const struct hpool *hp, struct 
 	return d->shed_draw < hp->shed ? REGION_SKIP_SHED : 0;
 }
 
+uint64_t decide_member_draw(const struct decision *d, int family, const uint8_t *addr)
+{
+	return hash_bytes(d->client_hash ^ (uint64_t)family, addr, family == AF_INET ? 4 : 16) >>
+	       11;
+}
+
 double decide_member_score(const struct decision *d, int family, const uint8_t *addr,
 			   uint32_t weight)
 {
-	uint64_t h =
-		hash_bytes(d->client_hash ^ (uint64_t)family, addr, family == AF_INET ? 4 : 16);
 	/* u in (0, 1); weighted rendezvous: -w / ln(u), highest wins */
-	double u = ((double)(h >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+	double u = ((double)decide_member_draw(d, family, addr) + 0.5) * (1.0 / 9007199254740992.0);
 	return -(double)weight / log(u);
 }
 

@@ -84,7 +84,8 @@ struct ctx {
 	uint16_t udp_size;
 	uint8_t edns_version;
 	int do_bit;
-	int co_bit; /* Compact Answers OK (RFC 9824), with do_bit only */
+	int co_bit;  /* Compact Answers OK (RFC 9824), with do_bit only */
+	int co_echo; /* the answer came from a signed zone: CO set in the reply */
 	int nsid_req;
 	uint32_t now; /* signing time, read on first use */
 
@@ -107,6 +108,7 @@ struct ctx {
 	const struct service *svc; /* the service answered, for counters */
 	int region;
 	int slot;                  /* metrics slot of the pool answered */
+	int split_rule;            /* index of the split rule that decided, -1 = none */
 	const uint8_t *rrl_name;   /* the wildcard owner an answer came from */
 	int all_down;              /* when_all_down was applied */
 	const struct route *route; /* decide()'s rule, for logs (dns_info) */
@@ -656,8 +658,14 @@ static void sticky_order(const struct decision *d, struct cand *cand, unsigned n
 			 int family)
 {
 	double score[PICK_MAX];
+	int same_weight = 1;
+	for (unsigned i = 1; i < n && same_weight; i++)
+		same_weight = cand[i].weight == cand[0].weight;
+	/* equal weights: the draw orders as the score does, no logarithm */
 	for (unsigned i = 0; i < n; i++)
-		score[i] = decide_member_score(d, family, cand[i].addr, cand[i].weight);
+		score[i] = same_weight ?
+				   (double)decide_member_draw(d, family, cand[i].addr) :
+				   decide_member_score(d, family, cand[i].addr, cand[i].weight);
 	for (unsigned i = 0; i < k; i++) {
 		unsigned best = i;
 		for (unsigned j = i + 1; j < n; j++)
@@ -755,7 +763,9 @@ static int put_members(struct ctx *c, const struct zone *z, const uint8_t *owner
 		lens[i] = (uint16_t)alen;
 	}
 	/* signed as the RRset actually sent (the cache sorts it) */
-	struct sig_rrset srs = { owner, dname_len(owner), type, ttl, k, sent, lens };
+	struct sig_rrset srs = {
+		owner, dname_len(owner), type, dnssec_answer_ttl(d->svc, ttl), k, sent, lens
+	};
 	put_online_sigs(c, SEC_AN, z, &srs, ttl);
 	if (c->out.err) {
 		mark_restore(c, &mk);
@@ -809,6 +819,7 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 	c->route = d.route;
 	c->scope = d.scope;
 	c->slot = d.pool && d.region >= 0 ? d.pool->metric_slot : -1;
+	c->split_rule = d.split_region >= 0 && d.route ? (int)(d.route - svc->routes) : -1;
 	if (c->ecs && c->ecs_source > 0 && d.scope > c->ecs_scope)
 		c->ecs_scope = d.scope;
 	if (d.all_down && svc->when_all_down == ALL_DOWN_SERVFAIL) {
@@ -831,7 +842,8 @@ static int answer_service(struct ctx *c, const struct zone *z, const struct serv
 		c->counts[SEC_AN]++;
 		const uint8_t *target[1] = { d.pool->cname };
 		uint16_t tlen[1] = { d.pool->cname_len };
-		struct sig_rrset srs = { name, *len, DNS_T_CNAME, d.ttl, 1, target, tlen };
+		struct sig_rrset srs = { name, *len,   DNS_T_CNAME, dnssec_answer_ttl(svc, d.ttl),
+					 1,    target, tlen };
 		put_online_sigs(c, SEC_AN, z, &srs, d.ttl);
 		if (c->out.err) {
 			mark_restore(c, &mk);
@@ -871,6 +883,7 @@ static void answer_in(struct ctx *c)
 		if (parent)
 			z = parent;
 	}
+	c->co_echo = c->co_bit && z->signer;
 	if (c->qtype == DNS_T_NXNAME && z->signer) {
 		c->rcode = RCODE_FORMERR; /* RFC 9824 3.5 */
 		return;
@@ -1131,7 +1144,7 @@ static void put_opt(struct ctx *c)
 	wbuf_u16(&c->out, cf->edns_size);
 	wbuf_u8(&c->out, (uint8_t)(c->rcode >> 4));
 	wbuf_u8(&c->out, 0);
-	wbuf_u16(&c->out, (uint16_t)((c->do_bit ? EDNS_F_DO : 0) | (c->co_bit ? EDNS_F_CO : 0)));
+	wbuf_u16(&c->out, (uint16_t)((c->do_bit ? EDNS_F_DO : 0) | (c->co_echo ? EDNS_F_CO : 0)));
 	wbuf_u16(&c->out, rdlen);
 	if (nsid) {
 		wbuf_u16(&c->out, EDNS_NSID);
@@ -1250,6 +1263,7 @@ static size_t finish(struct ctx *c, int with_opt, struct dns_info *info)
 		info->service = c->svc;
 		info->region = c->region;
 		info->slot = c->slot;
+		info->split_rule = c->split_rule;
 		info->rrl_name = c->rrl_name;
 		info->all_down = (uint8_t)c->all_down;
 		info->rule = c->rule;
@@ -1411,6 +1425,7 @@ size_t dns_process(const struct snapshot *snap, const struct dns_request *req,
 	c.req = req;
 	c.region = -1;
 	c.slot = -1;
+	c.split_rule = -1;
 	c.rng = req->entropy | 1;
 	if (info)
 		memset(info, 0, sizeof(*info));

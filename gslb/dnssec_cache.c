@@ -32,6 +32,10 @@ struct sigcache {
 	size_t mask;
 	struct sig_entry *retired; /* atomic, a push-only stack */
 	uint8_t seed[SIPHASH_KEY_LEN];
+	/* held by threads that look up outside an RCU read-side section
+	 * (sigcache_outside_begin), and by sigcache_reclaim while it takes
+	 * the retired list; never by the workers */
+	pthread_mutex_t mu;
 	uint64_t made, hits, misses, refreshes, evictions, entries; /* atomic */
 };
 
@@ -64,6 +68,7 @@ struct sigcache *sigcache_new(size_t slots)
 		return NULL;
 	}
 	sc->mask = n - 1;
+	pthread_mutex_init(&sc->mu, NULL);
 	return sc;
 }
 
@@ -78,8 +83,13 @@ void sigcache_free(struct sigcache *sc)
 		free(e);
 	}
 	free(sc->slots);
+	pthread_mutex_destroy(&sc->mu);
 	free(sc);
 }
+
+void sigcache_outside_begin(struct sigcache *sc) { pthread_mutex_lock(&sc->mu); }
+
+void sigcache_outside_end(struct sigcache *sc) { pthread_mutex_unlock(&sc->mu); }
 
 static struct sigcache *global;
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -346,7 +356,6 @@ void sigcache_sweep(struct sigcache *sc, const struct zone_signer *const *signer
 {
 	if (!sc)
 		return;
-	struct sig_entry *dead = __atomic_exchange_n(&sc->retired, NULL, __ATOMIC_ACQUIRE);
 	for (size_t i = 0; i <= sc->mask; i++) {
 		struct sig_entry *e = __atomic_load_n(&sc->slots[i], __ATOMIC_ACQUIRE);
 		if (!e)
@@ -354,34 +363,42 @@ void sigcache_sweep(struct sigcache *sc, const struct zone_signer *const *signer
 		size_t k = 0;
 		const struct zone_signer *zs = signer_of(signers, n, e->fp, &k);
 		int used = __atomic_exchange_n(&e->used, 0, __ATOMIC_RELAXED);
-		struct sig_entry *nw = NULL;
 		if (zs && (int32_t)(e->expire - now) > (int32_t)zs->refresh)
 			continue; /* not due yet */
-		if (zs && used) {
+		struct sig_entry *nw = NULL;
+		if (zs && used)
 			nw = make_entry(e->key, e->keylen, e->hash, zs, k, now);
-			if (nw) {
-				ATOMIC_ADD(&sc->made, 1);
-				ATOMIC_ADD(&sc->refreshes, 1);
-			}
-		}
 		struct sig_entry *old = e;
-		if (__atomic_compare_exchange_n(&sc->slots[i], &old, nw, 0, __ATOMIC_RELEASE,
-						__ATOMIC_RELAXED)) {
-			e->next = dead;
-			dead = e;
-			if (!nw) {
-				ATOMIC_ADD(&sc->evictions, 1);
-				ATOMIC_SUB(&sc->entries, 1);
-			}
-		} else {
+		if (!__atomic_compare_exchange_n(&sc->slots[i], &old, nw, 0, __ATOMIC_RELEASE,
+						 __ATOMIC_RELAXED)) {
 			free(nw); /* a worker replaced it meanwhile */
-			if (nw)
-				ATOMIC_SUB(&sc->refreshes, 1);
+			continue;
 		}
+		if (nw) {
+			ATOMIC_ADD(&sc->made, 1);
+			ATOMIC_ADD(&sc->refreshes, 1);
+			ATOMIC_ADD(&sc->entries, 1);
+		}
+		retire(sc, e);
 	}
-	if (!dead)
+}
+
+void sigcache_reclaim(struct sigcache *sc, int sync)
+{
+	if (!sc) {
+		if (sync)
+			urcu_memb_synchronize_rcu();
 		return;
-	urcu_memb_synchronize_rcu();
+	}
+	/* Taken while no thread looks up outside RCU: one that starts after
+	 * cannot see these entries (they left their slots before), and the
+	 * workers' read-side sections are waited for; the mutex is not held
+	 * during the wait, so a thread holding it never waits for a reader. */
+	pthread_mutex_lock(&sc->mu);
+	struct sig_entry *dead = __atomic_exchange_n(&sc->retired, NULL, __ATOMIC_ACQUIRE);
+	pthread_mutex_unlock(&sc->mu);
+	if (dead || sync)
+		urcu_memb_synchronize_rcu();
 	for (struct sig_entry *nx; dead; dead = nx) {
 		nx = dead->next;
 		free(dead);

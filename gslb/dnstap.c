@@ -3,7 +3,6 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -34,12 +33,21 @@
 /* Bytes of encoded messages a thread may have waiting for the I/O thread:
  * with the queue, what absorbs a collector's pauses before drops begin. */
 #define RING_BYTES (1u << 20)
-/* Messages a queue holds (a power of 2, fstrm's maximum is 16384). */
-#define QUEUE_ENTRIES 1024
+/* Messages a queue holds (a power of 2, fstrm's maximum is 16384), and
+ * how many wake the I/O thread (fewer wait for its 1 s flush timer): one
+ * wake-up per many messages keeps its cost per query low. */
+#define QUEUE_ENTRIES 4096
+#define QUEUE_NOTIFY 256
+/* The I/O thread writes when this many bytes (fstrm's maximum) or
+ * OUTPUT_FRAMES messages are waiting: few, large writes. */
+#define OUTPUT_BYTES 65536
+#define OUTPUT_FRAMES 512
 /* A collector that stops reading, or never answers the handshake, blocks
  * only the I/O thread, and only this long; then it reconnects. */
 #define IO_TIMEOUT_S 2
 #define CONTENT_TYPE "protobuf:dnstap.Dnstap"
+/* The I/O thread's staging buffer: a send per this many bytes. */
+#define CONN_BUF (2 * OUTPUT_BYTES)
 #define EXTRA_MAX 512
 #define CACHE_LINE 64
 
@@ -68,7 +76,7 @@ struct conn {
 	int warned;    /* "unreachable" logged since the last connection */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
-	struct iovec iov[IOV_MAX]; /* what is left of a partial write */
+	uint8_t buf[CONN_BUF]; /* conn_write's staging buffer */
 };
 
 struct dnstap {
@@ -83,6 +91,7 @@ struct dnstap {
 	char *where; /* the socket path or "host:port" */
 	int is_tcp;
 	char *identity, *version;
+	size_t identity_len, version_len;
 	int log_queries, log_responses;
 	unsigned sample;
 	unsigned workers;
@@ -224,37 +233,49 @@ static fstrm_res conn_read(void *obj, void *data, size_t count)
 	return fstrm_res_success;
 }
 
-/* Send the buffers of iov from byte skip on; a partial send goes on with
- * what is left. */
+/* Send len bytes, all of them (the socket blocks, for at most
+ * IO_TIMEOUT_S at a time). */
+static int send_all(struct conn *c, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t r = send(c->fd, p, len, MSG_NOSIGNAL);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+/* fstrm hands two buffers per frame (its length, the message): they are
+ * gathered into one staging buffer and sent with one call per CONN_BUF
+ * bytes, because the kernel's cost per buffer of a vectored send is far
+ * more than copying a few hundred bytes. */
 static fstrm_res conn_write(void *obj, const struct iovec *iov, int iovcnt)
 {
 	struct conn *c = obj;
-	int i = 0;
+	size_t used = 0;
 
-	while (i < iovcnt) {
-		int n = 0;
-		for (; n < IOV_MAX && i + n < iovcnt; n++)
-			c->iov[n] = iov[i + n];
-		i += n;
-		struct msghdr m = { .msg_iov = c->iov, .msg_iovlen = (size_t)n };
-		while (m.msg_iovlen > 0) {
-			ssize_t r = sendmsg(c->fd, &m, MSG_NOSIGNAL);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0)
+	for (int i = 0; i < iovcnt; i++) {
+		const uint8_t *p = iov[i].iov_base;
+		size_t n = iov[i].iov_len;
+		if (used + n > CONN_BUF) {
+			if (send_all(c, c->buf, used))
 				return fstrm_res_failure;
-			size_t done = (size_t)r;
-			while (m.msg_iovlen > 0 && done >= m.msg_iov->iov_len) {
-				done -= m.msg_iov->iov_len;
-				m.msg_iov++;
-				m.msg_iovlen--;
-			}
-			if (m.msg_iovlen > 0) {
-				m.msg_iov->iov_base = (uint8_t *)m.msg_iov->iov_base + done;
-				m.msg_iov->iov_len -= done;
-			}
+			used = 0;
 		}
+		if (n > CONN_BUF) {
+			if (send_all(c, p, n))
+				return fstrm_res_failure;
+			continue;
+		}
+		memcpy(c->buf + used, p, n);
+		used += n;
 	}
+	if (used && send_all(c, c->buf, used))
+		return fstrm_res_failure;
 	/* The first write after the collector's ACCEPT is START: open. */
 	if (c->handshake && !__atomic_load_n(&c->d->open, __ATOMIC_RELAXED)) {
 		log_info("dnstap collector connected to=%s", c->d->where);
@@ -366,6 +387,8 @@ int dnstap_new(const struct dnstap_conf *c, unsigned nthreads, struct dnstap **o
 	d->slots = aligned_alloc(CACHE_LINE, d->nslots * sizeof(*d->slots));
 	if (!d->where || !d->identity || !d->version || !d->slots)
 		goto nomem;
+	d->identity_len = strlen(d->identity);
+	d->version_len = strlen(d->version);
 	memset(d->slots, 0, d->nslots * sizeof(*d->slots));
 	for (unsigned i = 0; i < d->nslots; i++) {
 		d->slots[i].d = d;
@@ -380,6 +403,10 @@ int dnstap_new(const struct dnstap_conf *c, unsigned nthreads, struct dnstap **o
 	    fstrm_iothr_options_set_input_queue_size(opt, QUEUE_ENTRIES) != fstrm_res_success ||
 	    fstrm_iothr_options_set_queue_model(opt, FSTRM_IOTHR_QUEUE_MODEL_SPSC) !=
 		    fstrm_res_success ||
+	    fstrm_iothr_options_set_queue_notify_threshold(opt, QUEUE_NOTIFY) !=
+		    fstrm_res_success ||
+	    fstrm_iothr_options_set_buffer_hint(opt, OUTPUT_BYTES) != fstrm_res_success ||
+	    fstrm_iothr_options_set_output_queue_size(opt, OUTPUT_FRAMES) != fstrm_res_success ||
 	    fstrm_iothr_options_set_reopen_interval(opt, 1) != fstrm_res_success ||
 	    fstrm_iothr_options_set_flush_timeout(opt, 1) != fstrm_res_success) {
 		snprintf(err, errlen, "dnstap: cannot set up the Frame Streams writer");
@@ -495,25 +522,30 @@ static struct slot *claim(struct dnstap *d)
 	return NULL;
 }
 
-/* Encode dt into the slot's ring and queue it; dropped and counted when
- * the ring or the queue is full. */
-static void submit(struct dnstap *d, struct slot *s, const Dnstap__Dnstap *dt)
+/* Bytes a packed message takes at most beyond its byte fields: tags,
+ * lengths, varints and fixed fields of Dnstap and Message. */
+#define PACK_OVERHEAD 160
+
+/* Encode dt (whose byte fields add up to bytes) into the slot's ring and
+ * queue it; dropped and counted when the ring or the queue is full. The
+ * room is reserved from a bound, so protobuf-c walks the message once. */
+static void submit(struct dnstap *d, struct slot *s, const Dnstap__Dnstap *dt, size_t bytes)
 {
-	size_t n = dnstap__dnstap__get_packed_size(dt);
-	size_t need = (8 + n + 7) & ~(size_t)7;
+	size_t room = (8 + PACK_OVERHEAD + bytes + 7) & ~(size_t)7;
 	uint64_t head0 = s->head, head = head0;
 	size_t pos = (size_t)(head % RING_BYTES);
 
-	if (need > RING_BYTES)
+	if (room > RING_BYTES)
 		goto drop;
-	if (pos + need > RING_BYTES)
+	if (pos + room > RING_BYTES)
 		head += RING_BYTES - pos; /* the end of the ring stays unused */
-	if (head + need - __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE) > RING_BYTES)
+	if (head + room - __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE) > RING_BYTES)
 		goto drop;
 	uint8_t *p = s->ring + head % RING_BYTES;
-	head += need;
+	size_t n = dnstap__dnstap__pack(dt, p + 8);
+	assert(n > 0 && 8 + n <= room);
+	head += (8 + n + 7) & ~(size_t)7;
 	memcpy(p, &head, sizeof(head));
-	dnstap__dnstap__pack(dt, p + 8);
 	s->head = head;
 	if (fstrm_iothr_submit(d->iothr, s->q, p + 8, n, release, s) == fstrm_res_success)
 		return;
@@ -604,22 +636,24 @@ void dnstap_log(struct dnstap *d, const struct snapshot *snap, const struct dns_
 	dt.message = &m;
 	dt.has_identity = dt.has_version = 1;
 	dt.identity.data = (uint8_t *)d->identity;
-	dt.identity.len = strlen(d->identity);
+	dt.identity.len = d->identity_len;
 	dt.version.data = (uint8_t *)d->version;
-	dt.version.len = strlen(d->version);
-	if (elen) {
-		dt.has_extra = 1;
-		dt.extra.data = (uint8_t *)extra;
-		dt.extra.len = elen;
-	}
+	dt.version.len = d->version_len;
+	dt.extra.data = (uint8_t *)extra;
+	dt.extra.len = elen;
+	/* The decision goes once per query: with the response when there is
+	 * one to log, else with the query. */
+	int respond = d->log_responses && len > 0;
 	if (d->log_queries) {
 		m.type = DNSTAP__MESSAGE__TYPE__AUTH_QUERY;
 		m.has_query_message = 1;
 		m.query_message.data = (uint8_t *)req->query;
 		m.query_message.len = req->query_len;
-		submit(d, s, &dt);
+		dt.has_extra = !respond && elen > 0;
+		submit(d, s, &dt, d->identity_len + d->version_len + elen + req->query_len);
 	}
-	if (d->log_responses && len > 0) {
+	if (respond) {
+		dt.has_extra = elen > 0;
 		m.type = DNSTAP__MESSAGE__TYPE__AUTH_RESPONSE;
 		m.has_query_message = 0;
 		m.has_response_time_sec = m.has_response_time_nsec = 1;
@@ -628,6 +662,6 @@ void dnstap_log(struct dnstap *d, const struct snapshot *snap, const struct dns_
 		m.has_response_message = 1;
 		m.response_message.data = req->resp;
 		m.response_message.len = len;
-		submit(d, s, &dt);
+		submit(d, s, &dt, d->identity_len + d->version_len + elen + len);
 	}
 }

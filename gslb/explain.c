@@ -10,6 +10,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "gslb/decide.h"
+#include "gslb/dnssec_cache.h"
 #include "gslb/err.h"
 #include "gslb/net.h"
 #include "gslb/snapshot.h"
@@ -173,6 +174,53 @@ static json_t *answer_json(const struct decision *d)
 	return a;
 }
 
+/* With a cluster: the members some node says down, with the cluster's
+ * verdict per node ("192.0.2.10: down by 2 of 3 nodes: ns1-fra, ns2-ams"),
+ * from the reasons the prober wrote into the view. */
+static void cluster_notes(json_t *r, const struct hpool *hp)
+{
+	json_t *notes = NULL;
+
+	for (size_t k = 0; k < hp->nmembers; k++) {
+		const struct hmember *m = &hp->members[k];
+		char addr[INET6_ADDRSTRLEN] = "";
+
+		if (strncmp(m->reason, "down by ", 8) != 0 &&
+		    strncmp(m->reason, "up; down by ", 12) != 0)
+			continue;
+		if (m->family && !inet_ntop(m->family, m->addr, addr, sizeof(addr)))
+			addr[0] = '\0';
+		if (!notes)
+			notes = json_array();
+		if (notes)
+			json_array_append_new(
+				notes,
+				json_sprintf("%s: %s", addr[0] ? addr : "member", m->reason));
+	}
+	if (notes)
+		json_object_set_new(r, "cluster", notes);
+}
+
+/* Whether a DO query's answer is signed, and by which keys (tags):
+ * those that sign all but the key RRsets (dnssec_cache.h). */
+static json_t *dnssec_json(const struct zone *z)
+{
+	json_t *o = json_object();
+	const struct zone_signer *zs = z ? z->signer : NULL;
+	json_object_set_new(o, "signed", json_boolean(zs != NULL));
+	json_t *keys = json_array();
+	for (size_t k = 0; zs && k < zs->nkeys; k++) {
+		if (!zone_signer_signs(zs, k))
+			continue;
+		json_t *kj = json_object();
+		json_object_set_new(kj, "tag", json_integer(zs->keys[k].tag));
+		json_object_set_new(kj, "algorithm", json_integer(zs->keys[k].alg));
+		json_array_append_new(keys, kj);
+	}
+	json_object_set_new(o, "keys", keys);
+	return o;
+}
+
 int explain_json(const struct snapshot *snap, const char *address, const char *name, json_t **out,
 		 char *err, size_t errlen)
 {
@@ -199,6 +247,7 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 
 	const struct zone *z = zoneset_find(snap->zones, lname, len);
 	json_object_set_new(o, "zone", z ? json_string(z->origin_str) : json_null());
+	json_object_set_new(o, "dnssec", dnssec_json(z));
 	const struct service *svc = z ? decide_find_service(snap, lname, len) : NULL;
 	if (!svc) {
 		json_object_set_new(o, "service", json_null());
@@ -276,6 +325,7 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 			if (hp->admin)
 				json_object_set_new(r, "admin",
 						    json_string(override_state_name(hp->admin)));
+			cluster_notes(r, hp);
 		}
 		json_array_append_new(regions, r);
 	}
@@ -311,6 +361,24 @@ static const char *str(const json_t *o, const char *k)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+static void print_dnssec(const json_t *ex, FILE *out)
+{
+	const json_t *d = json_object_get(ex, "dnssec");
+	if (!json_is_true(json_object_get(d, "signed"))) {
+		fprintf(out, "dnssec:    unsigned (the zone has no dnssec group)\n");
+		return;
+	}
+	const json_t *keys = json_object_get(d, "keys");
+	fprintf(out, "dnssec:    signed to queries with DO, key tag");
+	for (size_t i = 0; i < json_array_size(keys); i++) {
+		const json_t *k = json_array_get(keys, i);
+		fprintf(out, "%s%lld (algorithm %lld)", i ? ", " : " ",
+			(long long)json_integer_value(json_object_get(k, "tag")),
+			(long long)json_integer_value(json_object_get(k, "algorithm")));
+	}
+	fprintf(out, "\n");
+}
+
 void explain_print(const json_t *ex, FILE *out)
 {
 	fprintf(out, "name:      %s\n", str(ex, "name"));
@@ -319,6 +387,8 @@ void explain_print(const json_t *ex, FILE *out)
 	if (!json_is_object(svc)) {
 		fprintf(out, "zone:      %s\n", str(ex, "zone") ? str(ex, "zone") : "(none)");
 		fprintf(out, "note:      %s\n", str(ex, "note"));
+		if (str(ex, "zone"))
+			print_dnssec(ex, out);
 		return;
 	}
 	fprintf(out, "service:   %s (%s:%lld)\n", str(svc, "name"), str(svc, "file"),
@@ -406,6 +476,10 @@ void explain_print(const json_t *ex, FILE *out)
 				json_number_value(json_object_get(r, "load")),
 				100 * json_number_value(json_object_get(r, "shed_share")));
 		fprintf(out, "\n");
+		const json_t *notes = json_object_get(r, "cluster");
+		for (size_t k = 0; k < json_array_size(notes); k++)
+			fprintf(out, "      cluster: %s\n",
+				json_string_value(json_array_get(notes, k)));
 	}
 	const json_t *ls = json_object_get(ex, "load_shedding");
 	if (ls && json_is_number(json_object_get(ls, "draw")))
@@ -449,4 +523,5 @@ void explain_print(const json_t *ex, FILE *out)
 	fprintf(out, "\necs scope: /%lld\nttl:       %lld\n",
 		(long long)json_integer_value(json_object_get(ex, "ecs_scope")),
 		(long long)json_integer_value(json_object_get(ex, "ttl")));
+	print_dnssec(ex, out);
 }

@@ -22,6 +22,8 @@ static const char *const rcode_names[METRICS_RCODES] = {
 static const char *const rrl_actions[] = { "drop", "slip" };
 static const char *const acl_actions[] = { "refuse", "drop" };
 static const char *const tcp_limits[] = { "max_per_ip", "max_connections" };
+static const char *const split_rules[MDNS_SPLIT_RULES] = { "1", "2", "3", "4", "5",
+							   "6", "7", "8", "9+" };
 
 static const struct metric_family dns_families[] = {
 	[MDNS_QUERIES] = { .name = "gslb_dns_queries_total",
@@ -66,6 +68,12 @@ static const struct metric_family dns_families[] = {
 			       .help = "Idle TCP connections closed to make room for new ones "
 				       "(tcp.max_connections reached).",
 			       .type = METRIC_COUNTER },
+	[MDNS_SPLIT] = { .name = "gslb_split_answers_total",
+			 .help = "Geo answers decided by a split route rule, by service, region "
+				 "and the rule's place in the service's routes.",
+			 .type = METRIC_COUNTER,
+			 .flags = METRIC_NONZERO,
+			 .labels = { { .kind = ML_POOL }, METRIC_ENUM("rule", split_rules) } },
 };
 
 const struct metric_set metrics_dns_set = METRIC_SET(dns_families);
@@ -105,8 +113,15 @@ void metrics_dns(struct metrics_shard *s, enum metrics_transport t, size_t reply
 		metrics_inc(s, MDNS_ECS, 0);
 	if (info->truncated)
 		metrics_inc(s, MDNS_TRUNCATED, 0);
-	if (info->slot >= 0 && info->slot < METRICS_SLOTS)
+	if (info->slot >= 0 && info->slot < METRICS_SLOTS) {
 		metrics_inc(s, MDNS_ANSWERS, (size_t)info->slot);
+		if (info->split_rule >= 0) {
+			size_t r = info->split_rule < MDNS_SPLIT_RULES - 1 ?
+					   (size_t)info->split_rule :
+					   MDNS_SPLIT_RULES - 1;
+			metrics_inc(s, MDNS_SPLIT, (size_t)info->slot * MDNS_SPLIT_RULES + r);
+		}
+	}
 	if (info->all_down && info->service) {
 		int ss = info->service->metric_slot;
 		if (ss >= 0 && ss < METRICS_SLOTS)

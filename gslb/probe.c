@@ -36,6 +36,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "gslb/cluster_node.h"
+#include "gslb/dnssec_cache.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
 #include "gslb/probe.h"
@@ -205,7 +206,7 @@ static void cluster_merge(struct prober *p, struct health *nw)
 			struct hmember *hm = &hp->members[k];
 
 			probe_member_key(t, key, sizeof(key));
-			hm->state = cluster_node_vote(p->cn, key, t->state, why);
+			hm->state = cluster_node_vote(p->cn, key, t->state, t->reason, why);
 			memcpy(hm->reason, why[0] ? why : t->reason, sizeof(hm->reason));
 		}
 	}
@@ -257,6 +258,9 @@ static int publish(struct prober *p, int64_t now)
 	if (p->cn)
 		cluster_merge(p, nw);
 	health_compute(nw, p->snap, &p->admin, old, wall);
+	/* signed zones: the answer sets of this view signed before it is
+	 * published (a failover is no signing storm) */
+	dnssec_warm(p->snap, nw);
 	rcu_assign_pointer(p->snap->health, nw);
 	p->pub_done = served;
 	int act_rc = overrides_in_force(p, wall, &active);

@@ -65,6 +65,7 @@ static void server_stop(struct server *srv)
 		srv->sig_init = 0;
 	}
 	geo_unwatch(srv);
+	dnssec_maint_stop(srv);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -306,7 +307,7 @@ int server_run(struct server *srv)
 		rc = http_bind(srv->conf, &srv->snap, srv->metrics, &srv->http);
 	if (rc == GSLB_OK) {
 		/* zone serials from state_dir, set before the first query */
-		srv->xfr = xfr_keeper_new(srv->conf->state_dir);
+		srv->xfr = xfr_keeper_new(srv->conf->state_dir, srv->metrics);
 		if (!srv->xfr)
 			rc = GSLB_ENOMEM;
 		else
@@ -357,6 +358,7 @@ int server_run(struct server *srv)
 	rc = workers_start(srv->ws);
 	if (rc == GSLB_OK) {
 		geo_watch(srv);
+		dnssec_maint_start(srv);
 		log_info("ready workers=%u zones=%zu", srv->ws->n, srv->snap->conf->nzones);
 		notify_ready();
 	} else

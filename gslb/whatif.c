@@ -555,6 +555,8 @@ static int any_fail_open(const struct wi_sample *s, const int16_t *dest, const u
 
 struct wi_bufs {
 	int16_t *before, *after;
+	int16_t *unbiased, *mark; /* regions[].bias: the decisions at bias 0 */
+	uint8_t *fo_unbiased;
 	uint8_t *fo_before, *fo_after;
 	struct wi_cc_share *tmp;
 	uint8_t *pairs; /* (nregions + 1)^2 */
@@ -599,17 +601,39 @@ static size_t signature(const struct snapshot *snap, const struct snapshot *afte
 	for (size_t r = 0; r < snap->conf->nregions; r++) {
 		int pi = svc->pool_of_region[r];
 		uint8_t st[5] = { pi >= 0, 0, 0, 0, 0 };
+		double shed[2] = { 0, 0 }; /* pools[].load: full is a share of 1 */
 		for (int v = 0; v < 2 && pi >= 0; v++) {
 			const struct health *h = views[v] ? views[v]->health : NULL;
 			unsigned gidx = svc->pools[pi].gidx;
 			if (h && gidx < h->npools) {
 				st[1 + 2 * v] = (uint8_t)(1 + h->pools[gidx].up);
 				st[2 + 2 * v] = h->pools[gidx].admin;
+				shed[v] = h->pools[gidx].full ? 2 : h->pools[gidx].shed;
 			}
 		}
 		sig_put(buf, cap, &n, st, sizeof(st));
+		sig_put(buf, cap, &n, shed, sizeof(shed));
 	}
 	return n;
+}
+
+/* regions[].bias: what region r's bias changes, against the same config
+ * with every bias 0: {"bias", "gains": the share and countries it takes
+ * from others, "loses": those it gives to others}. b->unbiased holds the
+ * bias-0 decisions. */
+static json_t *bias_json(const struct snapshot *snap, const struct wi_sample *s, struct wi_bufs *b,
+			 int r)
+{
+	json_t *o = json_pack("{s:f}", "bias", snap->conf->regions[r].bias);
+	for (int side = 0; side < 2; side++) {
+		for (size_t i = 0; i < s->npts; i++) {
+			int now = b->before[i] == r, was = b->unbiased[i] == r;
+			b->mark[i] = (int16_t)(side == 0 ? now && !was : was && !now);
+		}
+		json_object_set_new(o, side == 0 ? "gains" : "loses",
+				    share_json(s, b->mark, 1, NULL, 0, b->tmp));
+	}
+	return o;
 }
 
 /* The picture of one service: every key of its report but "service". */
@@ -624,6 +648,15 @@ static json_t *picture_json(const struct snapshot *snap, const struct snapshot *
 	eval_points(snap, svc, s, b->before, b->fo_before);
 	if (after_view)
 		eval_points(after_view, svc, s, b->after, b->fo_after);
+	if (c->region_bias) {
+		/* the same decisions with every bias 0 (decide() orders by plain
+		 * distance when the config says no region has a bias) */
+		struct snapshot unbiased = *snap;
+		struct conf c0 = *c;
+		c0.region_bias = 0;
+		unbiased.conf = &c0;
+		eval_points(&unbiased, svc, s, b->unbiased, b->fo_unbiased);
+	}
 	if (svc->dflt) {
 		dflt = json_array();
 		for (size_t i = 0; i < svc->ndflt; i++)
@@ -654,6 +687,8 @@ static json_t *picture_json(const struct snapshot *snap, const struct snapshot *
 		if (any_fail_open(s, b->before, b->fo_before, r))
 			json_object_set_new(json_object_get(row, "before"), "fail_open",
 					    json_true());
+		if (c->region_bias && has_pool && c->regions[r].bias != 0)
+			json_object_set_new(row, "bias", bias_json(snap, s, b, r));
 		if (after_view) {
 			json_object_set_new(row, "after",
 					    share_json(s, b->after, r, NULL, 0, b->tmp));
@@ -833,8 +868,12 @@ int whatif_json(const struct snapshot *snap, const struct health *base,
 	b.fo_before = calloc(s->npts + 1, 1);
 	b.fo_after = calloc(s->npts + 1, 1);
 	b.tmp = calloc(s->npts + 1, sizeof(*b.tmp));
+	b.unbiased = calloc(s->npts + 1, sizeof(*b.unbiased));
+	b.mark = calloc(s->npts + 1, sizeof(*b.mark));
+	b.fo_unbiased = calloc(s->npts + 1, 1);
 	b.pairs = calloc((snap->conf->nregions + 1) * (snap->conf->nregions + 1), 1);
-	if (!b.before || !b.after || !b.fo_before || !b.fo_after || !b.tmp || !b.pairs) {
+	if (!b.before || !b.after || !b.fo_before || !b.fo_after || !b.tmp || !b.pairs ||
+	    !b.unbiased || !b.mark || !b.fo_unbiased) {
 		rc = GSLB_ENOMEM;
 		goto out;
 	}
@@ -864,6 +903,9 @@ out:
 	free(b.fo_after);
 	free(b.tmp);
 	free(b.pairs);
+	free(b.unbiased);
+	free(b.mark);
+	free(b.fo_unbiased);
 	health_free(after);
 	sample_free(s);
 	free(ch);
@@ -959,6 +1001,23 @@ static void print_check_service(const json_t *svc, FILE *out)
 		pct(jnum(b, "share6"), p6, sizeof(p6));
 		fprintf(out, "  %-*s  %7s  %7s  ", w, name, p4, p6);
 		print_countries(b, out);
+		fprintf(out, "\n");
+	}
+	json_array_foreach(regions, i, r)
+	{
+		const json_t *bj = json_object_get(r, "bias");
+		if (!bj)
+			continue;
+		fprintf(out, "  bias %g on %s, against bias 0:", jnum(bj, "bias"),
+			jstr(r, "region", "?"));
+		for (int side = 0; side < 2; side++) {
+			const json_t *g = json_object_get(bj, side ? "loses" : "gains");
+			pct(jnum(g, "share4"), p4, sizeof(p4));
+			pct(jnum(g, "share6"), p6, sizeof(p6));
+			fprintf(out, "%s %s IPv4, %s IPv6, ", side ? ";\n    loses" : "\n    gains",
+				p4, p6);
+			print_countries(g, out);
+		}
 		fprintf(out, "\n");
 	}
 	if (json_array_size(never)) {

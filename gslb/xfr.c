@@ -408,10 +408,92 @@ static void put_ixfr(struct xfr *x, const struct xfr_diff *d, size_t n)
 	put_soa(x, serial);
 }
 
-/* An error reply: REFUSED, or NOTAUTH with an unsigned TSIG record naming
- * the error (BADKEY, BADSIG) or, for BADTIME, our time in its other data
- * (RFC 8945 5.2). */
-static ldns_pkt *error_pkt(const ldns_pkt *query, ldns_pkt_rcode rcode, uint16_t tsig_error)
+static void digest(int alg, const uint8_t *data, size_t len, uint8_t *out)
+{
+	if (alg == CONF_TSIG_HMAC_SHA512)
+		ldns_sha512((unsigned char *)data, (unsigned)len, out);
+	else
+		ldns_sha256((unsigned char *)data, (unsigned)len, out);
+}
+
+/* HMAC (RFC 2104) with ldns's SHA-256 or SHA-512, over the parts of
+ * data; out holds the digest's length. For the one MAC ldns cannot make:
+ * a signed BADTIME (its signing sets no error). */
+static size_t hmac(int alg, const uint8_t *key, size_t klen, const uint8_t *data, size_t len,
+		   uint8_t out[LDNS_SHA512_DIGEST_LENGTH])
+{
+	size_t block =
+		alg == CONF_TSIG_HMAC_SHA512 ? LDNS_SHA512_BLOCK_LENGTH : LDNS_SHA256_BLOCK_LENGTH;
+	size_t dlen = alg == CONF_TSIG_HMAC_SHA512 ? LDNS_SHA512_DIGEST_LENGTH :
+						     LDNS_SHA256_DIGEST_LENGTH;
+	uint8_t k[LDNS_SHA512_BLOCK_LENGTH] = { 0 }, inner[LDNS_SHA512_DIGEST_LENGTH];
+	uint8_t *buf = malloc(block + (len > dlen ? len : dlen));
+
+	if (!buf)
+		return 0;
+	if (klen > block)
+		digest(alg, key, klen, k);
+	else
+		memcpy(k, key, klen);
+	/* inner: H(K ^ ipad, data); outer: H(K ^ opad, inner) */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < block; i++)
+			buf[i] = k[i] ^ (pass ? 0x5c : 0x36);
+		memcpy(buf + block, pass ? inner : data, pass ? dlen : len);
+		digest(alg, buf, block + (pass ? dlen : len), pass ? out : inner);
+	}
+	free(buf);
+	return dlen;
+}
+
+/* The MAC of a response r (without its TSIG yet) to a request with MAC
+ * qmac, for the TSIG variables given (RFC 8945 4.3.3), or NULL. */
+static ldns_rdf *error_mac(const ldns_pkt *r, const ldns_rdf *qmac, const struct conf_tsig *key,
+			   const uint8_t time_signed[6], uint16_t fudge, uint16_t error,
+			   const uint8_t *other, uint16_t olen)
+{
+	uint8_t *wire = NULL;
+	size_t wlen = 0;
+	ldns_rdf *secret = NULL, *out = NULL;
+	ldns_buffer *b = ldns_buffer_new(LDNS_MAX_PACKETLEN);
+	uint8_t kname[DNAME_MAXLEN], aname[DNAME_MAXLEN];
+	size_t kl = dname_from_str(key->name, kname),
+	       al = dname_from_str(alg_names[key->algorithm], aname);
+
+	if (!b || !kl || !al || ldns_pkt2wire(&wire, r, &wlen) != LDNS_STATUS_OK ||
+	    ldns_str2rdf_b64(&secret, key->secret) != LDNS_STATUS_OK)
+		goto done;
+	dname_tolower(kname, kname, kl);
+	ldns_buffer_write(b, ldns_rdf_data(qmac), ldns_rdf_size(qmac));
+	ldns_buffer_write(b, wire, wlen);
+	ldns_buffer_write(b, kname, kl);
+	ldns_buffer_write_u16(b, LDNS_RR_CLASS_ANY);
+	ldns_buffer_write_u32(b, 0);
+	ldns_buffer_write(b, aname, al);
+	ldns_buffer_write(b, time_signed, 6);
+	ldns_buffer_write_u16(b, fudge);
+	ldns_buffer_write_u16(b, error);
+	ldns_buffer_write_u16(b, olen);
+	ldns_buffer_write(b, other, olen);
+	if (ldns_buffer_status_ok(b)) {
+		uint8_t mac[LDNS_SHA512_DIGEST_LENGTH];
+		size_t n = hmac(key->algorithm, ldns_rdf_data(secret), ldns_rdf_size(secret),
+				ldns_buffer_begin(b), ldns_buffer_position(b), mac);
+		if (n)
+			out = ldns_native2rdf_int16_data(n, mac);
+	}
+done:
+	free(wire);
+	ldns_rdf_deep_free(secret);
+	ldns_buffer_free(b);
+	return out;
+}
+
+/* An error reply: REFUSED, or NOTAUTH with a TSIG record naming the error
+ * (RFC 8945 5.2): unsigned for BADKEY and BADSIG; for BADTIME signed with
+ * key (when given), our time in its other data. */
+static ldns_pkt *error_pkt(const ldns_pkt *query, ldns_pkt_rcode rcode, uint16_t tsig_error,
+			   const struct conf_tsig *key)
 {
 	ldns_pkt *r = reply_new(query, rcode);
 	const ldns_rr *qt = ldns_pkt_tsig(query);
@@ -424,6 +506,12 @@ static ldns_pkt *error_pkt(const ldns_pkt *query, ldns_pkt_rcode rcode, uint16_t
 		uint64_t s = (uint64_t)time(NULL);
 		for (int i = 5; i >= 0; i--, s >>= 8)
 			now[i] = (uint8_t)s;
+		int badtime = tsig_error == TSIG_BADTIME;
+		ldns_rdf *mac = NULL;
+		if (badtime && key && ldns_rdf_size(ldns_rr_rdf(qt, 1)) == 6)
+			mac = error_mac(
+				r, ldns_rr_rdf(qt, 3), key, ldns_rdf_data(ldns_rr_rdf(qt, 1)),
+				ldns_rdf2native_int16(ldns_rr_rdf(qt, 2)), tsig_error, now, 6);
 		if (t) {
 			ldns_rr_set_owner(t, ldns_rdf_clone(ldns_rr_owner(qt)));
 			ldns_rr_set_class(t, LDNS_RR_CLASS_ANY);
@@ -432,22 +520,23 @@ static ldns_pkt *error_pkt(const ldns_pkt *query, ldns_pkt_rcode rcode, uint16_t
 			ldns_rr_push_rdf(t, ldns_rdf_clone(ldns_rr_rdf(qt, 0)));
 			ldns_rr_push_rdf(t, ldns_rdf_clone(ldns_rr_rdf(qt, 1)));
 			ldns_rr_push_rdf(t, ldns_rdf_clone(ldns_rr_rdf(qt, 2)));
-			ldns_rr_push_rdf(t, ldns_native2rdf_int16_data(0, NULL));
+			ldns_rr_push_rdf(t, mac ? mac : ldns_native2rdf_int16_data(0, NULL));
+			mac = NULL;
 			ldns_rr_push_rdf(
 				t, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, ldns_pkt_id(query)));
 			ldns_rr_push_rdf(t, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, tsig_error));
-			ldns_rr_push_rdf(t, tsig_error == TSIG_BADTIME ?
-						    ldns_native2rdf_int16_data(6, now) :
-						    ldns_native2rdf_int16_data(0, NULL));
+			ldns_rr_push_rdf(t, badtime ? ldns_native2rdf_int16_data(6, now) :
+						      ldns_native2rdf_int16_data(0, NULL));
 			ldns_pkt_set_tsig(r, t);
 		}
+		ldns_rdf_deep_free(mac);
 	}
 	return r;
 }
 
 static int error_reply(struct xfr *x, ldns_pkt_rcode rcode, uint16_t tsig_error)
 {
-	ldns_pkt *r = error_pkt(x->query, rcode, tsig_error);
+	ldns_pkt *r = error_pkt(x->query, rcode, tsig_error, x->key);
 	int rc = -1;
 
 	if (!r)
@@ -593,6 +682,7 @@ int xfr_answer(const struct snapshot *snap, const struct xfr_keeper *keeper,
 	if (auth == 1) {
 		log_info("zone transfer refused zone=%s client=%s reason=\"%s\"",
 			 x.zone->origin_str, peer_text(req, peer, sizeof(peer)), why);
+		xfr_keeper_count(keeper, XFR_REFUSED);
 		rc = 1;
 		goto out;
 	}
@@ -606,12 +696,15 @@ int xfr_answer(const struct snapshot *snap, const struct xfr_keeper *keeper,
 	size_t ndiffs = 0;
 	const struct xfr_diff *diffs = NULL;
 	const char *kind = "axfr";
+	enum xfr_result result = XFR_AXFR;
 	if (ixfr && ixfr_serial(&x, &from) && from == xfr_zone_serial(x.zone)) {
 		put_soa(&x, from); /* current */
 		kind = "ixfr-current";
+		result = XFR_CURRENT;
 	} else if (ixfr && (diffs = xfr_keeper_diffs(keeper, x.zone, from, &ndiffs)) != NULL) {
 		put_ixfr(&x, diffs, ndiffs);
 		kind = "ixfr";
+		result = XFR_IXFR;
 	} else {
 		put_zone(&x);
 		kind = ixfr ? "ixfr-as-axfr" : "axfr";
@@ -621,6 +714,7 @@ int xfr_answer(const struct snapshot *snap, const struct xfr_keeper *keeper,
 			 "messages=%u signed=%s",
 			 x.zone->origin_str, peer_text(req, peer, sizeof(peer)), kind,
 			 xfr_zone_serial(x.zone), x.nrecords, x.nmsgs, x.key ? x.key->name : "no");
+		xfr_keeper_count(keeper, result);
 		rc = 1;
 	}
 out:
@@ -776,7 +870,7 @@ size_t xfr_signed_query(const struct snapshot *snap, const struct dns_request *r
 	*handled = 1;
 	uint16_t err = tsig_check(q, req, key);
 	if (err) {
-		r = error_pkt(q, LDNS_RCODE_NOTAUTH, err);
+		r = error_pkt(q, LDNS_RCODE_NOTAUTH, err, key);
 		uint8_t *wire = NULL;
 		size_t wlen = 0;
 		if (r && ldns_pkt2wire(&wire, r, &wlen) == LDNS_STATUS_OK &&

@@ -28,6 +28,7 @@
 #include "gslb/config.h"
 #include "gslb/dnsdefs.h"
 #include "gslb/log.h"
+#include "gslb/metrics.h"
 #include "gslb/snapshot.h"
 #include "gslb/statefile.h"
 #include "gslb/zone.h"
@@ -68,7 +69,31 @@ struct notify_job {
 	uint8_t wire[];
 };
 
+enum xfr_family {
+	MX_TRANSFERS,
+	MX_NOTIFY,
+};
+
+static const char *const transfer_results[] = { "axfr", "ixfr", "current", "refused" };
+static const char *const notify_results[] = { "answered", "unanswered" };
+
+static const struct metric_family xfr_families[] = {
+	[MX_TRANSFERS] = { .name = "gslb_zone_transfers_total",
+			   .help = "Zone transfers answered, by what was sent: the whole "
+				   "zone, changes (IXFR), the SOA alone (current), or a refusal.",
+			   .type = METRIC_COUNTER,
+			   .labels = { METRIC_ENUM("result", transfer_results) } },
+	[MX_NOTIFY] = { .name = "gslb_zone_notify_total",
+			.help = "NOTIFYs sent to secondaries, by whether they answered.",
+			.type = METRIC_COUNTER,
+			.labels = { METRIC_ENUM("result", notify_results) } },
+};
+
+static const struct metric_set xfr_metric_set = METRIC_SET(xfr_families);
+
 struct xfr_keeper {
+	struct metrics_shard *ms_main;   /* transfers, on the main thread */
+	struct metrics_shard *ms_notify; /* the NOTIFY thread's */
 	char *state_dir;
 	struct xfr_entry *e;
 	size_t n;
@@ -416,8 +441,9 @@ static const char *addr_text(const struct sockaddr_storage *ss, char *buf, size_
 	return buf;
 }
 
-/* Send j until a reply with its id comes back, NOTIFY_TRIES times at most. */
-static void notify_send(const struct notify_job *j)
+/* Send j until a reply with its id comes back, NOTIFY_TRIES times at most,
+ * or until the keeper stops. */
+static void notify_send(struct xfr_keeper *k, const struct notify_job *j)
 {
 	char to[80];
 	int fd = socket(j->to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -427,28 +453,44 @@ static void notify_send(const struct notify_job *j)
 			 strerror(errno));
 		return;
 	}
-	for (int i = 0; i < NOTIFY_TRIES; i++) {
-		if (sendto(fd, j->wire, j->len, 0, (const struct sockaddr *)&j->to, j->tolen) < 0) {
+	/* Connected: only the secondary's datagrams come back. */
+	if (connect(fd, (const struct sockaddr *)&j->to, j->tolen) < 0) {
+		log_warn("notify failed zone=%s to=%s error=\"%s\"", j->origin, to,
+			 strerror(errno));
+		close(fd);
+		return;
+	}
+	int tries = 0;
+	while (tries < NOTIFY_TRIES && !__atomic_load_n(&k->stop, __ATOMIC_RELAXED)) {
+		tries++;
+		if (send(fd, j->wire, j->len, 0) < 0)
 			log_debug("notify send failed zone=%s to=%s error=\"%s\"", j->origin, to,
 				  strerror(errno));
-			poll(NULL, 0, NOTIFY_WAIT_MS);
-			continue;
-		}
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		while (poll(&pfd, 1, NOTIFY_WAIT_MS) > 0) {
-			uint8_t buf[4096];
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (;;) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			long waited = (t1.tv_sec - t0.tv_sec) * 1000 +
+				      (t1.tv_nsec - t0.tv_nsec) / 1000000;
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+			if (waited >= NOTIFY_WAIT_MS ||
+			    poll(&pfd, 1, (int)(NOTIFY_WAIT_MS - waited)) <= 0)
+				break;
+			uint8_t buf[512];
 			ssize_t n = recv(fd, buf, sizeof(buf), 0);
 			if (n >= 12 && ((buf[0] << 8) | buf[1]) == j->id && (buf[2] & 0x80) &&
 			    ((buf[2] >> 3) & 0xF) == LDNS_PACKET_NOTIFY) {
 				log_info("notify answered zone=%s serial=%u to=%s rcode=%u",
 					 j->origin, j->serial, to, buf[3] & 0xF);
+				metrics_inc(k->ms_notify, MX_NOTIFY, 0);
 				close(fd);
 				return;
 			}
 		}
 	}
 	log_warn("notify not answered zone=%s serial=%u to=%s tries=%d", j->origin, j->serial, to,
-		 NOTIFY_TRIES);
+		 tries);
+	metrics_inc(k->ms_notify, MX_NOTIFY, 1);
 	close(fd);
 }
 
@@ -467,7 +509,7 @@ static void *notify_main(void *arg)
 		if (!k->head)
 			k->tail = NULL;
 		pthread_mutex_unlock(&k->mu);
-		notify_send(j);
+		notify_send(k, j);
 		free(j);
 		pthread_mutex_lock(&k->mu);
 	}
@@ -489,11 +531,13 @@ static void notify_queue(struct xfr_keeper *k, struct notify_job *j)
 
 /* ---- the keeper ---------------------------------------------------------- */
 
-struct xfr_keeper *xfr_keeper_new(const char *state_dir)
+struct xfr_keeper *xfr_keeper_new(const char *state_dir, struct metrics *metrics)
 {
 	struct xfr_keeper *k = calloc(1, sizeof(*k));
 	if (!k)
 		return NULL;
+	k->ms_main = metrics_shard_new(metrics, &xfr_metric_set);
+	k->ms_notify = metrics_shard_new(metrics, &xfr_metric_set);
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_cond_init(&k->cv, NULL);
 	if (state_dir) {
@@ -519,7 +563,7 @@ void xfr_keeper_free(struct xfr_keeper *k)
 	if (!k)
 		return;
 	pthread_mutex_lock(&k->mu);
-	k->stop = 1;
+	__atomic_store_n(&k->stop, 1, __ATOMIC_RELAXED);
 	pthread_cond_signal(&k->cv);
 	pthread_mutex_unlock(&k->mu);
 	if (k->started)
@@ -617,3 +661,9 @@ void xfr_keeper_update(struct xfr_keeper *k, const struct snapshot *snap, int zo
 }
 
 uint64_t xfr_keeper_health_version(const struct xfr_keeper *k) { return k->health_version; }
+
+void xfr_keeper_count(const struct xfr_keeper *k, enum xfr_result r)
+{
+	if (k)
+		metrics_inc(k->ms_main, MX_TRANSFERS, (size_t)r);
+}

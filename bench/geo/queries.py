@@ -8,7 +8,9 @@ NAME A, each with EDNS (1232 bytes) and an EDNS Client Subnet option for a
 address space, so that the subnets are spread the way the database spreads
 them. Deterministic for a given database, seed and count.
 
-    queries.py make DB.mmdb OUT.bin [--count 100000] [--name www.bench.test]
+    queries.py make DB.mmdb OUT.bin [--count 100000] [--name www.bench.test] [--do]
+
+(--do: with the DNSSEC OK bit, for bench/dns-dnssec.sh.)
 
 compare: send the first N queries of such a file to two servers and count
 how often they answer with the same address set; prints "same total".
@@ -188,7 +190,7 @@ def make(args):
     with open(args.out, "wb") as f:
         for i, a in enumerate(nets):
             q = dns.message.make_query(args.name, args.type, use_edns=0, payload=1232,
-                                       options=[dns.edns.ECSOption(
+                                       want_dnssec=args.do, options=[dns.edns.ECSOption(
                                            socket.inet_ntoa(a.to_bytes(4, "big")), 24)])
             q.flags &= ~dns.flags.RD
             q.id = i & 0xFFFF
@@ -255,6 +257,7 @@ def main():
     m.add_argument("--name", default="www.bench.test")
     m.add_argument("--type", default="A")
     m.add_argument("--seed", type=int, default=20240101)
+    m.add_argument("--do", action="store_true", help="set the DNSSEC OK bit")
     c = sub.add_parser("compare")
     c.add_argument("file")
     c.add_argument("port_a", type=int)

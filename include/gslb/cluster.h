@@ -92,6 +92,17 @@ int etcd_put(struct etcd_client *c, const char *key, const void *value, size_t l
 /* Deletes key; *revision (may be NULL) gets the store's revision after. */
 int etcd_delete(struct etcd_client *c, const char *key, int64_t *revision, char *err,
 		size_t errlen);
+/* One operation of a transaction: a put of value[value_len] (value NULL:
+ * a delete of key). */
+struct etcd_op {
+	const char *key;
+	const void *value;
+	size_t value_len;
+};
+/* Applies the n ops at once (one etcd transaction, puts attached to lease,
+ * 0: none); etcd takes at most 128 per transaction by default. */
+int etcd_txn(struct etcd_client *c, const struct etcd_op *ops, size_t n, int64_t lease, char *err,
+	     size_t errlen);
 /* Revokes lease: its keys go at once. */
 int etcd_lease_revoke(struct etcd_client *c, int64_t lease, char *err, size_t errlen);
 /* Every transfer of c stops (as a failed request) while *flag is non-zero

@@ -45,12 +45,14 @@ int cluster_conf_same(const struct cluster_conf *a, const struct cluster_conf *b
 
 /* One pass of the prober over every member it publishes: begin, one vote
  * per member, end. local is this node's own verdict (enum health_state,
- * after rise and fall); probes whether this node probed it (probe_share).
+ * after rise and fall) and local_reason its probe's reason (written with
+ * the verdict when it changes).
  * Returns the member's state in the cluster view and writes why to
  * reason[HEALTH_REASON_MAX] when the cluster decides otherwise than local
  * would, or when some node says down ("" otherwise). */
 void cluster_node_votes_begin(struct cluster_node *cn);
-uint8_t cluster_node_vote(struct cluster_node *cn, const char *member, uint8_t local, char *reason);
+uint8_t cluster_node_vote(struct cluster_node *cn, const char *member, uint8_t local,
+			  const char *local_reason, char *reason);
 void cluster_node_votes_end(struct cluster_node *cn);
 
 /* Whether this node probes member now (probe_share k of the live nodes;

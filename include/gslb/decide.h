@@ -149,6 +149,10 @@ int decide_is_service_ent(const struct snapshot *snap, const uint8_t *lname, siz
  * they are up and a member going down moves only its own clients. */
 double decide_member_score(const struct decision *d, int family, const uint8_t *addr,
 			   uint32_t weight);
+/* The member's draw (53 bits) the score is made of: among members of equal
+ * weight the score grows with it, so it orders them alike without the
+ * logarithm (the query path's fast case). */
+uint64_t decide_member_draw(const struct decision *d, int family, const uint8_t *addr);
 
 const char *decide_rule_name(enum decide_rule r);
 const char *decide_state_name(enum decide_state s);

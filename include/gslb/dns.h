@@ -57,7 +57,8 @@ struct dns_info {
 	const struct service *service; /* the service answered, or NULL */
 	int region;                    /* the region chosen, or -1 */
 	int slot;                      /* metrics slot of the pool answered, -1 = none */
-	uint8_t all_down;              /* the service's when_all_down applied */
+	int split_rule; /* a split route rule decided: its index in the service's routes, else -1 */
+	uint8_t all_down; /* the service's when_all_down applied */
 	/* With a service: how decide() ordered the regions (enum decide_rule;
 	 * route is the rule for RULE_ROUTE, else NULL) and the decision's ECS
 	 * scope. For logs (dnstap's extra field). */

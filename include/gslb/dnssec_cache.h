@@ -74,20 +74,30 @@ void sigcache_free(struct sigcache *sc);
 /* The process-wide cache the workers share (made on first use). */
 struct sigcache *sigcache_global(void);
 
+void sigcache_outside_begin(struct sigcache *sc);
+void sigcache_outside_end(struct sigcache *sc);
+
 /* The RRSIG of rs by key k of zs, valid at now: from the cache, else made
- * here and cached. Call inside an RCU read-side section; the entry stays
- * valid until the section ends. NULL when signing failed (out of memory). */
+ * here and cached. Call inside an RCU read-side section (the entry stays
+ * valid until the section ends), or, from a thread outside one, between
+ * sigcache_outside_begin and _end (a mutex that sigcache_reclaim takes
+ * only to take its list, never the workers). NULL when signing failed (out of
+ * memory). */
 const struct sig_entry *sigcache_get(struct sigcache *sc, const struct zone_signer *zs, size_t k,
 				     const struct sig_rrset *rs, uint32_t now);
 
-/* Maintenance (control thread or thread pool, one at a time; the thread
- * must be registered with RCU and outside a read-side section): entries
- * used since the last sweep and expiring within their zone's
- * signature_refresh are signed again; unused ones near expiry, and those
- * whose key is in none of the signers given, are dropped; entries pushed
- * out since the last sweep are freed after a grace period. */
+/* Maintenance (one thread at a time, inside an RCU read-side section as
+ * signers belong to a snapshot): entries used since the last sweep and
+ * expiring within their zone's signature_refresh are signed again; unused
+ * ones near expiry, and those whose key is in none of the signers given,
+ * are dropped. What is replaced waits for sigcache_reclaim. */
 void sigcache_sweep(struct sigcache *sc, const struct zone_signer *const *signers, size_t n,
 		    uint32_t now);
+
+/* Frees the entries pushed out so far, after an RCU grace period (also
+ * waited for when sync is set). Call registered with RCU, outside any
+ * read-side section. */
+void sigcache_reclaim(struct sigcache *sc, int sync);
 
 struct sigcache_stats {
 	uint64_t made;      /* signatures made on the query path and at warm-up */
@@ -98,6 +108,22 @@ struct sigcache_stats {
 	uint64_t entries;   /* in the cache now */
 };
 void sigcache_stats(const struct sigcache *sc, struct sigcache_stats *st);
+
+struct snapshot;
+struct health;
+struct service;
+
+/* Signs the answer sets of snap's services in signed zones into the
+ * shared cache (dnssec_warm.c): each pool's usable members per family
+ * under health view h (and those failing open may give), when `answers`
+ * takes them all, and each CNAME pool's CNAME. Returns the signatures
+ * looked up or made. From any thread outside an RCU read-side section. */
+size_t dnssec_warm(const struct snapshot *snap, const struct health *h);
+
+/* The original TTL a service's answers are signed with: the larger of its
+ * ttl and ttl_min (and of sent), so that one signature serves every TTL
+ * the answer goes out with (RFC 4035 5.3.3: validators use the lower). */
+uint32_t dnssec_answer_ttl(const struct service *svc, uint32_t sent);
 
 /* Appends the record owner (wire) / type / IN / ttl / RDATA to l: 0, or a
  * negative gslb_err. */

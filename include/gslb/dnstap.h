@@ -50,8 +50,9 @@ void dnstap_unref(struct dnstap *d);
 void dnstap_attach(struct snapshot *snap, const struct snapshot *old, unsigned workers,
 		   int new_workers);
 
-/* Log one query and its reply (len 0: none) as the config says; info is
- * NULL when the ACL turned the query away. Called inside the RCU
+/* Log one query and its reply (len 0: none) as the config says, the
+ * decision (dnstap_extra) with the reply when it is logged, else with the
+ * query; info is NULL when the ACL turned the query away. Called inside the RCU
  * read-side section that found d in the snapshot. */
 void dnstap_log(struct dnstap *d, const struct snapshot *snap, const struct dns_request *req,
 		size_t len, const struct dns_info *info);

@@ -173,6 +173,7 @@ enum metrics_dns_family {
 	MDNS_ACL,         /* enum metrics_acl_action */
 	MDNS_TCP_REFUSED, /* enum metrics_tcp_limit */
 	MDNS_TCP_EVICTED, /* */
+	MDNS_SPLIT,       /* pool slot x split rule (MDNS_SPLIT_RULES) */
 };
 
 enum metrics_transport {
@@ -180,6 +181,10 @@ enum metrics_transport {
 	MT_TCP = 1,
 	MT_N,
 };
+
+/* MDNS_SPLIT: the split rule's place in its service's routes, 1..8, then
+ * one series for the rest. */
+#define MDNS_SPLIT_RULES 9
 
 /* MDNS_QUERIES: qtype buckets exported by name (everything else is
  * "other"), and rcodes (NOERROR..REFUSED, NOTAUTH, BADVERS, other). */

@@ -128,6 +128,8 @@ struct server {
 	 * modification time as last seen, and whether it waits to settle. */
 	uv_timer_t geo_settle;
 	int geo_settle_init;
+	/* signing again before expiry (dnssec_maint.c); NULL when stopped */
+	struct dnssec_maint *dnssec_maint;
 	uv_stat_t geo_seen[GEO_WATCHED];
 	int geo_waiting[GEO_WATCHED];
 
@@ -232,5 +234,10 @@ int admin_reload(void *ctx, char *err, unsigned long errlen);
 /* Watch the data files the current snapshot's config names; stop it. */
 void geo_watch(struct server *srv);
 void geo_unwatch(struct server *srv);
+
+/* The DNSSEC maintenance timer (dnssec_maint.c): started with the
+ * workers, stopped with the loop. */
+void dnssec_maint_start(struct server *srv);
+void dnssec_maint_stop(struct server *srv);
 
 #endif

@@ -81,8 +81,10 @@ uint64_t xfr_default_hash(const struct snapshot *snap, const struct zone *z);
 /* ---- serials and NOTIFY (xfr_serial.c), on the main thread ---------- */
 
 /* The keeper of the zones' serials, with the last ones read from
- * state_dir/xfr.state (state_dir may be NULL: kept in memory only). */
-struct xfr_keeper *xfr_keeper_new(const char *state_dir);
+ * state_dir/xfr.state (state_dir may be NULL: kept in memory only), and
+ * its counters in metrics (gslb_zone_transfers_total, gslb_zone_notify_total). */
+struct metrics;
+struct xfr_keeper *xfr_keeper_new(const char *state_dir, struct metrics *metrics);
 /* Start the NOTIFY thread (after the privilege drop); 0 or -1. */
 int xfr_keeper_start(struct xfr_keeper *k);
 /* Stop the thread (NOTIFYs not sent yet are dropped) and free. */
@@ -94,6 +96,14 @@ int xfr_keeper_needed(const struct snapshot *snap);
  * moved on when what a transfer sends changed (saved, NOTIFY queued), and
  * set on the zone. */
 void xfr_keeper_update(struct xfr_keeper *k, const struct snapshot *snap, int zones_changed);
+/* One transfer answered, for gslb_zone_transfers_total (main thread). */
+enum xfr_result {
+	XFR_AXFR,
+	XFR_IXFR,
+	XFR_CURRENT,
+	XFR_REFUSED,
+};
+void xfr_keeper_count(const struct xfr_keeper *k, enum xfr_result r);
 /* The health view version the last update saw. */
 uint64_t xfr_keeper_health_version(const struct xfr_keeper *k);
 

@@ -34,7 +34,13 @@
 #include "gslb/snapshot.h"
 #include "fuzz_util.h"
 
+/* fuzz_dnssec.c includes this file with its own name, config and a check
+ * of its own (FUZZ_EXTRA_CHECK) run on every response. */
+#ifndef HARNESS
 #define HARNESS "fuzz_dns"
+#define FUZZ_CONF_ENV "GSLB_FUZZ_CONF"
+#define FUZZ_CONF_REL "tests/fuzz/fuzz.conf"
+#endif
 /* The edns_size in fuzz.conf: no UDP response may be larger. */
 #define FUZZ_EDNS_SIZE 1232
 
@@ -62,11 +68,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_init(argc, argv);
 	if (fuzz_snap)
 		return 0;
-	fuzz_snap = fuzz_load_snapshot(HARNESS, "GSLB_FUZZ_CONF", "tests/fuzz/fuzz.conf");
-	fuzz_snap_compact = fuzz_load_snapshot(HARNESS, "GSLB_FUZZ_CONF", "tests/fuzz/fuzz.conf");
+	fuzz_snap = fuzz_load_snapshot(HARNESS, FUZZ_CONF_ENV, FUZZ_CONF_REL);
+	fuzz_snap_compact = fuzz_load_snapshot(HARNESS, FUZZ_CONF_ENV, FUZZ_CONF_REL);
 	if (!fuzz_snap_compact->gclass &&
 	    decide_build_classes(fuzz_snap_compact, &fuzz_snap_compact->gclass, err, sizeof(err))) {
-		fprintf(stderr, HARNESS ": tests/fuzz/fuzz.conf, geoip.compact: %s\n", err);
+		fprintf(stderr, HARNESS ": " FUZZ_CONF_REL ", geoip.compact: %s\n", err);
 		exit(2);
 	}
 	atexit(fuzz_cleanup);
@@ -258,6 +264,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rlen = dns_process((ctl & 0x80) ? fuzz_snap_compact : fuzz_snap, &req, &info);
 	if (rlen)
 		check_response(query, qlen, resp, rlen, cap, req.transport);
+#ifdef FUZZ_EXTRA_CHECK
+	if (rlen)
+		FUZZ_EXTRA_CHECK(query, qlen, resp, rlen);
+#endif
 
 	free(query);
 	free(resp);

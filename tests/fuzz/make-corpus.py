@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""Write the seed corpus of the DNS fuzz harness (tests/fuzz/corpus/dns/).
+"""Write the seed corpora of the DNS fuzz harnesses: tests/fuzz/corpus/dns/
+(fuzz_dns) and tests/fuzz/corpus/dnssec/ (fuzz_dnssec: queries with the DO
+bit, and some without, for the signed zones of tests/fuzz/fuzz-dnssec.conf).
 
 Each file is one control byte (see tests/fuzz/fuzz_dns.c: transport, peer
 family and address, response buffer size) followed by a DNS message. The
@@ -23,6 +25,7 @@ import dns.rdataclass
 import dns.rdatatype
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "dns")
+OUT_DNSSEC = os.path.join(os.path.dirname(OUT), "dnssec")
 
 CAPS = {65535: 0, 4096: 1, 1232: 2, 512: 3}
 
@@ -291,15 +294,58 @@ def corpus():
     return c
 
 
-def main():
-    items = corpus()
-    if os.path.isdir(OUT):
-        shutil.rmtree(OUT)
-    os.makedirs(OUT)
+# Compact Answers OK (RFC 9824): the EDNS flag after DO.
+CO = 0x4000
+
+DNSSEC_QUERIES = [
+    ("www.example.com", "A"), ("www.example.com", "AAAA"), ("example.com", "DNSKEY"),
+    ("example.com", "CDS"), ("example.com", "CDNSKEY"), ("example.com", "SOA"),
+    ("example.com", "NS"), ("example.com", "MX"), ("example.com", "ANY"),
+    ("example.com", "RRSIG"), ("example.com", "NSEC"), ("www.example.com", "MX"),
+    ("nope.example.com", "A"), ("ent.deep.example.com", "A"), ("x.wild.example.com", "TXT"),
+    ("x.wild.example.com", "AAAA"), ("alias.example.com", "A"), ("chain1.example.com", "A"),
+    ("loop1.example.com", "A"), ("ext.example.com", "A"), ("toch.example.com", "A"),
+    ("host.deleg.example.com", "A"), ("deleg.example.com", "DS"), ("insec.example.com", "DS"),
+    ("www.child.example.com", "A"), ("child.example.com", "DNSKEY"), ("child.example.com", "A"),
+    ("nope.child.example.com", "AAAA"), ("big.example.com", "TXT"),
+    ("geo.example.com", "A"), ("geo.example.com", "AAAA"), ("geo.example.com", "MX"),
+    ("x.cdn.example.com", "A"), ("www.example.net", "A"), ("_sip._tcp.example.com", "SRV"),
+]
+
+
+def dnssec_corpus():
+    c = {}
+    for name, rdtype in DNSSEC_QUERIES:
+        key = "%s-%s" % (name.replace(".example.com", "").replace(".", "-"), rdtype.lower())
+        c["do-" + key] = ctl(cap=1232) + query(name, rdtype, edns=0, want_dnssec=True)
+        c["do-tcp-" + key] = ctl(tcp=True) + query(name, rdtype, edns=0, want_dnssec=True)
+    # small buffers (truncation), a Polish client, CO, no DO
+    for name, rdtype in [("example.com", "DNSKEY"), ("big.example.com", "TXT"),
+                         ("geo.example.com", "A")]:
+        key = name.split(".")[0] + "-" + rdtype.lower()
+        c["do-512-" + key] = ctl(cap=512) + query(name, rdtype, edns=0, payload=512,
+                                                  want_dnssec=True)
+        c["do-pl-" + key] = ctl(addr=1) + query(name, rdtype, edns=0, want_dnssec=True)
+        c["nodo-" + key] = ctl() + query(name, rdtype, edns=0)
+    c["do-co-nxdomain"] = ctl() + query("nope.example.com", "A", edns=0, want_dnssec=True,
+                                        ednsflags=CO)
+    c["co-without-do"] = ctl() + query("nope.example.com", "A", edns=0, ednsflags=CO)
+    return c
+
+
+def write(out, items):
+    if os.path.isdir(out):
+        shutil.rmtree(out)
+    os.makedirs(out)
     for name, data in sorted(items.items()):
-        with open(os.path.join(OUT, name), "wb") as f:
+        with open(os.path.join(out, name), "wb") as f:
             f.write(data)
-    print(f"wrote {len(items)} inputs to {OUT}", file=sys.stderr)
+    print(f"wrote {len(items)} inputs to {out}", file=sys.stderr)
+
+
+def main():
+    write(OUT, corpus())
+    write(OUT_DNSSEC, dnssec_corpus())
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@
 #   tests/fuzz/run-libfuzzer.sh [SECONDS [HARNESS...]]
 #
 # HARNESS: dns (dns_process), http (http_answer), config (conf_load), zone
-# (zone_load and lookups), overrides (the GeoIP overrides parser); default
+# (zone_load and lookups), overrides (the GeoIP overrides parser), dnssec
+# (dns_process on signed zones, every RRSIG verified); default
 # all, one after the other. FUZZ_JOBS=N runs N harnesses at once. Extra
 # libFuzzer options go in FUZZ_ARGS (e.g. FUZZ_ARGS=-max_len=8192).
 #
@@ -17,7 +18,7 @@
 # NAME-regress/, which make check replays.
 set -euo pipefail
 
-all_harnesses="dns http config zone overrides"
+all_harnesses="dns http config zone overrides dnssec"
 secs=${1:-60}
 case $secs in
 '' | *[!0-9]*)
@@ -95,12 +96,13 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/tests/fuzz/lsan.supp:print_suppressions=0}"
 export GSLB_SRCDIR="$root"
 export GSLB_FUZZ_CONF="$root/tests/fuzz/fuzz.conf"
+export GSLB_FUZZ_DNSSEC_CONF="$root/tests/fuzz/fuzz-dnssec.conf"
 export GSLB_FUZZ_HTTP_CONF="$root/tests/fuzz/fuzz-http.conf"
 
 # Largest input per harness: a DNS message, an HTTP request head, files.
 max_len() {
 	case $1 in
-	dns) echo 4096 ;;
+	dns | dnssec) echo 4096 ;;
 	http) echo 8192 ;;
 	*) echo 16384 ;;
 	esac

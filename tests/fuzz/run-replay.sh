@@ -10,7 +10,7 @@ srcdir=${GSLB_SRCDIR:-$(cd "$here/../.." && pwd)}
 builddir=${GSLB_BUILDDIR:-$(pwd)}
 GSLB_SRCDIR=$srcdir
 export GSLB_SRCDIR
-[ $# -gt 0 ] || set -- dns http config zone overrides
+[ $# -gt 0 ] || set -- dns http config zone overrides dnssec
 rc=0
 for name in "$@"; do
 	bin="$builddir/tests/fuzz/fuzz_${name}_replay"

@@ -179,9 +179,15 @@ def test_two_nodes_see_down_all_move(cluster):
         answers_all(cluster, {FALLBACK})
         m = cluster.member("n3")
         assert m["verdict"] == "down" and m["text"] == "down by 2 of 3 nodes: n1, n2", m
-        # explain tells why, on the node that sees the member up itself
+        # status and explain tell why, on the node that sees it up itself
         r = gslbtest.ctl(cluster.nodes["n3"], "status", check=True)
-        assert "down by 2 of 3 nodes: n1, n2" in r.stdout, r.stdout
+        assert "member %s/a/%s: down by 2 of 3 nodes: n1, n2" % (NAME, MEMBER) in r.stdout, \
+            r.stdout
+        r = gslbtest.ctl(cluster.nodes["n3"], "explain", "198.51.100.7", NAME, check=True)
+        assert "cluster: %s: down by 2 of 3 nodes: n1, n2" % MEMBER in r.stdout, r.stdout
+        ex = gslbtest.admin_json(cluster.nodes["n3"],
+                                 "/explain?address=198.51.100.7&name=" + NAME)
+        assert ex["regions"][0]["cluster"] == ["%s: down by 2 of 3 nodes: n1, n2" % MEMBER]
     finally:
         fail_from(cluster)
     answers_all(cluster, {MEMBER})

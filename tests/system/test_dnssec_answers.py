@@ -10,9 +10,13 @@ One signed and one unsigned daemon are shared by the module; clients in
 regions are told apart by EDNS Client Subnet and `net:` route rules (no
 GeoIP database needed)."""
 
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
+import time
 
 import dns.dnssec
 import dns.edns
@@ -41,7 +45,7 @@ US_V4 = {"192.0.2.21", "192.0.2.22"}
 MANY = ["10.9.0.%d" % i for i in range(1, 65)]
 
 
-def services(dead_port):
+def services(dead_port, live_port=None):
     route = ('route = ( { match = "net:%s"; regions = [ "eu", "us" ]; },\n'
              '          { match = "net:%s"; regions = [ "us", "eu" ]; } );' % (EU, US))
     return """
@@ -62,10 +66,15 @@ services = (
               { region = "us"; cname = "geo.example.test."; } ); },
   { name = "*.cdn.example.test"; ttl = 45;
     pools = ( { region = "eu"; members = [ "192.0.2.61" ]; } ); },
+  { name = "half.example.test"; ttl = 30;
+    pools = ( { region = "eu"; check = "dead";
+                members = ( { address = "192.0.2.71"; target = "127.0.0.1:%(port)d"; },
+                            { address = "192.0.2.72"; target = "127.0.0.1:%(live)d"; } ); } ); },
   { name = "many.example.test"; ttl = 30; answers = 64;
     pools = ( { region = "eu"; members = [ %(many)s ]; } ); }
 );
-""" % {"port": dead_port, "route": route, "many": ", ".join('"%s"' % a for a in MANY)}
+""" % {"port": dead_port, "live": live_port or dead_port, "route": route,
+       "many": ", ".join('"%s"' % a for a in MANY)}
 
 
 def keygen(workdir, *args):
@@ -89,13 +98,17 @@ def servers(tmp_path_factory):
     """(signed server, unsigned server, keys dir, key base names)"""
     d = tmp_path_factory.mktemp("dnssec-answers")
     keys = [keygen(d, "-a", "ECDSAP256SHA256", "-k"), keygen(d, "-a", "ECDSAP256SHA256")]
-    extra = services(closed_port())
+    live = socket.socket()  # a TCP port the checks find open
+    live.bind(("127.0.0.1", 0))
+    live.listen(16)
+    extra = services(closed_port(), live.getsockname()[1])
     signed = gslbtest.start_gslbd(d, config_text=config(
         d, 'keys = [ "%s", "%s" ];' % tuple(keys), extra))
     u = tmp_path_factory.mktemp("dnssec-unsigned")
     unsigned = gslbtest.start_gslbd(u, config_text=config(u, None, extra))
     yield signed, unsigned, d, keys
     gslbtest.stop_checked(signed, unsigned)
+    live.close()
 
 
 def query(name, rdtype, do=True, ecs=None, flags=0, payload=1232):
@@ -181,6 +194,28 @@ def test_a_failed_region_is_signed_too(servers):
     assert members(validated(srv, keyset, "failed.example.test.", "A", US)) == {"192.0.2.41"}
 
 
+def test_answer_sets_are_signed_before_they_are_asked(servers):
+    # at load, and when a health change is published: no signing on the
+    # query path for sets the config and the health view give
+    srv, _, _, _ = servers
+    # half's pool lost a member: its new set was signed with the view
+    gslbtest.wait_answer(srv, "half.example.test.", {"192.0.2.72"}, 10)
+    gslbtest.wait_answer(srv, "failed.example.test.", {"192.0.2.41"}, 10, ecs=EU)
+    keyset = dnskeys(srv)
+    before = srv.metrics()
+    for name, rdtype, ecs in [("geo.example.test.", "A", EU), ("geo.example.test.", "A", US),
+                              ("geo.example.test.", "AAAA", EU), ("edge.example.test.", "A", EU),
+                              ("edge.example.test.", "A", US), ("failed.example.test.", "A", EU),
+                              ("half.example.test.", "A", None)]:
+        validated(srv, keyset, name, rdtype, ecs)
+    after = srv.metrics()
+    miss = 'gslb_dnssec_cache_total{result="miss"}'
+    hit = 'gslb_dnssec_cache_total{result="hit"}'
+    assert after[miss] == before[miss]
+    assert after[hit] >= before[hit] + 8
+    assert "dnssec answer sets signed signatures=" in srv.stderr_text()
+
+
 def test_cname_pool_and_the_chased_chain_are_signed(servers):
     srv, _, _, _ = servers
     keyset = dnskeys(srv)
@@ -236,6 +271,10 @@ def test_nxdomain_is_a_compact_denial(servers, name):
     assert r.ednsflags & CO
     check_section(r.authority, keyset)
     assert bitmap(nsec_of(r, name)) == ["RRSIG", "NSEC", "TYPE128"]
+    # an unsigned zone: NXDOMAIN as always, CO not echoed
+    _, unsigned, _, _ = servers
+    r = ask(unsigned, name, "A", flags=CO)
+    assert r.rcode() == dns.rcode.NXDOMAIN and not r.ednsflags & CO
     # without DO: NXDOMAIN and the SOA, as always (CO alone means nothing)
     r = ask(srv, name, "A", do=False, flags=CO)
     assert r.rcode() == dns.rcode.NXDOMAIN and not r.ednsflags & CO
@@ -351,3 +390,111 @@ def test_delv_validates_built_answers(servers, tmp_path):
                          ("cdn.example.test", "A")]:
         out = delv(name, rdtype)
         assert "; negative response, fully validated" in out, (name, out)
+
+
+def test_signatures_are_made_again_before_they_expire(gslbd_factory, tmp_path):
+    # validity 20 s, refresh 10 s: the zone file's signatures and the cached
+    # ones are made again from 10 s on; answers past the first 20 s validate
+    key = keygen(tmp_path, "-a", "ECDSAP256SHA256")
+    srv = gslbd_factory(workdir=tmp_path, config_text=config(
+        tmp_path, 'keys = [ "%s" ]; signature_validity = 20; signature_refresh = 10; '
+        'inception_offset = 0;' % key, services(closed_port())))
+    keyset = dnskeys(srv)
+    first = time.time()
+
+    def expiry(r):
+        return min(s.expiration for x in r.answer + r.authority
+                   if x.rdtype == dns.rdatatype.RRSIG for s in x)
+
+    names = [("www.example.test.", "A", None), ("geo.example.test.", "A", US),
+             ("nothere.example.test.", "A", None)]
+    ends = {n: expiry(ask(srv, n, t, ecs=e)) for n, t, e in names}
+    assert all(e <= first + 21 for e in ends.values()), ends
+    # the geo answer is asked for all along (its cache entry is in use)
+    while time.time() < first + 22:
+        ask(srv, "geo.example.test.", "A", ecs=US)
+        time.sleep(0.5)
+    for name, rdtype, ecs in names:
+        r = ask(srv, name, rdtype, ecs=ecs)
+        assert expiry(r) > ends[name], name
+        check_section(r.answer, keyset)
+        check_section(r.authority, keyset)
+    keyset = dnskeys(srv)  # the DNSKEY RRset's own signature too
+    assert "dnssec zone signed again zone=example.test." in srv.stderr_text()
+    m = srv.metrics()
+    assert m['gslb_dnssec_signatures_total{event="refresh"}'] >= 1
+
+
+def test_explain_says_whether_the_answer_is_signed(servers):
+    srv, unsigned, d, keys = servers
+    zsk = int(keys[1].rsplit("+", 1)[1])
+    conf = os.path.join(str(d), "gslb.conf")
+    for name in ("geo.example.test", "www.example.test"):
+        r = gslbtest.run_gslbd(["-c", conf, "--explain", "198.51.100.7", name, "--json"])
+        assert r.returncode == 0, r.stderr
+        ex = json.loads(r.stdout)
+        assert ex["dnssec"] == {"signed": True, "keys": [{"tag": zsk, "algorithm": 13}]}
+        r = gslbtest.run_gslbd(["-c", conf, "--explain", "198.51.100.7", name])
+        assert "dnssec:    signed to queries with DO, key tag %d (algorithm 13)" % zsk \
+            in r.stdout, r.stdout
+    # the live daemon says the same (/explain)
+    status, _, body = gslbtest.admin_request(srv, "GET",
+                                             "/explain?address=198.51.100.7&name=geo.example.test")
+    assert status == 200 and json.loads(body)["dnssec"]["keys"][0]["tag"] == zsk
+    uconf = os.path.join(unsigned.workdir, "gslb.conf")
+    r = gslbtest.run_gslbd(["-c", uconf, "--explain", "198.51.100.7", "geo.example.test",
+                            "--json"])
+    assert json.loads(r.stdout)["dnssec"] == {"signed": False, "keys": []}
+    r = gslbtest.run_gslbd(["-c", uconf, "--explain", "198.51.100.7", "geo.example.test"])
+    assert "dnssec:    unsigned (the zone has no dnssec group)" in r.stdout, r.stdout
+
+
+def reload_config(srv, path, text):
+    path.write_text(text)
+    done = srv.stderr_text().count("reloaded what=config")
+    srv.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while srv.stderr_text().count("reloaded what=config") == done:
+        assert "reload failed" not in srv.stderr_text(), srv.stderr_text()[-2000:]
+        assert time.monotonic() < deadline, srv.stderr_text()[-2000:]
+        time.sleep(0.05)
+
+
+def tags(keyset):
+    return sorted(dns.dnssec.key_id(k) for k in keyset)
+
+
+def test_rollover_by_reload_without_restart(gslbd_factory, tmp_path):
+    # pre-publication: the new key is added (both DNSKEYs published, the
+    # old one still signs), then the old one removed: every answer on the
+    # way validates with the DNSKEY RRset served at that moment
+    old = keygen(tmp_path, "-a", "ECDSAP256SHA256")
+    new = keygen(tmp_path, "-a", "ED25519")
+    extra = services(closed_port())
+    conf = tmp_path / "gslb.conf"
+    srv = gslbd_factory(workdir=tmp_path, config_text=config(
+        tmp_path, 'keys = [ "%s" ];' % old, extra))
+    tag_old, tag_new = (int(k.rsplit("+", 1)[1]) for k in (old, new))
+
+    def answers_validate():
+        keyset = dnskeys(srv)
+        for name, rdtype, ecs in [("www.example.test.", "A", None),
+                                  ("geo.example.test.", "A", US),
+                                  ("nothere.example.test.", "A", None)]:
+            r = ask(srv, name, rdtype, ecs=ecs)
+            check_section(r.answer, keyset)
+            check_section(r.authority, keyset)
+        return keyset
+
+    ask(srv, "geo.example.test.", "A", ecs=US)  # cached under the old key
+    assert tags(answers_validate()) == [tag_old]
+    pid = srv.proc.pid
+    reload_config(srv, conf, config(tmp_path, 'keys = [ "%s", "%s" ];' % (old, new), extra))
+    assert tags(answers_validate()) == sorted([tag_old, tag_new])
+    reload_config(srv, conf, config(tmp_path, 'keys = [ "%s" ];' % new, extra))
+    keyset = answers_validate()
+    assert tags(keyset) == [tag_new]
+    r = ask(srv, "geo.example.test.", "A", ecs=US)
+    assert {s.key_tag for x in r.answer if x.rdtype == dns.rdatatype.RRSIG for s in x} == \
+        {tag_new}
+    assert srv.proc.pid == pid and srv.alive()

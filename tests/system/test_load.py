@@ -9,6 +9,7 @@ ECS from 2,000 client /24s show the share of clients sent on:
 - 0.97: the pool is full, up but taking no clients: every client goes on;
 - 0.5: nothing is shed, every client is back.
 
+The HTTP redirect listener sends each client where DNS does;
 /status, /explain and /metrics show the figure, the share and the state
 at each step; the figure is read from a JSON body, a header and a bare
 number; bad `load` settings are refused with file:line.
@@ -23,6 +24,7 @@ import pytest
 import gslbtest
 from gslbtest import HttpBackend, addrs, admin_json, admin_request, ask, run_gslbd
 from test_geo import ZONE
+from test_http import get, http_ports
 
 EAST, CENTRAL = "198.18.3.1", "198.18.9.1"
 SUBNETS = ["100.%d.%d.0/24" % (64 + i // 256, i % 256) for i in range(2000)]
@@ -37,6 +39,7 @@ checks = ( { name = "web"; type = "http"; interval = 0.2; timeout = 0.15; rise =
 regions = ( { name = "eu-east"; lat = 52.23; lon = 21.01; },
             { name = "eu-central"; lat = 50.11; lon = 8.68; } );
 services = ( { name = "%(name)s"; ttl = 30;
+  redirect = { target = "http://{region}.example.com"; };
   route = ( { match = "net:100.64.0.0/10"; regions = [ "eu-east", "eu-central" ]; } );
   pools = ( { region = "eu-east"; check = "web";
               members = ( { address = "%(east)s"; target = "%(url)s"; } );
@@ -44,8 +47,10 @@ services = ( { name = "%(name)s"; ttl = 30;
             { region = "eu-central"; members = [ "%(central)s" ]; } ); } );
 """ % {"wd": workdir, "name": NAME, "east": EAST, "central": CENTRAL, "url": url,
        "load": load, "check_extra": check_extra}
-    return gslbtest.gslbd_config(workdir, zones=[ZONE], nsid=None, identity=None,
+    text += 'trusted_proxies = [ "127.0.0.1/32" ];\n'
+    conf = gslbtest.gslbd_config(workdir, zones=[ZONE], nsid=None, identity=None,
                                  version=None, extra=text, admin="127.0.0.1:0", workers=1)
+    return conf.replace("listen = { dns = [", 'listen = { http = ( "127.0.0.1:0" ); dns = [', 1)
 
 
 def pool_status(srv):
@@ -124,6 +129,12 @@ def test_load_shedding_shares(tmp_path_factory, backend):
         # ECS scope: the answer depends on the /24
         r = ask(srv, NAME, ecs=net)
         assert [o.scopelen for o in r.options if o.otype == 8] == [24]
+        # the HTTP redirect listener sends each client where DNS does
+        srv.http = http_ports(srv)
+        for n in SUBNETS[:200]:
+            want = "eu-central" if n in third else "eu-east"
+            r = get(srv, "/x", n.replace(".0/24", ".9"), host=NAME)
+            assert (r.status, r.h("Location")) == (302, "http://%s.example.com/x" % want), n
 
         # 0.9: two thirds, and everyone moved at 0.85 still moved
         backend.body = b'{"load": 0.9}\n'

@@ -100,6 +100,9 @@ services = (
   { name = "www.geo.test"; ttl = 30; redirect = { target = "http://{region}.example.com"; };
     pools = ( { region = "eu-east"; check = "conn"; members = [ "127.0.0.1" ]; },
               { region = "us-east"; check = "web"; members = [ "127.0.0.2" ]; } ); },
+  { name = "split.geo.test"; ttl = 30;
+    route = ( { match = "net:0.0.0.0/0"; split = ( { region = "eu-east"; weight = 1; } ); } );
+    pools = ( { region = "eu-east"; members = [ "127.0.0.1" ]; } ); },
   { name = "load.geo.test"; ttl = 30;
     pools = ( { region = "eu-east"; check = "ld"; members = [ "127.0.0.1" ];
                 load = { from = "body-number"; }; } ); }
@@ -109,6 +112,7 @@ dnstap = { socket = "%s"; };
         srv = start(gslbd_factory, files, tmp_path, tls=False, admin="127.0.0.1:0",
                     services=services)
         srv.udp4(dns.message.make_query("www.geo.test", "A"))
+        srv.udp4(dns.message.make_query("split.geo.test", "A"))
         assert get(srv, "/p", PL).status == 302
         srv.proc.send_signal(signal.SIGHUP)  # a reload: gslb_reloads_total
         deadline = time.monotonic() + 10

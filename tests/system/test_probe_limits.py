@@ -129,12 +129,13 @@ def test_probes_in_flight_capped(gslbd_factory, tmp_path):
             tcp_times.append(time.monotonic() - q0)
             assert r is not None, "no answer over TCP while probes wait"
             time.sleep(0.02)
-        # the cap holds (without it, about 300): within a quarter, as curl
-        # may close the socket of a probe that just timed out after the
-        # probe taking its slot has opened its own, and ss lists sockets
-        # still being torn down (51-59 seen under ASan); the in-flight
-        # metric, checked below, must equal the cap exactly
-        assert 0 < most <= CAP + CAP // 4, \
+        # the cap holds (without it, about 300): within twice the cap, as
+        # curl may close the socket of a probe that just timed out after
+        # the probe taking its slot has opened its own, and ss lists
+        # sockets still being torn down (51-59 seen under ASan, 77 on a
+        # machine with a load of 5 on 2 CPUs); the in-flight metric,
+        # checked below, must equal the cap exactly
+        assert 0 < most <= 2 * CAP, \
             "%d sockets towards the black hole (cap %d)" % (most, CAP)
         assert max(tcp_times) < 1.0, tcp_times
         m = srv.metrics()

@@ -244,6 +244,13 @@ def test_split_route(tmp_path_factory, line_db):
         east = sum(1 for v in before.values() if v == "eu-east")
         assert 8800 <= east <= 9200, east  # 90% +- 2 points
         assert set(before.values()) == {"eu-east", "eu-central"}
+        # the split's answers per region, counted under its rule (the first)
+        m = srv.metrics()
+        key = 'gslb_split_answers_total{service="split.geo.test",region="%s",rule="1"}'
+        assert m.get(key % "eu-east") == east, m
+        assert m.get(key % "eu-central") == 10000 - east, m
+        assert m.get('gslb_service_answers_total{service="split.geo.test",region="eu-east"}') \
+            == east
         assert split_answers(srv, subnets[:500]) == {n: before[n] for n in subnets[:500]}
         # eu-central down: its clients go to their next region (the
         # default order's us-east), and no other client moves
@@ -362,3 +369,30 @@ def test_split_shares_in_check_report(tmp_path, line_db):
         east[s["service"]] = sum(row["before"]["share4"] for row in s["regions"]
                                  if row["region"] == "eu-east")
     assert east["a.geo.test"] > 2 * east["b.geo.test"], east
+
+
+def test_bias_gains_in_check_report(tmp_path, line_db):
+    """gslbd -t: a region with a bias says what it gains and loses against
+    bias 0: with bias 20 on eu-east, the networks of the line that move
+    from eu-central (all in Germany), as many as computed; nothing lost."""
+    conf = tmp_path / "gslb.conf"
+    conf.write_text(bias_config(str(tmp_path), line_db, 20, False))
+    r = run_gslbd(["-t", "--json", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    svc = next(s for s in json.loads(r.stdout)["services"] if s["service"] == "bias.geo.test")
+    rows = {row["region"]: row for row in svc["regions"]}
+    assert "bias" not in rows["eu-central"]
+    bias = rows["eu-east"]["bias"]
+    moved = [n for n, lat, lon in line_points()
+             if expected_region(lat, lon, 20) == "eu-east" and
+             expected_region(lat, lon, 0) == "eu-central"]
+    assert moved
+    assert bias["bias"] == 20
+    assert abs(bias["gains"]["share4"] - len(moved) / len(line_points())) < 1e-9, bias
+    assert [c["country"] for c in bias["gains"]["countries"]] == ["DE"], bias
+    assert bias["loses"]["share4"] == 0 and bias["loses"]["countries"] == [], bias
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"bias 20 on eu-east, against bias 0:\n    gains [0-9.]+% IPv4, 0\.0% IPv6, "
+                     r"1 country: DE;\n    loses 0\.0% IPv4, 0\.0% IPv6, 0 countries", r.stdout), \
+        r.stdout

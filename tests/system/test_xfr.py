@@ -23,6 +23,8 @@ import dns.message
 import dns.name
 import dns.query
 import dns.rcode
+import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import dns.tsig
@@ -179,12 +181,13 @@ def env(tmp_path_factory):
                                  gslbtest.member_conf("2001:db8::10", "127.0.0.1:%d"
                                                       % backend.port)], "web"),
         gslbtest.pool_conf("b", [gslbtest.member_conf(FALLBACK)])])
+    dead = gslbtest.closed_port()
     transfer = ('transfer = { allow = [ "127.0.0.1/32" ]; tsig = "%s"; '
-                'notify = [ "127.0.0.1:%d", "127.0.0.1:%d" ]; }; ' % (KEYNAME, knot.port,
-                                                                      nsd.port))
+                'notify = [ "127.0.0.1:%d", "127.0.0.1:%d", "127.0.0.1:%d" ]; }; '
+                % (KEYNAME, knot.port, nsd.port, dead))
     text = "\n".join([
         'directory = "%s";' % wd,
-        'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; };',
+        'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; admin = "127.0.0.1:0"; };',
         "workers = 1;",
         'tsig = ( { name = "%s"; algorithm = "hmac-sha256"; secret = "%s"; },' % (KEYNAME,
                                                                                   SECRET),
@@ -208,7 +211,7 @@ def env(tmp_path_factory):
             s.ports = {t: port for t in ("udp4", "udp6", "tcp4", "tcp6")}
             s._spawn(s.argv(srv.ports["tcp4"]))
             started.append(s)
-        yield {"gslbd": srv, "knot": knot, "nsd": nsd, "backend": backend}
+        yield {"gslbd": srv, "knot": knot, "nsd": nsd, "backend": backend, "dead": dead}
     finally:
         for s in started[1:]:
             s.stop()
@@ -329,6 +332,7 @@ def test_refused_wrong_key_bad_signature_unsigned_address(env):
     q = dns.message.make_query(ORIGIN, "AXFR")
     assert dns.message.from_wire(raw_xfr(srv, q)).rcode() == dns.rcode.REFUSED
     assert xfr(srv, family=socket.AF_INET6)[0].rcode() == dns.rcode.REFUSED
+    assert srv.metrics()['gslb_zone_transfers_total{result="refused"}'] >= 4
     # over UDP: REFUSED, as before
     assert dns.message.from_wire(raw_xfr(srv, q, "udp4")).rcode() == dns.rcode.REFUSED
     # a zone without transfer: REFUSED, as before
@@ -336,17 +340,56 @@ def test_refused_wrong_key_bad_signature_unsigned_address(env):
     assert dns.message.from_wire(raw_xfr(srv, q)).rcode() == dns.rcode.REFUSED
 
 
-def test_badtime(env, monkeypatch):
+OTHER = dns.tsigkeyring.from_text({"other.": (dns.tsig.HMAC_SHA512, SECRET)})
+
+
+@pytest.mark.parametrize("qtype,keyname,alg,transport", [
+    ("AXFR", KEYNAME, dns.tsig.HMAC_SHA256, "tcp4"),
+    ("SOA", "other.", dns.tsig.HMAC_SHA512, "udp4")])
+def test_badtime(env, monkeypatch, qtype, keyname, alg, transport):
     srv = env["gslbd"]
-    q = dns.message.make_query(ORIGIN, "AXFR")
-    q.use_tsig(KEYRING, keyname=KEYNAME, algorithm=dns.tsig.HMAC_SHA256)
+    keyring = KEYRING if keyname == KEYNAME else OTHER
+    q = dns.message.make_query(ORIGIN, qtype)
+    q.use_tsig(keyring, keyname=keyname, algorithm=alg)
     real = time.time
     monkeypatch.setattr(time, "time", lambda: real() - 3600)
     wire = q.to_wire()
     monkeypatch.setattr(time, "time", real)
-    reply = srv.exchange(wire, "tcp4")
+    reply = srv.exchange(wire, transport)
     with pytest.raises(dns.tsig.PeerBadTime):
-        dns.message.from_wire(reply, keyring=KEYRING, request_mac=q.mac)
+        dns.message.from_wire(reply, keyring=keyring, request_mac=q.mac)
+    # signed with the key (RFC 8945 5.2.3): the request's time signed, ours
+    # in other data, a MAC over the request's MAC, the reply and the TSIG
+    # variables
+    at = tsig_at(reply)
+    rd = dns.rdata.from_wire(dns.rdataclass.ANY, dns.rdatatype.TSIG, reply, at[1],
+                             len(reply) - at[1])
+    assert rd.error == dns.rcode.BADTIME
+    assert len(rd.mac) == (32 if alg == dns.tsig.HMAC_SHA256 else 64)
+    assert rd.time_signed == q.tsig[0].time_signed
+    assert abs(int.from_bytes(rd.other, "big") - time.time()) < 5
+    ar = struct.unpack("!H", reply[10:12])[0]
+    body = reply[:10] + struct.pack("!H", ar - 1) + reply[12:at[0]]
+    key = dns.tsig.Key(keyname, SECRET, alg)
+    dns.tsig._digest(body, key, rd, None, q.mac, None, False).verify(rd.mac)
+
+
+def tsig_at(wire):
+    """(start of the last record, start of its rdata)."""
+    qd, an, ns, ar = struct.unpack("!HHHH", wire[4:12])
+    pos = 12
+    for _ in range(qd):
+        _, used = dns.name.from_wire(wire, pos)
+        pos += used + 4
+    start = rdata = None
+    for _ in range(an + ns + ar):
+        start = pos
+        _, used = dns.name.from_wire(wire, pos)
+        pos += used
+        rdlen = struct.unpack("!H", wire[pos + 8:pos + 10])[0]
+        rdata = pos + 10
+        pos += 10 + rdlen
+    return start, rdata
 
 
 def answers(srv, name, qtype):
@@ -438,6 +481,14 @@ def test_health_change_bumps_serial_and_notify_refreshes_secondaries(env):
     gslbtest.wait_answer(srv, SERVICE, {"192.0.2.10"})
     gslbtest.wait_for("serial bumped again", lambda: gslbd_serial(srv) == before + 2,
                       servers=[srv])
+    # a secondary that never answers: 5 tries, then a warning
+    srv.wait_log(r"notify not answered zone=example\.test\. serial=%d to=127\.0\.0\.1:%d "
+                 r"tries=5" % (before + 1, env["dead"]), timeout=15)
+    m = srv.metrics()
+    assert m['gslb_zone_notify_total{result="answered"}'] >= 2
+    assert m['gslb_zone_notify_total{result="unanswered"}'] >= 1
+    assert m['gslb_zone_transfers_total{result="ixfr"}'] >= 2, "ours and Knot's"
+    assert m['gslb_zone_transfers_total{result="axfr"}'] >= 3
     state = open(os.path.join(os.path.dirname(srv.workdir), "state", "xfr.state")).read()
     assert "example.test. %d " % (before + 2) in state
 
@@ -468,6 +519,12 @@ def test_signed_queries_verified_and_answers_signed(env, transport):
     with pytest.raises(dns.tsig.PeerBadSignature):
         dns.message.from_wire(srv.exchange(q.to_wire(), transport), keyring=wrong,
                               request_mac=q.mac)
+    # the other key, HMAC-SHA512, for any zone
+    q = signed(ORIGIN, "SOA", keyring=OTHER, keyname="other.")
+    q.use_tsig(OTHER, keyname="other.", algorithm=dns.tsig.HMAC_SHA512)
+    r = dns.message.from_wire(srv.exchange(q.to_wire(), transport), keyring=OTHER,
+                              request_mac=q.mac)
+    assert r.had_tsig and r.rcode() == dns.rcode.NOERROR
     # a key gslbd does not have: BADKEY, as before
     nobody = dns.tsigkeyring.from_text({"nobody.": SECRET})
     q = signed(ORIGIN, "SOA", keyring=nobody, keyname="nobody.")
@@ -486,31 +543,55 @@ def test_signed_answer_too_long_for_udp_is_truncated_and_signed(env):
 
 def test_serial_follows_zone_file_changes_and_never_goes_back(tmp_path):
     zone = tmp_path / "example.test.zone"
+    # serial 1: below the Unix time, so that unixtime takes the time
     text = open(os.path.join(gslbtest.ZONEDIR, "example.test.zone")).read()
+    text = text.replace("2024010101", "1")
     zone.write_text(text)
     conf = "\n".join([
         'directory = "%s";' % tmp_path,
         'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; };',
         "workers = 1;",
-        'state_dir = "state";',
         'zones = ( { origin = "%s"; file = "%s"; transfer = { allow = [ "127.0.0.1/32" ]; '
-        'serial_policy = "unixtime"; }; } );' % (ORIGIN, zone), ""])
+        'serial_policy = "unixtime"; }; } );' % (ORIGIN, zone),
+        gslbtest.health_conf("state", [], [gslbtest.service_conf(
+            SERVICE, [gslbtest.pool_conf("a", [gslbtest.member_conf("192.0.2.10")])])]), ""])
     srv = gslbtest.Gslbd(str(tmp_path / "a"), config_text=conf).start()
+
+    def reload(n):
+        srv.proc.send_signal(signal.SIGHUP)
+        srv.wait_log(r"(?s)(reloaded what=.*){%d}" % n)
+        return gslbd_serial(srv)
+
     try:
         file_serial = gslbd_serial(srv)
+        assert file_serial == 1
         zone.write_text(text + "added 300 A 192.0.2.99\n")
         start = int(time.time())
-        srv.proc.send_signal(signal.SIGHUP)
-        srv.wait_log("reloaded what=")
-        bumped = gslbd_serial(srv)
+        bumped = reload(1)
         assert bumped >= start, "unixtime: the time of the change"
         assert records(xfr(srv, keyring=None))[0][3].split()[2] == str(bumped)
+        assert reload(2) == bumped, "nothing changed, the same serial"
+        # a service's members changed: a new serial, and the new answer
+        conf = conf.replace('"192.0.2.10"', '"192.0.2.11"')
+        with open(srv.config_path, "w") as f:
+            f.write(conf)
+        serial = reload(3)
+        assert serial > bumped
+        assert (SERVICE + ".", "A", 30, "192.0.2.11") in records(xfr(srv, keyring=None))
+        bumped = serial
     finally:
         assert srv.check_stopped_cleanly() == []
     # restarted with the same data: the serial kept in state_dir, not the
-    # file's (which is lower)
+    # file's (which is lower); with other data, the next one
+
     srv = gslbtest.Gslbd(str(tmp_path / "b"), config_text=conf).start()
     try:
         assert gslbd_serial(srv) == bumped > file_serial
+    finally:
+        assert srv.check_stopped_cleanly() == []
+    conf = conf.replace('"192.0.2.11"', '"192.0.2.12"')
+    srv = gslbtest.Gslbd(str(tmp_path / "c"), config_text=conf).start()
+    try:
+        assert gslbd_serial(srv) > bumped
     finally:
         assert srv.check_stopped_cleanly() == []

@@ -10,7 +10,8 @@
  * IPv6 forms of IPv4 addresses, in the aliased ranges (Teredo, ::, ::1) and
  * at random, and for every service (pure distance with two regions at the
  * same place, route rules of every kind with a limit and a default, a
- * CNAME service with one region, a split rule with sticky members),
+ * CNAME service with one region, a split rule with sticky members, asn:
+ * rules, pools shedding load or full),
  * decide() on the compact snapshot must
  * give the same rule, route, region order, states, region, pool and TTL as
  * the database lookup, and an ECS scope no longer than the database's; and
@@ -361,6 +362,30 @@ static uint64_t next_rand(void)
 	return rng;
 }
 
+/* pools[].load as the prober would publish it: a's eu-east sheds 40% of
+ * its clients (by their subnet hash), s's eu-west is full. Load does not
+ * depend on location, so both modes must still agree. */
+static void set_load(struct snapshot *snap)
+{
+	const struct conf *c = snap->conf;
+	for (size_t i = 0; i < c->nservices; i++) {
+		const struct service *svc = &c->services[i];
+		for (size_t k = 0; k < svc->npools; k++) {
+			const char *r = c->regions[svc->pools[k].region].name;
+			struct hpool *hp = &snap->health->pools[svc->pools[k].gidx];
+			if (strcmp(svc->name, "a.example.test") == 0 && strcmp(r, "eu-east") == 0) {
+				hp->load = 0.86;
+				hp->shed = 0.4;
+			} else if (strcmp(svc->name, "s.example.test") == 0 &&
+				   strcmp(r, "eu-west") == 0) {
+				hp->load = 0.99;
+				hp->shed = 1;
+				hp->full = 1;
+			}
+		}
+	}
+}
+
 static void run_case(const struct dbcase *dc, long randoms)
 {
 	char dir[512], cx[600], cy[600], db[1024];
@@ -381,6 +406,8 @@ static void run_case(const struct dbcase *dc, long randoms)
 	p.compact = load(cy);
 	assert_null(p.exact->gclass);
 	assert_non_null(p.compact->gclass);
+	set_load(p.exact);
+	set_load(p.compact);
 
 	assert_int_equal(geo_walk(p.exact->geo, walk_cb, &p), 0);
 	static const char *const special[] = { "::",	      "::1",	       "2001::1",
