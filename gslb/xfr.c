@@ -415,8 +415,8 @@ static void put_ixfr(struct xfr *x, const struct xfr_diff *d, size_t n)
 static size_t hmac(int alg, const uint8_t *key, size_t klen, const uint8_t *data, size_t len,
 		   uint8_t out[LDNS_SHA512_DIGEST_LENGTH])
 {
-	gnutls_mac_algorithm_t m = alg == CONF_TSIG_HMAC_SHA512 ? GNUTLS_MAC_SHA512 :
-								  GNUTLS_MAC_SHA256;
+	gnutls_mac_algorithm_t m =
+		alg == CONF_TSIG_HMAC_SHA512 ? GNUTLS_MAC_SHA512 : GNUTLS_MAC_SHA256;
 
 	if (gnutls_hmac_fast(m, key, klen, data, len, out) < 0)
 		return 0;
