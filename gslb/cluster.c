@@ -292,10 +292,16 @@ static int post_once(struct etcd_client *c, size_t i, const char *path, const ch
 	char url[1024];
 	char cerr[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	/* gRPC metadata through the gateway: a member cut off from the
+	 * leader ends a watch with "no leader" instead of keeping it open
+	 * and silent (etcd's WithRequireLeader). */
+	struct curl_slist *more =
+		hdrs ? curl_slist_append(hdrs, "Grpc-Metadata-hasleader: true") : NULL;
 	CURL *h = c->h;
 	CURLcode cc;
 
-	if (!hdrs) {
+	if (!more) {
+		curl_slist_free_all(hdrs);
 		seterr(err, errlen, "out of memory");
 		return GSLB_ENOMEM;
 	}

@@ -22,7 +22,9 @@
 #define NODE_NAME_MAX 254 /* config_cluster.c: at most 253 */
 #define RETRY_MS 500      /* etcd failed: try again after this */
 #define REFRESH_S 60      /* own verdicts read back and repaired this often */
-#define WATCH_MS 30000    /* a watch request runs this long, then resumes */
+#define WATCH_MS                                                        \
+	10000 /* a watch request runs this long, then resumes: a stream \
+	       * to a member cut off from the others is left soon */
 #define OVERRIDE_WAIT_MS 3000
 #define BATCH 64    /* verdicts written per turn of the writer (cn->batch) */
 #define PUT_STALE 3 /* ment.put: a key of an old lease, to write again */
@@ -78,6 +80,7 @@ struct cluster_node {
 	struct mtable t;
 	struct override_table ovr;
 	uint64_t ovr_version;
+	int synced; /* a range has succeeded: ovr is the cluster's */
 	int64_t lease;
 	int failed[2];
 	int64_t degraded_since; /* unix time, 0 = not degraded */
@@ -274,11 +277,12 @@ static void notify(struct cluster_node *cn)
  * Entering it, each remote node counts until its lease would end. */
 static void set_ok(struct cluster_node *cn, int which, int ok, const char *err)
 {
-	int was, is;
+	int was, is, watch_lost;
 	int64_t now = now_ms();
 
 	pthread_mutex_lock(&cn->mu);
 	was = degraded(cn);
+	watch_lost = which == FAIL_WATCHER && !ok && !cn->failed[FAIL_WATCHER];
 	cn->failed[which] = !ok;
 	is = degraded(cn);
 	if (is && !ok && !cn->announced) {
@@ -287,14 +291,17 @@ static void set_ok(struct cluster_node *cn, int which, int ok, const char *err)
 			 "last view node=%s error=\"%s\"",
 			 cn->cf.name, cn->cf.node, err ? err : "");
 	}
-	if (!was && is) {
-		cn->degraded_since = (int64_t)time(NULL);
+	/* Without the watch the other nodes' keys are not seen to go: each
+	 * counts until its lease would end (a range puts it right after). */
+	if (watch_lost)
 		for (int i = 1; i < MAX_NODES; i++)
 			if (cn->nodes[i].used && cn->nodes[i].expires == 0)
 				cn->nodes[i].expires =
 					now + (cn->nodes[i].ttl > 0 ? cn->nodes[i].ttl :
 								      (long)cn->cf.lease_ttl) *
 						      1000;
+	if (!was && is) {
+		cn->degraded_since = (int64_t)time(NULL);
 	} else if (was && !is) {
 		if (cn->announced)
 			log_info("cluster %s: etcd reachable again, degraded for %" PRId64
@@ -549,6 +556,7 @@ static int full_range(struct cluster_node *cn, int64_t *rev, char *err, size_t e
 			apply(cn, l.v[i].type, &l.v[i].kv);
 		if (*rev > cn->applied_rev)
 			cn->applied_rev = *rev;
+		cn->synced = 1;
 		pthread_cond_broadcast(&cn->cond);
 		pthread_mutex_unlock(&cn->mu);
 		(*rev)++;
@@ -801,7 +809,7 @@ static void expire_nodes(struct cluster_node *cn)
 	int changed = 0;
 
 	pthread_mutex_lock(&cn->mu);
-	for (int i = 1; i < MAX_NODES; i++) {
+	for (int i = 1; i < MAX_NODES && cn->failed[FAIL_WATCHER]; i++) {
 		struct cnode *n = &cn->nodes[i];
 
 		if (n->used && n->present && n->expires && now >= n->expires) {
@@ -1033,7 +1041,8 @@ int cluster_node_overrides(struct cluster_node *cn, uint64_t *version, struct ov
 	int copied = 0;
 
 	pthread_mutex_lock(&cn->mu);
-	if (cn->ovr_version != *version) {
+	/* Until etcd has been read, the overrides last seen (state_dir) hold. */
+	if (cn->synced && cn->ovr_version != *version) {
 		struct override *v = cn->ovr.n ? malloc(cn->ovr.n * sizeof(*v)) : NULL;
 
 		if (!cn->ovr.n || v) {

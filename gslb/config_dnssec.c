@@ -123,11 +123,14 @@ int conf_dnssec_load_keys(struct conf_ctx *ctx, const config_setting_t *zone, co
 		if (d->keys[i].private_world_readable)
 			log_warn("DNSSEC private key can be read by others file=%s.private",
 				 d->key_paths[i]);
+		/* The same key twice is an error; two keys that share a key
+		 * tag are not (tags are not unique, RFC 4034 appendix B:
+		 * validators try each key with the tag). */
 		for (size_t j = 0; j < i; j++)
-			if (d->keys[j].tag == d->keys[i].tag && d->keys[j].alg == d->keys[i].alg)
+			if (ldns_rr_compare(d->keys[j].dnskey, d->keys[i].dnskey) == 0)
 				return conf_error(ctx, e ? e : zone,
-						  "key tag %u (algorithm %u) given twice",
-						  d->keys[i].tag, d->keys[i].alg);
+						  "the key of %s is given twice (key tag %u)",
+						  d->key_paths[j], d->keys[i].tag);
 	}
 	return GSLB_OK;
 }

@@ -667,6 +667,18 @@ int geo_has_asn(const struct geo_db *g) { return g && g->has_asn; }
 
 const char *geo_asn_path(const struct geo_db *g) { return g && g->asn_path ? g->asn_path : ""; }
 
+const char *geo_asn_type(const struct geo_db *g)
+{
+	if (!g || !g->has_asn || !g->asn.metadata.database_type)
+		return "";
+	return g->asn.metadata.database_type;
+}
+
+uint64_t geo_asn_build_epoch(const struct geo_db *g)
+{
+	return g && g->has_asn ? g->asn.metadata.build_epoch : 0;
+}
+
 /* geoip.asn_database: opened as the city database is, then a few lookups
  * to refuse a damaged file at load rather than at query time. */
 static int asn_open(struct geo_db *g, const char *path, char *err, size_t errlen)

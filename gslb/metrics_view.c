@@ -16,13 +16,21 @@
 static const char *const version[] = { PACKAGE_VERSION };
 static const char *const results[] = { "success", "failure" };
 
+/* The city database, and the ASN database (geoip.asn_database). */
 static int geoip(struct metrics_out *o, const struct snapshot *snap)
 {
-	if (!snap || !snap->geo || !geo_db_path(snap->geo)[0])
-		return 0;
-	const char *lv[] = { geo_db_path(snap->geo), geo_db_type(snap->geo) };
-	metrics_sample(o, lv, (int64_t)geo_db_build_epoch(snap->geo));
-	return 1;
+	int shown = 0;
+	if (snap && snap->geo && geo_db_path(snap->geo)[0]) {
+		const char *lv[] = { geo_db_path(snap->geo), geo_db_type(snap->geo) };
+		metrics_sample(o, lv, (int64_t)geo_db_build_epoch(snap->geo));
+		shown = 1;
+	}
+	if (snap && geo_has_asn(snap->geo)) {
+		const char *lv[] = { geo_asn_path(snap->geo), geo_asn_type(snap->geo) };
+		metrics_sample(o, lv, (int64_t)geo_asn_build_epoch(snap->geo));
+		shown = 1;
+	}
+	return shown;
 }
 
 static int generation(struct metrics_out *o, const struct snapshot *snap)

@@ -181,7 +181,10 @@ static int pool_to_view(struct hpool *hp, const struct ppool *pp)
 
 void probe_member_key(const struct ptarget *t, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/%s/%s", t->pp->svc->name, t->pp->region, t->atext);
+	const char *m =
+		!t->family && target_member(t)->hostname ? target_member(t)->hostname : t->atext;
+
+	snprintf(buf, len, "%s/%s/%s", t->pp->svc->name, t->pp->region, m);
 }
 
 /* With a cluster: every checked member's state becomes its state in the
@@ -431,7 +434,8 @@ static int do_adopt(struct prober *p, struct snapshot *ns)
 
 /* Scheduled overrides, once a wall-clock second: those whose end has come
  * leave the table (and state_dir); when one started or ended since the
- * last view, a new view is published (and announced). */
+ * last view, a new view is published (and announced). The cluster's
+ * events are looked for at the same pace. */
 static void override_schedule(struct prober *p)
 {
 	int64_t now = wall_s();
@@ -464,6 +468,7 @@ static void override_schedule(struct prober *p)
 	pthread_mutex_unlock(&p->mu);
 	if (removed || changed)
 		p->hard_dirty = 1;
+	probe_events_cluster(p);
 }
 
 static void run_due(struct prober *p, int64_t now)
@@ -663,6 +668,7 @@ static void prober_free(struct prober *p)
 	p->res = NULL;
 	probe_model_free(p, p->m);
 	webhooks_free(p->wh, p->multi);
+	probe_events_free(p);
 	override_table_free(&p->shown);
 	if (p->multi)
 		curl_multi_cleanup(p->multi);

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <jansson.h>
+
+#include "gslb/cluster_node.h"
 #include "gslb/dname.h"
 #include "gslb/log.h"
 #include "gslb/probe_int.h"
@@ -137,4 +140,89 @@ void probe_events_overrides(struct prober *p, const struct override_table *activ
 			     override_state_name((enum override_state)o->state), "none",
 			     scheduled ? "scheduled end" : "cleared by admin");
 	}
+}
+
+struct cl_seen {
+	char name[256];
+	int live;
+};
+
+static int seen_live(const struct cl_seen *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].name, name) == 0)
+			return v[i].live;
+	return 0;
+}
+
+void probe_events_cluster(struct prober *p)
+{
+	char *text, name[300];
+	json_t *st, *nodes, *nd;
+	struct cl_seen *now = NULL;
+	size_t n = 0, i;
+	int degraded;
+
+	if (!p->cn || !webhook_wants(p->wh, WH_CLUSTER))
+		return;
+	text = cluster_node_status(p->cn);
+	st = text ? json_loads(text, 0, NULL) : NULL;
+	free(text);
+	if (!st)
+		return;
+	nodes = json_object_get(st, "nodes");
+	now = calloc(json_array_size(nodes) + 1, sizeof(*now));
+	if (!now) {
+		json_decref(st);
+		return;
+	}
+	json_array_foreach(nodes, i, nd)
+	{
+		const char *nm = json_string_value(json_object_get(nd, "name"));
+		if (!nm)
+			continue;
+		snprintf(now[n].name, sizeof(now[n].name), "%s", nm);
+		now[n++].live = json_is_true(json_object_get(nd, "live"));
+	}
+	degraded = json_is_true(json_object_get(st, "degraded"));
+	if (p->cl_known) {
+		const char *cname = json_string_value(json_object_get(st, "name"));
+		snprintf(name, sizeof(name), "cluster:%s", cname ? cname : "?");
+		if (degraded != p->cl_degraded)
+			webhook_emit(p->wh, WH_CLUSTER, name, degraded ? "ok" : "degraded",
+				     degraded ? "degraded" : "ok",
+				     degraded ? "etcd unreachable" : "etcd reachable again");
+		for (i = 0; i < n; i++) {
+			if (now[i].live == seen_live(p->cl_nodes, p->ncl_nodes, now[i].name))
+				continue;
+			snprintf(name, sizeof(name), "node:%s", now[i].name);
+			webhook_emit(p->wh, WH_CLUSTER, name, now[i].live ? "down" : "up",
+				     now[i].live ? "up" : "down",
+				     now[i].live ? "its lease is live" : "its lease ended");
+		}
+		for (i = 0; i < p->ncl_nodes; i++) {
+			if (!p->cl_nodes[i].live || seen_live(now, n, p->cl_nodes[i].name))
+				continue;
+			int listed = 0;
+			for (size_t k = 0; k < n && !listed; k++)
+				listed = strcmp(now[k].name, p->cl_nodes[i].name) == 0;
+			if (listed)
+				continue; /* announced above */
+			snprintf(name, sizeof(name), "node:%s", p->cl_nodes[i].name);
+			webhook_emit(p->wh, WH_CLUSTER, name, "up", "down", "its lease ended");
+		}
+	}
+	free(p->cl_nodes);
+	p->cl_nodes = now;
+	p->ncl_nodes = n;
+	p->cl_degraded = degraded;
+	p->cl_known = 1;
+	json_decref(st);
+}
+
+void probe_events_free(struct prober *p)
+{
+	free(p->cl_nodes);
+	p->cl_nodes = NULL;
+	p->ncl_nodes = 0;
 }

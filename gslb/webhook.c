@@ -331,6 +331,19 @@ int webhook_emit(struct webhooks *w, enum webhook_what what, const char *name, c
 	return taken;
 }
 
+int webhook_wants(struct webhooks *w, enum webhook_what what)
+{
+	int want = 0;
+
+	if (!w)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; i < w->n && !want; i++)
+		want = (w->h[i].events & (1u << what)) != 0;
+	pthread_mutex_unlock(&w->mu);
+	return want;
+}
+
 /* Under w->mu: the POST of h->sending. */
 static void hook_start(struct webhooks *w, struct hook *h, CURLM *multi)
 {

@@ -601,7 +601,8 @@ static size_t signature(const struct snapshot *snap, const struct snapshot *afte
 	for (size_t r = 0; r < snap->conf->nregions; r++) {
 		int pi = svc->pool_of_region[r];
 		uint8_t st[5] = { pi >= 0, 0, 0, 0, 0 };
-		double shed[2] = { 0, 0 }; /* pools[].load: full is a share of 1 */
+		/* pools[].load: the share shed (full: 2) and the figure shown */
+		double shed[4] = { 0, 0, -1, -1 };
 		for (int v = 0; v < 2 && pi >= 0; v++) {
 			const struct health *h = views[v] ? views[v]->health : NULL;
 			unsigned gidx = svc->pools[pi].gidx;
@@ -609,6 +610,7 @@ static size_t signature(const struct snapshot *snap, const struct snapshot *afte
 				st[1 + 2 * v] = (uint8_t)(1 + h->pools[gidx].up);
 				st[2 + 2 * v] = h->pools[gidx].admin;
 				shed[v] = h->pools[gidx].full ? 2 : h->pools[gidx].shed;
+				shed[2 + v] = h->pools[gidx].load;
 			}
 		}
 		sig_put(buf, cap, &n, st, sizeof(st));
@@ -634,6 +636,23 @@ static json_t *bias_json(const struct snapshot *snap, const struct wi_sample *s,
 				    share_json(s, b->mark, 1, NULL, 0, b->tmp));
 	}
 	return o;
+}
+
+/* pools[].load: the pool's figure, shed share and state in the view, or
+ * NULL when it has no figure. */
+static json_t *load_json(const struct snapshot *view, const struct service *svc, int r)
+{
+	const struct health *h = view ? view->health : NULL;
+	int pi = r < (int)view->conf->nregions ? svc->pool_of_region[r] : -1;
+	if (pi < 0 || !h || svc->pools[pi].gidx >= h->npools)
+		return NULL;
+	const struct hpool *hp = &h->pools[svc->pools[pi].gidx];
+	if (hp->load < 0)
+		return NULL;
+	return json_pack("{s:f, s:f, s:s}", "figure", hp->load, "shed_share", hp->shed, "state",
+			 !hp->up  ? "down" :
+			 hp->full ? "full" :
+				    "up");
 }
 
 /* The picture of one service: every key of its report but "service". */
@@ -689,6 +708,9 @@ static json_t *picture_json(const struct snapshot *snap, const struct snapshot *
 					    json_true());
 		if (c->region_bias && has_pool && c->regions[r].bias != 0)
 			json_object_set_new(row, "bias", bias_json(snap, s, b, r));
+		json_t *lj = has_pool ? load_json(snap, svc, r) : NULL;
+		if (lj)
+			json_object_set_new(row, "load", lj);
 		if (after_view) {
 			json_object_set_new(row, "after",
 					    share_json(s, b->after, r, NULL, 0, b->tmp));
@@ -981,6 +1003,28 @@ static int name_width(const json_t *regions, int min)
 	return w;
 }
 
+/* pools[].load: "load on eu-east: 0.850, shedding 33%" per region with a
+ * figure. */
+static void print_loads(const json_t *regions, FILE *out)
+{
+	const json_t *r;
+	size_t i;
+	json_array_foreach(regions, i, r)
+	{
+		const json_t *l = json_object_get(r, "load");
+		if (!l)
+			continue;
+		fprintf(out, "  load on %s: %.3f, %s", jstr(r, "region", "?"), jnum(l, "figure"),
+			jstr(l, "state", "up"));
+		if (strcmp(jstr(l, "state", "up"), "up") == 0)
+			fprintf(out, ", shedding %.0f%% of its clients to their next region",
+				100 * jnum(l, "shed_share"));
+		else if (strcmp(jstr(l, "state", "up"), "full") == 0)
+			fprintf(out, ": takes no clients");
+		fprintf(out, "\n");
+	}
+}
+
 static void print_check_service(const json_t *svc, FILE *out)
 {
 	const json_t *regions = json_object_get(svc, "regions");
@@ -1003,6 +1047,7 @@ static void print_check_service(const json_t *svc, FILE *out)
 		print_countries(b, out);
 		fprintf(out, "\n");
 	}
+	print_loads(regions, out);
 	json_array_foreach(regions, i, r)
 	{
 		const json_t *bj = json_object_get(r, "bias");
@@ -1097,6 +1142,7 @@ static void print_whatif_service(const json_t *svc, FILE *out)
 		fprintf(out, "  %-*s  %7s  %7s  %7s  %7s%s\n", w, name, p4, p6, a4, a6,
 			json_is_true(json_object_get(a, "fail_open")) ? "  (fail-open)" : "");
 	}
+	print_loads(regions, out);
 }
 
 /* A service's picture as text: every key but "service", sorted, compact.

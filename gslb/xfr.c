@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <gnutls/crypto.h>
 #include <ldns/ldns.h>
 #include <urcu/urcu-memb.h>
 
@@ -408,42 +409,18 @@ static void put_ixfr(struct xfr *x, const struct xfr_diff *d, size_t n)
 	put_soa(x, serial);
 }
 
-static void digest(int alg, const uint8_t *data, size_t len, uint8_t *out)
-{
-	if (alg == CONF_TSIG_HMAC_SHA512)
-		ldns_sha512((unsigned char *)data, (unsigned)len, out);
-	else
-		ldns_sha256((unsigned char *)data, (unsigned)len, out);
-}
-
-/* HMAC (RFC 2104) with ldns's SHA-256 or SHA-512, over the parts of
- * data; out holds the digest's length. For the one MAC ldns cannot make:
- * a signed BADTIME (its signing sets no error). */
+/* HMAC-SHA256 or HMAC-SHA512 (GnuTLS) of data with key; out holds the
+ * digest's length, 0 on error. For the one MAC ldns cannot make: a signed
+ * BADTIME (its signing sets no error). */
 static size_t hmac(int alg, const uint8_t *key, size_t klen, const uint8_t *data, size_t len,
 		   uint8_t out[LDNS_SHA512_DIGEST_LENGTH])
 {
-	size_t block =
-		alg == CONF_TSIG_HMAC_SHA512 ? LDNS_SHA512_BLOCK_LENGTH : LDNS_SHA256_BLOCK_LENGTH;
-	size_t dlen = alg == CONF_TSIG_HMAC_SHA512 ? LDNS_SHA512_DIGEST_LENGTH :
-						     LDNS_SHA256_DIGEST_LENGTH;
-	uint8_t k[LDNS_SHA512_BLOCK_LENGTH] = { 0 }, inner[LDNS_SHA512_DIGEST_LENGTH];
-	uint8_t *buf = malloc(block + (len > dlen ? len : dlen));
+	gnutls_mac_algorithm_t m =
+		alg == CONF_TSIG_HMAC_SHA512 ? GNUTLS_MAC_SHA512 : GNUTLS_MAC_SHA256;
 
-	if (!buf)
+	if (gnutls_hmac_fast(m, key, klen, data, len, out) < 0)
 		return 0;
-	if (klen > block)
-		digest(alg, key, klen, k);
-	else
-		memcpy(k, key, klen);
-	/* inner: H(K ^ ipad, data); outer: H(K ^ opad, inner) */
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < block; i++)
-			buf[i] = k[i] ^ (pass ? 0x5c : 0x36);
-		memcpy(buf + block, pass ? inner : data, pass ? dlen : len);
-		digest(alg, buf, block + (pass ? dlen : len), pass ? out : inner);
-	}
-	free(buf);
-	return dlen;
+	return gnutls_hmac_get_len(m);
 }
 
 /* The MAC of a response r (without its TSIG yet) to a request with MAC
@@ -868,6 +845,13 @@ size_t xfr_signed_query(const struct snapshot *snap, const struct dns_request *r
 	if (!key || ldns_rr_rd_count(qt) < 7)
 		goto out; /* a key we do not have: the query path says BADKEY */
 	*handled = 1;
+	if (info) {
+		/* what is counted when no answer is made */
+		memset(info, 0, sizeof(*info));
+		info->verdict = DECODE_NOTAUTH;
+		info->rcode = LDNS_RCODE_NOTAUTH;
+		info->region = info->slot = -1;
+	}
 	uint16_t err = tsig_check(q, req, key);
 	if (err) {
 		r = error_pkt(q, LDNS_RCODE_NOTAUTH, err, key);
@@ -879,12 +863,6 @@ size_t xfr_signed_query(const struct snapshot *snap, const struct dns_request *r
 			len = wlen;
 		}
 		free(wire);
-		if (info) {
-			memset(info, 0, sizeof(*info));
-			info->verdict = DECODE_NOTAUTH;
-			info->rcode = LDNS_RCODE_NOTAUTH;
-			info->region = info->slot = -1;
-		}
 		goto out;
 	}
 	/* The query without its TSIG record, answered as any other. */

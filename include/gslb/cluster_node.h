@@ -60,7 +60,8 @@ void cluster_node_votes_end(struct cluster_node *cn);
 int cluster_node_probes(struct cluster_node *cn, const char *member);
 
 /* The cluster's overrides, copied into out when their version differs from
- * *version (then updated); returns 1 when copied. */
+ * *version (then updated); returns 1 when copied. Nothing is copied before
+ * the node has read etcd once: the overrides last seen stay meanwhile. */
 int cluster_node_overrides(struct cluster_node *cn, uint64_t *version, struct override_table *out);
 
 /* Writes override o to etcd (o->state OVERRIDE_NONE: deletes it) and waits

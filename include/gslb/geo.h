@@ -91,6 +91,9 @@ int geo_asn_lookup(const struct geo_db *g, int family, const uint8_t *addr, int 
 /* Is an ASN database loaded? Its path, "" when none. */
 int geo_has_asn(const struct geo_db *g);
 const char *geo_asn_path(const struct geo_db *g);
+/* Its metadata: database_type ("" when none) and build time (0). */
+const char *geo_asn_type(const struct geo_db *g);
+uint64_t geo_asn_build_epoch(const struct geo_db *g);
 
 /* Open the database (memory-mapped) and load and validate the overrides.
  * On failure returns a negative gslb_err and writes "FILE:LINE: reason"

@@ -83,6 +83,7 @@ struct fdent {
 
 struct prober;
 struct ppool;
+struct cl_seen;
 
 /* A check as the prober uses it. */
 struct pcheck {
@@ -230,6 +231,12 @@ struct prober {
 	struct webhooks *wh;
 	struct override_table shown;
 	int64_t override_tick;
+	/* the cluster as last announced (cluster events): node names and
+	 * whether each was live, and degraded mode; cl_known once a first
+	 * look was taken (a start announces nothing) */
+	struct cl_seen *cl_nodes;
+	size_t ncl_nodes;
+	int cl_degraded, cl_known;
 
 	/* cluster = { ... }: this node's part (cluster_node.h). cn is set and
 	 * replaced under mu by the prober thread; cl_dirty (under mu) says
@@ -354,6 +361,11 @@ void probe_curl_collect(struct prober *p);
 void probe_events_view(struct prober *p, const struct snapshot *snap, const struct health *old,
 		       const struct health *nw);
 void probe_events_overrides(struct prober *p, const struct override_table *active, int64_t now);
+/* Cluster events: nodes whose lease went live or ended, degraded mode
+ * begun or ended, against what was last seen (prober thread, once a
+ * second, only when a receiver wants cluster events). */
+void probe_events_cluster(struct prober *p);
+void probe_events_free(struct prober *p);
 
 /* probe_dns.c: a query started; the backstop deadline of one in flight. */
 void probe_dns_start(struct prober *p, struct ptarget *t, int64_t now);

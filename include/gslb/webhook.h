@@ -66,6 +66,9 @@ void webhooks_configure(struct webhooks *w, const struct conf *c, CURLM *multi);
 int webhook_emit(struct webhooks *w, enum webhook_what what, const char *name, const char *from,
 		 const char *to, const char *why);
 
+/* Does a receiver want events of kind what? */
+int webhook_wants(struct webhooks *w, enum webhook_what what);
+
 /* Start the POSTs that are due (prober thread). */
 void webhooks_run(struct webhooks *w, CURLM *multi, int64_t now_ms);
 

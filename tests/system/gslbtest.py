@@ -1183,12 +1183,16 @@ def require_etcd():
 class EtcdCluster:
     """A real etcd cluster of `size` members on free loopback ports, each
     with its own data folder under workdir. endpoints() lists the client
-    URLs; kill(i) and restart(i) stop and start one member (its data kept)."""
+    URLs; kill(i) and restart(i) stop and start one member (its data kept).
+    tls=(certificate, key, trusted CA bundle): clients speak https and must
+    show a certificate the bundle holds (--client-cert-auth)."""
 
-    def __init__(self, workdir, size=1, token="gslb-test"):
+    def __init__(self, workdir, size=1, token="gslb-test", tls=None):
         self.workdir = workdir
         self.size = size
         self.token = token
+        self.tls = tls
+        self.scheme = "https" if tls else "http"
         self.procs = [None] * size
         self.logs = [None] * size
         self.client = []
@@ -1198,15 +1202,18 @@ class EtcdCluster:
         initial = ",".join("m%d=http://127.0.0.1:%d" % (j, p) for j, p in enumerate(self.peer))
         return [ETCD, "--name", "m%d" % i,
                 "--data-dir", os.path.join(self.workdir, "m%d.etcd" % i),
-                "--listen-client-urls", "http://127.0.0.1:%d" % self.client[i],
-                "--advertise-client-urls", "http://127.0.0.1:%d" % self.client[i],
+                "--listen-client-urls", "%s://127.0.0.1:%d" % (self.scheme, self.client[i]),
+                "--advertise-client-urls", "%s://127.0.0.1:%d" % (self.scheme, self.client[i]),
                 "--listen-peer-urls", "http://127.0.0.1:%d" % self.peer[i],
                 "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % self.peer[i],
                 "--initial-cluster", initial,
                 "--initial-cluster-token", self.token,
                 "--initial-cluster-state", "new",
                 "--heartbeat-interval", "50", "--election-timeout", "500",
-                "--log-outputs", "stderr"]
+                "--log-outputs", "stderr"] + (
+                    ["--cert-file", self.tls[0], "--key-file", self.tls[1],
+                     "--client-cert-auth", "--trusted-ca-file", self.tls[2]]
+                    if self.tls else [])
 
     def _spawn(self, i):
         self.logs[i] = open(os.path.join(self.workdir, "m%d.log" % i), "ab")
@@ -1235,7 +1242,15 @@ class EtcdCluster:
         raise ServerError("etcd did not start: %s" % last)
 
     def endpoints(self):
-        return ["http://127.0.0.1:%d" % p for p in self.client]
+        return ["%s://127.0.0.1:%d" % (self.scheme, p) for p in self.client]
+
+    def _connection(self, j):
+        if not self.tls:
+            return http.client.HTTPConnection("127.0.0.1", self.client[j], timeout=2.0)
+        ctx = ssl.create_default_context(cafile=self.tls[0])
+        ctx.load_cert_chain(self.tls[0], self.tls[1])  # the server's pair, trusted too
+        return http.client.HTTPSConnection("127.0.0.1", self.client[j], timeout=2.0,
+                                           context=ctx)
 
     def request(self, path, body, i=None, timeout=15.0):
         """POST body (a dict) as JSON to the v3 gateway of member i (the
@@ -1247,7 +1262,7 @@ class EtcdCluster:
         while True:
             members = [i] if i is not None else [j for j in range(self.size) if self.alive(j)]
             for j in members:
-                conn = http.client.HTTPConnection("127.0.0.1", self.client[j], timeout=2.0)
+                conn = self._connection(j)
                 try:
                     conn.request("POST", path, json.dumps(body),
                                  {"Content-Type": "application/json"})

@@ -97,6 +97,9 @@ def test_asn_rules(tmp_path_factory, asn_db, compact):
         assert "asn:       AS64502 (Example Cloud), network 100.64.128.0/17" in text, text
         text = explain(srv.config_path, "100.67.0.1", NAME, as_json=False)
         assert "asn:       not in the ASN database" in text, text
+        # its build time in the metrics, as the city database's
+        key = 'gslb_geoip_build_timestamp_seconds{path="%s",type="gslb-Test-Asn"}' % asn_db
+        assert srv.metrics().get(key) == 1700000000, srv.metrics()
     finally:
         gslbtest.stop_checked(srv)
 

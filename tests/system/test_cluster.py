@@ -3,6 +3,7 @@
 
 import os
 import subprocess
+import time
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -183,23 +184,31 @@ def test_client_watch_says_compacted(etcd_factory):
 
 # ------------------------------------------------- probes' source address
 
-def test_checks_with_different_sources_see_different_states(gslbd_factory, backends, tmp_path):
-    """source = "127.0.0.11": probes leave from that address; the health
-    server fails those from .11 only, so one check sees the member down and
-    the other up (what lets three nodes on one host disagree in tests)."""
-    b = backends()
-    b.failing_sources = {"127.0.0.11"}
-    opts = dict(interval=0.3, timeout=0.2, rise=1, fall=1)
-    checks = [gslbtest.check_conf("from11", "http", source="127.0.0.11", **opts),
-              gslbtest.check_conf("from12", "http", source="127.0.0.12", **opts)]
+def two_sources(gslbd_factory, tmp_path, type_, target, **opts):
+    """A gslbd with two checks of type_ on one member (probed at target),
+    from 127.0.0.11 and 127.0.0.12; waits until the check from .11 sees it
+    down (s11 answers the fallback) and the one from .12 up."""
+    opts.update(interval=0.3, timeout=0.2, rise=1, fall=1)
+    checks = [gslbtest.check_conf("c%s" % n, type_, source="127.0.0.%s" % n, **opts)
+              for n in ("11", "12")]
     services = [gslbtest.checked_service_conf(
-        "s%s.example.test" % n, "from%s" % n, [gslbtest.member_conf("192.0.2.1", b.url())])
+        "s%s.example.test" % n, "c%s" % n, [gslbtest.member_conf("192.0.2.1", target)])
         for n in ("11", "12")]
     state = tmp_path / "state"
     state.mkdir()
     srv = gslbd_factory(extra=gslbtest.health_conf(str(state), checks, services))
     gslbtest.wait_answer(srv, "s11.example.test", {gslbtest.FALLBACK})
     gslbtest.wait_answer(srv, "s12.example.test", {"192.0.2.1"})
+    return srv
+
+
+def test_checks_with_different_sources_see_different_states(gslbd_factory, backends, tmp_path):
+    """source = "127.0.0.11": probes leave from that address; the health
+    server fails those from .11 only, so one check sees the member down and
+    the other up (what lets three nodes on one host disagree in tests)."""
+    b = backends()
+    b.failing_sources = {"127.0.0.11"}
+    two_sources(gslbd_factory, tmp_path, "http", b.url())
     assert b.hits_from.get("127.0.0.11") and b.hits_from.get("127.0.0.12"), b.hits_from
     assert not b.hits_from.get("127.0.0.1"), b.hits_from
 
@@ -215,3 +224,92 @@ def test_source_must_be_local(tmp_path):
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 1, r.stderr
         assert "source.conf:3: checks[0].source: " + message in r.stderr, r.stderr
+
+
+
+def refuse_11(q, r, peer):
+    """A DnsResponder that refuses 127.0.0.11 and answers the rest."""
+    import dns.rcode
+    import dns.rrset
+    if peer[0] == "127.0.0.11":
+        r.set_rcode(dns.rcode.REFUSED)
+    else:
+        r.answer.append(dns.rrset.from_text(q.question[0].name, 60, "IN", "A", "192.0.2.1"))
+
+
+def test_dns_checks_leave_from_their_source(gslbd_factory, tmp_path):
+    """dns checks bind c-ares to source: the responder refuses .11 only."""
+    from test_health_probe import DnsResponder
+    d = DnsResponder(refuse_11)
+    try:
+        two_sources(gslbd_factory, tmp_path, "dns", "127.0.0.1:%d" % d.port, port=d.port)
+        assert d.sources == {"127.0.0.11", "127.0.0.12"}, d.sources
+    finally:
+        d.close()
+
+
+# ------------------------------------------------- TLS to etcd
+
+def tls_node(gslbd_factory, tmp_path, name, endpoints, tls_text):
+    state = tmp_path / ("state-" + name)
+    state.mkdir()
+    svc = gslbtest.service_conf("t.example.test", [gslbtest.pool_conf(
+        "a", [gslbtest.member_conf("192.0.2.1")])])
+    extra = gslbtest.health_conf(str(state), [], [svc])
+    extra += ('cluster = { name = "t"; node = "%s"; etcd = [ %s ]; lease_ttl = 2; '
+              'tls = { %s }; };\n' % (name, ", ".join('"%s"' % e for e in endpoints), tls_text))
+    return gslbd_factory(admin="127.0.0.1:0", extra=extra)
+
+
+def test_node_joins_etcd_over_tls(gslbd_factory, tmp_path):
+    """https endpoints with tls = { ca_file; cert_file; key_file; }: the
+    node joins an etcd that checks client certificates; one without a
+    client certificate is refused by etcd and says so (degraded)."""
+    gslbtest.require_etcd()
+    d = tmp_path / "tls"
+    d.mkdir()
+    scert, skey = gslbtest.self_signed(d, "etcd", "etcd.test", "IP:127.0.0.1")
+    ccert, ckey = gslbtest.self_signed(d, "node", "ns1")
+    bundle = d / "trusted.pem"
+    bundle.write_text(open(scert).read() + open(ccert).read())
+    etcd = gslbtest.EtcdCluster(str(tmp_path / "etcd"), 1, tls=(scert, skey, str(bundle)))
+    etcd.start()
+    try:
+        assert etcd.endpoints()[0].startswith("https://")
+        srv = tls_node(gslbd_factory, tmp_path, "ns1", etcd.endpoints(),
+                       'ca_file = "%s"; cert_file = "%s"; key_file = "%s";' % (scert, ccert, ckey))
+        gslbtest.wait_for("ns1 joined over TLS", lambda: not gslbtest.admin_json(
+            srv, "/status")["cluster"]["degraded"], 10, [srv])
+        assert etcd.get("/gslb/t/nodes/ns1") is not None
+        bad = tls_node(gslbd_factory, tmp_path, "ns2", etcd.endpoints(),
+                       'ca_file = "%s";' % scert)
+        bad.wait_log(r"cluster t: degraded: etcd unreachable", 10)
+        assert gslbtest.admin_json(bad, "/status")["cluster"]["degraded"] is True
+        assert etcd.get("/gslb/t/nodes/ns2") is None
+    finally:
+        etcd.stop()
+
+
+def test_overrides_kept_when_etcd_is_unreachable_at_start(gslbd_factory, backends, tmp_path):
+    """A node that starts while etcd cannot be reached keeps the overrides
+    last seen (state_dir) until it has read the cluster's own, while its
+    probes go on (each result publishes a view)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "overrides.state").write_text("drain region:a 1765000000\n")
+    b = backends()
+    check = gslbtest.check_conf("web", "http", interval=0.2, timeout=0.1, rise=1, fall=1)
+    svc = gslbtest.checked_service_conf("k.example.test", "web",
+                                        [gslbtest.member_conf("192.0.2.1", b.url())])
+    extra = gslbtest.health_conf(str(state), [check], [svc])
+    extra += ('cluster = { name = "t"; node = "ns1"; lease_ttl = 2; '
+              'etcd = [ "http://127.0.0.1:%d" ]; };\n' % gslbtest.closed_port())
+    srv = gslbd_factory(admin="127.0.0.1:0", extra=extra)
+    srv.wait_log(r"cluster t: degraded: etcd unreachable", 10)
+    gslbtest.wait_answer(srv, "k.example.test", {gslbtest.FALLBACK})
+    b.fail()  # a state change: a publication with the cluster's view merged
+    gslbtest.wait_for("member down", lambda: b.hits > 3, 10, [srv])
+    b.ok()
+    time.sleep(1.0)
+    assert gslbtest.addrs(gslbtest.ask(srv, "k.example.test")) == {gslbtest.FALLBACK}
+    assert "drain region:a" in (state / "overrides.state").read_text()

@@ -265,6 +265,27 @@ def test_all_etcd_killed_serving_goes_on_then_recovers(cluster):
     answers_all(cluster, {MEMBER}, 3)
 
 
+def test_etcd_quorum_lost_nodes_degrade_then_recover(cluster):
+    """Two of three etcd members lost: the one left has no leader, so it
+    takes no writes and ends watches ("no leader"); every node degrades and
+    keeps answering, then recovers when the members return."""
+    etcd = cluster.etcd
+    etcd.kill(1)
+    etcd.kill(2)
+    try:
+        for n in cluster.nodes:
+            wait_for("%s degraded" % n, lambda n=n: cluster.status(n)["degraded"],
+                     LEASE_TTL + 8, cluster.all())
+        stays(cluster, {MEMBER}, 0.5)
+    finally:
+        etcd.restart(1, wait=False)
+        etcd.restart(2)
+    for n in cluster.nodes:
+        wait_for("%s rejoined" % n, lambda n=n: not cluster.status(n)["degraded"], 15,
+                 cluster.all())
+    answers_all(cluster, {MEMBER})
+
+
 def test_killed_node_stops_counting_after_lease_ttl(cluster):
     fail_from(cluster, "n1", "n2")
     try:

@@ -55,9 +55,12 @@ SLACK = 0.7
 
 class DnsResponder:
     """UDP DNS on 127.0.0.1: good.probe.invalid A 192.0.2.1, NXDOMAIN for the
-    rest."""
+    rest; or what respond(query, response, peer) makes of each response.
+    `sources` holds the addresses queries came from."""
 
-    def __init__(self):
+    def __init__(self, respond=None):
+        self.respond = respond
+        self.sources = set()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
@@ -78,9 +81,12 @@ class DnsResponder:
                 q = dns.message.from_wire(data)
             except Exception:  # noqa: BLE001 - not ours to judge
                 continue
+            self.sources.add(peer[0])
             r = dns.message.make_response(q)
             qname = q.question[0].name
-            if qname.to_text().lower() == "good.probe.invalid.":
+            if self.respond:
+                self.respond(q, r, peer)
+            elif qname.to_text().lower() == "good.probe.invalid.":
                 r.answer.append(dns.rrset.from_text(qname, 60, "IN", "A", "192.0.2.1"))
             else:
                 r.set_rcode(dns.rcode.NXDOMAIN)

@@ -25,6 +25,7 @@ import gslbtest
 from gslbtest import HttpBackend, addrs, admin_json, admin_request, ask, run_gslbd
 from test_geo import ZONE
 from test_http import get, http_ports
+from test_steer import line_db  # noqa: F401 (a fixture)
 
 EAST, CENTRAL = "198.18.3.1", "198.18.9.1"
 SUBNETS = ["100.%d.%d.0/24" % (64 + i // 256, i % 256) for i in range(2000)]
@@ -234,3 +235,27 @@ def test_load_needs_http_check(tmp_path):
     r = run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode == 1, r.stderr
     assert "needs one" in r.stderr and "an http or https check" in r.stderr, r.stderr
+
+
+def test_load_in_whatif(tmp_path_factory, line_db):  # noqa: F811
+    """What-if (GET /what-if, gslbctl what-if) shows each loaded pool's
+    figure, shed share and state, with the shares after shedding."""
+    b = HttpBackend(body=b'{"load": 0.85}\n')
+    wd = tmp_path_factory.mktemp("load-whatif")
+    text = load_config(str(wd), b.url("/w")).replace(
+        "regions = (", 'geoip = { database = "%s"; };\nregions = (' % line_db, 1)
+    srv = gslbtest.start_gslbd(wd, config_text=text)
+    try:
+        wait_load(srv, 0.85)
+        j = admin_json(srv, "/what-if")
+        svc = next(s for s in j["services"] if s["service"] == NAME)
+        rows = {r["region"]: r for r in svc["regions"]}
+        load = rows["eu-east"]["load"]
+        assert abs(load["figure"] - 0.85) < 1e-4 and abs(load["shed_share"] - 1 / 3) < 1e-3
+        assert load["state"] == "up" and "load" not in rows["eu-central"], rows
+        r = gslbtest.ctl(srv, "what-if", "drain eu-central", check=True)
+        assert "load on eu-east: 0.850, up, shedding 33% of its clients to their next region" \
+            in r.stdout, r.stdout
+    finally:
+        gslbtest.stop_checked(srv)
+        b.close()

@@ -72,7 +72,8 @@ def test_for_ends_by_itself(env):
     assert time.time() - ov["end"] < 2.0 * gslbtest.SLOW
     assert overrides(srv) == []
     assert "region:a" not in (env["state"] / "overrides.state").read_text()
-    wait_for("events", lambda: len(rx.seen("override")) >= 2, WAIT, [srv])
+    wait_for("events", lambda: len(rx.seen("override")) >= 2 and len(rx.seen("pool")) >= 2,
+             WAIT, [srv])
     assert brief(rx.seen("override")) == [("region:a", "none", "drain", "set by admin"),
                                            ("region:a", "drain", "none", "scheduled end")]
     assert [e["name"] for e in rx.seen("pool")] == ["pool:%s/a" % SVC] * 2
@@ -81,7 +82,7 @@ def test_for_ends_by_itself(env):
 def test_at_starts_later(env):
     srv, rx = env["srv"], env["rx"]
     rx.take()
-    start = int(time.time()) + 3
+    start = int(time.time()) + int(3 * gslbtest.SLOW)
     r = ctl(srv, "force-down", "pool:%s/a" % SVC, "--at", utc(start), "--for", "2s",
             check=True)
     assert "from %s, until %s" % (utc(start), utc(start + 2)) in r.stdout, r.stdout

@@ -9,6 +9,7 @@ only, with a queue of 3 and retries every 0.3 s at most, and starts down.
 """
 
 import json
+import time
 
 import pytest
 
@@ -174,7 +175,8 @@ def test_receiver_down_loses_nothing_until_the_bound(env):
     toggle(srv, 4)
     wait_for("retries fail", lambda: srv.metrics()["gslb_notify_failed_total"] > failed0 + 6,
              WAIT, [srv])
-    assert srv.metrics()["gslb_notify_queued"] == 4
+    # 4 wait for rq (rx, up, empties its own queue)
+    wait_for("4 events queued", lambda: srv.metrics()["gslb_notify_queued"] == 4, WAIT, [srv])
     assert dropped(srv) == d0
     rq.up()
     ev = wait_events(rq, 4, "override", [srv])
@@ -226,3 +228,48 @@ def test_bad_notify_is_refused(tmp_path, entry, message):
     assert r.returncode != 0
     assert "gslb.conf:" in r.stderr and message in r.stderr, r.stderr
     assert SECRET not in r.stderr
+
+
+def test_cluster_events(etcd_factory, gslbd_factory, tmp_path):
+    """A node of the cluster leaving (its lease ends) and coming back: two
+    cluster events on the other node's receiver."""
+    etcd = etcd_factory(1)
+    rc = Receiver()
+    svc = gslbtest.service_conf("cl.example.test",
+                                [gslbtest.pool_conf("a", [member_conf("192.0.2.9")])])
+
+    def conf(node, notify):
+        state = tmp_path / node
+        state.mkdir(mode=0o750)
+        extra = health_conf(str(state), [], [svc])
+        extra += ('cluster = { name = "t"; node = "%s"; etcd = [ %s ]; lease_ttl = 2; };\n'
+                  % (node, ", ".join('"%s"' % e for e in etcd.endpoints())))
+        if notify:
+            extra += 'notify = ( { url = "%s"; events = [ "cluster" ]; } );\n' % rc.url()
+        return dict(workers=1, admin="127.0.0.1:0", extra=extra)
+
+    try:
+        n1 = gslbd_factory(**conf("n1", True))
+        n2 = gslbd_factory(**conf("n2", False))
+
+        def live():
+            nodes = gslbtest.admin_json(n1, "/status")["cluster"]["nodes"]
+            return sorted(n["name"] for n in nodes if n["live"])
+        wait_for("n1 sees n2", lambda: live() == ["n1", "n2"], WAIT, [n1, n2])
+        time.sleep(1.5)  # n1 took its first look (n2 joining then may be announced)
+        n2.stop()
+
+        def since_stop():
+            ev = rc.seen("cluster")
+            downs = [i for i, e in enumerate(ev) if e["to"] == "down"]
+            since_stop.last = brief(ev)
+            return ev[downs[0]:] if downs else []
+        wait_for("n2 announced down", since_stop, WAIT, [n1])
+        n2.start()
+        wait_for("n2 announced up", lambda: len(since_stop()) >= 2, WAIT, [n1])
+        ev = since_stop()
+        assert brief(ev) == [("cluster", "node:n2", "up", "down"),
+                             ("cluster", "node:n2", "down", "up")], ev
+        assert ev[0]["node"] == "n1" and ev[0]["why"] == "its lease ended"
+    finally:
+        rc.down()
