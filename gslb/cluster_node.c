@@ -92,7 +92,9 @@ struct cluster_node {
 	int live_idx[MAX_NODES];
 	size_t nlive;
 
-	int announced; /* degraded mode was logged */
+	int announced;           /* degraded mode was logged */
+	int64_t bad_logged;      /* unix time a bad value was last logged */
+	unsigned long bad_quiet; /* bad values not logged since */
 	struct pending {
 		char member[1024];
 		uint8_t want;
@@ -109,7 +111,8 @@ enum {
 	MC_NODES,
 	MC_DEGRADED,
 	MC_ERRORS,
-	MC_MEMBERS
+	MC_MEMBERS,
+	MC_IGNORED
 };
 
 static const char *const member_states[] = { "up", "down", "disputed" };
@@ -130,6 +133,10 @@ static const struct metric_family cluster_families[] = {
 				 "fewer than the quorum).",
 			 .type = METRIC_GAUGE,
 			 .labels = { METRIC_ENUM("verdict", member_states) } },
+	[MC_IGNORED] = { .name = "gslb_cluster_ignored_values_total",
+			 .help = "Keys read from etcd whose value was not understood and was "
+				 "ignored.",
+			 .type = METRIC_COUNTER },
 };
 
 static const struct metric_set cluster_metric_set = METRIC_SET(cluster_families);
@@ -364,12 +371,48 @@ static int key_of(const struct cluster_node *cn, char *buf, const char *kind, co
 
 /* ---- the view: applying what etcd says -------------------------------------- */
 
+#define BAD_LOG_S 60 /* a value not understood is logged at most this often */
+
+/* A key whose value (or name) is not understood: ignored, counted, logged
+ * at most once per BAD_LOG_S (anyone who can write the prefix could flood
+ * the log otherwise). Under mu. */
+static void bad_value(struct cluster_node *cn, const char *key, const char *why)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	metrics_inc(cn->ms, MC_IGNORED, 0);
+	if (cn->bad_logged && now - cn->bad_logged < BAD_LOG_S) {
+		cn->bad_quiet++;
+		return;
+	}
+	log_warn("cluster %s: key %s%s: not understood, ignored: %s (%lu more not logged in "
+		 "the last %ds) node=%s",
+		 cn->cf.name, cn->cf.prefix, key, why, cn->bad_quiet, BAD_LOG_S, cn->cf.node);
+	cn->bad_logged = now;
+	cn->bad_quiet = 0;
+}
+
 static void apply_node(struct cluster_node *cn, enum etcd_event_type type, const char *name,
 		       const struct etcd_kv *kv)
 {
-	int i = node_find(cn, name, type == ETCD_EV_PUT);
-	json_t *v;
+	const char *why = "";
+	long ttl = -1;
+	int i;
 
+	if (type == ETCD_EV_PUT) {
+		if (!cluster_node_name_ok(name))
+			why = "not a node name";
+		else if (kv->lease == 0)
+			why = "a node key without a lease";
+		else
+			ttl = cluster_node_value(kv->value, kv->value_len, &why);
+		if (ttl < 0) {
+			/* a node key overwritten with garbage: that node is gone */
+			bad_value(cn, kv->key + strlen(cn->cf.prefix), why);
+			type = ETCD_EV_DELETE;
+		}
+	}
+	i = node_find(cn, name, type == ETCD_EV_PUT);
 	if (i < 0)
 		return;
 	if (type == ETCD_EV_DELETE) {
@@ -383,10 +426,7 @@ static void apply_node(struct cluster_node *cn, enum etcd_event_type type, const
 	cn->nodes[i].lease = kv->lease;
 	if (i != 0)
 		cn->nodes[i].expires = 0;
-	v = json_loadb((const char *)kv->value, kv->value_len, 0, NULL);
-	if (json_is_integer(json_object_get(v, "ttl")))
-		cn->nodes[i].ttl = (long)json_integer_value(json_object_get(v, "ttl"));
-	json_decref(v);
+	cn->nodes[i].ttl = ttl;
 }
 
 static void apply_verdict(struct cluster_node *cn, enum etcd_event_type type, const char *key,
@@ -416,39 +456,40 @@ static void apply_verdict(struct cluster_node *cn, enum etcd_event_type type, co
 		e->down |= 1ull << i;
 	else if (d == 0)
 		e->up |= 1ull << i;
+	else
+		bad_value(cn, key + strlen(cn->cf.prefix), "\"state\" is not \"up\" or \"down\"");
 }
 
 static void apply_override(struct cluster_node *cn, enum etcd_event_type type, const char *target,
 			   const struct etcd_kv *kv)
 {
 	struct override o;
-	json_t *v;
-	uint8_t st;
+	const char *why = "";
 
 	memset(&o, 0, sizeof(o));
-	if (strlen(target) >= sizeof(o.target))
+	if (strlen(target) >= sizeof(o.target)) {
+		if (type == ETCD_EV_PUT)
+			bad_value(cn, kv->key + strlen(cn->cf.prefix), "target too long");
 		return;
+	}
 	snprintf(o.target, sizeof(o.target), "%s", target);
 	cn->ovr_version++;
 	if (type == ETCD_EV_DELETE) {
 		override_table_clear(&cn->ovr, target);
 		return;
 	}
-	if (override_kind_of(target, &o.kind))
+	/* what was there before is gone either way: a value not understood
+	 * must not leave an older override in force */
+	override_table_clear(&cn->ovr, target);
+	if (override_kind_of(target, &o.kind)) {
+		bad_value(cn, kv->key + strlen(cn->cf.prefix),
+			  "not a region:, pool: or member: target");
 		return;
-	v = json_loadb((const char *)kv->value, kv->value_len, 0, NULL);
-	if (admin_action_parse(json_string_value(json_object_get(v, "state")), &st) == GSLB_OK &&
-	    st != OVERRIDE_NONE) {
-		o.state = st;
-		o.since = json_integer_value(json_object_get(v, "since"));
-		o.start = json_integer_value(json_object_get(v, "start"));
-		o.end = json_integer_value(json_object_get(v, "end"));
-		if (override_table_set(&cn->ovr, &o) != GSLB_OK)
-			log_err("cluster %s: out of memory taking an override", cn->cf.name);
-	} else
-		log_warn("cluster %s: override %s: value not understood, ignored", cn->cf.name,
-			 target);
-	json_decref(v);
+	}
+	if (cluster_override_value(kv->value, kv->value_len, &o, &why) != GSLB_OK)
+		bad_value(cn, kv->key + strlen(cn->cf.prefix), why);
+	else if (override_table_set(&cn->ovr, &o) != GSLB_OK)
+		log_err("cluster %s: out of memory taking an override", cn->cf.name);
 }
 
 /* Under mu. */

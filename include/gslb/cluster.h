@@ -162,4 +162,21 @@ int cluster_verdict_parse(const char *prefix, const char *key, char *node, size_
  * (ignored). */
 int cluster_verdict_value(const unsigned char *v, size_t len);
 
+/* Every value read from etcd is untrusted: anyone with write access to the
+ * prefix may put anything there. These parsers check each field's type and
+ * range and never trust the rest; *why (static text) says what is wrong. */
+
+/* A node name (config `node`, a node key's last part): 1..253 letters,
+ * digits, '-', '_' and '.'. */
+int cluster_node_name_ok(const char *name);
+/* A node key's value {"ttl": 2..300, ...}: the ttl, or -1 (*why set). */
+long cluster_node_value(const unsigned char *v, size_t len, const char **why);
+struct override;
+/* An override's value {"state": "drain"|"force-up"|"force-down", "since",
+ * "start", "end": unix times >= 0 (optional; end 0 or after start), "node":
+ * string (optional)} into o's state, since, start and end; GSLB_OK, or
+ * GSLB_EINVAL with *why set and o's fields untouched. */
+int cluster_override_value(const unsigned char *v, size_t len, struct override *o,
+			   const char **why);
+
 #endif

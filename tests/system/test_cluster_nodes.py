@@ -211,6 +211,62 @@ def test_drain_through_one_node_reaches_the_others(cluster):
     answers_all(cluster, {MEMBER}, 3)
 
 
+# What anyone with write access to the prefix could put there: none of it
+# may crash a node or change an answer.
+GARBAGE = ["garbage", "", "{", "[1]", "null", '{"state":7}', '{"state":null}',
+           '{"state":"clear"}', '{"state":"drain","end":-1}', '{"state":"drain","since":"x"}',
+           '{"state":"drain","start":20,"end":10}', '{"ttl":"10"}', '{"ttl":-3}']
+GARBAGE_KEYS = ["overrides/region:a", "overrides/pool:%s/a/p" % NAME, "overrides/bogus:x",
+                "overrides/member:%s/a/%s" % (NAME, MEMBER), "nodes/ghost", "nodes/bad name",
+                "nodes/", "verdicts/ghost/%s/a/%s" % (NAME, MEMBER), "verdicts/", "verdicts/x",
+                "other"]
+
+
+def test_garbage_in_etcd_is_ignored_nodes_keep_serving(cluster):
+    answers_all(cluster, {MEMBER})
+    ignored0 = cluster.nodes["n1"].metrics().get("gslb_cluster_ignored_values_total", 0)
+    try:
+        for value in GARBAGE:
+            for key in GARBAGE_KEYS:
+                cluster.etcd.put("/gslb/t/" + key, value)
+        # the last value of each key, read at startup (a full range) by a
+        # node that restarts
+        n3 = cluster.nodes.pop("n3")
+        gslbtest.stop_checked(n3)
+        cluster.retired.append(n3)
+        cluster.start("n3")
+        wait_for("n3 sees 3 live nodes",
+                 lambda: len([x for x in cluster.status("n3")["nodes"] if x["live"]]) == 3,
+                 15, cluster.all())
+        stays(cluster, {MEMBER}, 1.0)
+        for n in cluster.nodes:
+            st = gslbtest.admin_json(cluster.nodes[n], "/status")
+            assert st["overrides"] == [], st["overrides"]
+            live = sorted(x["name"] for x in st["cluster"]["nodes"] if x["live"])
+            assert live == ["n1", "n2", "n3"], st["cluster"]["nodes"]
+            assert cluster.nodes[n].alive()
+        m = cluster.nodes["n1"].metrics()
+        assert m["gslb_cluster_ignored_values_total"] > ignored0
+        log = cluster.nodes["n1"].stderr_text()
+        assert "key /gslb/t/overrides/region:a: not understood, ignored" in log
+        # rate-limited: not one line per bad value
+        assert log.count("not understood, ignored") <= 3, log
+        # the cluster still works: a drain goes through
+        gslbtest.ctl(cluster.nodes["n1"], "drain", "region:a", check=True)
+        answers_all(cluster, {FALLBACK}, 3)
+        gslbtest.ctl(cluster.nodes["n1"], "clear", "region:a", check=True)
+        answers_all(cluster, {MEMBER}, 3)
+        # a valid override that garbage overwrites stops being in force
+        gslbtest.ctl(cluster.nodes["n1"], "drain", "region:a", check=True)
+        answers_all(cluster, {FALLBACK}, 3)
+        cluster.etcd.put("/gslb/t/overrides/region:a", '{"state":7}')
+        answers_all(cluster, {MEMBER}, 3)
+    finally:
+        for key in GARBAGE_KEYS:
+            cluster.etcd.delete("/gslb/t/" + key)
+    answers_all(cluster, {MEMBER})
+
+
 def test_one_etcd_member_killed_nothing_changes(cluster):
     cluster.etcd.kill(0)
     try:
