@@ -1366,6 +1366,13 @@ void cluster_node_stop(struct cluster_node *cn)
 		pthread_join(cn->watcher, NULL);
 	if (cn->writer_started)
 		pthread_join(cn->writer, NULL);
+	/* The shard outlives the node (the registry keeps every shard and
+	 * sums them): its gauges go to zero, or a reload's new node would add
+	 * to them. Its counters stay: the sum goes on counting. */
+	metrics_set(cn->ms, MC_NODES, 0, 0);
+	metrics_set(cn->ms, MC_DEGRADED, 0, 0);
+	for (size_t k = 0; k < sizeof(member_states) / sizeof(member_states[0]); k++)
+		metrics_set(cn->ms, MC_MEMBERS, k, 0);
 	etcd_client_free(cn->wc);
 	etcd_client_free(cn->rc);
 	etcd_client_free(cn->ac);

@@ -431,3 +431,10 @@ def test_reload_with_the_cluster_block_changed(cluster):
         fail_from(cluster)
         cluster.reload()
     answers_all(cluster, {MEMBER})
+    # the gauges of the cluster part before the reloads are gone: two
+    # reloads, still 3 nodes and 1 member (they added up before)
+    for n in cluster.nodes:
+        wait_for("%s's cluster gauges count once" % n, lambda n=n: (
+            lambda m: m["gslb_cluster_nodes"] == 3 and m["gslb_cluster_degraded"] == 0 and sum(
+                m['gslb_cluster_members{verdict="%s"}' % v] for v in ("up", "down", "disputed"))
+            == 1)(cluster.nodes[n].metrics()), 5, cluster.all())
