@@ -95,6 +95,8 @@ struct cluster_node {
 	int announced;           /* degraded mode was logged */
 	int64_t bad_logged;      /* unix time a bad value was last logged */
 	unsigned long bad_quiet; /* bad values not logged since */
+	int64_t taken_by;        /* join refused: the lease holding our node key; 0 = not */
+	int own_lost;            /* the watcher saw our node key go while we held a lease */
 	struct pending {
 		char member[1024];
 		uint8_t want;
@@ -294,9 +296,10 @@ static void set_ok(struct cluster_node *cn, int which, int ok, const char *err)
 	is = degraded(cn);
 	if (is && !ok && !cn->announced) {
 		cn->announced = 1;
-		log_warn("cluster %s: degraded: etcd unreachable, serving local verdicts and the "
+		log_warn("cluster %s: degraded: %s, serving local verdicts and the "
 			 "last view node=%s error=\"%s\"",
-			 cn->cf.name, cn->cf.node, err ? err : "");
+			 cn->cf.name, cn->taken_by ? "not joined" : "etcd unreachable", cn->cf.node,
+			 err ? err : "");
 	}
 	/* Without the watch the other nodes' keys are not seen to go: each
 	 * counts until its lease would end (a range puts it right after). */
@@ -416,12 +419,22 @@ static void apply_node(struct cluster_node *cn, enum etcd_event_type type, const
 	if (i < 0)
 		return;
 	if (type == ETCD_EV_DELETE) {
-		if (i == 0)
+		if (i == 0) {
 			cn->nodes[0].lease = 0;
-		else
+			/* deleted by hand, or by a node that had our name: the
+			 * writer puts it back at once */
+			if (cn->lease) {
+				cn->own_lost = 1;
+				cn->local_dirty = 1;
+			}
+		} else
 			node_drop(cn, i);
 		return;
 	}
+	if (i == 0 && cn->lease && kv->lease != cn->lease)
+		log_err("cluster %s: node key %snodes/%s was written by someone else (lease %" PRIx64
+			"): is another gslbd running with node = \"%s\"?",
+			cn->cf.name, cn->cf.prefix, name, (uint64_t)kv->lease, name);
 	cn->nodes[i].present = 1;
 	cn->nodes[i].lease = kv->lease;
 	if (i != 0)
@@ -675,6 +688,7 @@ static int join(struct cluster_node *cn, char *err, size_t errlen)
 	char key[KEY_MAX];
 	char *val;
 	json_t *j;
+	int64_t owner;
 	int rc = etcd_lease_grant(cn->wc, (long)cn->cf.lease_ttl, &lease, err, errlen);
 
 	if (rc)
@@ -689,11 +703,34 @@ static int join(struct cluster_node *cn, char *err, size_t errlen)
 	json_decref(j);
 	if (!val)
 		return GSLB_ENOMEM;
-	rc = etcd_put(cn->wc, key, val, strlen(val), lease, NULL, err, errlen);
+	rc = etcd_create(cn->wc, key, val, strlen(val), lease, &owner, err, errlen);
 	free(val);
+	if (rc == GSLB_EEXIST) {
+		char e2[256];
+
+		/* Another live node has our name (a node key lives as long as
+		 * its lease): joining would take its key over. Wait until it is
+		 * gone. */
+		etcd_lease_revoke(cn->wc, lease, e2, sizeof(e2));
+		snprintf(err, errlen,
+			 "node name \"%s\" is in use by another live node (lease %" PRIx64
+			 "): not joined; give each node its own `node`",
+			 cn->cf.node, (uint64_t)owner);
+		pthread_mutex_lock(&cn->mu);
+		if (!cn->taken_by)
+			log_err("cluster %s: %s", cn->cf.name, err);
+		cn->taken_by = owner ? owner : -1;
+		pthread_mutex_unlock(&cn->mu);
+		return rc;
+	}
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&cn->mu);
+	if (cn->taken_by)
+		log_info("cluster %s: node name \"%s\" free again, joining", cn->cf.name,
+			 cn->cf.node);
+	cn->taken_by = 0;
+	cn->own_lost = 0;
 	cn->lease = lease;
 	MT_FOREACH(&cn->t, e)
 	e->put = 0; /* a new lease holds none of them */
@@ -879,6 +916,17 @@ static void *writer_main(void *arg)
 		int rc = GSLB_OK;
 
 		expire_nodes(cn);
+		if (cn->lease && __atomic_load_n(&cn->own_lost, __ATOMIC_RELAXED)) {
+			/* Our node key went while the lease lives: join again
+			 * (a new lease, the node key, every verdict), refused
+			 * while another node holds the name. */
+			log_warn("cluster %s: our node key was deleted; joining again node=%s",
+				 cn->cf.name, cn->cf.node);
+			pthread_mutex_lock(&cn->mu);
+			cn->own_lost = 0;
+			cn->lease = 0;
+			pthread_mutex_unlock(&cn->mu);
+		}
 		if (!cn->lease) {
 			rc = join(cn, err, sizeof(err));
 			if (rc == GSLB_OK) {
@@ -908,7 +956,9 @@ static void *writer_main(void *arg)
 			break;
 		set_ok(cn, FAIL_WRITER, rc == GSLB_OK, err);
 		if (rc != GSLB_OK) {
-			nap(cn, RETRY_MS, 0);
+			/* our name in use: it frees when the other node's lease
+			 * ends, no need to ask twice a second */
+			nap(cn, cn->taken_by ? (int64_t)cn->cf.lease_ttl * 500 : RETRY_MS, 0);
 			continue;
 		}
 		now = now_ms();
@@ -1205,6 +1255,8 @@ char *cluster_node_status(struct cluster_node *cn)
 	json_object_set_new(o, "name", json_string(cn->cf.name));
 	json_object_set_new(o, "node", json_string(cn->cf.node));
 	json_object_set_new(o, "degraded", json_boolean(degraded(cn)));
+	json_object_set_new(o, "joined", json_boolean(cn->lease != 0));
+	json_object_set_new(o, "name_taken", json_boolean(cn->taken_by != 0));
 	json_object_set_new(o, "degraded_since",
 			    cn->degraded_since ? json_integer(cn->degraded_since) : json_null());
 	json_object_set_new(o, "quorum", json_string(quorum_text(&cn->cf, qbuf, sizeof(qbuf))));

@@ -103,6 +103,11 @@ struct etcd_op {
  * 0: none); etcd takes at most 128 per transaction by default. */
 int etcd_txn(struct etcd_client *c, const struct etcd_op *ops, size_t n, int64_t lease, char *err,
 	     size_t errlen);
+/* Puts key = value[len] under lease only if key does not exist (one
+ * transaction); GSLB_EEXIST when it does, with its lease in *owner (0:
+ * none, or gone meanwhile). */
+int etcd_create(struct etcd_client *c, const char *key, const void *value, size_t len,
+		int64_t lease, int64_t *owner, char *err, size_t errlen);
 /* Revokes lease: its keys go at once. */
 int etcd_lease_revoke(struct etcd_client *c, int64_t lease, char *err, size_t errlen);
 /* Every transfer of c stops (as a failed request) while *flag is non-zero

@@ -267,6 +267,40 @@ def test_garbage_in_etcd_is_ignored_nodes_keep_serving(cluster):
     answers_all(cluster, {MEMBER})
 
 
+def test_duplicate_node_name_refused_and_own_key_healed(cluster):
+    n1_key = cluster.etcd.get("/gslb/t/nodes/n1")
+    assert n1_key is not None
+    workdir = str(cluster.tmp.mktemp("dup-n1"))
+    dup = gslbtest.Gslbd(workdir, config_text=node_config(
+        workdir, "n1", cluster.etcd.endpoints(), cluster.backend, **cluster.conf))
+    dup.start()
+    try:
+        wait_for("the second n1 refuses to join",
+                 lambda: "is in use by another live node" in dup.stderr_text(), 10, [dup])
+        st = gslbtest.admin_json(dup, "/status")["cluster"]
+        assert st["name_taken"] and not st["joined"] and st["degraded"], st
+        assert dup.metrics()["gslb_cluster_degraded"] == 1
+        out = gslbtest.ctl(dup, "status", check=True).stdout
+        assert "cluster: not joined since" in out, out
+        # the real n1 keeps its key
+        assert cluster.etcd.get("/gslb/t/nodes/n1") == n1_key
+    finally:
+        gslbtest.stop_checked(dup)
+    time.sleep(0.5)
+    assert cluster.etcd.get("/gslb/t/nodes/n1") == n1_key
+    assert len([x for x in cluster.status("n2")["nodes"] if x["live"]]) == 3
+    # a node key deleted by hand: n1 writes it again at once
+    cluster.etcd.delete("/gslb/t/nodes/n1")
+    wait_for("n1 rewrote its node key", lambda: cluster.etcd.get("/gslb/t/nodes/n1"), 3,
+             cluster.all())
+    for n in cluster.nodes:
+        wait_for("%s sees 3 live nodes" % n,
+                 lambda n=n: len([x for x in cluster.status(n)["nodes"] if x["live"]]) == 3,
+                 3, cluster.all())
+    assert "our node key was deleted; joining again" in cluster.nodes["n1"].stderr_text()
+    answers_all(cluster, {MEMBER})
+
+
 def test_one_etcd_member_killed_nothing_changes(cluster):
     cluster.etcd.kill(0)
     try:
