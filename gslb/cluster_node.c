@@ -97,6 +97,8 @@ struct cluster_node {
 	unsigned long bad_quiet; /* bad values not logged since */
 	int64_t taken_by;        /* join refused: the lease holding our node key; 0 = not */
 	int own_lost;            /* the watcher saw our node key go while we held a lease */
+	int64_t prev_lease;      /* the previous configuration's: its node key is ours */
+	int keep_lease;          /* stopping for a reload: do not revoke */
 	struct pending {
 		char member[1024];
 		uint8_t want;
@@ -704,6 +706,15 @@ static int join(struct cluster_node *cn, char *err, size_t errlen)
 	if (!val)
 		return GSLB_ENOMEM;
 	rc = etcd_create(cn->wc, key, val, strlen(val), lease, &owner, err, errlen);
+	if (rc == GSLB_EEXIST && owner && owner == cn->prev_lease) {
+		/* ours, of the configuration before the reload: taken over;
+		 * that lease ends by itself with what we do not write again */
+		rc = etcd_put(cn->wc, key, val, strlen(val), lease, NULL, err, errlen);
+		if (rc == GSLB_OK)
+			log_info("cluster %s: took the node key over from lease %" PRIx64
+				 " (before the reload)",
+				 cn->cf.name, (uint64_t)owner);
+	}
 	free(val);
 	if (rc == GSLB_EEXIST) {
 		char e2[256];
@@ -972,7 +983,7 @@ static void *writer_main(void *arg)
 			nap(cn, w, 1);
 		}
 	}
-	if (cn->lease && !degraded_now(cn)) {
+	if (cn->lease && !degraded_now(cn) && !cn->keep_lease) {
 		/* Leave at once rather than after lease_ttl: the other nodes
 		 * stop counting this one now. A stopped transfer flag would
 		 * abort the request: this client has its own, cleared. */
@@ -1336,6 +1347,27 @@ int cluster_conf_same(const struct cluster_conf *a, const struct cluster_conf *b
 struct cluster_node *cluster_node_start(const struct cluster_conf *cf, struct metrics *metrics,
 					cluster_changed_fn changed, void *ctx)
 {
+	return cluster_node_start_after(cf, metrics, changed, ctx, 0);
+}
+
+int64_t cluster_node_stop_keep(struct cluster_node *cn)
+{
+	int64_t lease;
+
+	if (!cn)
+		return 0;
+	__atomic_store_n(&cn->keep_lease, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&cn->mu);
+	lease = cn->lease;
+	pthread_mutex_unlock(&cn->mu);
+	cluster_node_stop(cn);
+	return lease;
+}
+
+struct cluster_node *cluster_node_start_after(const struct cluster_conf *cf,
+					      struct metrics *metrics, cluster_changed_fn changed,
+					      void *ctx, int64_t prev_lease)
+{
 	struct cluster_node *cn = calloc(1, sizeof(*cn));
 	struct etcd_tls tls;
 	pthread_condattr_t ca;
@@ -1355,6 +1387,7 @@ struct cluster_node *cluster_node_start(const struct cluster_conf *cf, struct me
 	pthread_condattr_destroy(&ca);
 	cn->changed = changed;
 	cn->ctx = ctx;
+	cn->prev_lease = prev_lease;
 	if (conf_copy(&cn->cf, cf)) {
 		log_err("cluster: out of memory");
 		cluster_node_stop(cn);

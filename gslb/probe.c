@@ -350,9 +350,15 @@ static void on_cluster_change(void *arg)
 
 /* The cluster group of a new configuration: the node restarts when it
  * changed (a new lease; the old one is revoked), stops when it went. */
+static int same_keys(const struct cluster_conf *a, const struct cluster_conf *b)
+{
+	return strcmp(a->node, b->node) == 0 && strcmp(a->prefix, b->prefix) == 0;
+}
+
 static void cluster_adopt(struct prober *p, const struct cluster_conf *cf)
 {
 	struct cluster_node *old = p->cn, *nw = NULL;
+	int64_t prev = 0;
 
 	if (old && cf->enabled && cluster_conf_same(cf, cluster_node_conf(old)))
 		return;
@@ -363,9 +369,14 @@ static void cluster_adopt(struct prober *p, const struct cluster_conf *cf)
 		pthread_cond_wait(&p->cond, &p->mu);
 	p->cn = NULL;
 	pthread_mutex_unlock(&p->mu);
-	cluster_node_stop(old);
+	/* Same node, same keys: the old lease stays until the new node has
+	 * written over its keys (no gap for the other nodes); else it goes. */
+	if (old && cf->enabled && same_keys(cf, cluster_node_conf(old)))
+		prev = cluster_node_stop_keep(old);
+	else
+		cluster_node_stop(old);
 	if (cf->enabled)
-		nw = cluster_node_start(cf, p->metrics, on_cluster_change, p);
+		nw = cluster_node_start_after(cf, p->metrics, on_cluster_change, p, prev);
 	pthread_mutex_lock(&p->mu);
 	p->cn = nw;
 	p->cl_ovr_version = UINT64_MAX;

@@ -35,6 +35,17 @@ struct cluster_node *cluster_node_start(const struct cluster_conf *cf, struct me
 					cluster_changed_fn changed, void *ctx);
 /* Stops the threads (the lease is revoked when etcd answers) and frees. */
 void cluster_node_stop(struct cluster_node *cn);
+/* A reload's restart: stops and frees as cluster_node_stop but keeps the
+ * lease (returned, 0 if none): its node key and verdicts stay in etcd, so
+ * the other nodes see no gap, until the node started with
+ * cluster_node_start_after() has written its own over them; what it does
+ * not rewrite goes when that lease ends (lease_ttl). */
+int64_t cluster_node_stop_keep(struct cluster_node *cn);
+/* cluster_node_start, taking over the node key held by prev_lease (from
+ * cluster_node_stop_keep; 0: none). */
+struct cluster_node *cluster_node_start_after(const struct cluster_conf *cf,
+					      struct metrics *metrics, cluster_changed_fn changed,
+					      void *ctx, int64_t prev_lease);
 
 /* The group the node runs with (its own copy). */
 const struct cluster_conf *cluster_node_conf(const struct cluster_node *cn);

@@ -301,6 +301,41 @@ def test_duplicate_node_name_refused_and_own_key_healed(cluster):
     answers_all(cluster, {MEMBER})
 
 
+def etcd_events(cluster, prefix, since):
+    """Every change under prefix from revision `since` (tests/etcd_client):
+    lines "PUT|DELETE key=value rev=N lease=L"."""
+    import subprocess
+    r = subprocess.run([os.path.join(gslbtest.BUILDDIR, "tests", "etcd_client"),
+                        ",".join(cluster.etcd.endpoints()), "watch", prefix, str(since),
+                        "100000", "1500"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return [x for x in r.stdout.splitlines() if x.startswith(("PUT ", "DELETE "))]
+
+
+def test_reload_of_one_node_no_flip_on_the_others(cluster):
+    """n1 and n2 see the member down (quorum 2 of 3): a reload that changes
+    n1's cluster block must not delete n1's node key or verdicts, not even
+    for a moment (the others would count one down vote less); the old
+    lease stays until n1 has written them under its new one."""
+    fail_from(cluster, "n1", "n2")
+    try:
+        answers_all(cluster, {FALLBACK})
+        rev = int(cluster.etcd.request("/v3/kv/range", {"key": "eA=="})["header"]["revision"])
+        cluster.reload(nodes=["n1"], quorum='"majority"')
+        stays(cluster, {FALLBACK}, LEASE_TTL + 1.0)
+        events = etcd_events(cluster, "/gslb/t/", rev + 1)
+        assert any(e.startswith("PUT /gslb/t/nodes/n1=") for e in events), events
+        gone = [e for e in events if e.startswith(("DELETE /gslb/t/nodes/n1=",
+                                                   "DELETE /gslb/t/verdicts/n1/"))]
+        assert gone == [], events
+        assert "took the node key over" in cluster.nodes["n1"].stderr_text()
+        assert len([x for x in cluster.status("n2")["nodes"] if x["live"]]) == 3
+    finally:
+        fail_from(cluster)
+        cluster.reload(nodes=["n1"], **cluster.conf)
+    answers_all(cluster, {MEMBER})
+
+
 def test_one_etcd_member_killed_nothing_changes(cluster):
     cluster.etcd.kill(0)
     try:
