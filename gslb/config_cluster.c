@@ -63,10 +63,11 @@ void conf_free_cluster(struct conf *c)
 }
 
 /* "http://host:port" or "https://host:port" (a trailing '/' is taken):
- * nothing but a scheme and an authority. */
+ * nothing but a scheme and an authority, the port given (1..65535). */
 static int valid_endpoint(const char *v)
 {
-	const char *h;
+	const char *h, *end, *colon = NULL;
+	long port = 0;
 
 	if (strncmp(v, "http://", 7) == 0)
 		h = v + 7;
@@ -76,13 +77,24 @@ static int valid_endpoint(const char *v)
 		return 0;
 	if (*h == '\0' || *h == '/' || strlen(v) > 512)
 		return 0;
-	for (const char *p = h; *p; p++) {
-		if (*p == '/')
-			return p[1] == '\0';
-		if (*p == '?' || *p == '#' || *p == '@' || *p <= ' ')
+	for (end = h; *end && *end != '/'; end++) {
+		if (*end == '?' || *end == '#' || *end == '@' || *end <= ' ')
 			return 0;
+		if (*end == ':')
+			colon = end;
+		else if (*end == ']')
+			colon = NULL; /* [v6]:port: the port's ':' comes after */
 	}
-	return 1;
+	if (*end == '/' && end[1] != '\0')
+		return 0;
+	if (!colon || colon == h || colon + 1 == end || end - colon > 6)
+		return 0;
+	for (const char *p = colon + 1; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		port = port * 10 + (*p - '0');
+	}
+	return port >= 1 && port <= 65535;
 }
 
 static int cluster_etcd(struct conf_ctx *ctx, const config_setting_t *s, void *base)
@@ -113,7 +125,7 @@ static int cluster_etcd(struct conf_ctx *ctx, const config_setting_t *s, void *b
 		if (!valid_endpoint(v))
 			return conf_error(ctx, e,
 					  "\"%s\" is not an etcd endpoint (http://host:port or "
-					  "https://host:port)",
+					  "https://host:port, the port given: 2379 is etcd's)",
 					  v);
 		for (size_t k = 0; k < c->cluster.netcd; k++)
 			if (strcmp(c->cluster.etcd[k], v) == 0)
@@ -149,8 +161,8 @@ static int cluster_quorum(struct conf_ctx *ctx, const config_setting_t *s, void 
 	if (config_setting_type(s) != CONFIG_TYPE_INT &&
 	    config_setting_type(s) != CONFIG_TYPE_INT64)
 		return conf_error(ctx, s,
-				  "expected a number of nodes, \"majority\", \"any\" or \"all\", "
-				  "not %s",
+				  "must be a whole number of nodes or \"majority\", \"any\" or "
+				  "\"all\", not %s",
 				  conf_type_name(s));
 	if (conf_get_int(ctx, s, 1, CLUSTER_MAX_NODES, &n))
 		return GSLB_EINVAL;

@@ -135,6 +135,9 @@ def test_cluster_group_taken(tmp_path):
                             'tls = { ca_file = "ca.pem"; };')
     assert rc == 0, err
     assert "does not join" not in err
+    rc, err = check_cluster(tmp_path, 'name = "p"; etcd = [ "http://[::1]:2379/", '
+                            '"https://a.example:1" ];')
+    assert rc == 0, err
     for q in ('"majority"', '"any"', '"all"', "64"):
         rc, err = check_cluster(tmp_path, 'name = "p"; etcd = [ "http://a:1" ]; quorum = %s;' % q)
         assert rc == 0, err
@@ -146,6 +149,13 @@ def test_cluster_group_taken(tmp_path):
     ('name = "p/q"; etcd = [ "http://a:1" ];', 'cluster.name: "p/q": use letters'),
     ('name = "p"; etcd = [ "a:2379" ];', 'cluster.etcd[0]: "a:2379" is not an etcd endpoint'),
     ('name = "p"; etcd = [ "http://a:1/v3" ];', 'cluster.etcd[0]: "http://a:1/v3" is not an'),
+    ('name = "p"; etcd = [ "http://127.0.0.1" ];', 'cluster.etcd[0]: "http://127.0.0.1" is '
+     'not an etcd endpoint (http://host:port or https://host:port, the port given'),
+    ('name = "p"; etcd = [ "http://[::1]/" ];', 'cluster.etcd[0]: "http://[::1]/" is not an'),
+    ('name = "p"; etcd = [ "http://a:99999" ];', 'cluster.etcd[0]: "http://a:99999" is not an'),
+    ('name = "p"; etcd = [ "http://a:x1" ];', 'cluster.etcd[0]: "http://a:x1" is not an'),
+    ('name = "p"; etcd = [ "http://a:1" ]; quorum = 2.5;',
+     'cluster.quorum: must be a whole number of nodes or "majority", "any" or "all", not'),
     ('name = "p"; etcd = [ ];', 'cluster.etcd: give at least one endpoint'),
     ('name = "p"; etcd = [ "http://a:1", "http://a:1" ];', 'cluster.etcd[1]: "http://a:1" is '
      'listed twice'),
