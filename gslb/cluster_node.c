@@ -98,6 +98,7 @@ struct cluster_node {
 	int64_t taken_by;        /* join refused: the lease holding our node key; 0 = not */
 	int own_lost;            /* the watcher saw our node key go while we held a lease */
 	int64_t prev_lease;      /* the previous configuration's: its node key is ours */
+	int in_range;            /* applying a full range: changes are not logged */
 	int keep_lease;          /* stopping for a reload: do not revoke */
 	struct pending {
 		char member[1024];
@@ -429,10 +430,19 @@ static void apply_node(struct cluster_node *cn, enum etcd_event_type type, const
 				cn->own_lost = 1;
 				cn->local_dirty = 1;
 			}
-		} else
+		} else {
+			if (!cn->in_range && cn->nodes[i].present)
+				log_info(
+					"cluster %s: node %s left (its lease ended or was revoked) "
+					"node=%s",
+					cn->cf.name, name, cn->cf.node);
 			node_drop(cn, i);
+		}
 		return;
 	}
+	if (i != 0 && !cn->in_range && (!cn->nodes[i].present || cn->nodes[i].lease != kv->lease))
+		log_info("cluster %s: node %s joined (lease %" PRIx64 ") node=%s", cn->cf.name,
+			 name, (uint64_t)kv->lease, cn->cf.node);
 	if (i == 0 && cn->lease && kv->lease != cn->lease)
 		log_err("cluster %s: node key %snodes/%s was written by someone else (lease %" PRIx64
 			"): is another gslbd running with node = \"%s\"?",
@@ -480,6 +490,7 @@ static void apply_override(struct cluster_node *cn, enum etcd_event_type type, c
 {
 	struct override o;
 	const char *why = "";
+	char from[NODE_NAME_MAX];
 
 	memset(&o, 0, sizeof(o));
 	if (strlen(target) >= sizeof(o.target)) {
@@ -490,7 +501,9 @@ static void apply_override(struct cluster_node *cn, enum etcd_event_type type, c
 	snprintf(o.target, sizeof(o.target), "%s", target);
 	cn->ovr_version++;
 	if (type == ETCD_EV_DELETE) {
-		override_table_clear(&cn->ovr, target);
+		if (override_table_clear(&cn->ovr, target) == GSLB_OK && !cn->in_range)
+			log_info("cluster %s: override %s cleared (through etcd) node=%s",
+				 cn->cf.name, target, cn->cf.node);
 		return;
 	}
 	/* what was there before is gone either way: a value not understood
@@ -501,10 +514,15 @@ static void apply_override(struct cluster_node *cn, enum etcd_event_type type, c
 			  "not a region:, pool: or member: target");
 		return;
 	}
-	if (cluster_override_value(kv->value, kv->value_len, &o, &why) != GSLB_OK)
+	if (cluster_override_value(kv->value, kv->value_len, &o, from, sizeof(from), &why) !=
+	    GSLB_OK)
 		bad_value(cn, kv->key + strlen(cn->cf.prefix), why);
 	else if (override_table_set(&cn->ovr, &o) != GSLB_OK)
 		log_err("cluster %s: out of memory taking an override", cn->cf.name);
+	else if (!cn->in_range && strcmp(from, cn->cf.node) != 0)
+		log_info("cluster %s: override %s %s from node %s (through etcd) node=%s",
+			 cn->cf.name, target, override_state_name(o.state), from[0] ? from : "?",
+			 cn->cf.node);
 }
 
 /* Under mu. */
@@ -608,8 +626,10 @@ static int full_range(struct cluster_node *cn, int64_t *rev, char *err, size_t e
 	if (rc == GSLB_OK) {
 		pthread_mutex_lock(&cn->mu);
 		reset_view(cn);
+		cn->in_range = 1;
 		for (size_t i = 0; i < l.n; i++)
 			apply(cn, l.v[i].type, &l.v[i].kv);
+		cn->in_range = 0;
 		if (*rev > cn->applied_rev)
 			cn->applied_rev = *rev;
 		cn->synced = 1;
@@ -1082,6 +1102,15 @@ uint8_t cluster_node_vote(struct cluster_node *cn, const char *member, uint8_t l
 		res = HEALTH_UP;
 	else
 		res = (probers & 1) ? local : HEALTH_UNKNOWN;
+	if ((res == HEALTH_UP || res == HEALTH_DOWN) &&
+	    (e->result == HEALTH_UP || e->result == HEALTH_DOWN) && res != e->result)
+		log_info(
+			"cluster %s: member %s %s by the cluster vote: %u of %u probing nodes say "
+			"down, quorum %u node=%s",
+			cn->cf.name, member, res == HEALTH_DOWN ? "down" : "up", e->ndown,
+			e->nprobers,
+			cluster_quorum_needed(cn->cf.quorum_mode, cn->cf.quorum_count, e->nprobers),
+			cn->cf.node);
 	e->result = res;
 	if (e->ndown > 0) {
 		char who[HEALTH_REASON_MAX], text[2 * HEALTH_REASON_MAX];

@@ -207,11 +207,12 @@ static int time_field(const json_t *j, const char *name, int64_t *out)
 	return GSLB_OK;
 }
 
-int cluster_override_value(const unsigned char *v, size_t len, struct override *o, const char **why)
+int cluster_override_value(const unsigned char *v, size_t len, struct override *o, char *node,
+			   size_t nodelen, const char **why)
 {
 	json_t *j = json_loadb((const char *)v, len, 0, NULL);
 	const char *state = json_string_value(json_object_get(j, "state"));
-	const json_t *node = json_object_get(j, "node");
+	const json_t *node_v = json_object_get(j, "node");
 	int64_t since, start, end;
 	uint8_t st = OVERRIDE_NONE;
 	int rc = GSLB_EINVAL;
@@ -225,13 +226,15 @@ int cluster_override_value(const unsigned char *v, size_t len, struct override *
 		*why = "\"since\", \"start\" or \"end\" is not a unix time";
 	else if (end != 0 && end <= start)
 		*why = "\"end\" is not after \"start\"";
-	else if (node && !json_is_string(node))
+	else if (node_v && !json_is_string(node_v))
 		*why = "\"node\" is not a string";
 	else {
 		o->state = st;
 		o->since = since;
 		o->start = start;
 		o->end = end;
+		if (node && nodelen)
+			snprintf(node, nodelen, "%s", node_v ? json_string_value(node_v) : "");
 		rc = GSLB_OK;
 	}
 	json_decref(j);

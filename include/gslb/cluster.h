@@ -179,9 +179,10 @@ long cluster_node_value(const unsigned char *v, size_t len, const char **why);
 struct override;
 /* An override's value {"state": "drain"|"force-up"|"force-down", "since",
  * "start", "end": unix times >= 0 (optional; end 0 or after start), "node":
- * string (optional)} into o's state, since, start and end; GSLB_OK, or
+ * string (optional)} into o's state, since, start and end, and node into
+ * node[nodelen] ("" when absent; node may be NULL); GSLB_OK, or
  * GSLB_EINVAL with *why set and o's fields untouched. */
-int cluster_override_value(const unsigned char *v, size_t len, struct override *o,
-			   const char **why);
+int cluster_override_value(const unsigned char *v, size_t len, struct override *o, char *node,
+			   size_t nodelen, const char **why);
 
 #endif

@@ -191,6 +191,11 @@ def test_two_nodes_see_down_all_move(cluster):
     finally:
         fail_from(cluster)
     answers_all(cluster, {MEMBER})
+    # n3 logs the vote that took the member down, then up
+    log = cluster.nodes["n3"].stderr_text()
+    assert "cluster t: member %s/a/%s down by the cluster vote: 2 of 3 probing nodes say down, " \
+        "quorum 2 node=n3" % (NAME, MEMBER) in log, log[-3000:]
+    assert "member %s/a/%s up by the cluster vote" % (NAME, MEMBER) in log, log[-3000:]
 
 
 def test_drain_through_one_node_reaches_the_others(cluster):
@@ -209,6 +214,10 @@ def test_drain_through_one_node_reaches_the_others(cluster):
     finally:
         gslbtest.ctl(cluster.nodes["n2"], "clear", "region:a", check=True)
     answers_all(cluster, {MEMBER}, 3)
+    log = cluster.nodes["n3"].stderr_text()
+    assert "cluster t: override region:a drain from node n1 (through etcd) node=n3" in log, log
+    assert "cluster t: override region:a cleared (through etcd) node=n3" in log, log
+    assert "override region:a drain from node" not in cluster.nodes["n1"].stderr_text()
 
 
 # What anyone with write access to the prefix could put there: none of it
@@ -425,10 +434,14 @@ def test_killed_node_stops_counting_after_lease_ttl(cluster):
         took = time.monotonic() - t0
         assert took >= LEASE_TTL - 1.0, "n2 stopped counting after %.2fs" % took
         assert sorted(x["name"] for x in cluster.status("n1")["nodes"]) == ["n1", "n3"]
+        assert "cluster t: node n2 left (its lease ended or was revoked) node=n1" in \
+            cluster.nodes["n1"].stderr_text()
     finally:
         fail_from(cluster)
         cluster.start("n2")
     answers_all(cluster, {MEMBER})
+    wait_for("n1 logs n2 joining", lambda: "cluster t: node n2 joined (lease " in
+             cluster.nodes["n1"].stderr_text(), 5, cluster.all())
 
 
 def test_probe_share_spreads_probes_and_respreads(cluster):

@@ -182,7 +182,7 @@ static int ov(const char *v, struct override *o)
 	int rc;
 
 	memset(o, 0, sizeof(*o));
-	rc = cluster_override_value((const unsigned char *)v, strlen(v), o, &why);
+	rc = cluster_override_value((const unsigned char *)v, strlen(v), o, NULL, 0, &why);
 	assert_true(rc == GSLB_OK ? why == NULL : why != NULL);
 	return rc;
 }
