@@ -92,14 +92,15 @@ struct cluster_node {
 	int live_idx[MAX_NODES];
 	size_t nlive;
 
-	int announced;           /* degraded mode was logged */
-	int64_t bad_logged;      /* unix time a bad value was last logged */
-	unsigned long bad_quiet; /* bad values not logged since */
-	int64_t taken_by;        /* join refused: the lease holding our node key; 0 = not */
-	int own_lost;            /* the watcher saw our node key go while we held a lease */
-	int64_t prev_lease;      /* the previous configuration's: its node key is ours */
-	int in_range;            /* applying a full range: changes are not logged */
-	int keep_lease;          /* stopping for a reload: do not revoke */
+	int announced;              /* degraded mode was logged */
+	int64_t bad_logged;         /* unix time a bad value was last logged */
+	unsigned long bad_quiet;    /* bad values not logged since */
+	int64_t taken_by;           /* join refused: the lease holding our node key; 0 = not */
+	int own_lost;               /* the watcher saw our node key go while we held a lease */
+	int64_t prev_lease;         /* the previous configuration's: its node key is ours */
+	int in_range;               /* applying a full range: changes are not logged */
+	struct override_table seed; /* local overrides to publish once joined (reload) */
+	int keep_lease;             /* stopping for a reload: do not revoke */
 	struct pending {
 		char member[1024];
 		uint8_t want;
@@ -934,6 +935,8 @@ static void expire_nodes(struct cluster_node *cn)
 		notify(cn);
 }
 
+static int publish_seeds(struct cluster_node *cn, char *err, size_t errlen);
+
 static void *writer_main(void *arg)
 {
 	struct cluster_node *cn = arg;
@@ -983,6 +986,8 @@ static void *writer_main(void *arg)
 		}
 		if (rc == GSLB_OK && cn->lease)
 			rc = flush(cn, next_keep, err, sizeof(err));
+		if (rc == GSLB_OK && cn->lease)
+			rc = publish_seeds(cn, err, sizeof(err));
 		if (stopping(cn))
 			break;
 		set_ok(cn, FAIL_WRITER, rc == GSLB_OK, err);
@@ -1190,6 +1195,81 @@ int cluster_node_overrides(struct cluster_node *cn, uint64_t *version, struct ov
 	return copied;
 }
 
+/* An override's value in etcd (cluster_override_value reads it). */
+static char *override_json(const struct cluster_node *cn, const struct override *o)
+{
+	json_t *j = json_pack("{s:s, s:I, s:s}", "state",
+			      override_state_name((enum override_state)o->state), "since",
+			      (json_int_t)o->since, "node", cn->cf.node);
+	char *v;
+
+	/* timed maintenance: when it comes into force and ends */
+	if (j && o->start)
+		json_object_set_new(j, "start", json_integer((json_int_t)o->start));
+	if (j && o->end)
+		json_object_set_new(j, "end", json_integer((json_int_t)o->end));
+	v = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return v;
+}
+
+void cluster_node_seed_overrides(struct cluster_node *cn, const struct override_table *local)
+{
+	pthread_mutex_lock(&cn->mu);
+	for (size_t i = 0; i < local->n; i++)
+		if (override_table_set(&cn->seed, &local->v[i]) != GSLB_OK)
+			log_err("cluster %s: out of memory keeping override %s", cn->cf.name,
+				local->v[i].target);
+	cn->local_dirty = 1;
+	pthread_cond_broadcast(&cn->cond);
+	pthread_mutex_unlock(&cn->mu);
+}
+
+/* Writer, joined and synced: the local overrides of a node that has just
+ * joined (a reload added the group) go to etcd unless etcd has one for
+ * the same target; a failed write is tried again. */
+static int publish_seeds(struct cluster_node *cn, char *err, size_t errlen)
+{
+	for (;;) {
+		struct override o;
+		char key[KEY_MAX];
+		char *v;
+		int64_t owner;
+		int rc, theirs;
+
+		pthread_mutex_lock(&cn->mu);
+		if (!cn->synced || cn->seed.n == 0) {
+			pthread_mutex_unlock(&cn->mu);
+			return GSLB_OK;
+		}
+		o = cn->seed.v[cn->seed.n - 1];
+		theirs = 0;
+		for (size_t i = 0; i < cn->ovr.n && !theirs; i++)
+			theirs = strcmp(cn->ovr.v[i].target, o.target) == 0;
+		pthread_mutex_unlock(&cn->mu);
+		rc = GSLB_EEXIST;
+		if (!theirs && key_of(cn, key, "overrides/", o.target)) {
+			v = override_json(cn, &o);
+			rc = v ? etcd_create(cn->wc, key, v, strlen(v), 0, &owner, err, errlen) :
+				 GSLB_ENOMEM;
+			free(v);
+		}
+		if (rc != GSLB_OK && rc != GSLB_EEXIST)
+			return rc;
+		if (rc == GSLB_OK)
+			log_info("cluster %s: local override %s %s written to etcd at join node=%s",
+				 cn->cf.name, o.target, override_state_name(o.state), cn->cf.node);
+		else
+			log_warn("cluster %s: local override %s %s dropped at join: etcd has one "
+				 "for %s node=%s",
+				 cn->cf.name, o.target, override_state_name(o.state), o.target,
+				 cn->cf.node);
+		pthread_mutex_lock(&cn->mu);
+		override_table_clear(&cn->seed, o.target);
+		pthread_mutex_unlock(&cn->mu);
+	}
+}
+
 int cluster_node_override(struct cluster_node *cn, const struct override *o, char *err,
 			  size_t errlen)
 {
@@ -1206,18 +1286,8 @@ int cluster_node_override(struct cluster_node *cn, const struct override *o, cha
 	if (o->state == OVERRIDE_NONE)
 		rc = etcd_delete(cn->ac, key, &rev, e2, sizeof(e2));
 	else {
-		json_t *j = json_pack("{s:s, s:I, s:s}", "state",
-				      override_state_name((enum override_state)o->state), "since",
-				      (json_int_t)o->since, "node", cn->cf.node);
-		char *v;
+		char *v = override_json(cn, o);
 
-		/* timed maintenance: when it comes into force and ends */
-		if (j && o->start)
-			json_object_set_new(j, "start", json_integer((json_int_t)o->start));
-		if (j && o->end)
-			json_object_set_new(j, "end", json_integer((json_int_t)o->end));
-		v = j ? json_dumps(j, JSON_COMPACT) : NULL;
-		json_decref(j);
 		rc = v ? etcd_put(cn->ac, key, v, strlen(v), 0, &rev, e2, sizeof(e2)) : GSLB_ENOMEM;
 		free(v);
 	}
@@ -1492,6 +1562,7 @@ void cluster_node_stop(struct cluster_node *cn)
 	etcd_client_free(cn->ac);
 	mtable_free(&cn->t);
 	override_table_free(&cn->ovr);
+	override_table_free(&cn->seed);
 	conf_copy_free(&cn->cf);
 	pthread_cond_destroy(&cn->cond);
 	pthread_mutex_destroy(&cn->mu);

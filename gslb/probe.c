@@ -377,6 +377,12 @@ static void cluster_adopt(struct prober *p, const struct cluster_conf *cf)
 		cluster_node_stop(old);
 	if (cf->enabled)
 		nw = cluster_node_start_after(cf, p->metrics, on_cluster_change, p, prev);
+	/* a single node joining: its overrides are not lost */
+	if (nw && !old) {
+		pthread_mutex_lock(&p->mu);
+		cluster_node_seed_overrides(nw, &p->admin);
+		pthread_mutex_unlock(&p->mu);
+	}
 	pthread_mutex_lock(&p->mu);
 	p->cn = nw;
 	p->cl_ovr_version = UINT64_MAX;

@@ -47,6 +47,11 @@ struct cluster_node *cluster_node_start_after(const struct cluster_conf *cf,
 					      struct metrics *metrics, cluster_changed_fn changed,
 					      void *ctx, int64_t prev_lease);
 
+/* A reload added the group: local (a copy is kept) are written to etcd
+ * once the node has joined and read it, each unless etcd already has an
+ * override for its target (then it is dropped, logged). */
+void cluster_node_seed_overrides(struct cluster_node *cn, const struct override_table *local);
+
 /* The group the node runs with (its own copy). */
 const struct cluster_conf *cluster_node_conf(const struct cluster_node *cn);
 

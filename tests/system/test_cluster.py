@@ -323,3 +323,32 @@ def test_overrides_kept_when_etcd_is_unreachable_at_start(gslbd_factory, backend
     time.sleep(1.0)
     assert gslbtest.addrs(gslbtest.ask(srv, "k.example.test")) == {gslbtest.FALLBACK}
     assert "drain region:a" in (state / "overrides.state").read_text()
+
+
+def test_reload_adding_cluster_keeps_local_overrides(gslbd_factory, etcd_factory, tmp_path):
+    """A single node's overrides are written to etcd when a reload adds the
+    cluster group, unless etcd already has one for the target (then the
+    cluster's wins, and the local one is dropped with a warning)."""
+    import signal
+    etcd = etcd_factory(1)
+    etcd.put("/gslb/t/overrides/region:b", '{"state":"force-up","since":1,"node":"other"}')
+    state = tmp_path / "state"
+    state.mkdir()
+    svc = gslbtest.service_conf("t.example.test", [
+        gslbtest.pool_conf("a", [gslbtest.member_conf("192.0.2.1")]),
+        gslbtest.pool_conf("b", [gslbtest.member_conf("192.0.2.2")])])
+    srv = gslbd_factory(admin="127.0.0.1:0", extra=gslbtest.health_conf(str(state), [], [svc]))
+    gslbtest.ctl(srv, "drain", "region:a", check=True)
+    gslbtest.ctl(srv, "drain", "region:b", check=True)
+    with open(srv.config_path, "a") as f:
+        f.write('cluster = { name = "t"; node = "ns1"; lease_ttl = 2; etcd = [ "%s" ]; };\n'
+                % etcd.endpoints()[0])
+    srv.proc.send_signal(signal.SIGHUP)
+    srv.wait_log(r"cluster group added at reload", 10)
+    srv.wait_log(r"local override region:a drain written to etcd at join", 10)
+    srv.wait_log(r"local override region:b drain dropped at join: etcd has one", 10)
+    assert '"drain"' in etcd.get("/gslb/t/overrides/region:a")
+    assert etcd.get("/gslb/t/overrides/region:b").startswith('{"state":"force-up"')
+    gslbtest.wait_for("the node applies the cluster's overrides", lambda: sorted(
+        (o["target"], o["state"]) for o in gslbtest.admin_json(srv, "/status")["overrides"])
+        == [("region:a", "drain"), ("region:b", "force-up")], 5, [srv])
