@@ -200,7 +200,7 @@ static int server_from_config(struct ctl *c, const char *path)
 	unsigned port = 0;
 	int rc;
 
-	rc = conf_load(path, &conf, err, sizeof(err));
+	rc = conf_load_admin(path, &conf, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "gslbctl: %s\n", err[0] ? err : path);
 		return CTL_USAGE;
