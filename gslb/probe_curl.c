@@ -185,13 +185,23 @@ static int load_read(const struct ptarget *t, double *v)
 	return ok;
 }
 
-/* One probe's figure into the member's window, and its reason told. */
+/* Forget a member's readings: a probe that failed or had no figure ends
+ * them, so that a figure never outlives the responses that carried it. */
+static void load_clear(struct ptarget *t)
+{
+	t->nloads = 0;
+	t->load_pos = 0;
+}
+
+/* One probe's figure into the member's window, and its reason told; a
+ * response without one clears the window. */
 static void load_take(struct ptarget *t, char *reason, size_t len)
 {
 	double v = 0;
 	size_t n = strlen(reason);
 
 	if (!load_read(t, &v)) {
+		load_clear(t);
 		snprintf(reason + n, len - n, ", no load figure");
 		return;
 	}
@@ -471,6 +481,8 @@ void probe_curl_collect(struct prober *p)
 		ok = local ? 0 : http_verdict(t, rc, code, oserr, reason, sizeof(reason));
 		if (ok && t->pp->pool->load.kind != LOAD_NONE)
 			load_take(t, reason, sizeof(reason));
+		else if (!local)
+			load_clear(t); /* a failed probe: readings before it are stale */
 		curl_multi_remove_handle(p->multi, e);
 		curl_easy_cleanup(e);
 		t->easy = NULL;

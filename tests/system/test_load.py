@@ -259,3 +259,49 @@ def test_load_in_whatif(tmp_path_factory, line_db):  # noqa: F811
     finally:
         gslbtest.stop_checked(srv)
         b.close()
+
+
+def test_load_figure_expires(tmp_path_factory):
+    """A figure never outlives the responses that carried it: a response
+    without one, a failed probe, and a reload that reads it from elsewhere
+    each end a member's readings; a pool with none sheds nothing."""
+    b = HttpBackend(body=b'{"load": 0.9}\n', hang_seconds=8.0)
+    wd = tmp_path_factory.mktemp("load-expire")
+    srv = gslbtest.start_gslbd(wd, config_text=load_config(str(wd), b.url("/e")))
+    try:
+        wait_load(srv, 0.9)
+        # responses without a figure: no reading, nothing shed
+        b.body = b'{"busy": 1}\n'
+        gslbtest.wait_for("no load figure", lambda: pool_status(srv).get("load") is None,
+                          15, [srv])
+        p = pool_status(srv)
+        assert p["state"] == "up" and p["shed_share"] == 0, p
+        assert p["members"][0].get("load") is None, p
+        assert moved(srv, SUBNETS[:100]) == set()
+        # an outage: a member down has no reading left to count after it
+        b.body = b'{"load": 0.9}\n'
+        wait_load(srv, 0.9)
+        b.fail()
+        gslbtest.wait_for("member down",
+                          lambda: pool_status(srv)["members"][0]["state"] == "down", 15, [srv])
+        assert pool_status(srv)["members"][0].get("load") is None, pool_status(srv)
+        # a reload that changes `from` does not keep the old readings: the
+        # backend hangs past the new timeout, so no probe ends meanwhile
+        b.ok()
+        b.body = b'{"load": 0.9, "other": 0.1}\n'
+        wait_load(srv, 0.9)
+        b.hang = True
+        text = load_config(str(wd), b.url("/e"),
+                           'from = "body-json:other"; low = 0.8; high = 0.95;')
+        text = text.replace("interval = 0.2; timeout = 0.15;", "interval = 7; timeout = 6;")
+        with open(srv.config_path, "w") as f:
+            f.write(text)
+        st, _, body = admin_request(srv, "POST", "/reload", {"X-Gslb-Admin": "1"})
+        assert st == 200, body
+        p = pool_status(srv)
+        assert p.get("load") is None and p["shed_share"] == 0, p
+        assert p["members"][0].get("load") is None, p
+    finally:
+        b.hang = False
+        gslbtest.stop_checked(srv)
+        b.close()
