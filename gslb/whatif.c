@@ -218,10 +218,12 @@ out:
 
 static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-/* "down" and "up" play an outage and a recovery (the probes' verdict, so
- * when_all_down = fail-open may still answer a region that is down);
- * "force-down", "force-up" and "drain" play the admin overrides of the
- * same names, which fail-open respects. */
+/* "down" plays an outage (the probes' verdict, so when_all_down =
+ * fail-open may still answer a region that is down); "force-down",
+ * "force-up" and "drain" play the admin overrides of the same names, which
+ * fail-open respects; "up" is "force-up", the one way to bring a target
+ * back (gslbctl force-up), so that it also stops load shedding as the
+ * decision does for a pool forced up. */
 static int parse_action(const char *w, size_t n, uint8_t *state, const char **canon, int *probe)
 {
 	static const struct {
@@ -233,7 +235,7 @@ static int parse_action(const char *w, size_t n, uint8_t *state, const char **ca
 		{ "down", OVERRIDE_FORCE_DOWN, "down", 1 },
 		{ "force-down", OVERRIDE_FORCE_DOWN, "force-down", 0 },
 		{ "drain", OVERRIDE_DRAIN, "drain", 0 },
-		{ "up", OVERRIDE_FORCE_UP, "up", 1 },
+		{ "up", OVERRIDE_FORCE_UP, "up", 0 },
 		{ "force-up", OVERRIDE_FORCE_UP, "force-up", 0 },
 	};
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
@@ -649,10 +651,14 @@ static json_t *load_json(const struct snapshot *view, const struct service *svc,
 	const struct hpool *hp = &h->pools[svc->pools[pi].gidx];
 	if (hp->load < 0)
 		return NULL;
-	return json_pack("{s:f, s:f, s:s}", "figure", hp->load, "shed_share", hp->shed, "state",
-			 !hp->up  ? "down" :
-			 hp->full ? "full" :
-				    "up");
+	json_t *j = json_pack("{s:f, s:f, s:s}", "figure", hp->load, "shed_share", hp->shed,
+			      "state",
+			      !hp->up  ? "down" :
+			      hp->full ? "full" :
+					 "up");
+	if (j && hp->admin == OVERRIDE_FORCE_UP)
+		json_object_set_new(j, "forced_up", json_true());
+	return j;
 }
 
 /* The picture of one service: every key of its report but "service". */
@@ -717,6 +723,9 @@ static json_t *picture_json(const struct snapshot *snap, const struct snapshot *
 			if (any_fail_open(s, b->after, b->fo_after, r))
 				json_object_set_new(json_object_get(row, "after"), "fail_open",
 						    json_true());
+			json_t *la = has_pool ? load_json(after_view, svc, r) : NULL;
+			if (la)
+				json_object_set_new(json_object_get(row, "after"), "load", la);
 		}
 		json_array_append_new(regions, row);
 		if (has_pool && !used_before)
@@ -948,6 +957,8 @@ static double jnum(const json_t *o, const char *key)
 	return json_number_value(json_object_get(o, key));
 }
 
+static int jbool(const json_t *o, const char *key) { return json_is_true(json_object_get(o, key)); }
+
 /* "12.3%", "<0.1%" for a sliver (never shown as 0), "0.0%" for nothing. */
 static void pct(double v, char *buf, size_t len)
 {
@@ -1003,8 +1014,23 @@ static int name_width(const json_t *regions, int min)
 	return w;
 }
 
+/* One load state: "up, shedding 33% of its clients to their next region". */
+static void print_load_state(const json_t *l, FILE *out)
+{
+	if (jbool(l, "forced_up")) {
+		fprintf(out, "forced up, takes its clients whatever the load");
+		return;
+	}
+	fprintf(out, "%s", jstr(l, "state", "up"));
+	if (strcmp(jstr(l, "state", "up"), "up") == 0)
+		fprintf(out, ", shedding %.0f%% of its clients to their next region",
+			100 * jnum(l, "shed_share"));
+	else if (strcmp(jstr(l, "state", "up"), "full") == 0)
+		fprintf(out, ": takes no clients");
+}
+
 /* pools[].load: "load on eu-east: 0.850, shedding 33%" per region with a
- * figure. */
+ * figure, and what the changes make of it. */
 static void print_loads(const json_t *regions, FILE *out)
 {
 	const json_t *r;
@@ -1012,15 +1038,17 @@ static void print_loads(const json_t *regions, FILE *out)
 	json_array_foreach(regions, i, r)
 	{
 		const json_t *l = json_object_get(r, "load");
+		const json_t *la = json_object_get(json_object_get(r, "after"), "load");
 		if (!l)
 			continue;
-		fprintf(out, "  load on %s: %.3f, %s", jstr(r, "region", "?"), jnum(l, "figure"),
-			jstr(l, "state", "up"));
-		if (strcmp(jstr(l, "state", "up"), "up") == 0)
-			fprintf(out, ", shedding %.0f%% of its clients to their next region",
-				100 * jnum(l, "shed_share"));
-		else if (strcmp(jstr(l, "state", "up"), "full") == 0)
-			fprintf(out, ": takes no clients");
+		fprintf(out, "  load on %s: %.3f, ", jstr(r, "region", "?"), jnum(l, "figure"));
+		print_load_state(l, out);
+		if (la && (jbool(la, "forced_up") != jbool(l, "forced_up") ||
+			   strcmp(jstr(la, "state", "up"), jstr(l, "state", "up")) ||
+			   jnum(la, "shed_share") != jnum(l, "shed_share"))) {
+			fprintf(out, "; after: ");
+			print_load_state(la, out);
+		}
 		fprintf(out, "\n");
 	}
 }

@@ -17,6 +17,7 @@ number; bad `load` settings are refused with file:line.
 Only 127.0.0.1 is used; the daemon picks its own ports.
 """
 
+import json
 import re
 
 import pytest
@@ -256,6 +257,16 @@ def test_load_in_whatif(tmp_path_factory, line_db):  # noqa: F811
         r = gslbtest.ctl(srv, "what-if", "drain eu-central", check=True)
         assert "load on eu-east: 0.850, up, shedding 33% of its clients to their next region" \
             in r.stdout, r.stdout
+        # "up" is force-up: a pool forced up sheds nothing, as in the decision
+        for action in ("up", "force-up"):
+            r = gslbtest.ctl(srv, "what-if", "%s pool:%s/eu-east" % (action, NAME), check=True)
+            assert "no change" not in r.stdout, r.stdout
+            assert "; after: forced up, takes its clients whatever the load" in r.stdout, r.stdout
+        st, _, body = admin_request(srv, "GET", "/what-if?change=up+pool:%s/eu-east" % NAME)
+        svc = next(s for s in json.loads(body)["services"] if s["service"] == NAME)
+        east = next(r for r in svc["regions"] if r["region"] == "eu-east")
+        assert east["after"]["load"]["forced_up"] is True, east
+        assert east["after"]["share4"] > east["before"]["share4"], east
     finally:
         gslbtest.stop_checked(srv)
         b.close()
