@@ -651,11 +651,11 @@ static json_t *load_json(const struct snapshot *view, const struct service *svc,
 	const struct hpool *hp = &h->pools[svc->pools[pi].gidx];
 	if (hp->load < 0)
 		return NULL;
-	json_t *j = json_pack("{s:f, s:f, s:s}", "figure", hp->load, "shed_share", hp->shed,
-			      "state",
-			      !hp->up  ? "down" :
-			      hp->full ? "full" :
-					 "up");
+	json_t *j =
+		json_pack("{s:f, s:f, s:s}", "figure", hp->load, "shed_share", hp->shed, "state",
+			  !hp->up  ? "down" :
+			  hp->full ? "full" :
+				     "up");
 	if (j && hp->admin == OVERRIDE_FORCE_UP)
 		json_object_set_new(j, "forced_up", json_true());
 	return j;
