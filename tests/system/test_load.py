@@ -235,7 +235,11 @@ def test_load_needs_http_check(tmp_path):
     conf.write_text(text)
     r = run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode == 1, r.stderr
-    assert "needs one" in r.stderr and "an http or https check" in r.stderr, r.stderr
+    assert "an http or https check: the pool's check web is a tcp check" in r.stderr, r.stderr
+    assert "gslb.conf:" in r.stderr, r.stderr
+    conf.write_text(text.replace('check = "web";', '', 1))
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 1 and "the pool has no check" in r.stderr, r.stderr
 
 
 def test_load_in_whatif(tmp_path_factory, line_db):  # noqa: F811
