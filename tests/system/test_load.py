@@ -162,6 +162,17 @@ def test_load_shedding_shares(tmp_path_factory, backend):
         ex = admin_json(srv, "/explain?address=%s&name=%s" % (stay, NAME))
         assert ex["regions"][0]["pool"] == "full", ex
         assert ex["regions"][0]["state"].startswith("skipped: pool full"), ex
+        # eu-central out too: the client is kept on eu-east, and explain says so
+        gslbtest.ctl(srv, "force-down", "pool:%s/eu-central" % NAME, check=True)
+        r = gslbtest.ctl(srv, "explain", stay, NAME, check=True)
+        assert "load:      not moved: every region that could take the client is full or " \
+            "sheds it, so the first of them, eu-east, answers (taken although loaded)" \
+            in r.stdout, r.stdout
+        assert "moved past" not in r.stdout, r.stdout
+        ex = admin_json(srv, "/explain?address=%s&name=%s" % (stay, NAME))
+        assert ex["chosen"] == "eu-east" and ex["load_shedding"]["moved"] is False, ex
+        assert ex["load_shedding"]["taken_although_loaded"] is True, ex
+        gslbtest.ctl(srv, "clear", "pool:%s/eu-central" % NAME, check=True)
 
         # 0.5: nothing shed, every client back
         backend.body = b'{"load": 0.5}\n'

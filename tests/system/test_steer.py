@@ -205,6 +205,12 @@ def test_sticky_members(tmp_path_factory, line_db):
         assert ans["members_pick"] == "sticky" and ans["hash_subnet"] == subnets[0], ans
         first = [m["address"] for m in ans["A"] if m["sticky_rank"] == 1]
         assert first == [before[subnets[0]]], ans
+        # the text form says as much: the subnet hashed, the ranks, the member
+        text = explain(srv.config_path, subnets[0], "sticky.geo.test", as_json=False)
+        assert "members:   sticky to the client subnet %s (hash_subnet): A " % subnets[0] \
+            in text, text
+        assert "%s (sticky_rank 1, the client gets it)" % before[subnets[0]] in text, text
+        assert text.count("the client gets it") == 1 and "(sticky_rank 2)" in text, text
     finally:
         gslbtest.stop_checked(srv)
 
