@@ -394,8 +394,9 @@ static void print_load(const json_t *ex, FILE *out)
 	if (json_is_number(json_object_get(ls, "draw")))
 		fprintf(out, "client draw %.4f: ", json_number_value(json_object_get(ls, "draw")));
 	if (json_is_true(json_object_get(ls, "taken_although_loaded")))
-		fprintf(out, "not moved: every region that could take the client is full or "
-			     "sheds it, so the first of them, %s, answers (taken although loaded)\n",
+		fprintf(out,
+			"not moved: every region that could take the client is full or "
+			"sheds it, so the first of them, %s, answers (taken although loaded)\n",
 			str(ex, "chosen") ? str(ex, "chosen") : "?");
 	else if (json_is_true(json_object_get(ls, "moved")))
 		fprintf(out, "%s\n",
