@@ -368,6 +368,11 @@ static void pool_load(struct hpool *hp, const struct pool *p)
 	}
 }
 
+static const char *pool_state_name(const struct hpool *hp)
+{
+	return !hp->up ? "down" : hp->full ? "full" : "up";
+}
+
 void health_compute(struct health *h, const struct snapshot *snap,
 		    const struct override_table *admin, const struct health *prev, int64_t now)
 {
@@ -448,18 +453,20 @@ void health_compute(struct health *h, const struct snapshot *snap,
 			const struct hpool *pp =
 				prev && p->gidx < prev->npools ? &prev->pools[p->gidx] : NULL;
 			pool_load(hp, p);
-			if (pp && hp->up && pp->full != hp->full)
+			/* one state per pool in the log, as in /status: up, full
+			 * or down; a change of up says "pool state changed", a
+			 * change of full alone "pool load state changed" */
+			if (pp && pp->up == hp->up && hp->up && pp->full != hp->full)
 				log_msg(hp->full ? LOG_LVL_WARN : LOG_LVL_INFO,
 					"pool load state changed service=%s region=%s old=%s new=%s "
 					"load=%.3f low=%g high=%g",
-					st, rname, pp->full ? "full" : "up",
-					hp->full ? "full" : "up", (double)hp->load, p->load.low,
-					p->load.high);
+					st, rname, pool_state_name(pp), pool_state_name(hp),
+					(double)hp->load, p->load.low, p->load.high);
 			if (pp && pp->up != hp->up) {
 				hp->since = now;
 				log_info("pool state changed service=%s region=%s old=%s new=%s "
 					 "reason=\"%s\"",
-					 st, rname, pp->up ? "up" : "down", hp->up ? "up" : "down",
+					 st, rname, pool_state_name(pp), pool_state_name(hp),
 					 hp->reason);
 			} else if (pp) {
 				hp->since = pp->since;

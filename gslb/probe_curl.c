@@ -185,8 +185,9 @@ static int load_read(const struct ptarget *t, double *v)
 	return ok;
 }
 
-/* Forget a member's readings: a probe that failed or had no figure ends
- * them, so that a figure never outlives the responses that carried it. */
+/* Forget a member's readings: a response without a figure, or the member
+ * going down, ends them, so that a figure never outlives the responses
+ * that carried it. */
 static void load_clear(struct ptarget *t)
 {
 	t->nloads = 0;
@@ -481,8 +482,6 @@ void probe_curl_collect(struct prober *p)
 		ok = local ? 0 : http_verdict(t, rc, code, oserr, reason, sizeof(reason));
 		if (ok && t->pp->pool->load.kind != LOAD_NONE)
 			load_take(t, reason, sizeof(reason));
-		else if (!local)
-			load_clear(t); /* a failed probe: readings before it are stale */
 		curl_multi_remove_handle(p->multi, e);
 		curl_easy_cleanup(e);
 		t->easy = NULL;
@@ -494,5 +493,10 @@ void probe_curl_collect(struct prober *p)
 			probe_target_unknown(p, t, local);
 		else
 			probe_target_result(p, t, ok, reason);
+		/* a member down: its readings end with the outage (a probe
+		 * that fails while it is still up keeps its last figure: a
+		 * loaded member that times out must not stop the shedding) */
+		if (t->state == HEALTH_DOWN)
+			load_clear(t);
 	}
 }

@@ -289,8 +289,9 @@ def test_load_in_whatif(tmp_path_factory, line_db):  # noqa: F811
 
 def test_load_figure_expires(tmp_path_factory):
     """A figure never outlives the responses that carried it: a response
-    without one, a failed probe, and a reload that reads it from elsewhere
-    each end a member's readings; a pool with none sheds nothing."""
+    without one, the member going down, and a reload that reads it from
+    elsewhere each end a member's readings; a pool with none sheds
+    nothing. The log names the pool's states as /status does."""
     b = HttpBackend(body=b'{"load": 0.9}\n', hang_seconds=8.0)
     wd = tmp_path_factory.mktemp("load-expire")
     srv = gslbtest.start_gslbd(wd, config_text=load_config(str(wd), b.url("/e")))
@@ -304,18 +305,25 @@ def test_load_figure_expires(tmp_path_factory):
         assert p["state"] == "up" and p["shed_share"] == 0, p
         assert p["members"][0].get("load") is None, p
         assert moved(srv, SUBNETS[:100]) == set()
-        # an outage: a member down has no reading left to count after it
-        b.body = b'{"load": 0.9}\n'
-        wait_load(srv, 0.9)
+        # an outage: a member down has no reading left to count after it;
+        # the log names the pool's states as /status does (full, down, up)
+        b.body = b'{"load": 0.97}\n'
+        wait_load(srv, 0.97)
         b.fail()
         gslbtest.wait_for("member down",
                           lambda: pool_status(srv)["members"][0]["state"] == "down", 15, [srv])
         assert pool_status(srv)["members"][0].get("load") is None, pool_status(srv)
+        log = srv.stderr_text()
+        assert re.search(r"pool state changed service=%s region=eu-east old=full new=down"
+                         % re.escape(NAME), log), log[-3000:]
+        assert "old=full new=up" not in log, log[-3000:]
         # a reload that changes `from` does not keep the old readings: the
         # backend hangs past the new timeout, so no probe ends meanwhile
         b.ok()
         b.body = b'{"load": 0.9, "other": 0.1}\n'
         wait_load(srv, 0.9)
+        assert re.search(r"pool state changed service=%s region=eu-east old=down new=up"
+                         % re.escape(NAME), srv.stderr_text())
         b.hang = True
         text = load_config(str(wd), b.url("/e"),
                            'from = "body-json:other"; low = 0.8; high = 0.95;')
