@@ -402,3 +402,28 @@ def test_bias_gains_in_check_report(tmp_path, line_db):
     assert re.search(r"bias 20 on eu-east, against bias 0:\n    gains [0-9.]+% IPv4, 0\.0% IPv6, "
                      r"1 country: DE;\n    loses 0\.0% IPv4, 0\.0% IPv6, 0 countries", r.stdout), \
         r.stdout
+
+
+def test_split_lint(tmp_path, line_db):
+    """-t warns of a split region the service has no pool in, and of a
+    hash prefix of 0 under a split (every client in one bucket)."""
+    text = split_config(str(tmp_path), line_db).replace(
+        '{ region = "eu-central"; weight = 10; } );',
+        '{ region = "eu-central"; weight = 10; }, { region = "nopool"; weight = 5; } );', 1)
+    text = text.replace('{ name = "us-east";',
+                        '{ name = "nopool"; lat = 1.0; lon = 1.0; },\n { name = "us-east";', 1)
+    conf = tmp_path / "gslb.conf"
+    conf.write_text(text)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"split names a region where the service has no pool: its share goes to "
+                     r"the clients' next region service=split\.geo\.test\S* "
+                     r"match=net:100\.64\.0\.0/10 region=nopool share=4\.8% line=\d+", r.stderr), \
+        r.stderr
+    assert "hash_prefix" not in r.stderr, r.stderr
+    conf.write_text(text.replace('ttl = 30;', 'ttl = 30; hash_prefix_v4 = 0;', 1))
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    assert "split with hash_prefix_v4 = 0: every IPv4 client is in one bucket and goes to " \
+        "one region service=split.geo.test" in r.stderr, r.stderr
+    assert "hash_prefix_v6" not in r.stderr, r.stderr  # a net: rule of IPv4 only
