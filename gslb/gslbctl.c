@@ -457,7 +457,17 @@ static const char *pool_state(const json_t *p)
 	return jbool(p, "failing") ? "failing" : "up";
 }
 
-static void print_members(const json_t *members)
+/* pools[].load: a member's figure ("-" while it has none). */
+static void fmt_load(const json_t *m, char *buf, size_t len)
+{
+	const json_t *l = json_object_get(m, "load");
+	if (json_is_number(l))
+		snprintf(buf, len, "%.3f", json_number_value(l));
+	else
+		snprintf(buf, len, "-");
+}
+
+static void print_members(const json_t *members, int with_load)
 {
 	size_t i;
 	const json_t *m;
@@ -469,11 +479,11 @@ static void print_members(const json_t *members)
 		if (n > aw)
 			aw = n;
 	}
-	printf("    %-*s  %-7s  %-10s  %-6s  %-6s  %-20s  %s\n", aw, "MEMBER", "STATE", "ADMIN",
-	       "USABLE", "WEIGHT", "SINCE", "REASON");
+	printf("    %-*s  %-7s  %-10s  %-6s  %-6s  %s%-20s  %s\n", aw, "MEMBER", "STATE", "ADMIN",
+	       "USABLE", "WEIGHT", with_load ? "LOAD   " : "", "SINCE", "REASON");
 	json_array_foreach(members, i, m)
 	{
-		char since[32], weight[24];
+		char since[32], weight[24], load[24] = "";
 		const char *addr = jstr(m, "address", NULL);
 		const char *text = jstr(m, "member", "");
 		const char *state = jstr(m, "state", "unknown");
@@ -482,9 +492,14 @@ static void print_members(const json_t *members)
 		snprintf(st, sizeof(st), "%s%s", state, jbool(m, "failing") ? "!" : "");
 		fmt_since(json_object_get(m, "since"), since, sizeof(since));
 		fmt_number(json_object_get(m, "weight"), weight, sizeof(weight));
-		printf("    %-*s  %-7s  %-10s  %-6s  %-6s  %-20s  %s", aw, addr ? addr : text, st,
-		       jstr(m, "admin", "none"), jbool(m, "usable") ? "yes" : "no", weight, since,
-		       jstr(m, "reason", ""));
+		if (with_load) {
+			fmt_load(m, load, sizeof(load) - 2);
+			snprintf(load + strlen(load), sizeof(load) - strlen(load), "%*s",
+				 (int)(7 - strlen(load)), "");
+		}
+		printf("    %-*s  %-7s  %-10s  %-6s  %-6s  %s%-20s  %s", aw, addr ? addr : text, st,
+		       jstr(m, "admin", "none"), jbool(m, "usable") ? "yes" : "no", weight, load,
+		       since, jstr(m, "reason", ""));
 		/* A host-name member answers with its resolved addresses. */
 		if (addr && strcmp(addr, text) != 0 && *text)
 			printf("%s(member %s)", *jstr(m, "reason", "") ? " " : "", text);
@@ -540,12 +555,13 @@ static void print_status(const json_t *st)
 	       (long long)json_integer_value(json_object_get(st, "generation")));
 	printf("\n");
 	w = width(regions, "name", 6);
-	printf("%-*s  %-10s  %9s  %10s\n", w, "REGION", "ADMIN", "LAT", "LON");
+	printf("%-*s  %-10s  %9s  %10s  %s\n", w, "REGION", "ADMIN", "LAT", "LON", "BIAS");
 	json_array_foreach(regions, i, o)
 	{
-		printf("%-*s  %-10s  %9.4f  %10.4f\n", w, jstr(o, "name", "?"),
+		printf("%-*s  %-10s  %9.4f  %10.4f  %g\n", w, jstr(o, "name", "?"),
 		       jstr(o, "admin", "none"), json_number_value(json_object_get(o, "lat")),
-		       json_number_value(json_object_get(o, "lon")));
+		       json_number_value(json_object_get(o, "lon")),
+		       json_number_value(json_object_get(o, "bias")));
 	}
 	json_array_foreach(services, i, o)
 	{
@@ -553,9 +569,10 @@ static void print_status(const json_t *st)
 		const json_t *p;
 		size_t k;
 
-		printf("\nservice %s  ttl=%lld  when_all_down=%s\n", jstr(o, "name", "?"),
+		printf("\nservice %s  ttl=%lld  when_all_down=%s  members_pick=%s\n",
+		       jstr(o, "name", "?"),
 		       (long long)json_integer_value(json_object_get(o, "ttl")),
-		       jstr(o, "when_all_down", "?"));
+		       jstr(o, "when_all_down", "?"), jstr(o, "members_pick", "weighted"));
 		json_array_foreach(pools, k, p)
 		{
 			char since[32], min_up[24];
@@ -575,7 +592,7 @@ static void print_status(const json_t *st)
 				       json_number_value(json_object_get(p, "load_low")),
 				       json_number_value(json_object_get(p, "load_high")));
 			if (json_array_size(members))
-				print_members(members);
+				print_members(members, json_object_get(p, "load_low") != NULL);
 		}
 	}
 	if (json_array_size(overrides)) {

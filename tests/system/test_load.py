@@ -155,6 +155,11 @@ def test_load_shedding_shares(tmp_path_factory, backend):
         r = gslbtest.ctl(srv, "status", check=True)
         assert "pool eu-east: full" in r.stdout and "load=0.970  shed_share=1.000" in r.stdout, \
             r.stdout
+        # each member's figure in its own column
+        assert re.search(r"^\s+MEMBER\s+STATE\s+ADMIN\s+USABLE\s+WEIGHT\s+LOAD\s+SINCE",
+                         r.stdout, re.M), r.stdout
+        assert re.search(r"^\s+%s\s+up\s+none\s+yes\s+1\s+0\.970\s" % re.escape(EAST),
+                         r.stdout, re.M), r.stdout
         r = gslbtest.ctl(srv, "explain", stay, NAME, check=True)
         assert "skipped: pool full" in r.stdout and "(load 0.970, shedding 100%)" in r.stdout, \
             r.stdout

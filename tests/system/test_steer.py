@@ -205,6 +205,15 @@ def test_sticky_members(tmp_path_factory, line_db):
         assert ans["members_pick"] == "sticky" and ans["hash_subnet"] == subnets[0], ans
         first = [m["address"] for m in ans["A"] if m["sticky_rank"] == 1]
         assert first == [before[subnets[0]]], ans
+        # /status and gslbctl status carry members_pick and each region's bias
+        st = gslbtest.admin_json(srv, "/status")
+        svc = next(x for x in st["services"] if x["name"].rstrip(".") == "sticky.geo.test")
+        assert svc["members_pick"] == "sticky", svc
+        assert [r["bias"] for r in st["regions"]] == [0], st["regions"]
+        r = gslbtest.ctl(srv, "status", check=True)
+        assert re.search(r"^service sticky\.geo\.test\.?  ttl=30  when_all_down=\S+  "
+                         r"members_pick=sticky$", r.stdout, re.M), r.stdout
+        assert re.search(r"^REGION\s+ADMIN\s+LAT\s+LON\s+BIAS$", r.stdout, re.M), r.stdout
         # the text form says as much: the subnet hashed, the ranks, the member
         text = explain(srv.config_path, subnets[0], "sticky.geo.test", as_json=False)
         assert "members:   sticky to the client subnet %s (hash_subnet): A " % subnets[0] \
