@@ -359,6 +359,18 @@ def test_split_http_redirect_follows_dns(tmp_path_factory, line_db):
         gslbtest.stop_checked(srv)
 
 
+def check_report(tmp_path, db, text):
+    """gslbd -t --json of a config with the database db and text."""
+    conf = tmp_path / "gslb.conf"
+    conf.write_text(gslbtest.gslbd_config(str(tmp_path), zones=[ZONE], nsid=None,
+                                          identity=None, version=None,
+                                          extra='geoip = { database = "%s"; };\n%s'
+                                          % (db, text)))
+    r = run_gslbd(["-t", "--json", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
 def test_split_shares_in_check_report(tmp_path, line_db):
     """gslbd -t: two services alike but for their split weights get their
     own region shares (what-if's per-service pictures tell them apart)."""
@@ -371,14 +383,7 @@ def test_split_shares_in_check_report(tmp_path, line_db):
            '  pools = ( { region = "eu-east"; members = [ "198.18.3.1" ]; },\n'
            '            { region = "eu-central"; members = [ "198.18.9.1" ]; } ); }')
     services = "services = ( %s,\n %s );\n" % (svc % ("a", 90, 10), svc % ("b", 10, 90))
-    conf = tmp_path / "gslb.conf"
-    conf.write_text(gslbtest.gslbd_config(str(tmp_path), zones=[ZONE], nsid=None,
-                                          identity=None, version=None,
-                                          extra='geoip = { database = "%s"; };\n%s%s'
-                                          % (line_db, regions, services)))
-    r = run_gslbd(["-t", "--json", "-c", str(conf)])
-    assert r.returncode == 0, r.stderr
-    report = json.loads(r.stdout)
+    report = check_report(tmp_path, line_db, regions + services)
     east = {}
     for s in report["services"]:
         east[s["service"]] = sum(row["before"]["share4"] for row in s["regions"]
@@ -436,3 +441,26 @@ def test_split_lint(tmp_path, line_db):
     assert "split with hash_prefix_v4 = 0: every IPv4 client is in one bucket and goes to " \
         "one region service=split.geo.test" in r.stderr, r.stderr
     assert "hash_prefix_v6" not in r.stderr, r.stderr  # a net: rule of IPv4 only
+
+
+@pytest.mark.parametrize("weights", [(50, 50), (99, 1), (90, 10), (1000, 10)])
+def test_split_shares_exact_in_check_report(tmp_path, line_db, weights):
+    """gslbd -t: a split's shares are its weights applied to the address
+    space the rule matches (the ring is exact), not a sample of 16 subnets
+    per country: a rule that takes every network of the database gives
+    each region exactly its weight's share, however small."""
+    regions = ('regions = ( { name = "eu-east"; lat = %.2f; lon = %.2f; },\n'
+               '            { name = "eu-central"; lat = %.2f; lon = %.2f; } );\n'
+               % (WARSAW + FRANKFURT))
+    services = ('services = ( { name = "x.geo.test"; route = ( { match = "continent:EU";\n'
+                '    split = ( { region = "eu-east"; weight = %d; },\n'
+                '              { region = "eu-central"; weight = %d; } ); } );\n'
+                '  pools = ( { region = "eu-east"; members = [ "198.18.3.1" ]; },\n'
+                '            { region = "eu-central"; members = [ "198.18.9.1" ]; } ); } );\n'
+                % weights)
+    svc = check_report(tmp_path, line_db, regions + services)["services"][0]
+    share = {row["region"]: row["before"]["share4"] for row in svc["regions"]}
+    east = round(weights[0] / sum(weights) * 10000) / 10000  # the ring's 10,000 buckets
+    assert abs(share["eu-east"] - east) < 1e-9, share
+    assert abs(share["eu-central"] - (1 - east)) < 1e-9, share
+    assert svc["never"] == [], svc
