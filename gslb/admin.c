@@ -572,9 +572,10 @@ static json_t *status_json(const struct admin *a, const struct snapshot *snap, j
 	json_object_set_new(o, "geoip", geoip_json(snap));
 	for (size_t i = 0; i < c->nregions; i++) {
 		const struct region *rg = &c->regions[i];
-		json_array_append_new(regions, json_pack("{s:s, s:f, s:f, s:s}", "name", rg->name,
-							 "lat", rg->lat, "lon", rg->lon, "admin",
-							 region_admin(overrides, rg->name)));
+		json_array_append_new(regions,
+				      json_pack("{s:s, s:f, s:f, s:f, s:s}", "name", rg->name,
+						"lat", rg->lat, "lon", rg->lon, "bias", rg->bias,
+						"admin", region_admin(overrides, rg->name)));
 	}
 	json_object_set_new(o, "regions", regions);
 	for (size_t i = 0; i < c->nservices; i++) {
@@ -582,10 +583,13 @@ static json_t *status_json(const struct admin *a, const struct snapshot *snap, j
 		json_t *pools = json_array();
 		for (size_t k = 0; k < svc->npools; k++)
 			json_array_append_new(pools, pool_json(snap, &svc->pools[k], h));
-		json_array_append_new(services,
-				      json_pack("{s:s, s:I, s:s, s:o}", "name", svc->name, "ttl",
-						(json_int_t)svc->ttl, "when_all_down",
-						all_down_name(svc->when_all_down), "pools", pools));
+		json_array_append_new(
+			services,
+			json_pack("{s:s, s:I, s:s, s:s, s:o}", "name", svc->name, "ttl",
+				  (json_int_t)svc->ttl, "when_all_down",
+				  all_down_name(svc->when_all_down), "members_pick",
+				  svc->members_pick == PICK_STICKY ? "sticky" : "weighted", "pools",
+				  pools));
 	}
 	json_object_set_new(o, "services", services);
 	json_object_set_new(o, "overrides", json_incref(overrides));
