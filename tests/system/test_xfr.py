@@ -551,7 +551,7 @@ def test_serial_follows_zone_file_changes_and_never_goes_back(tmp_path):
     zone.write_text(text)
     conf = "\n".join([
         'directory = "%s";' % tmp_path,
-        'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; };',
+        'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; admin = "127.0.0.1:0"; };',
         "workers = 1;",
         'zones = ( { origin = "%s"; file = "%s"; transfer = { allow = [ "127.0.0.1/32" ]; '
         'serial_policy = "unixtime"; }; } );' % (ORIGIN, zone),
@@ -572,6 +572,10 @@ def test_serial_follows_zone_file_changes_and_never_goes_back(tmp_path):
         bumped = reload(1)
         assert bumped >= start, "unixtime: the time of the change"
         assert records(xfr(srv, keyring=None))[0][3].split()[2] == str(bumped)
+        # /status and /metrics show the serial served, not the file's
+        status = gslbtest.admin_json(srv, "/status")
+        assert [z["serial"] for z in status["zones"]] == [bumped]
+        assert srv.metrics()['gslb_zone_serial{zone="%s."}' % ORIGIN] == bumped
         assert reload(2) == bumped, "nothing changed, the same serial"
         # a service's members changed: a new serial, and the new answer
         conf = conf.replace('"192.0.2.10"', '"192.0.2.11"')
