@@ -253,33 +253,52 @@ uint64_t xfr_hash(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-/* The pool a client gets that the database does not locate: the service's
- * `default` order (else the regions' order), the first region whose pool
- * is up; when none is, what when_all_down answers (fail-open: the first
- * pool; fallback: the fallback; nodata, servfail: nothing). */
-static const struct pool *default_pool(const struct snapshot *snap, const struct service *svc)
+/* A service's default answer: what gslbd itself answers a client the
+ * database does not locate (decide() with DECIDE_UNLOCATED: the `default`
+ * order, health and admin overrides, when_all_down, the TTL rule), with
+ * every member it could pick (usable ones; failing open, all but those
+ * drained or forced down), host-name members left out; or the pool's
+ * CNAME. Nothing when gslbd would answer NODATA or SERVFAIL. */
+static void walk_service(const struct snapshot *snap, const struct service *svc, xfr_emit emit,
+			 void *arg)
 {
-	const struct health *h = rcu_dereference(((struct snapshot *)snap)->health);
-	size_t n = svc->dflt ? svc->ndflt : snap->conf->nregions;
-	const struct pool *first = NULL;
+	static const uint8_t none[16];
+	struct decision d;
 
-	for (size_t i = 0; i < n && !(svc->limit && i >= svc->limit); i++) {
-		unsigned r = svc->dflt ? svc->dflt[i] : (unsigned)i;
-		int pi = r < GSLB_MAX_REGIONS ? svc->pool_of_region[r] : -1;
-		if (pi < 0)
-			continue;
-		const struct pool *p = &svc->pools[pi];
-		const struct hpool *hp = h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
-		if (!first)
-			first = p;
-		if (!hp || hp->up)
-			return p;
+	decide_ex(snap, svc, AF_INET, none, 0, DECIDE_UNLOCATED, &d);
+	const struct pool *p = d.pool;
+	if (!p)
+		return;
+	if (p->cname_len) {
+		emit(arg, svc->lname, svc->lname_len, DNS_T_CNAME, svc->ttl, p->cname,
+		     p->cname_len);
+		return;
 	}
-	if (svc->when_all_down == ALL_DOWN_FALLBACK)
-		return &svc->fallback;
-	if (svc->when_all_down == ALL_DOWN_FAIL_OPEN)
-		return first;
-	return NULL;
+	const struct hpool *hp = d.hpool;
+	size_t n = hp ? hp->nmembers : p->nmembers;
+	for (size_t i = 0; i < n; i++) {
+		int family = hp ? hp->members[i].family : p->members[i].family;
+		const uint8_t *addr = hp ? hp->members[i].addr : p->members[i].addr;
+		if (hp && !hp->members[i].usable &&
+		    (!d.fail_open || hp->members[i].admin == OVERRIDE_DRAIN ||
+		     hp->members[i].admin == OVERRIDE_FORCE_DOWN))
+			continue;
+		if (family == AF_INET)
+			emit(arg, svc->lname, svc->lname_len, DNS_T_A, svc->ttl, addr, 4);
+		else if (family == AF_INET6)
+			emit(arg, svc->lname, svc->lname_len, DNS_T_AAAA, svc->ttl, addr, 16);
+	}
+}
+
+static void hash_rr(void *arg, const uint8_t *owner, size_t olen, uint16_t type, uint32_t ttl,
+		    const uint8_t *rd, uint16_t rdlen)
+{
+	uint64_t *h = arg;
+	uint8_t fixed[6] = { (uint8_t)(type >> 8), (uint8_t)type,       (uint8_t)(ttl >> 24),
+			     (uint8_t)(ttl >> 16), (uint8_t)(ttl >> 8), (uint8_t)ttl };
+	*h = xfr_hash(*h, owner, olen);
+	*h = xfr_hash(*h, fixed, sizeof(fixed));
+	*h = xfr_hash(*h, rd, rdlen);
 }
 
 uint64_t xfr_default_hash(const struct snapshot *snap, const struct zone *z)
@@ -291,44 +310,10 @@ uint64_t xfr_default_hash(const struct snapshot *snap, const struct zone *z)
 		const struct service *svc = &c->services[i];
 		if (zoneset_find(snap->zones, svc->lname, svc->lname_len) != z)
 			continue;
-		const struct pool *p = default_pool(snap, svc);
-		uint8_t buf[DNAME_MAXLEN + 8];
-		size_t n = 0;
-		memcpy(buf, svc->lname, svc->lname_len);
-		n = svc->lname_len;
-		memcpy(buf + n, &svc->ttl, 4);
-		n += 4;
-		h = xfr_hash(h, buf, n);
-		if (!p)
-			continue;
-		h = xfr_hash(h, p->cname, p->cname_len);
-		for (size_t k = 0; k < p->nmembers; k++)
-			h = xfr_hash(h, p->members[k].addr, sizeof(p->members[k].addr));
+		h = xfr_hash(h, svc->lname, svc->lname_len);
+		walk_service(snap, svc, hash_rr, &h);
 	}
 	return h;
-}
-
-/* A service's default answer: its members' addresses (host-name members
- * are left out) or its CNAME, with the service's TTL. */
-static void walk_service(const struct snapshot *snap, const struct service *svc, xfr_emit emit,
-			 void *arg)
-{
-	const struct pool *p = default_pool(snap, svc);
-
-	if (!p)
-		return;
-	if (p->cname_len) {
-		emit(arg, svc->lname, svc->lname_len, DNS_T_CNAME, svc->ttl, p->cname,
-		     p->cname_len);
-		return;
-	}
-	for (size_t i = 0; i < p->nmembers; i++) {
-		const struct member *m = &p->members[i];
-		if (m->family == AF_INET)
-			emit(arg, svc->lname, svc->lname_len, DNS_T_A, svc->ttl, m->addr, 4);
-		else if (m->family == AF_INET6)
-			emit(arg, svc->lname, svc->lname_len, DNS_T_AAAA, svc->ttl, m->addr, 16);
-	}
 }
 
 /* A service name answers for these types; the zone's own records of them

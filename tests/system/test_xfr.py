@@ -495,6 +495,33 @@ def test_health_change_bumps_serial_and_notify_refreshes_secondaries(env):
     assert "example.test. %d " % (before + 2) in state
 
 
+def service_records(srv):
+    return {r for r in records(xfr(srv)) if r[0] == SERVICE + "."}
+
+
+def test_forced_down_everywhere_transfers_no_default_answer(env):
+    """Every pool forced down by an admin: gslbd answers NODATA (fail-open
+    never answers what an admin forced down), and so must the transfer."""
+    srv = env["gslbd"]
+    overrides = ["pool:%s/a" % SERVICE, "region:b"]
+    try:
+        for target in overrides:
+            gslbtest.ctl(srv, "force-down", target, check=True)
+        gslbtest.wait_answer(srv, SERVICE, set())
+        assert answers(srv, SERVICE, "A") == (dns.rcode.NOERROR, [])
+        gslbtest.wait_for("no default answer transferred", lambda: service_records(srv) == set(),
+                          servers=[srv])
+        # with region b forced down alone, fail-open is not needed: pool a
+        gslbtest.ctl(srv, "clear", overrides[0], check=True)
+        gslbtest.wait_for("pool a transferred", lambda: service_records(srv) == {
+            (SERVICE + ".", "A", 30, "192.0.2.10"), (SERVICE + ".", "AAAA", 30, "2001:db8::10")},
+            servers=[srv])
+    finally:
+        for target in overrides:
+            gslbtest.ctl(srv, "clear", target)
+    gslbtest.wait_answer(srv, SERVICE, {"192.0.2.10"})
+
+
 def signed(qname, qtype, keyring=KEYRING, keyname=KEYNAME, edns=0):
     q = make_query(qname, qtype, edns=edns)
     q.use_tsig(keyring, keyname=keyname, algorithm=dns.tsig.HMAC_SHA256)
