@@ -522,6 +522,30 @@ def test_forced_down_everywhere_transfers_no_default_answer(env):
     gslbtest.wait_answer(srv, SERVICE, {"192.0.2.10"})
 
 
+def with_soa(qname, qtype, serial):
+    q = dns.message.make_query(qname, qtype)
+    q.authority.append(dns.rrset.from_text(ORIGIN + ".", 0, "IN", "SOA",
+                                           "ns. host. %d 0 0 0 0" % serial))
+    return q
+
+
+def test_ixfr_with_soa_in_authority_over_udp_refused(env):
+    """RFC 1995 3: an IXFR carries the client's SOA in AUTHORITY. Over UDP
+    gslbd refuses it (the secondary goes on over TCP); over TCP a zone
+    without transfer refuses it too. Other queries with authority records:
+    FORMERR, as NSD answers them."""
+    srv, nsd = env["gslbd"], env["nsd"]
+    serial = gslbd_serial(srv)
+    for q, want in ((with_soa(ORIGIN, "IXFR", serial), dns.rcode.REFUSED),
+                    (with_soa(ORIGIN, "IXFR", serial + 5), dns.rcode.REFUSED),
+                    (with_soa(ORIGIN, "SOA", serial), dns.rcode.FORMERR),
+                    (with_soa(SERVICE, "A", serial), dns.rcode.FORMERR)):
+        assert srv.query(q, "udp4").rcode() == want, q
+        assert nsd.query(q, "udp4").rcode() == want, q
+    r = srv.query(with_soa("child.example.test", "IXFR", serial), "tcp4")
+    assert r.rcode() == dns.rcode.REFUSED
+
+
 def signed(qname, qtype, keyring=KEYRING, keyname=KEYNAME, edns=0):
     q = make_query(qname, qtype, edns=edns)
     q.use_tsig(keyring, keyname=keyname, algorithm=dns.tsig.HMAC_SHA256)
