@@ -584,8 +584,9 @@ static int authorize(struct xfr *x, const struct conf_transfer *t, const struct 
 	return x->mac ? 0 : -1;
 }
 
-/* IXFR from the serial we have: the SOA alone says "you are current"
- * (RFC 1995 4); any other serial gets the whole zone, AXFR-style. */
+/* IXFR from the serial the client has: the SOA alone says "you are
+ * current" (RFC 1995 2, 4), also to a serial after ours (RFC 1982); an
+ * older one gets the changes since, else the whole zone, AXFR-style. */
 static int ixfr_serial(const struct xfr *x, uint32_t *serial)
 {
 	const ldns_rr_list *auth = ldns_pkt_authority(x->query);
@@ -659,9 +660,11 @@ int xfr_answer(const struct snapshot *snap, const struct xfr_keeper *keeper,
 	const struct xfr_diff *diffs = NULL;
 	const char *kind = "axfr";
 	enum xfr_result result = XFR_AXFR;
-	if (ixfr && ixfr_serial(&x, &from) && from == xfr_zone_serial(x.zone)) {
-		put_soa(&x, from); /* current */
-		kind = "ixfr-current";
+	uint32_t cur = xfr_zone_serial(x.zone);
+	if (ixfr && ixfr_serial(&x, &from) && !xfr_serial_gt(cur, from)) {
+		/* current, or newer than ours (RFC 1995 2): the SOA alone */
+		put_soa(&x, cur);
+		kind = from == cur ? "ixfr-current" : "ixfr-newer";
 		result = XFR_CURRENT;
 	} else if (ixfr && (diffs = xfr_keeper_diffs(keeper, x.zone, from, &ndiffs)) != NULL) {
 		put_ixfr(&x, diffs, ndiffs);

@@ -304,6 +304,11 @@ def test_ixfr_current_gets_soa_else_whole_zone(env):
     serial = records(xfr(srv))[0][3].split()[2]
     same = xfr(srv, rdtype="IXFR", serial=int(serial))
     assert len(records(same)) == 1 and records(same)[0][1] == "SOA"
+    # a serial after gslbd's (RFC 1982, across the wrap too): the SOA alone,
+    # gslbd's (RFC 1995 2)
+    for newer in (int(serial) + 1000, (int(serial) + 2**31 - 1) % 2**32):
+        msgs = xfr(srv, rdtype="IXFR", serial=newer)
+        assert [(r[1], r[3].split()[2]) for r in records(msgs)] == [("SOA", serial)]
     # a serial gslbd never had: no history reaches it
     old = xfr(srv, rdtype="IXFR", serial=int(serial) - 1000)
     assert len(records(old)) > 20
