@@ -270,8 +270,7 @@ static void walk_service(const struct snapshot *snap, const struct service *svc,
 	if (!p)
 		return;
 	if (p->cname_len) {
-		emit(arg, svc->lname, svc->lname_len, DNS_T_CNAME, svc->ttl, p->cname,
-		     p->cname_len);
+		emit(arg, svc->lname, svc->lname_len, DNS_T_CNAME, d.ttl, p->cname, p->cname_len);
 		return;
 	}
 	const struct hpool *hp = d.hpool;
@@ -284,9 +283,9 @@ static void walk_service(const struct snapshot *snap, const struct service *svc,
 		     hp->members[i].admin == OVERRIDE_FORCE_DOWN))
 			continue;
 		if (family == AF_INET)
-			emit(arg, svc->lname, svc->lname_len, DNS_T_A, svc->ttl, addr, 4);
+			emit(arg, svc->lname, svc->lname_len, DNS_T_A, d.ttl, addr, 4);
 		else if (family == AF_INET6)
-			emit(arg, svc->lname, svc->lname_len, DNS_T_AAAA, svc->ttl, addr, 16);
+			emit(arg, svc->lname, svc->lname_len, DNS_T_AAAA, d.ttl, addr, 16);
 	}
 }
 

@@ -285,8 +285,9 @@ def test_axfr_signed_static_data_and_default_answer(env):
     want.discard(soa)
     got = {r for r in got if r[1] != "SOA"}
     service = {r for r in got if r[0] == SERVICE + "."}
-    assert service == {(SERVICE + ".", "A", 30, "192.0.2.10"),
-                       (SERVICE + ".", "AAAA", 30, "2001:db8::10")}
+    # gslbd's own TTL: the service's 30 capped by the check (0.3 s x fall 1)
+    assert service == {(SERVICE + ".", "A", 1, "192.0.2.10"),
+                       (SERVICE + ".", "AAAA", 1, "2001:db8::10")}
     assert got - service == want
 
 
@@ -417,10 +418,11 @@ def test_secondaries_serve_the_same_static_data(env):
         for name in NAMES:
             for t in TYPES:
                 assert answers(sec, name, t) == answers(srv, name, t), (sec.name, name, t)
-        # the default answer, with the service's TTL (gslbd's own answers
-        # are capped by the check's interval)
-        assert answers(sec, SERVICE, "A")[1] == ["%s. 30 IN A 192.0.2.10" % SERVICE]
-        assert answers(sec, SERVICE, "AAAA")[1] == ["%s. 30 IN AAAA 2001:db8::10" % SERVICE]
+        # the default answer, with the TTL gslbd answers (the service's
+        # ttl capped by the check's interval x fall: 1)
+        for t in ("A", "AAAA"):
+            assert answers(sec, SERVICE, t) == answers(srv, SERVICE, t)
+        assert answers(sec, SERVICE, "A")[1] == ["%s. 1 IN A 192.0.2.10" % SERVICE]
 
 
 @pytest.mark.parametrize("tsig,transfer,error", [
@@ -519,7 +521,7 @@ def test_forced_down_everywhere_transfers_no_default_answer(env):
         # with region b forced down alone, fail-open is not needed: pool a
         gslbtest.ctl(srv, "clear", overrides[0], check=True)
         gslbtest.wait_for("pool a transferred", lambda: service_records(srv) == {
-            (SERVICE + ".", "A", 30, "192.0.2.10"), (SERVICE + ".", "AAAA", 30, "2001:db8::10")},
+            (SERVICE + ".", "A", 1, "192.0.2.10"), (SERVICE + ".", "AAAA", 1, "2001:db8::10")},
             servers=[srv])
     finally:
         for target in overrides:
