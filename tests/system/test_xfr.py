@@ -36,7 +36,7 @@ import gslbtest
 from gslbtest import make_query
 
 ORIGIN = "example.test"
-KEYNAME = "xfr."
+KEYNAME = "xfr"  # as in operations.md's secondary configs
 SECRET = base64.b64encode(b"gslb-xfr-test-secret-0123456789a").decode()
 KEYRING = dns.tsigkeyring.from_text({KEYNAME: SECRET})
 SERVICE = "geo.example.test"
@@ -60,6 +60,18 @@ def big_zone(path):
         f.write("@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n")
         for i in range(BIG_RECORDS):
             f.write('r%d TXT "record %d %s"\n' % (i, i, "x" * 40))
+
+
+def doc_block(name, primary_port):
+    """The secondary's config block of docs/operations.md (marked
+    `<!-- test_xfr.py: NAME -->`), with this test's addresses, port,
+    secret and zone: the documented config is the one tested."""
+    text = open(os.path.join(gslbtest.SRCDIR, "docs", "operations.md")).read()
+    m = re.search(r"<!-- test_xfr\.py: %s -->\n```\n(.*?)```" % name, text, re.S)
+    assert m, "operations.md: no %s block" % name
+    block = m.group(1).replace("192.0.2.1@53", "127.0.0.1@%d" % primary_port)
+    block = block.replace("192.0.2.1", "127.0.0.1").replace("example.com", ORIGIN)
+    return block.replace("<the base64 secret>", SECRET)
 
 
 class Secondary(gslbtest.Server):
@@ -97,30 +109,12 @@ log:
     any: info
 database:
     storage: "{wd}/db"
-key:
-  - id: {key}
-    algorithm: hmac-sha256
-    secret: {secret}
-remote:
-  - id: primary
-    address: 127.0.0.1@{pport}
-    key: {key}
-acl:
-  - id: notify
-    address: 127.0.0.1
-    key: {key}
-    action: notify
 template:
   - id: default
     storage: "{wd}"
     zonefile-sync: -1
     journal-content: none
-zone:
-  - domain: {origin}
-    master: primary
-    acl: notify
-""".format(wd=wd, port=self.port, pport=primary_port, key=KEYNAME, secret=SECRET,
-           origin=ORIGIN))
+{doc}""".format(wd=wd, port=self.port, doc=doc_block("knot", primary_port)))
         return [gslbtest.tool("knotd"), "-c", conf]
 
 
@@ -142,18 +136,8 @@ class NsdSecondary(Secondary):
 remote-control:
 \tcontrol-enable: no
 
-key:
-\tname: "{key}"
-\talgorithm: hmac-sha256
-\tsecret: "{secret}"
-
-zone:
-\tname: "{origin}"
-\tzonefile: "{wd}/{origin}.zone"
-\trequest-xfr: 127.0.0.1@{pport} {key}
-\tallow-notify: 127.0.0.1 {key}
-""".format(wd=wd, port=self.port, pport=primary_port, key=KEYNAME, secret=SECRET,
-           origin=ORIGIN, common=gslbtest.nsd_server_common(wd, self.port)))
+{doc}""".format(port=self.port, doc=doc_block("nsd", primary_port),
+           common=gslbtest.nsd_server_common(wd, self.port)))
         return [gslbtest.tool("nsd"), "-d", "-c", conf]
 
 
@@ -657,5 +641,8 @@ def test_serial_follows_zone_file_changes_and_never_goes_back(tmp_path):
     srv = gslbtest.Gslbd(str(tmp_path / "c"), config_text=conf).start()
     try:
         assert gslbd_serial(srv) > bumped
+        # no IXFR history across a restart: the whole zone (operations.md)
+        assert len(records(xfr(srv, keyring=None, rdtype="IXFR", serial=bumped))) > 4
+        srv.wait_log(r"zone transfer zone=example\.test\. .*type=ixfr-as-axfr")
     finally:
         assert srv.check_stopped_cleanly() == []
