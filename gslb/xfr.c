@@ -83,6 +83,7 @@ struct xfr {
 	size_t len, cap;
 	uint8_t *scratch; /* one record in wire form */
 	int failed;
+	char why[DNAME_MAXLEN * 4 + 64]; /* a refusal's reason, when it names a key */
 };
 
 static int out_append(struct xfr *x, const uint8_t *wire, size_t len)
@@ -549,6 +550,31 @@ static uint16_t tsig_check(ldns_pkt *q, const struct dns_request *req, const str
 	return 0;
 }
 
+/* Why a key is BADKEY for this zone, in x->why: a key of the config that
+ * is not the zone's (or the zone's name with another algorithm), or one
+ * gslbd does not have at all. */
+static const char *badkey_why(struct xfr *x, const ldns_rr *qt)
+{
+	char *name = ldns_rdf2str(ldns_rr_owner(qt));
+	char *alg = ldns_rr_rd_count(qt) > 0 ? ldns_rdf2str(ldns_rr_rdf(qt, 0)) : NULL;
+	const struct conf *c = x->snap->conf;
+	const char *n = name ? name : "?";
+	size_t i = 0;
+
+	while (name && i < c->ntsig && !conf_tsig_same(name, c->tsig[i].name))
+		i++;
+	if (!name || i == c->ntsig)
+		snprintf(x->why, sizeof(x->why), "unknown key %s (BADKEY)", n);
+	else if (x->key && &c->tsig[i] == x->key)
+		snprintf(x->why, sizeof(x->why), "key %s with algorithm %s, not %s (BADKEY)", n,
+			 alg ? alg : "?", alg_names[x->key->algorithm]);
+	else
+		snprintf(x->why, sizeof(x->why), "key %s is not the zone's key (BADKEY)", n);
+	free(name);
+	free(alg);
+	return x->why;
+}
+
 /* Who may transfer: an address in allow; then, with a key, a query signed
  * with it, correctly, in time. Returns 0 to go on, else the error reply
  * is written and why names it. */
@@ -570,13 +596,12 @@ static int authorize(struct xfr *x, const struct conf_transfer *t, const struct 
 		return error_reply(x, LDNS_RCODE_REFUSED, 0) ? -1 : 1;
 	}
 	static const char *const whys[] = {
-		[TSIG_BADKEY] = "unknown key (BADKEY)",
 		[TSIG_BADSIG] = "bad signature (BADSIG)",
 		[TSIG_BADTIME] = "time out of fudge (BADTIME)",
 	};
 	uint16_t err = tsig_check(x->query, req, x->key);
 	if (err) {
-		*why = whys[err];
+		*why = err == TSIG_BADKEY ? badkey_why(x, qt) : whys[err];
 		return error_reply(x, LDNS_RCODE_NOTAUTH, err) ? -1 : 1;
 	}
 	x->mac = ldns_rdf_clone(ldns_rr_rdf(qt, 3));
