@@ -39,6 +39,7 @@
 #include "gslb/probe.h"
 #include "gslb/snapshot.h"
 #include "gslb/whatif.h"
+#include "gslb/xfr.h"
 
 /* libmicrohttpd 0.9.71 turned the callbacks' int into enum MHD_Result. */
 #if MHD_VERSION >= 0x00097002
@@ -563,10 +564,10 @@ static json_t *status_json(const struct admin *a, const struct snapshot *snap, j
 			    h ? json_integer((json_int_t)h->version) : json_null());
 	for (size_t i = 0; i < snap->zones->nzones; i++) {
 		const struct zone *z = snap->zones->zones[i];
-		json_array_append_new(zones,
-				      json_pack("{s:s, s:s, s:I, s:I}", "origin", z->origin_str,
-						"file", z->file, "serial", (json_int_t)z->serial,
-						"records", (json_int_t)z->nrecords));
+		json_array_append_new(zones, json_pack("{s:s, s:s, s:I, s:I}", "origin",
+						       z->origin_str, "file", z->file, "serial",
+						       (json_int_t)xfr_zone_serial(z), "records",
+						       (json_int_t)z->nrecords));
 	}
 	json_object_set_new(o, "zones", zones);
 	json_object_set_new(o, "geoip", geoip_json(snap));
