@@ -111,7 +111,8 @@ static const struct override *find_override(const struct override_table *t, cons
 	return NULL;
 }
 
-void probe_events_overrides(struct prober *p, const struct override_table *active, int64_t now)
+void probe_events_overrides(struct prober *p, const struct override_table *active,
+			    const struct override_table *pending, int64_t now)
 {
 	for (size_t i = 0; i < active->n; i++) {
 		const struct override *o = &active->v[i];
@@ -138,7 +139,10 @@ void probe_events_overrides(struct prober *p, const struct override_table *activ
 				 override_state_name((enum override_state)o->state));
 		webhook_emit(p->wh, WH_OVERRIDE, o->target,
 			     override_state_name((enum override_state)o->state), "none",
-			     scheduled ? "scheduled end" : "cleared by admin");
+			     scheduled ? "scheduled end" :
+			     find_override(pending, o->target) ?
+					 "replaced by a scheduled override" :
+					 "cleared by admin");
 	}
 }
 

@@ -108,7 +108,8 @@ services = (
                 load = { from = "body-number"; }; } ); }
 );
 dnstap = { socket = "%s"; };
-""" % (up, down, loaded.port, tmp_path / "no-collector.sock")
+notify = ( { url = "http://127.0.0.1:%d/hook"; name = "down"; } );
+""" % (up, down, loaded.port, tmp_path / "no-collector.sock", gslbtest.closed_port())
         srv = start(gslbd_factory, files, tmp_path, tls=False, admin="127.0.0.1:0",
                     services=services)
         srv.udp4(dns.message.make_query("www.geo.test", "A"))
