@@ -38,6 +38,7 @@
 #include "gslb/net.h"
 #include "gslb/probe.h"
 #include "gslb/snapshot.h"
+#include "gslb/web.h"
 #include "gslb/whatif.h"
 
 /* libmicrohttpd 0.9.71 turned the callbacks' int into enum MHD_Result. */
@@ -89,8 +90,9 @@ struct admin_reply {
 	const char *content_type;
 	char *body; /* malloc'd, owned by the reply */
 	size_t len;
-	const char *allow; /* Allow header for 405, else NULL */
-	int want_token;    /* 401: WWW-Authenticate: Bearer */
+	const char *allow;             /* Allow header for 405, else NULL */
+	int want_token;                /* 401: WWW-Authenticate: Bearer */
+	const struct web_asset *asset; /* the status page's: body, type, ETag */
 };
 
 typedef void (*admin_handler)(struct admin *a, struct MHD_Connection *conn, struct admin_reply *r);
@@ -153,11 +155,44 @@ static void reply_error(struct admin_reply *r, unsigned status, const char *msg)
 	reply_json(r, status, json_pack("{s:s}", "error", msg));
 }
 
+/* The status page: no script but its own file (no inline script, no
+ * eval), data from this listener only, never in a frame. */
+#define ADMIN_PAGE_CSP                                                              \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " \
+	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+static admin_mhd_result admin_send_asset(struct MHD_Connection *conn, struct admin_reply *r)
+{
+	const struct web_asset *w = r->asset;
+	const char *inm =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	int fresh = inm && strstr(inm, w->etag) != NULL;
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		fresh ? 0 : w->len, (void *)w->data, MHD_RESPMEM_PERSISTENT);
+	admin_mhd_result ret;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, w->type);
+	/* Built into the binary: revalidated by ETag, new with each build. */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, w->etag);
+	MHD_add_response_header(resp, "Content-Security-Policy", ADMIN_PAGE_CSP);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	ret = MHD_queue_response(conn, fresh ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static admin_mhd_result admin_send(struct MHD_Connection *conn, struct admin_reply *r)
 {
 	struct MHD_Response *resp;
 	admin_mhd_result ret;
 
+	if (r->asset)
+		return admin_send_asset(conn, r);
 	resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(r->body);
@@ -288,6 +323,19 @@ static int from_a_browser_page(struct MHD_Connection *conn)
 	return sfs && (strcasecmp(sfs, "cross-site") == 0 || strcasecmp(sfs, "same-site") == 0);
 }
 
+/* The status page served by this listener (Origin http://<Host>, not
+ * cross-site): its control buttons send the bearer token, which no other
+ * page can (a custom Authorization needs a preflight we never allow). */
+static int from_our_page(struct MHD_Connection *conn)
+{
+	const char *origin = header(conn, "Origin"), *host = header(conn, MHD_HTTP_HEADER_HOST);
+	const char *sfs = header(conn, "Sec-Fetch-Site");
+
+	if (!origin || !host || strncmp(origin, "http://", 7) != 0 || strcmp(origin + 7, host))
+		return 0;
+	return !sfs || strcasecmp(sfs, "same-origin") == 0;
+}
+
 /* The one place that decides who may do what. A browser on the operator's
  * machine is the adversary here: a page it shows may send simple requests
  * (no preflight) to the listener, and a page whose name was rebound to
@@ -318,7 +366,7 @@ static int admin_authorize(struct admin *a, struct MHD_Connection *conn, enum ad
 				      "no valid bearer token" };
 	if (access == ADMIN_READ)
 		return require && !token_ok;
-	if (from_a_browser_page(conn)) {
+	if (from_a_browser_page(conn) && !(token_ok && from_our_page(conn))) {
 		*no = (struct admin_refusal){ MHD_HTTP_FORBIDDEN,
 					      "cross-site request refused: control requests "
 					      "must not carry Origin or Sec-Fetch-Site: "
@@ -888,6 +936,15 @@ static const struct admin_route admin_routes[] = {
 	{ "/reload", "POST", ADMIN_CONTROL, h_reload },
 };
 
+/* The status page's file at url (web.h), or NULL. */
+static const struct web_asset *web_asset_find(const char *url)
+{
+	for (const struct web_asset *w = web_assets; w->path; w++)
+		if (strcmp(url, w->path) == 0)
+			return w;
+	return NULL;
+}
+
 static void refuse(struct admin_reply *r, struct MHD_Connection *conn, const char *url,
 		   const struct admin_refusal *no)
 {
@@ -917,6 +974,7 @@ static void route(struct admin *a, struct MHD_Connection *conn, const char *url,
 		  struct admin_reply *r)
 {
 	const struct admin_route *rt = NULL;
+	const struct web_asset *asset = NULL;
 	struct admin_refusal no;
 
 	if (host_refused(a, conn)) {
@@ -934,6 +992,13 @@ static void route(struct admin *a, struct MHD_Connection *conn, const char *url,
 		}
 	}
 	if (!rt) {
+		asset = web_asset_find(url);
+		if (asset) {
+			static const struct admin_route page = { "/", "GET", ADMIN_READ, NULL };
+			rt = &page;
+		}
+	}
+	if (!rt) {
 		reply_error(r, MHD_HTTP_NOT_FOUND, "no such endpoint");
 		return;
 	}
@@ -947,7 +1012,10 @@ static void route(struct admin *a, struct MHD_Connection *conn, const char *url,
 		refuse(r, conn, url, &no);
 		return;
 	}
-	rt->fn(a, conn, r);
+	if (rt->fn)
+		rt->fn(a, conn, r);
+	else
+		r->asset = asset;
 }
 
 /* ------------------------------------------------------------ MHD glue */
