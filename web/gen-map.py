@@ -68,13 +68,36 @@ def project(lon, lat):
     return round((lon + 180.0) * 10), round((85.0 - lat) * 10)
 
 
+def unwrap(pts):
+    """A ring that crosses the antimeridian (Russia, Fiji) continued past
+    180 degrees instead of jumping back across the map."""
+    out, shift, last = [], 0.0, None
+    for lon, lat in pts:
+        if last is not None and abs(lon + shift - last) > 180:
+            shift += 360 if lon + shift < last else -360
+        out.append((lon + shift, lat))
+        last = lon + shift
+    return out
+
+
+def rings(pts):
+    """The ring, and its copy a world away when it reaches past 180."""
+    pts = unwrap(pts)
+    out = [pts]
+    if max(lon for lon, _ in pts) > 180:
+        out.append([(lon - 360, lat) for lon, lat in pts])
+    if min(lon for lon, _ in pts) < -180:
+        out.append([(lon + 360, lat) for lon, lat in pts])
+    return out
+
+
 def path(arcs, polygons):
     out = []
     for poly in polygons:
-        for r in poly:
+        for r in (q for r in poly for q in rings(ring(arcs, r))):
             prev = None
             cmd = []
-            for lon, lat in ring(arcs, r):
+            for lon, lat in r:
                 p = project(lon, lat)
                 if p == prev:
                     continue

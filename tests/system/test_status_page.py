@@ -288,3 +288,39 @@ def test_explain_box(env, browser):
     text = browser.find_element(By.ID, "explain-out").text
     assert "chosen: us-east" in text, text
     assert severe(browser) == []
+
+
+def demo_config(workdir):
+    """etc/gslb.conf (the README's demo) with free ports and a state_dir
+    of the test's own."""
+    with open(os.path.join(gslbtest.SRCDIR, "etc", "gslb.conf")) as f:
+        text = f.read()
+    for old, new in (('directory = "..";', 'directory = "%s";' % gslbtest.SRCDIR),
+                     ('state_dir = "var";', 'state_dir = "%s";' % workdir),
+                     (":5353", ":0"), (":8080", ":0"), (":8053", ":0")):
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+def test_demo_page_and_screenshot(tmp_path, browser):
+    """The demo's page loads with no console error and its map is coloured;
+    its screenshot is docs/status-page.png in the README (written there
+    when GSLB_SCREENSHOT names the file)."""
+    srv = gslbtest.Gslbd(str(tmp_path), config_text=demo_config(str(tmp_path)))
+    srv.start()
+    try:
+        open_page(browser, {"srv": srv})
+        WebDriverWait(browser, 5).until(lambda d: len(fills(d)) > 3)
+        assert severe(browser) == []
+        Select(browser.find_element(By.ID, "whatif")).select_by_value("region:eu-east")
+        WebDriverWait(browser, 10).until(
+            lambda d: d.execute_script("return document.body.dataset.whatif") == "region:eu-east")
+        assert any(m for _, m in fills(browser).values())
+        browser.execute_script("document.getElementById('hover').textContent = "
+                               "'Hover a country: the decision for a client there.'")
+        out = os.environ.get("GSLB_SCREENSHOT") or str(tmp_path / "page.png")
+        assert browser.save_screenshot(out)
+        assert os.path.getsize(out) > 10000
+    finally:
+        gslbtest.stop_checked(srv)
