@@ -11,7 +11,7 @@ const NOREGION = "#000000";
 
 const state = {
 	status: null, regions: [], whatif: null, after: null, shapes: null,
-	hoverCache: new Map(), prev: new Map(), events: [], explainSeq: 0,
+	prev: new Map(), events: [], explainSeq: 0, drawn: "", polls: 0,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -207,10 +207,16 @@ async function poll() {
 			" (health version " + st.health_version + ")";
 		document.body.dataset.healthVersion = st.health_version;
 		fillSelects(st);
-		renderRegions(st);
-		renderServices(st);
-		renderOverrides(st);
-		renderCluster(st);
+		/* Redrawn when something changed (or every 10 s for the ages),
+		 * so that a button does not move under the pointer every second. */
+		const key = JSON.stringify(st) + token();
+		if (key !== state.drawn || ++state.polls % 10 === 0) {
+			state.drawn = key;
+			renderRegions(st);
+			renderServices(st);
+			renderOverrides(st);
+			renderCluster(st);
+		}
 		noteTransitions(st);
 		showError("");
 		if (first || changed) loadCoverage();

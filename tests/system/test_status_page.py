@@ -250,6 +250,22 @@ def region_admin(env, name):
     return next(r["admin"] for r in st["regions"] if r["name"] == name)
 
 
+def click(drv, css):
+    """Click in the page (the tables are redrawn when the state changes:
+    a found element may be replaced before a WebDriver click reaches it);
+    from a timer, so that the confirmation does not block the script."""
+    assert drv.execute_script("return !!document.querySelector(arguments[0])", css), css
+    drv.execute_script("setTimeout(() => document.querySelector(arguments[0]).click(), 0)", css)
+    WebDriverWait(drv, 5).until(lambda d: _alert(d))
+
+
+def _alert(drv):
+    try:
+        return drv.switch_to.alert
+    except Exception:
+        return False
+
+
 def test_controls_only_with_token(env, browser):
     open_page(browser, env)
     browser.execute_script("sessionStorage.clear()")
@@ -261,15 +277,15 @@ def test_controls_only_with_token(env, browser):
     sel = 'button.control[data-action="%s"][data-target="region:sa-east"]'
     WebDriverWait(browser, 5).until(lambda d: d.find_elements(By.CSS_SELECTOR, sel % "drain"))
     # dismissed: nothing happens
-    browser.find_element(By.CSS_SELECTOR, sel % "drain").click()
+    click(browser, sel % "drain")
     browser.switch_to.alert.dismiss()
     time.sleep(0.3)
     assert region_admin(env, "sa-east") == "none"
-    browser.find_element(By.CSS_SELECTOR, sel % "drain").click()
+    click(browser, sel % "drain")
     browser.switch_to.alert.accept()
     gslbtest.wait_for("sa-east drained", lambda: region_admin(env, "sa-east") == "drain", timeout=5)
     WebDriverWait(browser, 5).until(lambda d: d.find_elements(By.CSS_SELECTOR, sel % "undrain"))
-    browser.find_element(By.CSS_SELECTOR, sel % "undrain").click()
+    click(browser, sel % "undrain")
     browser.switch_to.alert.accept()
     gslbtest.wait_for("sa-east undrained", lambda: region_admin(env, "sa-east") == "none",
                       timeout=5)
