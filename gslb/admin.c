@@ -655,6 +655,7 @@ static void h_status(struct admin *a, struct MHD_Connection *conn, struct admin_
 	 * inside an RCU read-side section. */
 	json_t *overrides = overrides_json(a);
 	char *cl = a->hooks.prober ? prober_cluster_json(a->hooks.prober) : NULL;
+	char *ev = a->hooks.prober ? prober_events_json(a->hooks.prober) : NULL;
 	json_t *j;
 
 	(void)conn;
@@ -664,7 +665,10 @@ static void h_status(struct admin *a, struct MHD_Connection *conn, struct admin_
 	json_decref(overrides);
 	if (j && cl)
 		json_object_set_new(j, "cluster", json_loads(cl, 0, NULL));
+	if (j && ev)
+		json_object_set_new(j, "events", json_loads(ev, 0, NULL));
 	free(cl);
+	free(ev);
 	if (!j) {
 		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "no configuration loaded");
 		return;

@@ -924,6 +924,8 @@ char *prober_cluster_json(struct prober *p)
 	return s;
 }
 
+char *prober_events_json(struct prober *p) { return webhooks_recent_json(p->wh); }
+
 /* The times of a scheduled override: 0 or a sane pair, else err. */
 static int check_times(uint8_t state, int64_t *start, int64_t end, int64_t now, char *err,
 		       size_t errlen)

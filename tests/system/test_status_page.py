@@ -240,6 +240,13 @@ def test_member_failure_shows_within_3s(env, browser):
         assert took < 3.0, took
         timeline = browser.find_element(By.ID, "timeline").text
         assert "198.18.0.4" in timeline and "down" in timeline, timeline
+        # the server's list of transitions (no webhook receiver configured)
+        events = gslbtest.admin_json(env["srv"], "/status")["events"]
+        name = "member:%s/eu-east/198.18.0.4" % SERVICE
+        assert any(e["what"] == "member" and e["name"] == name and e["to"] == "down"
+                   for e in events), events
+        assert any(e["what"] == "pool" and e["name"] == "pool:%s/eu-east" % SERVICE
+                   for e in events), events
     finally:
         env["backend"].ok()
     WebDriverWait(browser, 10).until(lambda d: member_state(d) == "up")
