@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -463,13 +464,15 @@ static json_t *member_json(const struct pool *p, const struct hmember *hm)
 	/* no address: a CNAME pool's target asked with a dns check */
 	if (!hm->family || !inet_ntop(hm->family, hm->addr, txt, sizeof(txt)))
 		txt[0] = '\0';
-	return json_pack("{s:s?, s:s?, s:I, s:s, s:s, s:b, s:b, s:s, s:o, s:i, s:i}", "address",
-			 txt[0] ? txt : NULL, "member", m ? m->text : NULL, "weight",
-			 (json_int_t)hm->weight, "state",
-			 health_state_name((enum health_state)hm->state), "admin",
-			 override_state_name((enum override_state)hm->admin), "usable", hm->usable,
-			 "failing", hm->failing, "reason", hm->reason, "since",
-			 json_since(hm->since), "fails", (int)hm->fails, "oks", (int)hm->oks);
+	/* latency: seconds the latest probe took, to the millisecond */
+	return json_pack(
+		"{s:s?, s:s?, s:I, s:s, s:s, s:b, s:b, s:s, s:o, s:i, s:i, s:o}", "address",
+		txt[0] ? txt : NULL, "member", m ? m->text : NULL, "weight", (json_int_t)hm->weight,
+		"state", health_state_name((enum health_state)hm->state), "admin",
+		override_state_name((enum override_state)hm->admin), "usable", hm->usable,
+		"failing", hm->failing, "reason", hm->reason, "since", json_since(hm->since),
+		"fails", (int)hm->fails, "oks", (int)hm->oks, "latency",
+		hm->has_latency ? json_real(round(hm->latency * 1e3) / 1e3) : json_null());
 }
 
 /* Without a health view (no prober yet) the members are listed as
@@ -481,9 +484,9 @@ static json_t *member_conf_json(const struct member *m)
 
 	if (m->family && inet_ntop(m->family, m->addr, txt, sizeof(txt)))
 		addr = txt;
-	return json_pack("{s:s?, s:s, s:I, s:n, s:s, s:n, s:n, s:s, s:n}", "address", addr,
+	return json_pack("{s:s?, s:s, s:I, s:n, s:s, s:n, s:n, s:s, s:n, s:n}", "address", addr,
 			 "member", m->text, "weight", (json_int_t)m->weight, "state", "admin",
-			 "none", "usable", "failing", "reason", "", "since");
+			 "none", "usable", "failing", "reason", "", "since", "latency");
 }
 
 static json_t *pool_json(const struct snapshot *snap, const struct pool *p, const struct health *h)

@@ -748,6 +748,8 @@ static void carry(struct hmember *m, const struct hmember *old)
 	m->since = old->since;
 	m->has_load = old->has_load;
 	m->load = old->load;
+	m->has_latency = old->has_latency;
+	m->latency = old->latency;
 	memcpy(m->reason, old->reason, sizeof(m->reason));
 }
 

@@ -175,6 +175,8 @@ static int pool_to_view(struct hpool *hp, const struct ppool *pp)
 		if (t->nloads) /* the mean, to 6 places: equal readings give their figure */
 			hm->load = round(hm->load / t->nloads * 1e6) / 1e6;
 		memcpy(hm->reason, t->reason, sizeof(hm->reason));
+		hm->has_latency = t->has_latency;
+		hm->latency = t->latency;
 	}
 	return GSLB_OK;
 }

@@ -113,20 +113,22 @@ function renderServices(st) {
 	box.replaceChildren();
 	for (const svc of st.services) {
 		const t = el("table", { "data-service": svc.name });
-		t.append(el("tr", {}, ...["pool / member", "state", "since", "reason", "admin", "weight", ""]
+		t.append(el("tr", {}, ...["pool / member", "state", "since", "reason", "latency", "admin", "weight", ""]
 			.map((h) => el("th", {}, h))));
 		for (const p of svc.pools) {
 			const ptarget = "pool:" + svc.name + "/" + p.region;
 			t.append(el("tr", { class: "pool", "data-pool": p.region },
 				el("td", {}, el("b", {}, p.region)), stateCell(p.state || "-", p.admin),
 				el("td", { title: when(p.since) }, ago(p.since)), el("td", {}, p.reason || ""),
-				el("td", {}, p.admin || ""), el("td", {}, ""), el("td", {}, ...buttons(ptarget))));
+				el("td", {}, ""), el("td", {}, p.admin || ""), el("td", {}, ""), el("td", {}, ...buttons(ptarget))));
 			for (const m of p.members) {
 				const addr = m.address || m.member;
 				t.append(el("tr", { class: "member", "data-member": addr },
 					el("td", {}, "\u00a0\u00a0" + (m.member || addr)),
 					stateCell(m.state, m.admin), el("td", { title: when(m.since) }, ago(m.since)),
-					el("td", {}, m.reason || ""), el("td", {}, m.admin || ""),
+					el("td", {}, m.reason || ""),
+					el("td", { class: "latency" }, m.latency == null ? "" : Math.round(m.latency * 1000) + " ms"),
+					el("td", {}, m.admin || ""),
 					el("td", {}, String(m.weight)),
 					el("td", {}, ...buttons("member:" + svc.name + "/" + p.region + "/" + addr))));
 			}
@@ -199,7 +201,12 @@ async function poll() {
 	try {
 		const st = await getJSON("/status");
 		const first = !state.status;
-		const changed = !first && st.health_version !== state.status.health_version;
+		/* The map is computed again when what decides it changes (pools
+		 * up or down, overrides), not at each probe's published view. */
+		const mapKey = JSON.stringify([st.generation, st.regions.map((r) => r.admin),
+			st.services.map((s) => s.pools.map((p) => [p.state, p.admin]))]);
+		const changed = !first && mapKey !== state.mapKey;
+		state.mapKey = mapKey;
 		state.status = st;
 		state.regions = st.regions.map((r) => r.name);
 		$("version").textContent = st.version;

@@ -232,6 +232,15 @@ def member_state(drv):
 def test_member_failure_shows_within_3s(env, browser):
     open_page(browser, env)
     WebDriverWait(browser, 10).until(lambda d: member_state(d) == "up")
+    # the latest probe's latency, in /status and on the page
+    st = gslbtest.admin_json(env["srv"], "/status")
+    pool = next(p for p in st["services"][0]["pools"] if p["region"] == "eu-east")
+    assert 0 <= pool["members"][0]["latency"] < 0.3, pool
+    unchecked = next(p for p in st["services"][0]["pools"] if p["region"] == "us-east")
+    assert unchecked["members"][0]["latency"] is None, unchecked
+    WebDriverWait(browser, 5).until(lambda d: d.execute_script(
+        "const r = document.querySelector('tr.member[data-member=\"198.18.0.4\"] td.latency');"
+        " return r && r.textContent.endsWith(' ms');"))
     env["backend"].fail()
     try:
         t0 = time.monotonic()
