@@ -173,9 +173,21 @@ function noteTransitions(st) {
 	$("timeline").replaceChildren(...list.map((e) => el("li", {}, e)));
 }
 
+/* With a cluster: its nodes, and each member's verdict with the nodes
+ * that probe it and those that see it down. */
 function renderCluster(st) {
-	$("cluster-section").hidden = !st.cluster;
-	if (st.cluster) $("cluster").textContent = JSON.stringify(st.cluster, null, 2);
+	const c = st.cluster;
+	$("cluster-section").hidden = !c;
+	if (!c) return;
+	$("cluster-summary").textContent = "cluster " + c.name + ", this node " + c.node +
+		", quorum " + c.quorum + (c.degraded ? ", DEGRADED since " + when(c.degraded_since) : "");
+	const row = (cells) => el("tr", {}, ...cells.map((x) => el("td", {}, String(x ?? ""))));
+	$("cluster-nodes").replaceChildren(el("tr", {}, ...["node", "self", "live", "lease ttl"]
+		.map((h) => el("th", {}, h))), ...(c.nodes || []).map((n) =>
+		row([n.name, n.self ? "yes" : "", n.live ? "live" : "gone", n.ttl + " s"])));
+	$("cluster-members").replaceChildren(el("tr", {}, ...["member", "verdict", "down by",
+		"probed by"].map((h) => el("th", {}, h))), ...(c.members || []).map((m) =>
+		row([m.member, m.verdict, m.down_by, m.probed_by])));
 }
 
 function fillSelects(st) {
@@ -295,6 +307,11 @@ function drawMap() {
 }
 
 async function loadCoverage() {
+	if (state.status && !state.status.geoip) {
+		$("whatif-note").textContent = "no GeoIP database (geoip.database): no map";
+		document.body.dataset.mapReady = String(Date.now());
+		return;
+	}
 	try {
 		state.whatif = await getJSON("/what-if");
 		const change = $("whatif").value;

@@ -14,6 +14,7 @@ health server.
 - a member failing shows on the page within 3 s;
 - drain/undrain buttons: absent without the token, working with it (after a
   confirmation);
+- a node of a cluster (one etcd): its nodes and each member's verdict;
 - a screenshot for the README (web/screenshot.png) when GSLB_SCREENSHOT is set.
 
 One gslbd and one browser for the module; only 127.0.0.1, free ports.
@@ -356,3 +357,32 @@ def test_demo_page_and_screenshot(tmp_path, browser):
         assert os.path.getsize(out) > 10000
     finally:
         gslbtest.stop_checked(srv)
+
+
+def test_cluster_node_verdicts(tmp_path, browser):
+    """A node of a cluster (one etcd, one node): the page lists the nodes
+    and each member's verdict with the nodes that probe it."""
+    gslbtest.require_etcd()
+    from test_cluster_nodes import node_config
+    etcd = gslbtest.EtcdCluster(str(tmp_path / "etcd"), 1).start()
+    backend = gslbtest.HttpBackend()
+    srv = None
+    try:
+        srv = gslbtest.Gslbd(str(tmp_path), config_text=node_config(
+            str(tmp_path), "n1", etcd.endpoints(), backend, quorum=1))
+        srv.start()
+        open_page(browser, {"srv": srv})
+        WebDriverWait(browser, 10).until(
+            lambda d: "n1" in d.find_element(By.ID, "cluster-members").text)
+        assert "no GeoIP database" in browser.find_element(By.ID, "whatif-note").text
+        assert not browser.find_element(By.ID, "cluster-section").get_attribute("hidden")
+        nodes = browser.find_element(By.ID, "cluster-nodes").text
+        assert "n1 yes live" in nodes, nodes
+        members = browser.find_element(By.ID, "cluster-members").text
+        assert "up" in members and "n1" in members, members
+        assert severe(browser) == []
+    finally:
+        if srv:
+            gslbtest.stop_checked(srv)
+        backend.close()
+        etcd.stop()
