@@ -186,6 +186,10 @@ def test_page_needs_token_when_required(tmp_path):
 def test_loads_without_console_errors_and_colours_the_map(env, browser):
     open_page(browser, env)
     assert severe(browser) == []
+    fcp = browser.execute_script(
+        "const e = performance.getEntriesByName('first-contentful-paint');"
+        " return e.length ? e[0].startTime : null;")
+    assert fcp is not None and fcp < 1000, fcp  # first paint under 1 s, locally
     want = coverage(env)
     assert len(want) > 5, want
     regions = [r[0] for r in REGIONS]
