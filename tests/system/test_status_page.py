@@ -115,6 +115,8 @@ def base(env):
 
 
 def open_page(drv, env):
+    drv.get("about:blank")
+    drv.get_log("browser")  # what an earlier page logged (its server stopped)
     drv.get(base(env) + "/")
     WebDriverWait(drv, 10).until(
         lambda d: d.execute_script("return document.body.dataset.mapReady || ''"))
@@ -360,6 +362,7 @@ def test_demo_page_and_screenshot(tmp_path, browser):
         assert browser.save_screenshot(out)
         assert os.path.getsize(out) > 10000
     finally:
+        browser.get("about:blank")
         gslbtest.stop_checked(srv)
 
 
@@ -386,7 +389,20 @@ def test_cluster_node_verdicts(tmp_path, browser):
         assert "up" in members and "n1" in members, members
         assert severe(browser) == []
     finally:
+        browser.get("about:blank")
         if srv:
             gslbtest.stop_checked(srv)
         backend.close()
         etcd.stop()
+
+
+def test_hover_explains_a_client_of_the_country(env, browser):
+    open_page(browser, env)
+    from selenium.webdriver.common.action_chains import ActionChains
+    ActionChains(browser).move_to_element(browser.find_element(By.ID, "cc-DE")).perform()
+    WebDriverWait(browser, 5).until(
+        lambda d: "chosen:" in d.find_element(By.ID, "hover").text)
+    text = browser.find_element(By.ID, "hover").text
+    assert text.startswith("DE") and "country DE" not in text, text
+    assert "location: DE" in text and "chosen: eu-central" in text, text
+    assert severe(browser) == []
