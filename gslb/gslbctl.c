@@ -278,7 +278,7 @@ static int server_from_config(struct ctl *c, const char *path)
 	char err[1024] = "";
 	int rc;
 
-	rc = conf_load(path, &conf, err, sizeof(err));
+	rc = conf_load_admin(path, &conf, err, sizeof(err));
 	if (rc)
 		return server_from_raw(c, path, err[0] ? err : path);
 	if (!conf->admin) {
@@ -571,7 +571,11 @@ static void print_cluster(const json_t *cl)
 	printf("\ncluster %s: node %s, quorum %s, probe_share %lld\n", jstr(cl, "name", "?"),
 	       jstr(cl, "node", "?"), jstr(cl, "quorum", "?"),
 	       (long long)json_integer_value(json_object_get(cl, "probe_share")));
-	if (jbool(cl, "degraded"))
+	if (jbool(cl, "name_taken"))
+		printf("cluster: not joined since %s (node name %s in use by another live node: "
+		       "local verdicts only)\n",
+		       since, jstr(cl, "node", "?"));
+	else if (jbool(cl, "degraded"))
 		printf("cluster: degraded since %s (etcd unreachable: local verdicts and the "
 		       "last view)\n",
 		       since);
