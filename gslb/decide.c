@@ -480,6 +480,10 @@ static int fail_open_step(const struct service *svc, const struct health *h,
 static uint32_t locate(const struct snapshot *snap, struct decision *d, unsigned flags)
 {
 	uint32_t cls = GEO_CLASS_EXACT;
+	if (flags & DECIDE_UNLOCATED) {
+		d->asn_looked = 1; /* no ASN either */
+		return cls;
+	}
 	if (snap->geo && snap->gclass && !(flags & DECIDE_EXACT)) {
 		geo_lookup_compact(snap->geo, snap->gclass->table, d->family, d->addr, &d->geo,
 				   &cls);

@@ -756,7 +756,11 @@ static long long parse_utc(const char *s)
 	return (long long)t - sign * (oh * 3600LL + om * 60LL);
 }
 
-/* "90s", "30m", "2h", "1d", "1h30m", "90" (seconds): seconds, or -1. */
+/* The longest --for: ten years. */
+#define DURATION_MAX (10LL * 366 * 86400)
+
+/* "90s", "30m", "2h", "1d", "1h30m", "90" (seconds): seconds, -1 when
+ * malformed, -2 when longer than DURATION_MAX. */
 static long long parse_duration(const char *s)
 {
 	long long total = 0;
@@ -767,13 +771,13 @@ static long long parse_duration(const char *s)
 	while (*p) {
 		long long n = 0, unit;
 		const char *q = p;
-		while (*q >= '0' && *q <= '9' && n < 100000000LL)
-			n = n * 10 + (*q++ - '0');
+		for (; *q >= '0' && *q <= '9'; q++)
+			n = n < 100000000LL ? n * 10 + (*q - '0') : n; /* too long below */
 		if (q == p)
 			return -1;
 		switch (*q) {
 		case '\0': /* a bare number: seconds */
-			return *p ? total + n : -1;
+			return total + n > DURATION_MAX ? -2 : total + n;
 		case 's':
 			unit = 1;
 			break;
@@ -790,8 +794,8 @@ static long long parse_duration(const char *s)
 			return -1;
 		}
 		total += n * unit;
-		if (total > 10LL * 366 * 86400)
-			return -1;
+		if (total > DURATION_MAX)
+			return -2;
 		p = q + 1;
 	}
 	return total;
@@ -833,10 +837,25 @@ static int schedule(const struct ctl *c, const char *action, long long *start, l
 				   action);
 	if (c->dur && c->until)
 		return usage_error("%s", "give --for or --until, not both");
-	if (c->at && future_time("--at", c->at, now, start))
-		return CTL_USAGE;
+	if (c->at) {
+		*start = parse_utc(c->at);
+		if (*start < 0)
+			return usage_error("--at \"%s\": expected a UTC time such as "
+					   "2026-12-24T02:00Z (or with an offset, +01:00)",
+					   c->at);
+		if (*start <= now) {
+			/* As the API: a start in the past is now. */
+			fprintf(stderr, "gslbctl: --at \"%s\" is in the past: starting now\n",
+				c->at);
+			*start = 0;
+		}
+	}
 	if (c->dur) {
 		long long d = parse_duration(c->dur);
+		if (d == -2)
+			return usage_error("--for \"%s\": at most %lld days (10 years); an "
+					   "override without --for or --until never ends",
+					   c->dur, DURATION_MAX / 86400);
 		if (d < 0)
 			return usage_error("--for \"%s\": expected a duration such as 30m, 2h, "
 					   "1h30m or 1d",
@@ -1036,6 +1055,10 @@ static int run(const struct ctl *c, int argc, char **argv)
 		return cmd_text(c, "/metrics", "metrics");
 	}
 	if (is_override_action(cmd)) {
+		if (nargs == 2 && c->dur && parse_duration(argv[2]) > 0)
+			return usage_error("--for \"%s\" then \"%s\": durations have no spaces: "
+					   "%s%s",
+					   c->dur, argv[2], c->dur, argv[2]);
 		if (nargs != 1)
 			return usage_error("%s needs one TARGET: region:R, pool:SERVICE/R or "
 					   "member:SERVICE/R/ADDRESS",
@@ -1104,12 +1127,24 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'A':
+			if (c.at)
+				return usage_error(
+					"--at given twice (\"%s\", \"%s\"): give it once", c.at,
+					optarg);
 			c.at = optarg;
 			break;
 		case 'U':
+			if (c.until)
+				return usage_error(
+					"--until given twice (\"%s\", \"%s\"): give it once",
+					c.until, optarg);
 			c.until = optarg;
 			break;
 		case 'F':
+			if (c.dur)
+				return usage_error(
+					"--for given twice (\"%s\", \"%s\"): give it once", c.dur,
+					optarg);
 			c.dur = optarg;
 			break;
 		case 'h':

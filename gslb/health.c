@@ -763,6 +763,8 @@ static void carry(struct hmember *m, const struct hmember *old, int keep_load)
 	m->since = old->since;
 	m->has_load = keep_load ? old->has_load : 0;
 	m->load = keep_load ? old->load : 0;
+	m->has_latency = old->has_latency;
+	m->latency = old->latency;
 	memcpy(m->reason, old->reason, sizeof(m->reason));
 }
 

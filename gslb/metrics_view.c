@@ -12,6 +12,7 @@
 #include "gslb/geo.h"
 #include "gslb/health.h"
 #include "gslb/snapshot.h"
+#include "gslb/xfr.h"
 
 static const char *const version[] = { PACKAGE_VERSION };
 static const char *const results[] = { "success", "failure" };
@@ -47,7 +48,7 @@ static int zone_serial(struct metrics_out *o, const struct snapshot *snap)
 		return 0;
 	for (size_t i = 0; i < snap->zones->nzones; i++) {
 		const char *lv[] = { snap->zones->zones[i]->origin_str };
-		metrics_sample(o, lv, (int64_t)snap->zones->zones[i]->serial);
+		metrics_sample(o, lv, (int64_t)xfr_zone_serial(snap->zones->zones[i]));
 	}
 	return 1;
 }

@@ -508,6 +508,7 @@ static json_t *dest_name(const struct snapshot *snap, int dest)
 struct wi_cc_share {
 	unsigned cc;
 	double s4, s6;
+	const struct wi_point *first; /* a representative client (status page) */
 };
 
 static int cc_share_cmp(const void *pa, const void *pb)
@@ -543,8 +544,11 @@ static json_t *share_json(const struct wi_sample *s, const int16_t *d1, int v1, 
 		if (!n || tmp[n - 1].cc != p->cc) {
 			tmp[n].cc = p->cc;
 			tmp[n].s4 = tmp[n].s6 = 0;
+			tmp[n].first = p;
 			n++;
 		}
+		if (tmp[n - 1].first->family == AF_INET6 && !fi)
+			tmp[n - 1].first = p; /* an IPv4 client reads better */
 		if (fi)
 			tmp[n - 1].s6 += share(s, 1, p->space);
 		else
@@ -552,11 +556,12 @@ static json_t *share_json(const struct wi_sample *s, const int16_t *d1, int v1, 
 	}
 	qsort(tmp, n, sizeof(*tmp), cc_share_cmp);
 	for (size_t i = 0; i < n; i++) {
-		char cc[3];
+		char cc[3], client[INET6_ADDRSTRLEN] = "";
 		cc_text(tmp[i].cc, cc);
+		inet_ntop(tmp[i].first->family, tmp[i].first->addr, client, sizeof(client));
 		json_array_append_new(countries,
-				      json_pack("{s:s, s:f, s:f}", "country", cc, "share4",
-						tmp[i].s4, "share6", tmp[i].s6));
+				      json_pack("{s:s, s:f, s:f, s:s}", "country", cc, "share4",
+						tmp[i].s4, "share6", tmp[i].s6, "client", client));
 	}
 	return json_pack("{s:f, s:f, s:o}", "share4", share(s, 0, sum[0]), "share6",
 			 share(s, 1, sum[1]), "countries", countries);
