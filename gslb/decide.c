@@ -728,6 +728,8 @@ static void decide_run(const struct snapshot *snap, const struct service *svc, i
 	d->ttl = svc->ttl;
 	memcpy(d->addr, addr, family == AF_INET ? 4 : 16);
 	unwrap_v4(d);
+	if (flags & DECIDE_NO_ASN)
+		d->asn_looked = 1; /* looked up: no record */
 
 	uint32_t cls = locate(snap, d, flags);
 	order(snap, svc, d, cls);

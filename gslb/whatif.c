@@ -71,6 +71,7 @@ struct wi_point {
 	uint8_t addr[16];
 	uint8_t prefix;
 	uint8_t forced;
+	uint8_t no_asn; /* the part of the network outside the ASN network found */
 	uint32_t bucket;
 	double draw;
 	double space;
@@ -474,11 +475,12 @@ static void eval_points(const struct snapshot *view, const struct service *svc,
 	for (size_t i = 0; i < s->npts; i++) {
 		const struct wi_point *p = &s->pts[i];
 		struct decision d;
+		unsigned fl = DECIDE_EXACT | (p->no_asn ? DECIDE_NO_ASN : 0);
 		if (p->forced)
-			decide_forced(view, svc, p->family, p->addr, p->prefix, DECIDE_EXACT,
-				      p->bucket, p->draw, &d);
+			decide_forced(view, svc, p->family, p->addr, p->prefix, fl, p->bucket,
+				      p->draw, &d);
 		else
-			decide_ex(view, svc, p->family, p->addr, p->prefix, DECIDE_EXACT, &d);
+			decide_ex(view, svc, p->family, p->addr, p->prefix, fl, &d);
 		dest[i] = (int16_t)dest_of(view, &d);
 		fail_open[i] = (uint8_t)d.fail_open;
 	}
@@ -646,8 +648,14 @@ static size_t draw_cuts(const struct snapshot *const views[2], const struct serv
  * bucket and draw, so it becomes one point per stretch of the split's
  * ring times interval between the shares shed, each with its part of the
  * space (the ring is exact, and so are the shares; sampling 16 subnets
- * per country was not). xs gets s's header and points of its own (freed
- * by the caller), or s's points when nothing depends on them. */
+ * per country was not). asn: rules: a sample whose network is wider than
+ * the ASN database's network found at its address is cut in two, that
+ * network's part (decided as usual) and the rest (decided as for a client
+ * of no AS), so that a rule covers the ASN network, not the sample's.
+ * xs gets s's header and points of its own (freed by the caller), or s's
+ * points when nothing depends on them. */
+static const struct geo_db *snap_geo(const struct snapshot *snap) { return snap->geo; }
+
 static int expand_points(const struct snapshot *const views[2], const struct service *svc,
 			 const struct wi_sample *s, struct wi_sample *xs)
 {
@@ -656,25 +664,50 @@ static int expand_points(const struct snapshot *const views[2], const struct ser
 	struct wi_point *v = NULL;
 	int any_split = 0;
 
+	int any_asn = 0;
 	*xs = *s;
-	for (size_t k = 0; k < svc->nroutes; k++)
+	for (size_t k = 0; k < svc->nroutes; k++) {
 		any_split |= svc->routes[k].split_end != NULL;
+		any_asn |= svc->routes[k].kind == ROUTE_ASN;
+	}
 	if (!cuts)
 		return GSLB_ENOMEM;
 	ncuts = draw_cuts(views, svc, cuts);
-	if (!any_split && ncuts <= 2) {
+	if (!any_split && !any_asn && ncuts <= 2) {
 		free(cuts);
 		return 0;
 	}
-	for (size_t i = 0; i < s->npts; i++) {
-		const struct wi_point *p = &s->pts[i];
+	for (size_t i = 0; i < 2 * s->npts; i++) {
+		/* each sample twice: inside the ASN network found for it, then
+		 * (when that network is narrower than the sample's) the rest,
+		 * as for a client of no AS */
+		struct wi_point part = s->pts[i / 2];
+		const struct wi_point *p = &part;
 		const struct route *split = NULL;
 		int drawn = 0;
+		if (i % 2 == 0 && any_asn) {
+			struct geo_asn a;
+			if (geo_asn_lookup(snap_geo(views[0]), p->family, p->addr, 0, &a) == 0 &&
+			    a.prefix > p->prefix) {
+				double f = ldexp(1.0, (int)p->prefix - (int)a.prefix);
+				part.space = s->pts[i / 2].space * f;
+			}
+		} else if (i % 2 == 1) {
+			struct geo_asn a;
+			if (!any_asn ||
+			    geo_asn_lookup(snap_geo(views[0]), p->family, p->addr, 0, &a) != 0 ||
+			    a.prefix <= p->prefix)
+				continue;
+			part.space = s->pts[i / 2].space *
+				     (1 - ldexp(1.0, (int)p->prefix - (int)a.prefix));
+			part.no_asn = 1;
+		}
 		for (int w = 0; w < 2; w++) {
 			struct decision d;
 			if (!views[w])
 				continue;
-			decide_ex(views[w], svc, p->family, p->addr, p->prefix, DECIDE_EXACT, &d);
+			decide_ex(views[w], svc, p->family, p->addr, p->prefix,
+				  DECIDE_EXACT | (p->no_asn ? DECIDE_NO_ASN : 0), &d);
 			if (d.split_region >= 0)
 				split = d.route;
 			drawn |= d.shed_drawn;

@@ -122,6 +122,9 @@ void decide(const struct snapshot *snap, const struct service *svc, int family, 
 /* DECIDE_UNLOCATED: the answer of a client the database does not locate,
  * whatever the address (zone transfers: the default answer). */
 #define DECIDE_UNLOCATED 2u
+/* what-if: decide as for a client the ASN database has no record of (the
+ * part of a sample network outside the ASN network found for it) */
+#define DECIDE_NO_ASN 4u
 void decide_ex(const struct snapshot *snap, const struct service *svc, int family,
 	       const uint8_t *addr, uint8_t prefix, unsigned flags, struct decision *d);
 /* decide_ex with the split bucket (0..ROUTE_SPLIT_RING-1) and the load

@@ -187,3 +187,28 @@ def test_city_database_as_asn_database_refused(tmp_path_factory, asn_db):
         assert region_of(srv, "100.64.1.0/24")[0] == "us-east"
     finally:
         gslbtest.stop_checked(srv)
+
+
+def test_asn_rule_coverage_in_check_report(tmp_path):
+    """gslbd -t: an asn: rule covers the ASN database's network, not the
+    whole city network it was found in: with AS13335 on 4.0.0.0/16 only,
+    its region gets 1/128 of a city database holding 4.0.0.0/9 (it had
+    all of it)."""
+    city_src = tmp_path / "city.json"
+    city_src.write_text(json.dumps([{"network": "4.0.0.0/9", "country": "US",
+                                     "continent": "NA", "lat": 39.0, "lon": -77.5}]))
+    asn_src = tmp_path / "asn.json"
+    asn_src.write_text(json.dumps([{"network": "4.0.0.0/16", "asn": 13335, "org": "Example"}]))
+    city = build_mmdb(city_src, tmp_path / "city.mmdb")
+    asn = build_mmdb(asn_src, tmp_path / "asn.mmdb", schema="asn")
+    text = asn_config(str(tmp_path), str(asn), routes='{ match = "asn:13335"; '
+                      'regions = [ "eu-east" ]; }').replace(
+        "geoip = { asn_database", 'geoip = { database = "%s"; asn_database' % city, 1)
+    conf = tmp_path / "gslb.conf"
+    conf.write_text(text)
+    r = run_gslbd(["-t", "--json", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    svc = json.loads(r.stdout)["services"][0]
+    share = {row["region"]: row["before"]["share4"] for row in svc["regions"]}
+    assert abs(share["eu-east"] - 1 / 128) < 1e-12, share
+    assert abs(share["us-east"] - 127 / 128) < 1e-12, share
