@@ -4,16 +4,38 @@ gslbd puts in each message's `extra` field, which dnstap-ldns and
 dnstap-read do not show:
 
   2026-12-07T15:53:20.018297Z AUTH_RESPONSE UDP 192.0.2.1:41160 id=62511 \
-      www.example.com. A ns1 svc=www.example.com region=eu-central rule=continent:EU scope=24
+      www.example.com. A ecs=83.20.0.0/24 ns1 svc=www.example.com region=eu-central \
+      rule=continent:EU scope=24
+
+ecs= is the client network of the message's EDNS Client Subnet option
+(address/source prefix length), or - without one; the identity follows,
+then the decision (none for a query, or an answer from zone data).
 
 Reads a Frame Streams file as fstrm_capture -w writes it (or standard
-input): dnstap-decisions.py FILE... Standard library only.
+input): dnstap-decisions.py FILE... Standard library only. Exit status 0,
+1 when a file cannot be read or is not a whole dnstap file (the messages
+before the fault are printed), 2 for a usage error.
 """
 
 import datetime
 import ipaddress
+import os
 import struct
 import sys
+
+USAGE = """usage: dnstap-decisions.py [FILE...]
+Print gslbd's dnstap messages (a Frame Streams file as fstrm_capture -w
+writes it; standard input without FILE or for -) one a line, with the geo
+decision gslbd puts in each message's extra field and the ECS client
+network. Exit status 0; 1 when a file cannot be read or is not a whole
+dnstap file; 2 for a usage error.
+"""
+CONTENT_TYPE = b"protobuf:dnstap.Dnstap"
+FSTRM_START = 2
+
+
+class BadFile(Exception):
+    """A file that is not (all) a dnstap Frame Streams file."""
 
 MSG_TYPES = {1: "AUTH_QUERY", 2: "AUTH_RESPONSE"}
 PROTOCOLS = {1: "UDP", 2: "TCP", 3: "DOT", 4: "DOH", 5: "DNSCryptUDP", 6: "DNSCryptTCP",
@@ -23,15 +45,31 @@ QTYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT",
 
 
 def frames(data):
-    """The data frames of a Frame Streams byte string (control frames skipped)."""
-    i = 0
-    while i + 4 <= len(data):
+    """The data frames of a Frame Streams byte string (control frames
+    skipped); BadFile when it does not start with a dnstap START frame or
+    ends in the middle of a frame."""
+    if len(data) < 12 or struct.unpack_from("!II", data, 0)[0] != 0:
+        raise BadFile("not a Frame Streams file (no START frame)")
+    (c,) = struct.unpack_from("!I", data, 4)
+    control = data[8:8 + c]
+    if len(control) < c or len(control) < 4 or struct.unpack_from("!I", control)[0] != FSTRM_START:
+        raise BadFile("not a Frame Streams file (no START frame)")
+    if CONTENT_TYPE not in control:
+        raise BadFile("a Frame Streams file, but not of dnstap messages")
+    i = 8 + c
+    while i < len(data):
+        if i + 4 > len(data):
+            raise BadFile("truncated: it ends in a frame's length")
         (n,) = struct.unpack_from("!I", data, i)
         i += 4
         if n == 0:  # escape: a control frame follows
+            if i + 4 > len(data):
+                raise BadFile("truncated: it ends in a control frame")
             (c,) = struct.unpack_from("!I", data, i)
             i += 4 + c
             continue
+        if i + n > len(data):
+            raise BadFile("truncated: the last message is cut short")
         yield data[i:i + n]
         i += n
 
@@ -83,6 +121,45 @@ def question(wire):
         return "?", "?", "?"
 
 
+def skip_name(wire, i):
+    """The offset after the (possibly compressed) name at i."""
+    while True:
+        n = wire[i]
+        if n & 0xC0 == 0xC0:
+            return i + 2
+        if n == 0:
+            return i + 1
+        i += 1 + n
+
+
+def ecs(wire):
+    """The ECS client network of a DNS message ("83.20.0.0/24"), or None."""
+    try:
+        qd, an, ns, ar = struct.unpack_from("!HHHH", wire, 4)
+        i = 12
+        for _ in range(qd):
+            i = skip_name(wire, i) + 4
+        for k in range(an + ns + ar):
+            i = skip_name(wire, i)
+            rtype, _, _, rdlen = struct.unpack_from("!HHIH", wire, i)
+            i += 10
+            if rtype == 41 and k >= an + ns:  # OPT
+                j = i
+                while j + 4 <= i + rdlen:
+                    code, olen = struct.unpack_from("!HH", wire, j)
+                    if code == 8 and olen >= 4:
+                        fam, src = struct.unpack_from("!HB", wire, j + 4)
+                        raw = wire[j + 8:j + 4 + olen]
+                        size = 4 if fam == 1 else 16
+                        addr = ipaddress.ip_address(bytes(raw) + bytes(size - len(raw)))
+                        return "%s/%d" % (addr, src)
+                    j += 4 + olen
+            i += rdlen
+    except (IndexError, struct.error, ValueError):
+        pass
+    return None
+
+
 def line(frame):
     d = fields(frame)
     m = fields(d.get(14, b""))
@@ -99,19 +176,63 @@ def line(frame):
         ip = ipaddress.ip_address(bytes(addr))
         client = ("[%s]:%s" if ip.version == 6 else "%s:%s") % (ip, m.get(6, "?"))
     qid, name, qtype = question(wire) if wire else ("?", "?", "?")
+    net = (ecs(wire) if wire else None) or "-"
     return " ".join([when, kind, PROTOCOLS.get(m.get(3), "?"), client, "id=%s" % qid, name, qtype,
-                     d.get(1, b"").decode("utf-8", "replace") or "-",
+                     "ecs=%s" % net, d.get(1, b"").decode("utf-8", "replace") or "-",
                      d.get(3, b"").decode("utf-8", "replace")]).rstrip()
 
 
-def main(argv):
-    sources = argv[1:] or ["-"]
-    for src in sources:
-        data = sys.stdin.buffer.read() if src == "-" else open(src, "rb").read()
+def show(src, data):
+    """Print the messages of one file; 0, or 1 after a message on stderr."""
+    count = 0
+    try:
         for f in frames(data):
-            print(line(f))
+            try:
+                text = line(f)
+            except (IndexError, struct.error, ValueError, TypeError):
+                raise BadFile("message %d is not a dnstap message" % (count + 1))
+            print(text)
+            count += 1
+    except BadFile as e:
+        sys.stderr.write("dnstap-decisions.py: %s: %s (after %d messages)\n"
+                         % (src, e, count))
+        return 1
     return 0
 
 
+def main(argv):
+    args = argv[1:]
+    if any(a in ("-h", "--help") for a in args):
+        sys.stdout.write(USAGE)
+        return 0
+    bad = [a for a in args if a.startswith("-") and a != "-"]
+    if bad:
+        sys.stderr.write("dnstap-decisions.py: unknown option %s\n%s" % (bad[0], USAGE))
+        return 2
+    rc = 0
+    for src in args or ["-"]:
+        try:
+            if src == "-":
+                data = sys.stdin.buffer.read()
+            else:
+                with open(src, "rb") as f:
+                    data = f.read()
+        except OSError as e:
+            sys.stderr.write("dnstap-decisions.py: %s: %s\n" % (src, e.strerror))
+            rc = 1
+            continue
+        rc = show("standard input" if src == "-" else src, data) or rc
+    sys.stdout.flush()
+    return rc
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    try:
+        sys.exit(main(sys.argv))
+    except BrokenPipeError:
+        # The reader went away (| head): nothing more to say. Python would
+        # complain again flushing stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,4 +1,4 @@
-/* notify = ( { url; events; headers; queue; timeout; retry_max; } ): the
+/* notify = ( { url; name; events; headers; queue; timeout; retry_max; } ): the
  * webhook receivers (webhook.h). Parsed and checked here;
  * docs/configuration.md. */
 #include <stdlib.h>
@@ -96,6 +96,21 @@ static int notify_headers(struct conf_ctx *ctx, const config_setting_t *s, void 
 	return GSLB_OK;
 }
 
+/* The receiver's label in the metrics: printable, no quote or backslash. */
+static int notify_name(struct conf_ctx *ctx, const config_setting_t *s, void *base)
+{
+	const struct notify_hook *h = base;
+
+	for (const char *p = h->name; *p; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || *p == '"' ||
+		    *p == '\\')
+			return conf_error(ctx, s,
+					  "\"%s\": a name of letters, digits and punctuation, "
+					  "without spaces, quotes or backslashes",
+					  h->name);
+	return GSLB_OK;
+}
+
 static const struct conf_item notify_items[] = {
 	{ .name = "url",
 	  .type = CONF_STRING,
@@ -104,6 +119,13 @@ static const struct conf_item notify_items[] = {
 	  .maxlen = 2048,
 	  .fn = notify_url,
 	  .hint = "url = \"https://hooks.example.com/gslb\";" },
+	{ .name = "name",
+	  .type = CONF_STRING,
+	  .flags = CONF_NONEMPTY,
+	  CONF_AT(struct notify_hook, name),
+	  .maxlen = WEBHOOK_NAME_MAX,
+	  .fn = notify_name,
+	  .doc_default = "the URL's host[:port]" },
 	{ .name = "events",
 	  .type = CONF_STRINGS,
 	  .fn = notify_events,
@@ -145,12 +167,36 @@ const struct conf_section conf_sec_notify = {
 	.init = notify_init,
 };
 
+/* Two receivers may not be given the same name (defaults may coincide:
+ * they share their series). */
+static int notify_unique(struct conf_ctx *ctx, const config_setting_t *e, void *arr, size_t i)
+{
+	const struct notify_hook *h = arr;
+
+	if (!h[i].name)
+		return GSLB_OK;
+	for (size_t k = 0; k < i; k++)
+		if (h[k].name && strcmp(h[k].name, h[i].name) == 0)
+			return conf_error(ctx, config_setting_get_member(e, "name"),
+					  "\"%s\" names another receiver too (line %d): give "
+					  "each its own name",
+					  h[i].name, h[k].line);
+	return GSLB_OK;
+}
+
 int conf_parse_notify(struct conf_ctx *ctx, const config_setting_t *s, void *base)
 {
 	struct conf *c = base;
 	void *arr = NULL;
-	int rc = conf_parse_list(ctx, s, &conf_sec_notify, sizeof(struct notify_hook),
-				 NOTIFY_MAX_HOOKS, &arr, &c->nnotify, NULL);
+	int rc;
+
+	if (conf_is_list(s) && config_setting_length(s) > NOTIFY_MAX_HOOKS)
+		return conf_error(ctx, s,
+				  "%d receivers: gslbd sends to %d webhook receivers at most (a "
+				  "receiver of your own can pass events on to more)",
+				  config_setting_length(s), NOTIFY_MAX_HOOKS);
+	rc = conf_parse_list(ctx, s, &conf_sec_notify, sizeof(struct notify_hook), NOTIFY_MAX_HOOKS,
+			     &arr, &c->nnotify, notify_unique);
 
 	c->notify = arr; /* also half-read, for conf_free */
 	return rc;

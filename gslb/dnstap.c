@@ -82,7 +82,8 @@ struct conn {
 struct dnstap {
 	uint64_t serial; /* unique per object: thread-local claims name it */
 	int refs;
-	int open; /* the I/O thread's writer is open (I/O thread) */
+	int open;    /* the I/O thread's writer is open (I/O thread) */
+	int closing; /* gslbd is closing it (reload without it, stop) */
 	struct fstrm_iothr *iothr;
 	struct slot *slots;
 	unsigned nslots;
@@ -180,8 +181,13 @@ static void conn_drop(struct conn *c)
 		close(c->fd);
 	c->fd = -1;
 	c->handshake = 0;
-	if (__atomic_load_n(&c->d->open, __ATOMIC_RELAXED))
-		log_warn("dnstap collector connection closed to=%s", c->d->where);
+	/* Closed by gslbd itself (a reload without it, a stop): no warning. */
+	if (__atomic_load_n(&c->d->open, __ATOMIC_RELAXED)) {
+		if (__atomic_load_n(&c->d->closing, __ATOMIC_ACQUIRE))
+			log_info("dnstap collector connection closed by gslbd to=%s", c->d->where);
+		else
+			log_warn("dnstap collector connection closed to=%s", c->d->where);
+	}
 	__atomic_store_n(&c->d->open, 0, __ATOMIC_RELAXED);
 }
 
@@ -315,6 +321,7 @@ static void dnstap_free(struct dnstap *d)
 {
 	if (d == NULL)
 		return;
+	__atomic_store_n(&d->closing, 1, __ATOMIC_RELEASE);
 	fstrm_iothr_destroy(&d->iothr); /* flushes, then stops the thread */
 	for (unsigned i = 0; d->slots && i < d->nslots; i++)
 		free(d->slots[i].ring);
@@ -455,6 +462,7 @@ void dnstap_unref(struct dnstap *d)
 	if (d == NULL || __atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	/* Flushed and stopped first, so that the totals are final. */
+	__atomic_store_n(&d->closing, 1, __ATOMIC_RELEASE);
 	fstrm_iothr_destroy(&d->iothr);
 	pthread_mutex_lock(&reg_mu);
 	for (struct dnstap **p = &reg_live; *p; p = &(*p)->next) {

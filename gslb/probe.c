@@ -175,6 +175,8 @@ static int pool_to_view(struct hpool *hp, const struct ppool *pp)
 		if (t->nloads) /* the mean, to 6 places: equal readings give their figure */
 			hm->load = round(hm->load / t->nloads * 1e6) / 1e6;
 		memcpy(hm->reason, t->reason, sizeof(hm->reason));
+		hm->has_latency = t->has_latency;
+		hm->latency = t->latency;
 	}
 	return GSLB_OK;
 }
@@ -225,12 +227,21 @@ static int overrides_in_force(const struct prober *p, int64_t now, struct overri
 	return GSLB_OK;
 }
 
+/* The admin overrides scheduled, not started yet, at now. */
+static int overrides_pending(const struct prober *p, int64_t now, struct override_table *out)
+{
+	for (size_t i = 0; i < p->admin.n; i++)
+		if (p->admin.v[i].start > now && override_table_set(out, &p->admin.v[i]))
+			return GSLB_ENOMEM;
+	return GSLB_OK;
+}
+
 /* A new view from the model's dirty pools and the admin table, published
  * through snap->health; the old one is freed after a grace period. */
 static int publish(struct prober *p, int64_t now)
 {
 	struct health *old, *nw;
-	struct override_table active = { 0 };
+	struct override_table active = { 0 }, pending = { 0 };
 	uint64_t served;
 	struct model *m = p->m;
 	int64_t wall = wall_s();
@@ -267,18 +278,21 @@ static int publish(struct prober *p, int64_t now)
 	rcu_assign_pointer(p->snap->health, nw);
 	p->pub_done = served;
 	int act_rc = overrides_in_force(p, wall, &active);
+	if (act_rc == GSLB_OK)
+		act_rc = overrides_pending(p, wall, &pending);
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->mu);
 
 	/* Webhook events: the overrides first (they are the cause), then what
 	 * they and the probes changed. */
 	if (act_rc == GSLB_OK) {
-		probe_events_overrides(p, &active, wall);
+		probe_events_overrides(p, &active, &pending, wall);
 		override_table_free(&p->shown);
 		p->shown = active;
 	} else {
 		override_table_free(&active);
 	}
+	override_table_free(&pending);
 	probe_events_view(p, p->snap, old, nw);
 
 	for (size_t i = 0; i < m->npools; i++)
@@ -923,6 +937,8 @@ char *prober_cluster_json(struct prober *p)
 	pthread_mutex_unlock(&p->mu);
 	return s;
 }
+
+char *prober_events_json(struct prober *p) { return webhooks_recent_json(p->wh); }
 
 /* The times of a scheduled override: 0 or a sane pair, else err. */
 static int check_times(uint8_t state, int64_t *start, int64_t end, int64_t now, char *err,

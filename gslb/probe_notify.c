@@ -65,7 +65,9 @@ void probe_events_view(struct prober *p, const struct snapshot *snap, const stru
 	char st[300], name[700];
 	uint8_t *rold = NULL, *rnew = NULL;
 
-	if (!p->wh || !old || !nw || old->npools != nw->npools || c->nnotify == 0)
+	/* Computed without receivers too: /status keeps the latest events
+	 * (webhooks_recent_json) for the status page's timeline. */
+	if (!p->wh || !old || !nw || old->npools != nw->npools)
 		return;
 	/* per region: 0 no pool, 1 every pool down, 2 a pool up */
 	rold = calloc(c->nregions ? c->nregions : 1, 1);
@@ -111,7 +113,8 @@ static const struct override *find_override(const struct override_table *t, cons
 	return NULL;
 }
 
-void probe_events_overrides(struct prober *p, const struct override_table *active, int64_t now)
+void probe_events_overrides(struct prober *p, const struct override_table *active,
+			    const struct override_table *pending, int64_t now)
 {
 	for (size_t i = 0; i < active->n; i++) {
 		const struct override *o = &active->v[i];
@@ -138,7 +141,10 @@ void probe_events_overrides(struct prober *p, const struct override_table *activ
 				 override_state_name((enum override_state)o->state));
 		webhook_emit(p->wh, WH_OVERRIDE, o->target,
 			     override_state_name((enum override_state)o->state), "none",
-			     scheduled ? "scheduled end" : "cleared by admin");
+			     scheduled ? "scheduled end" :
+			     find_override(pending, o->target) ?
+					 "replaced by a scheduled override" :
+					 "cleared by admin");
 	}
 }
 

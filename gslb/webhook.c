@@ -36,38 +36,13 @@ int webhook_what_parse(const char *s)
 	return -1;
 }
 
-/* ---- metrics ------------------------------------------------------------ */
-
-enum wh_family {
-	MW_SENT,
-	MW_FAILED,
-	MW_DROPPED,
-	MW_QUEUED
-};
-
-static const struct metric_family wh_families[] = {
-	[MW_SENT] = { .name = "gslb_notify_sent_total",
-		      .help = "Webhook events delivered (a 2xx answer).",
-		      .type = METRIC_COUNTER },
-	[MW_FAILED] = { .name = "gslb_notify_failed_total",
-			.help = "Webhook POSTs that failed (each is retried).",
-			.type = METRIC_COUNTER },
-	[MW_DROPPED] = { .name = "gslb_notify_dropped_total",
-			 .help = "Webhook events dropped: the oldest waiting, when a "
-				 "receiver's queue was full.",
-			 .type = METRIC_COUNTER },
-	[MW_QUEUED] = { .name = "gslb_notify_queued",
-			.help = "Webhook events waiting, over every receiver.",
-			.type = METRIC_GAUGE },
-};
-
-static const struct metric_set wh_metric_set = METRIC_SET(wh_families);
-
 /* ---- receivers ---------------------------------------------------------- */
 
 struct hook {
 	char *url;
 	char *shown; /* the URL without user info, query or fragment: for logs */
+	char name[WEBHOOK_NAME_MAX + 1]; /* its `receiver` label */
+	size_t stat;                     /* its counters: struct webhooks.stats */
 	unsigned events;
 	struct curl_slist *headers;
 	char *ca_file; /* NULL: the system's CAs */
@@ -85,6 +60,15 @@ struct hook {
 	int dropping; /* drops logged since the last delivery */
 };
 
+/* The counters of one receiver name, kept across reloads (a receiver
+ * renamed or removed keeps its series until STATS_MAX names are used). */
+struct wh_stat {
+	char name[WEBHOOK_NAME_MAX + 1];
+	uint64_t sent, failed, dropped;
+};
+
+#define STATS_MAX 64 /* > 2 * 16 receivers: old and new during a reload */
+
 struct webhooks {
 	pthread_mutex_t mu;
 	struct hook *h;
@@ -92,8 +76,96 @@ struct webhooks {
 	char node[NODE_MAX];
 	uint64_t seq;
 	size_t queued;
-	struct metrics_shard *ms;
+	struct wh_stat stats[STATS_MAX];
+	size_t nstats;
+	/* The latest events, receivers or not (the status page's timeline):
+	 * a ring of JSON texts, oldest at rhead. */
+	char *recent[WEBHOOK_RECENT];
+	size_t rhead, rn;
 };
+
+/* ---- metrics ------------------------------------------------------------ */
+
+/* The process's set of receivers, for the scrape (one prober, one set). */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct webhooks *live;
+
+enum wh_family {
+	MW_SENT,
+	MW_FAILED,
+	MW_DROPPED,
+	MW_QUEUED
+};
+
+/* One sample per receiver name of family f; nothing while no receiver
+ * was ever configured. */
+static int collect(struct metrics_out *o, enum wh_family f)
+{
+	int shown = 0;
+
+	pthread_mutex_lock(&live_mu);
+	struct webhooks *w = live;
+	if (w) {
+		pthread_mutex_lock(&w->mu);
+		shown = w->nstats > 0;
+		for (size_t i = 0; i < w->nstats; i++) {
+			const struct wh_stat *st = &w->stats[i];
+			const char *lv[] = { st->name };
+			uint64_t v = f == MW_SENT   ? st->sent :
+				     f == MW_FAILED ? st->failed :
+						      st->dropped;
+			if (f == MW_QUEUED) {
+				v = 0;
+				for (size_t k = 0; k < w->n; k++)
+					if (w->h[k].stat == i)
+						v += w->h[k].qn + (w->h[k].sending != NULL);
+			}
+			metrics_sample(o, lv, (int64_t)v);
+		}
+		pthread_mutex_unlock(&w->mu);
+	}
+	pthread_mutex_unlock(&live_mu);
+	return shown;
+}
+
+/* The collect function of family f. */
+#define WH_COLLECT(fn, f)                                                 \
+	static int fn(struct metrics_out *o, const struct snapshot *snap) \
+	{                                                                 \
+		(void)snap;                                               \
+		return collect(o, f);                                     \
+	}
+
+WH_COLLECT(collect_sent, MW_SENT)
+WH_COLLECT(collect_failed, MW_FAILED)
+WH_COLLECT(collect_dropped, MW_DROPPED)
+WH_COLLECT(collect_queued, MW_QUEUED)
+
+static const struct metric_family wh_families[] = {
+	[MW_SENT] = { .name = "gslb_notify_sent_total",
+		      .help = "Webhook events delivered (a 2xx answer), per receiver.",
+		      .type = METRIC_COUNTER,
+		      .labels = { METRIC_GIVEN("receiver") },
+		      .collect = collect_sent },
+	[MW_FAILED] = { .name = "gslb_notify_failed_total",
+			.help = "Webhook POSTs that failed (each is retried), per receiver.",
+			.type = METRIC_COUNTER,
+			.labels = { METRIC_GIVEN("receiver") },
+			.collect = collect_failed },
+	[MW_DROPPED] = { .name = "gslb_notify_dropped_total",
+			 .help = "Webhook events dropped: the oldest waiting, when a "
+				 "receiver's queue was full, per receiver.",
+			 .type = METRIC_COUNTER,
+			 .labels = { METRIC_GIVEN("receiver") },
+			 .collect = collect_dropped },
+	[MW_QUEUED] = { .name = "gslb_notify_queued",
+			.help = "Webhook events waiting, per receiver.",
+			.type = METRIC_GAUGE,
+			.labels = { METRIC_GIVEN("receiver") },
+			.collect = collect_queued },
+};
+
+static const struct metric_set wh_metric_set = METRIC_SET(wh_families);
 
 /* scheme://host[:port]/path of url: no user info, query or fragment, which
  * may carry secrets. */
@@ -114,6 +186,46 @@ static char *shown_url(const char *url)
 	memcpy(s + pre, from, rest);
 	s[pre + rest] = '\0';
 	return s;
+}
+
+/* The default name of a receiver: the host[:port] of url. */
+static void default_name(char *name, size_t size, const char *url)
+{
+	const char *sep = strstr(url, "://");
+	const char *host = sep ? sep + 3 : url;
+	size_t hl = strcspn(host, "/?#");
+	const char *at = memchr(host, '@', hl);
+	const char *from = at ? at + 1 : host;
+
+	snprintf(name, size, "%.*s", (int)(hl - (size_t)(from - host)), from);
+}
+
+/* Under w->mu: the counters of name, found or made. A new name past
+ * STATS_MAX takes the place of one no receiver (old or new) uses. */
+static size_t stat_of(struct webhooks *w, const char *name, const struct hook *nv, size_t nn)
+{
+	size_t i;
+
+	for (i = 0; i < w->nstats; i++)
+		if (strcmp(w->stats[i].name, name) == 0)
+			return i;
+	if (w->nstats < STATS_MAX) {
+		i = w->nstats++;
+	} else {
+		for (i = 0; i < STATS_MAX; i++) {
+			int used = 0;
+			for (size_t k = 0; k < nn && !used; k++)
+				used = nv[k].stat == i;
+			for (size_t k = 0; k < w->n && !used; k++)
+				used = w->h[k].stat == i;
+			if (!used)
+				break;
+		}
+		/* At most 2 * 16 receivers are in use: one is free. */
+	}
+	memset(&w->stats[i], 0, sizeof(w->stats[i]));
+	snprintf(w->stats[i].name, sizeof(w->stats[i].name), "%s", name);
+	return i;
 }
 
 static void hook_release(struct hook *h, CURLM *multi)
@@ -146,6 +258,10 @@ static int hook_init(struct hook *h, const struct notify_hook *nh)
 	memset(h, 0, sizeof(*h));
 	h->url = strdup(nh->url);
 	h->shown = shown_url(nh->url);
+	if (nh->name)
+		snprintf(h->name, sizeof(h->name), "%s", nh->name);
+	else
+		default_name(h->name, sizeof(h->name), nh->url);
 	h->cap = nh->queue ? nh->queue : 1;
 	h->q = calloc(h->cap, sizeof(char *));
 	if (!h->url || !h->shown || !h->q)
@@ -174,7 +290,11 @@ struct webhooks *webhooks_new(struct metrics *metrics)
 	if (!w)
 		return NULL;
 	pthread_mutex_init(&w->mu, NULL);
-	w->ms = metrics_shard_new(metrics, &wh_metric_set);
+	if (metrics)
+		metrics_register(metrics, &wh_metric_set);
+	pthread_mutex_lock(&live_mu);
+	live = w;
+	pthread_mutex_unlock(&live_mu);
 	return w;
 }
 
@@ -185,7 +305,6 @@ static void count_queued(struct webhooks *w)
 	for (size_t i = 0; i < w->n; i++)
 		n += w->h[i].qn + (w->h[i].sending != NULL);
 	w->queued = n;
-	metrics_set(w->ms, MW_QUEUED, 0, n);
 }
 
 void webhooks_configure(struct webhooks *w, const struct conf *c, CURLM *multi)
@@ -208,6 +327,7 @@ void webhooks_configure(struct webhooks *w, const struct conf *c, CURLM *multi)
 			hook_release(h, multi);
 			continue;
 		}
+		h->stat = stat_of(w, h->name, nv, nn);
 		nn++;
 		/* The same URL as before keeps its events, in order. */
 		for (size_t k = 0; k < w->n; k++) {
@@ -233,7 +353,7 @@ void webhooks_configure(struct webhooks *w, const struct conf *c, CURLM *multi)
 					free(h->q[h->qhead]);
 					h->qhead = (h->qhead + 1) % h->cap;
 					h->qn--;
-					metrics_inc(w->ms, MW_DROPPED, 0);
+					w->stats[h->stat].dropped++;
 				}
 				h->q[(h->qhead + h->qn++) % h->cap] = ev;
 			}
@@ -250,7 +370,7 @@ void webhooks_configure(struct webhooks *w, const struct conf *c, CURLM *multi)
 			log_warn("webhook receiver removed, its waiting events are dropped url=%s "
 				 "events=%zu",
 				 o->shown, o->qn + (o->sending != NULL));
-		metrics_add(w->ms, MW_DROPPED, 0, o->qn + (o->sending != NULL));
+		w->stats[o->stat].dropped += o->qn + (o->sending != NULL);
 		hook_release(o, multi);
 	}
 	free(w->h);
@@ -260,8 +380,10 @@ void webhooks_configure(struct webhooks *w, const struct conf *c, CURLM *multi)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* With counted, the next seq (an event for receivers); else seq 0 (the
+ * status page's copy: receivers' seq only counts what they may get). */
 static char *event_json(struct webhooks *w, enum webhook_what what, const char *name,
-			const char *from, const char *to, const char *why)
+			const char *from, const char *to, const char *why, int counted)
 {
 	char when[32];
 	struct tm tm;
@@ -273,11 +395,44 @@ static char *event_json(struct webhooks *w, enum webhook_what what, const char *
 		snprintf(when, sizeof(when), "%lld", (long long)now);
 	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "what", webhook_what_name(what),
 		      "name", name, "from", from ? from : "", "to", to ? to : "", "why",
-		      why ? why : "", "when", when, "node", w->node, "seq", (json_int_t)++w->seq);
+		      why ? why : "", "when", when, "node", w->node, "seq",
+		      (json_int_t)(counted ? ++w->seq : 0));
 	if (!j)
 		return NULL;
 	s = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
+	return s;
+}
+
+/* Under w->mu. Takes ev (NULL: out of memory, nothing kept). */
+static void recent_push(struct webhooks *w, char *copy)
+{
+	if (!copy)
+		return;
+	if (w->rn == WEBHOOK_RECENT) {
+		free(w->recent[w->rhead]);
+		w->rhead = (w->rhead + 1) % WEBHOOK_RECENT;
+		w->rn--;
+	}
+	w->recent[(w->rhead + w->rn++) % WEBHOOK_RECENT] = copy;
+}
+
+char *webhooks_recent_json(struct webhooks *w)
+{
+	json_t *arr = json_array();
+	char *s;
+
+	if (!arr)
+		return NULL;
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; i < w->rn; i++) {
+		json_t *e = json_loads(w->recent[(w->rhead + i) % WEBHOOK_RECENT], 0, NULL);
+		if (e)
+			json_array_append_new(arr, e);
+	}
+	pthread_mutex_unlock(&w->mu);
+	s = json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(arr);
 	return s;
 }
 
@@ -290,6 +445,7 @@ int webhook_emit(struct webhooks *w, enum webhook_what what, const char *name, c
 	if (!w)
 		return 0;
 	pthread_mutex_lock(&w->mu);
+	recent_push(w, event_json(w, what, name, from, to, why, 0));
 	for (size_t i = 0; i < w->n; i++) {
 		struct hook *h = &w->h[i];
 		char *copy;
@@ -297,7 +453,7 @@ int webhook_emit(struct webhooks *w, enum webhook_what what, const char *name, c
 		if (!(h->events & (1u << what)))
 			continue;
 		if (!ev) {
-			ev = event_json(w, what, name, from, to, why);
+			ev = event_json(w, what, name, from, to, why, 1);
 			if (!ev) {
 				log_err("webhooks: out of memory building an event what=%s",
 					webhook_what_name(what));
@@ -306,7 +462,7 @@ int webhook_emit(struct webhooks *w, enum webhook_what what, const char *name, c
 		}
 		copy = strdup(ev);
 		if (!copy) {
-			metrics_inc(w->ms, MW_DROPPED, 0);
+			w->stats[h->stat].dropped++;
 			continue;
 		}
 		if (h->qn == h->cap) {
@@ -315,7 +471,7 @@ int webhook_emit(struct webhooks *w, enum webhook_what what, const char *name, c
 			free(h->q[h->qhead]);
 			h->qhead = (h->qhead + 1) % h->cap;
 			h->qn--;
-			metrics_inc(w->ms, MW_DROPPED, 0);
+			w->stats[h->stat].dropped++;
 			if (!h->dropping)
 				log_warn("webhook queue full, dropping the oldest events url=%s "
 					 "queue=%zu",
@@ -402,7 +558,7 @@ void webhooks_run(struct webhooks *w, CURLM *multi, int64_t now_ms)
 
 static void hook_failed(struct webhooks *w, struct hook *h, const char *why, int64_t now_ms)
 {
-	metrics_inc(w->ms, MW_FAILED, 0);
+	w->stats[h->stat].failed++;
 	h->failures++;
 	h->unlogged++;
 	if (h->failures == 1 || now_ms - h->log_at >= FAIL_LOG_MS) {
@@ -440,7 +596,7 @@ int webhooks_done(struct webhooks *w, CURLM *multi, CURL *e, CURLcode rc, int64_
 	curl_easy_cleanup(e);
 	h->easy = NULL;
 	if (rc == CURLE_OK && code >= 200 && code <= 299) {
-		metrics_inc(w->ms, MW_SENT, 0);
+		w->stats[h->stat].sent++;
 		if (h->failures)
 			log_info("webhook delivered again url=%s after_failures=%llu", h->shown,
 				 (unsigned long long)h->failures);
@@ -485,9 +641,15 @@ void webhooks_free(struct webhooks *w, CURLM *multi)
 {
 	if (!w)
 		return;
+	pthread_mutex_lock(&live_mu);
+	if (live == w)
+		live = NULL;
+	pthread_mutex_unlock(&live_mu);
 	for (size_t i = 0; i < w->n; i++)
 		hook_release(&w->h[i], multi);
 	free(w->h);
+	for (size_t i = 0; i < w->rn; i++)
+		free(w->recent[(w->rhead + i) % WEBHOOK_RECENT]);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 }

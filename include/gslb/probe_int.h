@@ -110,6 +110,8 @@ struct ptarget {
 	uint16_t fails, oks;
 	int64_t since;
 	char reason[HEALTH_REASON_MAX];
+	uint8_t has_latency; /* latency: seconds the latest probe with a verdict took */
+	double latency;
 	/* pools[].load: the last LOAD_WINDOW figures read (a ring) */
 	double loads[LOAD_WINDOW];
 	uint8_t nloads, load_pos;
@@ -357,10 +359,12 @@ void probe_curl_collect(struct prober *p);
 
 /* probe_notify.c: webhook events for what changed between two views of
  * one snapshot, and for the overrides in force now (active) against
- * p->shown. */
+ * p->shown; one that left for a scheduled one not started yet (pending)
+ * says it was replaced. */
 void probe_events_view(struct prober *p, const struct snapshot *snap, const struct health *old,
 		       const struct health *nw);
-void probe_events_overrides(struct prober *p, const struct override_table *active, int64_t now);
+void probe_events_overrides(struct prober *p, const struct override_table *active,
+			    const struct override_table *pending, int64_t now);
 /* Cluster events: nodes whose lease went live or ended, degraded mode
  * begun or ended, against what was last seen (prober thread, once a
  * second, only when a receiver wants cluster events). */

@@ -33,9 +33,13 @@ enum webhook_what {
 
 #define WEBHOOK_ALL ((1u << WH_N) - 1)
 
+/* The longest receiver name (its `receiver` label in the metrics). */
+#define WEBHOOK_NAME_MAX 64
+
 /* One receiver, as configured (config_notify.c). */
 struct notify_hook {
 	char *url;
+	char *name;      /* NULL: the URL's host[:port] */
 	unsigned events; /* mask of 1 << enum webhook_what */
 	char **headers;  /* "Name: value", never logged */
 	char *ca_file;   /* PEM CAs for https, NULL = the system's */
@@ -52,7 +56,8 @@ int webhook_what_parse(const char *s);
 
 struct webhooks;
 
-/* The set of receivers; counts in a shard of metrics (may be NULL). */
+/* The set of receivers; its counters, per receiver name, are shown in
+ * metrics (may be NULL). One set per process. */
 struct webhooks *webhooks_new(struct metrics *metrics);
 
 /* Take the receivers of c (at start and after each reload; prober thread).
@@ -65,6 +70,14 @@ void webhooks_configure(struct webhooks *w, const struct conf *c, CURLM *multi);
  * prober. */
 int webhook_emit(struct webhooks *w, enum webhook_what what, const char *name, const char *from,
 		 const char *to, const char *why);
+
+/* The latest events kept for the status page (/status "events"), whether
+ * receivers are configured or not. */
+#define WEBHOOK_RECENT 64
+
+/* Those events, oldest first, as a JSON array text (caller frees), NULL
+ * when out of memory. */
+char *webhooks_recent_json(struct webhooks *w);
 
 /* Does a receiver want events of kind what? */
 int webhook_wants(struct webhooks *w, enum webhook_what what);

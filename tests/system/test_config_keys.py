@@ -35,7 +35,7 @@ KEYS = {
             "trusted_proxies", "http", "admin_token_file", "admin_require_token",
             "admin_hosts", "checks", "state_dir", "services", "resolvers",
             "cluster", "probe_max_inflight", "notify"],
-    "notify": ["url", "events", "headers", "ca_file", "queue", "timeout", "retry_max"],
+    "notify": ["url", "name", "events", "headers", "ca_file", "queue", "timeout", "retry_max"],
     "cluster": ["name", "prefix", "node", "etcd", "quorum", "lease_ttl", "tls", "probe_share"],
     "cluster.tls": ["ca_file", "cert_file", "key_file"],
     "listen": ["dns", "admin", "http"],

@@ -21,6 +21,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -44,6 +45,7 @@ class Capture:
     (SIGTERM: it closes the file), messages() decodes it with dnstap-ldns."""
 
     def __init__(self, workdir, name, tcp_port=None):
+        self.ecs = {}  # (type, DNS id): "ecs=NET" or "ecs=-", from decisions()
         self.out = os.path.join(workdir, "%s.fstrm" % name)
         self.sock = os.path.join(workdir, "%s.sock" % name)
         self.log = os.path.join(workdir, "%s.capture.log" % name)
@@ -90,8 +92,9 @@ class Capture:
         assert r.returncode == 0, r.stderr
         out = {}
         for line in r.stdout.splitlines():
-            f = line.split(" ", 8)
-            out[(f[1], int(f[4][3:]))] = f[8] if len(f) > 8 else None
+            f = line.split(" ", 9)
+            out[(f[1], int(f[4][3:]))] = f[9] if len(f) > 9 else None
+            self.ecs[(f[1], int(f[4][3:]))] = f[7]
         return out
 
 
@@ -200,6 +203,8 @@ def test_query_and_response_with_the_decision(tmp_path, geo_dbs, kind):  # noqa:
         # the decision once, with the response
         assert extras[("AUTH_RESPONSE", qid)] == extra, extras
         assert extras[("AUTH_QUERY", qid)] is None, extras
+        ecs = "ecs=83.20.0.0/24" if extra else "ecs=-"
+        assert cap.ecs[("AUTH_QUERY", qid)] == ecs, cap.ecs
         assert "NOERROR" in msgs[("AUTH_RESPONSE", qid)]["response_message"]
         assert "qr aa" in msgs[("AUTH_RESPONSE", qid)]["response_message"]
         assert "response_time" in msgs[("AUTH_RESPONSE", qid)]
@@ -282,6 +287,63 @@ def test_sample_logs_one_query_in_n(tmp_path, geo_dbs):  # noqa: F811
     assert 36 <= kinds.count(("AUTH_QUERY", "UDP")) <= 44, kinds.count(("AUTH_QUERY", "UDP"))
 
 
+def decisions(*args, stdin=None):
+    return subprocess.run([sys.executable, DECISIONS] + list(args), capture_output=True,
+                          input=stdin, timeout=30)
+
+
+def frame_file(*frames, content_type=CONTENT_TYPE.encode()):
+    """A Frame Streams file: START with content_type, the data frames."""
+    ct = struct.pack("!II", 1, len(content_type)) + content_type
+    start = struct.pack("!I", 2) + ct
+    out = struct.pack("!II", 0, len(start)) + start
+    for f in frames:
+        out += struct.pack("!I", len(f)) + f
+    return out
+
+
+# a dnstap AUTH_QUERY over UDP, without the DNS message: field 15 (type) =
+# MESSAGE, field 14 (message) = { 1 (type): AUTH_QUERY, 3: UDP }
+QUERY_FRAME = bytes([0x78, 0x01, 0x72, 0x04, 0x08, 0x01, 0x18, 0x01])
+
+
+def test_decisions_script_errors(tmp_path):
+    """contrib/dnstap-decisions.py: a message and a status, never a
+    traceback."""
+    r = decisions("--help")
+    assert r.returncode == 0 and b"usage: dnstap-decisions.py" in r.stdout, r
+    r = decisions("--bogus")
+    assert r.returncode == 2 and b"unknown option --bogus" in r.stderr, r
+    r = decisions(str(tmp_path / "missing.fstrm"))
+    assert r.returncode == 1 and b"missing.fstrm: No such file or directory" in r.stderr, r
+    (tmp_path / "text").write_text("hello, this is not dnstap at all\n")
+    r = decisions(str(tmp_path / "text"))
+    assert r.returncode == 1 and b"text: not a Frame Streams file" in r.stderr, r
+    other = tmp_path / "other.fstrm"
+    other.write_bytes(frame_file(QUERY_FRAME, content_type=b"protobuf:other"))
+    r = decisions(str(other))
+    assert r.returncode == 1 and b"not of dnstap messages" in r.stderr, r
+    good = frame_file(QUERY_FRAME, QUERY_FRAME)
+    r = decisions("-", stdin=good)
+    assert r.returncode == 0 and r.stdout.count(b" AUTH_QUERY UDP ") == 2, r
+    assert r.stderr == b"", r
+    cut = tmp_path / "cut.fstrm"
+    cut.write_bytes(good[:-3])
+    r = decisions(str(cut))
+    assert r.returncode == 1 and r.stdout.count(b"AUTH_QUERY") == 1, r
+    assert b"cut.fstrm: truncated" in r.stderr and b"(after 1 messages)" in r.stderr, r
+    junk = tmp_path / "junk.fstrm"
+    junk.write_bytes(frame_file(b"\xff\xff\xff"))
+    r = decisions(str(junk))
+    assert r.returncode == 1 and b"message 1 is not a dnstap message" in r.stderr, r
+    # | head: the reader leaves after one line
+    many = tmp_path / "many.fstrm"
+    many.write_bytes(frame_file(*[QUERY_FRAME] * 20000))
+    p = subprocess.run("%s %s %s | head -1" % (sys.executable, DECISIONS, many), shell=True,
+                       capture_output=True, timeout=60)
+    assert p.stdout.count(b"\n") == 1 and p.stderr == b"", p.stderr
+
+
 def test_reload_applies_the_dnstap_group(tmp_path, geo_dbs):  # noqa: F811
     cap = Capture(str(tmp_path), "r")
     srv = start(tmp_path, geo_dbs, dnstap_block('socket = "%s";' % cap.sock))
@@ -300,6 +362,11 @@ def test_reload_applies_the_dnstap_group(tmp_path, geo_dbs):  # noqa: F811
         wait_metric(srv, SENT, lambda v: v >= 4)
     finally:
         gslbtest.stop_checked(srv)
+    # gslbd closed the old connection (the reload) and the new one (the
+    # stop) itself: info, not a warning
+    log = srv.stderr_text()
+    assert log.count("info: dnstap collector connection closed by gslbd") == 2, log
+    assert "dnstap collector connection closed to=" not in log, log
     msgs = by_id(cap.stop().messages())
     assert msgs[("AUTH_QUERY", first)]["identity"] == IDENTITY
     assert msgs[("AUTH_QUERY", second)]["identity"] == "renamed"

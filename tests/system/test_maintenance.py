@@ -109,7 +109,12 @@ def test_at_starts_later(env):
     (["--until", "2001-01-01T00:00Z"], "is in the past"),
     (["--until", "tomorrow"], "expected a UTC time"),
     (["--until", "2026-02-30T00:00Z"], "expected a UTC time"),
-    (["--at", "2001-01-01T00:00Z", "--for", "1h"], "is in the past"),
+    (["--at", "2001-01-01T00:00Z", "--until", "2001-01-02T00:00Z"], "is in the past"),
+    (["--for", "36500d"], '--for "36500d": at most 3660 days (10 years)'),
+    (["--for", "99999999999"], "at most 3660 days"),
+    (["--for", "1h", "30m"], "durations have no spaces: 1h30m"),
+    (["--for", "1h", "--for", "2h"], '--for given twice ("1h", "2h")'),
+    (["--at", "2999-01-01T06:00Z", "--at", "2999-01-01T07:00Z"], "--at given twice"),
     (["--at", "2999-01-01T06:00Z", "--until", "2999-01-01T05:00Z"], "is not after --at"),
     (["--for", "1h", "--until", "2999-01-01T05:00Z"], "not both"),
 ])
@@ -132,6 +137,42 @@ def test_bad_times_at_the_api(env):
         assert st == 400 and message in body, (q, st, body)
     r = ctl(srv, "clear", "region:a", "--for", "1h")
     assert r.returncode == 2 and "go with drain" in r.stderr, r.stderr
+    assert overrides(srv) == []
+
+
+def test_at_in_the_past_is_now(env):
+    """gslbctl and the API agree: a start in the past means now."""
+    srv = env["srv"]
+    r = ctl(srv, "drain", "region:a", "--at", "2001-01-01T00:00Z", "--for", "1h", check=True)
+    assert '--at "2001-01-01T00:00Z" is in the past: starting now' in r.stderr, r.stderr
+    (ov,) = overrides(srv)
+    assert ov["active"] is True and ov["start"] == 0, ov
+    assert abs(ov["end"] - (time.time() + 3600)) <= 5, ov
+    ctl(srv, "clear", "region:a", check=True)
+    st, _, body = gslbtest.admin_request(
+        srv, "POST", "/override?action=drain&target=region:a&start=1000000000&end=%d"
+        % (time.time() + 3600), headers=ADMIN_MARK)
+    assert st == 200, body
+    (ov,) = overrides(srv)
+    assert ov["active"] is True and ov["start"] == 0, ov
+    ctl(srv, "clear", "region:a", check=True)
+    assert overrides(srv) == []
+
+
+def test_replaced_by_a_scheduled_override(env):
+    """A drain in force replaced by one that starts later ends at once, and
+    the webhook says why."""
+    srv, rx = env["srv"], env["rx"]
+    rx.take()
+    ctl(srv, "drain", "region:a", check=True)
+    ctl(srv, "drain", "region:a", "--at", utc(time.time() + 3600), check=True)
+    (ov,) = overrides(srv)
+    assert ov["active"] is False, ov
+    wait_for("events", lambda: len(rx.seen("override")) >= 2, WAIT, [srv])
+    assert brief(rx.seen("override")) == [
+        ("region:a", "none", "drain", "set by admin"),
+        ("region:a", "drain", "none", "replaced by a scheduled override")]
+    ctl(srv, "clear", "region:a", check=True)
     assert overrides(srv) == []
 
 

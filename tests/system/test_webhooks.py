@@ -3,9 +3,11 @@
 from a bounded queue that drops its oldest events when full (counted in
 gslb_notify_dropped_total).
 
-One daemon for the module, with two receivers: `rx` takes every event (and
-a secret header that must never reach the log); `rq` takes override events
-only, with a queue of 3 and retries every 0.3 s at most, and starts down.
+One daemon for the module, with three receivers: `rx` takes every event (and
+a secret header that must never reach the log); `rq` (named "rq") takes
+override events only, with a queue of 3 and retries every 0.3 s at most, and
+starts down; `rt` takes reload events over https. The metrics count per
+receiver (label `receiver`: its name, by default the URL's host:port).
 """
 
 import json
@@ -38,7 +40,7 @@ def env(tmp_path_factory):
                         [checked_service_conf(SVC, "web", [member_conf("127.0.0.1")])])
     extra += """notify = (
   { url = "%s"; headers = [ "Authorization: Bearer %s" ]; },
-  { url = "%s"; events = [ "override" ]; queue = 3; retry_max = 0.3; },
+  { url = "%s"; name = "rq"; events = [ "override" ]; queue = 3; retry_max = 0.3; },
   { url = "%s"; events = [ "reload" ]; ca_file = "%s"; }
 );
 """ % (rx.url(), SECRET, rq.url(), rt.url(), cert)
@@ -158,25 +160,29 @@ def toggle(srv, n):
         ctl(srv, "clear" if i % 2 else "force-down", target, check=True)
 
 
+def metric(srv, family, receiver="rq"):
+    return srv.metrics().get('%s{receiver="%s"}' % (family, receiver), 0)
+
+
 def dropped(srv):
-    return srv.metrics().get("gslb_notify_dropped_total", 0)
+    return metric(srv, "gslb_notify_dropped_total")
 
 
 def test_receiver_down_loses_nothing_until_the_bound(env):
     srv, rq = env["srv"], env["rq"]
     # What earlier tests queued for rq (down since the start) goes first.
     rq.up()
-    wait_for("the queue emptied", lambda: srv.metrics()["gslb_notify_queued"] == 0, WAIT, [srv])
+    wait_for("the queue emptied", lambda: metric(srv, "gslb_notify_queued") == 0, WAIT, [srv])
     rq.take()
     rq.down()
     d0 = dropped(srv)
-    failed0 = srv.metrics()["gslb_notify_failed_total"]
+    failed0 = metric(srv, "gslb_notify_failed_total")
     # rq is down: one event is being retried, three wait (queue = 3).
     toggle(srv, 4)
-    wait_for("retries fail", lambda: srv.metrics()["gslb_notify_failed_total"] > failed0 + 6,
+    wait_for("retries fail", lambda: metric(srv, "gslb_notify_failed_total") > failed0 + 6,
              WAIT, [srv])
     # 4 wait for rq (rx, up, empties its own queue)
-    wait_for("4 events queued", lambda: srv.metrics()["gslb_notify_queued"] == 4, WAIT, [srv])
+    wait_for("4 events queued", lambda: metric(srv, "gslb_notify_queued") == 4, WAIT, [srv])
     assert dropped(srv) == d0
     rq.up()
     ev = wait_events(rq, 4, "override", [srv])
@@ -190,7 +196,7 @@ def test_receiver_down_loses_nothing_until_the_bound(env):
     rq.down()
     toggle(srv, 7)
     wait_for("drops counted", lambda: dropped(srv) == d0 + 3, WAIT, [srv])
-    sent0 = srv.metrics()["gslb_notify_sent_total"]
+    sent0 = metric(srv, "gslb_notify_sent_total")
     rq.up()
     ev = wait_events(rq, 4, "override", [srv])
     assert [(e["from"], e["to"]) for e in ev] == [("none", "force-down"),
@@ -198,7 +204,7 @@ def test_receiver_down_loses_nothing_until_the_bound(env):
                                                  ("force-down", "none"),
                                                  ("none", "force-down")], ev
     assert [e["seq"] for e in ev] == sorted(e["seq"] for e in ev)
-    wait_for("sent counted", lambda: srv.metrics()["gslb_notify_sent_total"] >= sent0 + 4,
+    wait_for("sent counted", lambda: metric(srv, "gslb_notify_sent_total") >= sent0 + 4,
              WAIT, [srv])
     assert dropped(srv) == d0 + 3
     # Rate-limited: one line per failing period (three here, the first
@@ -206,9 +212,22 @@ def test_receiver_down_loses_nothing_until_the_bound(env):
     log = srv.stderr_text()
     lines = log.count("webhook failed, will retry")
     assert 1 <= lines <= 3, "\n".join(l for l in log.splitlines() if "webhook" in l)
-    assert srv.metrics()["gslb_notify_failed_total"] > lines + 5
+    assert metric(srv, "gslb_notify_failed_total") > lines + 5
     assert log.count("webhook delivered again") == lines
     ctl(srv, "clear", "member:%s/b/%s" % (SVC, gslbtest.FALLBACK))
+
+
+def test_metrics_per_receiver(env):
+    """Each receiver has its own series: rq's failures are not rx's."""
+    srv, rx = env["srv"], env["rx"]
+    rxname = "127.0.0.1:%d" % rx.port  # the default: the URL's host:port
+    m = srv.metrics()
+    assert m['gslb_notify_failed_total{receiver="rq"}'] > 0
+    assert m['gslb_notify_failed_total{receiver="%s"}' % rxname] == 0
+    assert m['gslb_notify_sent_total{receiver="%s"}' % rxname] > 0
+    assert m['gslb_notify_dropped_total{receiver="%s"}' % rxname] == 0
+    assert m['gslb_notify_queued{receiver="127.0.0.1:%d"}' % env["rt"].port] == 0
+    assert not any(k.startswith("gslb_notify_") and "{" not in k for k in m), m
 
 
 @pytest.mark.parametrize("entry,message", [
@@ -220,6 +239,11 @@ def test_receiver_down_loses_nothing_until_the_bound(env):
      'expected "Name: value" (header 1)'),
     ('{ url = "https://h.example/x"; queue = 0; }', "queue"),
     ('{ events = [ "pool" ]; }', "url"),
+    ('{ url = "https://h.example/x"; name = "a b"; }', "without spaces, quotes"),
+    ('{ url = "https://h.example/x"; name = "a"; }, { url = "https://i.example/"; name = "a"; }',
+     '"a" names another receiver too (line'),
+    (", ".join(['{ url = "https://h.example/x"; }'] * 17),
+     "17 receivers: gslbd sends to 16 webhook receivers at most"),
 ])
 def test_bad_notify_is_refused(tmp_path, entry, message):
     conf = tmp_path / "gslb.conf"
