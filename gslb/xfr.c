@@ -277,11 +277,15 @@ static void walk_service(const struct snapshot *snap, const struct service *svc,
 	const struct hpool *hp = d.hpool;
 	size_t n = hp ? hp->nmembers : p->nmembers;
 	for (size_t i = 0; i < n; i++) {
-		int family = hp ? hp->members[i].family : p->members[i].family;
-		const uint8_t *addr = hp ? hp->members[i].addr : p->members[i].addr;
-		if (hp && !hp->members[i].usable &&
-		    (!d.fail_open || hp->members[i].admin == OVERRIDE_DRAIN ||
-		     hp->members[i].admin == OVERRIDE_FORCE_DOWN))
+		const struct hmember *hm = hp ? &hp->members[i] : NULL;
+		size_t mi = hm ? hm->member : i;
+		int family = hm ? hm->family : p->members[i].family;
+		const uint8_t *addr = hm ? hm->addr : p->members[i].addr;
+		if (mi < p->nmembers && p->members[mi].hostname)
+			continue; /* a host name's addresses (c-ares) are not transferred */
+		if (hm && !hm->usable &&
+		    (!d.fail_open || hm->admin == OVERRIDE_DRAIN ||
+		     hm->admin == OVERRIDE_FORCE_DOWN))
 			continue;
 		if (family == AF_INET)
 			emit(arg, svc->lname, svc->lname_len, DNS_T_A, d.ttl, addr, 4);

@@ -628,6 +628,34 @@ def test_signed_answer_too_long_for_udp_is_truncated_and_signed(env):
     assert r.had_tsig and r.flags & dns.flags.TC and not r.answer
 
 
+def test_host_name_members_not_transferred(tmp_path):
+    """A host-name member's addresses (resolved by c-ares, here from a
+    second gslbd serving hosts.test) are answered by gslbd but not
+    transferred: they would move with the name's TTL."""
+    zone = tmp_path / "hosts.test.zone"
+    zone.write_text("$TTL 300\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\n"
+                    "ns1 A 127.0.0.1\napp A 127.0.0.2\n")
+    dnsd = gslbtest.Gslbd(str(tmp_path / "dnsd"), zones=[("hosts.test", str(zone))],
+                          workers=1).start()
+    conf = "\n".join([
+        'directory = "%s";' % tmp_path,
+        'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; };',
+        "workers = 1;",
+        'zones = ( { origin = "%s"; file = "%s"; transfer = { allow = [ "127.0.0.1/32" ]; }; '
+        '} );' % (ORIGIN, os.path.join(gslbtest.ZONEDIR, "example.test.zone")),
+        gslbtest.health_conf(str(tmp_path / "state"), [], [gslbtest.service_conf(
+            SERVICE, [gslbtest.pool_conf("a", [gslbtest.member_conf("192.0.2.10"),
+                                               gslbtest.member_conf("app.hosts.test")])])],
+            resolvers=["127.0.0.1:%d" % dnsd.ports["udp4"]], regions=[("a", 10.0, 10.0)]), ""])
+    srv = gslbtest.Gslbd(str(tmp_path / "a"), config_text=conf).start()
+    try:
+        gslbtest.wait_answer(srv, SERVICE, {"192.0.2.10", "127.0.0.2"})
+        assert {r for r in records(xfr(srv, keyring=None)) if r[0] == SERVICE + "."} == {
+            (SERVICE + ".", "A", 30, "192.0.2.10")}
+    finally:
+        gslbtest.stop_checked(srv, dnsd)
+
+
 def test_serial_follows_zone_file_changes_and_never_goes_back(tmp_path):
     zone = tmp_path / "example.test.zone"
     # serial 1: below the Unix time, so that unixtime takes the time
