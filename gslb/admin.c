@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -38,7 +39,9 @@
 #include "gslb/net.h"
 #include "gslb/probe.h"
 #include "gslb/snapshot.h"
+#include "gslb/web.h"
 #include "gslb/whatif.h"
+#include "gslb/xfr.h"
 
 /* libmicrohttpd 0.9.71 turned the callbacks' int into enum MHD_Result. */
 #if MHD_VERSION >= 0x00097002
@@ -89,8 +92,9 @@ struct admin_reply {
 	const char *content_type;
 	char *body; /* malloc'd, owned by the reply */
 	size_t len;
-	const char *allow; /* Allow header for 405, else NULL */
-	int want_token;    /* 401: WWW-Authenticate: Bearer */
+	const char *allow;             /* Allow header for 405, else NULL */
+	int want_token;                /* 401: WWW-Authenticate: Bearer */
+	const struct web_asset *asset; /* the status page's: body, type, ETag */
 };
 
 typedef void (*admin_handler)(struct admin *a, struct MHD_Connection *conn, struct admin_reply *r);
@@ -153,11 +157,44 @@ static void reply_error(struct admin_reply *r, unsigned status, const char *msg)
 	reply_json(r, status, json_pack("{s:s}", "error", msg));
 }
 
+/* The status page: no script but its own file (no inline script, no
+ * eval), data from this listener only, never in a frame. */
+#define ADMIN_PAGE_CSP                                                              \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " \
+	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+static admin_mhd_result admin_send_asset(struct MHD_Connection *conn, struct admin_reply *r)
+{
+	const struct web_asset *w = r->asset;
+	const char *inm =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	int fresh = inm && strstr(inm, w->etag) != NULL;
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		fresh ? 0 : w->len, (void *)w->data, MHD_RESPMEM_PERSISTENT);
+	admin_mhd_result ret;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, w->type);
+	/* Built into the binary: revalidated by ETag, new with each build. */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, w->etag);
+	MHD_add_response_header(resp, "Content-Security-Policy", ADMIN_PAGE_CSP);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	ret = MHD_queue_response(conn, fresh ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static admin_mhd_result admin_send(struct MHD_Connection *conn, struct admin_reply *r)
 {
 	struct MHD_Response *resp;
 	admin_mhd_result ret;
 
+	if (r->asset)
+		return admin_send_asset(conn, r);
 	resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(r->body);
@@ -288,6 +325,19 @@ static int from_a_browser_page(struct MHD_Connection *conn)
 	return sfs && (strcasecmp(sfs, "cross-site") == 0 || strcasecmp(sfs, "same-site") == 0);
 }
 
+/* The status page served by this listener (Origin http://<Host>, not
+ * cross-site): its control buttons send the bearer token, which no other
+ * page can (a custom Authorization needs a preflight we never allow). */
+static int from_our_page(struct MHD_Connection *conn)
+{
+	const char *origin = header(conn, "Origin"), *host = header(conn, MHD_HTTP_HEADER_HOST);
+	const char *sfs = header(conn, "Sec-Fetch-Site");
+
+	if (!origin || !host || strncmp(origin, "http://", 7) != 0 || strcmp(origin + 7, host))
+		return 0;
+	return !sfs || strcasecmp(sfs, "same-origin") == 0;
+}
+
 /* The one place that decides who may do what. A browser on the operator's
  * machine is the adversary here: a page it shows may send simple requests
  * (no preflight) to the listener, and a page whose name was rebound to
@@ -318,7 +368,7 @@ static int admin_authorize(struct admin *a, struct MHD_Connection *conn, enum ad
 				      "no valid bearer token" };
 	if (access == ADMIN_READ)
 		return require && !token_ok;
-	if (from_a_browser_page(conn)) {
+	if (from_a_browser_page(conn) && !(token_ok && from_our_page(conn))) {
 		*no = (struct admin_refusal){ MHD_HTTP_FORBIDDEN,
 					      "cross-site request refused: control requests "
 					      "must not carry Origin or Sec-Fetch-Site: "
@@ -415,13 +465,15 @@ static json_t *member_json(const struct pool *p, const struct hmember *hm)
 	/* no address: a CNAME pool's target asked with a dns check */
 	if (!hm->family || !inet_ntop(hm->family, hm->addr, txt, sizeof(txt)))
 		txt[0] = '\0';
-	return json_pack("{s:s?, s:s?, s:I, s:s, s:s, s:b, s:b, s:s, s:o, s:i, s:i}", "address",
-			 txt[0] ? txt : NULL, "member", m ? m->text : NULL, "weight",
-			 (json_int_t)hm->weight, "state",
-			 health_state_name((enum health_state)hm->state), "admin",
-			 override_state_name((enum override_state)hm->admin), "usable", hm->usable,
-			 "failing", hm->failing, "reason", hm->reason, "since",
-			 json_since(hm->since), "fails", (int)hm->fails, "oks", (int)hm->oks);
+	/* latency: seconds the latest probe took, to the millisecond */
+	return json_pack(
+		"{s:s?, s:s?, s:I, s:s, s:s, s:b, s:b, s:s, s:o, s:i, s:i, s:o}", "address",
+		txt[0] ? txt : NULL, "member", m ? m->text : NULL, "weight", (json_int_t)hm->weight,
+		"state", health_state_name((enum health_state)hm->state), "admin",
+		override_state_name((enum override_state)hm->admin), "usable", hm->usable,
+		"failing", hm->failing, "reason", hm->reason, "since", json_since(hm->since),
+		"fails", (int)hm->fails, "oks", (int)hm->oks, "latency",
+		hm->has_latency ? json_real(round(hm->latency * 1e3) / 1e3) : json_null());
 }
 
 /* Without a health view (no prober yet) the members are listed as
@@ -433,9 +485,9 @@ static json_t *member_conf_json(const struct member *m)
 
 	if (m->family && inet_ntop(m->family, m->addr, txt, sizeof(txt)))
 		addr = txt;
-	return json_pack("{s:s?, s:s, s:I, s:n, s:s, s:n, s:n, s:s, s:n}", "address", addr,
+	return json_pack("{s:s?, s:s, s:I, s:n, s:s, s:n, s:n, s:s, s:n, s:n}", "address", addr,
 			 "member", m->text, "weight", (json_int_t)m->weight, "state", "admin",
-			 "none", "usable", "failing", "reason", "", "since");
+			 "none", "usable", "failing", "reason", "", "since", "latency");
 }
 
 static json_t *pool_json(const struct snapshot *snap, const struct pool *p, const struct health *h)
@@ -563,18 +615,19 @@ static json_t *status_json(const struct admin *a, const struct snapshot *snap, j
 			    h ? json_integer((json_int_t)h->version) : json_null());
 	for (size_t i = 0; i < snap->zones->nzones; i++) {
 		const struct zone *z = snap->zones->zones[i];
-		json_array_append_new(zones,
-				      json_pack("{s:s, s:s, s:I, s:I}", "origin", z->origin_str,
-						"file", z->file, "serial", (json_int_t)z->serial,
-						"records", (json_int_t)z->nrecords));
+		json_array_append_new(zones, json_pack("{s:s, s:s, s:I, s:I}", "origin",
+						       z->origin_str, "file", z->file, "serial",
+						       (json_int_t)xfr_zone_serial(z), "records",
+						       (json_int_t)z->nrecords));
 	}
 	json_object_set_new(o, "zones", zones);
 	json_object_set_new(o, "geoip", geoip_json(snap));
 	for (size_t i = 0; i < c->nregions; i++) {
 		const struct region *rg = &c->regions[i];
-		json_array_append_new(regions, json_pack("{s:s, s:f, s:f, s:s}", "name", rg->name,
-							 "lat", rg->lat, "lon", rg->lon, "admin",
-							 region_admin(overrides, rg->name)));
+		json_array_append_new(regions,
+				      json_pack("{s:s, s:f, s:f, s:f, s:s}", "name", rg->name,
+						"lat", rg->lat, "lon", rg->lon, "bias", rg->bias,
+						"admin", region_admin(overrides, rg->name)));
 	}
 	json_object_set_new(o, "regions", regions);
 	for (size_t i = 0; i < c->nservices; i++) {
@@ -582,10 +635,13 @@ static json_t *status_json(const struct admin *a, const struct snapshot *snap, j
 		json_t *pools = json_array();
 		for (size_t k = 0; k < svc->npools; k++)
 			json_array_append_new(pools, pool_json(snap, &svc->pools[k], h));
-		json_array_append_new(services,
-				      json_pack("{s:s, s:I, s:s, s:o}", "name", svc->name, "ttl",
-						(json_int_t)svc->ttl, "when_all_down",
-						all_down_name(svc->when_all_down), "pools", pools));
+		json_array_append_new(
+			services,
+			json_pack("{s:s, s:I, s:s, s:s, s:o}", "name", svc->name, "ttl",
+				  (json_int_t)svc->ttl, "when_all_down",
+				  all_down_name(svc->when_all_down), "members_pick",
+				  svc->members_pick == PICK_STICKY ? "sticky" : "weighted", "pools",
+				  pools));
 	}
 	json_object_set_new(o, "services", services);
 	json_object_set_new(o, "overrides", json_incref(overrides));
@@ -607,6 +663,7 @@ static void h_status(struct admin *a, struct MHD_Connection *conn, struct admin_
 	 * inside an RCU read-side section. */
 	json_t *overrides = overrides_json(a);
 	char *cl = a->hooks.prober ? prober_cluster_json(a->hooks.prober) : NULL;
+	char *ev = a->hooks.prober ? prober_events_json(a->hooks.prober) : NULL;
 	json_t *j;
 
 	(void)conn;
@@ -616,7 +673,10 @@ static void h_status(struct admin *a, struct MHD_Connection *conn, struct admin_
 	json_decref(overrides);
 	if (j && cl)
 		json_object_set_new(j, "cluster", json_loads(cl, 0, NULL));
+	if (j && ev)
+		json_object_set_new(j, "events", json_loads(ev, 0, NULL));
 	free(cl);
+	free(ev);
 	if (!j) {
 		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "no configuration loaded");
 		return;
@@ -888,6 +948,15 @@ static const struct admin_route admin_routes[] = {
 	{ "/reload", "POST", ADMIN_CONTROL, h_reload },
 };
 
+/* The status page's file at url (web.h), or NULL. */
+static const struct web_asset *web_asset_find(const char *url)
+{
+	for (const struct web_asset *w = web_assets; w->path; w++)
+		if (strcmp(url, w->path) == 0)
+			return w;
+	return NULL;
+}
+
 static void refuse(struct admin_reply *r, struct MHD_Connection *conn, const char *url,
 		   const struct admin_refusal *no)
 {
@@ -917,6 +986,7 @@ static void route(struct admin *a, struct MHD_Connection *conn, const char *url,
 		  struct admin_reply *r)
 {
 	const struct admin_route *rt = NULL;
+	const struct web_asset *asset = NULL;
 	struct admin_refusal no;
 
 	if (host_refused(a, conn)) {
@@ -934,6 +1004,13 @@ static void route(struct admin *a, struct MHD_Connection *conn, const char *url,
 		}
 	}
 	if (!rt) {
+		asset = web_asset_find(url);
+		if (asset) {
+			static const struct admin_route page = { "/", "GET", ADMIN_READ, NULL };
+			rt = &page;
+		}
+	}
+	if (!rt) {
 		reply_error(r, MHD_HTTP_NOT_FOUND, "no such endpoint");
 		return;
 	}
@@ -947,7 +1024,10 @@ static void route(struct admin *a, struct MHD_Connection *conn, const char *url,
 		refuse(r, conn, url, &no);
 		return;
 	}
-	rt->fn(a, conn, r);
+	if (rt->fn)
+		rt->fn(a, conn, r);
+	else
+		r->asset = asset;
 }
 
 /* ------------------------------------------------------------ MHD glue */

@@ -536,6 +536,35 @@ int etcd_txn(struct etcd_client *c, const struct etcd_op *ops, size_t n, int64_t
 	return rc;
 }
 
+int etcd_create(struct etcd_client *c, const char *key, const void *value, size_t len,
+		int64_t lease, int64_t *owner, char *err, size_t errlen)
+{
+	json_t *k = b64_json(key, strlen(key)), *put, *body, *a = NULL, *kvs;
+	int rc;
+
+	*owner = 0;
+	put = json_pack("{s:O,s:o}", "key", k, "value", b64_json(value, len));
+	if (put && lease)
+		json_object_set_new(put, "lease", json_integer((json_int_t)lease));
+	/* create_revision 0: the key does not exist */
+	body = json_pack("{s:[{s:O,s:s,s:s,s:s}],s:[{s:o}],s:[{s:{s:O}}]}", "compare", "key", k,
+			 "target", "CREATE", "result", "EQUAL", "create_revision", "0", "success",
+			 "request_put", put, "failure", "request_range", "key", k);
+	json_decref(k);
+	rc = request(c, "/v3/kv/txn", body, &a, err, errlen);
+	if (rc == GSLB_OK && !json_is_true(json_object_get(a, "succeeded"))) {
+		kvs = json_object_get(
+			json_object_get(json_array_get(json_object_get(a, "responses"), 0),
+					"response_range"),
+			"kvs");
+		*owner = json_i64(json_array_get(kvs, 0), "lease");
+		seterr(err, errlen, "%s exists", key);
+		rc = GSLB_EEXIST;
+	}
+	json_decref(a);
+	return rc;
+}
+
 int etcd_lease_revoke(struct etcd_client *c, int64_t lease, char *err, size_t errlen)
 {
 	json_t *a;

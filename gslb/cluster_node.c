@@ -92,7 +92,11 @@ struct cluster_node {
 	int live_idx[MAX_NODES];
 	size_t nlive;
 
-	int announced; /* degraded mode was logged */
+	int announced;           /* degraded mode was logged */
+	int64_t bad_logged;      /* unix time a bad value was last logged */
+	unsigned long bad_quiet; /* bad values not logged since */
+	int64_t taken_by;        /* join refused: the lease holding our node key; 0 = not */
+	int own_lost;            /* the watcher saw our node key go while we held a lease */
 	struct pending {
 		char member[1024];
 		uint8_t want;
@@ -109,7 +113,8 @@ enum {
 	MC_NODES,
 	MC_DEGRADED,
 	MC_ERRORS,
-	MC_MEMBERS
+	MC_MEMBERS,
+	MC_IGNORED
 };
 
 static const char *const member_states[] = { "up", "down", "disputed" };
@@ -130,6 +135,10 @@ static const struct metric_family cluster_families[] = {
 				 "fewer than the quorum).",
 			 .type = METRIC_GAUGE,
 			 .labels = { METRIC_ENUM("verdict", member_states) } },
+	[MC_IGNORED] = { .name = "gslb_cluster_ignored_values_total",
+			 .help = "Keys read from etcd whose value was not understood and was "
+				 "ignored.",
+			 .type = METRIC_COUNTER },
 };
 
 static const struct metric_set cluster_metric_set = METRIC_SET(cluster_families);
@@ -287,9 +296,10 @@ static void set_ok(struct cluster_node *cn, int which, int ok, const char *err)
 	is = degraded(cn);
 	if (is && !ok && !cn->announced) {
 		cn->announced = 1;
-		log_warn("cluster %s: degraded: etcd unreachable, serving local verdicts and the "
+		log_warn("cluster %s: degraded: %s, serving local verdicts and the "
 			 "last view node=%s error=\"%s\"",
-			 cn->cf.name, cn->cf.node, err ? err : "");
+			 cn->cf.name, cn->taken_by ? "not joined" : "etcd unreachable", cn->cf.node,
+			 err ? err : "");
 	}
 	/* Without the watch the other nodes' keys are not seen to go: each
 	 * counts until its lease would end (a range puts it right after). */
@@ -364,29 +374,72 @@ static int key_of(const struct cluster_node *cn, char *buf, const char *kind, co
 
 /* ---- the view: applying what etcd says -------------------------------------- */
 
+#define BAD_LOG_S 60 /* a value not understood is logged at most this often */
+
+/* A key whose value (or name) is not understood: ignored, counted, logged
+ * at most once per BAD_LOG_S (anyone who can write the prefix could flood
+ * the log otherwise). Under mu. */
+static void bad_value(struct cluster_node *cn, const char *key, const char *why)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	metrics_inc(cn->ms, MC_IGNORED, 0);
+	if (cn->bad_logged && now - cn->bad_logged < BAD_LOG_S) {
+		cn->bad_quiet++;
+		return;
+	}
+	log_warn("cluster %s: key %s%s: not understood, ignored: %s (%lu more not logged in "
+		 "the last %ds) node=%s",
+		 cn->cf.name, cn->cf.prefix, key, why, cn->bad_quiet, BAD_LOG_S, cn->cf.node);
+	cn->bad_logged = now;
+	cn->bad_quiet = 0;
+}
+
 static void apply_node(struct cluster_node *cn, enum etcd_event_type type, const char *name,
 		       const struct etcd_kv *kv)
 {
-	int i = node_find(cn, name, type == ETCD_EV_PUT);
-	json_t *v;
+	const char *why = "";
+	long ttl = -1;
+	int i;
 
+	if (type == ETCD_EV_PUT) {
+		if (!cluster_node_name_ok(name))
+			why = "not a node name";
+		else if (kv->lease == 0)
+			why = "a node key without a lease";
+		else
+			ttl = cluster_node_value(kv->value, kv->value_len, &why);
+		if (ttl < 0) {
+			/* a node key overwritten with garbage: that node is gone */
+			bad_value(cn, kv->key + strlen(cn->cf.prefix), why);
+			type = ETCD_EV_DELETE;
+		}
+	}
+	i = node_find(cn, name, type == ETCD_EV_PUT);
 	if (i < 0)
 		return;
 	if (type == ETCD_EV_DELETE) {
-		if (i == 0)
+		if (i == 0) {
 			cn->nodes[0].lease = 0;
-		else
+			/* deleted by hand, or by a node that had our name: the
+			 * writer puts it back at once */
+			if (cn->lease) {
+				cn->own_lost = 1;
+				cn->local_dirty = 1;
+			}
+		} else
 			node_drop(cn, i);
 		return;
 	}
+	if (i == 0 && cn->lease && kv->lease != cn->lease)
+		log_err("cluster %s: node key %snodes/%s was written by someone else (lease %" PRIx64
+			"): is another gslbd running with node = \"%s\"?",
+			cn->cf.name, cn->cf.prefix, name, (uint64_t)kv->lease, name);
 	cn->nodes[i].present = 1;
 	cn->nodes[i].lease = kv->lease;
 	if (i != 0)
 		cn->nodes[i].expires = 0;
-	v = json_loadb((const char *)kv->value, kv->value_len, 0, NULL);
-	if (json_is_integer(json_object_get(v, "ttl")))
-		cn->nodes[i].ttl = (long)json_integer_value(json_object_get(v, "ttl"));
-	json_decref(v);
+	cn->nodes[i].ttl = ttl;
 }
 
 static void apply_verdict(struct cluster_node *cn, enum etcd_event_type type, const char *key,
@@ -416,39 +469,40 @@ static void apply_verdict(struct cluster_node *cn, enum etcd_event_type type, co
 		e->down |= 1ull << i;
 	else if (d == 0)
 		e->up |= 1ull << i;
+	else
+		bad_value(cn, key + strlen(cn->cf.prefix), "\"state\" is not \"up\" or \"down\"");
 }
 
 static void apply_override(struct cluster_node *cn, enum etcd_event_type type, const char *target,
 			   const struct etcd_kv *kv)
 {
 	struct override o;
-	json_t *v;
-	uint8_t st;
+	const char *why = "";
 
 	memset(&o, 0, sizeof(o));
-	if (strlen(target) >= sizeof(o.target))
+	if (strlen(target) >= sizeof(o.target)) {
+		if (type == ETCD_EV_PUT)
+			bad_value(cn, kv->key + strlen(cn->cf.prefix), "target too long");
 		return;
+	}
 	snprintf(o.target, sizeof(o.target), "%s", target);
 	cn->ovr_version++;
 	if (type == ETCD_EV_DELETE) {
 		override_table_clear(&cn->ovr, target);
 		return;
 	}
-	if (override_kind_of(target, &o.kind))
+	/* what was there before is gone either way: a value not understood
+	 * must not leave an older override in force */
+	override_table_clear(&cn->ovr, target);
+	if (override_kind_of(target, &o.kind)) {
+		bad_value(cn, kv->key + strlen(cn->cf.prefix),
+			  "not a region:, pool: or member: target");
 		return;
-	v = json_loadb((const char *)kv->value, kv->value_len, 0, NULL);
-	if (admin_action_parse(json_string_value(json_object_get(v, "state")), &st) == GSLB_OK &&
-	    st != OVERRIDE_NONE) {
-		o.state = st;
-		o.since = json_integer_value(json_object_get(v, "since"));
-		o.start = json_integer_value(json_object_get(v, "start"));
-		o.end = json_integer_value(json_object_get(v, "end"));
-		if (override_table_set(&cn->ovr, &o) != GSLB_OK)
-			log_err("cluster %s: out of memory taking an override", cn->cf.name);
-	} else
-		log_warn("cluster %s: override %s: value not understood, ignored", cn->cf.name,
-			 target);
-	json_decref(v);
+	}
+	if (cluster_override_value(kv->value, kv->value_len, &o, &why) != GSLB_OK)
+		bad_value(cn, kv->key + strlen(cn->cf.prefix), why);
+	else if (override_table_set(&cn->ovr, &o) != GSLB_OK)
+		log_err("cluster %s: out of memory taking an override", cn->cf.name);
 }
 
 /* Under mu. */
@@ -634,6 +688,7 @@ static int join(struct cluster_node *cn, char *err, size_t errlen)
 	char key[KEY_MAX];
 	char *val;
 	json_t *j;
+	int64_t owner;
 	int rc = etcd_lease_grant(cn->wc, (long)cn->cf.lease_ttl, &lease, err, errlen);
 
 	if (rc)
@@ -648,11 +703,34 @@ static int join(struct cluster_node *cn, char *err, size_t errlen)
 	json_decref(j);
 	if (!val)
 		return GSLB_ENOMEM;
-	rc = etcd_put(cn->wc, key, val, strlen(val), lease, NULL, err, errlen);
+	rc = etcd_create(cn->wc, key, val, strlen(val), lease, &owner, err, errlen);
 	free(val);
+	if (rc == GSLB_EEXIST) {
+		char e2[256];
+
+		/* Another live node has our name (a node key lives as long as
+		 * its lease): joining would take its key over. Wait until it is
+		 * gone. */
+		etcd_lease_revoke(cn->wc, lease, e2, sizeof(e2));
+		snprintf(err, errlen,
+			 "node name \"%s\" is in use by another live node (lease %" PRIx64
+			 "): not joined; give each node its own `node`",
+			 cn->cf.node, (uint64_t)owner);
+		pthread_mutex_lock(&cn->mu);
+		if (!cn->taken_by)
+			log_err("cluster %s: %s", cn->cf.name, err);
+		cn->taken_by = owner ? owner : -1;
+		pthread_mutex_unlock(&cn->mu);
+		return rc;
+	}
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&cn->mu);
+	if (cn->taken_by)
+		log_info("cluster %s: node name \"%s\" free again, joining", cn->cf.name,
+			 cn->cf.node);
+	cn->taken_by = 0;
+	cn->own_lost = 0;
 	cn->lease = lease;
 	MT_FOREACH(&cn->t, e)
 	e->put = 0; /* a new lease holds none of them */
@@ -838,6 +916,17 @@ static void *writer_main(void *arg)
 		int rc = GSLB_OK;
 
 		expire_nodes(cn);
+		if (cn->lease && __atomic_load_n(&cn->own_lost, __ATOMIC_RELAXED)) {
+			/* Our node key went while the lease lives: join again
+			 * (a new lease, the node key, every verdict), refused
+			 * while another node holds the name. */
+			log_warn("cluster %s: our node key was deleted; joining again node=%s",
+				 cn->cf.name, cn->cf.node);
+			pthread_mutex_lock(&cn->mu);
+			cn->own_lost = 0;
+			cn->lease = 0;
+			pthread_mutex_unlock(&cn->mu);
+		}
 		if (!cn->lease) {
 			rc = join(cn, err, sizeof(err));
 			if (rc == GSLB_OK) {
@@ -867,7 +956,9 @@ static void *writer_main(void *arg)
 			break;
 		set_ok(cn, FAIL_WRITER, rc == GSLB_OK, err);
 		if (rc != GSLB_OK) {
-			nap(cn, RETRY_MS, 0);
+			/* our name in use: it frees when the other node's lease
+			 * ends, no need to ask twice a second */
+			nap(cn, cn->taken_by ? (int64_t)cn->cf.lease_ttl * 500 : RETRY_MS, 0);
 			continue;
 		}
 		now = now_ms();
@@ -1164,6 +1255,8 @@ char *cluster_node_status(struct cluster_node *cn)
 	json_object_set_new(o, "name", json_string(cn->cf.name));
 	json_object_set_new(o, "node", json_string(cn->cf.node));
 	json_object_set_new(o, "degraded", json_boolean(degraded(cn)));
+	json_object_set_new(o, "joined", json_boolean(cn->lease != 0));
+	json_object_set_new(o, "name_taken", json_boolean(cn->taken_by != 0));
 	json_object_set_new(o, "degraded_since",
 			    cn->degraded_since ? json_integer(cn->degraded_since) : json_null());
 	json_object_set_new(o, "quorum", json_string(quorum_text(&cn->cf, qbuf, sizeof(qbuf))));
@@ -1325,6 +1418,13 @@ void cluster_node_stop(struct cluster_node *cn)
 		pthread_join(cn->watcher, NULL);
 	if (cn->writer_started)
 		pthread_join(cn->writer, NULL);
+	/* The shard outlives the node (the registry keeps every shard and
+	 * sums them): its gauges go to zero, or a reload's new node would add
+	 * to them. Its counters stay: the sum goes on counting. */
+	metrics_set(cn->ms, MC_NODES, 0, 0);
+	metrics_set(cn->ms, MC_DEGRADED, 0, 0);
+	for (size_t k = 0; k < sizeof(member_states) / sizeof(member_states[0]); k++)
+		metrics_set(cn->ms, MC_MEMBERS, k, 0);
 	etcd_client_free(cn->wc);
 	etcd_client_free(cn->rc);
 	etcd_client_free(cn->ac);

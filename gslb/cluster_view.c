@@ -8,6 +8,7 @@
 
 #include "gslb/cluster.h"
 #include "gslb/err.h"
+#include "gslb/health.h"
 #include "gslb/siphash.h"
 
 unsigned cluster_quorum_needed(int mode, unsigned count, unsigned probers)
@@ -156,4 +157,83 @@ int cluster_verdict_value(const unsigned char *v, size_t len)
 		d = 0;
 	json_decref(j);
 	return d;
+}
+
+int cluster_node_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = name[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+long cluster_node_value(const unsigned char *v, size_t len, const char **why)
+{
+	json_t *j = json_loadb((const char *)v, len, 0, NULL);
+	json_t *t = json_object_get(j, "ttl");
+	long ttl = -1;
+
+	if (!json_is_object(j))
+		*why = "not a JSON object";
+	else if (!json_is_integer(t))
+		*why = "\"ttl\" is not an integer";
+	else if (json_integer_value(t) < 2 || json_integer_value(t) > 300)
+		*why = "\"ttl\" is not in 2..300";
+	else
+		ttl = (long)json_integer_value(t);
+	json_decref(j);
+	return ttl;
+}
+
+/* An optional time field: absent = 0; else an integer >= 0. */
+static int time_field(const json_t *j, const char *name, int64_t *out)
+{
+	const json_t *t = json_object_get(j, name);
+
+	*out = 0;
+	if (!t)
+		return GSLB_OK;
+	if (!json_is_integer(t) || json_integer_value(t) < 0)
+		return GSLB_EINVAL;
+	*out = (int64_t)json_integer_value(t);
+	return GSLB_OK;
+}
+
+int cluster_override_value(const unsigned char *v, size_t len, struct override *o, const char **why)
+{
+	json_t *j = json_loadb((const char *)v, len, 0, NULL);
+	const char *state = json_string_value(json_object_get(j, "state"));
+	const json_t *node = json_object_get(j, "node");
+	int64_t since, start, end;
+	uint8_t st = OVERRIDE_NONE;
+	int rc = GSLB_EINVAL;
+
+	if (!json_is_object(j))
+		*why = "not a JSON object";
+	else if (!state || admin_action_parse(state, &st) != GSLB_OK || st == OVERRIDE_NONE)
+		*why = "\"state\" is not \"drain\", \"force-up\" or \"force-down\"";
+	else if (time_field(j, "since", &since) || time_field(j, "start", &start) ||
+		 time_field(j, "end", &end))
+		*why = "\"since\", \"start\" or \"end\" is not a unix time";
+	else if (end != 0 && end <= start)
+		*why = "\"end\" is not after \"start\"";
+	else if (node && !json_is_string(node))
+		*why = "\"node\" is not a string";
+	else {
+		o->state = st;
+		o->since = since;
+		o->start = start;
+		o->end = end;
+		rc = GSLB_OK;
+	}
+	json_decref(j);
+	return rc;
 }

@@ -416,14 +416,15 @@ static int zone_each(struct conf_ctx *ctx, const config_setting_t *e, void *arr,
 	uint8_t wire[DNAME_MAXLEN], other[DNAME_MAXLEN];
 	size_t len = dname_from_str(zones[i].origin, wire);
 	struct conf_zone *z = (struct conf_zone *)arr + i;
-	if (z->dnssec.enabled) {
+	if (z->dnssec.enabled && !ctx->admin_only) {
 		int rc = conf_dnssec_load_keys(ctx, e, z->origin, &z->dnssec);
 		if (rc)
 			return rc;
 	}
 	if (z->dnssec.enabled && z->transfer.enabled)
 		return conf_error(ctx, config_setting_get_member(e, "transfer"),
-				  "a zone with dnssec cannot be transferred yet (issue 16.4)");
+				  "a zone with dnssec cannot have transfer (not yet supported: the "
+				  "serials gslbd gives would not match the signed SOA)");
 
 	for (size_t j = 0; j < i; j++) {
 		if (dname_from_str(zones[j].origin, other) == len &&
@@ -677,9 +678,11 @@ static char *path_dir(const char *path)
 	return d;
 }
 
-int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
+static int load(const char *path, int admin_only, struct conf **out, char *err, size_t errlen)
 {
-	struct conf_ctx ctx = { .path = path, .err = err, .errlen = errlen };
+	struct conf_ctx ctx = {
+		.path = path, .err = err, .errlen = errlen, .admin_only = admin_only
+	};
 	config_t cfg;
 	char *confdir = NULL;
 	struct conf *c = NULL;
@@ -734,6 +737,16 @@ out:
 	free(confdir);
 	config_destroy(&cfg);
 	return rc;
+}
+
+int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
+{
+	return load(path, 0, out, err, errlen);
+}
+
+int conf_load_admin(const char *path, struct conf **out, char *err, size_t errlen)
+{
+	return load(path, 1, out, err, errlen);
 }
 
 void conf_free(struct conf *c)

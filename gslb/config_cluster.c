@@ -32,29 +32,11 @@ static int cluster_name(struct conf_ctx *ctx, const config_setting_t *s, void *b
 	return GSLB_OK;
 }
 
-/* Node names become etcd key components and appear in /status: a host
- * name's characters. */
-static int valid_node_name(const char *v)
-{
-	size_t n = strlen(v);
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = v[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
-			return 0;
-	}
-	return 1;
-}
-
 static int cluster_node(struct conf_ctx *ctx, const config_setting_t *s, void *base)
 {
 	struct conf *c = base;
 
-	if (!valid_node_name(c->cluster.node))
+	if (!cluster_node_name_ok(c->cluster.node))
 		return conf_error(ctx, s, "\"%s\": use letters, digits, '-', '_' and '.'",
 				  c->cluster.node);
 	return GSLB_OK;
@@ -186,7 +168,7 @@ static int cluster_finish(struct conf_ctx *ctx, const config_setting_t *s, void 
 	if (!k->node) {
 		char host[256] = "";
 
-		if (gethostname(host, sizeof(host) - 1) != 0 || !valid_node_name(host))
+		if (gethostname(host, sizeof(host) - 1) != 0 || !cluster_node_name_ok(host))
 			return conf_error(ctx, s,
 					  "the host name \"%s\" cannot name this node: set node",
 					  host);

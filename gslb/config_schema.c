@@ -464,7 +464,7 @@ static int take_path(struct conf_ctx *ctx, const config_setting_t *k, const stru
 		return conf_nomem(ctx);
 	store_string(at, NULL);
 	memcpy(at, &p, sizeof(p));
-	if ((it->flags & CONF_READABLE) && access(p, R_OK) != 0)
+	if ((it->flags & CONF_READABLE) && !ctx->admin_only && access(p, R_OK) != 0)
 		return conf_error(ctx, k, "cannot read %s: %s", p, strerror(errno));
 	return GSLB_OK;
 }

@@ -769,10 +769,19 @@ static int pool_finish(struct conf_ctx *ctx, const config_setting_t *e, void *ba
 	if (p->load.kind != LOAD_NONE) {
 		const config_setting_t *ls = config_setting_get_member(e, "load");
 		const struct check *ck = p->check_idx >= 0 ? &ctx->c->checks[p->check_idx] : NULL;
-		if (!ck || (ck->type != CHECK_HTTP && ck->type != CHECK_HTTPS))
+		static const char *const types[] = { [CHECK_HTTP] = "http",
+						     [CHECK_HTTPS] = "https",
+						     [CHECK_TCP] = "tcp",
+						     [CHECK_DNS] = "dns" };
+		if (!ck)
 			return conf_error(ctx, ls,
 					  "load is read from the responses of an http or https "
-					  "check: the pool needs one");
+					  "check: the pool has no check");
+		if (ck->type != CHECK_HTTP && ck->type != CHECK_HTTPS)
+			return conf_error(ctx, ls,
+					  "load is read from the responses of an http or https "
+					  "check: the pool's check %s is a %s check",
+					  ck->name, ck->type < 4 ? types[ck->type] : "?");
 		if (ck->method_head && p->load.kind != LOAD_HEADER)
 			return conf_error(ctx, ls,
 					  "check %s asks with HEAD: a load in the body needs GET",

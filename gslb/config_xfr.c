@@ -12,6 +12,7 @@
 #include "gslb/config_schema.h"
 #include "gslb/dname.h"
 #include "gslb/err.h"
+#include "gslb/log.h"
 #include "gslb/net.h"
 
 /* ---- tsig ------------------------------------------------------------------ */
@@ -24,7 +25,9 @@ static int tsig_init(struct conf_ctx *ctx, const config_setting_t *s, void *base
 }
 
 /* The secret is base64 (as tsig-keygen, keymgr and ldns write it) and not
- * empty; ldns decodes it again when it signs. */
+ * empty; ldns decodes it again when it signs. Below 16 bytes, a warning:
+ * RFC 8945 6 recommends at least the hash's length (32, 64). */
+#define TSIG_SECRET_MIN 16
 static int tsig_secret(struct conf_ctx *ctx, const config_setting_t *s, void *base)
 {
 	const struct conf_tsig *k = base;
@@ -34,6 +37,10 @@ static int tsig_secret(struct conf_ctx *ctx, const config_setting_t *s, void *ba
 	ldns_rdf_deep_free(rd);
 	if (n == 0)
 		return conf_error(ctx, s, "not a base64 key (e.g. the secret tsig-keygen writes)");
+	if (n < TSIG_SECRET_MIN)
+		log_warn("%s:%d: tsig secret of %zu bytes: weak, use at least the hash's length "
+			 "(RFC 8945 6; tsig-keygen, keymgr -t or openssl rand -base64 32 make one)",
+			 conf_setting_file(ctx, s), config_setting_source_line(s), n);
 	return GSLB_OK;
 }
 
@@ -122,6 +129,10 @@ static int transfer_init(struct conf_ctx *ctx, const config_setting_t *s, void *
 
 static int transfer_allow(struct conf_ctx *ctx, const config_setting_t *s, void *base)
 {
+	if (config_setting_length(s) == 0)
+		return conf_error(ctx, s,
+				  "empty: no secondary could transfer the zone (list the "
+				  "secondaries' addresses, or leave transfer out)");
 	return conf_parse_cidr_list(ctx, s, &((struct conf_transfer *)base)->allow);
 }
 

@@ -417,7 +417,7 @@ static int load_skips(const struct service *svc, const struct hpool *hp, struct 
 		return 0;
 	if (!d->hashed)
 		client_hash(svc, d); /* the answer now depends on the subnet */
-	d->shed_draw = decide_shed_draw(d->client_hash);
+	d->shed_draw = d->forced ? d->forced_draw : decide_shed_draw(d->client_hash);
 	d->shed_drawn = 1;
 	return d->shed_draw < hp->shed ? REGION_SKIP_SHED : 0;
 }
@@ -480,6 +480,10 @@ static int fail_open_step(const struct service *svc, const struct health *h,
 static uint32_t locate(const struct snapshot *snap, struct decision *d, unsigned flags)
 {
 	uint32_t cls = GEO_CLASS_EXACT;
+	if (flags & DECIDE_UNLOCATED) {
+		d->asn_looked = 1; /* no ASN either */
+		return cls;
+	}
 	if (snap->geo && snap->gclass && !(flags & DECIDE_EXACT)) {
 		geo_lookup_compact(snap->geo, snap->gclass->table, d->family, d->addr, &d->geo,
 				   &cls);
@@ -512,7 +516,8 @@ static void order_split(const struct snapshot *snap, const struct service *svc, 
 {
 	const struct route *rt = d->route;
 	client_hash(svc, d);
-	d->split_bucket = (uint32_t)(d->client_hash % ROUTE_SPLIT_RING);
+	d->split_bucket = d->forced ? d->forced_bucket % ROUTE_SPLIT_RING :
+				      (uint32_t)(d->client_hash % ROUTE_SPLIT_RING);
 	size_t k = 0;
 	while (k + 1 < rt->nregions && d->split_bucket >= rt->split_end[k])
 		k++;
@@ -690,10 +695,30 @@ static void set_ttl(const struct snapshot *snap, const struct service *svc, stru
 		d->ttl = svc->ttl_min; /* the documented TTL of every all-down answer */
 }
 
+static void decide_run(const struct snapshot *snap, const struct service *svc, int family,
+		       const uint8_t *addr, uint8_t prefix, unsigned flags, struct decision *d);
+
 void decide_ex(const struct snapshot *snap, const struct service *svc, int family,
 	       const uint8_t *addr, uint8_t prefix, unsigned flags, struct decision *d)
 {
 	memset(d, 0, sizeof(*d));
+	decide_run(snap, svc, family, addr, prefix, flags, d);
+}
+
+void decide_forced(const struct snapshot *snap, const struct service *svc, int family,
+		   const uint8_t *addr, uint8_t prefix, unsigned flags, uint32_t bucket,
+		   double draw, struct decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->forced = 1;
+	d->forced_bucket = bucket;
+	d->forced_draw = draw;
+	decide_run(snap, svc, family, addr, prefix, flags, d);
+}
+
+static void decide_run(const struct snapshot *snap, const struct service *svc, int family,
+		       const uint8_t *addr, uint8_t prefix, unsigned flags, struct decision *d)
+{
 	d->svc = svc;
 	d->family = family;
 	d->prefix = prefix;

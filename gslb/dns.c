@@ -1341,8 +1341,31 @@ static void edns_limit(struct ctx *c)
 	assert(c->out.pos <= c->out.cap);
 }
 
+/* RFC 1995 3: an IXFR query carries the client's SOA in the authority
+ * section; skipped (a few records at most, well-formed). Any other query
+ * with authority records is FORMERR, as NSD does. Returns -1 for FORMERR. */
+#define IXFR_MAX_AUTHORITY 8
+static int skip_authority(const struct ctx *c, struct wire *w, uint16_t ns)
+{
+	if (ns == 0)
+		return 0;
+	if (c->qtype != DNS_T_IXFR || ns > IXFR_MAX_AUTHORITY)
+		return -1;
+	for (uint16_t i = 0; i < ns; i++) {
+		uint8_t owner[DNAME_MAXLEN];
+		size_t olen = dname_parse(w, owner);
+		wire_skip(w, 8); /* type, class, TTL */
+		uint16_t rdlen = wire_u16(w);
+		wire_skip(w, rdlen);
+		if (!wire_ok(w) || olen == 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* What a query must be before it is looked up, in this order: opcode
- * QUERY, one question and no answer or authority records, a well-formed
+ * QUERY, one question and no answer records, no authority records but an
+ * IXFR's (skip_authority), a well-formed
  * additional section, no TSIG (gslbd knows no key), EDNS version 0.
  * Returns DECODE_OK, or the verdict of the error reply with c->rcode set. */
 static enum dns_decode check_query(struct ctx *c, struct wire *w, const struct sections *n)
@@ -1353,7 +1376,7 @@ static enum dns_decode check_query(struct ctx *c, struct wire *w, const struct s
 		c->rcode = RCODE_NOTIMP;
 		return DECODE_NOTIMP;
 	}
-	if (!c->have_question || n->an != 0 || n->ns != 0) {
+	if (!c->have_question || n->an != 0 || skip_authority(c, w, n->ns)) {
 		c->rcode = RCODE_FORMERR;
 		return DECODE_FORMERR;
 	}

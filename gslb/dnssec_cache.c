@@ -36,7 +36,7 @@ struct sigcache {
 	 * (sigcache_outside_begin), and by sigcache_reclaim while it takes
 	 * the retired list; never by the workers */
 	pthread_mutex_t mu;
-	uint64_t made, hits, misses, refreshes, evictions, entries; /* atomic */
+	uint64_t made, hits, misses, warmed, refreshes, evictions, entries; /* atomic */
 };
 
 #define ATOMIC_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
@@ -299,8 +299,10 @@ static void insert(struct sigcache *sc, struct sig_entry *e)
 	retire(sc, e);
 }
 
-const struct sig_entry *sigcache_get(struct sigcache *sc, const struct zone_signer *zs, size_t k,
-				     const struct sig_rrset *rs, uint32_t now)
+/* warm: a lookup of the warm-up, not of a query: not counted as a hit or
+ * miss (the prober's publish() would make hits climb with no traffic). */
+static const struct sig_entry *lookup(struct sigcache *sc, const struct zone_signer *zs, size_t k,
+				      const struct sig_rrset *rs, uint32_t now, int warm)
 {
 	uint16_t ord[SORT_MAX];
 	if (!sc || k >= zs->nkeys || rs->owner_len > DNAME_MAXLEN || sort_rdata(rs, ord))
@@ -323,13 +325,17 @@ const struct sig_entry *sigcache_get(struct sigcache *sc, const struct zone_sign
 	if (found) {
 		if (!__atomic_load_n(&found->used, __ATOMIC_RELAXED))
 			__atomic_store_n(&((struct sig_entry *)found)->used, 1, __ATOMIC_RELAXED);
-		ATOMIC_ADD(&sc->hits, 1);
+		if (!warm)
+			ATOMIC_ADD(&sc->hits, 1);
 	} else {
-		ATOMIC_ADD(&sc->misses, 1);
+		if (!warm)
+			ATOMIC_ADD(&sc->misses, 1);
 		struct sig_entry *e = make_entry(key, keylen, hash, zs, k, now);
 		if (e) {
 			e->used = 1;
 			ATOMIC_ADD(&sc->made, 1);
+			if (warm)
+				ATOMIC_ADD(&sc->warmed, 1);
 			insert(sc, e);
 		}
 		found = e;
@@ -337,6 +343,18 @@ const struct sig_entry *sigcache_get(struct sigcache *sc, const struct zone_sign
 	if (key != stack)
 		free(key);
 	return found;
+}
+
+const struct sig_entry *sigcache_get(struct sigcache *sc, const struct zone_signer *zs, size_t k,
+				     const struct sig_rrset *rs, uint32_t now)
+{
+	return lookup(sc, zs, k, rs, now, 0);
+}
+
+const struct sig_entry *sigcache_warm(struct sigcache *sc, const struct zone_signer *zs, size_t k,
+				      const struct sig_rrset *rs, uint32_t now)
+{
+	return lookup(sc, zs, k, rs, now, 1);
 }
 
 static const struct zone_signer *signer_of(const struct zone_signer *const *signers, size_t n,
@@ -413,6 +431,7 @@ void sigcache_stats(const struct sigcache *sc, struct sigcache_stats *st)
 	st->made = __atomic_load_n(&sc->made, __ATOMIC_RELAXED);
 	st->hits = __atomic_load_n(&sc->hits, __ATOMIC_RELAXED);
 	st->misses = __atomic_load_n(&sc->misses, __ATOMIC_RELAXED);
+	st->warmed = __atomic_load_n(&sc->warmed, __ATOMIC_RELAXED);
 	st->refreshes = __atomic_load_n(&sc->refreshes, __ATOMIC_RELAXED);
 	st->evictions = __atomic_load_n(&sc->evictions, __ATOMIC_RELAXED);
 	st->entries = __atomic_load_n(&sc->entries, __ATOMIC_RELAXED);

@@ -35,7 +35,7 @@ static void sign_set(struct warm *w, uint16_t type, const uint8_t *const *rd, co
 		w->svc->lname, w->svc->lname_len, type, dnssec_answer_ttl(w->svc, 0), n, rd, len
 	};
 	for (size_t k = 0; k < w->zs->nkeys; k++)
-		if (zone_signer_signs(w->zs, k) && sigcache_get(w->sc, w->zs, k, &rs, w->now))
+		if (zone_signer_signs(w->zs, k) && sigcache_warm(w->sc, w->zs, k, &rs, w->now))
 			w->made++;
 }
 

@@ -332,9 +332,14 @@ int explain_json(const struct snapshot *snap, const char *address, const char *n
 	json_object_set_new(o, "regions", regions);
 	if (d.shed_moved || d.shed_drawn) {
 		json_t *ls = json_object();
+		int kept = 0; /* every region up was loaded: the first of them answers */
+		for (size_t i = 0; i < d.nsteps; i++)
+			kept |= d.steps[i].state == REGION_TAKEN_LOADED;
 		json_object_set_new(ls, "draw",
 				    d.shed_drawn ? json_real(d.shed_draw) : json_null());
-		json_object_set_new(ls, "moved", json_boolean(d.shed_moved));
+		json_object_set_new(ls, "moved", json_boolean(d.shed_moved && !kept));
+		if (kept)
+			json_object_set_new(ls, "taken_although_loaded", json_true());
 		json_object_set_new(o, "load_shedding", ls);
 	}
 	json_object_set_new(o, "chosen",
@@ -375,6 +380,60 @@ static void print_dnssec(const json_t *ex, FILE *out)
 		fprintf(out, "%s%lld (algorithm %lld)", i ? ", " : " ",
 			(long long)json_integer_value(json_object_get(k, "tag")),
 			(long long)json_integer_value(json_object_get(k, "algorithm")));
+	}
+	fprintf(out, "\n");
+}
+
+/* pools[].load: what shedding did to this client. */
+static void print_load(const json_t *ex, FILE *out)
+{
+	const json_t *ls = json_object_get(ex, "load_shedding");
+	if (!ls)
+		return;
+	fprintf(out, "load:      ");
+	if (json_is_number(json_object_get(ls, "draw")))
+		fprintf(out, "client draw %.4f: ", json_number_value(json_object_get(ls, "draw")));
+	if (json_is_true(json_object_get(ls, "taken_although_loaded")))
+		fprintf(out,
+			"not moved: every region that could take the client is full or "
+			"sheds it, so the first of them, %s, answers (taken although loaded)\n",
+			str(ex, "chosen") ? str(ex, "chosen") : "?");
+	else if (json_is_true(json_object_get(ls, "moved")))
+		fprintf(out, "%s\n",
+			json_is_number(json_object_get(ls, "draw")) ?
+				"moved past a region for its load" :
+				"moved past a full region");
+	else
+		fprintf(out, "not moved (draw at or above every share shed)\n");
+}
+
+/* The members, and with members_pick = "sticky" which of them this client
+ * subnet gets: those of the best ranks, at most answers_per_response. */
+static void print_members(const json_t *ans, FILE *out)
+{
+	static const char *const fams[2] = { "A", "AAAA" };
+	if (!str(ans, "members_pick"))
+		return;
+	if (!str(ans, "hash_subnet")) {
+		fprintf(out, "members:   %s (by weight, drawn on each query)\n",
+			str(ans, "members_pick"));
+		return;
+	}
+	json_int_t k = json_integer_value(json_object_get(ans, "answers_per_response"));
+	fprintf(out, "members:   sticky to the client subnet %s (hash_subnet):",
+		str(ans, "hash_subnet"));
+	for (int f = 0; f < 2; f++) {
+		const json_t *l = json_object_get(ans, fams[f]);
+		if (json_array_size(l) == 0)
+			continue;
+		fprintf(out, "%s %s", f && json_array_size(json_object_get(ans, "A")) ? ";" : "",
+			fams[f]);
+		for (size_t i = 0; i < json_array_size(l); i++) {
+			const json_t *m = json_array_get(l, i);
+			json_int_t rank = json_integer_value(json_object_get(m, "sticky_rank"));
+			fprintf(out, " %s (sticky_rank %lld%s)", str(m, "address"), (long long)rank,
+				k && rank <= k ? ", the client gets it" : "");
+		}
 	}
 	fprintf(out, "\n");
 }
@@ -481,15 +540,7 @@ void explain_print(const json_t *ex, FILE *out)
 			fprintf(out, "      cluster: %s\n",
 				json_string_value(json_array_get(notes, k)));
 	}
-	const json_t *ls = json_object_get(ex, "load_shedding");
-	if (ls && json_is_number(json_object_get(ls, "draw")))
-		fprintf(out, "load:      client draw %.4f: %s\n",
-			json_number_value(json_object_get(ls, "draw")),
-			json_is_true(json_object_get(ls, "moved")) ?
-				"moved past a region for its load" :
-				"not moved (draw at or above every share shed)");
-	else if (ls)
-		fprintf(out, "load:      moved past a full region\n");
+	print_load(ex, out);
 	const json_t *ans = json_object_get(ex, "answer");
 	fprintf(out, "answer:    ");
 	if (str(ans, "when_all_down"))
@@ -520,7 +571,9 @@ void explain_print(const json_t *ex, FILE *out)
 			(long long)json_integer_value(
 				json_object_get(ans, "answers_per_response")));
 	}
-	fprintf(out, "\necs scope: /%lld\nttl:       %lld\n",
+	fprintf(out, "\n");
+	print_members(ans, out);
+	fprintf(out, "ecs scope: /%lld\nttl:       %lld\n",
 		(long long)json_integer_value(json_object_get(ex, "ecs_scope")),
 		(long long)json_integer_value(json_object_get(ex, "ttl")));
 	print_dnssec(ex, out);

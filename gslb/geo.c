@@ -679,6 +679,36 @@ uint64_t geo_asn_build_epoch(const struct geo_db *g)
 	return g && g->has_asn ? g->asn.metadata.build_epoch : 0;
 }
 
+/* Does the record at data offset off carry the field at path? */
+static int entry_has(MMDB_s *mmdb, uint32_t off, const char *path)
+{
+	MMDB_entry_s e = { .mmdb = mmdb, .offset = off };
+	MMDB_entry_data_s v;
+	return MMDB_get_value(&e, &v, path, NULL) == MMDB_SUCCESS && v.has_data;
+}
+
+/* A location database (City, Country) given as asn_database would match no
+ * asn: rule, silently: refused when its type says so and, whatever the
+ * type says, when its first record carries a location and no AS number. */
+static int asn_check_type(MMDB_s *mmdb, const char *path, char *err, size_t errlen)
+{
+	const char *type = mmdb->metadata.database_type ? mmdb->metadata.database_type : "";
+	int has_asn = entry_has(mmdb, 0, "autonomous_system_number") ||
+		      entry_has(mmdb, 0, "autonomous_system_organization");
+	int has_loc = entry_has(mmdb, 0, "country") || entry_has(mmdb, 0, "location") ||
+		      entry_has(mmdb, 0, "city") || entry_has(mmdb, 0, "country_code");
+	int named_loc = !strstr(type, "ASN") && (strstr(type, "City") || strstr(type, "Country") ||
+						 strstr(type, "city") || strstr(type, "country"));
+	if (has_asn || (!has_loc && !named_loc))
+		return 0;
+	errf(err, errlen,
+	     "%s: a location database (type \"%.60s\", records with %s), not an ASN "
+	     "database: asn_database needs the GeoLite2-ASN format (records with "
+	     "autonomous_system_number), e.g. GeoLite2-ASN.mmdb or DB-IP ASN Lite",
+	     path, type, has_loc ? "a location and no autonomous_system_number" : "no AS number");
+	return GSLB_EINVAL;
+}
+
 /* geoip.asn_database: opened as the city database is, then a few lookups
  * to refuse a damaged file at load rather than at query time. */
 static int asn_open(struct geo_db *g, const char *path, char *err, size_t errlen)
@@ -691,6 +721,9 @@ static int asn_open(struct geo_db *g, const char *path, char *err, size_t errlen
 	if (rc)
 		return rc;
 	g->has_asn = 1;
+	rc = asn_check_type(&g->asn, path, err, errlen);
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
 		uint8_t a[16];
 		struct geo_asn r;

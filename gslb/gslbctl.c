@@ -17,9 +17,11 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <libconfig.h>
 
 #include "config.h"
 #include "gslb/config.h"
+#include "gslb/config_schema.h"
 #include "gslb/explain.h"
 #include "gslb/whatif.h"
 
@@ -190,29 +192,16 @@ static int server_from_arg(struct ctl *c, const char *s)
 	return set_server(c, hp);
 }
 
-/* listen.admin of a gslbd config. A wildcard address is reached on
- * loopback, where the daemon also accepts control requests. */
-static int server_from_config(struct ctl *c, const char *path)
+/* listen.admin (text, parsed into ss) as the server. A wildcard address
+ * is reached on loopback, where the daemon also accepts control requests. */
+static int server_from_admin(struct ctl *c, const char *path, const char *text,
+			     const struct sockaddr_storage *ss)
 {
-	struct conf *conf = NULL;
-	char err[1024] = "";
 	char host[INET6_ADDRSTRLEN], hp[300];
 	unsigned port = 0;
-	int rc;
 
-	rc = conf_load(path, &conf, err, sizeof(err));
-	if (rc) {
-		fprintf(stderr, "gslbctl: %s\n", err[0] ? err : path);
-		return CTL_USAGE;
-	}
-	if (!conf->admin) {
-		fprintf(stderr, "gslbctl: %s: no listen.admin address; use -s HOST:PORT\n", path);
-		rc = CTL_USAGE;
-		goto out;
-	}
-	if (conf->admin->addr.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 =
-			(const struct sockaddr_in6 *)(const void *)&conf->admin->addr;
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)ss;
 		struct in6_addr ip = in6->sin6_addr;
 		if (IN6_IS_ADDR_UNSPECIFIED(&ip))
 			ip = in6addr_loopback;
@@ -220,8 +209,7 @@ static int server_from_config(struct ctl *c, const char *path)
 		port = ntohs(in6->sin6_port);
 		snprintf(hp, sizeof(hp), "[%s]:%u", host, port);
 	} else {
-		const struct sockaddr_in *in =
-			(const struct sockaddr_in *)(const void *)&conf->admin->addr;
+		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)ss;
 		struct in_addr ip = in->sin_addr;
 		if (ip.s_addr == htonl(INADDR_ANY))
 			ip.s_addr = htonl(INADDR_LOOPBACK);
@@ -233,11 +221,72 @@ static int server_from_config(struct ctl *c, const char *path)
 		fprintf(stderr,
 			"gslbctl: %s: listen.admin \"%s\" has port 0 (picked at start-up); "
 			"use -s HOST:PORT with the port gslbd logged\n",
-			path, conf->admin->text);
+			path, text);
+		return CTL_USAGE;
+	}
+	return set_server(c, hp) ? CTL_USAGE : CTL_OK;
+}
+
+static int token_from_file(struct ctl *c, const char *path);
+
+/* A config gslbd would refuse (the very thing `reload` is to report):
+ * listen.admin and admin_token_file read alone, with libconfig, so that
+ * the request still reaches the daemon. why: the full parse's error. */
+static int server_from_raw(struct ctl *c, const char *path, const char *why)
+{
+	config_t cfg;
+	const char *admin = NULL, *tf = NULL, *dir = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	const char *slash = strrchr(path, '/');
+	char *confdir = slash ? strndup(path, (size_t)(slash - path + 1)) : strdup("./");
+	char *base = NULL, *tpath = NULL;
+	int rc = CTL_USAGE;
+
+	config_init(&cfg);
+	if (!confdir)
+		goto out;
+	config_set_include_dir(&cfg, confdir);
+	if (!config_read_file(&cfg, path) || !config_lookup_string(&cfg, "listen.admin", &admin) ||
+	    conf_parse_hostport(admin, 8053, &ss, &sslen)) {
+		fprintf(stderr, "gslbctl: %s\n", why);
+		goto out;
+	}
+	fprintf(stderr,
+		"gslbctl: note: %s\ngslbctl: note: listen.admin and admin_token_file read "
+		"alone\n",
+		why);
+	rc = server_from_admin(c, path, admin, &ss);
+	if (rc || c->auth[0] || !config_lookup_string(&cfg, "admin_token_file", &tf))
+		goto out;
+	if (config_lookup_string(&cfg, "directory", &dir))
+		base = conf_path_join(confdir, dir);
+	tpath = conf_path_join(base ? base : confdir, tf);
+	rc = tpath ? token_from_file(c, tpath) : CTL_USAGE;
+out:
+	config_destroy(&cfg);
+	free(confdir);
+	free(base);
+	free(tpath);
+	return rc;
+}
+
+/* listen.admin (and the admin token) of a gslbd config. */
+static int server_from_config(struct ctl *c, const char *path)
+{
+	struct conf *conf = NULL;
+	char err[1024] = "";
+	int rc;
+
+	rc = conf_load_admin(path, &conf, err, sizeof(err));
+	if (rc)
+		return server_from_raw(c, path, err[0] ? err : path);
+	if (!conf->admin) {
+		fprintf(stderr, "gslbctl: %s: no listen.admin address; use -s HOST:PORT\n", path);
 		rc = CTL_USAGE;
 		goto out;
 	}
-	rc = set_server(c, hp) ? CTL_USAGE : CTL_OK;
+	rc = server_from_admin(c, path, conf->admin->text, &conf->admin->addr);
 	if (rc == CTL_OK && conf->admin_token && !c->auth[0])
 		snprintf(c->auth, sizeof(c->auth), "Authorization: Bearer %s", conf->admin_token);
 out:
@@ -457,7 +506,17 @@ static const char *pool_state(const json_t *p)
 	return jbool(p, "failing") ? "failing" : "up";
 }
 
-static void print_members(const json_t *members)
+/* pools[].load: a member's figure ("-" while it has none). */
+static void fmt_load(const json_t *m, char *buf, size_t len)
+{
+	const json_t *l = json_object_get(m, "load");
+	if (json_is_number(l))
+		snprintf(buf, len, "%.3f", json_number_value(l));
+	else
+		snprintf(buf, len, "-");
+}
+
+static void print_members(const json_t *members, int with_load)
 {
 	size_t i;
 	const json_t *m;
@@ -469,11 +528,11 @@ static void print_members(const json_t *members)
 		if (n > aw)
 			aw = n;
 	}
-	printf("    %-*s  %-7s  %-10s  %-6s  %-6s  %-20s  %s\n", aw, "MEMBER", "STATE", "ADMIN",
-	       "USABLE", "WEIGHT", "SINCE", "REASON");
+	printf("    %-*s  %-7s  %-10s  %-6s  %-6s  %s%-20s  %s\n", aw, "MEMBER", "STATE", "ADMIN",
+	       "USABLE", "WEIGHT", with_load ? "LOAD   " : "", "SINCE", "REASON");
 	json_array_foreach(members, i, m)
 	{
-		char since[32], weight[24];
+		char since[32], weight[24], load[24] = "";
 		const char *addr = jstr(m, "address", NULL);
 		const char *text = jstr(m, "member", "");
 		const char *state = jstr(m, "state", "unknown");
@@ -482,9 +541,14 @@ static void print_members(const json_t *members)
 		snprintf(st, sizeof(st), "%s%s", state, jbool(m, "failing") ? "!" : "");
 		fmt_since(json_object_get(m, "since"), since, sizeof(since));
 		fmt_number(json_object_get(m, "weight"), weight, sizeof(weight));
-		printf("    %-*s  %-7s  %-10s  %-6s  %-6s  %-20s  %s", aw, addr ? addr : text, st,
-		       jstr(m, "admin", "none"), jbool(m, "usable") ? "yes" : "no", weight, since,
-		       jstr(m, "reason", ""));
+		if (with_load) {
+			fmt_load(m, load, sizeof(load) - 2);
+			snprintf(load + strlen(load), sizeof(load) - strlen(load), "%*s",
+				 (int)(7 - strlen(load)), "");
+		}
+		printf("    %-*s  %-7s  %-10s  %-6s  %-6s  %s%-20s  %s", aw, addr ? addr : text, st,
+		       jstr(m, "admin", "none"), jbool(m, "usable") ? "yes" : "no", weight, load,
+		       since, jstr(m, "reason", ""));
 		/* A host-name member answers with its resolved addresses. */
 		if (addr && strcmp(addr, text) != 0 && *text)
 			printf("%s(member %s)", *jstr(m, "reason", "") ? " " : "", text);
@@ -507,7 +571,11 @@ static void print_cluster(const json_t *cl)
 	printf("\ncluster %s: node %s, quorum %s, probe_share %lld\n", jstr(cl, "name", "?"),
 	       jstr(cl, "node", "?"), jstr(cl, "quorum", "?"),
 	       (long long)json_integer_value(json_object_get(cl, "probe_share")));
-	if (jbool(cl, "degraded"))
+	if (jbool(cl, "name_taken"))
+		printf("cluster: not joined since %s (node name %s in use by another live node: "
+		       "local verdicts only)\n",
+		       since, jstr(cl, "node", "?"));
+	else if (jbool(cl, "degraded"))
 		printf("cluster: degraded since %s (etcd unreachable: local verdicts and the "
 		       "last view)\n",
 		       since);
@@ -540,12 +608,13 @@ static void print_status(const json_t *st)
 	       (long long)json_integer_value(json_object_get(st, "generation")));
 	printf("\n");
 	w = width(regions, "name", 6);
-	printf("%-*s  %-10s  %9s  %10s\n", w, "REGION", "ADMIN", "LAT", "LON");
+	printf("%-*s  %-10s  %9s  %10s  %s\n", w, "REGION", "ADMIN", "LAT", "LON", "BIAS");
 	json_array_foreach(regions, i, o)
 	{
-		printf("%-*s  %-10s  %9.4f  %10.4f\n", w, jstr(o, "name", "?"),
+		printf("%-*s  %-10s  %9.4f  %10.4f  %g\n", w, jstr(o, "name", "?"),
 		       jstr(o, "admin", "none"), json_number_value(json_object_get(o, "lat")),
-		       json_number_value(json_object_get(o, "lon")));
+		       json_number_value(json_object_get(o, "lon")),
+		       json_number_value(json_object_get(o, "bias")));
 	}
 	json_array_foreach(services, i, o)
 	{
@@ -553,9 +622,10 @@ static void print_status(const json_t *st)
 		const json_t *p;
 		size_t k;
 
-		printf("\nservice %s  ttl=%lld  when_all_down=%s\n", jstr(o, "name", "?"),
+		printf("\nservice %s  ttl=%lld  when_all_down=%s  members_pick=%s\n",
+		       jstr(o, "name", "?"),
 		       (long long)json_integer_value(json_object_get(o, "ttl")),
-		       jstr(o, "when_all_down", "?"));
+		       jstr(o, "when_all_down", "?"), jstr(o, "members_pick", "weighted"));
 		json_array_foreach(pools, k, p)
 		{
 			char since[32], min_up[24];
@@ -575,7 +645,7 @@ static void print_status(const json_t *st)
 				       json_number_value(json_object_get(p, "load_low")),
 				       json_number_value(json_object_get(p, "load_high")));
 			if (json_array_size(members))
-				print_members(members);
+				print_members(members, json_object_get(p, "load_low") != NULL);
 		}
 	}
 	if (json_array_size(overrides)) {

@@ -368,6 +368,11 @@ static void pool_load(struct hpool *hp, const struct pool *p)
 	}
 }
 
+static const char *pool_state_name(const struct hpool *hp)
+{
+	return !hp->up ? "down" : hp->full ? "full" : "up";
+}
+
 void health_compute(struct health *h, const struct snapshot *snap,
 		    const struct override_table *admin, const struct health *prev, int64_t now)
 {
@@ -448,18 +453,20 @@ void health_compute(struct health *h, const struct snapshot *snap,
 			const struct hpool *pp =
 				prev && p->gidx < prev->npools ? &prev->pools[p->gidx] : NULL;
 			pool_load(hp, p);
-			if (pp && hp->up && pp->full != hp->full)
+			/* one state per pool in the log, as in /status: up, full
+			 * or down; a change of up says "pool state changed", a
+			 * change of full alone "pool load state changed" */
+			if (pp && pp->up == hp->up && hp->up && pp->full != hp->full)
 				log_msg(hp->full ? LOG_LVL_WARN : LOG_LVL_INFO,
 					"pool load state changed service=%s region=%s old=%s new=%s "
 					"load=%.3f low=%g high=%g",
-					st, rname, pp->full ? "full" : "up",
-					hp->full ? "full" : "up", (double)hp->load, p->load.low,
-					p->load.high);
+					st, rname, pool_state_name(pp), pool_state_name(hp),
+					(double)hp->load, p->load.low, p->load.high);
 			if (pp && pp->up != hp->up) {
 				hp->since = now;
 				log_info("pool state changed service=%s region=%s old=%s new=%s "
 					 "reason=\"%s\"",
-					 st, rname, pp->up ? "up" : "down", hp->up ? "up" : "down",
+					 st, rname, pool_state_name(pp), pool_state_name(hp),
 					 hp->reason);
 			} else if (pp) {
 				hp->since = pp->since;
@@ -740,14 +747,24 @@ static int push_member(struct hpool *hp, size_t *cap, const struct hmember *m)
 	return GSLB_OK;
 }
 
-static void carry(struct hmember *m, const struct hmember *old)
+/* pools[].load read from the same place before and after a reload: only
+ * then do the old readings mean anything. */
+static int same_load_from(const struct pool *a, const struct pool *b)
+{
+	return a && b && a->load.kind == b->load.kind &&
+	       strcmp(a->load.from ? a->load.from : "", b->load.from ? b->load.from : "") == 0;
+}
+
+static void carry(struct hmember *m, const struct hmember *old, int keep_load)
 {
 	m->state = old->state;
 	m->fails = old->fails;
 	m->oks = old->oks;
 	m->since = old->since;
-	m->has_load = old->has_load;
-	m->load = old->load;
+	m->has_load = keep_load ? old->has_load : 0;
+	m->load = keep_load ? old->load : 0;
+	m->has_latency = old->has_latency;
+	m->latency = old->latency;
 	memcpy(m->reason, old->reason, sizeof(m->reason));
 }
 
@@ -788,7 +805,7 @@ static int initial_address(struct hpool *hp, size_t *cap, const struct pool *p, 
 		const struct hmember *o = &pp->members[k];
 		if (o->family == m.family && !memcmp(o->addr, m.addr, 16) && p->check_idx >= 0 &&
 		    pcfg && pcfg->check_idx >= 0)
-			carry(&m, o);
+			carry(&m, o, same_load_from(p, pcfg));
 	}
 	addr_text(m.family, m.addr, at, sizeof(at));
 	for (size_t k = 0; p->check_idx >= 0 && k < nkp; k++) {
@@ -817,6 +834,10 @@ static int initial_hostname(struct hpool *hp, size_t *cap, const struct pool *p,
 		struct hmember m = *o;
 		m.member = (uint16_t)mi;
 		m.weight = cm->weight;
+		if (!same_load_from(p, pcfg)) {
+			m.has_load = 0;
+			m.load = 0;
+		}
 		if (p->check_idx < 0) {
 			m.state = HEALTH_UP;
 			m.fails = 0;

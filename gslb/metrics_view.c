@@ -12,6 +12,7 @@
 #include "gslb/geo.h"
 #include "gslb/health.h"
 #include "gslb/snapshot.h"
+#include "gslb/xfr.h"
 
 static const char *const version[] = { PACKAGE_VERSION };
 static const char *const results[] = { "success", "failure" };
@@ -47,7 +48,7 @@ static int zone_serial(struct metrics_out *o, const struct snapshot *snap)
 		return 0;
 	for (size_t i = 0; i < snap->zones->nzones; i++) {
 		const char *lv[] = { snap->zones->zones[i]->origin_str };
-		metrics_sample(o, lv, (int64_t)snap->zones->zones[i]->serial);
+		metrics_sample(o, lv, (int64_t)xfr_zone_serial(snap->zones->zones[i]));
 	}
 	return 1;
 }
@@ -160,8 +161,9 @@ static int dnssec_sigs(struct metrics_out *o, const struct snapshot *snap)
 	struct sigcache_stats st;
 	(void)snap;
 	sigcache_stats(sigcache_global(), &st);
-	const char *made[] = { "made" }, *refresh[] = { "refresh" };
+	const char *made[] = { "made" }, *warm[] = { "warm" }, *refresh[] = { "refresh" };
 	metrics_sample(o, made, (int64_t)st.made);
+	metrics_sample(o, warm, (int64_t)st.warmed);
 	metrics_sample(o, refresh, (int64_t)st.refreshes);
 	return 1;
 }
@@ -238,13 +240,13 @@ static const struct metric_family view_families[] = {
 				  .collect = member_since },
 	[MVIEW_DNSSEC_SIGS] = { .name = "gslb_dnssec_signatures_total",
 				.help = "RRSIGs made for answers of signed zones: made (on a "
-					"cache miss, at warm-up or refresh), refresh (made again "
-					"before expiry).",
+					"cache miss, at warm-up or refresh), warm (made at "
+					"warm-up), refresh (made again before expiry).",
 				.type = METRIC_COUNTER,
 				.labels = { METRIC_GIVEN("event") },
 				.collect = dnssec_sigs },
 	[MVIEW_DNSSEC_CACHE] = { .name = "gslb_dnssec_cache_total",
-				 .help = "Signature cache: lookups found (hit) or signed (miss), "
+				 .help = "Signature cache: query lookups found (hit) or signed (miss), "
 					 "entries pushed out (evicted).",
 				 .type = METRIC_COUNTER,
 				 .labels = { METRIC_GIVEN("result") },

@@ -175,6 +175,8 @@ static int pool_to_view(struct hpool *hp, const struct ppool *pp)
 		if (t->nloads) /* the mean, to 6 places: equal readings give their figure */
 			hm->load = round(hm->load / t->nloads * 1e6) / 1e6;
 		memcpy(hm->reason, t->reason, sizeof(hm->reason));
+		hm->has_latency = t->has_latency;
+		hm->latency = t->latency;
 	}
 	return GSLB_OK;
 }
@@ -935,6 +937,8 @@ char *prober_cluster_json(struct prober *p)
 	pthread_mutex_unlock(&p->mu);
 	return s;
 }
+
+char *prober_events_json(struct prober *p) { return webhooks_recent_json(p->wh); }
 
 /* The times of a scheduled override: 0 or a sane pair, else err. */
 static int check_times(uint8_t state, int64_t *start, int64_t end, int64_t now, char *err,

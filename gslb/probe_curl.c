@@ -185,13 +185,24 @@ static int load_read(const struct ptarget *t, double *v)
 	return ok;
 }
 
-/* One probe's figure into the member's window, and its reason told. */
+/* Forget a member's readings: a response without a figure, or the member
+ * going down, ends them, so that a figure never outlives the responses
+ * that carried it. */
+static void load_clear(struct ptarget *t)
+{
+	t->nloads = 0;
+	t->load_pos = 0;
+}
+
+/* One probe's figure into the member's window, and its reason told; a
+ * response without one clears the window. */
 static void load_take(struct ptarget *t, char *reason, size_t len)
 {
 	double v = 0;
 	size_t n = strlen(reason);
 
 	if (!load_read(t, &v)) {
+		load_clear(t);
 		snprintf(reason + n, len - n, ", no load figure");
 		return;
 	}
@@ -482,5 +493,10 @@ void probe_curl_collect(struct prober *p)
 			probe_target_unknown(p, t, local);
 		else
 			probe_target_result(p, t, ok, reason);
+		/* a member down: its readings end with the outage (a probe
+		 * that fails while it is still up keeps its last figure: a
+		 * loaded member that times out must not stop the shedding) */
+		if (t->state == HEALTH_DOWN)
+			load_clear(t);
 	}
 }

@@ -216,6 +216,8 @@ static struct ptarget *target_new(struct ppool *pp, const struct hmember *hm)
 	}
 	memcpy(t->reason, hm->reason, sizeof(t->reason));
 	t->reason[sizeof(t->reason) - 1] = '\0';
+	t->has_latency = hm->has_latency;
+	t->latency = hm->latency;
 	if (target_spec(t)) {
 		curl_slist_free_all(t->connect_to);
 		free(t->url);

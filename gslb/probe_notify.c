@@ -65,7 +65,9 @@ void probe_events_view(struct prober *p, const struct snapshot *snap, const stru
 	char st[300], name[700];
 	uint8_t *rold = NULL, *rnew = NULL;
 
-	if (!p->wh || !old || !nw || old->npools != nw->npools || c->nnotify == 0)
+	/* Computed without receivers too: /status keeps the latest events
+	 * (webhooks_recent_json) for the status page's timeline. */
+	if (!p->wh || !old || !nw || old->npools != nw->npools)
 		return;
 	/* per region: 0 no pool, 1 every pool down, 2 a pool up */
 	rold = calloc(c->nregions ? c->nregions : 1, 1);

@@ -189,6 +189,8 @@ void probe_target_result(struct prober *p, struct ptarget *t, int ok, const char
 	int64_t now = mono_ms();
 	count_probe(p, t->pp->pc, ok ? PR_SUCCESS : PR_FAILURE,
 		    t->started > 0 ? (double)(now - t->started) / 1000.0 : 0);
+	t->has_latency = t->started > 0;
+	t->latency = t->has_latency ? (double)(now - t->started) / 1000.0 : 0;
 	if (p->local_errors && now - p->local_log_at >= LOCAL_LOG_MS) {
 		log_info("probes run again after local errors errors=%" PRIu64, p->local_errors);
 		p->local_errors = p->local_unlogged = 0;

@@ -111,6 +111,33 @@ static int check_service_zone(const struct snapshot *s, const struct service *sv
 	return GSLB_OK;
 }
 
+/* A split: a region the service has no pool in gets its share only to
+ * pass it on; a hash prefix of 0 puts every client of a family in one
+ * bucket, so the split sends all of them to one region. */
+static void lint_split(const struct conf *c, const struct service *svc, const struct route *rt)
+{
+	if (!rt->split_end)
+		return;
+	for (size_t x = 0; x < rt->nregions; x++) {
+		unsigned lo = x ? rt->split_end[x - 1] : 0;
+		if (svc->pool_of_region[rt->regions[x]] < 0)
+			log_warn("split names a region where the service has no pool: its share "
+				 "goes to the clients' next region service=%s match=%s region=%s "
+				 "share=%.1f%% line=%d",
+				 svc->name, rt->text, c->regions[rt->regions[x]].name,
+				 100.0 * (rt->split_end[x] - lo) / ROUTE_SPLIT_RING, rt->line);
+	}
+	for (int fi = 0; fi < 2; fi++) {
+		unsigned bits = fi ? svc->hash_prefix_v6 : svc->hash_prefix_v4;
+		if (bits == 0 &&
+		    (rt->kind != ROUTE_NET || rt->net.family == (fi ? AF_INET6 : AF_INET)))
+			log_warn("split with %s = 0: every %s client is in one bucket and goes "
+				 "to one region service=%s match=%s line=%d",
+				 fi ? "hash_prefix_v6" : "hash_prefix_v4", fi ? "IPv6" : "IPv4",
+				 svc->name, rt->text, rt->line);
+	}
+}
+
 /* What `gslbd -t` reports beyond hard errors: config that loads but can
  * never have an effect. */
 static void lint(const struct snapshot *s)
@@ -153,6 +180,7 @@ static void lint(const struct snapshot *s)
 						"earlier_line=%d",
 						svc->name, rt->text, rt->line, e->text, e->line);
 			}
+			lint_split(c, svc, rt);
 			if ((rt->kind == ROUTE_COUNTRY || rt->kind == ROUTE_CONTINENT ||
 			     rt->kind == ROUTE_SUBDIVISION) &&
 			    !s->geo)

@@ -78,6 +78,10 @@ struct webhooks {
 	size_t queued;
 	struct wh_stat stats[STATS_MAX];
 	size_t nstats;
+	/* The latest events, receivers or not (the status page's timeline):
+	 * a ring of JSON texts, oldest at rhead. */
+	char *recent[WEBHOOK_RECENT];
+	size_t rhead, rn;
 };
 
 /* ---- metrics ------------------------------------------------------------ */
@@ -376,8 +380,10 @@ void webhooks_configure(struct webhooks *w, const struct conf *c, CURLM *multi)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* With counted, the next seq (an event for receivers); else seq 0 (the
+ * status page's copy: receivers' seq only counts what they may get). */
 static char *event_json(struct webhooks *w, enum webhook_what what, const char *name,
-			const char *from, const char *to, const char *why)
+			const char *from, const char *to, const char *why, int counted)
 {
 	char when[32];
 	struct tm tm;
@@ -389,11 +395,44 @@ static char *event_json(struct webhooks *w, enum webhook_what what, const char *
 		snprintf(when, sizeof(when), "%lld", (long long)now);
 	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "what", webhook_what_name(what),
 		      "name", name, "from", from ? from : "", "to", to ? to : "", "why",
-		      why ? why : "", "when", when, "node", w->node, "seq", (json_int_t)++w->seq);
+		      why ? why : "", "when", when, "node", w->node, "seq",
+		      (json_int_t)(counted ? ++w->seq : 0));
 	if (!j)
 		return NULL;
 	s = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
+	return s;
+}
+
+/* Under w->mu. Takes ev (NULL: out of memory, nothing kept). */
+static void recent_push(struct webhooks *w, char *copy)
+{
+	if (!copy)
+		return;
+	if (w->rn == WEBHOOK_RECENT) {
+		free(w->recent[w->rhead]);
+		w->rhead = (w->rhead + 1) % WEBHOOK_RECENT;
+		w->rn--;
+	}
+	w->recent[(w->rhead + w->rn++) % WEBHOOK_RECENT] = copy;
+}
+
+char *webhooks_recent_json(struct webhooks *w)
+{
+	json_t *arr = json_array();
+	char *s;
+
+	if (!arr)
+		return NULL;
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; i < w->rn; i++) {
+		json_t *e = json_loads(w->recent[(w->rhead + i) % WEBHOOK_RECENT], 0, NULL);
+		if (e)
+			json_array_append_new(arr, e);
+	}
+	pthread_mutex_unlock(&w->mu);
+	s = json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(arr);
 	return s;
 }
 
@@ -406,6 +445,7 @@ int webhook_emit(struct webhooks *w, enum webhook_what what, const char *name, c
 	if (!w)
 		return 0;
 	pthread_mutex_lock(&w->mu);
+	recent_push(w, event_json(w, what, name, from, to, why, 0));
 	for (size_t i = 0; i < w->n; i++) {
 		struct hook *h = &w->h[i];
 		char *copy;
@@ -413,7 +453,7 @@ int webhook_emit(struct webhooks *w, enum webhook_what what, const char *name, c
 		if (!(h->events & (1u << what)))
 			continue;
 		if (!ev) {
-			ev = event_json(w, what, name, from, to, why);
+			ev = event_json(w, what, name, from, to, why, 1);
 			if (!ev) {
 				log_err("webhooks: out of memory building an event what=%s",
 					webhook_what_name(what));
@@ -608,6 +648,8 @@ void webhooks_free(struct webhooks *w, CURLM *multi)
 	for (size_t i = 0; i < w->n; i++)
 		hook_release(&w->h[i], multi);
 	free(w->h);
+	for (size_t i = 0; i < w->rn; i++)
+		free(w->recent[(w->rhead + i) % WEBHOOK_RECENT]);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 }

@@ -13,7 +13,11 @@
  * therefore counted exactly; one that the engine splits (distance inside a
  * large country, subdivision rules) is approximated by up to WHATIF_BUCKETS
  * samples per family. Overrides and net: rules apply to a sample only as its
- * representative network sees them.
+ * representative network sees them. Splits and load shedding are not
+ * sampled: a sample whose decision depends on the client's split bucket or
+ * shedding draw is cut into the stretches of the ring and the intervals of
+ * draws where the decision is constant, each weighed by its size
+ * (expand_points, decide_forced).
  *
  * Decisions run on a private copy of the snapshot header whose health view
  * has the changes applied through health_compute(), so they are exactly the
@@ -58,12 +62,17 @@ struct wi_group {
 	struct wi_bucket b[WHATIF_BUCKETS];
 };
 
-/* One sample: a run of networks and its representative. */
+/* One sample: a run of networks and its representative; with forced, the
+ * part of it in one stretch of a split's ring and one interval of load
+ * shedding draws (expand_points). */
 struct wi_point {
 	int family;
 	uint16_t cc;
 	uint8_t addr[16];
 	uint8_t prefix;
+	uint8_t forced;
+	uint32_t bucket;
+	double draw;
 	double space;
 };
 
@@ -218,10 +227,12 @@ out:
 
 static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-/* "down" and "up" play an outage and a recovery (the probes' verdict, so
- * when_all_down = fail-open may still answer a region that is down);
- * "force-down", "force-up" and "drain" play the admin overrides of the
- * same names, which fail-open respects. */
+/* "down" plays an outage (the probes' verdict, so when_all_down =
+ * fail-open may still answer a region that is down); "force-down",
+ * "force-up" and "drain" play the admin overrides of the same names, which
+ * fail-open respects; "up" is "force-up", the one way to bring a target
+ * back (gslbctl force-up), so that it also stops load shedding as the
+ * decision does for a pool forced up. */
 static int parse_action(const char *w, size_t n, uint8_t *state, const char **canon, int *probe)
 {
 	static const struct {
@@ -233,7 +244,7 @@ static int parse_action(const char *w, size_t n, uint8_t *state, const char **ca
 		{ "down", OVERRIDE_FORCE_DOWN, "down", 1 },
 		{ "force-down", OVERRIDE_FORCE_DOWN, "force-down", 0 },
 		{ "drain", OVERRIDE_DRAIN, "drain", 0 },
-		{ "up", OVERRIDE_FORCE_UP, "up", 1 },
+		{ "up", OVERRIDE_FORCE_UP, "up", 0 },
 		{ "force-up", OVERRIDE_FORCE_UP, "force-up", 0 },
 	};
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
@@ -463,7 +474,11 @@ static void eval_points(const struct snapshot *view, const struct service *svc,
 	for (size_t i = 0; i < s->npts; i++) {
 		const struct wi_point *p = &s->pts[i];
 		struct decision d;
-		decide_ex(view, svc, p->family, p->addr, p->prefix, DECIDE_EXACT, &d);
+		if (p->forced)
+			decide_forced(view, svc, p->family, p->addr, p->prefix, DECIDE_EXACT,
+				      p->bucket, p->draw, &d);
+		else
+			decide_ex(view, svc, p->family, p->addr, p->prefix, DECIDE_EXACT, &d);
 		dest[i] = (int16_t)dest_of(view, &d);
 		fail_open[i] = (uint8_t)d.fail_open;
 	}
@@ -491,6 +506,7 @@ static json_t *dest_name(const struct snapshot *snap, int dest)
 struct wi_cc_share {
 	unsigned cc;
 	double s4, s6;
+	const struct wi_point *first; /* a representative client (status page) */
 };
 
 static int cc_share_cmp(const void *pa, const void *pb)
@@ -526,8 +542,11 @@ static json_t *share_json(const struct wi_sample *s, const int16_t *d1, int v1, 
 		if (!n || tmp[n - 1].cc != p->cc) {
 			tmp[n].cc = p->cc;
 			tmp[n].s4 = tmp[n].s6 = 0;
+			tmp[n].first = p;
 			n++;
 		}
+		if (tmp[n - 1].first->family == AF_INET6 && !fi)
+			tmp[n - 1].first = p; /* an IPv4 client reads better */
 		if (fi)
 			tmp[n - 1].s6 += share(s, 1, p->space);
 		else
@@ -535,11 +554,12 @@ static json_t *share_json(const struct wi_sample *s, const int16_t *d1, int v1, 
 	}
 	qsort(tmp, n, sizeof(*tmp), cc_share_cmp);
 	for (size_t i = 0; i < n; i++) {
-		char cc[3];
+		char cc[3], client[INET6_ADDRSTRLEN] = "";
 		cc_text(tmp[i].cc, cc);
+		inet_ntop(tmp[i].first->family, tmp[i].first->addr, client, sizeof(client));
 		json_array_append_new(countries,
-				      json_pack("{s:s, s:f, s:f}", "country", cc, "share4",
-						tmp[i].s4, "share6", tmp[i].s6));
+				      json_pack("{s:s, s:f, s:f, s:s}", "country", cc, "share4",
+						tmp[i].s4, "share6", tmp[i].s6, "client", client));
 	}
 	return json_pack("{s:f, s:f, s:o}", "share4", share(s, 0, sum[0]), "share6",
 			 share(s, 1, sum[1]), "countries", countries);
@@ -554,6 +574,7 @@ static int any_fail_open(const struct wi_sample *s, const int16_t *dest, const u
 }
 
 struct wi_bufs {
+	size_t cap; /* points the arrays below hold (+1) */
 	int16_t *before, *after;
 	int16_t *unbiased, *mark; /* regions[].bias: the decisions at bias 0 */
 	uint8_t *fo_unbiased;
@@ -561,6 +582,141 @@ struct wi_bufs {
 	struct wi_cc_share *tmp;
 	uint8_t *pairs; /* (nregions + 1)^2 */
 };
+
+/* The per-point arrays of b for n points. */
+static int bufs_fit(struct wi_bufs *b, size_t n)
+{
+	if (n <= b->cap && b->before)
+		return 0;
+	int16_t **i16[] = { &b->before, &b->after, &b->unbiased, &b->mark };
+	uint8_t **u8[] = { &b->fo_unbiased, &b->fo_before, &b->fo_after };
+	for (size_t k = 0; k < sizeof(i16) / sizeof(i16[0]); k++) {
+		int16_t *v = realloc(*i16[k], (n + 1) * sizeof(**i16[k]));
+		if (!v)
+			return GSLB_ENOMEM;
+		*i16[k] = v;
+	}
+	for (size_t k = 0; k < sizeof(u8) / sizeof(u8[0]); k++) {
+		uint8_t *v = realloc(*u8[k], n + 1);
+		if (!v)
+			return GSLB_ENOMEM;
+		*u8[k] = v;
+	}
+	struct wi_cc_share *t = realloc(b->tmp, (n + 1) * sizeof(*t));
+	if (!t)
+		return GSLB_ENOMEM;
+	b->tmp = t;
+	b->cap = n;
+	return 0;
+}
+
+static int dbl_cmp(const void *pa, const void *pb)
+{
+	double a = *(const double *)pa, b = *(const double *)pb;
+	return a < b ? -1 : a > b;
+}
+
+/* The shares the service's pools shed in either view, strictly between 0
+ * and 1, sorted and distinct, between 0 and 1: the draws at which a
+ * decision can change. Returns how many cuts (at least 2). */
+static size_t draw_cuts(const struct snapshot *const views[2], const struct service *svc,
+			double *cuts)
+{
+	size_t n = 0;
+	cuts[n++] = 0;
+	cuts[n++] = 1;
+	for (int v = 0; v < 2; v++) {
+		const struct health *h = views[v] ? views[v]->health : NULL;
+		for (size_t pi = 0; h && pi < svc->npools; pi++) {
+			unsigned g = svc->pools[pi].gidx;
+			if (g < h->npools && h->pools[g].shed > 0 && h->pools[g].shed < 1)
+				cuts[n++] = h->pools[g].shed;
+		}
+	}
+	qsort(cuts, n, sizeof(*cuts), dbl_cmp);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!m || cuts[i] != cuts[m - 1])
+			cuts[m++] = cuts[i];
+	return m;
+}
+
+/* Splits and load shedding: a point whose decision depends on the
+ * client's split bucket or shedding draw stands for subnets of every
+ * bucket and draw, so it becomes one point per stretch of the split's
+ * ring times interval between the shares shed, each with its part of the
+ * space (the ring is exact, and so are the shares; sampling 16 subnets
+ * per country was not). xs gets s's header and points of its own (freed
+ * by the caller), or s's points when nothing depends on them. */
+static int expand_points(const struct snapshot *const views[2], const struct service *svc,
+			 const struct wi_sample *s, struct wi_sample *xs)
+{
+	double *cuts = malloc((2 * svc->npools + 2) * sizeof(*cuts));
+	size_t ncuts, n = 0, cap = 0;
+	struct wi_point *v = NULL;
+	int any_split = 0;
+
+	*xs = *s;
+	for (size_t k = 0; k < svc->nroutes; k++)
+		any_split |= svc->routes[k].split_end != NULL;
+	if (!cuts)
+		return GSLB_ENOMEM;
+	ncuts = draw_cuts(views, svc, cuts);
+	if (!any_split && ncuts <= 2) {
+		free(cuts);
+		return 0;
+	}
+	for (size_t i = 0; i < s->npts; i++) {
+		const struct wi_point *p = &s->pts[i];
+		const struct route *split = NULL;
+		int drawn = 0;
+		for (int w = 0; w < 2; w++) {
+			struct decision d;
+			if (!views[w])
+				continue;
+			decide_ex(views[w], svc, p->family, p->addr, p->prefix, DECIDE_EXACT, &d);
+			if (d.split_region >= 0)
+				split = d.route;
+			drawn |= d.shed_drawn;
+		}
+		size_t nb = split ? split->nregions : 1, nd = drawn ? ncuts - 1 : 1;
+		if (n + nb * nd > cap) {
+			size_t nc = (cap ? cap * 2 : s->npts * 2 + 16) + nb * nd;
+			struct wi_point *nv = realloc(v, nc * sizeof(*nv));
+			if (!nv) {
+				free(v);
+				free(cuts);
+				return GSLB_ENOMEM;
+			}
+			v = nv;
+			cap = nc;
+		}
+		if (!split && !drawn) {
+			v[n++] = *p;
+			continue;
+		}
+		for (size_t bk = 0; bk < nb; bk++) {
+			uint32_t lo = split && bk ? split->split_end[bk - 1] : 0;
+			uint32_t hi = split ? split->split_end[bk] : ROUTE_SPLIT_RING;
+			if (hi <= lo)
+				continue; /* weight 0: no bucket */
+			for (size_t dk = 0; dk < nd; dk++) {
+				double dlo = drawn ? cuts[dk] : 0, dhi = drawn ? cuts[dk + 1] : 1;
+				struct wi_point *q = &v[n++];
+				*q = *p;
+				q->forced = 1;
+				q->bucket = lo;
+				q->draw = (dlo + dhi) / 2;
+				q->space = p->space * (double)(hi - lo) / ROUTE_SPLIT_RING *
+					   (dhi - dlo);
+			}
+		}
+	}
+	free(cuts);
+	xs->pts = v;
+	xs->npts = n;
+	return 0;
+}
 
 /* Appends len bytes at *n; counts them even past cap (the caller sees the
  * length it would have needed). */
@@ -649,10 +805,14 @@ static json_t *load_json(const struct snapshot *view, const struct service *svc,
 	const struct hpool *hp = &h->pools[svc->pools[pi].gidx];
 	if (hp->load < 0)
 		return NULL;
-	return json_pack("{s:f, s:f, s:s}", "figure", hp->load, "shed_share", hp->shed, "state",
-			 !hp->up  ? "down" :
-			 hp->full ? "full" :
-				    "up");
+	json_t *j =
+		json_pack("{s:f, s:f, s:s}", "figure", hp->load, "shed_share", hp->shed, "state",
+			  !hp->up  ? "down" :
+			  hp->full ? "full" :
+				     "up");
+	if (j && hp->admin == OVERRIDE_FORCE_UP)
+		json_object_set_new(j, "forced_up", json_true());
+	return j;
 }
 
 /* The picture of one service: every key of its report but "service". */
@@ -663,7 +823,19 @@ static json_t *picture_json(const struct snapshot *snap, const struct snapshot *
 	int nd = (int)c->nregions + 1, changed = 0;
 	json_t *o, *regions = json_array(), *never = json_array(), *moves = json_array();
 	json_t *dflt = json_null(), *unknown;
+	const struct snapshot *const views[2] = { snap, after_view };
+	struct wi_sample xsample;
 
+	if (expand_points(views, svc, s, &xsample) || bufs_fit(b, xsample.npts)) {
+		if (xsample.pts != s->pts)
+			free(xsample.pts);
+		json_decref(regions);
+		json_decref(never);
+		json_decref(moves);
+		return NULL;
+	}
+	const struct wi_sample *const sample_in = s;
+	s = &xsample;
 	eval_points(snap, svc, s, b->before, b->fo_before);
 	if (after_view)
 		eval_points(after_view, svc, s, b->after, b->fo_after);
@@ -717,6 +889,9 @@ static json_t *picture_json(const struct snapshot *snap, const struct snapshot *
 			if (any_fail_open(s, b->after, b->fo_after, r))
 				json_object_set_new(json_object_get(row, "after"), "fail_open",
 						    json_true());
+			json_t *la = has_pool ? load_json(after_view, svc, r) : NULL;
+			if (la)
+				json_object_set_new(json_object_get(row, "after"), "load", la);
 		}
 		json_array_append_new(regions, row);
 		if (has_pool && !used_before)
@@ -754,6 +929,8 @@ static json_t *picture_json(const struct snapshot *snap, const struct snapshot *
 	} else {
 		json_decref(moves);
 	}
+	if (xsample.pts != sample_in->pts)
+		free(xsample.pts);
 	return o;
 }
 
@@ -885,17 +1062,8 @@ int whatif_json(const struct snapshot *snap, const struct health *base,
 	after_view = *snap;
 	after_view.health = after;
 
-	b.before = calloc(s->npts + 1, sizeof(*b.before));
-	b.after = calloc(s->npts + 1, sizeof(*b.after));
-	b.fo_before = calloc(s->npts + 1, 1);
-	b.fo_after = calloc(s->npts + 1, 1);
-	b.tmp = calloc(s->npts + 1, sizeof(*b.tmp));
-	b.unbiased = calloc(s->npts + 1, sizeof(*b.unbiased));
-	b.mark = calloc(s->npts + 1, sizeof(*b.mark));
-	b.fo_unbiased = calloc(s->npts + 1, 1);
 	b.pairs = calloc((snap->conf->nregions + 1) * (snap->conf->nregions + 1), 1);
-	if (!b.before || !b.after || !b.fo_before || !b.fo_after || !b.tmp || !b.pairs ||
-	    !b.unbiased || !b.mark || !b.fo_unbiased) {
+	if (bufs_fit(&b, s->npts) || !b.pairs) {
 		rc = GSLB_ENOMEM;
 		goto out;
 	}
@@ -947,6 +1115,8 @@ static double jnum(const json_t *o, const char *key)
 {
 	return json_number_value(json_object_get(o, key));
 }
+
+static int jbool(const json_t *o, const char *key) { return json_is_true(json_object_get(o, key)); }
 
 /* "12.3%", "<0.1%" for a sliver (never shown as 0), "0.0%" for nothing. */
 static void pct(double v, char *buf, size_t len)
@@ -1003,8 +1173,23 @@ static int name_width(const json_t *regions, int min)
 	return w;
 }
 
+/* One load state: "up, shedding 33% of its clients to their next region". */
+static void print_load_state(const json_t *l, FILE *out)
+{
+	if (jbool(l, "forced_up")) {
+		fprintf(out, "forced up, takes its clients whatever the load");
+		return;
+	}
+	fprintf(out, "%s", jstr(l, "state", "up"));
+	if (strcmp(jstr(l, "state", "up"), "up") == 0)
+		fprintf(out, ", shedding %.0f%% of its clients to their next region",
+			100 * jnum(l, "shed_share"));
+	else if (strcmp(jstr(l, "state", "up"), "full") == 0)
+		fprintf(out, ": takes no clients");
+}
+
 /* pools[].load: "load on eu-east: 0.850, shedding 33%" per region with a
- * figure. */
+ * figure, and what the changes make of it. */
 static void print_loads(const json_t *regions, FILE *out)
 {
 	const json_t *r;
@@ -1012,15 +1197,17 @@ static void print_loads(const json_t *regions, FILE *out)
 	json_array_foreach(regions, i, r)
 	{
 		const json_t *l = json_object_get(r, "load");
+		const json_t *la = json_object_get(json_object_get(r, "after"), "load");
 		if (!l)
 			continue;
-		fprintf(out, "  load on %s: %.3f, %s", jstr(r, "region", "?"), jnum(l, "figure"),
-			jstr(l, "state", "up"));
-		if (strcmp(jstr(l, "state", "up"), "up") == 0)
-			fprintf(out, ", shedding %.0f%% of its clients to their next region",
-				100 * jnum(l, "shed_share"));
-		else if (strcmp(jstr(l, "state", "up"), "full") == 0)
-			fprintf(out, ": takes no clients");
+		fprintf(out, "  load on %s: %.3f, ", jstr(r, "region", "?"), jnum(l, "figure"));
+		print_load_state(l, out);
+		if (la && (jbool(la, "forced_up") != jbool(l, "forced_up") ||
+			   strcmp(jstr(la, "state", "up"), jstr(l, "state", "up")) ||
+			   jnum(la, "shed_share") != jnum(l, "shed_share"))) {
+			fprintf(out, "; after: ");
+			print_load_state(la, out);
+		}
 		fprintf(out, "\n");
 	}
 }

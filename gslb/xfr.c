@@ -83,6 +83,7 @@ struct xfr {
 	size_t len, cap;
 	uint8_t *scratch; /* one record in wire form */
 	int failed;
+	char why[DNAME_MAXLEN * 4 + 64]; /* a refusal's reason, when it names a key */
 };
 
 static int out_append(struct xfr *x, const uint8_t *wire, size_t len)
@@ -253,33 +254,51 @@ uint64_t xfr_hash(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-/* The pool a client gets that the database does not locate: the service's
- * `default` order (else the regions' order), the first region whose pool
- * is up; when none is, what when_all_down answers (fail-open: the first
- * pool; fallback: the fallback; nodata, servfail: nothing). */
-static const struct pool *default_pool(const struct snapshot *snap, const struct service *svc)
+/* A service's default answer: what gslbd itself answers a client the
+ * database does not locate (decide() with DECIDE_UNLOCATED: the `default`
+ * order, health and admin overrides, when_all_down, the TTL rule), with
+ * every member it could pick (usable ones; failing open, all but those
+ * drained or forced down), host-name members left out; or the pool's
+ * CNAME. Nothing when gslbd would answer NODATA or SERVFAIL. */
+static void walk_service(const struct snapshot *snap, const struct service *svc, xfr_emit emit,
+			 void *arg)
 {
-	const struct health *h = rcu_dereference(((struct snapshot *)snap)->health);
-	size_t n = svc->dflt ? svc->ndflt : snap->conf->nregions;
-	const struct pool *first = NULL;
+	static const uint8_t none[16];
+	struct decision d;
 
-	for (size_t i = 0; i < n && !(svc->limit && i >= svc->limit); i++) {
-		unsigned r = svc->dflt ? svc->dflt[i] : (unsigned)i;
-		int pi = r < GSLB_MAX_REGIONS ? svc->pool_of_region[r] : -1;
-		if (pi < 0)
-			continue;
-		const struct pool *p = &svc->pools[pi];
-		const struct hpool *hp = h && p->gidx < h->npools ? &h->pools[p->gidx] : NULL;
-		if (!first)
-			first = p;
-		if (!hp || hp->up)
-			return p;
+	decide_ex(snap, svc, AF_INET, none, 0, DECIDE_UNLOCATED, &d);
+	const struct pool *p = d.pool;
+	if (!p)
+		return;
+	if (p->cname_len) {
+		emit(arg, svc->lname, svc->lname_len, DNS_T_CNAME, d.ttl, p->cname, p->cname_len);
+		return;
 	}
-	if (svc->when_all_down == ALL_DOWN_FALLBACK)
-		return &svc->fallback;
-	if (svc->when_all_down == ALL_DOWN_FAIL_OPEN)
-		return first;
-	return NULL;
+	const struct hpool *hp = d.hpool;
+	size_t n = hp ? hp->nmembers : p->nmembers;
+	for (size_t i = 0; i < n; i++) {
+		int family = hp ? hp->members[i].family : p->members[i].family;
+		const uint8_t *addr = hp ? hp->members[i].addr : p->members[i].addr;
+		if (hp && !hp->members[i].usable &&
+		    (!d.fail_open || hp->members[i].admin == OVERRIDE_DRAIN ||
+		     hp->members[i].admin == OVERRIDE_FORCE_DOWN))
+			continue;
+		if (family == AF_INET)
+			emit(arg, svc->lname, svc->lname_len, DNS_T_A, d.ttl, addr, 4);
+		else if (family == AF_INET6)
+			emit(arg, svc->lname, svc->lname_len, DNS_T_AAAA, d.ttl, addr, 16);
+	}
+}
+
+static void hash_rr(void *arg, const uint8_t *owner, size_t olen, uint16_t type, uint32_t ttl,
+		    const uint8_t *rd, uint16_t rdlen)
+{
+	uint64_t *h = arg;
+	uint8_t fixed[6] = { (uint8_t)(type >> 8), (uint8_t)type,       (uint8_t)(ttl >> 24),
+			     (uint8_t)(ttl >> 16), (uint8_t)(ttl >> 8), (uint8_t)ttl };
+	*h = xfr_hash(*h, owner, olen);
+	*h = xfr_hash(*h, fixed, sizeof(fixed));
+	*h = xfr_hash(*h, rd, rdlen);
 }
 
 uint64_t xfr_default_hash(const struct snapshot *snap, const struct zone *z)
@@ -291,44 +310,10 @@ uint64_t xfr_default_hash(const struct snapshot *snap, const struct zone *z)
 		const struct service *svc = &c->services[i];
 		if (zoneset_find(snap->zones, svc->lname, svc->lname_len) != z)
 			continue;
-		const struct pool *p = default_pool(snap, svc);
-		uint8_t buf[DNAME_MAXLEN + 8];
-		size_t n = 0;
-		memcpy(buf, svc->lname, svc->lname_len);
-		n = svc->lname_len;
-		memcpy(buf + n, &svc->ttl, 4);
-		n += 4;
-		h = xfr_hash(h, buf, n);
-		if (!p)
-			continue;
-		h = xfr_hash(h, p->cname, p->cname_len);
-		for (size_t k = 0; k < p->nmembers; k++)
-			h = xfr_hash(h, p->members[k].addr, sizeof(p->members[k].addr));
+		h = xfr_hash(h, svc->lname, svc->lname_len);
+		walk_service(snap, svc, hash_rr, &h);
 	}
 	return h;
-}
-
-/* A service's default answer: its members' addresses (host-name members
- * are left out) or its CNAME, with the service's TTL. */
-static void walk_service(const struct snapshot *snap, const struct service *svc, xfr_emit emit,
-			 void *arg)
-{
-	const struct pool *p = default_pool(snap, svc);
-
-	if (!p)
-		return;
-	if (p->cname_len) {
-		emit(arg, svc->lname, svc->lname_len, DNS_T_CNAME, svc->ttl, p->cname,
-		     p->cname_len);
-		return;
-	}
-	for (size_t i = 0; i < p->nmembers; i++) {
-		const struct member *m = &p->members[i];
-		if (m->family == AF_INET)
-			emit(arg, svc->lname, svc->lname_len, DNS_T_A, svc->ttl, m->addr, 4);
-		else if (m->family == AF_INET6)
-			emit(arg, svc->lname, svc->lname_len, DNS_T_AAAA, svc->ttl, m->addr, 16);
-	}
 }
 
 /* A service name answers for these types; the zone's own records of them
@@ -565,6 +550,31 @@ static uint16_t tsig_check(ldns_pkt *q, const struct dns_request *req, const str
 	return 0;
 }
 
+/* Why a key is BADKEY for this zone, in x->why: a key of the config that
+ * is not the zone's (or the zone's name with another algorithm), or one
+ * gslbd does not have at all. */
+static const char *badkey_why(struct xfr *x, const ldns_rr *qt)
+{
+	char *name = ldns_rdf2str(ldns_rr_owner(qt));
+	char *alg = ldns_rr_rd_count(qt) > 0 ? ldns_rdf2str(ldns_rr_rdf(qt, 0)) : NULL;
+	const struct conf *c = x->snap->conf;
+	const char *n = name ? name : "?";
+	size_t i = 0;
+
+	while (name && i < c->ntsig && !conf_tsig_same(name, c->tsig[i].name))
+		i++;
+	if (!name || i == c->ntsig)
+		snprintf(x->why, sizeof(x->why), "unknown key %s (BADKEY)", n);
+	else if (x->key && &c->tsig[i] == x->key)
+		snprintf(x->why, sizeof(x->why), "key %s with algorithm %s, not %s (BADKEY)", n,
+			 alg ? alg : "?", alg_names[x->key->algorithm]);
+	else
+		snprintf(x->why, sizeof(x->why), "key %s is not the zone's key (BADKEY)", n);
+	free(name);
+	free(alg);
+	return x->why;
+}
+
 /* Who may transfer: an address in allow; then, with a key, a query signed
  * with it, correctly, in time. Returns 0 to go on, else the error reply
  * is written and why names it. */
@@ -586,21 +596,21 @@ static int authorize(struct xfr *x, const struct conf_transfer *t, const struct 
 		return error_reply(x, LDNS_RCODE_REFUSED, 0) ? -1 : 1;
 	}
 	static const char *const whys[] = {
-		[TSIG_BADKEY] = "unknown key (BADKEY)",
 		[TSIG_BADSIG] = "bad signature (BADSIG)",
 		[TSIG_BADTIME] = "time out of fudge (BADTIME)",
 	};
 	uint16_t err = tsig_check(x->query, req, x->key);
 	if (err) {
-		*why = whys[err];
+		*why = err == TSIG_BADKEY ? badkey_why(x, qt) : whys[err];
 		return error_reply(x, LDNS_RCODE_NOTAUTH, err) ? -1 : 1;
 	}
 	x->mac = ldns_rdf_clone(ldns_rr_rdf(qt, 3));
 	return x->mac ? 0 : -1;
 }
 
-/* IXFR from the serial we have: the SOA alone says "you are current"
- * (RFC 1995 4); any other serial gets the whole zone, AXFR-style. */
+/* IXFR from the serial the client has: the SOA alone says "you are
+ * current" (RFC 1995 2, 4), also to a serial after ours (RFC 1982); an
+ * older one gets the changes since, else the whole zone, AXFR-style. */
 static int ixfr_serial(const struct xfr *x, uint32_t *serial)
 {
 	const ldns_rr_list *auth = ldns_pkt_authority(x->query);
@@ -674,9 +684,11 @@ int xfr_answer(const struct snapshot *snap, const struct xfr_keeper *keeper,
 	const struct xfr_diff *diffs = NULL;
 	const char *kind = "axfr";
 	enum xfr_result result = XFR_AXFR;
-	if (ixfr && ixfr_serial(&x, &from) && from == xfr_zone_serial(x.zone)) {
-		put_soa(&x, from); /* current */
-		kind = "ixfr-current";
+	uint32_t cur = xfr_zone_serial(x.zone);
+	if (ixfr && ixfr_serial(&x, &from) && !xfr_serial_gt(cur, from)) {
+		/* current, or newer than ours (RFC 1995 2): the SOA alone */
+		put_soa(&x, cur);
+		kind = from == cur ? "ixfr-current" : "ixfr-newer";
 		result = XFR_CURRENT;
 	} else if (ixfr && (diffs = xfr_keeper_diffs(keeper, x.zone, from, &ndiffs)) != NULL) {
 		put_ixfr(&x, diffs, ndiffs);

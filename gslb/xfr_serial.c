@@ -584,14 +584,12 @@ void xfr_keeper_free(struct xfr_keeper *k)
 	free(k);
 }
 
-static int serial_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
-
 static uint32_t serial_next(uint32_t s, int policy)
 {
 	uint32_t next = s + 1;
 	if (policy == CONF_SERIAL_UNIXTIME) {
 		uint32_t now = (uint32_t)time(NULL);
-		if (serial_gt(now, s))
+		if (xfr_serial_gt(now, s))
 			next = now;
 	}
 	return next ? next : 1;
@@ -630,7 +628,7 @@ void xfr_keeper_update(struct xfr_keeper *k, const struct snapshot *snap, int zo
 			e->static_hash ^ (xfr_default_hash(snap, z) * 0x9E3779B97F4A7C15ull);
 		uint32_t serial = e->serial;
 		const char *why = NULL;
-		if (serial == 0 || serial_gt(z->serial, serial)) {
+		if (serial == 0 || xfr_serial_gt(z->serial, serial)) {
 			serial = z->serial; /* the first, or the file's is ahead */
 			why = e->serial ? "zone file serial" : NULL;
 		} else if (hash != e->hash) {

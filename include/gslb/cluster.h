@@ -103,6 +103,11 @@ struct etcd_op {
  * 0: none); etcd takes at most 128 per transaction by default. */
 int etcd_txn(struct etcd_client *c, const struct etcd_op *ops, size_t n, int64_t lease, char *err,
 	     size_t errlen);
+/* Puts key = value[len] under lease only if key does not exist (one
+ * transaction); GSLB_EEXIST when it does, with its lease in *owner (0:
+ * none, or gone meanwhile). */
+int etcd_create(struct etcd_client *c, const char *key, const void *value, size_t len,
+		int64_t lease, int64_t *owner, char *err, size_t errlen);
 /* Revokes lease: its keys go at once. */
 int etcd_lease_revoke(struct etcd_client *c, int64_t lease, char *err, size_t errlen);
 /* Every transfer of c stops (as a failed request) while *flag is non-zero
@@ -161,5 +166,22 @@ int cluster_verdict_parse(const char *prefix, const char *key, char *node, size_
  * "reason": "..."} (or the bare word): 1 down, 0 up, -1 anything else
  * (ignored). */
 int cluster_verdict_value(const unsigned char *v, size_t len);
+
+/* Every value read from etcd is untrusted: anyone with write access to the
+ * prefix may put anything there. These parsers check each field's type and
+ * range and never trust the rest; *why (static text) says what is wrong. */
+
+/* A node name (config `node`, a node key's last part): 1..253 letters,
+ * digits, '-', '_' and '.'. */
+int cluster_node_name_ok(const char *name);
+/* A node key's value {"ttl": 2..300, ...}: the ttl, or -1 (*why set). */
+long cluster_node_value(const unsigned char *v, size_t len, const char **why);
+struct override;
+/* An override's value {"state": "drain"|"force-up"|"force-down", "since",
+ * "start", "end": unix times >= 0 (optional; end 0 or after start), "node":
+ * string (optional)} into o's state, since, start and end; GSLB_OK, or
+ * GSLB_EINVAL with *why set and o's fields untouched. */
+int cluster_override_value(const unsigned char *v, size_t len, struct override *o,
+			   const char **why);
 
 #endif

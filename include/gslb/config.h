@@ -193,6 +193,11 @@ struct conf {
 /* Parse and validate path. On failure returns a negative gslb_err and writes
  * "file:line: reason" to err. The result is owned by the caller (conf_free). */
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
+/* conf_load for a client that needs listen.admin and the admin token only
+ * (gslbctl -c): DNSSEC keys are not read, nor are other files (TLS keys,
+ * CA files) checked, so that a user who cannot read them can still run it.
+ * The conf is not fit to serve from. */
+int conf_load_admin(const char *path, struct conf **out, char *err, size_t errlen);
 
 /* gslbd --ds: the DS records of zone's keys (config_dnssec.c) to out; on
  * error a message in err and a negative gslb_err. */

@@ -34,6 +34,7 @@ struct conf_ctx {
 	struct service *svc; /* the service whose pools are being read */
 	size_t *svc_seen;    /* services read so far, by name hash (config_service.c) */
 	size_t svc_seen_mask;
+	int admin_only; /* conf_load_admin: no key files read, no file checked */
 	char shown[PATH_MAX];
 };
 

@@ -96,6 +96,11 @@ struct decision {
 	double shed_draw;
 	int shed_drawn;
 	int shed_moved;
+	/* decide_forced: the split bucket and the shedding draw given, not
+	 * hashed from the subnet */
+	int forced;
+	uint32_t forced_bucket;
+	double forced_draw;
 };
 
 /* The client's load-shedding draw, from its subnet hash (decide.c). */
@@ -114,8 +119,18 @@ void decide(const struct snapshot *snap, const struct service *svc, int family, 
  * itself even when a class table exists (explain, what-if: they show the
  * client's own location and distances). */
 #define DECIDE_EXACT 1u
+/* DECIDE_UNLOCATED: the answer of a client the database does not locate,
+ * whatever the address (zone transfers: the default answer). */
+#define DECIDE_UNLOCATED 2u
 void decide_ex(const struct snapshot *snap, const struct service *svc, int family,
 	       const uint8_t *addr, uint8_t prefix, unsigned flags, struct decision *d);
+/* decide_ex with the split bucket (0..ROUTE_SPLIT_RING-1) and the load
+ * shedding draw (0..1) given instead of hashed from the client subnet:
+ * what-if and -t weigh each stretch of the ring and each interval of
+ * draws by its size, exactly, instead of sampling subnets. */
+void decide_forced(const struct snapshot *snap, const struct service *svc, int family,
+		   const uint8_t *addr, uint8_t prefix, unsigned flags, uint32_t bucket,
+		   double draw, struct decision *d);
 
 /* geoip.compact: the database's networks merged by what decide() would
  * answer from them under this snapshot's config (regions, route rules). */

@@ -86,6 +86,11 @@ void sigcache_outside_end(struct sigcache *sc);
 const struct sig_entry *sigcache_get(struct sigcache *sc, const struct zone_signer *zs, size_t k,
 				     const struct sig_rrset *rs, uint32_t now);
 
+/* The same for the warm-up (dnssec_warm): neither a hit nor a miss is
+ * counted; a signature made is counted as warmed. */
+const struct sig_entry *sigcache_warm(struct sigcache *sc, const struct zone_signer *zs, size_t k,
+				      const struct sig_rrset *rs, uint32_t now);
+
 /* Maintenance (one thread at a time, inside an RCU read-side section as
  * signers belong to a snapshot): entries used since the last sweep and
  * expiring within their zone's signature_refresh are signed again; unused
@@ -101,8 +106,9 @@ void sigcache_reclaim(struct sigcache *sc, int sync);
 
 struct sigcache_stats {
 	uint64_t made;      /* signatures made on the query path and at warm-up */
-	uint64_t hits;      /* lookups answered from the cache */
-	uint64_t misses;    /* lookups that had to sign */
+	uint64_t hits;      /* query lookups answered from the cache */
+	uint64_t misses;    /* query lookups that had to sign */
+	uint64_t warmed;    /* signatures made at warm-up (part of made) */
 	uint64_t refreshes; /* signatures made again before expiry (sweep) */
 	uint64_t evictions; /* entries pushed out or dropped */
 	uint64_t entries;   /* in the cache now */

@@ -45,6 +45,8 @@ struct hmember {
 	uint8_t has_load; /* pools[].load: a figure was read from its probes */
 	double load;      /* ... the member's smoothed figure, 0..1 */
 	char reason[HEALTH_REASON_MAX]; /* latest probe result */
+	uint8_t has_latency;            /* latency: seconds the latest probe took */
+	double latency;
 };
 
 struct hpool {

@@ -61,6 +61,11 @@ int prober_admin(struct prober *p, const char *target, const char *action, int64
  * without a cluster (cluster_node_status). */
 char *prober_cluster_json(struct prober *p);
 
+/* The latest transitions (members, pools, regions, overrides; the
+ * webhook events, receivers or not), oldest first, as JSON array text
+ * (caller frees), for status. */
+char *prober_events_json(struct prober *p);
+
 /* Copy of the overrides in force, as JSON text (caller frees), for status. */
 char *prober_admin_json(struct prober *p);
 

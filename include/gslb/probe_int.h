@@ -110,6 +110,8 @@ struct ptarget {
 	uint16_t fails, oks;
 	int64_t since;
 	char reason[HEALTH_REASON_MAX];
+	uint8_t has_latency; /* latency: seconds the latest probe with a verdict took */
+	double latency;
 	/* pools[].load: the last LOAD_WINDOW figures read (a ring) */
 	double loads[LOAD_WINDOW];
 	uint8_t nloads, load_pos;

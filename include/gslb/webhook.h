@@ -71,6 +71,14 @@ void webhooks_configure(struct webhooks *w, const struct conf *c, CURLM *multi);
 int webhook_emit(struct webhooks *w, enum webhook_what what, const char *name, const char *from,
 		 const char *to, const char *why);
 
+/* The latest events kept for the status page (/status "events"), whether
+ * receivers are configured or not. */
+#define WEBHOOK_RECENT 64
+
+/* Those events, oldest first, as a JSON array text (caller frees), NULL
+ * when out of memory. */
+char *webhooks_recent_json(struct webhooks *w);
+
 /* Does a receiver want events of kind what? */
 int webhook_wants(struct webhooks *w, enum webhook_what what);
 

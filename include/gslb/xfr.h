@@ -21,6 +21,9 @@ int xfr_is_transfer(const uint8_t *q, size_t len);
  * bumped it for changes of its own; else the file's). */
 uint32_t xfr_zone_serial(const struct zone *z);
 
+/* RFC 1982 serial arithmetic: a is after b. */
+static inline int xfr_serial_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
+
 /* Answer a transfer query that came over TCP. Returns 1 with *out (the
  * caller frees it) holding *outlen bytes of length-framed messages, or 0
  * when the zone has no `transfer` group (the usual query path answers:

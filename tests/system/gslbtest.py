@@ -1284,6 +1284,14 @@ class EtcdCluster:
         return self.request("/v3/kv/put", {"key": b64(key.encode()).decode(),
                                            "value": b64(value.encode()).decode()}, i)
 
+    def delete(self, key, i=None, prefix=False):
+        """Delete key (every key under it when prefix)."""
+        body = {"key": base64.b64encode(key.encode()).decode()}
+        if prefix:
+            end = key[:-1] + chr(ord(key[-1]) + 1)
+            body["range_end"] = base64.b64encode(end.encode()).decode()
+        return self.request("/v3/kv/deleterange", body, i)
+
     def get(self, key, i=None):
         """The value of key (str), None when absent."""
         r = self.request("/v3/kv/range", {"key": base64.b64encode(key.encode()).decode()}, i)

@@ -423,6 +423,27 @@ def test_gslbctl_reads_listen_admin_from_config(tmp_path):
     assert "port 0" in r.stderr, r.stderr
 
 
+def test_gslbctl_reload_with_a_config_gslbd_refuses(tmp_path):
+    """gslbctl -c FILE reload with a FILE the daemon will refuse: gslbctl
+    reads listen.admin alone, reaches the daemon, and prints its refusal
+    (exit 1), not a parse error of its own (exit 2)."""
+    port = gslbtest.free_port()
+    srv = gslbtest.start_gslbd(tmp_path, **admin_conf(admin="127.0.0.1:%d" % port))
+    try:
+        good = open(srv.config_path).read()
+        bad = good.replace("workers = 1;", "workers = 1; no_such_key = 3;", 1)
+        assert bad != good
+        with open(srv.config_path, "w") as f:
+            f.write(bad)
+        r = ctl(None, "-c", srv.config_path, "reload")
+        assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+        assert "no_such_key" in r.stderr, r.stderr
+        assert "listen.admin and admin_token_file read alone" in r.stderr, r.stderr
+        assert "reload failed" in srv.stderr_text(), srv.stderr_text()[-2000:]
+    finally:
+        gslbtest.stop_checked(srv)
+
+
 def test_gslbctl_with_config_of_running_daemon(admind):
     # the daemon's own config names port 0; -s wins over -c
     h, p = admind.admin_address()

@@ -158,3 +158,32 @@ def test_damaged_asn_database_refused(tmp_path, asn_db):
     r = run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode == 1, r.stderr
     assert str(bad) in r.stderr, r.stderr
+
+
+def test_city_database_as_asn_database_refused(tmp_path_factory, asn_db):
+    """A City database given as asn_database would match no asn: rule:
+    refused at load with what it is and what is expected, and on a
+    reload the old ASN database stays in use."""
+    wd = tmp_path_factory.mktemp("asn-city")
+    city = build_mmdb(os.path.join(gslbtest.SRCDIR, "tests", "data", "geoip", "sys-city.json"),
+                      wd / "city.mmdb")
+    conf = wd / "gslb.conf"
+    conf.write_text(asn_config(str(wd), str(city)))
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 1, r.stderr
+    assert str(city) in r.stderr and "not an ASN database" in r.stderr, r.stderr
+    assert 'type "gslb-Test-City"' in r.stderr and "autonomous_system_number" in r.stderr, \
+        r.stderr
+    # a City database renamed over the live ASN database: refused, the old one serves
+    live = wd / "asn.mmdb"
+    shutil.copy(asn_db, live)
+    srv = gslbtest.start_gslbd(wd, config_text=asn_config(str(wd), str(live)))
+    try:
+        assert region_of(srv, "100.64.1.0/24")[0] == "us-east"
+        shutil.copy(city, wd / "next.mmdb")
+        os.rename(wd / "next.mmdb", live)
+        gslbtest.wait_for("the City database refused",
+                          lambda: "not an ASN database" in srv.stderr_text(), 20, [srv])
+        assert region_of(srv, "100.64.1.0/24")[0] == "us-east"
+    finally:
+        gslbtest.stop_checked(srv)

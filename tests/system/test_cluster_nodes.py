@@ -211,6 +211,96 @@ def test_drain_through_one_node_reaches_the_others(cluster):
     answers_all(cluster, {MEMBER}, 3)
 
 
+# What anyone with write access to the prefix could put there: none of it
+# may crash a node or change an answer.
+GARBAGE = ["garbage", "", "{", "[1]", "null", '{"state":7}', '{"state":null}',
+           '{"state":"clear"}', '{"state":"drain","end":-1}', '{"state":"drain","since":"x"}',
+           '{"state":"drain","start":20,"end":10}', '{"ttl":"10"}', '{"ttl":-3}']
+GARBAGE_KEYS = ["overrides/region:a", "overrides/pool:%s/a/p" % NAME, "overrides/bogus:x",
+                "overrides/member:%s/a/%s" % (NAME, MEMBER), "nodes/ghost", "nodes/bad name",
+                "nodes/", "verdicts/ghost/%s/a/%s" % (NAME, MEMBER), "verdicts/", "verdicts/x",
+                "other"]
+
+
+def test_garbage_in_etcd_is_ignored_nodes_keep_serving(cluster):
+    answers_all(cluster, {MEMBER})
+    ignored0 = cluster.nodes["n1"].metrics().get("gslb_cluster_ignored_values_total", 0)
+    try:
+        for value in GARBAGE:
+            for key in GARBAGE_KEYS:
+                cluster.etcd.put("/gslb/t/" + key, value)
+        # the last value of each key, read at startup (a full range) by a
+        # node that restarts
+        n3 = cluster.nodes.pop("n3")
+        gslbtest.stop_checked(n3)
+        cluster.retired.append(n3)
+        cluster.start("n3")
+        wait_for("n3 sees 3 live nodes",
+                 lambda: len([x for x in cluster.status("n3")["nodes"] if x["live"]]) == 3,
+                 15, cluster.all())
+        stays(cluster, {MEMBER}, 1.0)
+        for n in cluster.nodes:
+            st = gslbtest.admin_json(cluster.nodes[n], "/status")
+            assert st["overrides"] == [], st["overrides"]
+            live = sorted(x["name"] for x in st["cluster"]["nodes"] if x["live"])
+            assert live == ["n1", "n2", "n3"], st["cluster"]["nodes"]
+            assert cluster.nodes[n].alive()
+        m = cluster.nodes["n1"].metrics()
+        assert m["gslb_cluster_ignored_values_total"] > ignored0
+        log = cluster.nodes["n1"].stderr_text()
+        assert "key /gslb/t/overrides/region:a: not understood, ignored" in log
+        # rate-limited: not one line per bad value
+        assert log.count("not understood, ignored") <= 3, log
+        # the cluster still works: a drain goes through
+        gslbtest.ctl(cluster.nodes["n1"], "drain", "region:a", check=True)
+        answers_all(cluster, {FALLBACK}, 3)
+        gslbtest.ctl(cluster.nodes["n1"], "clear", "region:a", check=True)
+        answers_all(cluster, {MEMBER}, 3)
+        # a valid override that garbage overwrites stops being in force
+        gslbtest.ctl(cluster.nodes["n1"], "drain", "region:a", check=True)
+        answers_all(cluster, {FALLBACK}, 3)
+        cluster.etcd.put("/gslb/t/overrides/region:a", '{"state":7}')
+        answers_all(cluster, {MEMBER}, 3)
+    finally:
+        for key in GARBAGE_KEYS:
+            cluster.etcd.delete("/gslb/t/" + key)
+    answers_all(cluster, {MEMBER})
+
+
+def test_duplicate_node_name_refused_and_own_key_healed(cluster):
+    n1_key = cluster.etcd.get("/gslb/t/nodes/n1")
+    assert n1_key is not None
+    workdir = str(cluster.tmp.mktemp("dup-n1"))
+    dup = gslbtest.Gslbd(workdir, config_text=node_config(
+        workdir, "n1", cluster.etcd.endpoints(), cluster.backend, **cluster.conf))
+    dup.start()
+    try:
+        wait_for("the second n1 refuses to join",
+                 lambda: "is in use by another live node" in dup.stderr_text(), 10, [dup])
+        st = gslbtest.admin_json(dup, "/status")["cluster"]
+        assert st["name_taken"] and not st["joined"] and st["degraded"], st
+        assert dup.metrics()["gslb_cluster_degraded"] == 1
+        out = gslbtest.ctl(dup, "status", check=True).stdout
+        assert "cluster: not joined since" in out, out
+        # the real n1 keeps its key
+        assert cluster.etcd.get("/gslb/t/nodes/n1") == n1_key
+    finally:
+        gslbtest.stop_checked(dup)
+    time.sleep(0.5)
+    assert cluster.etcd.get("/gslb/t/nodes/n1") == n1_key
+    assert len([x for x in cluster.status("n2")["nodes"] if x["live"]]) == 3
+    # a node key deleted by hand: n1 writes it again at once
+    cluster.etcd.delete("/gslb/t/nodes/n1")
+    wait_for("n1 rewrote its node key", lambda: cluster.etcd.get("/gslb/t/nodes/n1"), 3,
+             cluster.all())
+    for n in cluster.nodes:
+        wait_for("%s sees 3 live nodes" % n,
+                 lambda n=n: len([x for x in cluster.status(n)["nodes"] if x["live"]]) == 3,
+                 3, cluster.all())
+    assert "our node key was deleted; joining again" in cluster.nodes["n1"].stderr_text()
+    answers_all(cluster, {MEMBER})
+
+
 def test_one_etcd_member_killed_nothing_changes(cluster):
     cluster.etcd.kill(0)
     try:
@@ -375,3 +465,10 @@ def test_reload_with_the_cluster_block_changed(cluster):
         fail_from(cluster)
         cluster.reload()
     answers_all(cluster, {MEMBER})
+    # the gauges of the cluster part before the reloads are gone: two
+    # reloads, still 3 nodes and 1 member (they added up before)
+    for n in cluster.nodes:
+        wait_for("%s's cluster gauges count once" % n, lambda n=n: (
+            lambda m: m["gslb_cluster_nodes"] == 3 and m["gslb_cluster_degraded"] == 0 and sum(
+                m['gslb_cluster_members{verdict="%s"}' % v] for v in ("up", "down", "disputed"))
+            == 1)(cluster.nodes[n].metrics()), 5, cluster.all())

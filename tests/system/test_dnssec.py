@@ -21,7 +21,7 @@ import dns.rdatatype
 import dns.name
 import pytest
 
-from gslbtest import ZONEDIR, ctl, run_gslbd, udp_exchange
+from gslbtest import GSLBCTL, ZONEDIR, ctl, free_port, run_gslbd, udp_exchange
 
 pytestmark = pytest.mark.skipif(shutil.which("ldns-keygen") is None,
                                 reason="ldns-keygen (ldnsutils) not installed")
@@ -488,3 +488,28 @@ def test_reload_after_the_privilege_drop_reads_the_keys(gslbd_factory, world_dir
     validated(srv, keyset, "www.example.test.", "A")
     # gslbd -t as root reads it: the file is fine, only its owner is not
     assert run_gslbd(["-t", "-c", srv.config_path]).returncode == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="running gslbctl as nobody needs root")
+def test_gslbctl_c_reads_no_key_file(gslbd_factory, world_dir):
+    """gslbctl -c FILE takes listen.admin from FILE and reads nothing else:
+    a user who cannot read the private keys (0600, root's) still runs
+    status, and with a key missing reload reaches the daemon, which names
+    the file, instead of gslbctl failing on its own (exit 2)."""
+    ksk = owned_key(world_dir, 0, "-a", "ECDSAP256SHA256", "-k")
+    zsk = owned_key(world_dir, 0, "-a", "ECDSAP256SHA256")
+    conf_text = service_conf(world_dir, [ksk, zsk]).replace('user = "nobody";\n', "") \
+        .replace('admin = "127.0.0.1:0"', 'admin = "127.0.0.1:%d"' % free_port())
+    srv = gslbd_factory(config_text=conf_text, workdir=world_dir)
+    conf = str(world_dir / "gslb.conf")
+    os.chmod(conf, 0o644)
+    nobody = ["setpriv", "--reuid=nobody", "--regid=%d" % pwd.getpwnam("nobody").pw_gid,
+              "--clear-groups", GSLBCTL, "-c", conf]
+    r = subprocess.run(nobody + ["status"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r
+    assert "Permission denied" not in r.stderr, r
+    os.unlink(world_dir / (zsk + ".key"))
+    r = subprocess.run(nobody + ["reload"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, r
+    assert "gslbctl: reload: %s:4: zones[0].dnssec.keys[1]: %s/%s.key" % (
+        conf, world_dir, zsk) in r.stderr and "(HTTP 422)" in r.stderr, r

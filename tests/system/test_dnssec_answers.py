@@ -355,6 +355,21 @@ def test_signature_cache_metrics(servers):
     assert after["gslb_dnssec_cache_entries"] >= 1
 
 
+def test_warm_up_is_not_counted_as_cache_lookups(servers):
+    """The prober publishes a view every probe interval (1 s here), and each
+    publication signs the answer sets ahead: that is counted as
+    event="warm" signatures, not as hits or misses, which count queries."""
+    srv, _, _, _ = servers
+    hit, miss = ('gslb_dnssec_cache_total{result="%s"}' % r for r in ("hit", "miss"))
+    before = srv.metrics()
+    time.sleep(3.5)
+    after = srv.metrics()
+    assert (after[hit], after[miss]) == (before[hit], before[miss]), (before, after)
+    assert after['gslb_dnssec_signatures_total{event="warm"}'] >= 1
+    assert after['gslb_dnssec_signatures_total{event="made"}'] >= \
+        after['gslb_dnssec_signatures_total{event="warm"}']
+
+
 def write_anchor(path, d, base):
     for line in (d / (base + ".key")).read_text().splitlines():
         if line and not line.startswith(";"):

@@ -17,6 +17,7 @@ number; bad `load` settings are refused with file:line.
 Only 127.0.0.1 is used; the daemon picks its own ports.
 """
 
+import json
 import re
 
 import pytest
@@ -154,6 +155,11 @@ def test_load_shedding_shares(tmp_path_factory, backend):
         r = gslbtest.ctl(srv, "status", check=True)
         assert "pool eu-east: full" in r.stdout and "load=0.970  shed_share=1.000" in r.stdout, \
             r.stdout
+        # each member's figure in its own column
+        assert re.search(r"^\s+MEMBER\s+STATE\s+ADMIN\s+USABLE\s+WEIGHT\s+LOAD\s+SINCE",
+                         r.stdout, re.M), r.stdout
+        assert re.search(r"^\s+%s\s+up\s+none\s+yes\s+1\s+0\.970\s" % re.escape(EAST),
+                         r.stdout, re.M), r.stdout
         r = gslbtest.ctl(srv, "explain", stay, NAME, check=True)
         assert "skipped: pool full" in r.stdout and "(load 0.970, shedding 100%)" in r.stdout, \
             r.stdout
@@ -161,6 +167,17 @@ def test_load_shedding_shares(tmp_path_factory, backend):
         ex = admin_json(srv, "/explain?address=%s&name=%s" % (stay, NAME))
         assert ex["regions"][0]["pool"] == "full", ex
         assert ex["regions"][0]["state"].startswith("skipped: pool full"), ex
+        # eu-central out too: the client is kept on eu-east, and explain says so
+        gslbtest.ctl(srv, "force-down", "pool:%s/eu-central" % NAME, check=True)
+        r = gslbtest.ctl(srv, "explain", stay, NAME, check=True)
+        assert "load:      not moved: every region that could take the client is full or " \
+            "sheds it, so the first of them, eu-east, answers (taken although loaded)" \
+            in r.stdout, r.stdout
+        assert "moved past" not in r.stdout, r.stdout
+        ex = admin_json(srv, "/explain?address=%s&name=%s" % (stay, NAME))
+        assert ex["chosen"] == "eu-east" and ex["load_shedding"]["moved"] is False, ex
+        assert ex["load_shedding"]["taken_although_loaded"] is True, ex
+        gslbtest.ctl(srv, "clear", "pool:%s/eu-central" % NAME, check=True)
 
         # 0.5: nothing shed, every client back
         backend.body = b'{"load": 0.5}\n'
@@ -234,7 +251,11 @@ def test_load_needs_http_check(tmp_path):
     conf.write_text(text)
     r = run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode == 1, r.stderr
-    assert "needs one" in r.stderr and "an http or https check" in r.stderr, r.stderr
+    assert "an http or https check: the pool's check web is a tcp check" in r.stderr, r.stderr
+    assert "gslb.conf:" in r.stderr, r.stderr
+    conf.write_text(text.replace('check = "web";', '', 1))
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 1 and "the pool has no check" in r.stderr, r.stderr
 
 
 def test_load_in_whatif(tmp_path_factory, line_db):  # noqa: F811
@@ -256,6 +277,72 @@ def test_load_in_whatif(tmp_path_factory, line_db):  # noqa: F811
         r = gslbtest.ctl(srv, "what-if", "drain eu-central", check=True)
         assert "load on eu-east: 0.850, up, shedding 33% of its clients to their next region" \
             in r.stdout, r.stdout
+        # "up" is force-up: a pool forced up sheds nothing, as in the decision
+        for action in ("up", "force-up"):
+            r = gslbtest.ctl(srv, "what-if", "%s pool:%s/eu-east" % (action, NAME), check=True)
+            assert "no change" not in r.stdout, r.stdout
+            assert "; after: forced up, takes its clients whatever the load" in r.stdout, r.stdout
+        st, _, body = admin_request(srv, "GET", "/what-if?change=up+pool:%s/eu-east" % NAME)
+        svc = next(s for s in json.loads(body)["services"] if s["service"] == NAME)
+        east = next(r for r in svc["regions"] if r["region"] == "eu-east")
+        assert east["after"]["load"]["forced_up"] is True, east
+        # exact shares: shedding a third leaves eu-east two thirds of what it
+        # takes when forced up (a share of the draws, not a sample of subnets)
+        assert abs(east["before"]["share4"] - east["after"]["share4"] * 2 / 3) < 1e-6, east
     finally:
+        gslbtest.stop_checked(srv)
+        b.close()
+
+
+def test_load_figure_expires(tmp_path_factory):
+    """A figure never outlives the responses that carried it: a response
+    without one, the member going down, and a reload that reads it from
+    elsewhere each end a member's readings; a pool with none sheds
+    nothing. The log names the pool's states as /status does."""
+    b = HttpBackend(body=b'{"load": 0.9}\n', hang_seconds=8.0)
+    wd = tmp_path_factory.mktemp("load-expire")
+    srv = gslbtest.start_gslbd(wd, config_text=load_config(str(wd), b.url("/e")))
+    try:
+        wait_load(srv, 0.9)
+        # responses without a figure: no reading, nothing shed
+        b.body = b'{"busy": 1}\n'
+        gslbtest.wait_for("no load figure", lambda: pool_status(srv).get("load") is None,
+                          15, [srv])
+        p = pool_status(srv)
+        assert p["state"] == "up" and p["shed_share"] == 0, p
+        assert p["members"][0].get("load") is None, p
+        assert moved(srv, SUBNETS[:100]) == set()
+        # an outage: a member down has no reading left to count after it;
+        # the log names the pool's states as /status does (full, down, up)
+        b.body = b'{"load": 0.97}\n'
+        wait_load(srv, 0.97)
+        b.fail()
+        gslbtest.wait_for("member down",
+                          lambda: pool_status(srv)["members"][0]["state"] == "down", 15, [srv])
+        assert pool_status(srv)["members"][0].get("load") is None, pool_status(srv)
+        log = srv.stderr_text()
+        assert re.search(r"pool state changed service=%s region=eu-east old=full new=down"
+                         % re.escape(NAME), log), log[-3000:]
+        assert "old=full new=up" not in log, log[-3000:]
+        # a reload that changes `from` does not keep the old readings: the
+        # backend hangs past the new timeout, so no probe ends meanwhile
+        b.ok()
+        b.body = b'{"load": 0.9, "other": 0.1}\n'
+        wait_load(srv, 0.9)
+        assert re.search(r"pool state changed service=%s region=eu-east old=down new=up"
+                         % re.escape(NAME), srv.stderr_text())
+        b.hang = True
+        text = load_config(str(wd), b.url("/e"),
+                           'from = "body-json:other"; low = 0.8; high = 0.95;')
+        text = text.replace("interval = 0.2; timeout = 0.15;", "interval = 7; timeout = 6;")
+        with open(srv.config_path, "w") as f:
+            f.write(text)
+        st, _, body = admin_request(srv, "POST", "/reload", {"X-Gslb-Admin": "1"})
+        assert st == 200, body
+        p = pool_status(srv)
+        assert p.get("load") is None and p["shed_share"] == 0, p
+        assert p["members"][0].get("load") is None, p
+    finally:
+        b.hang = False
         gslbtest.stop_checked(srv)
         b.close()

@@ -13,6 +13,7 @@ check (a closed port). After a little traffic every family has samples, and:
 - counters end in _total, and the sample lines parse (name{labels} value).
 """
 
+import json
 import os
 import re
 import signal
@@ -143,7 +144,7 @@ notify = ( { url = "http://127.0.0.1:%d/hook"; name = "down"; } );
     assert set(fams) - set(documented) == set(), "exported, not documented"
     # exported only by a node of a cluster: test_cluster_nodes.py reads them
     cluster_only = {"gslb_cluster_nodes", "gslb_cluster_degraded", "gslb_cluster_members",
-                    "gslb_cluster_etcd_errors_total"}
+                    "gslb_cluster_etcd_errors_total", "gslb_cluster_ignored_values_total"}
     assert set(documented) - set(fams) - cluster_only == set(), "documented, not exported"
     for names, labels in rows:
         if set(names) <= cluster_only:
@@ -151,3 +152,46 @@ notify = ( { url = "http://127.0.0.1:%d/hook"; name = "down"; } );
         have = set().union(*(fams[n]["labels"] for n in names))
         assert have == labels, "%s: the table says labels %s, /metrics has %s" % (
             ", ".join(names), sorted(labels), sorted(have))
+    check_grafana_dashboard(fams)
+
+
+def grafana_queries(dash):
+    """Every PromQL text of a Grafana dashboard: panel targets (rows
+    included) and template variable queries."""
+    out = []
+    for p in dash["panels"]:
+        for q in p.get("panels", []) + [p]:
+            out += [t["expr"] for t in q.get("targets", [])]
+    for v in dash["templating"]["list"]:
+        out.append(v["definition"])
+    return out
+
+
+def check_grafana_dashboard(fams):
+    """contrib/grafana/gslb.json (issue 17) is importable as is (a
+    Prometheus data source input, every panel with queries on it) and names
+    only metrics this gslbd exports, with labels they have."""
+    with open(os.path.join(gslbtest.SRCDIR, "contrib", "grafana", "gslb.json")) as f:
+        dash = json.load(f)
+    assert [i["pluginId"] for i in dash["__inputs"]] == ["prometheus"], dash["__inputs"]
+    assert dash["title"] and dash["uid"] and dash["schemaVersion"] >= 30
+    queries = grafana_queries(dash)
+    assert len(queries) >= 10, queries
+    used = set()
+    for q in queries:
+        for name, labels in re.findall(r"\b(gslb_[a-z0-9_]+)(\{[^}]*\})?", q):
+            base = name
+            if base not in fams:
+                base = next((name[:-len(s)] for s in HIST_SUFFIXES if name.endswith(s)), name)
+            assert base in fams, "the dashboard queries %s, not in /metrics: %s" % (name, q)
+            for lab in re.findall(r"([a-z_]+)\s*=~?", labels):
+                assert lab == "instance" or lab in fams[base]["labels"], (lab, name, q)
+            used.add(base)
+        for by in re.findall(r"by \(([^)]*)\)", q):
+            for lab in (x.strip() for x in by.split(",")):
+                assert lab in ("le", "instance") or any(
+                    lab in fams[n]["labels"] for n in used), (lab, q)
+    for want in ("gslb_dns_queries_total", "gslb_service_answers_total", "gslb_pool_up",
+                 "gslb_member_up", "gslb_probe_duration_seconds", "gslb_rrl_responses_total",
+                 "gslb_reloads_total", "gslb_http_redirects_total"):
+        assert want in used, "the dashboard has no panel on %s" % want

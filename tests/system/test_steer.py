@@ -205,6 +205,21 @@ def test_sticky_members(tmp_path_factory, line_db):
         assert ans["members_pick"] == "sticky" and ans["hash_subnet"] == subnets[0], ans
         first = [m["address"] for m in ans["A"] if m["sticky_rank"] == 1]
         assert first == [before[subnets[0]]], ans
+        # /status and gslbctl status carry members_pick and each region's bias
+        st = gslbtest.admin_json(srv, "/status")
+        svc = next(x for x in st["services"] if x["name"].rstrip(".") == "sticky.geo.test")
+        assert svc["members_pick"] == "sticky", svc
+        assert [r["bias"] for r in st["regions"]] == [0], st["regions"]
+        r = gslbtest.ctl(srv, "status", check=True)
+        assert re.search(r"^service sticky\.geo\.test\.?  ttl=30  when_all_down=\S+  "
+                         r"members_pick=sticky$", r.stdout, re.M), r.stdout
+        assert re.search(r"^REGION\s+ADMIN\s+LAT\s+LON\s+BIAS$", r.stdout, re.M), r.stdout
+        # the text form says as much: the subnet hashed, the ranks, the member
+        text = explain(srv.config_path, subnets[0], "sticky.geo.test", as_json=False)
+        assert "members:   sticky to the client subnet %s (hash_subnet): A " % subnets[0] \
+            in text, text
+        assert "%s (sticky_rank 1, the client gets it)" % before[subnets[0]] in text, text
+        assert text.count("the client gets it") == 1 and "(sticky_rank 2)" in text, text
     finally:
         gslbtest.stop_checked(srv)
 
@@ -344,6 +359,18 @@ def test_split_http_redirect_follows_dns(tmp_path_factory, line_db):
         gslbtest.stop_checked(srv)
 
 
+def check_report(tmp_path, db, text):
+    """gslbd -t --json of a config with the database db and text."""
+    conf = tmp_path / "gslb.conf"
+    conf.write_text(gslbtest.gslbd_config(str(tmp_path), zones=[ZONE], nsid=None,
+                                          identity=None, version=None,
+                                          extra='geoip = { database = "%s"; };\n%s'
+                                          % (db, text)))
+    r = run_gslbd(["-t", "--json", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
 def test_split_shares_in_check_report(tmp_path, line_db):
     """gslbd -t: two services alike but for their split weights get their
     own region shares (what-if's per-service pictures tell them apart)."""
@@ -356,14 +383,7 @@ def test_split_shares_in_check_report(tmp_path, line_db):
            '  pools = ( { region = "eu-east"; members = [ "198.18.3.1" ]; },\n'
            '            { region = "eu-central"; members = [ "198.18.9.1" ]; } ); }')
     services = "services = ( %s,\n %s );\n" % (svc % ("a", 90, 10), svc % ("b", 10, 90))
-    conf = tmp_path / "gslb.conf"
-    conf.write_text(gslbtest.gslbd_config(str(tmp_path), zones=[ZONE], nsid=None,
-                                          identity=None, version=None,
-                                          extra='geoip = { database = "%s"; };\n%s%s'
-                                          % (line_db, regions, services)))
-    r = run_gslbd(["-t", "--json", "-c", str(conf)])
-    assert r.returncode == 0, r.stderr
-    report = json.loads(r.stdout)
+    report = check_report(tmp_path, line_db, regions + services)
     east = {}
     for s in report["services"]:
         east[s["service"]] = sum(row["before"]["share4"] for row in s["regions"]
@@ -396,3 +416,51 @@ def test_bias_gains_in_check_report(tmp_path, line_db):
     assert re.search(r"bias 20 on eu-east, against bias 0:\n    gains [0-9.]+% IPv4, 0\.0% IPv6, "
                      r"1 country: DE;\n    loses 0\.0% IPv4, 0\.0% IPv6, 0 countries", r.stdout), \
         r.stdout
+
+
+def test_split_lint(tmp_path, line_db):
+    """-t warns of a split region the service has no pool in, and of a
+    hash prefix of 0 under a split (every client in one bucket)."""
+    text = split_config(str(tmp_path), line_db).replace(
+        '{ region = "eu-central"; weight = 10; } );',
+        '{ region = "eu-central"; weight = 10; }, { region = "nopool"; weight = 5; } );', 1)
+    text = text.replace('{ name = "us-east";',
+                        '{ name = "nopool"; lat = 1.0; lon = 1.0; },\n { name = "us-east";', 1)
+    conf = tmp_path / "gslb.conf"
+    conf.write_text(text)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"split names a region where the service has no pool: its share goes to "
+                     r"the clients' next region service=split\.geo\.test\S* "
+                     r"match=net:100\.64\.0\.0/10 region=nopool share=4\.8% line=\d+", r.stderr), \
+        r.stderr
+    assert "hash_prefix" not in r.stderr, r.stderr
+    conf.write_text(text.replace('ttl = 30;', 'ttl = 30; hash_prefix_v4 = 0;', 1))
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    assert "split with hash_prefix_v4 = 0: every IPv4 client is in one bucket and goes to " \
+        "one region service=split.geo.test" in r.stderr, r.stderr
+    assert "hash_prefix_v6" not in r.stderr, r.stderr  # a net: rule of IPv4 only
+
+
+@pytest.mark.parametrize("weights", [(50, 50), (99, 1), (90, 10), (1000, 10)])
+def test_split_shares_exact_in_check_report(tmp_path, line_db, weights):
+    """gslbd -t: a split's shares are its weights applied to the address
+    space the rule matches (the ring is exact), not a sample of 16 subnets
+    per country: a rule that takes every network of the database gives
+    each region exactly its weight's share, however small."""
+    regions = ('regions = ( { name = "eu-east"; lat = %.2f; lon = %.2f; },\n'
+               '            { name = "eu-central"; lat = %.2f; lon = %.2f; } );\n'
+               % (WARSAW + FRANKFURT))
+    services = ('services = ( { name = "x.geo.test"; route = ( { match = "continent:EU";\n'
+                '    split = ( { region = "eu-east"; weight = %d; },\n'
+                '              { region = "eu-central"; weight = %d; } ); } );\n'
+                '  pools = ( { region = "eu-east"; members = [ "198.18.3.1" ]; },\n'
+                '            { region = "eu-central"; members = [ "198.18.9.1" ]; } ); } );\n'
+                % weights)
+    svc = check_report(tmp_path, line_db, regions + services)["services"][0]
+    share = {row["region"]: row["before"]["share4"] for row in svc["regions"]}
+    east = round(weights[0] / sum(weights) * 10000) / 10000  # the ring's 10,000 buckets
+    assert abs(share["eu-east"] - east) < 1e-9, share
+    assert abs(share["eu-central"] - (1 - east)) < 1e-9, share
+    assert svc["never"] == [], svc

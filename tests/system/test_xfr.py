@@ -14,6 +14,7 @@ import signal
 import re
 import socket
 import struct
+import subprocess
 import time
 
 import pytest
@@ -36,7 +37,7 @@ import gslbtest
 from gslbtest import make_query
 
 ORIGIN = "example.test"
-KEYNAME = "xfr."
+KEYNAME = "xfr"  # as in operations.md's secondary configs
 SECRET = base64.b64encode(b"gslb-xfr-test-secret-0123456789a").decode()
 KEYRING = dns.tsigkeyring.from_text({KEYNAME: SECRET})
 SERVICE = "geo.example.test"
@@ -60,6 +61,18 @@ def big_zone(path):
         f.write("@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n")
         for i in range(BIG_RECORDS):
             f.write('r%d TXT "record %d %s"\n' % (i, i, "x" * 40))
+
+
+def doc_block(name, primary_port):
+    """The secondary's config block of docs/operations.md (marked
+    `<!-- test_xfr.py: NAME -->`), with this test's addresses, port,
+    secret and zone: the documented config is the one tested."""
+    text = open(os.path.join(gslbtest.SRCDIR, "docs", "operations.md")).read()
+    m = re.search(r"<!-- test_xfr\.py: %s -->\n```\n(.*?)```" % name, text, re.S)
+    assert m, "operations.md: no %s block" % name
+    block = m.group(1).replace("192.0.2.1@53", "127.0.0.1@%d" % primary_port)
+    block = block.replace("192.0.2.1", "127.0.0.1").replace("example.com", ORIGIN)
+    return block.replace("<the base64 secret>", SECRET)
 
 
 class Secondary(gslbtest.Server):
@@ -97,30 +110,12 @@ log:
     any: info
 database:
     storage: "{wd}/db"
-key:
-  - id: {key}
-    algorithm: hmac-sha256
-    secret: {secret}
-remote:
-  - id: primary
-    address: 127.0.0.1@{pport}
-    key: {key}
-acl:
-  - id: notify
-    address: 127.0.0.1
-    key: {key}
-    action: notify
 template:
   - id: default
     storage: "{wd}"
     zonefile-sync: -1
     journal-content: none
-zone:
-  - domain: {origin}
-    master: primary
-    acl: notify
-""".format(wd=wd, port=self.port, pport=primary_port, key=KEYNAME, secret=SECRET,
-           origin=ORIGIN))
+{doc}""".format(wd=wd, port=self.port, doc=doc_block("knot", primary_port)))
         return [gslbtest.tool("knotd"), "-c", conf]
 
 
@@ -142,18 +137,8 @@ class NsdSecondary(Secondary):
 remote-control:
 \tcontrol-enable: no
 
-key:
-\tname: "{key}"
-\talgorithm: hmac-sha256
-\tsecret: "{secret}"
-
-zone:
-\tname: "{origin}"
-\tzonefile: "{wd}/{origin}.zone"
-\trequest-xfr: 127.0.0.1@{pport} {key}
-\tallow-notify: 127.0.0.1 {key}
-""".format(wd=wd, port=self.port, pport=primary_port, key=KEYNAME, secret=SECRET,
-           origin=ORIGIN, common=gslbtest.nsd_server_common(wd, self.port)))
+{doc}""".format(port=self.port, doc=doc_block("nsd", primary_port),
+           common=gslbtest.nsd_server_common(wd, self.port)))
         return [gslbtest.tool("nsd"), "-d", "-c", conf]
 
 
@@ -285,8 +270,9 @@ def test_axfr_signed_static_data_and_default_answer(env):
     want.discard(soa)
     got = {r for r in got if r[1] != "SOA"}
     service = {r for r in got if r[0] == SERVICE + "."}
-    assert service == {(SERVICE + ".", "A", 30, "192.0.2.10"),
-                       (SERVICE + ".", "AAAA", 30, "2001:db8::10")}
+    # gslbd's own TTL: the service's 30 capped by the check (0.3 s x fall 1)
+    assert service == {(SERVICE + ".", "A", 1, "192.0.2.10"),
+                       (SERVICE + ".", "AAAA", 1, "2001:db8::10")}
     assert got - service == want
 
 
@@ -304,6 +290,11 @@ def test_ixfr_current_gets_soa_else_whole_zone(env):
     serial = records(xfr(srv))[0][3].split()[2]
     same = xfr(srv, rdtype="IXFR", serial=int(serial))
     assert len(records(same)) == 1 and records(same)[0][1] == "SOA"
+    # a serial after gslbd's (RFC 1982, across the wrap too): the SOA alone,
+    # gslbd's (RFC 1995 2)
+    for newer in (int(serial) + 1000, (int(serial) + 2**31 - 1) % 2**32):
+        msgs = xfr(srv, rdtype="IXFR", serial=newer)
+        assert [(r[1], r[3].split()[2]) for r in records(msgs)] == [("SOA", serial)]
     # a serial gslbd never had: no history reaches it
     old = xfr(srv, rdtype="IXFR", serial=int(serial) - 1000)
     assert len(records(old)) > 20
@@ -317,12 +308,17 @@ def raw_xfr(srv, q, transport="tcp4"):
 
 def test_refused_wrong_key_bad_signature_unsigned_address(env):
     srv = env["gslbd"]
-    # a key gslbd does not have for this zone: NOTAUTH, BADKEY
-    other = dns.tsigkeyring.from_text({"other.": SECRET})
-    q = dns.message.make_query(ORIGIN, "AXFR")
-    q.use_tsig(other, keyname="other.", algorithm=dns.tsig.HMAC_SHA256)
-    with pytest.raises(dns.tsig.PeerBadKey):
-        dns.message.from_wire(raw_xfr(srv, q), keyring=other, request_mac=q.mac)
+    # a key gslbd has, but not this zone's; one it does not have at all:
+    # NOTAUTH, BADKEY, and the log says which
+    for name, why in (("other.", r"key other\. is not the zone's key"),
+                      ("nokey.", r"unknown key nokey\.")):
+        ring = dns.tsigkeyring.from_text({name: SECRET})
+        q = dns.message.make_query(ORIGIN, "AXFR")
+        q.use_tsig(ring, keyname=name, algorithm=dns.tsig.HMAC_SHA256)
+        with pytest.raises(dns.tsig.PeerBadKey):
+            dns.message.from_wire(raw_xfr(srv, q), keyring=ring, request_mac=q.mac)
+        srv.wait_log(r'zone transfer refused zone=example\.test\. client=127\.0\.0\.1 '
+                     r'reason="%s \(BADKEY\)"' % why)
     # the right name, the wrong secret: BADSIG
     wrong = dns.tsigkeyring.from_text({KEYNAME: base64.b64encode(b"w" * 32).decode()})
     q = dns.message.make_query(ORIGIN, "AXFR")
@@ -412,10 +408,11 @@ def test_secondaries_serve_the_same_static_data(env):
         for name in NAMES:
             for t in TYPES:
                 assert answers(sec, name, t) == answers(srv, name, t), (sec.name, name, t)
-        # the default answer, with the service's TTL (gslbd's own answers
-        # are capped by the check's interval)
-        assert answers(sec, SERVICE, "A")[1] == ["%s. 30 IN A 192.0.2.10" % SERVICE]
-        assert answers(sec, SERVICE, "AAAA")[1] == ["%s. 30 IN AAAA 2001:db8::10" % SERVICE]
+        # the default answer, with the TTL gslbd answers (the service's
+        # ttl capped by the check's interval x fall: 1)
+        for t in ("A", "AAAA"):
+            assert answers(sec, SERVICE, t) == answers(srv, SERVICE, t)
+        assert answers(sec, SERVICE, "A")[1] == ["%s. 1 IN A 192.0.2.10" % SERVICE]
 
 
 @pytest.mark.parametrize("tsig,transfer,error", [
@@ -429,6 +426,9 @@ def test_secondaries_serve_the_same_static_data(env):
      r':3: zones\[0\]\.transfer\.allow'),
     ('{ name = "xfr"; algorithm = "hmac-md5"; secret = "%s"; }' % SECRET, "",
      r':1: tsig\[0\]\.algorithm'),
+    # documented as required: an empty list would refuse everybody
+    ('{ name = "xfr"; secret = "%s"; }' % SECRET, "allow = [ ];",
+     r':3: zones\[0\]\.transfer\.allow: empty: no secondary could transfer'),
 ])
 def test_config_errors_name_file_and_line(tmp_path, tsig, transfer, error):
     conf = tmp_path / "x.conf"
@@ -440,6 +440,40 @@ def test_config_errors_name_file_and_line(tmp_path, tsig, transfer, error):
     r = gslbtest.run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode != 0
     assert re.search(re.escape(str(conf)) + error, r.stderr), r.stderr
+
+
+def test_config_weak_secret_warns_dnssec_error_names_no_issue(tmp_path):
+    zone = os.path.join(gslbtest.ZONEDIR, "example.test.zone")
+    conf = tmp_path / "x.conf"
+    short = base64.b64encode(b"0123456789").decode()
+    conf.write_text('tsig = ( { name = "xfr"; secret = "%s"; } );\n'
+                    'listen = { dns = [ "127.0.0.1:0" ]; };\n'
+                    'zones = ( { origin = "example.test"; file = "%s"; transfer = { '
+                    'allow = [ "127.0.0.1/32" ]; tsig = "xfr"; }; } );\n' % (short, zone))
+    r = gslbtest.run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    assert re.search(re.escape(str(conf)) + r":1: tsig secret of 10 bytes: weak", r.stderr), \
+        r.stderr
+    # a long enough secret: no warning
+    conf.write_text(conf.read_text().replace(short, SECRET))
+    r = gslbtest.run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 0 and "tsig secret of" not in r.stderr, r.stderr
+    if not gslbtest.tool("ldns-keygen"):
+        pytest.skip("ldns-keygen is not installed")
+    key = subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256", "example.test"],
+                         cwd=str(tmp_path), capture_output=True, text=True, check=True,
+                         timeout=60).stdout.strip()
+    conf.write_text('directory = "%s";\nlisten = { dns = [ "127.0.0.1:0" ]; };\n'
+                    'zones = ( { origin = "example.test"; file = "%s";\n'
+                    '  dnssec = { keys = [ "%s" ]; };\n'
+                    '  transfer = { allow = [ "127.0.0.1/32" ]; }; } );\n'
+                    % (tmp_path, zone, key))
+    r = gslbtest.run_gslbd(["-t", "-c", str(conf)])
+    if r.returncode == 0:
+        return  # dnssec zones can be transferred now
+    assert re.search(re.escape(str(conf)) + r":5: zones\[0\]\.transfer: a zone with dnssec "
+                     r"cannot have transfer \(not yet supported", r.stderr), r.stderr
+    assert "issue" not in r.stderr
 
 
 def gslbd_serial(srv):
@@ -493,6 +527,57 @@ def test_health_change_bumps_serial_and_notify_refreshes_secondaries(env):
     assert m['gslb_zone_transfers_total{result="axfr"}'] >= 3
     state = open(os.path.join(os.path.dirname(srv.workdir), "state", "xfr.state")).read()
     assert "example.test. %d " % (before + 2) in state
+
+
+def service_records(srv):
+    return {r for r in records(xfr(srv)) if r[0] == SERVICE + "."}
+
+
+def test_forced_down_everywhere_transfers_no_default_answer(env):
+    """Every pool forced down by an admin: gslbd answers NODATA (fail-open
+    never answers what an admin forced down), and so must the transfer."""
+    srv = env["gslbd"]
+    overrides = ["pool:%s/a" % SERVICE, "region:b"]
+    try:
+        for target in overrides:
+            gslbtest.ctl(srv, "force-down", target, check=True)
+        gslbtest.wait_answer(srv, SERVICE, set())
+        assert answers(srv, SERVICE, "A") == (dns.rcode.NOERROR, [])
+        gslbtest.wait_for("no default answer transferred", lambda: service_records(srv) == set(),
+                          servers=[srv])
+        # with region b forced down alone, fail-open is not needed: pool a
+        gslbtest.ctl(srv, "clear", overrides[0], check=True)
+        gslbtest.wait_for("pool a transferred", lambda: service_records(srv) == {
+            (SERVICE + ".", "A", 1, "192.0.2.10"), (SERVICE + ".", "AAAA", 1, "2001:db8::10")},
+            servers=[srv])
+    finally:
+        for target in overrides:
+            gslbtest.ctl(srv, "clear", target)
+    gslbtest.wait_answer(srv, SERVICE, {"192.0.2.10"})
+
+
+def with_soa(qname, qtype, serial):
+    q = dns.message.make_query(qname, qtype)
+    q.authority.append(dns.rrset.from_text(ORIGIN + ".", 0, "IN", "SOA",
+                                           "ns. host. %d 0 0 0 0" % serial))
+    return q
+
+
+def test_ixfr_with_soa_in_authority_over_udp_refused(env):
+    """RFC 1995 3: an IXFR carries the client's SOA in AUTHORITY. Over UDP
+    gslbd refuses it (the secondary goes on over TCP); over TCP a zone
+    without transfer refuses it too. Other queries with authority records:
+    FORMERR, as NSD answers them."""
+    srv, nsd = env["gslbd"], env["nsd"]
+    serial = gslbd_serial(srv)
+    for q, want in ((with_soa(ORIGIN, "IXFR", serial), dns.rcode.REFUSED),
+                    (with_soa(ORIGIN, "IXFR", serial + 5), dns.rcode.REFUSED),
+                    (with_soa(ORIGIN, "SOA", serial), dns.rcode.FORMERR),
+                    (with_soa(SERVICE, "A", serial), dns.rcode.FORMERR)):
+        assert srv.query(q, "udp4").rcode() == want, q
+        assert nsd.query(q, "udp4").rcode() == want, q
+    r = srv.query(with_soa("child.example.test", "IXFR", serial), "tcp4")
+    assert r.rcode() == dns.rcode.REFUSED
 
 
 def signed(qname, qtype, keyring=KEYRING, keyname=KEYNAME, edns=0):
@@ -551,7 +636,7 @@ def test_serial_follows_zone_file_changes_and_never_goes_back(tmp_path):
     zone.write_text(text)
     conf = "\n".join([
         'directory = "%s";' % tmp_path,
-        'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; };',
+        'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]; admin = "127.0.0.1:0"; };',
         "workers = 1;",
         'zones = ( { origin = "%s"; file = "%s"; transfer = { allow = [ "127.0.0.1/32" ]; '
         'serial_policy = "unixtime"; }; } );' % (ORIGIN, zone),
@@ -572,6 +657,10 @@ def test_serial_follows_zone_file_changes_and_never_goes_back(tmp_path):
         bumped = reload(1)
         assert bumped >= start, "unixtime: the time of the change"
         assert records(xfr(srv, keyring=None))[0][3].split()[2] == str(bumped)
+        # /status and /metrics show the serial served, not the file's
+        status = gslbtest.admin_json(srv, "/status")
+        assert [z["serial"] for z in status["zones"]] == [bumped]
+        assert srv.metrics()['gslb_zone_serial{zone="%s."}' % ORIGIN] == bumped
         assert reload(2) == bumped, "nothing changed, the same serial"
         # a service's members changed: a new serial, and the new answer
         conf = conf.replace('"192.0.2.10"', '"192.0.2.11"')
@@ -595,5 +684,8 @@ def test_serial_follows_zone_file_changes_and_never_goes_back(tmp_path):
     srv = gslbtest.Gslbd(str(tmp_path / "c"), config_text=conf).start()
     try:
         assert gslbd_serial(srv) > bumped
+        # no IXFR history across a restart: the whole zone (operations.md)
+        assert len(records(xfr(srv, keyring=None, rdtype="IXFR", serial=bumped))) > 4
+        srv.wait_log(r"zone transfer zone=example\.test\. .*type=ixfr-as-axfr")
     finally:
         assert srv.check_stopped_cleanly() == []

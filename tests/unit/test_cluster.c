@@ -14,6 +14,7 @@
 
 #include "gslb/cluster.h"
 #include "gslb/err.h"
+#include "gslb/health.h"
 
 static void test_quorum_needed(void **state)
 {
@@ -175,6 +176,68 @@ static void test_verdict_keys(void **state)
 	assert_int_equal(cluster_verdict_value(v, strlen((const char *)v)), -1);
 }
 
+static int ov(const char *v, struct override *o)
+{
+	const char *why = NULL;
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	rc = cluster_override_value((const unsigned char *)v, strlen(v), o, &why);
+	assert_true(rc == GSLB_OK ? why == NULL : why != NULL);
+	return rc;
+}
+
+/* Values from etcd are untrusted: every type and range is checked. */
+static void test_untrusted_values(void **state)
+{
+	static const char *const bad[] = {
+		"garbage", "", "{", "[]", "7", "\"drain\"", "null", "{\"state\":7}",
+		"{\"state\":null}", "{\"state\":\"clear\"}", "{\"state\":\"undrain\"}",
+		"{\"state\":\"DRAIN\"}", "{\"state\":[\"drain\"]}", "{}",
+		"{\"state\":\"drain\",\"since\":\"x\"}", "{\"state\":\"drain\",\"since\":-1}",
+		"{\"state\":\"drain\",\"start\":1.5}", "{\"state\":\"drain\",\"end\":-5}",
+		"{\"state\":\"drain\",\"start\":20,\"end\":10}",
+		"{\"state\":\"drain\",\"start\":20,\"end\":20}", "{\"state\":\"drain\",\"node\":1}",
+	};
+	struct override o;
+	const char *why;
+	long ttl;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(ov(bad[i], &o), GSLB_EINVAL);
+		assert_int_equal(o.state, 0);
+	}
+	assert_int_equal(ov("{\"state\":\"drain\"}", &o), GSLB_OK);
+	assert_int_equal(o.state, OVERRIDE_DRAIN);
+	assert_int_equal(ov("{\"state\":\"force-down\",\"since\":5,\"start\":10,\"end\":20,"
+			    "\"node\":\"n1\",\"later\":{}}",
+			    &o),
+			 GSLB_OK);
+	assert_int_equal(o.state, OVERRIDE_FORCE_DOWN);
+	assert_int_equal(o.since, 5);
+	assert_int_equal(o.start, 10);
+	assert_int_equal(o.end, 20);
+	assert_int_equal(ov("{\"state\":\"force-up\",\"end\":20}", &o), GSLB_OK);
+	assert_int_equal(o.state, OVERRIDE_FORCE_UP);
+
+	why = NULL;
+	assert_int_equal(cluster_node_value((const unsigned char *)"{\"ttl\":10}", 10, &why), 10);
+	assert_null(why);
+	assert_int_equal(cluster_node_value((const unsigned char *)"garbage", 7, &why), -1);
+	assert_non_null(why);
+	assert_int_equal(cluster_node_value((const unsigned char *)"{\"ttl\":\"10\"}", 12, &why),
+			 -1);
+	assert_int_equal(cluster_node_value((const unsigned char *)"{\"ttl\":0}", 9, &why), -1);
+	ttl = cluster_node_value((const unsigned char *)"{\"ttl\":99999999999}", 19, &why);
+	assert_int_equal(ttl, -1);
+
+	assert_true(cluster_node_name_ok("ns1.example-a_b"));
+	assert_false(cluster_node_name_ok(""));
+	assert_false(cluster_node_name_ok("a/b"));
+	assert_false(cluster_node_name_ok("a b"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_probers_order_free),
 		cmocka_unit_test(test_probers_spread_and_leave),
 		cmocka_unit_test(test_verdict_keys),
+		cmocka_unit_test(test_untrusted_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

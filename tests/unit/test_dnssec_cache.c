@@ -124,6 +124,30 @@ static void test_hit_in_any_order(void **state)
 	sigcache_free(sc);
 }
 
+/* The warm-up's lookups are no hits or misses: those count queries. */
+static void test_warm_up_counts_apart(void **state)
+{
+	(void)state;
+	struct sigcache *sc = sigcache_new(64);
+	const uint8_t *fwd[2] = { a1, a2 };
+	const uint16_t lens[2] = { 4, 4 };
+	struct sig_rrset r = rrset(fwd, lens, 2);
+	uint32_t now = (uint32_t)time(NULL);
+	const struct sig_entry *e = sigcache_warm(sc, &zs, 0, &r, now);
+	assert_non_null(e);
+	assert_ptr_equal(sigcache_warm(sc, &zs, 0, &r, now), e);
+	struct sigcache_stats st;
+	sigcache_stats(sc, &st);
+	assert_int_equal(st.made, 1);
+	assert_int_equal(st.warmed, 1);
+	assert_int_equal(st.hits + st.misses, 0);
+	assert_ptr_equal(sigcache_get(sc, &zs, 0, &r, now), e);
+	sigcache_stats(sc, &st);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.made, 1);
+	sigcache_free(sc);
+}
+
 static void test_bounded(void **state)
 {
 	(void)state;
@@ -218,6 +242,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hit_in_any_order),
+		cmocka_unit_test(test_warm_up_counts_apart),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_sweep_refreshes_used_and_drops_the_rest),
 		cmocka_unit_test(test_late_sweep_the_query_path_signs_again),
