@@ -595,6 +595,27 @@ size_t dnstap_extra(const struct snapshot *snap, const struct dns_info *info, ch
 	return (size_t)n < len ? (size_t)n : len - 1;
 }
 
+/* The address and port of sa into a message's fields (pointing into sa):
+ * its family, AF_INET or AF_INET6, else 0 (nothing set). */
+static int sa_field(const struct sockaddr *sa, ProtobufCBinaryData *addr, uint32_t *port)
+{
+	if (sa && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
+		addr->data = (uint8_t *)&sin->sin_addr;
+		addr->len = 4;
+		*port = ntohs(sin->sin_port);
+		return AF_INET;
+	}
+	if (sa && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+		addr->data = (uint8_t *)&sin6->sin6_addr;
+		addr->len = 16;
+		*port = ntohs(sin6->sin6_port);
+		return AF_INET6;
+	}
+	return 0;
+}
+
 void dnstap_log(struct dnstap *d, const struct snapshot *snap, const struct dns_request *req,
 		size_t len, const struct dns_info *info)
 {
@@ -621,21 +642,20 @@ void dnstap_log(struct dnstap *d, const struct snapshot *snap, const struct dns_
 	m.has_socket_protocol = 1;
 	m.socket_protocol = req->transport == DNS_TCP ? DNSTAP__SOCKET_PROTOCOL__TCP :
 							DNSTAP__SOCKET_PROTOCOL__UDP;
-	if (req->peer && req->peer->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)req->peer;
+	int fam = sa_field(req->peer, &m.query_address, &m.query_port);
+	if (fam) {
 		m.has_socket_family = m.has_query_address = m.has_query_port = 1;
-		m.socket_family = DNSTAP__SOCKET_FAMILY__INET;
-		m.query_address.data = (uint8_t *)&sin->sin_addr;
-		m.query_address.len = 4;
-		m.query_port = ntohs(sin->sin_port);
-	} else if (req->peer && req->peer->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 =
-			(const struct sockaddr_in6 *)(const void *)req->peer;
-		m.has_socket_family = m.has_query_address = m.has_query_port = 1;
-		m.socket_family = DNSTAP__SOCKET_FAMILY__INET6;
-		m.query_address.data = (uint8_t *)&sin6->sin6_addr;
-		m.query_address.len = 16;
-		m.query_port = ntohs(sin6->sin6_port);
+		m.socket_family =
+			fam == AF_INET ? DNSTAP__SOCKET_FAMILY__INET : DNSTAP__SOCKET_FAMILY__INET6;
+		/* The address the query was sent to, when the transport knows
+		 * it (and it is of the same family). */
+		ProtobufCBinaryData ra;
+		uint32_t rp;
+		if (sa_field(req->local, &ra, &rp) == fam) {
+			m.has_response_address = m.has_response_port = 1;
+			m.response_address = ra;
+			m.response_port = rp;
+		}
 	}
 	m.has_query_time_sec = m.has_query_time_nsec = 1;
 	m.query_time_sec = (uint64_t)ts.tv_sec;

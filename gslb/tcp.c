@@ -40,7 +40,8 @@ struct tcp_conn {
 	uv_shutdown_t sreq;
 	struct sockaddr_storage peer;
 	int peer_len;
-	int family; /* the peer's address, for max_per_ip (0: unknown) */
+	struct sockaddr_storage local; /* getsockname at accept (family 0: unknown) */
+	int family;                    /* the peer's address, for max_per_ip (0: unknown) */
 	uint8_t addr[16];
 	uint64_t born; /* loop time at accept, ms: for tcp.max_lifetime */
 	unsigned nqueries;
@@ -343,6 +344,8 @@ static void conn_serve(struct tcp_conn *c)
 				.transport = DNS_TCP,
 				.peer = (const struct sockaddr *)&c->peer,
 				.peer_len = (socklen_t)c->peer_len,
+				.local = c->local.ss_family ? (const struct sockaddr *)&c->local :
+							      NULL,
 				.entropy = serve_rng_next(&srv->tcp.rng),
 			};
 			enum serve_action action;
@@ -486,6 +489,9 @@ static void tcp_take(struct server *srv, int fd, const struct sockaddr_storage *
 	assert(peer_len <= sizeof(c->peer));
 	memcpy(&c->peer, peer, peer_len);
 	c->peer_len = (int)peer_len;
+	socklen_t llen = sizeof(c->local);
+	if (getsockname(fd, (struct sockaddr *)&c->local, &llen) != 0)
+		c->local.ss_family = 0;
 	c->family = family;
 	memcpy(c->addr, addr, sizeof(c->addr));
 	uv_tcp_init(&srv->loop, &c->h);

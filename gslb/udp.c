@@ -143,9 +143,11 @@ _Static_assert(CMSG_SPACE(sizeof(struct in6_pktinfo)) <= sizeof(union pktinfo_bu
 	       "IPV6_PKTINFO does not fit");
 
 /* Fill a reply's control message from the query's IP_PKTINFO/IPV6_PKTINFO,
- * so that the reply's source is the address the client sent to. Returns the
- * control length to use (0 when the query carried none). */
-static size_t reply_pktinfo(const struct msghdr *q, union pktinfo_buf *out)
+ * so that the reply's source is the address the client sent to, and local
+ * with that address (its port left as it was). Returns the control length
+ * to use (0 when the query carried none; local is then untouched). */
+static size_t reply_pktinfo(const struct msghdr *q, union pktinfo_buf *out,
+			    struct sockaddr_storage *local)
 {
 	struct msghdr tmp = { .msg_control = out->buf, .msg_controllen = sizeof(out->buf) };
 	struct cmsghdr *o = CMSG_FIRSTHDR(&tmp);
@@ -161,6 +163,8 @@ static size_t reply_pktinfo(const struct msghdr *q, union pktinfo_buf *out)
 			/* Source address only: the routing table picks the
 			 * interface, which also works for asymmetric routes. */
 			pi.ipi_spec_dst = in.ipi_addr;
+			if (local->ss_family == AF_INET)
+				((struct sockaddr_in *)(void *)local)->sin_addr = in.ipi_addr;
 			o->cmsg_level = IPPROTO_IP;
 			o->cmsg_type = IP_PKTINFO;
 			o->cmsg_len = CMSG_LEN(sizeof(pi));
@@ -171,6 +175,8 @@ static size_t reply_pktinfo(const struct msghdr *q, union pktinfo_buf *out)
 		    c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
 			struct in6_pktinfo pi;
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			if (local->ss_family == AF_INET6)
+				((struct sockaddr_in6 *)(void *)local)->sin6_addr = pi.ipi6_addr;
 			/* A link-local source needs its interface; any other
 			 * address is left to the routing table. */
 			if (!IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
@@ -253,6 +259,10 @@ static void worker_udp(struct worker *w, nfds_t si)
 		for (int j = 0; j < n; j++) {
 			const struct msghdr *h = &w->rmsg[j].msg_hdr;
 			uint8_t *resp = w->rbuf + (size_t)j * w->resp_cap;
+			/* The address the query was sent to: the listener's, or
+			 * on a wildcard the query's IP_PKTINFO destination. */
+			struct sockaddr_storage local = l->addr;
+			size_t ctl = l->wildcard ? reply_pktinfo(h, &w->sctl[nout], &local) : 0;
 			struct dns_request req = {
 				.query = w->riov[j].iov_base,
 				.query_len = w->rmsg[j].msg_len,
@@ -261,6 +271,8 @@ static void worker_udp(struct worker *w, nfds_t si)
 				.transport = DNS_UDP,
 				.peer = (const struct sockaddr *)&w->peer[j],
 				.peer_len = h->msg_namelen,
+				.local = !l->wildcard || ctl ? (const struct sockaddr *)&local :
+							       NULL,
 				.entropy = serve_rng_next(&w->st.rng),
 			};
 			enum serve_action action;
@@ -280,7 +292,7 @@ static void worker_udp(struct worker *w, nfds_t si)
 			o->msg_namelen = h->msg_namelen;
 			o->msg_iov = &w->siov[nout];
 			o->msg_iovlen = 1;
-			o->msg_controllen = l->wildcard ? reply_pktinfo(h, &w->sctl[nout]) : 0;
+			o->msg_controllen = ctl;
 			o->msg_control = o->msg_controllen ? w->sctl[nout].buf : NULL;
 			o->msg_flags = 0;
 			nout++;

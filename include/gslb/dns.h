@@ -44,6 +44,9 @@ struct dns_request {
 	const struct sockaddr *peer; /* source address (may be NULL in tests) */
 	socklen_t peer_len;
 	uint32_t entropy; /* per-query randomness from the worker, for weighted picks */
+	/* The address and port the query was sent to, or NULL when unknown
+	 * (for dnstap's response_address). */
+	const struct sockaddr *local;
 };
 
 /* What happened, for counters and logs. */

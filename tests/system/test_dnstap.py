@@ -200,6 +200,9 @@ def test_query_and_response_with_the_decision(tmp_path, geo_dbs, kind):  # noqa:
             assert m["identity"] == IDENTITY and m["version"] == VERSION, m
             assert m["socket_family"] == "INET" and m["socket_protocol"] == proto, m
             assert m["query_address"] == "127.0.0.1", m
+            # the address and port the query was sent to
+            assert m["response_address"] == "127.0.0.1", m
+            assert m["response_port"] == str(srv.ports[proto.lower() + "4"]), m
         # the decision once, with the response
         assert extras[("AUTH_RESPONSE", qid)] == extra, extras
         assert extras[("AUTH_QUERY", qid)] is None, extras
@@ -208,6 +211,33 @@ def test_query_and_response_with_the_decision(tmp_path, geo_dbs, kind):  # noqa:
         assert "NOERROR" in msgs[("AUTH_RESPONSE", qid)]["response_message"]
         assert "qr aa" in msgs[("AUTH_RESPONSE", qid)]["response_message"]
         assert "response_time" in msgs[("AUTH_RESPONSE", qid)]
+
+
+def test_response_address_on_a_wildcard_listener(tmp_path, geo_dbs):  # noqa: F811
+    """On 0.0.0.0 the address the query was sent to comes from IP_PKTINFO
+    (UDP) and getsockname (TCP)."""
+    cap = Capture(str(tmp_path), "w")
+    datadir = make_datadir(tmp_path / "w-data", geo_dbs)
+    text = geo_config(datadir).replace(
+        'listen = { dns = [ "127.0.0.1:0", "[::1]:0" ]',
+        'listen = { admin = "127.0.0.1:0"; dns = [ "0.0.0.0:0", "[::1]:0" ]', 1)
+    assert '"0.0.0.0:0"' in text, text
+    srv = gslbtest.start_gslbd(tmp_path / "w", config_text=text + dnstap_block(
+        'socket = "%s";' % cap.sock))
+    try:
+        srv.wait_log(r"dnstap collector connected")
+        ids = {"UDP": ask(srv, "geo.test", qtype="SOA").id,
+               "TCP": ask(srv, "geo.test", qtype="SOA", transport="tcp4").id}
+        wait_metric(srv, SENT, lambda v: v >= 4)
+    finally:
+        gslbtest.stop_checked(srv)
+    msgs = by_id(cap.stop().messages())
+    for proto, qid in ids.items():
+        for t in ("AUTH_QUERY", "AUTH_RESPONSE"):
+            m = msgs[(t, qid)]
+            assert m["socket_protocol"] == proto, m
+            assert m["response_address"] == "127.0.0.1", m
+            assert m["response_port"] == str(srv.ports[proto.lower() + "4"]), m
 
 
 def test_dead_collector_costs_no_answers(tmp_path, geo_dbs):  # noqa: F811

@@ -77,7 +77,7 @@ static size_t make_query(uint8_t *out, size_t cap, const char *name, ldns_rr_typ
 static size_t run(struct fixture *f, const uint8_t *q, size_t qlen, uint8_t *resp, size_t cap,
 		  enum dns_transport tr)
 {
-	struct dns_request req = { q, qlen, resp, cap, tr, NULL, 0, 12345 };
+	struct dns_request req = { q, qlen, resp, cap, tr, NULL, 0, 12345, NULL };
 	return dns_process(&f->snap, &req, NULL);
 }
 
