@@ -423,7 +423,8 @@ static int zone_each(struct conf_ctx *ctx, const config_setting_t *e, void *arr,
 	}
 	if (z->dnssec.enabled && z->transfer.enabled)
 		return conf_error(ctx, config_setting_get_member(e, "transfer"),
-				  "a zone with dnssec cannot be transferred yet (issue 16.4)");
+				  "a zone with dnssec cannot be transferred yet: the SOA "
+				  "serial sent to secondaries would not match its signature");
 
 	for (size_t j = 0; j < i; j++) {
 		if (dname_from_str(zones[j].origin, other) == len &&

@@ -537,3 +537,14 @@ def test_gslbctl_c_reads_no_key_file(gslbd_factory, world_dir):
     assert r.returncode == 1, r
     assert "gslbctl: reload: %s:4: zones[0].dnssec.keys[1]: %s/%s.key" % (
         conf, world_dir, zsk) in r.stderr and "(HTTP 422)" in r.stderr, r
+
+
+def test_dnssec_and_transfer_are_refused_without_internal_references(tmp_path):
+    key = keygen(tmp_path, "-a", "ED25519")
+    conf = write_conf(tmp_path, 'keys = [ "%s" ];' % key)
+    conf.write_text(conf.read_text().replace(
+        "dnssec = {", 'transfer = { allow = [ "127.0.0.1/32" ]; }; dnssec = {'))
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 1, r.stderr
+    assert "a zone with dnssec cannot be transferred yet: the SOA serial" in r.stderr, r.stderr
+    assert "issue" not in r.stderr, r.stderr
