@@ -548,3 +548,13 @@ def test_dnssec_and_transfer_are_refused_without_internal_references(tmp_path):
     assert r.returncode == 1, r.stderr
     assert "a zone with dnssec cannot be transferred yet: the SOA serial" in r.stderr, r.stderr
     assert "issue" not in r.stderr, r.stderr
+
+
+def test_nsec_mode_names_the_one_value_and_takes_any_case(tmp_path):
+    key = keygen(tmp_path, "-a", "ED25519")
+    conf = write_conf(tmp_path, 'keys = [ "%s" ]; nsec = "nsec3";' % key)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 1 and 'nsec: "nsec3": must be "compact"' in r.stderr, r.stderr
+    conf = write_conf(tmp_path, 'keys = [ "%s" ]; nsec = "Compact";' % key)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
