@@ -95,6 +95,7 @@ static const struct conf_item dnssec_items[] = {
 	{ .name = "nsec",
 	  .type = CONF_ENUM,
 	  CONF_AT(struct conf_dnssec, nsec),
+	  .flags = CONF_NOCASE,
 	  .names = nsec_modes,
 	  .doc_type = "`compact`",
 	  .doc_default = "`compact`" },

@@ -442,6 +442,8 @@ static int take_enum(struct conf_ctx *ctx, const config_setting_t *k, const stru
 			return GSLB_OK;
 		}
 	}
+	if (enum_count(it) == 1)
+		return conf_error(ctx, k, "\"%s\": must be \"%s\"", v, enum_name(it, 0));
 	enum_list(it, "", list, sizeof(list));
 	return conf_error(ctx, k, "\"%s\": %s", v, list);
 }

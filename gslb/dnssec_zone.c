@@ -325,29 +325,24 @@ static int add_nsec(struct signer *s)
 	return rc;
 }
 
+/* zone_load noted the first DNSSEC record of the file (the only way a
+ * zone is made), with its line. */
 static int refuse_presigned(struct signer *s)
 {
-	for (size_t i = 0; i < s->z->nnodes; i++) {
-		const struct zone_node *nd = &s->z->nodes[i];
-		for (size_t j = 0; j < nd->nrrsets; j++) {
-			uint16_t t = nd->rrsets[j].type;
-			if (is_key_type(t) || t == DNS_T_RRSIG || t == DNS_T_NSEC ||
-			    t == DNS_T_NSEC3) {
-				snprintf(s->err, s->errlen,
-					 "%s: has %s records; with dnssec, gslbd makes DNSKEY, "
-					 "CDS, CDNSKEY, RRSIG and NSEC itself",
-					 s->z->file,
-					 t == DNS_T_DNSKEY  ? "DNSKEY" :
-					 t == DNS_T_CDS     ? "CDS" :
-					 t == DNS_T_CDNSKEY ? "CDNSKEY" :
-					 t == DNS_T_RRSIG   ? "RRSIG" :
-					 t == DNS_T_NSEC    ? "NSEC" :
-							      "NSEC3");
-				return GSLB_EINVAL;
-			}
-		}
-	}
-	return GSLB_OK;
+	uint16_t t = s->z->dnssec_type;
+	if (!s->z->dnssec_line)
+		return GSLB_OK;
+	snprintf(s->err, s->errlen,
+		 "%s:%d: a %s record; with dnssec, gslbd makes DNSKEY, "
+		 "CDS, CDNSKEY, RRSIG and NSEC itself",
+		 s->z->file, s->z->dnssec_line,
+		 t == DNS_T_DNSKEY  ? "DNSKEY" :
+		 t == DNS_T_CDS     ? "CDS" :
+		 t == DNS_T_CDNSKEY ? "CDNSKEY" :
+		 t == DNS_T_RRSIG   ? "RRSIG" :
+		 t == DNS_T_NSEC    ? "NSEC" :
+				      "NSEC3");
+	return GSLB_EINVAL;
 }
 
 int dnssec_sign_zone(struct zone *z, const struct dnssec_key *keys, size_t nkeys,

@@ -12,6 +12,7 @@
 
 #include <ldns/ldns.h>
 
+#include "gslb/dnsdefs.h"
 #include "gslb/dnssec_cache.h"
 #include "gslb/err.h"
 #include "gslb/log.h"
@@ -614,6 +615,14 @@ int zone_load(const char *origin, const char *file, struct zone **out, char *err
 		goto out;
 	}
 	rc = zread_file(&b.zr, file, z->origin, z->origin_len, z->origin_str, err, errlen);
+	for (size_t i = 0; !rc && i < b.zr.n && !z->dnssec_line; i++) {
+		uint16_t t = b.zr.v[i].type;
+		if (t == DNS_T_DNSKEY || t == DNS_T_CDS || t == DNS_T_CDNSKEY || t == DNS_T_RRSIG ||
+		    t == DNS_T_NSEC || t == DNS_T_NSEC3) {
+			z->dnssec_line = b.zr.v[i].line;
+			z->dnssec_type = t;
+		}
+	}
 	if (!rc)
 		rc = build(&b);
 	if (rc)

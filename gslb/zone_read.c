@@ -109,8 +109,7 @@ static int rec_check(struct reader *r, const uint8_t *owner, size_t olen, uint16
 		ldns_rdf_deep_free(o);
 		return GSLB_EPARSE;
 	}
-	if (type == LDNS_RR_TYPE_OPT || type == LDNS_RR_TYPE_TSIG || type == LDNS_RR_TYPE_AXFR ||
-	    type == LDNS_RR_TYPE_IXFR || type == LDNS_RR_TYPE_ANY || type == 0) {
+	if (zone_type_refused(type)) {
 		errf(r, "%s:%d: record type %u cannot appear in a zone", r->file, line, type);
 		return GSLB_EPARSE;
 	}

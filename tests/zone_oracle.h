@@ -67,8 +67,7 @@ static inline int zone_oracle_add(struct zone_oracle *o, const char *path, const
 		free(txt);
 		return -1;
 	}
-	if (type == LDNS_RR_TYPE_OPT || type == LDNS_RR_TYPE_TSIG || type == LDNS_RR_TYPE_AXFR ||
-	    type == LDNS_RR_TYPE_IXFR || type == LDNS_RR_TYPE_ANY || type == 0) {
+	if (zone_type_refused(type)) {
 		snprintf(o->err, sizeof(o->err),
 			 "%.1000s:%d: record type %u cannot appear in a zone", path, line, type);
 		return -1;

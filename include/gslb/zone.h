@@ -75,6 +75,10 @@ struct zone {
 	 * NULL for an unsigned zone */
 	struct zone_signer *signer;
 	void *resig_mem; /* signatures made by dnssec_resign_zone */
+	/* the first DNSSEC record of the file (DNSKEY, CDS, CDNSKEY, RRSIG,
+	 * NSEC, NSEC3), which a signed zone refuses: its line, 0 = none */
+	int dnssec_line;
+	uint16_t dnssec_type;
 };
 
 /* Load and validate a zone. origin is presentation text ("example.com").

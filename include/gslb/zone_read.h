@@ -43,4 +43,12 @@ int zread_file(struct zread *zr, const char *file, const uint8_t *origin, size_t
 	       const char *origin_str, char *err, size_t errlen);
 void zread_free(struct zread *zr);
 
+/* Types no zone file may hold: 0, OPT, and the meta-types and QTYPEs
+ * (128-255, RFC 6895 3.1: NXNAME, TKEY, TSIG, IXFR, AXFR, MAILB, MAILA,
+ * ANY and the unassigned rest of the range). */
+static inline int zone_type_refused(uint16_t type)
+{
+	return type == 0 || type == 41 || (type >= 128 && type <= 255);
+}
+
 #endif

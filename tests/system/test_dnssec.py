@@ -237,18 +237,42 @@ def test_without_do_answers_are_unchanged(gslbd_factory, tmp_path):
     ("example.test. 3600 IN DNSKEY 256 3 15 m7xBPQPAYWCTedawzntqqjmoefys70/3J44NxhGZ2VE=",
      "DNSKEY"),
     ("example.test. 3600 IN CDS 0 0 0 00", "CDS"),
+    ("www.example.test. 3600 IN NSEC \\000.www.example.test. A RRSIG NSEC", "NSEC"),
 ])
 def test_zone_with_its_own_dnssec_records_is_refused(tmp_path, record, name):
     key = keygen(tmp_path, "-a", "ED25519")
     zone = tmp_path / "z.zone"
-    zone.write_text(open(os.path.join(ZONEDIR, "example.test.zone")).read() +
-                    "\n%s\n" % record)
+    base = open(os.path.join(ZONEDIR, "example.test.zone")).read()
+    zone.write_text(base + "\n%s\n" % record)
+    line = (base + "\n").count("\n") + 1
     conf = write_conf(tmp_path, 'keys = [ "%s" ];' % key)
     conf.write_text(conf.read_text().replace(os.path.join(ZONEDIR, "example.test.zone"),
                                              str(zone)))
     r = run_gslbd(["-t", "-c", str(conf)])
     assert r.returncode == 1
-    assert "zone example.test: %s: has %s records" % (zone, name) in r.stderr, r.stderr
+    assert "zone example.test: %s:%d: a %s record" % (zone, line, name) in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("record", [
+    "www.example.test. 3600 IN TYPE128 \\# 0",
+    "www.example.test. 3600 IN NXNAME \\# 0",
+    "www.example.test. 3600 IN TYPE249 \\# 0",
+    "www.example.test. 3600 IN TYPE200 \\# 1 00",
+])
+def test_zone_with_a_meta_type_is_refused(tmp_path, record):
+    """NXNAME (RFC 9824) and the other meta-types and QTYPEs (128-255)
+    are no data: gslbd -t refuses them with file:line, signed or not."""
+    zone = tmp_path / "z.zone"
+    base = open(os.path.join(ZONEDIR, "example.test.zone")).read()
+    zone.write_text(base + "\n%s\n" % record)
+    line = (base + "\n").count("\n") + 1
+    conf = tmp_path / "gslb.conf"
+    conf.write_text('listen = { dns = [ "127.0.0.1:0" ]; };\n'
+                    'zones = ( { origin = "example.test"; file = "%s"; } );\n' % zone)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 1, r.stderr
+    assert "%s:%d: record type" % (zone, line) in r.stderr, r.stderr
+    assert "cannot appear in a zone" in r.stderr, r.stderr
 
 
 def write_anchor(path, owner, key):
@@ -513,3 +537,24 @@ def test_gslbctl_c_reads_no_key_file(gslbd_factory, world_dir):
     assert r.returncode == 1, r
     assert "gslbctl: reload: %s:4: zones[0].dnssec.keys[1]: %s/%s.key" % (
         conf, world_dir, zsk) in r.stderr and "(HTTP 422)" in r.stderr, r
+
+
+def test_dnssec_and_transfer_are_refused_without_internal_references(tmp_path):
+    key = keygen(tmp_path, "-a", "ED25519")
+    conf = write_conf(tmp_path, 'keys = [ "%s" ];' % key)
+    conf.write_text(conf.read_text().replace(
+        "dnssec = {", 'transfer = { allow = [ "127.0.0.1/32" ]; }; dnssec = {'))
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 1, r.stderr
+    assert "a zone with dnssec cannot be transferred yet: the SOA serial" in r.stderr, r.stderr
+    assert "issue" not in r.stderr, r.stderr
+
+
+def test_nsec_mode_names_the_one_value_and_takes_any_case(tmp_path):
+    key = keygen(tmp_path, "-a", "ED25519")
+    conf = write_conf(tmp_path, 'keys = [ "%s" ]; nsec = "nsec3";' % key)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 1 and 'nsec: "nsec3": must be "compact"' in r.stderr, r.stderr
+    conf = write_conf(tmp_path, 'keys = [ "%s" ]; nsec = "Compact";' % key)
+    r = run_gslbd(["-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
