@@ -1352,9 +1352,9 @@ char *cluster_node_status(struct cluster_node *cn)
 				 e->result == HEALTH_DOWN ? "down" : "up; down", e->ndown,
 				 e->nprobers, down);
 		else
-			snprintf(text, sizeof(text), "%s: %u nodes probe it: %s",
+			snprintf(text, sizeof(text), "%s: %u %s it: %s",
 				 health_state_name((enum health_state)e->result), e->nprobers,
-				 probers);
+				 e->nprobers == 1 ? "node probes" : "nodes probe", probers);
 		json_array_append_new(
 			members,
 			json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:s}", "member", e->member,
@@ -1370,6 +1370,12 @@ char *cluster_node_status(struct cluster_node *cn)
 	json_object_set_new(o, "degraded_since",
 			    cn->degraded_since ? json_integer(cn->degraded_since) : json_null());
 	json_object_set_new(o, "quorum", json_string(quorum_text(&cn->cf, qbuf, sizeof(qbuf))));
+	/* the quorum as applied with every live node probing (capped) */
+	json_object_set_new(
+		o, "quorum_effective",
+		json_integer(cluster_quorum_needed(cn->cf.quorum_mode, cn->cf.quorum_count,
+						   (unsigned)(cn->nlive ? cn->nlive : 1))));
+	json_object_set_new(o, "live_nodes", json_integer((json_int_t)cn->nlive));
 	json_object_set_new(o, "probe_share", json_integer(cn->cf.probe_share));
 	json_object_set_new(o, "revision", json_integer(cn->applied_rev));
 	pthread_mutex_unlock(&cn->mu);

@@ -568,9 +568,20 @@ static void print_cluster(const json_t *cl)
 	char since[32];
 
 	fmt_since(json_object_get(cl, "degraded_since"), since, sizeof(since));
-	printf("\ncluster %s: node %s, quorum %s, probe_share %lld\n", jstr(cl, "name", "?"),
-	       jstr(cl, "node", "?"), jstr(cl, "quorum", "?"),
-	       (long long)json_integer_value(json_object_get(cl, "probe_share")));
+	{
+		const char *q = jstr(cl, "quorum", "?");
+		long long eff = json_integer_value(json_object_get(cl, "quorum_effective"));
+		long long live = json_integer_value(json_object_get(cl, "live_nodes"));
+		char qe[64] = "";
+
+		/* the quorum applied now: a count capped at the live nodes */
+		if (json_object_get(cl, "quorum_effective") && strtoll(q, NULL, 10) != eff)
+			snprintf(qe, sizeof(qe), " (%lld with %lld live node%s)", eff, live,
+				 live == 1 ? "" : "s");
+		printf("\ncluster %s: node %s, quorum %s%s, probe_share %lld\n",
+		       jstr(cl, "name", "?"), jstr(cl, "node", "?"), q, qe,
+		       (long long)json_integer_value(json_object_get(cl, "probe_share")));
+	}
 	if (jbool(cl, "name_taken"))
 		printf("cluster: not joined since %s (node name %s in use by another live node: "
 		       "local verdicts only)\n",
@@ -584,9 +595,16 @@ static void print_cluster(const json_t *cl)
 	printf("  %-*s  %-4s  %-16s  %s\n", w, "NODE", "LIVE", "LEASE", "TTL");
 	json_array_foreach(nodes, i, o)
 	{
-		printf("  %-*s  %-4s  %-16s  %llds%s\n", w, jstr(o, "name", "?"),
-		       jbool(o, "live") ? "yes" : "no", jstr(o, "lease", "-"),
-		       (long long)json_integer_value(json_object_get(o, "ttl")),
+		const char *lease = jstr(o, "lease", "-");
+		long long ttl = json_integer_value(json_object_get(o, "ttl"));
+		char ttls[24] = "-";
+		int up = jbool(o, "live") && strcmp(lease, "0") != 0;
+
+		/* a node not live (or not joined) has no lease to show */
+		if (up)
+			snprintf(ttls, sizeof(ttls), "%llds", ttl);
+		printf("  %-*s  %-4s  %-16s  %s%s\n", w, jstr(o, "name", "?"),
+		       jbool(o, "live") ? "yes" : "no", up ? lease : "-", ttls,
 		       jbool(o, "self") ? "  (this node)" : "");
 	}
 	json_array_foreach(members, i, o)

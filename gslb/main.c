@@ -143,6 +143,18 @@ out:
 	return rc ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* Offline runs read state_dir, never etcd: say so to a cluster node's
+ * operator (stderr: --json output stays JSON). */
+static void cluster_note(const struct snapshot *snap, const char *what)
+{
+	if (snap->conf->cluster.enabled)
+		fprintf(stderr,
+			"note: cluster \"%s\" is configured: this offline %s uses this node's "
+			"last-known health and overrides in state_dir, not the cluster's view in "
+			"etcd; ask the running daemon (gslbctl %s) for that\n",
+			snap->conf->cluster.name, what, what);
+}
+
 static int explain(const char *path, const char *address, const char *name, int as_json)
 {
 	struct snapshot *snap = NULL;
@@ -156,6 +168,7 @@ static int explain(const char *path, const char *address, const char *name, int 
 	rc = explain_json(snap, address, name, &ex, err, sizeof(err));
 	if (rc)
 		goto fail;
+	cluster_note(snap, "explain");
 	print_report(ex, as_json, explain_print);
 	goto out;
 fail:
@@ -183,6 +196,7 @@ static int what_if(const char *path, const char *const *changes, size_t n, int a
 	rc = whatif_json(snap, snap->health, &adm, changes, n, &j, err, sizeof(err));
 	if (rc)
 		goto fail;
+	cluster_note(snap, "what-if");
 	print_report(j, as_json, whatif_print);
 	goto out;
 fail:

@@ -1,6 +1,7 @@
 """Cluster of gslbd nodes on etcd (issue 13): the real etcd the tests run
 (gslbtest.EtcdCluster) and gslbd's etcd v3 client (gslb/cluster.c)."""
 
+import json
 import os
 import subprocess
 import time
@@ -352,3 +353,26 @@ def test_reload_adding_cluster_keeps_local_overrides(gslbd_factory, etcd_factory
     gslbtest.wait_for("the node applies the cluster's overrides", lambda: sorted(
         (o["target"], o["state"]) for o in gslbtest.admin_json(srv, "/status")["overrides"])
         == [("region:a", "drain"), ("region:b", "force-up")], 5, [srv])
+
+
+def test_offline_explain_says_it_uses_state_dir(tmp_path):
+    """gslbd --explain / --what-if never read etcd: with a cluster group
+    they say so on stderr (stdout stays the report, or JSON)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    svc = gslbtest.service_conf("t.example.test", [gslbtest.pool_conf(
+        "a", [gslbtest.member_conf("192.0.2.1")])])
+    path = tmp_path / "gslb.conf"
+    path.write_text(gslbtest.gslbd_config(str(tmp_path), extra=gslbtest.health_conf(
+        str(state), [], [svc]) + 'cluster = { name = "t"; node = "ns1"; etcd = [ "http://%s" ]; };\n'
+        % ("127.0.0.1:%d" % gslbtest.closed_port())))
+    note = 'note: cluster "t" is configured: this offline %s uses this node\'s last-known ' \
+        'health and overrides in state_dir, not the cluster\'s view in etcd'
+    r = gslbtest.run_gslbd(["-c", str(path), "--explain", "198.51.100.7", "t.example.test"])
+    assert r.returncode == 0, r.stderr
+    assert note % "explain" in r.stderr, r.stderr
+    r = gslbtest.run_gslbd(["-c", str(path), "--json", "--explain", "198.51.100.7",
+                            "t.example.test"])
+    assert r.returncode == 0, r.stderr
+    assert note % "explain" in r.stderr, r.stderr
+    json.loads(r.stdout)

@@ -155,6 +155,10 @@ def test_joined_and_status(cluster):
     assert metrics["gslb_cluster_nodes"] == 3
     assert metrics["gslb_cluster_degraded"] == 0
     assert metrics['gslb_cluster_members{verdict="up"}'] == 1
+    st = cluster.status("n1")
+    assert st["quorum_effective"] == 2 and st["live_nodes"] == 3, st
+    out = gslbtest.ctl(cluster.nodes["n1"], "status", check=True).stdout
+    assert "cluster t: node n1, quorum 2, probe_share 0" in out, out
 
 
 def test_one_node_sees_down_nobody_moves(cluster):
@@ -291,6 +295,9 @@ def test_duplicate_node_name_refused_and_own_key_healed(cluster):
         assert dup.metrics()["gslb_cluster_degraded"] == 1
         out = gslbtest.ctl(dup, "status", check=True).stdout
         assert "cluster: not joined since" in out, out
+        # not joined: no lease or TTL to show, not "0" and "0s"
+        row = [x for x in out.splitlines() if x.endswith("(this node)")][0]
+        assert row.split()[1:4] == ["yes", "-", "-"], row
         # the real n1 keeps its key
         assert cluster.etcd.get("/gslb/t/nodes/n1") == n1_key
     finally:
@@ -509,6 +516,8 @@ def test_reload_with_the_cluster_block_changed(cluster):
         cluster.reload(quorum='"any"')
         answers_all(cluster, {FALLBACK})
         assert cluster.status("n1")["quorum"] == "any"
+        out = gslbtest.ctl(cluster.nodes["n1"], "status", check=True).stdout
+        assert "quorum any (1 with 3 live nodes)" in out, out
     finally:
         fail_from(cluster)
         cluster.reload()
