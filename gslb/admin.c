@@ -369,6 +369,12 @@ static int admin_authorize(struct admin *a, struct MHD_Connection *conn, enum ad
 	if (access == ADMIN_READ)
 		return require && !token_ok;
 	if (from_a_browser_page(conn) && !(token_ok && from_our_page(conn))) {
+		if (from_our_page(conn) && have_token && auth) {
+			/* our own page with a token that is not the one: say so
+			 * (refused all the same) rather than "cross-site" */
+			no->msg = "wrong bearer token";
+			return 1;
+		}
 		*no = (struct admin_refusal){ MHD_HTTP_FORBIDDEN,
 					      "cross-site request refused: control requests "
 					      "must not carry Origin or Sec-Fetch-Site: "

@@ -11,7 +11,7 @@ const NOREGION = "#000000";
 
 const state = {
 	status: null, regions: [], whatif: null, after: null, shapes: null,
-	prev: new Map(), events: [], explainSeq: 0, drawn: "", polls: 0,
+	prev: new Map(), events: [], explainSeq: 0, drawn: "", polls: 0, controlError: "",
 };
 
 const $ = (id) => document.getElementById(id);
@@ -74,10 +74,13 @@ async function control(action, target) {
 		const r = await fetch(url, { method: "POST", headers: headers(true) });
 		const j = await r.json().catch(() => ({}));
 		if (!r.ok) throw new Error(j.error || "HTTP " + r.status);
+		state.controlError = "";
 		showError("");
 		poll();
 	} catch (e) {
-		showError(action + " " + target + ": " + e.message);
+		/* kept until the next control action: the polls do not clear it */
+		state.controlError = action + " " + target + ": " + e.message;
+		showError(state.controlError);
 	}
 }
 
@@ -237,7 +240,7 @@ async function poll() {
 			renderCluster(st);
 		}
 		noteTransitions(st);
-		showError("");
+		showError(state.controlError || "");
 		if (first || changed) loadCoverage();
 	} catch (e) {
 		showError("status: " + e.message);
@@ -315,7 +318,7 @@ async function loadCoverage() {
 	try {
 		state.whatif = await getJSON("/what-if");
 		const change = $("whatif").value;
-		state.after = change ? await getJSON("/what-if?change=" + encodeURIComponent("down " + change)) : null;
+		state.after = change ? await getJSON("/what-if?change=" + encodeURIComponent("drain " + change)) : null;
 		document.body.dataset.whatif = change;
 		drawMap();
 		document.body.dataset.mapReady = String(Date.now());

@@ -211,7 +211,7 @@ def test_loads_without_console_errors_and_colours_the_map(env, browser):
 def test_whatif_region_down_marks_the_cli_countries(env, browser):
     open_page(browser, env)
     before = fills(browser)
-    r = run_gslbd(["-c", env["srv"].config_path, "--what-if", "down eu-central", "--json"])
+    r = run_gslbd(["-c", env["srv"].config_path, "--what-if", "drain eu-central", "--json"])
     assert r.returncode == 0, r.stderr
     cli = json.loads(r.stdout)
     pic = next(s for s in cli["services"] if s["service"] == SERVICE)
@@ -316,6 +316,26 @@ def test_controls_only_with_token(env, browser):
     browser.find_element(By.ID, "token-clear").click()
     WebDriverWait(browser, 5).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, "button.control") == [])
+
+
+def test_wrong_token_is_said_and_stays(env, browser):
+    """A drain with a wrong token is refused as such (not as cross-site),
+    and the message stays on the page through the next polls."""
+    open_page(browser, env)
+    browser.execute_script("sessionStorage.clear()")
+    open_page(browser, env)
+    browser.find_element(By.ID, "token").send_keys("not-the-token-0123456789")
+    browser.find_element(By.ID, "token-set").click()
+    sel = 'button.control[data-action="drain"][data-target="region:sa-east"]'
+    WebDriverWait(browser, 5).until(lambda d: d.find_elements(By.CSS_SELECTOR, sel))
+    click(browser, sel)
+    browser.switch_to.alert.accept()
+    err = browser.find_element(By.ID, "error")
+    WebDriverWait(browser, 5).until(lambda d: "wrong bearer token" in err.text)
+    time.sleep(2.5)  # two polls
+    assert "wrong bearer token" in err.text and err.is_displayed(), err.text
+    assert region_admin(env, "sa-east") == "none"
+    browser.find_element(By.ID, "token-clear").click()
 
 
 def test_explain_box(env, browser):
