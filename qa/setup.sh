@@ -38,7 +38,7 @@ apt-get install -y --no-install-recommends "${pkgs[@]}"
 # Should a service have started anyway (a system without policy-rc.d support),
 # stop it: the tests need neither, and they must not hold port 53.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-	for svc in nsd knot gdnsd unbound; do
+	for svc in nsd knot gdnsd unbound etcd; do
 		systemctl disable --now "$svc" >/dev/null 2>&1 || true
 	done
 fi
